@@ -1,0 +1,87 @@
+/*
+ * conf.h - the configuration file (libconfig syntax): policy and tuning.
+ * Every key is optional; unknown keys, wrong types and out-of-range
+ * values are errors, each reported as "FILE:LINE: message".
+ */
+#ifndef FC_CONF_H
+#define FC_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "limits.h"
+
+struct err_list;
+struct fc_error;
+
+#define CONF_DEFAULT_PATH "/etc/famcontactd.conf"
+/* systemd's LoadCredential= puts the password here. */
+#define CONF_CREDENTIAL_NAME "smtp-password"
+
+enum transport_kind { TRANSPORT_SMTP, TRANSPORT_MAILDIR };
+enum tls_mode { TLS_REQUIRED, TLS_NONE };
+
+struct conf {
+	char path[FC_PATH_MAX];		/* the file read, "" for built-in defaults */
+	char database[FC_PATH_MAX];
+	char timezone[FC_ZONE_MAX + 1];
+	struct {
+		enum transport_kind transport;
+		char maildir[FC_PATH_MAX];
+		char from[FC_MAILBOX_MAX + 1];
+		char reply_to[FC_MAILBOX_MAX + 1];	/* "" = none */
+	} delivery;
+	struct {
+		char url[FC_URL_MAX + 1];
+		enum tls_mode tls;
+		char ca_file[FC_PATH_MAX];	/* "" = the system's */
+		char username[FC_EMAIL_MAX + 1];
+		char password_file[FC_PATH_MAX];
+		int timeout;			/* seconds */
+	} smtp;
+	struct {
+		int every_days;
+		int repeat_every_days;
+		int after_attempt_days;
+		int escalate_after_days;
+		int send_hour, send_minute;
+		unsigned send_days;		/* bit (weekday - 1), ISO Monday = 1 */
+	} reminders;
+	struct {
+		int weekday;			/* ISO, Monday = 1 */
+		int hour, minute;
+		size_t ncoordinators;
+		char coordinators[FC_COORDINATORS_MAX][FC_EMAIL_MAX + 1];
+	} summary;
+	struct {
+		long first, max, give_up_after;	/* seconds */
+	} retry;
+	struct {
+		bool names_in_email;
+	} privacy;
+};
+
+/* Fill c with the built-in defaults (the documented ones). */
+void conf_defaults(struct conf *c);
+
+/*
+ * Load path over the defaults. 0; or FC_ECONFIG with every problem in errs
+ * as "FILE:LINE: message"; or FC_ENOINPUT when the file cannot be opened
+ * (message in errs). c is left with the defaults on failure.
+ */
+int conf_load(const char *path, struct conf *c, struct err_list *errs);
+
+/* The same over text in memory; name stands for the file in messages. */
+int conf_load_string(const char *text, const char *name, struct conf *c,
+		     struct err_list *errs);
+
+/*
+ * Read the SMTP password: smtp.password_file, else
+ * $CREDENTIALS_DIRECTORY/smtp-password, else "" (no AUTH). A file readable
+ * by group or others, or not owned by this user, is refused (FC_EPERM) with
+ * a message saying how to fix it. Trailing newline removed.
+ */
+int conf_read_password(const struct conf *c, char *buf, size_t size,
+		       struct fc_error *e);
+
+#endif

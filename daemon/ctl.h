@@ -1,0 +1,115 @@
+/*
+ * ctl.h - famcontactctl: shared state and helpers of the command modules.
+ *
+ * Each command returns a sysexits.h status; messages go to stderr as
+ * "famcontactctl: ...", results to stdout.
+ */
+#ifndef FC_CTL_H
+#define FC_CTL_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "conf.h"
+#include "db.h"
+#include "err.h"
+#include "model.h"
+
+struct ctl {
+	struct conf conf;
+	struct db *db;		/* opened by ctl_db() */
+	int64_t now;		/* UTC seconds when the command started */
+	char login[FC_LOGIN_MAX + 1];
+};
+
+typedef int (*ctl_fn)(struct ctl *ctl, int argc, char **argv);
+
+struct ctl_command {
+	const char *name;
+	ctl_fn fn;
+	const char *usage;	/* arguments, for the group's help */
+	const char *summary;	/* one line */
+};
+
+/* Run the command argv[0] names from table, or print the group's help. */
+int ctl_dispatch(struct ctl *ctl, const char *group,
+		 const struct ctl_command *table, int argc, char **argv);
+
+/* Open the database once; mode DB_OPEN_EXISTING for commands that only read. */
+int ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e);
+
+/* Print e as "famcontactctl: message" and return its exit status. */
+int ctl_fail(const struct fc_error *e);
+/* Print a formatted message and return status. */
+int ctl_error(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Print a usage error and a pointer to "famcontactctl CMD --help"; EX_USAGE. */
+int ctl_usage(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Parse a command's options with getopt_long (reset first). Returns the
+ * option character, -1 at the end of options, or '?' after printing a usage
+ * error. "-h"/"--help" is handled by the caller as 'h'.
+ */
+int ctl_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+
+/* Resolve a caseworker by email; FC_ENOTFOUND with a hint to add one. */
+int ctl_caseworker(struct ctl *ctl, const char *email, struct caseworker *out,
+		   struct fc_error *e);
+/* Resolve a family by reference code; FC_ENOTFOUND names it. */
+int ctl_family(struct ctl *ctl, const char *ref, struct family *out,
+	       struct fc_error *e);
+/* The zone of a caseworker (the config's timezone when unset). */
+const char *ctl_cw_zone(const struct ctl *ctl, const struct caseworker *cw);
+
+/*
+ * A CSV file with a header row, for imports: columns are looked up by
+ * name; every problem is collected as "FILE:LINE: column: problem".
+ */
+#define CTL_COLUMNS_MAX 16
+struct ctl_csv {
+	const char *path;
+	char *text;
+	struct csv_reader *reader;
+	size_t ncols;
+	char *col[CTL_COLUMNS_MAX];
+};
+struct csv_record;
+struct err_list;
+
+/*
+ * Open path ("-" = stdin) and read its header; known lists the accepted
+ * column names, required those that must be present. Problems go to errs.
+ */
+int ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
+		 const char *const *required, struct err_list *errs);
+/* The index of column name, or -1 when the file has no such column. */
+int ctl_csv_col(const struct ctl_csv *t, const char *name);
+/* The value of column name in rec ("" when absent or short). */
+const char *ctl_csv_get(const struct ctl_csv *t, const struct csv_record *rec,
+			const char *name);
+/* Call row for each record after the header; FC_EINVAL when errs is not empty. */
+int ctl_csv_each(struct ctl_csv *t,
+		 void (*row)(struct ctl_csv *t, const struct csv_record *rec,
+			     void *ctx, struct err_list *errs),
+		 void *ctx, struct err_list *errs);
+void ctl_csv_close(struct ctl_csv *t);
+/* Print every message of errs, and a count, to stderr. */
+void ctl_print_errors(const struct err_list *errs, const char *what);
+
+/* Write s as a JSON string literal. */
+void ctl_json_string(FILE *f, const char *s);
+/* Parse a DATE option value; 0 or an exit status after a message naming opt. */
+int ctl_parse_day(const char *opt, const char *s, fc_day *out);
+
+/* Command groups. */
+int ctl_caseworker_main(struct ctl *ctl, int argc, char **argv);
+int ctl_family_main(struct ctl *ctl, int argc, char **argv);
+int ctl_contact_main(struct ctl *ctl, int argc, char **argv);
+int ctl_status_main(struct ctl *ctl, int argc, char **argv);
+
+#endif

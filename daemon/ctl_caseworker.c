@@ -1,0 +1,479 @@
+/*
+ * ctl_caseworker.c - famcontactctl caseworker ...
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "csv.h"
+#include "ctl.h"
+#include "util.h"
+#include "validate.h"
+
+static const struct option help_only[] = {
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Options shared by add and edit. */
+static const struct option cw_opts[] = {
+	{"name", required_argument, NULL, 'n'},
+	{"tz", required_argument, NULL, 'z'},
+	{"active", required_argument, NULL, 'a'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int
+parse_bool(const char *s, bool *out)
+{
+	if (util_strcaseeq(s, "yes") || util_strcaseeq(s, "true") ||
+	    strcmp(s, "1") == 0)
+		*out = true;
+	else if (util_strcaseeq(s, "no") || util_strcaseeq(s, "false") ||
+	    strcmp(s, "0") == 0)
+		*out = false;
+	else
+		return FC_EINVAL;
+	return 0;
+}
+
+/*
+ * Parse --name/--tz/--active into cw; returns 0, 'h' for help, or an exit
+ * status. active_given (NULL: --active refused) tells whether --active came.
+ */
+static int
+cw_options(const char *cmd, int argc, char **argv, struct caseworker *cw,
+	   bool *active_given)
+{
+	struct fc_error e = {0};
+	int ch;
+
+	while ((ch = ctl_getopt(argc, argv, "h", cw_opts)) != -1) {
+		switch (ch) {
+		case 'n':
+			if (valid_name(optarg, &e) < 0)
+				return ctl_error(EX_DATAERR, "--name: %s", e.msg);
+			xstrlcpy(cw->name, optarg, sizeof(cw->name));
+			break;
+		case 'z':
+			if (optarg[0] != '\0' && valid_zone(optarg, &e) < 0)
+				return ctl_error(EX_DATAERR, "--tz: %s", e.msg);
+			xstrlcpy(cw->tz, optarg, sizeof(cw->tz));
+			break;
+		case 'a':
+			if (active_given == NULL)
+				return ctl_usage(cmd, "--active is for 'caseworker edit'");
+			*active_given = true;
+			if (parse_bool(optarg, &cw->active) < 0)
+				return ctl_usage(cmd, "--active takes yes or no, not \"%s\"",
+				    optarg);
+			break;
+		case 'h':
+			return 'h';
+		default:
+			return ctl_usage(cmd, "bad option");
+		}
+	}
+	return 0;
+}
+
+static int
+cmd_add(struct ctl *ctl, int argc, char **argv)
+{
+	struct caseworker cw;
+	struct fc_error e = {0};
+	int rc;
+
+	memset(&cw, 0, sizeof(cw));
+	cw.active = true;
+	rc = cw_options("caseworker add", argc, argv, &cw, NULL);
+	if (rc == 'h') {
+		printf("Usage: famcontactctl caseworker add EMAIL [--name NAME] [--tz ZONE]\n\n"
+		    "Add a caseworker. ZONE is an IANA time zone (Europe/Istanbul);\n"
+		    "without one, the configuration's timezone applies. Reminders reach\n"
+		    "the caseworker at reminders.send_time in that zone.\n");
+		return EX_OK;
+	}
+	if (rc != 0)
+		return rc;
+	if (argc - optind != 1)
+		return ctl_usage("caseworker add", "expected one EMAIL");
+	if (valid_email(argv[optind], &e) < 0)
+		return ctl_error(EX_DATAERR, "EMAIL: %s", e.msg);
+	xstrlcpy(cw.email, argv[optind], sizeof(cw.email));
+	cw.created_at = ctl->now;
+	if ((rc = ctl_db(ctl, DB_OPEN_CREATE, &e)) < 0 ||
+	    (rc = db_caseworker_add(ctl->db, &cw, &e)) < 0)
+		return ctl_fail(&e);
+	printf("added caseworker %s\n", cw.email);
+	return EX_OK;
+}
+
+static int
+cmd_edit(struct ctl *ctl, int argc, char **argv)
+{
+	struct caseworker cw, change;
+	struct fc_error e = {0};
+	bool active_given = false;
+	int rc;
+
+	/* Sentinels tell which options were given. */
+	memset(&change, 0, sizeof(change));
+	xstrlcpy(change.name, "\x01", sizeof(change.name));
+	xstrlcpy(change.tz, "\x01", sizeof(change.tz));
+	change.id = -1;
+	change.active = true;
+	rc = cw_options("caseworker edit", argc, argv, &change, &active_given);
+	if (rc == 'h') {
+		printf("Usage: famcontactctl caseworker edit EMAIL [--name NAME] [--tz ZONE] [--active yes|no]\n\n"
+		    "Change a caseworker. --tz '' returns to the configuration's timezone.\n"
+		    "An inactive caseworker gets no mail; their families still count.\n");
+		return EX_OK;
+	}
+	if (rc != 0)
+		return rc;
+	if (argc - optind != 1)
+		return ctl_usage("caseworker edit", "expected one EMAIL");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = ctl_caseworker(ctl, argv[optind], &cw, &e)) < 0)
+		return ctl_fail(&e);
+	if (strcmp(change.name, "\x01") != 0)
+		memcpy(cw.name, change.name, sizeof(cw.name));
+	if (strcmp(change.tz, "\x01") != 0)
+		memcpy(cw.tz, change.tz, sizeof(cw.tz));
+	if (active_given)
+		cw.active = change.active;
+	if ((rc = db_caseworker_update(ctl->db, &cw, &e)) < 0)
+		return ctl_fail(&e);
+	printf("updated caseworker %s\n", cw.email);
+	return EX_OK;
+}
+
+struct list_ctx {
+	struct ctl *ctl;
+	size_t n;
+	struct caseworker *cw;
+	size_t *families;
+};
+
+static int
+collect_cw(const struct caseworker *cw, void *arg)
+{
+	struct list_ctx *l = arg;
+
+	l->cw = xrealloc(l->cw, (l->n + 1) * sizeof(*l->cw));
+	l->families = xrealloc(l->families, (l->n + 1) * sizeof(*l->families));
+	l->cw[l->n] = *cw;
+	l->families[l->n] = 0;
+	l->n++;
+	return 0;
+}
+
+static int
+count_family(const struct family *f, void *arg)
+{
+	struct list_ctx *l = arg;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->cw[i].id == f->caseworker_id)
+			l->families[i]++;
+	return 0;
+}
+
+static int
+cmd_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct list_ctx l = {ctl, 0, NULL, NULL};
+	struct fc_error e = {0};
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
+		if (ch == 'h') {
+			printf("Usage: famcontactctl caseworker list\n\n"
+			    "List caseworkers: email, time zone, active, number of open families, name.\n");
+			return EX_OK;
+		}
+		return ctl_usage("caseworker list", "bad option");
+	}
+	if (optind != argc)
+		return ctl_usage("caseworker list", "no arguments expected");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = db_caseworker_foreach(ctl->db, collect_cw, &l, &e)) < 0 ||
+	    (rc = db_family_foreach(ctl->db, NULL, count_family, &l, &e)) < 0) {
+		free(l.cw);
+		free(l.families);
+		return ctl_fail(&e);
+	}
+	printf("%-32s %-22s %-6s %8s  %s\n", "EMAIL", "TIME ZONE", "ACTIVE",
+	    "FAMILIES", "NAME");
+	for (size_t i = 0; i < l.n; i++) {
+		const struct caseworker *cw = &l.cw[i];
+		char zone[FC_ZONE_MAX + 16];
+
+		if (cw->tz[0])
+			xstrlcpy(zone, cw->tz, sizeof(zone));
+		else
+			snprintf(zone, sizeof(zone), "(%s)", ctl->conf.timezone);
+		printf("%-32s %-22s %-6s %8zu  %s\n", cw->email, zone,
+		    cw->active ? "yes" : "no", l.families[i], cw->name);
+	}
+	free(l.cw);
+	free(l.families);
+	return EX_OK;
+}
+
+static int
+cmd_remove(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"reassign-to", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct caseworker cw, to;
+	struct fc_error e = {0};
+	const char *reassign = NULL;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'r':
+			reassign = optarg;
+			break;
+		case 'h':
+			printf("Usage: famcontactctl caseworker remove EMAIL [--reassign-to EMAIL]\n\n"
+			    "Remove a caseworker. One who still has families is refused unless\n"
+			    "--reassign-to names who takes them over; contact history is kept.\n");
+			return EX_OK;
+		default:
+			return ctl_usage("caseworker remove", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("caseworker remove", "expected one EMAIL");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = ctl_caseworker(ctl, argv[optind], &cw, &e)) < 0)
+		return ctl_fail(&e);
+	if (reassign) {
+		if ((rc = ctl_caseworker(ctl, reassign, &to, &e)) < 0)
+			return ctl_fail(&e);
+		if (to.id == cw.id)
+			return ctl_error(EX_DATAERR, "--reassign-to: %s is the "
+			    "caseworker being removed", reassign);
+	}
+	if ((rc = db_caseworker_remove(ctl->db, cw.email, reassign ? to.email :
+	    NULL, &e)) < 0)
+		return ctl_fail(&e);
+	if (reassign)
+		printf("removed caseworker %s; families moved to %s\n", cw.email,
+		    to.email);
+	else
+		printf("removed caseworker %s\n", cw.email);
+	return EX_OK;
+}
+
+struct cw_import {
+	struct ctl *ctl;
+	bool has_name, has_tz;
+	size_t n;
+	struct caseworker *rows;
+	size_t *lines;
+};
+
+static void
+import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
+	   struct err_list *errs)
+{
+	struct cw_import *im = arg;
+	struct caseworker cw;
+	/* A column the file lacks leaves the stored value alone. */
+	im->has_name = ctl_csv_col(t, "name") >= 0;
+	im->has_tz = ctl_csv_col(t, "timezone") >= 0;
+	struct fc_error e = {0};
+	const char *email = ctl_csv_get(t, rec, "email");
+	const char *name = ctl_csv_get(t, rec, "name");
+	const char *zone = ctl_csv_get(t, rec, "timezone");
+	size_t before = errs->n;
+
+	if (valid_email(email, &e) < 0)
+		err_list_add(errs, "%s:%zu: email: %s", t->path, rec->line, e.msg);
+	if (valid_name(name, &e) < 0)
+		err_list_add(errs, "%s:%zu: name: %s", t->path, rec->line, e.msg);
+	if (zone[0] && valid_zone(zone, &e) < 0)
+		err_list_add(errs, "%s:%zu: timezone: %s", t->path, rec->line, e.msg);
+	for (size_t i = 0; errs->n == before && i < im->n; i++)
+		if (util_strcaseeq(im->rows[i].email, email))
+			err_list_add(errs, "%s:%zu: email: %s is already on line %zu",
+			    t->path, rec->line, email, im->lines[i]);
+	if (errs->n != before)
+		return;
+	memset(&cw, 0, sizeof(cw));
+	cw.active = true;
+	cw.created_at = im->ctl->now;
+	xstrlcpy(cw.email, email, sizeof(cw.email));
+	xstrlcpy(cw.name, name, sizeof(cw.name));
+	xstrlcpy(cw.tz, zone, sizeof(cw.tz));
+	im->rows = xrealloc(im->rows, (im->n + 1) * sizeof(*im->rows));
+	im->lines = xrealloc(im->lines, (im->n + 1) * sizeof(*im->lines));
+	im->rows[im->n] = cw;
+	im->lines[im->n++] = rec->line;
+}
+
+/* Write the imported rows that differ from the database, in one transaction. */
+static int
+import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
+	     size_t count[3], struct fc_error *e)
+{
+	bool *exists = xcalloc(im->n + 1, sizeof(*exists));
+	bool *changed = xcalloc(im->n + 1, sizeof(*changed));
+	int rc = 0;
+
+	/* Work out the changes first: a file that changes nothing writes nothing. */
+	for (size_t i = 0; rc == 0 && i < im->n; i++) {
+		struct caseworker old, *cw = &im->rows[i];
+
+		rc = db_caseworker_get(ctl->db, cw->email, &old, e);
+		if (rc == FC_ENOTFOUND) {
+			rc = 0;
+			changed[i] = true;
+			count[0]++;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		exists[i] = true;
+		cw->id = old.id;
+		cw->active = old.active;
+		cw->created_at = old.created_at;
+		if (!im->has_name)
+			memcpy(cw->name, old.name, sizeof(cw->name));
+		if (!im->has_tz)
+			memcpy(cw->tz, old.tz, sizeof(cw->tz));
+		changed[i] = strcmp(old.name, cw->name) != 0 ||
+		    strcmp(old.tz, cw->tz) != 0;
+		count[changed[i] ? 1 : 2]++;
+	}
+	if (rc == 0 && count[0] + count[1] > 0) {
+		rc = db_begin(ctl->db, e);
+		for (size_t i = 0; rc == 0 && i < im->n; i++) {
+			if (!changed[i])
+				continue;
+			rc = exists[i] ? db_caseworker_update(ctl->db, &im->rows[i], e) :
+			    db_caseworker_add(ctl->db, &im->rows[i], e);
+			if (rc < 0)
+				err_prefix(e, "%s:%zu: ", path, im->lines[i]);
+		}
+		if (rc == 0)
+			rc = db_commit(ctl->db, e);
+		if (rc < 0)
+			db_rollback(ctl->db);
+	}
+	free(exists);
+	free(changed);
+	return rc;
+}
+
+static int
+cmd_import(struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const known[] = {"email", "name", "timezone", NULL};
+	static const char *const required[] = {"email", NULL};
+	struct cw_import im = {ctl, false, false, 0, NULL, NULL};
+	struct err_list errs = {0};
+	struct ctl_csv t;
+	struct fc_error e = {0};
+	size_t count[3] = {0, 0, 0};
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
+		if (ch == 'h') {
+			printf("Usage: famcontactctl caseworker import FILE.csv\n\n"
+			    "Add or update caseworkers from CSV (RFC 4180, UTF-8, header row)\n"
+			    "with the columns email,name,timezone (email required; an empty\n"
+			    "timezone means the configuration's; a column the file lacks leaves\n"
+			    "stored values alone). All or nothing: every bad row\n"
+			    "is reported as FILE:LINE: column: problem and nothing is written.\n"
+			    "Re-importing the same file changes nothing. FILE - reads standard\n"
+			    "input.\n");
+			return EX_OK;
+		}
+		return ctl_usage("caseworker import", "bad option");
+	}
+	if (argc - optind != 1)
+		return ctl_usage("caseworker import", "expected one FILE.csv");
+
+	rc = ctl_csv_open(&t, argv[optind], known, required, &errs);
+	if (rc == 0)
+		rc = ctl_csv_each(&t, import_row, &im, &errs);
+	if (rc == 0 && ((rc = ctl_db(ctl, DB_OPEN_CREATE, &e)) < 0 ||
+	    (rc = import_apply(ctl, &im, t.path, count, &e)) < 0))
+		err_list_add(&errs, "%s", e.msg);
+	free(im.rows);
+	free(im.lines);
+	ctl_csv_close(&t);
+	if (rc < 0) {
+		ctl_print_errors(&errs, "caseworker import");
+		err_list_free(&errs);
+		return err_exit_code(rc);
+	}
+	printf("caseworkers: %zu added, %zu updated, %zu unchanged\n", count[0],
+	    count[1], count[2]);
+	return EX_OK;
+}
+
+static int
+export_cw(const struct caseworker *cw, void *arg)
+{
+	const char *f[] = {cw->email, cw->name, cw->tz};
+
+	(void)arg;
+	return csv_write(stdout, f, 3);
+}
+
+static int
+cmd_export(struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const header[] = {"email", "name", "timezone"};
+	struct fc_error e = {0};
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
+		if (ch == 'h') {
+			printf("Usage: famcontactctl caseworker export\n\n"
+			    "Write every caseworker as CSV (email,name,timezone) to standard\n"
+			    "output, in the form 'caseworker import' reads.\n");
+			return EX_OK;
+		}
+		return ctl_usage("caseworker export", "bad option");
+	}
+	if (optind != argc)
+		return ctl_usage("caseworker export", "no arguments expected");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0)
+		return ctl_fail(&e);
+	if (csv_write(stdout, header, 3) < 0)
+		return ctl_error(EX_IOERR, "standard output: write failed");
+	if ((rc = db_caseworker_foreach(ctl->db, export_cw, NULL, &e)) < 0)
+		return e.msg[0] ? ctl_fail(&e) :
+		    ctl_error(EX_IOERR, "standard output: write failed");
+	return EX_OK;
+}
+
+static const struct ctl_command commands[] = {
+	{"add", cmd_add, "EMAIL [--name NAME] [--tz ZONE]", "add a caseworker"},
+	{"edit", cmd_edit, "EMAIL [--name NAME] [--tz ZONE] [--active yes|no]",
+	    "change a caseworker"},
+	{"list", cmd_list, "", "list caseworkers"},
+	{"remove", cmd_remove, "EMAIL [--reassign-to EMAIL]",
+	    "remove a caseworker, handing their families over"},
+	{"import", cmd_import, "FILE.csv", "add or update caseworkers from CSV"},
+	{"export", cmd_export, "", "write caseworkers as CSV"},
+	{NULL, NULL, NULL, NULL},
+};
+
+int
+ctl_caseworker_main(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_dispatch(ctl, "caseworker", commands, argc - 1, argv + 1);
+}

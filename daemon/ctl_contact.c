@@ -1,0 +1,286 @@
+/*
+ * ctl_contact.c - famcontactctl contact ...
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+#include "due.h"
+#include "timeutil.h"
+#include "util.h"
+#include "validate.h"
+
+/* Clock skew we tolerate between machines before "--at" counts as future. */
+#define CONTACT_FUTURE_SLACK 300
+
+static int
+cmd_log(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"at", required_argument, NULL, 'a'},
+		{"channel", required_argument, NULL, 'c'},
+		{"outcome", required_argument, NULL, 'o'},
+		{"note", required_argument, NULL, 'n'},
+		{"by", required_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct contact c;
+	struct family f;
+	struct sched_due d;
+	struct fc_error e = {0};
+	const char *at = NULL, *by = NULL, *note = "";
+	int ch, rc;
+
+	memset(&c, 0, sizeof(c));
+	c.channel = CHANNEL_OTHER;
+	c.outcome = OUTCOME_REACHED;
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'a':
+			at = optarg;
+			break;
+		case 'c':
+			if (channel_parse(optarg, &c.channel) < 0)
+				return ctl_usage("contact log", "--channel: \"%s\" is not "
+				    "phone, video, message, email, in-person, letter or "
+				    "other", optarg);
+			break;
+		case 'o':
+			if (outcome_parse(optarg, &c.outcome) < 0 ||
+			    c.outcome == OUTCOME_VOID)
+				return ctl_usage("contact log", "--outcome: \"%s\" is not "
+				    "reached or attempted", optarg);
+			break;
+		case 'n':
+			note = optarg;
+			break;
+		case 'b':
+			by = optarg;
+			break;
+		case 'h':
+			printf("Usage: famcontactctl contact log REF [--at WHEN] [--channel CHANNEL]\n"
+			    "           [--outcome reached|attempted] [--note TEXT] [--by EMAIL]\n\n"
+			    "Record a contact with a family. Contacts are never changed or\n"
+			    "deleted: 'contact void' corrects a mistaken one.\n\n"
+			    "  --at WHEN       when it happened (default now): YYYY-MM-DD (that\n"
+			    "                  day in the caseworker's zone) or YYYY-MM-DDTHH:MM[:SS]\n"
+			    "                  with an optional Z or +HH:MM (machine's local time\n"
+			    "                  without one)\n"
+			    "  --channel       phone, video, message, email, in-person, letter or\n"
+			    "                  other (default other)\n"
+			    "  --outcome       reached (default): the family is current again;\n"
+			    "                  attempted: no answer; holds reminders back for\n"
+			    "                  reminders.after_attempt_days\n"
+			    "  --note TEXT     kept in the database, never mailed\n"
+			    "  --by EMAIL      who made the contact (default: the caseworker)\n");
+			return EX_OK;
+		default:
+			return ctl_usage("contact log", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("contact log", "expected one REF");
+	if (valid_text(note, FC_NOTE_MAX, &e) < 0)
+		return ctl_error(EX_DATAERR, "--note: %s", e.msg);
+	if (by && valid_email(by, &e) < 0)
+		return ctl_error(EX_DATAERR, "--by: %s", e.msg);
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0)
+		return ctl_fail(&e);
+
+	c.at = ctl->now;
+	if (at && when_parse(at, NULL, due_zone(&ctl->conf, &f), &c.at, &e) < 0)
+		return ctl_error(EX_DATAERR, "--at: %s", e.msg);
+	/* A DATE alone is noon that day: today's contact, logged this morning. */
+	if (at && strlen(at) == 10 && c.at > ctl->now &&
+	    tz_day(c.at, due_zone(&ctl->conf, &f)) ==
+	    tz_day(ctl->now, due_zone(&ctl->conf, &f)))
+		c.at = ctl->now;
+	if (c.at > ctl->now + CONTACT_FUTURE_SLACK)
+		return ctl_error(EX_DATAERR, "--at: %s is in the future", at);
+	c.family_id = f.id;
+	xstrlcpy(c.note, note, sizeof(c.note));
+	xstrlcpy(c.by, by ? by : f.caseworker_email, sizeof(c.by));
+	xstrlcpy(c.logged_by, ctl->login, sizeof(c.logged_by));
+	c.logged_at = ctl->now;
+	if ((rc = db_contact_add(ctl->db, &c, &e)) < 0 ||
+	    (rc = ctl_family(ctl, f.ref, &f, &e)) < 0)
+		return ctl_fail(&e);
+
+	char when[32], due[11];
+	when_format(c.at, due_zone(&ctl->conf, &f), when, sizeof(when));
+	printf("logged contact %" PRId64 " with %s: %s, %s, %s\n", c.id, f.ref,
+	    outcome_name(c.outcome), channel_name(c.channel), when);
+	due_family(&ctl->conf, &f, ctl->now, &d);
+	if (f.status == FAMILY_ACTIVE) {
+		date_format(d.due_day, due);
+		printf("%s is next due on %s%s\n", f.ref, due,
+		    d.days_overdue > 0 ? " (still overdue)" : "");
+	} else {
+		printf("%s is %s\n", f.ref, family_status_name(f.status));
+	}
+	return EX_OK;
+}
+
+struct history_ctx {
+	const char *zone;
+	bool notes;
+	size_t n;
+};
+
+static int
+print_contact(const struct contact *c, void *arg)
+{
+	struct history_ctx *h = arg;
+	char when[32];
+
+	when_format(c->at, h->zone, when, sizeof(when));
+	if (c->outcome == OUTCOME_VOID)
+		printf("%-6" PRId64 " %-16s %-9s %-9s %-28s voids %" PRId64 "\n",
+		    c->id, when, "-", "void", c->by, c->voids);
+	else
+		printf("%-6" PRId64 " %-16s %-9s %-9s %-28s%s\n", c->id, when,
+		    channel_name(c->channel), outcome_name(c->outcome), c->by,
+		    c->voided ? " (voided)" : "");
+	if (h->notes && c->note[0]) {
+		/* Indent every line of the note under its contact. */
+		fputs("       note: ", stdout);
+		for (const char *p = c->note; *p; p++) {
+			putchar(*p);
+			if (*p == '\n' && p[1])
+				fputs("             ", stdout);
+		}
+		putchar('\n');
+	}
+	h->n++;
+	return 0;
+}
+
+static int
+cmd_history(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"notes", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct history_ctx h = {NULL, false, 0};
+	struct family f;
+	struct fc_error e = {0};
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'n':
+			h.notes = true;
+			break;
+		case 'h':
+			printf("Usage: famcontactctl contact history REF [--notes]\n\n"
+			    "Every contact with a family, oldest first: id, when (in the\n"
+			    "caseworker's time zone), channel, outcome and who made it.\n"
+			    "Voided contacts are marked. --notes shows the notes too.\n");
+			return EX_OK;
+		default:
+			return ctl_usage("contact history", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("contact history", "expected one REF");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0)
+		return ctl_fail(&e);
+	h.zone = due_zone(&ctl->conf, &f);
+	printf("%-6s %-16s %-9s %-9s %s\n", "ID", "WHEN", "CHANNEL", "OUTCOME",
+	    "BY");
+	if ((rc = db_contact_foreach(ctl->db, f.id, print_contact, &h, &e)) < 0)
+		return ctl_fail(&e);
+	if (h.n == 0 && f.last_contact_day != DAY_NONE) {
+		char day[11];
+		date_format(f.last_contact_day, day);
+		printf("(no contacts logged; last contact before the register: %s)\n",
+		    day);
+	}
+	return EX_OK;
+}
+
+static int
+cmd_void(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"reason", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct contact old, c;
+	struct fc_error e = {0};
+	const char *reason = "";
+	char *end;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'r':
+			reason = optarg;
+			break;
+		case 'h':
+			printf("Usage: famcontactctl contact void ID [--reason TEXT]\n\n"
+			    "Mark contact ID (from 'contact history') as logged by mistake.\n"
+			    "Nothing is deleted: a new row records the correction, and the\n"
+			    "voided contact no longer counts. Log the right one with\n"
+			    "'contact log'.\n");
+			return EX_OK;
+		default:
+			return ctl_usage("contact void", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("contact void", "expected one contact ID");
+	long long id = strtoll(argv[optind], &end, 10);
+	if (*argv[optind] == '\0' || *end != '\0' || id <= 0)
+		return ctl_usage("contact void", "\"%s\" is not a contact ID",
+		    argv[optind]);
+	if (valid_text(reason, FC_NOTE_MAX, &e) < 0)
+		return ctl_error(EX_DATAERR, "--reason: %s", e.msg);
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = db_contact_get(ctl->db, (int64_t)id, &old, &e)) < 0)
+		return ctl_fail(&e);
+	if (old.outcome == OUTCOME_VOID)
+		return ctl_error(EX_DATAERR, "contact %lld is itself a correction",
+		    id);
+	if (old.voided)
+		return ctl_error(EX_DATAERR, "contact %lld is already void", id);
+	memset(&c, 0, sizeof(c));
+	c.family_id = old.family_id;
+	c.at = ctl->now;
+	c.channel = old.channel;
+	c.outcome = OUTCOME_VOID;
+	c.voids = old.id;
+	xstrlcpy(c.note, reason, sizeof(c.note));
+	xstrlcpy(c.by, old.by, sizeof(c.by));
+	xstrlcpy(c.logged_by, ctl->login, sizeof(c.logged_by));
+	c.logged_at = ctl->now;
+	if ((rc = db_contact_add(ctl->db, &c, &e)) < 0)
+		return ctl_fail(&e);
+	printf("voided contact %lld of %s (correction %" PRId64 ")\n", id,
+	    old.family_ref, c.id);
+	return EX_OK;
+}
+
+static const struct ctl_command commands[] = {
+	{"log", cmd_log, "REF [--at WHEN] [--channel CHANNEL] "
+	    "[--outcome reached|attempted] [--note TEXT] [--by EMAIL]",
+	    "record a contact"},
+	{"history", cmd_history, "REF [--notes]", "list a family's contacts"},
+	{"void", cmd_void, "ID [--reason TEXT]", "void a contact logged by mistake"},
+	{NULL, NULL, NULL, NULL},
+};
+
+int
+ctl_contact_main(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_dispatch(ctl, "contact", commands, argc - 1, argv + 1);
+}

@@ -1,0 +1,987 @@
+/*
+ * ctl_family.c - famcontactctl family ...
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "csv.h"
+#include "ctl.h"
+#include "due.h"
+#include "timeutil.h"
+#include "util.h"
+#include "validate.h"
+
+static const struct option help_only[] = {
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* The options of add and edit; NULL = not given. */
+struct family_opts {
+	const char *caseworker, *name, *every, *tz, *last_contact;
+};
+
+static const struct option family_longopts[] = {
+	{"caseworker", required_argument, NULL, 'w'},
+	{"name", required_argument, NULL, 'n'},
+	{"every", required_argument, NULL, 'e'},
+	{"tz", required_argument, NULL, 'z'},
+	{"last-contact", required_argument, NULL, 'l'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static const char family_opts_help[] =
+    "  --caseworker EMAIL   the caseworker in charge (must exist)\n"
+    "  --name NAME          display name; may be a pseudonym (shown in mail\n"
+    "                       only with privacy.names_in_email)\n"
+    "  --every DAYS         contact cadence, 1-365 (default: reminders.every_days)\n"
+    "  --tz ZONE            the family's own time zone, so that reminders show\n"
+    "                       their local time (IANA name, e.g. Europe/Istanbul)\n"
+    "  --last-contact DATE  last contact before the register (YYYY-MM-DD)\n";
+
+/* Parse add/edit options; 0, 'h' for help, or an exit status. */
+static int
+family_options(const char *cmd, int argc, char **argv, struct family_opts *o)
+{
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = ctl_getopt(argc, argv, "h", family_longopts)) != -1) {
+		switch (ch) {
+		case 'w': o->caseworker = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'e': o->every = optarg; break;
+		case 'z': o->tz = optarg; break;
+		case 'l': o->last_contact = optarg; break;
+		case 'h': return 'h';
+		default: return ctl_usage(cmd, "bad option");
+		}
+	}
+	return 0;
+}
+
+/*
+ * Validate o and apply it to f (and cw, the caseworker it names or already
+ * has). Every problem is printed; returns 0 or EX_DATAERR / a db status.
+ */
+static int
+apply_options(struct ctl *ctl, const struct family_opts *o, struct family *f,
+	      struct caseworker *cw)
+{
+	struct fc_error e = {0};
+	int status = 0, rc;
+
+	if (o->caseworker) {
+		if (valid_email(o->caseworker, &e) < 0)
+			status = ctl_error(EX_DATAERR, "--caseworker: %s", e.msg);
+		else if ((rc = ctl_caseworker(ctl, o->caseworker, cw, &e)) < 0)
+			status = ctl_fail(&e);
+		else
+			f->caseworker_id = cw->id;
+	}
+	if (o->name) {
+		if (valid_name(o->name, &e) < 0)
+			status = ctl_error(EX_DATAERR, "--name: %s", e.msg);
+		else
+			xstrlcpy(f->name, o->name, sizeof(f->name));
+	}
+	if (o->every && o->every[0] == '\0') {
+		f->every_days = 0;	/* back to reminders.every_days */
+	} else if (o->every) {
+		if (valid_cadence(o->every, &f->every_days, &e) < 0)
+			status = ctl_error(EX_DATAERR, "--every: %s", e.msg);
+	}
+	if (o->tz) {
+		if (o->tz[0] && valid_zone(o->tz, &e) < 0)
+			status = ctl_error(EX_DATAERR, "--tz: %s", e.msg);
+		else
+			xstrlcpy(f->tz, o->tz, sizeof(f->tz));
+	}
+	if (o->last_contact && status == 0) {
+		fc_day today = tz_day(ctl->now, ctl_cw_zone(ctl, cw));
+		fc_day day;
+
+		if (o->last_contact[0] == '\0')
+			f->last_contact_day = DAY_NONE;
+		else if ((rc = ctl_parse_day("--last-contact", o->last_contact,
+		    &day)) != 0)
+			status = rc;
+		else if (day > today)
+			status = ctl_error(EX_DATAERR, "--last-contact: %s is in the "
+			    "future", o->last_contact);
+		else
+			f->last_contact_day = day;
+	}
+	return status;
+}
+
+static int
+cmd_add(struct ctl *ctl, int argc, char **argv)
+{
+	struct family_opts o;
+	struct family f;
+	struct caseworker cw;
+	struct fc_error e = {0};
+	int rc;
+
+	rc = family_options("family add", argc, argv, &o);
+	if (rc == 'h') {
+		printf("Usage: famcontactctl family add REF --caseworker EMAIL [OPTIONS]\n\n"
+		    "Add a family under its reference code REF ([A-Za-z0-9._-], up to %d\n"
+		    "characters; what emails and logs show). A family never contacted is\n"
+		    "due from today, or from --last-contact plus its cadence.\n\n%s",
+		    FC_REF_MAX, family_opts_help);
+		return EX_OK;
+	}
+	if (rc != 0)
+		return rc;
+	if (argc - optind != 1)
+		return ctl_usage("family add", "expected one REF");
+	if (o.caseworker == NULL)
+		return ctl_usage("family add", "--caseworker EMAIL is required");
+	if (valid_ref(argv[optind], &e) < 0)
+		return ctl_error(EX_DATAERR, "REF: %s", e.msg);
+
+	memset(&f, 0, sizeof(f));
+	memset(&cw, 0, sizeof(cw));
+	xstrlcpy(f.ref, argv[optind], sizeof(f.ref));
+	f.status = FAMILY_ACTIVE;
+	f.pause_until = DAY_NONE;
+	f.last_contact_day = DAY_NONE;
+	f.created_at = ctl->now;
+	if ((rc = ctl_db(ctl, DB_OPEN_CREATE, &e)) < 0)
+		return ctl_fail(&e);
+	if ((rc = apply_options(ctl, &o, &f, &cw)) != 0)
+		return rc;
+	f.first_due = tz_day(ctl->now, ctl_cw_zone(ctl, &cw));
+	if ((rc = db_family_add(ctl->db, &f, &e)) < 0)
+		return ctl_fail(&e);
+	printf("added family %s (caseworker %s)\n", f.ref, cw.email);
+	return EX_OK;
+}
+
+static int
+cmd_edit(struct ctl *ctl, int argc, char **argv)
+{
+	struct family_opts o;
+	struct family f;
+	struct caseworker cw;
+	struct fc_error e = {0};
+	int rc;
+
+	rc = family_options("family edit", argc, argv, &o);
+	if (rc == 'h') {
+		printf("Usage: famcontactctl family edit REF [OPTIONS]\n\n"
+		    "Change a family; options not given stay as they are. --name '' and\n"
+		    "--tz '' clear them, --every '' returns to reminders.every_days,\n"
+		    "--last-contact '' forgets the pre-register date.\n\n%s",
+		    family_opts_help);
+		return EX_OK;
+	}
+	if (rc != 0)
+		return rc;
+	if (argc - optind != 1)
+		return ctl_usage("family edit", "expected one REF");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0 ||
+	    (rc = ctl_caseworker(ctl, f.caseworker_email, &cw, &e)) < 0)
+		return ctl_fail(&e);
+	if ((rc = apply_options(ctl, &o, &f, &cw)) != 0)
+		return rc;
+	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
+		return ctl_fail(&e);
+	printf("updated family %s\n", f.ref);
+	return EX_OK;
+}
+
+/* "2026-10-01 phone reached", "2026-09-01 (before register)" or "never". */
+static void
+last_contact_text(const struct ctl *ctl, const struct family *f, char *buf,
+		  size_t size)
+{
+	const char *zone = due_zone(&ctl->conf, f);
+	char date[11];
+
+	if (f->last.at != 0) {
+		date_format(tz_day(f->last.at, zone), date);
+		snprintf(buf, size, "%s %s %s", date, channel_name(f->last.channel),
+		    outcome_name(f->last.outcome));
+	} else if (f->last_contact_day != DAY_NONE) {
+		date_format(f->last_contact_day, date);
+		snprintf(buf, size, "%s (before register)", date);
+	} else {
+		snprintf(buf, size, "never");
+	}
+}
+
+/* "overdue 5d", "due today", "in 12d", "paused", "review", "closed". */
+static void
+state_text(const struct sched_due *d, char *buf, size_t size)
+{
+	char hold[32] = "";
+	char until[11];
+
+	if (d->held) {
+		date_format(d->hold_until, until);
+		snprintf(hold, sizeof(hold), ", held to %s", until);
+	}
+	switch (d->state) {
+	case DUE_OVERDUE:
+		snprintf(buf, size, "overdue %dd%s%s", d->days_overdue,
+		    d->escalate ? " !" : "", hold);
+		break;
+	case DUE_TODAY:
+		snprintf(buf, size, "due today%s", hold);
+		break;
+	case DUE_NOT_YET:
+		snprintf(buf, size, "in %dd", -d->days_overdue);
+		break;
+	default:
+		snprintf(buf, size, "%s", due_state_name(d->state));
+	}
+}
+
+/* The effective day of the last reached contact, or DAY_NONE. */
+static fc_day
+last_reached_day(const struct ctl *ctl, const struct family *f)
+{
+	fc_day day = f->last_contact_day;
+
+	if (f->last_reached.at != 0) {
+		fc_day r = tz_day(f->last_reached.at, due_zone(&ctl->conf, f));
+		if (day == DAY_NONE || r > day)
+			day = r;
+	}
+	return day;
+}
+
+static int
+cmd_show(struct ctl *ctl, int argc, char **argv)
+{
+	struct family f;
+	struct sched_due d;
+	struct fc_error e = {0};
+	char buf[128], date[11];
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
+		if (ch == 'h') {
+			printf("Usage: famcontactctl family show REF\n\n"
+			    "Everything about one family: caseworker, cadence, status, last\n"
+			    "contact, when it is due, and its local time now.\n");
+			return EX_OK;
+		}
+		return ctl_usage("family show", "bad option");
+	}
+	if (argc - optind != 1)
+		return ctl_usage("family show", "expected one REF");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0)
+		return ctl_fail(&e);
+	due_family(&ctl->conf, &f, ctl->now, &d);
+
+	printf("ref:          %s\n", f.ref);
+	printf("name:         %s\n", f.name[0] ? f.name : "-");
+	printf("caseworker:   %s (%s)\n", f.caseworker_email,
+	    due_zone(&ctl->conf, &f));
+	printf("every:        %d days%s\n", f.every_days ? f.every_days :
+	    ctl->conf.reminders.every_days, f.every_days ? "" : " (default)");
+	if (f.tz[0]) {
+		when_format(ctl->now, f.tz, buf, sizeof(buf));
+		printf("time zone:    %s (now %s there)\n", f.tz, buf + 11);
+	} else {
+		printf("time zone:    -\n");
+	}
+	printf("status:       %s\n", family_status_name(f.status));
+	if (f.status == FAMILY_PAUSED) {
+		printf("pause reason: %s\n", f.pause_reason);
+		if (f.pause_until != DAY_NONE) {
+			date_format(f.pause_until, date);
+			printf("review on:    %s\n", date);
+		}
+	}
+	last_contact_text(ctl, &f, buf, sizeof(buf));
+	printf("last contact: %s\n", buf);
+	if (f.last_reached.at != 0 && f.last_reached.at != f.last.at) {
+		date_format(tz_day(f.last_reached.at, due_zone(&ctl->conf, &f)), date);
+		printf("last reached: %s %s\n", date,
+		    channel_name(f.last_reached.channel));
+	}
+	if (d.state == DUE_NOT_YET || d.state == DUE_TODAY ||
+	    d.state == DUE_OVERDUE) {
+		date_format(d.due_day, date);
+		printf("due:          %s\n", date);
+	}
+	state_text(&d, buf, sizeof(buf));
+	printf("state:        %s\n", buf);
+	when_format(f.created_at, due_zone(&ctl->conf, &f), buf, sizeof(buf));
+	printf("added:        %s\n", buf);
+	return EX_OK;
+}
+
+enum list_format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
+
+struct listed {
+	struct family f;
+	struct sched_due d;
+};
+
+struct list_ctx {
+	struct ctl *ctl;
+	bool overdue_only, due_only;
+	size_t n;
+	struct listed *rows;
+};
+
+static int
+collect_family(const struct family *f, void *arg)
+{
+	struct list_ctx *l = arg;
+	struct sched_due d;
+
+	due_family(&l->ctl->conf, f, l->ctl->now, &d);
+	if (l->overdue_only && d.state != DUE_OVERDUE)
+		return 0;
+	if (l->due_only && d.state != DUE_OVERDUE && d.state != DUE_TODAY)
+		return 0;
+	l->rows = xrealloc(l->rows, (l->n + 1) * sizeof(*l->rows));
+	l->rows[l->n].f = *f;
+	l->rows[l->n].d = d;
+	l->n++;
+	return 0;
+}
+
+static int
+most_overdue_first(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+
+	if (x->d.days_overdue != y->d.days_overdue)
+		return x->d.days_overdue > y->d.days_overdue ? -1 : 1;
+	return strcmp(x->f.ref, y->f.ref);
+}
+
+static void
+print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
+	  bool first)
+{
+	const struct family *f = &r->f;
+	const struct sched_due *d = &r->d;
+	char last[96], state[64], due[11] = "", every[16], days[16] = "";
+	char lastday[11] = "";
+	bool active = d->state == DUE_NOT_YET || d->state == DUE_TODAY ||
+	    d->state == DUE_OVERDUE;
+	fc_day reached = last_reached_day(ctl, f);
+
+	last_contact_text(ctl, f, last, sizeof(last));
+	state_text(d, state, sizeof(state));
+	if (active) {
+		date_format(d->due_day, due);
+		snprintf(days, sizeof(days), "%d", d->days_overdue);
+	}
+	if (reached != DAY_NONE)
+		date_format(reached, lastday);
+	snprintf(every, sizeof(every), "%d", f->every_days ? f->every_days :
+	    ctl->conf.reminders.every_days);
+
+	switch (fmt) {
+	case FORMAT_TABLE:
+		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n", f->ref,
+		    f->caseworker_email, every, last, active ? due : "-", state,
+		    f->name);
+		break;
+	case FORMAT_CSV: {
+		const char *row[] = {f->ref, f->name, f->caseworker_email, every,
+		    f->tz, family_status_name(f->status), lastday,
+		    f->last.at ? channel_name(f->last.channel) : "",
+		    f->last.at ? outcome_name(f->last.outcome) : "", due,
+		    due_state_name(d->state), days};
+		csv_write(stdout, row, ARRAY_SIZE(row));
+		break;
+	}
+	case FORMAT_JSON:
+		printf("%s\n  {\"ref\": ", first ? "" : ",");
+		ctl_json_string(stdout, f->ref);
+		printf(", \"name\": ");
+		ctl_json_string(stdout, f->name);
+		printf(", \"caseworker\": ");
+		ctl_json_string(stdout, f->caseworker_email);
+		printf(", \"every_days\": %s, \"timezone\": ", every);
+		ctl_json_string(stdout, f->tz);
+		printf(", \"status\": \"%s\", \"last_reached\": ",
+		    family_status_name(f->status));
+		if (lastday[0])
+			printf("\"%s\"", lastday);
+		else
+			printf("null");
+		if (f->last.at) {
+			char when[32];
+			when_format_utc(f->last.at, when, sizeof(when));
+			printf(", \"last_contact\": {\"at\": \"%s\", \"channel\": \"%s\","
+			    " \"outcome\": \"%s\"}", when, channel_name(f->last.channel),
+			    outcome_name(f->last.outcome));
+		} else {
+			printf(", \"last_contact\": null");
+		}
+		if (active)
+			printf(", \"due\": \"%s\", \"days_overdue\": %d", due,
+			    d->days_overdue);
+		else
+			printf(", \"due\": null, \"days_overdue\": null");
+		printf(", \"state\": \"%s\", \"escalate\": %s, \"held\": %s}",
+		    due_state_name(d->state), d->escalate ? "true" : "false",
+		    d->held ? "true" : "false");
+		break;
+	}
+}
+
+static int
+cmd_list(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"overdue", no_argument, NULL, 'o'},
+		{"due", no_argument, NULL, 'd'},
+		{"all", no_argument, NULL, 'a'},
+		{"caseworker", required_argument, NULL, 'w'},
+		{"format", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct list_ctx l = {ctl, false, false, 0, NULL};
+	struct family_filter filter = {NULL, false};
+	struct caseworker cw;
+	struct fc_error e = {0};
+	enum list_format fmt = FORMAT_TABLE;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'o': l.overdue_only = true; break;
+		case 'd': l.due_only = true; break;
+		case 'a': filter.include_closed = true; break;
+		case 'w': filter.caseworker_email = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "table") == 0)
+				fmt = FORMAT_TABLE;
+			else if (strcmp(optarg, "csv") == 0)
+				fmt = FORMAT_CSV;
+			else if (strcmp(optarg, "json") == 0)
+				fmt = FORMAT_JSON;
+			else
+				return ctl_usage("family list", "--format takes table, "
+				    "csv or json, not \"%s\"", optarg);
+			break;
+		case 'h':
+			printf("Usage: famcontactctl family list [--overdue | --due] [--all]\n"
+			    "           [--caseworker EMAIL] [--format table|csv|json]\n\n"
+			    "List families with their last contact and when they fall due, by\n"
+			    "caseworker; closed families only with --all.\n\n"
+			    "  --overdue     only families past their due date, most overdue first\n"
+			    "  --due         families due today or overdue, most overdue first\n"
+			    "  --all         include closed families\n"
+			    "  --caseworker  only this caseworker's families\n"
+			    "  --format      table (default), csv or json\n\n"
+			    "STATE is 'overdue Nd' (with ! once escalation is due), 'due today',\n"
+			    "'in Nd', 'paused', 'review' (a pause's review date has come) or\n"
+			    "'closed'; 'held to DATE' after an attempted contact.\n");
+			return EX_OK;
+		default:
+			return ctl_usage("family list", "bad option");
+		}
+	}
+	if (optind != argc)
+		return ctl_usage("family list", "no arguments expected");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0)
+		return ctl_fail(&e);
+	if (filter.caseworker_email &&
+	    (rc = ctl_caseworker(ctl, filter.caseworker_email, &cw, &e)) < 0)
+		return ctl_fail(&e);
+	if ((rc = db_family_foreach(ctl->db, &filter, collect_family, &l, &e)) < 0) {
+		free(l.rows);
+		return ctl_fail(&e);
+	}
+	if (l.overdue_only || l.due_only)
+		qsort(l.rows, l.n, sizeof(*l.rows), most_overdue_first);
+
+	if (fmt == FORMAT_TABLE)
+		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n", "REF",
+		    "CASEWORKER", "EVERY", "LAST CONTACT", "DUE", "STATE", "NAME");
+	else if (fmt == FORMAT_CSV) {
+		static const char *const header[] = {"ref", "name", "caseworker",
+		    "every_days", "timezone", "status", "last_reached",
+		    "last_channel", "last_outcome", "due", "state", "days_overdue"};
+		csv_write(stdout, header, ARRAY_SIZE(header));
+	} else
+		printf("[");
+	for (size_t i = 0; i < l.n; i++)
+		print_row(ctl, fmt, &l.rows[i], i == 0);
+	if (fmt == FORMAT_JSON)
+		printf("%s]\n", l.n ? "\n" : "");
+	free(l.rows);
+	return EX_OK;
+}
+
+static int
+cmd_pause(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"reason", required_argument, NULL, 'r'},
+		{"until", required_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct family f;
+	struct fc_error e = {0};
+	const char *reason = NULL, *until = NULL;
+	fc_day until_day = DAY_NONE;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'r': reason = optarg; break;
+		case 'u': until = optarg; break;
+		case 'h':
+			printf("Usage: famcontactctl family pause REF --reason TEXT [--until DATE]\n\n"
+			    "Pause reminders for a family (the reason stays in the database and\n"
+			    "is never mailed). On DATE, the review date, the caseworker is\n"
+			    "reminded to review the pause. 'family resume' ends it.\n");
+			return EX_OK;
+		default:
+			return ctl_usage("family pause", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("family pause", "expected one REF");
+	if (reason == NULL)
+		return ctl_usage("family pause", "--reason TEXT is required");
+	if (valid_text(reason, FC_REASON_MAX, &e) < 0 || strchr(reason, '\n') ||
+	    reason[0] == '\0')
+		return ctl_error(EX_DATAERR, "--reason: %s", e.msg[0] ? e.msg :
+		    "one line of text, please");
+	if (until && (rc = ctl_parse_day("--until", until, &until_day)) != 0)
+		return rc;
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0)
+		return ctl_fail(&e);
+	if (f.status == FAMILY_CLOSED)
+		return ctl_error(EX_DATAERR, "family %s is closed; 'family resume "
+		    "%s' reopens it", f.ref, f.ref);
+	if (until_day != DAY_NONE &&
+	    until_day < tz_day(ctl->now, due_zone(&ctl->conf, &f)))
+		return ctl_error(EX_DATAERR, "--until: %s is in the past", until);
+	f.status = FAMILY_PAUSED;
+	xstrlcpy(f.pause_reason, reason, sizeof(f.pause_reason));
+	f.pause_until = until_day;
+	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
+		return ctl_fail(&e);
+	printf("paused family %s%s%s\n", f.ref, until ? " until " : "",
+	    until ? until : "");
+	return EX_OK;
+}
+
+/* family resume and family close: set the status. */
+static int
+set_status(struct ctl *ctl, int argc, char **argv, enum family_status to)
+{
+	const char *cmd = to == FAMILY_ACTIVE ? "family resume" : "family close";
+	struct family f;
+	struct fc_error e = {0};
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
+		if (ch == 'h') {
+			if (to == FAMILY_ACTIVE)
+				printf("Usage: famcontactctl family resume REF\n\n"
+				    "End a pause, or reopen a closed family: reminders start\n"
+				    "again from its last contact.\n");
+			else
+				printf("Usage: famcontactctl family close REF\n\n"
+				    "Close a family: no more reminders. The family and its\n"
+				    "contact history stay; 'family resume' reopens it.\n");
+			return EX_OK;
+		}
+		return ctl_usage(cmd, "bad option");
+	}
+	if (argc - optind != 1)
+		return ctl_usage(cmd, "expected one REF");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0)
+		return ctl_fail(&e);
+	if (f.status == to) {
+		printf("family %s is already %s\n", f.ref, family_status_name(to));
+		return EX_OK;
+	}
+	f.status = to;
+	f.pause_reason[0] = '\0';
+	f.pause_until = DAY_NONE;
+	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
+		return ctl_fail(&e);
+	printf("family %s is now %s\n", f.ref, family_status_name(to));
+	return EX_OK;
+}
+
+static int
+cmd_resume(struct ctl *ctl, int argc, char **argv)
+{
+	return set_status(ctl, argc, argv, FAMILY_ACTIVE);
+}
+
+static int
+cmd_close(struct ctl *ctl, int argc, char **argv)
+{
+	return set_status(ctl, argc, argv, FAMILY_CLOSED);
+}
+
+/* Import. */
+
+static const char *const import_columns[] = {"ref", "name", "caseworker",
+    "every_days", "timezone", "last_contact", "first_due", "status",
+    "pause_until", "pause_reason", NULL};
+
+struct import_row {
+	struct family f;
+	size_t line;
+	bool exists, changed;
+};
+
+struct family_import {
+	struct ctl *ctl;
+	size_t n;
+	struct import_row *rows;
+};
+
+/* Validate one date cell; DAY_NONE when empty. */
+static void
+date_cell(struct ctl_csv *t, const struct csv_record *rec, const char *col,
+	  fc_day *out, struct err_list *errs)
+{
+	const char *s = ctl_csv_get(t, rec, col);
+	struct fc_error e = {0};
+
+	*out = DAY_NONE;
+	if (s[0] && date_parse(s, out, &e) < 0)
+		err_list_add(errs, "%s:%zu: %s: %s", t->path, rec->line, col, e.msg);
+}
+
+static void
+import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
+	   struct err_list *errs)
+{
+	struct family_import *im = arg;
+	struct ctl *ctl = im->ctl;
+	struct import_row r;
+	struct caseworker cw;
+	struct fc_error e = {0};
+	const char *ref = ctl_csv_get(t, rec, "ref");
+	const char *name = ctl_csv_get(t, rec, "name");
+	const char *email = ctl_csv_get(t, rec, "caseworker");
+	const char *every = ctl_csv_get(t, rec, "every_days");
+	const char *zone = ctl_csv_get(t, rec, "timezone");
+	const char *status = ctl_csv_get(t, rec, "status");
+	const char *reason = ctl_csv_get(t, rec, "pause_reason");
+	size_t before = errs->n;
+	const char *path = t->path;
+	size_t line = rec->line;
+
+	memset(&r, 0, sizeof(r));
+	r.line = line;
+	r.f.status = FAMILY_ACTIVE;
+	if (valid_ref(ref, &e) < 0)
+		err_list_add(errs, "%s:%zu: ref: %s", path, line, e.msg);
+	for (size_t i = 0; errs->n == before && i < im->n; i++)
+		if (util_strcaseeq(im->rows[i].f.ref, ref))
+			err_list_add(errs, "%s:%zu: ref: %s is already on line %zu",
+			    path, line, ref, im->rows[i].line);
+	if (valid_name(name, &e) < 0)
+		err_list_add(errs, "%s:%zu: name: %s", path, line, e.msg);
+	if (valid_email(email, &e) < 0)
+		err_list_add(errs, "%s:%zu: caseworker: %s", path, line, e.msg);
+	else if (ctl_caseworker(ctl, email, &cw, &e) < 0)
+		err_list_add(errs, "%s:%zu: caseworker: %s", path, line, e.msg);
+	else
+		r.f.caseworker_id = cw.id;
+	if (every[0] && valid_cadence(every, &r.f.every_days, &e) < 0)
+		err_list_add(errs, "%s:%zu: every_days: %s", path, line, e.msg);
+	if (zone[0] && valid_zone(zone, &e) < 0)
+		err_list_add(errs, "%s:%zu: timezone: %s", path, line, e.msg);
+	date_cell(t, rec, "last_contact", &r.f.last_contact_day, errs);
+	date_cell(t, rec, "first_due", &r.f.first_due, errs);
+	date_cell(t, rec, "pause_until", &r.f.pause_until, errs);
+	if (status[0] && family_status_parse(status, &r.f.status) < 0)
+		err_list_add(errs, "%s:%zu: status: \"%s\" is not active, paused "
+		    "or closed", path, line, status);
+	if (valid_text(reason, FC_REASON_MAX, &e) < 0 || strchr(reason, '\n'))
+		err_list_add(errs, "%s:%zu: pause_reason: %s", path, line,
+		    e.msg[0] ? e.msg : "one line of text, please");
+	if (errs->n != before)
+		return;
+	if (r.f.last_contact_day != DAY_NONE &&
+	    r.f.last_contact_day > tz_day(ctl->now, ctl_cw_zone(ctl, &cw))) {
+		err_list_add(errs, "%s:%zu: last_contact: %s is in the future",
+		    path, line, ctl_csv_get(t, rec, "last_contact"));
+		return;
+	}
+	if (r.f.status == FAMILY_PAUSED && reason[0] == '\0') {
+		err_list_add(errs, "%s:%zu: pause_reason: a paused family needs a "
+		    "reason", path, line);
+		return;
+	}
+	xstrlcpy(r.f.ref, ref, sizeof(r.f.ref));
+	xstrlcpy(r.f.name, name, sizeof(r.f.name));
+	xstrlcpy(r.f.tz, zone, sizeof(r.f.tz));
+	xstrlcpy(r.f.caseworker_tz, cw.tz, sizeof(r.f.caseworker_tz));
+	if (r.f.status == FAMILY_PAUSED)
+		xstrlcpy(r.f.pause_reason, reason, sizeof(r.f.pause_reason));
+	else
+		r.f.pause_until = DAY_NONE;
+	r.f.created_at = ctl->now;
+	im->rows = xrealloc(im->rows, (im->n + 1) * sizeof(*im->rows));
+	im->rows[im->n++] = r;
+}
+
+/*
+ * Merge row r over the stored family old: columns the file has replace the
+ * stored values. A last_contact equal to the effective last reached day
+ * (contacts logged since) is no change.
+ */
+static void
+merge_row(struct ctl *ctl, const struct ctl_csv *t, struct import_row *r,
+	  const struct family *old)
+{
+	struct family m = *old;
+	const struct family *n = &r->f;
+
+	m.caseworker_id = n->caseworker_id;
+	if (ctl_csv_col(t, "name") >= 0)
+		memcpy(m.name, n->name, sizeof(m.name));
+	if (ctl_csv_col(t, "every_days") >= 0)
+		m.every_days = n->every_days;
+	if (ctl_csv_col(t, "timezone") >= 0)
+		memcpy(m.tz, n->tz, sizeof(m.tz));
+	if (ctl_csv_col(t, "last_contact") >= 0 &&
+	    n->last_contact_day != last_reached_day(ctl, old))
+		m.last_contact_day = n->last_contact_day;
+	if (ctl_csv_col(t, "first_due") >= 0 && n->first_due != DAY_NONE)
+		m.first_due = n->first_due;
+	if (ctl_csv_col(t, "status") >= 0) {
+		m.status = n->status;
+		m.pause_until = n->pause_until;
+		memcpy(m.pause_reason, n->pause_reason, sizeof(m.pause_reason));
+	}
+	r->changed = m.caseworker_id != old->caseworker_id ||
+	    strcmp(m.name, old->name) != 0 || m.every_days != old->every_days ||
+	    strcmp(m.tz, old->tz) != 0 ||
+	    m.last_contact_day != old->last_contact_day ||
+	    m.first_due != old->first_due || m.status != old->status ||
+	    m.pause_until != old->pause_until ||
+	    strcmp(m.pause_reason, old->pause_reason) != 0;
+	r->f = m;
+}
+
+/* Compare with the database, give new families their first due dates, write. */
+static int
+import_apply(struct ctl *ctl, struct ctl_csv *t, struct family_import *im,
+	     bool spread, size_t count[3], struct fc_error *e)
+{
+	size_t fresh = 0, k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < im->n; i++) {
+		struct import_row *r = &im->rows[i];
+		struct family old;
+
+		rc = db_family_get(ctl->db, r->f.ref, &old, e);
+		if (rc == FC_ENOTFOUND) {
+			rc = 0;
+			r->changed = true;
+			if (r->f.first_due == DAY_NONE && r->f.last_contact_day == DAY_NONE)
+				fresh++;
+			count[0]++;
+			continue;
+		}
+		if (rc < 0)
+			return err_prefix(e, "%s:%zu: ", t->path, r->line);
+		r->exists = true;
+		merge_row(ctl, t, r, &old);
+		count[r->changed ? 1 : 2]++;
+	}
+	/* Stagger the first due dates of families never contacted. */
+	for (size_t i = 0; i < im->n; i++) {
+		struct family *f = &im->rows[i].f;
+		const char *zone = f->caseworker_tz[0] ? f->caseworker_tz :
+		    ctl->conf.timezone;
+		int every = f->every_days ? f->every_days :
+		    ctl->conf.reminders.every_days;
+
+		if (im->rows[i].exists || f->first_due != DAY_NONE)
+			continue;
+		f->first_due = tz_day(ctl->now, zone);
+		if (spread && f->last_contact_day == DAY_NONE)
+			f->first_due += (fc_day)(((long)k++ * every) / (long)fresh);
+	}
+	if (count[0] + count[1] == 0)
+		return 0;
+	if ((rc = db_begin(ctl->db, e)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < im->n; i++) {
+		struct import_row *r = &im->rows[i];
+
+		if (!r->changed)
+			continue;
+		rc = r->exists ? db_family_update(ctl->db, &r->f, e) :
+		    db_family_add(ctl->db, &r->f, e);
+		if (rc < 0)
+			err_prefix(e, "%s:%zu: ", t->path, r->line);
+	}
+	if (rc == 0)
+		rc = db_commit(ctl->db, e);
+	if (rc < 0)
+		db_rollback(ctl->db);
+	return rc;
+}
+
+static int
+cmd_import(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"spread", no_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const required[] = {"ref", "caseworker", NULL};
+	struct family_import im = {ctl, 0, NULL};
+	struct err_list errs = {0};
+	struct ctl_csv t;
+	struct fc_error e = {0};
+	size_t count[3] = {0, 0, 0};
+	bool spread = false;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 's':
+			spread = true;
+			break;
+		case 'h':
+			printf("Usage: famcontactctl family import FILE.csv [--spread]\n\n"
+			    "Add or update families from CSV (RFC 4180, UTF-8, header row). Columns:\n"
+			    "  ref, caseworker   required; the caseworker must exist\n"
+			    "  name              display name (may be a pseudonym)\n"
+			    "  every_days        cadence 1-365; empty = reminders.every_days\n"
+			    "  timezone          the family's own zone; may be empty\n"
+			    "  last_contact      YYYY-MM-DD of the last contact before the register\n"
+			    "  first_due, status, pause_until, pause_reason\n"
+			    "                    as 'family export' writes them\n\n"
+			    "Columns the file lacks leave stored values alone. All or nothing:\n"
+			    "every bad row is reported as FILE:LINE: column: problem, exit 65,\n"
+			    "nothing written. Re-importing the same file changes nothing.\n\n"
+			    "  --spread  stagger the first due dates of new families never\n"
+			    "            contacted across their cadence, so that they do not all\n"
+			    "            fall due on one day\n");
+			return EX_OK;
+		default:
+			return ctl_usage("family import", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("family import", "expected one FILE.csv");
+
+	rc = ctl_csv_open(&t, argv[optind], import_columns, required, &errs);
+	if (rc == 0 && (rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0) {
+		if (rc == FC_ENOINPUT)
+			err_set(&e, rc, "%s (add caseworkers first: famcontactctl "
+			    "caseworker import)", e.msg);
+		err_list_add(&errs, "%s", e.msg);
+	}
+	if (rc == 0)
+		rc = ctl_csv_each(&t, import_row, &im, &errs);
+	if (rc == 0 && (rc = import_apply(ctl, &t, &im, spread, count, &e)) < 0)
+		err_list_add(&errs, "%s", e.msg);
+	free(im.rows);
+	ctl_csv_close(&t);
+	if (rc < 0) {
+		ctl_print_errors(&errs, "family import");
+		err_list_free(&errs);
+		return err_exit_code(rc);
+	}
+	printf("families: %zu added, %zu updated, %zu unchanged\n", count[0],
+	    count[1], count[2]);
+	return EX_OK;
+}
+
+static int
+export_family(const struct family *f, void *arg)
+{
+	struct ctl *ctl = arg;
+	char every[16] = "", last[11] = "", first[11] = "", until[11] = "";
+	fc_day reached = last_reached_day(ctl, f);
+
+	if (f->every_days)
+		snprintf(every, sizeof(every), "%d", f->every_days);
+	if (reached != DAY_NONE)
+		date_format(reached, last);
+	if (f->first_due != DAY_NONE)
+		date_format(f->first_due, first);
+	if (f->pause_until != DAY_NONE)
+		date_format(f->pause_until, until);
+	const char *row[] = {f->ref, f->name, f->caseworker_email, every, f->tz,
+	    last, first, family_status_name(f->status), until, f->pause_reason};
+	return csv_write(stdout, row, ARRAY_SIZE(row));
+}
+
+static int
+cmd_export(struct ctl *ctl, int argc, char **argv)
+{
+	struct family_filter all = {NULL, true};
+	struct fc_error e = {0};
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
+		if (ch == 'h') {
+			printf("Usage: famcontactctl family export\n\n"
+			    "Write every family, closed ones included, as CSV to standard output\n"
+			    "with the columns ref,name,caseworker,every_days,timezone,last_contact\n"
+			    "then first_due,status,pause_until,pause_reason: what 'family import'\n"
+			    "reads, so that export then import gives the same register.\n"
+			    "last_contact is the day of the last reached contact.\n");
+			return EX_OK;
+		}
+		return ctl_usage("family export", "bad option");
+	}
+	if (optind != argc)
+		return ctl_usage("family export", "no arguments expected");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0)
+		return ctl_fail(&e);
+	if (csv_write(stdout, import_columns, ARRAY_SIZE(import_columns) - 1) < 0)
+		return ctl_error(EX_IOERR, "standard output: write failed");
+	if ((rc = db_family_foreach(ctl->db, &all, export_family, ctl, &e)) < 0)
+		return e.msg[0] ? ctl_fail(&e) :
+		    ctl_error(EX_IOERR, "standard output: write failed");
+	return EX_OK;
+}
+
+static const struct ctl_command commands[] = {
+	{"add", cmd_add, "REF --caseworker EMAIL [--name NAME] [--every DAYS] "
+	    "[--tz ZONE] [--last-contact DATE]", "add a family"},
+	{"edit", cmd_edit, "REF [same options as add]", "change a family"},
+	{"show", cmd_show, "REF", "everything about one family"},
+	{"list", cmd_list, "[--overdue|--due] [--all] [--caseworker EMAIL] "
+	    "[--format table|csv|json]", "list families and when they are due"},
+	{"pause", cmd_pause, "REF --reason TEXT [--until DATE]",
+	    "pause reminders, with a review date"},
+	{"resume", cmd_resume, "REF", "end a pause or reopen a closed family"},
+	{"close", cmd_close, "REF", "close a family: no more reminders"},
+	{"import", cmd_import, "FILE.csv [--spread]",
+	    "add or update families from CSV"},
+	{"export", cmd_export, "", "write families as CSV"},
+	{NULL, NULL, NULL, NULL},
+};
+
+int
+ctl_family_main(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_dispatch(ctl, "family", commands, argc - 1, argv + 1);
+}

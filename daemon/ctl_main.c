@@ -1,0 +1,154 @@
+/*
+ * ctl_main.c - famcontactctl: the command-line tool for people.
+ * Parses the global options, loads the configuration and hands the
+ * command line to a command group.
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "ctl.h"
+#include "log.h"
+#include "util.h"
+#include "version.h"
+
+static const struct ctl_command groups[] = {
+	{"caseworker", ctl_caseworker_main, "add|edit|list|remove|import|export ...",
+	    "the people who keep in touch with families"},
+	{"family", ctl_family_main,
+	    "add|edit|show|list|pause|resume|close|import|export ...",
+	    "the families in the campaign"},
+	{"contact", ctl_contact_main, "log|history|void ...",
+	    "contacts made with families"},
+	{"status", ctl_status_main, "",
+	    "counts: families due, overdue and due this week"},
+	{NULL, NULL, NULL, NULL},
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "Usage: famcontactctl [-c FILE] COMMAND [ARGS...]\n"
+	    "       famcontactctl --help | --version\n"
+	    "\n"
+	    "Keep the register of families and caseworkers that famcontactd\n"
+	    "reminds about, and log the contacts made.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -c, --config FILE  configuration file (default %s;\n"
+	    "                     built-in defaults when it does not exist)\n"
+	    "  -h, --help         show this help\n"
+	    "  -V, --version      show the version\n"
+	    "\n"
+	    "Commands:\n", CONF_DEFAULT_PATH);
+	for (const struct ctl_command *c = groups; c->name; c++)
+		fprintf(out, "  %-11s %s\n", c->name, c->summary);
+	fprintf(out,
+	    "\n"
+	    "Examples:\n"
+	    "  famcontactctl caseworker add amira@example.org --name 'Amira K.' --tz Europe/Berlin\n"
+	    "  famcontactctl family add FXD-042 --caseworker amira@example.org --every 14\n"
+	    "  famcontactctl contact log FXD-042 --channel phone --outcome reached\n"
+	    "  famcontactctl family list --overdue\n"
+	    "\n"
+	    "'famcontactctl COMMAND --help' lists a command's subcommands;"
+	    " see famcontactctl(1).\n");
+}
+
+static void
+find_login(struct ctl *ctl)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	const char *name = pw && pw->pw_name ? pw->pw_name : NULL;
+	char uid[32];
+
+	if (name == NULL) {
+		snprintf(uid, sizeof(uid), "uid:%u", (unsigned)geteuid());
+		name = uid;
+	}
+	if (xstrlcpy(ctl->login, name, sizeof(ctl->login)) < 0)
+		xstrlcpy(ctl->login, "?", sizeof(ctl->login));
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct err_list errs = {0};
+	struct ctl ctl;
+	const char *config = NULL;
+	int ch, rc;
+
+	memset(&ctl, 0, sizeof(ctl));
+	log_init("famcontactctl", false);
+	/* "+": stop at the command name; its options are its own. */
+	while ((ch = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		case 'V':
+			printf("famcontactctl %s\n", FC_VERSION);
+			return EX_OK;
+		default:
+			fprintf(stderr, "Try 'famcontactctl --help'.\n");
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+
+	conf_defaults(&ctl.conf);
+	if (config == NULL && access(CONF_DEFAULT_PATH, F_OK) == 0)
+		config = CONF_DEFAULT_PATH;
+	if (config != NULL) {
+		rc = conf_load(config, &ctl.conf, &errs);
+		if (rc < 0) {
+			ctl_print_errors(&errs, NULL);
+			err_list_free(&errs);
+			fprintf(stderr, "famcontactctl: fix %s (famcontactd -n -c "
+			    "%s checks it)\n", config, config);
+			return rc == FC_ENOINPUT ? EX_NOINPUT : EX_CONFIG;
+		}
+	}
+	ctl.now = (int64_t)time(NULL);
+	find_login(&ctl);
+
+	rc = -1;
+	for (const struct ctl_command *c = groups; c->name; c++)
+		if (strcmp(argv[0], c->name) == 0) {
+			optind = 0;	/* full getopt reset (glibc) */
+			rc = c->fn(&ctl, argc, argv);
+		}
+	if (rc < 0) {
+		fprintf(stderr, "famcontactctl: unknown command '%s'\n\n", argv[0]);
+		usage(stderr);
+		rc = EX_USAGE;
+	}
+	db_close(ctl.db);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		perror("famcontactctl: standard output");
+		if (rc == EX_OK)
+			rc = EX_IOERR;
+	}
+	return rc;
+}

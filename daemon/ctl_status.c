@@ -1,0 +1,144 @@
+/*
+ * ctl_status.c - famcontactctl status: the campaign at a glance.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+#include "due.h"
+#include "util.h"
+
+/* Days ahead that count as "due this week". */
+#define STATUS_WEEK_DAYS 7
+
+struct tally {
+	size_t families, active, paused, closed;
+	size_t overdue, escalate, due_today, due_week, review;
+};
+
+struct cw_tally {
+	struct caseworker cw;
+	struct tally t;
+};
+
+struct status_ctx {
+	struct ctl *ctl;
+	struct tally all;
+	size_t n, inactive;
+	struct cw_tally *cw;
+};
+
+static int
+collect_cw(const struct caseworker *cw, void *arg)
+{
+	struct status_ctx *s = arg;
+
+	s->cw = xrealloc(s->cw, (s->n + 1) * sizeof(*s->cw));
+	memset(&s->cw[s->n], 0, sizeof(s->cw[s->n]));
+	s->cw[s->n].cw = *cw;
+	s->n++;
+	if (!cw->active)
+		s->inactive++;
+	return 0;
+}
+
+static void
+count(struct tally *t, const struct family *f, const struct sched_due *d)
+{
+	t->families++;
+	switch (f->status) {
+	case FAMILY_ACTIVE: t->active++; break;
+	case FAMILY_PAUSED: t->paused++; break;
+	default: t->closed++; break;
+	}
+	switch (d->state) {
+	case DUE_OVERDUE:
+		t->overdue++;
+		if (d->escalate)
+			t->escalate++;
+		break;
+	case DUE_TODAY:
+		t->due_today++;
+		t->due_week++;
+		break;
+	case DUE_NOT_YET:
+		if (-d->days_overdue < STATUS_WEEK_DAYS)
+			t->due_week++;
+		break;
+	case DUE_REVIEW:
+		t->review++;
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+count_family(const struct family *f, void *arg)
+{
+	struct status_ctx *s = arg;
+	struct sched_due d;
+
+	due_family(&s->ctl->conf, f, s->ctl->now, &d);
+	count(&s->all, f, &d);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->cw[i].cw.id == f->caseworker_id)
+			count(&s->cw[i].t, f, &d);
+	return 0;
+}
+
+int
+ctl_status_main(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct family_filter all = {NULL, true};
+	struct status_ctx s = {ctl, {0}, 0, 0, NULL};
+	struct fc_error e = {0};
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		if (ch == 'h') {
+			printf("Usage: famcontactctl status\n\n"
+			    "Counts for the whole campaign and per caseworker: families by\n"
+			    "status, overdue (and past reminders.escalate_after_days), due\n"
+			    "today, due within 7 days, and pauses whose review date has come.\n"
+			    "Days count in each caseworker's time zone.\n");
+			return EX_OK;
+		}
+		return ctl_usage("status", "bad option");
+	}
+	if (optind != argc)
+		return ctl_usage("status", "no arguments expected");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = db_caseworker_foreach(ctl->db, collect_cw, &s, &e)) < 0 ||
+	    (rc = db_family_foreach(ctl->db, &all, count_family, &s, &e)) < 0) {
+		free(s.cw);
+		return ctl_fail(&e);
+	}
+	printf("caseworkers:      %zu (%zu inactive)\n", s.n, s.inactive);
+	printf("families:         %zu active, %zu paused, %zu closed\n",
+	    s.all.active, s.all.paused, s.all.closed);
+	printf("overdue:          %zu (%zu overdue %d days or more)\n", s.all.overdue,
+	    s.all.escalate, ctl->conf.reminders.escalate_after_days);
+	printf("due today:        %zu\n", s.all.due_today);
+	printf("due this week:    %zu (today and the next %d days)\n",
+	    s.all.due_week, STATUS_WEEK_DAYS - 1);
+	printf("pauses to review: %zu\n", s.all.review);
+	if (s.n > 0) {
+		printf("\n%-32s %8s %8s %9s %10s %7s\n", "CASEWORKER", "FAMILIES",
+		    "OVERDUE", "ESCALATE", "DUE TODAY", "WEEK");
+		for (size_t i = 0; i < s.n; i++) {
+			const struct tally *t = &s.cw[i].t;
+			printf("%-32s %8zu %8zu %9zu %10zu %7zu\n", s.cw[i].cw.email,
+			    t->active + t->paused, t->overdue, t->escalate,
+			    t->due_today, t->due_week);
+		}
+	}
+	free(s.cw);
+	return EX_OK;
+}

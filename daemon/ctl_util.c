@@ -1,0 +1,321 @@
+/*
+ * ctl_util.c - helpers shared by famcontactctl's commands.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "csv.h"
+#include "ctl.h"
+#include "timeutil.h"
+#include "util.h"
+#include "validate.h"
+
+int
+ctl_fail(const struct fc_error *e)
+{
+	fprintf(stderr, "famcontactctl: %s\n", e->msg);
+	return err_exit_code(e->code);
+}
+
+int
+ctl_error(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("famcontactctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+int
+ctl_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("famcontactctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'famcontactctl %s --help'.\n", cmd);
+	return EX_USAGE;
+}
+
+int
+ctl_getopt(int argc, char **argv, const char *shortopts,
+	   const struct option *longopts)
+{
+	return getopt_long(argc, argv, shortopts, longopts, NULL);
+}
+
+int
+ctl_dispatch(struct ctl *ctl, const char *group,
+	     const struct ctl_command *table, int argc, char **argv)
+{
+	bool help = argc < 1 || strcmp(argv[0], "--help") == 0 ||
+	    strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "help") == 0;
+
+	if (!help) {
+		for (const struct ctl_command *c = table; c->name; c++) {
+			if (strcmp(argv[0], c->name) == 0) {
+				optind = 0;	/* full getopt reset (glibc) */
+				return c->fn(ctl, argc, argv);
+			}
+		}
+	}
+	FILE *out = help && argc >= 1 ? stdout : stderr;
+	if (!help)
+		fprintf(out, "famcontactctl: unknown %s command '%s'\n\n",
+		    group, argv[0]);
+	else if (argc < 1)
+		fprintf(out, "famcontactctl: %s needs a command\n\n", group);
+	fprintf(out, "Usage: famcontactctl [-c FILE] %s COMMAND [OPTIONS]\n\n"
+	    "Commands:\n", group);
+	for (const struct ctl_command *c = table; c->name; c++)
+		fprintf(out, "  %s %s\n      %s\n", c->name, c->usage, c->summary);
+	fprintf(out, "\n'famcontactctl %s COMMAND --help' describes one command;"
+	    " see famcontactctl(1).\n", group);
+	return help && argc >= 1 ? EX_OK : EX_USAGE;
+}
+
+int
+ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e)
+{
+	if (ctl->db)
+		return 0;
+	return db_open(ctl->conf.database, mode, &ctl->db, e);
+}
+
+int
+ctl_caseworker(struct ctl *ctl, const char *email, struct caseworker *out,
+	       struct fc_error *e)
+{
+	int rc = db_caseworker_get(ctl->db, email, out, e);
+
+	if (rc == FC_ENOTFOUND)
+		err_set(e, rc, "unknown caseworker %s (add one with "
+		    "'famcontactctl caseworker add %s')", email, email);
+	return rc;
+}
+
+int
+ctl_family(struct ctl *ctl, const char *ref, struct family *out,
+	   struct fc_error *e)
+{
+	int rc = db_family_get(ctl->db, ref, out, e);
+
+	if (rc == FC_ENOTFOUND)
+		err_set(e, rc, "unknown family %s ('famcontactctl family list' "
+		    "shows them)", ref);
+	return rc;
+}
+
+const char *
+ctl_cw_zone(const struct ctl *ctl, const struct caseworker *cw)
+{
+	return cw->tz[0] ? cw->tz : ctl->conf.timezone;
+}
+
+static int
+read_input(const char *path, char **out, size_t *len, struct fc_error *e)
+{
+	struct strbuf b = {0};
+	char chunk[65536];
+	size_t n;
+
+	if (strcmp(path, "-") != 0)
+		return util_read_file(path, out, len, e);
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+		sb_add(&b, chunk, n);
+	if (ferror(stdin)) {
+		sb_free(&b);
+		return err_set(e, FC_EIO, "standard input: %s", strerror(errno));
+	}
+	sb_add(&b, "", 0);
+	*out = b.s;
+	*len = b.len;
+	return 0;
+}
+
+/* csv.c says "line N, field K: problem"; imports say "FILE:N: field K: problem". */
+static void
+add_csv_error(const struct ctl_csv *t, const struct fc_error *e,
+	      struct err_list *errs)
+{
+	unsigned long line;
+	int used = 0;
+
+	if (sscanf(e->msg, "line %lu%n", &line, &used) == 1 && used > 0) {
+		const char *rest = e->msg + used;
+		if (strncmp(rest, ", ", 2) == 0)
+			rest += 2;
+		err_list_add(errs, "%s:%lu: %s", t->path, line, rest);
+	} else {
+		err_list_add(errs, "%s: %s", t->path, e->msg);
+	}
+}
+
+int
+ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
+	     const char *const *required, struct err_list *errs)
+{
+	struct csv_record rec = {0};
+	struct fc_error e = {0};
+	size_t len = 0;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->path = strcmp(path, "-") == 0 ? "(stdin)" : path;
+	if ((rc = read_input(path, &t->text, &len, &e)) < 0) {
+		err_list_add(errs, "%s", e.msg);
+		return rc;
+	}
+	if (!utf8_valid(t->text, len)) {
+		err_list_add(errs, "%s: not UTF-8 text (save the spreadsheet as "
+		    "\"CSV UTF-8\")", t->path);
+		return FC_EINVAL;
+	}
+	t->reader = xcalloc(1, sizeof(*t->reader));
+	csv_init(t->reader, t->text, len);
+	rc = csv_next(t->reader, &rec, &e);
+	if (rc < 0) {
+		add_csv_error(t, &e, errs);
+		return rc;
+	}
+	if (rc == 0) {
+		err_list_add(errs, "%s: empty file (a header row is needed)",
+		    t->path);
+		return FC_EINVAL;
+	}
+	rc = 0;
+	for (size_t i = 0; i < rec.n; i++) {
+		const char *name = rec.field[i];
+		bool ok = false;
+
+		for (const char *const *k = known; *k; k++)
+			ok = ok || strcmp(*k, name) == 0;
+		if (!ok) {
+			struct strbuf list = {0};
+			for (const char *const *k = known; *k; k++)
+				sb_printf(&list, "%s%s", k == known ? "" : ",", *k);
+			err_list_add(errs, "%s:%zu: unknown column \"%s\" (the "
+			    "columns are %s)", t->path, rec.line, name,
+			    sb_str(&list));
+			sb_free(&list);
+			rc = FC_EINVAL;
+			continue;
+		}
+		if (ctl_csv_col(t, name) >= 0) {
+			err_list_add(errs, "%s:%zu: column \"%s\" appears twice",
+			    t->path, rec.line, name);
+			rc = FC_EINVAL;
+			continue;
+		}
+		if (t->ncols == CTL_COLUMNS_MAX)
+			break;
+		t->col[t->ncols++] = xstrdup(name);
+	}
+	for (const char *const *r = required; *r; r++) {
+		if (ctl_csv_col(t, *r) < 0) {
+			err_list_add(errs, "%s:%zu: the header has no \"%s\" column",
+			    t->path, rec.line, *r);
+			rc = FC_EINVAL;
+		}
+	}
+	csv_record_free(&rec);
+	return rc;
+}
+
+int
+ctl_csv_col(const struct ctl_csv *t, const char *name)
+{
+	for (size_t i = 0; i < t->ncols; i++)
+		if (strcmp(t->col[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+ctl_csv_get(const struct ctl_csv *t, const struct csv_record *rec,
+	    const char *name)
+{
+	int i = ctl_csv_col(t, name);
+
+	return i >= 0 && (size_t)i < rec->n ? rec->field[i] : "";
+}
+
+int
+ctl_csv_each(struct ctl_csv *t,
+	     void (*row)(struct ctl_csv *t, const struct csv_record *rec,
+			 void *ctx, struct err_list *errs),
+	     void *ctx, struct err_list *errs)
+{
+	struct csv_record rec = {0};
+	struct fc_error e = {0};
+	int rc;
+
+	while ((rc = csv_next(t->reader, &rec, &e)) == 1)
+		row(t, &rec, ctx, errs);
+	if (rc < 0)
+		add_csv_error(t, &e, errs);
+	csv_record_free(&rec);
+	return errs->n > 0 ? FC_EINVAL : 0;
+}
+
+void
+ctl_csv_close(struct ctl_csv *t)
+{
+	for (size_t i = 0; i < t->ncols; i++)
+		free(t->col[i]);
+	free(t->reader);
+	free(t->text);
+	memset(t, 0, sizeof(*t));
+}
+
+void
+ctl_print_errors(const struct err_list *errs, const char *what)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		fprintf(stderr, "%s\n", errs->msg[i]);
+	if (what && errs->n > 0)
+		fprintf(stderr, "famcontactctl: %s: %zu problem%s; nothing was "
+		    "written\n", what, errs->n, errs->n == 1 ? "" : "s");
+}
+
+void
+ctl_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':  fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\r': fputs("\\r", f); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+int
+ctl_parse_day(const char *opt, const char *s, fc_day *out)
+{
+	struct fc_error e = {0};
+
+	if (date_parse(s, out, &e) < 0)
+		return ctl_error(EX_DATAERR, "%s: %s", opt, e.msg);
+	return 0;
+}

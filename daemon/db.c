@@ -1,0 +1,1534 @@
+/*
+ * db.c - the SQLite database: opening, migrations, caseworkers, families
+ * and contacts. The only file that includes sqlite3.h.
+ *
+ * Multi-statement operations run in a transaction of their own, or in a
+ * savepoint when the caller holds one (db_begin), so that they apply as
+ * a whole either way and never nest BEGINs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "db.h"
+#include "err.h"
+#include "timeutil.h"
+#include "util.h"
+
+/* PRAGMA application_id of a famcontactd database: "FCD1". */
+#define DB_APPLICATION_ID 0x46434431
+/* Longest stored date text we accept: "YYYY-MM-DD". */
+#define DATE_TEXT_MAX 10
+/* Room for "family <ref>" or "caseworker <email>" in messages. */
+#define ROW_NAME_MAX (FC_EMAIL_MAX + 32)
+
+#define APPEND_ONLY "contacts are append-only; log a correction instead"
+#define DATE_GLOB "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+
+/*
+ * Schema steps: migrations[i] takes a database from user_version i to
+ * i + 1, in one transaction that also sets user_version. Never edit a
+ * released step; add one.
+ */
+static const char *const migrations[] = {
+	/* 1: the data model of DESIGN.md. */
+	"CREATE TABLE caseworker (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  email TEXT NOT NULL COLLATE NOCASE UNIQUE,\n"
+	"  name TEXT NOT NULL DEFAULT '',\n"
+	"  timezone TEXT NOT NULL DEFAULT '',\n"
+	"  active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),\n"
+	"  created_at INTEGER NOT NULL\n"
+	");\n"
+	"CREATE TABLE family (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  ref TEXT NOT NULL COLLATE NOCASE UNIQUE,\n"
+	"  name TEXT NOT NULL DEFAULT '',\n"
+	"  caseworker_id INTEGER NOT NULL\n"
+	"    REFERENCES caseworker(id) ON DELETE RESTRICT,\n"
+	"  every_days INTEGER NOT NULL DEFAULT 0\n"
+	"    CHECK (every_days BETWEEN 0 AND 365),\n"
+	"  timezone TEXT NOT NULL DEFAULT '',\n"
+	"  status TEXT NOT NULL DEFAULT 'active'\n"
+	"    CHECK (status IN ('active', 'paused', 'closed')),\n"
+	"  pause_reason TEXT NOT NULL DEFAULT '',\n"
+	"  pause_until TEXT CHECK (pause_until GLOB " DATE_GLOB "),\n"
+	"  last_contact TEXT CHECK (last_contact GLOB " DATE_GLOB "),\n"
+	"  first_due TEXT NOT NULL CHECK (first_due GLOB " DATE_GLOB "),\n"
+	"  created_at INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX family_caseworker ON family(caseworker_id, ref);\n"
+	"CREATE TABLE contact (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  family_id INTEGER NOT NULL\n"
+	"    REFERENCES family(id) ON DELETE RESTRICT,\n"
+	"  at INTEGER NOT NULL,\n"
+	"  channel TEXT NOT NULL CHECK (channel IN ('phone', 'video',\n"
+	"    'message', 'email', 'in-person', 'letter', 'other')),\n"
+	"  outcome TEXT NOT NULL\n"
+	"    CHECK (outcome IN ('reached', 'attempted', 'void')),\n"
+	"  note TEXT NOT NULL DEFAULT '',\n"
+	"  by_email TEXT NOT NULL DEFAULT '',\n"
+	"  logged_by TEXT NOT NULL DEFAULT '',\n"
+	"  logged_at INTEGER NOT NULL,\n"
+	"  voids INTEGER REFERENCES contact(id) ON DELETE RESTRICT,\n"
+	"  CHECK (outcome <> 'void' OR voids IS NOT NULL)\n"
+	");\n"
+	/* Finds a family's latest contact of one outcome in one seek. */
+	"CREATE INDEX contact_family_outcome_at\n"
+	"  ON contact(family_id, outcome, at);\n"
+	/* A contact is voided at most once: a later fix voids the fix. */
+	"CREATE UNIQUE INDEX contact_voids ON contact(voids);\n"
+	"CREATE TRIGGER contact_no_update BEFORE UPDATE ON contact\n"
+	"BEGIN SELECT RAISE(ABORT, '" APPEND_ONLY "'); END;\n"
+	"CREATE TRIGGER contact_no_delete BEFORE DELETE ON contact\n"
+	"BEGIN SELECT RAISE(ABORT, '" APPEND_ONLY "'); END;\n"
+	"CREATE TRIGGER contact_voids_same_family BEFORE INSERT ON contact\n"
+	"WHEN NEW.voids IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contact\n"
+	"  WHERE id = NEW.voids AND family_id = NEW.family_id)\n"
+	"BEGIN SELECT RAISE(ABORT,\n"
+	"  'a correction must void a contact of the same family'); END;\n"
+	"CREATE TABLE outbox (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('reminder', 'escalation',\n"
+	"    'summary', 'overview', 'alert', 'test')),\n"
+	"  recipient TEXT NOT NULL,\n"
+	"  message TEXT NOT NULL,\n"
+	"  idem_key TEXT NOT NULL UNIQUE,\n"
+	"  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued',\n"
+	"    'sending', 'sent', 'dead', 'cancelled')),\n"
+	"  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+	"  next_attempt_at INTEGER NOT NULL DEFAULT 0,\n"
+	"  last_error TEXT NOT NULL DEFAULT '',\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  updated_at INTEGER NOT NULL,\n"
+	"  sent_at INTEGER\n"
+	");\n"
+	"CREATE INDEX outbox_state ON outbox(state, next_attempt_at);\n"
+	"CREATE TABLE meta (\n"
+	"  key TEXT PRIMARY KEY,\n"
+	"  value TEXT\n"
+	");\n",
+};
+
+_Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,
+	       "one migration step per schema version");
+
+/* Columns of a caseworker row, in the order read_caseworker() reads them. */
+#define CW_COLUMNS "id, email, name, timezone, active, created_at"
+
+/*
+ * The id of the latest effective contact of a family with one outcome:
+ * newest first along contact_family_outcome_at (rowid breaks ties on
+ * at), voided contacts skipped.
+ */
+#define MARK(outcome) \
+	"(SELECT c.id FROM contact c WHERE c.family_id = f.id" \
+	" AND c.outcome = '" outcome "'" \
+	" AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)" \
+	" ORDER BY c.at DESC, c.id DESC LIMIT 1)"
+
+/* A family row with its derived fields, as read_family() reads it. */
+#define FAMILY_SELECT \
+	"SELECT f.id, f.ref, f.name, f.caseworker_id, f.every_days," \
+	" f.timezone, f.status, f.pause_reason, f.pause_until," \
+	" f.last_contact, f.first_due, f.created_at, w.email, w.timezone," \
+	" r.id, r.at, r.channel, a.id, a.at, a.channel" \
+	" FROM family f JOIN caseworker w ON w.id = f.caseworker_id" \
+	" LEFT JOIN contact r ON r.id = " MARK("reached") \
+	" LEFT JOIN contact a ON a.id = " MARK("attempted")
+
+enum family_col {
+	FC_ID, FC_REF, FC_NAME, FC_CW_ID, FC_EVERY, FC_TZ, FC_STATUS,
+	FC_REASON, FC_PAUSE_UNTIL, FC_LAST_CONTACT, FC_FIRST_DUE,
+	FC_CREATED, FC_CW_EMAIL, FC_CW_TZ, FC_R_ID, FC_R_AT, FC_R_CHANNEL,
+	FC_A_ID, FC_A_AT, FC_A_CHANNEL,
+};
+
+/* A contact row, as read_contact() reads it. */
+#define CONTACT_SELECT \
+	"SELECT c.id, c.family_id, f.ref, c.at, c.channel, c.outcome," \
+	" c.note, c.by_email, c.logged_by, c.logged_at, c.voids," \
+	" EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)" \
+	" FROM contact c JOIN family f ON f.id = c.family_id"
+
+/* The statements used one row at a time, prepared once per connection. */
+enum stmt_id {
+	ST_CW_ADD,
+	ST_CW_GET,
+	ST_CW_UPDATE,
+	ST_FAMILY_ADD,
+	ST_FAMILY_GET,
+	ST_FAMILY_UPDATE,
+	ST_CONTACT_ADD,
+	ST_CONTACT_GET,
+	ST_CONTACT_TARGET,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_CW_ADD] = "INSERT INTO caseworker (email, name, timezone, active,"
+	    " created_at) VALUES (?, ?, ?, ?, ?)",
+	[ST_CW_GET] = "SELECT " CW_COLUMNS " FROM caseworker WHERE email = ?",
+	[ST_CW_UPDATE] = "UPDATE caseworker SET name = ?, timezone = ?,"
+	    " active = ? WHERE id = ?",
+	[ST_FAMILY_ADD] = "INSERT INTO family (ref, name, caseworker_id,"
+	    " every_days, timezone, status, pause_reason, pause_until,"
+	    " last_contact, first_due, created_at)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_FAMILY_GET] = FAMILY_SELECT " WHERE f.ref = ?",
+	[ST_FAMILY_UPDATE] = "UPDATE family SET ref = ?, name = ?,"
+	    " caseworker_id = ?, every_days = ?, timezone = ?, status = ?,"
+	    " pause_reason = ?, pause_until = ?, last_contact = ?,"
+	    " first_due = ? WHERE id = ?",
+	[ST_CONTACT_ADD] = "INSERT INTO contact (family_id, at, channel,"
+	    " outcome, note, by_email, logged_by, logged_at, voids)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_CONTACT_GET] = CONTACT_SELECT " WHERE c.id = ?",
+	[ST_CONTACT_TARGET] = "SELECT c.family_id, c.outcome,"
+	    " (SELECT v.id FROM contact v WHERE v.voids = c.id)"
+	    " FROM contact c WHERE c.id = ?",
+};
+
+struct db {
+	sqlite3 *h;
+	char *path;		/* for messages */
+	int version;
+	sqlite3_stmt *stmt[ST_COUNT];
+};
+
+static bool
+is_unique_violation(int rc)
+{
+	return rc == SQLITE_CONSTRAINT_UNIQUE ||
+	    rc == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+/*
+ * Turn an SQLite result into an FC_E* value and "CONTEXT: reason".
+ * SQLite's own messages name tables and columns, never values.
+ */
+static int
+fail(struct db *db, int rc, struct fc_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+fail(struct db *db, int rc, struct fc_error *e, const char *fmt, ...)
+{
+	char ctx[FC_ERRMSG_MAX];
+	const char *why = sqlite3_errmsg(db->h);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	va_end(ap);
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return err_set(e, FC_EBUSY, "%s: database is busy (another "
+		    "famcontactctl or famcontactd holds it); try again", ctx);
+	case SQLITE_FULL:
+		return err_set(e, FC_EIO, "%s: disk full", ctx);
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return err_set(e, FC_EPERM, "%s: %s", ctx, why);
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return err_set(e, FC_EDB, "%s: database is damaged (%s)", ctx,
+		    why);
+	case SQLITE_ERROR:
+	case SQLITE_SCHEMA:
+		/* Our SQL is tested: a missing table or column means a schema
+		 * changed behind our back. */
+		return err_set(e, FC_EDB, "%s: %s", ctx, why);
+	case SQLITE_NOMEM:
+		return err_set(e, FC_ENOMEM, "%s: out of memory", ctx);
+	case SQLITE_CONSTRAINT:
+		if (is_unique_violation(rc))
+			return err_set(e, FC_EEXIST, "%s: %s", ctx, why);
+		return err_set(e, FC_EINVAL, "%s: %s", ctx, why);
+	case SQLITE_MISUSE:
+	case SQLITE_RANGE:
+		return err_set(e, FC_EINTERNAL, "%s: %s", ctx, why);
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+		if (sqlite3_system_errno(db->h) == EACCES ||
+		    sqlite3_system_errno(db->h) == EPERM)
+			return err_set(e, FC_EPERM, "%s: %s (%s)", ctx, why,
+			    strerror(sqlite3_system_errno(db->h)));
+		if (sqlite3_system_errno(db->h) != 0)
+			return err_set(e, FC_EIO, "%s: %s (%s)", ctx, why,
+			    strerror(sqlite3_system_errno(db->h)));
+		return err_set(e, FC_EIO, "%s: %s", ctx, why);
+	default:
+		return err_set(e, FC_EIO, "%s: %s", ctx, why);
+	}
+}
+
+static int
+run(struct db *db, const char *sql, struct fc_error *e, const char *what)
+{
+	int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(db, rc, e, "%s", what);
+	return 0;
+}
+
+/* A fresh statement, for queries run once per call; caller finalizes. */
+static int
+prepare(struct db *db, const char *sql, sqlite3_stmt **out,
+	struct fc_error *e)
+{
+	int rc = sqlite3_prepare_v2(db->h, sql, -1, out, NULL);
+
+	if (rc != SQLITE_OK) {
+		*out = NULL;
+		return fail(db, rc, e, "%s: cannot read the database",
+		    db->path);
+	}
+	return 0;
+}
+
+/* A cached statement, ready to bind; release with done(). */
+static int
+cached(struct db *db, enum stmt_id id, sqlite3_stmt **out,
+       struct fc_error *e)
+{
+	if (db->stmt[id] == NULL) {
+		int rc = sqlite3_prepare_v3(db->h, stmt_sql[id], -1,
+		    SQLITE_PREPARE_PERSISTENT, &db->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			db->stmt[id] = NULL;
+			return fail(db, rc, e, "%s: cannot read the database",
+			    db->path);
+		}
+	}
+	*out = db->stmt[id];
+	return 0;
+}
+
+/* Reset a cached statement so that it holds no lock or snapshot. */
+static void
+done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Binds parameters 1, 2, ... in order; the first failure sticks. */
+struct binder {
+	sqlite3_stmt *st;
+	int i;
+	int rc;
+	bool unterminated;
+};
+
+static void
+bind_str(struct binder *b, const char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+
+	b->i++;
+	if (n == size) {
+		b->unterminated = true;
+		return;
+	}
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_text(b->st, b->i, s, (int)n, SQLITE_STATIC);
+}
+
+static void
+bind_int(struct binder *b, int64_t v)
+{
+	b->i++;
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_int64(b->st, b->i, v);
+}
+
+static void
+bind_null(struct binder *b)
+{
+	b->i++;
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_null(b->st, b->i);
+}
+
+/* Check a binder; on failure the statement is released. */
+static int
+bound(struct db *db, struct binder *b, struct fc_error *e, const char *what)
+{
+	if (b->unterminated) {
+		done(b->st);
+		return err_set(e, FC_EINTERNAL, "%s: a text field is not "
+		    "terminated", what);
+	}
+	if (b->rc != SQLITE_OK) {
+		int rc = b->rc;
+
+		done(b->st);
+		return fail(db, rc, e, "%s", what);
+	}
+	return 0;
+}
+
+/* Whether s can be shown as a row's name: printable ASCII, no spaces. */
+static bool
+printable_key(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+static void
+row_name(char *buf, size_t size, const char *kind, const char *key,
+	 int64_t id)
+{
+	if (key && printable_key(key))
+		xsnprintf(buf, size, "%s %s", kind, key);
+	else
+		xsnprintf(buf, size, "%s id %lld", kind, (long long)id);
+}
+
+/* Copy a text column into a struct field; never truncates. */
+static int
+col_str(struct db *db, sqlite3_stmt *st, int col, char *dst, size_t size,
+	const char *row, const char *name, struct fc_error *e)
+{
+	const unsigned char *s;
+	size_t n;
+
+	dst[0] = '\0';
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return 0;
+	s = sqlite3_column_text(st, col);
+	if (s == NULL)
+		return err_set(e, FC_ENOMEM, "%s: %s: out of memory", db->path,
+		    row);
+	n = (size_t)sqlite3_column_bytes(st, col);
+	if (n >= size)
+		return err_set(e, FC_EDB, "%s: %s: %s is longer than %zu bytes "
+		    "(was the database edited by hand?)", db->path, row, name,
+		    size - 1);
+	if (memchr(s, '\0', n) != NULL)
+		return err_set(e, FC_EDB, "%s: %s: %s holds a NUL byte "
+		    "(was the database edited by hand?)", db->path, row, name);
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* A DATE column: NULL is DAY_NONE when nullable. */
+static int
+col_date(struct db *db, sqlite3_stmt *st, int col, bool nullable,
+	 fc_day *out, const char *row, const char *name, struct fc_error *e)
+{
+	char text[DATE_TEXT_MAX + 1];
+	struct fc_error ignored;
+
+	*out = DAY_NONE;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+		if (nullable)
+			return 0;
+		return err_set(e, FC_EDB, "%s: %s: %s is missing (was the "
+		    "database edited by hand?)", db->path, row, name);
+	}
+	if (col_str(db, st, col, text, sizeof(text), row, name, e) < 0 ||
+	    date_parse(text, out, &ignored) < 0) {
+		*out = DAY_NONE;
+		return err_set(e, FC_EDB, "%s: %s: %s is not a date "
+		    "(YYYY-MM-DD; was the database edited by hand?)", db->path,
+		    row, name);
+	}
+	return 0;
+}
+
+static int
+col_channel(struct db *db, sqlite3_stmt *st, int col, enum channel *out,
+	    const char *row, struct fc_error *e)
+{
+	char text[32];
+
+	if (col_str(db, st, col, text, sizeof(text), row, "channel", e) < 0 ||
+	    channel_parse(text, out) < 0)
+		return err_set(e, FC_EDB, "%s: %s: unknown channel (was the "
+		    "database edited by hand?)", db->path, row);
+	return 0;
+}
+
+static int
+col_outcome(struct db *db, sqlite3_stmt *st, int col, enum outcome *out,
+	    const char *row, struct fc_error *e)
+{
+	char text[32];
+
+	if (col_str(db, st, col, text, sizeof(text), row, "outcome", e) < 0 ||
+	    outcome_parse(text, out) < 0)
+		return err_set(e, FC_EDB, "%s: %s: unknown outcome (was the "
+		    "database edited by hand?)", db->path, row);
+	return 0;
+}
+
+static int
+read_caseworker(struct db *db, sqlite3_stmt *st, struct caseworker *cw,
+		struct fc_error *e)
+{
+	char row[ROW_NAME_MAX];
+	int rc;
+
+	memset(cw, 0, sizeof(*cw));
+	cw->id = sqlite3_column_int64(st, 0);
+	row_name(row, sizeof(row), "caseworker", NULL, cw->id);
+	if ((rc = col_str(db, st, 1, cw->email, sizeof(cw->email), row,
+	    "email", e)) < 0)
+		return rc;
+	row_name(row, sizeof(row), "caseworker", cw->email, cw->id);
+	if ((rc = col_str(db, st, 2, cw->name, sizeof(cw->name), row, "name",
+	    e)) < 0 ||
+	    (rc = col_str(db, st, 3, cw->tz, sizeof(cw->tz), row, "timezone",
+	    e)) < 0)
+		return rc;
+	cw->active = sqlite3_column_int64(st, 4) != 0;
+	cw->created_at = sqlite3_column_int64(st, 5);
+	return 0;
+}
+
+/* A contact mark from (id, at, channel) columns; id NULL means none. */
+static int
+read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
+	  struct contact_mark *m, int64_t *id, const char *row,
+	  struct fc_error *e)
+{
+	memset(m, 0, sizeof(*m));
+	*id = 0;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return 0;
+	*id = sqlite3_column_int64(st, col);
+	m->at = sqlite3_column_int64(st, col + 1);
+	m->outcome = outcome;
+	return col_channel(db, st, col + 2, &m->channel, row, e);
+}
+
+static int
+read_family(struct db *db, sqlite3_stmt *st, struct family *f,
+	    struct fc_error *e)
+{
+	char row[ROW_NAME_MAX], text[32];
+	int64_t every, reached_id, attempt_id;
+	bool reached_later;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->id = sqlite3_column_int64(st, FC_ID);
+	row_name(row, sizeof(row), "family", NULL, f->id);
+	if ((rc = col_str(db, st, FC_REF, f->ref, sizeof(f->ref), row, "ref",
+	    e)) < 0)
+		return rc;
+	row_name(row, sizeof(row), "family", f->ref, f->id);
+	if ((rc = col_str(db, st, FC_NAME, f->name, sizeof(f->name), row,
+	    "name", e)) < 0 ||
+	    (rc = col_str(db, st, FC_TZ, f->tz, sizeof(f->tz), row,
+	    "timezone", e)) < 0 ||
+	    (rc = col_str(db, st, FC_REASON, f->pause_reason,
+	    sizeof(f->pause_reason), row, "pause_reason", e)) < 0 ||
+	    (rc = col_date(db, st, FC_PAUSE_UNTIL, true, &f->pause_until, row,
+	    "pause_until", e)) < 0 ||
+	    (rc = col_date(db, st, FC_LAST_CONTACT, true,
+	    &f->last_contact_day, row, "last_contact", e)) < 0 ||
+	    (rc = col_date(db, st, FC_FIRST_DUE, false, &f->first_due, row,
+	    "first_due", e)) < 0 ||
+	    (rc = col_str(db, st, FC_CW_EMAIL, f->caseworker_email,
+	    sizeof(f->caseworker_email), row, "caseworker email", e)) < 0 ||
+	    (rc = col_str(db, st, FC_CW_TZ, f->caseworker_tz,
+	    sizeof(f->caseworker_tz), row, "caseworker timezone", e)) < 0)
+		return rc;
+	f->caseworker_id = sqlite3_column_int64(st, FC_CW_ID);
+	every = sqlite3_column_int64(st, FC_EVERY);
+	if (every < 0 || every > FC_CADENCE_MAX)
+		return err_set(e, FC_EDB, "%s: %s: every_days is out of range "
+		    "(was the database edited by hand?)", db->path, row);
+	f->every_days = (int)every;
+	if (col_str(db, st, FC_STATUS, text, sizeof(text), row, "status",
+	    e) < 0 || family_status_parse(text, &f->status) < 0)
+		return err_set(e, FC_EDB, "%s: %s: unknown status (was the "
+		    "database edited by hand?)", db->path, row);
+	f->created_at = sqlite3_column_int64(st, FC_CREATED);
+
+	if ((rc = read_mark(db, st, FC_R_ID, OUTCOME_REACHED, &f->last_reached,
+	    &reached_id, row, e)) < 0 ||
+	    (rc = read_mark(db, st, FC_A_ID, OUTCOME_ATTEMPTED,
+	    &f->last_attempt, &attempt_id, row, e)) < 0)
+		return rc;
+	/* The later of the two; on equal times the later row. */
+	reached_later = attempt_id == 0 || (reached_id != 0 &&
+	    (f->last_reached.at > f->last_attempt.at ||
+	    (f->last_reached.at == f->last_attempt.at &&
+	    reached_id > attempt_id)));
+	f->last = reached_later ? f->last_reached : f->last_attempt;
+	return 0;
+}
+
+static int
+read_contact(struct db *db, sqlite3_stmt *st, struct contact *c,
+	     struct fc_error *e)
+{
+	char row[ROW_NAME_MAX];
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(st, 0);
+	xsnprintf(row, sizeof(row), "contact %lld", (long long)c->id);
+	c->family_id = sqlite3_column_int64(st, 1);
+	if ((rc = col_str(db, st, 2, c->family_ref, sizeof(c->family_ref),
+	    row, "family ref", e)) < 0 ||
+	    (rc = col_channel(db, st, 4, &c->channel, row, e)) < 0 ||
+	    (rc = col_outcome(db, st, 5, &c->outcome, row, e)) < 0 ||
+	    (rc = col_str(db, st, 6, c->note, sizeof(c->note), row, "note",
+	    e)) < 0 ||
+	    (rc = col_str(db, st, 7, c->by, sizeof(c->by), row, "by_email",
+	    e)) < 0 ||
+	    (rc = col_str(db, st, 8, c->logged_by, sizeof(c->logged_by), row,
+	    "logged_by", e)) < 0)
+		return rc;
+	c->at = sqlite3_column_int64(st, 3);
+	c->logged_at = sqlite3_column_int64(st, 9);
+	c->voids = sqlite3_column_int64(st, 10);
+	c->voided = sqlite3_column_int64(st, 11) != 0;
+	return 0;
+}
+
+/* One integer from a single-row query: an SQLite result code. */
+static int
+query_int_raw(struct db *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	/* The error and its message stay with the connection. */
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* One integer from a single-row query (a PRAGMA or a count). */
+static int
+query_int(struct db *db, const char *sql, int64_t *out, struct fc_error *e)
+{
+	int rc = query_int_raw(db, sql, out);
+
+	if (rc != SQLITE_OK)
+		return fail(db, rc, e, "%s", db->path);
+	return 0;
+}
+
+/* The journal mode a "PRAGMA journal_mode..." statement answers. */
+static int
+journal_mode(struct db *db, const char *sql, char *out, size_t size,
+	     struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	out[0] = '\0';
+	rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const unsigned char *s = sqlite3_column_text(st, 0);
+
+			xstrlcpy(out, s ? (const char *)s : "", size);
+			rc = SQLITE_OK;
+		}
+	}
+	if (rc != SQLITE_OK) {
+		rc = fail(db, rc, e, "%s: cannot set the journal mode",
+		    db->path);
+		sqlite3_finalize(st);
+		return rc;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int
+newer_schema(struct db *db, int64_t version, struct fc_error *e)
+{
+	return err_set(e, FC_EDB, "%s: database schema version %lld is newer "
+	    "than this famcontactd (knows %d); upgrade famcontactd", db->path,
+	    (long long)version, DB_SCHEMA_VERSION);
+}
+
+/* Apply the missing schema steps, each in its own transaction. */
+static int
+migrate(struct db *db, int64_t *version, struct fc_error *e)
+{
+	for (int step = (int)*version + 1; step <= DB_SCHEMA_VERSION; step++) {
+		char sql[64];
+		int64_t now = 0;
+		int rc;
+
+		rc = run(db, "BEGIN IMMEDIATE", e, db->path);
+		/* Another process may have migrated while we waited. */
+		if (rc == 0)
+			rc = query_int(db, "PRAGMA user_version", &now, e);
+		if (rc == 0 && now > DB_SCHEMA_VERSION)
+			rc = newer_schema(db, now, e);
+		if (rc == 0 && now < step) {
+			now = step;
+			rc = sqlite3_exec(db->h, migrations[step - 1], NULL, NULL,
+			    NULL);
+			if (rc != SQLITE_OK)
+				rc = fail(db, rc, e, "%s: cannot upgrade the "
+				    "database to schema version %d", db->path,
+				    step);
+			if (rc == 0 && step == 1) {
+				xsnprintf(sql, sizeof(sql),
+				    "PRAGMA application_id = %d",
+				    DB_APPLICATION_ID);
+				rc = run(db, sql, e, db->path);
+			}
+			if (rc == 0) {
+				xsnprintf(sql, sizeof(sql),
+				    "PRAGMA user_version = %d", step);
+				rc = run(db, sql, e, db->path);
+			}
+		}
+		if (rc == 0)
+			rc = run(db, "COMMIT", e, db->path);
+		if (rc < 0) {
+			db_rollback(db);
+			return rc;
+		}
+		*version = now;
+		step = (int)now;
+	}
+	return 0;
+}
+
+/* Check what the file holds, before anything is written to it. */
+static int
+check_file(struct db *db, int64_t *version, struct fc_error *e)
+{
+	int64_t app_id = 0, tables = 0;
+	int rc;
+
+	rc = query_int_raw(db, "PRAGMA user_version", version);
+	if ((rc & 0xff) == SQLITE_NOTADB)
+		return err_set(e, FC_EDB, "%s: not a famcontactd database "
+		    "(file is not a database)", db->path);
+	if (rc != SQLITE_OK)
+		return fail(db, rc, e, "%s", db->path);
+	if (sqlite3_db_readonly(db->h, "main") == 1)
+		return err_set(e, FC_EPERM, "%s: database is read-only for this "
+		    "user", db->path);
+	if ((rc = query_int(db, "PRAGMA application_id", &app_id, e)) < 0)
+		return rc;
+	if ((app_id != 0 || *version > 0) && app_id != DB_APPLICATION_ID)
+		return err_set(e, FC_EDB, "%s: not a famcontactd database "
+		    "(application_id 0x%08llx)", db->path,
+		    (unsigned long long)app_id & 0xffffffffu);
+	if (*version == 0) {
+		if ((rc = query_int(db, "SELECT count(*) FROM sqlite_master",
+		    &tables, e)) < 0)
+			return rc;
+		if (tables > 0)
+			return err_set(e, FC_EDB, "%s: not a famcontactd database "
+			    "(it holds other tables)", db->path);
+	}
+	if (*version > DB_SCHEMA_VERSION)
+		return newer_schema(db, *version, e);
+	return 0;
+}
+
+static int
+setup(struct db *db, bool memory, struct fc_error *e)
+{
+	char mode[16];
+	int64_t version = 0;
+	int rc;
+
+	sqlite3_extended_result_codes(db->h, 1);
+	sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS);
+	/* Refuse SQL that could corrupt the file (writable_schema...). */
+	sqlite3_db_config(db->h, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+
+	/* Read first: a foreign or newer file must stay untouched. */
+	if ((rc = check_file(db, &version, e)) < 0)
+		return rc;
+
+	/* Setting WAL rewrites the header: only when it is not WAL yet. */
+	if (!memory) {
+		if ((rc = journal_mode(db, "PRAGMA journal_mode", mode,
+		    sizeof(mode), e)) < 0)
+			return rc;
+		if (strcmp(mode, "wal") != 0 &&
+		    (rc = journal_mode(db, "PRAGMA journal_mode = WAL", mode,
+		    sizeof(mode), e)) < 0)
+			return rc;
+		if (strcmp(mode, "wal") != 0)
+			return err_set(e, FC_EIO, "%s: cannot use write-ahead "
+			    "logging (journal mode stays '%s')", db->path, mode);
+	}
+	/* secure_delete: freed pages are zeroed, deleted data does not linger. */
+	if ((rc = run(db, "PRAGMA synchronous = FULL;"
+	    " PRAGMA foreign_keys = ON;"
+	    " PRAGMA trusted_schema = OFF;"
+	    " PRAGMA secure_delete = ON;", e, db->path)) < 0)
+		return rc;
+	if ((rc = migrate(db, &version, e)) < 0)
+		return rc;
+	db->version = (int)version;
+	return 0;
+}
+
+/* Create the last folder of path, mode 0700, when it is missing. */
+static int
+make_folder(const char *path, struct fc_error *e)
+{
+	char dir[FC_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t len;
+
+	if (slash == NULL || slash == path)
+		return 0;
+	len = (size_t)(slash - path);
+	if (len >= sizeof(dir))
+		return err_set(e, FC_ECANTCREAT, "%s: path too long", path);
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	if (mkdir(dir, 0700) == 0) {
+		/* The umask may have taken bits we need. */
+		if (chmod(dir, 0700) < 0)
+			return err_set(e, FC_ECANTCREAT, "%s: %s", dir,
+			    strerror(errno));
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	return err_set(e, FC_ECANTCREAT, "%s: cannot create the folder: %s",
+	    dir, strerror(errno));
+}
+
+/* Make sure a regular file is at path, creating it (0600) when allowed. */
+static int
+prepare_file(const char *path, enum db_open_mode mode, struct fc_error *e)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return err_set(e, FC_EDB, "%s: not a famcontactd database "
+			    "(not a regular file)", path);
+		return 0;
+	}
+	if (errno == EACCES)
+		return err_set(e, FC_EPERM, "%s: %s", path, strerror(errno));
+	if (errno != ENOENT && errno != ENOTDIR)
+		return err_set(e, FC_EIO, "%s: %s", path, strerror(errno));
+	if (mode == DB_OPEN_EXISTING)
+		return err_set(e, FC_ENOINPUT, "%s: no database here "
+		    "(famcontactctl creates it on first use, or check "
+		    "'database' in the config)", path);
+	if ((rc = make_folder(path, e)) < 0)
+		return rc;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0) {
+		if (errno == EEXIST)	/* another process was faster */
+			return 0;
+		return err_set(e, FC_ECANTCREAT, "%s: cannot create the "
+		    "database: %s", path, strerror(errno));
+	}
+	/* Exactly 0600 whatever the umask; -wal and -shm inherit it. */
+	if (fchmod(fd, 0600) < 0) {
+		rc = err_set(e, FC_ECANTCREAT, "%s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if (close(fd) < 0)
+		return err_set(e, FC_ECANTCREAT, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+int
+db_open(const char *path, enum db_open_mode mode, struct db **out,
+	struct fc_error *e)
+{
+	bool memory = strcmp(path, ":memory:") == 0;
+	struct db *db;
+	int flags = SQLITE_OPEN_READWRITE;
+	int rc;
+
+	*out = NULL;
+	if (memory)
+		flags |= SQLITE_OPEN_CREATE;
+	else if ((rc = prepare_file(path, mode, e)) < 0)
+		return rc;
+
+	db = xcalloc(1, sizeof(*db));
+	db->path = xstrdup(path);
+	rc = sqlite3_open_v2(path, &db->h, flags, NULL);
+	if (rc != SQLITE_OK) {
+		if (db->h == NULL)
+			rc = err_set(e, FC_ENOMEM, "%s: out of memory", path);
+		else
+			rc = fail(db, rc, e, "%s", path);
+		db_close(db);
+		return rc;
+	}
+	if ((rc = setup(db, memory, e)) < 0) {
+		db_close(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(db->stmt[i]);
+	sqlite3_close(db->h);
+	free(db->path);
+	free(db);
+}
+
+int
+db_schema_version(struct db *db)
+{
+	return db->version;
+}
+
+void
+db_set_busy_timeout(struct db *db, int ms)
+{
+	sqlite3_busy_timeout(db->h, ms);
+}
+
+int
+db_begin(struct db *db, struct fc_error *e)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		return err_set(e, FC_EINTERNAL, "a transaction is already open");
+	return run(db, "BEGIN IMMEDIATE", e, "cannot start a transaction");
+}
+
+int
+db_commit(struct db *db, struct fc_error *e)
+{
+	if (sqlite3_get_autocommit(db->h))
+		return err_set(e, FC_EINTERNAL, "no transaction is open");
+	return run(db, "COMMIT", e, "cannot commit");
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (db != NULL && !sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * Group the statements of one operation: a transaction of its own, or a
+ * savepoint inside the caller's. *outer tells op_end() which.
+ */
+static int
+op_begin(struct db *db, bool *outer, struct fc_error *e)
+{
+	*outer = sqlite3_get_autocommit(db->h) != 0;
+	return run(db, *outer ? "BEGIN IMMEDIATE" : "SAVEPOINT fc_op", e,
+	    "cannot start a transaction");
+}
+
+/* Keep the operation's writes when rc is 0, undo them otherwise. */
+static int
+op_end(struct db *db, bool outer, int rc, struct fc_error *e)
+{
+	if (rc == 0) {
+		rc = run(db, outer ? "COMMIT" : "RELEASE fc_op", e,
+		    "cannot commit");
+		if (rc == 0)
+			return 0;
+	}
+	/* SQLite may have rolled back already (disk full, I/O error). */
+	if (outer)
+		db_rollback(db);
+	else if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK TO fc_op; RELEASE fc_op", NULL,
+		    NULL, NULL);
+	return rc;
+}
+
+/* Step a write statement to its end and release it. */
+static int
+step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	done(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Caseworkers. */
+
+int
+db_caseworker_add(struct db *db, struct caseworker *cw, struct fc_error *e)
+{
+	struct binder b = {0};
+	int rc;
+
+	if ((rc = cached(db, ST_CW_ADD, &b.st, e)) < 0)
+		return rc;
+	bind_str(&b, cw->email, sizeof(cw->email));
+	bind_str(&b, cw->name, sizeof(cw->name));
+	bind_str(&b, cw->tz, sizeof(cw->tz));
+	bind_int(&b, cw->active ? 1 : 0);
+	bind_int(&b, cw->created_at);
+	if ((rc = bound(db, &b, e, "cannot add a caseworker")) < 0)
+		return rc;
+	rc = sqlite3_step(b.st);
+	if (rc != SQLITE_DONE) {
+		int code = rc == SQLITE_ROW ? SQLITE_MISUSE : rc;
+
+		done(b.st);
+		if (is_unique_violation(code))
+			return err_set(e, FC_EEXIST, "caseworker %s already "
+			    "exists", cw->email);
+		return fail(db, code, e, "cannot add caseworker %s", cw->email);
+	}
+	cw->id = sqlite3_last_insert_rowid(db->h);
+	done(b.st);
+	return 0;
+}
+
+int
+db_caseworker_get(struct db *db, const char *email, struct caseworker *out,
+		  struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = cached(db, ST_CW_GET, &st, e)) < 0)
+		return rc;
+	/* A copy: the key may live in *out, which the row overwrites. */
+	rc = sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = read_caseworker(db, st, out, e);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(e, FC_ENOTFOUND, "no caseworker %s", email);
+	else
+		rc = fail(db, rc, e, "cannot read caseworker %s", email);
+	done(st);
+	return rc;
+}
+
+int
+db_caseworker_update(struct db *db, const struct caseworker *cw,
+		     struct fc_error *e)
+{
+	struct binder b = {0};
+	int rc;
+
+	if ((rc = cached(db, ST_CW_UPDATE, &b.st, e)) < 0)
+		return rc;
+	bind_str(&b, cw->name, sizeof(cw->name));
+	bind_str(&b, cw->tz, sizeof(cw->tz));
+	bind_int(&b, cw->active ? 1 : 0);
+	bind_int(&b, cw->id);
+	if ((rc = bound(db, &b, e, "cannot update a caseworker")) < 0)
+		return rc;
+	if ((rc = step_done(b.st)) != SQLITE_OK)
+		return fail(db, rc, e, "cannot update caseworker %s", cw->email);
+	if (sqlite3_changes(db->h) == 0)
+		return err_set(e, FC_ENOTFOUND, "no caseworker with id %lld",
+		    (long long)cw->id);
+	return 0;
+}
+
+/* Run a one-off write whose parameters are the ids a (and b). */
+static int
+write_ids(struct db *db, const char *sql, int64_t a, int64_t b,
+	  struct fc_error *e, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prepare(db, sql, &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, a);
+	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) > 1)
+		rc = sqlite3_bind_int64(st, 2, b);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		rc = fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e, "%s",
+		    what);
+		sqlite3_finalize(st);
+		return rc;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int
+count_families(struct db *db, int64_t caseworker_id, int64_t *out,
+	       struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prepare(db, "SELECT count(*) FROM family"
+	    " WHERE caseworker_id = ?", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, caseworker_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = fail(db, rc, e, "cannot count families");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+remove_caseworker(struct db *db, const char *email, const char *reassign_to,
+		  struct fc_error *e)
+{
+	struct caseworker cw = {0}, to = {0};
+	int64_t n = 0;
+	int rc;
+
+	if ((rc = db_caseworker_get(db, email, &cw, e)) < 0)
+		return rc;
+	if (reassign_to) {
+		if ((rc = db_caseworker_get(db, reassign_to, &to, e)) < 0)
+			return rc;
+		if (to.id == cw.id)
+			return err_set(e, FC_EINVAL, "cannot reassign the "
+			    "families of %s to the same caseworker", cw.email);
+		if ((rc = write_ids(db, "UPDATE family SET caseworker_id = ?"
+		    " WHERE caseworker_id = ?", to.id, cw.id, e,
+		    "cannot reassign families")) < 0)
+			return rc;
+	} else {
+		if ((rc = count_families(db, cw.id, &n, e)) < 0)
+			return rc;
+		if (n > 0)
+			return err_set(e, FC_EINVAL, "caseworker %s still has "
+			    "%lld %s; reassign them first", cw.email,
+			    (long long)n, n == 1 ? "family" : "families");
+	}
+	return write_ids(db, "DELETE FROM caseworker WHERE id = ?", cw.id, 0,
+	    e, "cannot remove the caseworker");
+}
+
+int
+db_caseworker_remove(struct db *db, const char *email,
+		     const char *reassign_to, struct fc_error *e)
+{
+	bool outer;
+	int rc;
+
+	if ((rc = op_begin(db, &outer, e)) < 0)
+		return rc;
+	rc = remove_caseworker(db, email, reassign_to, e);
+	return op_end(db, outer, rc, e);
+}
+
+int
+db_caseworker_foreach(struct db *db,
+		      int (*cb)(const struct caseworker *cw, void *ctx),
+		      void *ctx, struct fc_error *e)
+{
+	struct caseworker cw;
+	sqlite3_stmt *st = NULL;
+	int rc, src;
+
+	if ((rc = prepare(db, "SELECT " CW_COLUMNS " FROM caseworker"
+	    " ORDER BY email", &st, e)) < 0)
+		return rc;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = read_caseworker(db, st, &cw, e)) < 0 ||
+		    (rc = cb(&cw, ctx)) != 0)
+			goto out;
+	}
+	rc = src == SQLITE_DONE ? 0 :
+	    fail(db, src, e, "cannot list caseworkers");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Families. */
+
+/* Bind a date; DAY_NONE binds NULL when allowed. */
+static int
+bind_date(struct binder *b, fc_day day, bool nullable, const char *ref,
+	  const char *name, struct fc_error *e)
+{
+	char text[DATE_TEXT_MAX + 1];
+	struct fc_error ignored;
+	fc_day back;
+
+	if (day == DAY_NONE) {
+		if (!nullable)
+			return err_set(e, FC_EINVAL, "family %s: %s is not set",
+			    ref, name);
+		bind_null(b);
+		return 0;
+	}
+	date_format(day, text);
+	/* Never store what we could not read back. */
+	if (date_parse(text, &back, &ignored) < 0 || back != day)
+		return err_set(e, FC_EINVAL, "family %s: %s is out of range",
+		    ref, name);
+	b->i++;
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_text(b->st, b->i, text, -1,
+		    SQLITE_TRANSIENT);
+	return 0;
+}
+
+/* Bind the stored fields of f in the order of ST_FAMILY_ADD/UPDATE. */
+static int
+bind_family(struct binder *b, const struct family *f, struct fc_error *e)
+{
+	int rc;
+
+	if (f->every_days < 0 || f->every_days > FC_CADENCE_MAX)
+		return err_set(e, FC_EINVAL, "family %s: cadence %d is out of "
+		    "range (0 to %d days)", f->ref, f->every_days,
+		    FC_CADENCE_MAX);
+	if ((unsigned)f->status >= FAMILY_STATUS_COUNT)
+		return err_set(e, FC_EINVAL, "family %s: bad status", f->ref);
+	bind_str(b, f->ref, sizeof(f->ref));
+	bind_str(b, f->name, sizeof(f->name));
+	bind_int(b, f->caseworker_id);
+	bind_int(b, f->every_days);
+	bind_str(b, f->tz, sizeof(f->tz));
+	bind_str(b, family_status_name(f->status), 16);
+	bind_str(b, f->pause_reason, sizeof(f->pause_reason));
+	if ((rc = bind_date(b, f->pause_until, true, f->ref, "pause_until",
+	    e)) < 0 ||
+	    (rc = bind_date(b, f->last_contact_day, true, f->ref,
+	    "last_contact", e)) < 0 ||
+	    (rc = bind_date(b, f->first_due, false, f->ref, "first_due",
+	    e)) < 0)
+		return rc;
+	return 0;
+}
+
+/* Explain a failed family write. */
+static int
+family_write_failed(struct db *db, int rc, const struct family *f,
+		    struct fc_error *e, const char *what)
+{
+	if (is_unique_violation(rc))
+		return err_set(e, FC_EEXIST, "family %s already exists",
+		    f->ref);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return err_set(e, FC_EINVAL, "family %s: no caseworker with id "
+		    "%lld", f->ref, (long long)f->caseworker_id);
+	return fail(db, rc, e, "cannot %s family %s", what, f->ref);
+}
+
+int
+db_family_add(struct db *db, struct family *f, struct fc_error *e)
+{
+	struct binder b = {0};
+	int rc;
+
+	if ((rc = cached(db, ST_FAMILY_ADD, &b.st, e)) < 0)
+		return rc;
+	if ((rc = bind_family(&b, f, e)) < 0) {
+		done(b.st);
+		return rc;
+	}
+	bind_int(&b, f->created_at);
+	if ((rc = bound(db, &b, e, "cannot add a family")) < 0)
+		return rc;
+	rc = sqlite3_step(b.st);
+	if (rc != SQLITE_DONE) {
+		done(b.st);
+		return family_write_failed(db, rc == SQLITE_ROW ?
+		    SQLITE_MISUSE : rc, f, e, "add");
+	}
+	f->id = sqlite3_last_insert_rowid(db->h);
+	done(b.st);
+	return 0;
+}
+
+int
+db_family_get(struct db *db, const char *ref, struct family *out,
+	      struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = cached(db, ST_FAMILY_GET, &st, e)) < 0)
+		return rc;
+	/* A copy: the key may live in *out, which the row overwrites. */
+	rc = sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = read_family(db, st, out, e);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(e, FC_ENOTFOUND, "no family %s", ref);
+	else
+		rc = fail(db, rc, e, "cannot read family %s", ref);
+	done(st);
+	return rc;
+}
+
+int
+db_family_update(struct db *db, const struct family *f, struct fc_error *e)
+{
+	struct binder b = {0};
+	int rc;
+
+	if ((rc = cached(db, ST_FAMILY_UPDATE, &b.st, e)) < 0)
+		return rc;
+	if ((rc = bind_family(&b, f, e)) < 0) {
+		done(b.st);
+		return rc;
+	}
+	bind_int(&b, f->id);
+	if ((rc = bound(db, &b, e, "cannot update a family")) < 0)
+		return rc;
+	if ((rc = step_done(b.st)) != SQLITE_OK)
+		return family_write_failed(db, rc == SQLITE_ROW ?
+		    SQLITE_MISUSE : rc, f, e, "update");
+	if (sqlite3_changes(db->h) == 0)
+		return err_set(e, FC_ENOTFOUND, "no family with id %lld",
+		    (long long)f->id);
+	return 0;
+}
+
+int
+db_family_foreach(struct db *db, const struct family_filter *filter,
+		  int (*cb)(const struct family *f, void *ctx), void *ctx,
+		  struct fc_error *e)
+{
+	static const char all_sql[] = FAMILY_SELECT
+	    " WHERE (?1 OR f.status <> 'closed') ORDER BY w.email, f.ref";
+	static const char one_sql[] = FAMILY_SELECT
+	    " WHERE (?1 OR f.status <> 'closed') AND w.email = ?2"
+	    " ORDER BY w.email, f.ref";
+	struct family_filter none = {0};
+	struct family f;
+	sqlite3_stmt *st = NULL;
+	int rc, src;
+
+	if (filter == NULL)
+		filter = &none;
+	if ((rc = prepare(db, filter->caseworker_email ? one_sql : all_sql,
+	    &st, e)) < 0)
+		return rc;
+	src = sqlite3_bind_int(st, 1, filter->include_closed ? 1 : 0);
+	if (src == SQLITE_OK && filter->caseworker_email)
+		src = sqlite3_bind_text(st, 2, filter->caseworker_email, -1,
+		    SQLITE_STATIC);
+	if (src == SQLITE_OK) {
+		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+			if ((rc = read_family(db, st, &f, e)) < 0 ||
+			    (rc = cb(&f, ctx)) != 0)
+				goto out;
+		}
+	}
+	rc = src == SQLITE_DONE ? 0 : fail(db, src, e, "cannot list families");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Contacts. */
+
+/* Whether the target row (family_id, outcome, voided_by) may be voided by c. */
+static int
+check_target(struct db *db, sqlite3_stmt *st, const struct contact *c,
+	     struct fc_error *e)
+{
+	char row[ROW_NAME_MAX], outcome[32];
+	int64_t family_id = sqlite3_column_int64(st, 0);
+	int64_t voided_by = sqlite3_column_int64(st, 2);
+	int rc;
+
+	xsnprintf(row, sizeof(row), "contact %lld", (long long)c->voids);
+	if ((rc = col_str(db, st, 1, outcome, sizeof(outcome), row, "outcome",
+	    e)) < 0)
+		return rc;
+	if (family_id != c->family_id)
+		return err_set(e, FC_EINVAL, "contact %lld belongs to another "
+		    "family; a correction must void a contact of the same "
+		    "family", (long long)c->voids);
+	if (strcmp(outcome, "void") == 0)
+		return err_set(e, FC_EINVAL, "contact %lld is itself a "
+		    "correction; log the contact again instead",
+		    (long long)c->voids);
+	if (voided_by != 0)
+		return err_set(e, FC_EEXIST, "contact %lld is already voided "
+		    "by contact %lld", (long long)c->voids,
+		    (long long)voided_by);
+	return 0;
+}
+
+/* Check that c->voids names a contact that c may void. */
+static int
+check_voids(struct db *db, const struct contact *c, struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = cached(db, ST_CONTACT_TARGET, &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, c->voids);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = check_target(db, st, c, e);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(e, FC_ENOTFOUND, "no contact %lld to void",
+		    (long long)c->voids);
+	else
+		rc = fail(db, rc, e, "cannot read contact %lld",
+		    (long long)c->voids);
+	done(st);
+	return rc;
+}
+
+static int
+insert_contact(struct db *db, struct contact *c, struct fc_error *e)
+{
+	struct binder b = {0};
+	int rc;
+
+	if (c->voids != 0 && (rc = check_voids(db, c, e)) < 0)
+		return rc;
+	if ((rc = cached(db, ST_CONTACT_ADD, &b.st, e)) < 0)
+		return rc;
+	bind_int(&b, c->family_id);
+	bind_int(&b, c->at);
+	bind_str(&b, channel_name(c->channel), 16);
+	bind_str(&b, outcome_name(c->outcome), 16);
+	bind_str(&b, c->note, sizeof(c->note));
+	bind_str(&b, c->by, sizeof(c->by));
+	bind_str(&b, c->logged_by, sizeof(c->logged_by));
+	bind_int(&b, c->logged_at);
+	if (c->voids != 0)
+		bind_int(&b, c->voids);
+	else
+		bind_null(&b);
+	if ((rc = bound(db, &b, e, "cannot add a contact")) < 0)
+		return rc;
+	rc = sqlite3_step(b.st);
+	if (rc != SQLITE_DONE) {
+		done(b.st);
+		if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+			return err_set(e, FC_EINVAL, "no family with id %lld",
+			    (long long)c->family_id);
+		return fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e,
+		    "cannot add a contact");
+	}
+	c->id = sqlite3_last_insert_rowid(db->h);
+	done(b.st);
+	return 0;
+}
+
+int
+db_contact_add(struct db *db, struct contact *c, struct fc_error *e)
+{
+	bool outer;
+	int rc;
+
+	if ((unsigned)c->channel >= CHANNEL_COUNT)
+		return err_set(e, FC_EINVAL, "bad contact channel");
+	if ((unsigned)c->outcome >= OUTCOME_COUNT)
+		return err_set(e, FC_EINVAL, "bad contact outcome");
+	if (c->outcome == OUTCOME_VOID && c->voids == 0)
+		return err_set(e, FC_EINVAL, "a void entry must name the "
+		    "contact it voids");
+	if (c->voids == 0)
+		return insert_contact(db, c, e);
+	/* The check and the insert must see the same database. */
+	if ((rc = op_begin(db, &outer, e)) < 0)
+		return rc;
+	rc = insert_contact(db, c, e);
+	return op_end(db, outer, rc, e);
+}
+
+int
+db_contact_get(struct db *db, int64_t id, struct contact *out,
+	       struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = cached(db, ST_CONTACT_GET, &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = read_contact(db, st, out, e);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(e, FC_ENOTFOUND, "no contact %lld", (long long)id);
+	else
+		rc = fail(db, rc, e, "cannot read contact %lld", (long long)id);
+	done(st);
+	return rc;
+}
+
+int
+db_contact_foreach(struct db *db, int64_t family_id,
+		   int (*cb)(const struct contact *c, void *ctx), void *ctx,
+		   struct fc_error *e)
+{
+	struct contact c;
+	sqlite3_stmt *st = NULL;
+	int rc, src;
+
+	if ((rc = prepare(db, CONTACT_SELECT " WHERE c.family_id = ?"
+	    " ORDER BY c.at, c.id", &st, e)) < 0)
+		return rc;
+	src = sqlite3_bind_int64(st, 1, family_id);
+	if (src == SQLITE_OK) {
+		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+			if ((rc = read_contact(db, st, &c, e)) < 0 ||
+			    (rc = cb(&c, ctx)) != 0)
+				goto out;
+		}
+	}
+	rc = src == SQLITE_DONE ? 0 : fail(db, src, e, "cannot list contacts");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}

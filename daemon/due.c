@@ -1,0 +1,51 @@
+/*
+ * due.c - stored families to scheduler days: every instant becomes a
+ * calendar day in the caseworker's zone, so that "contacted yesterday"
+ * means yesterday for the person who made the call.
+ */
+#include "due.h"
+
+#include "conf.h"
+#include "timeutil.h"
+
+void
+due_policy(const struct conf *c, struct sched_policy *out)
+{
+	out->every_days = c->reminders.every_days;
+	out->repeat_every_days = c->reminders.repeat_every_days;
+	out->after_attempt_days = c->reminders.after_attempt_days;
+	out->escalate_after_days = c->reminders.escalate_after_days;
+}
+
+const char *
+due_zone(const struct conf *c, const struct family *f)
+{
+	return f->caseworker_tz[0] != '\0' ? f->caseworker_tz : c->timezone;
+}
+
+/* The day of a contact instant in zone; 0 means no such contact. */
+static fc_day
+mark_day(const struct contact_mark *m, const char *zone)
+{
+	return m->at != 0 ? tz_day(m->at, zone) : DAY_NONE;
+}
+
+void
+due_family(const struct conf *c, const struct family *f, int64_t now,
+	   struct sched_due *out)
+{
+	const char *zone = due_zone(c, f);
+	struct sched_policy p;
+	struct sched_family sf = {
+		.every_days = f->every_days,
+		.status = f->status,
+		.pause_until = f->pause_until,
+		.last_contact_day = f->last_contact_day,
+		.first_due = f->first_due,
+		.last_reached_day = mark_day(&f->last_reached, zone),
+		.last_attempt_day = mark_day(&f->last_attempt, zone),
+	};
+
+	due_policy(c, &p);
+	sched_family_due(&p, &sf, tz_day(now, zone), out);
+}

@@ -1,0 +1,35 @@
+/*
+ * limits.h - every size limit of famcontactd, named, with its reason.
+ */
+#ifndef FC_LIMITS_H
+#define FC_LIMITS_H
+
+/* RFC 5321 4.5.3.1.3: a path is at most 256 octets including "<" and ">". */
+#define FC_EMAIL_MAX 254
+/* Reference codes are what emails and logs show: short, ASCII, safe. */
+#define FC_REF_MAX 32
+/* Display names of families and caseworkers, in bytes of UTF-8. */
+#define FC_NAME_MAX 200
+/* Longest IANA zone name in tzdata 2024 is 32 bytes; leave room. */
+#define FC_ZONE_MAX 64
+/* Free-text contact notes; they never leave the database by mail. */
+#define FC_NOTE_MAX 4000
+/* Reason given for pausing a family. */
+#define FC_REASON_MAX 500
+/* Who logged a contact: a login name (POSIX LOGIN_NAME_MAX is 256). */
+#define FC_LOGIN_MAX 256
+/* Cadence of contact, in days. */
+#define FC_CADENCE_MIN 1
+#define FC_CADENCE_MAX 365
+/* "Display Name <addr>" in delivery.from and delivery.reply_to. */
+#define FC_MAILBOX_MAX 512
+/* Coordinators who receive escalations and the weekly overview. */
+#define FC_COORDINATORS_MAX 32
+/* Error messages handed back to callers. */
+#define FC_ERRMSG_MAX 1024
+/* Paths in the configuration (PATH_MAX is 4096 on Linux). */
+#define FC_PATH_MAX 4096
+/* An SMTP URL: scheme, host, port and an optional path. */
+#define FC_URL_MAX 1024
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * model.h - the caseworker's world as plain structs: caseworkers,
+ * families and contacts, and the names of their enumerations.
+ */
+#ifndef FC_MODEL_H
+#define FC_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+/* A calendar day: days since 1970-01-01 (proleptic Gregorian, no zone). */
+typedef int32_t fc_day;
+#define DAY_NONE INT32_MIN
+
+enum channel {
+	CHANNEL_PHONE,
+	CHANNEL_VIDEO,
+	CHANNEL_MESSAGE,
+	CHANNEL_EMAIL,
+	CHANNEL_IN_PERSON,
+	CHANNEL_LETTER,
+	CHANNEL_OTHER,
+	CHANNEL_COUNT
+};
+
+enum outcome {
+	OUTCOME_REACHED,
+	OUTCOME_ATTEMPTED,
+	OUTCOME_VOID,	/* a correction row that only voids an earlier one */
+	OUTCOME_COUNT
+};
+
+enum family_status {
+	FAMILY_ACTIVE,
+	FAMILY_PAUSED,
+	FAMILY_CLOSED,
+	FAMILY_STATUS_COUNT
+};
+
+/* "phone", "video", "message", "email", "in-person", "letter", "other". */
+const char *channel_name(enum channel c);
+/* Parse a channel name (case-insensitive): 0, or FC_EINVAL. */
+int channel_parse(const char *s, enum channel *out);
+/* "reached", "attempted", "void". */
+const char *outcome_name(enum outcome o);
+int outcome_parse(const char *s, enum outcome *out);
+/* "active", "paused", "closed". */
+const char *family_status_name(enum family_status s);
+int family_status_parse(const char *s, enum family_status *out);
+
+struct caseworker {
+	int64_t id;
+	char email[FC_EMAIL_MAX + 1];
+	char name[FC_NAME_MAX + 1];
+	char tz[FC_ZONE_MAX + 1];	/* "" = the config's timezone */
+	bool active;
+	int64_t created_at;		/* UTC seconds */
+};
+
+/* The latest effective (not voided) contact of one kind. */
+struct contact_mark {
+	int64_t at;			/* UTC seconds; 0 when there is none */
+	enum channel channel;
+	enum outcome outcome;
+};
+
+struct family {
+	int64_t id;
+	char ref[FC_REF_MAX + 1];
+	char name[FC_NAME_MAX + 1];	/* "" = none; may be a pseudonym */
+	int64_t caseworker_id;
+	int every_days;			/* 0 = the config's reminders.every_days */
+	char tz[FC_ZONE_MAX + 1];	/* the family's own zone; "" = unknown */
+	enum family_status status;
+	char pause_reason[FC_REASON_MAX + 1];
+	fc_day pause_until;		/* review date of a pause, or DAY_NONE */
+	fc_day last_contact_day;	/* contact before the register (import), or DAY_NONE */
+	fc_day first_due;		/* due date while never contacted */
+	int64_t created_at;		/* UTC seconds */
+
+	/* Filled by the database on reads, ignored on writes. */
+	char caseworker_email[FC_EMAIL_MAX + 1];
+	char caseworker_tz[FC_ZONE_MAX + 1];	/* "" = the config's timezone */
+	struct contact_mark last;	/* latest contact of any outcome */
+	struct contact_mark last_reached;
+	struct contact_mark last_attempt;
+};
+
+struct contact {
+	int64_t id;
+	int64_t family_id;
+	char family_ref[FC_REF_MAX + 1];	/* filled on reads */
+	int64_t at;			/* when it happened, UTC seconds */
+	enum channel channel;
+	enum outcome outcome;
+	char note[FC_NOTE_MAX + 1];
+	char by[FC_EMAIL_MAX + 1];	/* who made the contact ("" = the caseworker) */
+	char logged_by[FC_LOGIN_MAX + 1];	/* the login that logged it */
+	int64_t logged_at;
+	int64_t voids;			/* id of the contact this corrects, or 0 */
+	bool voided;			/* filled on reads: a later row voids this one */
+};
+
+#endif

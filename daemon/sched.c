@@ -1,0 +1,120 @@
+/*
+ * sched.c - the reminder policy, as arithmetic on calendar days.
+ *
+ * Every day below is a calendar day in the caseworker's zone (due.c does
+ * the conversion); DAY_NONE means "never".
+ *
+ * - Cadence: the family's own every_days, else the policy's.
+ * - Last reached: the later of the latest `reached` contact and the
+ *   contact date an import gave (last_contact_day).
+ * - Due day: last reached + cadence; a family never reached is due on
+ *   first_due (the day it was added, or what the import said).
+ * - Attempts: the latest `attempted` contact counts when it is on or after
+ *   the last reached day (or the family was never reached). It holds
+ *   reminders back until attempt + after_attempt_days (held while today is
+ *   before that day). It changes neither the due day nor the days overdue:
+ *   trying is not reaching.
+ * - State: closed families are silent (DUE_CLOSED). Paused families are
+ *   DUE_PAUSED, and DUE_REVIEW from their review date on. Active families
+ *   are DUE_NOT_YET, DUE_TODAY or DUE_OVERDUE by their due day.
+ * - days_overdue = today - due day (negative: days until due); escalate
+ *   when it reaches escalate_after_days. Both are for active families
+ *   only, and so is the attempt hold.
+ * - For a paused family, due_day is its review date (DAY_NONE when
+ *   open-ended); for a closed one it is DAY_NONE.
+ *
+ * Listing (sched_should_list): a family due, overdue or up for review is
+ * listed on the first reminder run of its stretch (the first run on or
+ * after due_day), then again every repeat_every_days while the state
+ * lasts, and not while an attempt holds it. A new stretch begins when
+ * due_day moves past the day it was last listed.
+ *
+ * Escalating once per overdue stretch is the daemon's job, keyed on its
+ * history; this file only says whether the family is past the threshold.
+ */
+#include "sched.h"
+
+const char *
+due_state_name(enum due_state s)
+{
+	switch (s) {
+	case DUE_NOT_YET:
+		return "not yet";
+	case DUE_TODAY:
+		return "due";
+	case DUE_OVERDUE:
+		return "overdue";
+	case DUE_PAUSED:
+		return "paused";
+	case DUE_REVIEW:
+		return "review";
+	case DUE_CLOSED:
+		return "closed";
+	}
+	return "?";
+}
+
+void
+sched_family_due(const struct sched_policy *p, const struct sched_family *f,
+		 fc_day today, struct sched_due *out)
+{
+	int cadence = f->every_days > 0 ? f->every_days : p->every_days;
+	/* DAY_NONE is INT32_MIN, so it loses every comparison. */
+	fc_day last = f->last_reached_day > f->last_contact_day ?
+	    f->last_reached_day : f->last_contact_day;
+
+	out->hold_until = DAY_NONE;
+	out->held = false;
+	out->days_overdue = 0;
+	out->escalate = false;
+
+	switch (f->status) {
+	case FAMILY_CLOSED:
+		out->state = DUE_CLOSED;
+		out->due_day = DAY_NONE;
+		return;
+	case FAMILY_PAUSED:
+		out->due_day = f->pause_until;
+		out->state = f->pause_until != DAY_NONE && today >= f->pause_until ?
+		    DUE_REVIEW : DUE_PAUSED;
+		return;
+	case FAMILY_ACTIVE:
+	case FAMILY_STATUS_COUNT:
+		break;
+	}
+
+	if (last != DAY_NONE)
+		out->due_day = last + cadence;
+	else if (f->first_due != DAY_NONE)
+		out->due_day = f->first_due;
+	else
+		out->due_day = today;	/* no date at all: due, not forgotten */
+
+	out->days_overdue = today - out->due_day;
+	if (out->days_overdue < 0)
+		out->state = DUE_NOT_YET;
+	else if (out->days_overdue == 0)
+		out->state = DUE_TODAY;
+	else
+		out->state = DUE_OVERDUE;
+	out->escalate = out->days_overdue >= p->escalate_after_days;
+
+	if (f->last_attempt_day != DAY_NONE && f->last_attempt_day >= last) {
+		out->hold_until = f->last_attempt_day + p->after_attempt_days;
+		out->held = today < out->hold_until;
+	}
+}
+
+bool
+sched_should_list(const struct sched_policy *p, const struct sched_due *d,
+		  fc_day today, fc_day last_listed_day)
+{
+	if (d->state != DUE_TODAY && d->state != DUE_OVERDUE &&
+	    d->state != DUE_REVIEW)
+		return false;
+	if (d->held)
+		return false;
+	if (last_listed_day == DAY_NONE || last_listed_day < d->due_day)
+		return true;
+	return today - last_listed_day >= p->repeat_every_days;
+}

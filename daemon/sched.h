@@ -1,0 +1,68 @@
+/*
+ * sched.h - when a family falls due: the reminder policy as pure
+ * arithmetic on calendar days. No database, no clock, no zones: callers
+ * convert instants to days in the caseworker's zone (see due.h).
+ */
+#ifndef FC_SCHED_H
+#define FC_SCHED_H
+
+#include <stdbool.h>
+
+#include "model.h"
+
+struct sched_policy {
+	int every_days;			/* default cadence */
+	int repeat_every_days;
+	int after_attempt_days;
+	int escalate_after_days;
+};
+
+struct sched_family {
+	int every_days;			/* 0 = policy default */
+	enum family_status status;
+	fc_day pause_until;		/* DAY_NONE = open-ended pause */
+	fc_day last_contact_day;	/* contact before the register, or DAY_NONE */
+	fc_day first_due;		/* due date while never reached */
+	fc_day last_reached_day;	/* latest reached contact, or DAY_NONE */
+	fc_day last_attempt_day;	/* latest attempted contact, or DAY_NONE */
+};
+
+enum due_state {
+	DUE_NOT_YET,	/* active, due_day in the future */
+	DUE_TODAY,	/* active, due_day == today */
+	DUE_OVERDUE,	/* active, due_day < today */
+	DUE_PAUSED,	/* paused, review date not reached */
+	DUE_REVIEW,	/* paused, review date reached: remind to review */
+	DUE_CLOSED,
+};
+
+struct sched_due {
+	enum due_state state;
+	fc_day due_day;		/* active families: the day they fall due;
+				   paused: the review date (or DAY_NONE);
+				   closed: DAY_NONE */
+	int days_overdue;	/* today - due_day (negative: days until due);
+				   0 unless active */
+	fc_day hold_until;	/* an attempt holds reminders until this day, or
+				   DAY_NONE (active families only) */
+	bool held;		/* today < hold_until */
+	bool escalate;		/* overdue by escalate_after_days or more */
+};
+
+/* "not yet", "due", "overdue", "paused", "review", "closed". */
+const char *due_state_name(enum due_state s);
+
+/* Where family f stands on day today under policy p. */
+void sched_family_due(const struct sched_policy *p, const struct sched_family *f,
+		      fc_day today, struct sched_due *out);
+
+/*
+ * Whether a family in state d goes into today's reminder, given the day
+ * it was last listed (DAY_NONE = never): due, overdue or up for review,
+ * not held, and either not yet listed since due_day or last listed
+ * repeat_every_days or more ago.
+ */
+bool sched_should_list(const struct sched_policy *p, const struct sched_due *d,
+		       fc_day today, fc_day last_listed_day);
+
+#endif

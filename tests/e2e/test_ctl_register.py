@@ -1,0 +1,646 @@
+#!/usr/bin/env python3
+"""famcontactctl end to end: the family register on a real SQLite file.
+
+Every command, every error path of the register, and that a failed command
+leaves the database byte-for-byte as it was. The clock is fixed at
+2026-11-26 12:00 UTC (a Thursday) unless a test says otherwise.
+"""
+import csv
+import io
+import json
+import os
+import sqlite3
+import stat
+import unittest
+
+from fcenv import (FcTestCase, EX_CONFIG, EX_DATAERR, EX_NOINPUT, EX_NOUSER,
+                   EX_USAGE)
+
+# Fictional names in Turkish, German and Uyghur script.
+TURKISH = "Ailesi Çınaroğlu (kurgusal)"
+GERMAN = "Familie Größlinger (fiktiv)"
+UYGHUR = "ئابلىمىت ئائىلىسى"
+
+
+class RegisterCase(FcTestCase):
+    def add_caseworkers(self):
+        self.ok("caseworker", "add", "amira@example.org", "--name", "Amira",
+                "--tz", "Europe/Berlin")
+        self.ok("caseworker", "add", "deniz@example.org", "--tz",
+                "Europe/Istanbul")
+
+    def families_json(self, *extra):
+        return json.loads(self.ok("family", "list", "--format", "json",
+                                  *extra).out)
+
+    def family(self, ref, *extra):
+        for f in self.families_json("--all", *extra):
+            if f["ref"] == ref:
+                return f
+        self.fail(f"{ref} not listed")
+
+
+class HelpAndUsage(RegisterCase):
+    def test_help_on_every_level(self):
+        r = self.ok("--help", conf=False)
+        for group in ("caseworker", "family", "contact", "status"):
+            self.assertIn(group, r.out)
+        for group, cmds in {
+                "caseworker": ["add", "edit", "list", "remove", "import",
+                               "export"],
+                "family": ["add", "edit", "show", "list", "pause", "resume",
+                           "close", "import", "export"],
+                "contact": ["log", "history", "void"]}.items():
+            r = self.ok(group, "--help")
+            for cmd in cmds:
+                self.assertIn(cmd, r.out)
+                sub = self.ok(group, cmd, "--help")
+                self.assertIn(f"famcontactctl {group} {cmd}", sub.out)
+        self.assertIn("Usage", self.ok("status", "--help").out)
+
+    def test_version(self):
+        self.assertRegex(self.ok("--version", conf=False).out,
+                         r"^famcontactctl \d+\.\d+\.\d+")
+
+    def test_usage_errors_exit_64(self):
+        self.fails(EX_USAGE)
+        self.fails(EX_USAGE, "frobnicate")
+        self.fails(EX_USAGE, "family")
+        self.fails(EX_USAGE, "family", "frobnicate")
+        self.fails(EX_USAGE, "family", "add", "FXD-1")  # no --caseworker
+        self.fails(EX_USAGE, "family", "list", "--format", "xml")
+        self.fails(EX_USAGE, "caseworker", "add")
+        self.fails(EX_USAGE, "caseworker", "add", "--bogus", "a@b.org")
+        self.fails(EX_USAGE, "contact", "log", "X", "--channel", "fax")
+        self.fails(EX_USAGE, "contact", "log", "X", "--outcome", "void")
+
+
+class Database(RegisterCase):
+    def test_created_on_first_use_with_private_modes(self):
+        self.assertFalse(os.path.exists(self.db))
+        self.ok("caseworker", "add", "a@example.org")
+        self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode), 0o600)
+        self.assertEqual(
+            stat.S_IMODE(os.stat(os.path.dirname(self.db)).st_mode), 0o700)
+        with sqlite3.connect(self.db) as db:
+            self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 1)
+            self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0],
+                             "wal")
+
+    def test_read_commands_do_not_create_a_database(self):
+        r = self.fails(EX_NOINPUT, "family", "list")
+        self.assertIn(self.db, r.err)
+        self.fails(EX_NOINPUT, "status")
+        self.assertFalse(os.path.exists(self.db))
+
+    def test_newer_schema_is_refused_and_untouched(self):
+        self.ok("caseworker", "add", "a@example.org")
+        with sqlite3.connect(self.db) as db:
+            db.execute("PRAGMA user_version = 99")
+        db.close()
+        before = self.db_state()
+        r = self.fails(EX_DATAERR, "caseworker", "list")
+        self.assertIn("newer", r.err)
+        self.fails(EX_DATAERR, "caseworker", "add", "b@example.org")
+        self.assert_unchanged(before)
+
+    def test_not_a_database_is_refused_and_untouched(self):
+        os.makedirs(os.path.dirname(self.db))
+        with open(self.db, "wb") as f:
+            f.write(b"this is a spreadsheet, not a database\n" * 100)
+        before = self.db_state()
+        r = self.fails(EX_DATAERR, "caseworker", "add", "a@example.org")
+        self.assertIn(self.db, r.err)
+        self.assert_unchanged(before)
+
+    def test_contacts_are_append_only(self):
+        self.add_caseworkers()
+        self.ok("family", "add", "FXD-1", "--caseworker", "amira@example.org")
+        self.ok("contact", "log", "FXD-1")
+        with sqlite3.connect(self.db) as db:
+            with self.assertRaises(sqlite3.DatabaseError):
+                db.execute("DELETE FROM contact")
+            with self.assertRaises(sqlite3.DatabaseError):
+                db.execute("UPDATE contact SET outcome = 'attempted'")
+        db.close()
+
+
+class Config(RegisterCase):
+    def test_bad_config_names_file_and_line(self):
+        self.write_conf('reminders = { every_days = 0; };\nbogus = 1;\n')
+        r = self.fails(EX_CONFIG, "status")
+        self.assertIn(f"{self.conf}:3:", r.err)
+        self.assertIn(f"{self.conf}:4:", r.err)
+        self.assertFalse(os.path.exists(self.db))
+
+    def test_missing_config_given_with_c(self):
+        r = self.ctl("-c", os.path.join(self.dir, "nope.conf"), "status",
+                     conf=False)
+        self.assertEqual(r.rc, EX_NOINPUT, r)
+        self.assertIn("nope.conf", r.err)
+
+
+class Caseworkers(RegisterCase):
+    def test_add_list_edit_remove(self):
+        self.add_caseworkers()
+        out = self.ok("caseworker", "list").out
+        self.assertIn("amira@example.org", out)
+        self.assertIn("Europe/Berlin", out)
+        self.assertIn("(UTC)", self.ok("caseworker", "list").out.replace(
+            "deniz", "").replace("Europe/Istanbul", "(UTC)"))
+        self.ok("caseworker", "edit", "amira@example.org", "--name", "Amira K.",
+                "--tz", "Asia/Almaty")
+        out = self.ok("caseworker", "list").out
+        self.assertIn("Asia/Almaty", out)
+        self.assertIn("Amira K.", out)
+        self.ok("caseworker", "edit", "amira@example.org", "--act=no")
+        self.assertRegex(self.ok("caseworker", "list").out,
+                         r"amira@example.org\s+Asia/Almaty\s+no ")
+        self.ok("caseworker", "remove", "deniz@example.org")
+        self.assertNotIn("deniz", self.ok("caseworker", "list").out)
+
+    def test_errors(self):
+        self.add_caseworkers()
+        before = self.db_state()
+        r = self.fails(EX_DATAERR, "caseworker", "add", "AMIRA@example.org")
+        self.assertIn("already exists", r.err)
+        self.fails(EX_DATAERR, "caseworker", "add", "not-an-address")
+        self.fails(EX_DATAERR, "caseworker", "add", "a@b@example.org")
+        self.fails(EX_DATAERR, "caseworker", "add", "x@example.org\r\nRCPT TO:<e@evil.example>")
+        r = self.fails(EX_DATAERR, "caseworker", "add", "x@example.org",
+                       "--tz", "Europe/Berln")
+        self.assertIn("Europe/Berln", r.err)
+        self.fails(EX_DATAERR, "caseworker", "add", "x@example.org",
+                   "--name", "evil\nBcc: e@evil.example")
+        r = self.fails(EX_NOUSER, "caseworker", "remove", "ghost@example.org")
+        self.assertIn("ghost@example.org", r.err)
+        self.assert_unchanged(before)
+
+    def test_remove_with_families_needs_reassign(self):
+        self.add_caseworkers()
+        self.ok("family", "add", "FXD-1", "--caseworker", "deniz@example.org")
+        before = self.db_state()
+        r = self.fails(EX_DATAERR, "caseworker", "remove", "deniz@example.org")
+        self.assertIn("reassign", r.err)
+        self.fails(EX_NOUSER, "caseworker", "remove", "deniz@example.org",
+                   "--reassign-to", "ghost@example.org")
+        self.assert_unchanged(before)
+        self.ok("caseworker", "remove", "deniz@example.org", "--reassign-to",
+                "amira@example.org")
+        self.assertEqual(self.family("FXD-1")["caseworker"],
+                         "amira@example.org")
+
+    def test_import_export_round_trip(self):
+        path = self.write("cw.csv",
+                          "\ufeffemail,name,timezone\r\n"
+                          "amira@example.org,\"Amira, K.\",Europe/Berlin\r\n"
+                          f"deniz@example.org,{TURKISH},\r\n")
+        self.assertIn("2 added", self.ok("caseworker", "import", path).out)
+        before = self.db_state()
+        self.assertIn("0 added, 0 updated, 2 unchanged",
+                      self.ok("caseworker", "import", path).out)
+        self.assert_unchanged(before)
+        exported = self.ok("caseworker", "export").out
+        rows = list(csv.reader(io.StringIO(exported)))
+        self.assertEqual(rows[0], ["email", "name", "timezone"])
+        self.assertIn(["amira@example.org", "Amira, K.", "Europe/Berlin"], rows)
+        self.assertIn(["deniz@example.org", TURKISH, ""], rows)
+        path2 = self.write("cw2.csv", "email,timezone\n"
+                           "deniz@example.org,Europe/Istanbul\n")
+        self.assertIn("1 updated", self.ok("caseworker", "import", path2).out)
+        # A column the file lacks leaves stored values alone.
+        rows = list(csv.reader(io.StringIO(self.ok("caseworker", "export").out)))
+        self.assertIn(["deniz@example.org", TURKISH, "Europe/Istanbul"], rows)
+        self.assertIn(["amira@example.org", "Amira, K.", "Europe/Berlin"], rows)
+
+    def test_import_is_all_or_nothing(self):
+        self.add_caseworkers()
+        before = self.db_state()
+        path = self.write("bad.csv",
+                          "email,name,timezone\n"
+                          "new@example.org,New,Europe/Berlin\n"
+                          "broken-address,X,\n"
+                          "other@example.org,Y,Mars/Olympus\n"
+                          "new@example.org,Again,\n")
+        r = self.fails(EX_DATAERR, "caseworker", "import", path)
+        self.assertIn(f"{path}:3: email:", r.err)
+        self.assertIn(f"{path}:4: timezone:", r.err)
+        self.assertIn(f"{path}:5: email:", r.err)
+        self.assertIn("nothing was written", r.err)
+        self.assert_unchanged(before)
+        r = self.fails(EX_DATAERR, "caseworker", "import",
+                       self.write("cols.csv", "mail,name\nx@example.org,X\n"))
+        self.assertIn("unknown column", r.err)
+        self.fails(EX_NOINPUT, "caseworker", "import",
+                   os.path.join(self.dir, "missing.csv"))
+        self.assert_unchanged(before)
+
+
+class Families(RegisterCase):
+    def test_add_with_every_option_and_show(self):
+        self.add_caseworkers()
+        self.ok("family", "add", "FXD-042", "--caseworker", "amira@example.org",
+                "--name", UYGHUR, "--every", "14", "--tz", "Asia/Almaty",
+                "--last-contact", "2026-11-01")
+        f = self.family("FXD-042")
+        self.assertEqual(f["name"], UYGHUR)
+        self.assertEqual(f["every_days"], 14)
+        self.assertEqual(f["timezone"], "Asia/Almaty")
+        self.assertEqual(f["due"], "2026-11-15")
+        self.assertEqual(f["days_overdue"], 11)
+        self.assertEqual(f["state"], "overdue")
+        out = self.ok("family", "show", "FXD-042").out
+        self.assertIn("Asia/Almaty (now 17:00 there)", out)
+        self.assertIn("2026-11-01 (before register)", out)
+
+    def test_never_contacted_is_due_from_the_day_added(self):
+        self.add_caseworkers()
+        self.ok("family", "add", "FXD-1", "--caseworker", "deniz@example.org")
+        f = self.family("FXD-1")
+        self.assertEqual((f["due"], f["state"]), ("2026-11-26", "due"))
+        f = self.families_json()[0]
+        self.assertEqual(f["every_days"], 30)  # the configured default
+
+    def test_validation_errors_write_nothing(self):
+        self.add_caseworkers()
+        self.ok("family", "add", "FXD-1", "--caseworker", "amira@example.org")
+        before = self.db_state()
+        cw = ("--caseworker", "amira@example.org")
+        self.fails(EX_DATAERR, "family", "add", "FXD-1", *cw)  # exists
+        r = self.fails(EX_NOUSER, "family", "add", "FXD-2", "--caseworker",
+                       "ghost@example.org")
+        self.assertIn("ghost@example.org", r.err)
+        for bad_ref in ("FXD 2", "FXD/2", "", "x" * 33, "FXD-ü"):
+            self.fails(EX_DATAERR, "family", "add", bad_ref, *cw)
+        for every in ("0", "366", "abc", "-5", "1.5"):
+            r = self.fails(EX_DATAERR, "family", "add", "FXD-2", *cw,
+                           "--every", every)
+            self.assertIn("--every", r.err)
+        self.fails(EX_DATAERR, "family", "add", "FXD-2", *cw, "--tz", "Nowhere/City")
+        self.fails(EX_DATAERR, "family", "add", "FXD-2", *cw, "--last-contact",
+                   "2026-11-27")  # the future
+        self.fails(EX_DATAERR, "family", "add", "FXD-2", *cw, "--last-contact",
+                   "2026-02-30")
+        self.fails(EX_DATAERR, "family", "add", "FXD-2", *cw, "--name",
+                   "A\x07B")
+        self.fails(EX_DATAERR, "family", "add", "FXD-2", *cw, "--name",
+                   "x" * 201)
+        r = self.fails(EX_NOUSER, "family", "edit", "FXD-404", "--every", "3")
+        self.assertIn("FXD-404", r.err)
+        self.fails(EX_DATAERR, "family", "edit", "FXD-1", "--every", "400")
+        self.fails(EX_NOUSER, "family", "show", "FXD-404")
+        self.fails(EX_NOUSER, "contact", "log", "FXD-404")
+        self.assert_unchanged(before)
+
+    def test_names_in_three_scripts(self):
+        self.add_caseworkers()
+        for ref, name in (("T-1", TURKISH), ("G-1", GERMAN), ("U-1", UYGHUR)):
+            self.ok("family", "add", ref, "--caseworker", "deniz@example.org",
+                    "--name", name)
+            self.assertEqual(self.family(ref)["name"], name)
+        table = self.ok("family", "list").out
+        for name in (TURKISH, GERMAN, UYGHUR):
+            self.assertIn(name, table)
+
+    def test_edit_changes_only_what_is_given(self):
+        self.add_caseworkers()
+        self.ok("family", "add", "FXD-1", "--caseworker", "amira@example.org",
+                "--name", GERMAN, "--every", "10", "--tz", "Europe/Vienna")
+        self.ok("family", "edit", "FXD-1", "--caseworker", "deniz@example.org")
+        f = self.family("FXD-1")
+        self.assertEqual((f["caseworker"], f["name"], f["every_days"],
+                          f["timezone"]),
+                         ("deniz@example.org", GERMAN, 10, "Europe/Vienna"))
+        self.ok("family", "edit", "FXD-1", "--tz", "", "--name", "",
+                "--every", "")
+        f = self.family("FXD-1")
+        self.assertEqual((f["name"], f["timezone"], f["every_days"]),
+                         ("", "", 30))
+
+    def test_pause_resume_close(self):
+        self.add_caseworkers()
+        self.ok("family", "add", "FXD-1", "--caseworker", "amira@example.org")
+        self.fails(EX_USAGE, "family", "pause", "FXD-1")  # no reason
+        self.fails(EX_DATAERR, "family", "pause", "FXD-1", "--reason", "")
+        self.fails(EX_DATAERR, "family", "pause", "FXD-1", "--reason", "x",
+                   "--until", "2026-11-01")
+        self.ok("family", "pause", "FXD-1", "--reason", "asked for a break",
+                "--until", "2026-12-10")
+        self.assertEqual(self.family("FXD-1")["state"], "paused")
+        f = self.families_json()
+        self.assertEqual(f[0]["state"], "paused")
+        later = self.ok("family", "list", "--format", "json",
+                        now="2026-12-10 09:00:00").out
+        self.assertEqual(json.loads(later)[0]["state"], "review")
+        self.assertNotIn("asked for a break", later)  # reasons stay out of lists
+        self.ok("family", "resume", "FXD-1")
+        self.assertEqual(self.family("FXD-1")["state"], "due")
+        self.ok("family", "close", "FXD-1")
+        self.assertEqual(self.families_json(), [])  # closed: hidden
+        self.assertEqual(self.family("FXD-1")["state"], "closed")
+        self.assertIn("already closed", self.ok("family", "close", "FXD-1").out)
+        self.fails(EX_DATAERR, "family", "pause", "FXD-1", "--reason", "x")
+
+
+class Contacts(RegisterCase):
+    def setUp(self):
+        super().setUp()
+        self.add_caseworkers()
+        self.ok("family", "add", "FXD-1", "--caseworker", "amira@example.org",
+                "--every", "30", "--last-contact", "2026-10-01")
+
+    def test_log_defaults_and_history(self):
+        self.assertEqual(self.family("FXD-1")["days_overdue"], 26)
+        r = self.ok("contact", "log", "FXD-1", "--note", "private note")
+        self.assertIn("reached", r.out)
+        self.assertIn("next due on 2026-12-26", r.out)
+        f = self.family("FXD-1")
+        self.assertEqual((f["due"], f["state"]), ("2026-12-26", "not yet"))
+        self.assertEqual(f["last_contact"]["channel"], "other")
+        h = self.ok("contact", "history", "FXD-1").out
+        self.assertIn("amira@example.org", h)
+        self.assertIn("2026-11-26 13:00", h)  # Berlin time of 12:00 UTC
+        self.assertNotIn("private note", h)
+        self.assertIn("private note", self.ok("contact", "history", "FXD-1",
+                                              "--notes").out)
+
+    def test_attempt_holds_without_making_current(self):
+        self.ok("contact", "log", "FXD-1", "--outcome", "attempted",
+                "--channel", "phone")
+        f = self.family("FXD-1")
+        self.assertEqual(f["state"], "overdue")
+        self.assertEqual(f["days_overdue"], 26)
+        self.assertTrue(f["held"])
+        later = json.loads(self.ok("family", "list", "--format", "json",
+                                   now="2026-11-28 12:00:00").out)[0]
+        self.assertFalse(later["held"])  # after_attempt_days = 2
+
+    def test_at_formats(self):
+        cases = [
+            ("2026-11-20", "2026-11-20 12:00"),
+            ("2026-11-20T08:30", "2026-11-20 09:30"),       # machine TZ=UTC
+            ("2026-11-20T08:30:15Z", "2026-11-20 09:30"),
+            ("2026-11-20T08:30+03:00", "2026-11-20 06:30"),
+            ("2026-11-20 23:30-05:00", "2026-11-21 05:30"),
+        ]
+        for at, shown in cases:
+            self.ok("contact", "log", "FXD-1", "--at", at, "--channel", "video")
+            self.assertIn(shown, self.ok("contact", "history", "FXD-1").out, at)
+        for bad in ("2026-11-27T12:00Z", "yesterday", "2026-13-01",
+                    "2026-11-20T25:00", "2026-11-20T10:00+25:00"):
+            self.fails(EX_DATAERR, "contact", "log", "FXD-1", "--at", bad)
+
+    def test_todays_date_before_noon(self):
+        r = self.ok("contact", "log", "FXD-1", "--at", "2026-11-26",
+                    now="2026-11-26 07:00:00")
+        self.assertIn("next due on 2026-12-26", r.out)
+        self.fails(EX_DATAERR, "contact", "log", "FXD-1", "--at", "2026-11-27",
+                   now="2026-11-26 07:00:00")
+
+    def test_void_corrects_a_mistake(self):
+        r = self.ok("contact", "log", "FXD-1", "--channel", "letter")
+        cid = r.out.split()[2]
+        self.assertEqual(self.family("FXD-1")["state"], "not yet")
+        self.ok("contact", "void", cid, "--reason", "wrong family")
+        self.assertEqual(self.family("FXD-1")["state"], "overdue")
+        h = self.ok("contact", "history", "FXD-1").out
+        self.assertIn("(voided)", h)
+        self.assertIn(f"voids {cid}", h)
+        self.fails(EX_DATAERR, "contact", "void", cid)
+        self.fails(EX_NOUSER, "contact", "void", "9999")
+        self.fails(EX_USAGE, "contact", "void", "abc")
+
+    def test_by_and_note_validation(self):
+        self.ok("contact", "log", "FXD-1", "--by", "deniz@example.org")
+        self.assertIn("deniz@example.org",
+                      self.ok("contact", "history", "FXD-1").out)
+        before = self.db_state()
+        self.fails(EX_DATAERR, "contact", "log", "FXD-1", "--by", "nobody")
+        self.fails(EX_DATAERR, "contact", "log", "FXD-1", "--note", "a\x1bb")
+        self.assert_unchanged(before)
+
+
+class DueAcrossZones(RegisterCase):
+    """Due dates count calendar days in the caseworker's time zone."""
+
+    def test_same_instant_different_days(self):
+        self.ok("caseworker", "add", "ny@example.org", "--tz", "America/New_York")
+        self.ok("caseworker", "add", "ist@example.org", "--tz", "Europe/Istanbul")
+        for ref, cw in (("NY-1", "ny@example.org"), ("IST-1", "ist@example.org")):
+            self.ok("family", "add", ref, "--caseworker", cw, "--every", "7",
+                    now="2026-11-01 00:00:00")
+            # 23:30 UTC on 10 November: still the 10th in New York, already
+            # the 11th in Istanbul.
+            self.ok("contact", "log", ref, "--at", "2026-11-10T23:30Z")
+        self.assertEqual(self.family("NY-1")["due"], "2026-11-17")
+        self.assertEqual(self.family("IST-1")["due"], "2026-11-18")
+
+    def test_today_is_the_caseworkers_today(self):
+        self.ok("caseworker", "add", "ny@example.org", "--tz", "America/New_York")
+        self.ok("caseworker", "add", "kol@example.org", "--tz", "Asia/Kolkata")
+        self.ok("family", "add", "NY-1", "--caseworker", "ny@example.org",
+                "--last-contact", "2026-10-27", now="2026-11-01 00:00:00")
+        self.ok("family", "add", "KOL-1", "--caseworker", "kol@example.org",
+                "--last-contact", "2026-10-27", now="2026-11-01 00:00:00")
+        # 2026-11-26 02:00 UTC: the 25th in New York, the 26th in Kolkata;
+        # both due on the 26th.
+        at = "2026-11-26 02:00:00"
+        by = {f["ref"]: f for f in json.loads(self.ok(
+            "family", "list", "--format", "json", now=at).out)}
+        self.assertEqual(by["NY-1"]["state"], "not yet")
+        self.assertEqual(by["KOL-1"]["state"], "due")
+
+
+class Lists(RegisterCase):
+    def setUp(self):
+        super().setUp()
+        self.add_caseworkers()
+        add = lambda ref, cw, last: self.ok(
+            "family", "add", ref, "--caseworker", cw, "--every", "30",
+            "--last-contact", last)
+        add("A-1", "amira@example.org", "2026-10-01")   # overdue 26
+        add("A-2", "amira@example.org", "2026-10-27")   # due today
+        add("A-3", "amira@example.org", "2026-11-20")   # in 24 days
+        add("D-1", "deniz@example.org", "2026-09-01")   # overdue 56
+        add("D-2", "deniz@example.org", "2026-10-30")   # in 3 days
+
+    def test_overdue_and_due_sorted_most_overdue_first(self):
+        refs = lambda *a: [f["ref"] for f in self.families_json(*a)]
+        self.assertEqual(refs("--overdue"), ["D-1", "A-1"])
+        self.assertEqual(refs("--due"), ["D-1", "A-1", "A-2"])
+        self.assertEqual(refs("--caseworker", "deniz@example.org"),
+                         ["D-1", "D-2"])
+        self.fails(EX_NOUSER, "family", "list", "--caseworker",
+                   "ghost@example.org")
+
+    def test_csv_and_table(self):
+        rows = list(csv.DictReader(io.StringIO(
+            self.ok("family", "list", "--format", "csv").out)))
+        self.assertEqual(len(rows), 5)
+        d1 = next(r for r in rows if r["ref"] == "D-1")
+        self.assertEqual((d1["due"], d1["state"], d1["days_overdue"],
+                          d1["last_reached"]),
+                         ("2026-10-01", "overdue", "56", "2026-09-01"))
+        table = self.ok("family", "list", "--overdue").out.splitlines()
+        self.assertTrue(table[0].startswith("REF"))
+        self.assertIn("overdue 56d !", table[1])  # past escalate_after_days
+
+    def test_status(self):
+        out = self.ok("status").out
+        self.assertIn("families:         5 active, 0 paused, 0 closed", out)
+        self.assertIn("overdue:          2 (2 overdue 14 days or more)", out)
+        self.assertIn("due today:        1", out)
+        self.assertIn("due this week:    2", out)
+        self.assertRegex(out, r"amira@example.org\s+3\s+1\s+1\s+1\s+1")
+        self.assertRegex(out, r"deniz@example.org\s+2\s+1\s+1\s+0\s+1")
+
+
+class Imports(RegisterCase):
+    HEADER = "ref,name,caseworker,every_days,timezone,last_contact\n"
+
+    def setUp(self):
+        super().setUp()
+        self.add_caseworkers()
+
+    def test_import_reimport_update(self):
+        path = self.write("f.csv", self.HEADER +
+                          f"FXD-1,{TURKISH},deniz@example.org,21,Europe/Istanbul,2026-11-01\n"
+                          f"FXD-2,\"{GERMAN}, Berlin\",amira@example.org,,,\n"
+                          f"FXD-3,{UYGHUR},amira@example.org,14,Asia/Almaty,\n")
+        self.assertIn("3 added", self.ok("family", "import", path).out)
+        self.assertEqual(self.family("FXD-1")["due"], "2026-11-22")
+        self.assertEqual(self.family("FXD-2")["name"], f"{GERMAN}, Berlin")
+        self.assertEqual(self.family("FXD-2")["every_days"], 30)
+        before = self.db_state()
+        self.assertIn("0 added, 0 updated, 3 unchanged",
+                      self.ok("family", "import", path).out)
+        self.assert_unchanged(before)
+        path = self.write("f2.csv", self.HEADER +
+                          f"FXD-1,{TURKISH},amira@example.org,7,Europe/Istanbul,2026-11-01\n")
+        self.assertIn("1 updated", self.ok("family", "import", path).out)
+        f = self.family("FXD-1")
+        self.assertEqual((f["caseworker"], f["every_days"], f["due"]),
+                         ("amira@example.org", 7, "2026-11-08"))
+
+    def test_every_bad_row_reported_nothing_written(self):
+        self.ok("family", "add", "OLD-1", "--caseworker", "amira@example.org")
+        before = self.db_state()
+        path = self.write("bad.csv", self.HEADER +
+                          "FXD-1,Good,amira@example.org,30,,\n"
+                          "FXD 2,Bad ref,amira@example.org,30,,\n"
+                          "FXD-3,X,ghost@example.org,30,,\n"
+                          "FXD-4,X,amira@example.org,0,,\n"
+                          "FXD-5,X,amira@example.org,30,Europe/Berln,\n"
+                          "FXD-6,X,amira@example.org,30,,2026-13-01\n"
+                          "FXD-1,Dup,amira@example.org,30,,\n"
+                          "FXD-7,\"A\rB\",amira@example.org,30,,\n"
+                          "FXD-8,X,amira@example.org,30,,2027-01-01\n")
+        r = self.fails(EX_DATAERR, "family", "import", path)
+        for line, col in ((3, "ref"), (4, "caseworker"), (5, "every_days"),
+                          (6, "timezone"), (7, "last_contact"), (8, "ref"),
+                          (9, "name"), (10, "last_contact")):
+            self.assertIn(f"{path}:{line}: {col}:", r.err)
+        self.assertNotIn(f"{path}:2:", r.err)
+        self.assert_unchanged(before)
+
+    def test_malformed_csv(self):
+        before = self.db_state() if os.path.exists(self.db) else None
+        r = self.fails(EX_DATAERR, "family", "import", self.write(
+            "q.csv", self.HEADER + 'FXD-1,"unterminated,amira@example.org,,,\n'))
+        self.assertIn("q.csv:2", r.err)
+        r = self.fails(EX_DATAERR, "family", "import", self.write(
+            "latin1.csv", self.HEADER + "FXD-1,Gr\xf6\xdfe,amira@example.org,,,\n",
+            encoding="latin-1"))
+        self.assertIn("UTF-8", r.err)
+        r = self.fails(EX_DATAERR, "family", "import",
+                       self.write("nohdr.csv", "ref,name\nFXD-1,X\n"))
+        self.assertIn('no "caseworker" column', r.err)
+        self.fails(EX_DATAERR, "family", "import", self.write("e.csv", ""))
+        self.assertEqual(self.db_state(), before)
+
+    def test_stdin_and_bom_and_crlf(self):
+        text = "\ufeff" + self.HEADER.replace("\n", "\r\n") + \
+            "FXD-1,,amira@example.org,,,\r\n"
+        self.assertIn("1 added", self.ok("family", "import", "-",
+                                         stdin=text).out)
+
+    def test_spread(self):
+        rows = "".join(f"S-{i:02},,amira@example.org,30,,\n" for i in range(30))
+        self.ok("family", "import", self.write("s.csv", self.HEADER + rows),
+                "--spread")
+        dues = sorted(f["due"] for f in self.families_json())
+        self.assertEqual(len(set(dues)), 30)  # one a day, not all at once
+        self.assertEqual(dues[0], "2026-11-26")
+        self.assertEqual(dues[-1], "2026-12-25")
+        # Without --spread they all fall due today.
+        rows = "".join(f"N-{i:02},,deniz@example.org,30,,\n" for i in range(5))
+        self.ok("family", "import", self.write("n.csv", self.HEADER + rows))
+        self.assertEqual({f["due"] for f in self.families_json(
+            "--caseworker", "deniz@example.org")}, {"2026-11-26"})
+
+    def test_export_then_import_gives_the_same_register(self):
+        path = self.write("f.csv", self.HEADER +
+                          f"FXD-1,{TURKISH},deniz@example.org,21,Europe/Istanbul,2026-11-01\n"
+                          f"FXD-2,{GERMAN},amira@example.org,,,\n"
+                          f"FXD-3,{UYGHUR},amira@example.org,14,Asia/Almaty,\n")
+        self.ok("family", "import", path, "--spread")
+        self.ok("contact", "log", "FXD-2", "--at", "2026-11-20")
+        self.ok("family", "pause", "FXD-3", "--reason", "safety, for now",
+                "--until", "2027-01-15")
+        self.ok("family", "add", "FXD-4", "--caseworker", "amira@example.org")
+        self.ok("family", "close", "FXD-4")
+        cws = self.ok("caseworker", "export").out
+        fams = self.ok("family", "export").out
+        listing = self.families_json("--all")
+
+        self.db = os.path.join(self.dir, "second", "famcontact.db")
+        self.write_conf()
+        self.ok("caseworker", "import", "-", stdin=cws)
+        self.ok("family", "import", "-", stdin=fams)
+        self.assertEqual(self.ok("family", "export").out, fams)
+        self.assertEqual(self.families_json("--all"), [
+            dict(f, last_contact=None) if f["last_contact"] else f
+            for f in listing])
+
+
+class FailedCommandsWriteNothing(RegisterCase):
+    def test_sweep(self):
+        self.add_caseworkers()
+        self.ok("family", "add", "FXD-1", "--caseworker", "amira@example.org")
+        before = self.db_state()
+        for args, code in [
+                (("caseworker", "add", "amira@example.org"), EX_DATAERR),
+                (("caseworker", "edit", "ghost@example.org", "--name", "x"), EX_NOUSER),
+                (("caseworker", "edit", "amira@example.org", "--tz", "X/Y"), EX_DATAERR),
+                (("family", "add", "FXD-1", "--caseworker", "amira@example.org"), EX_DATAERR),
+                (("family", "edit", "FXD-1", "--caseworker", "ghost@example.org"), EX_NOUSER),
+                (("family", "pause", "FXD-9", "--reason", "x"), EX_NOUSER),
+                (("family", "resume", "FXD-9"), EX_NOUSER),
+                (("family", "close", "FXD-9"), EX_NOUSER),
+                (("contact", "log", "FXD-1", "--at", "2030-01-01"), EX_DATAERR),
+                (("contact", "log", "FXD-1", "--by", "x"), EX_DATAERR),
+                (("contact", "void", "12345"), EX_NOUSER)]:
+            self.fails(code, *args)
+            self.assert_unchanged(before)
+
+
+class DaemonCheck(FcTestCase):
+    now = None
+
+    def test_example_config_passes_n(self):
+        import subprocess
+        from fcenv import DAEMON, SOURCE_DIR
+        example = os.path.join(SOURCE_DIR, "etc", "famcontactd.conf")
+        r = subprocess.run([DAEMON, "-n", "-c", example], capture_output=True,
+                           text=True)
+        self.assertEqual((r.returncode, r.stdout.strip()),
+                         (0, "configuration OK"), r.stderr)
+        bad = self.write("bad.conf", 'smtp = { timeout = "soon"; };\n')
+        r = subprocess.run([DAEMON, "-n", "-c", bad], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, EX_CONFIG)
+        self.assertIn(f"{bad}:1:", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,1188 @@
+/*
+ * test_db.c - the database: opening and migrating real files, the
+ * queries, derived contact marks, transactions, locking, and files
+ * changed behind our back (reached directly through sqlite3).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "db.h"
+#include "err.h"
+#include "timeutil.h"
+#include "util.h"
+
+#define T0 1700000000	/* 2023-11-14T22:13:20Z */
+
+/* A private folder per test, removed with everything in it. */
+struct fixture {
+	char dir[64];
+	char path[128];		/* dir/fc.db, not created */
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = xcalloc(1, sizeof(*fx));
+
+	xstrlcpy(fx->dir, "/tmp/fc-test-db-XXXXXX", sizeof(fx->dir));
+	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(xsnprintf(fx->path, sizeof(fx->path), "%s/fc.db",
+	    fx->dir), 0);
+	*state = fx;
+	return 0;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* Open or fail the test with the message. */
+static struct db *
+open_ok(const char *path, enum db_open_mode mode)
+{
+	struct fc_error e = {0};
+	struct db *db = NULL;
+	int rc = db_open(path, mode, &db, &e);
+
+	if (rc != 0)
+		fail_msg("db_open(%s): %d %s", path, rc, e.msg);
+	assert_non_null(db);
+	return db;
+}
+
+/* Run SQL on the file directly, as another program would. */
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *h;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(h);
+}
+
+/* Run SQL that must fail; returns SQLite's message (static buffer). */
+static const char *
+raw_exec_fails(const char *path, const char *sql)
+{
+	static char buf[256];
+	sqlite3 *h;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL),
+	    SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(h, sql, NULL, NULL, &msg), SQLITE_OK);
+	xstrlcpy(buf, msg ? msg : "", sizeof(buf));
+	sqlite3_free(msg);
+	sqlite3_close(h);
+	return buf;
+}
+
+static int64_t
+raw_int(const char *path, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/* A file's bytes and modification time, to prove it was not touched. */
+struct snapshot {
+	char *bytes;
+	size_t len;
+	struct timespec mtime;
+};
+
+static void
+snap(const char *path, struct snapshot *s)
+{
+	struct stat st;
+	struct fc_error e = {0};
+
+	assert_int_equal(util_read_file(path, &s->bytes, &s->len, &e), 0);
+	assert_int_equal(stat(path, &st), 0);
+	s->mtime = st.st_mtim;
+}
+
+static void
+assert_unchanged(const char *path, struct snapshot *before)
+{
+	struct snapshot after;
+
+	snap(path, &after);
+	assert_int_equal(after.len, before->len);
+	assert_memory_equal(after.bytes, before->bytes, before->len);
+	assert_int_equal(after.mtime.tv_sec, before->mtime.tv_sec);
+	assert_int_equal(after.mtime.tv_nsec, before->mtime.tv_nsec);
+	free(after.bytes);
+	free(before->bytes);
+	before->bytes = NULL;
+}
+
+static bool
+file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static int64_t
+add_cw(struct db *db, const char *email, const char *name)
+{
+	struct caseworker cw = {0};
+	struct fc_error e = {0};
+	int rc;
+
+	xstrlcpy(cw.email, email, sizeof(cw.email));
+	xstrlcpy(cw.name, name, sizeof(cw.name));
+	cw.active = true;
+	cw.created_at = T0;
+	if ((rc = db_caseworker_add(db, &cw, &e)) != 0)
+		fail_msg("add %s: %s", email, e.msg);
+	assert_true(cw.id > 0);
+	return cw.id;
+}
+
+static void
+family_init(struct family *f, const char *ref, int64_t cw_id)
+{
+	memset(f, 0, sizeof(*f));
+	xstrlcpy(f->ref, ref, sizeof(f->ref));
+	xstrlcpy(f->name, "Secret Name", sizeof(f->name));
+	f->caseworker_id = cw_id;
+	f->status = FAMILY_ACTIVE;
+	f->pause_until = DAY_NONE;
+	f->last_contact_day = DAY_NONE;
+	f->first_due = day_from_civil(2024, 3, 1);
+	f->created_at = T0;
+}
+
+static int64_t
+add_family(struct db *db, const char *ref, int64_t cw_id)
+{
+	struct family f;
+	struct fc_error e = {0};
+
+	family_init(&f, ref, cw_id);
+	if (db_family_add(db, &f, &e) != 0)
+		fail_msg("add %s: %s", ref, e.msg);
+	assert_true(f.id > 0);
+	return f.id;
+}
+
+static int64_t
+add_contact(struct db *db, int64_t family_id, int64_t at, enum outcome o,
+	    enum channel ch, int64_t voids)
+{
+	struct contact c = {0};
+	struct fc_error e = {0};
+
+	c.family_id = family_id;
+	c.at = at;
+	c.outcome = o;
+	c.channel = ch;
+	c.voids = voids;
+	xstrlcpy(c.note, "private note", sizeof(c.note));
+	xstrlcpy(c.logged_by, "tester", sizeof(c.logged_by));
+	c.logged_at = at + 60;
+	if (db_contact_add(db, &c, &e) != 0)
+		fail_msg("add contact: %s", e.msg);
+	assert_true(c.id > 0);
+	return c.id;
+}
+
+static struct family
+get_family(struct db *db, const char *ref)
+{
+	struct family f;
+	struct fc_error e = {0};
+
+	if (db_family_get(db, ref, &f, &e) != 0)
+		fail_msg("get %s: %s", ref, e.msg);
+	return f;
+}
+
+/* Opening. */
+
+static void
+test_memory(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_EXISTING);
+
+	(void)state;
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
+	db_close(db);
+	db_close(NULL);
+}
+
+static void
+test_create_modes(void **state)
+{
+	struct fixture *fx = *state;
+	char sub[160], path[200], wal[210];
+	struct stat st;
+	struct db *db;
+	mode_t old = umask(0);
+
+	/* A permissive umask must not widen the modes. */
+	xsnprintf(sub, sizeof(sub), "%s/lib", fx->dir);
+	xsnprintf(path, sizeof(path), "%s/fc.db", sub);
+	xsnprintf(wal, sizeof(wal), "%s-wal", path);
+	db = open_ok(path, DB_OPEN_CREATE);
+	umask(old);
+	assert_int_equal(db_schema_version(db), 1);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	add_cw(db, "a@example.org", "A");
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	db_close(db);
+
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(path, "PRAGMA application_id"), 0x46434431);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name IN ('caseworker', 'family', 'contact', 'outbox',"
+	    " 'meta')"), 5);
+
+	/* A restrictive umask must not narrow the folder below 0700. */
+	old = umask(0277);
+	xsnprintf(sub, sizeof(sub), "%s/lib2", fx->dir);
+	xsnprintf(path, sizeof(path), "%s/fc.db", sub);
+	db = open_ok(path, DB_OPEN_CREATE);
+	umask(old);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	db_close(db);
+}
+
+static void
+test_wal_header(void **state)
+{
+	struct fixture *fx = *state;
+	struct snapshot s;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+
+	db_close(db);
+	snap(fx->path, &s);
+	assert_true(s.len >= 100);
+	assert_int_equal(s.bytes[18], 2);
+	assert_int_equal(s.bytes[19], 2);
+	free(s.bytes);
+}
+
+static void
+test_open_existing_missing(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	struct db *db = (struct db *)&e;	/* must come back NULL */
+	char path[200];
+
+	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e),
+	    FC_ENOINPUT);
+	assert_null(db);
+	assert_non_null(strstr(e.msg, fx->path));
+	assert_non_null(strstr(e.msg, "no database here"));
+	assert_false(file_exists(fx->path));
+
+	/* Nor is a missing folder made. */
+	xsnprintf(path, sizeof(path), "%s/none/fc.db", fx->dir);
+	assert_int_equal(db_open(path, DB_OPEN_EXISTING, &db, &e), FC_ENOINPUT);
+	xsnprintf(path, sizeof(path), "%s/none", fx->dir);
+	assert_false(file_exists(path));
+
+	/* Only the last folder is made. */
+	xsnprintf(path, sizeof(path), "%s/a/b/fc.db", fx->dir);
+	assert_int_equal(db_open(path, DB_OPEN_CREATE, &db, &e),
+	    FC_ECANTCREAT);
+	assert_null(db);
+}
+
+static void
+test_reopen_does_not_write(void **state)
+{
+	struct fixture *fx = *state;
+	struct caseworker cw = {0};
+	struct fc_error e = {0};
+	struct snapshot s;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+	int64_t cw_id = add_cw(db, "a@example.org", "A");
+	char wal[200];
+
+	add_contact(db, add_family(db, "FXD-001", cw_id), T0, OUTCOME_REACHED,
+	    CHANNEL_PHONE, 0);
+	db_close(db);
+	xsnprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	assert_false(file_exists(wal));
+	snap(fx->path, &s);
+
+	/* Open, read, fail a write, close: nothing changes. */
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), 1);
+	get_family(db, "FXD-001");
+	xstrlcpy(cw.email, "A@EXAMPLE.ORG", sizeof(cw.email));
+	assert_int_equal(db_caseworker_add(db, &cw, &e), FC_EEXIST);
+	db_close(db);
+	assert_unchanged(fx->path, &s);
+}
+
+static void
+test_newer_schema_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	struct snapshot s;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+
+	db_close(db);
+	raw_exec(fx->path, "PRAGMA user_version = 2");
+	snap(fx->path, &s);
+	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_EDB);
+	assert_null(db);
+	assert_non_null(strstr(e.msg, fx->path));
+	assert_non_null(strstr(e.msg, "database schema version 2 is newer than "
+	    "this famcontactd (knows 1); upgrade famcontactd"));
+	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
+	assert_unchanged(fx->path, &s);
+}
+
+static void
+test_not_a_database(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	struct snapshot s;
+	struct db *db = NULL;
+	FILE *f = fopen(fx->path, "w");
+
+	assert_non_null(f);
+	for (int i = 0; i < 200; i++)
+		fprintf(f, "family,caseworker,line %d\n", i);
+	fclose(f);
+	snap(fx->path, &s);
+	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
+	assert_null(db);
+	assert_non_null(strstr(e.msg, "not a famcontactd database (file is not "
+	    "a database)"));
+	assert_non_null(strstr(e.msg, fx->path));
+	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_EDB);
+	assert_unchanged(fx->path, &s);
+	assert_int_equal(unlink(fx->path), 0);
+
+	/* Another program's SQLite file: tables but no version. */
+	raw_exec(fx->path, "CREATE TABLE notes (x); INSERT INTO notes VALUES (1)");
+	snap(fx->path, &s);
+	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "not a famcontactd database"));
+	assert_unchanged(fx->path, &s);
+	assert_int_equal(unlink(fx->path), 0);
+
+	/* ... or a version and someone else's application_id. */
+	raw_exec(fx->path, "CREATE TABLE notes (x); PRAGMA user_version = 1");
+	snap(fx->path, &s);
+	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "application_id 0x00000000"));
+	assert_unchanged(fx->path, &s);
+
+	/* A folder is not a database either. */
+	assert_int_equal(db_open(fx->dir, DB_OPEN_CREATE, &db, &e), FC_EDB);
+	assert_null(db);
+}
+
+static void
+test_empty_file_is_migrated(void **state)
+{
+	struct fixture *fx = *state;
+	FILE *f = fopen(fx->path, "w");
+	struct db *db;
+
+	assert_non_null(f);
+	fclose(f);
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), 1);
+	db_close(db);
+}
+
+/* Caseworkers. */
+
+static int
+collect_cw(const struct caseworker *cw, void *ctx)
+{
+	struct strbuf *b = ctx;
+
+	sb_printf(b, "%s;", cw->email);
+	return 0;
+}
+
+static void
+test_caseworker_crud(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	struct caseworker cw = {0};
+	struct fc_error e = {0};
+	struct strbuf b = {0};
+	int64_t id;
+
+	(void)state;
+	id = add_cw(db, "Zoe@example.org", "Zoë");
+	add_cw(db, "adam@example.org", "Adam");
+
+	/* Unique and found whatever the case. */
+	xstrlcpy(cw.email, "zoe@EXAMPLE.org", sizeof(cw.email));
+	assert_int_equal(db_caseworker_add(db, &cw, &e), FC_EEXIST);
+	assert_string_equal(e.msg, "caseworker zoe@EXAMPLE.org already exists");
+	assert_int_equal(db_caseworker_get(db, "ZOE@example.org", &cw, &e), 0);
+	assert_int_equal(cw.id, id);
+	assert_string_equal(cw.email, "Zoe@example.org");
+	assert_string_equal(cw.name, "Zoë");
+	assert_string_equal(cw.tz, "");
+	assert_true(cw.active);
+	assert_int_equal(cw.created_at, T0);
+
+	xstrlcpy(cw.name, "Zoe B.", sizeof(cw.name));
+	xstrlcpy(cw.tz, "Europe/Istanbul", sizeof(cw.tz));
+	cw.active = false;
+	assert_int_equal(db_caseworker_update(db, &cw, &e), 0);
+	memset(&cw, 0, sizeof(cw));
+	assert_int_equal(db_caseworker_get(db, "zoe@example.org", &cw, &e), 0);
+	assert_string_equal(cw.name, "Zoe B.");
+	assert_string_equal(cw.tz, "Europe/Istanbul");
+	assert_false(cw.active);
+
+	assert_int_equal(db_caseworker_get(db, cw.email, &cw, &e), 0);
+	assert_string_equal(cw.email, "Zoe@example.org");
+
+	cw.id = 999;
+	assert_int_equal(db_caseworker_update(db, &cw, &e), FC_ENOTFOUND);
+	assert_int_equal(db_caseworker_get(db, "nobody@example.org", &cw, &e),
+	    FC_ENOTFOUND);
+	assert_non_null(strstr(e.msg, "nobody@example.org"));
+
+	assert_int_equal(db_caseworker_foreach(db, collect_cw, &b, &e), 0);
+	assert_string_equal(sb_str(&b), "adam@example.org;Zoe@example.org;");
+	sb_free(&b);
+	db_close(db);
+}
+
+static void
+test_caseworker_remove(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	struct caseworker cw;
+	struct fc_error e = {0};
+	int64_t a, b;
+
+	(void)state;
+	a = add_cw(db, "a@example.org", "A");
+	b = add_cw(db, "b@example.org", "B");
+	add_cw(db, "c@example.org", "C");
+	add_family(db, "FXD-001", a);
+	add_family(db, "FXD-002", a);
+	add_family(db, "FXD-003", b);
+
+	assert_int_equal(db_caseworker_remove(db, "A@example.org", NULL, &e),
+	    FC_EINVAL);
+	assert_string_equal(e.msg, "caseworker a@example.org still has 2 "
+	    "families; reassign them first");
+	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e), 0);
+
+	/* A missing target changes nothing. */
+	assert_int_equal(db_caseworker_remove(db, "a@example.org",
+	    "x@example.org", &e), FC_ENOTFOUND);
+	assert_non_null(strstr(e.msg, "x@example.org"));
+	assert_int_equal(get_family(db, "FXD-001").caseworker_id, a);
+	assert_int_equal(db_caseworker_remove(db, "a@example.org",
+	    "A@example.org", &e), FC_EINVAL);
+
+	assert_int_equal(db_caseworker_remove(db, "a@example.org",
+	    "b@example.org", &e), 0);
+	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e),
+	    FC_ENOTFOUND);
+	assert_int_equal(get_family(db, "FXD-001").caseworker_id, b);
+	assert_string_equal(get_family(db, "FXD-002").caseworker_email,
+	    "b@example.org");
+
+	assert_int_equal(db_caseworker_remove(db, "c@example.org", NULL, &e), 0);
+	assert_int_equal(db_caseworker_remove(db, "c@example.org", NULL, &e),
+	    FC_ENOTFOUND);
+	assert_int_equal(db_caseworker_remove(db, "b@example.org", NULL, &e),
+	    FC_EINVAL);
+	assert_non_null(strstr(e.msg, "3 families"));
+	db_close(db);
+}
+
+/* Families. */
+
+static void
+test_family_crud(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	struct family f, g;
+	struct fc_error e = {0};
+	int64_t a, b;
+
+	(void)state;
+	a = add_cw(db, "a@example.org", "A");
+	b = add_cw(db, "b@example.org", "B");
+	assert_int_equal(db_caseworker_update(db, &(struct caseworker){
+	    .id = b, .tz = "Asia/Almaty", .active = true}, &e), 0);
+
+	family_init(&f, "FXD-042", a);
+	f.every_days = 14;
+	xstrlcpy(f.tz, "Europe/Berlin", sizeof(f.tz));
+	f.last_contact_day = day_from_civil(2024, 1, 31);
+	f.first_due = day_from_civil(2024, 2, 14);
+	assert_int_equal(db_family_add(db, &f, &e), 0);
+
+	g = get_family(db, "fxd-042");
+	assert_int_equal(g.id, f.id);
+	assert_string_equal(g.ref, "FXD-042");
+	assert_string_equal(g.name, "Secret Name");
+	assert_int_equal(g.caseworker_id, a);
+	assert_int_equal(g.every_days, 14);
+	assert_string_equal(g.tz, "Europe/Berlin");
+	assert_int_equal(g.status, FAMILY_ACTIVE);
+	assert_int_equal(g.pause_until, DAY_NONE);
+	assert_int_equal(g.last_contact_day, day_from_civil(2024, 1, 31));
+	assert_int_equal(g.first_due, day_from_civil(2024, 2, 14));
+	assert_int_equal(g.created_at, T0);
+	assert_string_equal(g.caseworker_email, "a@example.org");
+	assert_string_equal(g.caseworker_tz, "");
+	assert_int_equal(g.last.at, 0);
+	assert_int_equal(g.last_reached.at, 0);
+	assert_int_equal(g.last_attempt.at, 0);
+
+	/* The key may live in the struct being filled. */
+	assert_int_equal(db_family_get(db, g.ref, &g, &e), 0);
+	assert_string_equal(g.ref, "FXD-042");
+
+	/* Duplicate refs, whatever the case; the name never shows. */
+	family_init(&g, "fxd-042", a);
+	assert_int_equal(db_family_add(db, &g, &e), FC_EEXIST);
+	assert_string_equal(e.msg, "family fxd-042 already exists");
+	family_init(&g, "FXD-043", 777);
+	assert_int_equal(db_family_add(db, &g, &e), FC_EINVAL);
+	assert_null(strstr(e.msg, "Secret"));
+	family_init(&g, "FXD-043", a);
+	g.first_due = DAY_NONE;
+	assert_int_equal(db_family_add(db, &g, &e), FC_EINVAL);
+	family_init(&g, "FXD-043", a);
+	g.every_days = 366;
+	assert_int_equal(db_family_add(db, &g, &e), FC_EINVAL);
+
+	/* Update every stored field. */
+	f.caseworker_id = b;
+	xstrlcpy(f.ref, "FXD-042b", sizeof(f.ref));
+	xstrlcpy(f.name, "", sizeof(f.name));
+	f.every_days = 0;
+	f.tz[0] = '\0';
+	f.status = FAMILY_PAUSED;
+	xstrlcpy(f.pause_reason, "travelling", sizeof(f.pause_reason));
+	f.pause_until = day_from_civil(2024, 12, 31);
+	f.last_contact_day = DAY_NONE;
+	f.first_due = day_from_civil(1999, 12, 31);
+	assert_int_equal(db_family_update(db, &f, &e), 0);
+	assert_int_equal(db_family_get(db, "FXD-042", &g, &e), FC_ENOTFOUND);
+	assert_non_null(strstr(e.msg, "FXD-042"));
+	g = get_family(db, "FXD-042b");
+	assert_int_equal(g.caseworker_id, b);
+	assert_string_equal(g.caseworker_email, "b@example.org");
+	assert_string_equal(g.caseworker_tz, "Asia/Almaty");
+	assert_string_equal(g.name, "");
+	assert_int_equal(g.every_days, 0);
+	assert_int_equal(g.status, FAMILY_PAUSED);
+	assert_string_equal(g.pause_reason, "travelling");
+	assert_int_equal(g.pause_until, day_from_civil(2024, 12, 31));
+	assert_int_equal(g.last_contact_day, DAY_NONE);
+	assert_int_equal(g.first_due, day_from_civil(1999, 12, 31));
+	assert_int_equal(g.created_at, T0);
+
+	add_family(db, "FXD-050", a);
+	xstrlcpy(f.ref, "fxd-050", sizeof(f.ref));
+	assert_int_equal(db_family_update(db, &f, &e), FC_EEXIST);
+	f.id = 999;
+	xstrlcpy(f.ref, "FXD-999", sizeof(f.ref));
+	assert_int_equal(db_family_update(db, &f, &e), FC_ENOTFOUND);
+	db_close(db);
+}
+
+/* Derived marks: the latest effective contact of each kind. */
+static void
+test_marks(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	int64_t fam, other, r2, a1;
+	struct family f;
+
+	(void)state;
+	fam = add_family(db, "FXD-001", add_cw(db, "a@example.org", "A"));
+	other = add_family(db, "FXD-002", get_family(db, "FXD-001").caseworker_id);
+
+	add_contact(db, fam, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+	a1 = add_contact(db, fam, T0 + 100, OUTCOME_ATTEMPTED, CHANNEL_VIDEO, 0);
+	/* Contacts of another family never count. */
+	add_contact(db, other, T0 + 5000, OUTCOME_REACHED, CHANNEL_LETTER, 0);
+	f = get_family(db, "FXD-001");
+	assert_int_equal(f.last_reached.at, T0);
+	assert_int_equal(f.last_reached.channel, CHANNEL_PHONE);
+	assert_int_equal(f.last_reached.outcome, OUTCOME_REACHED);
+	assert_int_equal(f.last_attempt.at, T0 + 100);
+	assert_int_equal(f.last_attempt.channel, CHANNEL_VIDEO);
+	assert_int_equal(f.last_attempt.outcome, OUTCOME_ATTEMPTED);
+	assert_int_equal(f.last.at, T0 + 100);
+	assert_int_equal(f.last.outcome, OUTCOME_ATTEMPTED);
+
+	/* Logged later but happened earlier: not the latest. */
+	r2 = add_contact(db, fam, T0 + 50, OUTCOME_REACHED, CHANNEL_EMAIL, 0);
+	f = get_family(db, "FXD-001");
+	assert_int_equal(f.last_reached.at, T0 + 50);
+	assert_int_equal(f.last.at, T0 + 100);
+
+	/* Voiding the attempt: the reached contact is the latest again. */
+	add_contact(db, fam, T0 + 200, OUTCOME_VOID, CHANNEL_VIDEO, a1);
+	f = get_family(db, "FXD-001");
+	assert_int_equal(f.last_attempt.at, 0);
+	assert_int_equal(f.last.at, T0 + 50);
+	assert_int_equal(f.last.outcome, OUTCOME_REACHED);
+	assert_int_equal(f.last.channel, CHANNEL_EMAIL);
+
+	/* A correction that is itself a contact replaces the voided one. */
+	add_contact(db, fam, T0 + 40, OUTCOME_REACHED, CHANNEL_IN_PERSON, r2);
+	f = get_family(db, "FXD-001");
+	assert_int_equal(f.last_reached.at, T0 + 40);
+	assert_int_equal(f.last_reached.channel, CHANNEL_IN_PERSON);
+
+	/* Ties on time: the later row wins, across kinds too. */
+	add_contact(db, fam, T0 + 1000, OUTCOME_ATTEMPTED, CHANNEL_PHONE, 0);
+	add_contact(db, fam, T0 + 1000, OUTCOME_REACHED, CHANNEL_MESSAGE, 0);
+	f = get_family(db, "FXD-001");
+	assert_int_equal(f.last.at, T0 + 1000);
+	assert_int_equal(f.last.outcome, OUTCOME_REACHED);
+	add_contact(db, fam, T0 + 1000, OUTCOME_ATTEMPTED, CHANNEL_OTHER, 0);
+	f = get_family(db, "FXD-001");
+	assert_int_equal(f.last.outcome, OUTCOME_ATTEMPTED);
+	assert_int_equal(f.last.channel, CHANNEL_OTHER);
+	assert_int_equal(f.last_attempt.channel, CHANNEL_OTHER);
+	add_contact(db, fam, T0 + 1000, OUTCOME_REACHED, CHANNEL_VIDEO, 0);
+	f = get_family(db, "FXD-001");
+	assert_int_equal(f.last_reached.channel, CHANNEL_VIDEO);
+	assert_int_equal(f.last.channel, CHANNEL_VIDEO);
+	db_close(db);
+}
+
+static void
+test_contact_voids(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	struct contact c = {0};
+	struct fc_error e = {0};
+	int64_t cw, fam, other, c1, c2, v;
+
+	(void)state;
+	cw = add_cw(db, "a@example.org", "A");
+	fam = add_family(db, "FXD-001", cw);
+	other = add_family(db, "FXD-002", cw);
+	c1 = add_contact(db, fam, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+	c2 = add_contact(db, other, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+
+	c.family_id = fam;
+	c.at = T0;
+	c.logged_at = T0;
+	c.outcome = OUTCOME_VOID;
+	assert_int_equal(db_contact_add(db, &c, &e), FC_EINVAL);
+	c.voids = c2;
+	assert_int_equal(db_contact_add(db, &c, &e), FC_EINVAL);
+	assert_non_null(strstr(e.msg, "same family"));
+	c.voids = 12345;
+	assert_int_equal(db_contact_add(db, &c, &e), FC_ENOTFOUND);
+	c.voids = c1;
+	assert_int_equal(db_contact_add(db, &c, &e), 0);
+	v = c.id;
+	assert_int_equal(db_contact_add(db, &c, &e), FC_EEXIST);
+	assert_non_null(strstr(e.msg, "already voided"));
+	c.voids = v;
+	assert_int_equal(db_contact_add(db, &c, &e), FC_EINVAL);
+	c.family_id = 999;
+	c.voids = 0;
+	c.outcome = OUTCOME_REACHED;
+	assert_int_equal(db_contact_add(db, &c, &e), FC_EINVAL);
+	c.family_id = fam;
+	c.channel = CHANNEL_COUNT;
+	assert_int_equal(db_contact_add(db, &c, &e), FC_EINVAL);
+	db_close(db);
+}
+
+static int
+collect_contact(const struct contact *c, void *ctx)
+{
+	struct strbuf *b = ctx;
+
+	sb_printf(b, "%lld:%s:%s%s;", (long long)c->id, c->family_ref,
+	    outcome_name(c->outcome), c->voided ? ":voided" : "");
+	return 0;
+}
+
+static void
+test_contact_get_foreach(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	struct contact c;
+	struct fc_error e = {0};
+	struct strbuf b = {0};
+	int64_t cw, fam, c1, c2, c3, v;
+
+	(void)state;
+	cw = add_cw(db, "a@example.org", "A");
+	fam = add_family(db, "FXD-001", cw);
+	add_contact(db, add_family(db, "FXD-002", cw), T0, OUTCOME_REACHED,
+	    CHANNEL_PHONE, 0);
+	c1 = add_contact(db, fam, T0 + 10, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+	c2 = add_contact(db, fam, T0, OUTCOME_ATTEMPTED, CHANNEL_LETTER, 0);
+	c3 = add_contact(db, fam, T0 + 10, OUTCOME_ATTEMPTED, CHANNEL_OTHER, 0);
+	v = add_contact(db, fam, T0 + 20, OUTCOME_VOID, CHANNEL_OTHER, c3);
+
+	assert_int_equal(db_contact_get(db, c2, &c, &e), 0);
+	assert_int_equal(c.id, c2);
+	assert_int_equal(c.family_id, fam);
+	assert_string_equal(c.family_ref, "FXD-001");
+	assert_int_equal(c.at, T0);
+	assert_int_equal(c.channel, CHANNEL_LETTER);
+	assert_int_equal(c.outcome, OUTCOME_ATTEMPTED);
+	assert_string_equal(c.note, "private note");
+	assert_string_equal(c.by, "");
+	assert_string_equal(c.logged_by, "tester");
+	assert_int_equal(c.logged_at, T0 + 60);
+	assert_int_equal(c.voids, 0);
+	assert_false(c.voided);
+	assert_int_equal(db_contact_get(db, c3, &c, &e), 0);
+	assert_true(c.voided);
+	assert_int_equal(db_contact_get(db, v, &c, &e), 0);
+	assert_int_equal(c.voids, c3);
+	assert_int_equal(db_contact_get(db, 999, &c, &e), FC_ENOTFOUND);
+
+	assert_int_equal(db_contact_foreach(db, fam, collect_contact, &b, &e), 0);
+	char want[256];
+	xsnprintf(want, sizeof(want), "%lld:FXD-001:attempted;"
+	    "%lld:FXD-001:reached;%lld:FXD-001:attempted:voided;"
+	    "%lld:FXD-001:void;", (long long)c2, (long long)c1, (long long)c3,
+	    (long long)v);
+	assert_string_equal(sb_str(&b), want);
+	sb_free(&b);
+	db_close(db);
+}
+
+/* Contacts stay as logged, whoever tries. */
+static void
+test_append_only(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+	int64_t cw = add_cw(db, "a@example.org", "A");
+	int64_t fam = add_family(db, "FXD-001", cw);
+	int64_t other = add_family(db, "FXD-002", cw);
+	char sql[200];
+
+	add_contact(db, fam, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+	db_close(db);
+	assert_string_equal(raw_exec_fails(fx->path,
+	    "UPDATE contact SET note = 'x'"),
+	    "contacts are append-only; log a correction instead");
+	assert_string_equal(raw_exec_fails(fx->path, "DELETE FROM contact"),
+	    "contacts are append-only; log a correction instead");
+	xsnprintf(sql, sizeof(sql), "INSERT INTO contact (family_id, at,"
+	    " channel, outcome, logged_at, voids) VALUES (%lld, 1, 'phone',"
+	    " 'void', 1, 1)", (long long)other);
+	assert_non_null(strstr(raw_exec_fails(fx->path, sql), "same family"));
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM contact"), 1);
+}
+
+static int
+ignore_family(const struct family *f, void *ctx)
+{
+	(void)f;
+	(void)ctx;
+	return 0;
+}
+
+/* The file changed by another program: refused with FC_EDB, never a crash. */
+static void
+test_edited_behind_our_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+	int64_t cw = add_cw(db, "a@example.org", "A");
+	struct fc_error e = {0};
+	struct family f;
+	struct contact c;
+	char sql[FC_NOTE_MAX + 300];
+	int64_t fam;
+
+	fam = add_family(db, "FXD-001", cw);
+	add_family(db, "FXD-002", cw);
+	db_close(db);
+
+	raw_exec(fx->path, "UPDATE family SET pause_until = '2024-02-30'"
+	    " WHERE ref = 'FXD-001'");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "family FXD-001"));
+	assert_non_null(strstr(e.msg, "pause_until"));
+	assert_null(strstr(e.msg, "Secret"));
+	assert_int_equal(db_family_foreach(db, NULL, ignore_family, NULL, &e), FC_EDB);
+	db_close(db);
+
+	raw_exec(fx->path, "PRAGMA ignore_check_constraints = ON;"
+	    " UPDATE family SET pause_until = NULL, first_due = 'soon',"
+	    " status = 'active' WHERE ref = 'FXD-001'");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "first_due"));
+	db_close(db);
+
+	raw_exec(fx->path, "PRAGMA ignore_check_constraints = ON;"
+	    " UPDATE family SET first_due = '2024-01-01', status = 'frozen'"
+	    " WHERE ref = 'FXD-001'");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "status"));
+	db_close(db);
+
+	/* One byte over the limit, and a NUL inside. */
+	xsnprintf(sql, sizeof(sql), "UPDATE family SET status = 'active',"
+	    " name = printf('%%.*c', %d, 'x') WHERE ref = 'FXD-001'",
+	    FC_NAME_MAX + 1);
+	raw_exec(fx->path, sql);
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "family FXD-001: name is longer than 200"));
+	db_close(db);
+	raw_exec(fx->path, "UPDATE family SET name = CAST(x'41004200' AS TEXT)"
+	    " WHERE ref = 'FXD-001'");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "NUL"));
+	db_close(db);
+
+	/* Exactly the limit is fine. */
+	xsnprintf(sql, sizeof(sql), "UPDATE family SET"
+	    " name = printf('%%.*c', %d, 'x') WHERE ref = 'FXD-001'",
+	    FC_NAME_MAX);
+	raw_exec(fx->path, sql);
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	f = get_family(db, "FXD-001");
+	assert_int_equal(strlen(f.name), FC_NAME_MAX);
+	db_close(db);
+
+	/* A bad ref is named by row id. */
+	xsnprintf(sql, sizeof(sql), "UPDATE family SET"
+	    " ref = printf('%%.*c', %d, 'R') WHERE ref = 'FXD-002'",
+	    FC_REF_MAX + 1);
+	raw_exec(fx->path, sql);
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_family_foreach(db, NULL, ignore_family, NULL, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "family id "));
+	db_close(db);
+
+	/* Contacts: an oversize note. */
+	xsnprintf(sql, sizeof(sql), "INSERT INTO contact (family_id, at,"
+	    " channel, outcome, note, logged_at) VALUES (%lld, 1, 'phone',"
+	    " 'reached', printf('%%.*c', %d, 'n'), 1)", (long long)fam,
+	    FC_NOTE_MAX + 1);
+	raw_exec(fx->path, sql);
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_contact_get(db, 1, &c, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "contact 1: note"));
+	db_close(db);
+
+	/* A schema taken apart: an error, not a crash. */
+	raw_exec(fx->path, "DROP INDEX family_caseworker;"
+	    " ALTER TABLE family RENAME TO family_old");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
+	db_close(db);
+}
+
+/* Listing families. */
+
+static int
+collect_family(const struct family *f, void *ctx)
+{
+	struct strbuf *b = ctx;
+
+	sb_printf(b, "%s/%s;", f->caseworker_email, f->ref);
+	return 0;
+}
+
+static int
+stop_after_two(const struct family *f, void *ctx)
+{
+	int *n = ctx;
+
+	(void)f;
+	return ++*n == 2 ? 42 : 0;
+}
+
+static void
+test_family_foreach(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	struct family_filter filter = {0};
+	struct fc_error e = {0};
+	struct strbuf b = {0};
+	struct family f;
+	int64_t zed, amy, bob;
+	int n = 0;
+
+	(void)state;
+	zed = add_cw(db, "zed@example.org", "Z");
+	amy = add_cw(db, "Amy@example.org", "A");
+	bob = add_cw(db, "bob@example.org", "B");
+	add_family(db, "FXD-010", zed);
+	add_family(db, "FXD-002", amy);
+	add_family(db, "fxd-003", zed);
+	add_family(db, "FXD-001", bob);
+	add_family(db, "FXD-005", amy);
+	f = get_family(db, "FXD-005");
+	f.status = FAMILY_CLOSED;
+	assert_int_equal(db_family_update(db, &f, &e), 0);
+	f = get_family(db, "FXD-001");
+	f.status = FAMILY_PAUSED;
+	f.pause_until = day_from_civil(2025, 1, 1);
+	assert_int_equal(db_family_update(db, &f, &e), 0);
+
+	assert_int_equal(db_family_foreach(db, NULL, collect_family, &b, &e), 0);
+	assert_string_equal(sb_str(&b), "Amy@example.org/FXD-002;"
+	    "bob@example.org/FXD-001;zed@example.org/fxd-003;"
+	    "zed@example.org/FXD-010;");
+	sb_reset(&b);
+	filter.include_closed = true;
+	assert_int_equal(db_family_foreach(db, &filter, collect_family, &b, &e),
+	    0);
+	assert_string_equal(sb_str(&b), "Amy@example.org/FXD-002;"
+	    "Amy@example.org/FXD-005;bob@example.org/FXD-001;"
+	    "zed@example.org/fxd-003;zed@example.org/FXD-010;");
+	sb_reset(&b);
+	filter.caseworker_email = "AMY@example.org";
+	assert_int_equal(db_family_foreach(db, &filter, collect_family, &b, &e),
+	    0);
+	assert_string_equal(sb_str(&b), "Amy@example.org/FXD-002;"
+	    "Amy@example.org/FXD-005;");
+	sb_reset(&b);
+	filter.include_closed = false;
+	assert_int_equal(db_family_foreach(db, &filter, collect_family, &b, &e),
+	    0);
+	assert_string_equal(sb_str(&b), "Amy@example.org/FXD-002;");
+	sb_reset(&b);
+	filter.caseworker_email = "nobody@example.org";
+	assert_int_equal(db_family_foreach(db, &filter, collect_family, &b, &e),
+	    0);
+	assert_string_equal(sb_str(&b), "");
+
+	assert_int_equal(db_family_foreach(db, NULL, stop_after_two, &n, &e), 42);
+	assert_int_equal(n, 2);
+	sb_free(&b);
+	db_close(db);
+}
+
+/* Writes from inside a listing: the daemon queues mail while it walks families. */
+static int
+write_while_listing(const struct family *f, void *ctx)
+{
+	struct db *db = ctx;
+	struct fc_error e = {0};
+	int64_t c = add_contact(db, f->id, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+
+	add_contact(db, f->id, T0 + 1, OUTCOME_VOID, CHANNEL_PHONE, c);
+	if (db_caseworker_remove(db, "nobody@example.org", NULL, &e) !=
+	    FC_ENOTFOUND)
+		fail_msg("remove: %s", e.msg);
+	return 0;
+}
+
+static void
+test_write_while_listing(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+	struct fc_error e = {0};
+	int64_t cw = add_cw(db, "a@example.org", "A");
+
+	add_family(db, "FXD-001", cw);
+	add_family(db, "FXD-002", cw);
+	assert_int_equal(db_family_foreach(db, NULL, write_while_listing, db,
+	    &e), 0);
+	db_close(db);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM contact"), 4);
+}
+
+/* Transactions. */
+
+static void
+test_transactions(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	struct caseworker cw;
+	struct family f;
+	struct fc_error e = {0};
+	int64_t a, c1;
+
+	(void)state;
+	assert_int_equal(db_commit(db, &e), FC_EINTERNAL);
+	db_rollback(db);
+
+	/* Rollback leaves nothing. */
+	assert_int_equal(db_begin(db, &e), 0);
+	assert_int_equal(db_begin(db, &e), FC_EINTERNAL);
+	a = add_cw(db, "a@example.org", "A");
+	add_family(db, "FXD-001", a);
+	db_rollback(db);
+	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e),
+	    FC_ENOTFOUND);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_ENOTFOUND);
+
+	/* A failed step inside a transaction does not end it. */
+	assert_int_equal(db_begin(db, &e), 0);
+	a = add_cw(db, "a@example.org", "A");
+	add_cw(db, "b@example.org", "B");
+	add_family(db, "FXD-001", a);
+	assert_int_equal(db_caseworker_remove(db, "a@example.org", NULL, &e),
+	    FC_EINVAL);
+	assert_int_equal(db_commit(db, &e), 0);
+	assert_int_equal(get_family(db, "FXD-001").caseworker_id, a);
+
+	/* Multi-statement functions nest inside the caller's transaction. */
+	assert_int_equal(db_begin(db, &e), 0);
+	assert_int_equal(db_caseworker_remove(db, "a@example.org",
+	    "b@example.org", &e), 0);
+	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e),
+	    FC_ENOTFOUND);
+	db_rollback(db);
+	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e), 0);
+	assert_int_equal(get_family(db, "FXD-001").caseworker_id, a);
+
+	assert_int_equal(db_begin(db, &e), 0);
+	c1 = add_contact(db, get_family(db, "FXD-001").id, T0, OUTCOME_REACHED,
+	    CHANNEL_PHONE, 0);
+	add_contact(db, get_family(db, "FXD-001").id, T0, OUTCOME_VOID,
+	    CHANNEL_PHONE, c1);
+	assert_int_equal(db_commit(db, &e), 0);
+	assert_int_equal(get_family(db, "FXD-001").last.at, 0);
+	db_close(db);
+}
+
+/* Two connections: a writer holding the lock makes the other wait, then fail. */
+static void
+test_busy(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *a = open_ok(fx->path, DB_OPEN_CREATE);
+	struct db *b, *c;
+	struct caseworker cw = {0};
+	struct fc_error e = {0};
+
+	b = open_ok(fx->path, DB_OPEN_EXISTING);
+	db_set_busy_timeout(b, 50);
+	assert_int_equal(db_begin(a, &e), 0);
+	add_cw(a, "a@example.org", "A");
+
+	xstrlcpy(cw.email, "b@example.org", sizeof(cw.email));
+	assert_int_equal(db_caseworker_add(b, &cw, &e), FC_EBUSY);
+	assert_non_null(strstr(e.msg, "database is busy (another famcontactctl "
+	    "or famcontactd holds it); try again"));
+	assert_int_equal(db_begin(b, &e), FC_EBUSY);
+	assert_int_equal(db_caseworker_remove(b, "x@example.org", NULL, &e),
+	    FC_EBUSY);
+	/* Readers see the last commit, and opening needs no write. */
+	assert_int_equal(db_caseworker_get(b, "a@example.org", &cw, &e),
+	    FC_ENOTFOUND);
+	c = open_ok(fx->path, DB_OPEN_EXISTING);
+	db_close(c);
+
+	assert_int_equal(db_commit(a, &e), 0);
+	assert_int_equal(db_caseworker_get(b, "a@example.org", &cw, &e), 0);
+	xstrlcpy(cw.email, "b@example.org", sizeof(cw.email));
+	assert_int_equal(db_caseworker_add(b, &cw, &e), 0);
+	db_close(a);
+	db_close(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_memory),
+		cmocka_unit_test_setup_teardown(test_create_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_existing_missing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_does_not_write, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_database, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_empty_file_is_migrated, setup,
+		    teardown),
+		cmocka_unit_test(test_caseworker_crud),
+		cmocka_unit_test(test_caseworker_remove),
+		cmocka_unit_test(test_family_crud),
+		cmocka_unit_test(test_marks),
+		cmocka_unit_test(test_contact_voids),
+		cmocka_unit_test(test_contact_get_foreach),
+		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edited_behind_our_back, setup,
+		    teardown),
+		cmocka_unit_test(test_family_foreach),
+		cmocka_unit_test_setup_teardown(test_write_while_listing, setup,
+		    teardown),
+		cmocka_unit_test(test_transactions),
+		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,323 @@
+/*
+ * test_due.c - stored families to scheduler days, in the caseworker's
+ * zone.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "conf.h"
+#include "due.h"
+#include "timeutil.h"
+#include "util.h"
+
+/* A UTC instant from its civil parts. */
+static int64_t
+utc(int y, int m, int d, int hh, int mm, int ss)
+{
+	return (int64_t)day_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
+}
+
+/* The configuration due.c reads, by hand: not conf.c's defaults. */
+static void
+make_conf(struct conf *c, const char *zone)
+{
+	memset(c, 0, sizeof(*c));
+	c->reminders.every_days = 14;
+	c->reminders.repeat_every_days = 3;
+	c->reminders.after_attempt_days = 2;
+	c->reminders.escalate_after_days = 7;
+	assert_int_equal(xstrlcpy(c->timezone, zone, sizeof(c->timezone)), 0);
+}
+
+/* An active family of caseworker zone (""= the config's), never contacted. */
+static void
+make_family(struct family *f, const char *zone)
+{
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(xstrlcpy(f->ref, "FXD-042", sizeof(f->ref)), 0);
+	assert_int_equal(xstrlcpy(f->caseworker_tz, zone, sizeof(f->caseworker_tz)), 0);
+	f->status = FAMILY_ACTIVE;
+	f->pause_until = DAY_NONE;
+	f->last_contact_day = DAY_NONE;
+	f->first_due = day_from_civil(2026, 1, 1);
+}
+
+static void
+reached_at(struct family *f, int64_t at)
+{
+	f->last_reached.at = at;
+	f->last_reached.outcome = OUTCOME_REACHED;
+	f->last = f->last_reached;
+}
+
+static void
+test_policy(void **state)
+{
+	struct conf c;
+	struct sched_policy p;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	c.reminders.every_days = 21;
+	c.reminders.repeat_every_days = 4;
+	c.reminders.after_attempt_days = 5;
+	c.reminders.escalate_after_days = 9;
+	due_policy(&c, &p);
+	assert_int_equal(p.every_days, 21);
+	assert_int_equal(p.repeat_every_days, 4);
+	assert_int_equal(p.after_attempt_days, 5);
+	assert_int_equal(p.escalate_after_days, 9);
+}
+
+static void
+test_zone(void **state)
+{
+	struct conf c;
+	struct family f;
+
+	(void)state;
+	make_conf(&c, "Europe/Berlin");
+	make_family(&f, "Asia/Almaty");
+	assert_string_equal(due_zone(&c, &f), "Asia/Almaty");
+	make_family(&f, "");
+	assert_string_equal(due_zone(&c, &f), "Europe/Berlin");
+}
+
+/*
+ * Reached at 2026-03-01T23:30Z: 02:30 on 2 March in Istanbul, 18:30 on
+ * 1 March in New York. With a 14-day cadence the family falls due on
+ * 16 March for the one caseworker and 15 March for the other.
+ */
+static void
+test_caseworker_zone_matters(void **state)
+{
+	const int64_t contact = utc(2026, 3, 1, 23, 30, 0);
+	const int64_t now = utc(2026, 3, 15, 12, 0, 0);
+	struct conf c;
+	struct family f;
+	struct sched_due d;
+
+	(void)state;
+	assert_int_equal(day_from_civil(2026, 3, 1), 20513);
+	make_conf(&c, "UTC");
+
+	make_family(&f, "Europe/Istanbul");
+	reached_at(&f, contact);
+	due_family(&c, &f, now, &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 16));
+	assert_int_equal(d.state, DUE_NOT_YET);
+	assert_int_equal(d.days_overdue, -1);
+
+	make_family(&f, "America/New_York");
+	reached_at(&f, contact);
+	due_family(&c, &f, now, &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 15));
+	assert_int_equal(d.state, DUE_TODAY);
+	assert_int_equal(d.days_overdue, 0);
+
+	/* In UTC, the config's zone, it is 1 March as well. */
+	make_family(&f, "");
+	reached_at(&f, contact);
+	due_family(&c, &f, now, &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 15));
+}
+
+/* No caseworker zone: the config's timezone decides, both for contacts and today. */
+static void
+test_fallback_to_conf_zone(void **state)
+{
+	const int64_t contact = utc(2026, 3, 1, 23, 30, 0);
+	struct conf c;
+	struct family f;
+	struct sched_due d;
+
+	(void)state;
+	make_conf(&c, "Europe/Istanbul");
+	make_family(&f, "");
+	reached_at(&f, contact);
+	due_family(&c, &f, utc(2026, 3, 15, 12, 0, 0), &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 16));
+	assert_int_equal(d.state, DUE_NOT_YET);
+	/* 21:00Z on 15 March is already 16 March in Istanbul. */
+	due_family(&c, &f, utc(2026, 3, 15, 21, 0, 0), &d);
+	assert_int_equal(d.state, DUE_TODAY);
+
+	make_conf(&c, "America/New_York");
+	due_family(&c, &f, utc(2026, 3, 15, 12, 0, 0), &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 15));
+	assert_int_equal(d.state, DUE_TODAY);
+}
+
+/*
+ * Pacific/Chatham is UTC+13:45 in March (daylight time): reached at
+ * 2026-03-01T12:00Z, which is 01:45 on 2 March there, so due on 16 March,
+ * which begins at 2026-03-15T10:15Z.
+ */
+static void
+test_chatham_midnight(void **state)
+{
+	struct conf c;
+	struct family f;
+	struct sched_due d;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	make_family(&f, "Pacific/Chatham");
+	reached_at(&f, utc(2026, 3, 1, 12, 0, 0));
+
+	due_family(&c, &f, utc(2026, 3, 15, 10, 14, 59), &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 16));
+	assert_int_equal(d.state, DUE_NOT_YET);
+	assert_int_equal(d.days_overdue, -1);
+
+	due_family(&c, &f, utc(2026, 3, 15, 10, 15, 0), &d);
+	assert_int_equal(d.state, DUE_TODAY);
+	assert_int_equal(d.days_overdue, 0);
+
+	/* In UTC, the contact and the due day both fall a day earlier. */
+	f.caseworker_tz[0] = '\0';
+	due_family(&c, &f, utc(2026, 3, 15, 10, 15, 0), &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 15));
+	assert_int_equal(d.state, DUE_TODAY);
+}
+
+/*
+ * Asia/Kathmandu is UTC+5:45: 18:15Z is local midnight. A contact one
+ * second before it counts for the earlier day.
+ */
+static void
+test_kathmandu_midnight(void **state)
+{
+	struct conf c;
+	struct family f;
+	struct sched_due d;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	make_family(&f, "Asia/Kathmandu");
+
+	reached_at(&f, utc(2026, 3, 1, 18, 14, 59));
+	due_family(&c, &f, utc(2026, 3, 15, 18, 14, 59), &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 15));
+	assert_int_equal(d.state, DUE_TODAY);
+	due_family(&c, &f, utc(2026, 3, 15, 18, 15, 0), &d);
+	assert_int_equal(d.state, DUE_OVERDUE);
+	assert_int_equal(d.days_overdue, 1);
+
+	reached_at(&f, utc(2026, 3, 1, 18, 15, 0));
+	due_family(&c, &f, utc(2026, 3, 15, 18, 14, 59), &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 16));
+	assert_int_equal(d.state, DUE_NOT_YET);
+	due_family(&c, &f, utc(2026, 3, 15, 18, 15, 0), &d);
+	assert_int_equal(d.state, DUE_TODAY);
+}
+
+/* The latest attempt, converted in the same zone, holds after a reached contact. */
+static void
+test_attempt(void **state)
+{
+	struct conf c;
+	struct family f;
+	struct sched_due d;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	make_family(&f, "America/New_York");
+	reached_at(&f, utc(2026, 3, 1, 15, 0, 0));
+	/* 20 March 01:00Z is still 19 March in New York. */
+	f.last_attempt.at = utc(2026, 3, 20, 1, 0, 0);
+	f.last_attempt.outcome = OUTCOME_ATTEMPTED;
+	f.last = f.last_attempt;
+
+	due_family(&c, &f, utc(2026, 3, 20, 14, 0, 0), &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 15));
+	assert_int_equal(d.state, DUE_OVERDUE);
+	assert_int_equal(d.days_overdue, 5);
+	assert_int_equal(d.hold_until, day_from_civil(2026, 3, 21));
+	assert_true(d.held);
+
+	due_family(&c, &f, utc(2026, 3, 21, 14, 0, 0), &d);
+	assert_false(d.held);
+	assert_int_equal(d.days_overdue, 6);
+
+	/* An attempt before the last reached contact holds nothing. */
+	f.last_attempt.at = utc(2026, 2, 27, 15, 0, 0);
+	due_family(&c, &f, utc(2026, 3, 20, 14, 0, 0), &d);
+	assert_int_equal(d.hold_until, DAY_NONE);
+	assert_false(d.held);
+}
+
+/* Never contacted: first_due, or the day an import gave, in days already. */
+static void
+test_never_contacted(void **state)
+{
+	struct conf c;
+	struct family f;
+	struct sched_due d;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	make_family(&f, "Asia/Almaty");
+	f.first_due = day_from_civil(2026, 3, 10);
+	due_family(&c, &f, utc(2026, 3, 9, 12, 0, 0), &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 10));
+	assert_int_equal(d.state, DUE_NOT_YET);
+	assert_int_equal(d.hold_until, DAY_NONE);
+
+	/* Almaty is UTC+5 (+6 in older tzdata): 20:00Z on 9 March is already 10 March there. */
+	due_family(&c, &f, utc(2026, 3, 9, 20, 0, 0), &d);
+	assert_int_equal(d.state, DUE_TODAY);
+
+	f.last_contact_day = day_from_civil(2026, 3, 1);
+	f.every_days = 7;
+	due_family(&c, &f, utc(2026, 3, 9, 12, 0, 0), &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 8));
+	assert_int_equal(d.state, DUE_OVERDUE);
+}
+
+static void
+test_paused_and_closed(void **state)
+{
+	struct conf c;
+	struct family f;
+	struct sched_due d;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	make_family(&f, "Pacific/Chatham");
+	f.status = FAMILY_PAUSED;
+	f.pause_until = day_from_civil(2026, 4, 1);
+	/* 1 April begins at 2026-03-31T10:15Z in Chatham (still +13:45). */
+	due_family(&c, &f, utc(2026, 3, 31, 10, 14, 59), &d);
+	assert_int_equal(d.state, DUE_PAUSED);
+	due_family(&c, &f, utc(2026, 3, 31, 10, 15, 0), &d);
+	assert_int_equal(d.state, DUE_REVIEW);
+
+	f.status = FAMILY_CLOSED;
+	due_family(&c, &f, utc(2026, 3, 31, 10, 15, 0), &d);
+	assert_int_equal(d.state, DUE_CLOSED);
+	assert_false(d.escalate);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_zone),
+		cmocka_unit_test(test_caseworker_zone_matters),
+		cmocka_unit_test(test_fallback_to_conf_zone),
+		cmocka_unit_test(test_chatham_midnight),
+		cmocka_unit_test(test_kathmandu_midnight),
+		cmocka_unit_test(test_attempt),
+		cmocka_unit_test(test_never_contacted),
+		cmocka_unit_test(test_paused_and_closed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
