@@ -20,6 +20,9 @@ log_init(const char *name, bool debug)
 	journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
+static void vlog(int prio, const char *level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 vlog(int prio, const char *level, const char *fmt, va_list ap)
 {
