@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -34,8 +35,6 @@
  * find_big_ints). More are not remembered; the load fails all the same.
  */
 #define BIG_INTS_MAX 16
-/* The largest int; <limits.h> is shadowed by our own limits.h. */
-#define CONF_INT_MAX ((int)(~0u >> 1))
 /* A key name is suggested for a typo at most this many edits away. */
 #define SUGGEST_DISTANCE 2
 
@@ -331,8 +330,8 @@ find_big_ints(struct loader *l, const char *text)
 			v = strtoull(hex ? start + 2 : start, &end, hex ? 16 : 10);
 			if (end != p)
 				continue;	/* libconfig refuses it */
-			limit = neg && !hex ? (unsigned long long)CONF_INT_MAX +
-			    1 : CONF_INT_MAX;
+			limit = neg && !hex ? (unsigned long long)INT_MAX +
+			    1 : INT_MAX;
 			if ((errno != ERANGE && v <= limit) ||
 			    l->nbig == BIG_INTS_MAX)
 				continue;
@@ -1155,7 +1154,7 @@ conf_load_string(const char *text, const char *name, struct conf *c,
 	for (size_t i = 0; i < l.nbig; i++)
 		if (!l.big[i].used)
 			problem_at(&l, l.big[i].line, "%s is too large a "
-			    "number (at most %d)", l.big[i].text, CONF_INT_MAX);
+			    "number (at most %d)", l.big[i].text, INT_MAX);
 	if (xstrlcpy(l.c->path, name, sizeof(l.c->path)) != 0)
 		problem_at(&l, 0, "the file name is longer than %zu bytes",
 		    sizeof(l.c->path) - 1);

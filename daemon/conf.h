@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "limits.h"
+#include "fclimits.h"
 
 struct err_list;
 struct fc_error;

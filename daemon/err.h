@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "fclimits.h"
 
 enum fc_err {
 	FC_OK = 0,

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "fclimits.h"
 
 struct fc_error;
 struct strbuf;

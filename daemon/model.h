@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "fclimits.h"
 
 /* A calendar day: days since 1970-01-01 (proleptic Gregorian, no zone). */
 typedef int32_t fc_day;

@@ -1,5 +1,5 @@
 /*
- * limits.h - every size limit of famcontactd, named, with its reason.
+ * fclimits.h - every size limit of famcontactd, named, with its reason.
  */
 #ifndef FC_LIMITS_H
 #define FC_LIMITS_H
