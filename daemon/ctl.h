@@ -111,5 +111,6 @@ int ctl_caseworker_main(struct ctl *ctl, int argc, char **argv);
 int ctl_family_main(struct ctl *ctl, int argc, char **argv);
 int ctl_contact_main(struct ctl *ctl, int argc, char **argv);
 int ctl_status_main(struct ctl *ctl, int argc, char **argv);
+int ctl_send_main(struct ctl *ctl, int argc, char **argv);
 
 #endif

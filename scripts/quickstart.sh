@@ -13,7 +13,8 @@ ROOT=$(pwd)
 
 # Debian packages: build, run, and test (SMTP server, time travel, manuals).
 PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libsqlite3-dev
-libconfig-dev libcmocka-dev tzdata python3 mandoc faketime"
+libconfig-dev libcmocka-dev tzdata python3 mandoc faketime python3-aiosmtpd
+openssl"
 
 install_packages() {
 	missing=""

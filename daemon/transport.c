@@ -1,0 +1,122 @@
+/*
+ * transport.c - one interface over the two ways of delivering a message:
+ * SMTP (smtp.c) and Maildir (maildir.c). Envelope addresses are checked
+ * here, once for both, whatever the composer already refused.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "err.h"
+#include "smtp.h"
+#include "transport.h"
+#include "util.h"
+#include "validate.h"
+
+/* Room for a quoted address in a message. */
+#define QUOTE_MAX 300
+
+struct transport {
+	struct smtp *smtp;		/* SMTP; NULL for a Maildir */
+	char maildir[FC_PATH_MAX];	/* the Maildir; "" for SMTP */
+};
+
+int
+transport_check_address(const char *what, const char *addr,
+			struct fc_error *e)
+{
+	char q[QUOTE_MAX];
+	size_t n = strlen(addr);
+	const char *at = strchr(addr, '@');
+
+	if (n == 0)
+		return err_set(e, FC_EINVAL, "%s address is empty", what);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)addr[i];
+
+		/* CR/LF would end the SMTP command and start another. */
+		if (ch <= ' ' || ch == 0x7f || ch == '<' || ch == '>') {
+			valid_quote(addr, q, sizeof(q));
+			return err_set(e, FC_EINVAL, "%s address %s holds a "
+			    "space, a control character or \"<>\"; not sent",
+			    what, q);
+		}
+	}
+	if (n > FC_EMAIL_MAX || at == NULL || at == addr || at[1] == '\0' ||
+	    strchr(at + 1, '@') != NULL) {
+		valid_quote(addr, q, sizeof(q));
+		return err_set(e, FC_EINVAL, "%s address %s is not an address "
+		    "(local@domain, at most %d bytes); not sent", what, q,
+		    FC_EMAIL_MAX);
+	}
+	return 0;
+}
+
+int
+transport_open(const struct conf *c, struct transport **out,
+	       struct fc_error *e)
+{
+	struct transport *t;
+	int rc;
+
+	*out = NULL;
+	t = xcalloc(1, sizeof(*t));
+	if (c->delivery.transport == TRANSPORT_MAILDIR) {
+		if (c->delivery.maildir[0] == '\0' ||
+		    xstrlcpy(t->maildir, c->delivery.maildir,
+		    sizeof(t->maildir)) != 0) {
+			free(t);
+			return err_set(e, FC_ECONFIG, "delivery.maildir: "
+			    "empty or too long");
+		}
+	} else if ((rc = smtp_open(c, &t->smtp, e)) < 0) {
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+int
+transport_send(struct transport *t, const char *from, const char *rcpt,
+	       const char *message, size_t len, struct send_result *r,
+	       struct fc_error *e)
+{
+	struct send_result scratch;
+	struct fc_error ignored;
+
+	if (r == NULL)
+		r = &scratch;
+	if (e == NULL)
+		e = &ignored;
+	memset(r, 0, sizeof(*r));
+	/* Retrying would not mend an address: permanent. */
+	if (transport_check_address("sender", from, e) < 0 ||
+	    transport_check_address("recipient", rcpt, e) < 0) {
+		e->code = FC_EPERMANENT;
+		return FC_EPERMANENT;
+	}
+	/* A composer bug; retrying would not mend the message. */
+	if (len == 0 || memchr(message, '\0', len) != NULL)
+		return err_set(e, FC_EPERMANENT, "message %s; not sent",
+		    len == 0 ? "is empty" : "holds a NUL byte");
+
+	if (t->smtp != NULL)
+		return smtp_send(t->smtp, from, rcpt, message, len, r, e);
+	/* A full disk or a wrong mode is mended outside: retry. */
+	if (maildir_deliver(t->maildir, from, rcpt, message, len, r->text,
+	    sizeof(r->text), e) < 0) {
+		e->code = FC_ETEMP;
+		return FC_ETEMP;
+	}
+	return 0;
+}
+
+void
+transport_close(struct transport *t)
+{
+	if (t == NULL)
+		return;
+	smtp_close(t->smtp);
+	free(t);
+}

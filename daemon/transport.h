@@ -1,0 +1,66 @@
+/*
+ * transport.h - delivering composed messages: over SMTP (smtp.c, the only
+ * file that includes curl/curl.h) or into a Maildir (maildir.c).
+ *
+ * One transport handle carries a whole batch: the SMTP connection is
+ * opened on the first send and reused, and reopened after a 421 or a
+ * dropped idle connection.
+ */
+#ifndef FC_TRANSPORT_H
+#define FC_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conf;
+struct fc_error;
+struct transport;
+
+/* Outcome of one delivery attempt. */
+struct send_result {
+	int reply_code;		/* last SMTP reply code, 0 when none */
+	char text[256];		/* server text, sanitised (printable ASCII only) */
+};
+
+/*
+ * Make a transport for c's delivery settings (reads the SMTP password).
+ * Errors: FC_ECONFIG, FC_EPERM (unsafe password file), FC_EIO.
+ */
+int transport_open(const struct conf *c, struct transport **out,
+		   struct fc_error *e);
+
+/*
+ * Deliver message (len bytes, CRLF, complete) from envelope sender from to
+ * one recipient. 0 when accepted; FC_ETEMP when worth retrying (4xx,
+ * network, timeout, TLS or authentication failure); FC_EPERMANENT when not
+ * (5xx). e says what happened, with the server's text sanitised.
+ */
+int transport_send(struct transport *t, const char *from, const char *rcpt,
+		   const char *message, size_t len, struct send_result *r,
+		   struct fc_error *e);
+
+/* Close the connection (QUIT) and free; NULL is fine. */
+void transport_close(struct transport *t);
+
+/*
+ * Check an envelope address (what names it in the message): not empty, at
+ * most FC_EMAIL_MAX bytes, one "@", no CR, LF, NUL, other controls, space,
+ * "<" or ">". 0 or FC_EINVAL. transport_send refuses such an address
+ * with FC_EPERMANENT: retrying would not mend it.
+ */
+int transport_check_address(const char *what, const char *addr,
+			    struct fc_error *e);
+
+/*
+ * The Maildir back end (maildir.c): deliver message into the Maildir dir
+ * (dir, tmp/, new/ and cur/ made 0700 when missing) as a new 0600 file
+ * with CRLF turned into LF and Return-Path / Delivered-To on top; written
+ * to tmp/, synced, then linked into new/. Its name relative to dir
+ * ("new/...") goes to name. 0, or FC_EIO naming the path (which
+ * transport_send reports as FC_ETEMP: it is mended outside, then retried).
+ */
+int maildir_deliver(const char *dir, const char *from, const char *rcpt,
+		    const char *message, size_t len, char *name, size_t size,
+		    struct fc_error *e);
+
+#endif
