@@ -28,6 +28,8 @@ static const struct ctl_command groups[] = {
 	    "contacts made with families"},
 	{"status", ctl_status_main, "",
 	    "counts: families due, overdue and due this week"},
+	{"outbox", ctl_outbox_main, "list|retry ...",
+	    "the queue of mail to send"},
 	{"send-test", ctl_send_main, "ADDRESS",
 	    "send a test message through the configured transport"},
 	{NULL, NULL, NULL, NULL},

@@ -14,11 +14,14 @@
 #define FC_DB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model.h"
+#include "outbox.h"
 
 struct fc_error;
+struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
@@ -104,5 +107,75 @@ int db_contact_get(struct db *db, int64_t id, struct contact *out,
 int db_contact_foreach(struct db *db, int64_t family_id,
 		       int (*cb)(const struct contact *c, void *ctx), void *ctx,
 		       struct fc_error *e);
+
+/* The outbox: one row per message to send (see outbox.h for the states). */
+/* Longest idempotency key, and longest last error kept (longer is cut). */
+#define DB_OUTBOX_KEY_MAX 255
+#define DB_OUTBOX_ERROR_MAX 511
+
+struct outbox_row {
+	int64_t id;
+	enum outbox_kind kind;
+	char recipient[FC_EMAIL_MAX + 1];
+	char idem_key[DB_OUTBOX_KEY_MAX + 1];
+	enum outbox_state state;
+	int attempts;			/* attempts started */
+	int64_t next_attempt_at;	/* UTC seconds */
+	int64_t created_at, updated_at;
+	int64_t sent_at;		/* 0 = not sent */
+	char last_error[DB_OUTBOX_ERROR_MAX + 1];
+};
+
+/*
+ * Queue message (len bytes, the full RFC 5322 text) for recipient, due at
+ * now. A row with the same idem_key already there makes this a no-op: 0,
+ * *id = that row, *created = false (created may be NULL). FC_EINVAL for
+ * an empty or too long recipient or key.
+ */
+int db_outbox_enqueue(struct db *db, enum outbox_kind kind,
+		      const char *recipient, const char *idem_key,
+		      const char *message, size_t len, int64_t now,
+		      int64_t *id, bool *created, struct fc_error *e);
+/*
+ * The oldest queued message due at now (next_attempt_at <= now): 1 with
+ * *out and its text in *message (replaced; caller frees), 0 when none.
+ */
+int db_outbox_next_due(struct db *db, int64_t now, struct outbox_row *out,
+		       struct strbuf *message, struct fc_error *e);
+/*
+ * Set a message's state, attempts, next attempt and last error (NULL =
+ * "", cut at DB_OUTBOX_ERROR_MAX bytes); SENT also sets sent_at = now.
+ * FC_ENOTFOUND for an unknown id.
+ */
+int db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
+			int attempts, int64_t next_attempt_at,
+			const char *last_error, int64_t now, struct fc_error *e);
+/*
+ * Claim a queued message before sending it: queued -> sending, attempts
+ * + 1. FC_ENOTFOUND when the id is unknown or the message is not queued.
+ */
+int db_outbox_mark_sending(struct db *db, int64_t id, int64_t now,
+			   struct fc_error *e);
+/* At start-up: every 'sending' message (a crash) back to queued, due now. */
+int db_outbox_requeue_sending(struct db *db, int64_t now, int64_t *count,
+			      struct fc_error *e);
+/* The earliest next_attempt_at of the queued messages; 0 when none. */
+int db_outbox_next_wakeup(struct db *db, int64_t *t, struct fc_error *e);
+/*
+ * Call cb for each message in state (-1 = every state), newest first,
+ * without its text. A non-zero cb result stops and is returned.
+ */
+int db_outbox_foreach(struct db *db, int state,
+		      int (*cb)(const struct outbox_row *row, void *ctx),
+		      void *ctx, struct fc_error *e);
+/*
+ * Give a dead message another try: dead -> queued, due now, attempts kept.
+ * FC_ENOTFOUND for an unknown id, FC_EINVAL when it is not dead.
+ */
+int db_outbox_retry(struct db *db, int64_t id, int64_t now,
+		    struct fc_error *e);
+/* The same for every dead message; *count says how many. */
+int db_outbox_retry_dead(struct db *db, int64_t now, int64_t *count,
+			 struct fc_error *e);
 
 #endif

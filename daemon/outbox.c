@@ -1,0 +1,116 @@
+/*
+ * outbox.c - the outbox state machine: names, backoff, failure outcome.
+ */
+#include <stdint.h>
+
+#include "conf.h"
+#include "err.h"
+#include "outbox.h"
+#include "util.h"
+
+static const char *const state_names[OUTBOX_STATE_COUNT] = {
+	[OUTBOX_QUEUED] = "queued",
+	[OUTBOX_SENDING] = "sending",
+	[OUTBOX_SENT] = "sent",
+	[OUTBOX_DEAD] = "dead",
+	[OUTBOX_CANCELLED] = "cancelled",
+};
+
+static const char *const kind_names[OUTBOX_KIND_COUNT] = {
+	[OUTBOX_REMINDER] = "reminder",
+	[OUTBOX_ESCALATION] = "escalation",
+	[OUTBOX_SUMMARY] = "summary",
+	[OUTBOX_OVERVIEW] = "overview",
+	[OUTBOX_ALERT] = "alert",
+	[OUTBOX_TEST] = "test",
+};
+
+static int
+parse_name(const char *const *names, int n, const char *s, int *out)
+{
+	if (s == NULL)
+		return FC_EINVAL;
+	for (int i = 0; i < n; i++) {
+		if (util_strcaseeq(names[i], s)) {
+			*out = i;
+			return 0;
+		}
+	}
+	return FC_EINVAL;
+}
+
+const char *
+outbox_state_name(enum outbox_state s)
+{
+	return (unsigned)s < OUTBOX_STATE_COUNT ? state_names[s] : "?";
+}
+
+int
+outbox_state_parse(const char *s, enum outbox_state *out)
+{
+	int v;
+
+	if (parse_name(state_names, OUTBOX_STATE_COUNT, s, &v) < 0)
+		return FC_EINVAL;
+	*out = (enum outbox_state)v;
+	return 0;
+}
+
+const char *
+outbox_kind_name(enum outbox_kind k)
+{
+	return (unsigned)k < OUTBOX_KIND_COUNT ? kind_names[k] : "?";
+}
+
+int
+outbox_kind_parse(const char *s, enum outbox_kind *out)
+{
+	int v;
+
+	if (parse_name(kind_names, OUTBOX_KIND_COUNT, s, &v) < 0)
+		return FC_EINVAL;
+	*out = (enum outbox_kind)v;
+	return 0;
+}
+
+void
+outbox_policy_from_conf(const struct conf *c, struct retry_policy *p)
+{
+	p->first = c->retry.first;
+	p->max = c->retry.max;
+	p->give_up_after = c->retry.give_up_after;
+}
+
+int64_t
+outbox_backoff(const struct retry_policy *p, int attempts, uint32_t random)
+{
+	int64_t first = p->first > 0 ? p->first : 1;
+	int64_t max = p->max > first ? p->max : first;
+	int64_t delay = first, jitter, add;
+
+	/* Doubling stops at max: at most 63 rounds whatever attempts is. */
+	for (int i = 1; i < attempts && delay < max; i++)
+		delay = delay > max / 2 ? max : delay * 2;
+	/* random picks a point in [-1000, 1000] per mille of the jitter. */
+	jitter = (int64_t)(random % 2001u) - 1000;
+	if (delay > INT64_MAX / (OUTBOX_JITTER_PERMILLE * 1000))
+		add = delay / 1000000 * OUTBOX_JITTER_PERMILLE * jitter;
+	else
+		add = delay * OUTBOX_JITTER_PERMILLE * jitter / 1000000;
+	if (add > INT64_MAX - delay)
+		return INT64_MAX;
+	delay += add;
+	return delay > 0 ? delay : 1;
+}
+
+enum outbox_state
+outbox_after_failure(const struct retry_policy *p, int err,
+		     int64_t created_at, int64_t now)
+{
+	if (err == FC_EPERMANENT)
+		return OUTBOX_DEAD;
+	/* A clock set back gives a negative age: not a reason to give up. */
+	if (now > created_at && now - created_at > (int64_t)p->give_up_after)
+		return OUTBOX_DEAD;
+	return OUTBOX_QUEUED;
+}
