@@ -1817,25 +1817,11 @@ static int
 outbox_update(struct db *db, const char *sql, int64_t now, int64_t id,
 	      int64_t *count, struct fc_error *e, const char *what)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	int rc = write_ids(db, sql, now, id, e, what);
 
-	if ((rc = prepare(db, sql, &st, e)) < 0)
-		return rc;
-	rc = sqlite3_bind_int64(st, 1, now);
-	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) > 1)
-		rc = sqlite3_bind_int64(st, 2, id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		rc = fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e, "%s",
-		    what);
-		sqlite3_finalize(st);
-		return rc;
-	}
-	sqlite3_finalize(st);
-	*count = sqlite3_changes64(db->h);
-	return 0;
+	if (rc == 0)
+		*count = sqlite3_changes64(db->h);
+	return rc;
 }
 
 int
