@@ -33,15 +33,14 @@ name_of(const char *const *names, int n, int v)
 	return v >= 0 && v < n ? names[v] : "?";
 }
 
-static int
-parse_name(const char *const *names, int n, const char *s, int *out)
+int
+model_name_index(const char *const *names, int n, const char *s)
 {
-	for (int i = 0; i < n; i++) {
-		if (util_strcaseeq(s, names[i])) {
-			*out = i;
-			return 0;
-		}
-	}
+	if (s == NULL)
+		return FC_EINVAL;
+	for (int i = 0; i < n; i++)
+		if (util_strcaseeq(s, names[i]))
+			return i;
 	return FC_EINVAL;
 }
 
@@ -56,7 +55,7 @@ channel_parse(const char *s, enum channel *out)
 {
 	int v;
 
-	if (parse_name(channel_names, CHANNEL_COUNT, s, &v) < 0)
+	if ((v = model_name_index(channel_names, CHANNEL_COUNT, s)) < 0)
 		return FC_EINVAL;
 	*out = (enum channel)v;
 	return 0;
@@ -73,7 +72,7 @@ outcome_parse(const char *s, enum outcome *out)
 {
 	int v;
 
-	if (parse_name(outcome_names, OUTCOME_COUNT, s, &v) < 0)
+	if ((v = model_name_index(outcome_names, OUTCOME_COUNT, s)) < 0)
 		return FC_EINVAL;
 	*out = (enum outcome)v;
 	return 0;
@@ -90,7 +89,7 @@ family_status_parse(const char *s, enum family_status *out)
 {
 	int v;
 
-	if (parse_name(status_names, FAMILY_STATUS_COUNT, s, &v) < 0)
+	if ((v = model_name_index(status_names, FAMILY_STATUS_COUNT, s)) < 0)
 		return FC_EINVAL;
 	*out = (enum family_status)v;
 	return 0;

@@ -39,6 +39,9 @@ enum family_status {
 	FAMILY_STATUS_COUNT
 };
 
+/* The index of s (case-insensitive) in names[0..n-1], or FC_EINVAL. */
+int model_name_index(const char *const *names, int n, const char *s);
+
 /* "phone", "video", "message", "email", "in-person", "letter", "other". */
 const char *channel_name(enum channel c);
 /* Parse a channel name (case-insensitive): 0, or FC_EINVAL. */

@@ -5,6 +5,7 @@
 
 #include "conf.h"
 #include "err.h"
+#include "model.h"
 #include "outbox.h"
 #include "util.h"
 
@@ -25,20 +26,6 @@ static const char *const kind_names[OUTBOX_KIND_COUNT] = {
 	[OUTBOX_TEST] = "test",
 };
 
-static int
-parse_name(const char *const *names, int n, const char *s, int *out)
-{
-	if (s == NULL)
-		return FC_EINVAL;
-	for (int i = 0; i < n; i++) {
-		if (util_strcaseeq(names[i], s)) {
-			*out = i;
-			return 0;
-		}
-	}
-	return FC_EINVAL;
-}
-
 const char *
 outbox_state_name(enum outbox_state s)
 {
@@ -50,7 +37,7 @@ outbox_state_parse(const char *s, enum outbox_state *out)
 {
 	int v;
 
-	if (parse_name(state_names, OUTBOX_STATE_COUNT, s, &v) < 0)
+	if ((v = model_name_index(state_names, OUTBOX_STATE_COUNT, s)) < 0)
 		return FC_EINVAL;
 	*out = (enum outbox_state)v;
 	return 0;
@@ -67,7 +54,7 @@ outbox_kind_parse(const char *s, enum outbox_kind *out)
 {
 	int v;
 
-	if (parse_name(kind_names, OUTBOX_KIND_COUNT, s, &v) < 0)
+	if ((v = model_name_index(kind_names, OUTBOX_KIND_COUNT, s)) < 0)
 		return FC_EINVAL;
 	*out = (enum outbox_kind)v;
 	return 0;
