@@ -116,6 +116,33 @@ static const char *const migrations[] = {
 	"  key TEXT PRIMARY KEY,\n"
 	"  value TEXT\n"
 	");\n",
+	/* 2: the reminder engine's memory. */
+	/* When each family was last listed, and which overdue stretch (its
+	 * due day, as a day number) was last escalated. */
+	"CREATE TABLE family_reminder (\n"
+	"  family_id INTEGER PRIMARY KEY\n"
+	"    REFERENCES family(id) ON DELETE CASCADE,\n"
+	"  listed_day TEXT CHECK (listed_day GLOB " DATE_GLOB "),\n"
+	"  escalated_mark INTEGER\n"
+	");\n"
+	/* The caseworker's local day of their last daily run. */
+	"CREATE TABLE caseworker_run (\n"
+	"  caseworker_id INTEGER PRIMARY KEY\n"
+	"    REFERENCES caseworker(id) ON DELETE CASCADE,\n"
+	"  run_day TEXT NOT NULL CHECK (run_day GLOB " DATE_GLOB ")\n"
+	");\n"
+	/* The families a reminder or escalation lists: checked again
+	 * before it is sent. */
+	"CREATE TABLE outbox_family (\n"
+	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id),\n"
+	"  family_id INTEGER NOT NULL REFERENCES family(id),\n"
+	"  PRIMARY KEY (outbox_id, family_id)\n"
+	") WITHOUT ROWID;\n"
+	/* Dead letters already reported to the coordinators. */
+	"ALTER TABLE outbox ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;\n"
+	/* Part of every Message-ID: a new database never repeats one. */
+	"INSERT OR IGNORE INTO meta (key, value)\n"
+	"  VALUES ('install_id', lower(hex(randomblob(8))));\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,
@@ -148,16 +175,18 @@ enum outbox_col {
 	"SELECT f.id, f.ref, f.name, f.caseworker_id, f.every_days," \
 	" f.timezone, f.status, f.pause_reason, f.pause_until," \
 	" f.last_contact, f.first_due, f.created_at, w.email, w.timezone," \
-	" r.id, r.at, r.channel, a.id, a.at, a.channel" \
+	" r.id, r.at, r.channel, a.id, a.at, a.channel," \
+	" m.listed_day, m.escalated_mark" \
 	" FROM family f JOIN caseworker w ON w.id = f.caseworker_id" \
 	" LEFT JOIN contact r ON r.id = " MARK("reached") \
-	" LEFT JOIN contact a ON a.id = " MARK("attempted")
+	" LEFT JOIN contact a ON a.id = " MARK("attempted") \
+	" LEFT JOIN family_reminder m ON m.family_id = f.id"
 
 enum family_col {
 	FC_ID, FC_REF, FC_NAME, FC_CW_ID, FC_EVERY, FC_TZ, FC_STATUS,
 	FC_REASON, FC_PAUSE_UNTIL, FC_LAST_CONTACT, FC_FIRST_DUE,
 	FC_CREATED, FC_CW_EMAIL, FC_CW_TZ, FC_R_ID, FC_R_AT, FC_R_CHANNEL,
-	FC_A_ID, FC_A_AT, FC_A_CHANNEL,
+	FC_A_ID, FC_A_AT, FC_A_CHANNEL, FC_LISTED, FC_ESCALATED,
 };
 
 /* A contact row, as read_contact() reads it. */
@@ -174,6 +203,7 @@ enum stmt_id {
 	ST_CW_UPDATE,
 	ST_FAMILY_ADD,
 	ST_FAMILY_GET,
+	ST_FAMILY_GET_ID,
 	ST_FAMILY_UPDATE,
 	ST_CONTACT_ADD,
 	ST_CONTACT_GET,
@@ -197,6 +227,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " last_contact, first_due, created_at)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_FAMILY_GET] = FAMILY_SELECT " WHERE f.ref = ?",
+	[ST_FAMILY_GET_ID] = FAMILY_SELECT " WHERE f.id = ?",
 	[ST_FAMILY_UPDATE] = "UPDATE family SET ref = ?, name = ?,"
 	    " caseworker_id = ?, every_days = ?, timezone = ?, status = ?,"
 	    " pause_reason = ?, pause_until = ?, last_contact = ?,"
@@ -605,6 +636,11 @@ read_family(struct db *db, sqlite3_stmt *st, struct family *f,
 	    (f->last_reached.at == f->last_attempt.at &&
 	    reached_id > attempt_id)));
 	f->last = reached_later ? f->last_reached : f->last_attempt;
+	if ((rc = col_date(db, st, FC_LISTED, true, &f->listed_day, row,
+	    "listed_day", e)) < 0)
+		return rc;
+	f->escalated_mark = sqlite3_column_type(st, FC_ESCALATED) ==
+	    SQLITE_NULL ? -1 : sqlite3_column_int64(st, FC_ESCALATED);
 	return 0;
 }
 
@@ -1314,27 +1350,45 @@ db_family_add(struct db *db, struct family *f, struct fc_error *e)
 	return 0;
 }
 
-int
-db_family_get(struct db *db, const char *ref, struct family *out,
-	      struct fc_error *e)
+/* Read the one family a cached statement bound to key finds. */
+static int
+family_lookup(struct db *db, enum stmt_id id, const char *ref, int64_t fid,
+	      struct family *out, struct fc_error *e)
 {
 	sqlite3_stmt *st = NULL;
+	char what[ROW_NAME_MAX];
 	int rc;
 
-	if ((rc = cached(db, ST_FAMILY_GET, &st, e)) < 0)
+	row_name(what, sizeof(what), "family", ref, fid);
+	if ((rc = cached(db, id, &st, e)) < 0)
 		return rc;
 	/* A copy: the key may live in *out, which the row overwrites. */
-	rc = sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+	rc = ref ? sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT) :
+	    sqlite3_bind_int64(st, 1, fid);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		rc = read_family(db, st, out, e);
 	else if (rc == SQLITE_DONE)
-		rc = err_set(e, FC_ENOTFOUND, "no family %s", ref);
+		rc = err_set(e, FC_ENOTFOUND, "no %s", what);
 	else
-		rc = fail(db, rc, e, "cannot read family %s", ref);
+		rc = fail(db, rc, e, "cannot read %s", what);
 	done(st);
 	return rc;
+}
+
+int
+db_family_get(struct db *db, const char *ref, struct family *out,
+	      struct fc_error *e)
+{
+	return family_lookup(db, ST_FAMILY_GET, ref, 0, out, e);
+}
+
+int
+db_family_get_id(struct db *db, int64_t id, struct family *out,
+		 struct fc_error *e)
+{
+	return family_lookup(db, ST_FAMILY_GET_ID, NULL, id, out, e);
 }
 
 int
@@ -1927,4 +1981,225 @@ db_outbox_retry_dead(struct db *db, int64_t now, int64_t *count,
 	return outbox_update(db, "UPDATE outbox SET state = 'queued',"
 	    " next_attempt_at = ?1, updated_at = ?1 WHERE state = 'dead'",
 	    now, 0, count, e, "cannot retry the dead messages");
+}
+
+/* The reminder engine's state. */
+
+int
+db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
+	       int64_t escalated_mark, struct fc_error *e)
+{
+	struct binder b = {0};
+	int rc;
+
+	if ((rc = prepare(db, "INSERT INTO family_reminder (family_id,"
+	    " listed_day, escalated_mark) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT (family_id) DO UPDATE SET listed_day = ?2,"
+	    " escalated_mark = ?3", &b.st, e)) < 0)
+		return rc;
+	bind_int(&b, f->id);
+	if ((rc = bind_date(&b, listed_day, true, f->ref, "listed day",
+	    e)) < 0) {
+		sqlite3_finalize(b.st);
+		return rc;
+	}
+	if (escalated_mark < 0)
+		bind_null(&b);
+	else
+		bind_int(&b, escalated_mark);
+	if (b.rc == SQLITE_OK)
+		b.rc = sqlite3_step(b.st);
+	rc = b.rc == SQLITE_DONE ? 0 : fail(db, b.rc == SQLITE_ROW ?
+	    SQLITE_MISUSE : b.rc, e, "cannot record the reminder of family %s",
+	    f->ref);
+	sqlite3_finalize(b.st);
+	return rc;
+}
+
+int
+db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
+	   struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*day = DAY_NONE;
+	if ((rc = prepare(db, "SELECT run_day FROM caseworker_run"
+	    " WHERE caseworker_id = ?", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, caseworker_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = col_date(db, st, 0, false, day, "caseworker_run",
+		    "run_day", e);
+	else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = fail(db, rc, e, "cannot read the caseworkers' runs");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_set_run_day(struct db *db, int64_t caseworker_id, fc_day day,
+	       struct fc_error *e)
+{
+	struct binder b = {0};
+	int rc;
+
+	if ((rc = prepare(db, "INSERT INTO caseworker_run (caseworker_id,"
+	    " run_day) VALUES (?1, ?2) ON CONFLICT (caseworker_id)"
+	    " DO UPDATE SET run_day = ?2", &b.st, e)) < 0)
+		return rc;
+	bind_int(&b, caseworker_id);
+	if ((rc = bind_date(&b, day, false, "run", "day", e)) == 0 &&
+	    (b.rc == SQLITE_OK))
+		b.rc = sqlite3_step(b.st);
+	if (rc == 0)
+		rc = b.rc == SQLITE_DONE ? 0 : fail(db, b.rc == SQLITE_ROW ?
+		    SQLITE_MISUSE : b.rc, e, "cannot record a caseworker's run");
+	sqlite3_finalize(b.st);
+	return rc;
+}
+
+int
+db_outbox_link(struct db *db, int64_t outbox_id, int64_t family_id,
+	       struct fc_error *e)
+{
+	return write_ids(db, "INSERT OR IGNORE INTO outbox_family (outbox_id,"
+	    " family_id) VALUES (?1, ?2)", outbox_id, family_id, e,
+	    "cannot link a message to its families");
+}
+
+int
+db_outbox_unlink(struct db *db, int64_t outbox_id, int64_t family_id,
+		 struct fc_error *e)
+{
+	return write_ids(db, "DELETE FROM outbox_family WHERE outbox_id = ?1"
+	    " AND family_id = ?2", outbox_id, family_id, e,
+	    "cannot unlink a family from a message");
+}
+
+int
+db_outbox_linked(struct db *db, int64_t outbox_id, int64_t **ids, size_t *n,
+		 struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = prepare(db, "SELECT family_id FROM outbox_family"
+	    " WHERE outbox_id = ? ORDER BY family_id", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, outbox_id);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*ids = xreallocarray(*ids, cap, sizeof(**ids));
+		}
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = fail(db, rc, e, "cannot read the families of message %lld",
+		    (long long)outbox_id);
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	} else {
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_outbox_set_message(struct db *db, int64_t id, const char *message,
+		      size_t len, struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (len == 0 || len > INT32_MAX || memchr(message, '\0', len) != NULL)
+		return err_set(e, FC_EINVAL, "outbox message %lld: the new "
+		    "text is empty, too long or holds a NUL byte",
+		    (long long)id);
+	if ((rc = prepare(db, "UPDATE outbox SET message = ?1 WHERE id = ?2"
+	    " AND state = 'queued'", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, message, (int)len, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : fail(db, rc == SQLITE_ROW ?
+	    SQLITE_MISUSE : rc, e, "cannot rewrite outbox message %lld",
+	    (long long)id);
+	sqlite3_finalize(st);
+	if (rc == 0 && sqlite3_changes(db->h) == 0)
+		rc = err_set(e, FC_ENOTFOUND, "no queued outbox message %lld",
+		    (long long)id);
+	return rc;
+}
+
+int
+db_outbox_dead_unalerted(struct db *db,
+			 int (*cb)(const struct outbox_row *row, void *ctx),
+			 void *ctx, struct fc_error *e)
+{
+	struct outbox_row row;
+	sqlite3_stmt *st = NULL;
+	int rc, src;
+
+	if ((rc = prepare(db, "SELECT " OUTBOX_COLUMNS " FROM outbox"
+	    " WHERE state = 'dead' AND alerted = 0 ORDER BY id", &st, e)) < 0)
+		return rc;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = read_outbox(db, st, &row, e)) < 0 ||
+		    (rc = cb(&row, ctx)) != 0)
+			goto out;
+	}
+	rc = src == SQLITE_DONE ? 0 : fail(db, src, e, "cannot list the outbox");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_outbox_mark_alerted(struct db *db, int64_t up_to_id, struct fc_error *e)
+{
+	return write_ids(db, "UPDATE outbox SET alerted = 1 WHERE state = 'dead'"
+	    " AND alerted = 0 AND id <= ?1", up_to_id, 0, e,
+	    "cannot mark the dead letters reported");
+}
+
+int
+db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	buf[0] = '\0';
+	if ((rc = prepare(db, "SELECT value FROM meta WHERE key = 'install_id'",
+	    &st, e)) < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = col_str(db, st, 0, buf, size, "meta", "install_id", e);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(e, FC_EDB, "%s: the installation id is missing "
+		    "(was the database edited by hand?)", db->path);
+	else
+		rc = fail(db, rc, e, "cannot read the installation id");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_data_version(struct db *db, int64_t *version, struct fc_error *e)
+{
+	return query_int(db, "PRAGMA data_version", version, e);
 }

@@ -25,7 +25,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -81,6 +81,9 @@ int db_family_add(struct db *db, struct family *f, struct fc_error *e);
 /* FC_ENOTFOUND naming the ref; fills the derived fields too. */
 int db_family_get(struct db *db, const char *ref, struct family *out,
 		  struct fc_error *e);
+/* The same by id. */
+int db_family_get_id(struct db *db, int64_t id, struct family *out,
+		     struct fc_error *e);
 /* Update every stored field of the family with f->id. */
 int db_family_update(struct db *db, const struct family *f, struct fc_error *e);
 
@@ -177,5 +180,39 @@ int db_outbox_retry(struct db *db, int64_t id, int64_t now,
 /* The same for every dead message; *count says how many. */
 int db_outbox_retry_dead(struct db *db, int64_t now, int64_t *count,
 			 struct fc_error *e);
+
+/*
+ * The reminder engine's memory: when a family was last listed (a day in
+ * its caseworker's zone), which overdue stretch was escalated (see
+ * struct family), and each caseworker's last daily run.
+ */
+int db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
+		   int64_t escalated_mark, struct fc_error *e);
+/* *day = the caseworker's last run day, DAY_NONE when never. */
+int db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
+	       struct fc_error *e);
+int db_set_run_day(struct db *db, int64_t caseworker_id, fc_day day,
+		   struct fc_error *e);
+
+/* The families a reminder or escalation lists (ids, ascending; caller frees). */
+int db_outbox_link(struct db *db, int64_t outbox_id, int64_t family_id,
+		   struct fc_error *e);
+int db_outbox_unlink(struct db *db, int64_t outbox_id, int64_t family_id,
+		     struct fc_error *e);
+int db_outbox_linked(struct db *db, int64_t outbox_id, int64_t **ids,
+		     size_t *n, struct fc_error *e);
+/* Replace the text of a queued message (re-check before send). */
+int db_outbox_set_message(struct db *db, int64_t id, const char *message,
+			  size_t len, struct fc_error *e);
+/* Dead letters not yet reported, oldest first; then mark them reported. */
+int db_outbox_dead_unalerted(struct db *db,
+			     int (*cb)(const struct outbox_row *row, void *ctx),
+			     void *ctx, struct fc_error *e);
+int db_outbox_mark_alerted(struct db *db, int64_t up_to_id,
+			   struct fc_error *e);
+/* The random id of this database, part of every Message-ID. */
+int db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e);
+/* PRAGMA data_version: changes when another connection commits. */
+int db_data_version(struct db *db, int64_t *version, struct fc_error *e);
 
 #endif

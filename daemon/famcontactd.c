@@ -1,17 +1,42 @@
 /*
- * famcontactd.c - the daemon's main: options, and "-n" to check a
- * configuration. The reminder engine comes later.
+ * famcontactd.c - the daemon: one thread, one event loop.
+ *
+ * Each turn: the reminder engine's daily runs that are owed (messages
+ * written to the outbox first), then delivery of every queued message
+ * that is due over one connection, then alerts for new dead letters.
+ * Then it sleeps in poll() until the next daily run or retry, a change
+ * to the database made by famcontactctl (inotify on its folder), or a
+ * signal (signalfd): no polling while idle.
+ *
+ * SIGTERM and SIGINT are blocked and read from the signalfd between
+ * messages, so the SMTP transaction in flight always finishes and is
+ * committed before the daemon exits.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
 #include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
+#include "db.h"
+#include "engine.h"
 #include "err.h"
 #include "log.h"
+#include "mail.h"
+#include "outbox.h"
+#include "timeutil.h"
+#include "transport.h"
 #include "util.h"
 #include "version.h"
 
@@ -19,6 +44,24 @@
 #define PASSWORD_MAX 1024
 
 enum { OPT_ONCE = 256 };
+
+struct daemon {
+	struct conf *conf;
+	struct db *db;
+	struct engine en;
+	struct retry_policy retry;
+	struct transport *t;		/* open during a batch */
+	char from[FC_EMAIL_MAX + 1];	/* envelope sender */
+	int sfd;			/* signalfd: TERM, INT, HUP */
+	int ifd;			/* inotify on the database's folder */
+	char db_base[FC_PATH_MAX];	/* the database's file name */
+	int64_t data_version;
+	int64_t hold_until;		/* no delivery before: server unreachable */
+	bool stop;
+	bool reload;
+	/* This run's delivery outcomes, for --once. */
+	int sent, cancelled, failed, dead;
+};
 
 static void
 usage(FILE *f)
@@ -28,20 +71,37 @@ usage(FILE *f)
 	    "       famcontactd --version | --help\n"
 	    "\n"
 	    "Reminds caseworkers by email to keep in touch with the families\n"
-	    "in their care.\n"
+	    "in their care: one reminder a day per caseworker at\n"
+	    "reminders.send_time in their zone, escalations to the\n"
+	    "coordinators, delivery through an outbox that survives crashes.\n"
+	    "Runs in the foreground and logs to stderr; stop it with SIGTERM.\n"
 	    "\n"
 	    "  -c, --config FILE  read FILE instead of %s\n"
 	    "  -d, --debug        log debug messages too\n"
 	    "  -n, --test-config  check the configuration and exit: prints\n"
 	    "                     \"configuration OK\", or every problem as\n"
 	    "                     FILE:LINE: message (exit status 78)\n"
-	    "      --once         do the work that is due now, then exit\n"
-	    "                     (not available yet)\n"
+	    "      --once         do the work that is due now and exit: 0 when\n"
+	    "                     nothing failed, 75 when a message must wait\n"
+	    "                     for a retry, 69 when one was refused for good\n"
 	    "  -V, --version      print the version and exit\n"
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
 	    "See famcontactd(8) and famcontactd.conf(5).\n",
 	    CONF_DEFAULT_PATH);
+}
+
+/* Load the configuration, printing every problem. */
+static int
+load_conf(const char *path, struct conf *c)
+{
+	struct err_list errs = {0};
+	int rc = conf_load(path, c, &errs);
+
+	for (size_t i = 0; i < errs.n; i++)
+		log_err("%s", errs.msg[i]);
+	err_list_free(&errs);
+	return rc;
 }
 
 /* -n: load the file and the password it names; report every problem. */
@@ -82,6 +142,462 @@ test_config(const char *path)
 	return status;
 }
 
+static int64_t
+now_utc(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Read pending signals without waiting. */
+static void
+read_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			if (!d->stop)
+				log_info("%s: finishing and exiting",
+				    si.ssi_signo == SIGTERM ? "SIGTERM" :
+				    "SIGINT");
+			d->stop = true;
+		} else if (si.ssi_signo == SIGHUP) {
+			d->reload = true;
+		}
+	}
+}
+
+static uint32_t
+random32(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (uint32_t)now_utc() * 2654435761u;
+	return r;
+}
+
+/* A failed attempt: back to the queue after a backoff, or dead. */
+static int
+failed(struct daemon *d, const struct outbox_row *row, int err,
+       const struct fc_error *why, int64_t *retry_at, struct fc_error *e)
+{
+	int64_t now = now_utc(), next = 0;
+	int attempts = row->attempts + 1;
+	enum outbox_state st = outbox_after_failure(&d->retry, err,
+	    row->created_at, now);
+
+	if (st == OUTBOX_QUEUED) {
+		next = now + outbox_backoff(&d->retry, attempts, random32());
+		log_warn("outbox %lld (%s): attempt %d failed, retrying in "
+		    "%llds: %s", (long long)row->id,
+		    outbox_kind_name(row->kind), attempts,
+		    (long long)(next - now), why->msg);
+		d->failed++;
+	} else {
+		log_err("outbox %lld (%s): undeliverable after %d %s, given "
+		    "up: %s", (long long)row->id, outbox_kind_name(row->kind),
+		    attempts, attempts == 1 ? "attempt" : "attempts", why->msg);
+		d->dead++;
+	}
+	*retry_at = next;
+	return db_outbox_set_state(d->db, row->id, st, attempts, next,
+	    why->msg, now, e);
+}
+
+/*
+ * Claim the next due message: re-check it against the register, then
+ * queued -> sending, in one transaction. 1 when claimed, 0 when none is
+ * due, and the message is in msg.
+ */
+static int
+claim(struct daemon *d, struct outbox_row *row, struct strbuf *msg,
+      struct fc_error *e)
+{
+	for (;;) {
+		int64_t now = now_utc();
+		bool cancel = false;
+		int dropped = 0, rc;
+
+		if ((rc = db_begin(d->db, e)) < 0)
+			return rc;
+		rc = db_outbox_next_due(d->db, now, row, msg, e);
+		if (rc == 1)
+			rc = engine_recheck(&d->en, row, msg, now, &cancel,
+			    &dropped, e);
+		else if (rc == 0)
+			rc = 2;		/* nothing due */
+		if (rc == 0 && cancel)
+			rc = db_outbox_set_state(d->db, row->id,
+			    OUTBOX_CANCELLED, row->attempts, 0, "cancelled: "
+			    "every family in it was contacted, paused, closed "
+			    "or moved since it was queued", now, e);
+		else if (rc == 0)
+			rc = db_outbox_mark_sending(d->db, row->id, now, e);
+		if (rc >= 0)
+			rc = db_commit(d->db, e) < 0 ? e->code : rc;
+		if (rc < 0) {
+			db_rollback(d->db);
+			return rc;
+		}
+		if (rc == 2)
+			return 0;
+		if (!cancel)
+			return 1;
+		log_info("outbox %lld (%s): cancelled, nothing left to say",
+		    (long long)row->id, outbox_kind_name(row->kind));
+		d->cancelled++;
+	}
+}
+
+/* Deliver every due message over one connection. */
+static int
+deliver(struct daemon *d, struct fc_error *e)
+{
+	struct outbox_row row;
+	struct strbuf msg = {0};
+	int64_t retry_at = 0;
+	int rc = 0;
+
+	if (now_utc() < d->hold_until)
+		return 0;
+	while (!d->stop) {
+		struct send_result res;
+		struct fc_error why = {0};
+		int src;
+
+		read_signals(d);
+		if (d->stop)
+			break;
+		if ((rc = claim(d, &row, &msg, e)) <= 0)
+			break;
+		if (d->t == NULL &&
+		    (src = transport_open(d->conf, &d->t, &why)) < 0) {
+			/* A password file that cannot be read: mended outside. */
+			log_err("%s", why.msg);
+			rc = failed(d, &row, FC_ETEMP, &why, &retry_at, e);
+			d->hold_until = retry_at;
+			break;
+		}
+		src = transport_send(d->t, d->from, row.recipient, msg.s,
+		    msg.len, &res, &why);
+		if (src == 0) {
+			log_info("outbox %lld (%s) sent%s%s",
+			    (long long)row.id, outbox_kind_name(row.kind),
+			    res.text[0] ? ": " : "", res.text);
+			d->sent++;
+			rc = db_outbox_set_state(d->db, row.id, OUTBOX_SENT,
+			    row.attempts + 1, 0, NULL, now_utc(), e);
+			if (rc < 0)
+				break;
+			continue;
+		}
+		if ((rc = failed(d, &row, src, &why, &retry_at, e)) < 0)
+			break;
+		/* No answer at all: the server is down; spare the others. */
+		if (src == FC_ETEMP && res.reply_code == 0 && retry_at != 0) {
+			d->hold_until = retry_at;
+			transport_close(d->t);
+			d->t = NULL;
+			break;
+		}
+	}
+	transport_close(d->t);
+	d->t = NULL;
+	sb_free(&msg);
+	return rc;
+}
+
+/* One turn of the loop: daily runs, delivery, alerts. */
+static int
+work(struct daemon *d, struct fc_error *e)
+{
+	struct engine_stats st = {0};
+	int alerts = 0, rc;
+
+	if ((rc = engine_pass(&d->en, now_utc(), &st, e)) < 0)
+		return rc;
+	if (st.runs > 0)
+		log_debug("%d daily %s: %d %s (%d %s), %d %s queued", st.runs,
+		    st.runs == 1 ? "run" : "runs", st.reminders,
+		    st.reminders == 1 ? "reminder" : "reminders", st.listed,
+		    st.listed == 1 ? "family" : "families", st.escalations,
+		    st.escalations == 1 ? "escalation" : "escalations");
+	for (int round = 0; round < 2; round++) {
+		if ((rc = deliver(d, e)) < 0)
+			return rc;
+		if ((rc = engine_alert_dead(&d->en, now_utc(), &alerts, e)) < 0)
+			return rc;
+		if (alerts == 0)
+			break;
+	}
+	return db_data_version(d->db, &d->data_version, e);
+}
+
+/* The next instant something is owed: a daily run or a retry. 0 = none. */
+static int
+next_event(struct daemon *d, int64_t *when, struct fc_error *e)
+{
+	int64_t run = 0, retry = 0;
+	int rc;
+
+	if ((rc = engine_next_run(&d->en, now_utc(), &run, e)) < 0 ||
+	    (rc = db_outbox_next_wakeup(d->db, &retry, e)) < 0)
+		return rc;
+	if (retry != 0 && retry < d->hold_until)
+		retry = d->hold_until;
+	*when = run;
+	if (retry != 0 && (run == 0 || retry < run))
+		*when = retry;
+	return 0;
+}
+
+/* SIGHUP: a valid new configuration replaces the old; a bad one is refused. */
+static void
+reload(struct daemon *d)
+{
+	struct conf *c = xmalloc(sizeof(*c));
+	struct fc_error e = {0};
+	char from[FC_EMAIL_MAX + 1];
+
+	d->reload = false;
+	log_info("SIGHUP: reading %s again", d->conf->path);
+	if (load_conf(d->conf->path, c) != 0 ||
+	    mail_address(c->delivery.from, from, sizeof(from), &e) < 0) {
+		if (e.msg[0])
+			log_err("%s: delivery.from: %s", d->conf->path, e.msg);
+		log_err("%s: the new configuration is not valid; carrying on "
+		    "with the old one", d->conf->path);
+		free(c);
+		return;
+	}
+	if (strcmp(c->database, d->conf->database) != 0)
+		log_warn("%s: a new database path takes a restart; carrying "
+		    "on with %s", d->conf->path, d->conf->database);
+	xstrlcpy(c->database, d->conf->database, sizeof(c->database));
+	free(d->conf);
+	d->conf = c;
+	d->en.conf = c;
+	xstrlcpy(d->from, from, sizeof(d->from));
+	outbox_policy_from_conf(c, &d->retry);
+	d->hold_until = 0;
+	log_info("configuration reloaded");
+}
+
+/* Whether an inotify batch names the database or its WAL. */
+static bool
+db_touched(struct daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	size_t n = strlen(d->db_base);
+	bool touched = false;
+	ssize_t len;
+
+	while ((len = read(d->ifd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			if (ev->len > 0 && strncmp(ev->name, d->db_base, n) == 0)
+				touched = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return touched;
+}
+
+static int
+watch_database(struct daemon *d)
+{
+	char dir[FC_PATH_MAX];
+	const char *slash = strrchr(d->conf->database, '/');
+
+	xstrlcpy(d->db_base, slash ? slash + 1 : d->conf->database,
+	    sizeof(d->db_base));
+	if (slash == NULL)
+		xstrlcpy(dir, ".", sizeof(dir));
+	else if (slash == d->conf->database)
+		xstrlcpy(dir, "/", sizeof(dir));
+	else
+		xsnprintf(dir, sizeof(dir), "%.*s",
+		    (int)(slash - d->conf->database), d->conf->database);
+	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->ifd < 0 || inotify_add_watch(d->ifd, dir, IN_MODIFY |
+	    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+		log_err("%s: cannot watch for changes: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+log_next(int64_t when)
+{
+	char at[32];
+
+	if (when == 0) {
+		log_debug("nothing scheduled: waiting for a change");
+		return;
+	}
+	when_format_utc(when, at, sizeof(at));
+	log_debug("next event at %s", at);
+}
+
+static int
+loop(struct daemon *d)
+{
+	struct fc_error e = {0};
+
+	if (watch_database(d) < 0)
+		return EX_OSERR;
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = d->sfd, .events = POLLIN },
+			{ .fd = d->ifd, .events = POLLIN },
+		};
+		int64_t when = 0, wait_ms = -1, version = 0;
+		int rc;
+
+		if (d->reload)
+			reload(d);
+		if (work(d, &e) < 0) {
+			/* The database is busy or failing: try again soon. */
+			log_err("%s", e.msg);
+			when = now_utc() + 30;
+		} else if (next_event(d, &when, &e) < 0) {
+			log_err("%s", e.msg);
+			when = now_utc() + 30;
+		}
+		if (d->stop)
+			break;
+		log_next(when);
+		for (;;) {
+			if (when != 0) {
+				int64_t left = when - now_utc();
+
+				wait_ms = left <= 0 ? 0 : left > INT_MAX / 1000 ?
+				    INT_MAX : left * 1000;
+			}
+			rc = poll(pfd, 2, (int)wait_ms);
+			if (rc < 0 && errno != EINTR) {
+				log_err("poll: %s", strerror(errno));
+				return EX_OSERR;
+			}
+			if (rc == 0)
+				break;		/* the event is due */
+			if (pfd[0].revents & POLLIN) {
+				read_signals(d);
+				if (d->stop || d->reload)
+					break;
+			}
+			if ((pfd[1].revents & POLLIN) && db_touched(d)) {
+				/* Our own commits leave data_version alone. */
+				if (db_data_version(d->db, &version, &e) < 0 ||
+				    version != d->data_version) {
+					log_debug("the database changed");
+					break;
+				}
+			}
+		}
+		if (d->stop)
+			break;
+	}
+	log_info("stopped");
+	return EX_OK;
+}
+
+static int
+setup_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		log_err("signals: %s", strerror(errno));
+		return -1;
+	}
+	/* A peer that closes the connection must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static int
+run(const char *path, bool once)
+{
+	struct daemon d = { .sfd = -1, .ifd = -1 };
+	struct fc_error e = {0};
+	int64_t requeued = 0;
+	int status = EX_OK, rc;
+
+	d.conf = xmalloc(sizeof(*d.conf));
+	/* A missing file too: 78 is the status systemd does not restart on. */
+	if (load_conf(path, d.conf) != 0) {
+		free(d.conf);
+		return EX_CONFIG;
+	}
+	if (mail_address(d.conf->delivery.from, d.from, sizeof(d.from),
+	    &e) < 0) {
+		log_err("%s: delivery.from: %s", path, e.msg);
+		free(d.conf);
+		return EX_CONFIG;
+	}
+	outbox_policy_from_conf(d.conf, &d.retry);
+	if (setup_signals(&d) < 0) {
+		free(d.conf);
+		return EX_OSERR;
+	}
+	if ((rc = db_open(d.conf->database, DB_OPEN_CREATE, &d.db, &e)) < 0 ||
+	    (rc = engine_init(&d.en, d.conf, d.db, false, &e)) < 0 ||
+	    (rc = db_outbox_requeue_sending(d.db, now_utc(), &requeued,
+	    &e)) < 0) {
+		log_err("%s", e.msg);
+		status = err_exit_code(rc);
+		goto out;
+	}
+	if (requeued > 0)
+		log_warn("%lld %s being sent when famcontactd last stopped: "
+		    "sending again with the same Message-ID",
+		    (long long)requeued, requeued == 1 ? "message was" :
+		    "messages were");
+	log_info("famcontactd %s: database %s, %s delivery%s", FC_VERSION,
+	    d.conf->database, d.conf->delivery.transport == TRANSPORT_SMTP ?
+	    "SMTP" : "Maildir", once ? ", one pass" : "");
+
+	if (!once) {
+		status = loop(&d);
+		goto out;
+	}
+	if (work(&d, &e) < 0) {
+		log_err("%s", e.msg);
+		status = err_exit_code(e.code);
+	} else if (d.dead > 0) {
+		log_err("%d %s refused for good: see famcontactctl outbox list "
+		    "--state dead", d.dead, d.dead == 1 ? "message was" :
+		    "messages were");
+		status = EX_UNAVAILABLE;
+	} else if (d.failed > 0) {
+		log_err("%d delivery %s failed and will be retried: see "
+		    "famcontactctl outbox list --state queued", d.failed,
+		    d.failed == 1 ? "attempt" : "attempts");
+		status = EX_TEMPFAIL;
+	}
+	log_info("one pass done: %d sent, %d cancelled, %d to retry, %d dead",
+	    d.sent, d.cancelled, d.failed, d.dead);
+out:
+	transport_close(d.t);
+	db_close(d.db);
+	if (d.sfd >= 0)
+		close(d.sfd);
+	if (d.ifd >= 0)
+		close(d.ifd);
+	free(d.conf);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -95,7 +611,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = CONF_DEFAULT_PATH;
-	bool debug = false, test = false;
+	bool debug = false, test = false, once = false;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:dnhV", opts, NULL)) != -1) {
@@ -110,6 +626,7 @@ main(int argc, char **argv)
 			test = true;
 			break;
 		case OPT_ONCE:
+			once = true;
 			break;
 		case 'V':
 			printf("famcontactd %s\n", FC_VERSION);
@@ -132,7 +649,5 @@ main(int argc, char **argv)
 
 	if (test)
 		return test_config(path);
-	fprintf(stderr, "famcontactd: the reminder engine is not built yet; "
-	    "use -n to check a configuration\n");
-	return EX_UNAVAILABLE;
+	return run(path, once);
 }

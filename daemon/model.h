@@ -89,6 +89,10 @@ struct family {
 	struct contact_mark last;	/* latest contact of any outcome */
 	struct contact_mark last_reached;
 	struct contact_mark last_attempt;
+	fc_day listed_day;		/* last listed in a reminder (the
+					   caseworker's day), or DAY_NONE */
+	int64_t escalated_mark;		/* the overdue stretch last escalated
+					   (its due day), or -1 */
 };
 
 struct contact {

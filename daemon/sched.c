@@ -33,6 +33,7 @@
  * history; this file only says whether the family is past the threshold.
  */
 #include "sched.h"
+#include "timeutil.h"
 
 const char *
 due_state_name(enum due_state s)
@@ -117,4 +118,47 @@ sched_should_list(const struct sched_policy *p, const struct sched_due *d,
 	if (last_listed_day == DAY_NONE || last_listed_day < d->due_day)
 		return true;
 	return today - last_listed_day >= p->repeat_every_days;
+}
+
+bool
+sched_should_escalate(const struct sched_due *d, int64_t escalated_mark)
+{
+	return d->state == DUE_OVERDUE && d->escalate &&
+	    escalated_mark != (int64_t)d->due_day;
+}
+
+void
+sched_daily_run(unsigned send_days, fc_day last_run, fc_day today,
+		bool slot_passed, struct sched_run *out)
+{
+	fc_day slot = slot_passed ? today : today - 1;
+	fc_day first;
+
+	out->owed = false;
+	out->slot_day = slot;
+	out->reminder_day = DAY_NONE;
+	if (last_run == DAY_NONE) {
+		/* Never run: what today owes goes out, earlier days do not. */
+		if (!slot_passed) {
+			out->next_day = today;
+			return;
+		}
+		first = today;
+	} else if (last_run >= slot) {
+		out->next_day = last_run + 1;
+		return;
+	} else {
+		first = last_run + 1;
+	}
+	out->owed = true;
+	out->next_day = slot + 1;
+	/* The week repeats: the latest send day is within the last 7. */
+	if (first < slot - 6)
+		first = slot - 6;
+	for (fc_day d = slot; d >= first; d--) {
+		if (send_days & (1u << (day_weekday(d) - 1))) {
+			out->reminder_day = d;
+			break;
+		}
+	}
 }

@@ -65,4 +65,30 @@ void sched_family_due(const struct sched_policy *p, const struct sched_family *f
 bool sched_should_list(const struct sched_policy *p, const struct sched_due *d,
 		       fc_day today, fc_day last_listed_day);
 
+/*
+ * Escalation: once per overdue stretch. A stretch is named by its due
+ * day (a reached contact starts a new one); escalated_mark is the due day
+ * of the stretch last escalated, or -1.
+ */
+bool sched_should_escalate(const struct sched_due *d, int64_t escalated_mark);
+
+/*
+ * A caseworker's daily run: at send_time every day (escalations), with
+ * the reminder on send days. A run is owed for the latest slot that has
+ * passed (today's when slot_passed, else yesterday's) unless the last run
+ * (last_run, DAY_NONE = never) covered it; a caseworker never run before
+ * is owed today's slot only. A run that covers several missed days
+ * carries one reminder: for the latest send day among them.
+ */
+struct sched_run {
+	bool owed;		/* a run is owed now */
+	fc_day slot_day;	/* the day the run stands for (record it) */
+	fc_day reminder_day;	/* the send day its reminder is for, or DAY_NONE */
+	fc_day next_day;	/* when not owed: the day of the next slot */
+};
+
+/* send_days: bit (ISO weekday - 1). */
+void sched_daily_run(unsigned send_days, fc_day last_run, fc_day today,
+		     bool slot_passed, struct sched_run *out);
+
 #endif

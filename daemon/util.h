@@ -16,6 +16,8 @@ struct fc_error;
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
+/* xrealloc of n * size bytes, aborting when that overflows. */
+void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 
 /* snprintf that never truncates silently: 0, or -1 when s did not fit. */

@@ -76,7 +76,24 @@ demo() {
 	echo "\$ famcontactctl family list --due"
 	"$ctl" -c "$conf" family list --due
 	echo
+	echo "\$ famcontactd --once   # one pass: queue today's reminders, deliver them"
+	"$ROOT/build/famcontactd" -c "$conf" --once
+	echo
+	echo "==> the reminder emails it wrote into $work/maildir/new:"
+	for m in "$work"/maildir/new/*; do
+		[ -e "$m" ] || continue
+		sed -n 's/^\(To\|Subject\): /  \1: /p' "$m"
+		echo
+	done
+	first=$(grep -l '^Subject: Reminder' "$work"/maildir/new/* 2>/dev/null |
+		head -n 1)
+	if [ -n "$first" ]; then
+		echo "==> a reminder in full ($first):"
+		cat "$first"
+	fi
+	echo
 	echo "Try: $ctl -c $conf family list"
+	echo "     $ctl -c $conf outbox list"
 }
 
 case "${1:-}" in

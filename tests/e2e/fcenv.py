@@ -90,6 +90,52 @@ class FcTestCase(unittest.TestCase):
         self.assertTrue(r.err.strip(), "an error must say what went wrong")
         return r
 
+    def daemon(self, *args, now=None, env=None, timeout=120):
+        """Run famcontactd -c CONF ARGS to its end (e.g. "--once")."""
+        argv = [DAEMON, "-c", self.conf] + list(args)
+        e = self.env(now)
+        if env:
+            e.update(env)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=e,
+                              timeout=timeout)
+        r = Result(proc)
+        self.assertNotIn("AddressSanitizer", r.err, r)
+        self.assertNotIn("runtime error", r.err, r)
+        return r
+
+    def once(self, now=None, expect=0, env=None):
+        """famcontactd --once at now; asserts its exit status."""
+        r = self.daemon("--once", now=now, env=env)
+        self.assertEqual(r.rc, expect, f"famcontactd --once\n{r}")
+        return r
+
+    def start_daemon(self, *args, now=None, env=None):
+        """Start famcontactd -c CONF in the background (stopped at cleanup);
+        its stderr goes to self.daemon_log."""
+        e = self.env(now)
+        if env:
+            e.update(env)
+        self.daemon_log = os.path.join(self.dir, "famcontactd.log")
+        log = open(self.daemon_log, "ab")
+        proc = subprocess.Popen([DAEMON, "-c", self.conf] + list(args),
+                                stdout=log, stderr=log, env=e)
+        log.close()
+
+        def stop():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.addCleanup(stop)
+        return proc
+
+    def outbox(self):
+        """Every outbox row as a dict, oldest first (read with sqlite3)."""
+        import sqlite3
+        with sqlite3.connect(self.db) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(r) for r in db.execute(
+                "SELECT * FROM outbox ORDER BY id")]
+
     def write(self, name, text, encoding="utf-8"):
         path = os.path.join(self.dir, name)
         with open(path, "w", encoding=encoding, newline="") as f:

@@ -270,7 +270,7 @@ test_create_modes(void **state)
 	xsnprintf(wal, sizeof(wal), "%s-wal", path);
 	db = open_ok(path, DB_OPEN_CREATE);
 	umask(old);
-	assert_int_equal(db_schema_version(db), 1);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	assert_int_equal(stat(sub, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0700);
@@ -281,11 +281,12 @@ test_create_modes(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	db_close(db);
 
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	assert_int_equal(raw_int(path, "PRAGMA application_id"), 0x46434431);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE name IN ('caseworker', 'family', 'contact', 'outbox',"
-	    " 'meta')"), 5);
+	    " 'meta', 'family_reminder', 'caseworker_run', 'outbox_family')"),
+	    8);
 
 	/* A restrictive umask must not narrow the folder below 0700. */
 	old = umask(0277);
@@ -363,7 +364,7 @@ test_reopen_does_not_write(void **state)
 
 	/* Open, read, fail a write, close: nothing changes. */
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_schema_version(db), 1);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	get_family(db, "FXD-001");
 	xstrlcpy(cw.email, "A@EXAMPLE.ORG", sizeof(cw.email));
 	assert_int_equal(db_caseworker_add(db, &cw, &e), FC_EEXIST);
@@ -380,13 +381,13 @@ test_newer_schema_refused(void **state)
 	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
 
 	db_close(db);
-	raw_exec(fx->path, "PRAGMA user_version = 2");
+	raw_exec(fx->path, "PRAGMA user_version = 99");
 	snap(fx->path, &s);
 	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_EDB);
 	assert_null(db);
 	assert_non_null(strstr(e.msg, fx->path));
-	assert_non_null(strstr(e.msg, "database schema version 2 is newer than "
-	    "this famcontactd (knows 1); upgrade famcontactd"));
+	assert_non_null(strstr(e.msg, "database schema version 99 is newer than "
+	    "this famcontactd (knows 2); upgrade famcontactd"));
 	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
 	assert_unchanged(fx->path, &s);
 }
@@ -444,7 +445,7 @@ test_empty_file_is_migrated(void **state)
 	assert_non_null(f);
 	fclose(f);
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_schema_version(db), 1);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	db_close(db);
 }
 

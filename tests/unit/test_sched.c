@@ -308,6 +308,72 @@ test_listing_month(void **state)
 	assert_string_equal(got, "L14 L19 E21 L22 L25 L40 L43 ");
 }
 
+/* Weekdays, ISO bits: Monday = bit 0. */
+#define WEEKDAYS 0x1fu
+#define SUNDAY_ONLY 0x40u
+
+static void
+check_run(unsigned days, fc_day last, fc_day today, bool passed, bool owed,
+	  fc_day slot, fc_day reminder, fc_day next)
+{
+	struct sched_run r;
+
+	sched_daily_run(days, last, today, passed, &r);
+	assert_int_equal(r.owed, owed);
+	if (owed) {
+		assert_int_equal(r.slot_day, slot);
+		assert_int_equal(r.reminder_day, reminder);
+	}
+	assert_int_equal(r.next_day, next);
+}
+
+/* D is a Sunday: D-3 Thursday, D-2 Friday, D+1 Monday. */
+static void
+test_daily_run(void **state)
+{
+	(void)state;
+	/* Never run: today's slot only, and only once it has passed. */
+	check_run(WEEKDAYS, NONE, D + 1, false, false, 0, 0, D + 1);
+	check_run(WEEKDAYS, NONE, D + 1, true, true, D + 1, D + 1, D + 2);
+	/* A Sunday run carries escalations only. */
+	check_run(WEEKDAYS, NONE, D, true, true, D, NONE, D + 1);
+	/* Done today: the next is tomorrow; done yesterday: today's. */
+	check_run(WEEKDAYS, D + 1, D + 1, true, false, 0, 0, D + 2);
+	check_run(WEEKDAYS, D, D + 1, false, false, 0, 0, D + 1);
+	check_run(WEEKDAYS, D, D + 1, true, true, D + 1, D + 1, D + 2);
+	/* Down from Thursday's run to Sunday: one run, Friday's reminder. */
+	check_run(WEEKDAYS, D - 3, D, true, true, D, D - 2, D + 1);
+	/* ... and on Monday before 09:00 the same catch-up, for Sunday's slot. */
+	check_run(WEEKDAYS, D - 3, D + 1, false, true, D, D - 2, D + 1);
+	/* Down a month: one run, today's reminder. */
+	check_run(WEEKDAYS, D - 30, D + 1, true, true, D + 1, D + 1, D + 2);
+	/* Sundays only, down ten days: Sunday D's reminder. */
+	check_run(SUNDAY_ONLY, D - 10, D + 2, true, true, D + 2, D, D + 3);
+	check_run(SUNDAY_ONLY, D - 1, D + 2, true, true, D + 2, D, D + 3);
+	check_run(SUNDAY_ONLY, D, D + 2, true, true, D + 2, NONE, D + 3);
+	/* A run recorded ahead (the zone moved east): wait for the day after. */
+	check_run(WEEKDAYS, D + 2, D + 1, true, false, 0, 0, D + 3);
+}
+
+static void
+test_should_escalate(void **state)
+{
+	struct sched_due d = {
+		.state = DUE_OVERDUE, .due_day = D, .days_overdue = 9,
+		.escalate = true,
+	};
+
+	(void)state;
+	assert_true(sched_should_escalate(&d, -1));
+	assert_true(sched_should_escalate(&d, D - 14));	/* an older stretch */
+	assert_false(sched_should_escalate(&d, D));	/* this one: done */
+	d.escalate = false;
+	assert_false(sched_should_escalate(&d, -1));
+	d.escalate = true;
+	d.state = DUE_REVIEW;
+	assert_false(sched_should_escalate(&d, -1));
+}
+
 int
 main(void)
 {
@@ -317,6 +383,8 @@ main(void)
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_should_list),
 		cmocka_unit_test(test_listing_month),
+		cmocka_unit_test(test_daily_run),
+		cmocka_unit_test(test_should_escalate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
