@@ -113,5 +113,6 @@ int ctl_contact_main(struct ctl *ctl, int argc, char **argv);
 int ctl_status_main(struct ctl *ctl, int argc, char **argv);
 int ctl_send_main(struct ctl *ctl, int argc, char **argv);
 int ctl_outbox_main(struct ctl *ctl, int argc, char **argv);
+int ctl_preview_main(struct ctl *ctl, int argc, char **argv);
 
 #endif

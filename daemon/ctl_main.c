@@ -32,6 +32,8 @@ static const struct ctl_command groups[] = {
 	    "the queue of mail to send"},
 	{"send-test", ctl_send_main, "ADDRESS",
 	    "send a test message through the configured transport"},
+	{"preview", ctl_preview_main, "[--at WHEN]",
+	    "what famcontactd would send at a moment, without sending"},
 	{NULL, NULL, NULL, NULL},
 };
 

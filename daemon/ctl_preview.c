@@ -1,0 +1,116 @@
+/*
+ * ctl_preview.c - famcontactctl preview: what famcontactd would send at a
+ * given moment, composed by the daemon's own engine without queueing or
+ * recording anything.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+#include "engine.h"
+#include "timeutil.h"
+#include "util.h"
+
+struct preview {
+	bool raw;
+	int messages;
+	int64_t at;
+	int queued;		/* queued messages due for delivery by then */
+};
+
+static void
+show(const struct engine_msg *m, void *ctx)
+{
+	struct preview *p = ctx;
+
+	p->messages++;
+	printf("=== %s to %s (%zu %s; key %s)\n", outbox_kind_name(m->kind),
+	    m->recipient, m->nfamilies, m->nfamilies == 1 ? "family" :
+	    "families", m->idem_key);
+	if (p->raw) {
+		/* The message as it would go on the wire, CRLF and all. */
+		fwrite(m->message, 1, m->len, stdout);
+	} else {
+		printf("Subject: %s\n\n%s", m->subject, m->text);
+	}
+	putchar('\n');
+}
+
+static int
+count_due(const struct outbox_row *row, void *ctx)
+{
+	struct preview *p = ctx;
+
+	if (row->next_attempt_at <= p->at)
+		p->queued++;
+	return 0;
+}
+
+int
+ctl_preview_main(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"at", required_argument, NULL, 'a'},
+		{"raw", no_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct preview p = { .at = ctl->now };
+	struct engine en;
+	struct engine_stats st = {0};
+	struct fc_error e = {0};
+	char when[32];
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "a:rh", opts)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (when_parse(optarg, NULL, ctl->conf.timezone, &p.at,
+			    &e) < 0)
+				return ctl_usage("preview", "--at: %s", e.msg);
+			break;
+		case 'r':
+			p.raw = true;
+			break;
+		case 'h':
+			printf("Usage: famcontactctl preview [--at WHEN] [--raw]\n\n"
+			    "Show the reminders and escalations famcontactd would "
+			    "send at WHEN\n(default now), composed exactly as it "
+			    "would, without sending or\nqueueing anything. Each "
+			    "caseworker's daily run is due at\nreminders.send_time "
+			    "in their zone; a run already done for that day\n"
+			    "shows nothing again.\n\n"
+			    "  --at WHEN  YYYY-MM-DD (12:00 in the config's timezone) "
+			    "or\n"
+			    "             YYYY-MM-DDTHH:MM[:SS] with an optional Z or "
+			    "+HH:MM\n"
+			    "             (the machine's local time without one)\n"
+			    "  --raw      print the whole messages (headers, "
+			    "quoted-printable\n"
+			    "             body, CRLF line ends) as they would be "
+			    "sent\n");
+			return EX_OK;
+		default:
+			return ctl_usage("preview", "bad option");
+		}
+	}
+	if (optind != argc)
+		return ctl_usage("preview", "no arguments expected");
+	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
+	    (rc = engine_init(&en, &ctl->conf, ctl->db, true, &e)) < 0)
+		return ctl_fail(&e);
+	en.report = show;
+	en.ctx = &p;
+	if ((rc = engine_pass(&en, p.at, &st, &e)) < 0 ||
+	    (rc = db_outbox_foreach(ctl->db, OUTBOX_QUEUED, count_due, &p,
+	    &e)) < 0)
+		return ctl_fail(&e);
+	when_format_utc(p.at, when, sizeof(when));
+	printf("%d %s would be queued at %s (%d daily %s due); %d queued "
+	    "%s due for delivery by then. Nothing was sent or queued.\n",
+	    p.messages, p.messages == 1 ? "message" : "messages", when,
+	    st.runs, st.runs == 1 ? "run" : "runs", p.queued,
+	    p.queued == 1 ? "message is" : "messages are");
+	return EX_OK;
+}
