@@ -23,6 +23,7 @@
 #include "sched.h"
 #include "timeutil.h"
 #include "util.h"
+#include "validate.h"
 
 /* One family as a message shows it. */
 struct item {
@@ -60,9 +61,30 @@ item_from_family(struct item *it, const struct family *f,
 		 const struct sched_due *d)
 {
 	it->id = f->id;
-	xstrlcpy(it->ref, f->ref, sizeof(it->ref));
-	xstrlcpy(it->name, f->name, sizeof(it->name));
-	xstrlcpy(it->tz, f->tz, sizeof(it->tz));
+	/*
+	 * The door checks these; a database edited behind our back may not
+	 * hold to it. A bad value is replaced, never mailed or logged.
+	 */
+	if (valid_ref(f->ref, NULL) == 0) {
+		xstrlcpy(it->ref, f->ref, sizeof(it->ref));
+	} else {
+		xsnprintf(it->ref, sizeof(it->ref), "family-id-%lld",
+		    (long long)f->id);
+		log_err("family id %lld: its reference code is not valid (was "
+		    "the database edited by hand?); shown as %s", (long long)f->id,
+		    it->ref);
+	}
+	if (valid_name(f->name, NULL) == 0) {
+		xstrlcpy(it->name, f->name, sizeof(it->name));
+	} else {
+		log_err("family %s: its name is not valid text (was the "
+		    "database edited by hand?); left out of mail", it->ref);
+		it->name[0] = '\0';
+	}
+	if (f->tz[0] != '\0' && valid_zone(f->tz, NULL) == 0)
+		xstrlcpy(it->tz, f->tz, sizeof(it->tz));
+	else
+		it->tz[0] = '\0';
 	it->due = *d;
 	it->last = f->last;
 	it->last_contact_day = f->last_contact_day;
@@ -549,10 +571,27 @@ engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 			rc = run_caseworker(en, &cws.v[i], &run, now, stats, e);
 		if (rc == 0)
 			rc = db_commit(en->db, e);
-		if (rc < 0) {
+		if (rc < 0)
 			db_rollback(en->db);
-			goto out;
+		if (rc == FC_EINVAL) {
+			/*
+			 * A record no message can be made of (an address with
+			 * a line break, edited behind our back): say so, and
+			 * record the run, so that the others go on and the
+			 * error comes once a day, not in a loop.
+			 */
+			log_err("caseworker %lld: no reminder or escalation "
+			    "today: %s; mend the record with famcontactctl "
+			    "caseworker edit", (long long)cws.v[i].id, e->msg);
+			if ((rc = db_begin(en->db, e)) == 0 &&
+			    (rc = db_set_run_day(en->db, cws.v[i].id,
+			    run.slot_day, e)) == 0)
+				rc = db_commit(en->db, e);
+			if (rc < 0)
+				db_rollback(en->db);
 		}
+		if (rc < 0)
+			goto out;
 	}
 out:
 	free(cws.v);

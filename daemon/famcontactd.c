@@ -315,7 +315,9 @@ work(struct daemon *d, struct fc_error *e)
 	struct engine_stats st = {0};
 	int alerts = 0, rc;
 
-	if ((rc = engine_pass(&d->en, now_utc(), &st, e)) < 0)
+	/* First: a change made while we work wakes us again afterwards. */
+	if ((rc = db_data_version(d->db, &d->data_version, e)) < 0 ||
+	    (rc = engine_pass(&d->en, now_utc(), &st, e)) < 0)
 		return rc;
 	if (st.runs > 0)
 		log_debug("%d daily %s: %d %s (%d %s), %d %s queued", st.runs,
@@ -331,7 +333,7 @@ work(struct daemon *d, struct fc_error *e)
 		if (alerts == 0)
 			break;
 	}
-	return db_data_version(d->db, &d->data_version, e);
+	return 0;
 }
 
 /* The next instant something is owed: a daily run or a retry. 0 = none. */

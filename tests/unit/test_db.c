@@ -1152,6 +1152,52 @@ test_busy(void **state)
 	db_close(b);
 }
 
+/* A database written by the first release (schema 1) is upgraded in place. */
+static void
+test_migrate_from_schema1(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	struct family f;
+	char *sql = NULL, id[40];
+	size_t len = 0;
+	fc_day day = 0;
+	struct db *db;
+
+	assert_int_equal(util_read_file(FC_TEST_DATA "/db-schema1.sql", &sql,
+	    &len, &e), 0);
+	raw_exec(fx->path, sql);
+	free(sql);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
+
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), 2);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
+	assert_string_equal(f.name, "Familie Test (fictional)");
+	assert_string_equal(f.caseworker_email, "amira@example.org");
+	assert_int_equal(f.last_attempt.outcome, OUTCOME_ATTEMPTED);
+	assert_int_equal(f.listed_day, DAY_NONE);
+	assert_int_equal(f.escalated_mark, -1);
+	assert_int_equal(db_run_day(db, f.caseworker_id, &day, &e), 0);
+	assert_int_equal(day, DAY_NONE);
+	assert_int_equal(db_install_id(db, id, sizeof(id), &e), 0);
+	assert_int_equal(strlen(id), 16);
+	/* The new state is written and read back. */
+	assert_int_equal(db_family_mark(db, &f, 20600, 20590, &e), 0);
+	assert_int_equal(db_set_run_day(db, f.caseworker_id, 20600, &e), 0);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
+	assert_int_equal(f.listed_day, 20600);
+	assert_int_equal(f.escalated_mark, 20590);
+	assert_int_equal(db_run_day(db, f.caseworker_id, &day, &e), 0);
+	assert_int_equal(day, 20600);
+	db_close(db);
+
+	/* The dead letter of schema 1 is there, not yet reported. */
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox"
+	    " WHERE state = 'dead' AND alerted = 0"), 1);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+}
+
 int
 main(void)
 {
@@ -1182,6 +1228,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_while_listing, setup,
 		    teardown),
 		cmocka_unit_test(test_transactions),
+		cmocka_unit_test_setup_teardown(test_migrate_from_schema1, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	};
 
