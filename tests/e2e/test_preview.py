@@ -1,0 +1,108 @@
+"""famcontactctl preview: what famcontactd would send, without sending.
+
+The real famcontactctl and famcontactd on real files, under faketime.
+Every person and family here is fictional.
+"""
+import email
+import email.policy
+import os
+import unittest
+
+from fcenv import FcTestCase
+
+
+class PreviewTest(FcTestCase):
+    now = "2026-11-26 10:00:00"      # a Thursday; 11:00 in Berlin
+
+    def setUp(self):
+        super().setUp()
+        self.maildir = os.path.join(self.dir, "maildir")
+        self.extra_conf = (
+            'delivery = { transport = "maildir"; maildir = "%s";\n'
+            '  from = "Reminders <reminders@example.org>"; };\n'
+            'reminders = { send_time = "09:00"; every_days = 14;\n'
+            '  escalate_after_days = 20; };\n'
+            'summary = { coordinators = ["coord@example.org"]; };\n'
+            % self.maildir)
+        self.write_conf()
+        self.ok("caseworker", "add", "amira@example.org", "--tz",
+                "Europe/Berlin")
+        self.ok("caseworker", "add", "jo@example.org", "--tz",
+                "America/New_York")
+        # FXD-001 overdue 11 days, FXD-002 overdue 31 days (escalated),
+        # FXD-003 not due yet; FXD-004 (New York) due today.
+        self.ok("family", "add", "FXD-001", "--caseworker",
+                "amira@example.org", "--last-contact", "2026-10-29")
+        self.ok("family", "add", "FXD-002", "--caseworker",
+                "amira@example.org", "--last-contact", "2026-10-12",
+                "--tz", "Asia/Kathmandu")
+        self.ok("family", "add", "FXD-003", "--caseworker",
+                "amira@example.org", "--last-contact", "2026-11-20")
+        self.ok("family", "add", "FXD-004", "--caseworker",
+                "jo@example.org", "--last-contact", "2026-11-12")
+
+    def delivered(self):
+        new = os.path.join(self.maildir, "new")
+        out = []
+        for name in sorted(os.listdir(new)):
+            with open(os.path.join(new, name), "rb") as f:
+                out.append(email.message_from_binary_file(
+                    f, policy=email.policy.default))
+        return out
+
+    def test_preview_writes_nothing(self):
+        before = self.db_state()
+        r = self.ok("preview")
+        self.assertEqual(self.db_state(), before)
+        self.assertFalse(os.path.exists(self.maildir))
+        self.assertIn("Nothing was sent or queued.", r.out)
+
+    def test_preview_shows_what_the_daemon_then_sends(self):
+        r = self.ok("preview")
+        # Berlin's 09:00 has passed; New York's (15:00 UTC) has not.
+        self.assertIn("=== reminder to amira@example.org (2 families; "
+                      "key reminder:1:2026-11-26)", r.out)
+        self.assertIn("=== escalation to coord@example.org (1 family;", r.out)
+        self.assertNotIn("jo@example.org", r.out)
+        self.assertIn("Subject: Reminder: 2 families to contact, 2 overdue",
+                      r.out)
+        body = r.out.split("Subject: Reminder:", 1)[1]
+        # Most overdue first; the family not due is not listed.
+        self.assertLess(body.index("\nFXD-002\n"), body.index("\nFXD-001\n"))
+        self.assertNotIn("FXD-003", r.out)
+        self.assertIn("Overdue by 31 days (due 2026-10-26)", body)
+        self.assertIn("Their local time now: Thu 15:45, Asia/Kathmandu "
+                      "(UTC+05:45)", body)
+        self.assertIn("2 messages would be queued", r.out)
+
+        self.once()
+        mails = self.delivered()
+        self.assertEqual(sorted(m["To"] for m in mails),
+                         ["amira@example.org", "coord@example.org"])
+        reminder = next(m for m in mails if m["To"] == "amira@example.org")
+        text = reminder.get_content()
+        self.assertIn(text.split("(as of")[1].split("When you have")[0],
+                      r.out.replace("\r\n", "\n"))
+        # Once sent, the run is done: preview shows nothing more today.
+        r = self.ok("preview")
+        self.assertIn("0 messages would be queued", r.out)
+
+    def test_preview_at_a_later_moment(self):
+        r = self.ok("preview", "--at", "2026-11-26T15:30Z")
+        self.assertIn("=== reminder to jo@example.org (1 family; "
+                      "key reminder:2:2026-11-26)", r.out)
+        self.assertIn("Due today (2026-11-26)", r.out)
+
+    def test_preview_raw_is_the_wire_format(self):
+        r = self.ctl("preview", "--raw")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("Auto-Submitted: auto-generated", r.out)
+        self.assertIn("Content-Transfer-Encoding: quoted-printable", r.out)
+
+    def test_bad_when(self):
+        r = self.fails(64, "preview", "--at", "tomorrow")
+        self.assertIn("--at", r.err)
+
+
+if __name__ == "__main__":
+    unittest.main()
