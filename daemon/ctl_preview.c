@@ -25,9 +25,14 @@ show(const struct engine_msg *m, void *ctx)
 	struct preview *p = ctx;
 
 	p->messages++;
-	printf("=== %s to %s (%zu %s; key %s)\n", outbox_kind_name(m->kind),
-	    m->recipient, m->nfamilies, m->nfamilies == 1 ? "family" :
-	    "families", m->idem_key);
+	if (m->kind == OUTBOX_REMINDER || m->kind == OUTBOX_ESCALATION ||
+	    m->kind == OUTBOX_SUMMARY)
+		printf("=== %s to %s (%zu %s; key %s)\n",
+		    outbox_kind_name(m->kind), m->recipient, m->nfamilies,
+		    m->nfamilies == 1 ? "family" : "families", m->idem_key);
+	else
+		printf("=== %s to %s (key %s)\n", outbox_kind_name(m->kind),
+		    m->recipient, m->idem_key);
 	if (p->raw) {
 		/* The message as it would go on the wire, CRLF and all. */
 		fwrite(m->message, 1, m->len, stdout);
@@ -75,12 +80,13 @@ ctl_preview_main(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'h':
 			printf("Usage: famcontactctl preview [--at WHEN] [--raw]\n\n"
-			    "Show the reminders and escalations famcontactd would "
-			    "send at WHEN\n(default now), composed exactly as it "
-			    "would, without sending or\nqueueing anything. Each "
-			    "caseworker's daily run is due at\nreminders.send_time "
-			    "in their zone; a run already done for that day\n"
-			    "shows nothing again.\n\n"
+			    "Show the reminders, escalations and weekly summaries "
+			    "famcontactd\nwould send at WHEN (default now), "
+			    "composed exactly as it would,\nwithout sending or "
+			    "queueing anything. Each caseworker's daily run\n"
+			    "is due at reminders.send_time in their zone, their "
+			    "summary at\nsummary.weekday and summary.time; a run "
+			    "or a week already done\nshows nothing again.\n\n"
 			    "  --at WHEN  YYYY-MM-DD (12:00 in the config's timezone) "
 			    "or\n"
 			    "             YYYY-MM-DDTHH:MM[:SS] with an optional Z or "

@@ -142,7 +142,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE outbox ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;\n"
 	/* Part of every Message-ID: a new database never repeats one. */
 	"INSERT OR IGNORE INTO meta (key, value)\n"
-	"  VALUES ('install_id', lower(hex(randomblob(8))));\n",
+	"  VALUES ('install_id', lower(hex(randomblob(8))));\n"
+	/* The ISO week of each recipient's last weekly summary ("cw:<id>",
+	 * "overview"), and the figures it showed (the next one's trend). */
+	"CREATE TABLE summary_run (\n"
+	"  recipient TEXT PRIMARY KEY,\n"
+	"  week TEXT NOT NULL,\n"
+	"  figures TEXT NOT NULL DEFAULT ''\n"
+	");\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,
@@ -1615,6 +1622,39 @@ out:
 	return rc;
 }
 
+int
+db_contact_foreach_between(struct db *db, int64_t caseworker_id,
+			    int64_t from, int64_t to,
+			    int (*cb)(const struct contact *c, void *ctx),
+			    void *ctx, struct fc_error *e)
+{
+	struct contact c;
+	sqlite3_stmt *st = NULL;
+	int rc, src;
+
+	if ((rc = prepare(db, CONTACT_SELECT " WHERE c.at >= ?1 AND c.at < ?2"
+	    " AND (?3 = 0 OR f.caseworker_id = ?3) AND c.outcome <> 'void'"
+	    " AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)"
+	    " ORDER BY c.at, c.id", &st, e)) < 0)
+		return rc;
+	src = sqlite3_bind_int64(st, 1, from);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(st, 2, to);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(st, 3, caseworker_id);
+	if (src == SQLITE_OK) {
+		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+			if ((rc = read_contact(db, st, &c, e)) < 0 ||
+			    (rc = cb(&c, ctx)) != 0)
+				goto out;
+		}
+	}
+	rc = src == SQLITE_DONE ? 0 : fail(db, src, e, "cannot list contacts");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* The outbox. */
 
 static int
@@ -2202,4 +2242,98 @@ int
 db_data_version(struct db *db, int64_t *version, struct fc_error *e)
 {
 	return query_int(db, "PRAGMA data_version", version, e);
+}
+
+int
+db_outbox_stats(struct db *db, int64_t since, struct outbox_stats *out,
+		struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(db, "SELECT"
+	    " count(*) FILTER (WHERE state IN ('queued', 'sending')),"
+	    " count(*) FILTER (WHERE state = 'queued' AND attempts > 0),"
+	    " count(*) FILTER (WHERE created_at >= ?1),"
+	    " count(*) FILTER (WHERE attempts > 1 AND updated_at >= ?1),"
+	    " count(*) FILTER (WHERE state = 'dead' AND updated_at >= ?1),"
+	    " count(*) FILTER (WHERE state = 'sent' AND sent_at >= ?1),"
+	    " coalesce(min(created_at) FILTER (WHERE state = 'queued'), 0),"
+	    " coalesce(max(sent_at), 0)"
+	    " FROM outbox", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, since);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->pending = sqlite3_column_int64(st, 0);
+		out->failing = sqlite3_column_int64(st, 1);
+		out->queued = sqlite3_column_int64(st, 2);
+		out->retried = sqlite3_column_int64(st, 3);
+		out->dead = sqlite3_column_int64(st, 4);
+		out->sent = sqlite3_column_int64(st, 5);
+		out->oldest_queued_at = sqlite3_column_int64(st, 6);
+		out->last_sent_at = sqlite3_column_int64(st, 7);
+		rc = 0;
+	} else {
+		rc = fail(db, rc, e, "cannot count the outbox");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_summary_week(struct db *db, const char *recipient, char *week,
+		size_t wsize, char *figures, size_t fsize, struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	week[0] = '\0';
+	if (figures)
+		figures[0] = '\0';
+	if ((rc = prepare(db, "SELECT week, figures FROM summary_run"
+	    " WHERE recipient = ?", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, recipient, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = col_str(db, st, 0, week, wsize, "summary_run", "week", e);
+		if (rc == 0 && figures)
+			rc = col_str(db, st, 1, figures, fsize, "summary_run",
+			    "figures", e);
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = fail(db, rc, e, "cannot read the summaries' weeks");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_set_summary_week(struct db *db, const char *recipient, const char *week,
+		    const char *figures, struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prepare(db, "INSERT INTO summary_run (recipient, week,"
+	    " figures) VALUES (?1, ?2, ?3) ON CONFLICT (recipient) DO UPDATE"
+	    " SET week = ?2, figures = ?3", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, recipient, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, week, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 3, figures ? figures : "", -1,
+		    SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : fail(db, rc == SQLITE_ROW ?
+	    SQLITE_MISUSE : rc, e, "cannot record a weekly summary");
+	sqlite3_finalize(st);
+	return rc;
 }

@@ -215,4 +215,36 @@ int db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e);
 /* PRAGMA data_version: changes when another connection commits. */
 int db_data_version(struct db *db, int64_t *version, struct fc_error *e);
 
+/* Contacts (not void, not voided) with from <= at < to, oldest first;
+ * caseworker_id 0 = every caseworker's families. */
+int db_contact_foreach_between(struct db *db, int64_t caseworker_id,
+			       int64_t from, int64_t to,
+			       int (*cb)(const struct contact *c, void *ctx),
+			       void *ctx, struct fc_error *e);
+
+/* The outbox's health, "this week" counting from since. */
+struct outbox_stats {
+	int64_t pending;	/* queued or sending now */
+	int64_t failing;	/* queued after a failed attempt */
+	int64_t queued;		/* created since */
+	int64_t retried;	/* attempted more than once, touched since */
+	int64_t dead;		/* gone dead since */
+	int64_t sent;		/* sent since */
+	int64_t oldest_queued_at;	/* 0 = none queued */
+	int64_t last_sent_at;		/* 0 = never */
+};
+int db_outbox_stats(struct db *db, int64_t since, struct outbox_stats *out,
+		    struct fc_error *e);
+
+/*
+ * Weekly summaries: the ISO week ("2026-W48") of a recipient's last one
+ * ("" = never) and the figures it showed (figures may be NULL).
+ */
+int db_summary_week(struct db *db, const char *recipient, char *week,
+		    size_t wsize, char *figures, size_t fsize,
+		    struct fc_error *e);
+int db_set_summary_week(struct db *db, const char *recipient,
+			const char *week, const char *figures,
+			struct fc_error *e);
+
 #endif

@@ -21,6 +21,7 @@
 #include "mail.h"
 #include "model.h"
 #include "sched.h"
+#include "summary.h"
 #include "timeutil.h"
 #include "util.h"
 #include "validate.h"
@@ -228,55 +229,79 @@ cw_zone_of(const struct conf *c, const char *tz)
 	return tz[0] != '\0' ? tz : c->timezone;
 }
 
-/* Compose and queue (or, dry, report) one message. */
-static int
-emit(struct engine *en, enum outbox_kind kind, const char *recipient,
-     const char *key, const char *subject, const struct strbuf *text,
-     int64_t now, const struct items *l, bool (*listed)(const struct item *),
-     struct engine_msg *out, struct fc_error *e)
+int
+engine_emit(struct engine *en, const struct engine_out *o,
+	    struct engine_msg *out, struct fc_error *e)
 {
 	char msgid[MAIL_MESSAGE_ID_MAX + 1];
 	struct strbuf msg = {0};
 	struct mail_msg m = {
 		.from = en->conf->delivery.from,
-		.to = recipient,
+		.to = o->recipient,
 		.reply_to = en->conf->delivery.reply_to,
-		.subject = subject,
-		.date = now,
+		.subject = o->subject,
+		.date = o->date,
 		.message_id = msgid,
-		.text = text->s,
+		.text = o->text,
+		.html = o->html,
 	};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = engine_message_id(en, kind, key, msgid, sizeof(msgid),
+	if ((rc = engine_message_id(en, o->kind, o->key, msgid, sizeof(msgid),
 	    e)) < 0 || (rc = mail_compose(&m, &msg, e)) < 0) {
 		sb_free(&msg);
-		return err_prefix(e, "%s %s", outbox_kind_name(kind), key);
+		return err_prefix(e, "%s %s: ", outbox_kind_name(o->kind),
+		    o->key);
 	}
-	out->kind = kind;
-	out->recipient = recipient;
-	out->idem_key = key;
-	out->subject = subject;
-	out->text = text->s;
+	out->kind = o->kind;
+	out->recipient = o->recipient;
+	out->idem_key = o->key;
+	out->subject = o->subject;
+	out->text = o->text;
 	out->message = msg.s;
 	out->len = msg.len;
-	if (l != NULL)
-		for (size_t i = 0; i < l->n; i++)
-			out->nfamilies += listed(&l->v[i]) ? 1 : 0;
+	out->nfamilies = o->nfamilies;
 	if (!en->dry) {
-		rc = db_outbox_enqueue(en->db, kind, recipient, key, msg.s,
-		    msg.len, now, &out->outbox_id, &out->created, e);
-		for (size_t i = 0; rc == 0 && out->created && l != NULL &&
-		    i < l->n; i++)
-			if (listed(&l->v[i]))
-				rc = db_outbox_link(en->db, out->outbox_id,
-				    l->v[i].id, e);
+		rc = db_outbox_enqueue(en->db, o->kind, o->recipient, o->key,
+		    msg.s, msg.len, o->date, &out->outbox_id, &out->created, e);
+		for (size_t i = 0; rc == 0 && out->created &&
+		    o->family_ids != NULL && i < o->nfamilies; i++)
+			rc = db_outbox_link(en->db, out->outbox_id,
+			    o->family_ids[i], e);
 	}
 	if (rc == 0 && en->report)
 		en->report(out, en->ctx);
 	sb_free(&msg);
 	out->message = NULL;
+	return rc;
+}
+
+/* Emit a message listing the items of l that pick() chooses. */
+static int
+emit_items(struct engine *en, enum outbox_kind kind, const char *recipient,
+	   const char *key, const struct strbuf *subject,
+	   const struct strbuf *text, int64_t now, const struct items *l,
+	   bool (*pick)(const struct item *), struct engine_msg *m,
+	   struct fc_error *e)
+{
+	int64_t *ids = xreallocarray(NULL, l->n ? l->n : 1, sizeof(*ids));
+	struct engine_out o = {
+		.kind = kind,
+		.recipient = recipient,
+		.key = key,
+		.subject = subject->s,
+		.text = text->s,
+		.date = now,
+		.family_ids = ids,
+	};
+	int rc;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (pick(&l->v[i]))
+			ids[o.nfamilies++] = l->v[i].id;
+	rc = engine_emit(en, &o, m, e);
+	free(ids);
 	return rc;
 }
 
@@ -453,8 +478,8 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 		for (size_t k = 0; k < c->summary.ncoordinators; k++) {
 			xsnprintf(key, sizeof(key), "escalation:%lld:%s:%s",
 			    (long long)cw->id, day, c->summary.coordinators[k]);
-			if ((rc = emit(en, OUTBOX_ESCALATION,
-			    c->summary.coordinators[k], key, subject.s, &text,
+			if ((rc = emit_items(en, OUTBOX_ESCALATION,
+			    c->summary.coordinators[k], key, &subject, &text,
 			    now, &l, is_escalated, &m, e)) < 0)
 				goto out;
 			st->escalations += m.created;
@@ -470,8 +495,8 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 		date_format(run->reminder_day, day);
 		xsnprintf(key, sizeof(key), "reminder:%lld:%s",
 		    (long long)cw->id, day);
-		if ((rc = emit(en, OUTBOX_REMINDER, cw->email, key, subject.s,
-		    &text, now, &l, is_listed, &m, e)) < 0)
+		if ((rc = emit_items(en, OUTBOX_REMINDER, cw->email, key,
+		    &subject, &text, now, &l, is_listed, &m, e)) < 0)
 			goto out;
 		st->reminders += m.created;
 		st->listed += m.created ? (int)nlist : 0;
@@ -583,6 +608,7 @@ engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 			log_err("caseworker %lld: no reminder or escalation "
 			    "today: %s; mend the record with famcontactctl "
 			    "caseworker edit", (long long)cws.v[i].id, e->msg);
+			stats->refused++;
 			if ((rc = db_begin(en->db, e)) == 0 &&
 			    (rc = db_set_run_day(en->db, cws.v[i].id,
 			    run.slot_day, e)) == 0)
@@ -593,6 +619,7 @@ engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 		if (rc < 0)
 			goto out;
 	}
+	rc = summary_pass(en, now, stats, e);
 out:
 	free(cws.v);
 	return rc;
@@ -617,6 +644,14 @@ engine_next_run(struct engine *en, int64_t now, int64_t *when,
 			goto out;
 		if (*when == 0 || at < *when)
 			*when = at;
+	}
+	{
+		int64_t week = 0;
+
+		if ((rc = summary_next(en, now, &week, e)) < 0)
+			goto out;
+		if (week != 0 && (*when == 0 || week < *when))
+			*when = week;
 	}
 out:
 	free(cws.v);
@@ -745,7 +780,7 @@ static int
 add_dead(const struct outbox_row *row, void *ctx)
 {
 	struct dead_list *dl = ctx;
-	char when[32];
+	char when[32], rcpt[FC_EMAIL_MAX * 4 + 8];
 
 	log_err("outbox %lld (%s) is dead after %d %s: %s",
 	    (long long)row->id, outbox_kind_name(row->kind), row->attempts, plural(row->attempts, "attempt", "attempts"),
@@ -755,8 +790,10 @@ add_dead(const struct outbox_row *row, void *ctx)
 	if (row->kind == OUTBOX_ALERT)
 		return 0;
 	when_format_utc(row->created_at, when, sizeof(when));
+	/* A recipient edited behind our back must not forge a line. */
+	valid_quote(row->recipient, rcpt, sizeof(rcpt));
 	sb_printf(&dl->text, "#%lld  %s to %s, queued %s, %d %s\n  %s\n\n",
-	    (long long)row->id, outbox_kind_name(row->kind), row->recipient,
+	    (long long)row->id, outbox_kind_name(row->kind), rcpt,
 	    when, row->attempts, plural(row->attempts, "attempt", "attempts"),
 	    row->last_error[0] ? row->last_error : "no error recorded");
 	dl->n++;
@@ -797,11 +834,18 @@ engine_alert_dead(struct engine *en, int64_t now, int *count,
 		    "  famcontactctl outbox list --state dead\n"
 		    "\n-- \nfamcontactd\n");
 		for (size_t k = 0; k < c->summary.ncoordinators; k++) {
+			struct engine_out o = {
+				.kind = OUTBOX_ALERT,
+				.recipient = c->summary.coordinators[k],
+				.key = key,
+				.subject = subject.s,
+				.text = text.s,
+				.date = now,
+			};
+
 			xsnprintf(key, sizeof(key), "alert:%s:%lld",
 			    c->summary.coordinators[k], (long long)dl.max_id);
-			if ((rc = emit(en, OUTBOX_ALERT,
-			    c->summary.coordinators[k], key, subject.s, &text,
-			    now, NULL, NULL, &m, e)) < 0)
+			if ((rc = engine_emit(en, &o, &m, e)) < 0)
 				goto out;
 		}
 	}

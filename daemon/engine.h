@@ -55,19 +55,22 @@ struct engine_stats {
 	int reminders;		/* reminder messages queued */
 	int escalations;	/* escalation messages queued */
 	int listed;		/* families listed in reminders */
+	int summaries;		/* caseworkers' weekly summaries queued */
+	int overviews;		/* coordinators' overviews queued */
+	int refused;		/* runs that could make no message (bad records) */
 };
 
 /* Set up en for conf c and database db (reads the installation id). */
 int engine_init(struct engine *en, const struct conf *c, struct db *db,
 		bool dry, struct fc_error *e);
 
-/* Do every daily run owed at instant now; stats may be NULL. */
+/* Do every daily run and weekly summary owed at instant now; stats may be NULL. */
 int engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 		struct fc_error *e);
 
 /*
- * The next instant after now at which a daily run falls due (0 when there
- * is no caseworker). A run owed already gives now.
+ * The next instant after now at which a daily run or a weekly summary
+ * falls due (0 when there is none). One owed already gives now.
  */
 int engine_next_run(struct engine *en, int64_t now, int64_t *when,
 		    struct fc_error *e);
@@ -91,6 +94,27 @@ int engine_recheck(struct engine *en, const struct outbox_row *row,
  */
 int engine_alert_dead(struct engine *en, int64_t now, int *count,
 		      struct fc_error *e);
+
+/* A message to compose and queue. */
+struct engine_out {
+	enum outbox_kind kind;
+	const char *recipient;
+	const char *key;		/* idempotency key */
+	const char *subject;
+	const char *text;
+	const char *html;		/* NULL = plain text only */
+	int64_t date;
+	const int64_t *family_ids;	/* the families it lists (re-checked
+					   before sending), or NULL */
+	size_t nfamilies;
+};
+
+/*
+ * Compose o and queue it (dry: only compose), then report it. Queueing a
+ * key that is there already does nothing (m->created = false).
+ */
+int engine_emit(struct engine *en, const struct engine_out *o,
+		struct engine_msg *m, struct fc_error *e);
 
 /* The stable Message-ID of the message with idempotency key key. */
 int engine_message_id(const struct engine *en, enum outbox_kind kind,

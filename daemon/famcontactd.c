@@ -59,8 +59,9 @@ struct daemon {
 	int64_t hold_until;		/* no delivery before: server unreachable */
 	bool stop;
 	bool reload;
-	/* This run's delivery outcomes, for --once. */
+	/* This run's outcomes, for --once. */
 	int sent, cancelled, failed, dead;
+	int refused;			/* messages no one could make: bad records */
 };
 
 static void
@@ -83,7 +84,8 @@ usage(FILE *f)
 	    "                     FILE:LINE: message (exit status 78)\n"
 	    "      --once         do the work that is due now and exit: 0 when\n"
 	    "                     nothing failed, 75 when a message must wait\n"
-	    "                     for a retry, 69 when one was refused for good\n"
+	    "                     for a retry, 69 when one was refused for good,\n"
+	    "                     65 when a record in the database was unusable\n"
 	    "  -V, --version      print the version and exit\n"
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
@@ -325,6 +327,11 @@ work(struct daemon *d, struct fc_error *e)
 		    st.reminders == 1 ? "reminder" : "reminders", st.listed,
 		    st.listed == 1 ? "family" : "families", st.escalations,
 		    st.escalations == 1 ? "escalation" : "escalations");
+	if (st.summaries + st.overviews > 0)
+		log_debug("%d weekly %s, %d %s queued", st.summaries,
+		    st.summaries == 1 ? "summary" : "summaries", st.overviews,
+		    st.overviews == 1 ? "overview" : "overviews");
+	d->refused += st.refused;
 	for (int round = 0; round < 2; round++) {
 		if ((rc = deliver(d, e)) < 0)
 			return rc;
@@ -576,6 +583,11 @@ run(const char *path, bool once)
 	if (work(&d, &e) < 0) {
 		log_err("%s", e.msg);
 		status = err_exit_code(e.code);
+	} else if (d.refused > 0) {
+		log_err("%d %s could not be made from the records in the "
+		    "database (see the errors above)", d.refused,
+		    d.refused == 1 ? "message" : "messages");
+		status = EX_DATAERR;
 	} else if (d.dead > 0) {
 		log_err("%d %s refused for good: see famcontactctl outbox list "
 		    "--state dead", d.dead, d.dead == 1 ? "message was" :

@@ -22,7 +22,8 @@ class PreviewTest(FcTestCase):
             '  from = "Reminders <reminders@example.org>"; };\n'
             'reminders = { send_time = "09:00"; every_days = 14;\n'
             '  escalate_after_days = 20; };\n'
-            'summary = { coordinators = ["coord@example.org"]; };\n'
+            'summary = { coordinators = ["coord@example.org"];\n'
+            '  weekday = "Sun"; time = "23:59"; };\n'
             % self.maildir)
         self.write_conf()
         self.ok("caseworker", "add", "amira@example.org", "--tz",

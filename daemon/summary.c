@@ -1,0 +1,886 @@
+/*
+ * summary.c - the weekly summaries: one per caseworker at summary.weekday
+ * + summary.time in their zone, and the coordinators' overview at the same
+ * wall-clock time in the configuration's zone.
+ *
+ * Each recipient's last summary week is recorded (table summary_run) in
+ * the same transaction that queues it, and the idempotency key holds the
+ * ISO week: at most one per recipient per week whatever restarts happen.
+ * A week whose send time has passed without one gets it at once (after
+ * downtime), a week gone by is never sent late.
+ *
+ * Every message has a plain-text part and an HTML part built from the
+ * same rows (struct doc), so that both list the same families.
+ */
+#include "summary.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "db.h"
+#include "due.h"
+#include "engine.h"
+#include "err.h"
+#include "log.h"
+#include "model.h"
+#include "sched.h"
+#include "timeutil.h"
+#include "util.h"
+#include "validate.h"
+
+#define SECS_PER_DAY 86400
+#define WEEK_NAME_MAX 16
+#define FIGURES_MAX 256
+/* Columns of the widest table. */
+#define DOC_COLS_MAX 6
+
+/* Plain text and HTML built side by side. */
+struct doc {
+	struct strbuf text, html;
+	/* The table being built: rows of cells, kept to pad the columns. */
+	int ncols;
+	char **cells;
+	size_t ncells, cap;
+};
+
+static void
+html_escape(struct strbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': sb_adds(b, "&amp;"); break;
+		case '<': sb_adds(b, "&lt;"); break;
+		case '>': sb_adds(b, "&gt;"); break;
+		case '"': sb_adds(b, "&quot;"); break;
+		case '\'': sb_adds(b, "&#39;"); break;
+		default: sb_addc(b, *s); break;
+		}
+	}
+}
+
+/* Append s with its lines broken at spaces before TEXT_WIDTH characters. */
+#define TEXT_WIDTH 72
+static void
+wrap(struct strbuf *b, const char *s)
+{
+	size_t col = 0;
+
+	while (*s) {
+		size_t word = strcspn(s, " ");
+		size_t w = 0;
+
+		for (size_t i = 0; i < word; i++)
+			w += ((unsigned char)s[i] & 0xc0) != 0x80;
+		if (col > 0 && col + 1 + w > TEXT_WIDTH) {
+			sb_addc(b, '\n');
+			col = 0;
+		} else if (col > 0) {
+			sb_addc(b, ' ');
+			col++;
+		}
+		sb_add(b, s, word);
+		col += w;
+		s += word;
+		while (*s == ' ')
+			s++;
+	}
+	sb_addc(b, '\n');
+}
+
+static void
+doc_begin(struct doc *d, const char *title)
+{
+	memset(d, 0, sizeof(*d));
+	sb_printf(&d->text, "%s\n\n", title);
+	sb_adds(&d->html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width\"><title>");
+	html_escape(&d->html, title);
+	sb_adds(&d->html, "</title></head>\n<body style=\"font-family:sans-serif;"
+	    "font-size:15px;line-height:1.4;color:#222;margin:0;padding:8px;\">\n"
+	    "<h1 style=\"font-size:18px;margin:0 0 12px;\">");
+	html_escape(&d->html, title);
+	sb_adds(&d->html, "</h1>\n");
+}
+
+static void doc_para(struct doc *d, bool strong, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+doc_para(struct doc *d, bool strong, const char *fmt, ...)
+{
+	struct strbuf s = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vprintf(&s, fmt, ap);
+	va_end(ap);
+	wrap(&d->text, s.s ? s.s : "");
+	sb_adds(&d->text, "\n");
+	sb_adds(&d->html, strong ? "<p style=\"margin:0 0 12px;font-weight:bold;"
+	    "color:#a00;\">" : "<p style=\"margin:0 0 12px;\">");
+	html_escape(&d->html, s.s ? s.s : "");
+	sb_adds(&d->html, "</p>\n");
+	sb_free(&s);
+}
+
+static void
+doc_heading(struct doc *d, const char *s)
+{
+	sb_printf(&d->text, "%s\n", s);
+	sb_adds(&d->html, "<h2 style=\"font-size:16px;margin:16px 0 6px;\">");
+	html_escape(&d->html, s);
+	sb_adds(&d->html, "</h2>\n");
+}
+
+static void
+doc_table(struct doc *d, int ncols)
+{
+	d->ncols = ncols;
+	d->ncells = 0;
+}
+
+static void
+doc_row(struct doc *d, ...)
+{
+	va_list ap;
+
+	va_start(ap, d);
+	for (int i = 0; i < d->ncols; i++) {
+		const char *cell = va_arg(ap, const char *);
+
+		if (d->ncells == d->cap) {
+			d->cap = d->cap ? d->cap * 2 : 32;
+			d->cells = xreallocarray(d->cells, d->cap,
+			    sizeof(*d->cells));
+		}
+		d->cells[d->ncells++] = xstrdup(cell ? cell : "");
+	}
+	va_end(ap);
+}
+
+/* Characters, not bytes: UTF-8 continuation bytes do not count. */
+static size_t
+text_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* Write the table: the first row is the header. */
+static void
+doc_table_end(struct doc *d)
+{
+	size_t width[DOC_COLS_MAX] = {0}, rows;
+	int n = d->ncols;
+
+	rows = n > 0 ? d->ncells / (size_t)n : 0;
+	for (size_t r = 0; r < rows; r++)
+		for (int c = 0; c < n; c++) {
+			size_t w = text_width(d->cells[r * (size_t)n + (size_t)c]);
+
+			if (w > width[c])
+				width[c] = w;
+		}
+	sb_adds(&d->html, "<table style=\"border-collapse:collapse;"
+	    "margin:0 0 8px;\">\n");
+	for (size_t r = 0; r < rows; r++) {
+		sb_adds(&d->html, r == 0 ? "<thead><tr>" : "<tr>");
+		for (int c = 0; c < n; c++) {
+			const char *cell = d->cells[r * (size_t)n + (size_t)c];
+			bool last = c == n - 1;
+
+			sb_printf(&d->text, "  %s", cell);
+			if (!last)
+				for (size_t w = text_width(cell); w < width[c];
+				    w++)
+					sb_addc(&d->text, ' ');
+			sb_adds(&d->html, r == 0 ? "<th scope=\"col\" style=\""
+			    "text-align:left;padding:2px 10px 2px 0;"
+			    "border-bottom:1px solid #999;\">" : "<td style=\""
+			    "padding:2px 10px 2px 0;border-bottom:1px solid "
+			    "#ddd;\">");
+			html_escape(&d->html, cell);
+			sb_adds(&d->html, r == 0 ? "</th>" : "</td>");
+		}
+		/* No trailing blanks: the text part stays tidy. */
+		while (d->text.len > 0 && d->text.s[d->text.len - 1] == ' ')
+			d->text.s[--d->text.len] = '\0';
+		sb_addc(&d->text, '\n');
+		sb_adds(&d->html, r == 0 ? "</tr></thead>\n<tbody>\n" : "</tr>\n");
+	}
+	sb_adds(&d->text, "\n");
+	sb_adds(&d->html, "</tbody></table>\n");
+	for (size_t i = 0; i < d->ncells; i++)
+		free(d->cells[i]);
+	d->ncells = 0;
+}
+
+static void
+doc_end(struct doc *d, const char *footer)
+{
+	sb_printf(&d->text, "-- \n%s\n", footer);
+	sb_adds(&d->html, "<p style=\"margin:16px 0 0;color:#666;"
+	    "font-size:13px;\">");
+	html_escape(&d->html, footer);
+	sb_adds(&d->html, "</p>\n</body></html>\n");
+}
+
+static void
+doc_free(struct doc *d)
+{
+	for (size_t i = 0; i < d->ncells; i++)
+		free(d->cells[i]);
+	free(d->cells);
+	sb_free(&d->text);
+	sb_free(&d->html);
+}
+
+static const char *
+plural(long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* The ISO week of day: its Monday and its name, "2026-W48". */
+static fc_day
+week_of(fc_day day, char name[WEEK_NAME_MAX])
+{
+	int year, week;
+
+	day_iso_week(day, &year, &week);
+	xsnprintf(name, WEEK_NAME_MAX, "%04d-W%02d", year, week);
+	return day - (day_weekday(day) - 1);
+}
+
+/* The send instant of the week that starts on monday, in zone. */
+static int64_t
+week_slot(const struct conf *c, const char *zone, fc_day monday)
+{
+	return tz_mktime(zone, monday + c->summary.weekday - 1, c->summary.hour,
+	    c->summary.minute);
+}
+
+/*
+ * Whether the summary of the current week (in zone) is owed at now, given
+ * the last week sent ("" = never). When it is not, *next is when it will be.
+ */
+static bool
+week_owed(const struct conf *c, const char *zone, const char *last_week,
+	  int64_t now, char week[WEEK_NAME_MAX], int64_t *next)
+{
+	fc_day monday = week_of(tz_day(now, zone), week);
+	int64_t slot = week_slot(c, zone, monday);
+
+	if (strcmp(last_week, week) == 0) {
+		*next = week_slot(c, zone, monday + 7);
+		return false;
+	}
+	if (now >= slot) {
+		*next = now;
+		return true;
+	}
+	*next = slot;
+	return false;
+}
+
+static const char *
+zone_or(const char *tz, const char *fallback)
+{
+	return tz[0] != '\0' ? tz : fallback;
+}
+
+/* A family as the summary shows it. */
+struct sfam {
+	char label[FC_REF_MAX + FC_NAME_MAX + 4];	/* "FXD-001 (Name)" */
+	char tz[FC_ZONE_MAX + 1];
+	struct sched_due due;
+	fc_day pause_until;
+	bool escalated;
+};
+
+struct sfams {
+	struct sfam *v;
+	size_t n, cap;
+	const struct conf *conf;
+	int64_t now;
+	fc_day today;
+};
+
+static void
+family_label(const struct conf *c, const struct family *f, char *buf,
+	     size_t size)
+{
+	if (valid_ref(f->ref, NULL) < 0)
+		xsnprintf(buf, size, "family-id-%lld", (long long)f->id);
+	else if (c->privacy.names_in_email && f->name[0] != '\0' &&
+	    valid_name(f->name, NULL) == 0)
+		xsnprintf(buf, size, "%s (%s)", f->ref, f->name);
+	else
+		xstrlcpy(buf, f->ref, size);
+}
+
+static int
+add_sfam(const struct family *f, void *ctx)
+{
+	struct sfams *l = ctx;
+	struct sfam *s;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	s = &l->v[l->n++];
+	memset(s, 0, sizeof(*s));
+	family_label(l->conf, f, s->label, sizeof(s->label));
+	if (f->tz[0] != '\0' && valid_zone(f->tz, NULL) == 0)
+		xstrlcpy(s->tz, f->tz, sizeof(s->tz));
+	due_family(l->conf, f, l->now, &s->due);
+	s->pause_until = f->pause_until;
+	s->escalated = s->due.state == DUE_OVERDUE &&
+	    f->escalated_mark == (int64_t)s->due.due_day;
+	return 0;
+}
+
+static int
+by_overdue(const void *a, const void *b)
+{
+	const struct sfam *x = a, *y = b;
+
+	if (x->due.days_overdue != y->due.days_overdue)
+		return x->due.days_overdue > y->due.days_overdue ? -1 : 1;
+	return strcmp(x->label, y->label);
+}
+
+struct contacts {
+	struct doc *doc;
+	const char *zone;
+	const struct conf *conf;
+	int n;
+	int reached, attempted;
+	bool rows;		/* add rows to doc */
+};
+
+static int
+add_contact(const struct contact *ct, void *ctx)
+{
+	struct contacts *cs = ctx;
+	char day[11];
+
+	if (ct->outcome == OUTCOME_REACHED)
+		cs->reached++;
+	else if (ct->outcome == OUTCOME_ATTEMPTED)
+		cs->attempted++;
+	cs->n++;
+	if (!cs->rows)
+		return 0;
+	date_format(tz_day(ct->at, cs->zone), day);
+	doc_row(cs->doc, day, valid_ref(ct->family_ref, NULL) == 0 ?
+	    ct->family_ref : "?", channel_name(ct->channel),
+	    outcome_name(ct->outcome));
+	return 0;
+}
+
+static bool
+due_this_week(const struct sfam *s, fc_day today)
+{
+	return s->due.state == DUE_TODAY || (s->due.state == DUE_NOT_YET &&
+	    s->due.due_day - today < 7);
+}
+
+/* Compose one caseworker's summary into d; *nfam = families in care. */
+static int
+caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
+	       const char *week, struct doc *d, struct strbuf *subject,
+	       size_t *nfam, struct fc_error *e)
+{
+	const struct conf *c = en->conf;
+	const char *zone = zone_or(cw->tz, c->timezone);
+	struct family_filter filter = { .caseworker_email = cw->email };
+	struct sfams l = { .conf = c, .now = now, .today = tz_day(now, zone) };
+	struct contacts cs = { .doc = d, .zone = zone, .conf = c, .rows = true };
+	char title[FC_EMAIL_MAX + 64], when[32], a[64], b[64];
+	size_t overdue = 0, due = 0, paused = 0;
+	int rc;
+
+	*nfam = 0;
+	if ((rc = db_family_foreach(en->db, &filter, add_sfam, &l, e)) < 0)
+		goto out;
+	*nfam = l.n;
+	if (l.n == 0)
+		goto out;
+	qsort(l.v, l.n, sizeof(l.v[0]), by_overdue);
+	for (size_t i = 0; i < l.n; i++) {
+		overdue += l.v[i].due.state == DUE_OVERDUE;
+		due += due_this_week(&l.v[i], l.today);
+		paused += l.v[i].due.state == DUE_PAUSED ||
+		    l.v[i].due.state == DUE_REVIEW;
+	}
+	sb_printf(subject, "Weekly summary: %zu overdue, %zu due this week",
+	    overdue, due);
+
+	xsnprintf(title, sizeof(title), "Weekly summary %s for %s", week,
+	    cw->email);
+	doc_begin(d, title);
+	when_format(now, zone, when, sizeof(when));
+	doc_para(d, false, "As of %s (%s). %zu %s in your care: %zu overdue, "
+	    "%zu due in the next 7 days, %zu paused.", when, zone, l.n,
+	    plural((long)l.n, "family", "families"), overdue, due, paused);
+
+	xsnprintf(a, sizeof(a), "Overdue (%zu), most overdue first", overdue);
+	doc_heading(d, a);
+	if (overdue == 0) {
+		doc_para(d, false, "None.");
+	} else {
+		doc_table(d, 4);
+		doc_row(d, "Family", "Overdue", "Due since", "Their zone");
+		for (size_t i = 0; i < l.n; i++) {
+			if (l.v[i].due.state != DUE_OVERDUE)
+				continue;
+			xsnprintf(a, sizeof(a), "%d %s%s",
+			    l.v[i].due.days_overdue,
+			    plural(l.v[i].due.days_overdue, "day", "days"),
+			    l.v[i].escalated ? " (escalated)" : "");
+			date_format(l.v[i].due.due_day, b);
+			doc_row(d, l.v[i].label, a, b,
+			    l.v[i].tz[0] ? l.v[i].tz : "unknown");
+		}
+		doc_table_end(d);
+	}
+
+	xsnprintf(a, sizeof(a), "Due in the next 7 days (%zu)", due);
+	doc_heading(d, a);
+	if (due == 0) {
+		doc_para(d, false, "None.");
+	} else {
+		doc_table(d, 4);
+		doc_row(d, "Family", "Due on", "In", "Their zone");
+		for (int ahead = 0; ahead < 7; ahead++)
+			for (size_t i = 0; i < l.n; i++) {
+				if (!due_this_week(&l.v[i], l.today) ||
+				    l.v[i].due.due_day - l.today != ahead)
+					continue;
+				date_format(l.v[i].due.due_day, b);
+				xsnprintf(a, sizeof(a), ahead == 0 ? "today" :
+				    "%d %s", ahead, plural(ahead, "day",
+				    "days"));
+				doc_row(d, l.v[i].label, b, a,
+				    l.v[i].tz[0] ? l.v[i].tz : "unknown");
+			}
+		doc_table_end(d);
+	}
+
+	doc_heading(d, "Contacts logged in the last 7 days");
+	doc_table(d, 4);
+	doc_row(d, "Day", "Family", "Channel", "Outcome");
+	if ((rc = db_contact_foreach_between(en->db, cw->id,
+	    now - 7 * SECS_PER_DAY, now + 1, add_contact, &cs, e)) < 0)
+		goto out;
+	if (cs.n == 0) {
+		d->ncells = 0;	/* only the header: no table */
+		for (int i = 0; i < 4; i++)
+			free(d->cells[i]);
+		doc_para(d, false, "None.");
+	} else {
+		doc_table_end(d);
+		doc_para(d, false, "%d reached, %d attempted.", cs.reached,
+		    cs.attempted);
+	}
+
+	xsnprintf(a, sizeof(a), "Paused (%zu)", paused);
+	doc_heading(d, a);
+	if (paused == 0) {
+		doc_para(d, false, "None.");
+	} else {
+		doc_table(d, 3);
+		doc_row(d, "Family", "Review on", "Their zone");
+		for (size_t i = 0; i < l.n; i++) {
+			if (l.v[i].due.state != DUE_PAUSED &&
+			    l.v[i].due.state != DUE_REVIEW)
+				continue;
+			if (l.v[i].pause_until != DAY_NONE)
+				date_format(l.v[i].pause_until, b);
+			else
+				xstrlcpy(b, "no date", sizeof(b));
+			if (l.v[i].due.state == DUE_REVIEW)
+				xstrlcpy(b + strlen(b), " (due now)",
+				    sizeof(b) - strlen(b));
+			doc_row(d, l.v[i].label, b,
+			    l.v[i].tz[0] ? l.v[i].tz : "unknown");
+		}
+		doc_table_end(d);
+	}
+	doc_end(d, c->privacy.names_in_email ?
+	    "famcontactd: your weekly summary." :
+	    "famcontactd: your weekly summary. Families are named by "
+	    "reference code only.");
+out:
+	free(l.v);
+	return rc;
+}
+
+/* Figures of the overview, kept for next week's trend. */
+struct figures {
+	long families, overdue, escalated, reached, attempted;
+};
+
+static void
+figures_format(const struct figures *f, char *buf, size_t size)
+{
+	xsnprintf(buf, size, "families=%ld overdue=%ld escalated=%ld "
+	    "reached=%ld attempted=%ld", f->families, f->overdue, f->escalated,
+	    f->reached, f->attempted);
+}
+
+static bool
+figures_parse(const char *s, struct figures *f)
+{
+	return sscanf(s, "families=%ld overdue=%ld escalated=%ld reached=%ld "
+	    "attempted=%ld", &f->families, &f->overdue, &f->escalated,
+	    &f->reached, &f->attempted) == 5;
+}
+
+static void
+trend(char *buf, size_t size, long now, long before)
+{
+	if (now == before)
+		xsnprintf(buf, size, "%ld (same as last week)", now);
+	else
+		xsnprintf(buf, size, "%ld (%+ld on last week)", now,
+		    now - before);
+}
+
+struct cw_list {
+	struct caseworker *v;
+	size_t n, cap;
+};
+
+static int
+collect_cw(const struct caseworker *cw, void *ctx)
+{
+	struct cw_list *l = ctx;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n++] = *cw;
+	return 0;
+}
+
+static void
+utc_or_never(int64_t t, char *buf, size_t size)
+{
+	if (t == 0)
+		xstrlcpy(buf, "never", size);
+	else
+		when_format_utc(t, buf, size);
+}
+
+/* The coordinators' overview into d; figures into fig. */
+static int
+overview_doc(struct engine *en, const struct cw_list *cws, int64_t now,
+	     const char *week, const char *last_figures, struct doc *d,
+	     struct strbuf *subject, struct figures *fig, struct fc_error *e)
+{
+	const struct conf *c = en->conf;
+	struct outbox_stats ob;
+	struct figures prev;
+	char title[64], when[32], t1[64], t2[64], t3[64], t4[64], t5[64];
+	bool failing;
+	int rc = 0;
+
+	memset(fig, 0, sizeof(*fig));
+	if ((rc = db_outbox_stats(en->db, now - 7 * SECS_PER_DAY, &ob, e)) < 0)
+		return rc;
+	failing = ob.dead > 0 || ob.failing > 0;
+
+	xsnprintf(title, sizeof(title), "Campaign overview %s", week);
+	doc_begin(d, title);
+	when_format(now, c->timezone, when, sizeof(when));
+	if (failing) {
+		utc_or_never(ob.oldest_queued_at, t1, sizeof(t1));
+		doc_para(d, true, "Delivery is failing: %lld %s dead this "
+		    "week, %lld waiting for a retry after a failed attempt "
+		    "(oldest queued since %s). See famcontactctl outbox list.",
+		    (long long)ob.dead, plural((long)ob.dead, "message",
+		    "messages"), (long long)ob.failing, t1);
+	}
+	doc_para(d, false, "As of %s (%s).", when, c->timezone);
+
+	doc_heading(d, "Per caseworker (contacts: the last 7 days)");
+	doc_table(d, 6);
+	doc_row(d, "Caseworker", "Families", "Overdue", "Escalated",
+	    "Reached", "Attempted");
+	for (size_t i = 0; i < cws->n; i++) {
+		const struct caseworker *cw = &cws->v[i];
+		const char *zone = zone_or(cw->tz, c->timezone);
+		struct family_filter filter = { .caseworker_email = cw->email };
+		struct sfams l = { .conf = c, .now = now,
+		    .today = tz_day(now, zone) };
+		struct contacts cs = { .zone = zone, .conf = c };
+		long overdue = 0, escalated = 0;
+
+		if ((rc = db_family_foreach(en->db, &filter, add_sfam, &l,
+		    e)) < 0 || (rc = db_contact_foreach_between(en->db, cw->id,
+		    now - 7 * SECS_PER_DAY, now + 1, add_contact, &cs, e)) < 0) {
+			free(l.v);
+			return rc;
+		}
+		for (size_t k = 0; k < l.n; k++) {
+			overdue += l.v[k].due.state == DUE_OVERDUE;
+			escalated += l.v[k].escalated;
+		}
+		free(l.v);
+		fig->families += (long)l.n;
+		fig->overdue += overdue;
+		fig->escalated += escalated;
+		fig->reached += cs.reached;
+		fig->attempted += cs.attempted;
+		xsnprintf(t1, sizeof(t1), "%zu", l.n);
+		xsnprintf(t2, sizeof(t2), "%ld", overdue);
+		xsnprintf(t3, sizeof(t3), "%ld", escalated);
+		xsnprintf(t4, sizeof(t4), "%d", cs.reached);
+		xsnprintf(t5, sizeof(t5), "%d", cs.attempted);
+		doc_row(d, cw->email, t1, t2, t3, t4, t5);
+	}
+	xsnprintf(t1, sizeof(t1), "%ld", fig->families);
+	xsnprintf(t2, sizeof(t2), "%ld", fig->overdue);
+	xsnprintf(t3, sizeof(t3), "%ld", fig->escalated);
+	xsnprintf(t4, sizeof(t4), "%ld", fig->reached);
+	xsnprintf(t5, sizeof(t5), "%ld", fig->attempted);
+	doc_row(d, "All", t1, t2, t3, t4, t5);
+	doc_table_end(d);
+
+	doc_heading(d, "Against last week");
+	if (last_figures[0] != '\0' && figures_parse(last_figures, &prev)) {
+		doc_table(d, 2);
+		doc_row(d, "Figure", "This week");
+		trend(t1, sizeof(t1), fig->families, prev.families);
+		doc_row(d, "Families", t1);
+		trend(t1, sizeof(t1), fig->overdue, prev.overdue);
+		doc_row(d, "Overdue", t1);
+		trend(t1, sizeof(t1), fig->escalated, prev.escalated);
+		doc_row(d, "Escalated", t1);
+		trend(t1, sizeof(t1), fig->reached, prev.reached);
+		doc_row(d, "Contacts reached", t1);
+		trend(t1, sizeof(t1), fig->attempted, prev.attempted);
+		doc_row(d, "Contacts attempted", t1);
+		doc_table_end(d);
+	} else {
+		doc_para(d, false, "No overview last week to compare with.");
+	}
+
+	doc_heading(d, "The service this week");
+	utc_or_never(ob.oldest_queued_at, t1, sizeof(t1));
+	utc_or_never(ob.last_sent_at, t2, sizeof(t2));
+	doc_table(d, 2);
+	doc_row(d, "Mail", "This week");
+	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.queued);
+	doc_row(d, "Queued", t3);
+	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.sent);
+	doc_row(d, "Sent", t3);
+	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.retried);
+	doc_row(d, "Retried", t3);
+	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.dead);
+	doc_row(d, "Dead letters", t3);
+	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.pending);
+	doc_row(d, "Waiting now", t3);
+	doc_row(d, "Oldest waiting since", ob.oldest_queued_at ? t1 : "none");
+	doc_row(d, "Last delivery", t2);
+	doc_table_end(d);
+	doc_end(d, "famcontactd: the weekly overview for the coordinators.");
+
+	sb_printf(subject, "Weekly overview%s: %ld %s, %ld overdue, %ld "
+	    "%s", failing ? " (delivery failing)" : "", fig->families,
+	    plural(fig->families, "family", "families"), fig->overdue,
+	    fig->reached + fig->attempted, plural(fig->reached +
+	    fig->attempted, "contact", "contacts"));
+	return 0;
+}
+
+/* One caseworker's summary, if owed: in a transaction unless dry. */
+static int
+caseworker_summary(struct engine *en, const struct caseworker *cw,
+		   int64_t now, struct engine_stats *st, struct fc_error *e)
+{
+	const struct conf *c = en->conf;
+	char rkey[32], last[WEEK_NAME_MAX], week[WEEK_NAME_MAX];
+	char key[DB_OUTBOX_KEY_MAX + 1];
+	struct strbuf subject = {0};
+	struct engine_msg m;
+	struct doc d = {0};
+	size_t nfam = 0;
+	int64_t next;
+	int rc;
+
+	xsnprintf(rkey, sizeof(rkey), "cw:%lld", (long long)cw->id);
+	if ((rc = db_summary_week(en->db, rkey, last, sizeof(last), NULL, 0,
+	    e)) < 0)
+		return rc;
+	if (!week_owed(c, zone_or(cw->tz, c->timezone), last, now, week,
+	    &next))
+		return 0;
+	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
+		return rc;
+	if ((rc = caseworker_doc(en, cw, now, week, &d, &subject, &nfam,
+	    e)) == 0 && nfam > 0) {
+		struct engine_out o = {
+			.kind = OUTBOX_SUMMARY,
+			.recipient = cw->email,
+			.key = key,
+			.subject = subject.s,
+			.text = d.text.s,
+			.html = d.html.s,
+			.date = now,
+			.nfamilies = nfam,
+		};
+
+		xsnprintf(key, sizeof(key), "summary:%lld:%s",
+		    (long long)cw->id, week);
+		rc = engine_emit(en, &o, &m, e);
+		if (rc == 0)
+			st->summaries += m.created || en->dry;
+	}
+	if (rc == 0 && !en->dry)
+		rc = db_set_summary_week(en->db, rkey, week, NULL, e);
+	if (!en->dry) {
+		if (rc == 0)
+			rc = db_commit(en->db, e);
+		if (rc < 0)
+			db_rollback(en->db);
+	}
+	if (rc == FC_EINVAL) {
+		log_err("caseworker %lld: no weekly summary %s: %s; mend the "
+		    "record with famcontactctl caseworker edit",
+		    (long long)cw->id, week, e->msg);
+		st->refused++;
+		rc = 0;
+		if (!en->dry && (rc = db_begin(en->db, e)) == 0 &&
+		    (rc = db_set_summary_week(en->db, rkey, week, NULL,
+		    e)) == 0)
+			rc = db_commit(en->db, e);
+		if (rc < 0)
+			db_rollback(en->db);
+	}
+	doc_free(&d);
+	sb_free(&subject);
+	return rc;
+}
+
+static int
+overview(struct engine *en, const struct cw_list *cws, int64_t now,
+	 struct engine_stats *st, struct fc_error *e)
+{
+	const struct conf *c = en->conf;
+	char last[WEEK_NAME_MAX], week[WEEK_NAME_MAX], figs[FIGURES_MAX];
+	char key[DB_OUTBOX_KEY_MAX + 1], figtext[FIGURES_MAX];
+	struct strbuf subject = {0};
+	struct figures fig;
+	struct engine_msg m;
+	struct doc d = {0};
+	int64_t next;
+	int rc;
+
+	if (c->summary.ncoordinators == 0)
+		return 0;
+	if ((rc = db_summary_week(en->db, "overview", last, sizeof(last), figs,
+	    sizeof(figs), e)) < 0)
+		return rc;
+	if (!week_owed(c, c->timezone, last, now, week, &next))
+		return 0;
+	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
+		return rc;
+	rc = overview_doc(en, cws, now, week, figs, &d, &subject, &fig, e);
+	for (size_t k = 0; rc == 0 && k < c->summary.ncoordinators; k++) {
+		struct engine_out o = {
+			.kind = OUTBOX_OVERVIEW,
+			.recipient = c->summary.coordinators[k],
+			.key = key,
+			.subject = subject.s,
+			.text = d.text.s,
+			.html = d.html.s,
+			.date = now,
+		};
+
+		xsnprintf(key, sizeof(key), "overview:%s:%s",
+		    c->summary.coordinators[k], week);
+		if ((rc = engine_emit(en, &o, &m, e)) == 0)
+			st->overviews += m.created || en->dry;
+	}
+	figures_format(&fig, figtext, sizeof(figtext));
+	if (rc == 0 && !en->dry)
+		rc = db_set_summary_week(en->db, "overview", week, figtext, e);
+	if (!en->dry) {
+		if (rc == 0)
+			rc = db_commit(en->db, e);
+		if (rc < 0)
+			db_rollback(en->db);
+	}
+	doc_free(&d);
+	sb_free(&subject);
+	return rc;
+}
+
+int
+summary_pass(struct engine *en, int64_t now, struct engine_stats *st,
+	     struct fc_error *e)
+{
+	struct cw_list cws = {0};
+	int rc;
+
+	if ((rc = db_caseworker_foreach(en->db, collect_cw, &cws, e)) < 0)
+		goto out;
+	for (size_t i = 0; i < cws.n; i++)
+		if (cws.v[i].active &&
+		    (rc = caseworker_summary(en, &cws.v[i], now, st, e)) < 0)
+			goto out;
+	rc = overview(en, &cws, now, st, e);
+out:
+	free(cws.v);
+	return rc;
+}
+
+int
+summary_next(struct engine *en, int64_t now, int64_t *when,
+	     struct fc_error *e)
+{
+	const struct conf *c = en->conf;
+	struct cw_list cws = {0};
+	char rkey[32], last[WEEK_NAME_MAX], week[WEEK_NAME_MAX];
+	int64_t next;
+	int rc;
+
+	*when = 0;
+	if ((rc = db_caseworker_foreach(en->db, collect_cw, &cws, e)) < 0)
+		goto out;
+	for (size_t i = 0; i < cws.n; i++) {
+		if (!cws.v[i].active)
+			continue;
+		xsnprintf(rkey, sizeof(rkey), "cw:%lld",
+		    (long long)cws.v[i].id);
+		if ((rc = db_summary_week(en->db, rkey, last, sizeof(last),
+		    NULL, 0, e)) < 0)
+			goto out;
+		week_owed(c, zone_or(cws.v[i].tz, c->timezone), last, now,
+		    week, &next);
+		if (*when == 0 || next < *when)
+			*when = next;
+	}
+	if (c->summary.ncoordinators > 0) {
+		if ((rc = db_summary_week(en->db, "overview", last,
+		    sizeof(last), NULL, 0, e)) < 0)
+			goto out;
+		week_owed(c, c->timezone, last, now, week, &next);
+		if (*when == 0 || next < *when)
+			*when = next;
+	}
+out:
+	free(cws.v);
+	return rc;
+}
