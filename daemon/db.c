@@ -1936,10 +1936,11 @@ db_outbox_next_wakeup(struct db *db, int64_t *t, struct fc_error *e)
 	    " FROM outbox WHERE state = 'queued'", t, e);
 }
 
-int
-db_outbox_foreach(struct db *db, int state,
-		  int (*cb)(const struct outbox_row *row, void *ctx),
-		  void *ctx, struct fc_error *e)
+/* Rows of an outbox query whose ?1 is a state name (NULL when state < 0). */
+static int
+outbox_rows(struct db *db, const char *sql, int state,
+	    int (*cb)(const struct outbox_row *row, void *ctx), void *ctx,
+	    struct fc_error *e)
 {
 	struct outbox_row row;
 	sqlite3_stmt *st = NULL;
@@ -1947,9 +1948,7 @@ db_outbox_foreach(struct db *db, int state,
 
 	if (state < -1 || state >= OUTBOX_STATE_COUNT)
 		return err_set(e, FC_EINVAL, "outbox: bad state %d", state);
-	if ((rc = prepare(db, "SELECT " OUTBOX_COLUMNS " FROM outbox"
-	    " WHERE ?1 IS NULL OR state = ?1 ORDER BY created_at DESC, id DESC",
-	    &st, e)) < 0)
+	if ((rc = prepare(db, sql, &st, e)) < 0)
 		return rc;
 	src = state < 0 ? sqlite3_bind_null(st, 1) :
 	    sqlite3_bind_text(st, 1, outbox_state_name((enum outbox_state)state),
@@ -1965,6 +1964,16 @@ db_outbox_foreach(struct db *db, int state,
 out:
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int
+db_outbox_foreach(struct db *db, int state,
+		  int (*cb)(const struct outbox_row *row, void *ctx),
+		  void *ctx, struct fc_error *e)
+{
+	return outbox_rows(db, "SELECT " OUTBOX_COLUMNS " FROM outbox"
+	    " WHERE ?1 IS NULL OR state = ?1 ORDER BY created_at DESC, id DESC",
+	    state, cb, ctx, e);
 }
 
 /* Why message id could not be retried: unknown, or not dead. */
@@ -2190,22 +2199,9 @@ db_outbox_dead_unalerted(struct db *db,
 			 int (*cb)(const struct outbox_row *row, void *ctx),
 			 void *ctx, struct fc_error *e)
 {
-	struct outbox_row row;
-	sqlite3_stmt *st = NULL;
-	int rc, src;
-
-	if ((rc = prepare(db, "SELECT " OUTBOX_COLUMNS " FROM outbox"
-	    " WHERE state = 'dead' AND alerted = 0 ORDER BY id", &st, e)) < 0)
-		return rc;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((rc = read_outbox(db, st, &row, e)) < 0 ||
-		    (rc = cb(&row, ctx)) != 0)
-			goto out;
-	}
-	rc = src == SQLITE_DONE ? 0 : fail(db, src, e, "cannot list the outbox");
-out:
-	sqlite3_finalize(st);
-	return rc;
+	return outbox_rows(db, "SELECT " OUTBOX_COLUMNS " FROM outbox"
+	    " WHERE state = 'dead' AND alerted = 0 AND ?1 IS NULL ORDER BY id",
+	    -1, cb, ctx, e);
 }
 
 int

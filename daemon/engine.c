@@ -523,11 +523,6 @@ out:
 	return rc;
 }
 
-struct cw_list {
-	struct caseworker *v;
-	size_t n, cap;
-};
-
 static int
 collect_caseworker(const struct caseworker *cw, void *ctx)
 {
@@ -539,6 +534,13 @@ collect_caseworker(const struct caseworker *cw, void *ctx)
 	}
 	l->v[l->n++] = *cw;
 	return 0;
+}
+
+int
+engine_caseworkers(struct engine *en, struct cw_list *l, struct fc_error *e)
+{
+	memset(l, 0, sizeof(*l));
+	return db_caseworker_foreach(en->db, collect_caseworker, l, e);
 }
 
 /* Where caseworker cw's daily run stands at now. */
@@ -572,8 +574,7 @@ engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 
 	if (stats == NULL)
 		stats = &ignored;
-	if ((rc = db_caseworker_foreach(en->db, collect_caseworker, &cws,
-	    e)) < 0)
+	if ((rc = engine_caseworkers(en, &cws, e)) < 0)
 		goto out;
 	for (size_t i = 0; i < cws.n; i++) {
 		struct sched_run run;
@@ -633,8 +634,7 @@ engine_next_run(struct engine *en, int64_t now, int64_t *when,
 	int rc;
 
 	*when = 0;
-	if ((rc = db_caseworker_foreach(en->db, collect_caseworker, &cws,
-	    e)) < 0)
+	if ((rc = engine_caseworkers(en, &cws, e)) < 0)
 		goto out;
 	for (size_t i = 0; i < cws.n; i++) {
 		struct sched_run run;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model.h"
 #include "outbox.h"
 
 struct conf;
@@ -115,6 +116,14 @@ struct engine_out {
  */
 int engine_emit(struct engine *en, const struct engine_out *o,
 		struct engine_msg *m, struct fc_error *e);
+
+/* Every caseworker, by email (free l->v). */
+struct cw_list {
+	struct caseworker *v;
+	size_t n, cap;
+};
+int engine_caseworkers(struct engine *en, struct cw_list *l,
+		       struct fc_error *e);
 
 /* The stable Message-ID of the message with idempotency key key. */
 int engine_message_id(const struct engine *en, enum outbox_kind kind,

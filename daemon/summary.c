@@ -555,24 +555,6 @@ trend(char *buf, size_t size, long now, long before)
 		    now - before);
 }
 
-struct cw_list {
-	struct caseworker *v;
-	size_t n, cap;
-};
-
-static int
-collect_cw(const struct caseworker *cw, void *ctx)
-{
-	struct cw_list *l = ctx;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
-	}
-	l->v[l->n++] = *cw;
-	return 0;
-}
-
 static void
 utc_or_never(int64_t t, char *buf, size_t size)
 {
@@ -834,7 +816,7 @@ summary_pass(struct engine *en, int64_t now, struct engine_stats *st,
 	struct cw_list cws = {0};
 	int rc;
 
-	if ((rc = db_caseworker_foreach(en->db, collect_cw, &cws, e)) < 0)
+	if ((rc = engine_caseworkers(en, &cws, e)) < 0)
 		goto out;
 	for (size_t i = 0; i < cws.n; i++)
 		if (cws.v[i].active &&
@@ -857,7 +839,7 @@ summary_next(struct engine *en, int64_t now, int64_t *when,
 	int rc;
 
 	*when = 0;
-	if ((rc = db_caseworker_foreach(en->db, collect_cw, &cws, e)) < 0)
+	if ((rc = engine_caseworkers(en, &cws, e)) < 0)
 		goto out;
 	for (size_t i = 0; i < cws.n; i++) {
 		if (!cws.v[i].active)
