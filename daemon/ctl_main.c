@@ -34,6 +34,8 @@ static const struct ctl_command groups[] = {
 	    "send a test message through the configured transport"},
 	{"preview", ctl_preview_main, "[--at WHEN]",
 	    "what famcontactd would send at a moment, without sending"},
+	{"health", ctl_health_main, "[--queue-warning AGE] ...",
+	    "one line for monitoring: database, outbox, daemon"},
 	{NULL, NULL, NULL, NULL},
 };
 
@@ -133,6 +135,9 @@ main(int argc, char **argv)
 			err_list_free(&errs);
 			fprintf(stderr, "famcontactctl: fix %s (famcontactd -n -c "
 			    "%s checks it)\n", config, config);
+			/* A monitoring plugin exits 0-3, whatever went wrong. */
+			if (strcmp(argv[0], "health") == 0)
+				return ctl_health_conf_failed(config);
 			return rc == FC_ENOINPUT ? EX_NOINPUT : EX_CONFIG;
 		}
 	}

@@ -2,11 +2,13 @@
  * ctl_util.c - helpers shared by famcontactctl's commands.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "csv.h"
@@ -85,11 +87,56 @@ ctl_dispatch(struct ctl *ctl, const char *group,
 	return help && argc >= 1 ? EX_OK : EX_USAGE;
 }
 
+/*
+ * Run as root, work as the owner of the database (or, before it exists,
+ * of its folder): a database, WAL or shared-memory file made by root in
+ * famcontactd's state folder would lock the daemon out. Root's own
+ * database (or none anywhere yet) is used as root.
+ */
+static int
+become_db_owner(const char *path, struct fc_error *e)
+{
+	char dir[FC_PATH_MAX];
+	const char *slash;
+	struct stat st;
+
+	if (geteuid() != 0 || strcmp(path, ":memory:") == 0)
+		return 0;
+	if (stat(path, &st) != 0) {
+		slash = strrchr(path, '/');
+		if (slash == NULL)
+			xstrlcpy(dir, ".", sizeof(dir));
+		else if (slash == path)
+			xstrlcpy(dir, "/", sizeof(dir));
+		else
+			xsnprintf(dir, sizeof(dir), "%.*s", (int)(slash - path),
+			    path);
+		if (stat(dir, &st) != 0)
+			return 0;
+	}
+	if (st.st_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 ||
+	    setuid(st.st_uid) < 0)
+		return err_set(e, FC_EPERM, "%s: cannot work as its owner (uid "
+		    "%u): %s; run famcontactctl as that user", path,
+		    (unsigned)st.st_uid, strerror(errno));
+	/* Never back: a setuid that could be undone is not a drop. */
+	if (setuid(0) == 0)
+		return err_set(e, FC_EPERM, "%s: could not give up root",
+		    path);
+	return 0;
+}
+
 int
 ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e)
 {
+	int rc;
+
 	if (ctl->db)
 		return 0;
+	if ((rc = become_db_owner(ctl->conf.database, e)) < 0)
+		return rc;
 	return db_open(ctl->conf.database, mode, &ctl->db, e);
 }
 

@@ -138,6 +138,16 @@ static const char *const migrations[] = {
 	"  family_id INTEGER NOT NULL REFERENCES family(id),\n"
 	"  PRIMARY KEY (outbox_id, family_id)\n"
 	") WITHOUT ROWID;\n"
+	/*
+	 * The queue, in delivery order (oldest first) and by due time: the
+	 * indexes hold queued rows only, so that sending a message touches
+	 * them once, and the rows sent over the years do not weigh on them.
+	 */
+	"DROP INDEX outbox_state;\n"
+	"CREATE INDEX outbox_queue ON outbox(created_at, id)\n"
+	"  WHERE state = 'queued';\n"
+	"CREATE INDEX outbox_due ON outbox(next_attempt_at)\n"
+	"  WHERE state = 'queued';\n"
 	/* Dead letters already reported to the coordinators. */
 	"ALTER TABLE outbox ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;\n"
 	/* Part of every Message-ID: a new database never repeats one. */
@@ -251,9 +261,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, '',"
 	    " ?, ?) ON CONFLICT (idem_key) DO NOTHING",
 	[ST_OUTBOX_KEY] = "SELECT id FROM outbox WHERE idem_key = ?",
+	/*
+	 * The oldest due message, walking the index outbox_queue in order
+	 * (no sort of the queue per message), then the text of that row only.
+	 */
 	[ST_OUTBOX_NEXT] = "SELECT " OUTBOX_COLUMNS ", message FROM outbox"
+	    " WHERE id = (SELECT id FROM outbox INDEXED BY outbox_queue"
 	    " WHERE state = 'queued' AND next_attempt_at <= ?"
-	    " ORDER BY created_at, id LIMIT 1",
+	    " ORDER BY created_at, id LIMIT 1)",
 	[ST_OUTBOX_SET] = "UPDATE outbox SET state = ?1, attempts = ?2,"
 	    " next_attempt_at = ?3, last_error = ?4, updated_at = ?5,"
 	    " sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END"
@@ -991,6 +1006,19 @@ int
 db_schema_version(struct db *db)
 {
 	return db->version;
+}
+
+int
+db_checkpoint(struct db *db, struct fc_error *e)
+{
+	return run(db, "PRAGMA wal_checkpoint(PASSIVE)", e, db->path);
+}
+
+int
+db_synchronous(struct db *db, bool full, struct fc_error *e)
+{
+	return run(db, full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", e, db->path);
 }
 
 void
@@ -2067,25 +2095,29 @@ db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
 
 int
 db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
-	   struct fc_error *e)
+	   bool *has_families, struct fc_error *e)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	*day = DAY_NONE;
-	if ((rc = prepare(db, "SELECT run_day FROM caseworker_run"
-	    " WHERE caseworker_id = ?", &st, e)) < 0)
+	if (has_families)
+		*has_families = false;
+	if ((rc = prepare(db, "SELECT (SELECT run_day FROM caseworker_run"
+	    " WHERE caseworker_id = ?1), EXISTS (SELECT 1 FROM family"
+	    " WHERE caseworker_id = ?1 AND status <> 'closed')", &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, caseworker_id);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = col_date(db, st, 0, false, day, "caseworker_run",
+	if (rc == SQLITE_ROW) {
+		rc = col_date(db, st, 0, true, day, "caseworker_run",
 		    "run_day", e);
-	else if (rc == SQLITE_DONE)
-		rc = 0;
-	else
+		if (has_families)
+			*has_families = sqlite3_column_int(st, 1) != 0;
+	} else {
 		rc = fail(db, rc, e, "cannot read the caseworkers' runs");
+	}
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -2330,6 +2362,82 @@ db_set_summary_week(struct db *db, const char *recipient, const char *week,
 		rc = sqlite3_step(st);
 	rc = rc == SQLITE_DONE ? 0 : fail(db, rc == SQLITE_ROW ?
 	    SQLITE_MISUSE : rc, e, "cannot record a weekly summary");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* meta: key/value state (health, heartbeat). */
+
+int
+db_meta_get(struct db *db, const char *key, char *buf, size_t size,
+	    struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	buf[0] = '\0';
+	if ((rc = prepare(db, "SELECT value FROM meta WHERE key = ?", &st,
+	    e)) < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = col_str(db, st, 0, buf, size, "meta", key, e);
+		if (rc == 0)
+			rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = fail(db, rc, e, "cannot read meta %s", key);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_meta_set(struct db *db, const char *key, const char *value,
+	    struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prepare(db, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+	    " ON CONFLICT (key) DO UPDATE SET value = ?2", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : fail(db, rc == SQLITE_ROW ?
+	    SQLITE_MISUSE : rc, e, "cannot write meta %s", key);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_quick_check(struct db *db, struct fc_error *e)
+{
+	char first[FC_ERRMSG_MAX / 2];
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prepare(db, "PRAGMA quick_check(1)", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *s = sqlite3_column_text(st, 0);
+
+		/* Cut: the first finding is enough to say where to look. */
+		snprintf(first, sizeof(first), "%s", s ? (const char *)s : "?");
+		rc = strcmp(first, "ok") == 0 ? 0 : err_set(e, FC_EDB,
+		    "%s: database is damaged (quick_check: %s)", db->path,
+		    first);
+	} else {
+		rc = fail(db, rc == SQLITE_DONE ? SQLITE_MISUSE : rc, e,
+		    "%s: quick_check", db->path);
+	}
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -48,6 +48,17 @@ int db_schema_version(struct db *db);
 /* Change how long a writer waits for another (DB_BUSY_TIMEOUT_MS on open). */
 void db_set_busy_timeout(struct db *db, int ms);
 
+/*
+ * Commits are synced to disk (FULL, the default) or not (NORMAL: in WAL
+ * mode a power cut may lose the latest commits, never the file; a crash
+ * of the process loses nothing). A FULL commit makes every earlier one
+ * durable too. The daemon's delivery loop uses NORMAL for the outbox's
+ * state changes and a FULL one every so often (see famcontactd.c).
+ */
+int db_synchronous(struct db *db, bool full, struct fc_error *e);
+/* Copy the WAL into the database file (synced first when FULL). */
+int db_checkpoint(struct db *db, struct fc_error *e);
+
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK: all-or-nothing groups of writes. */
 int db_begin(struct db *db, struct fc_error *e);
 int db_commit(struct db *db, struct fc_error *e);
@@ -188,9 +199,12 @@ int db_outbox_retry_dead(struct db *db, int64_t now, int64_t *count,
  */
 int db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
 		   int64_t escalated_mark, struct fc_error *e);
-/* *day = the caseworker's last run day, DAY_NONE when never. */
+/*
+ * *day = the caseworker's last run day, DAY_NONE when never;
+ * *has_families (may be NULL) = whether any family in their care is open.
+ */
 int db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
-	       struct fc_error *e);
+	       bool *has_families, struct fc_error *e);
 int db_set_run_day(struct db *db, int64_t caseworker_id, fc_day day,
 		   struct fc_error *e);
 
@@ -246,5 +260,28 @@ int db_summary_week(struct db *db, const char *recipient, char *week,
 int db_set_summary_week(struct db *db, const char *recipient,
 			const char *week, const char *figures,
 			struct fc_error *e);
+
+/* meta: key/value state (health, heartbeat). */
+/*
+ * Keys the daemon writes for famcontactctl health: "daemon_pid",
+ * "daemon_heartbeat" (UTC seconds of its last loop turn) and
+ * "daemon_next_event" (UTC seconds it means to wake up next).
+ */
+#define DB_META_PID "daemon_pid"
+#define DB_META_HEARTBEAT "daemon_heartbeat"
+#define DB_META_NEXT_EVENT "daemon_next_event"
+/* Room for a meta value the daemon writes (a number, an id). */
+#define DB_META_VALUE_MAX 255
+/*
+ * The value of key into buf of size bytes: 1, or 0 when the key is absent
+ * (buf = ""); FC_EDB when the value does not fit.
+ */
+int db_meta_get(struct db *db, const char *key, char *buf, size_t size,
+		struct fc_error *e);
+/* Insert or replace the value of key. */
+int db_meta_set(struct db *db, const char *key, const char *value,
+		struct fc_error *e);
+/* PRAGMA quick_check: 0 when "ok", FC_EDB naming its first finding. */
+int db_quick_check(struct db *db, struct fc_error *e);
 
 #endif

@@ -455,7 +455,8 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 	if ((rc = collect(en, cw, now, today, run->reminder_day != DAY_NONE,
 	    &l, e)) < 0)
 		goto out;
-	qsort(l.v, l.n, sizeof(l.v[0]), item_cmp);
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(l.v[0]), item_cmp);
 	for (size_t i = 0; i < l.n; i++) {
 		nlist += l.v[i].list;
 		nesc += l.v[i].escalate;
@@ -553,11 +554,23 @@ run_state(struct engine *en, const struct caseworker *cw, int64_t now,
 	fc_day today = tz_day(now, zone), last;
 	int64_t slot = tz_mktime(zone, today, c->reminders.send_hour,
 	    c->reminders.send_minute);
+	bool has_families;
 	int rc;
 
-	if ((rc = db_run_day(en->db, cw->id, &last, e)) < 0)
+	if ((rc = db_run_day(en->db, cw->id, &last, &has_families, e)) < 0)
 		return rc;
 	sched_daily_run(c->reminders.send_days, last, today, now >= slot, run);
+	/*
+	 * A caseworker with no one in their care has no run: it would only
+	 * be recorded, and a family added later today would wait until
+	 * tomorrow. Adding one wakes the daemon (the database changed).
+	 */
+	if (!has_families) {
+		run->owed = false;
+		if (next_at != NULL)
+			*next_at = 0;
+		return 0;
+	}
 	if (next_at != NULL)
 		*next_at = run->owed ? now : tz_mktime(zone, run->next_day,
 		    c->reminders.send_hour, c->reminders.send_minute);
@@ -642,7 +655,7 @@ engine_next_run(struct engine *en, int64_t now, int64_t *when,
 
 		if ((rc = run_state(en, &cws.v[i], now, &run, &at, e)) < 0)
 			goto out;
-		if (*when == 0 || at < *when)
+		if (at != 0 && (*when == 0 || at < *when))
 			*when = at;
 	}
 	{

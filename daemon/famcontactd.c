@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,6 +35,7 @@
 #include "err.h"
 #include "log.h"
 #include "mail.h"
+#include "notify.h"
 #include "outbox.h"
 #include "timeutil.h"
 #include "transport.h"
@@ -59,6 +61,11 @@ struct daemon {
 	int64_t hold_until;		/* no delivery before: server unreachable */
 	bool stop;
 	bool reload;
+	int64_t sent_id;		/* sent, its mark not yet committed */
+	int sent_attempts;
+	uint64_t watchdog_usec;		/* 0 = no watchdog */
+	uint64_t watchdog_last;		/* monotonic usec of the last ping */
+	char last_error[256];		/* for STATUS= */
 	/* This run's outcomes, for --once. */
 	int sent, cancelled, failed, dead;
 	int refused;			/* messages no one could make: bad records */
@@ -150,6 +157,28 @@ now_utc(void)
 	return (int64_t)time(NULL);
 }
 
+/* WATCHDOG=1 when half the watchdog interval has passed since the last. */
+static void
+watchdog(struct daemon *d)
+{
+	uint64_t now;
+
+	if (d->watchdog_usec == 0)
+		return;
+	now = notify_monotonic_usec();
+	if (now - d->watchdog_last >= d->watchdog_usec / 2) {
+		notify_send("WATCHDOG=1");
+		d->watchdog_last = now;
+	}
+}
+
+/* Remember an error for STATUS= (and famcontactctl health's log readers). */
+static void
+note_error(struct daemon *d, const char *msg)
+{
+	xstrlcpy(d->last_error, msg, sizeof(d->last_error));
+}
+
 /* Read pending signals without waiting. */
 static void
 read_signals(struct daemon *d)
@@ -202,6 +231,7 @@ failed(struct daemon *d, const struct outbox_row *row, int err,
 		    attempts, attempts == 1 ? "attempt" : "attempts", why->msg);
 		d->dead++;
 	}
+	note_error(d, why->msg);
 	*retry_at = next;
 	return db_outbox_set_state(d->db, row->id, st, attempts, next,
 	    why->msg, now, e);
@@ -223,7 +253,12 @@ claim(struct daemon *d, struct outbox_row *row, struct strbuf *msg,
 
 		if ((rc = db_begin(d->db, e)) < 0)
 			return rc;
-		rc = db_outbox_next_due(d->db, now, row, msg, e);
+		/* The last message's "sent" shares this commit. */
+		if (d->sent_id != 0)
+			rc = db_outbox_set_state(d->db, d->sent_id, OUTBOX_SENT,
+			    d->sent_attempts, 0, NULL, now, e);
+		if (rc == 0)
+			rc = db_outbox_next_due(d->db, now, row, msg, e);
 		if (rc == 1)
 			rc = engine_recheck(&d->en, row, msg, now, &cancel,
 			    &dropped, e);
@@ -242,6 +277,7 @@ claim(struct daemon *d, struct outbox_row *row, struct strbuf *msg,
 			db_rollback(d->db);
 			return rc;
 		}
+		d->sent_id = 0;
 		if (rc == 2)
 			return 0;
 		if (!cancel)
@@ -252,49 +288,113 @@ claim(struct daemon *d, struct outbox_row *row, struct strbuf *msg,
 	}
 }
 
+/* Commit the "sent" of the last message on its own. */
+static int
+flush_sent(struct daemon *d, struct fc_error *e)
+{
+	int rc;
+
+	if (d->sent_id == 0)
+		return 0;
+	rc = db_outbox_set_state(d->db, d->sent_id, OUTBOX_SENT,
+	    d->sent_attempts, 0, NULL, now_utc(), e);
+	if (rc == 0)
+		d->sent_id = 0;
+	return rc;
+}
+
+/*
+ * Durability of the delivery loop. The messages themselves were committed
+ * with a synced commit when they were queued. Their state changes here
+ * (sending, sent, retry) are committed without waiting for the disk, and
+ * one commit in DURABLE_EVERY or every DURABLE_USEC is synced, which makes
+ * all before it durable. A crash of the process loses nothing; a power
+ * cut can at worst send again the messages sent in the last quarter
+ * second (at-least-once, as after any crash). Thousands of messages a
+ * second instead of one per disk flush.
+ */
+#define DURABLE_EVERY 256
+#define DURABLE_USEC 250000
+
+struct durable {
+	int since;
+	uint64_t at;
+	bool full;		/* the next commit is a synced one */
+};
+
+/* Make the next commit a synced one when it is time. */
+static int
+durable_point(struct daemon *d, struct durable *du, bool force,
+	      struct fc_error *e)
+{
+	uint64_t now = notify_monotonic_usec();
+
+	if (!force && ++du->since < DURABLE_EVERY &&
+	    now - du->at < DURABLE_USEC)
+		return 0;
+	du->since = 0;
+	du->at = now;
+	du->full = true;
+	return db_synchronous(d->db, true, e);
+}
+
 /* Deliver every due message over one connection. */
 static int
 deliver(struct daemon *d, struct fc_error *e)
 {
 	struct outbox_row row;
 	struct strbuf msg = {0};
+	struct durable du = { .at = notify_monotonic_usec() };
 	int64_t retry_at = 0;
-	int rc = 0;
+	int sent = d->sent, failed_before = d->failed + d->dead, rc = 0;
 
 	if (now_utc() < d->hold_until)
 		return 0;
+	if ((rc = db_synchronous(d->db, false, e)) < 0)
+		return rc;
 	while (!d->stop) {
 		struct send_result res;
 		struct fc_error why = {0};
 		int src;
 
 		read_signals(d);
+		watchdog(d);
 		if (d->stop)
 			break;
 		if ((rc = claim(d, &row, &msg, e)) <= 0)
 			break;
+		if (du.full) {
+			du.full = false;
+			if ((rc = db_synchronous(d->db, false, e)) < 0)
+				break;
+		}
 		if (d->t == NULL &&
 		    (src = transport_open(d->conf, &d->t, &why)) < 0) {
 			/* A password file that cannot be read: mended outside. */
 			log_err("%s", why.msg);
-			rc = failed(d, &row, FC_ETEMP, &why, &retry_at, e);
+			if ((rc = flush_sent(d, e)) == 0)
+				rc = failed(d, &row, FC_ETEMP, &why, &retry_at,
+				    e);
 			d->hold_until = retry_at;
 			break;
 		}
 		src = transport_send(d->t, d->from, row.recipient, msg.s,
 		    msg.len, &res, &why);
 		if (src == 0) {
-			log_info("outbox %lld (%s) sent%s%s",
+			log_debug("outbox %lld (%s) sent%s%s",
 			    (long long)row.id, outbox_kind_name(row.kind),
 			    res.text[0] ? ": " : "", res.text);
 			d->sent++;
-			rc = db_outbox_set_state(d->db, row.id, OUTBOX_SENT,
-			    row.attempts + 1, 0, NULL, now_utc(), e);
-			if (rc < 0)
+			d->last_error[0] = '\0';
+			/* Committed with the next claim, or by flush_sent(). */
+			d->sent_id = row.id;
+			d->sent_attempts = row.attempts + 1;
+			if ((rc = durable_point(d, &du, false, e)) < 0)
 				break;
 			continue;
 		}
-		if ((rc = failed(d, &row, src, &why, &retry_at, e)) < 0)
+		if ((rc = flush_sent(d, e)) < 0 ||
+		    (rc = failed(d, &row, src, &why, &retry_at, e)) < 0)
 			break;
 		/* No answer at all: the server is down; spare the others. */
 		if (src == FC_ETEMP && res.reply_code == 0 && retry_at != 0) {
@@ -307,6 +407,36 @@ deliver(struct daemon *d, struct fc_error *e)
 	transport_close(d->t);
 	d->t = NULL;
 	sb_free(&msg);
+	if (d->sent > sent || d->failed + d->dead > failed_before)
+		log_info("delivered %d %s, %d failed", d->sent - sent,
+		    d->sent - sent == 1 ? "message" : "messages",
+		    d->failed + d->dead - failed_before);
+	if (d->sent_id != 0) {
+		struct fc_error e2 = {0};
+
+		if (flush_sent(d, &e2) < 0)
+			log_err("outbox %lld: sent, but %s; it will be sent "
+			    "again", (long long)d->sent_id, e2.msg);
+		d->sent_id = 0;
+	}
+	/*
+	 * Back to synced commits, and make the batch durable. A message left
+	 * in 'sending' by a failed commit goes back to the queue now rather
+	 * than at the next start.
+	 */
+	{
+		struct fc_error e2 = {0};
+		int64_t stuck = 0;
+
+		if (db_synchronous(d->db, true, &e2) < 0 ||
+		    db_outbox_requeue_sending(d->db, now_utc(), &stuck,
+		    &e2) < 0 || db_checkpoint(d->db, &e2) < 0)
+			log_warn("%s", e2.msg);
+		else if (stuck > 0)
+			log_warn("%lld %s back in the queue after a failed "
+			    "commit", (long long)stuck, stuck == 1 ?
+			    "message is" : "messages are");
+	}
 	return rc;
 }
 
@@ -370,6 +500,8 @@ reload(struct daemon *d)
 	char from[FC_EMAIL_MAX + 1];
 
 	d->reload = false;
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading "
+	    "the configuration", notify_monotonic_usec());
 	log_info("SIGHUP: reading %s again", d->conf->path);
 	if (load_conf(d->conf->path, c) != 0 ||
 	    mail_address(c->delivery.from, from, sizeof(from), &e) < 0) {
@@ -377,7 +509,10 @@ reload(struct daemon *d)
 			log_err("%s: delivery.from: %s", d->conf->path, e.msg);
 		log_err("%s: the new configuration is not valid; carrying on "
 		    "with the old one", d->conf->path);
+		note_error(d, "the new configuration is not valid; running on "
+		    "the old one (see the log)");
 		free(c);
+		notify_send("READY=1");
 		return;
 	}
 	if (strcmp(c->database, d->conf->database) != 0)
@@ -390,7 +525,9 @@ reload(struct daemon *d)
 	xstrlcpy(d->from, from, sizeof(d->from));
 	outbox_policy_from_conf(c, &d->retry);
 	d->hold_until = 0;
+	d->last_error[0] = '\0';
 	log_info("configuration reloaded");
+	notify_send("READY=1");
 }
 
 /* Whether an inotify batch names the database or its WAL. */
@@ -412,6 +549,25 @@ db_touched(struct daemon *d)
 		}
 	}
 	return touched;
+}
+
+/*
+ * Wait until the database files have been quiet for SETTLE_MS (at most
+ * SETTLE_MAX_MS): the first write of a transaction to the WAL comes
+ * before its commit is visible, and the commit itself raises no event.
+ */
+#define SETTLE_MS 100
+#define SETTLE_MAX_MS 1000
+static void
+settle(struct daemon *d)
+{
+	struct pollfd p = { .fd = d->ifd, .events = POLLIN };
+
+	for (int waited = 0; waited < SETTLE_MAX_MS; waited += SETTLE_MS) {
+		if (poll(&p, 1, SETTLE_MS) <= 0)
+			return;
+		(void)db_touched(d);
+	}
 }
 
 static int
@@ -452,9 +608,56 @@ log_next(int64_t when)
 	log_debug("next event at %s", at);
 }
 
+/*
+ * After each turn: tell systemd where we stand (STATUS=) and leave the
+ * same in the database for famcontactctl health (our own writes do not
+ * wake us: data_version ignores them).
+ */
+static void
+report(struct daemon *d, int64_t when, bool ready)
+{
+	struct outbox_stats ob = {0};
+	struct fc_error e = {0};
+	char at[32] = "nothing scheduled", num[32];
+
+	if (when != 0)
+		when_format_utc(when, at, sizeof(at));
+	if (db_outbox_stats(d->db, now_utc(), &ob, &e) < 0)
+		note_error(d, e.msg);
+	notify_send("%sSTATUS=next event %s; %" PRId64 " waiting, %" PRId64
+	    " failing%s%s", ready ? "READY=1\n" : "", at, ob.pending,
+	    ob.failing, d->last_error[0] ? "; last error: " : "",
+	    d->last_error);
+	if (db_begin(d->db, &e) < 0)
+		goto failed;
+	xsnprintf(num, sizeof(num), "%" PRId64, now_utc());
+	if (db_meta_set(d->db, DB_META_HEARTBEAT, num, &e) < 0)
+		goto failed;
+	xsnprintf(num, sizeof(num), "%" PRId64, when);
+	if (db_meta_set(d->db, DB_META_NEXT_EVENT, num, &e) < 0 ||
+	    db_commit(d->db, &e) < 0)
+		goto failed;
+	return;
+failed:
+	db_rollback(d->db);
+	log_warn("cannot record the heartbeat: %s", e.msg);
+}
+
+static void
+set_pid(struct daemon *d, long pid)
+{
+	struct fc_error e = {0};
+	char num[32];
+
+	xsnprintf(num, sizeof(num), "%ld", pid);
+	if (db_meta_set(d->db, DB_META_PID, num, &e) < 0)
+		log_warn("cannot record the pid: %s", e.msg);
+}
+
 static int
 loop(struct daemon *d)
 {
+	bool ready = false;
 	struct fc_error e = {0};
 
 	if (watch_database(d) < 0)
@@ -472,22 +675,40 @@ loop(struct daemon *d)
 		if (work(d, &e) < 0) {
 			/* The database is busy or failing: try again soon. */
 			log_err("%s", e.msg);
+			note_error(d, e.msg);
 			when = now_utc() + 30;
 		} else if (next_event(d, &when, &e) < 0) {
 			log_err("%s", e.msg);
+			note_error(d, e.msg);
 			when = now_utc() + 30;
 		}
 		if (d->stop)
 			break;
+		report(d, when, !ready);
+		ready = true;
 		log_next(when);
 		for (;;) {
+			wait_ms = -1;
 			if (when != 0) {
 				int64_t left = when - now_utc();
 
 				wait_ms = left <= 0 ? 0 : left > INT_MAX / 1000 ?
 				    INT_MAX : left * 1000;
 			}
+			/* The watchdog wants a ping at half its interval. */
+			if (d->watchdog_usec != 0) {
+				int64_t wd = (int64_t)(d->watchdog_usec / 2000);
+
+				if (wait_ms < 0 || wait_ms > wd)
+					wait_ms = wd;
+			}
 			rc = poll(pfd, 2, (int)wait_ms);
+			watchdog(d);
+			if (rc == 0 && d->watchdog_usec != 0 && when != 0 &&
+			    now_utc() < when)
+				continue;	/* only the watchdog's turn */
+			if (rc == 0 && d->watchdog_usec != 0 && when == 0)
+				continue;
 			if (rc < 0 && errno != EINTR) {
 				log_err("poll: %s", strerror(errno));
 				return EX_OSERR;
@@ -500,6 +721,7 @@ loop(struct daemon *d)
 					break;
 			}
 			if ((pfd[1].revents & POLLIN) && db_touched(d)) {
+				settle(d);
 				/* Our own commits leave data_version alone. */
 				if (db_data_version(d->db, &version, &e) < 0 ||
 				    version != d->data_version) {
@@ -511,6 +733,7 @@ loop(struct daemon *d)
 		if (d->stop)
 			break;
 	}
+	notify_send("STOPPING=1");
 	log_info("stopped");
 	return EX_OK;
 }
@@ -577,12 +800,24 @@ run(const char *path, bool once)
 	    "SMTP" : "Maildir", once ? ", one pass" : "");
 
 	if (!once) {
+		if (notify_init() < 0)
+			log_warn("NOTIFY_SOCKET: %s; not telling systemd how we "
+			    "are", strerror(errno));
+		d.watchdog_usec = notify_watchdog_usec();
+		d.watchdog_last = notify_monotonic_usec();
+		set_pid(&d, (long)getpid());
 		status = loop(&d);
+		set_pid(&d, 0);
+		notify_close();
 		goto out;
 	}
 	if (work(&d, &e) < 0) {
 		log_err("%s", e.msg);
 		status = err_exit_code(e.code);
+	} else if (d.stop) {
+		log_err("interrupted: the messages still queued wait for the "
+		    "next run");
+		status = EX_TEMPFAIL;
 	} else if (d.refused > 0) {
 		log_err("%d %s could not be made from the records in the "
 		    "database (see the errors above)", d.refused,

@@ -277,7 +277,12 @@ week_owed(const struct conf *c, const char *zone, const char *last_week,
 	fc_day monday = week_of(tz_day(now, zone), week);
 	int64_t slot = week_slot(c, zone, monday);
 
-	if (strcmp(last_week, week) == 0) {
+	/*
+	 * "YYYY-Www" names sort as the weeks do. A week at or before the
+	 * last one sent (a zone moved west across the week's start) is not
+	 * owed: never two in a week, never one late.
+	 */
+	if (last_week[0] != '\0' && strcmp(week, last_week) <= 0) {
 		*next = week_slot(c, zone, monday + 7);
 		return false;
 	}

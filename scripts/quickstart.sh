@@ -11,10 +11,12 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-# Debian packages: build, run, and test (SMTP server, time travel, manuals).
+# Debian packages: build, run, and test (SMTP server, time travel, manuals,
+# systemd-analyze for the unit, with kill(1) from procps for its ExecReload=;
+# container images of Debian lack both).
 PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libsqlite3-dev
 libconfig-dev libcmocka-dev tzdata python3 mandoc faketime python3-aiosmtpd
-openssl"
+openssl systemd procps"
 
 install_packages() {
 	missing=""

@@ -1178,7 +1178,7 @@ test_migrate_from_schema1(void **state)
 	assert_int_equal(f.last_attempt.outcome, OUTCOME_ATTEMPTED);
 	assert_int_equal(f.listed_day, DAY_NONE);
 	assert_int_equal(f.escalated_mark, -1);
-	assert_int_equal(db_run_day(db, f.caseworker_id, &day, &e), 0);
+	assert_int_equal(db_run_day(db, f.caseworker_id, &day, NULL, &e), 0);
 	assert_int_equal(day, DAY_NONE);
 	assert_int_equal(db_install_id(db, id, sizeof(id), &e), 0);
 	assert_int_equal(strlen(id), 16);
@@ -1188,7 +1188,7 @@ test_migrate_from_schema1(void **state)
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
 	assert_int_equal(f.listed_day, 20600);
 	assert_int_equal(f.escalated_mark, 20590);
-	assert_int_equal(db_run_day(db, f.caseworker_id, &day, &e), 0);
+	assert_int_equal(db_run_day(db, f.caseworker_id, &day, NULL, &e), 0);
 	assert_int_equal(day, 20600);
 	db_close(db);
 
@@ -1196,6 +1196,35 @@ test_migrate_from_schema1(void **state)
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox"
 	    " WHERE state = 'dead' AND alerted = 0"), 1);
 	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+}
+
+/* meta: the daemon's key/value state for famcontactctl health. */
+static void
+test_meta(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_EXISTING);
+	struct fc_error e = {0};
+	char buf[DB_META_VALUE_MAX + 1], tiny[4];
+
+	(void)state;
+	assert_int_equal(db_meta_get(db, DB_META_PID, buf, sizeof(buf), &e), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(db_meta_set(db, DB_META_PID, "4242", &e), 0);
+	assert_int_equal(db_meta_get(db, DB_META_PID, buf, sizeof(buf), &e), 1);
+	assert_string_equal(buf, "4242");
+	assert_int_equal(db_meta_set(db, DB_META_PID, "0", &e), 0);
+	assert_int_equal(db_meta_get(db, DB_META_PID, buf, sizeof(buf), &e), 1);
+	assert_string_equal(buf, "0");
+	/* A value too long for the caller's buffer is an error, not a cut. */
+	assert_int_equal(db_meta_set(db, DB_META_NEXT_EVENT, "1795694400", &e),
+	    0);
+	assert_int_equal(db_meta_get(db, DB_META_NEXT_EVENT, tiny, sizeof(tiny),
+	    &e), FC_EDB);
+	/* The other meta rows are left alone. */
+	assert_int_equal(db_install_id(db, buf, sizeof(buf), &e), 0);
+	assert_true(strlen(buf) == 16);
+	assert_int_equal(db_quick_check(db, &e), 0);
+	db_close(db);
 }
 
 int
@@ -1231,6 +1260,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_from_schema1, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
+		cmocka_unit_test(test_meta),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,781 @@
+#!/usr/bin/env python3
+"""famcontactd benchmark driver. Run it through bench/run.sh, which installs
+what is missing and makes the scratch folder:
+
+    bench.py --build BUILD_DIR --tmp SCRATCH_DIR
+
+Three measurements on loopback, each beside a reference taken in the same
+run, then one table. Exits 1 when a step failed (a program exited badly,
+mail went missing, a count did not match), 0 otherwise; a missed target is
+reported as MISS and is not a failure.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True     # no __pycache__ in the tree
+sys.path.insert(0, HERE)
+import mkdata  # noqa: E402
+
+# Targets.
+TARGET_RATIO = 0.8               # famcontactd / smtp-source, at least
+TARGET_RSS_KIB = 16 * 1024       # peak RSS of famcontactd --once, below
+TARGET_WAKEUPS = 0               # context switches over the idle window
+
+# Sizes, overridable from the environment for quick runs.
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "10000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+# Where the SMTP clients and smtp-sink run: on the "same" CPU, "split" over
+# two CPUs, or "none" (wherever the scheduler puts them). Unpinned, a
+# client and the sink flip between sharing a CPU and waking each other
+# across two, and the rate of the same program varies several-fold.
+PIN = os.environ.get("BENCH_PIN", "split")
+IDLE_SECONDS = float(os.environ.get("BENCH_IDLE_SECONDS", "60"))
+CASEWORKERS = 100
+FAMILIES_PER_CASEWORKER = 1000
+SETTLE_SECONDS = 3.0
+
+GNU_TIME = "/usr/bin/time"
+
+# Longest any one program may run before it counts as hung.
+RUN_TIMEOUT = 600
+# How long the daemon may take to exit after SIGTERM.
+STOP_TIMEOUT = 10
+# How long smtp-sink may take to count a session that has ended.
+SINK_SETTLE_TIMEOUT = 5
+
+
+class StepFailed(Exception):
+    """A step could not produce its figure."""
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def tail(path, lines=15):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "\n".join("    | " + x for x in text)
+
+
+class Ctx:
+    """Paths of the programs and of the scratch folder."""
+
+    def __init__(self, build, tmp):
+        self.build = build
+        self.tmp = tmp
+        self.famcontactd = os.path.join(build, "famcontactd")
+        self.famcontactctl = os.path.join(build, "famcontactctl")
+        self.smtp_sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        self.smtp_source = (shutil.which("smtp-source")
+                            or "/usr/sbin/smtp-source")
+        self.failures = []
+        self.seq = 0
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def logfile(self, name):
+        self.seq += 1
+        os.makedirs(self.path("logs"), exist_ok=True)
+        return self.path("logs", f"{self.seq:03d}-{name}")
+
+    def fail(self, what, why):
+        self.failures.append(f"{what}: {why}")
+        say(f"  FAILED: {what}: {why}")
+
+
+def cpus_for(role):
+    """The CPUs for an SMTP "client" or the "sink" under BENCH_PIN, or
+    None for no pinning."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if PIN == "same":
+        return {cpus[0]}
+    if PIN == "split":
+        return {cpus[0]} if role == "sink" else {cpus[1]}
+    return None
+
+
+def pinned(cpus):
+    """A preexec_fn that pins the child to cpus (None: no pinning)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def run(ctx, name, argv, timeout=RUN_TIMEOUT, cpus=None):
+    """Run argv to its end, output into the log folder, on cpus if given.
+    Returns (exit code, wall seconds, rusage of that child alone, log
+    path)."""
+    log = ctx.logfile(name)
+    timed_out = threading.Event()
+    with open(log, "wb") as out:
+        t0 = time.monotonic()
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT,
+                                    preexec_fn=pinned(cpus))
+        except OSError as e:
+            raise StepFailed(f"cannot run {argv[0]}: {e}") from None
+
+        def kill():
+            timed_out.set()
+            proc.kill()
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, ru = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
+        wall = time.monotonic() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if timed_out.is_set():
+        raise StepFailed(f"{argv[0]} still running after {timeout} s, "
+                         f"killed; log:\n{tail(log)}")
+    return proc.returncode, wall, ru, log
+
+
+def run_ok(ctx, name, argv, timeout=RUN_TIMEOUT, cpus=None):
+    code, wall, ru, log = run(ctx, name, argv, timeout, cpus)
+    if code != 0:
+        raise StepFailed(f"{' '.join(argv)} exited {code}; log:\n{tail(log)}")
+    return code, wall, ru, log
+
+
+def peak_rss(ctx, name, argv):
+    """Run argv under GNU time; returns (exit code, wall seconds, peak RSS
+    in KiB, log path). Not the rusage of our own child: a child's ru_maxrss
+    starts from its parent's peak (exec records the mm it leaves, and
+    Python's is tens of MiB), so the measuring parent must be small."""
+    out = ctx.logfile(name + ".maxrss")
+    code, wall, _, log = run(ctx, name, [GNU_TIME, "-f", "%M", "-o", out,
+                                         *argv])
+    try:
+        with open(out, encoding="ascii") as f:
+            rss = int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        raise StepFailed(f"no peak RSS from {GNU_TIME} for {argv[0]}; "
+                         f"log:\n{tail(log)}")
+    return code, wall, rss, log
+
+
+def ctl(ctx, conf, *args):
+    return run_ok(ctx, "famcontactctl-" + args[0],
+                  [ctx.famcontactctl, "-c", conf, *args])
+
+
+def create_db(ctx, conf):
+    """An empty register with the current schema: famcontactctl creates
+    the database on its first write, so add a caseworker and remove it."""
+    ctl(ctx, conf, "caseworker", "add", "setup@example.org")
+    ctl(ctx, conf, "caseworker", "remove", "setup@example.org")
+
+
+def check_conf(ctx, conf):
+    run_ok(ctx, "famcontactd-n", [ctx.famcontactd, "-n", "-c", conf])
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    """Whether something listens on 127.0.0.1:port (from /proc/net/tcp)."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp", encoding="ascii") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[1] == want and cols[3] == "0A":
+                return True
+    return False
+
+
+class Sink:
+    """Postfix's smtp-sink on 127.0.0.1, counting what it receives (-c)."""
+
+    def __init__(self, ctx, name):
+        self.port = free_port()
+        self.log = ctx.logfile(f"smtp-sink-{name}")
+        argv = [ctx.smtp_sink, "-c"]
+        if os.geteuid() == 0:
+            # smtp-sink refuses to keep root privileges.
+            argv += ["-u", "nobody"]
+        argv += [f"127.0.0.1:{self.port}", "256"]
+        self.out = open(self.log, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.out, stderr=subprocess.STDOUT,
+                                     preexec_fn=pinned(cpus_for("sink")))
+        deadline = time.monotonic() + 5
+        while not listening(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise StepFailed(f"smtp-sink did not start on port "
+                                 f"{self.port}; log:\n{tail(self.log)}")
+            time.sleep(0.02)
+
+    def counters(self):
+        """(sessions ended, QUITs, messages) from smtp-sink -c's output."""
+        with open(self.log, "rb") as f:
+            data = f.read().decode("ascii", "replace")
+        last = {"sess": 0, "quit": 0, "mesg": 0}
+        for rec in data.replace("\n", "\r").split("\r"):
+            fields = dict(x.split("=", 1) for x in rec.split() if "=" in x)
+            if {"sess", "quit", "mesg"} <= fields.keys():
+                last = {k: int(fields[k]) for k in last}
+        return last["sess"], last["quit"], last["mesg"]
+
+    def settled(self, sessions=1):
+        """The counters once `sessions` sessions have ended."""
+        deadline = time.monotonic() + SINK_SETTLE_TIMEOUT
+        while True:
+            c = self.counters()
+            if c[0] >= sessions or time.monotonic() > deadline:
+                return c
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+
+
+def smtp_conf(path, db, port):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f'''# famcontactd benchmark: delivery to smtp-sink on loopback.
+database = "{db}";
+timezone = "UTC";
+delivery = {{
+  transport = "smtp";
+  from = "{mkdata.FROM}";
+}};
+smtp = {{
+  url = "smtp://127.0.0.1:{port}";
+  tls = "none";
+  timeout = 30;
+}};
+''')
+
+
+def maildir_conf(path, db, maildir, send_time, summary_day, summary_time):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f'''# famcontactd benchmark: delivery into a Maildir folder.
+database = "{db}";
+timezone = "UTC";
+delivery = {{
+  transport = "maildir";
+  maildir = "{maildir}";
+  from = "{mkdata.FROM}";
+}};
+reminders = {{
+  send_time = "{send_time}";
+  send_days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+}};
+summary = {{
+  weekday = "{summary_day}";
+  time = "{summary_time}";
+  coordinators = ["coordinator@example.org"];
+}};
+''')
+
+
+def sink_check(what, counters, n):
+    sess, _, mesg = counters
+    problems = []
+    if mesg != n:
+        problems.append(f"smtp-sink received {mesg} messages, not {n}")
+    if sess != 1:
+        problems.append(f"smtp-sink counted {sess} sessions, not 1")
+    if problems:
+        raise StepFailed(f"{what}: " + "; ".join(problems))
+
+
+# 1. Delivery throughput ---------------------------------------------------
+
+def deliver_smtp_source(ctx, rnd, n, msgfile):
+    sink = Sink(ctx, f"source-{rnd}")
+    try:
+        _, wall, ru, _ = run_ok(ctx, f"smtp-source-{rnd}", [
+            ctx.smtp_source, "-4", "-s", "1", "-m", str(n), "-d",
+            "-F", msgfile, "-M", "bench.example.org",
+            "-f", mkdata.FROM_ADDR, "-t", mkdata.recipient(0),
+            f"127.0.0.1:{sink.port}"], cpus=cpus_for("client"))
+        sink_check("smtp-source", sink.settled(), n)
+    finally:
+        sink.stop()
+    return wall, ru
+
+
+def deliver_smtplib(ctx, rnd, n):
+    sink = Sink(ctx, f"smtplib-{rnd}")
+    try:
+        _, wall, ru, _ = run_ok(ctx, f"smtplib-{rnd}", [
+            sys.executable, os.path.join(HERE, "smtplib_send.py"),
+            "127.0.0.1", str(sink.port), str(n)], cpus=cpus_for("client"))
+        sink_check("smtplib", sink.settled(), n)
+    finally:
+        sink.stop()
+    return wall, ru
+
+
+def deliver_famcontactd(ctx, rnd, n):
+    d = ctx.path(f"throughput-{rnd}")
+    os.mkdir(d)
+    db = os.path.join(d, "famcontact.db")
+    conf = os.path.join(d, "famcontactd.conf")
+    sink = Sink(ctx, f"famcontactd-{rnd}")
+    try:
+        smtp_conf(conf, db, sink.port)
+        check_conf(ctx, conf)
+        create_db(ctx, conf)
+        mkdata.fill_outbox(db, n, f"round{rnd}")
+        code, wall, ru, log = run(ctx, f"famcontactd-once-{rnd}",
+                                  [ctx.famcontactd, "-c", conf, "--once"],
+                                  cpus=cpus_for("client"))
+        counters = sink.settled()
+    finally:
+        sink.stop()
+    if code != 0:
+        raise StepFailed(f"famcontactd --once exited {code}; log:\n"
+                         f"{tail(log)}")
+    states = mkdata.outbox_states(db)
+    if states != {"sent": n}:
+        raise StepFailed(f"famcontactd --once: outbox afterwards {states}, "
+                         f"expected {{'sent': {n}}}")
+    sink_check("famcontactd --once", counters, n)
+    return wall, ru
+
+
+def step_throughput(ctx, res):
+    n = MESSAGES
+    say(f"[1/3] delivery throughput: {n} messages of {mkdata.MESSAGE_SIZE} "
+        f"bytes over one SMTP session to smtp-sink, {ROUNDS} round(s); "
+        f"CPUs: {PIN}")
+    msgfile = ctx.path("smtp-source.msg")
+    mkdata.write_source_file(msgfile)
+    runs = {"famcontactd": [], "smtp-source": [], "smtplib": []}
+    broken = set()
+    for rnd in range(1, ROUNDS + 1):
+        for name, fn in (
+                ("smtp-source", lambda: deliver_smtp_source(ctx, rnd, n,
+                                                            msgfile)),
+                ("smtplib", lambda: deliver_smtplib(ctx, rnd, n)),
+                ("famcontactd", lambda: deliver_famcontactd(ctx, rnd, n))):
+            if name in broken:
+                continue
+            try:
+                wall, ru = fn()
+            except (StepFailed, OSError, sqlite3.Error) as e:
+                ctx.fail(f"throughput, {name}", str(e))
+                broken.add(name)
+                continue
+            cpu = ru.ru_utime + ru.ru_stime
+            runs[name].append((n / wall, wall, cpu))
+            say(f"  round {rnd} {name:12} {n / wall:8.0f} msg/s  "
+                f"({wall:.2f} s wall, {cpu:.2f} s CPU)")
+    for name, r in runs.items():
+        if r:
+            res[name] = {
+                "rate": statistics.median(x[0] for x in r),
+                "cpu": statistics.median(x[2] for x in r),
+                "rounds": len(r),
+            }
+
+
+# 2. Peak RSS with 100,000 families ----------------------------------------
+
+def step_rss(ctx, res):
+    nfam = CASEWORKERS * FAMILIES_PER_CASEWORKER
+    say(f"[2/3] peak RSS: famcontactd --once (Maildir) with {CASEWORKERS} "
+        f"caseworkers x {FAMILIES_PER_CASEWORKER} families")
+    d = ctx.path("rss")
+    os.mkdir(d)
+    db = os.path.join(d, "famcontact.db")
+    maildir = os.path.join(d, "maildir")
+    conf = os.path.join(d, "famcontactd.conf")
+    # Reminders go out on every day from 00:00, so that the pass has its
+    # full work to do whenever the benchmark runs.
+    today = datetime.datetime.now(datetime.timezone.utc)
+    maildir_conf(conf, db, maildir, "00:00", today.strftime("%a"), "00:00")
+    check_conf(ctx, conf)
+    cw_csv = os.path.join(d, "caseworkers.csv")
+    mkdata.write_caseworkers(cw_csv, CASEWORKERS)
+    ctl(ctx, conf, "caseworker", "import", cw_csv)
+    # One file per caseworker, as each would hand in their own list.
+    t0 = time.monotonic()
+    for c in range(CASEWORKERS):
+        path = os.path.join(d, f"families-{c:03d}.csv")
+        mkdata.write_families(path, c, FAMILIES_PER_CASEWORKER, CASEWORKERS)
+        ctl(ctx, conf, "family", "import", path)
+        os.unlink(path)
+    res["import_s"] = time.monotonic() - t0
+    con = sqlite3.connect(db)
+    try:
+        got = con.execute("SELECT count(*) FROM family").fetchone()[0]
+    finally:
+        con.close()
+    if got != nfam:
+        raise StepFailed(f"the register holds {got} families, not {nfam}")
+    say(f"  imported {nfam} families in {res['import_s']:.1f} s "
+        f"({CASEWORKERS} imports)")
+
+    # References first: same database, same moment.
+    for key, name, argv in (
+            ("rss_ctl_status", "famcontactctl-status",
+             [ctx.famcontactctl, "-c", conf, "status"]),
+            ("rss_python", "python3-pass", [sys.executable, "-c", "pass"])):
+        code, _, res[key], log = peak_rss(ctx, name, argv)
+        if code != 0:
+            raise StepFailed(f"{' '.join(argv)} exited {code}; log:\n"
+                             f"{tail(log)}")
+
+    code, wall, rss, log = peak_rss(ctx, "famcontactd-once-rss",
+                                    [ctx.famcontactd, "-c", conf, "--once"])
+    if code != 0:
+        raise StepFailed(f"famcontactd --once exited {code}; log:\n"
+                         f"{tail(log)}")
+    res["rss"] = rss
+    res["rss_wall"] = wall
+    files = 0
+    for sub in ("new", "cur"):
+        p = os.path.join(maildir, sub)
+        if os.path.isdir(p):
+            files += len(os.listdir(p))
+    res["rss_mails"] = files
+    res["rss_outbox"] = mkdata.outbox_states(db)
+    say(f"  famcontactd --once: {rss / 1024:.1f} MiB peak RSS, "
+        f"{wall:.2f} s, {files} messages in the Maildir, outbox "
+        f"{res['rss_outbox']}")
+    sent = res["rss_outbox"].get("sent", 0)
+    if set(res["rss_outbox"]) - {"sent"} or sent != files:
+        raise StepFailed(f"famcontactd --once left the outbox at "
+                         f"{res['rss_outbox']} with {files} messages in the "
+                         f"Maildir")
+
+
+# 3. Wakeups while idle ------------------------------------------------------
+
+def switches(pid):
+    """Voluntary + involuntary context switches of all threads of pid, and
+    the number of threads."""
+    total = threads = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:",
+                                        "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            continue            # the thread ended meanwhile
+        threads += 1
+    return total, threads
+
+
+def stop_group(proc):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def step_idle(ctx, res):
+    say(f"[3/3] wakeups: famcontactd idle for {IDLE_SECONDS:g} s "
+        f"(after {SETTLE_SECONDS:g} s to settle), nothing due")
+    d = ctx.path("idle")
+    os.mkdir(d)
+    db = os.path.join(d, "famcontact.db")
+    conf = os.path.join(d, "famcontactd.conf")
+    # Nothing may fall due during the window: reminders and summaries are
+    # set twelve hours and three days away from now.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    later = (now + datetime.timedelta(hours=12)).strftime("%H:%M")
+    summary_day = (now + datetime.timedelta(days=3)).strftime("%a")
+    maildir_conf(conf, db, os.path.join(d, "maildir"), later, summary_day,
+                 later)
+    check_conf(ctx, conf)
+    cw_csv = os.path.join(d, "caseworkers.csv")
+    mkdata.write_caseworkers(cw_csv, 3)
+    ctl(ctx, conf, "caseworker", "import", cw_csv)
+    for c in range(3):
+        path = os.path.join(d, f"families-{c}.csv")
+        # Every family reached today on a 30-day cadence: none is due.
+        mkdata.write_families(path, c, 10, 3, days_back=1)
+        ctl(ctx, conf, "family", "import", path)
+
+    log = ctx.logfile("famcontactd-idle")
+    procs = {}
+    with open(log, "wb") as out:
+        try:
+            procs["famcontactd"] = subprocess.Popen(
+                [ctx.famcontactd, "-c", conf], stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            procs["python sleep(1) loop"] = subprocess.Popen(
+                [sys.executable, "-c",
+                 "import time\nwhile True: time.sleep(1)"],
+                start_new_session=True)
+            procs["sh sleep 1 loop"] = subprocess.Popen(
+                ["sh", "-c", "while :; do sleep 1; done"],
+                start_new_session=True)
+            time.sleep(SETTLE_SECONDS)
+            for name, p in procs.items():
+                if p.poll() is not None:
+                    raise StepFailed(f"{name} exited {p.returncode} before "
+                                     f"the window; log:\n{tail(log)}")
+            before = {name: switches(p.pid)[0] for name, p in procs.items()}
+            time.sleep(IDLE_SECONDS)
+            after = {}
+            for name, p in procs.items():
+                if p.poll() is not None:
+                    raise StepFailed(f"{name} exited {p.returncode} during "
+                                     f"the window; log:\n{tail(log)}")
+                after[name] = switches(p.pid)
+            daemon = procs.pop("famcontactd")
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                code = daemon.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                stop_group(daemon)
+                raise StepFailed(f"famcontactd still running {STOP_TIMEOUT} "
+                                 f"s after SIGTERM; killed")
+        finally:
+            for p in procs.values():
+                stop_group(p)
+    res["wakeups"] = after["famcontactd"][0] - before["famcontactd"]
+    res["threads"] = after["famcontactd"][1]
+    res["wakeups_py"] = (after["python sleep(1) loop"][0]
+                         - before["python sleep(1) loop"])
+    res["wakeups_sh"] = (after["sh sleep 1 loop"][0]
+                         - before["sh sleep 1 loop"])
+    res["sigterm_exit"] = code
+    say(f"  famcontactd: {res['wakeups']} context switches "
+        f"({res['threads']} thread(s)); python sleep(1) loop: "
+        f"{res['wakeups_py']}; sh sleep 1 loop: {res['wakeups_sh']}; "
+        f"exit status after SIGTERM: {code}")
+    if code != 0:
+        raise StepFailed(f"famcontactd exited {code} after SIGTERM, not 0; "
+                         f"log:\n{tail(log)}")
+
+
+# The table ---------------------------------------------------------------
+
+def first_line(argv):
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return out.splitlines()[0] if out else "?"
+
+
+def cmake_cache(build, key):
+    try:
+        with open(os.path.join(build, "CMakeCache.txt"), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def mem_total():
+    with open("/proc/meminfo", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024 / 1024
+    return 0
+
+
+def mib(kib):
+    return f"{kib / 1024:.1f} MiB"
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def table(ctx, res, started):
+    rows = []
+    n = MESSAGES
+    fd, src, lib = (res.get(k) for k in ("famcontactd", "smtp-source",
+                                         "smtplib"))
+
+    def rate(r):
+        return f"{r['rate']:.0f} msg/s" if r else "FAILED"
+
+    def cpu(r):
+        return f"{r['cpu']:.2f} s CPU" if r else ""
+    rows.append((f"famcontactd --once, {n} msgs, 1 connection", rate(fd),
+                 cpu(fd), "", ""))
+    rows.append((f"smtp-source -s 1 -d, {n} msgs, 1 session", rate(src),
+                 cpu(src), "", ""))
+    rows.append((f"python smtplib, {n} msgs, 1 connection", rate(lib),
+                 cpu(lib), "", ""))
+    if fd and src:
+        ratio = fd["rate"] / src["rate"]
+        rows.append(("ratio famcontactd / smtp-source", f"{ratio:.2f}", "",
+                     f">= {TARGET_RATIO}", verdict(ratio >= TARGET_RATIO)))
+    else:
+        rows.append(("ratio famcontactd / smtp-source", "FAILED", "",
+                     f">= {TARGET_RATIO}", "FAIL"))
+    if fd and lib:
+        rows.append(("ratio famcontactd / smtplib",
+                     f"{fd['rate'] / lib['rate']:.2f}", "", "", ""))
+    nfam = CASEWORKERS * FAMILIES_PER_CASEWORKER
+    ref = []
+    if "rss_ctl_status" in res:
+        ref.append(f"famcontactctl status {mib(res['rss_ctl_status'])}")
+    if "rss_python" in res:
+        ref.append(f"python3 -c pass {mib(res['rss_python'])}")
+    if "rss" in res:
+        rows.append((f"peak RSS famcontactd --once, {nfam} families",
+                     mib(res["rss"]), "; ".join(ref),
+                     f"< {mib(TARGET_RSS_KIB)}",
+                     verdict(res["rss"] < TARGET_RSS_KIB)))
+    else:
+        rows.append((f"peak RSS famcontactd --once, {nfam} families",
+                     "FAILED", "; ".join(ref), f"< {mib(TARGET_RSS_KIB)}",
+                     "FAIL"))
+    if "wakeups" in res:
+        rows.append((f"wakeups idle {IDLE_SECONDS:g} s (ctx switches)",
+                     str(res["wakeups"]),
+                     f"python sleep(1) loop {res['wakeups_py']}; "
+                     f"sh sleep 1 loop {res['wakeups_sh']}",
+                     f"{TARGET_WAKEUPS}",
+                     verdict(res["wakeups"] <= TARGET_WAKEUPS)))
+    else:
+        rows.append((f"wakeups idle {IDLE_SECONDS:g} s (ctx switches)",
+                     "FAILED", "", f"{TARGET_WAKEUPS}", "FAIL"))
+    if "sigterm_exit" in res:
+        rows.append(("exit status after SIGTERM", str(res["sigterm_exit"]),
+                     "", "0", "PASS" if res["sigterm_exit"] == 0 else "FAIL"))
+
+    head = ("figure", "measured", "reference / detail", "target", "result")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
+
+    def fmt(r):
+        return "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+
+    build_type = cmake_cache(ctx.build, "CMAKE_BUILD_TYPE")
+    if build_type == "":
+        build_type = "RelWithDebInfo (the CMakeLists.txt default)"
+    if cmake_cache(ctx.build, "FC_SANITIZE").upper() in ("ON", "TRUE", "1"):
+        build_type += ", ASan+UBSan (RSS and speed not representative)"
+    say("")
+    say("famcontactd benchmark results")
+    say(f"  machine:  nproc {len(os.sched_getaffinity(0))}, {cpu_model()}, "
+        f"{mem_total():.1f} GiB, Linux {platform.release()}")
+    say(f"  programs: {first_line([ctx.famcontactd, '--version'])} "
+        f"({build_type} build in {ctx.build}); Postfix "
+        f"{first_line(['postconf', '-d', '-h', 'mail_version'])} "
+        f"smtp-source/smtp-sink; Python {platform.python_version()}; "
+        f"SQLite {sqlite3.sqlite_version} (Python's)")
+    say(f"  messages: {mkdata.MESSAGE_SIZE} bytes each; throughput is the "
+        f"median of {ROUNDS} round(s), wall clock from start to exit of "
+        f"each program; CPUs: {PIN_TEXT[PIN]}")
+    say("")
+    say(fmt(head))
+    say(fmt(tuple("-" * w for w in widths)))
+    for r in rows:
+        say(fmt(r))
+    say("")
+    if ctx.failures:
+        say(f"FAILED steps ({len(ctx.failures)}):")
+        for f in ctx.failures:
+            say("  - " + f.splitlines()[0])
+    say(f"benchmark took {time.monotonic() - started:.0f} s")
+
+
+PIN_TEXT = {
+    "same": "client and smtp-sink pinned to one CPU (BENCH_PIN=same)",
+    "split": "client and smtp-sink pinned to two CPUs (BENCH_PIN=split)",
+    "none": "not pinned (BENCH_PIN=none)",
+}
+
+
+def on_signal(signum, _frame):
+    # Unwind, so that every finally: stops the programs it started.
+    raise SystemExit(128 + signum)
+
+
+def main():
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--tmp", required=True)
+    args = ap.parse_args()
+    os.umask(0o077)
+    ctx = Ctx(os.path.abspath(args.build), os.path.abspath(args.tmp))
+    for prog in (ctx.famcontactd, ctx.famcontactctl, ctx.smtp_sink,
+                 ctx.smtp_source, GNU_TIME):
+        if not os.access(prog, os.X_OK):
+            say(f"bench: {prog}: not found or not executable")
+            return 1
+    if MESSAGES < 1 or ROUNDS < 1 or IDLE_SECONDS <= 0:
+        say("bench: BENCH_MESSAGES, BENCH_ROUNDS and BENCH_IDLE_SECONDS "
+            "must be positive")
+        return 1
+    if PIN not in PIN_TEXT:
+        say(f"bench: BENCH_PIN={PIN}: same, split or none")
+        return 1
+    if PIN == "split" and len(os.sched_getaffinity(0)) < 2:
+        say("bench: BENCH_PIN=split needs two CPUs")
+        return 1
+    started = time.monotonic()
+    res = {}
+    for step in (step_throughput, step_rss, step_idle):
+        try:
+            step(ctx, res)
+        except (StepFailed, OSError, sqlite3.Error) as e:
+            ctx.fail(step.__name__[5:], str(e))
+    table(ctx, res, started)
+    return 1 if ctx.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,422 @@
+/*
+ * ctl_health.c - famcontactctl health: one line for a monitoring system,
+ * by the Nagios plugin conventions (also Icinga's, and the Prometheus
+ * script exporters'): the database, the outbox and the daemon's
+ * liveness, the worst of them as the exit status.
+ *
+ *   FAMCONTACTD OK - 0 dead, 3 queued (oldest 2m), last delivery
+ *   2026-11-26T09:00:03Z, daemon running (pid 123) | dead=0;0 ...
+ *
+ * The daemon proves it is alive with three meta rows (db.h): its pid,
+ * which must name a running famcontactd, and the time it means to wake
+ * up next, which must not be long past. It sleeps until its next event,
+ * so the age of its last loop turn alone proves nothing.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "util.h"
+
+/* The plugin's name at the start of the line. */
+#define HEALTH_NAME "FAMCONTACTD"
+/* A message queued this long has failed for a while: WARNING (seconds). */
+#define HEALTH_QUEUE_WARN 3600L
+/* Dead letters count when they went dead within this many days. */
+#define HEALTH_DEAD_DAYS 7L
+/* The daemon's wake-up this late (seconds): WARNING, then CRITICAL. */
+#define HEALTH_LATE_WARN 300L
+#define HEALTH_LATE_CRIT 1800L
+/* A reader waits this long (ms) for a writer; a monitor should not hang. */
+#define HEALTH_BUSY_MS 5000
+/* The daemon's process name (/proc/PID/comm). */
+#define HEALTH_COMM "famcontactd"
+/* Longest option value in days, in seconds: ten years. */
+#define HEALTH_ARG_MAX (3650L * 86400)
+
+/* The plugin exit statuses. */
+enum health_state {
+	HEALTH_OK = 0,
+	HEALTH_WARNING = 1,
+	HEALTH_CRITICAL = 2,
+	HEALTH_UNKNOWN = 3,
+};
+
+static const char *const state_name[] = {
+	"OK", "WARNING", "CRITICAL", "UNKNOWN",
+};
+
+struct health {
+	enum health_state state;
+	struct strbuf text;	/* the parts, comma separated */
+	struct strbuf perf;	/* performance data after "|" */
+};
+
+/* How bad a state is: CRITICAL, then WARNING, then UNKNOWN, then OK. */
+static int
+rank(enum health_state s)
+{
+	static const int r[] = {0, 2, 3, 1};
+
+	return r[s];
+}
+
+static void part(struct health *h, enum health_state s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Add a part of the line; the worst part's state is the verdict. */
+static void
+part(struct health *h, enum health_state s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rank(s) > rank(h->state))
+		h->state = s;
+	if (h->text.len > 0)
+		sb_adds(&h->text, ", ");
+	va_start(ap, fmt);
+	sb_vprintf(&h->text, fmt, ap);
+	va_end(ap);
+}
+
+/* Print the line (control characters from messages made spaces). */
+static int
+verdict(struct health *h)
+{
+	printf("%s %s - ", HEALTH_NAME, state_name[h->state]);
+	for (const char *p = sb_str(&h->text); *p; p++)
+		putchar((unsigned char)*p < ' ' || *p == 0x7f ? ' ' : *p);
+	if (h->perf.len > 0)
+		printf(" |%s", sb_str(&h->perf));
+	putchar('\n');
+	sb_free(&h->text);
+	sb_free(&h->perf);
+	return (int)h->state;
+}
+
+/* "45s", "12m", "5h", "3d": how long ago, roughly. */
+static void
+age(int64_t s, char *buf, size_t size)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(buf, size, "%" PRId64 "s", s);
+	else if (s < 120 * 60)
+		snprintf(buf, size, "%" PRId64 "m", s / 60);
+	else if (s < 48 * 3600)
+		snprintf(buf, size, "%" PRId64 "h", s / 3600);
+	else
+		snprintf(buf, size, "%" PRId64 "d", s / 86400);
+}
+
+static void
+utc(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "@%" PRId64, t);
+}
+
+/* A whole number of seconds, or with a suffix s, m, h or d. */
+static int
+parse_duration(const char *s, long *out)
+{
+	static const struct {
+		char suffix;
+		long scale;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	char *end;
+	long v, scale = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		scale = 0;
+		for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+			if (end[0] == units[i].suffix && end[1] == '\0')
+				scale = units[i].scale;
+		if (scale == 0)
+			return -1;
+	}
+	if (v > HEALTH_ARG_MAX / scale)
+		return -1;
+	*out = v * scale;
+	return 0;
+}
+
+/* A meta value as a number: 1, 0 when absent, -1 when garbled. */
+static int
+meta_int(struct ctl *ctl, const char *key, int64_t *out, struct fc_error *e)
+{
+	char buf[DB_META_VALUE_MAX + 1];
+	long long v;
+	char *end;
+	int rc;
+
+	*out = 0;
+	if ((rc = db_meta_get(ctl->db, key, buf, sizeof(buf), e)) <= 0)
+		return rc;
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (buf[0] == '\0' || *end != '\0' || errno != 0 || v < 0) {
+		err_set(e, FC_EDB, "meta %s is not a number", key);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+/* Whether /proc names another program than famcontactd for pid. */
+static bool
+pid_reused(int64_t pid)
+{
+	char path[64], comm[64];
+	bool other = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%" PRId64 "/comm", pid);
+	/* Unreadable (hidepid, no /proc): trust kill(2) alone. */
+	if ((f = fopen(path, "re")) == NULL)
+		return false;
+	if (fgets(comm, sizeof(comm), f) != NULL) {
+		comm[strcspn(comm, "\n")] = '\0';
+		other = strcmp(comm, HEALTH_COMM) != 0;
+	}
+	fclose(f);
+	return other;
+}
+
+static void
+check_outbox(struct ctl *ctl, struct health *h, long queue_warn,
+	     long queue_crit, long dead_days)
+{
+	struct outbox_stats st;
+	struct fc_error e = {0};
+	enum health_state s = HEALTH_OK;
+	int64_t since = dead_days > 0 ? ctl->now - dead_days * 86400 : 0;
+	int64_t oldest = 0;
+	char when[64];
+
+	if (db_outbox_stats(ctl->db, since, &st, &e) < 0) {
+		part(h, HEALTH_UNKNOWN, "outbox: %s", e.msg);
+		return;
+	}
+	part(h, st.dead > 0 ? HEALTH_WARNING : HEALTH_OK, "%" PRId64 " dead",
+	    st.dead);
+	if (st.oldest_queued_at > 0) {
+		oldest = ctl->now - st.oldest_queued_at;
+		if (oldest < 0)
+			oldest = 0;
+		if (oldest >= queue_crit)
+			s = HEALTH_CRITICAL;
+		else if (oldest >= queue_warn)
+			s = HEALTH_WARNING;
+		age(oldest, when, sizeof(when));
+		part(h, s, "%" PRId64 " queued (oldest %s)", st.pending, when);
+	} else {
+		part(h, HEALTH_OK, "%" PRId64 " queued", st.pending);
+	}
+	if (st.last_sent_at > 0) {
+		utc(st.last_sent_at, when, sizeof(when));
+		part(h, HEALTH_OK, "last delivery %s", when);
+	} else {
+		part(h, HEALTH_OK, "no delivery yet");
+	}
+	sb_printf(&h->perf, " dead=%" PRId64 ";0 queued=%" PRId64
+	    " oldest_queued=%" PRId64 "s;%ld;%ld", st.dead, st.pending, oldest,
+	    queue_warn, queue_crit);
+}
+
+static void
+check_daemon(struct ctl *ctl, struct health *h)
+{
+	struct fc_error e = {0};
+	int64_t pid, seen, next;
+	char when[64], late_text[32];
+	int rc;
+
+	if ((rc = meta_int(ctl, DB_META_PID, &pid, &e)) < 0 ||
+	    meta_int(ctl, DB_META_HEARTBEAT, &seen, &e) < 0 ||
+	    meta_int(ctl, DB_META_NEXT_EVENT, &next, &e) < 0) {
+		part(h, HEALTH_UNKNOWN, "daemon: %s", e.msg);
+		return;
+	}
+	if (seen > 0)
+		utc(seen, when, sizeof(when));
+	else
+		xstrlcpy(when, "never", sizeof(when));
+	if (rc == 0) {
+		part(h, HEALTH_CRITICAL, "daemon never ran");
+		return;
+	}
+	/* The daemon's pid 0: it stopped on purpose. */
+	if (pid <= 0) {
+		part(h, HEALTH_CRITICAL, "daemon stopped (last seen %s)", when);
+		return;
+	}
+	if (pid > INT32_MAX || (kill((pid_t)pid, 0) < 0 && errno != EPERM)) {
+		part(h, HEALTH_CRITICAL, "daemon not running (pid %" PRId64
+		    " gone, last seen %s)", pid, when);
+		return;
+	}
+	if (pid_reused(pid)) {
+		part(h, HEALTH_CRITICAL, "daemon not running (pid %" PRId64
+		    " is another program, last seen %s)", pid, when);
+		return;
+	}
+	if (next > 0 && ctl->now - next > HEALTH_LATE_WARN) {
+		age(ctl->now - next, late_text, sizeof(late_text));
+		part(h, ctl->now - next > HEALTH_LATE_CRIT ? HEALTH_CRITICAL :
+		    HEALTH_WARNING, "daemon stalled (pid %" PRId64 ", next "
+		    "event %s overdue, last seen %s)", pid, late_text, when);
+		return;
+	}
+	part(h, HEALTH_OK, "daemon running (pid %" PRId64 ")", pid);
+}
+
+/* The database could not be opened or checked: e says why. */
+static enum health_state
+db_state(const struct fc_error *e)
+{
+	switch (e->code) {
+	case FC_ENOINPUT:	/* the daemon makes it: never ran, or removed */
+	case FC_EDB:		/* damaged, or from a newer famcontactd */
+	case FC_EIO:
+	case FC_ECANTCREAT:
+		return HEALTH_CRITICAL;
+	default:		/* permission, busy: this check cannot look */
+		return HEALTH_UNKNOWN;
+	}
+}
+
+static void
+help(const struct ctl *ctl)
+{
+	printf("Usage: famcontactctl health [--queue-warning AGE]"
+	    " [--queue-critical AGE]\n"
+	    "                           [--dead-days N]\n\n"
+	    "Check the database, the outbox and the daemon; print one line and\n"
+	    "exit 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN, as a Nagios or Icinga\n"
+	    "plugin does. Run it as the database's owner (famcontact).\n\n"
+	    "  CRITICAL  the database is missing or damaged; a queued message is\n"
+	    "            older than --queue-critical; the daemon never ran, is not\n"
+	    "            running, or its next event is more than %ldm overdue\n"
+	    "  WARNING   a message went dead in the last --dead-days days; a queued\n"
+	    "            message is older than --queue-warning; the daemon's next\n"
+	    "            event is more than %ldm overdue\n"
+	    "  UNKNOWN   the check cannot look: bad option or configuration, no\n"
+	    "            permission, database busy\n\n"
+	    "Options (AGE: seconds, or a number with s, m, h or d):\n"
+	    "  --queue-warning AGE   default %lds\n"
+	    "  --queue-critical AGE  default half of retry.give_up_after (%lds)\n"
+	    "  --dead-days N         default %ld; 0 counts every dead letter\n",
+	    HEALTH_LATE_CRIT / 60, HEALTH_LATE_WARN / 60, HEALTH_QUEUE_WARN,
+	    ctl->conf.retry.give_up_after / 2, HEALTH_DEAD_DAYS);
+}
+
+static int usage_unknown(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* A usage error: UNKNOWN, by the plugin conventions. */
+static int
+usage_unknown(const char *fmt, ...)
+{
+	struct health h = {HEALTH_UNKNOWN, {0}, {0}};
+	char msg[FC_ERRMSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctl_usage("health", "%s", msg);
+	sb_printf(&h.text, "usage: %s", msg);
+	return verdict(&h);
+}
+
+int
+ctl_health_conf_failed(const char *path)
+{
+	struct health h = {HEALTH_UNKNOWN, {0}, {0}};
+
+	sb_printf(&h.text, "configuration %s is not valid", path);
+	return verdict(&h);
+}
+
+int
+ctl_health_main(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"queue-warning", required_argument, NULL, 'w'},
+		{"queue-critical", required_argument, NULL, 'c'},
+		{"dead-days", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct health h = {HEALTH_OK, {0}, {0}};
+	struct fc_error e = {0};
+	long queue_warn = HEALTH_QUEUE_WARN;
+	long queue_crit = ctl->conf.retry.give_up_after / 2;
+	long dead_days = HEALTH_DEAD_DAYS, days;
+	int ch;
+
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'h':
+			help(ctl);
+			return EX_OK;
+		case 'w':
+			if (parse_duration(optarg, &queue_warn) < 0)
+				return usage_unknown("--queue-warning takes "
+				    "an age such as 3600, 90m or 2h, not \"%s\"",
+				    optarg);
+			break;
+		case 'c':
+			if (parse_duration(optarg, &queue_crit) < 0)
+				return usage_unknown("--queue-critical takes "
+				    "an age such as 86400, 12h or 2d, not "
+				    "\"%s\"", optarg);
+			break;
+		case 'd':
+			if (parse_duration(optarg, &days) < 0 ||
+			    strspn(optarg, "0123456789") != strlen(optarg) ||
+			    days > HEALTH_ARG_MAX / 86400)
+				return usage_unknown("--dead-days takes a "
+				    "number of days, not \"%s\"", optarg);
+			dead_days = days;
+			break;
+		default:
+			return usage_unknown("bad option");
+		}
+	}
+	if (optind != argc)
+		return usage_unknown("no arguments expected");
+
+	if (ctl_db(ctl, DB_OPEN_EXISTING, &e) < 0) {
+		part(&h, db_state(&e), "database: %s", e.msg);
+		return verdict(&h);
+	}
+	db_set_busy_timeout(ctl->db, HEALTH_BUSY_MS);
+	if (db_quick_check(ctl->db, &e) < 0) {
+		part(&h, db_state(&e), "database: %s", e.msg);
+		return verdict(&h);
+	}
+	check_outbox(ctl, &h, queue_warn, queue_crit, dead_days);
+	check_daemon(ctl, &h);
+	return verdict(&h);
+}
