@@ -60,9 +60,15 @@ fc_full(fc_sysconfdir "${FC_SYSCONFDIR}")
 
 # The unit, with ExecStart naming the famcontactd just installed.
 file(READ "${FC_SOURCE_DIR}/systemd/famcontactd.service" fc_unit)
+# famcontactd reads /etc/famcontactd.conf unless told otherwise: a
+# configuration installed elsewhere (--prefix /usr/local) is named.
+set(fc_exec "${fc_sbindir}/famcontactd")
+if(NOT fc_sysconfdir STREQUAL "/etc")
+  string(APPEND fc_exec " -c ${fc_sysconfdir}/famcontactd.conf")
+endif()
 string(REPLACE "ExecStart=/usr/sbin/famcontactd"
-  "ExecStart=${fc_sbindir}/famcontactd" fc_unit "${fc_unit}")
-if(NOT fc_unit MATCHES "\nExecStart=${fc_sbindir}/famcontactd\n")
+  "ExecStart=${fc_exec}" fc_unit "${fc_unit}")
+if(NOT fc_unit MATCHES "\nExecStart=${fc_sbindir}/famcontactd")
   message(FATAL_ERROR "systemd/famcontactd.service: no ExecStart=/usr/sbin/famcontactd line to point at ${fc_sbindir}")
 endif()
 file(MAKE_DIRECTORY "${FC_BINARY_DIR}/install")

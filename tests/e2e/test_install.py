@@ -98,8 +98,11 @@ class Install(unittest.TestCase):
                                                  "famcontactd.conf")))
         self.assertTrue(os.path.exists(self.path("usr/local/sbin/"
                                                  "famcontactd")))
+        # The daemon's default is /etc/famcontactd.conf: the unit names
+        # the one installed under the prefix.
         self.assertEqual(self.exec_start(self.unit()),
-                         ["/usr/local/sbin/famcontactd"])
+                         ["/usr/local/sbin/famcontactd -c "
+                          "/usr/local/etc/famcontactd.conf"])
 
     def test_edited_config_is_kept(self):
         self.install()
