@@ -649,9 +649,60 @@ struct import_row {
 
 struct family_import {
 	struct ctl *ctl;
-	size_t n;
+	size_t n, cap;
 	struct import_row *rows;
+	/* Refs seen so far: open addressing, row index + 1 (0 = empty). */
+	size_t *slots, nslots;
 };
+
+/* Hash of a reference code, without regard to case ([A-Za-z0-9._-]). */
+static size_t
+ref_hash(const char *ref)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *ref; ref++) {
+		h ^= (unsigned char)(*ref >= 'A' && *ref <= 'Z' ? *ref + 32 : *ref);
+		h *= UINT64_C(1099511628211);
+	}
+	return (size_t)h;
+}
+
+/* The row index + 1 of ref in the file so far, or 0. */
+static size_t
+ref_seen(const struct family_import *im, const char *ref)
+{
+	if (im->nslots == 0)
+		return 0;
+	for (size_t i = ref_hash(ref) & (im->nslots - 1);; i = (i + 1) &
+	    (im->nslots - 1)) {
+		if (im->slots[i] == 0)
+			return 0;
+		if (util_strcaseeq(im->rows[im->slots[i] - 1].f.ref, ref))
+			return im->slots[i];
+	}
+}
+
+/* Remember row index (0-based) under its ref; the table stays half empty. */
+static void
+ref_add(struct family_import *im, size_t index)
+{
+	if ((im->n + 1) * 2 > im->nslots) {
+		size_t n = im->nslots ? im->nslots * 2 : 64;
+
+		free(im->slots);
+		im->slots = xcalloc(n, sizeof(*im->slots));
+		im->nslots = n;
+		for (size_t r = 0; r < index; r++)
+			ref_add(im, r);
+	}
+	for (size_t i = ref_hash(im->rows[index].f.ref) & (im->nslots - 1);;
+	    i = (i + 1) & (im->nslots - 1))
+		if (im->slots[i] == 0) {
+			im->slots[i] = index + 1;
+			return;
+		}
+}
 
 /* Validate one date cell; DAY_NONE when empty. */
 static void
@@ -691,10 +742,13 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	r.f.status = FAMILY_ACTIVE;
 	if (valid_ref(ref, &e) < 0)
 		err_list_add(errs, "%s:%zu: ref: %s", path, line, e.msg);
-	for (size_t i = 0; errs->n == before && i < im->n; i++)
-		if (util_strcaseeq(im->rows[i].f.ref, ref))
+	if (errs->n == before) {
+		size_t seen = ref_seen(im, ref);
+
+		if (seen != 0)
 			err_list_add(errs, "%s:%zu: ref: %s is already on line %zu",
-			    path, line, ref, im->rows[i].line);
+			    path, line, ref, im->rows[seen - 1].line);
+	}
 	if (valid_name(name, &e) < 0)
 		err_list_add(errs, "%s:%zu: name: %s", path, line, e.msg);
 	if (valid_email(email, &e) < 0)
@@ -738,8 +792,13 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	else
 		r.f.pause_until = DAY_NONE;
 	r.f.created_at = ctl->now;
-	im->rows = xrealloc(im->rows, (im->n + 1) * sizeof(*im->rows));
-	im->rows[im->n++] = r;
+	if (im->n == im->cap) {
+		im->cap = im->cap ? im->cap * 2 : 64;
+		im->rows = xreallocarray(im->rows, im->cap, sizeof(*im->rows));
+	}
+	im->rows[im->n] = r;
+	ref_add(im, im->n);
+	im->n++;
 }
 
 /*
@@ -852,7 +911,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	static const char *const required[] = {"ref", "caseworker", NULL};
-	struct family_import im = {ctl, 0, NULL};
+	struct family_import im = { .ctl = ctl };
 	struct err_list errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
@@ -901,6 +960,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	if (rc == 0 && (rc = import_apply(ctl, &t, &im, spread, count, &e)) < 0)
 		err_list_add(&errs, "%s", e.msg);
 	free(im.rows);
+	free(im.slots);
 	ctl_csv_close(&t);
 	if (rc < 0) {
 		ctl_print_errors(&errs, "family import");
