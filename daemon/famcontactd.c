@@ -688,6 +688,9 @@ loop(struct daemon *d)
 		ready = true;
 		log_next(when);
 		for (;;) {
+			/* A signal read while working (between messages). */
+			if (d->stop || d->reload)
+				break;
 			wait_ms = -1;
 			if (when != 0) {
 				int64_t left = when - now_utc();
