@@ -81,7 +81,7 @@ demo() {
 	echo "\$ famcontactd --once   # one pass: queue today's reminders, deliver them"
 	"$ROOT/build/famcontactd" -c "$conf" --once
 	echo
-	echo "==> the reminder emails it wrote into $work/maildir/new:"
+	echo "==> the emails it wrote (reminders, escalations, weekly summaries) into $work/maildir/new:"
 	for m in "$work"/maildir/new/*; do
 		[ -e "$m" ] || continue
 		sed -n 's/^\(To\|Subject\): /  \1: /p' "$m"
