@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sysexits.h>
 #include <time.h>
@@ -305,6 +306,33 @@ db_state(const struct fc_error *e)
 	}
 }
 
+/*
+ * Free space where the database lives: below famcontactctl's reserve the
+ * register takes no more writes (CRITICAL).
+ */
+static void
+check_space(struct ctl *ctl, struct health *h)
+{
+	char dir[FC_PATH_MAX];
+	const char *path = ctl->conf.database;
+	const char *slash = strrchr(path, '/');
+	struct statvfs vfs;
+	uint64_t avail;
+
+	if (slash == NULL)
+		xstrlcpy(dir, ".", sizeof(dir));
+	else if (slash == path)
+		xstrlcpy(dir, "/", sizeof(dir));
+	else
+		xsnprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (statvfs(dir, &vfs) != 0)
+		return;
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail < DB_CTL_MIN_FREE)
+		part(h, HEALTH_CRITICAL, "disk full (%" PRIu64 " KiB free in %s)",
+		    avail / 1024, dir);
+}
+
 static void
 help(const struct ctl *ctl)
 {
@@ -314,12 +342,13 @@ help(const struct ctl *ctl)
 	    "Check the database, the outbox and the daemon; print one line and\n"
 	    "exit 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN, as a Nagios or Icinga\n"
 	    "plugin does. Run it as the database's owner (famcontact).\n\n"
-	    "  CRITICAL  the database is missing or damaged; a queued message is\n"
-	    "            older than --queue-critical; the daemon never ran, is not\n"
-	    "            running, or its next event is more than %ldm overdue\n"
-	    "  WARNING   a message went dead in the last --dead-days days; a queued\n"
-	    "            message is older than --queue-warning; the daemon's next\n"
-	    "            event is more than %ldm overdue\n"
+	    "  CRITICAL  the database is missing or damaged; less than 4 MiB\n"
+	    "            free on its disk; a queued message is older than\n"
+	    "            --queue-critical; the daemon never ran, is not running,\n"
+	    "            or its next event is more than %ldm overdue\n"
+	    "  WARNING   a message went dead in the last --dead-days days; a\n"
+	    "            queued message is older than --queue-warning; the\n"
+	    "            daemon's next event is more than %ldm overdue\n"
 	    "  UNKNOWN   the check cannot look: bad option or configuration, no\n"
 	    "            permission, database busy\n\n"
 	    "Options (AGE: seconds, or a number with s, m, h or d):\n"
@@ -416,6 +445,7 @@ ctl_health_main(struct ctl *ctl, int argc, char **argv)
 		part(&h, db_state(&e), "database: %s", e.msg);
 		return verdict(&h);
 	}
+	check_space(ctl, &h);
 	check_outbox(ctl, &h, queue_warn, queue_crit, dead_days);
 	check_daemon(ctl, &h);
 	return verdict(&h);

@@ -135,9 +135,11 @@ ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e)
 
 	if (ctl->db)
 		return 0;
-	if ((rc = become_db_owner(ctl->conf.database, e)) < 0)
+	if ((rc = become_db_owner(ctl->conf.database, e)) < 0 ||
+	    (rc = db_open(ctl->conf.database, mode, &ctl->db, e)) < 0)
 		return rc;
-	return db_open(ctl->conf.database, mode, &ctl->db, e);
+	db_set_min_free(ctl->db, DB_CTL_MIN_FREE);
+	return 0;
 }
 
 int

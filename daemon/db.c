@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -282,8 +283,49 @@ struct db {
 	sqlite3 *h;
 	char *path;		/* for messages */
 	int version;
+	uint64_t min_free;	/* bytes a write transaction leaves free */
 	sqlite3_stmt *stmt[ST_COUNT];
 };
+
+/*
+ * Refuse to start writing when the database's file system has less than
+ * db->min_free bytes free (famcontactctl keeps room for the daemon).
+ */
+static int
+check_space(struct db *db, struct fc_error *e)
+{
+	char dir[FC_PATH_MAX];
+	const char *slash;
+	struct statvfs vfs;
+	uint64_t avail;
+
+	if (db->min_free == 0)
+		return 0;
+	slash = strrchr(db->path, '/');
+	if (slash == NULL)
+		xstrlcpy(dir, ".", sizeof(dir));
+	else if (slash == db->path)
+		xstrlcpy(dir, "/", sizeof(dir));
+	else
+		xsnprintf(dir, sizeof(dir), "%.*s", (int)(slash - db->path),
+		    db->path);
+	if (statvfs(dir, &vfs) != 0)
+		return 0;	/* SQLite will say what is wrong */
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail >= db->min_free)
+		return 0;
+	return err_set(e, FC_EIO, "%s: disk full: %llu KiB free, and "
+	    "famcontactctl leaves %llu KiB for famcontactd to deliver what is "
+	    "queued; free some space and try again", dir,
+	    (unsigned long long)(avail / 1024),
+	    (unsigned long long)(db->min_free / 1024));
+}
+
+void
+db_set_min_free(struct db *db, uint64_t bytes)
+{
+	db->min_free = bytes;
+}
 
 static bool
 is_unique_violation(int rc)
@@ -925,6 +967,15 @@ prepare_file(const char *path, enum db_open_mode mode, struct fc_error *e)
 		if (!S_ISREG(st.st_mode))
 			return err_set(e, FC_EDB, "%s: not a famcontactd database "
 			    "(not a regular file)", path);
+		/*
+		 * Before SQLite opens it: it would make the -wal and -shm
+		 * files with the database's read-only mode, and they would
+		 * keep it read-only after the mode is mended.
+		 */
+		if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) != 0 &&
+		    (errno == EACCES || errno == EROFS || errno == EPERM))
+			return err_set(e, FC_EPERM, "%s: database is read-only "
+			    "for this user (%s)", path, strerror(errno));
 		return 0;
 	}
 	if (errno == EACCES)
@@ -1030,8 +1081,12 @@ db_set_busy_timeout(struct db *db, int ms)
 int
 db_begin(struct db *db, struct fc_error *e)
 {
+	int rc;
+
 	if (!sqlite3_get_autocommit(db->h))
 		return err_set(e, FC_EINTERNAL, "a transaction is already open");
+	if ((rc = check_space(db, e)) < 0)
+		return rc;
 	return run(db, "BEGIN IMMEDIATE", e, "cannot start a transaction");
 }
 
@@ -1057,7 +1112,11 @@ db_rollback(struct db *db)
 static int
 op_begin(struct db *db, bool *outer, struct fc_error *e)
 {
+	int rc;
+
 	*outer = sqlite3_get_autocommit(db->h) != 0;
+	if (*outer && (rc = check_space(db, e)) < 0)
+		return rc;
 	return run(db, *outer ? "BEGIN IMMEDIATE" : "SAVEPOINT fc_op", e,
 	    "cannot start a transaction");
 }

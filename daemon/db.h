@@ -45,6 +45,14 @@ int db_open(const char *path, enum db_open_mode mode, struct db **out,
 void db_close(struct db *db);
 /* The schema version found in the file (after migration). */
 int db_schema_version(struct db *db);
+/*
+ * Refuse write transactions (FC_EIO, "disk full") while the database's
+ * file system has less than bytes free; 0 (the default) never refuses.
+ * famcontactctl sets DB_CTL_MIN_FREE, so that a disk filled by people
+ * logging contacts still leaves famcontactd room to deliver.
+ */
+#define DB_CTL_MIN_FREE (4u * 1024 * 1024)
+void db_set_min_free(struct db *db, uint64_t bytes);
 /* Change how long a writer waits for another (DB_BUSY_TIMEOUT_MS on open). */
 void db_set_busy_timeout(struct db *db, int ms);
 

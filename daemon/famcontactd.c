@@ -673,9 +673,16 @@ loop(struct daemon *d)
 		if (d->reload)
 			reload(d);
 		if (work(d, &e) < 0) {
-			/* The database is busy or failing: try again soon. */
 			log_err("%s", e.msg);
 			note_error(d, e.msg);
+			/* Damage does not heal by waiting: stop, and say so. */
+			if (e.code == FC_EDB) {
+				notify_send("STOPPING=1\nSTATUS=%s", e.msg);
+				log_err("stopping: the database needs mending "
+				    "(see famcontactd(8), DIAGNOSTICS)");
+				return EX_DATAERR;
+			}
+			/* Busy, or the disk full: try again soon. */
 			when = now_utc() + 30;
 		} else if (next_event(d, &when, &e) < 0) {
 			log_err("%s", e.msg);
