@@ -382,19 +382,20 @@ static bool is_atext(char c)
 /*
  * A display name (RFC 5322 3.2.5 phrase): atoms as they are, a quoted-string
  * when it holds specials, encoded words when it is not ASCII or does not fold.
+ * Whether it went out as encoded words.
  */
-static void header_add_phrase(struct header *h, const char *name)
+static bool header_add_phrase(struct header *h, const char *name)
 {
 	size_t n = strlen(name);
 	struct strbuf q = {0};
-	bool atoms = true;
+	bool atoms = true, encoded = false;
 
 	for (size_t i = 0; i < n; i++)
 		if (!is_atext(name[i]) && name[i] != ' ')
 			atoms = false;
 	if (atoms && fits_as_is(h, name, n)) {
 		header_add_as_is(h, name, n);
-		return;
+		return false;
 	}
 	/* RFC 5322 3.2.4: in a quoted-string, '"' and '\\' are escaped. */
 	sb_addc(&q, '"');
@@ -404,11 +405,14 @@ static void header_add_phrase(struct header *h, const char *name)
 		sb_addc(&q, name[i]);
 	}
 	sb_addc(&q, '"');
-	if (fits_as_is(h, q.s, q.len))
+	if (fits_as_is(h, q.s, q.len)) {
 		header_add_as_is(h, q.s, q.len);
-	else
+	} else {
 		header_add_encoded(h, name, n);
+		encoded = true;
+	}
 	sb_free(&q);
+	return encoded;
 }
 
 static void header_mailbox(struct strbuf *out, const char *name, const struct mailbox *mb)
@@ -421,11 +425,13 @@ static void header_mailbox(struct strbuf *out, const char *name, const struct ma
 	if (mb->name[0] == '\0') {
 		header_add(&h, " ", 1, mb->addr, n, MAIL_LINE_SOFT);
 	} else {
-		header_add_phrase(&h, mb->name);
+		bool encoded = header_add_phrase(&h, mb->name);
+
 		addr[0] = '<';
 		memcpy(addr + 1, mb->addr, n);
 		addr[n + 1] = '>';
-		header_add(&h, " ", 1, addr, n + 2, MAIL_LINE_SOFT);
+		/* The line of an encoded word stays within 76 (RFC 2047 2), the address too. */
+		header_add(&h, " ", 1, addr, n + 2, encoded ? EW_LINE_MAX : MAIL_LINE_SOFT);
 	}
 	header_end(&h);
 }

@@ -3,9 +3,11 @@
 #
 #   scripts/quickstart.sh demo   install what is missing, build, run the demo
 #   scripts/quickstart.sh test   install what is missing, build twice (warnings
-#                                as errors; ASan+UBSan) and run every test
+#                                as errors; ASan+UBSan), run every test, then
+#                                run each fuzz harness for 60 s (clang)
 #
-# Runs as root or through sudo for apt-get; builds in ./build and ./build-asan.
+# Runs as root or through sudo for apt-get; builds in ./build, ./build-asan
+# and ./build-fuzz.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -13,10 +15,13 @@ ROOT=$(pwd)
 
 # Debian packages: build, run, and test (SMTP server, time travel, manuals,
 # systemd-analyze for the unit, with kill(1) from procps for its ExecReload=;
-# container images of Debian lack both).
+# container images of Debian lack both; clang with libFuzzer, which clang
+# only recommends, and llvm-symbolizer for the fuzzers' stack traces).
 PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libsqlite3-dev
 libconfig-dev libcmocka-dev tzdata python3 mandoc faketime python3-aiosmtpd
 openssl systemd procps"
+# Only for the tests' fuzzing stage.
+FUZZ_PACKAGES="clang libclang-rt-14-dev llvm-14"
 
 install_packages() {
 	missing=""
@@ -105,11 +110,14 @@ demo)
 	demo
 	;;
 test)
+	PACKAGES="$PACKAGES $FUZZ_PACKAGES"
 	install_packages
 	build build -DFC_WERROR=ON
 	run_tests build
 	build build-asan -DFC_WERROR=ON -DFC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	run_tests build-asan
+	echo "==> fuzzing: each harness for 60 s"
+	scripts/fuzz.sh 60
 	;;
 *)
 	echo "usage: $0 demo|test" >&2

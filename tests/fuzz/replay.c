@@ -4,6 +4,8 @@
  * (sorted, so that a failure names the same file each run).
  * Exit 0 when every input ran, 1 when an input could not be read or a
  * directory holds none (a corpus that went missing must not pass).
+ * Each file is named on stderr before it runs, so that the input of a
+ * failure is the last name shown.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -25,6 +27,7 @@ static int run_file(const char *path)
 		perror(path);
 		return -1;
 	}
+	fprintf(stderr, "replay: %s\n", path);
 	do {
 		if (len == cap) {
 			uint8_t *p;
