@@ -20,8 +20,8 @@ ROOT=$(pwd)
 PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libsqlite3-dev
 libconfig-dev libcmocka-dev tzdata python3 mandoc faketime python3-aiosmtpd
 openssl systemd procps"
-# Only for the tests' fuzzing stage.
-FUZZ_PACKAGES="clang libclang-rt-14-dev llvm-14"
+# Only for the tests: the fuzzing stage, and valgrind for the soak.
+TEST_PACKAGES="clang libclang-rt-14-dev llvm-14 valgrind"
 
 install_packages() {
 	missing=""
@@ -110,7 +110,7 @@ demo)
 	demo
 	;;
 test)
-	PACKAGES="$PACKAGES $FUZZ_PACKAGES"
+	PACKAGES="$PACKAGES $TEST_PACKAGES"
 	install_packages
 	build build -DFC_WERROR=ON
 	run_tests build
