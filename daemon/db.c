@@ -284,8 +284,53 @@ struct db {
 	char *path;		/* for messages */
 	int version;
 	uint64_t min_free;	/* bytes a write transaction leaves free */
+	uint64_t short_avail;	/* what the commit hook found, when it refused */
+	bool short_of_space;	/* the commit hook refused the last commit */
+	bool full;		/* SQLite found the disk full (db_disk_full) */
 	sqlite3_stmt *stmt[ST_COUNT];
 };
+
+/* The folder the database lives in. */
+static void
+db_folder(const struct db *db, char *dir, size_t size)
+{
+	const char *slash = strrchr(db->path, '/');
+
+	if (slash == NULL)
+		xstrlcpy(dir, ".", size);
+	else if (slash == db->path)
+		xstrlcpy(dir, "/", size);
+	else
+		xsnprintf(dir, size, "%.*s", (int)(slash - db->path), db->path);
+}
+
+int
+db_free_space(struct db *db, uint64_t *avail)
+{
+	char dir[FC_PATH_MAX];
+	struct statvfs vfs;
+
+	*avail = 0;
+	db_folder(db, dir, sizeof(dir));
+	if (statvfs(dir, &vfs) != 0)
+		return -1;
+	*avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return 0;
+}
+
+/* famcontactctl's refusal: avail bytes free, less than db->min_free. */
+static int
+no_room(struct db *db, uint64_t avail, struct fc_error *e)
+{
+	char dir[FC_PATH_MAX];
+
+	db_folder(db, dir, sizeof(dir));
+	return err_set(e, FC_EIO, "%s: disk full: %llu KiB free, and "
+	    "famcontactctl leaves %llu KiB for famcontactd to deliver what is "
+	    "queued; free some space and try again", dir,
+	    (unsigned long long)(avail / 1024),
+	    (unsigned long long)(db->min_free / 1024));
+}
 
 /*
  * Refuse to start writing when the database's file system has less than
@@ -294,37 +339,49 @@ struct db {
 static int
 check_space(struct db *db, struct fc_error *e)
 {
-	char dir[FC_PATH_MAX];
-	const char *slash;
-	struct statvfs vfs;
 	uint64_t avail;
 
-	if (db->min_free == 0)
-		return 0;
-	slash = strrchr(db->path, '/');
-	if (slash == NULL)
-		xstrlcpy(dir, ".", sizeof(dir));
-	else if (slash == db->path)
-		xstrlcpy(dir, "/", sizeof(dir));
-	else
-		xsnprintf(dir, sizeof(dir), "%.*s", (int)(slash - db->path),
-		    db->path);
-	if (statvfs(dir, &vfs) != 0)
+	if (db->min_free == 0 || db_free_space(db, &avail) != 0)
 		return 0;	/* SQLite will say what is wrong */
-	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (avail >= db->min_free)
 		return 0;
-	return err_set(e, FC_EIO, "%s: disk full: %llu KiB free, and "
-	    "famcontactctl leaves %llu KiB for famcontactd to deliver what is "
-	    "queued; free some space and try again", dir,
-	    (unsigned long long)(avail / 1024),
-	    (unsigned long long)(db->min_free / 1024));
+	return no_room(db, avail, e);
+}
+
+/*
+ * The same as each write transaction commits, a single INSERT or UPDATE
+ * too (it starts no transaction of ours): non-zero turns the commit into
+ * a rollback (SQLITE_CONSTRAINT_COMMITHOOK, see fail()).
+ */
+static int
+commit_space(void *arg)
+{
+	struct db *db = arg;
+	uint64_t avail;
+
+	db->short_of_space = false;
+	if (db->min_free == 0 || db_free_space(db, &avail) != 0 ||
+	    avail >= db->min_free)
+		return 0;
+	db->short_of_space = true;
+	db->short_avail = avail;
+	return 1;
 }
 
 void
 db_set_min_free(struct db *db, uint64_t bytes)
 {
 	db->min_free = bytes;
+	sqlite3_commit_hook(db->h, bytes != 0 ? commit_space : NULL, db);
+}
+
+bool
+db_disk_full(struct db *db)
+{
+	bool full = db->full;
+
+	db->full = false;
+	return full;
 }
 
 static bool
@@ -358,6 +415,7 @@ fail(struct db *db, int rc, struct fc_error *e, const char *fmt, ...)
 		return err_set(e, FC_EBUSY, "%s: database is busy (another "
 		    "famcontactctl or famcontactd holds it); try again", ctx);
 	case SQLITE_FULL:
+		db->full = true;
 		return err_set(e, FC_EIO, "%s: disk full", ctx);
 	case SQLITE_READONLY:
 	case SQLITE_PERM:
@@ -375,6 +433,10 @@ fail(struct db *db, int rc, struct fc_error *e, const char *fmt, ...)
 	case SQLITE_NOMEM:
 		return err_set(e, FC_ENOMEM, "%s: out of memory", ctx);
 	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_COMMITHOOK && db->short_of_space) {
+			db->short_of_space = false;
+			return no_room(db, db->short_avail, e);
+		}
 		if (is_unique_violation(rc))
 			return err_set(e, FC_EEXIST, "%s: %s", ctx, why);
 		return err_set(e, FC_EINVAL, "%s: %s", ctx, why);
@@ -383,6 +445,13 @@ fail(struct db *db, int rc, struct fc_error *e, const char *fmt, ...)
 		return err_set(e, FC_EINTERNAL, "%s: %s", ctx, why);
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
+		/* The -shm or the WAL could not grow, among others. */
+		if (sqlite3_system_errno(db->h) == ENOSPC ||
+		    sqlite3_system_errno(db->h) == EDQUOT) {
+			db->full = true;
+			return err_set(e, FC_EIO, "%s: disk full (%s)", ctx,
+			    strerror(sqlite3_system_errno(db->h)));
+		}
 		if (sqlite3_system_errno(db->h) == EACCES ||
 		    sqlite3_system_errno(db->h) == EPERM)
 			return err_set(e, FC_EPERM, "%s: %s (%s)", ctx, why,

@@ -46,13 +46,22 @@ void db_close(struct db *db);
 /* The schema version found in the file (after migration). */
 int db_schema_version(struct db *db);
 /*
- * Refuse write transactions (FC_EIO, "disk full") while the database's
- * file system has less than bytes free; 0 (the default) never refuses.
- * famcontactctl sets DB_CTL_MIN_FREE, so that a disk filled by people
- * logging contacts still leaves famcontactd room to deliver.
+ * Refuse writes (FC_EIO, "disk full") while the database's file system
+ * has less than bytes free: a transaction does not start, and every
+ * commit, a single statement's too, is rolled back; 0 (the default)
+ * never refuses. famcontactctl sets DB_CTL_MIN_FREE, so that a disk
+ * filled by people logging contacts still leaves famcontactd room to
+ * deliver.
  */
 #define DB_CTL_MIN_FREE (4u * 1024 * 1024)
 void db_set_min_free(struct db *db, uint64_t bytes);
+/* Bytes free (for this user) where the database lives: 0, or -1 (errno). */
+int db_free_space(struct db *db, uint64_t *avail);
+/*
+ * Whether SQLite found the disk full (SQLITE_FULL, ENOSPC) since the last
+ * call; the failed operation returned FC_EIO, "disk full".
+ */
+bool db_disk_full(struct db *db);
 /* Change how long a writer waits for another (DB_BUSY_TIMEOUT_MS on open). */
 void db_set_busy_timeout(struct db *db, int ms);
 

@@ -13,6 +13,7 @@
  * committed before the daemon exits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -44,8 +45,22 @@
 
 /* Room for an SMTP password read by -n; longer ones are refused. */
 #define PASSWORD_MAX 1024
+/*
+ * The reserve: a file of this size beside the database, given back to
+ * the file system when SQLite finds the disk full (see disk()).
+ */
+#define RESERVE_BYTES (1024 * 1024)
+#define RESERVE_SUFFIX "-reserve"
+/* The same warning or error, every turn: logged again after this long. */
+#define REPEAT_USEC (3600ull * 1000000)
 
 enum { OPT_ONCE = 256 };
+
+/* A message that can come back every turn (see repeated()). */
+struct repeat {
+	char msg[FC_ERRMSG_MAX];
+	uint64_t at;			/* monotonic usec when logged; 0 = never */
+};
 
 struct daemon {
 	struct conf *conf;
@@ -66,6 +81,12 @@ struct daemon {
 	uint64_t watchdog_usec;		/* 0 = no watchdog */
 	uint64_t watchdog_last;		/* monotonic usec of the last ping */
 	char last_error[256];		/* for STATUS= */
+	char db_dir[FC_PATH_MAX];	/* the database's folder */
+	char reserve[FC_PATH_MAX];	/* the reserve's path; "" = none kept */
+	bool reserve_held;		/* it is on disk */
+	bool disk_full;			/* said in the log; in STATUS= */
+	char disk[128];			/* for STATUS= while disk_full */
+	struct repeat turn_err, batch_warn, heartbeat_warn;
 	/* This run's outcomes, for --once. */
 	int sent, cancelled, failed, dead;
 	int refused;			/* messages no one could make: bad records */
@@ -177,6 +198,24 @@ static void
 note_error(struct daemon *d, const char *msg)
 {
 	xstrlcpy(d->last_error, msg, sizeof(d->last_error));
+}
+
+/*
+ * Whether msg, about to be logged at r's place, is the one logged there
+ * last, less than REPEAT_USEC ago: a full disk or a busy database would
+ * otherwise say the same every turn. r->at = 0 (a success) forgets it.
+ */
+static bool
+repeated(struct repeat *r, const char *msg)
+{
+	uint64_t now = notify_monotonic_usec();
+
+	if (r->at != 0 && now - r->at < REPEAT_USEC &&
+	    strcmp(r->msg, msg) == 0)
+		return true;
+	xstrlcpy(r->msg, msg, sizeof(r->msg));
+	r->at = now;
+	return false;
 }
 
 /* Read pending signals without waiting. */
@@ -430,12 +469,16 @@ deliver(struct daemon *d, struct fc_error *e)
 
 		if (db_synchronous(d->db, true, &e2) < 0 ||
 		    db_outbox_requeue_sending(d->db, now_utc(), &stuck,
-		    &e2) < 0 || db_checkpoint(d->db, &e2) < 0)
-			log_warn("%s", e2.msg);
-		else if (stuck > 0)
-			log_warn("%lld %s back in the queue after a failed "
-			    "commit", (long long)stuck, stuck == 1 ?
-			    "message is" : "messages are");
+		    &e2) < 0 || db_checkpoint(d->db, &e2) < 0) {
+			if (!repeated(&d->batch_warn, e2.msg))
+				log_warn("%s", e2.msg);
+		} else {
+			d->batch_warn.at = 0;
+			if (stuck > 0)
+				log_warn("%lld %s back in the queue after a "
+				    "failed commit", (long long)stuck,
+				    stuck == 1 ? "message is" : "messages are");
+		}
 	}
 	return rc;
 }
@@ -543,7 +586,8 @@ db_touched(struct daemon *d)
 		for (char *p = buf; p < buf + len;) {
 			const struct inotify_event *ev = (const void *)p;
 
-			if (ev->len > 0 && strncmp(ev->name, d->db_base, n) == 0)
+			if (ev->len > 0 && strncmp(ev->name, d->db_base, n) == 0 &&
+			    strcmp(ev->name + n, RESERVE_SUFFIX) != 0)
 				touched = true;
 			p += sizeof(*ev) + ev->len;
 		}
@@ -573,17 +617,18 @@ settle(struct daemon *d)
 static int
 watch_database(struct daemon *d)
 {
-	char dir[FC_PATH_MAX];
+	char *dir = d->db_dir;
+	size_t dsize = sizeof(d->db_dir);
 	const char *slash = strrchr(d->conf->database, '/');
 
 	xstrlcpy(d->db_base, slash ? slash + 1 : d->conf->database,
 	    sizeof(d->db_base));
 	if (slash == NULL)
-		xstrlcpy(dir, ".", sizeof(dir));
+		xstrlcpy(dir, ".", dsize);
 	else if (slash == d->conf->database)
-		xstrlcpy(dir, "/", sizeof(dir));
+		xstrlcpy(dir, "/", dsize);
 	else
-		xsnprintf(dir, sizeof(dir), "%.*s",
+		xsnprintf(dir, dsize, "%.*s",
 		    (int)(slash - d->conf->database), d->conf->database);
 	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (d->ifd < 0 || inotify_add_watch(d->ifd, dir, IN_MODIFY |
@@ -625,9 +670,9 @@ report(struct daemon *d, int64_t when, bool ready)
 	if (db_outbox_stats(d->db, now_utc(), &ob, &e) < 0)
 		note_error(d, e.msg);
 	notify_send("%sSTATUS=next event %s; %" PRId64 " waiting, %" PRId64
-	    " failing%s%s", ready ? "READY=1\n" : "", at, ob.pending,
-	    ob.failing, d->last_error[0] ? "; last error: " : "",
-	    d->last_error);
+	    " failing%s%s%s%s", ready ? "READY=1\n" : "", at, ob.pending,
+	    ob.failing, d->disk_full ? "; " : "", d->disk_full ? d->disk : "",
+	    d->last_error[0] ? "; last error: " : "", d->last_error);
 	if (db_begin(d->db, &e) < 0)
 		goto failed;
 	xsnprintf(num, sizeof(num), "%" PRId64, now_utc());
@@ -637,10 +682,87 @@ report(struct daemon *d, int64_t when, bool ready)
 	if (db_meta_set(d->db, DB_META_NEXT_EVENT, num, &e) < 0 ||
 	    db_commit(d->db, &e) < 0)
 		goto failed;
+	d->heartbeat_warn.at = 0;
 	return;
 failed:
 	db_rollback(d->db);
-	log_warn("cannot record the heartbeat: %s", e.msg);
+	if (!repeated(&d->heartbeat_warn, e.msg))
+		log_warn("cannot record the heartbeat: %s", e.msg);
+}
+
+/* Make the reserve (see disk()). */
+static void
+reserve_make(struct daemon *d)
+{
+	int fd, err;
+
+	fd = open(d->reserve, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0 && (errno == ENOSPC || errno == EDQUOT)) {
+		log_debug("%s: %s", d->reserve, strerror(errno));
+		return;
+	}
+	if (fd < 0) {
+		log_warn("%s: %s; no reserve for a full disk is kept",
+		    d->reserve, strerror(errno));
+		d->reserve[0] = '\0';
+		return;
+	}
+	err = posix_fallocate(fd, 0, RESERVE_BYTES);
+	close(fd);
+	if (err != 0) {
+		log_debug("%s: %s", d->reserve, strerror(err));
+		(void)unlink(d->reserve);
+		return;
+	}
+	d->reserve_held = true;
+}
+
+/*
+ * After each turn, the database's disk. It is full when it has less room
+ * than famcontactctl leaves us (which then takes no more contacts), or
+ * when SQLite found none: said once in the log, and in STATUS= while it
+ * lasts. When SQLite found none, the reserve goes, and the WAL is copied
+ * into the database (which may have to grow for it), so that the next
+ * commit writes the WAL over from its start instead of growing it: true,
+ * do the turn again now. The reserve comes back once there is room for
+ * it as well as famcontactctl's.
+ */
+static bool
+disk(struct daemon *d)
+{
+	struct fc_error e = {0};
+	uint64_t avail = 0;
+	bool hit = db_disk_full(d->db), freed = false, known, full;
+
+	if (hit && d->reserve_held) {
+		d->reserve_held = false;
+		freed = unlink(d->reserve) == 0;
+		if (freed && db_checkpoint(d->db, &e) < 0)
+			log_debug("%s", e.msg);
+	}
+	known = db_free_space(d->db, &avail) == 0;
+	if (!hit && !d->reserve_held && d->reserve[0] != '\0' && known &&
+	    avail >= DB_CTL_MIN_FREE + RESERVE_BYTES) {
+		reserve_make(d);
+		known = db_free_space(d->db, &avail) == 0;
+	}
+	full = hit || (known && avail < DB_CTL_MIN_FREE);
+	if (full)
+		xsnprintf(d->disk, sizeof(d->disk), "disk full (%llu KiB free)",
+		    (unsigned long long)(avail / 1024));
+	if (full && !d->disk_full)
+		log_warn("%s: disk full: %llu KiB free (famcontactctl writes "
+		    "nothing below %u KiB)", d->db_dir,
+		    (unsigned long long)(avail / 1024), DB_CTL_MIN_FREE / 1024);
+	else if (!full && d->disk_full)
+		log_info("%s: disk space is back: %llu KiB free", d->db_dir,
+		    (unsigned long long)(avail / 1024));
+	if (freed)
+		log_warn("%s: disk full: the %d KiB reserve is given back for "
+		    "the outbox", d->db_dir, RESERVE_BYTES / 1024);
+	d->disk_full = full;
+	return freed;
 }
 
 static void
@@ -662,18 +784,25 @@ loop(struct daemon *d)
 
 	if (watch_database(d) < 0)
 		return EX_OSERR;
+	if (xsnprintf(d->reserve, sizeof(d->reserve), "%s" RESERVE_SUFFIX,
+	    d->conf->database) < 0)
+		d->reserve[0] = '\0';
+	else
+		d->reserve_held = access(d->reserve, F_OK) == 0;
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = d->sfd, .events = POLLIN },
 			{ .fd = d->ifd, .events = POLLIN },
 		};
 		int64_t when = 0, wait_ms = -1, version = 0;
+		bool turn_failed = true;
 		int rc;
 
 		if (d->reload)
 			reload(d);
 		if (work(d, &e) < 0) {
-			log_err("%s", e.msg);
+			if (!repeated(&d->turn_err, e.msg))
+				log_err("%s", e.msg);
 			note_error(d, e.msg);
 			/* Damage does not heal by waiting: stop, and say so. */
 			if (e.code == FC_EDB) {
@@ -685,12 +814,19 @@ loop(struct daemon *d)
 			/* Busy, or the disk full: try again soon. */
 			when = now_utc() + 30;
 		} else if (next_event(d, &when, &e) < 0) {
-			log_err("%s", e.msg);
+			if (!repeated(&d->turn_err, e.msg))
+				log_err("%s", e.msg);
 			note_error(d, e.msg);
 			when = now_utc() + 30;
+		} else {
+			d->turn_err.at = 0;
+			turn_failed = false;
 		}
 		if (d->stop)
 			break;
+		/* Room made for a turn the full disk stopped: again now. */
+		if (disk(d) && turn_failed)
+			when = now_utc();
 		report(d, when, !ready);
 		ready = true;
 		log_next(when);
@@ -792,7 +928,9 @@ run(const char *path, bool once)
 		free(d.conf);
 		return EX_OSERR;
 	}
+	/* Damage found before anything is written into the file. */
 	if ((rc = db_open(d.conf->database, DB_OPEN_CREATE, &d.db, &e)) < 0 ||
+	    (rc = db_quick_check(d.db, &e)) < 0 ||
 	    (rc = engine_init(&d.en, d.conf, d.db, false, &e)) < 0 ||
 	    (rc = db_outbox_requeue_sending(d.db, now_utc(), &requeued,
 	    &e)) < 0) {
