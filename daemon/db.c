@@ -2365,6 +2365,30 @@ db_outbox_dead_unalerted(struct db *db,
 }
 
 int
+db_outbox_alert_state(struct db *db, int64_t *last_alert_at,
+		      int64_t *unalerted, struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*last_alert_at = *unalerted = 0;
+	if ((rc = prepare(db, "SELECT coalesce(max(created_at) FILTER"
+	    " (WHERE kind = 'alert'), 0), count(*) FILTER (WHERE"
+	    " state = 'dead' AND alerted = 0) FROM outbox", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*last_alert_at = sqlite3_column_int64(st, 0);
+		*unalerted = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else {
+		rc = fail(db, rc, e, "cannot read the outbox");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
 db_outbox_mark_alerted(struct db *db, int64_t up_to_id, struct fc_error *e)
 {
 	return write_ids(db, "UPDATE outbox SET alerted = 1 WHERE state = 'dead'"

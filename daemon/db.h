@@ -241,6 +241,10 @@ int db_outbox_dead_unalerted(struct db *db,
 			     void *ctx, struct fc_error *e);
 int db_outbox_mark_alerted(struct db *db, int64_t up_to_id,
 			   struct fc_error *e);
+/* When the last alert was queued (0 = never), and how many dead letters
+ * wait to be reported. */
+int db_outbox_alert_state(struct db *db, int64_t *last_alert_at,
+			  int64_t *unalerted, struct fc_error *e);
 /* The random id of this database, part of every Message-ID. */
 int db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e);
 /* PRAGMA data_version: changes when another connection commits. */

@@ -815,16 +815,26 @@ add_dead(const struct outbox_row *row, void *ctx)
 
 int
 engine_alert_dead(struct engine *en, int64_t now, int *count,
-		  struct fc_error *e)
+		  int64_t *next_at, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	struct dead_list dl = {0};
 	struct strbuf subject = {0}, text = {0};
 	struct engine_msg m;
 	char key[DB_OUTBOX_KEY_MAX + 1];
+	int64_t last = 0, pending = 0;
 	int rc;
 
 	*count = 0;
+	*next_at = 0;
+	if ((rc = db_outbox_alert_state(en->db, &last, &pending, e)) < 0 ||
+	    pending == 0)
+		return rc;
+	if (c->summary.ncoordinators > 0 && last != 0 &&
+	    now < last + ENGINE_ALERT_INTERVAL) {
+		*next_at = last + ENGINE_ALERT_INTERVAL;
+		return 0;
+	}
 	if ((rc = db_begin(en->db, e)) < 0)
 		return rc;
 	if ((rc = db_outbox_dead_unalerted(en->db, add_dead, &dl, e)) < 0 ||

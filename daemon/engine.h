@@ -88,13 +88,18 @@ int engine_recheck(struct engine *en, const struct outbox_row *row,
 		   struct strbuf *message, int64_t now, bool *cancel,
 		   int *dropped, struct fc_error *e);
 
+/* At most one dead-letter alert per this many seconds. */
+#define ENGINE_ALERT_INTERVAL 3600
+
 /*
  * Report the dead letters not yet reported: an error in the log for
- * each, and one alert message per coordinator listing them all.
- * *count = how many were reported.
+ * each, and one alert message per coordinator listing them all, at most
+ * once per ENGINE_ALERT_INTERVAL (an outage kills messages one by one:
+ * they wait and go out together). *count = how many were reported;
+ * *next_at = when the ones held back are due (0 = none).
  */
 int engine_alert_dead(struct engine *en, int64_t now, int *count,
-		      struct fc_error *e);
+		      int64_t *next_at, struct fc_error *e);
 
 /* A message to compose and queue. */
 struct engine_out {

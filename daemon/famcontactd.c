@@ -76,6 +76,7 @@ struct daemon {
 	int64_t hold_until;		/* no delivery before: server unreachable */
 	bool stop;
 	bool reload;
+	int64_t alert_at;		/* dead letters held back until, or 0 */
 	int64_t sent_id;		/* sent, its mark not yet committed */
 	int sent_attempts;
 	uint64_t watchdog_usec;		/* 0 = no watchdog */
@@ -508,7 +509,8 @@ work(struct daemon *d, struct fc_error *e)
 	for (int round = 0; round < 2; round++) {
 		if ((rc = deliver(d, e)) < 0)
 			return rc;
-		if ((rc = engine_alert_dead(&d->en, now_utc(), &alerts, e)) < 0)
+		if ((rc = engine_alert_dead(&d->en, now_utc(), &alerts,
+		    &d->alert_at, e)) < 0)
 			return rc;
 		if (alerts == 0)
 			break;
@@ -531,6 +533,8 @@ next_event(struct daemon *d, int64_t *when, struct fc_error *e)
 	*when = run;
 	if (retry != 0 && (run == 0 || retry < run))
 		*when = retry;
+	if (d->alert_at != 0 && (*when == 0 || d->alert_at < *when))
+		*when = d->alert_at;
 	return 0;
 }
 
