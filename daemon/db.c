@@ -1752,19 +1752,20 @@ db_contact_get(struct db *db, int64_t id, struct contact *out,
 	return rc;
 }
 
-int
-db_contact_foreach(struct db *db, int64_t family_id,
-		   int (*cb)(const struct contact *c, void *ctx), void *ctx,
-		   struct fc_error *e)
+/* Each contact an SQL query finds, its parameters ?1... the n values of v. */
+static int
+contact_rows(struct db *db, const char *sql, const int64_t *v, int n,
+	     int (*cb)(const struct contact *c, void *ctx), void *ctx,
+	     struct fc_error *e)
 {
 	struct contact c;
 	sqlite3_stmt *st = NULL;
-	int rc, src;
+	int rc, src = SQLITE_OK;
 
-	if ((rc = prepare(db, CONTACT_SELECT " WHERE c.family_id = ?"
-	    " ORDER BY c.at, c.id", &st, e)) < 0)
+	if ((rc = prepare(db, sql, &st, e)) < 0)
 		return rc;
-	src = sqlite3_bind_int64(st, 1, family_id);
+	for (int i = 0; src == SQLITE_OK && i < n; i++)
+		src = sqlite3_bind_int64(st, i + 1, v[i]);
 	if (src == SQLITE_OK) {
 		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 			if ((rc = read_contact(db, st, &c, e)) < 0 ||
@@ -1779,36 +1780,26 @@ out:
 }
 
 int
+db_contact_foreach(struct db *db, int64_t family_id,
+		   int (*cb)(const struct contact *c, void *ctx), void *ctx,
+		   struct fc_error *e)
+{
+	return contact_rows(db, CONTACT_SELECT " WHERE c.family_id = ?1"
+	    " ORDER BY c.at, c.id", &family_id, 1, cb, ctx, e);
+}
+
+int
 db_contact_foreach_between(struct db *db, int64_t caseworker_id,
 			    int64_t from, int64_t to,
 			    int (*cb)(const struct contact *c, void *ctx),
 			    void *ctx, struct fc_error *e)
 {
-	struct contact c;
-	sqlite3_stmt *st = NULL;
-	int rc, src;
+	const int64_t v[] = { from, to, caseworker_id };
 
-	if ((rc = prepare(db, CONTACT_SELECT " WHERE c.at >= ?1 AND c.at < ?2"
+	return contact_rows(db, CONTACT_SELECT " WHERE c.at >= ?1 AND c.at < ?2"
 	    " AND (?3 = 0 OR f.caseworker_id = ?3) AND c.outcome <> 'void'"
 	    " AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)"
-	    " ORDER BY c.at, c.id", &st, e)) < 0)
-		return rc;
-	src = sqlite3_bind_int64(st, 1, from);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_int64(st, 2, to);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_int64(st, 3, caseworker_id);
-	if (src == SQLITE_OK) {
-		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-			if ((rc = read_contact(db, st, &c, e)) < 0 ||
-			    (rc = cb(&c, ctx)) != 0)
-				goto out;
-		}
-	}
-	rc = src == SQLITE_DONE ? 0 : fail(db, src, e, "cannot list contacts");
-out:
-	sqlite3_finalize(st);
-	return rc;
+	    " ORDER BY c.at, c.id", v, 3, cb, ctx, e);
 }
 
 /* The outbox. */
