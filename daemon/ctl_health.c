@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sysexits.h>
 #include <time.h>
@@ -314,23 +313,13 @@ static void
 check_space(struct ctl *ctl, struct health *h)
 {
 	char dir[FC_PATH_MAX];
-	const char *path = ctl->conf.database;
-	const char *slash = strrchr(path, '/');
-	struct statvfs vfs;
 	uint64_t avail;
 
-	if (slash == NULL)
-		xstrlcpy(dir, ".", sizeof(dir));
-	else if (slash == path)
-		xstrlcpy(dir, "/", sizeof(dir));
-	else
-		xsnprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if (statvfs(dir, &vfs) != 0)
+	if (db_free_space(ctl->db, &avail) != 0 || avail >= DB_CTL_MIN_FREE)
 		return;
-	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (avail < DB_CTL_MIN_FREE)
-		part(h, HEALTH_CRITICAL, "disk full (%" PRIu64 " KiB free in %s)",
-		    avail / 1024, dir);
+	util_dirname(ctl->conf.database, dir, sizeof(dir));
+	part(h, HEALTH_CRITICAL, "disk full (%" PRIu64 " KiB free in %s)",
+	    avail / 1024, dir);
 }
 
 static void

@@ -97,20 +97,12 @@ static int
 become_db_owner(const char *path, struct fc_error *e)
 {
 	char dir[FC_PATH_MAX];
-	const char *slash;
 	struct stat st;
 
 	if (geteuid() != 0 || strcmp(path, ":memory:") == 0)
 		return 0;
 	if (stat(path, &st) != 0) {
-		slash = strrchr(path, '/');
-		if (slash == NULL)
-			xstrlcpy(dir, ".", sizeof(dir));
-		else if (slash == path)
-			xstrlcpy(dir, "/", sizeof(dir));
-		else
-			xsnprintf(dir, sizeof(dir), "%.*s", (int)(slash - path),
-			    path);
+		util_dirname(path, dir, sizeof(dir));
 		if (stat(dir, &st) != 0)
 			return 0;
 	}

@@ -294,14 +294,7 @@ struct db {
 static void
 db_folder(const struct db *db, char *dir, size_t size)
 {
-	const char *slash = strrchr(db->path, '/');
-
-	if (slash == NULL)
-		xstrlcpy(dir, ".", size);
-	else if (slash == db->path)
-		xstrlcpy(dir, "/", size);
-	else
-		xsnprintf(dir, size, "%.*s", (int)(slash - db->path), db->path);
+	util_dirname(db->path, dir, size);
 }
 
 int

@@ -627,13 +627,7 @@ watch_database(struct daemon *d)
 
 	xstrlcpy(d->db_base, slash ? slash + 1 : d->conf->database,
 	    sizeof(d->db_base));
-	if (slash == NULL)
-		xstrlcpy(dir, ".", dsize);
-	else if (slash == d->conf->database)
-		xstrlcpy(dir, "/", dsize);
-	else
-		xsnprintf(dir, dsize, "%.*s",
-		    (int)(slash - d->conf->database), d->conf->database);
+	util_dirname(d->conf->database, dir, dsize);
 	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (d->ifd < 0 || inotify_add_watch(d->ifd, dir, IN_MODIFY |
 	    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {

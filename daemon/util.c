@@ -62,6 +62,19 @@ xreallocarray(void *p, size_t n, size_t size)
 	return xrealloc(p, n * size);
 }
 
+void
+util_dirname(const char *path, char *dir, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		xstrlcpy(dir, ".", size);
+	else if (slash == path)
+		xstrlcpy(dir, "/", size);
+	else
+		xsnprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -24,6 +24,9 @@ char *xstrdup(const char *s);
 int xsnprintf(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The folder of path ("." when it has none, "/" for a root file) into dir. */
+void util_dirname(const char *path, char *dir, size_t size);
+
 /* Copy src into dst of size bytes: 0, or -1 when it did not fit. */
 int xstrlcpy(char *dst, const char *src, size_t size);
 
