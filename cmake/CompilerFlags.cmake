@@ -1,10 +1,13 @@
 # Warning and hardening flags (STYLE.md), each checked with the compiler.
 include(CheckCCompilerFlag)
+include(CheckCSourceCompiles)
+include(CheckPIESupported)
 
 set(FC_WARNINGS
   -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
   -Wformat=2 -Wconversion -Wno-sign-conversion -Wvla -Wundef
-  -Wnull-dereference -Wimplicit-fallthrough)
+  -Wnull-dereference -Wimplicit-fallthrough
+  -Wcast-qual -Wwrite-strings -Wpointer-arith -Wold-style-definition)
 foreach(flag IN LISTS FC_WARNINGS)
   string(MAKE_C_IDENTIFIER "HAVE_${flag}" var)
   check_c_compiler_flag(${flag} ${var})
@@ -17,10 +20,34 @@ if(FC_WERROR)
   add_compile_options(-Werror)
 endif()
 
-add_compile_options(-fstack-protector-strong)
+# Hardening: every flag the compiler has.
+foreach(flag -fstack-protector-strong -fstack-clash-protection -fcf-protection)
+  string(MAKE_C_IDENTIFIER "HAVE_${flag}" var)
+  check_c_compiler_flag(${flag} ${var})
+  if(${var})
+    add_compile_options(${flag})
+  endif()
+endforeach()
+check_pie_supported(LANGUAGES C)
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+
 if(NOT FC_SANITIZE)
-  # _FORTIFY_SOURCE needs optimisation and fights ASan's interceptors.
-  add_compile_definitions($<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
+  # _FORTIFY_SOURCE needs optimisation and fights ASan's interceptors. Level
+  # 3 (GCC 12, glibc 2.34 and later) also checks sizes known only at run
+  # time; older compilers get level 2.
+  set(CMAKE_REQUIRED_FLAGS "-O2 -Werror")
+  check_c_source_compiles("
+#include <stddef.h>
+int main(int c, char **v) { (void)v; return (int)__builtin_dynamic_object_size(v, 0) + c; }"
+    FC_HAVE_FORTIFY3)
+  unset(CMAKE_REQUIRED_FLAGS)
+  if(FC_HAVE_FORTIFY3)
+    set(FC_FORTIFY 3)
+  else()
+    set(FC_FORTIFY 2)
+  endif()
+  add_compile_options($<$<NOT:$<CONFIG:Debug>>:-U_FORTIFY_SOURCE>)
+  add_compile_definitions($<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=${FC_FORTIFY}>)
 endif()
 add_link_options(-Wl,-z,relro,-z,now)
 

@@ -7,6 +7,6 @@ function(add_cmocka_test name)
   target_compile_definitions(${name} PRIVATE
     FC_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
   add_test(NAME unit/${name} COMMAND ${name})
-  set_tests_properties(unit/${name} PROPERTIES LABELS unit
+  set_tests_properties(unit/${name} PROPERTIES LABELS unit TIMEOUT 120
     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 endfunction()

@@ -1333,3 +1333,28 @@ fail:
 	wipe(buf, size);
 	return rc;
 }
+
+static void
+keys_under(const struct key *keys, const char *group,
+	   void (*fn)(const char *group, const char *key, void *arg), void *arg)
+{
+	char sub[128];
+
+	for (const struct key *k = keys; k->name; k++)
+		if (k->members == NULL)
+			fn(group, k->name, arg);
+	for (const struct key *k = keys; k->name; k++) {
+		if (k->members == NULL)
+			continue;
+		snprintf(sub, sizeof(sub), "%s%s%s", group, group[0] ? "." : "",
+		    k->name);
+		keys_under(k->members, sub, fn, arg);
+	}
+}
+
+void
+conf_keys(void (*fn)(const char *group, const char *key, void *arg),
+	  void *arg)
+{
+	keys_under(top_keys, "", fn, arg);
+}

@@ -76,6 +76,13 @@ int conf_load_string(const char *text, const char *name, struct conf *c,
 		     struct err_list *errs);
 
 /*
+ * Call fn for every key the loader accepts, in the order of the manual:
+ * group "" for the top level, else the group's name. For --dump-keys.
+ */
+void conf_keys(void (*fn)(const char *group, const char *key, void *arg),
+	       void *arg);
+
+/*
  * Read the SMTP password: smtp.password_file, else
  * $CREDENTIALS_DIRECTORY/smtp-password, else "" (no AUTH). A file readable
  * by group or others, or not owned by this user, is refused (FC_EPERM) with

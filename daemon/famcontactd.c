@@ -54,7 +54,7 @@
 /* The same warning or error, every turn: logged again after this long. */
 #define REPEAT_USEC (3600ull * 1000000)
 
-enum { OPT_ONCE = 256 };
+enum { OPT_ONCE = 256, OPT_DUMP_KEYS };
 
 /* A message that can come back every turn (see repeated()). */
 struct repeat {
@@ -98,6 +98,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: famcontactd [-dn] [-c file] [--once]\n"
+	    "       famcontactd --dump-keys\n"
 	    "       famcontactd --version | --help\n"
 	    "\n"
 	    "Reminds caseworkers by email to keep in touch with the families\n"
@@ -115,6 +116,8 @@ usage(FILE *f)
 	    "                     nothing failed, 75 when a message must wait\n"
 	    "                     for a retry, 69 when one was refused for good,\n"
 	    "                     65 when a record in the database was unusable\n"
+	    "      --dump-keys    print every configuration key the program\n"
+	    "                     knows, one a line as group.key, and exit\n"
 	    "  -V, --version      print the version and exit\n"
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
@@ -993,6 +996,14 @@ out:
 	return status;
 }
 
+/* --dump-keys: one configuration key a line, "group.key". */
+static void
+print_key(const char *group, const char *key, void *arg)
+{
+	(void)arg;
+	printf("%s%s%s\n", group, group[0] ? "." : "", key);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1001,6 +1012,7 @@ main(int argc, char **argv)
 		{"debug", no_argument, NULL, 'd'},
 		{"test-config", no_argument, NULL, 'n'},
 		{"once", no_argument, NULL, OPT_ONCE},
+		{"dump-keys", no_argument, NULL, OPT_DUMP_KEYS},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -1023,6 +1035,9 @@ main(int argc, char **argv)
 		case OPT_ONCE:
 			once = true;
 			break;
+		case OPT_DUMP_KEYS:
+			conf_keys(print_key, NULL);
+			return EX_OK;
 		case 'V':
 			printf("famcontactd %s\n", FC_VERSION);
 			return EX_OK;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The manuals are complete: every configuration key the parser accepts
-(daemon/conf.c's key tables) has its entry in famcontactd.conf(5), in its
+(famcontactd --dump-keys, from the loader's key tables) has its entry in famcontactd.conf(5), in its
 group's section, and a line in the example etc/famcontactd.conf; every
 famcontactctl command and subcommand (from the programs' own --help) has
 its entry in famcontactctl(1) naming each of its options; every option of
@@ -21,22 +21,12 @@ def source(*parts):
 
 
 def parser_keys():
-    """{group: [key, ...]} from conf.c; group "" is the top level."""
-    text = source("daemon", "conf.c")
-    tables = {}
-    for name, body in re.findall(
-            r"static const struct key (\w+)\[\] = \{(.*?)\n\};", text, re.S):
-        tables[name] = re.findall(r'\{ "(\w+)", SHAPE_(\w+)', body)
+    """{group: [key, ...]} as famcontactd --dump-keys prints them (the
+    loader's own key tables); group "" is the top level."""
     keys = {"": []}
-    top = re.search(r"static const struct key top_keys\[\] = \{(.*?)\n\};",
-                    text, re.S).group(1)
-    for key, shape in tables["top_keys"]:
-        if shape == "GROUP":
-            table = re.search(r'\{ "%s", SHAPE_GROUP,[^}]*?(\w+_keys) \}'
-                              % key, top).group(1)
-            keys[key] = [k for k, _ in tables[table]]
-        else:
-            keys[""].append(key)
+    for line in run(DAEMON, "--dump-keys").splitlines():
+        group, _, key = line.rpartition(".")
+        keys.setdefault(group, []).append(key)
     return keys
 
 

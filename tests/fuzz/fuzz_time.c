@@ -195,7 +195,8 @@ static void check_instant(int64_t t, const char *const *zones, size_t nzones)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *field[F_COUNT] = { "", "", "", "" }, *copy;
+	static char empty[] = "";
+	char *field[F_COUNT] = { empty, empty, empty, empty }, *copy;
 	const char *zones[2];
 
 	inv_split(data, size, field, F_COUNT, &copy);
