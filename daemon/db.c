@@ -214,69 +214,9 @@ enum family_col {
 	" EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)" \
 	" FROM contact c JOIN family f ON f.id = c.family_id"
 
-/* The statements used one row at a time, prepared once per connection. */
-enum stmt_id {
-	ST_CW_ADD,
-	ST_CW_GET,
-	ST_CW_UPDATE,
-	ST_FAMILY_ADD,
-	ST_FAMILY_GET,
-	ST_FAMILY_GET_ID,
-	ST_FAMILY_UPDATE,
-	ST_CONTACT_ADD,
-	ST_CONTACT_GET,
-	ST_CONTACT_TARGET,
-	ST_OUTBOX_ADD,
-	ST_OUTBOX_KEY,
-	ST_OUTBOX_NEXT,
-	ST_OUTBOX_SET,
-	ST_OUTBOX_SENDING,
-	ST_COUNT
-};
-
-static const char *const stmt_sql[ST_COUNT] = {
-	[ST_CW_ADD] = "INSERT INTO caseworker (email, name, timezone, active,"
-	    " created_at) VALUES (?, ?, ?, ?, ?)",
-	[ST_CW_GET] = "SELECT " CW_COLUMNS " FROM caseworker WHERE email = ?",
-	[ST_CW_UPDATE] = "UPDATE caseworker SET name = ?, timezone = ?,"
-	    " active = ? WHERE id = ?",
-	[ST_FAMILY_ADD] = "INSERT INTO family (ref, name, caseworker_id,"
-	    " every_days, timezone, status, pause_reason, pause_until,"
-	    " last_contact, first_due, created_at)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	[ST_FAMILY_GET] = FAMILY_SELECT " WHERE f.ref = ?",
-	[ST_FAMILY_GET_ID] = FAMILY_SELECT " WHERE f.id = ?",
-	[ST_FAMILY_UPDATE] = "UPDATE family SET ref = ?, name = ?,"
-	    " caseworker_id = ?, every_days = ?, timezone = ?, status = ?,"
-	    " pause_reason = ?, pause_until = ?, last_contact = ?,"
-	    " first_due = ? WHERE id = ?",
-	[ST_CONTACT_ADD] = "INSERT INTO contact (family_id, at, channel,"
-	    " outcome, note, by_email, logged_by, logged_at, voids)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	[ST_CONTACT_GET] = CONTACT_SELECT " WHERE c.id = ?",
-	[ST_CONTACT_TARGET] = "SELECT c.family_id, c.outcome,"
-	    " (SELECT v.id FROM contact v WHERE v.voids = c.id)"
-	    " FROM contact c WHERE c.id = ?",
-	[ST_OUTBOX_ADD] = "INSERT INTO outbox (kind, recipient, message,"
-	    " idem_key, state, attempts, next_attempt_at, last_error,"
-	    " created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, '',"
-	    " ?, ?) ON CONFLICT (idem_key) DO NOTHING",
-	[ST_OUTBOX_KEY] = "SELECT id FROM outbox WHERE idem_key = ?",
-	/*
-	 * The oldest due message, walking the index outbox_queue in order
-	 * (no sort of the queue per message), then the text of that row only.
-	 */
-	[ST_OUTBOX_NEXT] = "SELECT " OUTBOX_COLUMNS ", message FROM outbox"
-	    " WHERE id = (SELECT id FROM outbox INDEXED BY outbox_queue"
-	    " WHERE state = 'queued' AND next_attempt_at <= ?"
-	    " ORDER BY created_at, id LIMIT 1)",
-	[ST_OUTBOX_SET] = "UPDATE outbox SET state = ?1, attempts = ?2,"
-	    " next_attempt_at = ?3, last_error = ?4, updated_at = ?5,"
-	    " sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END"
-	    " WHERE id = ?6",
-	[ST_OUTBOX_SENDING] = "UPDATE outbox SET state = 'sending',"
-	    " attempts = attempts + 1, updated_at = ?2"
-	    " WHERE id = ?1 AND state = 'queued'",
+/* A call site's key into the statement cache (see cached()). */
+struct stmt_key {
+	size_t slot;	/* 0 until first use */
 };
 
 struct db {
@@ -287,7 +227,8 @@ struct db {
 	uint64_t short_avail;	/* what the commit hook found, when it refused */
 	bool short_of_space;	/* the commit hook refused the last commit */
 	bool full;		/* SQLite found the disk full (db_disk_full) */
-	sqlite3_stmt *stmt[ST_COUNT];
+	sqlite3_stmt **stmt;	/* the statement cache, by stmt_key slot */
+	size_t nstmt;
 };
 
 /* The folder the database lives in. */
@@ -483,21 +424,48 @@ prepare(struct db *db, const char *sql, sqlite3_stmt **out,
 	return 0;
 }
 
-/* A cached statement, ready to bind; release with done(). */
+/*
+ * The statement of a call site, prepared on its first use on this
+ * connection and kept until db_close(); ready to bind, release with
+ * done(). key is the call site's own static struct stmt_key: its slot
+ * (given on first use, the same for every connection) indexes db->stmt,
+ * so that the SQL stays next to the code that runs it. One thread only
+ * (both programs have one): slots are handed out without a lock.
+ */
 static int
-cached(struct db *db, enum stmt_id id, sqlite3_stmt **out,
-       struct fc_error *e)
+cached(struct db *db, struct stmt_key *key, const char *sql,
+       sqlite3_stmt **out, struct fc_error *e)
 {
-	if (db->stmt[id] == NULL) {
-		int rc = sqlite3_prepare_v3(db->h, stmt_sql[id], -1,
-		    SQLITE_PREPARE_PERSISTENT, &db->stmt[id], NULL);
+	static size_t slots;
+	size_t i;
+
+	*out = NULL;
+	if (key->slot == 0)
+		key->slot = ++slots;
+	i = key->slot - 1;
+	if (i >= db->nstmt) {
+		size_t n = db->nstmt ? db->nstmt : 16;
+
+		while (n <= i)
+			n *= 2;
+		db->stmt = xreallocarray(db->stmt, n, sizeof(*db->stmt));
+		memset(db->stmt + db->nstmt, 0,
+		    (n - db->nstmt) * sizeof(*db->stmt));
+		db->nstmt = n;
+	}
+	if (db->stmt[i] == NULL) {
+		int rc = sqlite3_prepare_v3(db->h, sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, &db->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
-			db->stmt[id] = NULL;
+			db->stmt[i] = NULL;
 			return fail(db, rc, e, "%s: cannot read the database",
 			    db->path);
 		}
+	} else if (sqlite3_stmt_busy(db->stmt[i])) {
+		/* Left unfinished by an earlier use: start afresh. */
+		sqlite3_reset(db->stmt[i]);
 	}
-	*out = db->stmt[id];
+	*out = db->stmt[i];
 	return 0;
 }
 
@@ -505,6 +473,8 @@ cached(struct db *db, enum stmt_id id, sqlite3_stmt **out,
 static void
 done(sqlite3_stmt *st)
 {
+	if (st == NULL)
+		return;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 }
@@ -819,12 +789,29 @@ query_int_raw(struct db *db, const char *sql, int64_t *out)
 	return rc;
 }
 
-/* One integer from a single-row query (a PRAGMA or a count). */
+/*
+ * One integer from a single-row query (a PRAGMA or a count): the
+ * statement of a call site with key, a one-off one without.
+ */
 static int
-query_int(struct db *db, const char *sql, int64_t *out, struct fc_error *e)
+query_int(struct db *db, struct stmt_key *key, const char *sql,
+	  int64_t *out, struct fc_error *e)
 {
-	int rc = query_int_raw(db, sql, out);
+	sqlite3_stmt *st = NULL;
+	int rc;
 
+	if (key == NULL)
+		rc = query_int_raw(db, sql, out);
+	else if ((rc = cached(db, key, sql, &st, e)) < 0)
+		return rc;
+	else {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		}
+		done(st);
+	}
 	if (rc != SQLITE_OK)
 		return fail(db, rc, e, "%s", db->path);
 	return 0;
@@ -879,7 +866,7 @@ migrate(struct db *db, int64_t *version, struct fc_error *e)
 		rc = run(db, "BEGIN IMMEDIATE", e, db->path);
 		/* Another process may have migrated while we waited. */
 		if (rc == 0)
-			rc = query_int(db, "PRAGMA user_version", &now, e);
+			rc = query_int(db, NULL, "PRAGMA user_version", &now, e);
 		if (rc == 0 && now > DB_SCHEMA_VERSION)
 			rc = newer_schema(db, now, e);
 		if (rc == 0 && now < step) {
@@ -930,14 +917,14 @@ check_file(struct db *db, int64_t *version, struct fc_error *e)
 	if (sqlite3_db_readonly(db->h, "main") == 1)
 		return err_set(e, FC_EPERM, "%s: database is read-only for this "
 		    "user", db->path);
-	if ((rc = query_int(db, "PRAGMA application_id", &app_id, e)) < 0)
+	if ((rc = query_int(db, NULL, "PRAGMA application_id", &app_id, e)) < 0)
 		return rc;
 	if ((app_id != 0 || *version > 0) && app_id != DB_APPLICATION_ID)
 		return err_set(e, FC_EDB, "%s: not a famcontactd database "
 		    "(application_id 0x%08llx)", db->path,
 		    (unsigned long long)app_id & 0xffffffffu);
 	if (*version == 0) {
-		if ((rc = query_int(db, "SELECT count(*) FROM sqlite_master",
+		if ((rc = query_int(db, NULL, "SELECT count(*) FROM sqlite_master",
 		    &tables, e)) < 0)
 			return rc;
 		if (tables > 0)
@@ -1108,8 +1095,9 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
-	for (int i = 0; i < ST_COUNT; i++)
+	for (size_t i = 0; i < db->nstmt; i++)
 		sqlite3_finalize(db->stmt[i]);
+	free(db->stmt);
 	sqlite3_close(db->h);
 	free(db->path);
 	free(db);
@@ -1217,10 +1205,14 @@ step_done(sqlite3_stmt *st)
 int
 db_caseworker_add(struct db *db, struct caseworker *cw, struct fc_error *e)
 {
+	static struct stmt_key key;
 	struct binder b = {0};
 	int rc;
 
-	if ((rc = cached(db, ST_CW_ADD, &b.st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "INSERT INTO caseworker (email, name, timezone, active,"
+	    " created_at) VALUES (?, ?, ?, ?, ?)",
+	    &b.st, e)) < 0)
 		return rc;
 	bind_str(&b, cw->email, sizeof(cw->email));
 	bind_str(&b, cw->name, sizeof(cw->name));
@@ -1248,10 +1240,13 @@ int
 db_caseworker_get(struct db *db, const char *email, struct caseworker *out,
 		  struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = cached(db, ST_CW_GET, &st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "SELECT " CW_COLUMNS " FROM caseworker WHERE email = ?",
+	    &st, e)) < 0)
 		return rc;
 	/* A copy: the key may live in *out, which the row overwrites. */
 	rc = sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
@@ -1271,10 +1266,14 @@ int
 db_caseworker_update(struct db *db, const struct caseworker *cw,
 		     struct fc_error *e)
 {
+	static struct stmt_key key;
 	struct binder b = {0};
 	int rc;
 
-	if ((rc = cached(db, ST_CW_UPDATE, &b.st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "UPDATE caseworker SET name = ?, timezone = ?,"
+	    " active = ? WHERE id = ?",
+	    &b.st, e)) < 0)
 		return rc;
 	bind_str(&b, cw->name, sizeof(cw->name));
 	bind_str(&b, cw->tz, sizeof(cw->tz));
@@ -1290,15 +1289,15 @@ db_caseworker_update(struct db *db, const struct caseworker *cw,
 	return 0;
 }
 
-/* Run a one-off write whose parameters are the ids a (and b). */
+/* Run the write of a call site whose parameters are the ids a (and b). */
 static int
-write_ids(struct db *db, const char *sql, int64_t a, int64_t b,
-	  struct fc_error *e, const char *what)
+write_ids(struct db *db, struct stmt_key *key, const char *sql, int64_t a,
+	  int64_t b, struct fc_error *e, const char *what)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = prepare(db, sql, &st, e)) < 0)
+	if ((rc = cached(db, key, sql, &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, a);
 	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) > 1)
@@ -1308,10 +1307,10 @@ write_ids(struct db *db, const char *sql, int64_t a, int64_t b,
 	if (rc != SQLITE_DONE) {
 		rc = fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e, "%s",
 		    what);
-		sqlite3_finalize(st);
+		done(st);
 		return rc;
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return 0;
 }
 
@@ -1319,10 +1318,11 @@ static int
 count_families(struct db *db, int64_t caseworker_id, int64_t *out,
 	       struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = prepare(db, "SELECT count(*) FROM family"
+	if ((rc = cached(db, &key, "SELECT count(*) FROM family"
 	    " WHERE caseworker_id = ?", &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, caseworker_id);
@@ -1334,7 +1334,7 @@ count_families(struct db *db, int64_t caseworker_id, int64_t *out,
 	} else {
 		rc = fail(db, rc, e, "cannot count families");
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -1342,6 +1342,7 @@ static int
 remove_caseworker(struct db *db, const char *email, const char *reassign_to,
 		  struct fc_error *e)
 {
+	static struct stmt_key reassign, remove;
 	struct caseworker cw = {0}, to = {0};
 	int64_t n = 0;
 	int rc;
@@ -1354,7 +1355,8 @@ remove_caseworker(struct db *db, const char *email, const char *reassign_to,
 		if (to.id == cw.id)
 			return err_set(e, FC_EINVAL, "cannot reassign the "
 			    "families of %s to the same caseworker", cw.email);
-		if ((rc = write_ids(db, "UPDATE family SET caseworker_id = ?"
+		if ((rc = write_ids(db, &reassign, "UPDATE family"
+		    " SET caseworker_id = ?"
 		    " WHERE caseworker_id = ?", to.id, cw.id, e,
 		    "cannot reassign families")) < 0)
 			return rc;
@@ -1366,8 +1368,8 @@ remove_caseworker(struct db *db, const char *email, const char *reassign_to,
 			    "%lld %s; reassign them first", cw.email,
 			    (long long)n, n == 1 ? "family" : "families");
 	}
-	return write_ids(db, "DELETE FROM caseworker WHERE id = ?", cw.id, 0,
-	    e, "cannot remove the caseworker");
+	return write_ids(db, &remove, "DELETE FROM caseworker WHERE id = ?",
+	    cw.id, 0, e, "cannot remove the caseworker");
 }
 
 int
@@ -1437,7 +1439,7 @@ bind_date(struct binder *b, fc_day day, bool nullable, const char *ref,
 	return 0;
 }
 
-/* Bind the stored fields of f in the order of ST_FAMILY_ADD/UPDATE. */
+/* Bind the stored fields of f in the order db_family_add/update use. */
 static int
 bind_family(struct binder *b, const struct family *f, struct fc_error *e)
 {
@@ -1483,10 +1485,16 @@ family_write_failed(struct db *db, int rc, const struct family *f,
 int
 db_family_add(struct db *db, struct family *f, struct fc_error *e)
 {
+	static struct stmt_key key;
 	struct binder b = {0};
 	int rc;
 
-	if ((rc = cached(db, ST_FAMILY_ADD, &b.st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "INSERT INTO family (ref, name, caseworker_id,"
+	    " every_days, timezone, status, pause_reason, pause_until,"
+	    " last_contact, first_due, created_at)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    &b.st, e)) < 0)
 		return rc;
 	if ((rc = bind_family(&b, f, e)) < 0) {
 		done(b.st);
@@ -1508,15 +1516,16 @@ db_family_add(struct db *db, struct family *f, struct fc_error *e)
 
 /* Read the one family a cached statement bound to key finds. */
 static int
-family_lookup(struct db *db, enum stmt_id id, const char *ref, int64_t fid,
-	      struct family *out, struct fc_error *e)
+family_lookup(struct db *db, struct stmt_key *key, const char *sql,
+	      const char *ref, int64_t fid, struct family *out,
+	      struct fc_error *e)
 {
 	sqlite3_stmt *st = NULL;
 	char what[ROW_NAME_MAX];
 	int rc;
 
 	row_name(what, sizeof(what), "family", ref, fid);
-	if ((rc = cached(db, id, &st, e)) < 0)
+	if ((rc = cached(db, key, sql, &st, e)) < 0)
 		return rc;
 	/* A copy: the key may live in *out, which the row overwrites. */
 	rc = ref ? sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT) :
@@ -1537,23 +1546,35 @@ int
 db_family_get(struct db *db, const char *ref, struct family *out,
 	      struct fc_error *e)
 {
-	return family_lookup(db, ST_FAMILY_GET, ref, 0, out, e);
+	static struct stmt_key key;
+
+	return family_lookup(db, &key, FAMILY_SELECT " WHERE f.ref = ?", ref,
+	    0, out, e);
 }
 
 int
 db_family_get_id(struct db *db, int64_t id, struct family *out,
 		 struct fc_error *e)
 {
-	return family_lookup(db, ST_FAMILY_GET_ID, NULL, id, out, e);
+	static struct stmt_key key;
+
+	return family_lookup(db, &key, FAMILY_SELECT " WHERE f.id = ?", NULL,
+	    id, out, e);
 }
 
 int
 db_family_update(struct db *db, const struct family *f, struct fc_error *e)
 {
+	static struct stmt_key key;
 	struct binder b = {0};
 	int rc;
 
-	if ((rc = cached(db, ST_FAMILY_UPDATE, &b.st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "UPDATE family SET ref = ?, name = ?,"
+	    " caseworker_id = ?, every_days = ?, timezone = ?, status = ?,"
+	    " pause_reason = ?, pause_until = ?, last_contact = ?,"
+	    " first_due = ? WHERE id = ?",
+	    &b.st, e)) < 0)
 		return rc;
 	if ((rc = bind_family(&b, f, e)) < 0) {
 		done(b.st);
@@ -1643,10 +1664,15 @@ check_target(struct db *db, sqlite3_stmt *st, const struct contact *c,
 static int
 check_voids(struct db *db, const struct contact *c, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = cached(db, ST_CONTACT_TARGET, &st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "SELECT c.family_id, c.outcome,"
+	    " (SELECT v.id FROM contact v WHERE v.voids = c.id)"
+	    " FROM contact c WHERE c.id = ?",
+	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, c->voids);
 	if (rc == SQLITE_OK)
@@ -1666,12 +1692,17 @@ check_voids(struct db *db, const struct contact *c, struct fc_error *e)
 static int
 insert_contact(struct db *db, struct contact *c, struct fc_error *e)
 {
+	static struct stmt_key key;
 	struct binder b = {0};
 	int rc;
 
 	if (c->voids != 0 && (rc = check_voids(db, c, e)) < 0)
 		return rc;
-	if ((rc = cached(db, ST_CONTACT_ADD, &b.st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "INSERT INTO contact (family_id, at, channel,"
+	    " outcome, note, by_email, logged_by, logged_at, voids)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    &b.st, e)) < 0)
 		return rc;
 	bind_int(&b, c->family_id);
 	bind_int(&b, c->at);
@@ -1727,10 +1758,13 @@ int
 db_contact_get(struct db *db, int64_t id, struct contact *out,
 	       struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = cached(db, ST_CONTACT_GET, &st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    CONTACT_SELECT " WHERE c.id = ?",
+	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, id);
 	if (rc == SQLITE_OK)
@@ -1840,10 +1874,13 @@ static int
 outbox_key_id(struct db *db, const char *idem_key, int64_t *id,
 	      struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = cached(db, ST_OUTBOX_KEY, &st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "SELECT id FROM outbox WHERE idem_key = ?",
+	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, idem_key, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -1886,6 +1923,7 @@ db_outbox_enqueue(struct db *db, enum outbox_kind kind,
 		  const char *message, size_t len, int64_t now, int64_t *id,
 		  bool *created, struct fc_error *e)
 {
+	static struct stmt_key key;
 	struct binder b = {0};
 	int rc;
 
@@ -1902,7 +1940,12 @@ db_outbox_enqueue(struct db *db, enum outbox_kind kind,
 	if (len == 0 || len > INT32_MAX || memchr(message, '\0', len) != NULL)
 		return err_set(e, FC_EINVAL, "outbox: message %s is empty, too "
 		    "long or holds a NUL byte", idem_key);
-	if ((rc = cached(db, ST_OUTBOX_ADD, &b.st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "INSERT INTO outbox (kind, recipient, message,"
+	    " idem_key, state, attempts, next_attempt_at, last_error,"
+	    " created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, '',"
+	    " ?, ?) ON CONFLICT (idem_key) DO NOTHING",
+	    &b.st, e)) < 0)
 		return rc;
 	bind_str(&b, outbox_kind_name(kind), 16);
 	bind_str(&b, recipient, FC_EMAIL_MAX + 1);
@@ -1933,10 +1976,20 @@ int
 db_outbox_next_due(struct db *db, int64_t now, struct outbox_row *out,
 		   struct strbuf *message, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = cached(db, ST_OUTBOX_NEXT, &st, e)) < 0)
+	/*
+	 * The oldest due message, walking the index outbox_queue in order
+	 * (no sort of the queue per message), then the text of that row only.
+	 */
+	if ((rc = cached(db, &key,
+	    "SELECT " OUTBOX_COLUMNS ", message FROM outbox"
+	    " WHERE id = (SELECT id FROM outbox INDEXED BY outbox_queue"
+	    " WHERE state = 'queued' AND next_attempt_at <= ?"
+	    " ORDER BY created_at, id LIMIT 1)",
+	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, now);
 	if (rc == SQLITE_OK)
@@ -1984,6 +2037,7 @@ db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
 		    int attempts, int64_t next_attempt_at,
 		    const char *last_error, int64_t now, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	const char *err_text = last_error ? last_error : "";
 	int rc;
@@ -1991,7 +2045,12 @@ db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
 	if ((unsigned)state >= OUTBOX_STATE_COUNT || attempts < 0)
 		return err_set(e, FC_EINVAL, "outbox message %lld: bad state or "
 		    "attempts", (long long)id);
-	if ((rc = cached(db, ST_OUTBOX_SET, &st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "UPDATE outbox SET state = ?1, attempts = ?2,"
+	    " next_attempt_at = ?3, last_error = ?4, updated_at = ?5,"
+	    " sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END"
+	    " WHERE id = ?6",
+	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, outbox_state_name(state), -1,
 	    SQLITE_STATIC);
@@ -2024,10 +2083,15 @@ int
 db_outbox_mark_sending(struct db *db, int64_t id, int64_t now,
 		       struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = cached(db, ST_OUTBOX_SENDING, &st, e)) < 0)
+	if ((rc = cached(db, &key,
+	    "UPDATE outbox SET state = 'sending',"
+	    " attempts = attempts + 1, updated_at = ?2"
+	    " WHERE id = ?1 AND state = 'queued'",
+	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, id);
 	if (rc == SQLITE_OK)
@@ -2048,10 +2112,11 @@ db_outbox_mark_sending(struct db *db, int64_t id, int64_t now,
 
 /* Run an outbox UPDATE bound to (?1 = now [, ?2 = id]); *count = rows changed. */
 static int
-outbox_update(struct db *db, const char *sql, int64_t now, int64_t id,
-	      int64_t *count, struct fc_error *e, const char *what)
+outbox_update(struct db *db, struct stmt_key *key, const char *sql,
+	      int64_t now, int64_t id, int64_t *count, struct fc_error *e,
+	      const char *what)
 {
-	int rc = write_ids(db, sql, now, id, e, what);
+	int rc = write_ids(db, key, sql, now, id, e, what);
 
 	if (rc == 0)
 		*count = sqlite3_changes64(db->h);
@@ -2062,8 +2127,11 @@ int
 db_outbox_requeue_sending(struct db *db, int64_t now, int64_t *count,
 			  struct fc_error *e)
 {
+	static struct stmt_key key;
+
 	*count = 0;
-	return outbox_update(db, "UPDATE outbox SET state = 'queued',"
+	return outbox_update(db, &key,
+	    "UPDATE outbox SET state = 'queued',"
 	    " next_attempt_at = ?1, updated_at = ?1 WHERE state = 'sending'",
 	    now, 0, count, e, "cannot requeue the messages being sent");
 }
@@ -2071,8 +2139,11 @@ db_outbox_requeue_sending(struct db *db, int64_t now, int64_t *count,
 int
 db_outbox_next_wakeup(struct db *db, int64_t *t, struct fc_error *e)
 {
+	static struct stmt_key key;
+
 	*t = 0;
-	return query_int(db, "SELECT coalesce(min(next_attempt_at), 0)"
+	return query_int(db, &key,
+	    "SELECT coalesce(min(next_attempt_at), 0)"
 	    " FROM outbox WHERE state = 'queued'", t, e);
 }
 
@@ -2120,11 +2191,12 @@ db_outbox_foreach(struct db *db, int state,
 static int
 retry_refused(struct db *db, int64_t id, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	char state[32];
 	int rc;
 
-	if ((rc = prepare(db, "SELECT state FROM outbox WHERE id = ?", &st,
+	if ((rc = cached(db, &key, "SELECT state FROM outbox WHERE id = ?", &st,
 	    e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, id);
@@ -2144,17 +2216,19 @@ retry_refused(struct db *db, int64_t id, struct fc_error *e)
 		rc = fail(db, rc, e, "cannot read outbox message %lld",
 		    (long long)id);
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
 int
 db_outbox_retry(struct db *db, int64_t id, int64_t now, struct fc_error *e)
 {
+	static struct stmt_key key;
 	int64_t n = 0;
 	int rc;
 
-	if ((rc = outbox_update(db, "UPDATE outbox SET state = 'queued',"
+	if ((rc = outbox_update(db, &key,
+	    "UPDATE outbox SET state = 'queued',"
 	    " next_attempt_at = ?1, updated_at = ?1"
 	    " WHERE id = ?2 AND state = 'dead'", now, id, &n, e,
 	    "cannot retry the message")) < 0)
@@ -2166,8 +2240,11 @@ int
 db_outbox_retry_dead(struct db *db, int64_t now, int64_t *count,
 		     struct fc_error *e)
 {
+	static struct stmt_key key;
+
 	*count = 0;
-	return outbox_update(db, "UPDATE outbox SET state = 'queued',"
+	return outbox_update(db, &key,
+	    "UPDATE outbox SET state = 'queued',"
 	    " next_attempt_at = ?1, updated_at = ?1 WHERE state = 'dead'",
 	    now, 0, count, e, "cannot retry the dead messages");
 }
@@ -2178,10 +2255,11 @@ int
 db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
 	       int64_t escalated_mark, struct fc_error *e)
 {
+	static struct stmt_key key;
 	struct binder b = {0};
 	int rc;
 
-	if ((rc = prepare(db, "INSERT INTO family_reminder (family_id,"
+	if ((rc = cached(db, &key, "INSERT INTO family_reminder (family_id,"
 	    " listed_day, escalated_mark) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT (family_id) DO UPDATE SET listed_day = ?2,"
 	    " escalated_mark = ?3", &b.st, e)) < 0)
@@ -2189,7 +2267,7 @@ db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
 	bind_int(&b, f->id);
 	if ((rc = bind_date(&b, listed_day, true, f->ref, "listed day",
 	    e)) < 0) {
-		sqlite3_finalize(b.st);
+		done(b.st);
 		return rc;
 	}
 	if (escalated_mark < 0)
@@ -2201,7 +2279,7 @@ db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
 	rc = b.rc == SQLITE_DONE ? 0 : fail(db, b.rc == SQLITE_ROW ?
 	    SQLITE_MISUSE : b.rc, e, "cannot record the reminder of family %s",
 	    f->ref);
-	sqlite3_finalize(b.st);
+	done(b.st);
 	return rc;
 }
 
@@ -2209,13 +2287,14 @@ int
 db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
 	   bool *has_families, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	*day = DAY_NONE;
 	if (has_families)
 		*has_families = false;
-	if ((rc = prepare(db, "SELECT (SELECT run_day FROM caseworker_run"
+	if ((rc = cached(db, &key, "SELECT (SELECT run_day FROM caseworker_run"
 	    " WHERE caseworker_id = ?1), EXISTS (SELECT 1 FROM family"
 	    " WHERE caseworker_id = ?1 AND status <> 'closed')", &st, e)) < 0)
 		return rc;
@@ -2230,7 +2309,7 @@ db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
 	} else {
 		rc = fail(db, rc, e, "cannot read the caseworkers' runs");
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -2238,10 +2317,11 @@ int
 db_set_run_day(struct db *db, int64_t caseworker_id, fc_day day,
 	       struct fc_error *e)
 {
+	static struct stmt_key key;
 	struct binder b = {0};
 	int rc;
 
-	if ((rc = prepare(db, "INSERT INTO caseworker_run (caseworker_id,"
+	if ((rc = cached(db, &key, "INSERT INTO caseworker_run (caseworker_id,"
 	    " run_day) VALUES (?1, ?2) ON CONFLICT (caseworker_id)"
 	    " DO UPDATE SET run_day = ?2", &b.st, e)) < 0)
 		return rc;
@@ -2252,7 +2332,7 @@ db_set_run_day(struct db *db, int64_t caseworker_id, fc_day day,
 	if (rc == 0)
 		rc = b.rc == SQLITE_DONE ? 0 : fail(db, b.rc == SQLITE_ROW ?
 		    SQLITE_MISUSE : b.rc, e, "cannot record a caseworker's run");
-	sqlite3_finalize(b.st);
+	done(b.st);
 	return rc;
 }
 
@@ -2260,7 +2340,10 @@ int
 db_outbox_link(struct db *db, int64_t outbox_id, int64_t family_id,
 	       struct fc_error *e)
 {
-	return write_ids(db, "INSERT OR IGNORE INTO outbox_family (outbox_id,"
+	static struct stmt_key key;
+
+	return write_ids(db, &key,
+	    "INSERT OR IGNORE INTO outbox_family (outbox_id,"
 	    " family_id) VALUES (?1, ?2)", outbox_id, family_id, e,
 	    "cannot link a message to its families");
 }
@@ -2269,7 +2352,10 @@ int
 db_outbox_unlink(struct db *db, int64_t outbox_id, int64_t family_id,
 		 struct fc_error *e)
 {
-	return write_ids(db, "DELETE FROM outbox_family WHERE outbox_id = ?1"
+	static struct stmt_key key;
+
+	return write_ids(db, &key,
+	    "DELETE FROM outbox_family WHERE outbox_id = ?1"
 	    " AND family_id = ?2", outbox_id, family_id, e,
 	    "cannot unlink a family from a message");
 }
@@ -2278,13 +2364,14 @@ int
 db_outbox_linked(struct db *db, int64_t outbox_id, int64_t **ids, size_t *n,
 		 struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0;
 	int rc;
 
 	*ids = NULL;
 	*n = 0;
-	if ((rc = prepare(db, "SELECT family_id FROM outbox_family"
+	if ((rc = cached(db, &key, "SELECT family_id FROM outbox_family"
 	    " WHERE outbox_id = ? ORDER BY family_id", &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, outbox_id);
@@ -2305,7 +2392,7 @@ db_outbox_linked(struct db *db, int64_t outbox_id, int64_t **ids, size_t *n,
 	} else {
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -2313,6 +2400,7 @@ int
 db_outbox_set_message(struct db *db, int64_t id, const char *message,
 		      size_t len, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
@@ -2320,7 +2408,7 @@ db_outbox_set_message(struct db *db, int64_t id, const char *message,
 		return err_set(e, FC_EINVAL, "outbox message %lld: the new "
 		    "text is empty, too long or holds a NUL byte",
 		    (long long)id);
-	if ((rc = prepare(db, "UPDATE outbox SET message = ?1 WHERE id = ?2"
+	if ((rc = cached(db, &key, "UPDATE outbox SET message = ?1 WHERE id = ?2"
 	    " AND state = 'queued'", &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, message, (int)len, SQLITE_STATIC);
@@ -2331,7 +2419,7 @@ db_outbox_set_message(struct db *db, int64_t id, const char *message,
 	rc = rc == SQLITE_DONE ? 0 : fail(db, rc == SQLITE_ROW ?
 	    SQLITE_MISUSE : rc, e, "cannot rewrite outbox message %lld",
 	    (long long)id);
-	sqlite3_finalize(st);
+	done(st);
 	if (rc == 0 && sqlite3_changes(db->h) == 0)
 		rc = err_set(e, FC_ENOTFOUND, "no queued outbox message %lld",
 		    (long long)id);
@@ -2352,11 +2440,12 @@ int
 db_outbox_alert_state(struct db *db, int64_t *last_alert_at,
 		      int64_t *unalerted, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	*last_alert_at = *unalerted = 0;
-	if ((rc = prepare(db, "SELECT coalesce(max(created_at) FILTER"
+	if ((rc = cached(db, &key, "SELECT coalesce(max(created_at) FILTER"
 	    " (WHERE kind = 'alert'), 0), count(*) FILTER (WHERE"
 	    " state = 'dead' AND alerted = 0) FROM outbox", &st, e)) < 0)
 		return rc;
@@ -2368,14 +2457,17 @@ db_outbox_alert_state(struct db *db, int64_t *last_alert_at,
 	} else {
 		rc = fail(db, rc, e, "cannot read the outbox");
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
 int
 db_outbox_mark_alerted(struct db *db, int64_t up_to_id, struct fc_error *e)
 {
-	return write_ids(db, "UPDATE outbox SET alerted = 1 WHERE state = 'dead'"
+	static struct stmt_key key;
+
+	return write_ids(db, &key,
+	    "UPDATE outbox SET alerted = 1 WHERE state = 'dead'"
 	    " AND alerted = 0 AND id <= ?1", up_to_id, 0, e,
 	    "cannot mark the dead letters reported");
 }
@@ -2383,11 +2475,12 @@ db_outbox_mark_alerted(struct db *db, int64_t up_to_id, struct fc_error *e)
 int
 db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	buf[0] = '\0';
-	if ((rc = prepare(db, "SELECT value FROM meta WHERE key = 'install_id'",
+	if ((rc = cached(db, &key, "SELECT value FROM meta WHERE key = 'install_id'",
 	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_step(st);
@@ -2398,25 +2491,29 @@ db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e)
 		    "(was the database edited by hand?)", db->path);
 	else
 		rc = fail(db, rc, e, "cannot read the installation id");
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
 int
 db_data_version(struct db *db, int64_t *version, struct fc_error *e)
 {
-	return query_int(db, "PRAGMA data_version", version, e);
+	static struct stmt_key key;
+
+	return query_int(db, &key,
+	    "PRAGMA data_version", version, e);
 }
 
 int
 db_outbox_stats(struct db *db, int64_t since, struct outbox_stats *out,
 		struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = prepare(db, "SELECT"
+	if ((rc = cached(db, &key, "SELECT"
 	    " count(*) FILTER (WHERE state IN ('queued', 'sending')),"
 	    " count(*) FILTER (WHERE state = 'queued' AND attempts > 0),"
 	    " count(*) FILTER (WHERE created_at >= ?1),"
@@ -2443,7 +2540,7 @@ db_outbox_stats(struct db *db, int64_t since, struct outbox_stats *out,
 	} else {
 		rc = fail(db, rc, e, "cannot count the outbox");
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -2451,13 +2548,14 @@ int
 db_summary_week(struct db *db, const char *recipient, char *week,
 		size_t wsize, char *figures, size_t fsize, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	week[0] = '\0';
 	if (figures)
 		figures[0] = '\0';
-	if ((rc = prepare(db, "SELECT week, figures FROM summary_run"
+	if ((rc = cached(db, &key, "SELECT week, figures FROM summary_run"
 	    " WHERE recipient = ?", &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, recipient, -1, SQLITE_STATIC);
@@ -2473,7 +2571,7 @@ db_summary_week(struct db *db, const char *recipient, char *week,
 	} else {
 		rc = fail(db, rc, e, "cannot read the summaries' weeks");
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -2481,10 +2579,11 @@ int
 db_set_summary_week(struct db *db, const char *recipient, const char *week,
 		    const char *figures, struct fc_error *e)
 {
+	static struct stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = prepare(db, "INSERT INTO summary_run (recipient, week,"
+	if ((rc = cached(db, &key, "INSERT INTO summary_run (recipient, week,"
 	    " figures) VALUES (?1, ?2, ?3) ON CONFLICT (recipient) DO UPDATE"
 	    " SET week = ?2, figures = ?3", &st, e)) < 0)
 		return rc;
@@ -2498,7 +2597,7 @@ db_set_summary_week(struct db *db, const char *recipient, const char *week,
 		rc = sqlite3_step(st);
 	rc = rc == SQLITE_DONE ? 0 : fail(db, rc == SQLITE_ROW ?
 	    SQLITE_MISUSE : rc, e, "cannot record a weekly summary");
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -2508,11 +2607,12 @@ int
 db_meta_get(struct db *db, const char *key, char *buf, size_t size,
 	    struct fc_error *e)
 {
+	static struct stmt_key stmt;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	buf[0] = '\0';
-	if ((rc = prepare(db, "SELECT value FROM meta WHERE key = ?", &st,
+	if ((rc = cached(db, &stmt, "SELECT value FROM meta WHERE key = ?", &st,
 	    e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -2527,7 +2627,7 @@ db_meta_get(struct db *db, const char *key, char *buf, size_t size,
 	} else {
 		rc = fail(db, rc, e, "cannot read meta %s", key);
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
@@ -2535,10 +2635,11 @@ int
 db_meta_set(struct db *db, const char *key, const char *value,
 	    struct fc_error *e)
 {
+	static struct stmt_key stmt;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = prepare(db, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+	if ((rc = cached(db, &stmt, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 	    " ON CONFLICT (key) DO UPDATE SET value = ?2", &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -2548,7 +2649,7 @@ db_meta_set(struct db *db, const char *key, const char *value,
 		rc = sqlite3_step(st);
 	rc = rc == SQLITE_DONE ? 0 : fail(db, rc == SQLITE_ROW ?
 	    SQLITE_MISUSE : rc, e, "cannot write meta %s", key);
-	sqlite3_finalize(st);
+	done(st);
 	return rc;
 }
 
