@@ -1,6 +1,6 @@
 /*
- * db.h - all data and state in one SQLite file. The only module that
- * includes sqlite3.h.
+ * db.h - all data and state in one SQLite file. db*.c (sharing db_priv.h)
+ * are the only files that include sqlite3.h.
  *
  * Every connection: WAL, synchronous=FULL, foreign keys on, a busy
  * timeout. The schema is migrated on open through numbered steps keyed
