@@ -221,6 +221,58 @@ error_len(const char *s, size_t max)
 	return n;
 }
 
+/* The state of message id, as stored: 1, or 0 when there is no such message. */
+static int
+row_state(struct db *db, int64_t id, char *state, size_t size,
+	  struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	state[0] = '\0';
+	if ((rc = db_stmt(db, &key, "SELECT state FROM outbox WHERE id = ?",
+	    &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = db_col_str(db, st, 0, state, size, "outbox message",
+		    "state", e);
+		if (rc == 0)
+			rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = db_fail(db, rc, e, "cannot read outbox message %lld",
+		    (long long)id);
+	}
+	db_done(st);
+	return rc;
+}
+
+/* Why message id could not go to state to: unknown, or not allowed. */
+static int
+transition_refused(struct db *db, int64_t id, enum outbox_state to,
+		   struct fc_error *e)
+{
+	char state[32];
+	int rc = row_state(db, id, state, sizeof(state), e);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return err_set(e, FC_ENOTFOUND, "no outbox message %lld",
+		    (long long)id);
+	return err_set(e, FC_EINVAL, "outbox message %lld: a %s message "
+	    "cannot become %s (not a transition of the outbox)",
+	    (long long)id, state, outbox_state_name(to));
+}
+
+/* db_outbox_set_state() binds one ?7... per state. */
+_Static_assert(OUTBOX_STATE_COUNT == 5, "one IN slot per outbox state");
+
 int
 db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
 		    int attempts, int64_t next_attempt_at,
@@ -234,15 +286,22 @@ db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
 	if ((unsigned)state >= OUTBOX_STATE_COUNT || attempts < 0)
 		return err_set(e, FC_EINVAL, "outbox message %lld: bad state or "
 		    "attempts", (long long)id);
+	/* ?7... the states outbox_transition_ok() allows to reach state. */
 	if ((rc = db_stmt(db, &key,
 	    "UPDATE outbox SET state = ?1, attempts = ?2,"
 	    " next_attempt_at = ?3, last_error = ?4, updated_at = ?5,"
 	    " sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END"
-	    " WHERE id = ?6",
+	    " WHERE id = ?6 AND state IN (?7, ?8, ?9, ?10, ?11)",
 	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, outbox_state_name(state), -1,
 	    SQLITE_STATIC);
+	for (int from = 0, i = 7; rc == SQLITE_OK && from < OUTBOX_STATE_COUNT;
+	    from++, i++)
+		rc = outbox_transition_ok((enum outbox_state)from, state) ?
+		    sqlite3_bind_text(st, i,
+		    outbox_state_name((enum outbox_state)from), -1,
+		    SQLITE_STATIC) : sqlite3_bind_null(st, i);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int(st, 2, attempts);
 	if (rc == SQLITE_OK)
@@ -263,8 +322,7 @@ db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
 		return db_fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e,
 		    "cannot update outbox message %lld", (long long)id);
 	if (sqlite3_changes(db->h) == 0)
-		return err_set(e, FC_ENOTFOUND, "no outbox message %lld",
-		    (long long)id);
+		return transition_refused(db, id, state, e);
 	return 0;
 }
 
@@ -380,33 +438,16 @@ db_outbox_foreach(struct db *db, int state,
 static int
 retry_refused(struct db *db, int64_t id, struct fc_error *e)
 {
-	static struct db_stmt_key key;
-	sqlite3_stmt *st = NULL;
 	char state[32];
-	int rc;
+	int rc = row_state(db, id, state, sizeof(state), e);
 
-	if ((rc = db_stmt(db, &key, "SELECT state FROM outbox WHERE id = ?", &st,
-	    e)) < 0)
+	if (rc < 0)
 		return rc;
-	rc = sqlite3_bind_int64(st, 1, id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		rc = db_col_str(db, st, 0, state, sizeof(state), "outbox message",
-		    "state", e);
-		if (rc == 0)
-			rc = err_set(e, FC_EINVAL, "outbox message %lld is %s, "
-			    "not dead; only dead messages can be retried",
-			    (long long)id, state);
-	} else if (rc == SQLITE_DONE) {
-		rc = err_set(e, FC_ENOTFOUND, "no outbox message %lld",
+	if (rc == 0)
+		return err_set(e, FC_ENOTFOUND, "no outbox message %lld",
 		    (long long)id);
-	} else {
-		rc = db_fail(db, rc, e, "cannot read outbox message %lld",
-		    (long long)id);
-	}
-	db_done(st);
-	return rc;
+	return err_set(e, FC_EINVAL, "outbox message %lld is %s, not dead; "
+	    "only dead messages can be retried", (long long)id, state);
 }
 
 int
