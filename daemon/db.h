@@ -1,6 +1,6 @@
 /*
- * db.h - all data and state in one SQLite file. The only module that
- * includes sqlite3.h.
+ * db.h - all data and state in one SQLite file. db*.c (sharing db_priv.h)
+ * are the only files that include sqlite3.h.
  *
  * Every connection: WAL, synchronous=FULL, foreign keys on, a busy
  * timeout. The schema is migrated on open through numbered steps keyed
@@ -176,7 +176,8 @@ int db_outbox_next_due(struct db *db, int64_t now, struct outbox_row *out,
 /*
  * Set a message's state, attempts, next attempt and last error (NULL =
  * "", cut at DB_OUTBOX_ERROR_MAX bytes); SENT also sets sent_at = now.
- * FC_ENOTFOUND for an unknown id.
+ * FC_ENOTFOUND for an unknown id; FC_EINVAL, naming both states and the
+ * row left unchanged, when outbox_transition_ok() refuses the change.
  */
 int db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
 			int attempts, int64_t next_attempt_at,

@@ -1,6 +1,8 @@
 /*
- * outbox.c - the outbox state machine: names, backoff, failure outcome.
+ * outbox.c - the outbox state machine: names, transitions, backoff,
+ * failure outcome.
  */
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conf.h"
@@ -41,6 +43,25 @@ outbox_state_parse(const char *s, enum outbox_state *out)
 		return FC_EINVAL;
 	*out = (enum outbox_state)v;
 	return 0;
+}
+
+/* The state diagram of outbox.h: allowed[from][to]. */
+static const bool allowed[OUTBOX_STATE_COUNT][OUTBOX_STATE_COUNT] = {
+	[OUTBOX_QUEUED][OUTBOX_SENDING] = true,		/* claimed */
+	[OUTBOX_QUEUED][OUTBOX_CANCELLED] = true,	/* nothing to say */
+	[OUTBOX_SENDING][OUTBOX_SENT] = true,
+	[OUTBOX_SENDING][OUTBOX_QUEUED] = true,		/* retry, or requeued */
+	[OUTBOX_SENDING][OUTBOX_DEAD] = true,
+	[OUTBOX_DEAD][OUTBOX_QUEUED] = true,		/* retried by hand */
+};
+
+bool
+outbox_transition_ok(enum outbox_state from, enum outbox_state to)
+{
+	if ((unsigned)from >= OUTBOX_STATE_COUNT ||
+	    (unsigned)to >= OUTBOX_STATE_COUNT)
+		return false;
+	return allowed[from][to];
 }
 
 const char *

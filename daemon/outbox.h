@@ -4,14 +4,20 @@
  * No database, no network: db.c stores the rows, the daemon drives them.
  *
  *   queued -> sending -> sent
- *                     -> queued (temporary failure, after a backoff)
+ *                     -> queued (temporary failure, after a backoff; or
+ *                                left sending by a crash or a failed
+ *                                commit, requeued)
  *                     -> dead   (permanent failure, or past give_up_after)
  *   queued -> cancelled (nothing left to say)
- *   dead   -> queued    (retried by hand)
+ *   dead   -> queued    (retried by hand: famcontactctl outbox retry)
+ *
+ * No other change of state happens: outbox_transition_ok() is the
+ * diagram, and db_outbox_set_state() refuses any other.
  */
 #ifndef FC_OUTBOX_H
 #define FC_OUTBOX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct conf;
@@ -53,6 +59,9 @@ int outbox_state_parse(const char *s, enum outbox_state *out);
 const char *outbox_kind_name(enum outbox_kind k);
 /* Parse a kind name (case-insensitive): 0, or FC_EINVAL. */
 int outbox_kind_parse(const char *s, enum outbox_kind *out);
+
+/* Whether a message may go from state from to state to (the diagram above). */
+bool outbox_transition_ok(enum outbox_state from, enum outbox_state to);
 
 /* The retry policy of a configuration. */
 void outbox_policy_from_conf(const struct conf *c, struct retry_policy *p);

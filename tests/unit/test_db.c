@@ -1227,6 +1227,117 @@ test_meta(void **state)
 	db_close(db);
 }
 
+/* An outbox row as stored, found by id among all of them. */
+struct outbox_find {
+	int64_t id;
+	struct outbox_row row;
+	int n;
+};
+
+static int
+outbox_find_row(const struct outbox_row *row, void *arg)
+{
+	struct outbox_find *f = arg;
+
+	if (row->id == f->id) {
+		f->row = *row;
+		f->n++;
+	}
+	return 0;
+}
+
+static struct outbox_row
+outbox_get(struct db *db, int64_t id)
+{
+	struct outbox_find f = {.id = id};
+	struct fc_error e = {0};
+
+	assert_int_equal(db_outbox_foreach(db, -1, outbox_find_row, &f, &e), 0);
+	assert_int_equal(f.n, 1);
+	return f.row;
+}
+
+/* A new message brought to state s the way the daemon does it. */
+static int64_t
+outbox_in_state(struct db *db, enum outbox_state s, int n)
+{
+	static const char msg[] = "From: a@example.org\r\n\r\nhello\r\n";
+	struct fc_error e = {0};
+	char key[32];
+	int64_t id = 0;
+
+	assert_int_equal(xsnprintf(key, sizeof(key), "transition-%d", n), 0);
+	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST, "amira@example.org",
+	    key, msg, strlen(msg), T0, &id, NULL, &e), 0);
+	if (s == OUTBOX_QUEUED)
+		return id;
+	if (s == OUTBOX_CANCELLED) {
+		assert_int_equal(db_outbox_set_state(db, id, s, 0, 0,
+		    "cancelled", T0 + 1, &e), 0);
+		return id;
+	}
+	assert_int_equal(db_outbox_mark_sending(db, id, T0 + 1, &e), 0);
+	if (s != OUTBOX_SENDING)
+		assert_int_equal(db_outbox_set_state(db, id, s, 1, 0, "250 ok",
+		    T0 + 2, &e), 0);
+	assert_int_equal(outbox_get(db, id).state, s);
+	return id;
+}
+
+/*
+ * db_outbox_set_state() makes exactly the changes outbox_transition_ok()
+ * allows: any other is refused, naming both states, and the row stays
+ * as it was.
+ */
+static void
+test_outbox_transitions(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_EXISTING);
+	struct fc_error e = {0};
+	int n = 0, refused = 0;
+
+	(void)state;
+	for (int from = 0; from < OUTBOX_STATE_COUNT; from++) {
+		for (int to = 0; to < OUTBOX_STATE_COUNT; to++) {
+			enum outbox_state f = (enum outbox_state)from;
+			enum outbox_state t = (enum outbox_state)to;
+			int64_t id = outbox_in_state(db, f, n++);
+			struct outbox_row before = outbox_get(db, id), after;
+			char want[64];
+			int rc = db_outbox_set_state(db, id, t, 7, T0 + 99,
+			    "421 later", T0 + 50, &e);
+
+			after = outbox_get(db, id);
+			if (outbox_transition_ok(f, t)) {
+				assert_int_equal(rc, 0);
+				assert_int_equal(after.state, t);
+				assert_int_equal(after.attempts, 7);
+				continue;
+			}
+			refused++;
+			assert_int_equal(rc, FC_EINVAL);
+			assert_int_equal(xsnprintf(want, sizeof(want),
+			    "outbox message %lld:", (long long)id), 0);
+			assert_non_null(strstr(e.msg, want));
+			assert_non_null(strstr(e.msg, outbox_state_name(f)));
+			assert_non_null(strstr(e.msg, outbox_state_name(t)));
+			assert_int_equal(after.state, before.state);
+			assert_int_equal(after.attempts, before.attempts);
+			assert_int_equal(after.next_attempt_at,
+			    before.next_attempt_at);
+			assert_int_equal(after.updated_at, before.updated_at);
+			assert_int_equal(after.sent_at, before.sent_at);
+			assert_string_equal(after.last_error,
+			    before.last_error);
+		}
+	}
+	assert_int_equal(refused, 25 - 6);
+	/* An unknown message is still "not found", not "not allowed". */
+	assert_int_equal(db_outbox_set_state(db, 9999, OUTBOX_SENT, 1, 0, NULL,
+	    T0, &e), FC_ENOTFOUND);
+	db_close(db);
+}
+
 int
 main(void)
 {
@@ -1261,6 +1372,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 		cmocka_unit_test(test_meta),
+		cmocka_unit_test(test_outbox_transitions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

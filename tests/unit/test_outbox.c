@@ -56,6 +56,56 @@ test_names(void **state)
 	assert_string_equal(outbox_kind_name((enum outbox_kind)-1), "?");
 }
 
+/* The state diagram of outbox.h, written out again: every pair is checked. */
+static void
+test_transitions_all_pairs(void **state)
+{
+	static const struct {
+		enum outbox_state from, to;
+	} edges[] = {
+		{OUTBOX_QUEUED, OUTBOX_SENDING},
+		{OUTBOX_QUEUED, OUTBOX_CANCELLED},
+		{OUTBOX_SENDING, OUTBOX_SENT},
+		{OUTBOX_SENDING, OUTBOX_QUEUED},
+		{OUTBOX_SENDING, OUTBOX_DEAD},
+		{OUTBOX_DEAD, OUTBOX_QUEUED},
+	};
+	int allowed = 0;
+
+	(void)state;
+	for (int from = 0; from < OUTBOX_STATE_COUNT; from++) {
+		for (int to = 0; to < OUTBOX_STATE_COUNT; to++) {
+			bool want = false;
+
+			for (size_t i = 0; i < ARRAY_SIZE(edges); i++)
+				if (edges[i].from == (enum outbox_state)from &&
+				    edges[i].to == (enum outbox_state)to)
+					want = true;
+			if (outbox_transition_ok((enum outbox_state)from,
+			    (enum outbox_state)to) != want)
+				fail_msg("%s -> %s: expected %s",
+				    outbox_state_name((enum outbox_state)from),
+				    outbox_state_name((enum outbox_state)to),
+				    want ? "allowed" : "refused");
+			allowed += want;
+		}
+	}
+	assert_int_equal(allowed, 6);
+	/* Sent and cancelled are final; nothing stays where it is. */
+	for (int s = 0; s < OUTBOX_STATE_COUNT; s++) {
+		assert_false(outbox_transition_ok(OUTBOX_SENT,
+		    (enum outbox_state)s));
+		assert_false(outbox_transition_ok(OUTBOX_CANCELLED,
+		    (enum outbox_state)s));
+		assert_false(outbox_transition_ok((enum outbox_state)s,
+		    (enum outbox_state)s));
+	}
+	assert_false(outbox_transition_ok(OUTBOX_STATE_COUNT, OUTBOX_QUEUED));
+	assert_false(outbox_transition_ok(OUTBOX_QUEUED, OUTBOX_STATE_COUNT));
+	assert_false(outbox_transition_ok((enum outbox_state)-1,
+	    OUTBOX_SENDING));
+}
+
 static void
 test_policy_from_conf(void **state)
 {
@@ -314,7 +364,8 @@ test_next_due_order_and_time(void **state)
 	a = enqueue(db, "a", T0);
 	b = enqueue(db, "b", T0 + 10);
 	c = enqueue(db, "c", T0 + 20);
-	/* a waits for a retry at T0 + 100. */
+	/* a was tried once and waits for a retry at T0 + 100. */
+	assert_int_equal(db_outbox_mark_sending(db, a, T0 + 29, &e), 0);
 	assert_int_equal(db_outbox_set_state(db, a, OUTBOX_QUEUED, 1, T0 + 100,
 	    "421 try later", T0 + 30, &e), 0);
 
@@ -323,6 +374,7 @@ test_next_due_order_and_time(void **state)
 	assert_int_equal(db_outbox_next_due(db, T0 + 5, &r, &msg, &e), 0);
 	assert_int_equal(db_outbox_next_due(db, T0 + 30, &r, &msg, &e), 1);
 	assert_int_equal(r.id, b);
+	assert_int_equal(db_outbox_mark_sending(db, b, T0 + 30, &e), 0);
 	assert_int_equal(db_outbox_set_state(db, b, OUTBOX_SENT, 1, 0, NULL,
 	    T0 + 31, &e), 0);
 	assert_int_equal(db_outbox_next_due(db, T0 + 31, &r, &msg, &e), 1);
@@ -402,6 +454,7 @@ test_error_cut_keeps_utf8(void **state)
 	for (i = 0; i + 2 < sizeof(text); i += 2)
 		memcpy(text + i, "\xc3\xa9", 2);
 	text[i] = '\0';
+	assert_int_equal(db_outbox_mark_sending(db, id, T0, &e), 0);
 	assert_int_equal(db_outbox_set_state(db, id, OUTBOX_DEAD, 1, 0, text,
 	    T0, &e), 0);
 	r = get_row(db, id);
@@ -450,6 +503,8 @@ test_retry_dead(void **state)
 	int64_t a = enqueue(db, "a", T0), b = enqueue(db, "b", T0);
 	int64_t c = enqueue(db, "c", T0), n = -1, t = 0;
 
+	assert_int_equal(db_outbox_mark_sending(db, a, T0 + 10, &e), 0);
+	assert_int_equal(db_outbox_mark_sending(db, b, T0 + 10, &e), 0);
 	assert_int_equal(db_outbox_set_state(db, a, OUTBOX_DEAD, 3, 0,
 	    "550 no such user", T0 + 10, &e), 0);
 	assert_int_equal(db_outbox_set_state(db, b, OUTBOX_DEAD, 5, 0,
@@ -513,6 +568,7 @@ test_foreach(void **state)
 	int64_t c = enqueue(db, "c", T0 + 2);
 	int calls = 0;
 
+	assert_int_equal(db_outbox_mark_sending(db, b, T0 + 5, &e), 0);
 	assert_int_equal(db_outbox_set_state(db, b, OUTBOX_DEAD, 1, 0, "x",
 	    T0 + 5, &e), 0);
 	assert_int_equal(db_outbox_foreach(db, -1, list_ids, &l, &e), 0);
@@ -545,6 +601,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_transitions_all_pairs),
 		cmocka_unit_test(test_policy_from_conf),
 		cmocka_unit_test(test_backoff_doubles_and_caps),
 		cmocka_unit_test(test_backoff_jitter),

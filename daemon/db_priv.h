@@ -1,0 +1,130 @@
+/*
+ * db_priv.h - what the db*.c files share: the connection, the statement
+ * cache, and the helpers that turn SQLite results into FC_E* errors and
+ * row fields into structs. Included by db*.c only, the only files that
+ * include sqlite3.h; everything else uses db.h.
+ *
+ * The statement cache: each call site keeps its SQL next to the code
+ * that runs it, behind a key of its own,
+ *
+ *	static struct db_stmt_key key;
+ *	if ((rc = db_stmt(db, &key, "SELECT ...", &st, e)) < 0)
+ *		return rc;
+ *	... bind, step ...
+ *	db_done(st);
+ *
+ * The statement is prepared on its first use on a connection, reset and
+ * cleared by db_done(), and finalized by db_close().
+ */
+#ifndef FC_DB_PRIV_H
+#define FC_DB_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "db.h"
+#include "err.h"
+
+/* Longest stored date text we accept: "YYYY-MM-DD". */
+#define DATE_TEXT_MAX 10
+/* Room for "family <ref>" or "caseworker <email>" in messages. */
+#define ROW_NAME_MAX (FC_EMAIL_MAX + 32)
+
+/* A call site's key into the statement cache (see db_stmt()). */
+struct db_stmt_key {
+	size_t slot;	/* 0 until first use */
+};
+
+struct db {
+	sqlite3 *h;
+	char *path;		/* for messages */
+	int version;
+	uint64_t min_free;	/* bytes a write transaction leaves free */
+	uint64_t short_avail;	/* what the commit hook found, when it refused */
+	bool short_of_space;	/* the commit hook refused the last commit */
+	bool full;		/* SQLite found the disk full (db_disk_full) */
+	sqlite3_stmt **stmt;	/* the statement cache, by db_stmt_key slot */
+	size_t nstmt;
+};
+
+/* Binds parameters 1, 2, ... in order; the first failure sticks. */
+struct db_binder {
+	sqlite3_stmt *st;
+	int i;
+	int rc;
+	bool unterminated;
+};
+
+/* db.c: the connection. */
+/*
+ * Turn an SQLite result into an FC_E* value and "CONTEXT: reason".
+ * SQLite's own messages name tables and columns, never values.
+ */
+int db_fail(struct db *db, int rc, struct fc_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Whether rc is a UNIQUE or PRIMARY KEY violation. */
+bool db_unique_violation(int rc);
+/* Run SQL without results; what names the operation in an error. */
+int db_exec(struct db *db, const char *sql, struct fc_error *e,
+	    const char *what);
+/* A fresh statement, for queries run once per call; caller finalizes. */
+int db_prepare(struct db *db, const char *sql, sqlite3_stmt **out,
+	       struct fc_error *e);
+/* The cached statement of a call site (see above); release with db_done(). */
+int db_stmt(struct db *db, struct db_stmt_key *key, const char *sql,
+	    sqlite3_stmt **out, struct fc_error *e);
+/* Reset a cached statement: it holds no lock or snapshot; NULL is fine. */
+void db_done(sqlite3_stmt *st);
+/* Step a write statement to its end and release it: an SQLite result. */
+int db_step_done(sqlite3_stmt *st);
+/* One integer from a single-row query: an SQLite result code; one-off. */
+int db_query_int_raw(struct db *db, const char *sql, int64_t *out);
+/* The same as an FC_E* value; cached under key unless key is NULL. */
+int db_query_int(struct db *db, struct db_stmt_key *key, const char *sql,
+		 int64_t *out, struct fc_error *e);
+/* Run the write of a call site whose parameters are the ids a (and b). */
+int db_write_ids(struct db *db, struct db_stmt_key *key, const char *sql,
+		 int64_t a, int64_t b, struct fc_error *e, const char *what);
+/*
+ * Group the statements of one operation: a transaction of its own, or a
+ * savepoint inside the caller's; *outer tells db_op_end() which, which
+ * keeps the writes when rc is 0 and undoes them otherwise.
+ */
+int db_op_begin(struct db *db, bool *outer, struct fc_error *e);
+int db_op_end(struct db *db, bool outer, int rc, struct fc_error *e);
+
+/* db_schema.c: what the file holds, and the migrations. */
+/* Check the file before anything is written to it; *version = user_version. */
+int db_schema_check(struct db *db, int64_t *version, struct fc_error *e);
+/* Apply the missing schema steps, each in its own transaction. */
+int db_schema_migrate(struct db *db, int64_t *version, struct fc_error *e);
+
+/* db_row.c: binding parameters and reading columns. */
+void db_bind_str(struct db_binder *b, const char *s, size_t size);
+void db_bind_int(struct db_binder *b, int64_t v);
+void db_bind_null(struct db_binder *b);
+/* Bind a date of family ref; DAY_NONE binds NULL when nullable. */
+int db_bind_date(struct db_binder *b, fc_day day, bool nullable,
+		 const char *ref, const char *name, struct fc_error *e);
+/* Check a binder; on failure the statement is released. */
+int db_bound(struct db *db, struct db_binder *b, struct fc_error *e,
+	     const char *what);
+/* "kind key" when key is printable, else "kind id N". */
+void db_row_name(char *buf, size_t size, const char *kind, const char *key,
+		 int64_t id);
+/* Copy a text column into a struct field; never truncates. */
+int db_col_str(struct db *db, sqlite3_stmt *st, int col, char *dst,
+	       size_t size, const char *row, const char *name,
+	       struct fc_error *e);
+/* A DATE column: NULL is DAY_NONE when nullable. */
+int db_col_date(struct db *db, sqlite3_stmt *st, int col, bool nullable,
+		fc_day *out, const char *row, const char *name,
+		struct fc_error *e);
+/* A channel column. */
+int db_col_channel(struct db *db, sqlite3_stmt *st, int col,
+		   enum channel *out, const char *row, struct fc_error *e);
+
+#endif
