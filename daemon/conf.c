@@ -103,10 +103,7 @@ problem_v(struct loader *l, unsigned line, const char *fmt, va_list ap)
 	struct strbuf b = {0};
 
 	sb_vprintf(&b, fmt, ap);
-	if (l->np == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->p = xrealloc(l->p, l->cap * sizeof(*l->p));
-	}
+	ARRAY_GROW(l->p, l->cap, l->np + 1);
 	l->p[l->np] = (struct problem){ line, l->np, b.s ? b.s : xstrdup("") };
 	l->np++;
 }
@@ -1124,7 +1121,7 @@ conf_defaults(struct conf *c)
 
 int
 conf_load_string(const char *text, const char *name, struct conf *c,
-		 struct err_list *errs)
+		 struct strlist *errs)
 {
 	struct loader l;
 	config_t cfg;
@@ -1143,7 +1140,7 @@ conf_load_string(const char *text, const char *name, struct conf *c,
 		goto report;
 	}
 	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
-		err_list_add(errs, "%s:%d: %s", name, config_error_line(&cfg),
+		strlist_add(errs, "%s:%d: %s", name, config_error_line(&cfg),
 		    config_error_text(&cfg));
 		rc = FC_ECONFIG;
 		goto out;
@@ -1162,7 +1159,7 @@ report:
 	if (l.np > 0)
 		qsort(l.p, l.np, sizeof(*l.p), problem_cmp);
 	for (size_t i = 0; i < l.np; i++)
-		err_list_add(errs, "%s:%u: %s", name, l.p[i].line, l.p[i].msg);
+		strlist_add(errs, "%s:%u: %s", name, l.p[i].line, l.p[i].msg);
 	if (l.np > 0)
 		rc = FC_ECONFIG;
 out:
@@ -1179,7 +1176,7 @@ out:
 }
 
 int
-conf_load(const char *path, struct conf *c, struct err_list *errs)
+conf_load(const char *path, struct conf *c, struct strlist *errs)
 {
 	struct fc_error e = {0};
 	char *text;
@@ -1188,12 +1185,12 @@ conf_load(const char *path, struct conf *c, struct err_list *errs)
 
 	rc = util_read_file(path, &text, &len, &e);
 	if (rc != 0) {
-		err_list_add(errs, "%s", e.msg);
+		strlist_add(errs, "%s", e.msg);
 		conf_defaults(c);
 		return rc == FC_EINVAL ? FC_ECONFIG : FC_ENOINPUT;
 	}
 	if (strlen(text) != len) {
-		err_list_add(errs, "%s: holds a NUL byte; is it a text file?",
+		strlist_add(errs, "%s: holds a NUL byte; is it a text file?",
 		    path);
 		free(text);
 		conf_defaults(c);

@@ -11,7 +11,7 @@
 
 #include "fclimits.h"
 
-struct err_list;
+struct strlist;
 struct fc_error;
 
 #define CONF_DEFAULT_PATH "/etc/famcontactd.conf"
@@ -69,11 +69,11 @@ void conf_defaults(struct conf *c);
  * as "FILE:LINE: message"; or FC_ENOINPUT when the file cannot be opened
  * (message in errs). c is left with the defaults on failure.
  */
-int conf_load(const char *path, struct conf *c, struct err_list *errs);
+int conf_load(const char *path, struct conf *c, struct strlist *errs);
 
 /* The same over text in memory; name stands for the file in messages. */
 int conf_load_string(const char *text, const char *name, struct conf *c,
-		     struct err_list *errs);
+		     struct strlist *errs);
 
 /*
  * Read the SMTP password: smtp.password_file, else

@@ -79,14 +79,14 @@ struct ctl_csv {
 	char *col[CTL_COLUMNS_MAX];
 };
 struct csv_record;
-struct err_list;
+struct strlist;
 
 /*
  * Open path ("-" = stdin) and read its header; known lists the accepted
  * column names, required those that must be present. Problems go to errs.
  */
 int ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
-		 const char *const *required, struct err_list *errs);
+		 const char *const *required, struct strlist *errs);
 /* The index of column name, or -1 when the file has no such column. */
 int ctl_csv_col(const struct ctl_csv *t, const char *name);
 /* The value of column name in rec ("" when absent or short). */
@@ -95,11 +95,11 @@ const char *ctl_csv_get(const struct ctl_csv *t, const struct csv_record *rec,
 /* Call row for each record after the header; FC_EINVAL when errs is not empty. */
 int ctl_csv_each(struct ctl_csv *t,
 		 void (*row)(struct ctl_csv *t, const struct csv_record *rec,
-			     void *ctx, struct err_list *errs),
-		 void *ctx, struct err_list *errs);
+			     void *ctx, struct strlist *errs),
+		 void *ctx, struct strlist *errs);
 void ctl_csv_close(struct ctl_csv *t);
 /* Print every message of errs, and a count, to stderr. */
-void ctl_print_errors(const struct err_list *errs, const char *what);
+void ctl_print_errors(const struct strlist *errs, const char *what);
 
 /* Write s as a JSON string literal. */
 void ctl_json_string(FILE *f, const char *s);

@@ -284,7 +284,7 @@ struct cw_import {
 
 static void
 import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
-	   struct err_list *errs)
+	   struct strlist *errs)
 {
 	struct cw_import *im = arg;
 	struct caseworker cw;
@@ -298,14 +298,14 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	size_t before = errs->n;
 
 	if (valid_email(email, &e) < 0)
-		err_list_add(errs, "%s:%zu: email: %s", t->path, rec->line, e.msg);
+		strlist_add(errs, "%s:%zu: email: %s", t->path, rec->line, e.msg);
 	if (valid_name(name, &e) < 0)
-		err_list_add(errs, "%s:%zu: name: %s", t->path, rec->line, e.msg);
+		strlist_add(errs, "%s:%zu: name: %s", t->path, rec->line, e.msg);
 	if (zone[0] && valid_zone(zone, &e) < 0)
-		err_list_add(errs, "%s:%zu: timezone: %s", t->path, rec->line, e.msg);
+		strlist_add(errs, "%s:%zu: timezone: %s", t->path, rec->line, e.msg);
 	for (size_t i = 0; errs->n == before && i < im->n; i++)
 		if (util_strcaseeq(im->rows[i].email, email))
-			err_list_add(errs, "%s:%zu: email: %s is already on line %zu",
+			strlist_add(errs, "%s:%zu: email: %s is already on line %zu",
 			    t->path, rec->line, email, im->lines[i]);
 	if (errs->n != before)
 		return;
@@ -381,7 +381,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	static const char *const known[] = {"email", "name", "timezone", NULL};
 	static const char *const required[] = {"email", NULL};
 	struct cw_import im = {ctl, false, false, 0, NULL, NULL};
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
 	size_t count[3] = {0, 0, 0};
@@ -409,13 +409,13 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 		rc = ctl_csv_each(&t, import_row, &im, &errs);
 	if (rc == 0 && ((rc = ctl_db(ctl, DB_OPEN_CREATE, &e)) < 0 ||
 	    (rc = import_apply(ctl, &im, t.path, count, &e)) < 0))
-		err_list_add(&errs, "%s", e.msg);
+		strlist_add(&errs, "%s", e.msg);
 	free(im.rows);
 	free(im.lines);
 	ctl_csv_close(&t);
 	if (rc < 0) {
 		ctl_print_errors(&errs, "caseworker import");
-		err_list_free(&errs);
+		strlist_free(&errs);
 		return err_exit_code(rc);
 	}
 	printf("caseworkers: %zu added, %zu updated, %zu unchanged\n", count[0],

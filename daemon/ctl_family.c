@@ -707,19 +707,19 @@ ref_add(struct family_import *im, size_t index)
 /* Validate one date cell; DAY_NONE when empty. */
 static void
 date_cell(struct ctl_csv *t, const struct csv_record *rec, const char *col,
-	  fc_day *out, struct err_list *errs)
+	  fc_day *out, struct strlist *errs)
 {
 	const char *s = ctl_csv_get(t, rec, col);
 	struct fc_error e = {0};
 
 	*out = DAY_NONE;
 	if (s[0] && date_parse(s, out, &e) < 0)
-		err_list_add(errs, "%s:%zu: %s: %s", t->path, rec->line, col, e.msg);
+		strlist_add(errs, "%s:%zu: %s: %s", t->path, rec->line, col, e.msg);
 }
 
 static void
 import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
-	   struct err_list *errs)
+	   struct strlist *errs)
 {
 	struct family_import *im = arg;
 	struct ctl *ctl = im->ctl;
@@ -741,45 +741,45 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	r.line = line;
 	r.f.status = FAMILY_ACTIVE;
 	if (valid_ref(ref, &e) < 0)
-		err_list_add(errs, "%s:%zu: ref: %s", path, line, e.msg);
+		strlist_add(errs, "%s:%zu: ref: %s", path, line, e.msg);
 	if (errs->n == before) {
 		size_t seen = ref_seen(im, ref);
 
 		if (seen != 0)
-			err_list_add(errs, "%s:%zu: ref: %s is already on line %zu",
+			strlist_add(errs, "%s:%zu: ref: %s is already on line %zu",
 			    path, line, ref, im->rows[seen - 1].line);
 	}
 	if (valid_name(name, &e) < 0)
-		err_list_add(errs, "%s:%zu: name: %s", path, line, e.msg);
+		strlist_add(errs, "%s:%zu: name: %s", path, line, e.msg);
 	if (valid_email(email, &e) < 0)
-		err_list_add(errs, "%s:%zu: caseworker: %s", path, line, e.msg);
+		strlist_add(errs, "%s:%zu: caseworker: %s", path, line, e.msg);
 	else if (ctl_caseworker(ctl, email, &cw, &e) < 0)
-		err_list_add(errs, "%s:%zu: caseworker: %s", path, line, e.msg);
+		strlist_add(errs, "%s:%zu: caseworker: %s", path, line, e.msg);
 	else
 		r.f.caseworker_id = cw.id;
 	if (every[0] && valid_cadence(every, &r.f.every_days, &e) < 0)
-		err_list_add(errs, "%s:%zu: every_days: %s", path, line, e.msg);
+		strlist_add(errs, "%s:%zu: every_days: %s", path, line, e.msg);
 	if (zone[0] && valid_zone(zone, &e) < 0)
-		err_list_add(errs, "%s:%zu: timezone: %s", path, line, e.msg);
+		strlist_add(errs, "%s:%zu: timezone: %s", path, line, e.msg);
 	date_cell(t, rec, "last_contact", &r.f.last_contact_day, errs);
 	date_cell(t, rec, "first_due", &r.f.first_due, errs);
 	date_cell(t, rec, "pause_until", &r.f.pause_until, errs);
 	if (status[0] && family_status_parse(status, &r.f.status) < 0)
-		err_list_add(errs, "%s:%zu: status: \"%s\" is not active, paused "
+		strlist_add(errs, "%s:%zu: status: \"%s\" is not active, paused "
 		    "or closed", path, line, status);
 	if (valid_text(reason, FC_REASON_MAX, &e) < 0 || strchr(reason, '\n'))
-		err_list_add(errs, "%s:%zu: pause_reason: %s", path, line,
+		strlist_add(errs, "%s:%zu: pause_reason: %s", path, line,
 		    e.msg[0] ? e.msg : "one line of text, please");
 	if (errs->n != before)
 		return;
 	if (r.f.last_contact_day != DAY_NONE &&
 	    r.f.last_contact_day > tz_day(ctl->now, ctl_cw_zone(ctl, &cw))) {
-		err_list_add(errs, "%s:%zu: last_contact: %s is in the future",
+		strlist_add(errs, "%s:%zu: last_contact: %s is in the future",
 		    path, line, ctl_csv_get(t, rec, "last_contact"));
 		return;
 	}
 	if (r.f.status == FAMILY_PAUSED && reason[0] == '\0') {
-		err_list_add(errs, "%s:%zu: pause_reason: a paused family needs a "
+		strlist_add(errs, "%s:%zu: pause_reason: a paused family needs a "
 		    "reason", path, line);
 		return;
 	}
@@ -912,7 +912,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	};
 	static const char *const required[] = {"ref", "caseworker", NULL};
 	struct family_import im = { .ctl = ctl };
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
 	size_t count[3] = {0, 0, 0};
@@ -953,18 +953,18 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 		if (rc == FC_ENOINPUT)
 			err_set(&e, rc, "%s (add caseworkers first: famcontactctl "
 			    "caseworker import)", e.msg);
-		err_list_add(&errs, "%s", e.msg);
+		strlist_add(&errs, "%s", e.msg);
 	}
 	if (rc == 0)
 		rc = ctl_csv_each(&t, import_row, &im, &errs);
 	if (rc == 0 && (rc = import_apply(ctl, &t, &im, spread, count, &e)) < 0)
-		err_list_add(&errs, "%s", e.msg);
+		strlist_add(&errs, "%s", e.msg);
 	free(im.rows);
 	free(im.slots);
 	ctl_csv_close(&t);
 	if (rc < 0) {
 		ctl_print_errors(&errs, "family import");
-		err_list_free(&errs);
+		strlist_free(&errs);
 		return err_exit_code(rc);
 	}
 	printf("families: %zu added, %zu updated, %zu unchanged\n", count[0],

@@ -126,12 +126,12 @@ usage(FILE *f)
 static int
 load_conf(const char *path, struct conf *c)
 {
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	int rc = conf_load(path, c, &errs);
 
 	for (size_t i = 0; i < errs.n; i++)
-		log_err("%s", errs.msg[i]);
-	err_list_free(&errs);
+		log_err("%s", errs.str[i]);
+	strlist_free(&errs);
 	return rc;
 }
 
@@ -139,7 +139,7 @@ load_conf(const char *path, struct conf *c)
 static int
 test_config(const char *path)
 {
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	struct fc_error e = {0};
 	struct conf *c = xmalloc(sizeof(*c));
 	char password[PASSWORD_MAX];
@@ -148,8 +148,8 @@ test_config(const char *path)
 	rc = conf_load(path, c, &errs);
 	if (rc != 0) {
 		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msg[i]);
-		err_list_free(&errs);
+			fprintf(stderr, "%s\n", errs.str[i]);
+		strlist_free(&errs);
 		free(c);
 		return EX_CONFIG;
 	}

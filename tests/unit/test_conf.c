@@ -65,10 +65,10 @@ write_file(const char *name, const char *text, mode_t mode, char *path,
 }
 
 static void
-print_errors(const struct err_list *errs)
+print_errors(const struct strlist *errs)
 {
 	for (size_t i = 0; i < errs->n; i++)
-		print_message("  got: %s\n", errs->msg[i]);
+		print_message("  got: %s\n", errs->str[i]);
 }
 
 /* Every field of a and b the same, except path. */
@@ -115,7 +115,7 @@ static void
 test_defaults(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c)), *d = xmalloc(sizeof(*d));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 
 	(void)state;
 	conf_defaults(c);
@@ -166,7 +166,7 @@ static void
 test_full(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	int rc;
 
 	(void)state;
@@ -216,7 +216,7 @@ static void
 test_example(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c)), *d = xmalloc(sizeof(*d));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	int rc;
 
 	(void)state;
@@ -295,7 +295,7 @@ test_bad_corpus(void **state)
 	assert_true(nnames >= BAD_FILES_MIN);
 
 	for (size_t i = 0; i < nnames; i++) {
-		struct err_list errs = {0};
+		struct strlist errs = {0};
 		char path[FC_PATH_MAX], want[2048], **exp;
 		size_t nexp;
 		bool ok;
@@ -315,7 +315,7 @@ test_bad_corpus(void **state)
 		for (size_t j = 0; ok && j < nexp; j++) {
 			assert_int_equal(xsnprintf(want, sizeof(want), "%s:%s",
 			    path, exp[j]), 0);
-			ok = strcmp(errs.msg[j], want) == 0;
+			ok = strcmp(errs.str[j], want) == 0;
 		}
 		/* A failed load leaves the defaults. */
 		ok = ok && c->smtp.timeout == 60 &&
@@ -331,7 +331,7 @@ test_bad_corpus(void **state)
 		for (size_t j = 0; j < nexp; j++)
 			free(exp[j]);
 		free(exp);
-		err_list_free(&errs);
+		strlist_free(&errs);
 		free(names[i]);
 	}
 	free(names);
@@ -345,19 +345,19 @@ static void
 expect_one(const char *text, const char *name, const char *msg)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	char path[FC_PATH_MAX], want[4096];
 	int rc;
 
 	write_file(name, text, 0644, path, sizeof(path));
 	rc = conf_load(path, c, &errs);
 	assert_int_equal(xsnprintf(want, sizeof(want), "%s:%s", path, msg), 0);
-	if (rc != FC_ECONFIG || errs.n != 1 || strcmp(errs.msg[0], want) != 0) {
+	if (rc != FC_ECONFIG || errs.n != 1 || strcmp(errs.str[0], want) != 0) {
 		print_message("want: %s\n", want);
 		print_errors(&errs);
 		fail();
 	}
-	err_list_free(&errs);
+	strlist_free(&errs);
 	free(c);
 }
 
@@ -367,7 +367,7 @@ test_limits(void **state)
 {
 	struct strbuf b = {0};
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 
 	(void)state;
 	/* FC_COORDINATORS_MAX addresses are fine, one more is not. */
@@ -422,9 +422,9 @@ test_limits(void **state)
 	    "smtp = { timeout = 0; };\n", "t.conf", c, &errs), FC_ECONFIG);
 	assert_string_equal(c->timezone, "UTC");
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msg[0],
+	assert_string_equal(errs.str[0],
 	    "t.conf:2: smtp.timeout: 0 is out of range (1-3600 seconds)");
-	err_list_free(&errs);
+	strlist_free(&errs);
 	sb_free(&b);
 	free(c);
 }
@@ -434,7 +434,7 @@ static void
 test_unreadable(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	char path[FC_PATH_MAX];
 	int fd;
 
@@ -442,10 +442,10 @@ test_unreadable(void **state)
 	assert_int_equal(conf_load("/nonexistent/famcontactd.conf", c, &errs),
 	    FC_ENOINPUT);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msg[0], "/nonexistent/famcontactd.conf: "
+	assert_string_equal(errs.str[0], "/nonexistent/famcontactd.conf: "
 	    "cannot open: No such file or directory");
 	assert_string_equal(c->timezone, "UTC");
-	err_list_free(&errs);
+	strlist_free(&errs);
 
 	/* A NUL byte would make libconfig stop reading there, silently. */
 	assert_int_equal(xsnprintf(path, sizeof(path), "%s/nul.conf", tmpdir), 0);
@@ -455,8 +455,8 @@ test_unreadable(void **state)
 	close(fd);
 	assert_int_equal(conf_load(path, c, &errs), FC_ECONFIG);
 	assert_int_equal(errs.n, 1);
-	assert_non_null(strstr(errs.msg[0], "holds a NUL byte"));
-	err_list_free(&errs);
+	assert_non_null(strstr(errs.str[0], "holds a NUL byte"));
+	strlist_free(&errs);
 	free(c);
 }
 
@@ -465,7 +465,7 @@ static void
 test_relative_paths(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	char path[FC_PATH_MAX], want[FC_PATH_MAX], cwd[FC_PATH_MAX];
 
 	(void)state;
@@ -512,22 +512,22 @@ static void
 test_include(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 
 	(void)state;
 	assert_int_equal(conf_load_string("@include \"\"\n", "/tmp/i.conf", c,
 	    &errs), FC_ECONFIG);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msg[0], "/tmp/i.conf:1: @include is not "
+	assert_string_equal(errs.str[0], "/tmp/i.conf:1: @include is not "
 	    "supported; keep every setting in this one file");
-	err_list_free(&errs);
+	strlist_free(&errs);
 	/* Even in a comment: libconfig's scanner looks at line starts. */
 	assert_int_equal(conf_load_string("/*\n\t@INCLUDE \"/\"\n*/\n",
 	    "i.conf", c, &errs), FC_ECONFIG);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msg[0], "i.conf:2: @include is not "
+	assert_string_equal(errs.str[0], "i.conf:2: @include is not "
 	    "supported; keep every setting in this one file");
-	err_list_free(&errs);
+	strlist_free(&errs);
 	/* Elsewhere it is only text. */
 	assert_int_equal(conf_load_string("# see @include in libconfig(3)\n"
 	    "delivery = { from = \"@include <a@example.org>\"; };\n", "i.conf",
