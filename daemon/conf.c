@@ -25,11 +25,18 @@
 
 #include "conf.h"
 #include "err.h"
+#include "text.h"
+#include "timeutil.h"
 #include "util.h"
 #include "validate.h"
 
-/* Values are quoted into messages up to this many bytes, with "...". */
-#define QUOTE_MAX 80
+/*
+ * A value quoted back into a "FILE:LINE: key: ..." message is cut with
+ * "..." past this many bytes, so that the line stays readable.
+ */
+#define VALUE_QUOTE_MAX 80
+/* The same value with the double quotes around it (see quote()). */
+#define QUOTED_VALUE_SIZE (VALUE_QUOTE_MAX + 2)
 /*
  * Integer literals libconfig would wrap, remembered per file (see
  * find_big_ints). More are not remembered; the load fails all the same.
@@ -144,13 +151,13 @@ is_bad(const struct loader *l, const struct key *k)
 	return false;
 }
 
-/* s in double quotes, escaped and cut by valid_quote(), into buf. */
+/* s in double quotes, escaped and cut by text_quote(), into buf. */
 static const char *
 quote(char *buf, size_t size, const char *s)
 {
-	char inner[QUOTE_MAX];
+	char inner[VALUE_QUOTE_MAX];
 
-	valid_quote(s, inner, sizeof(inner));
+	text_quote(s, inner, sizeof(inner));
 	if (xsnprintf(buf, size, "\"%s\"", inner) != 0)
 		xstrlcpy(buf, "\"...\"", size);
 	return buf;
@@ -205,7 +212,7 @@ static void
 wrong_shape(struct loader *l, const config_setting_t *s, const struct key *k,
 	    const char *full)
 {
-	char q[QUOTE_MAX + 8], r[64];
+	char q[QUOTED_VALUE_SIZE], r[64];
 	const char *found = shape_found(s);
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
@@ -485,9 +492,9 @@ set_zone(struct loader *l, const config_setting_t *s, const struct key *k,
 	 const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 
-	if (valid_zone(v, NULL) != 0) {
+	if (tz_check(v, NULL) != 0) {
 		problem(l, s, "%s: %s is not a time zone known to this system "
 		    "(%s)", full, quote(q, sizeof(q), v), k->hint);
 		mark_bad(l, k);
@@ -522,7 +529,7 @@ set_url(struct loader *l, const config_setting_t *s, const struct key *k,
 	const char *full)
 {
 	const char *v = config_setting_get_string(s), *host;
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	size_t hostlen;
 
 	if (strncmp(v, "smtp://", 7) == 0)
@@ -564,7 +571,7 @@ set_transport(struct loader *l, const config_setting_t *s,
 	      const struct key *k, const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 
 	if (util_strcaseeq(v, "smtp"))
 		l->c->delivery.transport = TRANSPORT_SMTP;
@@ -582,7 +589,7 @@ set_tls(struct loader *l, const config_setting_t *s, const struct key *k,
 	const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 
 	if (util_strcaseeq(v, "required"))
 		l->c->smtp.tls = TLS_REQUIRED;
@@ -614,7 +621,7 @@ set_time(struct loader *l, const config_setting_t *s, const struct key *k,
 	 const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	int hour, minute;
 
 	if (parse_time(v, &hour, &minute) != 0) {
@@ -642,7 +649,7 @@ set_weekday(struct loader *l, const config_setting_t *s, const struct key *k,
 	    const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	int day = parse_weekday(v);
 
 	if (day == 0) {
@@ -680,7 +687,7 @@ set_send_days(struct loader *l, const config_setting_t *s,
 	      const struct key *k, const char *full)
 {
 	unsigned days = 0;
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	bool ok = true;
 
 	if (!list_of_strings(l, s, k, full))
@@ -720,7 +727,7 @@ set_coordinators(struct loader *l, const config_setting_t *s,
 		 const struct key *k, const char *full)
 {
 	struct conf *c = l->c;
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	size_t n = 0;
 	bool ok = true;
 

@@ -8,6 +8,7 @@
 
 #include "csv.h"
 #include "ctl.h"
+#include "timeutil.h"
 #include "util.h"
 #include "validate.h"
 
@@ -58,7 +59,7 @@ cw_options(const char *cmd, int argc, char **argv, struct caseworker *cw,
 			xstrlcpy(cw->name, optarg, sizeof(cw->name));
 			break;
 		case 'z':
-			if (optarg[0] != '\0' && valid_zone(optarg, &e) < 0)
+			if (optarg[0] != '\0' && tz_check(optarg, &e) < 0)
 				return ctl_error(EX_DATAERR, "--tz: %s", e.msg);
 			xstrlcpy(cw->tz, optarg, sizeof(cw->tz));
 			break;
@@ -301,7 +302,7 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 		strlist_add(errs, "%s:%zu: email: %s", t->path, rec->line, e.msg);
 	if (valid_name(name, &e) < 0)
 		strlist_add(errs, "%s:%zu: name: %s", t->path, rec->line, e.msg);
-	if (zone[0] && valid_zone(zone, &e) < 0)
+	if (zone[0] && tz_check(zone, &e) < 0)
 		strlist_add(errs, "%s:%zu: timezone: %s", t->path, rec->line, e.msg);
 	for (size_t i = 0; errs->n == before && i < im->n; i++)
 		if (util_strcaseeq(im->rows[i].email, email))

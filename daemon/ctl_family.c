@@ -95,7 +95,7 @@ apply_options(struct ctl *ctl, const struct family_opts *o, struct family *f,
 			status = ctl_error(EX_DATAERR, "--every: %s", e.msg);
 	}
 	if (o->tz) {
-		if (o->tz[0] && valid_zone(o->tz, &e) < 0)
+		if (o->tz[0] && tz_check(o->tz, &e) < 0)
 			status = ctl_error(EX_DATAERR, "--tz: %s", e.msg);
 		else
 			xstrlcpy(f->tz, o->tz, sizeof(f->tz));
@@ -759,7 +759,7 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 		r.f.caseworker_id = cw.id;
 	if (every[0] && valid_cadence(every, &r.f.every_days, &e) < 0)
 		strlist_add(errs, "%s:%zu: every_days: %s", path, line, e.msg);
-	if (zone[0] && valid_zone(zone, &e) < 0)
+	if (zone[0] && tz_check(zone, &e) < 0)
 		strlist_add(errs, "%s:%zu: timezone: %s", path, line, e.msg);
 	date_cell(t, rec, "last_contact", &r.f.last_contact_day, errs);
 	date_cell(t, rec, "first_due", &r.f.first_due, errs);

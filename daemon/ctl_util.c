@@ -13,9 +13,9 @@
 
 #include "csv.h"
 #include "ctl.h"
+#include "text.h"
 #include "timeutil.h"
 #include "util.h"
-#include "validate.h"
 
 int
 ctl_fail(const struct fc_error *e)
@@ -218,7 +218,7 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 		strlist_add(errs, "%s", e.msg);
 		return rc;
 	}
-	if (!utf8_valid(t->text, len)) {
+	if (!text_utf8_valid(t->text, len)) {
 		strlist_add(errs, "%s: not UTF-8 text (save the spreadsheet as "
 		    "\"CSV UTF-8\")", t->path);
 		return FC_EINVAL;

@@ -130,7 +130,7 @@ static void check_conf(const struct conf *c, const char *text)
 	check_path(c->delivery.maildir, true);
 	check_path(c->smtp.ca_file, false);
 	check_path(c->smtp.password_file, false);
-	INV_CHECK(valid_zone(c->timezone, NULL) == 0);
+	INV_CHECK(tz_check(c->timezone, NULL) == 0);
 	INV_CHECK(c->delivery.transport == TRANSPORT_SMTP ||
 		  c->delivery.transport == TRANSPORT_MAILDIR);
 	INV_CHECK(valid_mailbox(c->delivery.from, NULL) == 0);

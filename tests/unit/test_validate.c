@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "err.h"
+#include "text.h"
+#include "timeutil.h"
 #include "util.h"
 #include "validate.h"
 
@@ -80,11 +82,11 @@ static void test_utf8_valid(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-		if (utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)
+		if (text_utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)
 			fail_msg("case %zu: expected %s", i, cases[i].ok ? "valid" : "invalid");
 	/* n counts: an embedded NUL is valid UTF-8 (has_crlf is what rejects it). */
-	assert_true(utf8_valid("a\0b", 3));
-	assert_true(utf8_valid(NULL, 0));
+	assert_true(text_utf8_valid("a\0b", 3));
+	assert_true(text_utf8_valid(NULL, 0));
 }
 
 static void test_has_crlf(void **state)
@@ -282,7 +284,7 @@ static void test_valid_text(void **state)
 	assert_int_equal(valid_text(repeat("y", FC_NOTE_MAX + 1), FC_NOTE_MAX, NULL), FC_EINVAL);
 }
 
-static void test_valid_zone(void **state)
+static void test_tz_check(void **state)
 {
 	static const char *const good[] = {
 		"UTC", "Europe/Berlin", "Europe/Istanbul", "Asia/Almaty", "Asia/Urumqi",
@@ -296,20 +298,20 @@ static void test_valid_zone(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
-		if (valid_zone(good[i], &e) != 0)
+		if (tz_check(good[i], &e) != 0)
 			fail_msg("rejected \"%s\": %s", good[i], e.msg);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		memset(&e, 0, sizeof(e));
-		if (valid_zone(bad[i], &e) != FC_EINVAL)
+		if (tz_check(bad[i], &e) != FC_EINVAL)
 			fail_msg("accepted \"%s\"", bad[i]);
 		assert_clean_message(&e);
 	}
-	assert_int_equal(valid_zone("Europe/Berln", &e), FC_EINVAL);
+	assert_int_equal(tz_check("Europe/Berln", &e), FC_EINVAL);
 	assert_string_equal(e.msg, "unknown time zone \"Europe/Berln\" (see /usr/share/zoneinfo or "
 			    "timedatectl list-timezones)");
-	assert_int_equal(valid_zone("", &e), FC_EINVAL);
+	assert_int_equal(tz_check("", &e), FC_EINVAL);
 	assert_string_equal(e.msg, "empty time zone name");
-	assert_int_equal(valid_zone(NULL, NULL), FC_EINVAL);
+	assert_int_equal(tz_check(NULL, NULL), FC_EINVAL);
 }
 
 static void test_valid_cadence(void **state)
@@ -426,45 +428,45 @@ static void test_valid_mailbox(void **state)
 	assert_clean_message(&e);
 }
 
-static void test_valid_quote(void **state)
+static void test_text_quote(void **state)
 {
 	char buf[64], tiny[8];
 
 	(void)state;
-	valid_quote("plain", buf, sizeof(buf));
+	text_quote("plain", buf, sizeof(buf));
 	assert_string_equal(buf, "plain");
-	valid_quote(NULL, buf, sizeof(buf));
+	text_quote(NULL, buf, sizeof(buf));
 	assert_string_equal(buf, "");
-	valid_quote("a\r\nb\tc\x7f", buf, sizeof(buf));
+	text_quote("a\r\nb\tc\x7f", buf, sizeof(buf));
 	assert_string_equal(buf, "a\\x0D\\x0Ab\\x09c\\x7F");
-	valid_quote("say \"x\" \\ y", buf, sizeof(buf));
+	text_quote("say \"x\" \\ y", buf, sizeof(buf));
 	assert_string_equal(buf, "say \\\"x\\\" \\\\ y");
 	/* UTF-8 stays as it is; C1 controls, bidi overrides and bad bytes do not. */
-	valid_quote("J\xc3\xbcrgen", buf, sizeof(buf));
+	text_quote("J\xc3\xbcrgen", buf, sizeof(buf));
 	assert_string_equal(buf, "J\xc3\xbcrgen");
-	valid_quote("a\xc2\x85z", buf, sizeof(buf));
+	text_quote("a\xc2\x85z", buf, sizeof(buf));
 	assert_string_equal(buf, "a\\xC2\\x85z");
-	valid_quote("x\xe2\x80\xaey", buf, sizeof(buf));	/* U+202E RIGHT-TO-LEFT OVERRIDE */
+	text_quote("x\xe2\x80\xaey", buf, sizeof(buf));	/* U+202E RIGHT-TO-LEFT OVERRIDE */
 	assert_string_equal(buf, "x\\xE2\\x80\\xAEy");
-	valid_quote("\xc0\xaf\xff", buf, sizeof(buf));
+	text_quote("\xc0\xaf\xff", buf, sizeof(buf));
 	assert_string_equal(buf, "\\xC0\\xAF\\xFF");
 
 	/* Cut with "..." and never in the middle of a character. */
-	valid_quote("abcdefghij", tiny, sizeof(tiny));
+	text_quote("abcdefghij", tiny, sizeof(tiny));
 	assert_string_equal(tiny, "abcd...");
-	valid_quote("abcdefg", tiny, sizeof(tiny));
+	text_quote("abcdefg", tiny, sizeof(tiny));
 	assert_string_equal(tiny, "abcdefg");
-	valid_quote("ab\xc3\xbc\xc3\xbcxyz", tiny, sizeof(tiny));
+	text_quote("ab\xc3\xbc\xc3\xbcxyz", tiny, sizeof(tiny));
 	assert_string_equal(tiny, "ab\xc3\xbc...");
-	valid_quote("\n\n\n", tiny, sizeof(tiny));
+	text_quote("\n\n\n", tiny, sizeof(tiny));
 	assert_string_equal(tiny, "\\x0A...");
-	valid_quote("abc", tiny, 2);
+	text_quote("abc", tiny, 2);
 	assert_string_equal(tiny, "");
-	valid_quote("abc", tiny, 4);
+	text_quote("abc", tiny, 4);
 	assert_string_equal(tiny, "abc");
-	valid_quote("abcd", tiny, 4);
+	text_quote("abcd", tiny, 4);
 	assert_string_equal(tiny, "...");
-	valid_quote("abc", tiny, 0);
+	text_quote("abc", tiny, 0);
 }
 
 int main(void)
@@ -476,10 +478,10 @@ int main(void)
 		cmocka_unit_test(test_valid_ref),
 		cmocka_unit_test(test_valid_name),
 		cmocka_unit_test(test_valid_text),
-		cmocka_unit_test(test_valid_zone),
+		cmocka_unit_test(test_tz_check),
 		cmocka_unit_test(test_valid_cadence),
 		cmocka_unit_test(test_valid_mailbox),
-		cmocka_unit_test(test_valid_quote),
+		cmocka_unit_test(test_text_quote),
 	};
 
 	/* The zone messages name /usr/share/zoneinfo. */
