@@ -950,10 +950,12 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 
 	rc = ctl_csv_open(&t, argv[optind], import_columns, required, &errs);
 	if (rc == 0 && (rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0) {
+		/* Not err_set(&e, ..., e.msg): its message may not be its own argument. */
 		if (rc == FC_ENOINPUT)
-			err_set(&e, rc, "%s (add caseworkers first: famcontactctl "
-			    "caseworker import)", e.msg);
-		strlist_add(&errs, "%s", e.msg);
+			strlist_add(&errs, "%s (add caseworkers first: "
+			    "famcontactctl caseworker import)", e.msg);
+		else
+			strlist_add(&errs, "%s", e.msg);
 	}
 	if (rc == 0)
 		rc = ctl_csv_each(&t, import_row, &im, &errs);

@@ -93,6 +93,16 @@ class Database(RegisterCase):
         self.fails(EX_NOINPUT, "status")
         self.assertFalse(os.path.exists(self.db))
 
+    def test_family_import_without_a_database_says_what_to_do_first(self):
+        path = self.write("f.csv", "ref,caseworker\nFXD-1,amira@example.org\n")
+        r = self.fails(EX_NOINPUT, "family", "import", path)
+        # The database's own message, then the hint, each once.
+        self.assertIn(self.db, r.err)
+        self.assertEqual(r.err.count(self.db), 1, r.err)
+        self.assertIn("(add caseworkers first: famcontactctl caseworker "
+                      "import)", r.err)
+        self.assertFalse(os.path.exists(self.db))
+
     def test_newer_schema_is_refused_and_untouched(self):
         self.ok("caseworker", "add", "a@example.org")
         with sqlite3.connect(self.db) as db:
