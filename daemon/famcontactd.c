@@ -38,6 +38,7 @@
 #include "mail.h"
 #include "notify.h"
 #include "outbox.h"
+#include "password.h"
 #include "timeutil.h"
 #include "transport.h"
 #include "util.h"
@@ -154,7 +155,8 @@ test_config(const char *path)
 		return EX_CONFIG;
 	}
 	if (c->smtp.password_file[0] != '\0' || c->smtp.username[0] != '\0') {
-		rc = conf_read_password(c, password, sizeof(password), &e);
+		rc = password_read(c->smtp.password_file, password,
+		    sizeof(password), &e);
 		if (rc != 0) {
 			fprintf(stderr, "%s\n", e.msg);
 			status = EX_CONFIG;
@@ -163,7 +165,7 @@ test_config(const char *path)
 			log_warn("%s: smtp.username is set but no password was "
 			    "found: set smtp.password_file, or pass the %s "
 			    "credential from the systemd unit", path,
-			    CONF_CREDENTIAL_NAME);
+			    PASSWORD_CREDENTIAL_NAME);
 		}
 		explicit_bzero(password, sizeof(password));
 	}

@@ -1,7 +1,6 @@
 /*
  * test_conf.c - the configuration file: defaults, a file that sets every
- * key, the shipped examples, relative paths, includes, the password file,
- * and a corpus of broken files (tests/data/conf/bad) whose leading
+ * key, the shipped examples, relative paths, includes, and a corpus of broken files (tests/data/conf/bad) whose leading
  * "// expect: LINE: message" comments list every error they must give,
  * in order.
  */
@@ -535,111 +534,6 @@ test_include(void **state)
 	free(c);
 }
 
-/* Read the password of a file written with mode; 0 or the error. */
-static int
-password_of(const char *text, mode_t mode, char *buf, size_t size,
-	    struct fc_error *e, char *path, size_t pathsize)
-{
-	struct conf c;
-
-	conf_defaults(&c);
-	write_file("smtp-password", text, mode, path, pathsize);
-	assert_int_equal(xstrlcpy(c.smtp.password_file, path,
-	    sizeof(c.smtp.password_file)), 0);
-	return conf_read_password(&c, buf, size, e);
-}
-
-static void
-test_password(void **state)
-{
-	char buf[64], path[FC_PATH_MAX], want[FC_PATH_MAX * 2 + 100];
-	struct fc_error e = {0};
-	struct conf c;
-
-	(void)state;
-	unsetenv("CREDENTIALS_DIRECTORY");
-	assert_int_equal(password_of("s3cret\r\n", 0600, buf, sizeof(buf), &e,
-	    path, sizeof(path)), 0);
-	assert_string_equal(buf, "s3cret");
-	assert_int_equal(password_of("s3cret", 0400, buf, sizeof(buf), &e,
-	    path, sizeof(path)), 0);
-	assert_string_equal(buf, "s3cret");
-
-	assert_int_equal(password_of("s3cret\n", 0640, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EPERM);
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s: readable by group or "
-	    "others (mode 0640); run: chmod 600 %s", path, path), 0);
-	assert_string_equal(e.msg, want);
-	assert_string_equal(buf, "");
-	assert_int_equal(password_of("s3cret\n", 0644, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EPERM);
-	assert_int_equal(password_of("s3cret\n", 0602, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EPERM);
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s: writable by group or "
-	    "others (mode 0602); run: chmod 600 %s", path, path), 0);
-	assert_string_equal(e.msg, want);
-
-	assert_int_equal(password_of("\n", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), FC_EINVAL);
-	assert_non_null(strstr(e.msg, ": is empty"));
-	assert_int_equal(password_of("", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), FC_EINVAL);
-	assert_int_equal(password_of("one\ntwo\n", 0600, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EINVAL);
-	assert_non_null(strstr(e.msg, "more than one line"));
-	/* 63 bytes fit in 64, 64 do not. */
-	assert_int_equal(password_of("123456789012345678901234567890123456789012"
-	    "345678901234567890123\r\n", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), 0);
-	assert_int_equal(strlen(buf), 63);
-	assert_int_equal(password_of("123456789012345678901234567890123456789012"
-	    "3456789012345678901234", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), FC_EINVAL);
-	assert_non_null(strstr(e.msg, "longer than 63 bytes"));
-
-	/* Not owned by us: only root can make such a file for the test. */
-	if (geteuid() == 0) {
-		assert_int_equal(password_of("s3cret\n", 0600, buf, sizeof(buf),
-		    &e, path, sizeof(path)), 0);
-		assert_int_equal(chown(path, 65534, 65534), 0);
-		conf_defaults(&c);
-		xstrlcpy(c.smtp.password_file, path, sizeof(c.smtp.password_file));
-		assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e),
-		    FC_EPERM);
-		assert_non_null(strstr(e.msg, "owned by uid 65534"));
-	}
-
-	/* Missing file: no input. */
-	conf_defaults(&c);
-	xstrlcpy(c.smtp.password_file, "/nonexistent/pw",
-	    sizeof(c.smtp.password_file));
-	assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e),
-	    FC_ENOINPUT);
-	assert_string_equal(e.msg,
-	    "/nonexistent/pw: cannot open: No such file or directory");
-
-	/* No file and no credential: no password, no AUTH. */
-	conf_defaults(&c);
-	buf[0] = 'x';
-	buf[1] = '\0';
-	assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e), 0);
-	assert_string_equal(buf, "");
-
-	/*
-	 * systemd's credential: mode bits are not ours to judge (systemd
-	 * grants access with an ACL); a missing one means no password.
-	 */
-	unlink(path);
-	write_file("smtp-password", "from-systemd\n", 0644, path, sizeof(path));
-	setenv("CREDENTIALS_DIRECTORY", tmpdir, 1);
-	assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e), 0);
-	assert_string_equal(buf, "from-systemd");
-	unlink(path);
-	assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e), 0);
-	assert_string_equal(buf, "");
-	unsetenv("CREDENTIALS_DIRECTORY");
-}
-
 int
 main(void)
 {
@@ -652,7 +546,6 @@ main(void)
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_include),
-		cmocka_unit_test(test_password),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);
