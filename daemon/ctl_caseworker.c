@@ -152,11 +152,15 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	return EX_OK;
 }
 
+struct listed_cw {
+	struct caseworker cw;
+	size_t families;	/* open families */
+};
+
 struct list_ctx {
 	struct ctl *ctl;
-	size_t n;
-	struct caseworker *cw;
-	size_t *families;
+	size_t n, cap;
+	struct listed_cw *rows;
 };
 
 static int
@@ -164,10 +168,9 @@ collect_cw(const struct caseworker *cw, void *arg)
 {
 	struct list_ctx *l = arg;
 
-	l->cw = xrealloc(l->cw, (l->n + 1) * sizeof(*l->cw));
-	l->families = xrealloc(l->families, (l->n + 1) * sizeof(*l->families));
-	l->cw[l->n] = *cw;
-	l->families[l->n] = 0;
+	ARRAY_GROW(l->rows, l->cap, l->n + 1);
+	l->rows[l->n].cw = *cw;
+	l->rows[l->n].families = 0;
 	l->n++;
 	return 0;
 }
@@ -178,15 +181,15 @@ count_family(const struct family *f, void *arg)
 	struct list_ctx *l = arg;
 
 	for (size_t i = 0; i < l->n; i++)
-		if (l->cw[i].id == f->caseworker_id)
-			l->families[i]++;
+		if (l->rows[i].cw.id == f->caseworker_id)
+			l->rows[i].families++;
 	return 0;
 }
 
 static int
 cmd_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct list_ctx l = {ctl, 0, NULL, NULL};
+	struct list_ctx l = { .ctl = ctl };
 	struct fc_error e = {0};
 	int ch, rc;
 
@@ -203,14 +206,13 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
 	    (rc = db_caseworker_foreach(ctl->db, collect_cw, &l, &e)) < 0 ||
 	    (rc = db_family_foreach(ctl->db, NULL, count_family, &l, &e)) < 0) {
-		free(l.cw);
-		free(l.families);
+		free(l.rows);
 		return ctl_fail(&e);
 	}
 	printf("%-32s %-22s %-6s %8s  %s\n", "EMAIL", "TIME ZONE", "ACTIVE",
 	    "FAMILIES", "NAME");
 	for (size_t i = 0; i < l.n; i++) {
-		const struct caseworker *cw = &l.cw[i];
+		const struct caseworker *cw = &l.rows[i].cw;
 		char zone[FC_ZONE_MAX + 16];
 
 		if (cw->tz[0])
@@ -218,10 +220,9 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		else
 			snprintf(zone, sizeof(zone), "(%s)", ctl->conf.timezone);
 		printf("%-32s %-22s %-6s %8zu  %s\n", cw->email, zone,
-		    cw->active ? "yes" : "no", l.families[i], cw->name);
+		    cw->active ? "yes" : "no", l.rows[i].families, cw->name);
 	}
-	free(l.cw);
-	free(l.families);
+	free(l.rows);
 	return EX_OK;
 }
 
@@ -275,12 +276,16 @@ cmd_remove(struct ctl *ctl, int argc, char **argv)
 	return EX_OK;
 }
 
+struct cw_row {
+	struct caseworker cw;
+	size_t line;		/* in the file */
+};
+
 struct cw_import {
 	struct ctl *ctl;
 	bool has_name, has_tz;
-	size_t n;
-	struct caseworker *rows;
-	size_t *lines;
+	size_t n, cap;
+	struct cw_row *rows;
 };
 
 static void
@@ -305,9 +310,9 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	if (zone[0] && tz_check(zone, &e) < 0)
 		strlist_add(errs, "%s:%zu: timezone: %s", t->path, rec->line, e.msg);
 	for (size_t i = 0; errs->n == before && i < im->n; i++)
-		if (util_strcaseeq(im->rows[i].email, email))
+		if (util_strcaseeq(im->rows[i].cw.email, email))
 			strlist_add(errs, "%s:%zu: email: %s is already on line %zu",
-			    t->path, rec->line, email, im->lines[i]);
+			    t->path, rec->line, email, im->rows[i].line);
 	if (errs->n != before)
 		return;
 	memset(&cw, 0, sizeof(cw));
@@ -316,10 +321,9 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	xstrlcpy(cw.email, email, sizeof(cw.email));
 	xstrlcpy(cw.name, name, sizeof(cw.name));
 	xstrlcpy(cw.tz, zone, sizeof(cw.tz));
-	im->rows = xrealloc(im->rows, (im->n + 1) * sizeof(*im->rows));
-	im->lines = xrealloc(im->lines, (im->n + 1) * sizeof(*im->lines));
-	im->rows[im->n] = cw;
-	im->lines[im->n++] = rec->line;
+	ARRAY_GROW(im->rows, im->cap, im->n + 1);
+	im->rows[im->n].cw = cw;
+	im->rows[im->n++].line = rec->line;
 }
 
 /* Write the imported rows that differ from the database, in one transaction. */
@@ -333,7 +337,7 @@ import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
 
 	/* Work out the changes first: a file that changes nothing writes nothing. */
 	for (size_t i = 0; rc == 0 && i < im->n; i++) {
-		struct caseworker old, *cw = &im->rows[i];
+		struct caseworker old, *cw = &im->rows[i].cw;
 
 		rc = db_caseworker_get(ctl->db, cw->email, &old, e);
 		if (rc == FC_ENOTFOUND) {
@@ -361,10 +365,11 @@ import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
 		for (size_t i = 0; rc == 0 && i < im->n; i++) {
 			if (!changed[i])
 				continue;
-			rc = exists[i] ? db_caseworker_update(ctl->db, &im->rows[i], e) :
-			    db_caseworker_add(ctl->db, &im->rows[i], e);
+			rc = exists[i] ?
+			    db_caseworker_update(ctl->db, &im->rows[i].cw, e) :
+			    db_caseworker_add(ctl->db, &im->rows[i].cw, e);
 			if (rc < 0)
-				err_prefix(e, "%s:%zu: ", path, im->lines[i]);
+				err_prefix(e, "%s:%zu: ", path, im->rows[i].line);
 		}
 		if (rc == 0)
 			rc = db_commit(ctl->db, e);
@@ -381,7 +386,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const known[] = {"email", "name", "timezone", NULL};
 	static const char *const required[] = {"email", NULL};
-	struct cw_import im = {ctl, false, false, 0, NULL, NULL};
+	struct cw_import im = { .ctl = ctl };
 	struct strlist errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
@@ -412,7 +417,6 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	    (rc = import_apply(ctl, &im, t.path, count, &e)) < 0))
 		strlist_add(&errs, "%s", e.msg);
 	free(im.rows);
-	free(im.lines);
 	ctl_csv_close(&t);
 	if (rc < 0) {
 		ctl_print_errors(&errs, "caseworker import");

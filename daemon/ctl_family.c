@@ -332,7 +332,7 @@ struct listed {
 struct list_ctx {
 	struct ctl *ctl;
 	bool overdue_only, due_only;
-	size_t n;
+	size_t n, cap;
 	struct listed *rows;
 };
 
@@ -347,7 +347,7 @@ collect_family(const struct family *f, void *arg)
 		return 0;
 	if (l->due_only && d.state != DUE_OVERDUE && d.state != DUE_TODAY)
 		return 0;
-	l->rows = xrealloc(l->rows, (l->n + 1) * sizeof(*l->rows));
+	ARRAY_GROW(l->rows, l->cap, l->n + 1);
 	l->rows[l->n].f = *f;
 	l->rows[l->n].d = d;
 	l->n++;
@@ -450,7 +450,7 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct list_ctx l = {ctl, false, false, 0, NULL};
+	struct list_ctx l = { .ctl = ctl };
 	struct family_filter filter = {NULL, false};
 	struct caseworker cw;
 	struct fc_error e = {0};
@@ -792,10 +792,7 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	else
 		r.f.pause_until = DAY_NONE;
 	r.f.created_at = ctl->now;
-	if (im->n == im->cap) {
-		im->cap = im->cap ? im->cap * 2 : 64;
-		im->rows = xreallocarray(im->rows, im->cap, sizeof(*im->rows));
-	}
+	ARRAY_GROW(im->rows, im->cap, im->n + 1);
 	im->rows[im->n] = r;
 	ref_add(im, im->n);
 	im->n++;
