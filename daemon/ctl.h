@@ -101,6 +101,31 @@ void ctl_csv_close(struct ctl_csv *t);
 /* Print every message of errs, and a count, to stderr. */
 void ctl_print_errors(const struct strlist *errs, const char *what);
 
+/*
+ * The problems with the fields that add, edit and import set (the same
+ * checks for an option and for a CSV column): each is recorded in errs as
+ * "WHERE LABEL: message", where WHERE is "" for a command's options and
+ * "FILE:LINE: " for an import row, and LABEL names the option or column.
+ */
+struct ctl_fields {
+	const char *where;
+	struct strlist *errs;
+	int code;		/* FC_E* of the last problem; 0 while there is none */
+};
+
+/* Record a problem with the field label, of FC_E* code. */
+void ctl_field_error(struct ctl_fields *fl, const char *label, int code,
+		     const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Check a display name (valid_name) and copy it into dst; false after recording why not. */
+bool ctl_field_name(struct ctl_fields *fl, const char *label, const char *s,
+		    char *dst, size_t size);
+/* Check a time zone ("" = none) and copy it into dst; false after recording why not. */
+bool ctl_field_zone(struct ctl_fields *fl, const char *label, const char *s,
+		    char *dst, size_t size);
+/* For a command's options: print every problem as "famcontactctl: ...", free them; the exit status. */
+int ctl_fields_fail(struct ctl_fields *fl);
+
 /* Write s as a JSON string literal. */
 void ctl_json_string(FILE *f, const char *s);
 /* Parse a DATE option value; 0 or an exit status after a message naming opt. */

@@ -16,6 +16,7 @@
 #include "text.h"
 #include "timeutil.h"
 #include "util.h"
+#include "validate.h"
 
 int
 ctl_fail(const struct fc_error *e)
@@ -328,6 +329,58 @@ ctl_print_errors(const struct strlist *errs, const char *what)
 	if (what && errs->n > 0)
 		fprintf(stderr, "famcontactctl: %s: %zu problem%s; nothing was "
 		    "written\n", what, errs->n, errs->n == 1 ? "" : "s");
+}
+
+void
+ctl_field_error(struct ctl_fields *fl, const char *label, int code,
+		const char *fmt, ...)
+{
+	struct strbuf b = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vprintf(&b, fmt, ap);
+	va_end(ap);
+	strlist_add(fl->errs, "%s%s: %s", fl->where, label, sb_str(&b));
+	sb_free(&b);
+	fl->code = code;
+}
+
+bool
+ctl_field_name(struct ctl_fields *fl, const char *label, const char *s,
+	       char *dst, size_t size)
+{
+	struct fc_error e = {0};
+
+	if (valid_name(s, &e) < 0) {
+		ctl_field_error(fl, label, e.code, "%s", e.msg);
+		return false;
+	}
+	xstrlcpy(dst, s, size);
+	return true;
+}
+
+bool
+ctl_field_zone(struct ctl_fields *fl, const char *label, const char *s,
+	       char *dst, size_t size)
+{
+	struct fc_error e = {0};
+
+	if (s[0] != '\0' && tz_check(s, &e) < 0) {
+		ctl_field_error(fl, label, e.code, "%s", e.msg);
+		return false;
+	}
+	xstrlcpy(dst, s, size);
+	return true;
+}
+
+int
+ctl_fields_fail(struct ctl_fields *fl)
+{
+	for (size_t i = 0; i < fl->errs->n; i++)
+		fprintf(stderr, "famcontactctl: %s\n", fl->errs->str[i]);
+	strlist_free(fl->errs);
+	return err_exit_code(fl->code);
 }
 
 void
