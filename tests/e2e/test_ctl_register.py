@@ -553,6 +553,17 @@ class Imports(RegisterCase):
         self.assertNotIn(f"{path}:2:", r.err)
         self.assert_unchanged(before)
 
+    def test_each_column_gets_its_own_message(self):
+        # A bad zone and a two-line pause reason on one row: the reason's
+        # message is about the reason, not the zone's message again.
+        path = self.write("p.csv", "ref,caseworker,timezone,status,pause_reason\n"
+                          'FXD-1,amira@example.org,Europe/Berln,paused,"a\nb"\n')
+        r = self.fails(EX_DATAERR, "family", "import", path)
+        self.assertIn(f"{path}:2: timezone: unknown time zone", r.err)
+        self.assertIn(f"{path}:2: pause_reason: one line of text, please",
+                      r.err)
+        self.assertEqual(r.err.count("unknown time zone"), 1, r.err)
+
     def test_malformed_csv(self):
         before = self.db_state() if os.path.exists(self.db) else None
         r = self.fails(EX_DATAERR, "family", "import", self.write(
