@@ -24,7 +24,6 @@
 #include "err.h"
 #include "password.h"
 #include "smtp.h"
-#include "transport.h"
 #include "util.h"
 
 /* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its CRLF. */
