@@ -9,8 +9,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <fcntl.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,18 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libconfig.h>
 
 #include "conf.h"
 #include "err.h"
+#include "text.h"
+#include "timeutil.h"
 #include "util.h"
 #include "validate.h"
 
-/* Values are quoted into messages up to this many bytes, with "...". */
-#define QUOTE_MAX 80
+/*
+ * A value quoted back into a "FILE:LINE: key: ..." message is cut with
+ * "..." past this many bytes, so that the line stays readable.
+ */
+#define VALUE_QUOTE_MAX 80
+/* The same value with the double quotes around it (see quote()). */
+#define QUOTED_VALUE_SIZE (VALUE_QUOTE_MAX + 2)
 /*
  * Integer literals libconfig would wrap, remembered per file (see
  * find_big_ints). More are not remembered; the load fails all the same.
@@ -103,10 +107,7 @@ problem_v(struct loader *l, unsigned line, const char *fmt, va_list ap)
 	struct strbuf b = {0};
 
 	sb_vprintf(&b, fmt, ap);
-	if (l->np == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->p = xrealloc(l->p, l->cap * sizeof(*l->p));
-	}
+	ARRAY_GROW(l->p, l->cap, l->np + 1);
 	l->p[l->np] = (struct problem){ line, l->np, b.s ? b.s : xstrdup("") };
 	l->np++;
 }
@@ -147,13 +148,13 @@ is_bad(const struct loader *l, const struct key *k)
 	return false;
 }
 
-/* s in double quotes, escaped and cut by valid_quote(), into buf. */
+/* s in double quotes, escaped and cut by text_quote(), into buf. */
 static const char *
 quote(char *buf, size_t size, const char *s)
 {
-	char inner[QUOTE_MAX];
+	char inner[VALUE_QUOTE_MAX];
 
-	valid_quote(s, inner, sizeof(inner));
+	text_quote(s, inner, sizeof(inner));
 	if (xsnprintf(buf, size, "\"%s\"", inner) != 0)
 		xstrlcpy(buf, "\"...\"", size);
 	return buf;
@@ -208,7 +209,7 @@ static void
 wrong_shape(struct loader *l, const config_setting_t *s, const struct key *k,
 	    const char *full)
 {
-	char q[QUOTE_MAX + 8], r[64];
+	char q[QUOTED_VALUE_SIZE], r[64];
 	const char *found = shape_found(s);
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
@@ -488,9 +489,9 @@ set_zone(struct loader *l, const config_setting_t *s, const struct key *k,
 	 const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 
-	if (valid_zone(v, NULL) != 0) {
+	if (tz_check(v, NULL) != 0) {
 		problem(l, s, "%s: %s is not a time zone known to this system "
 		    "(%s)", full, quote(q, sizeof(q), v), k->hint);
 		mark_bad(l, k);
@@ -525,7 +526,7 @@ set_url(struct loader *l, const config_setting_t *s, const struct key *k,
 	const char *full)
 {
 	const char *v = config_setting_get_string(s), *host;
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	size_t hostlen;
 
 	if (strncmp(v, "smtp://", 7) == 0)
@@ -567,7 +568,7 @@ set_transport(struct loader *l, const config_setting_t *s,
 	      const struct key *k, const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 
 	if (util_strcaseeq(v, "smtp"))
 		l->c->delivery.transport = TRANSPORT_SMTP;
@@ -585,7 +586,7 @@ set_tls(struct loader *l, const config_setting_t *s, const struct key *k,
 	const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 
 	if (util_strcaseeq(v, "required"))
 		l->c->smtp.tls = TLS_REQUIRED;
@@ -617,7 +618,7 @@ set_time(struct loader *l, const config_setting_t *s, const struct key *k,
 	 const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	int hour, minute;
 
 	if (parse_time(v, &hour, &minute) != 0) {
@@ -645,7 +646,7 @@ set_weekday(struct loader *l, const config_setting_t *s, const struct key *k,
 	    const char *full)
 {
 	const char *v = config_setting_get_string(s);
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	int day = parse_weekday(v);
 
 	if (day == 0) {
@@ -683,7 +684,7 @@ set_send_days(struct loader *l, const config_setting_t *s,
 	      const struct key *k, const char *full)
 {
 	unsigned days = 0;
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	bool ok = true;
 
 	if (!list_of_strings(l, s, k, full))
@@ -723,7 +724,7 @@ set_coordinators(struct loader *l, const config_setting_t *s,
 		 const struct key *k, const char *full)
 {
 	struct conf *c = l->c;
-	char q[QUOTE_MAX + 8];
+	char q[QUOTED_VALUE_SIZE];
 	size_t n = 0;
 	bool ok = true;
 
@@ -1124,7 +1125,7 @@ conf_defaults(struct conf *c)
 
 int
 conf_load_string(const char *text, const char *name, struct conf *c,
-		 struct err_list *errs)
+		 struct strlist *errs)
 {
 	struct loader l;
 	config_t cfg;
@@ -1143,7 +1144,7 @@ conf_load_string(const char *text, const char *name, struct conf *c,
 		goto report;
 	}
 	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
-		err_list_add(errs, "%s:%d: %s", name, config_error_line(&cfg),
+		strlist_add(errs, "%s:%d: %s", name, config_error_line(&cfg),
 		    config_error_text(&cfg));
 		rc = FC_ECONFIG;
 		goto out;
@@ -1162,7 +1163,7 @@ report:
 	if (l.np > 0)
 		qsort(l.p, l.np, sizeof(*l.p), problem_cmp);
 	for (size_t i = 0; i < l.np; i++)
-		err_list_add(errs, "%s:%u: %s", name, l.p[i].line, l.p[i].msg);
+		strlist_add(errs, "%s:%u: %s", name, l.p[i].line, l.p[i].msg);
 	if (l.np > 0)
 		rc = FC_ECONFIG;
 out:
@@ -1179,7 +1180,7 @@ out:
 }
 
 int
-conf_load(const char *path, struct conf *c, struct err_list *errs)
+conf_load(const char *path, struct conf *c, struct strlist *errs)
 {
 	struct fc_error e = {0};
 	char *text;
@@ -1188,12 +1189,12 @@ conf_load(const char *path, struct conf *c, struct err_list *errs)
 
 	rc = util_read_file(path, &text, &len, &e);
 	if (rc != 0) {
-		err_list_add(errs, "%s", e.msg);
+		strlist_add(errs, "%s", e.msg);
 		conf_defaults(c);
 		return rc == FC_EINVAL ? FC_ECONFIG : FC_ENOINPUT;
 	}
 	if (strlen(text) != len) {
-		err_list_add(errs, "%s: holds a NUL byte; is it a text file?",
+		strlist_add(errs, "%s: holds a NUL byte; is it a text file?",
 		    path);
 		free(text);
 		conf_defaults(c);
@@ -1203,137 +1204,6 @@ conf_load(const char *path, struct conf *c, struct err_list *errs)
 	free(text);
 	return rc;
 }
-
-/* Wipe a secret so that it does not linger in freed or reused memory. */
-static void
-wipe(void *p, size_t n)
-{
-	explicit_bzero(p, n);
-}
-
-int
-conf_read_password(const struct conf *c, char *buf, size_t size,
-		   struct fc_error *e)
-{
-	char path[FC_PATH_MAX];
-	const char *dir;
-	bool credential = false;
-	struct stat st;
-	size_t len = 0;
-	ssize_t n;
-	int fd, rc;
-
-	if (size < 2)
-		return err_set(e, FC_EINTERNAL, "password buffer too small");
-	buf[0] = '\0';
-	if (c->smtp.password_file[0] != '\0') {
-		if (xstrlcpy(path, c->smtp.password_file, sizeof(path)) != 0)
-			return err_set(e, FC_EINVAL, "smtp.password_file: too "
-			    "long");
-	} else if ((dir = getenv("CREDENTIALS_DIRECTORY")) != NULL &&
-	    dir[0] != '\0') {
-		if (xsnprintf(path, sizeof(path), "%s/%s", dir,
-		    CONF_CREDENTIAL_NAME) != 0)
-			return err_set(e, FC_EINVAL, "$CREDENTIALS_DIRECTORY: "
-			    "too long");
-		credential = true;
-	} else
-		return 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		int saved = errno;
-
-		if (credential && saved == ENOENT)
-			return 0;
-		return err_set(e, saved == ENOENT ? FC_ENOINPUT :
-		    saved == EACCES ? FC_EPERM : FC_EIO,
-		    "%s: cannot open: %s", path, strerror(saved));
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = err_set(e, FC_EIO, "%s: cannot stat: %s", path,
-		    strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = err_set(e, FC_EINVAL, "%s: not a regular file", path);
-		goto fail;
-	}
-	/*
-	 * systemd makes credentials private to the unit, often with an ACL
-	 * on a root-owned file, so owner and mode bits say nothing there.
-	 */
-	if (!credential && st.st_uid != geteuid()) {
-		struct passwd *pw = getpwuid(geteuid());
-		char who[64];
-
-		if (pw == NULL || xstrlcpy(who, pw->pw_name, sizeof(who)) != 0)
-			snprintf(who, sizeof(who), "%u", (unsigned)geteuid());
-		rc = err_set(e, FC_EPERM, "%s: owned by uid %u, not by %s "
-		    "(uid %u) who runs famcontactd; run: chown %s %s", path,
-		    (unsigned)st.st_uid, who, (unsigned)geteuid(), who, path);
-		goto fail;
-	}
-	if (!credential && (st.st_mode & 077) != 0) {
-		rc = err_set(e, FC_EPERM, "%s: %s by group or others (mode "
-		    "%04o); run: chmod 600 %s", path,
-		    (st.st_mode & 044) ? "readable" : "writable",
-		    (unsigned)(st.st_mode & 07777), path);
-		goto fail;
-	}
-	for (;;) {
-		n = read(fd, buf + len, size - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = err_set(e, FC_EIO, "%s: cannot read: %s", path,
-			    strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == size - 1)
-			break;
-	}
-	/* A full buffer may still be followed by the line ending alone. */
-	for (int trailing = 0; len == size - 1; trailing++) {
-		char extra;
-
-		do
-			n = read(fd, &extra, 1);
-		while (n < 0 && errno == EINTR);
-		if (n == 0)
-			break;
-		if (n < 0 || trailing == 2 || (extra != '\n' && extra != '\r')) {
-			rc = n < 0 ? err_set(e, FC_EIO, "%s: cannot read: %s",
-			    path, strerror(errno)) : err_set(e, FC_EINVAL,
-			    "%s: longer than %zu bytes", path, size - 1);
-			goto fail;
-		}
-	}
-	close(fd);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	buf[len] = '\0';
-	if (len == 0) {
-		wipe(buf, size);
-		return err_set(e, FC_EINVAL, "%s: is empty (it should hold the "
-		    "SMTP password)", path);
-	}
-	if (memchr(buf, '\0', len) || memchr(buf, '\n', len) ||
-	    memchr(buf, '\r', len)) {
-		wipe(buf, size);
-		return err_set(e, FC_EINVAL, "%s: holds more than one line (it "
-		    "should hold the SMTP password alone)", path);
-	}
-	return 0;
-fail:
-	close(fd);
-	wipe(buf, size);
-	return rc;
-}
-
 static void
 keys_under(const struct key *keys, const char *group,
 	   void (*fn)(const char *group, const char *key, void *arg), void *arg)

@@ -11,12 +11,10 @@
 
 #include "fclimits.h"
 
-struct err_list;
+struct strlist;
 struct fc_error;
 
 #define CONF_DEFAULT_PATH "/etc/famcontactd.conf"
-/* systemd's LoadCredential= puts the password here. */
-#define CONF_CREDENTIAL_NAME "smtp-password"
 
 enum transport_kind { TRANSPORT_SMTP, TRANSPORT_MAILDIR };
 enum tls_mode { TLS_REQUIRED, TLS_NONE };
@@ -69,11 +67,11 @@ void conf_defaults(struct conf *c);
  * as "FILE:LINE: message"; or FC_ENOINPUT when the file cannot be opened
  * (message in errs). c is left with the defaults on failure.
  */
-int conf_load(const char *path, struct conf *c, struct err_list *errs);
+int conf_load(const char *path, struct conf *c, struct strlist *errs);
 
 /* The same over text in memory; name stands for the file in messages. */
 int conf_load_string(const char *text, const char *name, struct conf *c,
-		     struct err_list *errs);
+		     struct strlist *errs);
 
 /*
  * Call fn for every key the loader accepts, in the order of the manual:
@@ -81,14 +79,5 @@ int conf_load_string(const char *text, const char *name, struct conf *c,
  */
 void conf_keys(void (*fn)(const char *group, const char *key, void *arg),
 	       void *arg);
-
-/*
- * Read the SMTP password: smtp.password_file, else
- * $CREDENTIALS_DIRECTORY/smtp-password, else "" (no AUTH). A file readable
- * by group or others, or not owned by this user, is refused (FC_EPERM) with
- * a message saying how to fix it. Trailing newline removed.
- */
-int conf_read_password(const struct conf *c, char *buf, size_t size,
-		       struct fc_error *e);
 
 #endif

@@ -79,14 +79,14 @@ struct ctl_csv {
 	char *col[CTL_COLUMNS_MAX];
 };
 struct csv_record;
-struct err_list;
+struct strlist;
 
 /*
  * Open path ("-" = stdin) and read its header; known lists the accepted
  * column names, required those that must be present. Problems go to errs.
  */
 int ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
-		 const char *const *required, struct err_list *errs);
+		 const char *const *required, struct strlist *errs);
 /* The index of column name, or -1 when the file has no such column. */
 int ctl_csv_col(const struct ctl_csv *t, const char *name);
 /* The value of column name in rec ("" when absent or short). */
@@ -95,11 +95,36 @@ const char *ctl_csv_get(const struct ctl_csv *t, const struct csv_record *rec,
 /* Call row for each record after the header; FC_EINVAL when errs is not empty. */
 int ctl_csv_each(struct ctl_csv *t,
 		 void (*row)(struct ctl_csv *t, const struct csv_record *rec,
-			     void *ctx, struct err_list *errs),
-		 void *ctx, struct err_list *errs);
+			     void *ctx, struct strlist *errs),
+		 void *ctx, struct strlist *errs);
 void ctl_csv_close(struct ctl_csv *t);
 /* Print every message of errs, and a count, to stderr. */
-void ctl_print_errors(const struct err_list *errs, const char *what);
+void ctl_print_errors(const struct strlist *errs, const char *what);
+
+/*
+ * The problems with the fields that add, edit and import set (the same
+ * checks for an option and for a CSV column): each is recorded in errs as
+ * "WHERE LABEL: message", where WHERE is "" for a command's options and
+ * "FILE:LINE: " for an import row, and LABEL names the option or column.
+ */
+struct ctl_fields {
+	const char *where;
+	struct strlist *errs;
+	int code;		/* FC_E* of the last problem; 0 while there is none */
+};
+
+/* Record a problem with the field label, of FC_E* code. */
+void ctl_field_error(struct ctl_fields *fl, const char *label, int code,
+		     const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Check a display name (valid_name) and copy it into dst; false after recording why not. */
+bool ctl_field_name(struct ctl_fields *fl, const char *label, const char *s,
+		    char *dst, size_t size);
+/* Check a time zone ("" = none) and copy it into dst; false after recording why not. */
+bool ctl_field_zone(struct ctl_fields *fl, const char *label, const char *s,
+		    char *dst, size_t size);
+/* For a command's options: print every problem as "famcontactctl: ...", free them; the exit status. */
+int ctl_fields_fail(struct ctl_fields *fl);
 
 /* Write s as a JSON string literal. */
 void ctl_json_string(FILE *f, const char *s);

@@ -8,6 +8,7 @@
 
 #include "csv.h"
 #include "ctl.h"
+#include "timeutil.h"
 #include "util.h"
 #include "validate.h"
 
@@ -16,14 +17,28 @@ static const struct option help_only[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* Options shared by add and edit. */
-static const struct option cw_opts[] = {
+/* The options of add and edit. */
+static const struct option cw_longopts[] = {
 	{"name", required_argument, NULL, 'n'},
 	{"tz", required_argument, NULL, 'z'},
 	{"active", required_argument, NULL, 'a'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
+
+/* The fields of a caseworker that add, edit and import set; NULL = not given. */
+struct cw_opts {
+	const char *name, *tz;
+	bool has_active, active;
+};
+
+/* What each field is called: the option of add and edit, or the import column. */
+struct cw_labels {
+	const char *name, *tz;
+};
+
+static const struct cw_labels option_labels = {"--name", "--tz"};
+static const struct cw_labels column_labels = {"name", "timezone"};
 
 static int
 parse_bool(const char *s, bool *out)
@@ -40,33 +55,29 @@ parse_bool(const char *s, bool *out)
 }
 
 /*
- * Parse --name/--tz/--active into cw; returns 0, 'h' for help, or an exit
- * status. active_given (NULL: --active refused) tells whether --active came.
+ * Parse the options of add (allow_active false: --active refused) or edit
+ * into o; returns 0, 'h' for help, or an exit status after a usage error.
  */
 static int
-cw_options(const char *cmd, int argc, char **argv, struct caseworker *cw,
-	   bool *active_given)
+cw_parse(const char *cmd, int argc, char **argv, bool allow_active,
+	 struct cw_opts *o)
 {
-	struct fc_error e = {0};
 	int ch;
 
-	while ((ch = ctl_getopt(argc, argv, "h", cw_opts)) != -1) {
+	memset(o, 0, sizeof(*o));
+	while ((ch = ctl_getopt(argc, argv, "h", cw_longopts)) != -1) {
 		switch (ch) {
 		case 'n':
-			if (valid_name(optarg, &e) < 0)
-				return ctl_error(EX_DATAERR, "--name: %s", e.msg);
-			xstrlcpy(cw->name, optarg, sizeof(cw->name));
+			o->name = optarg;
 			break;
 		case 'z':
-			if (optarg[0] != '\0' && valid_zone(optarg, &e) < 0)
-				return ctl_error(EX_DATAERR, "--tz: %s", e.msg);
-			xstrlcpy(cw->tz, optarg, sizeof(cw->tz));
+			o->tz = optarg;
 			break;
 		case 'a':
-			if (active_given == NULL)
+			if (!allow_active)
 				return ctl_usage(cmd, "--active is for 'caseworker edit'");
-			*active_given = true;
-			if (parse_bool(optarg, &cw->active) < 0)
+			o->has_active = true;
+			if (parse_bool(optarg, &o->active) < 0)
 				return ctl_usage(cmd, "--active takes yes or no, not \"%s\"",
 				    optarg);
 			break;
@@ -79,16 +90,32 @@ cw_options(const char *cmd, int argc, char **argv, struct caseworker *cw,
 	return 0;
 }
 
+/* Check the fields o gives and set them in cw; problems go to fl under labels. */
+static void
+cw_apply(struct ctl_fields *fl, const struct cw_opts *o,
+	 const struct cw_labels *labels, struct caseworker *cw)
+{
+	if (o->name)
+		ctl_field_name(fl, labels->name, o->name, cw->name, sizeof(cw->name));
+	if (o->tz)
+		ctl_field_zone(fl, labels->tz, o->tz, cw->tz, sizeof(cw->tz));
+	if (o->has_active)
+		cw->active = o->active;
+}
+
 static int
 cmd_add(struct ctl *ctl, int argc, char **argv)
 {
 	struct caseworker cw;
+	struct cw_opts o;
+	struct strlist errs = {0};
+	struct ctl_fields fl = { .where = "", .errs = &errs };
 	struct fc_error e = {0};
 	int rc;
 
 	memset(&cw, 0, sizeof(cw));
 	cw.active = true;
-	rc = cw_options("caseworker add", argc, argv, &cw, NULL);
+	rc = cw_parse("caseworker add", argc, argv, false, &o);
 	if (rc == 'h') {
 		printf("Usage: famcontactctl caseworker add EMAIL [--name NAME] [--tz ZONE]\n\n"
 		    "Add a caseworker. ZONE is an IANA time zone (Europe/Istanbul);\n"
@@ -98,6 +125,9 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 	}
 	if (rc != 0)
 		return rc;
+	cw_apply(&fl, &o, &option_labels, &cw);
+	if (fl.code != 0)
+		return ctl_fields_fail(&fl);
 	if (argc - optind != 1)
 		return ctl_usage("caseworker add", "expected one EMAIL");
 	if (valid_email(argv[optind], &e) < 0)
@@ -114,18 +144,14 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 static int
 cmd_edit(struct ctl *ctl, int argc, char **argv)
 {
-	struct caseworker cw, change;
+	struct caseworker cw, checked;
+	struct cw_opts o;
+	struct strlist errs = {0};
+	struct ctl_fields fl = { .where = "", .errs = &errs };
 	struct fc_error e = {0};
-	bool active_given = false;
 	int rc;
 
-	/* Sentinels tell which options were given. */
-	memset(&change, 0, sizeof(change));
-	xstrlcpy(change.name, "\x01", sizeof(change.name));
-	xstrlcpy(change.tz, "\x01", sizeof(change.tz));
-	change.id = -1;
-	change.active = true;
-	rc = cw_options("caseworker edit", argc, argv, &change, &active_given);
+	rc = cw_parse("caseworker edit", argc, argv, true, &o);
 	if (rc == 'h') {
 		printf("Usage: famcontactctl caseworker edit EMAIL [--name NAME] [--tz ZONE] [--active yes|no]\n\n"
 		    "Change a caseworker. --tz '' returns to the configuration's timezone.\n"
@@ -134,28 +160,32 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	}
 	if (rc != 0)
 		return rc;
+	/* Checked before the database is opened, as add does. */
+	memset(&checked, 0, sizeof(checked));
+	cw_apply(&fl, &o, &option_labels, &checked);
+	if (fl.code != 0)
+		return ctl_fields_fail(&fl);
 	if (argc - optind != 1)
 		return ctl_usage("caseworker edit", "expected one EMAIL");
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
 	    (rc = ctl_caseworker(ctl, argv[optind], &cw, &e)) < 0)
 		return ctl_fail(&e);
-	if (strcmp(change.name, "\x01") != 0)
-		memcpy(cw.name, change.name, sizeof(cw.name));
-	if (strcmp(change.tz, "\x01") != 0)
-		memcpy(cw.tz, change.tz, sizeof(cw.tz));
-	if (active_given)
-		cw.active = change.active;
+	cw_apply(&fl, &o, &option_labels, &cw);
 	if ((rc = db_caseworker_update(ctl->db, &cw, &e)) < 0)
 		return ctl_fail(&e);
 	printf("updated caseworker %s\n", cw.email);
 	return EX_OK;
 }
 
+struct listed_cw {
+	struct caseworker cw;
+	size_t families;	/* open families */
+};
+
 struct list_ctx {
 	struct ctl *ctl;
-	size_t n;
-	struct caseworker *cw;
-	size_t *families;
+	size_t n, cap;
+	struct listed_cw *rows;
 };
 
 static int
@@ -163,10 +193,9 @@ collect_cw(const struct caseworker *cw, void *arg)
 {
 	struct list_ctx *l = arg;
 
-	l->cw = xrealloc(l->cw, (l->n + 1) * sizeof(*l->cw));
-	l->families = xrealloc(l->families, (l->n + 1) * sizeof(*l->families));
-	l->cw[l->n] = *cw;
-	l->families[l->n] = 0;
+	ARRAY_GROW(l->rows, l->cap, l->n + 1);
+	l->rows[l->n].cw = *cw;
+	l->rows[l->n].families = 0;
 	l->n++;
 	return 0;
 }
@@ -177,15 +206,15 @@ count_family(const struct family *f, void *arg)
 	struct list_ctx *l = arg;
 
 	for (size_t i = 0; i < l->n; i++)
-		if (l->cw[i].id == f->caseworker_id)
-			l->families[i]++;
+		if (l->rows[i].cw.id == f->caseworker_id)
+			l->rows[i].families++;
 	return 0;
 }
 
 static int
 cmd_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct list_ctx l = {ctl, 0, NULL, NULL};
+	struct list_ctx l = { .ctl = ctl };
 	struct fc_error e = {0};
 	int ch, rc;
 
@@ -202,14 +231,13 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
 	    (rc = db_caseworker_foreach(ctl->db, collect_cw, &l, &e)) < 0 ||
 	    (rc = db_family_foreach(ctl->db, NULL, count_family, &l, &e)) < 0) {
-		free(l.cw);
-		free(l.families);
+		free(l.rows);
 		return ctl_fail(&e);
 	}
 	printf("%-32s %-22s %-6s %8s  %s\n", "EMAIL", "TIME ZONE", "ACTIVE",
 	    "FAMILIES", "NAME");
 	for (size_t i = 0; i < l.n; i++) {
-		const struct caseworker *cw = &l.cw[i];
+		const struct caseworker *cw = &l.rows[i].cw;
 		char zone[FC_ZONE_MAX + 16];
 
 		if (cw->tz[0])
@@ -217,10 +245,9 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		else
 			snprintf(zone, sizeof(zone), "(%s)", ctl->conf.timezone);
 		printf("%-32s %-22s %-6s %8zu  %s\n", cw->email, zone,
-		    cw->active ? "yes" : "no", l.families[i], cw->name);
+		    cw->active ? "yes" : "no", l.rows[i].families, cw->name);
 	}
-	free(l.cw);
-	free(l.families);
+	free(l.rows);
 	return EX_OK;
 }
 
@@ -274,51 +301,54 @@ cmd_remove(struct ctl *ctl, int argc, char **argv)
 	return EX_OK;
 }
 
+struct cw_row {
+	struct caseworker cw;
+	size_t line;		/* in the file */
+};
+
 struct cw_import {
 	struct ctl *ctl;
 	bool has_name, has_tz;
-	size_t n;
-	struct caseworker *rows;
-	size_t *lines;
+	size_t n, cap;
+	struct cw_row *rows;
 };
 
 static void
 import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
-	   struct err_list *errs)
+	   struct strlist *errs)
 {
 	struct cw_import *im = arg;
 	struct caseworker cw;
-	/* A column the file lacks leaves the stored value alone. */
-	im->has_name = ctl_csv_col(t, "name") >= 0;
-	im->has_tz = ctl_csv_col(t, "timezone") >= 0;
 	struct fc_error e = {0};
+	char where[FC_PATH_MAX + 32];
+	struct ctl_fields fl = { .where = where, .errs = errs };
 	const char *email = ctl_csv_get(t, rec, "email");
-	const char *name = ctl_csv_get(t, rec, "name");
-	const char *zone = ctl_csv_get(t, rec, "timezone");
-	size_t before = errs->n;
+	/* A column the file lacks leaves the stored value alone. */
+	const struct cw_opts o = {
+		.name = ctl_csv_col(t, "name") >= 0 ? ctl_csv_get(t, rec, "name") : NULL,
+		.tz = ctl_csv_col(t, "timezone") >= 0 ?
+		    ctl_csv_get(t, rec, "timezone") : NULL,
+	};
 
-	if (valid_email(email, &e) < 0)
-		err_list_add(errs, "%s:%zu: email: %s", t->path, rec->line, e.msg);
-	if (valid_name(name, &e) < 0)
-		err_list_add(errs, "%s:%zu: name: %s", t->path, rec->line, e.msg);
-	if (zone[0] && valid_zone(zone, &e) < 0)
-		err_list_add(errs, "%s:%zu: timezone: %s", t->path, rec->line, e.msg);
-	for (size_t i = 0; errs->n == before && i < im->n; i++)
-		if (util_strcaseeq(im->rows[i].email, email))
-			err_list_add(errs, "%s:%zu: email: %s is already on line %zu",
-			    t->path, rec->line, email, im->lines[i]);
-	if (errs->n != before)
-		return;
+	im->has_name = o.name != NULL;
+	im->has_tz = o.tz != NULL;
+	(void)xsnprintf(where, sizeof(where), "%s:%zu: ", t->path, rec->line);
 	memset(&cw, 0, sizeof(cw));
 	cw.active = true;
 	cw.created_at = im->ctl->now;
+	if (valid_email(email, &e) < 0)
+		ctl_field_error(&fl, "email", e.code, "%s", e.msg);
+	cw_apply(&fl, &o, &column_labels, &cw);
+	for (size_t i = 0; fl.code == 0 && i < im->n; i++)
+		if (util_strcaseeq(im->rows[i].cw.email, email))
+			ctl_field_error(&fl, "email", FC_EINVAL,
+			    "%s is already on line %zu", email, im->rows[i].line);
+	if (fl.code != 0)
+		return;
 	xstrlcpy(cw.email, email, sizeof(cw.email));
-	xstrlcpy(cw.name, name, sizeof(cw.name));
-	xstrlcpy(cw.tz, zone, sizeof(cw.tz));
-	im->rows = xrealloc(im->rows, (im->n + 1) * sizeof(*im->rows));
-	im->lines = xrealloc(im->lines, (im->n + 1) * sizeof(*im->lines));
-	im->rows[im->n] = cw;
-	im->lines[im->n++] = rec->line;
+	ARRAY_GROW(im->rows, im->cap, im->n + 1);
+	im->rows[im->n].cw = cw;
+	im->rows[im->n++].line = rec->line;
 }
 
 /* Write the imported rows that differ from the database, in one transaction. */
@@ -332,7 +362,7 @@ import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
 
 	/* Work out the changes first: a file that changes nothing writes nothing. */
 	for (size_t i = 0; rc == 0 && i < im->n; i++) {
-		struct caseworker old, *cw = &im->rows[i];
+		struct caseworker old, *cw = &im->rows[i].cw;
 
 		rc = db_caseworker_get(ctl->db, cw->email, &old, e);
 		if (rc == FC_ENOTFOUND) {
@@ -360,10 +390,11 @@ import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
 		for (size_t i = 0; rc == 0 && i < im->n; i++) {
 			if (!changed[i])
 				continue;
-			rc = exists[i] ? db_caseworker_update(ctl->db, &im->rows[i], e) :
-			    db_caseworker_add(ctl->db, &im->rows[i], e);
+			rc = exists[i] ?
+			    db_caseworker_update(ctl->db, &im->rows[i].cw, e) :
+			    db_caseworker_add(ctl->db, &im->rows[i].cw, e);
 			if (rc < 0)
-				err_prefix(e, "%s:%zu: ", path, im->lines[i]);
+				err_prefix(e, "%s:%zu: ", path, im->rows[i].line);
 		}
 		if (rc == 0)
 			rc = db_commit(ctl->db, e);
@@ -380,8 +411,8 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const known[] = {"email", "name", "timezone", NULL};
 	static const char *const required[] = {"email", NULL};
-	struct cw_import im = {ctl, false, false, 0, NULL, NULL};
-	struct err_list errs = {0};
+	struct cw_import im = { .ctl = ctl };
+	struct strlist errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
 	size_t count[3] = {0, 0, 0};
@@ -409,13 +440,12 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 		rc = ctl_csv_each(&t, import_row, &im, &errs);
 	if (rc == 0 && ((rc = ctl_db(ctl, DB_OPEN_CREATE, &e)) < 0 ||
 	    (rc = import_apply(ctl, &im, t.path, count, &e)) < 0))
-		err_list_add(&errs, "%s", e.msg);
+		strlist_add(&errs, "%s", e.msg);
 	free(im.rows);
-	free(im.lines);
 	ctl_csv_close(&t);
 	if (rc < 0) {
 		ctl_print_errors(&errs, "caseworker import");
-		err_list_free(&errs);
+		strlist_free(&errs);
 		return err_exit_code(rc);
 	}
 	printf("caseworkers: %zu added, %zu updated, %zu unchanged\n", count[0],

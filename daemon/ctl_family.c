@@ -18,9 +18,21 @@ static const struct option help_only[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* The options of add and edit; NULL = not given. */
+/* The fields of a family that add, edit and import set; NULL = not given. */
 struct family_opts {
 	const char *caseworker, *name, *every, *tz, *last_contact;
+};
+
+/* What each field is called: the option of add and edit, or the import column. */
+struct family_labels {
+	const char *caseworker, *name, *every, *tz, *last_contact;
+};
+
+static const struct family_labels option_labels = {
+	"--caseworker", "--name", "--every", "--tz", "--last-contact",
+};
+static const struct family_labels column_labels = {
+	"caseworker", "name", "every_days", "timezone", "last_contact",
 };
 
 static const struct option family_longopts[] = {
@@ -44,7 +56,7 @@ static const char family_opts_help[] =
 
 /* Parse add/edit options; 0, 'h' for help, or an exit status. */
 static int
-family_options(const char *cmd, int argc, char **argv, struct family_opts *o)
+family_parse(const char *cmd, int argc, char **argv, struct family_opts *o)
 {
 	int ch;
 
@@ -64,58 +76,47 @@ family_options(const char *cmd, int argc, char **argv, struct family_opts *o)
 }
 
 /*
- * Validate o and apply it to f (and cw, the caseworker it names or already
- * has). Every problem is printed; returns 0 or EX_DATAERR / a db status.
+ * Check the fields o gives and set them in f (and cw, the caseworker it
+ * names or f already has). Every problem goes to fl under labels. "" clears
+ * a field: --every '' returns to reminders.every_days. A last contact in
+ * the future (the caseworker's today) is checked once all else is right.
  */
-static int
-apply_options(struct ctl *ctl, const struct family_opts *o, struct family *f,
-	      struct caseworker *cw)
+static void
+family_apply(struct ctl *ctl, struct ctl_fields *fl,
+	     const struct family_opts *o, const struct family_labels *labels,
+	     struct family *f, struct caseworker *cw)
 {
 	struct fc_error e = {0};
-	int status = 0, rc;
 
 	if (o->caseworker) {
-		if (valid_email(o->caseworker, &e) < 0)
-			status = ctl_error(EX_DATAERR, "--caseworker: %s", e.msg);
-		else if ((rc = ctl_caseworker(ctl, o->caseworker, cw, &e)) < 0)
-			status = ctl_fail(&e);
+		if (valid_email(o->caseworker, &e) < 0 ||
+		    ctl_caseworker(ctl, o->caseworker, cw, &e) < 0)
+			ctl_field_error(fl, labels->caseworker, e.code, "%s", e.msg);
 		else
 			f->caseworker_id = cw->id;
 	}
-	if (o->name) {
-		if (valid_name(o->name, &e) < 0)
-			status = ctl_error(EX_DATAERR, "--name: %s", e.msg);
-		else
-			xstrlcpy(f->name, o->name, sizeof(f->name));
-	}
-	if (o->every && o->every[0] == '\0') {
-		f->every_days = 0;	/* back to reminders.every_days */
-	} else if (o->every) {
-		if (valid_cadence(o->every, &f->every_days, &e) < 0)
-			status = ctl_error(EX_DATAERR, "--every: %s", e.msg);
-	}
-	if (o->tz) {
-		if (o->tz[0] && valid_zone(o->tz, &e) < 0)
-			status = ctl_error(EX_DATAERR, "--tz: %s", e.msg);
-		else
-			xstrlcpy(f->tz, o->tz, sizeof(f->tz));
-	}
-	if (o->last_contact && status == 0) {
-		fc_day today = tz_day(ctl->now, ctl_cw_zone(ctl, cw));
-		fc_day day;
+	if (o->name)
+		ctl_field_name(fl, labels->name, o->name, f->name, sizeof(f->name));
+	if (o->every && o->every[0] == '\0')
+		f->every_days = 0;
+	else if (o->every && valid_cadence(o->every, &f->every_days, &e) < 0)
+		ctl_field_error(fl, labels->every, e.code, "%s", e.msg);
+	if (o->tz)
+		ctl_field_zone(fl, labels->tz, o->tz, f->tz, sizeof(f->tz));
+	if (o->last_contact) {
+		fc_day day = DAY_NONE;
 
-		if (o->last_contact[0] == '\0')
-			f->last_contact_day = DAY_NONE;
-		else if ((rc = ctl_parse_day("--last-contact", o->last_contact,
-		    &day)) != 0)
-			status = rc;
-		else if (day > today)
-			status = ctl_error(EX_DATAERR, "--last-contact: %s is in the "
-			    "future", o->last_contact);
+		if (o->last_contact[0] != '\0' &&
+		    date_parse(o->last_contact, &day, &e) < 0)
+			ctl_field_error(fl, labels->last_contact, e.code, "%s",
+			    e.msg);
+		else if (fl->code == 0 && day != DAY_NONE &&
+		    day > tz_day(ctl->now, ctl_cw_zone(ctl, cw)))
+			ctl_field_error(fl, labels->last_contact, FC_EINVAL,
+			    "%s is in the future", o->last_contact);
 		else
 			f->last_contact_day = day;
 	}
-	return status;
 }
 
 static int
@@ -124,10 +125,12 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 	struct family_opts o;
 	struct family f;
 	struct caseworker cw;
+	struct strlist errs = {0};
+	struct ctl_fields fl = { .where = "", .errs = &errs };
 	struct fc_error e = {0};
 	int rc;
 
-	rc = family_options("family add", argc, argv, &o);
+	rc = family_parse("family add", argc, argv, &o);
 	if (rc == 'h') {
 		printf("Usage: famcontactctl family add REF --caseworker EMAIL [OPTIONS]\n\n"
 		    "Add a family under its reference code REF ([A-Za-z0-9._-], up to %d\n"
@@ -154,8 +157,9 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 	f.created_at = ctl->now;
 	if ((rc = ctl_db(ctl, DB_OPEN_CREATE, &e)) < 0)
 		return ctl_fail(&e);
-	if ((rc = apply_options(ctl, &o, &f, &cw)) != 0)
-		return rc;
+	family_apply(ctl, &fl, &o, &option_labels, &f, &cw);
+	if (fl.code != 0)
+		return ctl_fields_fail(&fl);
 	f.first_due = tz_day(ctl->now, ctl_cw_zone(ctl, &cw));
 	if ((rc = db_family_add(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
@@ -169,10 +173,12 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	struct family_opts o;
 	struct family f;
 	struct caseworker cw;
+	struct strlist errs = {0};
+	struct ctl_fields fl = { .where = "", .errs = &errs };
 	struct fc_error e = {0};
 	int rc;
 
-	rc = family_options("family edit", argc, argv, &o);
+	rc = family_parse("family edit", argc, argv, &o);
 	if (rc == 'h') {
 		printf("Usage: famcontactctl family edit REF [OPTIONS]\n\n"
 		    "Change a family; options not given stay as they are. --name '' and\n"
@@ -189,8 +195,9 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0 ||
 	    (rc = ctl_caseworker(ctl, f.caseworker_email, &cw, &e)) < 0)
 		return ctl_fail(&e);
-	if ((rc = apply_options(ctl, &o, &f, &cw)) != 0)
-		return rc;
+	family_apply(ctl, &fl, &o, &option_labels, &f, &cw);
+	if (fl.code != 0)
+		return ctl_fields_fail(&fl);
 	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
 	printf("updated family %s\n", f.ref);
@@ -332,7 +339,7 @@ struct listed {
 struct list_ctx {
 	struct ctl *ctl;
 	bool overdue_only, due_only;
-	size_t n;
+	size_t n, cap;
 	struct listed *rows;
 };
 
@@ -347,7 +354,7 @@ collect_family(const struct family *f, void *arg)
 		return 0;
 	if (l->due_only && d.state != DUE_OVERDUE && d.state != DUE_TODAY)
 		return 0;
-	l->rows = xrealloc(l->rows, (l->n + 1) * sizeof(*l->rows));
+	ARRAY_GROW(l->rows, l->cap, l->n + 1);
 	l->rows[l->n].f = *f;
 	l->rows[l->n].d = d;
 	l->n++;
@@ -450,7 +457,7 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct list_ctx l = {ctl, false, false, 0, NULL};
+	struct list_ctx l = { .ctl = ctl };
 	struct family_filter filter = {NULL, false};
 	struct caseworker cw;
 	struct fc_error e = {0};
@@ -704,98 +711,92 @@ ref_add(struct family_import *im, size_t index)
 		}
 }
 
+/* The value of column name in rec, or NULL when the file has no such column. */
+static const char *
+column(const struct ctl_csv *t, const struct csv_record *rec, const char *name)
+{
+	return ctl_csv_col(t, name) >= 0 ? ctl_csv_get(t, rec, name) : NULL;
+}
+
 /* Validate one date cell; DAY_NONE when empty. */
 static void
 date_cell(struct ctl_csv *t, const struct csv_record *rec, const char *col,
-	  fc_day *out, struct err_list *errs)
+	  fc_day *out, struct strlist *errs)
 {
 	const char *s = ctl_csv_get(t, rec, col);
 	struct fc_error e = {0};
 
 	*out = DAY_NONE;
 	if (s[0] && date_parse(s, out, &e) < 0)
-		err_list_add(errs, "%s:%zu: %s: %s", t->path, rec->line, col, e.msg);
+		strlist_add(errs, "%s:%zu: %s: %s", t->path, rec->line, col, e.msg);
 }
 
 static void
 import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
-	   struct err_list *errs)
+	   struct strlist *errs)
 {
 	struct family_import *im = arg;
 	struct ctl *ctl = im->ctl;
 	struct import_row r;
 	struct caseworker cw;
 	struct fc_error e = {0};
+	char where[FC_PATH_MAX + 32];
+	struct ctl_fields fl = { .where = where, .errs = errs };
 	const char *ref = ctl_csv_get(t, rec, "ref");
-	const char *name = ctl_csv_get(t, rec, "name");
-	const char *email = ctl_csv_get(t, rec, "caseworker");
-	const char *every = ctl_csv_get(t, rec, "every_days");
-	const char *zone = ctl_csv_get(t, rec, "timezone");
 	const char *status = ctl_csv_get(t, rec, "status");
 	const char *reason = ctl_csv_get(t, rec, "pause_reason");
 	size_t before = errs->n;
-	const char *path = t->path;
-	size_t line = rec->line;
+	/* A column the file lacks: NULL, and merge_row leaves the stored value alone. */
+	const struct family_opts o = {
+		.caseworker = ctl_csv_get(t, rec, "caseworker"),	/* required */
+		.name = column(t, rec, "name"),
+		.every = column(t, rec, "every_days"),
+		.tz = column(t, rec, "timezone"),
+		.last_contact = column(t, rec, "last_contact"),
+	};
 
+	(void)xsnprintf(where, sizeof(where), "%s:%zu: ", t->path, rec->line);
 	memset(&r, 0, sizeof(r));
-	r.line = line;
+	memset(&cw, 0, sizeof(cw));
+	r.line = rec->line;
 	r.f.status = FAMILY_ACTIVE;
-	if (valid_ref(ref, &e) < 0)
-		err_list_add(errs, "%s:%zu: ref: %s", path, line, e.msg);
-	if (errs->n == before) {
+	r.f.last_contact_day = DAY_NONE;
+	if (valid_ref(ref, &e) < 0) {
+		ctl_field_error(&fl, "ref", e.code, "%s", e.msg);
+	} else {
 		size_t seen = ref_seen(im, ref);
 
 		if (seen != 0)
-			err_list_add(errs, "%s:%zu: ref: %s is already on line %zu",
-			    path, line, ref, im->rows[seen - 1].line);
+			ctl_field_error(&fl, "ref", FC_EINVAL,
+			    "%s is already on line %zu", ref,
+			    im->rows[seen - 1].line);
 	}
-	if (valid_name(name, &e) < 0)
-		err_list_add(errs, "%s:%zu: name: %s", path, line, e.msg);
-	if (valid_email(email, &e) < 0)
-		err_list_add(errs, "%s:%zu: caseworker: %s", path, line, e.msg);
-	else if (ctl_caseworker(ctl, email, &cw, &e) < 0)
-		err_list_add(errs, "%s:%zu: caseworker: %s", path, line, e.msg);
-	else
-		r.f.caseworker_id = cw.id;
-	if (every[0] && valid_cadence(every, &r.f.every_days, &e) < 0)
-		err_list_add(errs, "%s:%zu: every_days: %s", path, line, e.msg);
-	if (zone[0] && valid_zone(zone, &e) < 0)
-		err_list_add(errs, "%s:%zu: timezone: %s", path, line, e.msg);
-	date_cell(t, rec, "last_contact", &r.f.last_contact_day, errs);
+	family_apply(ctl, &fl, &o, &column_labels, &r.f, &cw);
 	date_cell(t, rec, "first_due", &r.f.first_due, errs);
 	date_cell(t, rec, "pause_until", &r.f.pause_until, errs);
 	if (status[0] && family_status_parse(status, &r.f.status) < 0)
-		err_list_add(errs, "%s:%zu: status: \"%s\" is not active, paused "
-		    "or closed", path, line, status);
+		ctl_field_error(&fl, "status", FC_EINVAL, "\"%s\" is not active, "
+		    "paused or closed", status);
+	/* A fresh error: e may still hold an earlier column's message. */
+	memset(&e, 0, sizeof(e));
 	if (valid_text(reason, FC_REASON_MAX, &e) < 0 || strchr(reason, '\n'))
-		err_list_add(errs, "%s:%zu: pause_reason: %s", path, line,
+		ctl_field_error(&fl, "pause_reason", FC_EINVAL, "%s",
 		    e.msg[0] ? e.msg : "one line of text, please");
 	if (errs->n != before)
 		return;
-	if (r.f.last_contact_day != DAY_NONE &&
-	    r.f.last_contact_day > tz_day(ctl->now, ctl_cw_zone(ctl, &cw))) {
-		err_list_add(errs, "%s:%zu: last_contact: %s is in the future",
-		    path, line, ctl_csv_get(t, rec, "last_contact"));
-		return;
-	}
 	if (r.f.status == FAMILY_PAUSED && reason[0] == '\0') {
-		err_list_add(errs, "%s:%zu: pause_reason: a paused family needs a "
-		    "reason", path, line);
+		ctl_field_error(&fl, "pause_reason", FC_EINVAL,
+		    "a paused family needs a reason");
 		return;
 	}
 	xstrlcpy(r.f.ref, ref, sizeof(r.f.ref));
-	xstrlcpy(r.f.name, name, sizeof(r.f.name));
-	xstrlcpy(r.f.tz, zone, sizeof(r.f.tz));
 	xstrlcpy(r.f.caseworker_tz, cw.tz, sizeof(r.f.caseworker_tz));
 	if (r.f.status == FAMILY_PAUSED)
 		xstrlcpy(r.f.pause_reason, reason, sizeof(r.f.pause_reason));
 	else
 		r.f.pause_until = DAY_NONE;
 	r.f.created_at = ctl->now;
-	if (im->n == im->cap) {
-		im->cap = im->cap ? im->cap * 2 : 64;
-		im->rows = xreallocarray(im->rows, im->cap, sizeof(*im->rows));
-	}
+	ARRAY_GROW(im->rows, im->cap, im->n + 1);
 	im->rows[im->n] = r;
 	ref_add(im, im->n);
 	im->n++;
@@ -912,7 +913,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	};
 	static const char *const required[] = {"ref", "caseworker", NULL};
 	struct family_import im = { .ctl = ctl };
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
 	size_t count[3] = {0, 0, 0};
@@ -950,21 +951,23 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 
 	rc = ctl_csv_open(&t, argv[optind], import_columns, required, &errs);
 	if (rc == 0 && (rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0) {
+		/* Not err_set(&e, ..., e.msg): its message may not be its own argument. */
 		if (rc == FC_ENOINPUT)
-			err_set(&e, rc, "%s (add caseworkers first: famcontactctl "
-			    "caseworker import)", e.msg);
-		err_list_add(&errs, "%s", e.msg);
+			strlist_add(&errs, "%s (add caseworkers first: "
+			    "famcontactctl caseworker import)", e.msg);
+		else
+			strlist_add(&errs, "%s", e.msg);
 	}
 	if (rc == 0)
 		rc = ctl_csv_each(&t, import_row, &im, &errs);
 	if (rc == 0 && (rc = import_apply(ctl, &t, &im, spread, count, &e)) < 0)
-		err_list_add(&errs, "%s", e.msg);
+		strlist_add(&errs, "%s", e.msg);
 	free(im.rows);
 	free(im.slots);
 	ctl_csv_close(&t);
 	if (rc < 0) {
 		ctl_print_errors(&errs, "family import");
-		err_list_free(&errs);
+		strlist_free(&errs);
 		return err_exit_code(rc);
 	}
 	printf("families: %zu added, %zu updated, %zu unchanged\n", count[0],

@@ -94,7 +94,7 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	struct ctl ctl;
 	const char *config = NULL;
 	int ch, rc;
@@ -132,7 +132,7 @@ main(int argc, char **argv)
 		rc = conf_load(config, &ctl.conf, &errs);
 		if (rc < 0) {
 			ctl_print_errors(&errs, NULL);
-			err_list_free(&errs);
+			strlist_free(&errs);
 			fprintf(stderr, "famcontactctl: fix %s (famcontactd -n -c "
 			    "%s checks it)\n", config, config);
 			/* A monitoring plugin exits 0-3, whatever went wrong. */

@@ -12,6 +12,7 @@
 
 #include "ctl.h"
 #include "mail.h"
+#include "text.h"
 #include "transport.h"
 #include "util.h"
 #include "validate.h"
@@ -20,8 +21,6 @@
 #define SEND_COUNT_MAX 100
 /* Host names are at most 64 bytes on Linux (HOST_NAME_MAX). */
 #define SEND_HOST_MAX 64
-/* Room for a quoted bad value in a message. */
-#define SEND_QUOTE_MAX 300
 /* RFC 5322 3.6.4 leaves the length open; mail.h's composer caps it. */
 #define SEND_MESSAGE_ID_MAX 256
 
@@ -120,7 +119,7 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char from[FC_EMAIL_MAX + 1], q[SEND_QUOTE_MAX];
+	char from[FC_EMAIL_MAX + 1], q[FC_QUOTE_MAX];
 	const struct conf *c = &ctl->conf;
 	struct transport *t = NULL;
 	struct fc_error e = {0};
@@ -138,7 +137,7 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 			count = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || count < 1 ||
 			    count > SEND_COUNT_MAX) {
-				valid_quote(optarg, q, sizeof(q));
+				text_quote(optarg, q, sizeof(q));
 				return ctl_usage("send-test", "--count: %s is "
 				    "not a number from 1 to %d", q,
 				    SEND_COUNT_MAX);

@@ -26,7 +26,7 @@ struct cw_tally {
 struct status_ctx {
 	struct ctl *ctl;
 	struct tally all;
-	size_t n, inactive;
+	size_t n, cap, inactive;
 	struct cw_tally *cw;
 };
 
@@ -35,7 +35,7 @@ collect_cw(const struct caseworker *cw, void *arg)
 {
 	struct status_ctx *s = arg;
 
-	s->cw = xrealloc(s->cw, (s->n + 1) * sizeof(*s->cw));
+	ARRAY_GROW(s->cw, s->cap, s->n + 1);
 	memset(&s->cw[s->n], 0, sizeof(s->cw[s->n]));
 	s->cw[s->n].cw = *cw;
 	s->n++;
@@ -97,7 +97,7 @@ ctl_status_main(struct ctl *ctl, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct family_filter all = {NULL, true};
-	struct status_ctx s = {ctl, {0}, 0, 0, NULL};
+	struct status_ctx s = { .ctl = ctl };
 	struct fc_error e = {0};
 	int ch, rc;
 

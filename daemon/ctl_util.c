@@ -13,6 +13,7 @@
 
 #include "csv.h"
 #include "ctl.h"
+#include "text.h"
 #include "timeutil.h"
 #include "util.h"
 #include "validate.h"
@@ -188,7 +189,7 @@ read_input(const char *path, char **out, size_t *len, struct fc_error *e)
 /* csv.c says "line N, field K: problem"; imports say "FILE:N: field K: problem". */
 static void
 add_csv_error(const struct ctl_csv *t, const struct fc_error *e,
-	      struct err_list *errs)
+	      struct strlist *errs)
 {
 	unsigned long line;
 	int used = 0;
@@ -197,15 +198,15 @@ add_csv_error(const struct ctl_csv *t, const struct fc_error *e,
 		const char *rest = e->msg + used;
 		if (strncmp(rest, ", ", 2) == 0)
 			rest += 2;
-		err_list_add(errs, "%s:%lu: %s", t->path, line, rest);
+		strlist_add(errs, "%s:%lu: %s", t->path, line, rest);
 	} else {
-		err_list_add(errs, "%s: %s", t->path, e->msg);
+		strlist_add(errs, "%s: %s", t->path, e->msg);
 	}
 }
 
 int
 ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
-	     const char *const *required, struct err_list *errs)
+	     const char *const *required, struct strlist *errs)
 {
 	struct csv_record rec = {0};
 	struct fc_error e = {0};
@@ -215,11 +216,11 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 	memset(t, 0, sizeof(*t));
 	t->path = strcmp(path, "-") == 0 ? "(stdin)" : path;
 	if ((rc = read_input(path, &t->text, &len, &e)) < 0) {
-		err_list_add(errs, "%s", e.msg);
+		strlist_add(errs, "%s", e.msg);
 		return rc;
 	}
-	if (!utf8_valid(t->text, len)) {
-		err_list_add(errs, "%s: not UTF-8 text (save the spreadsheet as "
+	if (!text_utf8_valid(t->text, len)) {
+		strlist_add(errs, "%s: not UTF-8 text (save the spreadsheet as "
 		    "\"CSV UTF-8\")", t->path);
 		return FC_EINVAL;
 	}
@@ -231,7 +232,7 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 		return rc;
 	}
 	if (rc == 0) {
-		err_list_add(errs, "%s: empty file (a header row is needed)",
+		strlist_add(errs, "%s: empty file (a header row is needed)",
 		    t->path);
 		return FC_EINVAL;
 	}
@@ -246,7 +247,7 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 			struct strbuf list = {0};
 			for (const char *const *k = known; *k; k++)
 				sb_printf(&list, "%s%s", k == known ? "" : ",", *k);
-			err_list_add(errs, "%s:%zu: unknown column \"%s\" (the "
+			strlist_add(errs, "%s:%zu: unknown column \"%s\" (the "
 			    "columns are %s)", t->path, rec.line, name,
 			    sb_str(&list));
 			sb_free(&list);
@@ -254,7 +255,7 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 			continue;
 		}
 		if (ctl_csv_col(t, name) >= 0) {
-			err_list_add(errs, "%s:%zu: column \"%s\" appears twice",
+			strlist_add(errs, "%s:%zu: column \"%s\" appears twice",
 			    t->path, rec.line, name);
 			rc = FC_EINVAL;
 			continue;
@@ -265,7 +266,7 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 	}
 	for (const char *const *r = required; *r; r++) {
 		if (ctl_csv_col(t, *r) < 0) {
-			err_list_add(errs, "%s:%zu: the header has no \"%s\" column",
+			strlist_add(errs, "%s:%zu: the header has no \"%s\" column",
 			    t->path, rec.line, *r);
 			rc = FC_EINVAL;
 		}
@@ -295,8 +296,8 @@ ctl_csv_get(const struct ctl_csv *t, const struct csv_record *rec,
 int
 ctl_csv_each(struct ctl_csv *t,
 	     void (*row)(struct ctl_csv *t, const struct csv_record *rec,
-			 void *ctx, struct err_list *errs),
-	     void *ctx, struct err_list *errs)
+			 void *ctx, struct strlist *errs),
+	     void *ctx, struct strlist *errs)
 {
 	struct csv_record rec = {0};
 	struct fc_error e = {0};
@@ -321,13 +322,65 @@ ctl_csv_close(struct ctl_csv *t)
 }
 
 void
-ctl_print_errors(const struct err_list *errs, const char *what)
+ctl_print_errors(const struct strlist *errs, const char *what)
 {
 	for (size_t i = 0; i < errs->n; i++)
-		fprintf(stderr, "%s\n", errs->msg[i]);
+		fprintf(stderr, "%s\n", errs->str[i]);
 	if (what && errs->n > 0)
 		fprintf(stderr, "famcontactctl: %s: %zu problem%s; nothing was "
 		    "written\n", what, errs->n, errs->n == 1 ? "" : "s");
+}
+
+void
+ctl_field_error(struct ctl_fields *fl, const char *label, int code,
+		const char *fmt, ...)
+{
+	struct strbuf b = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vprintf(&b, fmt, ap);
+	va_end(ap);
+	strlist_add(fl->errs, "%s%s: %s", fl->where, label, sb_str(&b));
+	sb_free(&b);
+	fl->code = code;
+}
+
+bool
+ctl_field_name(struct ctl_fields *fl, const char *label, const char *s,
+	       char *dst, size_t size)
+{
+	struct fc_error e = {0};
+
+	if (valid_name(s, &e) < 0) {
+		ctl_field_error(fl, label, e.code, "%s", e.msg);
+		return false;
+	}
+	xstrlcpy(dst, s, size);
+	return true;
+}
+
+bool
+ctl_field_zone(struct ctl_fields *fl, const char *label, const char *s,
+	       char *dst, size_t size)
+{
+	struct fc_error e = {0};
+
+	if (s[0] != '\0' && tz_check(s, &e) < 0) {
+		ctl_field_error(fl, label, e.code, "%s", e.msg);
+		return false;
+	}
+	xstrlcpy(dst, s, size);
+	return true;
+}
+
+int
+ctl_fields_fail(struct ctl_fields *fl)
+{
+	for (size_t i = 0; i < fl->errs->n; i++)
+		fprintf(stderr, "famcontactctl: %s\n", fl->errs->str[i]);
+	strlist_free(fl->errs);
+	return err_exit_code(fl->code);
 }
 
 void

@@ -22,6 +22,7 @@
 #include "model.h"
 #include "sched.h"
 #include "summary.h"
+#include "text.h"
 #include "timeutil.h"
 #include "util.h"
 #include "validate.h"
@@ -82,7 +83,7 @@ item_from_family(struct item *it, const struct family *f,
 		    "database edited by hand?); left out of mail", it->ref);
 		it->name[0] = '\0';
 	}
-	if (f->tz[0] != '\0' && valid_zone(f->tz, NULL) == 0)
+	if (f->tz[0] != '\0' && tz_check(f->tz, NULL) == 0)
 		xstrlcpy(it->tz, f->tz, sizeof(it->tz));
 	else
 		it->tz[0] = '\0';
@@ -804,7 +805,7 @@ add_dead(const struct outbox_row *row, void *ctx)
 		return 0;
 	when_format_utc(row->created_at, when, sizeof(when));
 	/* A recipient edited behind our back must not forge a line. */
-	valid_quote(row->recipient, rcpt, sizeof(rcpt));
+	text_quote(row->recipient, rcpt, sizeof(rcpt));
 	sb_printf(&dl->text, "#%lld  %s to %s, queued %s, %d %s\n  %s\n\n",
 	    (long long)row->id, outbox_kind_name(row->kind), rcpt,
 	    when, row->attempts, plural(row->attempts, "attempt", "attempts"),

@@ -3,12 +3,10 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
 #include "err.h"
-#include "util.h"
 
 int
 err_set(struct fc_error *e, int code, const char *fmt, ...)
@@ -72,30 +70,4 @@ err_exit_code(int code)
 	case FC_EPERMANENT:	return EX_UNAVAILABLE;
 	default:		return EX_SOFTWARE;
 	}
-}
-
-void
-err_list_add(struct err_list *l, const char *fmt, ...)
-{
-	struct strbuf b = {0};
-	va_list ap;
-
-	va_start(ap, fmt);
-	sb_vprintf(&b, fmt, ap);
-	va_end(ap);
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->msg = xrealloc(l->msg, l->cap * sizeof(*l->msg));
-	}
-	l->msg[l->n++] = b.s ? b.s : xstrdup("");
-}
-
-void
-err_list_free(struct err_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->msg[i]);
-	free(l->msg);
-	l->msg = NULL;
-	l->n = l->cap = 0;
 }

@@ -4,6 +4,8 @@
  * Functions return 0 or a negative FC_E* value and, when given a
  * struct fc_error, put a one-line human message in it. Only main()
  * turns an error into an exit status (err_exit_code()).
+ * This module depends on the C library only (see util.h's strlist for a
+ * list of messages).
  */
 #ifndef FC_ERR_H
 #define FC_ERR_H
@@ -46,18 +48,5 @@ int err_prefix(struct fc_error *e, const char *fmt, ...)
 
 /* The sysexits.h status for an FC_E* value; for main() only. */
 int err_exit_code(int code);
-
-/* A growing list of messages, for reporting every error of a file in one run. */
-struct err_list {
-	char **msg;
-	size_t n, cap;
-};
-
-/* Append a formatted message; aborts on out of memory. */
-void err_list_add(struct err_list *l, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Free every message; the list is empty and reusable afterwards. */
-void err_list_free(struct err_list *l);
 
 #endif

@@ -38,6 +38,7 @@
 #include "mail.h"
 #include "notify.h"
 #include "outbox.h"
+#include "password.h"
 #include "timeutil.h"
 #include "transport.h"
 #include "util.h"
@@ -129,12 +130,12 @@ usage(FILE *f)
 static int
 load_conf(const char *path, struct conf *c)
 {
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	int rc = conf_load(path, c, &errs);
 
 	for (size_t i = 0; i < errs.n; i++)
-		log_err("%s", errs.msg[i]);
-	err_list_free(&errs);
+		log_err("%s", errs.str[i]);
+	strlist_free(&errs);
 	return rc;
 }
 
@@ -142,7 +143,7 @@ load_conf(const char *path, struct conf *c)
 static int
 test_config(const char *path)
 {
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	struct fc_error e = {0};
 	struct conf *c = xmalloc(sizeof(*c));
 	char password[PASSWORD_MAX];
@@ -151,13 +152,14 @@ test_config(const char *path)
 	rc = conf_load(path, c, &errs);
 	if (rc != 0) {
 		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msg[i]);
-		err_list_free(&errs);
+			fprintf(stderr, "%s\n", errs.str[i]);
+		strlist_free(&errs);
 		free(c);
 		return EX_CONFIG;
 	}
 	if (c->smtp.password_file[0] != '\0' || c->smtp.username[0] != '\0') {
-		rc = conf_read_password(c, password, sizeof(password), &e);
+		rc = password_read(c->smtp.password_file, password,
+		    sizeof(password), &e);
 		if (rc != 0) {
 			fprintf(stderr, "%s\n", e.msg);
 			status = EX_CONFIG;
@@ -166,7 +168,7 @@ test_config(const char *path)
 			log_warn("%s: smtp.username is set but no password was "
 			    "found: set smtp.password_file, or pass the %s "
 			    "credential from the systemd unit", path,
-			    CONF_CREDENTIAL_NAME);
+			    PASSWORD_CREDENTIAL_NAME);
 		}
 		explicit_bzero(password, sizeof(password));
 	}

@@ -31,5 +31,11 @@
 #define FC_PATH_MAX 4096
 /* An SMTP URL: scheme, host, port and an optional path. */
 #define FC_URL_MAX 1024
+/*
+ * Room for a value refused at the door and quoted back in an error
+ * message (text_quote() escapes it and cuts it with "..."): an e-mail
+ * address (FC_EMAIL_MAX) fits whole.
+ */
+#define FC_QUOTE_MAX 300
 
 #endif

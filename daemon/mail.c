@@ -23,6 +23,7 @@
 
 #include "mail.h"
 #include "err.h"
+#include "text.h"
 #include "timeutil.h"
 #include "util.h"
 #include "validate.h"
@@ -108,7 +109,7 @@ static int check_header_text(const char *field, const char *s, struct fc_error *
 	if (has_crlf(s, n))
 		return err_set(e, FC_EINVAL, "mail %s contains a line break: refused, it could "
 			       "add a header or a recipient", field);
-	if (!utf8_valid(s, n))
+	if (!text_utf8_valid(s, n))
 		return err_set(e, FC_EINVAL, "mail %s is not valid UTF-8", field);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -176,7 +177,7 @@ static int check_message_id(const char *s, struct fc_error *e)
 
 static int check_body(const char *field, const char *s, struct fc_error *e)
 {
-	if (!utf8_valid(s, strlen(s)))
+	if (!text_utf8_valid(s, strlen(s)))
 		return err_set(e, FC_EINVAL, "mail %s is not valid UTF-8", field);
 	return 0;
 }

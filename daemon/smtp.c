@@ -22,8 +22,8 @@
 
 #include "conf.h"
 #include "err.h"
+#include "password.h"
 #include "smtp.h"
-#include "transport.h"
 #include "util.h"
 
 /* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its CRLF. */
@@ -35,7 +35,7 @@
  * TLS, EHLO, AUTH, envelope, data) before it is abandoned.
  */
 #define SMTP_MESSAGE_TIMEOUTS 5
-/* Passwords longer than this are refused by conf_read_password. */
+/* Passwords longer than this are refused by password_read. */
 #define SMTP_PASSWORD_MAX 1024
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets including "<" and ">". */
 #define SMTP_PATH_MAX 256
@@ -168,14 +168,14 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 
 	password[0] = '\0';
 	if (c->smtp.username[0] != '\0') {
-		if ((ret = conf_read_password(c, password, sizeof(password),
-		    e)) < 0)
+		if ((ret = password_read(c->smtp.password_file, password,
+		    sizeof(password), e)) < 0)
 			return ret;
 		if (password[0] == '\0')
 			return err_set(e, FC_ECONFIG, "smtp.username is set "
 			    "but there is no password: set smtp.password_file "
 			    "(or LoadCredential=%s in the systemd unit)",
-			    CONF_CREDENTIAL_NAME);
+			    PASSWORD_CREDENTIAL_NAME);
 	}
 
 	/* Reference-counted by libcurl; undone in smtp_close(). */

@@ -343,7 +343,7 @@ add_sfam(const struct family *f, void *ctx)
 	s = &l->v[l->n++];
 	memset(s, 0, sizeof(*s));
 	family_label(l->conf, f, s->label, sizeof(s->label));
-	if (f->tz[0] != '\0' && valid_zone(f->tz, NULL) == 0)
+	if (f->tz[0] != '\0' && tz_check(f->tz, NULL) == 0)
 		xstrlcpy(s->tz, f->tz, sizeof(s->tz));
 	due_family(l->conf, f, l->now, &s->due);
 	s->pause_until = f->pause_until;

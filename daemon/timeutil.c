@@ -18,7 +18,7 @@
 #include "err.h"
 #include "log.h"
 #include "util.h"
-#include "validate.h"
+#include "text.h"
 
 #define SECS_PER_DAY 86400
 #define SECS_PER_HOUR 3600
@@ -26,8 +26,11 @@
 #define TZDIR_DEFAULT "/usr/share/zoneinfo"
 /* Zone names checked against tzdata recently: switching among them costs no file check. */
 #define KNOWN_ZONES 16
-/* Room for a quoted input in an error message. */
-#define QUOTE_MAX 96
+/*
+ * A date, time or zone name quoted back in an error message: a valid one
+ * (a zone is at most FC_ZONE_MAX bytes) fits; longer input is cut with "...".
+ */
+#define TIME_QUOTE_MAX 96
 
 static const char when_syntax[] =
 	"YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS] with an optional Z or \xc2\xb1HH:MM";
@@ -161,7 +164,7 @@ static enum date_scan scan_date(const char *s, fc_day *out)
 
 int date_parse(const char *s, fc_day *out, struct fc_error *e)
 {
-	char q[QUOTE_MAX];
+	char q[TIME_QUOTE_MAX];
 	fc_day day = 0;
 	enum date_scan r;
 
@@ -172,7 +175,7 @@ int date_parse(const char *s, fc_day *out, struct fc_error *e)
 		*out = day;
 		return 0;
 	}
-	valid_quote(s, q, sizeof(q));
+	text_quote(s, q, sizeof(q));
 	if (r == DATE_RANGE)
 		return err_set(e, FC_EINVAL, "\"%s\" is out of range (years 1900 to 9999)", q);
 	return err_set(e, FC_EINVAL, "\"%s\" is not a date (YYYY-MM-DD)", q);
@@ -242,6 +245,20 @@ bool tz_exists(const char *zone)
 	return ok;
 }
 
+int tz_check(const char *s, struct fc_error *e)
+{
+	char q[FC_QUOTE_MAX], dir[FC_QUOTE_MAX];
+
+	if (s == NULL || *s == '\0')
+		return err_set(e, FC_EINVAL, "empty time zone name");
+	if (tz_exists(s))
+		return 0;
+	text_quote(s, q, sizeof(q));
+	text_quote(tzdir(), dir, sizeof(dir));
+	return err_set(e, FC_EINVAL, "unknown time zone \"%s\" (see %s or timedatectl "
+		       "list-timezones)", q, dir);
+}
+
 static bool zone_known(const char *zone)
 {
 	for (size_t i = 0; i < KNOWN_ZONES; i++)
@@ -291,11 +308,11 @@ static void use_zone(const char *zone)
 		/* The ":" makes glibc read the file and never parse a POSIX rule. */
 		(void)xsnprintf(tz, sizeof(tz), ":%s", zone);
 	} else {
-		/* The door (valid_zone) should have stopped it; glibc would use UTC silently. */
+		/* The door (tz_check) should have stopped it; glibc would use UTC silently. */
 		if (strcmp(zs.warned, zone) != 0) {
-			char q[QUOTE_MAX];
+			char q[TIME_QUOTE_MAX];
 
-			valid_quote(zone, q, sizeof(q));
+			text_quote(zone, q, sizeof(q));
 			log_warn("unknown time zone \"%s\": using UTC", q);
 			(void)xstrlcpy(zs.warned, zone, sizeof(zs.warned));
 		}
@@ -458,9 +475,9 @@ static bool scan_hhmm(const char *s, int64_t *out)
 
 static int when_invalid(const char *s, struct fc_error *e)
 {
-	char q[QUOTE_MAX];
+	char q[TIME_QUOTE_MAX];
 
-	valid_quote(s, q, sizeof(q));
+	text_quote(s, q, sizeof(q));
 	return err_set(e, FC_EINVAL, "\"%s\" is not a date or time (%s)", q, when_syntax);
 }
 
@@ -484,7 +501,7 @@ int when_parse(const char *s, const char *time_zone, const char *date_zone,
 		return when_invalid(s, e);
 	}
 	if (s[10] == '\0') {
-		if (date_zone != NULL && *date_zone != '\0' && (r = valid_zone(date_zone, e)) != 0)
+		if (date_zone != NULL && *date_zone != '\0' && (r = tz_check(date_zone, e)) != 0)
 			return r;
 		*out = tz_mktime(date_zone, day, 12, 0);
 		return 0;
@@ -508,7 +525,7 @@ int when_parse(const char *s, const char *time_zone, const char *date_zone,
 	}
 	if (p[0] != '\0')
 		return when_invalid(s, e);
-	if (time_zone != NULL && *time_zone != '\0' && (r = valid_zone(time_zone, e)) != 0)
+	if (time_zone != NULL && *time_zone != '\0' && (r = tz_check(time_zone, e)) != 0)
 		return r;
 	*out = tz_mktime(time_zone, day, (int)(clock / SECS_PER_HOUR),
 			 (int)(clock / 60 % 60)) + sec;

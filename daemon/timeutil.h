@@ -46,6 +46,8 @@ void when_format_utc(int64_t t, char *buf, size_t size);
 
 /* Whether zone names a time zone in the system's tzdata ($TZDIR honoured). */
 bool tz_exists(const char *zone);
+/* The door's check of a zone name: 0, or FC_EINVAL naming where to look. */
+int tz_check(const char *zone, struct fc_error *e);
 /* Broken-down wall-clock time of t in zone. */
 int tz_localtime(int64_t t, const char *zone, struct tm *out);
 /* Calendar day of t in zone. */

@@ -11,10 +11,7 @@
 #include "smtp.h"
 #include "transport.h"
 #include "util.h"
-#include "validate.h"
-
-/* Room for a quoted address in a message. */
-#define QUOTE_MAX 300
+#include "text.h"
 
 struct transport {
 	struct smtp *smtp;		/* SMTP; NULL for a Maildir */
@@ -25,7 +22,7 @@ int
 transport_check_address(const char *what, const char *addr,
 			struct fc_error *e)
 {
-	char q[QUOTE_MAX];
+	char q[FC_QUOTE_MAX];
 	size_t n = strlen(addr);
 	const char *at = strchr(addr, '@');
 
@@ -36,7 +33,7 @@ transport_check_address(const char *what, const char *addr,
 
 		/* CR/LF would end the SMTP command and start another. */
 		if (ch <= ' ' || ch == 0x7f || ch == '<' || ch == '>') {
-			valid_quote(addr, q, sizeof(q));
+			text_quote(addr, q, sizeof(q));
 			return err_set(e, FC_EINVAL, "%s address %s holds a "
 			    "space, a control character or \"<>\"; not sent",
 			    what, q);
@@ -44,7 +41,7 @@ transport_check_address(const char *what, const char *addr,
 	}
 	if (n > FC_EMAIL_MAX || at == NULL || at == addr || at[1] == '\0' ||
 	    strchr(at + 1, '@') != NULL) {
-		valid_quote(addr, q, sizeof(q));
+		text_quote(addr, q, sizeof(q));
 		return err_set(e, FC_EINVAL, "%s address %s is not an address "
 		    "(local@domain, at most %d bytes); not sent", what, q,
 		    FC_EMAIL_MAX);

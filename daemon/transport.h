@@ -12,15 +12,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "smtp.h"	/* struct send_result */
+
 struct conf;
 struct fc_error;
 struct transport;
-
-/* Outcome of one delivery attempt. */
-struct send_result {
-	int reply_code;		/* last SMTP reply code, 0 when none */
-	char text[256];		/* server text, sanitised (printable ASCII only) */
-};
 
 /*
  * Make a transport for c's delivery settings (reads the SMTP password).

@@ -62,6 +62,25 @@ xreallocarray(void *p, size_t n, size_t size)
 	return xrealloc(p, n * size);
 }
 
+void *
+array_grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap : ARRAY_GROW_MIN;
+
+	if (n <= *cap && v != NULL)
+		return v;
+	while (c < n) {
+		if (c > SIZE_MAX / 2) {
+			c = n;
+			break;
+		}
+		c *= 2;
+	}
+	v = xreallocarray(v, c, size);
+	*cap = c;
+	return v;
+}
+
 void
 util_dirname(const char *path, char *dir, size_t size)
 {
@@ -195,6 +214,29 @@ sb_free(struct strbuf *b)
 	free(b->s);
 	b->s = NULL;
 	b->len = b->cap = 0;
+}
+
+void
+strlist_add(struct strlist *l, const char *fmt, ...)
+{
+	struct strbuf b = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vprintf(&b, fmt, ap);
+	va_end(ap);
+	ARRAY_GROW(l->str, l->cap, l->n + 1);
+	l->str[l->n++] = b.s ? b.s : xstrdup("");
+}
+
+void
+strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->str[i]);
+	free(l->str);
+	l->str = NULL;
+	l->n = l->cap = 0;
 }
 
 int

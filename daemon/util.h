@@ -1,5 +1,8 @@
 /*
- * util.h - checked strings and memory.
+ * util.h - checked strings and memory: allocators that abort when memory
+ * runs out, truncation-reporting string copies, a growing byte string
+ * (strbuf), a growing list of strings (strlist) and one helper for every
+ * growable array (ARRAY_GROW).
  */
 #ifndef FC_UTIL_H
 #define FC_UTIL_H
@@ -19,6 +22,21 @@ void *xrealloc(void *p, size_t n);
 /* xrealloc of n * size bytes, aborting when that overflows. */
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
+
+/*
+ * The one way to grow an array: make room for n elements of size bytes in
+ * v, which holds *cap of them. When *cap < n, v is reallocated to the next
+ * capacity in the doubling series from ARRAY_GROW_MIN and *cap updated;
+ * aborts on overflow or out of memory. Returns the (maybe moved) array.
+ * Use it through ARRAY_GROW, which takes the element size from v itself:
+ *
+ *	ARRAY_GROW(l->v, l->cap, l->n + 1);
+ *	l->v[l->n++] = x;
+ */
+void *array_grow(void *v, size_t *cap, size_t n, size_t size);
+#define ARRAY_GROW(v, cap, n) ((v) = array_grow((v), &(cap), (n), sizeof(*(v))))
+/* The first capacity array_grow() allocates. */
+#define ARRAY_GROW_MIN 8
 
 /* snprintf that never truncates silently: 0, or -1 when s did not fit. */
 int xsnprintf(char *buf, size_t size, const char *fmt, ...)
@@ -47,6 +65,18 @@ void sb_vprintf(struct strbuf *b, const char *fmt, va_list ap)
 const char *sb_str(const struct strbuf *b);
 void sb_reset(struct strbuf *b);
 void sb_free(struct strbuf *b);
+
+/* A growing list of allocated strings, e.g. every error of a file; {0} is empty. */
+struct strlist {
+	char **str;
+	size_t n, cap;
+};
+
+/* Append a formatted string; aborts on out of memory. */
+void strlist_add(struct strlist *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Free every string; the list is empty and reusable afterwards. */
+void strlist_free(struct strlist *l);
 
 /* Read a whole file into a NUL-terminated buffer (caller frees *out). */
 int util_read_file(const char *path, char **out, size_t *len, struct fc_error *e);

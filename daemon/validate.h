@@ -2,7 +2,8 @@
  * validate.h - checks made at the door (CLI, import, config) on every
  * value that can reach a mail header, a file name or the database.
  * Each returns 0, or FC_EINVAL with a message saying what is wrong
- * (the caller adds where).
+ * (the caller adds where). Zone names are checked by timeutil's
+ * tz_check(); quoting and UTF-8 decoding live in text.h.
  */
 #ifndef FC_VALIDATE_H
 #define FC_VALIDATE_H
@@ -18,8 +19,6 @@ int valid_email(const char *s, struct fc_error *e);
 int valid_ref(const char *s, struct fc_error *e);
 /* Valid UTF-8, no control characters, ≤ FC_NAME_MAX bytes ("" allowed). */
 int valid_name(const char *s, struct fc_error *e);
-/* An IANA zone in the system's tzdata; no "..", no leading "/". */
-int valid_zone(const char *s, struct fc_error *e);
 /* A cadence FC_CADENCE_MIN..FC_CADENCE_MAX days from text. */
 int valid_cadence(const char *s, int *out, struct fc_error *e);
 /* Free text up to max bytes: valid UTF-8; controls other than LF and TAB refused. */
@@ -28,13 +27,5 @@ int valid_text(const char *s, size_t max, struct fc_error *e);
 int valid_mailbox(const char *s, struct fc_error *e);
 /* Whether s holds CR, LF or NUL within n bytes (header injection). */
 bool has_crlf(const char *s, size_t n);
-/* Whether s is valid UTF-8 (no overlongs, no surrogates). */
-bool utf8_valid(const char *s, size_t n);
-/*
- * Copy s into buf (size bytes) for quoting in a message: controls, bidi
- * overrides and invalid UTF-8 as \xNN, '"' and '\\' escaped, cut with "..."
- * when it does not fit. buf is always NUL-terminated (size > 0).
- */
-void valid_quote(const char *s, char *buf, size_t size);
 
 #endif

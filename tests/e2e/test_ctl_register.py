@@ -93,6 +93,16 @@ class Database(RegisterCase):
         self.fails(EX_NOINPUT, "status")
         self.assertFalse(os.path.exists(self.db))
 
+    def test_family_import_without_a_database_says_what_to_do_first(self):
+        path = self.write("f.csv", "ref,caseworker\nFXD-1,amira@example.org\n")
+        r = self.fails(EX_NOINPUT, "family", "import", path)
+        # The database's own message, then the hint, each once.
+        self.assertIn(self.db, r.err)
+        self.assertEqual(r.err.count(self.db), 1, r.err)
+        self.assertIn("(add caseworkers first: famcontactctl caseworker "
+                      "import)", r.err)
+        self.assertFalse(os.path.exists(self.db))
+
     def test_newer_schema_is_refused_and_untouched(self):
         self.ok("caseworker", "add", "a@example.org")
         with sqlite3.connect(self.db) as db:
@@ -542,6 +552,17 @@ class Imports(RegisterCase):
             self.assertIn(f"{path}:{line}: {col}:", r.err)
         self.assertNotIn(f"{path}:2:", r.err)
         self.assert_unchanged(before)
+
+    def test_each_column_gets_its_own_message(self):
+        # A bad zone and a two-line pause reason on one row: the reason's
+        # message is about the reason, not the zone's message again.
+        path = self.write("p.csv", "ref,caseworker,timezone,status,pause_reason\n"
+                          'FXD-1,amira@example.org,Europe/Berln,paused,"a\nb"\n')
+        r = self.fails(EX_DATAERR, "family", "import", path)
+        self.assertIn(f"{path}:2: timezone: unknown time zone", r.err)
+        self.assertIn(f"{path}:2: pause_reason: one line of text, please",
+                      r.err)
+        self.assertEqual(r.err.count("unknown time zone"), 1, r.err)
 
     def test_malformed_csv(self):
         before = self.db_state() if os.path.exists(self.db) else None

@@ -130,7 +130,7 @@ static void check_conf(const struct conf *c, const char *text)
 	check_path(c->delivery.maildir, true);
 	check_path(c->smtp.ca_file, false);
 	check_path(c->smtp.password_file, false);
-	INV_CHECK(valid_zone(c->timezone, NULL) == 0);
+	INV_CHECK(tz_check(c->timezone, NULL) == 0);
 	INV_CHECK(c->delivery.transport == TRANSPORT_SMTP ||
 		  c->delivery.transport == TRANSPORT_MAILDIR);
 	INV_CHECK(valid_mailbox(c->delivery.from, NULL) == 0);
@@ -181,7 +181,7 @@ static void check_conf(const struct conf *c, const char *text)
 }
 
 /* "NAME:LINE: text", LINE within the text and not before the message before it. */
-static void check_messages(const struct err_list *errs, const char *text)
+static void check_messages(const struct strlist *errs, const char *text)
 {
 	unsigned long lines = 1, line, prev = 0;
 	int used;
@@ -189,7 +189,7 @@ static void check_messages(const struct err_list *errs, const char *text)
 	for (const char *p = text; *p != '\0'; p++)
 		lines += *p == '\n';
 	for (size_t i = 0; i < errs->n; i++) {
-		const char *m = errs->msg[i];
+		const char *m = errs->str[i];
 
 		inv_clean(m);
 		INV_CHECK(strncmp(m, NAME ":", sizeof(NAME)) == 0);
@@ -201,7 +201,7 @@ static void check_messages(const struct err_list *errs, const char *text)
 	}
 }
 
-static int load(const char *text, struct conf *c, struct err_list *errs)
+static int load(const char *text, struct conf *c, struct strlist *errs)
 {
 	int r = conf_load_string(text, NAME, c, errs);
 
@@ -213,7 +213,7 @@ static int load(const char *text, struct conf *c, struct err_list *errs)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct conf c, again, def;
-	struct err_list errs = {0}, errs_again = {0};
+	struct strlist errs = {0}, errs_again = {0};
 	char *text = malloc(size + 1);
 	int r;
 
@@ -236,9 +236,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	INV_CHECK(memcmp(&c, &again, sizeof(c)) == 0);
 	INV_CHECK(errs_again.n == errs.n);
 	for (size_t i = 0; i < errs.n; i++)
-		INV_CHECK(strcmp(errs.msg[i], errs_again.msg[i]) == 0);
-	err_list_free(&errs);
-	err_list_free(&errs_again);
+		INV_CHECK(strcmp(errs.str[i], errs_again.str[i]) == 0);
+	strlist_free(&errs);
+	strlist_free(&errs_again);
 	free(text);
 	return 0;
 }

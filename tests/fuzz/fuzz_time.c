@@ -1,6 +1,6 @@
 /*
  * fuzz_time.c - libFuzzer harness for dates, times and time zones:
- * date_parse(), when_parse(), tz_exists() / valid_zone() (hostile names
+ * date_parse(), when_parse(), tz_exists() / tz_check() (hostile names
  * such as "../../etc/passwd" included), and the formatting back.
  *
  * The input is up to four fields separated by NUL bytes: a date or time

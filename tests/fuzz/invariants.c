@@ -379,7 +379,7 @@ bool inv_zone(const char *s)
 {
 	struct fc_error e = {0};
 	bool exists = tz_exists(s);
-	int r = valid_zone(s, &e);
+	int r = tz_check(s, &e);
 	struct tm tm;
 	char buf[64], want[64];
 	static const int64_t when[] = { 0, INT64_C(1800000000), INT64_C(-2000000000) };

@@ -44,7 +44,7 @@ void inv_clean(const char *s);
 /*
  * A message handed back for a refused value: code is r, the text is not
  * empty, UTF-8, and has no control character, line or paragraph separator,
- * or bidi override (values are quoted through valid_quote()).
+ * or bidi override (values are quoted through text_quote()).
  */
 void inv_message(const struct fc_error *e, int r);
 
@@ -62,7 +62,7 @@ bool inv_mailbox(const char *s);
 bool inv_transport_address(const char *s);
 /* valid_cadence(): decimal digits only, FC_CADENCE_MIN to FC_CADENCE_MAX. */
 bool inv_cadence(const char *s);
-/* valid_zone() and tz_exists(): agree; a zone accepted is a safe relative name. */
+/* tz_check() and tz_exists(): agree; a zone accepted is a safe relative name. */
 bool inv_zone(const char *s);
 /* date_parse(): strict YYYY-MM-DD, 1900-9999; formats back to s; weekday and ISO week. */
 bool inv_date(const char *s);

@@ -1,7 +1,6 @@
 /*
  * test_conf.c - the configuration file: defaults, a file that sets every
- * key, the shipped examples, relative paths, includes, the password file,
- * and a corpus of broken files (tests/data/conf/bad) whose leading
+ * key, the shipped examples, relative paths, includes, and a corpus of broken files (tests/data/conf/bad) whose leading
  * "// expect: LINE: message" comments list every error they must give,
  * in order.
  */
@@ -65,10 +64,10 @@ write_file(const char *name, const char *text, mode_t mode, char *path,
 }
 
 static void
-print_errors(const struct err_list *errs)
+print_errors(const struct strlist *errs)
 {
 	for (size_t i = 0; i < errs->n; i++)
-		print_message("  got: %s\n", errs->msg[i]);
+		print_message("  got: %s\n", errs->str[i]);
 }
 
 /* Every field of a and b the same, except path. */
@@ -115,7 +114,7 @@ static void
 test_defaults(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c)), *d = xmalloc(sizeof(*d));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 
 	(void)state;
 	conf_defaults(c);
@@ -166,7 +165,7 @@ static void
 test_full(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	int rc;
 
 	(void)state;
@@ -216,7 +215,7 @@ static void
 test_example(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c)), *d = xmalloc(sizeof(*d));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	int rc;
 
 	(void)state;
@@ -295,7 +294,7 @@ test_bad_corpus(void **state)
 	assert_true(nnames >= BAD_FILES_MIN);
 
 	for (size_t i = 0; i < nnames; i++) {
-		struct err_list errs = {0};
+		struct strlist errs = {0};
 		char path[FC_PATH_MAX], want[2048], **exp;
 		size_t nexp;
 		bool ok;
@@ -315,7 +314,7 @@ test_bad_corpus(void **state)
 		for (size_t j = 0; ok && j < nexp; j++) {
 			assert_int_equal(xsnprintf(want, sizeof(want), "%s:%s",
 			    path, exp[j]), 0);
-			ok = strcmp(errs.msg[j], want) == 0;
+			ok = strcmp(errs.str[j], want) == 0;
 		}
 		/* A failed load leaves the defaults. */
 		ok = ok && c->smtp.timeout == 60 &&
@@ -331,7 +330,7 @@ test_bad_corpus(void **state)
 		for (size_t j = 0; j < nexp; j++)
 			free(exp[j]);
 		free(exp);
-		err_list_free(&errs);
+		strlist_free(&errs);
 		free(names[i]);
 	}
 	free(names);
@@ -345,19 +344,19 @@ static void
 expect_one(const char *text, const char *name, const char *msg)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	char path[FC_PATH_MAX], want[4096];
 	int rc;
 
 	write_file(name, text, 0644, path, sizeof(path));
 	rc = conf_load(path, c, &errs);
 	assert_int_equal(xsnprintf(want, sizeof(want), "%s:%s", path, msg), 0);
-	if (rc != FC_ECONFIG || errs.n != 1 || strcmp(errs.msg[0], want) != 0) {
+	if (rc != FC_ECONFIG || errs.n != 1 || strcmp(errs.str[0], want) != 0) {
 		print_message("want: %s\n", want);
 		print_errors(&errs);
 		fail();
 	}
-	err_list_free(&errs);
+	strlist_free(&errs);
 	free(c);
 }
 
@@ -367,7 +366,7 @@ test_limits(void **state)
 {
 	struct strbuf b = {0};
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 
 	(void)state;
 	/* FC_COORDINATORS_MAX addresses are fine, one more is not. */
@@ -422,9 +421,9 @@ test_limits(void **state)
 	    "smtp = { timeout = 0; };\n", "t.conf", c, &errs), FC_ECONFIG);
 	assert_string_equal(c->timezone, "UTC");
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msg[0],
+	assert_string_equal(errs.str[0],
 	    "t.conf:2: smtp.timeout: 0 is out of range (1-3600 seconds)");
-	err_list_free(&errs);
+	strlist_free(&errs);
 	sb_free(&b);
 	free(c);
 }
@@ -434,7 +433,7 @@ static void
 test_unreadable(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	char path[FC_PATH_MAX];
 	int fd;
 
@@ -442,10 +441,10 @@ test_unreadable(void **state)
 	assert_int_equal(conf_load("/nonexistent/famcontactd.conf", c, &errs),
 	    FC_ENOINPUT);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msg[0], "/nonexistent/famcontactd.conf: "
+	assert_string_equal(errs.str[0], "/nonexistent/famcontactd.conf: "
 	    "cannot open: No such file or directory");
 	assert_string_equal(c->timezone, "UTC");
-	err_list_free(&errs);
+	strlist_free(&errs);
 
 	/* A NUL byte would make libconfig stop reading there, silently. */
 	assert_int_equal(xsnprintf(path, sizeof(path), "%s/nul.conf", tmpdir), 0);
@@ -455,8 +454,8 @@ test_unreadable(void **state)
 	close(fd);
 	assert_int_equal(conf_load(path, c, &errs), FC_ECONFIG);
 	assert_int_equal(errs.n, 1);
-	assert_non_null(strstr(errs.msg[0], "holds a NUL byte"));
-	err_list_free(&errs);
+	assert_non_null(strstr(errs.str[0], "holds a NUL byte"));
+	strlist_free(&errs);
 	free(c);
 }
 
@@ -465,7 +464,7 @@ static void
 test_relative_paths(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 	char path[FC_PATH_MAX], want[FC_PATH_MAX], cwd[FC_PATH_MAX];
 
 	(void)state;
@@ -512,132 +511,27 @@ static void
 test_include(void **state)
 {
 	struct conf *c = xmalloc(sizeof(*c));
-	struct err_list errs = {0};
+	struct strlist errs = {0};
 
 	(void)state;
 	assert_int_equal(conf_load_string("@include \"\"\n", "/tmp/i.conf", c,
 	    &errs), FC_ECONFIG);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msg[0], "/tmp/i.conf:1: @include is not "
+	assert_string_equal(errs.str[0], "/tmp/i.conf:1: @include is not "
 	    "supported; keep every setting in this one file");
-	err_list_free(&errs);
+	strlist_free(&errs);
 	/* Even in a comment: libconfig's scanner looks at line starts. */
 	assert_int_equal(conf_load_string("/*\n\t@INCLUDE \"/\"\n*/\n",
 	    "i.conf", c, &errs), FC_ECONFIG);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.msg[0], "i.conf:2: @include is not "
+	assert_string_equal(errs.str[0], "i.conf:2: @include is not "
 	    "supported; keep every setting in this one file");
-	err_list_free(&errs);
+	strlist_free(&errs);
 	/* Elsewhere it is only text. */
 	assert_int_equal(conf_load_string("# see @include in libconfig(3)\n"
 	    "delivery = { from = \"@include <a@example.org>\"; };\n", "i.conf",
 	    c, &errs), 0);
 	free(c);
-}
-
-/* Read the password of a file written with mode; 0 or the error. */
-static int
-password_of(const char *text, mode_t mode, char *buf, size_t size,
-	    struct fc_error *e, char *path, size_t pathsize)
-{
-	struct conf c;
-
-	conf_defaults(&c);
-	write_file("smtp-password", text, mode, path, pathsize);
-	assert_int_equal(xstrlcpy(c.smtp.password_file, path,
-	    sizeof(c.smtp.password_file)), 0);
-	return conf_read_password(&c, buf, size, e);
-}
-
-static void
-test_password(void **state)
-{
-	char buf[64], path[FC_PATH_MAX], want[FC_PATH_MAX * 2 + 100];
-	struct fc_error e = {0};
-	struct conf c;
-
-	(void)state;
-	unsetenv("CREDENTIALS_DIRECTORY");
-	assert_int_equal(password_of("s3cret\r\n", 0600, buf, sizeof(buf), &e,
-	    path, sizeof(path)), 0);
-	assert_string_equal(buf, "s3cret");
-	assert_int_equal(password_of("s3cret", 0400, buf, sizeof(buf), &e,
-	    path, sizeof(path)), 0);
-	assert_string_equal(buf, "s3cret");
-
-	assert_int_equal(password_of("s3cret\n", 0640, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EPERM);
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s: readable by group or "
-	    "others (mode 0640); run: chmod 600 %s", path, path), 0);
-	assert_string_equal(e.msg, want);
-	assert_string_equal(buf, "");
-	assert_int_equal(password_of("s3cret\n", 0644, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EPERM);
-	assert_int_equal(password_of("s3cret\n", 0602, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EPERM);
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s: writable by group or "
-	    "others (mode 0602); run: chmod 600 %s", path, path), 0);
-	assert_string_equal(e.msg, want);
-
-	assert_int_equal(password_of("\n", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), FC_EINVAL);
-	assert_non_null(strstr(e.msg, ": is empty"));
-	assert_int_equal(password_of("", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), FC_EINVAL);
-	assert_int_equal(password_of("one\ntwo\n", 0600, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EINVAL);
-	assert_non_null(strstr(e.msg, "more than one line"));
-	/* 63 bytes fit in 64, 64 do not. */
-	assert_int_equal(password_of("123456789012345678901234567890123456789012"
-	    "345678901234567890123\r\n", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), 0);
-	assert_int_equal(strlen(buf), 63);
-	assert_int_equal(password_of("123456789012345678901234567890123456789012"
-	    "3456789012345678901234", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), FC_EINVAL);
-	assert_non_null(strstr(e.msg, "longer than 63 bytes"));
-
-	/* Not owned by us: only root can make such a file for the test. */
-	if (geteuid() == 0) {
-		assert_int_equal(password_of("s3cret\n", 0600, buf, sizeof(buf),
-		    &e, path, sizeof(path)), 0);
-		assert_int_equal(chown(path, 65534, 65534), 0);
-		conf_defaults(&c);
-		xstrlcpy(c.smtp.password_file, path, sizeof(c.smtp.password_file));
-		assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e),
-		    FC_EPERM);
-		assert_non_null(strstr(e.msg, "owned by uid 65534"));
-	}
-
-	/* Missing file: no input. */
-	conf_defaults(&c);
-	xstrlcpy(c.smtp.password_file, "/nonexistent/pw",
-	    sizeof(c.smtp.password_file));
-	assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e),
-	    FC_ENOINPUT);
-	assert_string_equal(e.msg,
-	    "/nonexistent/pw: cannot open: No such file or directory");
-
-	/* No file and no credential: no password, no AUTH. */
-	conf_defaults(&c);
-	buf[0] = 'x';
-	buf[1] = '\0';
-	assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e), 0);
-	assert_string_equal(buf, "");
-
-	/*
-	 * systemd's credential: mode bits are not ours to judge (systemd
-	 * grants access with an ACL); a missing one means no password.
-	 */
-	unlink(path);
-	write_file("smtp-password", "from-systemd\n", 0644, path, sizeof(path));
-	setenv("CREDENTIALS_DIRECTORY", tmpdir, 1);
-	assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e), 0);
-	assert_string_equal(buf, "from-systemd");
-	unlink(path);
-	assert_int_equal(conf_read_password(&c, buf, sizeof(buf), &e), 0);
-	assert_string_equal(buf, "");
-	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 int
@@ -652,7 +546,6 @@ main(void)
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_include),
-		cmocka_unit_test(test_password),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);

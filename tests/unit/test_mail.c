@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "mail.h"
+#include "text.h"
 #include "util.h"
 #include "validate.h"
 
@@ -232,7 +233,7 @@ static void decode_2047(const char *v, struct strbuf *out)
 				}
 			}
 			/* Never a character split between two words. */
-			assert_true(utf8_valid(sb_str(&word), word.len));
+			assert_true(text_utf8_valid(sb_str(&word), word.len));
 			sb_add(out, sb_str(&word), word.len);
 			sb_free(&word);
 			v = end + 2;

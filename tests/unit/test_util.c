@@ -81,17 +81,42 @@ test_err_prefix_and_codes(void **state)
 }
 
 static void
-test_err_list(void **state)
+test_strlist(void **state)
 {
-	struct err_list l = {0};
+	struct strlist l = {0};
 
 	(void)state;
 	for (int i = 0; i < 20; i++)
-		err_list_add(&l, "line %d", i);
+		strlist_add(&l, "line %d", i);
 	assert_int_equal(l.n, 20);
-	assert_string_equal(l.msg[19], "line 19");
-	err_list_free(&l);
+	assert_string_equal(l.str[19], "line 19");
+	strlist_free(&l);
 	assert_int_equal(l.n, 0);
+}
+
+static void
+test_array_grow(void **state)
+{
+	long *v = NULL;
+	size_t cap = 0, cap_before;
+
+	(void)state;
+	for (size_t n = 0; n < 1000; n++) {
+		ARRAY_GROW(v, cap, n + 1);
+		assert_true(cap >= n + 1);
+		v[n] = (long)n;
+	}
+	for (size_t n = 0; n < 1000; n++)
+		assert_int_equal(v[n], (long)n);
+	/* Room already there: neither the array nor the capacity change. */
+	long *same = v;
+	cap_before = cap;
+	ARRAY_GROW(v, cap, 10);
+	assert_ptr_equal(v, same);
+	assert_int_equal(cap, cap_before);
+	/* Growth is geometric: few reallocations for many appends. */
+	assert_true(cap < 2048);
+	free(v);
 }
 
 static void
@@ -150,7 +175,8 @@ main(void)
 		cmocka_unit_test(test_xsnprintf_truncation),
 		cmocka_unit_test(test_strbuf),
 		cmocka_unit_test(test_err_prefix_and_codes),
-		cmocka_unit_test(test_err_list),
+		cmocka_unit_test(test_strlist),
+		cmocka_unit_test(test_array_grow),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_model_names),
 	};

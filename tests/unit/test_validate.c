@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "err.h"
+#include "timeutil.h"
 #include "util.h"
 #include "validate.h"
 
@@ -37,54 +38,6 @@ static const char *repeat(const char *s, size_t n)
 		memcpy(buf + i * len, s, len);
 	buf[len * n] = '\0';
 	return buf;
-}
-
-static void test_utf8_valid(void **state)
-{
-	static const struct {
-		const char *s;
-		size_t n;
-		bool ok;
-	} cases[] = {
-		{ "", 0, true },
-		{ "plain ASCII", 11, true },
-		{ "Ay\xc5\x9f" "e Y\xc4\xb1lmaz", 13, true },	/* Ayşe Yılmaz */
-		{ "\xe2\x82\xac", 3, true },			/* € */
-		{ "\xf0\x9f\x98\x80", 4, true },		/* U+1F600, 4 bytes */
-		{ "\xf4\x8f\xbf\xbf", 4, true },		/* U+10FFFF */
-		{ "\xef\xbf\xbf", 3, true },			/* U+FFFF */
-		{ "\xed\x9f\xbf", 3, true },			/* U+D7FF */
-		{ "\xee\x80\x80", 3, true },			/* U+E000 */
-		{ "\xc0\xaf", 2, false },			/* overlong "/" */
-		{ "\xc1\xbf", 2, false },			/* overlong */
-		{ "\xe0\x80\xaf", 3, false },			/* overlong "/" */
-		{ "\xe0\x9f\xbf", 3, false },			/* overlong U+07FF */
-		{ "\xf0\x80\x80\xaf", 4, false },		/* overlong "/" */
-		{ "\xf0\x8f\xbf\xbf", 4, false },		/* overlong U+FFFF */
-		{ "\xed\xa0\x80", 3, false },			/* U+D800 surrogate */
-		{ "\xed\xbf\xbf", 3, false },			/* U+DFFF surrogate */
-		{ "\xed\xa0\xbd\xed\xb8\x80", 6, false },	/* CESU-8 pair */
-		{ "\xf4\x90\x80\x80", 4, false },		/* U+110000 */
-		{ "\xf5\x80\x80\x80", 4, false },
-		{ "\xf8\x88\x80\x80\x80", 5, false },		/* 5-byte form */
-		{ "\xfe", 1, false },
-		{ "\xff", 1, false },
-		{ "\x80", 1, false },				/* lone continuation */
-		{ "a\xbf", 2, false },
-		{ "\xc3", 1, false },				/* truncated */
-		{ "\xe2\x82", 2, false },
-		{ "\xf0\x9f\x98", 3, false },
-		{ "\xe2\x28\xa1", 3, false },			/* bad continuation */
-		{ "\xc3\xa9", 1, false },			/* cut by n */
-	};
-
-	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-		if (utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)
-			fail_msg("case %zu: expected %s", i, cases[i].ok ? "valid" : "invalid");
-	/* n counts: an embedded NUL is valid UTF-8 (has_crlf is what rejects it). */
-	assert_true(utf8_valid("a\0b", 3));
-	assert_true(utf8_valid(NULL, 0));
 }
 
 static void test_has_crlf(void **state)
@@ -282,7 +235,7 @@ static void test_valid_text(void **state)
 	assert_int_equal(valid_text(repeat("y", FC_NOTE_MAX + 1), FC_NOTE_MAX, NULL), FC_EINVAL);
 }
 
-static void test_valid_zone(void **state)
+static void test_tz_check(void **state)
 {
 	static const char *const good[] = {
 		"UTC", "Europe/Berlin", "Europe/Istanbul", "Asia/Almaty", "Asia/Urumqi",
@@ -296,20 +249,20 @@ static void test_valid_zone(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
-		if (valid_zone(good[i], &e) != 0)
+		if (tz_check(good[i], &e) != 0)
 			fail_msg("rejected \"%s\": %s", good[i], e.msg);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		memset(&e, 0, sizeof(e));
-		if (valid_zone(bad[i], &e) != FC_EINVAL)
+		if (tz_check(bad[i], &e) != FC_EINVAL)
 			fail_msg("accepted \"%s\"", bad[i]);
 		assert_clean_message(&e);
 	}
-	assert_int_equal(valid_zone("Europe/Berln", &e), FC_EINVAL);
+	assert_int_equal(tz_check("Europe/Berln", &e), FC_EINVAL);
 	assert_string_equal(e.msg, "unknown time zone \"Europe/Berln\" (see /usr/share/zoneinfo or "
 			    "timedatectl list-timezones)");
-	assert_int_equal(valid_zone("", &e), FC_EINVAL);
+	assert_int_equal(tz_check("", &e), FC_EINVAL);
 	assert_string_equal(e.msg, "empty time zone name");
-	assert_int_equal(valid_zone(NULL, NULL), FC_EINVAL);
+	assert_int_equal(tz_check(NULL, NULL), FC_EINVAL);
 }
 
 static void test_valid_cadence(void **state)
@@ -426,60 +379,17 @@ static void test_valid_mailbox(void **state)
 	assert_clean_message(&e);
 }
 
-static void test_valid_quote(void **state)
-{
-	char buf[64], tiny[8];
-
-	(void)state;
-	valid_quote("plain", buf, sizeof(buf));
-	assert_string_equal(buf, "plain");
-	valid_quote(NULL, buf, sizeof(buf));
-	assert_string_equal(buf, "");
-	valid_quote("a\r\nb\tc\x7f", buf, sizeof(buf));
-	assert_string_equal(buf, "a\\x0D\\x0Ab\\x09c\\x7F");
-	valid_quote("say \"x\" \\ y", buf, sizeof(buf));
-	assert_string_equal(buf, "say \\\"x\\\" \\\\ y");
-	/* UTF-8 stays as it is; C1 controls, bidi overrides and bad bytes do not. */
-	valid_quote("J\xc3\xbcrgen", buf, sizeof(buf));
-	assert_string_equal(buf, "J\xc3\xbcrgen");
-	valid_quote("a\xc2\x85z", buf, sizeof(buf));
-	assert_string_equal(buf, "a\\xC2\\x85z");
-	valid_quote("x\xe2\x80\xaey", buf, sizeof(buf));	/* U+202E RIGHT-TO-LEFT OVERRIDE */
-	assert_string_equal(buf, "x\\xE2\\x80\\xAEy");
-	valid_quote("\xc0\xaf\xff", buf, sizeof(buf));
-	assert_string_equal(buf, "\\xC0\\xAF\\xFF");
-
-	/* Cut with "..." and never in the middle of a character. */
-	valid_quote("abcdefghij", tiny, sizeof(tiny));
-	assert_string_equal(tiny, "abcd...");
-	valid_quote("abcdefg", tiny, sizeof(tiny));
-	assert_string_equal(tiny, "abcdefg");
-	valid_quote("ab\xc3\xbc\xc3\xbcxyz", tiny, sizeof(tiny));
-	assert_string_equal(tiny, "ab\xc3\xbc...");
-	valid_quote("\n\n\n", tiny, sizeof(tiny));
-	assert_string_equal(tiny, "\\x0A...");
-	valid_quote("abc", tiny, 2);
-	assert_string_equal(tiny, "");
-	valid_quote("abc", tiny, 4);
-	assert_string_equal(tiny, "abc");
-	valid_quote("abcd", tiny, 4);
-	assert_string_equal(tiny, "...");
-	valid_quote("abc", tiny, 0);
-}
-
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_has_crlf),
 		cmocka_unit_test(test_valid_email),
 		cmocka_unit_test(test_valid_ref),
 		cmocka_unit_test(test_valid_name),
 		cmocka_unit_test(test_valid_text),
-		cmocka_unit_test(test_valid_zone),
+		cmocka_unit_test(test_tz_check),
 		cmocka_unit_test(test_valid_cadence),
 		cmocka_unit_test(test_valid_mailbox),
-		cmocka_unit_test(test_valid_quote),
 	};
 
 	/* The zone messages name /usr/share/zoneinfo. */

@@ -1,0 +1,137 @@
+/*
+ * text.c - UTF-8 decoding and the quoting of untrusted text into messages.
+ *
+ * Depends on the C library only, so that every module that checks or
+ * quotes text (validate, timeutil, conf, mail) can use it without
+ * importing one another.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "text.h"
+
+size_t
+text_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	uint32_t v, min;
+	size_t len;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		v = p[0] & 0x1fu;
+		min = 0x80;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		v = p[0] & 0x0fu;
+		min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		v = p[0] & 0x07u;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3fu);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+bool
+text_is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029;
+}
+
+/* Characters that could make a terminal or a log show something else. */
+static bool
+needs_escape(uint32_t cp)
+{
+	return text_is_control(cp) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* How the character at p (n bytes left) is quoted: into unit, its length; *seq bytes used. */
+static size_t
+quote_unit(const unsigned char *p, size_t n, char unit[static 16], size_t *seq)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint32_t cp = 0;
+	size_t len = 0;
+
+	*seq = text_utf8_seq(p, n, &cp);
+	if (*seq == 0 || needs_escape(cp)) {
+		*seq = *seq == 0 ? 1 : *seq;
+		for (size_t i = 0; i < *seq; i++) {
+			unit[len++] = '\\';
+			unit[len++] = 'x';
+			unit[len++] = hex[p[i] >> 4];
+			unit[len++] = hex[p[i] & 0xf];
+		}
+		return len;
+	}
+	if (cp == '"' || cp == '\\') {
+		unit[0] = '\\';
+		unit[1] = (char)cp;
+		return 2;
+	}
+	memcpy(unit, p, *seq);
+	return *seq;
+}
+
+void
+text_quote(const char *s, char *buf, size_t size)
+{
+	const unsigned char *start = (const unsigned char *)(s != NULL ? s : "");
+	const unsigned char *p;
+	size_t n, out = 0, total = 0, len, seq;
+	char unit[16];
+	bool cut;
+
+	if (size == 0)
+		return;
+	for (p = start, n = strlen((const char *)start); n > 0; p += seq, n -= seq)
+		total += quote_unit(p, n, unit, &seq);
+	/* When it does not all fit, keep room for "...". */
+	cut = total + 1 > size;
+	for (p = start, n = strlen((const char *)start); n > 0; p += seq, n -= seq) {
+		len = quote_unit(p, n, unit, &seq);
+		if (out + len + (cut ? 3 : 0) + 1 > size)
+			break;
+		memcpy(buf + out, unit, len);
+		out += len;
+	}
+	if (cut && out + 4 <= size) {
+		memcpy(buf + out, "...", 3);
+		out += 3;
+	}
+	buf[out] = '\0';
+}
+
+bool
+text_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+
+	while (n > 0) {
+		size_t len = text_utf8_seq(p, n, &cp);
+
+		if (len == 0)
+			return false;
+		p += len;
+		n -= len;
+	}
+	return true;
+}
