@@ -49,7 +49,7 @@ struct transport;
 /* Room for the last error kept for STATUS=. */
 #define DELIVER_ERROR_MAX 256
 
-/* A transport: the real one is deliver_transport_real (transport.h). */
+/* A way of delivering: the real one (transport.h) or a test's fake. */
 struct transport_ops {
 	int (*open)(const struct conf *c, struct transport **out,
 		    struct fc_error *e);
@@ -105,8 +105,9 @@ struct deliver {
 };
 
 /*
- * Set up dl to deliver from db with conf c over the real transport,
- * hooks none. Errors: FC_ECONFIG ("delivery.from: ...").
+ * Set up dl to deliver from db (may be set in dl->db later, before the
+ * first run) with conf c over the real transport, hooks none. Errors:
+ * FC_ECONFIG ("delivery.from: ...").
  */
 int deliver_init(struct deliver *dl, const struct conf *c, struct db *db,
 		 struct fc_error *e);
