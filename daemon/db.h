@@ -70,7 +70,7 @@ void db_set_busy_timeout(struct db *db, int ms);
  * mode a power cut may lose the latest commits, never the file; a crash
  * of the process loses nothing). A FULL commit makes every earlier one
  * durable too. The daemon's delivery loop uses NORMAL for the outbox's
- * state changes and a FULL one every so often (see famcontactd.c).
+ * state changes and a FULL one every so often (see deliver.h).
  */
 int db_synchronous(struct db *db, bool full, struct fc_error *e);
 /* Copy the WAL into the database file (synced first when FULL). */

@@ -13,7 +13,6 @@
  * committed before the daemon exits.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -23,8 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sysexits.h>
 #include <time.h>
@@ -32,65 +29,40 @@
 
 #include "conf.h"
 #include "db.h"
+#include "dbwatch.h"
+#include "deliver.h"
 #include "engine.h"
 #include "err.h"
 #include "log.h"
-#include "mail.h"
 #include "notify.h"
 #include "outbox.h"
 #include "password.h"
+#include "reserve.h"
 #include "timeutil.h"
-#include "transport.h"
 #include "util.h"
 #include "version.h"
 
 /* Room for an SMTP password read by -n; longer ones are refused. */
 #define PASSWORD_MAX 1024
-/*
- * The reserve: a file of this size beside the database, given back to
- * the file system when SQLite finds the disk full (see disk()).
- */
-#define RESERVE_BYTES (1024 * 1024)
-#define RESERVE_SUFFIX "-reserve"
-/* The same warning or error, every turn: logged again after this long. */
-#define REPEAT_USEC (3600ull * 1000000)
 
 enum { OPT_ONCE = 256, OPT_DUMP_KEYS };
-
-/* A message that can come back every turn (see repeated()). */
-struct repeat {
-	char msg[FC_ERRMSG_MAX];
-	uint64_t at;			/* monotonic usec when logged; 0 = never */
-};
 
 struct daemon {
 	struct conf *conf;
 	struct db *db;
 	struct engine en;
-	struct retry_policy retry;
-	struct transport *t;		/* open during a batch */
-	char from[FC_EMAIL_MAX + 1];	/* envelope sender */
+	struct deliver dl;		/* the outbox's driver; its counters
+					   are this run's, for --once */
 	int sfd;			/* signalfd: TERM, INT, HUP */
-	int ifd;			/* inotify on the database's folder */
-	char db_base[FC_PATH_MAX];	/* the database's file name */
+	struct dbwatch watch;		/* changes made by famcontactctl */
+	struct reserve reserve;		/* the disk, and room kept on it */
 	int64_t data_version;
-	int64_t hold_until;		/* no delivery before: server unreachable */
 	bool stop;
 	bool reload;
 	int64_t alert_at;		/* dead letters held back until, or 0 */
-	int64_t sent_id;		/* sent, its mark not yet committed */
-	int sent_attempts;
 	uint64_t watchdog_usec;		/* 0 = no watchdog */
 	uint64_t watchdog_last;		/* monotonic usec of the last ping */
-	char last_error[256];		/* for STATUS= */
-	char db_dir[FC_PATH_MAX];	/* the database's folder */
-	char reserve[FC_PATH_MAX];	/* the reserve's path; "" = none kept */
-	bool reserve_held;		/* it is on disk */
-	bool disk_full;			/* said in the log; in STATUS= */
-	char disk[128];			/* for STATUS= while disk_full */
-	struct repeat turn_err, batch_warn, heartbeat_warn;
-	/* This run's outcomes, for --once. */
-	int sent, cancelled, failed, dead;
+	struct log_repeat turn_err, heartbeat_warn;
 	int refused;			/* messages no one could make: bad records */
 };
 
@@ -199,29 +171,14 @@ watchdog(struct daemon *d)
 	}
 }
 
-/* Remember an error for STATUS= (and famcontactctl health's log readers). */
+/*
+ * Remember an error for STATUS= (and famcontactctl health's log readers):
+ * the same place as the driver's, which a message sent clears.
+ */
 static void
 note_error(struct daemon *d, const char *msg)
 {
-	xstrlcpy(d->last_error, msg, sizeof(d->last_error));
-}
-
-/*
- * Whether msg, about to be logged at r's place, is the one logged there
- * last, less than REPEAT_USEC ago: a full disk or a busy database would
- * otherwise say the same every turn. r->at = 0 (a success) forgets it.
- */
-static bool
-repeated(struct repeat *r, const char *msg)
-{
-	uint64_t now = notify_monotonic_usec();
-
-	if (r->at != 0 && now - r->at < REPEAT_USEC &&
-	    strcmp(r->msg, msg) == 0)
-		return true;
-	xstrlcpy(r->msg, msg, sizeof(r->msg));
-	r->at = now;
-	return false;
+	xstrlcpy(d->dl.last_error, msg, sizeof(d->dl.last_error));
 }
 
 /* Read pending signals without waiting. */
@@ -243,250 +200,29 @@ read_signals(struct daemon *d)
 	}
 }
 
-static uint32_t
-random32(void)
+/* The driver's hooks: signals between messages, the watchdog, the re-check. */
+static bool
+hook_stop(void *ctx)
 {
-	uint32_t r = 0;
+	struct daemon *d = ctx;
 
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (uint32_t)now_utc() * 2654435761u;
-	return r;
+	read_signals(d);
+	return d->stop;
 }
 
-/* A failed attempt: back to the queue after a backoff, or dead. */
-static int
-failed(struct daemon *d, const struct outbox_row *row, int err,
-       const struct fc_error *why, int64_t *retry_at, struct fc_error *e)
+static void
+hook_alive(void *ctx)
 {
-	int64_t now = now_utc(), next = 0;
-	int attempts = row->attempts + 1;
-	enum outbox_state st = outbox_after_failure(&d->retry, err,
-	    row->created_at, now);
-
-	if (st == OUTBOX_QUEUED) {
-		next = now + outbox_backoff(&d->retry, attempts, random32());
-		log_warn("outbox %lld (%s): attempt %d failed, retrying in "
-		    "%llds: %s", (long long)row->id,
-		    outbox_kind_name(row->kind), attempts,
-		    (long long)(next - now), why->msg);
-		d->failed++;
-	} else {
-		log_err("outbox %lld (%s): undeliverable after %d %s, given "
-		    "up: %s", (long long)row->id, outbox_kind_name(row->kind),
-		    attempts, attempts == 1 ? "attempt" : "attempts", why->msg);
-		d->dead++;
-	}
-	note_error(d, why->msg);
-	*retry_at = next;
-	return db_outbox_set_state(d->db, row->id, st, attempts, next,
-	    why->msg, now, e);
+	watchdog(ctx);
 }
 
-/*
- * Claim the next due message: re-check it against the register, then
- * queued -> sending, in one transaction. 1 when claimed, 0 when none is
- * due, and the message is in msg.
- */
 static int
-claim(struct daemon *d, struct outbox_row *row, struct strbuf *msg,
-      struct fc_error *e)
+hook_recheck(void *ctx, const struct outbox_row *row, struct strbuf *message,
+	     int64_t now, bool *cancel, int *dropped, struct fc_error *e)
 {
-	for (;;) {
-		int64_t now = now_utc();
-		bool cancel = false;
-		int dropped = 0, rc;
+	struct daemon *d = ctx;
 
-		if ((rc = db_begin(d->db, e)) < 0)
-			return rc;
-		/* The last message's "sent" shares this commit. */
-		if (d->sent_id != 0)
-			rc = db_outbox_set_state(d->db, d->sent_id, OUTBOX_SENT,
-			    d->sent_attempts, 0, NULL, now, e);
-		if (rc == 0)
-			rc = db_outbox_next_due(d->db, now, row, msg, e);
-		if (rc == 1)
-			rc = engine_recheck(&d->en, row, msg, now, &cancel,
-			    &dropped, e);
-		else if (rc == 0)
-			rc = 2;		/* nothing due */
-		if (rc == 0 && cancel)
-			rc = db_outbox_set_state(d->db, row->id,
-			    OUTBOX_CANCELLED, row->attempts, 0, "cancelled: "
-			    "every family in it was contacted, paused, closed "
-			    "or moved since it was queued", now, e);
-		else if (rc == 0)
-			rc = db_outbox_mark_sending(d->db, row->id, now, e);
-		if (rc >= 0)
-			rc = db_commit(d->db, e) < 0 ? e->code : rc;
-		if (rc < 0) {
-			db_rollback(d->db);
-			return rc;
-		}
-		d->sent_id = 0;
-		if (rc == 2)
-			return 0;
-		if (!cancel)
-			return 1;
-		log_info("outbox %lld (%s): cancelled, nothing left to say",
-		    (long long)row->id, outbox_kind_name(row->kind));
-		d->cancelled++;
-	}
-}
-
-/* Commit the "sent" of the last message on its own. */
-static int
-flush_sent(struct daemon *d, struct fc_error *e)
-{
-	int rc;
-
-	if (d->sent_id == 0)
-		return 0;
-	rc = db_outbox_set_state(d->db, d->sent_id, OUTBOX_SENT,
-	    d->sent_attempts, 0, NULL, now_utc(), e);
-	if (rc == 0)
-		d->sent_id = 0;
-	return rc;
-}
-
-/*
- * Durability of the delivery loop. The messages themselves were committed
- * with a synced commit when they were queued. Their state changes here
- * (sending, sent, retry) are committed without waiting for the disk, and
- * one commit in DURABLE_EVERY or every DURABLE_USEC is synced, which makes
- * all before it durable. A crash of the process loses nothing; a power
- * cut can at worst send again the messages sent in the last quarter
- * second (at-least-once, as after any crash). Thousands of messages a
- * second instead of one per disk flush.
- */
-#define DURABLE_EVERY 256
-#define DURABLE_USEC 250000
-
-struct durable {
-	int since;
-	uint64_t at;
-	bool full;		/* the next commit is a synced one */
-};
-
-/* Make the next commit a synced one when it is time. */
-static int
-durable_point(struct daemon *d, struct durable *du, bool force,
-	      struct fc_error *e)
-{
-	uint64_t now = notify_monotonic_usec();
-
-	if (!force && ++du->since < DURABLE_EVERY &&
-	    now - du->at < DURABLE_USEC)
-		return 0;
-	du->since = 0;
-	du->at = now;
-	du->full = true;
-	return db_synchronous(d->db, true, e);
-}
-
-/* Deliver every due message over one connection. */
-static int
-deliver(struct daemon *d, struct fc_error *e)
-{
-	struct outbox_row row;
-	struct strbuf msg = {0};
-	struct durable du = { .at = notify_monotonic_usec() };
-	int64_t retry_at = 0;
-	int sent = d->sent, failed_before = d->failed + d->dead, rc = 0;
-
-	if (now_utc() < d->hold_until)
-		return 0;
-	if ((rc = db_synchronous(d->db, false, e)) < 0)
-		return rc;
-	while (!d->stop) {
-		struct send_result res;
-		struct fc_error why = {0};
-		int src;
-
-		read_signals(d);
-		watchdog(d);
-		if (d->stop)
-			break;
-		if ((rc = claim(d, &row, &msg, e)) <= 0)
-			break;
-		if (du.full) {
-			du.full = false;
-			if ((rc = db_synchronous(d->db, false, e)) < 0)
-				break;
-		}
-		if (d->t == NULL &&
-		    (src = transport_open(d->conf, &d->t, &why)) < 0) {
-			/* A password file that cannot be read: mended outside. */
-			log_err("%s", why.msg);
-			if ((rc = flush_sent(d, e)) == 0)
-				rc = failed(d, &row, FC_ETEMP, &why, &retry_at,
-				    e);
-			d->hold_until = retry_at;
-			break;
-		}
-		src = transport_send(d->t, d->from, row.recipient, msg.s,
-		    msg.len, &res, &why);
-		if (src == 0) {
-			log_debug("outbox %lld (%s) sent%s%s",
-			    (long long)row.id, outbox_kind_name(row.kind),
-			    res.text[0] ? ": " : "", res.text);
-			d->sent++;
-			d->last_error[0] = '\0';
-			/* Committed with the next claim, or by flush_sent(). */
-			d->sent_id = row.id;
-			d->sent_attempts = row.attempts + 1;
-			if ((rc = durable_point(d, &du, false, e)) < 0)
-				break;
-			continue;
-		}
-		if ((rc = flush_sent(d, e)) < 0 ||
-		    (rc = failed(d, &row, src, &why, &retry_at, e)) < 0)
-			break;
-		/* No answer at all: the server is down; spare the others. */
-		if (src == FC_ETEMP && res.reply_code == 0 && retry_at != 0) {
-			d->hold_until = retry_at;
-			transport_close(d->t);
-			d->t = NULL;
-			break;
-		}
-	}
-	transport_close(d->t);
-	d->t = NULL;
-	sb_free(&msg);
-	if (d->sent > sent || d->failed + d->dead > failed_before)
-		log_info("delivered %d %s, %d failed", d->sent - sent,
-		    d->sent - sent == 1 ? "message" : "messages",
-		    d->failed + d->dead - failed_before);
-	if (d->sent_id != 0) {
-		struct fc_error e2 = {0};
-
-		if (flush_sent(d, &e2) < 0)
-			log_err("outbox %lld: sent, but %s; it will be sent "
-			    "again", (long long)d->sent_id, e2.msg);
-		d->sent_id = 0;
-	}
-	/*
-	 * Back to synced commits, and make the batch durable. A message left
-	 * in 'sending' by a failed commit goes back to the queue now rather
-	 * than at the next start.
-	 */
-	{
-		struct fc_error e2 = {0};
-		int64_t stuck = 0;
-
-		if (db_synchronous(d->db, true, &e2) < 0 ||
-		    db_outbox_requeue_sending(d->db, now_utc(), &stuck,
-		    &e2) < 0 || db_checkpoint(d->db, &e2) < 0) {
-			if (!repeated(&d->batch_warn, e2.msg))
-				log_warn("%s", e2.msg);
-		} else {
-			d->batch_warn.at = 0;
-			if (stuck > 0)
-				log_warn("%lld %s back in the queue after a "
-				    "failed commit", (long long)stuck,
-				    stuck == 1 ? "message is" : "messages are");
-		}
-	}
-	return rc;
+	return engine_recheck(&d->en, row, message, now, cancel, dropped, e);
 }
 
 /* One turn of the loop: daily runs, delivery, alerts. */
@@ -512,7 +248,7 @@ work(struct daemon *d, struct fc_error *e)
 		    st.overviews == 1 ? "overview" : "overviews");
 	d->refused += st.refused;
 	for (int round = 0; round < 2; round++) {
-		if ((rc = deliver(d, e)) < 0)
+		if ((rc = deliver_run(&d->dl, e)) < 0)
 			return rc;
 		if ((rc = engine_alert_dead(&d->en, now_utc(), &alerts,
 		    &d->alert_at, e)) < 0)
@@ -533,8 +269,8 @@ next_event(struct daemon *d, int64_t *when, struct fc_error *e)
 	if ((rc = engine_next_run(&d->en, now_utc(), &run, e)) < 0 ||
 	    (rc = db_outbox_next_wakeup(d->db, &retry, e)) < 0)
 		return rc;
-	if (retry != 0 && retry < d->hold_until)
-		retry = d->hold_until;
+	if (retry != 0 && retry < d->dl.hold_until)
+		retry = d->dl.hold_until;
 	*when = run;
 	if (retry != 0 && (run == 0 || retry < run))
 		*when = retry;
@@ -549,16 +285,15 @@ reload(struct daemon *d)
 {
 	struct conf *c = xmalloc(sizeof(*c));
 	struct fc_error e = {0};
-	char from[FC_EMAIL_MAX + 1];
 
 	d->reload = false;
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading "
 	    "the configuration", notify_monotonic_usec());
 	log_info("SIGHUP: reading %s again", d->conf->path);
 	if (load_conf(d->conf->path, c) != 0 ||
-	    mail_address(c->delivery.from, from, sizeof(from), &e) < 0) {
+	    deliver_set_conf(&d->dl, c, &e) < 0) {
 		if (e.msg[0])
-			log_err("%s: delivery.from: %s", d->conf->path, e.msg);
+			log_err("%s: %s", d->conf->path, e.msg);
 		log_err("%s: the new configuration is not valid; carrying on "
 		    "with the old one", d->conf->path);
 		note_error(d, "the new configuration is not valid; running on "
@@ -574,73 +309,9 @@ reload(struct daemon *d)
 	free(d->conf);
 	d->conf = c;
 	d->en.conf = c;
-	xstrlcpy(d->from, from, sizeof(d->from));
-	outbox_policy_from_conf(c, &d->retry);
-	d->hold_until = 0;
-	d->last_error[0] = '\0';
+	d->dl.last_error[0] = '\0';
 	log_info("configuration reloaded");
 	notify_send("READY=1");
-}
-
-/* Whether an inotify batch names the database or its WAL. */
-static bool
-db_touched(struct daemon *d)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	size_t n = strlen(d->db_base);
-	bool touched = false;
-	ssize_t len;
-
-	while ((len = read(d->ifd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + len;) {
-			const struct inotify_event *ev = (const void *)p;
-
-			if (ev->len > 0 && strncmp(ev->name, d->db_base, n) == 0 &&
-			    strcmp(ev->name + n, RESERVE_SUFFIX) != 0)
-				touched = true;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	return touched;
-}
-
-/*
- * Wait until the database files have been quiet for SETTLE_MS (at most
- * SETTLE_MAX_MS): the first write of a transaction to the WAL comes
- * before its commit is visible, and the commit itself raises no event.
- */
-#define SETTLE_MS 100
-#define SETTLE_MAX_MS 1000
-static void
-settle(struct daemon *d)
-{
-	struct pollfd p = { .fd = d->ifd, .events = POLLIN };
-
-	for (int waited = 0; waited < SETTLE_MAX_MS; waited += SETTLE_MS) {
-		if (poll(&p, 1, SETTLE_MS) <= 0)
-			return;
-		(void)db_touched(d);
-	}
-}
-
-static int
-watch_database(struct daemon *d)
-{
-	char *dir = d->db_dir;
-	size_t dsize = sizeof(d->db_dir);
-	const char *slash = strrchr(d->conf->database, '/');
-
-	xstrlcpy(d->db_base, slash ? slash + 1 : d->conf->database,
-	    sizeof(d->db_base));
-	util_dirname(d->conf->database, dir, dsize);
-	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->ifd < 0 || inotify_add_watch(d->ifd, dir, IN_MODIFY |
-	    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
-		log_err("%s: cannot watch for changes: %s", dir,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 static void
@@ -674,8 +345,9 @@ report(struct daemon *d, int64_t when, bool ready)
 		note_error(d, e.msg);
 	notify_send("%sSTATUS=next event %s; %" PRId64 " waiting, %" PRId64
 	    " failing%s%s%s%s", ready ? "READY=1\n" : "", at, ob.pending,
-	    ob.failing, d->disk_full ? "; " : "", d->disk_full ? d->disk : "",
-	    d->last_error[0] ? "; last error: " : "", d->last_error);
+	    ob.failing, d->reserve.full ? "; " : "",
+	    d->reserve.full ? d->reserve.status : "",
+	    d->dl.last_error[0] ? "; last error: " : "", d->dl.last_error);
 	if (db_begin(d->db, &e) < 0)
 		goto failed;
 	xsnprintf(num, sizeof(num), "%" PRId64, now_utc());
@@ -689,83 +361,8 @@ report(struct daemon *d, int64_t when, bool ready)
 	return;
 failed:
 	db_rollback(d->db);
-	if (!repeated(&d->heartbeat_warn, e.msg))
+	if (!log_repeated(&d->heartbeat_warn, e.msg))
 		log_warn("cannot record the heartbeat: %s", e.msg);
-}
-
-/* Make the reserve (see disk()). */
-static void
-reserve_make(struct daemon *d)
-{
-	int fd, err;
-
-	fd = open(d->reserve, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0 && (errno == ENOSPC || errno == EDQUOT)) {
-		log_debug("%s: %s", d->reserve, strerror(errno));
-		return;
-	}
-	if (fd < 0) {
-		log_warn("%s: %s; no reserve for a full disk is kept",
-		    d->reserve, strerror(errno));
-		d->reserve[0] = '\0';
-		return;
-	}
-	err = posix_fallocate(fd, 0, RESERVE_BYTES);
-	close(fd);
-	if (err != 0) {
-		log_debug("%s: %s", d->reserve, strerror(err));
-		(void)unlink(d->reserve);
-		return;
-	}
-	d->reserve_held = true;
-}
-
-/*
- * After each turn, the database's disk. It is full when it has less room
- * than famcontactctl leaves us (which then takes no more contacts), or
- * when SQLite found none: said once in the log, and in STATUS= while it
- * lasts. When SQLite found none, the reserve goes, and the WAL is copied
- * into the database (which may have to grow for it), so that the next
- * commit writes the WAL over from its start instead of growing it: true,
- * do the turn again now. The reserve comes back once there is room for
- * it as well as famcontactctl's.
- */
-static bool
-disk(struct daemon *d)
-{
-	struct fc_error e = {0};
-	uint64_t avail = 0;
-	bool hit = db_disk_full(d->db), freed = false, known, full;
-
-	if (hit && d->reserve_held) {
-		d->reserve_held = false;
-		freed = unlink(d->reserve) == 0;
-		if (freed && db_checkpoint(d->db, &e) < 0)
-			log_debug("%s", e.msg);
-	}
-	known = db_free_space(d->db, &avail) == 0;
-	if (!hit && !d->reserve_held && d->reserve[0] != '\0' && known &&
-	    avail >= DB_CTL_MIN_FREE + RESERVE_BYTES) {
-		reserve_make(d);
-		known = db_free_space(d->db, &avail) == 0;
-	}
-	full = hit || (known && avail < DB_CTL_MIN_FREE);
-	if (full)
-		xsnprintf(d->disk, sizeof(d->disk), "disk full (%llu KiB free)",
-		    (unsigned long long)(avail / 1024));
-	if (full && !d->disk_full)
-		log_warn("%s: disk full: %llu KiB free (famcontactctl writes "
-		    "nothing below %u KiB)", d->db_dir,
-		    (unsigned long long)(avail / 1024), DB_CTL_MIN_FREE / 1024);
-	else if (!full && d->disk_full)
-		log_info("%s: disk space is back: %llu KiB free", d->db_dir,
-		    (unsigned long long)(avail / 1024));
-	if (freed)
-		log_warn("%s: disk full: the %d KiB reserve is given back for "
-		    "the outbox", d->db_dir, RESERVE_BYTES / 1024);
-	d->disk_full = full;
-	return freed;
 }
 
 static void
@@ -785,17 +382,16 @@ loop(struct daemon *d)
 	bool ready = false;
 	struct fc_error e = {0};
 
-	if (watch_database(d) < 0)
+	if (dbwatch_open(&d->watch, d->conf->database, RESERVE_SUFFIX,
+	    &e) < 0) {
+		log_err("%s", e.msg);
 		return EX_OSERR;
-	if (xsnprintf(d->reserve, sizeof(d->reserve), "%s" RESERVE_SUFFIX,
-	    d->conf->database) < 0)
-		d->reserve[0] = '\0';
-	else
-		d->reserve_held = access(d->reserve, F_OK) == 0;
+	}
+	reserve_init(&d->reserve, d->conf->database);
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = d->sfd, .events = POLLIN },
-			{ .fd = d->ifd, .events = POLLIN },
+			{ .fd = d->watch.fd, .events = POLLIN },
 		};
 		int64_t when = 0, wait_ms = -1, version = 0;
 		bool turn_failed = true;
@@ -804,7 +400,7 @@ loop(struct daemon *d)
 		if (d->reload)
 			reload(d);
 		if (work(d, &e) < 0) {
-			if (!repeated(&d->turn_err, e.msg))
+			if (!log_repeated(&d->turn_err, e.msg))
 				log_err("%s", e.msg);
 			note_error(d, e.msg);
 			/* Damage does not heal by waiting: stop, and say so. */
@@ -817,7 +413,7 @@ loop(struct daemon *d)
 			/* Busy, or the disk full: try again soon. */
 			when = now_utc() + 30;
 		} else if (next_event(d, &when, &e) < 0) {
-			if (!repeated(&d->turn_err, e.msg))
+			if (!log_repeated(&d->turn_err, e.msg))
 				log_err("%s", e.msg);
 			note_error(d, e.msg);
 			when = now_utc() + 30;
@@ -828,7 +424,7 @@ loop(struct daemon *d)
 		if (d->stop)
 			break;
 		/* Room made for a turn the full disk stopped: again now. */
-		if (disk(d) && turn_failed)
+		if (reserve_check(&d->reserve, d->db) && turn_failed)
 			when = now_utc();
 		report(d, when, !ready);
 		ready = true;
@@ -869,8 +465,9 @@ loop(struct daemon *d)
 				if (d->stop || d->reload)
 					break;
 			}
-			if ((pfd[1].revents & POLLIN) && db_touched(d)) {
-				settle(d);
+			if ((pfd[1].revents & POLLIN) &&
+			    dbwatch_touched(&d->watch)) {
+				dbwatch_settle(&d->watch);
 				/* Our own commits leave data_version alone. */
 				if (db_data_version(d->db, &version, &e) < 0 ||
 				    version != d->data_version) {
@@ -909,7 +506,7 @@ setup_signals(struct daemon *d)
 static int
 run(const char *path, bool once)
 {
-	struct daemon d = { .sfd = -1, .ifd = -1 };
+	struct daemon d = { .sfd = -1, .watch = { .fd = -1 } };
 	struct fc_error e = {0};
 	int64_t requeued = 0;
 	int status = EX_OK, rc;
@@ -920,13 +517,17 @@ run(const char *path, bool once)
 		free(d.conf);
 		return EX_CONFIG;
 	}
-	if (mail_address(d.conf->delivery.from, d.from, sizeof(d.from),
-	    &e) < 0) {
-		log_err("%s: delivery.from: %s", path, e.msg);
+	if (deliver_init(&d.dl, d.conf, NULL, &e) < 0) {
+		log_err("%s: %s", path, e.msg);
 		free(d.conf);
 		return EX_CONFIG;
 	}
-	outbox_policy_from_conf(d.conf, &d.retry);
+	d.dl.hooks = (struct deliver_hooks){
+		.stop = hook_stop,
+		.alive = hook_alive,
+		.recheck = hook_recheck,
+		.ctx = &d,
+	};
 	if (setup_signals(&d) < 0) {
 		free(d.conf);
 		return EX_OSERR;
@@ -941,6 +542,7 @@ run(const char *path, bool once)
 		status = err_exit_code(rc);
 		goto out;
 	}
+	d.dl.db = d.db;
 	if (requeued > 0)
 		log_warn("%lld %s being sent when famcontactd last stopped: "
 		    "sending again with the same Message-ID",
@@ -974,26 +576,24 @@ run(const char *path, bool once)
 		    "database (see the errors above)", d.refused,
 		    d.refused == 1 ? "message" : "messages");
 		status = EX_DATAERR;
-	} else if (d.dead > 0) {
+	} else if (d.dl.dead > 0) {
 		log_err("%d %s refused for good: see famcontactctl outbox list "
-		    "--state dead", d.dead, d.dead == 1 ? "message was" :
+		    "--state dead", d.dl.dead, d.dl.dead == 1 ? "message was" :
 		    "messages were");
 		status = EX_UNAVAILABLE;
-	} else if (d.failed > 0) {
+	} else if (d.dl.failed > 0) {
 		log_err("%d delivery %s failed and will be retried: see "
-		    "famcontactctl outbox list --state queued", d.failed,
-		    d.failed == 1 ? "attempt" : "attempts");
+		    "famcontactctl outbox list --state queued", d.dl.failed,
+		    d.dl.failed == 1 ? "attempt" : "attempts");
 		status = EX_TEMPFAIL;
 	}
 	log_info("one pass done: %d sent, %d cancelled, %d to retry, %d dead",
-	    d.sent, d.cancelled, d.failed, d.dead);
+	    d.dl.sent, d.dl.cancelled, d.dl.failed, d.dl.dead);
 out:
-	transport_close(d.t);
 	db_close(d.db);
 	if (d.sfd >= 0)
 		close(d.sfd);
-	if (d.ifd >= 0)
-		close(d.ifd);
+	dbwatch_close(&d.watch);
 	free(d.conf);
 	return status;
 }

@@ -4,9 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
+#include "notify.h"
+#include "util.h"
 
 static const char *progname = "famcontactd";
 static bool debug_on;
@@ -62,3 +65,16 @@ LOG_FN(log_err, 3, "error: ", true)
 LOG_FN(log_warn, 4, "warning: ", true)
 LOG_FN(log_info, 6, "", true)
 LOG_FN(log_debug, 7, "debug: ", debug_on)
+
+bool
+log_repeated(struct log_repeat *r, const char *msg)
+{
+	uint64_t now = notify_monotonic_usec();
+
+	if (r->at != 0 && now - r->at < LOG_REPEAT_USEC &&
+	    strcmp(r->msg, msg) == 0)
+		return true;
+	xstrlcpy(r->msg, msg, sizeof(r->msg));
+	r->at = now;
+	return false;
+}

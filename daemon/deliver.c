@@ -1,0 +1,299 @@
+/*
+ * deliver.c - the delivery driver (see deliver.h): the outbox's rows
+ * driven through their states over one transport connection per run.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "conf.h"
+#include "db.h"
+#include "deliver.h"
+#include "err.h"
+#include "log.h"
+#include "mail.h"
+#include "notify.h"
+#include "outbox.h"
+#include "transport.h"
+#include "util.h"
+
+const struct transport_ops deliver_transport_real = {
+	.open = transport_open,
+	.send = transport_send,
+	.close = transport_close,
+};
+
+/* When the next commit is to be a synced one (see deliver.h). */
+struct durable {
+	int since;
+	uint64_t at;
+	bool full;		/* the next commit is a synced one */
+};
+
+static int64_t
+now_utc(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static uint32_t
+random32(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (uint32_t)now_utc() * 2654435761u;
+	return r;
+}
+
+int
+deliver_set_conf(struct deliver *dl, const struct conf *c, struct fc_error *e)
+{
+	char from[FC_EMAIL_MAX + 1];
+	struct fc_error why = {0};
+
+	if (mail_address(c->delivery.from, from, sizeof(from), &why) < 0)
+		return err_set(e, FC_ECONFIG, "delivery.from: %s", why.msg);
+	dl->conf = c;
+	xstrlcpy(dl->from, from, sizeof(dl->from));
+	outbox_policy_from_conf(c, &dl->retry);
+	dl->hold_until = 0;
+	return 0;
+}
+
+int
+deliver_init(struct deliver *dl, const struct conf *c, struct db *db,
+	     struct fc_error *e)
+{
+	memset(dl, 0, sizeof(*dl));
+	dl->db = db;
+	dl->ops = &deliver_transport_real;
+	return deliver_set_conf(dl, c, e);
+}
+
+/* A failed attempt: back to the queue after a backoff, or dead. */
+static int
+failed(struct deliver *dl, const struct outbox_row *row, int err,
+       const struct fc_error *why, int64_t *retry_at, struct fc_error *e)
+{
+	int64_t now = now_utc(), next = 0;
+	int attempts = row->attempts + 1;
+	enum outbox_state st = outbox_after_failure(&dl->retry, err,
+	    row->created_at, now);
+
+	if (st == OUTBOX_QUEUED) {
+		next = now + outbox_backoff(&dl->retry, attempts, random32());
+		log_warn("outbox %lld (%s): attempt %d failed, retrying in "
+		    "%llds: %s", (long long)row->id,
+		    outbox_kind_name(row->kind), attempts,
+		    (long long)(next - now), why->msg);
+		dl->failed++;
+	} else {
+		log_err("outbox %lld (%s): undeliverable after %d %s, given "
+		    "up: %s", (long long)row->id, outbox_kind_name(row->kind),
+		    attempts, attempts == 1 ? "attempt" : "attempts", why->msg);
+		dl->dead++;
+	}
+	xstrlcpy(dl->last_error, why->msg, sizeof(dl->last_error));
+	*retry_at = next;
+	return db_outbox_set_state(dl->db, row->id, st, attempts, next,
+	    why->msg, now, e);
+}
+
+/*
+ * Claim the next due message: re-check it against the register, then
+ * queued -> sending, in one transaction. 1 when claimed, 0 when none is
+ * due, and the message is in msg.
+ */
+static int
+claim(struct deliver *dl, struct outbox_row *row, struct strbuf *msg,
+      struct fc_error *e)
+{
+	for (;;) {
+		int64_t now = now_utc();
+		bool cancel = false;
+		int dropped = 0, rc;
+
+		if ((rc = db_begin(dl->db, e)) < 0)
+			return rc;
+		/* The last message's "sent" shares this commit. */
+		if (dl->sent_id != 0)
+			rc = db_outbox_set_state(dl->db, dl->sent_id,
+			    OUTBOX_SENT, dl->sent_attempts, 0, NULL, now, e);
+		if (rc == 0)
+			rc = db_outbox_next_due(dl->db, now, row, msg, e);
+		if (rc == 1)
+			rc = dl->hooks.recheck == NULL ? 0 :
+			    dl->hooks.recheck(dl->hooks.ctx, row, msg, now,
+			    &cancel, &dropped, e);
+		else if (rc == 0)
+			rc = 2;		/* nothing due */
+		if (rc == 0 && cancel)
+			rc = db_outbox_set_state(dl->db, row->id,
+			    OUTBOX_CANCELLED, row->attempts, 0, "cancelled: "
+			    "every family in it was contacted, paused, closed "
+			    "or moved since it was queued", now, e);
+		else if (rc == 0)
+			rc = db_outbox_mark_sending(dl->db, row->id, now, e);
+		if (rc >= 0)
+			rc = db_commit(dl->db, e) < 0 ? e->code : rc;
+		if (rc < 0) {
+			db_rollback(dl->db);
+			return rc;
+		}
+		dl->sent_id = 0;
+		if (rc == 2)
+			return 0;
+		if (!cancel)
+			return 1;
+		log_info("outbox %lld (%s): cancelled, nothing left to say",
+		    (long long)row->id, outbox_kind_name(row->kind));
+		dl->cancelled++;
+	}
+}
+
+/* Commit the "sent" of the last message on its own. */
+static int
+flush_sent(struct deliver *dl, struct fc_error *e)
+{
+	int rc;
+
+	if (dl->sent_id == 0)
+		return 0;
+	rc = db_outbox_set_state(dl->db, dl->sent_id, OUTBOX_SENT,
+	    dl->sent_attempts, 0, NULL, now_utc(), e);
+	if (rc == 0)
+		dl->sent_id = 0;
+	return rc;
+}
+
+/* Make the next commit a synced one when it is time. */
+static int
+durable_point(struct deliver *dl, struct durable *du, bool force,
+	      struct fc_error *e)
+{
+	uint64_t now = notify_monotonic_usec();
+
+	if (!force && ++du->since < DELIVER_DURABLE_EVERY &&
+	    now - du->at < DELIVER_DURABLE_USEC)
+		return 0;
+	du->since = 0;
+	du->at = now;
+	du->full = true;
+	return db_synchronous(dl->db, true, e);
+}
+
+static bool
+stopping(struct deliver *dl)
+{
+	if (dl->hooks.stop != NULL && dl->hooks.stop(dl->hooks.ctx))
+		return true;
+	if (dl->hooks.alive != NULL)
+		dl->hooks.alive(dl->hooks.ctx);
+	return false;
+}
+
+/*
+ * After a run: back to synced commits, and make the batch durable. A
+ * message left in 'sending' by a failed commit goes back to the queue now
+ * rather than at the next start.
+ */
+static void
+end_run(struct deliver *dl)
+{
+	struct fc_error e = {0};
+	int64_t stuck = 0;
+
+	if (dl->sent_id != 0) {
+		if (flush_sent(dl, &e) < 0)
+			log_err("outbox %lld: sent, but %s; it will be sent "
+			    "again", (long long)dl->sent_id, e.msg);
+		dl->sent_id = 0;
+	}
+	if (db_synchronous(dl->db, true, &e) < 0 ||
+	    db_outbox_requeue_sending(dl->db, now_utc(), &stuck, &e) < 0 ||
+	    db_checkpoint(dl->db, &e) < 0) {
+		if (!log_repeated(&dl->batch_warn, e.msg))
+			log_warn("%s", e.msg);
+		return;
+	}
+	dl->batch_warn.at = 0;
+	if (stuck > 0)
+		log_warn("%lld %s back in the queue after a failed commit",
+		    (long long)stuck, stuck == 1 ? "message is" :
+		    "messages are");
+}
+
+int
+deliver_run(struct deliver *dl, struct fc_error *e)
+{
+	struct outbox_row row;
+	struct strbuf msg = {0};
+	struct durable du = { .at = notify_monotonic_usec() };
+	int64_t retry_at = 0;
+	int sent = dl->sent, failed_before = dl->failed + dl->dead, rc = 0;
+
+	if (now_utc() < dl->hold_until)
+		return 0;
+	if ((rc = db_synchronous(dl->db, false, e)) < 0)
+		return rc;
+	while (!stopping(dl)) {
+		struct send_result res;
+		struct fc_error why = {0};
+		int src;
+
+		if ((rc = claim(dl, &row, &msg, e)) <= 0)
+			break;
+		if (du.full) {
+			du.full = false;
+			if ((rc = db_synchronous(dl->db, false, e)) < 0)
+				break;
+		}
+		if (dl->t == NULL &&
+		    (src = dl->ops->open(dl->conf, &dl->t, &why)) < 0) {
+			/* A password file that cannot be read: mended outside. */
+			log_err("%s", why.msg);
+			if ((rc = flush_sent(dl, e)) == 0)
+				rc = failed(dl, &row, FC_ETEMP, &why, &retry_at,
+				    e);
+			dl->hold_until = retry_at;
+			break;
+		}
+		src = dl->ops->send(dl->t, dl->from, row.recipient, msg.s,
+		    msg.len, &res, &why);
+		if (src == 0) {
+			log_debug("outbox %lld (%s) sent%s%s",
+			    (long long)row.id, outbox_kind_name(row.kind),
+			    res.text[0] ? ": " : "", res.text);
+			dl->sent++;
+			dl->last_error[0] = '\0';
+			/* Committed with the next claim, or by flush_sent(). */
+			dl->sent_id = row.id;
+			dl->sent_attempts = row.attempts + 1;
+			if ((rc = durable_point(dl, &du, false, e)) < 0)
+				break;
+			continue;
+		}
+		if ((rc = flush_sent(dl, e)) < 0 ||
+		    (rc = failed(dl, &row, src, &why, &retry_at, e)) < 0)
+			break;
+		/* No answer at all: the server is down; spare the others. */
+		if (src == FC_ETEMP && res.reply_code == 0 && retry_at != 0) {
+			dl->hold_until = retry_at;
+			dl->ops->close(dl->t);
+			dl->t = NULL;
+			break;
+		}
+	}
+	dl->ops->close(dl->t);
+	dl->t = NULL;
+	sb_free(&msg);
+	if (dl->sent > sent || dl->failed + dl->dead > failed_before)
+		log_info("delivered %d %s, %d failed", dl->sent - sent,
+		    dl->sent - sent == 1 ? "message" : "messages",
+		    dl->failed + dl->dead - failed_before);
+	end_run(dl);
+	return rc;
+}

@@ -1,0 +1,132 @@
+/*
+ * deliver.h - the delivery driver: every due message of the outbox out
+ * over one connection, each attempt's outcome written back to its row.
+ *
+ * One message at a time: claim it (re-checked against the register,
+ * then queued -> sending, in one transaction), send it, and record what
+ * happened: sent (committed with the next claim), queued again after a
+ * backoff (4xx, network), dead (5xx, or older than retry.give_up_after),
+ * or cancelled when the re-check left nobody to write about. A server
+ * that does not answer at all holds the whole queue (hold_until) rather
+ * than failing every message in turn.
+ *
+ * Durability: the messages were committed with a synced commit when
+ * they were queued. Their state changes here are committed without
+ * waiting for the disk, and one commit in DELIVER_DURABLE_EVERY, or one
+ * every DELIVER_DURABLE_USEC, is synced, which makes all before it
+ * durable. A crash of the process loses nothing; a power cut can at
+ * worst send again the messages of the last quarter second
+ * (at-least-once, with the same Message-ID, as after any crash).
+ *
+ * What belongs to the program that runs it (signals, the watchdog, the
+ * reminder engine's re-check) comes in through hooks, and the transport
+ * through an ops table, so that a test can drive it with a fake one.
+ * Single-threaded; the struct is the caller's.
+ */
+#ifndef FC_DELIVER_H
+#define FC_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fclimits.h"
+#include "log.h"
+#include "outbox.h"
+
+struct conf;
+struct db;
+struct fc_error;
+struct outbox_row;
+struct send_result;
+struct strbuf;
+struct transport;
+
+/* A synced commit after this many messages, or after this long. */
+#define DELIVER_DURABLE_EVERY 256
+#define DELIVER_DURABLE_USEC 250000
+
+/* Room for the last error kept for STATUS=. */
+#define DELIVER_ERROR_MAX 256
+
+/* A way of delivering: the real one (transport.h) or a test's fake. */
+struct transport_ops {
+	int (*open)(const struct conf *c, struct transport **out,
+		    struct fc_error *e);
+	int (*send)(struct transport *t, const char *from, const char *rcpt,
+		    const char *message, size_t len, struct send_result *r,
+		    struct fc_error *e);
+	void (*close)(struct transport *t);
+};
+
+/* transport_open, transport_send and transport_close. */
+extern const struct transport_ops deliver_transport_real;
+
+/* What the program running the driver does between and for messages. */
+struct deliver_hooks {
+	/*
+	 * Before each message: true to stop now (the message in flight
+	 * has been recorded). NULL = never.
+	 */
+	bool (*stop)(void *ctx);
+	/* Before each message, when not stopping: a sign of life. NULL = none. */
+	void (*alive)(void *ctx);
+	/*
+	 * Inside the claim's transaction: re-check row against the register
+	 * and rewrite message (see engine_recheck()); *cancel = true when
+	 * nobody is left. NULL = every message goes as queued.
+	 */
+	int (*recheck)(void *ctx, const struct outbox_row *row,
+		       struct strbuf *message, int64_t now, bool *cancel,
+		       int *dropped, struct fc_error *e);
+	void *ctx;
+};
+
+struct deliver {
+	/* Set by deliver_init() and deliver_set_conf(). */
+	struct db *db;
+	const struct conf *conf;
+	struct retry_policy retry;
+	char from[FC_EMAIL_MAX + 1];		/* envelope sender */
+	const struct transport_ops *ops;	/* the caller may replace it */
+	struct deliver_hooks hooks;		/* the caller's; zero = none */
+
+	/* State between messages and between runs. */
+	struct transport *t;		/* open during a run; NULL between */
+	int64_t hold_until;		/* no delivery before: server unreachable */
+	int64_t sent_id;		/* sent, its mark not yet committed */
+	int sent_attempts;
+	/* The last error, for STATUS=; a message sent clears it. */
+	char last_error[DELIVER_ERROR_MAX];
+	struct log_repeat batch_warn;	/* the end of a run's warning */
+
+	/* Outcomes since deliver_init(). */
+	int sent, cancelled, failed, dead;
+};
+
+/*
+ * Set up dl to deliver from db (may be set in dl->db later, before the
+ * first run) with conf c over the real transport, hooks none. Errors:
+ * FC_ECONFIG ("delivery.from: ...").
+ */
+int deliver_init(struct deliver *dl, const struct conf *c, struct db *db,
+		 struct fc_error *e);
+
+/*
+ * Take a new configuration (after a reload): c's envelope sender and
+ * retry policy, and any hold lifted. dl is left as it was on error
+ * (FC_ECONFIG, "delivery.from: ..."). c must outlive its use in dl.
+ */
+int deliver_set_conf(struct deliver *dl, const struct conf *c,
+		     struct fc_error *e);
+
+/*
+ * Deliver every message due now over one connection, until none is left,
+ * the server stops answering (the queue held until its retry), or the
+ * stop hook says so; nothing while the queue is held. Failed attempts are
+ * counted and logged, not returned. Errors: the database's (FC_EDB,
+ * FC_EBUSY, FC_EIO); what was recorded before stays recorded.
+ */
+int deliver_run(struct deliver *dl, struct fc_error *e);
+
+#endif

@@ -1,0 +1,1027 @@
+/*
+ * test_deliver.c - the delivery driver over a real database file, with a
+ * fake transport that scripts each message's outcome by its recipient:
+ * accepted, 4xx, 5xx, or no answer at all; crashes of the process
+ * mid-batch (a forked child that exits); the synced commits, counted as
+ * the fsyncs SQLite asks of the file system (a counting VFS); and the
+ * re-check through the real reminder engine.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "conf.h"
+#include "db.h"
+#include "deliver.h"
+#include "engine.h"
+#include "err.h"
+#include "log.h"
+#include "notify.h"
+#include "outbox.h"
+#include "timeutil.h"
+#include "transport.h"
+#include "util.h"
+
+#define DAY 86400
+/* Most messages a test queues. */
+#define FAKE_MAX 400
+/* How long a "slow-..." recipient's server takes: past DELIVER_DURABLE_USEC. */
+#define SLOW_NSEC 300000000L
+
+/*
+ * The fake transport. Recipients say what happens to their message:
+ * "ok-..." accepted, "soft-..." 451, "hard-..." 550, "drop-..." no answer.
+ */
+struct transport {
+	int unused;
+};
+
+struct fake {
+	int opens, closes, sends;
+	int open_rc;			/* what open returns */
+	int stop_after;			/* the stop hook says so after this
+					   many sends; 0 = never */
+	int crash_in_send;		/* _exit(0) in this send (1 = the first) */
+	int crash_after_send;		/* _exit(0) between messages after it */
+	int msgid_fd;			/* the crashing child's Message-IDs go here */
+	char rcpt[FAKE_MAX][FC_EMAIL_MAX + 1];	/* in order of sending */
+	char msgid[FAKE_MAX][64];
+	unsigned long wal_syncs[FAKE_MAX];	/* at each send */
+	unsigned long db_syncs[FAKE_MAX];
+	uint64_t at[FAKE_MAX];			/* monotonic usec of each send */
+};
+
+static struct fake *fake;
+
+/* fsyncs of the WAL and of the database file (see the counting VFS). */
+static unsigned long wal_syncs, db_syncs;
+
+static int
+fake_open(const struct conf *c, struct transport **out, struct fc_error *e)
+{
+	(void)c;
+	fake->opens++;
+	*out = NULL;
+	if (fake->open_rc < 0)
+		return err_set(e, fake->open_rc, "password file: unreadable");
+	*out = xcalloc(1, sizeof(**out));
+	return 0;
+}
+
+/* The Message-ID header's value, "" when none. */
+static void
+message_id(const char *msg, char *buf, size_t size)
+{
+	const char *p = strstr(msg, "Message-ID: ");
+	size_t n;
+
+	buf[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strlen("Message-ID: ");
+	n = strcspn(p, "\r\n");
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+}
+
+static int
+fake_send(struct transport *t, const char *from, const char *rcpt,
+	  const char *message, size_t len, struct send_result *r,
+	  struct fc_error *e)
+{
+	int i = fake->sends++;
+
+	assert_non_null(t);
+	assert_string_equal(from, "reminders@example.org");
+	assert_true(len > 0);
+	assert_true(i < FAKE_MAX);
+	xstrlcpy(fake->rcpt[i], rcpt, sizeof(fake->rcpt[i]));
+	message_id(message, fake->msgid[i], sizeof(fake->msgid[i]));
+	fake->wal_syncs[i] = wal_syncs;
+	fake->db_syncs[i] = db_syncs;
+	fake->at[i] = notify_monotonic_usec();
+	memset(r, 0, sizeof(*r));
+	if (fake->crash_in_send == i + 1) {
+		/* The child tells the parent what it was given, and dies. */
+		(void)!write(fake->msgid_fd, fake->msgid[i],
+		    strlen(fake->msgid[i]));
+		_exit(0);
+	}
+	if (strncmp(rcpt, "soft-", 5) == 0) {
+		r->reply_code = 451;
+		xstrlcpy(r->text, "451 4.3.0 try again later", sizeof(r->text));
+		return err_set(e, FC_ETEMP, "server said: %s", r->text);
+	}
+	if (strncmp(rcpt, "hard-", 5) == 0) {
+		r->reply_code = 550;
+		xstrlcpy(r->text, "550 5.1.1 no such user", sizeof(r->text));
+		return err_set(e, FC_EPERMANENT, "server said: %s", r->text);
+	}
+	if (strncmp(rcpt, "slow-", 5) == 0) {
+		struct timespec ts = { 0, SLOW_NSEC };
+
+		while (nanosleep(&ts, &ts) != 0)
+			continue;
+	}
+	if (strncmp(rcpt, "drop-", 5) == 0)
+		return err_set(e, FC_ETEMP, "connection lost");
+	xstrlcpy(r->text, "250 2.0.0 queued", sizeof(r->text));
+	return 0;
+}
+
+static void
+fake_close(struct transport *t)
+{
+	if (t == NULL)
+		return;
+	fake->closes++;
+	free(t);
+}
+
+static const struct transport_ops fake_ops = {
+	.open = fake_open,
+	.send = fake_send,
+	.close = fake_close,
+};
+
+static bool
+fake_stop(void *ctx)
+{
+	(void)ctx;
+	return fake->stop_after != 0 && fake->sends >= fake->stop_after;
+}
+
+static void
+fake_alive(void *ctx)
+{
+	(void)ctx;
+	if (fake->crash_after_send != 0 &&
+	    fake->sends == fake->crash_after_send)
+		_exit(0);
+}
+
+/*
+ * A VFS over the default one that counts the fsyncs SQLite asks for: of
+ * the WAL (a synced commit, or a checkpoint) and of the database file
+ * (a checkpoint only).
+ */
+struct count_file {
+	sqlite3_file base;
+	bool wal;
+	sqlite3_file *real;		/* follows this struct */
+};
+
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs count_vfs;
+static sqlite3_io_methods count_io;
+
+#define REAL(f) (((struct count_file *)(f))->real)
+
+static int
+c_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+
+static int
+c_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+}
+
+static int
+c_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
+}
+
+static int
+c_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+
+static int
+c_sync(sqlite3_file *f, int flags)
+{
+	if (((struct count_file *)f)->wal)
+		wal_syncs++;
+	else
+		db_syncs++;
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+
+static int
+c_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+
+static int
+c_lock(sqlite3_file *f, int lock)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), lock);
+}
+
+static int
+c_unlock(sqlite3_file *f, int lock)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), lock);
+}
+
+static int
+c_reserved(sqlite3_file *f, int *out)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+
+static int
+c_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+
+static int
+c_sector(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+
+static int
+c_device(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+
+static int
+c_shm_map(sqlite3_file *f, int page, int size, int extend,
+	  void volatile **p)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), page, size, extend, p);
+}
+
+static int
+c_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+
+static void
+c_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+
+static int
+c_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static int
+c_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **p)
+{
+	return REAL(f)->pMethods->xFetch(REAL(f), off, n, p);
+}
+
+static int
+c_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+	return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+
+static int
+c_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+       int *out_flags)
+{
+	struct count_file *cf = (struct count_file *)f;
+	int rc;
+
+	(void)vfs;
+	memset(cf, 0, sizeof(*cf));
+	cf->real = (sqlite3_file *)(cf + 1);
+	cf->wal = (flags & SQLITE_OPEN_WAL) != 0;
+	rc = real_vfs->xOpen(real_vfs, name, cf->real, flags, out_flags);
+	/* xClose is called on failure only when pMethods is set. */
+	cf->base.pMethods = cf->real->pMethods != NULL ? &count_io : NULL;
+	return rc;
+}
+
+static void
+count_vfs_install(void)
+{
+	if (real_vfs != NULL)
+		return;
+	real_vfs = sqlite3_vfs_find(NULL);
+	assert_non_null(real_vfs);
+	assert_true(real_vfs->iVersion >= 1);
+	count_vfs = *real_vfs;
+	count_vfs.zName = "fc-count";
+	count_vfs.szOsFile = (int)sizeof(struct count_file) +
+	    real_vfs->szOsFile;
+	count_vfs.xOpen = c_open;
+	count_io = (sqlite3_io_methods){
+		.iVersion = 3,
+		.xClose = c_close, .xRead = c_read, .xWrite = c_write,
+		.xTruncate = c_truncate, .xSync = c_sync,
+		.xFileSize = c_size, .xLock = c_lock, .xUnlock = c_unlock,
+		.xCheckReservedLock = c_reserved,
+		.xFileControl = c_control, .xSectorSize = c_sector,
+		.xDeviceCharacteristics = c_device, .xShmMap = c_shm_map,
+		.xShmLock = c_shm_lock, .xShmBarrier = c_shm_barrier,
+		.xShmUnmap = c_shm_unmap, .xFetch = c_fetch,
+		.xUnfetch = c_unfetch,
+	};
+	assert_int_equal(sqlite3_vfs_register(&count_vfs, 1), SQLITE_OK);
+}
+
+/* A private folder, a database in it, a configuration and the driver. */
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct conf conf;
+	struct db *db;
+	struct deliver dl;
+	struct fake fake;
+};
+
+static void
+open_db(struct fixture *fx)
+{
+	struct fc_error e = {0};
+
+	if (db_open(fx->path, DB_OPEN_CREATE, &fx->db, &e) != 0)
+		fail_msg("db_open: %s", e.msg);
+}
+
+/* A new driver over fx's database, with the fake transport. */
+static void
+new_driver(struct fixture *fx)
+{
+	struct fc_error e = {0};
+
+	if (deliver_init(&fx->dl, &fx->conf, fx->db, &e) != 0)
+		fail_msg("deliver_init: %s", e.msg);
+	fx->dl.ops = &fake_ops;
+	fx->dl.hooks = (struct deliver_hooks){
+		.stop = fake_stop,
+		.alive = fake_alive,
+	};
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = xcalloc(1, sizeof(*fx));
+
+	count_vfs_install();
+	xstrlcpy(fx->dir, "/tmp/fc-test-deliver-XXXXXX", sizeof(fx->dir));
+	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(xsnprintf(fx->path, sizeof(fx->path), "%s/fc.db",
+	    fx->dir), 0);
+	conf_defaults(&fx->conf);
+	xstrlcpy(fx->conf.database, fx->path, sizeof(fx->conf.database));
+	xstrlcpy(fx->conf.delivery.from, "Campaign <reminders@example.org>",
+	    sizeof(fx->conf.delivery.from));
+	fx->conf.retry.first = 60;
+	fx->conf.retry.max = 3600;
+	fx->conf.retry.give_up_after = 2 * DAY;
+	fake = &fx->fake;
+	open_db(fx);
+	new_driver(fx);
+	*state = fx;
+	return 0;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	db_close(fx->db);
+	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	fake = NULL;
+	return 0;
+}
+
+static int64_t
+now_utc(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Queue a test message for rcpt, created at created; its outbox id. */
+static int64_t
+queue_at(struct fixture *fx, enum outbox_kind kind, const char *rcpt,
+	 int64_t created)
+{
+	struct fc_error e = {0};
+	struct strbuf m = {0};
+	char key[64];
+	int64_t id = 0;
+	static int n;
+
+	n++;
+	xsnprintf(key, sizeof(key), "test-%d", n);
+	sb_printf(&m, "From: reminders@example.org\r\nTo: %s\r\n"
+	    "Message-ID: <%s@fc.example.org>\r\nSubject: test\r\n\r\n"
+	    "hello\r\n", rcpt, key);
+	if (db_outbox_enqueue(fx->db, kind, rcpt, key, m.s, m.len, created,
+	    &id, NULL, &e) != 0)
+		fail_msg("enqueue: %s", e.msg);
+	sb_free(&m);
+	return id;
+}
+
+static int64_t
+queue(struct fixture *fx, const char *rcpt)
+{
+	return queue_at(fx, OUTBOX_TEST, rcpt, now_utc());
+}
+
+/* Every outbox row, by id (ids start at 1). */
+struct rows {
+	struct outbox_row v[FAKE_MAX + 1];
+	int n;
+};
+
+static int
+collect(const struct outbox_row *row, void *ctx)
+{
+	struct rows *r = ctx;
+
+	assert_true(row->id > 0 && row->id <= FAKE_MAX);
+	r->v[row->id] = *row;
+	r->n++;
+	return 0;
+}
+
+static struct rows *
+read_rows(struct fixture *fx)
+{
+	static struct rows r;
+	struct fc_error e = {0};
+
+	memset(&r, 0, sizeof(r));
+	if (db_outbox_foreach(fx->db, -1, collect, &r, &e) != 0)
+		fail_msg("outbox: %s", e.msg);
+	return &r;
+}
+
+static int
+count_state(const struct rows *r, enum outbox_state st)
+{
+	int n = 0;
+
+	for (int i = 1; i <= FAKE_MAX; i++)
+		if (r->v[i].id != 0 && r->v[i].state == st)
+			n++;
+	return n;
+}
+
+static void
+run_ok(struct fixture *fx)
+{
+	struct fc_error e = {0};
+
+	if (deliver_run(&fx->dl, &e) != 0)
+		fail_msg("deliver_run: %s", e.msg);
+}
+
+/* Everything due goes out over one connection and is marked sent. */
+static void
+test_all_sent(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	int64_t a, c, before = now_utc();
+
+	a = queue(fx, "ok-a@example.org");
+	(void)queue(fx, "ok-b@example.org");
+	c = queue(fx, "ok-c@example.org");
+	run_ok(fx);
+	assert_int_equal(fx->fake.opens, 1);
+	assert_int_equal(fx->fake.closes, 1);
+	assert_int_equal(fx->fake.sends, 3);
+	assert_string_equal(fx->fake.rcpt[0], "ok-a@example.org");
+	assert_string_equal(fx->fake.rcpt[2], "ok-c@example.org");
+	assert_int_equal(fx->dl.sent, 3);
+	assert_int_equal(fx->dl.failed + fx->dl.dead + fx->dl.cancelled, 0);
+	r = read_rows(fx);
+	assert_int_equal(r->n, 3);
+	for (int64_t id = a; id <= c; id++) {
+		assert_int_equal(r->v[id].state, OUTBOX_SENT);
+		assert_int_equal(r->v[id].attempts, 1);
+		assert_true(r->v[id].sent_at >= before);
+	}
+	/* Nothing due: no connection at all. */
+	run_ok(fx);
+	assert_int_equal(fx->fake.opens, 1);
+	assert_int_equal(fx->fake.sends, 3);
+}
+
+/* A 4xx: back in the queue after the first backoff; the others go on. */
+static void
+test_4xx_requeued(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	int64_t soft, ok, before = now_utc(), after;
+
+	soft = queue(fx, "soft-a@example.org");
+	ok = queue(fx, "ok-b@example.org");
+	run_ok(fx);
+	after = now_utc();
+	assert_int_equal(fx->fake.sends, 2);
+	r = read_rows(fx);
+	assert_int_equal(r->v[soft].state, OUTBOX_QUEUED);
+	assert_int_equal(r->v[soft].attempts, 1);
+	/* retry.first = 60 s, give or take the jitter. */
+	assert_true(r->v[soft].next_attempt_at >= before + 54);
+	assert_true(r->v[soft].next_attempt_at <= after + 66);
+	assert_non_null(strstr(r->v[soft].last_error, "451 4.3.0"));
+	assert_int_equal(r->v[ok].state, OUTBOX_SENT);
+	assert_int_equal(fx->dl.failed, 1);
+	assert_int_equal(fx->dl.sent, 1);
+	/* Sent after the failure: no error to show. */
+	assert_string_equal(fx->dl.last_error, "");
+	/* A reply came: the queue is not held. */
+	assert_int_equal(fx->dl.hold_until, 0);
+
+	/* Not due yet: the next run leaves it alone. */
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 2);
+	r = read_rows(fx);
+	assert_int_equal(r->v[soft].attempts, 1);
+
+	/* Due again (as after the backoff): a second attempt, a longer wait. */
+	{
+		struct fc_error e = {0};
+
+		assert_int_equal(db_outbox_set_state(fx->db, soft,
+		    OUTBOX_QUEUED, 1, now_utc(), "", now_utc(), &e), 0);
+	}
+	before = now_utc();
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 3);
+	r = read_rows(fx);
+	assert_int_equal(r->v[soft].state, OUTBOX_QUEUED);
+	assert_int_equal(r->v[soft].attempts, 2);
+	/* 2 x 60 s, give or take the jitter. */
+	assert_true(r->v[soft].next_attempt_at >= before + 108);
+	assert_int_equal(fx->dl.failed, 2);
+	assert_non_null(strstr(fx->dl.last_error, "451"));
+
+	/* A message sent clears the last error. */
+	queue(fx, "ok-c@example.org");
+	run_ok(fx);
+	assert_int_equal(fx->dl.sent, 2);
+	assert_string_equal(fx->dl.last_error, "");
+}
+
+/* A 4xx past retry.give_up_after, and any 5xx: dead. */
+static void
+test_dead(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	int64_t hard, old, ok;
+
+	hard = queue(fx, "hard-a@example.org");
+	old = queue_at(fx, OUTBOX_TEST, "soft-b@example.org",
+	    now_utc() - 3 * DAY);
+	ok = queue(fx, "ok-c@example.org");
+	run_ok(fx);
+	r = read_rows(fx);
+	assert_int_equal(r->v[hard].state, OUTBOX_DEAD);
+	assert_int_equal(r->v[hard].attempts, 1);
+	assert_int_equal(r->v[hard].next_attempt_at, 0);
+	assert_non_null(strstr(r->v[hard].last_error, "550 5.1.1"));
+	assert_int_equal(r->v[old].state, OUTBOX_DEAD);
+	assert_non_null(strstr(r->v[old].last_error, "451"));
+	assert_int_equal(r->v[ok].state, OUTBOX_SENT);
+	assert_int_equal(fx->dl.dead, 2);
+	assert_int_equal(fx->dl.failed, 0);
+	assert_int_equal(fx->dl.sent, 1);
+}
+
+/* No answer at all: that message waits, the whole queue is held. */
+static void
+test_drop_holds_queue(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	int64_t first, drop, rest[3], before = now_utc();
+
+	first = queue(fx, "ok-a@example.org");
+	drop = queue(fx, "drop-b@example.org");
+	for (int i = 0; i < 3; i++)
+		rest[i] = queue(fx, "ok-later@example.org");
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 2);
+	assert_int_equal(fx->fake.closes, fx->fake.opens);
+	r = read_rows(fx);
+	assert_int_equal(r->v[first].state, OUTBOX_SENT);
+	assert_int_equal(r->v[drop].state, OUTBOX_QUEUED);
+	assert_int_equal(r->v[drop].attempts, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r->v[rest[i]].state, OUTBOX_QUEUED);
+		assert_int_equal(r->v[rest[i]].attempts, 0);
+	}
+	assert_int_equal(count_state(r, OUTBOX_SENDING), 0);
+	/* Held until the dropped message's retry. */
+	assert_int_equal(fx->dl.hold_until, r->v[drop].next_attempt_at);
+	assert_true(fx->dl.hold_until >= before + 54);
+
+	/* Held: a run now sends nothing, not even the others. */
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 2);
+	assert_int_equal(fx->fake.opens, 1);
+
+	/* A new configuration lifts the hold. */
+	{
+		struct fc_error e = {0};
+
+		assert_int_equal(deliver_set_conf(&fx->dl, &fx->conf, &e), 0);
+	}
+	assert_int_equal(fx->dl.hold_until, 0);
+	run_ok(fx);
+	r = read_rows(fx);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(r->v[rest[i]].state, OUTBOX_SENT);
+	assert_int_equal(r->v[drop].state, OUTBOX_QUEUED);
+}
+
+/* The transport cannot be opened: the first message waits, queue held. */
+static void
+test_open_fails(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	int64_t a, b;
+
+	a = queue(fx, "ok-a@example.org");
+	b = queue(fx, "ok-b@example.org");
+	fx->fake.open_rc = FC_EPERM;
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 0);
+	r = read_rows(fx);
+	assert_int_equal(r->v[a].state, OUTBOX_QUEUED);
+	assert_int_equal(r->v[a].attempts, 1);
+	assert_non_null(strstr(r->v[a].last_error, "password file"));
+	assert_int_equal(r->v[b].attempts, 0);
+	assert_true(fx->dl.hold_until > now_utc());
+	assert_non_null(strstr(fx->dl.last_error, "password file"));
+}
+
+/* The stop hook: the message in flight is recorded, the rest wait. */
+static void
+test_stop_between_messages(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+
+	for (int i = 0; i < 6; i++)
+		queue(fx, "ok-a@example.org");
+	fx->fake.stop_after = 2;
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 2);
+	r = read_rows(fx);
+	assert_int_equal(count_state(r, OUTBOX_SENT), 2);
+	assert_int_equal(count_state(r, OUTBOX_QUEUED), 4);
+	assert_int_equal(count_state(r, OUTBOX_SENDING), 0);
+	assert_int_equal(fx->fake.closes, fx->fake.opens);
+}
+
+/*
+ * Run a new driver over fx's database in a child process that dies in
+ * the crash_in_send-th send, or between messages after the
+ * crash_after_send-th (0 = not there); the Message-ID it was sending
+ * when it died in a send goes to msgid. Then a new driver in fx.
+ */
+static void
+crash_child(struct fixture *fx, int crash_in_send, int crash_after_send,
+	    char *msgid, size_t size)
+{
+	int fds[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	db_close(fx->db);
+	fx->db = NULL;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct fc_error e = {0};
+
+		close(fds[0]);
+		open_db(fx);
+		new_driver(fx);
+		fx->fake.crash_in_send = crash_in_send;
+		fx->fake.crash_after_send = crash_after_send;
+		fx->fake.msgid_fd = fds[1];
+		(void)deliver_run(&fx->dl, &e);
+		_exit(1);	/* it was meant to die before the end */
+	}
+	close(fds[1]);
+	n = read(fds[0], msgid, size - 1);
+	msgid[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	open_db(fx);
+	new_driver(fx);
+}
+
+/* What the daemon does first when it starts. */
+static int64_t
+requeue(struct fixture *fx)
+{
+	struct fc_error e = {0};
+	int64_t n = -1;
+
+	if (db_outbox_requeue_sending(fx->db, now_utc(), &n, &e) != 0)
+		fail_msg("requeue: %s", e.msg);
+	return n;
+}
+
+/*
+ * A crash in the middle of the third message's SMTP transaction: the two
+ * before are sent (the second's mark came with the third's claim), the
+ * third is 'sending', and after the restart it goes again with the same
+ * Message-ID; nothing is sent twice but it.
+ */
+static void
+test_crash_in_send(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	char msgid[64];
+	int64_t id[5];
+
+	for (int i = 0; i < 5; i++)
+		id[i] = queue(fx, "ok-a@example.org");
+	crash_child(fx, 3, 0, msgid, sizeof(msgid));
+	assert_true(strncmp(msgid, "<test-", 6) == 0);
+	r = read_rows(fx);
+	assert_int_equal(r->v[id[0]].state, OUTBOX_SENT);
+	assert_int_equal(r->v[id[1]].state, OUTBOX_SENT);
+	assert_int_equal(r->v[id[2]].state, OUTBOX_SENDING);
+	assert_int_equal(r->v[id[2]].attempts, 1);
+	assert_int_equal(r->v[id[3]].state, OUTBOX_QUEUED);
+	assert_int_equal(r->v[id[4]].state, OUTBOX_QUEUED);
+
+	assert_int_equal(requeue(fx), 1);
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 3);
+	assert_string_equal(fx->fake.msgid[0], msgid);
+	r = read_rows(fx);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(r->v[id[i]].state, OUTBOX_SENT);
+	assert_int_equal(r->v[id[2]].attempts, 2);
+	assert_int_equal(r->v[id[3]].attempts, 1);
+}
+
+/*
+ * A crash just after the server took the second message, before its
+ * "sent" was committed: it goes again after the restart (at least
+ * once), and the first, whose mark was committed with the second's
+ * claim, does not.
+ */
+static void
+test_crash_after_send(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	char msgid[64];
+	int64_t id[3];
+
+	for (int i = 0; i < 3; i++)
+		id[i] = queue(fx, "ok-a@example.org");
+	crash_child(fx, 0, 2, msgid, sizeof(msgid));
+	r = read_rows(fx);
+	assert_int_equal(r->v[id[0]].state, OUTBOX_SENT);
+	assert_int_equal(r->v[id[1]].state, OUTBOX_SENDING);
+	assert_int_equal(r->v[id[2]].state, OUTBOX_QUEUED);
+
+	assert_int_equal(requeue(fx), 1);
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 2);
+	r = read_rows(fx);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(r->v[id[i]].state, OUTBOX_SENT);
+	assert_int_equal(r->v[id[0]].attempts, 1);
+	assert_int_equal(r->v[id[1]].attempts, 2);
+}
+
+/*
+ * 300 messages in a quick batch: a synced commit comes with the claim
+ * after the DELIVER_DURABLE_EVERY-th, not with each, and the batch ends
+ * with the disk synced. Without a checkpoint in the batch (the WAL is
+ * emptied first), a sync of the WAL is a synced commit.
+ */
+static void
+test_sync_batching(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	const struct fake *f = &fx->fake;
+	unsigned long synced;
+	struct rows *r;
+	int n = 300, every = DELIVER_DURABLE_EVERY;
+
+	for (int i = 0; i < n; i++)
+		queue(fx, "ok-a@example.org");
+	assert_int_equal(db_checkpoint(fx->db, &e), 0);
+	run_ok(fx);
+	assert_int_equal(f->sends, n);
+	r = read_rows(fx);
+	assert_int_equal(count_state(r, OUTBOX_SENT), n);
+	assert_int_equal(f->db_syncs[n - 1], f->db_syncs[0]);
+	synced = f->wal_syncs[n - 1] - f->wal_syncs[0];
+	/* At least the one after the 256th; far from one per message. */
+	assert_true(synced >= 1);
+	assert_true(synced <= (unsigned long)(f->at[n - 1] - f->at[0]) /
+	    DELIVER_DURABLE_USEC + 2);
+	/* Quicker than 250 ms (as it is, unless the machine is loaded):
+	 * the one synced commit is the claim after the 256th message. */
+	if (f->at[n - 1] - f->at[0] < DELIVER_DURABLE_USEC) {
+		assert_int_equal(synced, 1);
+		assert_int_equal(f->wal_syncs[every] - f->wal_syncs[every - 1],
+		    1);
+	}
+	/* The last 44 "sent" went without a synced commit; the end syncs. */
+	assert_true(wal_syncs > f->wal_syncs[n - 1]);
+}
+
+/* A slow server: a synced commit every DELIVER_DURABLE_USEC all the same. */
+static void
+test_sync_slow(void **state)
+{
+	struct fixture *fx = *state;
+
+	for (int i = 0; i < 3; i++)
+		queue(fx, "slow-a@example.org");
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 3);
+	/* The first took longer than 250 ms: the second's claim was synced. */
+	assert_true(fx->fake.wal_syncs[1] > fx->fake.wal_syncs[0]);
+	assert_true(fx->fake.wal_syncs[2] > fx->fake.wal_syncs[1]);
+	assert_int_equal(fx->fake.db_syncs[2], fx->fake.db_syncs[0]);
+}
+
+static int
+recheck(void *ctx, const struct outbox_row *row, struct strbuf *message,
+	int64_t now, bool *cancel, int *dropped, struct fc_error *e)
+{
+	return engine_recheck(ctx, row, message, now, cancel, dropped, e);
+}
+
+static int64_t
+add_family(struct fixture *fx, const char *ref, int64_t cw_id)
+{
+	struct family f = {0};
+	struct fc_error e = {0};
+
+	xstrlcpy(f.ref, ref, sizeof(f.ref));
+	f.caseworker_id = cw_id;
+	f.status = FAMILY_ACTIVE;
+	f.pause_until = DAY_NONE;
+	f.last_contact_day = DAY_NONE;
+	f.first_due = day_from_civil(2024, 3, 1);	/* long overdue */
+	f.created_at = now_utc() - 30 * DAY;
+	if (db_family_add(fx->db, &f, &e) != 0)
+		fail_msg("family: %s", e.msg);
+	return f.id;
+}
+
+static void
+close_family(struct fixture *fx, const char *ref)
+{
+	struct family f;
+	struct fc_error e = {0};
+
+	assert_int_equal(db_family_get(fx->db, ref, &f, &e), 0);
+	f.status = FAMILY_CLOSED;
+	assert_int_equal(db_family_update(fx->db, &f, &e), 0);
+}
+
+static void
+link_family(struct fixture *fx, int64_t outbox_id, int64_t family_id)
+{
+	struct fc_error e = {0};
+
+	assert_int_equal(db_outbox_link(fx->db, outbox_id, family_id, &e), 0);
+}
+
+/*
+ * The re-check through the real engine: a reminder whose every family
+ * was closed since it was queued is cancelled, not sent; one that keeps
+ * a family goes, rewritten without the other.
+ */
+static void
+test_recheck_cancel(void **state)
+{
+	struct fixture *fx = *state;
+	struct caseworker cw = {0};
+	struct engine en;
+	struct fc_error e = {0};
+	struct rows *r;
+	int64_t gone, kept, mixed, f1, f2, *ids = NULL;
+	size_t n = 0;
+
+	xstrlcpy(cw.email, "ok-cw@example.org", sizeof(cw.email));
+	xstrlcpy(cw.name, "Caseworker One", sizeof(cw.name));
+	cw.active = true;
+	cw.created_at = now_utc() - 30 * DAY;
+	assert_int_equal(db_caseworker_add(fx->db, &cw, &e), 0);
+	f1 = add_family(fx, "FXD-001", cw.id);
+	f2 = add_family(fx, "FXD-002", cw.id);
+	gone = queue_at(fx, OUTBOX_REMINDER, cw.email, now_utc() - 60);
+	link_family(fx, gone, f1);
+	kept = queue_at(fx, OUTBOX_REMINDER, cw.email, now_utc() - 60);
+	link_family(fx, kept, f2);
+	mixed = queue_at(fx, OUTBOX_REMINDER, cw.email, now_utc() - 60);
+	link_family(fx, mixed, f1);
+	link_family(fx, mixed, f2);
+	close_family(fx, "FXD-001");
+
+	if (engine_init(&en, &fx->conf, fx->db, false, &e) != 0)
+		fail_msg("engine_init: %s", e.msg);
+	fx->dl.hooks.recheck = recheck;
+	fx->dl.hooks.ctx = &en;
+	run_ok(fx);
+
+	r = read_rows(fx);
+	assert_int_equal(r->v[gone].state, OUTBOX_CANCELLED);
+	assert_int_equal(r->v[gone].attempts, 0);
+	assert_non_null(strstr(r->v[gone].last_error, "cancelled"));
+	assert_int_equal(r->v[kept].state, OUTBOX_SENT);
+	assert_int_equal(r->v[mixed].state, OUTBOX_SENT);
+	assert_int_equal(fx->dl.cancelled, 1);
+	assert_int_equal(fx->dl.sent, 2);
+	assert_int_equal(fx->fake.sends, 2);
+	/* The rewritten one lists only the family still owed a contact. */
+	assert_int_equal(db_outbox_linked(fx->db, mixed, &ids, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], f2);
+	free(ids);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_all_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_4xx_requeued, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_holds_queue, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_open_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stop_between_messages,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_in_send, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_crash_after_send, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_batching, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_slow, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_recheck_cancel, setup,
+		    teardown),
+	};
+
+	log_init("test_deliver", false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
