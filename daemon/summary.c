@@ -22,7 +22,7 @@
 #include "conf.h"
 #include "db.h"
 #include "due.h"
-#include "engine.h"
+#include "emit.h"
 #include "err.h"
 #include "log.h"
 #include "model.h"
@@ -31,8 +31,6 @@
 #include "util.h"
 #include "validate.h"
 
-#define SECS_PER_DAY 86400
-#define WEEK_NAME_MAX 16
 #define FIGURES_MAX 256
 /* Columns of the widest table. */
 #define DOC_COLS_MAX 6
@@ -241,65 +239,6 @@ doc_free(struct doc *d)
 	sb_free(&d->html);
 }
 
-static const char *
-plural(long n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
-
-/* The ISO week of day: its Monday and its name, "2026-W48". */
-static fc_day
-week_of(fc_day day, char name[WEEK_NAME_MAX])
-{
-	int year, week;
-
-	day_iso_week(day, &year, &week);
-	xsnprintf(name, WEEK_NAME_MAX, "%04d-W%02d", year, week);
-	return day - (day_weekday(day) - 1);
-}
-
-/* The send instant of the week that starts on monday, in zone. */
-static int64_t
-week_slot(const struct conf *c, const char *zone, fc_day monday)
-{
-	return tz_mktime(zone, monday + c->summary.weekday - 1, c->summary.hour,
-	    c->summary.minute);
-}
-
-/*
- * Whether the summary of the current week (in zone) is owed at now, given
- * the last week sent ("" = never). When it is not, *next is when it will be.
- */
-static bool
-week_owed(const struct conf *c, const char *zone, const char *last_week,
-	  int64_t now, char week[WEEK_NAME_MAX], int64_t *next)
-{
-	fc_day monday = week_of(tz_day(now, zone), week);
-	int64_t slot = week_slot(c, zone, monday);
-
-	/*
-	 * "YYYY-Www" names sort as the weeks do. A week at or before the
-	 * last one sent (a zone moved west across the week's start) is not
-	 * owed: never two in a week, never one late.
-	 */
-	if (last_week[0] != '\0' && strcmp(week, last_week) <= 0) {
-		*next = week_slot(c, zone, monday + 7);
-		return false;
-	}
-	if (now >= slot) {
-		*next = now;
-		return true;
-	}
-	*next = slot;
-	return false;
-}
-
-static const char *
-zone_or(const char *tz, const char *fallback)
-{
-	return tz[0] != '\0' ? tz : fallback;
-}
-
 /* A family as the summary shows it. */
 struct sfam {
 	char label[FC_REF_MAX + FC_NAME_MAX + 4];	/* "FXD-001 (Name)" */
@@ -347,8 +286,7 @@ add_sfam(const struct family *f, void *ctx)
 		xstrlcpy(s->tz, f->tz, sizeof(s->tz));
 	due_family(l->conf, f, l->now, &s->due);
 	s->pause_until = f->pause_until;
-	s->escalated = s->due.state == DUE_OVERDUE &&
-	    f->escalated_mark == (int64_t)s->due.due_day;
+	s->escalated = sched_was_escalated(&s->due, f->escalated_mark);
 	return 0;
 }
 
@@ -405,7 +343,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 	       size_t *nfam, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
-	const char *zone = zone_or(cw->tz, c->timezone);
+	const char *zone = due_cw_zone(c, cw->tz);
 	struct family_filter filter = { .caseworker_email = cw->email };
 	struct sfams l = { .conf = c, .now = now, .today = tz_day(now, zone) };
 	struct contacts cs = { .doc = d, .zone = zone, .conf = c, .rows = true };
@@ -435,7 +373,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 	when_format(now, zone, when, sizeof(when));
 	doc_para(d, false, "As of %s (%s). %zu %s in your care: %zu overdue, "
 	    "%zu due in the next 7 days, %zu paused.", when, zone, l.n,
-	    plural((long)l.n, "family", "families"), overdue, due, paused);
+	    util_plural((long)l.n, "family", "families"), overdue, due, paused);
 
 	xsnprintf(a, sizeof(a), "Overdue (%zu), most overdue first", overdue);
 	doc_heading(d, a);
@@ -449,7 +387,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 				continue;
 			xsnprintf(a, sizeof(a), "%d %s%s",
 			    l.v[i].due.days_overdue,
-			    plural(l.v[i].due.days_overdue, "day", "days"),
+			    util_plural(l.v[i].due.days_overdue, "day", "days"),
 			    l.v[i].escalated ? " (escalated)" : "");
 			date_format(l.v[i].due.due_day, b);
 			doc_row(d, l.v[i].label, a, b,
@@ -472,7 +410,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 					continue;
 				date_format(l.v[i].due.due_day, b);
 				xsnprintf(a, sizeof(a), ahead == 0 ? "today" :
-				    "%d %s", ahead, plural(ahead, "day",
+				    "%d %s", ahead, util_plural(ahead, "day",
 				    "days"));
 				doc_row(d, l.v[i].label, b, a,
 				    l.v[i].tz[0] ? l.v[i].tz : "unknown");
@@ -571,7 +509,8 @@ utc_or_never(int64_t t, char *buf, size_t size)
 
 /* The coordinators' overview into d; figures into fig. */
 static int
-overview_doc(struct engine *en, const struct cw_list *cws, int64_t now,
+overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
+	     int64_t now,
 	     const char *week, const char *last_figures, struct doc *d,
 	     struct strbuf *subject, struct figures *fig, struct fc_error *e)
 {
@@ -595,7 +534,7 @@ overview_doc(struct engine *en, const struct cw_list *cws, int64_t now,
 		doc_para(d, true, "Delivery is failing: %lld %s dead this "
 		    "week, %lld waiting for a retry after a failed attempt "
 		    "(oldest queued since %s). See famcontactctl outbox list.",
-		    (long long)ob.dead, plural((long)ob.dead, "message",
+		    (long long)ob.dead, util_plural((long)ob.dead, "message",
 		    "messages"), (long long)ob.failing, t1);
 	}
 	doc_para(d, false, "As of %s (%s).", when, c->timezone);
@@ -604,9 +543,9 @@ overview_doc(struct engine *en, const struct cw_list *cws, int64_t now,
 	doc_table(d, 6);
 	doc_row(d, "Caseworker", "Families", "Overdue", "Escalated",
 	    "Reached", "Attempted");
-	for (size_t i = 0; i < cws->n; i++) {
-		const struct caseworker *cw = &cws->v[i];
-		const char *zone = zone_or(cw->tz, c->timezone);
+	for (size_t i = 0; i < ncws; i++) {
+		const struct caseworker *cw = &cws[i];
+		const char *zone = due_cw_zone(c, cw->tz);
 		struct family_filter filter = { .caseworker_email = cw->email };
 		struct sfams l = { .conf = c, .now = now,
 		    .today = tz_day(now, zone) };
@@ -685,8 +624,8 @@ overview_doc(struct engine *en, const struct cw_list *cws, int64_t now,
 
 	sb_printf(subject, "Weekly overview%s: %ld %s, %ld overdue, %ld "
 	    "%s", failing ? " (delivery failing)" : "", fig->families,
-	    plural(fig->families, "family", "families"), fig->overdue,
-	    fig->reached + fig->attempted, plural(fig->reached +
+	    util_plural(fig->families, "family", "families"), fig->overdue,
+	    fig->reached + fig->attempted, util_plural(fig->reached +
 	    fig->attempted, "contact", "contacts"));
 	return 0;
 }
@@ -697,8 +636,10 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 		   int64_t now, struct engine_stats *st, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
-	char rkey[32], last[WEEK_NAME_MAX], week[WEEK_NAME_MAX];
+	char rkey[32], last[SCHED_WEEK_NAME_MAX];
 	char key[DB_OUTBOX_KEY_MAX + 1];
+	struct sched_week w;
+	const char *week = w.name;
 	struct strbuf subject = {0};
 	struct engine_msg m;
 	struct doc d = {0};
@@ -710,8 +651,7 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 	if ((rc = db_summary_week(en->db, rkey, last, sizeof(last), NULL, 0,
 	    e)) < 0)
 		return rc;
-	if (!week_owed(c, zone_or(cw->tz, c->timezone), last, now, week,
-	    &next))
+	if (!due_weekly(c, due_cw_zone(c, cw->tz), last, now, &w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
@@ -730,7 +670,7 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 
 		xsnprintf(key, sizeof(key), "summary:%lld:%s",
 		    (long long)cw->id, week);
-		rc = engine_emit(en, &o, &m, e);
+		rc = emit_queue(en, &o, &m, e);
 		if (rc == 0)
 			st->summaries += m.created || en->dry;
 	}
@@ -761,12 +701,14 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 }
 
 static int
-overview(struct engine *en, const struct cw_list *cws, int64_t now,
-	 struct engine_stats *st, struct fc_error *e)
+overview(struct engine *en, const struct caseworker *cws, size_t ncws,
+	 int64_t now, struct engine_stats *st, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
-	char last[WEEK_NAME_MAX], week[WEEK_NAME_MAX], figs[FIGURES_MAX];
+	char last[SCHED_WEEK_NAME_MAX], figs[FIGURES_MAX];
 	char key[DB_OUTBOX_KEY_MAX + 1], figtext[FIGURES_MAX];
+	struct sched_week w;
+	const char *week = w.name;
 	struct strbuf subject = {0};
 	struct figures fig;
 	struct engine_msg m;
@@ -779,11 +721,12 @@ overview(struct engine *en, const struct cw_list *cws, int64_t now,
 	if ((rc = db_summary_week(en->db, "overview", last, sizeof(last), figs,
 	    sizeof(figs), e)) < 0)
 		return rc;
-	if (!week_owed(c, c->timezone, last, now, week, &next))
+	if (!due_weekly(c, c->timezone, last, now, &w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
-	rc = overview_doc(en, cws, now, week, figs, &d, &subject, &fig, e);
+	rc = overview_doc(en, cws, ncws, now, week, figs, &d, &subject, &fig,
+	    e);
 	for (size_t k = 0; rc == 0 && k < c->summary.ncoordinators; k++) {
 		struct engine_out o = {
 			.kind = OUTBOX_OVERVIEW,
@@ -797,7 +740,7 @@ overview(struct engine *en, const struct cw_list *cws, int64_t now,
 
 		xsnprintf(key, sizeof(key), "overview:%s:%s",
 		    c->summary.coordinators[k], week);
-		if ((rc = engine_emit(en, &o, &m, e)) == 0)
+		if ((rc = emit_queue(en, &o, &m, e)) == 0)
 			st->overviews += m.created || en->dry;
 	}
 	figures_format(&fig, figtext, sizeof(figtext));
@@ -815,59 +758,47 @@ overview(struct engine *en, const struct cw_list *cws, int64_t now,
 }
 
 int
-summary_pass(struct engine *en, int64_t now, struct engine_stats *st,
-	     struct fc_error *e)
+summary_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
+	     int64_t now, struct engine_stats *st, struct fc_error *e)
 {
-	struct cw_list cws = {0};
 	int rc;
 
-	if ((rc = engine_caseworkers(en, &cws, e)) < 0)
-		goto out;
-	for (size_t i = 0; i < cws.n; i++)
-		if (cws.v[i].active &&
-		    (rc = caseworker_summary(en, &cws.v[i], now, st, e)) < 0)
-			goto out;
-	rc = overview(en, &cws, now, st, e);
-out:
-	free(cws.v);
-	return rc;
+	for (size_t i = 0; i < ncws; i++)
+		if (cws[i].active &&
+		    (rc = caseworker_summary(en, &cws[i], now, st, e)) < 0)
+			return rc;
+	return overview(en, cws, ncws, now, st, e);
 }
 
 int
-summary_next(struct engine *en, int64_t now, int64_t *when,
-	     struct fc_error *e)
+summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
+	     int64_t now, int64_t *when, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
-	struct cw_list cws = {0};
-	char rkey[32], last[WEEK_NAME_MAX], week[WEEK_NAME_MAX];
+	char rkey[32], last[SCHED_WEEK_NAME_MAX];
+	struct sched_week w;
 	int64_t next;
 	int rc;
 
 	*when = 0;
-	if ((rc = engine_caseworkers(en, &cws, e)) < 0)
-		goto out;
-	for (size_t i = 0; i < cws.n; i++) {
-		if (!cws.v[i].active)
+	for (size_t i = 0; i < ncws; i++) {
+		if (!cws[i].active)
 			continue;
-		xsnprintf(rkey, sizeof(rkey), "cw:%lld",
-		    (long long)cws.v[i].id);
+		xsnprintf(rkey, sizeof(rkey), "cw:%lld", (long long)cws[i].id);
 		if ((rc = db_summary_week(en->db, rkey, last, sizeof(last),
 		    NULL, 0, e)) < 0)
-			goto out;
-		week_owed(c, zone_or(cws.v[i].tz, c->timezone), last, now,
-		    week, &next);
+			return rc;
+		due_weekly(c, due_cw_zone(c, cws[i].tz), last, now, &w, &next);
 		if (*when == 0 || next < *when)
 			*when = next;
 	}
 	if (c->summary.ncoordinators > 0) {
 		if ((rc = db_summary_week(en->db, "overview", last,
 		    sizeof(last), NULL, 0, e)) < 0)
-			goto out;
-		week_owed(c, c->timezone, last, now, week, &next);
+			return rc;
+		due_weekly(c, c->timezone, last, now, &w, &next);
 		if (*when == 0 || next < *when)
 			*when = next;
 	}
-out:
-	free(cws.v);
-	return rc;
+	return 0;
 }
