@@ -38,7 +38,8 @@ add_dead(const struct outbox_row *row, void *ctx)
 	valid_quote(row->recipient, rcpt, sizeof(rcpt));
 	sb_printf(&dl->text, "#%lld  %s to %s, queued %s, %d %s\n  %s\n\n",
 	    (long long)row->id, outbox_kind_name(row->kind), rcpt,
-	    when, row->attempts, util_plural(row->attempts, "attempt", "attempts"),
+	    when, row->attempts,
+	    util_plural(row->attempts, "attempt", "attempts"),
 	    row->last_error[0] ? row->last_error : "no error recorded");
 	dl->n++;
 	return 0;
@@ -77,7 +78,8 @@ alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
 		    util_plural(dl.n, "message", "messages"));
 	if (dl.n > 0 && c->summary.ncoordinators > 0) {
 		sb_printf(&subject, "Delivery failed: %d %s could not be "
-		    "delivered", dl.n, util_plural(dl.n, "message", "messages"));
+		    "delivered", dl.n,
+		    util_plural(dl.n, "message", "messages"));
 		sb_printf(&text, "famcontactd gave up on %s:\n\n",
 		    dl.n == 1 ? "this message" : "these messages");
 		sb_add(&text, dl.text.s, dl.text.len);

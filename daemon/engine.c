@@ -54,7 +54,8 @@ engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 
 	if (stats == NULL)
 		stats = &ignored;
-	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws, e)) == 0 &&
+	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws,
+	    e)) == 0 &&
 	    (rc = remind_pass(en, cws.v, cws.n, now, stats, e)) == 0)
 		rc = summary_pass(en, cws.v, cws.n, now, stats, e);
 	free(cws.v);
@@ -70,7 +71,8 @@ engine_next_run(struct engine *en, int64_t now, int64_t *when,
 	int rc;
 
 	*when = 0;
-	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws, e)) == 0 &&
+	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws,
+	    e)) == 0 &&
 	    (rc = remind_next(en, cws.v, cws.n, now, &run, e)) == 0 &&
 	    (rc = summary_next(en, cws.v, cws.n, now, &week, e)) == 0) {
 		*when = run;

@@ -279,7 +279,8 @@ escalation_text(const struct conf *c, const struct items *l,
 	for (size_t i = 0; i < l->n; i++)
 		n += l->v[i].escalate;
 	sb_printf(subject, "Escalation: %d %s overdue by %d days or more", n,
-	    util_plural(n, "family", "families"), c->reminders.escalate_after_days);
+	    util_plural(n, "family", "families"),
+	    c->reminders.escalate_after_days);
 	when_format(now, zone, when, sizeof(when));
 	sb_printf(text, "Overdue by %d days or more, in the care of\n%s\n"
 	    "(as of %s, %s):\n\n", c->reminders.escalate_after_days,
