@@ -871,8 +871,7 @@ import_apply(struct ctl *ctl, struct ctl_csv *t, struct family_import *im,
 	/* Stagger the first due dates of families never contacted. */
 	for (size_t i = 0; i < im->n; i++) {
 		struct family *f = &im->rows[i].f;
-		const char *zone = f->caseworker_tz[0] ? f->caseworker_tz :
-		    ctl->conf.timezone;
+		const char *zone = due_zone(&ctl->conf, f);
 		int every = f->every_days ? f->every_days :
 		    ctl->conf.reminders.every_days;
 

@@ -14,6 +14,7 @@
 #include "csv.h"
 #include "ctl.h"
 #include "text.h"
+#include "due.h"
 #include "timeutil.h"
 #include "util.h"
 #include "validate.h"
@@ -162,7 +163,7 @@ ctl_family(struct ctl *ctl, const char *ref, struct family *out,
 const char *
 ctl_cw_zone(const struct ctl *ctl, const struct caseworker *cw)
 {
-	return cw->tz[0] ? cw->tz : ctl->conf.timezone;
+	return due_cw_zone(&ctl->conf, cw->tz);
 }
 
 static int

@@ -18,9 +18,15 @@ due_policy(const struct conf *c, struct sched_policy *out)
 }
 
 const char *
+due_cw_zone(const struct conf *c, const char *tz)
+{
+	return tz[0] != '\0' ? tz : c->timezone;
+}
+
+const char *
 due_zone(const struct conf *c, const struct family *f)
 {
-	return f->caseworker_tz[0] != '\0' ? f->caseworker_tz : c->timezone;
+	return due_cw_zone(c, f->caseworker_tz);
 }
 
 /* The day of a contact instant in zone; 0 means no such contact. */
@@ -48,4 +54,35 @@ due_family(const struct conf *c, const struct family *f, int64_t now,
 
 	due_policy(c, &p);
 	sched_family_due(&p, &sf, tz_day(now, zone), out);
+}
+
+void
+due_daily_run(const struct conf *c, const char *zone, fc_day last_run,
+	      int64_t now, struct sched_run *out, int64_t *next_at)
+{
+	fc_day today = tz_day(now, zone);
+	int64_t slot = tz_mktime(zone, today, c->reminders.send_hour,
+	    c->reminders.send_minute);
+
+	sched_daily_run(c->reminders.send_days, last_run, today, now >= slot,
+	    out);
+	if (next_at != NULL)
+		*next_at = out->owed ? now : tz_mktime(zone, out->next_day,
+		    c->reminders.send_hour, c->reminders.send_minute);
+}
+
+bool
+due_weekly(const struct conf *c, const char *zone, const char *last_week,
+	   int64_t now, struct sched_week *w, int64_t *next)
+{
+	int64_t slot;
+
+	sched_weekly(c->summary.weekday, tz_day(now, zone), last_week, w);
+	slot = tz_mktime(zone, w->slot_day, c->summary.hour, c->summary.minute);
+	if (!w->done && now >= slot) {
+		*next = now;
+		return true;
+	}
+	*next = slot;
+	return false;
 }

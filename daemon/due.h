@@ -16,10 +16,33 @@ struct conf;
 
 /* The policy part of the configuration. */
 void due_policy(const struct conf *c, struct sched_policy *out);
-/* The zone of a family's caseworker (the config's timezone when unset). */
+/*
+ * The zone of a caseworker whose own zone is tz: tz, or the config's
+ * timezone when tz is "". Every caseworker's day is reckoned in it.
+ */
+const char *due_cw_zone(const struct conf *c, const char *tz);
+/* The zone of a family's caseworker (due_cw_zone of theirs). */
 const char *due_zone(const struct conf *c, const struct family *f);
 /* Where f stands at instant now, in its caseworker's zone. */
 void due_family(const struct conf *c, const struct family *f, int64_t now,
 		struct sched_due *out);
+
+/*
+ * Where the daily run of a caseworker of zone stands at now, given their
+ * last run day (DAY_NONE = never): sched_daily_run() with the slot at
+ * reminders.send_time. *next_at (may be NULL) = now when a run is owed,
+ * else the instant of the next slot.
+ */
+void due_daily_run(const struct conf *c, const char *zone, fc_day last_run,
+		   int64_t now, struct sched_run *out, int64_t *next_at);
+
+/*
+ * Whether the weekly summary of the ISO week now falls in (in zone) is
+ * owed at now, given the last week sent ("" = never): sched_weekly() with
+ * the slot at summary.weekday and summary.time. w->name names the week;
+ * *next = now when owed, else the instant it will be.
+ */
+bool due_weekly(const struct conf *c, const char *zone, const char *last_week,
+		int64_t now, struct sched_week *w, int64_t *next);
 
 #endif

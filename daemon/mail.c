@@ -44,7 +44,6 @@
 /* RFC 5322 3.3: a four-digit year; the same range as date_parse(). */
 #define DATE_MIN INT64_C(-2208988800)	/* 1900-01-01T00:00:00Z */
 #define DATE_MAX INT64_C(253402300799)	/* 9999-12-31T23:59:59Z */
-#define SECS_PER_DAY 86400
 /* RFC 2046 5.1.1: at most 70 characters; "=_" never occurs in quoted-printable. */
 #define BOUNDARY_PREFIX "=_fcd_"
 #define BOUNDARY_SIZE (sizeof(BOUNDARY_PREFIX) + 16)

@@ -29,11 +29,19 @@
  * lasts, and not while an attempt holds it. A new stretch begins when
  * due_day moves past the day it was last listed.
  *
- * Escalating once per overdue stretch is the daemon's job, keyed on its
- * history; this file only says whether the family is past the threshold.
+ * Escalating: once per overdue stretch, named by its due day. The engine
+ * records the stretch it escalated (struct family's escalated_mark); the
+ * reminder and the summary say "escalated" of the same stretch only.
+ *
+ * Weekly summaries (sched_weekly): one per recipient per ISO week, named
+ * "YYYY-Www".
  */
 #include "sched.h"
+
+#include <string.h>
+
 #include "timeutil.h"
+#include "util.h"
 
 const char *
 due_state_name(enum due_state s)
@@ -107,13 +115,17 @@ sched_family_due(const struct sched_policy *p, const struct sched_family *f,
 }
 
 bool
+sched_still_listed(const struct sched_due *d)
+{
+	return (d->state == DUE_TODAY || d->state == DUE_OVERDUE ||
+	    d->state == DUE_REVIEW) && !d->held;
+}
+
+bool
 sched_should_list(const struct sched_policy *p, const struct sched_due *d,
 		  fc_day today, fc_day last_listed_day)
 {
-	if (d->state != DUE_TODAY && d->state != DUE_OVERDUE &&
-	    d->state != DUE_REVIEW)
-		return false;
-	if (d->held)
+	if (!sched_still_listed(d))
 		return false;
 	if (last_listed_day == DAY_NONE || last_listed_day < d->due_day)
 		return true;
@@ -121,10 +133,22 @@ sched_should_list(const struct sched_policy *p, const struct sched_due *d,
 }
 
 bool
+sched_still_escalated(const struct sched_due *d)
+{
+	return d->state == DUE_OVERDUE && d->escalate;
+}
+
+bool
+sched_was_escalated(const struct sched_due *d, int64_t escalated_mark)
+{
+	return d->state == DUE_OVERDUE && escalated_mark == (int64_t)d->due_day;
+}
+
+bool
 sched_should_escalate(const struct sched_due *d, int64_t escalated_mark)
 {
-	return d->state == DUE_OVERDUE && d->escalate &&
-	    escalated_mark != (int64_t)d->due_day;
+	return sched_still_escalated(d) && !sched_was_escalated(d,
+	    escalated_mark);
 }
 
 void
@@ -161,4 +185,17 @@ sched_daily_run(unsigned send_days, fc_day last_run, fc_day today,
 			break;
 		}
 	}
+}
+
+void
+sched_weekly(int weekday, fc_day today, const char *last_week,
+	     struct sched_week *out)
+{
+	fc_day monday = today - (day_weekday(today) - 1);
+	int year, week;
+
+	day_iso_week(today, &year, &week);
+	xsnprintf(out->name, sizeof(out->name), "%04d-W%02d", year, week);
+	out->done = last_week[0] != '\0' && strcmp(out->name, last_week) <= 0;
+	out->slot_day = monday + (out->done ? 7 : 0) + weekday - 1;
 }

@@ -57,6 +57,13 @@ void sched_family_due(const struct sched_policy *p, const struct sched_family *f
 		      fc_day today, struct sched_due *out);
 
 /*
+ * Whether a family in state d belongs in a reminder at all: due, overdue
+ * or up for review, and not held by an attempt. The re-check before
+ * sending asks this again of each family a queued reminder lists.
+ */
+bool sched_still_listed(const struct sched_due *d);
+
+/*
  * Whether a family in state d goes into today's reminder, given the day
  * it was last listed (DAY_NONE = never): due, overdue or up for review,
  * not held, and either not yet listed since due_day or last listed
@@ -66,10 +73,20 @@ bool sched_should_list(const struct sched_policy *p, const struct sched_due *d,
 		       fc_day today, fc_day last_listed_day);
 
 /*
+ * Whether a family in state d is past the escalation threshold: overdue
+ * by escalate_after_days or more. The re-check before sending asks this
+ * again of each family a queued escalation lists.
+ */
+bool sched_still_escalated(const struct sched_due *d);
+
+/*
  * Escalation: once per overdue stretch. A stretch is named by its due
  * day (a reached contact starts a new one); escalated_mark is the due day
- * of the stretch last escalated, or -1.
+ * of the stretch last escalated, or -1. sched_was_escalated: whether the
+ * overdue stretch d is in was escalated already.
  */
+bool sched_was_escalated(const struct sched_due *d, int64_t escalated_mark);
+/* Whether to escalate it now: still escalated and not yet escalated. */
 bool sched_should_escalate(const struct sched_due *d, int64_t escalated_mark);
 
 /*
@@ -90,5 +107,25 @@ struct sched_run {
 /* send_days: bit (ISO weekday - 1). */
 void sched_daily_run(unsigned send_days, fc_day last_run, fc_day today,
 		     bool slot_passed, struct sched_run *out);
+
+/*
+ * A weekly summary: at most one per recipient per ISO week, at weekday
+ * (ISO, Monday = 1) and the configured time. A week at or before the last
+ * one sent (last_week, "" = never) is done: "YYYY-Www" names sort as the
+ * weeks do, so a zone moved west across the week's start never gives two
+ * in a week. The caller compares now with the send time on slot_day: a
+ * week not done is owed from then on (at once after downtime); a week gone
+ * by is never sent late, as the next week's name replaces it.
+ */
+#define SCHED_WEEK_NAME_MAX 16
+struct sched_week {
+	char name[SCHED_WEEK_NAME_MAX];	/* today's ISO week, "2026-W48" */
+	bool done;		/* its summary (or a later week's) was sent */
+	fc_day slot_day;	/* the day of the send time that counts: this
+				   week's, or next week's when done */
+};
+
+void sched_weekly(int weekday, fc_day today, const char *last_week,
+		  struct sched_week *out);
 
 #endif

@@ -9,20 +9,24 @@
  * A week whose send time has passed without one gets it at once (after
  * downtime), a week gone by is never sent late.
  *
+ * When a week's summary is owed is sched_weekly()'s rule, in the
+ * recipient's zone (due_weekly()); the messages go through the engine's
+ * one emitter (emit.h).
+ *
  * Every message has a plain-text part and an HTML part built from the
  * same rows (struct doc), so that both list the same families.
  */
 #include "summary.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "db.h"
+#include "doc.h"
 #include "due.h"
-#include "engine.h"
+#include "emit.h"
 #include "err.h"
 #include "log.h"
 #include "model.h"
@@ -31,274 +35,8 @@
 #include "util.h"
 #include "validate.h"
 
-#define SECS_PER_DAY 86400
-#define WEEK_NAME_MAX 16
+/* The overview's figures as stored for next week's trend. */
 #define FIGURES_MAX 256
-/* Columns of the widest table. */
-#define DOC_COLS_MAX 6
-
-/* Plain text and HTML built side by side. */
-struct doc {
-	struct strbuf text, html;
-	/* The table being built: rows of cells, kept to pad the columns. */
-	int ncols;
-	char **cells;
-	size_t ncells, cap;
-};
-
-static void
-html_escape(struct strbuf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': sb_adds(b, "&amp;"); break;
-		case '<': sb_adds(b, "&lt;"); break;
-		case '>': sb_adds(b, "&gt;"); break;
-		case '"': sb_adds(b, "&quot;"); break;
-		case '\'': sb_adds(b, "&#39;"); break;
-		default: sb_addc(b, *s); break;
-		}
-	}
-}
-
-/* Append s with its lines broken at spaces before TEXT_WIDTH characters. */
-#define TEXT_WIDTH 72
-static void
-wrap(struct strbuf *b, const char *s)
-{
-	size_t col = 0;
-
-	while (*s) {
-		size_t word = strcspn(s, " ");
-		size_t w = 0;
-
-		for (size_t i = 0; i < word; i++)
-			w += ((unsigned char)s[i] & 0xc0) != 0x80;
-		if (col > 0 && col + 1 + w > TEXT_WIDTH) {
-			sb_addc(b, '\n');
-			col = 0;
-		} else if (col > 0) {
-			sb_addc(b, ' ');
-			col++;
-		}
-		sb_add(b, s, word);
-		col += w;
-		s += word;
-		while (*s == ' ')
-			s++;
-	}
-	sb_addc(b, '\n');
-}
-
-static void
-doc_begin(struct doc *d, const char *title)
-{
-	memset(d, 0, sizeof(*d));
-	sb_printf(&d->text, "%s\n\n", title);
-	sb_adds(&d->html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-	    "<meta name=\"viewport\" content=\"width=device-width\"><title>");
-	html_escape(&d->html, title);
-	sb_adds(&d->html, "</title></head>\n<body style=\"font-family:sans-serif;"
-	    "font-size:15px;line-height:1.4;color:#222;margin:0;padding:8px;\">\n"
-	    "<h1 style=\"font-size:18px;margin:0 0 12px;\">");
-	html_escape(&d->html, title);
-	sb_adds(&d->html, "</h1>\n");
-}
-
-static void doc_para(struct doc *d, bool strong, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-doc_para(struct doc *d, bool strong, const char *fmt, ...)
-{
-	struct strbuf s = {0};
-	va_list ap;
-
-	va_start(ap, fmt);
-	sb_vprintf(&s, fmt, ap);
-	va_end(ap);
-	wrap(&d->text, s.s ? s.s : "");
-	sb_adds(&d->text, "\n");
-	sb_adds(&d->html, strong ? "<p style=\"margin:0 0 12px;font-weight:bold;"
-	    "color:#a00;\">" : "<p style=\"margin:0 0 12px;\">");
-	html_escape(&d->html, s.s ? s.s : "");
-	sb_adds(&d->html, "</p>\n");
-	sb_free(&s);
-}
-
-static void
-doc_heading(struct doc *d, const char *s)
-{
-	sb_printf(&d->text, "%s\n", s);
-	sb_adds(&d->html, "<h2 style=\"font-size:16px;margin:16px 0 6px;\">");
-	html_escape(&d->html, s);
-	sb_adds(&d->html, "</h2>\n");
-}
-
-static void
-doc_table(struct doc *d, int ncols)
-{
-	d->ncols = ncols;
-	d->ncells = 0;
-}
-
-static void
-doc_row(struct doc *d, ...)
-{
-	va_list ap;
-
-	va_start(ap, d);
-	for (int i = 0; i < d->ncols; i++) {
-		const char *cell = va_arg(ap, const char *);
-
-		if (d->ncells == d->cap) {
-			d->cap = d->cap ? d->cap * 2 : 32;
-			d->cells = xreallocarray(d->cells, d->cap,
-			    sizeof(*d->cells));
-		}
-		d->cells[d->ncells++] = xstrdup(cell ? cell : "");
-	}
-	va_end(ap);
-}
-
-/* Characters, not bytes: UTF-8 continuation bytes do not count. */
-static size_t
-text_width(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-/* Write the table: the first row is the header. */
-static void
-doc_table_end(struct doc *d)
-{
-	size_t width[DOC_COLS_MAX] = {0}, rows;
-	int n = d->ncols;
-
-	rows = n > 0 ? d->ncells / (size_t)n : 0;
-	for (size_t r = 0; r < rows; r++)
-		for (int c = 0; c < n; c++) {
-			size_t w = text_width(d->cells[r * (size_t)n + (size_t)c]);
-
-			if (w > width[c])
-				width[c] = w;
-		}
-	sb_adds(&d->html, "<table style=\"border-collapse:collapse;"
-	    "margin:0 0 8px;\">\n");
-	for (size_t r = 0; r < rows; r++) {
-		sb_adds(&d->html, r == 0 ? "<thead><tr>" : "<tr>");
-		for (int c = 0; c < n; c++) {
-			const char *cell = d->cells[r * (size_t)n + (size_t)c];
-			bool last = c == n - 1;
-
-			sb_printf(&d->text, "  %s", cell);
-			if (!last)
-				for (size_t w = text_width(cell); w < width[c];
-				    w++)
-					sb_addc(&d->text, ' ');
-			sb_adds(&d->html, r == 0 ? "<th scope=\"col\" style=\""
-			    "text-align:left;padding:2px 10px 2px 0;"
-			    "border-bottom:1px solid #999;\">" : "<td style=\""
-			    "padding:2px 10px 2px 0;border-bottom:1px solid "
-			    "#ddd;\">");
-			html_escape(&d->html, cell);
-			sb_adds(&d->html, r == 0 ? "</th>" : "</td>");
-		}
-		/* No trailing blanks: the text part stays tidy. */
-		while (d->text.len > 0 && d->text.s[d->text.len - 1] == ' ')
-			d->text.s[--d->text.len] = '\0';
-		sb_addc(&d->text, '\n');
-		sb_adds(&d->html, r == 0 ? "</tr></thead>\n<tbody>\n" : "</tr>\n");
-	}
-	sb_adds(&d->text, "\n");
-	sb_adds(&d->html, "</tbody></table>\n");
-	for (size_t i = 0; i < d->ncells; i++)
-		free(d->cells[i]);
-	d->ncells = 0;
-}
-
-static void
-doc_end(struct doc *d, const char *footer)
-{
-	sb_printf(&d->text, "-- \n%s\n", footer);
-	sb_adds(&d->html, "<p style=\"margin:16px 0 0;color:#666;"
-	    "font-size:13px;\">");
-	html_escape(&d->html, footer);
-	sb_adds(&d->html, "</p>\n</body></html>\n");
-}
-
-static void
-doc_free(struct doc *d)
-{
-	for (size_t i = 0; i < d->ncells; i++)
-		free(d->cells[i]);
-	free(d->cells);
-	sb_free(&d->text);
-	sb_free(&d->html);
-}
-
-static const char *
-plural(long n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
-
-/* The ISO week of day: its Monday and its name, "2026-W48". */
-static fc_day
-week_of(fc_day day, char name[WEEK_NAME_MAX])
-{
-	int year, week;
-
-	day_iso_week(day, &year, &week);
-	xsnprintf(name, WEEK_NAME_MAX, "%04d-W%02d", year, week);
-	return day - (day_weekday(day) - 1);
-}
-
-/* The send instant of the week that starts on monday, in zone. */
-static int64_t
-week_slot(const struct conf *c, const char *zone, fc_day monday)
-{
-	return tz_mktime(zone, monday + c->summary.weekday - 1, c->summary.hour,
-	    c->summary.minute);
-}
-
-/*
- * Whether the summary of the current week (in zone) is owed at now, given
- * the last week sent ("" = never). When it is not, *next is when it will be.
- */
-static bool
-week_owed(const struct conf *c, const char *zone, const char *last_week,
-	  int64_t now, char week[WEEK_NAME_MAX], int64_t *next)
-{
-	fc_day monday = week_of(tz_day(now, zone), week);
-	int64_t slot = week_slot(c, zone, monday);
-
-	/*
-	 * "YYYY-Www" names sort as the weeks do. A week at or before the
-	 * last one sent (a zone moved west across the week's start) is not
-	 * owed: never two in a week, never one late.
-	 */
-	if (last_week[0] != '\0' && strcmp(week, last_week) <= 0) {
-		*next = week_slot(c, zone, monday + 7);
-		return false;
-	}
-	if (now >= slot) {
-		*next = now;
-		return true;
-	}
-	*next = slot;
-	return false;
-}
-
-static const char *
-zone_or(const char *tz, const char *fallback)
-{
-	return tz[0] != '\0' ? tz : fallback;
-}
 
 /* A family as the summary shows it. */
 struct sfam {
@@ -347,8 +85,7 @@ add_sfam(const struct family *f, void *ctx)
 		xstrlcpy(s->tz, f->tz, sizeof(s->tz));
 	due_family(l->conf, f, l->now, &s->due);
 	s->pause_until = f->pause_until;
-	s->escalated = s->due.state == DUE_OVERDUE &&
-	    f->escalated_mark == (int64_t)s->due.due_day;
+	s->escalated = sched_was_escalated(&s->due, f->escalated_mark);
 	return 0;
 }
 
@@ -405,7 +142,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 	       size_t *nfam, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
-	const char *zone = zone_or(cw->tz, c->timezone);
+	const char *zone = due_cw_zone(c, cw->tz);
 	struct family_filter filter = { .caseworker_email = cw->email };
 	struct sfams l = { .conf = c, .now = now, .today = tz_day(now, zone) };
 	struct contacts cs = { .doc = d, .zone = zone, .conf = c, .rows = true };
@@ -435,7 +172,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 	when_format(now, zone, when, sizeof(when));
 	doc_para(d, false, "As of %s (%s). %zu %s in your care: %zu overdue, "
 	    "%zu due in the next 7 days, %zu paused.", when, zone, l.n,
-	    plural((long)l.n, "family", "families"), overdue, due, paused);
+	    util_plural((long)l.n, "family", "families"), overdue, due, paused);
 
 	xsnprintf(a, sizeof(a), "Overdue (%zu), most overdue first", overdue);
 	doc_heading(d, a);
@@ -449,7 +186,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 				continue;
 			xsnprintf(a, sizeof(a), "%d %s%s",
 			    l.v[i].due.days_overdue,
-			    plural(l.v[i].due.days_overdue, "day", "days"),
+			    util_plural(l.v[i].due.days_overdue, "day", "days"),
 			    l.v[i].escalated ? " (escalated)" : "");
 			date_format(l.v[i].due.due_day, b);
 			doc_row(d, l.v[i].label, a, b,
@@ -472,7 +209,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 					continue;
 				date_format(l.v[i].due.due_day, b);
 				xsnprintf(a, sizeof(a), ahead == 0 ? "today" :
-				    "%d %s", ahead, plural(ahead, "day",
+				    "%d %s", ahead, util_plural(ahead, "day",
 				    "days"));
 				doc_row(d, l.v[i].label, b, a,
 				    l.v[i].tz[0] ? l.v[i].tz : "unknown");
@@ -487,9 +224,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 	    now - 7 * SECS_PER_DAY, now + 1, add_contact, &cs, e)) < 0)
 		goto out;
 	if (cs.n == 0) {
-		d->ncells = 0;	/* only the header: no table */
-		for (int i = 0; i < 4; i++)
-			free(d->cells[i]);
+		doc_table_drop(d);	/* only the header: no table */
 		doc_para(d, false, "None.");
 	} else {
 		doc_table_end(d);
@@ -571,7 +306,8 @@ utc_or_never(int64_t t, char *buf, size_t size)
 
 /* The coordinators' overview into d; figures into fig. */
 static int
-overview_doc(struct engine *en, const struct cw_list *cws, int64_t now,
+overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
+	     int64_t now,
 	     const char *week, const char *last_figures, struct doc *d,
 	     struct strbuf *subject, struct figures *fig, struct fc_error *e)
 {
@@ -595,7 +331,7 @@ overview_doc(struct engine *en, const struct cw_list *cws, int64_t now,
 		doc_para(d, true, "Delivery is failing: %lld %s dead this "
 		    "week, %lld waiting for a retry after a failed attempt "
 		    "(oldest queued since %s). See famcontactctl outbox list.",
-		    (long long)ob.dead, plural((long)ob.dead, "message",
+		    (long long)ob.dead, util_plural((long)ob.dead, "message",
 		    "messages"), (long long)ob.failing, t1);
 	}
 	doc_para(d, false, "As of %s (%s).", when, c->timezone);
@@ -604,9 +340,9 @@ overview_doc(struct engine *en, const struct cw_list *cws, int64_t now,
 	doc_table(d, 6);
 	doc_row(d, "Caseworker", "Families", "Overdue", "Escalated",
 	    "Reached", "Attempted");
-	for (size_t i = 0; i < cws->n; i++) {
-		const struct caseworker *cw = &cws->v[i];
-		const char *zone = zone_or(cw->tz, c->timezone);
+	for (size_t i = 0; i < ncws; i++) {
+		const struct caseworker *cw = &cws[i];
+		const char *zone = due_cw_zone(c, cw->tz);
 		struct family_filter filter = { .caseworker_email = cw->email };
 		struct sfams l = { .conf = c, .now = now,
 		    .today = tz_day(now, zone) };
@@ -685,8 +421,8 @@ overview_doc(struct engine *en, const struct cw_list *cws, int64_t now,
 
 	sb_printf(subject, "Weekly overview%s: %ld %s, %ld overdue, %ld "
 	    "%s", failing ? " (delivery failing)" : "", fig->families,
-	    plural(fig->families, "family", "families"), fig->overdue,
-	    fig->reached + fig->attempted, plural(fig->reached +
+	    util_plural(fig->families, "family", "families"), fig->overdue,
+	    fig->reached + fig->attempted, util_plural(fig->reached +
 	    fig->attempted, "contact", "contacts"));
 	return 0;
 }
@@ -697,8 +433,10 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 		   int64_t now, struct engine_stats *st, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
-	char rkey[32], last[WEEK_NAME_MAX], week[WEEK_NAME_MAX];
+	char rkey[32], last[SCHED_WEEK_NAME_MAX];
 	char key[DB_OUTBOX_KEY_MAX + 1];
+	struct sched_week w;
+	const char *week = w.name;
 	struct strbuf subject = {0};
 	struct engine_msg m;
 	struct doc d = {0};
@@ -710,8 +448,7 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 	if ((rc = db_summary_week(en->db, rkey, last, sizeof(last), NULL, 0,
 	    e)) < 0)
 		return rc;
-	if (!week_owed(c, zone_or(cw->tz, c->timezone), last, now, week,
-	    &next))
+	if (!due_weekly(c, due_cw_zone(c, cw->tz), last, now, &w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
@@ -730,7 +467,7 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 
 		xsnprintf(key, sizeof(key), "summary:%lld:%s",
 		    (long long)cw->id, week);
-		rc = engine_emit(en, &o, &m, e);
+		rc = emit_queue(en, &o, &m, e);
 		if (rc == 0)
 			st->summaries += m.created || en->dry;
 	}
@@ -761,12 +498,14 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 }
 
 static int
-overview(struct engine *en, const struct cw_list *cws, int64_t now,
-	 struct engine_stats *st, struct fc_error *e)
+overview(struct engine *en, const struct caseworker *cws, size_t ncws,
+	 int64_t now, struct engine_stats *st, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
-	char last[WEEK_NAME_MAX], week[WEEK_NAME_MAX], figs[FIGURES_MAX];
+	char last[SCHED_WEEK_NAME_MAX], figs[FIGURES_MAX];
 	char key[DB_OUTBOX_KEY_MAX + 1], figtext[FIGURES_MAX];
+	struct sched_week w;
+	const char *week = w.name;
 	struct strbuf subject = {0};
 	struct figures fig;
 	struct engine_msg m;
@@ -779,11 +518,12 @@ overview(struct engine *en, const struct cw_list *cws, int64_t now,
 	if ((rc = db_summary_week(en->db, "overview", last, sizeof(last), figs,
 	    sizeof(figs), e)) < 0)
 		return rc;
-	if (!week_owed(c, c->timezone, last, now, week, &next))
+	if (!due_weekly(c, c->timezone, last, now, &w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
-	rc = overview_doc(en, cws, now, week, figs, &d, &subject, &fig, e);
+	rc = overview_doc(en, cws, ncws, now, week, figs, &d, &subject, &fig,
+	    e);
 	for (size_t k = 0; rc == 0 && k < c->summary.ncoordinators; k++) {
 		struct engine_out o = {
 			.kind = OUTBOX_OVERVIEW,
@@ -797,7 +537,7 @@ overview(struct engine *en, const struct cw_list *cws, int64_t now,
 
 		xsnprintf(key, sizeof(key), "overview:%s:%s",
 		    c->summary.coordinators[k], week);
-		if ((rc = engine_emit(en, &o, &m, e)) == 0)
+		if ((rc = emit_queue(en, &o, &m, e)) == 0)
 			st->overviews += m.created || en->dry;
 	}
 	figures_format(&fig, figtext, sizeof(figtext));
@@ -815,59 +555,47 @@ overview(struct engine *en, const struct cw_list *cws, int64_t now,
 }
 
 int
-summary_pass(struct engine *en, int64_t now, struct engine_stats *st,
-	     struct fc_error *e)
+summary_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
+	     int64_t now, struct engine_stats *st, struct fc_error *e)
 {
-	struct cw_list cws = {0};
 	int rc;
 
-	if ((rc = engine_caseworkers(en, &cws, e)) < 0)
-		goto out;
-	for (size_t i = 0; i < cws.n; i++)
-		if (cws.v[i].active &&
-		    (rc = caseworker_summary(en, &cws.v[i], now, st, e)) < 0)
-			goto out;
-	rc = overview(en, &cws, now, st, e);
-out:
-	free(cws.v);
-	return rc;
+	for (size_t i = 0; i < ncws; i++)
+		if (cws[i].active &&
+		    (rc = caseworker_summary(en, &cws[i], now, st, e)) < 0)
+			return rc;
+	return overview(en, cws, ncws, now, st, e);
 }
 
 int
-summary_next(struct engine *en, int64_t now, int64_t *when,
-	     struct fc_error *e)
+summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
+	     int64_t now, int64_t *when, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
-	struct cw_list cws = {0};
-	char rkey[32], last[WEEK_NAME_MAX], week[WEEK_NAME_MAX];
+	char rkey[32], last[SCHED_WEEK_NAME_MAX];
+	struct sched_week w;
 	int64_t next;
 	int rc;
 
 	*when = 0;
-	if ((rc = engine_caseworkers(en, &cws, e)) < 0)
-		goto out;
-	for (size_t i = 0; i < cws.n; i++) {
-		if (!cws.v[i].active)
+	for (size_t i = 0; i < ncws; i++) {
+		if (!cws[i].active)
 			continue;
-		xsnprintf(rkey, sizeof(rkey), "cw:%lld",
-		    (long long)cws.v[i].id);
+		xsnprintf(rkey, sizeof(rkey), "cw:%lld", (long long)cws[i].id);
 		if ((rc = db_summary_week(en->db, rkey, last, sizeof(last),
 		    NULL, 0, e)) < 0)
-			goto out;
-		week_owed(c, zone_or(cws.v[i].tz, c->timezone), last, now,
-		    week, &next);
+			return rc;
+		due_weekly(c, due_cw_zone(c, cws[i].tz), last, now, &w, &next);
 		if (*when == 0 || next < *when)
 			*when = next;
 	}
 	if (c->summary.ncoordinators > 0) {
 		if ((rc = db_summary_week(en->db, "overview", last,
 		    sizeof(last), NULL, 0, e)) < 0)
-			goto out;
-		week_owed(c, c->timezone, last, now, week, &next);
+			return rc;
+		due_weekly(c, c->timezone, last, now, &w, &next);
 		if (*when == 0 || next < *when)
 			*when = next;
 	}
-out:
-	free(cws.v);
-	return rc;
+	return 0;
 }

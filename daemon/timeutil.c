@@ -20,7 +20,6 @@
 #include "util.h"
 #include "text.h"
 
-#define SECS_PER_DAY 86400
 #define SECS_PER_HOUR 3600
 /* glibc's default when $TZDIR is unset (and tzdata's install path). */
 #define TZDIR_DEFAULT "/usr/share/zoneinfo"

@@ -17,6 +17,9 @@
 
 struct fc_error;
 
+/* Seconds in a calendar day of UTC (POSIX time counts no leap seconds). */
+#define SECS_PER_DAY 86400
+
 /* Day number of a proleptic Gregorian date; m 1-12, d 1-31. */
 fc_day day_from_civil(int y, int m, int d);
 /* The date of a day number. */

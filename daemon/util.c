@@ -294,3 +294,9 @@ util_strcaseeq(const char *a, const char *b)
 			return true;
 	}
 }
+
+const char *
+util_plural(long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}

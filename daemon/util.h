@@ -81,6 +81,9 @@ void strlist_free(struct strlist *l);
 /* Read a whole file into a NUL-terminated buffer (caller frees *out). */
 int util_read_file(const char *path, char **out, size_t *len, struct fc_error *e);
 
+/* one when n is 1, else many: "1 family", "2 families". */
+const char *util_plural(long n, const char *one, const char *many);
+
 /* Case-insensitive ASCII comparison, locale-independent. */
 bool util_strcaseeq(const char *a, const char *b);
 

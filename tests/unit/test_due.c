@@ -86,6 +86,73 @@ test_zone(void **state)
 	assert_string_equal(due_zone(&c, &f), "Asia/Almaty");
 	make_family(&f, "");
 	assert_string_equal(due_zone(&c, &f), "Europe/Berlin");
+	assert_string_equal(due_cw_zone(&c, "Asia/Almaty"), "Asia/Almaty");
+	assert_string_equal(due_cw_zone(&c, ""), "Europe/Berlin");
+}
+
+/*
+ * The daily run at 09:00 in Berlin (CET, UTC+1 on 2026-03-04): owed from
+ * 08:00Z; when done, the next is tomorrow's 08:00Z.
+ */
+static void
+test_daily_run(void **state)
+{
+	const int64_t slot = utc(2026, 3, 4, 8, 0, 0);
+	const fc_day today = day_from_civil(2026, 3, 4);
+	struct conf c;
+	struct sched_run r;
+	int64_t next;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	c.reminders.send_hour = 9;
+	c.reminders.send_minute = 0;
+	c.reminders.send_days = 0x1f;
+	due_daily_run(&c, "Europe/Berlin", today - 1, slot - 1, &r, &next);
+	assert_false(r.owed);
+	assert_int_equal(next, slot);
+	due_daily_run(&c, "Europe/Berlin", today - 1, slot, &r, &next);
+	assert_true(r.owed);
+	assert_int_equal(r.slot_day, today);
+	assert_int_equal(r.reminder_day, today);	/* a Wednesday */
+	assert_int_equal(next, slot);
+	due_daily_run(&c, "Europe/Berlin", today, slot + 60, &r, &next);
+	assert_false(r.owed);
+	assert_int_equal(next, slot + 86400);
+}
+
+/* The weekly summary at Monday 08:00 in Berlin: 07:00Z on 2026-03-09. */
+static void
+test_weekly(void **state)
+{
+	const int64_t slot = utc(2026, 3, 9, 7, 0, 0);
+	struct conf c;
+	struct sched_week w;
+	int64_t next;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	c.summary.weekday = 1;
+	c.summary.hour = 8;
+	c.summary.minute = 0;
+	assert_false(due_weekly(&c, "Europe/Berlin", "2026-W10", slot - 1, &w,
+	    &next));
+	assert_string_equal(w.name, "2026-W11");
+	assert_int_equal(next, slot);
+	assert_true(due_weekly(&c, "Europe/Berlin", "2026-W10", slot + 5, &w,
+	    &next));
+	assert_int_equal(next, slot + 5);
+	/* Sent: the next is a week on. */
+	assert_false(due_weekly(&c, "Europe/Berlin", "2026-W11", slot + 5, &w,
+	    &next));
+	assert_int_equal(next, slot + 7 * 86400);
+	/* Sunday 23:30Z is Monday 00:30 in Berlin: W11 there, W10 in UTC. */
+	assert_false(due_weekly(&c, "Europe/Berlin", "", utc(2026, 3, 8, 23,
+	    30, 0), &w, &next));
+	assert_string_equal(w.name, "2026-W11");
+	assert_true(due_weekly(&c, "UTC", "", utc(2026, 3, 8, 23, 30, 0), &w,
+	    &next));
+	assert_string_equal(w.name, "2026-W10");
 }
 
 /*
@@ -310,6 +377,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_zone),
+		cmocka_unit_test(test_daily_run),
+		cmocka_unit_test(test_weekly),
 		cmocka_unit_test(test_caseworker_zone_matters),
 		cmocka_unit_test(test_fallback_to_conf_zone),
 		cmocka_unit_test(test_chatham_midnight),

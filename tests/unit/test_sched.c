@@ -374,6 +374,87 @@ test_should_escalate(void **state)
 	assert_false(sched_should_escalate(&d, -1));
 }
 
+/* The rules the re-check and the summary ask of a family's state. */
+static void
+test_still_listed(void **state)
+{
+	struct sched_due d = { .state = DUE_OVERDUE, .due_day = D };
+
+	(void)state;
+	assert_true(sched_still_listed(&d));
+	d.state = DUE_TODAY;
+	assert_true(sched_still_listed(&d));
+	d.state = DUE_REVIEW;
+	assert_true(sched_still_listed(&d));
+	d.held = true;		/* an attempt since: held back */
+	assert_false(sched_still_listed(&d));
+	d.held = false;
+	d.state = DUE_NOT_YET;
+	assert_false(sched_still_listed(&d));
+	d.state = DUE_PAUSED;
+	assert_false(sched_still_listed(&d));
+	d.state = DUE_CLOSED;
+	assert_false(sched_still_listed(&d));
+}
+
+static void
+test_escalated(void **state)
+{
+	struct sched_due d = {
+		.state = DUE_OVERDUE, .due_day = D, .days_overdue = 9,
+		.escalate = true,
+	};
+
+	(void)state;
+	assert_true(sched_still_escalated(&d));
+	assert_true(sched_was_escalated(&d, D));
+	assert_false(sched_was_escalated(&d, D - 14));	/* an older stretch */
+	assert_false(sched_was_escalated(&d, -1));
+	/* Overdue, not yet past the threshold: marked or not, not escalated. */
+	d.escalate = false;
+	assert_false(sched_still_escalated(&d));
+	/* Paused since: the mark of the old stretch no longer counts. */
+	d.escalate = true;
+	d.state = DUE_PAUSED;
+	assert_false(sched_still_escalated(&d));
+	assert_false(sched_was_escalated(&d, D));
+}
+
+static void
+check_week(int weekday, fc_day today, const char *last, const char *name,
+	   bool done, fc_day slot_day)
+{
+	struct sched_week w;
+
+	sched_weekly(weekday, today, last, &w);
+	assert_string_equal(w.name, name);
+	assert_int_equal(w.done, done);
+	assert_int_equal(w.slot_day, slot_day);
+}
+
+/* D (2026-03-01) is the Sunday of 2026-W09, which began on D - 6. */
+static void
+test_weekly(void **state)
+{
+	(void)state;
+	/* Never sent: this week's slot, Monday or Sunday. */
+	check_week(1, D, "", "2026-W09", false, D - 6);
+	check_week(7, D, "", "2026-W09", false, D);
+	/* Monday D + 1 starts W10. */
+	check_week(1, D + 1, "", "2026-W10", false, D + 1);
+	check_week(5, D + 1, "2026-W09", "2026-W10", false, D + 5);
+	/* Sent this week: next week's slot. */
+	check_week(1, D, "2026-W09", "2026-W09", true, D + 1);
+	check_week(5, D - 2, "2026-W09", "2026-W09", true, D + 5);
+	/* A later week on record (a zone moved west): still done. */
+	check_week(1, D, "2026-W10", "2026-W09", true, D + 1);
+	/* Weeks gone by without one are not owed: only this week counts. */
+	check_week(1, D, "2025-W40", "2026-W09", false, D - 6);
+	/* 2027-01-01 is a Friday of 2026-W53; W53 sorts before 2027-W01. */
+	check_week(1, 20819, "2026-W52", "2026-W53", false, 20815);
+	check_week(1, 20822, "2026-W53", "2027-W01", false, 20822);
+}
+
 int
 main(void)
 {
@@ -385,6 +466,9 @@ main(void)
 		cmocka_unit_test(test_listing_month),
 		cmocka_unit_test(test_daily_run),
 		cmocka_unit_test(test_should_escalate),
+		cmocka_unit_test(test_still_listed),
+		cmocka_unit_test(test_escalated),
+		cmocka_unit_test(test_weekly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

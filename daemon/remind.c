@@ -1,0 +1,635 @@
+/*
+ * remind.c - a caseworker's daily run (the reminder listing the families
+ * to contact, most overdue first, and the escalations to the
+ * coordinators), and the re-check of a queued one before it is sent.
+ *
+ * What a message says (docs/design.md, "Mail content"): reference codes,
+ * and names only with privacy.names_in_email; days overdue; the last
+ * contact (date, channel, outcome); the family's own local time. Never a
+ * note, never a pause reason. Who is listed or escalated is sched.c's
+ * rule (sched_should_list, sched_should_escalate, and for the re-check
+ * sched_still_listed, sched_still_escalated).
+ */
+#include "remind.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "db.h"
+#include "due.h"
+#include "emit.h"
+#include "err.h"
+#include "log.h"
+#include "model.h"
+#include "sched.h"
+#include "timeutil.h"
+#include "util.h"
+#include "validate.h"
+
+/* One family as a message shows it. */
+struct item {
+	int64_t id;
+	char ref[FC_REF_MAX + 1];
+	char name[FC_NAME_MAX + 1];
+	char tz[FC_ZONE_MAX + 1];
+	struct sched_due due;
+	struct contact_mark last;
+	fc_day last_contact_day;	/* from an import, or DAY_NONE */
+	fc_day listed_day;
+	int64_t escalated_mark;
+	bool list;			/* goes into the reminder */
+	bool escalate;			/* goes to the coordinators */
+};
+
+struct items {
+	struct item *v;
+	size_t n, cap;
+};
+
+static struct item *
+items_push(struct items *l)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	memset(&l->v[l->n], 0, sizeof(l->v[0]));
+	return &l->v[l->n++];
+}
+
+static void
+item_from_family(struct item *it, const struct family *f,
+		 const struct sched_due *d)
+{
+	it->id = f->id;
+	/*
+	 * The door checks these; a database edited behind our back may not
+	 * hold to it. A bad value is replaced, never mailed or logged.
+	 */
+	if (valid_ref(f->ref, NULL) == 0) {
+		xstrlcpy(it->ref, f->ref, sizeof(it->ref));
+	} else {
+		xsnprintf(it->ref, sizeof(it->ref), "family-id-%lld",
+		    (long long)f->id);
+		log_err("family id %lld: its reference code is not valid (was "
+		    "the database edited by hand?); shown as %s", (long long)f->id,
+		    it->ref);
+	}
+	if (valid_name(f->name, NULL) == 0) {
+		xstrlcpy(it->name, f->name, sizeof(it->name));
+	} else {
+		log_err("family %s: its name is not valid text (was the "
+		    "database edited by hand?); left out of mail", it->ref);
+		it->name[0] = '\0';
+	}
+	if (f->tz[0] != '\0' && tz_check(f->tz, NULL) == 0)
+		xstrlcpy(it->tz, f->tz, sizeof(it->tz));
+	else
+		it->tz[0] = '\0';
+	it->due = *d;
+	it->last = f->last;
+	it->last_contact_day = f->last_contact_day;
+	it->listed_day = f->listed_day;
+	it->escalated_mark = f->escalated_mark;
+}
+
+/* Review reminders last; then most overdue first; then by reference. */
+static int
+item_cmp(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	bool rx = x->due.state == DUE_REVIEW, ry = y->due.state == DUE_REVIEW;
+
+	if (rx != ry)
+		return rx ? 1 : -1;
+	if (x->due.days_overdue != y->due.days_overdue)
+		return x->due.days_overdue > y->due.days_overdue ? -1 : 1;
+	return strcmp(x->ref, y->ref);
+}
+
+/* "Thu 15:05, Europe/Istanbul (UTC+03:00)" or why it is unknown. */
+static void
+add_local_time(struct strbuf *b, const char *zone, int64_t now)
+{
+	static const char *const wday[] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+	};
+	struct tm tm;
+	long off;
+
+	if (zone[0] == '\0' || !tz_exists(zone) ||
+	    tz_localtime(now, zone, &tm) != 0) {
+		sb_adds(b, "unknown (no time zone on record)");
+		return;
+	}
+	off = tz_offset(now, zone);
+	sb_printf(b, "%s %02d:%02d, %s (UTC%c%02ld:%02ld)",
+	    wday[tm.tm_wday % 7], tm.tm_hour, tm.tm_min, zone,
+	    off < 0 ? '-' : '+', labs(off) / 3600, labs(off) / 60 % 60);
+}
+
+/* One family's block: the reference line, then indented facts. */
+static void
+add_item(struct strbuf *b, const struct conf *c, const struct item *it,
+	 const char *cw_zone, int64_t now, bool for_coordinators)
+{
+	char day[11], due[11];
+
+	sb_adds(b, it->ref);
+	if (c->privacy.names_in_email && it->name[0] != '\0')
+		sb_printf(b, " (%s)", it->name);
+	sb_adds(b, "\n  ");
+	if (it->due.due_day != DAY_NONE)
+		date_format(it->due.due_day, due);
+	switch (it->due.state) {
+	case DUE_REVIEW:
+		if (it->due.due_day != DAY_NONE)
+			sb_printf(b, "Paused until %s: please review the pause",
+			    due);
+		else
+			sb_adds(b, "Paused: please review the pause");
+		break;
+	case DUE_TODAY:
+		sb_printf(b, "Due today (%s)", due);
+		break;
+	case DUE_OVERDUE:
+		sb_printf(b, "Overdue by %d %s (due %s)", it->due.days_overdue,
+		    util_plural(it->due.days_overdue, "day", "days"), due);
+		break;
+	case DUE_NOT_YET:
+	case DUE_PAUSED:
+	case DUE_CLOSED:
+		sb_printf(b, "%s", due_state_name(it->due.state));
+		break;
+	}
+	if (!for_coordinators && sched_was_escalated(&it->due,
+	    it->escalated_mark))
+		sb_adds(b, "; the coordinators have been told");
+	sb_adds(b, "\n  Last contact: ");
+	if (it->last.at != 0) {
+		date_format(tz_day(it->last.at, cw_zone), day);
+		sb_printf(b, "%s, %s, %s", day, channel_name(it->last.channel),
+		    outcome_name(it->last.outcome));
+	} else if (it->last_contact_day != DAY_NONE) {
+		date_format(it->last_contact_day, day);
+		sb_printf(b, "%s (recorded at import)", day);
+	} else {
+		sb_adds(b, "none logged");
+	}
+	sb_adds(b, "\n  Their local time now: ");
+	add_local_time(b, it->tz, now);
+	sb_adds(b, "\n\n");
+}
+
+/* Emit a message listing the items of l that pick() chooses. */
+static int
+emit_items(struct engine *en, enum outbox_kind kind, const char *recipient,
+	   const char *key, const struct strbuf *subject,
+	   const struct strbuf *text, int64_t now, const struct items *l,
+	   bool (*pick)(const struct item *), struct engine_msg *m,
+	   struct fc_error *e)
+{
+	int64_t *ids = xreallocarray(NULL, l->n ? l->n : 1, sizeof(*ids));
+	struct engine_out o = {
+		.kind = kind,
+		.recipient = recipient,
+		.key = key,
+		.subject = subject->s,
+		.text = text->s,
+		.date = now,
+		.family_ids = ids,
+	};
+	int rc;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (pick(&l->v[i]))
+			ids[o.nfamilies++] = l->v[i].id;
+	rc = emit_queue(en, &o, m, e);
+	free(ids);
+	return rc;
+}
+
+static bool
+is_listed(const struct item *it)
+{
+	return it->list;
+}
+
+static bool
+is_escalated(const struct item *it)
+{
+	return it->escalate;
+}
+
+/* The reminder's subject and text for the listed items of l. */
+static void
+reminder_text(const struct conf *c, const struct items *l, const char *zone,
+	      int64_t now, struct strbuf *subject, struct strbuf *text)
+{
+	char when[32];
+	int contact = 0, overdue = 0, review = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (!l->v[i].list)
+			continue;
+		if (l->v[i].due.state == DUE_REVIEW)
+			review++;
+		else
+			contact++;
+		overdue += l->v[i].due.state == DUE_OVERDUE;
+	}
+	sb_adds(subject, "Reminder: ");
+	if (contact > 0) {
+		sb_printf(subject, "%d %s to contact", contact,
+		    util_plural(contact, "family", "families"));
+		if (overdue > 0)
+			sb_printf(subject, ", %d overdue", overdue);
+		else
+			sb_adds(subject, " today");
+	}
+	if (review > 0)
+		sb_printf(subject, "%s%d %s to review", contact > 0 ? ", " : "",
+		    review, util_plural(review, "pause", "pauses"));
+
+	when_format(now, zone, when, sizeof(when));
+	sb_printf(text, "Families in your care to get in touch with, most "
+	    "overdue first\n(as of %s, %s):\n\n", when, zone);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].list)
+			add_item(text, c, &l->v[i], zone, now, false);
+	sb_adds(text, "When you have been in touch (or tried), log it:\n"
+	    "  famcontactctl contact log REF --channel phone --outcome reached\n"
+	    "  famcontactctl contact log REF --channel phone --outcome attempted\n"
+	    "\n-- \nfamcontactd: one reminder a day while families in your "
+	    "care are due.\n");
+	if (!c->privacy.names_in_email)
+		sb_adds(text, "Families are named by reference code only.\n");
+}
+
+static void
+escalation_text(const struct conf *c, const struct items *l,
+		const char *cw_email, const char *zone, int64_t now,
+		struct strbuf *subject, struct strbuf *text)
+{
+	char when[32];
+	int n = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		n += l->v[i].escalate;
+	sb_printf(subject, "Escalation: %d %s overdue by %d days or more", n,
+	    util_plural(n, "family", "families"),
+	    c->reminders.escalate_after_days);
+	when_format(now, zone, when, sizeof(when));
+	sb_printf(text, "Overdue by %d days or more, in the care of\n%s\n"
+	    "(as of %s, %s):\n\n", c->reminders.escalate_after_days,
+	    cw_email, when, zone);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].escalate)
+			add_item(text, c, &l->v[i], zone, now, true);
+	sb_adds(text, "The caseworker's reminders list them too. Each overdue "
+	    "stretch is\nescalated once; a reached contact ends it.\n"
+	    "\n-- \nfamcontactd\n");
+	if (!c->privacy.names_in_email)
+		sb_adds(text, "Families are named by reference code only.\n");
+}
+
+struct collect {
+	const struct conf *conf;
+	struct sched_policy policy;
+	int64_t now;
+	fc_day today;
+	bool remind;		/* the run carries a reminder */
+	struct items *items;
+};
+
+static int
+collect_family(const struct family *f, void *ctx)
+{
+	struct collect *cl = ctx;
+	struct sched_due d;
+	struct item *it;
+	bool list, escalate;
+
+	due_family(cl->conf, f, cl->now, &d);
+	list = cl->remind && sched_should_list(&cl->policy, &d, cl->today,
+	    f->listed_day);
+	escalate = sched_should_escalate(&d, f->escalated_mark);
+	if (!list && !escalate)
+		return 0;
+	it = items_push(cl->items);
+	item_from_family(it, f, &d);
+	it->list = list;
+	it->escalate = escalate;
+	return 0;
+}
+
+/* The families of caseworker cw to list or escalate at now. */
+static int
+collect(struct engine *en, const struct caseworker *cw, int64_t now,
+	fc_day today, bool remind, struct items *l, struct fc_error *e)
+{
+	struct family_filter filter = { .caseworker_email = cw->email };
+	struct collect cl = {
+		.conf = en->conf,
+		.now = now,
+		.today = today,
+		.remind = remind && cw->active,
+		.items = l,
+	};
+
+	due_policy(en->conf, &cl.policy);
+	return db_family_foreach(en->db, &filter, collect_family, &cl, e);
+}
+
+/* One caseworker's daily run (inside a transaction unless dry). */
+static int
+run_caseworker(struct engine *en, const struct caseworker *cw,
+	       const struct sched_run *run, int64_t now,
+	       struct engine_stats *st, struct fc_error *e)
+{
+	const struct conf *c = en->conf;
+	const char *zone = due_cw_zone(c, cw->tz);
+	fc_day today = tz_day(now, zone);
+	struct items l = {0};
+	struct strbuf subject = {0}, text = {0};
+	struct engine_msg m;
+	char key[DB_OUTBOX_KEY_MAX + 1], day[11];
+	size_t nlist = 0, nesc = 0;
+	int rc;
+
+	if ((rc = collect(en, cw, now, today, run->reminder_day != DAY_NONE,
+	    &l, e)) < 0)
+		goto out;
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(l.v[0]), item_cmp);
+	for (size_t i = 0; i < l.n; i++) {
+		nlist += l.v[i].list;
+		nesc += l.v[i].escalate;
+	}
+
+	/* Escalations first, so that the reminder can say they were made. */
+	if (nesc > 0 && c->summary.ncoordinators == 0) {
+		log_warn("caseworker %lld: %zu %s overdue by %d days or more, "
+		    "but summary.coordinators is empty: nobody to escalate "
+		    "to", (long long)cw->id, nesc,
+		    util_plural((long)nesc, "family", "families"),
+		    c->reminders.escalate_after_days);
+		for (size_t i = 0; i < l.n; i++)
+			l.v[i].escalate = false;
+		nesc = 0;
+	}
+	if (nesc > 0) {
+		escalation_text(c, &l, cw->email, zone, now, &subject, &text);
+		date_format(run->slot_day, day);
+		for (size_t k = 0; k < c->summary.ncoordinators; k++) {
+			xsnprintf(key, sizeof(key), "escalation:%lld:%s:%s",
+			    (long long)cw->id, day, c->summary.coordinators[k]);
+			if ((rc = emit_items(en, OUTBOX_ESCALATION,
+			    c->summary.coordinators[k], key, &subject, &text,
+			    now, &l, is_escalated, &m, e)) < 0)
+				goto out;
+			st->escalations += m.created;
+		}
+		for (size_t i = 0; i < l.n; i++)
+			if (l.v[i].escalate)
+				l.v[i].escalated_mark = l.v[i].due.due_day;
+	}
+	if (nlist > 0) {
+		sb_reset(&subject);
+		sb_reset(&text);
+		reminder_text(c, &l, zone, now, &subject, &text);
+		date_format(run->reminder_day, day);
+		xsnprintf(key, sizeof(key), "reminder:%lld:%s",
+		    (long long)cw->id, day);
+		if ((rc = emit_items(en, OUTBOX_REMINDER, cw->email, key,
+		    &subject, &text, now, &l, is_listed, &m, e)) < 0)
+			goto out;
+		st->reminders += m.created;
+		st->listed += m.created ? (int)nlist : 0;
+		for (size_t i = 0; i < l.n; i++)
+			if (l.v[i].list)
+				l.v[i].listed_day = today;
+	}
+	if (!en->dry) {
+		for (size_t i = 0; i < l.n; i++) {
+			struct family f = { .id = l.v[i].id };
+
+			xstrlcpy(f.ref, l.v[i].ref, sizeof(f.ref));
+			if ((rc = db_family_mark(en->db, &f, l.v[i].listed_day,
+			    l.v[i].escalated_mark, e)) < 0)
+				goto out;
+		}
+		rc = db_set_run_day(en->db, cw->id, run->slot_day, e);
+	}
+	st->runs++;
+out:
+	free(l.v);
+	sb_free(&subject);
+	sb_free(&text);
+	return rc;
+}
+
+/* Where caseworker cw's daily run stands at now. */
+static int
+run_state(struct engine *en, const struct caseworker *cw, int64_t now,
+	  struct sched_run *run, int64_t *next_at, struct fc_error *e)
+{
+	fc_day last;
+	bool has_families;
+	int rc;
+
+	if ((rc = db_run_day(en->db, cw->id, &last, &has_families, e)) < 0)
+		return rc;
+	due_daily_run(en->conf, due_cw_zone(en->conf, cw->tz), last, now, run,
+	    next_at);
+	/*
+	 * A caseworker with no one in their care has no run: it would only
+	 * be recorded, and a family added later today would wait until
+	 * tomorrow. Adding one wakes the daemon (the database changed).
+	 */
+	if (!has_families) {
+		run->owed = false;
+		if (next_at != NULL)
+			*next_at = 0;
+	}
+	return 0;
+}
+
+int
+remind_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
+	    int64_t now, struct engine_stats *stats, struct fc_error *e)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < ncws; i++) {
+		struct sched_run run;
+
+		if ((rc = run_state(en, &cws[i], now, &run, NULL, e)) < 0)
+			return rc;
+		if (!run.owed)
+			continue;
+		if (en->dry) {
+			if ((rc = run_caseworker(en, &cws[i], &run, now, stats,
+			    e)) < 0)
+				return rc;
+			continue;
+		}
+		if ((rc = db_begin(en->db, e)) < 0)
+			return rc;
+		/* Read again under the lock: the run may have been done. */
+		if ((rc = run_state(en, &cws[i], now, &run, NULL, e)) == 0 &&
+		    run.owed)
+			rc = run_caseworker(en, &cws[i], &run, now, stats, e);
+		if (rc == 0)
+			rc = db_commit(en->db, e);
+		if (rc < 0)
+			db_rollback(en->db);
+		if (rc == FC_EINVAL) {
+			/*
+			 * A record no message can be made of (an address with
+			 * a line break, edited behind our back): say so, and
+			 * record the run, so that the others go on and the
+			 * error comes once a day, not in a loop.
+			 */
+			log_err("caseworker %lld: no reminder or escalation "
+			    "today: %s; mend the record with famcontactctl "
+			    "caseworker edit", (long long)cws[i].id, e->msg);
+			stats->refused++;
+			if ((rc = db_begin(en->db, e)) == 0 &&
+			    (rc = db_set_run_day(en->db, cws[i].id,
+			    run.slot_day, e)) == 0)
+				rc = db_commit(en->db, e);
+			if (rc < 0)
+				db_rollback(en->db);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+remind_next(struct engine *en, const struct caseworker *cws, size_t ncws,
+	    int64_t now, int64_t *when, struct fc_error *e)
+{
+	int rc;
+
+	*when = 0;
+	for (size_t i = 0; i < ncws; i++) {
+		struct sched_run run;
+		int64_t at;
+
+		if ((rc = run_state(en, &cws[i], now, &run, &at, e)) < 0)
+			return rc;
+		if (at != 0 && (*when == 0 || at < *when))
+			*when = at;
+	}
+	return 0;
+}
+
+/* Whether family f still belongs in the queued message row, at now. */
+static bool
+still_owed(const struct conf *c, const struct family *f,
+	   const struct outbox_row *row, int64_t now)
+{
+	struct sched_due d;
+
+	due_family(c, f, now, &d);
+	/* Contacted (reached or attempted) since it was queued. */
+	if (f->last.at >= row->created_at)
+		return false;
+	if (row->kind == OUTBOX_ESCALATION)
+		return sched_still_escalated(&d);
+	if (!util_strcaseeq(f->caseworker_email, row->recipient))
+		return false;	/* moved to another caseworker */
+	return sched_still_listed(&d);
+}
+
+int
+remind_recheck(struct engine *en, const struct outbox_row *row,
+	       struct strbuf *message, int64_t now, bool *cancel, int *dropped,
+	       struct fc_error *e)
+{
+	const struct conf *c = en->conf;
+	struct items l = {0};
+	struct strbuf subject = {0}, text = {0};
+	struct family f;
+	int64_t *ids = NULL;
+	const char *zone = c->timezone;
+	char cw_email[FC_EMAIL_MAX + 1] = "";
+	size_t n = 0;
+	int rc;
+
+	*cancel = false;
+	*dropped = 0;
+	if (row->kind != OUTBOX_REMINDER && row->kind != OUTBOX_ESCALATION)
+		return 0;
+	if ((rc = db_outbox_linked(en->db, row->id, &ids, &n, e)) < 0)
+		return rc;
+	if (n == 0)	/* queued by hand, or before the links existed */
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct sched_due d;
+		struct item *it;
+
+		rc = db_family_get_id(en->db, ids[i], &f, e);
+		if (rc == FC_ENOTFOUND) {
+			rc = 0;
+			xstrlcpy(f.ref, "?", sizeof(f.ref));
+		} else if (rc < 0) {
+			goto out;
+		} else if (still_owed(c, &f, row, now)) {
+			/* Shown as it was when queued. */
+			due_family(c, &f, row->created_at, &d);
+			it = items_push(&l);
+			item_from_family(it, &f, &d);
+			it->list = row->kind == OUTBOX_REMINDER;
+			it->escalate = row->kind == OUTBOX_ESCALATION;
+			zone = due_zone(c, &f);
+			xstrlcpy(cw_email, f.caseworker_email, sizeof(cw_email));
+			continue;
+		}
+		(*dropped)++;
+		if ((rc = db_outbox_unlink(en->db, row->id, ids[i], e)) < 0)
+			goto out;
+		log_info("outbox %lld (%s): family %s taken out: contacted, "
+		    "paused, closed or moved since it was queued",
+		    (long long)row->id, outbox_kind_name(row->kind), f.ref);
+	}
+	if (*dropped == 0)
+		goto out;
+	if (l.n == 0) {
+		*cancel = true;
+		goto out;
+	}
+	qsort(l.v, l.n, sizeof(l.v[0]), item_cmp);
+	if (row->kind == OUTBOX_REMINDER)
+		reminder_text(c, &l, zone, row->created_at, &subject, &text);
+	else
+		escalation_text(c, &l, cw_email, zone, row->created_at,
+		    &subject, &text);
+	{
+		/* The same Message-ID and Date: the same message, shorter. */
+		struct engine_out o = {
+			.kind = row->kind,
+			.recipient = row->recipient,
+			.key = row->idem_key,
+			.subject = subject.s,
+			.text = text.s,
+			.date = row->created_at,
+		};
+
+		if ((rc = emit_compose(en, &o, message, e)) < 0)
+			goto out;
+	}
+	rc = db_outbox_set_message(en->db, row->id, message->s, message->len,
+	    e);
+out:
+	free(ids);
+	free(l.v);
+	sb_free(&subject);
+	sb_free(&text);
+	return rc;
+}

@@ -1,0 +1,345 @@
+/*
+ * test_remind.c - the daily run on an in-memory register: who a
+ * caseworker's reminder lists and in what order, who is escalated and
+ * how often, and the re-check of a queued reminder before it is sent.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "db.h"
+#include "engine_fixture.h"
+#include "err.h"
+#include "remind.h"
+#include "timeutil.h"
+#include "util.h"
+
+#define CW1 "cw1@example.org"
+#define CW2 "cw2@example.org"
+
+/* Wednesday 2026-03-04, after the 09:00 send time. */
+#define NOW fx_utc(2026, 3, 4, 10, 0)
+#define DAY(n) (NOW + (int64_t)(n) * SECS_PER_DAY)
+
+static fc_day
+today(void)
+{
+	return day_from_civil(2026, 3, 4);
+}
+
+static void
+pass(struct fx *fx, int64_t now, struct engine_stats *st)
+{
+	struct fc_error e = {0};
+
+	memset(st, 0, sizeof(*st));
+	fx_clear(fx);
+	if (remind_pass(&fx->en, fx->cws, fx->ncws, now, st, &e) < 0)
+		fail_msg("remind_pass: %s", e.msg);
+}
+
+/* The block of family ref in text: from its line to the next blank line. */
+static void
+block(const char *text, const char *ref, char *buf, size_t size)
+{
+	const char *p = strstr(text, ref), *end;
+
+	if (p == NULL)
+		fail_msg("%s not in:\n%s", ref, text);
+	end = strstr(p, "\n\n");
+	assert_non_null(end);
+	assert_true((size_t)(end - p) < size);
+	memcpy(buf, p, (size_t)(end - p));
+	buf[end - p] = '\0';
+}
+
+/*
+ * Every kind of family a caseworker can have, on one day (dry): the
+ * reminder lists the due, the overdue and the pauses to review, most
+ * overdue first and reviews last; the escalation the one overdue by 7
+ * days or more.
+ */
+static void
+test_listing(void **state)
+{
+	struct fx *fx = fx_new(true);
+	struct engine_stats st;
+	const struct fx_msg *rem, *esc;
+	int64_t cw1, cw2, held;
+	char b[512];
+	fc_day t = today();
+	static const char *const order[] = {
+		"FXR-003", "FXR-002", "FXR-001", "FXR-005", NULL,
+	};
+
+	(void)state;
+	cw1 = fx_caseworker(fx, CW1, "");
+	cw2 = fx_caseworker(fx, CW2, "");
+	fx_family(fx, "FXR-001", cw1, t);		/* due today */
+	fx_family(fx, "FXR-002", cw1, t - 3);		/* overdue 3 */
+	fx_family(fx, "FXR-003", cw1, t - 10);		/* overdue 10 */
+	fx_family(fx, "FXR-004", cw1, t + 5);		/* not yet */
+	fx_family(fx, "FXR-005", cw1, t - 20);
+	fx_status(fx, "FXR-005", FAMILY_PAUSED, t - 1);	/* review due */
+	fx_family(fx, "FXR-006", cw1, t - 20);
+	fx_status(fx, "FXR-006", FAMILY_PAUSED, DAY_NONE);
+	fx_family(fx, "FXR-007", cw1, t - 20);
+	fx_status(fx, "FXR-007", FAMILY_CLOSED, DAY_NONE);
+	held = fx_family(fx, "FXR-008", cw1, t - 5);
+	fx_contact(fx, held, DAY(-1), OUTCOME_ATTEMPTED);	/* held */
+	fx_family(fx, "FXR-900", cw2, t - 1);
+
+	pass(fx, NOW, &st);
+	assert_int_equal(st.runs, 2);
+	/* Dry: composed and reported, nothing queued. */
+	assert_int_equal(st.reminders, 0);
+	assert_int_equal(fx->nmsgs, 3);
+	assert_int_equal(fx_count(fx, OUTBOX_REMINDER), 2);
+	assert_int_equal(fx_count(fx, OUTBOX_ESCALATION), 1);
+
+	rem = fx_find(fx, OUTBOX_REMINDER, 0);
+	assert_string_equal(rem->recipient, CW1);
+	assert_string_equal(rem->key, "reminder:1:2026-03-04");
+	assert_false(rem->created);
+	assert_int_equal(rem->nfamilies, 4);
+	assert_string_equal(rem->subject, "Reminder: 3 families to contact, "
+	    "2 overdue, 1 pause to review");
+	if (!fx_in_order(rem->text, order))
+		fail_msg("not most overdue first:\n%s", rem->text);
+	assert_null(strstr(rem->text, "FXR-004"));
+	assert_null(strstr(rem->text, "FXR-006"));
+	assert_null(strstr(rem->text, "FXR-007"));
+	assert_null(strstr(rem->text, "FXR-008"));
+	assert_null(strstr(rem->text, "FXR-900"));
+	block(rem->text, "FXR-003", b, sizeof(b));
+	assert_non_null(strstr(b, "Overdue by 10 days (due 2026-02-22); the "
+	    "coordinators have been told"));
+	block(rem->text, "FXR-002", b, sizeof(b));
+	assert_non_null(strstr(b, "Overdue by 3 days (due 2026-03-01)\n"));
+	block(rem->text, "FXR-001", b, sizeof(b));
+	assert_non_null(strstr(b, "Due today (2026-03-04)"));
+	block(rem->text, "FXR-005", b, sizeof(b));
+	assert_non_null(strstr(b, "Paused until 2026-03-03: please review"));
+
+	esc = fx_find(fx, OUTBOX_ESCALATION, 0);
+	assert_string_equal(esc->recipient, FX_COORD);
+	assert_int_equal(esc->nfamilies, 1);
+	assert_string_equal(esc->subject, "Escalation: 1 family overdue by 7 "
+	    "days or more");
+	assert_non_null(strstr(esc->text, "in the care of\n" CW1 "\n"));
+	assert_non_null(strstr(esc->text, "FXR-003"));
+	assert_null(strstr(esc->text, "FXR-002"));
+	/* Escalations go first, so that the reminder can say so. */
+	assert_ptr_equal(esc, &fx->msgs[0]);
+
+	rem = fx_find(fx, OUTBOX_REMINDER, 1);
+	assert_string_equal(rem->recipient, CW2);
+	assert_string_equal(rem->subject, "Reminder: 1 family to contact, "
+	    "1 overdue");
+
+	/* Dry records nothing: the same run is owed again. */
+	pass(fx, NOW, &st);
+	assert_int_equal(st.runs, 2);
+	assert_int_equal(fx->nmsgs, 3);
+	fx_free(fx);
+}
+
+static int
+count_kind(const struct outbox_row *row, void *ctx)
+{
+	int *n = ctx;
+
+	n[row->kind]++;
+	return 0;
+}
+
+/*
+ * Queued for real, day by day: one escalation per overdue stretch, the
+ * reminder again every repeat_every_days (3), a reached contact starting
+ * a new stretch.
+ */
+static void
+test_escalate_once(void **state)
+{
+	struct fx *fx = fx_new(false);
+	struct engine_stats st;
+	struct fc_error e = {0};
+	int64_t cw, fam;
+	int kinds[OUTBOX_KIND_COUNT] = {0};
+
+	(void)state;
+	cw = fx_caseworker(fx, CW1, "Europe/Berlin");
+	fam = fx_family(fx, "FXR-010", cw, today() - 8);
+
+	pass(fx, NOW, &st);
+	assert_int_equal(st.runs, 1);
+	assert_int_equal(st.escalations, 1);
+	assert_int_equal(st.reminders, 1);
+	assert_int_equal(st.listed, 1);
+	assert_true(fx->msgs[0].created && fx->msgs[1].created);
+	/* The same instant again: the run is recorded, nothing more. */
+	pass(fx, NOW, &st);
+	assert_int_equal(st.runs, 0);
+	assert_int_equal(fx->nmsgs, 0);
+
+	/* Next day: listed yesterday, escalated for this stretch. */
+	pass(fx, DAY(1), &st);
+	assert_int_equal(st.runs, 1);
+	assert_int_equal(fx->nmsgs, 0);
+	pass(fx, DAY(2), &st);
+	assert_int_equal(fx->nmsgs, 0);
+	/* Three days on: listed again, not escalated again. */
+	pass(fx, DAY(3), &st);
+	assert_int_equal(st.reminders, 1);
+	assert_int_equal(st.escalations, 0);
+	assert_non_null(strstr(fx->msgs[0].text, "the coordinators have been "
+	    "told"));
+
+	/* Reached: due 14 days later, escalated 7 days after that. */
+	fx_contact(fx, fam, DAY(3) + 3600, OUTCOME_REACHED);
+	pass(fx, DAY(23), &st);
+	assert_int_equal(st.escalations, 0);
+	assert_int_equal(st.reminders, 1);	/* overdue 6 */
+	pass(fx, DAY(24), &st);
+	assert_int_equal(st.escalations, 1);
+	assert_int_equal(st.reminders, 0);	/* listed yesterday */
+	assert_non_null(strstr(fx->msgs[0].text, "Overdue by 7 days (due "
+	    "2026-03-21)"));
+
+	assert_int_equal(db_outbox_foreach(fx->db, -1, count_kind, kinds, &e),
+	    0);
+	assert_int_equal(kinds[OUTBOX_ESCALATION], 2);
+	assert_int_equal(kinds[OUTBOX_REMINDER], 3);
+	fx_free(fx);
+}
+
+/* The Message-ID header of a message. */
+static void
+message_id(const char *msg, char *buf, size_t size)
+{
+	const char *p = strstr(msg, "\r\nMessage-ID: ");
+	size_t n;
+
+	assert_non_null(p);
+	p += 2;
+	n = strcspn(p, "\r");
+	assert_true(n < size);
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+}
+
+static void
+recheck(struct fx *fx, const struct outbox_row *row, struct strbuf *msg,
+	int64_t now, bool *cancel, int *dropped)
+{
+	struct fc_error e = {0};
+
+	if (db_begin(fx->db, &e) < 0 || remind_recheck(&fx->en, row, msg, now,
+	    cancel, dropped, &e) < 0 || db_commit(fx->db, &e) < 0)
+		fail_msg("recheck: %s", e.msg);
+}
+
+/*
+ * A reminder queued for two families: one is reached before it goes, so
+ * it is rewritten (same Message-ID) for the other; the other is tried,
+ * so it is cancelled.
+ */
+static void
+test_recheck(void **state)
+{
+	struct fx *fx = fx_new(false);
+	struct engine_stats st;
+	struct outbox_row row;
+	struct strbuf msg = {0};
+	struct fc_error e = {0};
+	char id1[256], id2[256];
+	int64_t cw, a, b;
+	bool cancel;
+	int dropped;
+
+	(void)state;
+	cw = fx_caseworker(fx, CW1, "");
+	a = fx_family(fx, "FXR-020", cw, today() - 2);
+	b = fx_family(fx, "FXR-021", cw, today() - 1);
+	pass(fx, NOW, &st);
+	assert_int_equal(st.reminders, 1);
+	assert_int_equal(db_outbox_next_due(fx->db, NOW + 60, &row, &msg, &e),
+	    1);
+	assert_int_equal(row.kind, OUTBOX_REMINDER);
+	message_id(msg.s, id1, sizeof(id1));
+
+	/* Nothing changed: nothing dropped, the text stays. */
+	recheck(fx, &row, &msg, NOW + 60, &cancel, &dropped);
+	assert_false(cancel);
+	assert_int_equal(dropped, 0);
+	assert_non_null(strstr(msg.s, "FXR-020"));
+
+	fx_contact(fx, a, NOW + 120, OUTCOME_REACHED);
+	recheck(fx, &row, &msg, NOW + 180, &cancel, &dropped);
+	assert_false(cancel);
+	assert_int_equal(dropped, 1);
+	assert_null(strstr(msg.s, "FXR-020"));
+	assert_non_null(strstr(msg.s, "FXR-021"));
+	assert_non_null(strstr(msg.s, "Subject: Reminder: 1 family to contact, "
+	    "1 overdue\r\n"));
+	message_id(msg.s, id2, sizeof(id2));
+	assert_string_equal(id1, id2);
+	/* What is stored is what is sent. */
+	assert_int_equal(db_outbox_next_due(fx->db, NOW + 240, &row, &msg, &e),
+	    1);
+	assert_null(strstr(msg.s, "FXR-020"));
+
+	fx_contact(fx, b, NOW + 300, OUTCOME_ATTEMPTED);
+	recheck(fx, &row, &msg, NOW + 360, &cancel, &dropped);
+	assert_true(cancel);
+	assert_int_equal(dropped, 1);
+	sb_free(&msg);
+	fx_free(fx);
+}
+
+/* An escalation re-checked after the family was paused: cancelled. */
+static void
+test_recheck_escalation(void **state)
+{
+	struct fx *fx = fx_new(false);
+	struct engine_stats st;
+	struct outbox_row row;
+	struct strbuf msg = {0};
+	struct fc_error e = {0};
+	int64_t cw;
+	bool cancel;
+	int dropped;
+
+	(void)state;
+	cw = fx_caseworker(fx, CW1, "");
+	fx_family(fx, "FXR-030", cw, today() - 9);
+	pass(fx, NOW, &st);
+	assert_int_equal(st.escalations, 1);
+	/* The escalation was queued first. */
+	assert_int_equal(db_outbox_next_due(fx->db, NOW + 60, &row, &msg, &e),
+	    1);
+	assert_int_equal(row.kind, OUTBOX_ESCALATION);
+	fx_status(fx, "FXR-030", FAMILY_PAUSED, today() + 30);
+	recheck(fx, &row, &msg, NOW + 60, &cancel, &dropped);
+	assert_true(cancel);
+	assert_int_equal(dropped, 1);
+	sb_free(&msg);
+	fx_free(fx);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_listing),
+		cmocka_unit_test(test_escalate_once),
+		cmocka_unit_test(test_recheck),
+		cmocka_unit_test(test_recheck_escalation),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
