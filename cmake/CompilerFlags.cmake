@@ -1,4 +1,4 @@
-# Warning and hardening flags (STYLE.md), each checked with the compiler.
+# Warning and hardening flags (docs/design.md, "Modules"), each checked with the compiler.
 include(CheckCCompilerFlag)
 include(CheckCSourceCompiles)
 include(CheckPIESupported)

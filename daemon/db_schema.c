@@ -21,7 +21,7 @@
  * released step; add one.
  */
 static const char *const migrations[] = {
-	/* 1: the data model of DESIGN.md. */
+	/* 1: the data model (docs/design.md, "Data model"). */
 	"CREATE TABLE caseworker (\n"
 	"  id INTEGER PRIMARY KEY,\n"
 	"  email TEXT NOT NULL COLLATE NOCASE UNIQUE,\n"

@@ -4,7 +4,7 @@ reminders over SMTP to a real server on loopback (fcsmtpd.py, on aiosmtpd)
 that takes a moment over each message, killed with SIGKILL at random
 moments twenty times and started again each time.
 
-What must hold (DESIGN.md "Delivery"): every message arrives at least
+What must hold (docs/design.md, "The outbox"): every message arrives at least
 once; a message arrives twice only when it was in flight at a kill (the
 row left in 'sending'), so at most one repeat per kill; a repeat carries
 the same Message-ID (and the same bytes); in the end every row is 'sent'.

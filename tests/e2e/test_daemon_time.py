@@ -5,8 +5,8 @@ delivering into a real Maildir whose messages are parsed with Python's
 email package.
 
 The expected reminders and escalations are computed by a small reference
-model of DESIGN.md's reminder policy written here from the policy's words
-(not from daemon/sched.c), and compared message by message:
+model of the reminder policy (docs/design.md, section 3) written here
+from the policy's words (not from daemon/sched.c), and compared message by message:
 
 - two simulated weeks, three caseworkers in three zones, reached and
   attempted contacts, a pause with a review date, a closed family, no mail
@@ -59,7 +59,7 @@ def plural(n, one, many):
 
 
 # --------------------------------------------------------------------------
-# The reference model: DESIGN.md "Reminder policy" and "Time", in Python.
+# The reference model: docs/design.md, section 3, in Python.
 # --------------------------------------------------------------------------
 
 class Policy:

@@ -1137,7 +1137,7 @@ class Checker:
     @staticmethod
     def state_at(fm, t):
         """(due day, held) of a family at instant t, from the contacts
-        logged by then: DESIGN.md's reminder policy."""
+        logged by then: docs/design.md, "The reminder policy"."""
         zone = fm["zone"]
         n = bisect.bisect_right(fm["logged"], t)
         seen = fm["contacts"][:n]
