@@ -31,5 +31,7 @@
 #define FC_PATH_MAX 4096
 /* An SMTP URL: scheme, host, port and an optional path. */
 #define FC_URL_MAX 1024
+/* The EHLO name: RFC 1035 2.3.4's 255 octets, room for an IPv6 literal. */
+#define FC_HELO_MAX 255
 
 #endif

@@ -52,6 +52,27 @@ transport_check_address(const char *what, const char *addr,
 	return 0;
 }
 
+const char *
+transport_stage_name(enum send_stage stage)
+{
+	static const char *const names[SEND_STAGE_COUNT] = {
+		[SEND_STAGE_NONE] = "",
+		[SEND_STAGE_CONNECT] = "connect",
+		[SEND_STAGE_GREETING] = "greeting",
+		[SEND_STAGE_EHLO] = "EHLO",
+		[SEND_STAGE_STARTTLS] = "STARTTLS",
+		[SEND_STAGE_AUTH] = "AUTH",
+		[SEND_STAGE_MAIL] = "MAIL FROM",
+		[SEND_STAGE_RCPT] = "RCPT TO",
+		[SEND_STAGE_DATA] = "DATA",
+		[SEND_STAGE_END_OF_DATA] = "end of data",
+	};
+
+	if ((unsigned)stage >= SEND_STAGE_COUNT)
+		return "";
+	return names[stage];
+}
+
 int
 transport_open(const struct conf *c, struct transport **out,
 	       struct fc_error *e)
@@ -106,6 +127,7 @@ transport_send(struct transport *t, const char *from, const char *rcpt,
 	/* A full disk or a wrong mode is mended outside: retry. */
 	if (maildir_deliver(t->maildir, from, rcpt, message, len, r->text,
 	    sizeof(r->text), e) < 0) {
+		r->session = true;	/* every message would fail alike */
 		e->code = FC_ETEMP;
 		return FC_ETEMP;
 	}
