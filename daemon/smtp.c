@@ -492,6 +492,11 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 		    "than SMTP allows" : connection_lost(rc) ? "connection "
 		    "lost after the whole message was sent" : "no reply "
 		    "understood after the whole message was sent", detail);
+	if (rc == CURLE_USE_SSL_FAILED && server) {
+		s->latched = code >= 500;
+		return err_set(e, FC_ETEMP, "%s: STARTTLS refused: %s; nothing "
+		    "sent (temporary)", s->url, server);
+	}
 	if (rc == CURLE_USE_SSL_FAILED) {
 		s->latched = true;
 		return err_set(e, FC_ETEMP, "%s: server offers no STARTTLS; "
