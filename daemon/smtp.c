@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -61,6 +62,8 @@ struct smtp {
 	char username[FC_EMAIL_MAX + 1];
 	int timeout;
 	bool fresh;		/* the next message starts a new connection */
+	bool smtps;		/* TLS from the start */
+	bool tls_up;		/* the open connection speaks TLS */
 
 	/* A failure that no reconnection in this handle would mend. */
 	bool latched;
@@ -170,6 +173,8 @@ reply_line(struct smtp *s)
 	memcpy(s->last, s->partial, strlen(s->partial) + 1);
 	if (s->stage == SEND_STAGE_DATA && strncmp(s->last, "354", 3) == 0)
 		s->stage = SEND_STAGE_END_OF_DATA;
+	if (s->stage == SEND_STAGE_STARTTLS && strncmp(s->last, "220", 3) == 0)
+		s->tls_up = true;
 }
 
 /*
@@ -205,6 +210,38 @@ on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 		}
 	}
 	return 0;
+}
+
+/* A new connection: in the clear unless smtps://. */
+static int
+on_socket(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	struct smtp *s = arg;
+
+	(void)fd;
+	(void)purpose;
+	s->tls_up = s->smtps;
+	return CURL_SOCKOPT_OK;
+}
+
+/*
+ * libcurl closes a session that failed before MAIL FROM (a refused
+ * greeting or EHLO) without QUIT. In the clear the QUIT can still be
+ * said here; over TLS it cannot, and the handle opens no second such
+ * connection (see smtp_send).
+ */
+static int
+on_close(void *arg, curl_socket_t fd)
+{
+	struct smtp *s = arg;
+
+	if (!s->quitting && !s->tls_up && s->got_reply &&
+	    s->stage < SEND_STAGE_MAIL) {
+		/* The server may be gone: no SIGPIPE, the outcome ignored. */
+		(void)send(fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT);
+		s->quitting = true;
+	}
+	return close(fd);
 }
 
 /* The reply code at the start of line ("250 ok", "250-x"), or 0. */
@@ -319,6 +356,7 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->timeout = (int)timeout;
+	s->smtps = strncmp(c->smtp.url, "smtps://", 8) == 0;
 	if (c->smtp.helo[0] != '\0') {
 		if (conf_valid_helo(c->smtp.helo, e) < 0) {
 			ret = err_prefix(e, "smtp.helo: ");
@@ -372,6 +410,10 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 	SET(CURLOPT_READDATA, s);
 	SET(CURLOPT_ERRORBUFFER, s->errbuf);
 	/* VERBOSE feeds the debug callback; nothing is printed. */
+	SET(CURLOPT_SOCKOPTFUNCTION, on_socket);
+	SET(CURLOPT_SOCKOPTDATA, s);
+	SET(CURLOPT_CLOSESOCKETFUNCTION, on_close);
+	SET(CURLOPT_CLOSESOCKETDATA, s);
 	SET(CURLOPT_DEBUGFUNCTION, on_debug);
 	SET(CURLOPT_DEBUGDATA, s);
 	SET(CURLOPT_VERBOSE, 1L);

@@ -5,8 +5,9 @@
  * One transport handle carries a whole batch: the SMTP connection is
  * opened on the first send and reused, and reopened after a 421 or a
  * dropped idle connection, but not after an authentication or TLS failure
- * or a 5xx session refusal (see send_result.repeated). Every connection
- * opened ends with QUIT when the server is still listening.
+ * or a 5xx session refusal (see send_result.repeated). A connection
+ * ends with QUIT, except one whose AUTH failed over TLS: libcurl closes
+ * such a session without QUIT, and the handle opens no second one.
  */
 #ifndef FC_TRANSPORT_H
 #define FC_TRANSPORT_H
