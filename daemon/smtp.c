@@ -51,14 +51,14 @@
 #define SMTP_PASSWORD_MAX 1024
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets including "<" and ">". */
 #define SMTP_PATH_MAX 256
-#define SMTP_HELO_MAX FC_HELO_MAX
 /* The longest command verb matched in what is sent ("STARTTLS"). */
 #define SMTP_VERB_MAX 8
 
 struct smtp {
 	CURL *curl;
 	char url[FC_URL_MAX + 1];		/* smtp.url, for messages */
-	char curl_url[FC_URL_MAX + 3 * SMTP_HELO_MAX + 2];	/* with the EHLO name */
+	/* smtp.url with "/" and the EHLO name, percent-encoded, as its path. */
+	char curl_url[FC_URL_MAX + 3 * FC_HELO_MAX + 2];
 	char username[FC_EMAIL_MAX + 1];
 	int timeout;
 	bool fresh;		/* the next message starts a new connection */
@@ -264,7 +264,7 @@ line_code(const char *line)
 static void
 default_helo(char *buf, size_t size)
 {
-	char host[SMTP_HELO_MAX + 1];
+	char host[FC_HELO_MAX + 1];
 	struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *ai = NULL;
 
 	xstrlcpy(buf, "localhost", size);
@@ -315,7 +315,7 @@ url_with_helo(const char *url, const char *helo, char *buf, size_t size)
 int
 smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 {
-	char helo[SMTP_HELO_MAX + 1];
+	char helo[FC_HELO_MAX + 1];
 	char password[SMTP_PASSWORD_MAX];
 	struct smtp *s;
 	CURLcode rc = CURLE_OK;
