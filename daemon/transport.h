@@ -6,8 +6,9 @@
  * opened on the first send and reused, and reopened after a 421 or a
  * dropped idle connection, but not after an authentication or TLS failure
  * or a 5xx session refusal (see send_result.repeated). A connection
- * ends with QUIT, except one whose AUTH failed over TLS: libcurl closes
- * such a session without QUIT, and the handle opens no second one.
+ * ends with QUIT, except one that failed before MAIL FROM once TLS was
+ * up (a refused AUTH, say): libcurl closes such a session without QUIT,
+ * and the handle opens no second one.
  */
 #ifndef FC_TRANSPORT_H
 #define FC_TRANSPORT_H
@@ -70,8 +71,9 @@ enum send_stage {
  * twice. FC_ETEMP, session false, stage END_OF_DATA. The driver should
  * say "delivery uncertain" in the outbox rather than resend silently.
  *
- * repeated: an earlier authentication or TLS/certificate failure, or a
- * 5xx session refusal, of this same handle stands, and transport_send
+ * repeated: an earlier authentication or TLS/certificate failure (no
+ * STARTTLS on offer and a 530 "TLS or AUTH first" included), or a 5xx
+ * session refusal, of this same handle stands, and transport_send
  * returned its outcome again (FC_ETEMP, session set, same reply_code,
  * text and message) without opening a connection: one pass makes one
  * AUTH attempt, not one per message. Open a new handle to try again.
