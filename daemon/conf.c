@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <libconfig.h>
@@ -563,6 +564,96 @@ set_url(struct loader *l, const config_setting_t *s, const struct key *k,
 	copy_string(l, s, k, full, v);
 }
 
+/* RFC 1035 2.3.1 and RFC 1123 2.1: labels of letters, digits and "-". */
+#define HELO_LABEL_MAX 63
+#define HELO_DOMAIN_MAX 253
+/* Room for an address literal's address: INET6_ADDRSTRLEN and some. */
+#define HELO_LITERAL_MAX 64
+
+int
+conf_valid_helo(const char *name, struct fc_error *e)
+{
+	size_t n = strlen(name), label = 0;
+	bool digits = true;
+	char addr[HELO_LITERAL_MAX];
+	unsigned char bin[16];
+
+	if (n == 0)
+		return err_set(e, FC_EINVAL, "is empty");
+	if (name[0] == '[') {
+		const char *a = name + 1;
+		int family = AF_INET;
+
+		if (name[n - 1] != ']' || n - 2 >= sizeof(addr))
+			return err_set(e, FC_EINVAL, "an address literal is "
+			    "\"[192.0.2.1]\" or \"[IPv6:2001:db8::1]\"");
+		if (strncasecmp(a, "IPv6:", 5) == 0) {
+			a += 5;
+			family = AF_INET6;
+		}
+		xsnprintf(addr, sizeof(addr), "%.*s",
+		    (int)(n - 1 - (size_t)(a - name)), a);
+		if (inet_pton(family, addr, bin) != 1)
+			return err_set(e, FC_EINVAL, "%s is not an %s address "
+			    "literal (\"[192.0.2.1]\" or \"[IPv6:2001:db8::1]\")",
+			    name, family == AF_INET ? "IPv4" : "IPv6");
+		return 0;
+	}
+	if (n > HELO_DOMAIN_MAX)
+		return err_set(e, FC_EINVAL, "longer than %d bytes",
+		    HELO_DOMAIN_MAX);
+	for (size_t i = 0; i <= n; i++) {
+		char ch = name[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > HELO_LABEL_MAX ||
+			    name[i - 1] == '-')
+				return err_set(e, FC_EINVAL, "\"%s\" is not a "
+				    "domain name (dot-separated labels of 1 to "
+				    "%d letters, digits or \"-\", not starting "
+				    "or ending with \"-\")", name,
+				    HELO_LABEL_MAX);
+			if (ch == '\0' && digits)
+				return err_set(e, FC_EINVAL, "\"%s\" is not a "
+				    "domain name; write an address as "
+				    "\"[192.0.2.1]\"", name);
+			label = 0;
+			digits = true;
+			continue;
+		}
+		if (!isalnum((unsigned char)ch) && ch != '-')
+			return err_set(e, FC_EINVAL, "\"%s\" is not a domain "
+			    "name: only letters, digits, \"-\" and \".\"",
+			    name);
+		if (ch == '-' && label == 0)
+			return err_set(e, FC_EINVAL, "\"%s\" is not a domain "
+			    "name (a label starts with \"-\")", name);
+		digits &= isdigit((unsigned char)ch) != 0;
+		label++;
+	}
+	return 0;
+}
+
+static void
+set_helo(struct loader *l, const config_setting_t *s, const struct key *k,
+	 const char *full)
+{
+	const char *v = config_setting_get_string(s);
+	struct fc_error e = {0};
+	char q[QUOTED_VALUE_SIZE];
+
+	if (v[0] != '\0' && conf_valid_helo(v, &e) != 0) {
+		/* Quoted here: the value may hold anything. */
+		if (has_control(v) || strchr(v, '"') != NULL)
+			xsnprintf(e.msg, sizeof(e.msg), "%s is not a domain "
+			    "name", quote(q, sizeof(q), v));
+		problem(l, s, "%s: %s", full, e.msg);
+		mark_bad(l, k);
+		return;
+	}
+	copy_string(l, s, k, full, v);
+}
+
 static void
 set_transport(struct loader *l, const config_setting_t *s,
 	      const struct key *k, const char *full)
@@ -801,6 +892,9 @@ static const struct key smtp_keys[] = {
 	  0, 0, "a path, or \"\" for none", 0, NULL },
 	{ "timeout", SHAPE_INT, set_int, offsetof(struct conf, smtp.timeout),
 	  0, 1, 3600, "seconds", 0, NULL },
+	{ "helo", SHAPE_STRING, set_helo, STR(smtp.helo), 0, 0,
+	  "a domain name, an address literal, or \"\" for the host's",
+	  0, NULL },
 	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
 };
 

@@ -36,6 +36,7 @@ struct conf {
 		char username[FC_EMAIL_MAX + 1];
 		char password_file[FC_PATH_MAX];
 		int timeout;			/* seconds */
+		char helo[FC_HELO_MAX + 1];	/* "" = the host's FQDN */
 	} smtp;
 	struct {
 		int every_days;
@@ -79,5 +80,14 @@ int conf_load_string(const char *text, const char *name, struct conf *c,
  */
 void conf_keys(void (*fn)(const char *group, const char *key, void *arg),
 	       void *arg);
+
+/*
+ * Check an EHLO name (smtp.helo): a domain name (letters, digits and "-"
+ * in dot-separated labels of 1 to 63 bytes, at most 253 bytes, not all
+ * digits at the end) or an address literal, "[192.0.2.1]" or
+ * "[IPv6:2001:db8::1]" (RFC 5321 4.1.3). 0, or FC_EINVAL with a message
+ * in e (when not NULL).
+ */
+int conf_valid_helo(const char *name, struct fc_error *e);
 
 #endif

@@ -37,5 +37,7 @@
  * address (FC_EMAIL_MAX) fits whole.
  */
 #define FC_QUOTE_MAX 300
+/* The EHLO name: RFC 1035 2.3.4's 255 octets, room for an IPv6 literal. */
+#define FC_HELO_MAX 255
 
 #endif

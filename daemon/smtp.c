@@ -8,15 +8,27 @@
  * password is only set when a user name is, and libcurl only sends AUTH
  * after TLS is up (CURLUSESSL_ALL).
  *
- * The server's replies are captured through the debug callback (only
- * CURLINFO_HEADER_IN: what the client sends may hold the password) and
- * reduced to printable ASCII before they reach a message or a log.
+ * libcurl does not say which command a failure answered. The debug
+ * callback does: of what is sent (CURLINFO_HEADER_OUT) only the command
+ * verb is matched against a fixed list, never kept (an AUTH line holds
+ * the password), and gives the stage; of what is received
+ * (CURLINFO_HEADER_IN) the final line of each reply is kept, reduced to
+ * printable ASCII before it reaches a message or a log. The stage and the
+ * code decide whether a failure concerns the session or the message (see
+ * struct send_result in sendresult.h).
+ *
+ * After an authentication or TLS failure, or a 5xx session refusal, the
+ * handle opens no further connection: each later send gets the same
+ * outcome at once, so a wrong password costs one AUTH per pass.
  */
 #include <ctype.h>
+#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -39,24 +51,37 @@
 #define SMTP_PASSWORD_MAX 1024
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets including "<" and ">". */
 #define SMTP_PATH_MAX 256
+/* The longest command verb matched in what is sent ("STARTTLS"). */
+#define SMTP_VERB_MAX 8
 
 struct smtp {
 	CURL *curl;
-	char url[FC_URL_MAX + 1];
+	char url[FC_URL_MAX + 1];		/* smtp.url, for messages */
+	/* smtp.url with "/" and the EHLO name, percent-encoded, as its path. */
+	char curl_url[FC_URL_MAX + 3 * FC_HELO_MAX + 2];
 	char username[FC_EMAIL_MAX + 1];
 	int timeout;
 	bool fresh;		/* the next message starts a new connection */
+	bool smtps;		/* TLS from the start */
+	bool tls_up;		/* the open connection speaks TLS */
+
+	/* A failure that no reconnection in this handle would mend. */
+	bool latched;
+	struct send_result latch_result;
+	struct fc_error latch_error;
 
 	/* The message being sent. */
 	const char *msg;
 	size_t len, off;
 
-	/* The server's replies to the current message. */
+	/* The dialogue of the current message. */
+	enum send_stage stage;	/* the last command sent, or the greeting */
 	bool got_reply;
 	bool quitting;		/* QUIT sent: the reply to it says nothing */
+	bool long_line;		/* a reply line longer than RFC 5321 allows */
 	char partial[SMTP_REPLY_LINE_MAX + 1];
 	size_t partial_len;
-	char last[SMTP_REPLY_LINE_MAX + 1];	/* last complete reply line */
+	char last[SMTP_REPLY_LINE_MAX + 1];	/* last final reply line */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -98,36 +123,125 @@ read_message(char *buf, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
+/* The stage a command sent starts; -1 for AUTH exchanges and QUIT. */
+static int
+command_stage(const char *data, size_t size)
+{
+	static const struct {
+		const char *verb;
+		enum send_stage stage;
+	} verbs[] = {
+		{ "EHLO", SEND_STAGE_EHLO }, { "HELO", SEND_STAGE_EHLO },
+		{ "STARTTLS", SEND_STAGE_STARTTLS }, { "AUTH", SEND_STAGE_AUTH },
+		{ "MAIL", SEND_STAGE_MAIL }, { "RCPT", SEND_STAGE_RCPT },
+		{ "DATA", SEND_STAGE_DATA },
+	};
+	size_t n = 0;
+
+	while (n < size && n <= SMTP_VERB_MAX && isupper((unsigned char)data[n]))
+		n++;
+	if (n == size || (data[n] != ' ' && data[n] != '\r'))
+		return -1;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strlen(verbs[i].verb) == n &&
+		    memcmp(data, verbs[i].verb, n) == 0)
+			return (int)verbs[i].stage;
+	return -1;
+}
+
+/* Whether line (NUL-terminated) ends a reply: "250 ok" or "250", not "250-". */
+static bool
+final_line(const char *line)
+{
+	return isdigit((unsigned char)line[0]) &&
+	    isdigit((unsigned char)line[1]) &&
+	    isdigit((unsigned char)line[2]) &&
+	    (line[3] == '\0' || line[3] == ' ' || line[3] == '\r');
+}
+
+/* A complete reply line arrived (in s->partial). */
+static void
+reply_line(struct smtp *s)
+{
+	s->partial[s->partial_len] = '\0';
+	s->partial_len = 0;
+	if (s->stage == SEND_STAGE_NONE || s->stage == SEND_STAGE_CONNECT)
+		s->stage = SEND_STAGE_GREETING;
+	/* Of a multi-line reply only the final line counts (RFC 5321 4.2.1). */
+	if (!final_line(s->partial))
+		return;
+	memcpy(s->last, s->partial, strlen(s->partial) + 1);
+	if (s->stage == SEND_STAGE_DATA && strncmp(s->last, "354", 3) == 0)
+		s->stage = SEND_STAGE_END_OF_DATA;
+	if (s->stage == SEND_STAGE_STARTTLS && strncmp(s->last, "220", 3) == 0)
+		s->tls_up = true;
+}
+
 /*
- * Collect the server's reply lines. Of what is sent only the start of a
- * QUIT is looked at: libcurl closes a failed session with QUIT, and its
+ * Follow the dialogue: the stage from the commands sent, the final reply
+ * lines from what is received. libcurl closes a session with QUIT, and its
  * "221 Bye" must not hide the reply that failed.
  */
 static int
 on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 {
 	struct smtp *s = arg;
+	int stage;
 
 	(void)curl;
-	if (type == CURLINFO_HEADER_OUT && size >= 4 &&
-	    memcmp(data, "QUIT", 4) == 0)
-		s->quitting = true;
+	if (type == CURLINFO_HEADER_OUT && !s->quitting) {
+		if (size >= 4 && memcmp(data, "QUIT", 4) == 0)
+			s->quitting = true;
+		else if ((stage = command_stage(data, size)) >= 0)
+			s->stage = (enum send_stage)stage;
+	}
 	if (type != CURLINFO_HEADER_IN || s->quitting)
 		return 0;
 	s->got_reply = true;
 	for (size_t i = 0; i < size; i++) {
 		if (data[i] == '\n') {
-			if (s->partial_len > 0) {
-				memcpy(s->last, s->partial, s->partial_len);
-				s->last[s->partial_len] = '\0';
-			}
-			s->partial_len = 0;
+			if (s->partial_len > 0)
+				reply_line(s);
 		} else if (s->partial_len < SMTP_REPLY_LINE_MAX) {
 			s->partial[s->partial_len++] = data[i] == '\0' ? '?' :
 			    data[i];
+		} else {
+			s->long_line = true;
 		}
 	}
 	return 0;
+}
+
+/* A new connection: in the clear unless smtps://. */
+static int
+on_socket(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	struct smtp *s = arg;
+
+	(void)fd;
+	(void)purpose;
+	s->tls_up = s->smtps;
+	return CURL_SOCKOPT_OK;
+}
+
+/*
+ * libcurl closes a session that failed before MAIL FROM (a refused
+ * greeting or EHLO) without QUIT. In the clear the QUIT can still be
+ * said here; over TLS it cannot, and the handle opens no second such
+ * connection (see smtp_send).
+ */
+static int
+on_close(void *arg, curl_socket_t fd)
+{
+	struct smtp *s = arg;
+
+	if (!s->quitting && !s->tls_up && s->got_reply &&
+	    s->stage < SEND_STAGE_MAIL) {
+		/* The server may be gone: no SIGPIPE, the outcome ignored. */
+		(void)send(fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT);
+		s->quitting = true;
+	}
+	return close(fd);
 }
 
 /* The reply code at the start of line ("250 ok", "250-x"), or 0. */
@@ -142,9 +256,66 @@ line_code(const char *line)
 	return (line[0] - '0') * 100L + (line[1] - '0') * 10L + (line[2] - '0');
 }
 
+/*
+ * The EHLO name when smtp.helo is not set: the host's fully-qualified
+ * name from the resolver, else "localhost" (RFC 5321 4.1.4 wants the
+ * FQDN; a bare host name is refused by relays that check it).
+ */
+static void
+default_helo(char *buf, size_t size)
+{
+	char host[FC_HELO_MAX + 1];
+	struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *ai = NULL;
+
+	xstrlcpy(buf, "localhost", size);
+	if (gethostname(host, sizeof(host)) != 0)
+		return;
+	host[sizeof(host) - 1] = '\0';
+	if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+		return;
+	if (ai->ai_canonname != NULL && strchr(ai->ai_canonname, '.') &&
+	    conf_valid_helo(ai->ai_canonname, NULL) == 0)
+		xstrlcpy(buf, ai->ai_canonname, size);
+	freeaddrinfo(ai);
+}
+
+/*
+ * libcurl takes the EHLO name from the URL's path: url's scheme and
+ * server, then "/" and helo, its "[", "]" and ":" percent-encoded.
+ */
+static int
+url_with_helo(const char *url, const char *helo, char *buf, size_t size)
+{
+	const char *host = strstr(url, "://");
+	size_t n, o;
+
+	if (host == NULL)
+		return -1;
+	host += 3;
+	n = (size_t)(host - url) + strcspn(host, "/?#");
+	if (n + 1 >= size)
+		return -1;
+	memcpy(buf, url, n);
+	o = n;
+	buf[o++] = '/';
+	for (const char *p = helo; *p; p++) {
+		if (o + 4 > size)
+			return -1;
+		if (*p == '[' || *p == ']' || *p == ':') {
+			snprintf(buf + o, 4, "%%%02X", (unsigned char)*p);
+			o += 3;
+		} else {
+			buf[o++] = *p;
+		}
+	}
+	buf[o] = '\0';
+	return 0;
+}
+
 int
 smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 {
+	char helo[FC_HELO_MAX + 1];
 	char password[SMTP_PASSWORD_MAX];
 	struct smtp *s;
 	CURLcode rc = CURLE_OK;
@@ -185,10 +356,22 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->timeout = (int)timeout;
+	s->smtps = strncmp(c->smtp.url, "smtps://", 8) == 0;
+	if (c->smtp.helo[0] != '\0') {
+		if (conf_valid_helo(c->smtp.helo, e) < 0) {
+			ret = err_prefix(e, "smtp.helo: ");
+			goto fail;
+		}
+		xstrlcpy(helo, c->smtp.helo, sizeof(helo));
+	} else {
+		default_helo(helo, sizeof(helo));
+	}
 	if (xstrlcpy(s->url, c->smtp.url, sizeof(s->url)) != 0 ||
+	    url_with_helo(c->smtp.url, helo, s->curl_url,
+	    sizeof(s->curl_url)) != 0 ||
 	    xstrlcpy(s->username, c->smtp.username, sizeof(s->username)) != 0) {
-		ret = err_set(e, FC_ECONFIG, "smtp.url or smtp.username: too "
-		    "long");
+		ret = err_set(e, FC_ECONFIG, "smtp.url, smtp.helo or "
+		    "smtp.username: too long");
 		goto fail;
 	}
 	s->curl = curl_easy_init();
@@ -202,7 +385,7 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 		if (rc == CURLE_OK)					\
 			rc = curl_easy_setopt(s->curl, opt, val);	\
 	} while (0)
-	SET(CURLOPT_URL, s->url);
+	SET(CURLOPT_URL, s->curl_url);
 	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, "smtp,smtps");
 	/* No proxy from the environment: the route is the configured one. */
@@ -227,6 +410,10 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 	SET(CURLOPT_READDATA, s);
 	SET(CURLOPT_ERRORBUFFER, s->errbuf);
 	/* VERBOSE feeds the debug callback; nothing is printed. */
+	SET(CURLOPT_SOCKOPTFUNCTION, on_socket);
+	SET(CURLOPT_SOCKOPTDATA, s);
+	SET(CURLOPT_CLOSESOCKETFUNCTION, on_close);
+	SET(CURLOPT_CLOSESOCKETDATA, s);
 	SET(CURLOPT_DEBUGFUNCTION, on_debug);
 	SET(CURLOPT_DEBUGDATA, s);
 	SET(CURLOPT_VERBOSE, 1L);
@@ -282,6 +469,41 @@ auth_refused(long code)
 	return code == 534 || code == 535 || code == 538;
 }
 
+/*
+ * Postfix checks the client, the HELO name and the sender at RCPT time by
+ * default (smtpd_delay_reject = yes), and words such a refusal so: it
+ * concerns the session, whatever the recipient.
+ */
+static bool
+session_words(const char *line)
+{
+	return strstr(line, "Client host rejected") != NULL ||
+	    strstr(line, "Helo command rejected") != NULL ||
+	    strstr(line, "Sender address rejected") != NULL;
+}
+
+/* Whether a failure at stage with this reply concerns the session. */
+static bool
+session_failure(const struct smtp *s, long code, bool server)
+{
+	if (server && code == 421)
+		return true;
+	switch (s->stage) {
+	case SEND_STAGE_MAIL:
+		/* RFC 1870 6.1: 552 to SIZE= is this message's size. */
+		return !(server && code == 552);
+	case SEND_STAGE_RCPT:
+	case SEND_STAGE_DATA:
+	case SEND_STAGE_END_OF_DATA:
+		if (server)
+			return session_words(s->last);
+		/* No reply: the server went away before the message was in. */
+		return s->stage != SEND_STAGE_END_OF_DATA || s->off < s->len;
+	default:
+		return true;
+	}
+}
+
 /* Turn a failed transfer into FC_ETEMP / FC_EPERMANENT and a message. */
 static int
 classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
@@ -289,6 +511,7 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 {
 	char detail[SMTP_TEXT_MAX + 1];
 	const char *server = r->text;
+	const char *stage = send_stage_name(s->stage);
 
 	/* A 2xx/3xx code is the last good step, not the reason. */
 	if (code < 400 || code > 599 || line_code(server) != code)
@@ -298,21 +521,50 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 	else
 		sanitise(curl_easy_strerror(rc), strlen(curl_easy_strerror(rc)),
 		    detail, SMTP_TEXT_MAX);
+	r->stage = s->stage;
+	r->session = session_failure(s, code, server != NULL);
+	/* The whole message is in, and no verdict on it was understood. */
+	r->uncertain = !r->session && server == NULL &&
+	    s->stage == SEND_STAGE_END_OF_DATA && s->off == s->len;
 
-	if (rc == CURLE_USE_SSL_FAILED)
+	if (r->uncertain)
+		return err_set(e, FC_ETEMP, "%s: %s: delivery uncertain, a "
+		    "retry may deliver it twice: %s (temporary)", s->url,
+		    s->long_line ? "the reply to the whole message was longer "
+		    "than SMTP allows" : connection_lost(rc) ? "connection "
+		    "lost after the whole message was sent" : "no reply "
+		    "understood after the whole message was sent", detail);
+	if (rc == CURLE_USE_SSL_FAILED && server) {
+		s->latched = code >= 500;
+		return err_set(e, FC_ETEMP, "%s: STARTTLS refused: %s; nothing "
+		    "sent (temporary)", s->url, server);
+	}
+	if (rc == CURLE_USE_SSL_FAILED) {
+		s->latched = true;
 		return err_set(e, FC_ETEMP, "%s: server offers no STARTTLS; "
 		    "nothing sent (set smtp.tls = \"none\" only for a server "
 		    "on a trusted link)", s->url);
-	if (rc == CURLE_LOGIN_DENIED || (server && auth_refused(code)))
+	}
+	if (rc == CURLE_LOGIN_DENIED || (server && auth_refused(code))) {
+		s->latched = true;
 		return err_set(e, FC_ETEMP, "%s: authentication as %s failed: "
 		    "%s (temporary; check smtp.username and the password)",
 		    s->url, s->username[0] ? s->username : "(no user)",
 		    server ? server : detail);
+	}
 	/* RFC 3207 4 and RFC 4954 6: TLS or AUTH needed first; a setting. */
-	if (server && code == 530)
+	if (server && code == 530) {
+		s->latched = true;
 		return err_set(e, FC_ETEMP, "%s: %s (temporary; the server "
 		    "wants TLS or authentication first: check smtp.tls and "
 		    "smtp.username)", s->url, server);
+	}
+	if (server && code >= 500 && r->session) {
+		s->latched = true;
+		return err_set(e, FC_ETEMP, "%s: %s (refused at %s: the session, "
+		    "not this message; nothing sent, retried later)", s->url,
+		    server, stage);
+	}
 	if (server && code >= 500)
 		return err_set(e, FC_EPERMANENT, "%s: %s (permanent)", s->url,
 		    server);
@@ -322,16 +574,22 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 	if (server)
 		return err_set(e, FC_ETEMP, "%s: %s (temporary)", s->url,
 		    server);
-	if (rc == CURLE_PEER_FAILED_VERIFICATION)
+	if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+		s->latched = true;
 		return err_set(e, FC_ETEMP, "%s: TLS: the server's certificate "
 		    "is not trusted: %s; nothing sent (set smtp.ca_file to the "
 		    "CA that signed it) (temporary)", s->url, detail);
-	if (rc == CURLE_SSL_CACERT_BADFILE)
+	}
+	if (rc == CURLE_SSL_CACERT_BADFILE) {
+		s->latched = true;
 		return err_set(e, FC_ETEMP, "%s: TLS: cannot use smtp.ca_file: "
 		    "%s (temporary)", s->url, detail);
-	if (tls_error(rc))
+	}
+	if (tls_error(rc)) {
+		s->latched = true;
 		return err_set(e, FC_ETEMP, "%s: TLS failed: %s (temporary)",
 		    s->url, detail);
+	}
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST)
 		return err_set(e, FC_ETEMP, "%s: cannot connect: %s "
 		    "(temporary)", s->url, detail);
@@ -339,10 +597,8 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 		return err_set(e, FC_ETEMP, "%s: no answer in time (smtp.timeout "
 		    "= %d): %s (temporary)", s->url, s->timeout, detail);
 	if (connection_lost(rc))
-		return err_set(e, FC_ETEMP, "%s: connection lost%s: %s "
-		    "(temporary)", s->url, s->len > 0 && s->off == s->len ?
-		    " after the whole message was sent (a retry may deliver "
-		    "it twice)" : "", detail);
+		return err_set(e, FC_ETEMP, "%s: connection lost: %s "
+		    "(temporary)", s->url, detail);
 	/* Anything unforeseen is retried: a message is never dropped. */
 	return err_set(e, FC_ETEMP, "%s: %s (temporary)", s->url, detail);
 }
@@ -357,7 +613,14 @@ smtp_send(struct smtp *s, const char *from, const char *rcpt,
 	CURLcode rc;
 	long code, connects;
 	bool retried = false;
+	int ret;
 
+	if (s->latched) {
+		*r = s->latch_result;
+		r->repeated = true;
+		*e = s->latch_error;
+		return FC_ETEMP;
+	}
 	if (xsnprintf(from_path, sizeof(from_path), "<%s>", from) != 0 ||
 	    xsnprintf(rcpt_path, sizeof(rcpt_path), "<%s>", rcpt) != 0)
 		return err_set(e, FC_EPERMANENT, "address longer than SMTP "
@@ -367,8 +630,10 @@ again:
 	s->msg = message;
 	s->len = len;
 	s->off = 0;
+	s->stage = SEND_STAGE_CONNECT;
 	s->got_reply = false;
 	s->quitting = false;
+	s->long_line = false;
 	s->partial_len = 0;
 	s->last[0] = '\0';
 	s->errbuf[0] = '\0';
@@ -414,7 +679,12 @@ again:
 		retried = true;
 		goto again;
 	}
-	return classify(s, rc, code, r, e);
+	ret = classify(s, rc, code, r, e);
+	if (s->latched) {
+		s->latch_result = *r;
+		s->latch_error = *e;
+	}
+	return ret;
 }
 
 void

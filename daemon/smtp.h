@@ -8,15 +8,11 @@
 
 #include <stddef.h>
 
+#include "sendresult.h"
+
 struct conf;
 struct fc_error;
 struct smtp;
-
-/* Outcome of one delivery attempt (transport.h hands it on). */
-struct send_result {
-	int reply_code;		/* last SMTP reply code, 0 when none */
-	char text[256];		/* server text, sanitised (printable ASCII only) */
-};
 
 /*
  * An SMTP client for c's smtp.* settings; connects on the first send. Reads

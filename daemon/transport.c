@@ -103,6 +103,7 @@ transport_send(struct transport *t, const char *from, const char *rcpt,
 	/* A full disk or a wrong mode is mended outside: retry. */
 	if (maildir_deliver(t->maildir, from, rcpt, message, len, r->text,
 	    sizeof(r->text), e) < 0) {
+		r->session = true;	/* every message would fail alike */
 		e->code = FC_ETEMP;
 		return FC_ETEMP;
 	}

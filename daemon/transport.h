@@ -4,7 +4,11 @@
  *
  * One transport handle carries a whole batch: the SMTP connection is
  * opened on the first send and reused, and reopened after a 421 or a
- * dropped idle connection.
+ * dropped idle connection, but not after an authentication or TLS failure
+ * or a 5xx session refusal (see send_result.repeated). A connection
+ * ends with QUIT, except one that failed before MAIL FROM once TLS was
+ * up (a refused AUTH, say): libcurl closes such a session without QUIT,
+ * and the handle opens no second one.
  */
 #ifndef FC_TRANSPORT_H
 #define FC_TRANSPORT_H
@@ -12,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "smtp.h"	/* struct send_result */
+#include "sendresult.h"
 
 struct conf;
 struct fc_error;
@@ -28,8 +32,10 @@ int transport_open(const struct conf *c, struct transport **out,
 /*
  * Deliver message (len bytes, CRLF, complete) from envelope sender from to
  * one recipient. 0 when accepted; FC_ETEMP when worth retrying (4xx,
- * network, timeout, TLS or authentication failure); FC_EPERMANENT when not
- * (5xx). e says what happened, with the server's text sanitised.
+ * network, timeout, TLS or authentication failure, any session-level
+ * refusal); FC_EPERMANENT when not (a 5xx to RCPT, DATA or end of data).
+ * r (when not NULL) tells where and why, as described at send_result; e
+ * says what happened, with the server's text sanitised.
  */
 int transport_send(struct transport *t, const char *from, const char *rcpt,
 		   const char *message, size_t len, struct send_result *r,

@@ -4,13 +4,19 @@ python3-aiosmtpd), listening on 127.0.0.1 at a free port.
 
 It can offer STARTTLS or implicit TLS with a certificate made at test time
 by openssl, require STARTTLS, require AUTH, and fail on purpose: reply with
-a chosen code at MAIL, RCPT or DATA for the first N messages, drop the
-connection after DATA without replying, or close an idle connection after
-each message.
+a chosen code at the greeting, EHLO/HELO, STARTTLS, AUTH, MAIL, RCPT or
+DATA (end of data) for the first N times (a 421 closes the connection; a
+refused greeting answers 503 to all but QUIT, as RFC 5321 3.1 says), in
+one line over 64 KiB or in 10,000 lines if asked; refuse an EHLO name that
+is not fully qualified in Postfix's words, at EHLO or, as Postfix does by
+default (smtpd_delay_reject), at RCPT; drop the connection after DATA
+without replying, or close an idle connection after each message.
 
 Every message accepted (and every one dropped after DATA) is stored in the
 output folder as NNNN.eml, its envelope and session in NNNN.json. Every
-command received is logged in order, AUTH with its mechanism only.
+command received is logged in order, AUTH with its mechanism only, and
+every connection as CONNECT (in .events, with the commands): tests count
+connections, AUTH attempts and QUITs, and read the EHLO names.
 
 As a module:
 
@@ -22,7 +28,8 @@ ready, stops on SIGTERM or SIGINT):
 
     fcsmtpd.py --out DIR [--port-file FILE] [--tls | --smtps] [--require-starttls]
              [--auth USER:PASS] [--fail STAGE:CODE[:N]]... [--drop-after-data]
-             [--drop-idle]
+             [--drop-idle] [--long-reply STAGE:CODE] [--many-lines STAGE:CODE]
+             [--require-fqdn-helo [--delay-reject]]
 
 """
 import argparse
@@ -42,7 +49,13 @@ import warnings
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-STAGES = ("MAIL", "RCPT", "DATA")
+STAGES = ("GREETING", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT",
+          "DATA")
+# Stages before the envelope: only a refusal can be scripted there.
+SESSION_STAGES = ("GREETING", "EHLO", "HELO", "STARTTLS", "AUTH")
+# Over libcurl's 64 KiB (and RFC 5321's 512 octets) for one reply line.
+LONG_REPLY_BYTES = 70000
+MANY_LINES = 10000
 
 # aiosmtpd's own chatter (failed handshakes the tests cause on purpose,
 # deprecations inside aiosmtpd 1.4) is not the test's output.
@@ -70,23 +83,65 @@ def free_port():
         return s.getsockname()[1]
 
 
-def parse_fail(spec):
+def parse_fail(spec, option="--fail", lowest=400):
     """"RCPT:450" or "RCPT:450:2" -> (stage, code, times); times None = always."""
     parts = spec.split(":")
     if len(parts) not in (2, 3) or parts[0].upper() not in STAGES:
-        raise ValueError(f"--fail {spec!r}: expected STAGE:CODE[:N], "
+        raise ValueError(f"{option} {spec!r}: expected STAGE:CODE[:N], "
                          f"STAGE one of {', '.join(STAGES)}")
     code = int(parts[1])
-    if not 400 <= code <= 599:
-        raise ValueError(f"--fail {spec!r}: CODE must be 4xx or 5xx")
+    stage = parts[0].upper()
+    if stage in SESSION_STAGES:
+        lowest = 400
+    if not lowest <= code <= 599:
+        raise ValueError(f"{option} {spec!r}: CODE must be {lowest // 100}xx "
+                         f"to 5xx")
     times = int(parts[2]) if len(parts) == 3 else None
-    return parts[0].upper(), code, times
+    return stage, code, times
 
 
 REPLY_TEXT = {421: "4.3.2 service shutting down, try later",
               450: "4.2.1 mailbox busy", 451: "4.3.0 local error",
               452: "4.3.1 insufficient storage", 550: "5.1.1 no such user",
               552: "5.3.4 message too big", 554: "5.6.0 message refused"}
+# What a stage's refusal says when REPLY_TEXT has nothing for the code.
+STAGE_TEXT = {"GREETING": "5.3.2 no SMTP service here",
+              "STARTTLS": "5.7.0 TLS not available",
+              "AUTH": "5.7.8 authentication credentials invalid"}
+
+
+def postfix_helo_reply(name):
+    """Postfix's reject_non_fqdn_helo_hostname, word for word."""
+    return (f"504 5.5.2 <{name}>: Helo command rejected: need "
+            f"fully-qualified hostname")
+
+
+def fully_qualified(name):
+    return "." in name.strip(".") or (name.startswith("[") and
+                                      name.endswith("]"))
+
+
+def reply_text(stage, code, shape, arg=""):
+    """The reply line(s) for a scripted stage: shape "one", "long", "many"."""
+    if stage in ("EHLO", "HELO") and code == 504:
+        first = postfix_helo_reply(arg)
+    elif stage == "GREETING" and code == 554:
+        first = f"{code} {STAGE_TEXT['GREETING']}"
+    elif code in REPLY_TEXT:
+        first = f"{code} {REPLY_TEXT[code]}"
+    elif stage == "DATA" and code // 100 == 2:
+        first = f"{code} 2.0.0 message accepted"
+    elif code // 100 == 2:
+        first = f"{code} 2.1.0 OK"
+    else:
+        first = f"{code} {STAGE_TEXT.get(stage, 'scripted failure')}"
+    if shape == "long":
+        return first + " " + "x" * LONG_REPLY_BYTES
+    if shape == "many":
+        lines = [f"{code}-line {i} of {MANY_LINES}"
+                 for i in range(1, MANY_LINES)]
+        return "\r\n".join(lines + [first])
+    return first
 
 
 class _Handler:
@@ -95,14 +150,7 @@ class _Handler:
 
     def _scripted(self, stage):
         """The reply to give at stage instead of accepting, or None."""
-        with self.server.lock:
-            for f in self.server.fails:
-                if f["stage"] == stage and f["times"] != 0:
-                    if f["times"] is not None:
-                        f["times"] -= 1
-                    code = f["code"]
-                    return f"{code} {REPLY_TEXT.get(code, 'scripted failure')}"
-        return None
+        return self.server.scripted(stage)
 
     def _close_soon(self, smtp):
         # Runs once the reply is written; close() flushes what is buffered.
@@ -110,6 +158,10 @@ class _Handler:
 
     async def handle_MAIL(self, smtp, session, envelope, address, options):
         reply = self._scripted("MAIL")
+        if reply and reply[0] == "2":
+            envelope.mail_from = address
+            envelope.mail_options.extend(options)
+            return reply
         if reply:
             if reply.startswith("421"):
                 self._close_soon(smtp)
@@ -119,7 +171,15 @@ class _Handler:
         return "250 2.1.0 OK"
 
     async def handle_RCPT(self, smtp, session, envelope, address, options):
+        if (self.server.require_fqdn_helo and self.server.delay_reject and
+                not fully_qualified(session.host_name or "")):
+            # Postfix's default: the HELO check waits for RCPT.
+            return postfix_helo_reply(session.host_name or "")
         reply = self._scripted("RCPT")
+        if reply and reply[0] == "2":
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(options)
+            return reply
         if reply:
             if reply.startswith("421"):
                 self._close_soon(smtp)
@@ -130,6 +190,10 @@ class _Handler:
 
     async def handle_DATA(self, smtp, session, envelope):
         reply = self._scripted("DATA")
+        if reply and reply[0] == "2":
+            # Accepted, in a reply the client may not read.
+            self.server.store(session, envelope, replied=True)
+            return reply
         if reply:
             if reply.startswith("421"):
                 self._close_soon(smtp)
@@ -151,17 +215,53 @@ class _LoggingSMTP(SMTP):
     def __init__(self, handler, *, recorder, **kwargs):
         super().__init__(handler, **kwargs)
         self._recorder = recorder
+        self._greeted = False
+        self._greeting_refused = False
         for name, method in list(self._smtp_methods.items()):
             self._smtp_methods[name] = self._logged(name, method)
+
+    def connection_made(self, transport):
+        if self.transport is None:      # not the TLS layer of STARTTLS
+            self._recorder.event("CONNECT")
+        super().connection_made(transport)
+
+    async def push(self, status):
+        if not self._greeted:
+            self._greeted = True
+            reply = self._recorder.scripted("GREETING")
+            if reply:
+                self._greeting_refused = not reply.startswith("421")
+                await super().push(reply)
+                if not self._greeting_refused:
+                    self.loop.call_soon(self.transport.close)
+                return
+        await super().push(status)
 
     def _logged(self, name, method):
         async def logged(arg):
             entry = name
+            arg = (arg or "").strip()
             if name == "AUTH" and arg:
                 entry += " " + arg.split()[0].upper()
             elif name in ("MAIL", "RCPT", "EHLO", "HELO") and arg:
                 entry += " " + arg
             self._recorder.log(entry)
+            if self._greeting_refused and name != "QUIT":
+                return await self.push("503 5.5.1 Error: no SMTP service "
+                                       "here, only QUIT")
+            reply = None
+            if name in SESSION_STAGES:
+                reply = self._recorder.scripted(name, arg)
+            if (reply is None and name in ("EHLO", "HELO") and
+                    self._recorder.require_fqdn_helo and
+                    not self._recorder.delay_reject and
+                    not fully_qualified(arg)):
+                reply = postfix_helo_reply(arg)
+            if reply:
+                await self.push(reply)
+                if reply.startswith("421"):
+                    self.loop.call_soon(self.transport.close)
+                return None
             return await method(arg)
         return logged
 
@@ -181,7 +281,9 @@ class SmtpServer:
 
     def __init__(self, out, *, tls=False, smtps=False, require_starttls=False,
                  auth=None, fails=(), drop_after_data=False, drop_idle=False,
-                 cert_dir=None, verbose=False):
+                 cert_dir=None, verbose=False, long_reply=None,
+                 many_lines=None, require_fqdn_helo=False,
+                 delay_reject=False):
         if tls and smtps:
             raise ValueError("tls (STARTTLS) and smtps (implicit TLS) "
                              "exclude each other")
@@ -196,6 +298,18 @@ class SmtpServer:
                       if isinstance(f, str) else
                       {"stage": f[0], "code": f[1], "times": f[2]}
                       for f in fails]
+        for f in self.fails:
+            f["shape"] = "one"
+        # A reply in one line over 64 KiB, or in 10,000 lines: every time.
+        for shape, spec in (("long", long_reply), ("many", many_lines)):
+            if spec:
+                stage, code, _ = parse_fail(spec, f"--{shape}", lowest=200)
+                self.fails.append({"stage": stage, "code": code,
+                                   "times": None, "shape": shape})
+        self.require_fqdn_helo = require_fqdn_helo
+        self.delay_reject = delay_reject
+        self.events = []
+        self._ready = False     # start() has not seen the server answer
         self.drop_after_data = drop_after_data
         self.drop_idle = drop_idle
         self.verbose = verbose
@@ -216,8 +330,45 @@ class SmtpServer:
     def log(self, entry):
         with self.lock:
             self.commands.append(entry)
+            self.events.append(entry)
         if self.verbose:
             print(f"smtpd: {entry}", file=sys.stderr, flush=True)
+
+    def event(self, entry):
+        """Log what is not a command (CONNECT) in events only."""
+        with self.lock:
+            self.events.append(entry)
+        if self.verbose:
+            print(f"smtpd: {entry}", file=sys.stderr, flush=True)
+
+    def scripted(self, stage, arg=""):
+        """The reply to give at stage instead of going on, or None."""
+        with self.lock:
+            if not self._ready:     # the controller's own connection
+                return None
+            for f in self.fails:
+                if f["stage"] == stage and f["times"] != 0:
+                    if f["times"] is not None:
+                        f["times"] -= 1
+                    return reply_text(stage, f["code"], f["shape"], arg)
+        return None
+
+    @property
+    def connections(self):
+        return self.events.count("CONNECT")
+
+    @property
+    def auth_attempts(self):
+        return sum(c.startswith("AUTH ") for c in self.commands)
+
+    @property
+    def quits(self):
+        return self.commands.count("QUIT")
+
+    @property
+    def ehlo_names(self):
+        return [c.split(" ", 1)[1] if " " in c else ""
+                for c in self.commands if c.startswith(("EHLO", "HELO"))]
 
     def store(self, session, envelope, replied):
         with self.lock:
@@ -281,6 +432,10 @@ class SmtpServer:
                 self._controller = None
         else:
             raise RuntimeError(f"cannot start the SMTP server: {last}")
+        # The controller's own connection, made to see that it runs.
+        with self.lock:
+            self.events.clear()
+            self._ready = True
         return self
 
     def stop(self):
@@ -328,7 +483,18 @@ def main(argv=None):
                     help="require AUTH with these credentials")
     ap.add_argument("--fail", action="append", default=[],
                     metavar="STAGE:CODE[:N]",
-                    help="reply CODE at MAIL, RCPT or DATA (N times)")
+                    help="reply CODE at GREETING, EHLO, HELO, STARTTLS, "
+                    "AUTH, MAIL, RCPT or DATA (N times)")
+    ap.add_argument("--long-reply", metavar="STAGE:CODE",
+                    help=f"reply CODE at STAGE in one line of "
+                    f"{LONG_REPLY_BYTES} bytes (2xx at MAIL, RCPT, DATA)")
+    ap.add_argument("--many-lines", metavar="STAGE:CODE",
+                    help=f"reply CODE at STAGE in {MANY_LINES} lines")
+    ap.add_argument("--require-fqdn-helo", action="store_true",
+                    help="refuse a HELO name without a dot, as Postfix's "
+                    "reject_non_fqdn_helo_hostname")
+    ap.add_argument("--delay-reject", action="store_true",
+                    help="refuse it at RCPT, as Postfix does by default")
     ap.add_argument("--drop-after-data", action="store_true",
                     help="close the connection after DATA, without a reply")
     ap.add_argument("--drop-idle", action="store_true",
@@ -349,7 +515,10 @@ def main(argv=None):
                             fails=args.fail,
                             drop_after_data=args.drop_after_data,
                             drop_idle=args.drop_idle, cert_dir=args.cert_dir,
-                            verbose=True)
+                            verbose=True, long_reply=args.long_reply,
+                            many_lines=args.many_lines,
+                            require_fqdn_helo=args.require_fqdn_helo,
+                            delay_reject=args.delay_reject)
     except ValueError as err:
         ap.error(str(err))
     stop = threading.Event()

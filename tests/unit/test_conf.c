@@ -189,6 +189,7 @@ test_full(void **state)
 	assert_string_equal(c->smtp.password_file,
 	    "/etc/famcontactd/smtp-password");
 	assert_int_equal(c->smtp.timeout, 120);
+	assert_string_equal(c->smtp.helo, "famcontact.example.org");
 	assert_int_equal(c->reminders.every_days, 14);
 	assert_int_equal(c->reminders.repeat_every_days, 2);
 	assert_int_equal(c->reminders.after_attempt_days, 1);
@@ -265,6 +266,33 @@ static int
 name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* EHLO names: domain names and address literals only. */
+static void
+test_helo(void **state)
+{
+	static const char *const good[] = {
+		"mail.example.org", "localhost", "a-b.example", "x1.example",
+		"[192.0.2.1]", "[IPv6:2001:db8::1]", "[ipv6:::1]",
+	};
+	static const char *const bad[] = {
+		"", "vm_1.example.org", "-a.example", "a-.example",
+		"a..example", ".example", "example.", "192.0.2.1",
+		"[192.0.2.300]", "[2001:db8::1]", "[IPv6:192.0.2.1]",
+		"[192.0.2.1", "mail example.org", "a\r\nMAIL FROM:<x@y>",
+		"0123456789012345678901234567890123456789012345678901234567890123.example",
+	};
+	struct fc_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(conf_valid_helo(good[i], &e), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e.msg[0] = '\0';
+		assert_int_equal(conf_valid_helo(bad[i], &e), FC_EINVAL);
+		assert_true(e.msg[0] != '\0');
+	}
 }
 
 /* Every broken file gives exactly its expected messages, in order. */
@@ -540,6 +568,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_helo),
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_bad_corpus),
 		cmocka_unit_test(test_limits),
