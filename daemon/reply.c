@@ -337,9 +337,6 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 
 	if (s[0] == '\0' || s[0] == ' ' || s[0] == '\t')
 		return 0;
-	/* The no-break spaces of HTML mail are blanks here (same length). */
-	for (char *p = s; (p = strstr(p, "\xC2\xA0")) != NULL; p += 2)
-		memcpy(p, "  ", 2);
 	for (sep = s; (sep = strstr(sep, " --")) != NULL; sep++)
 		if (sep[3] == ' ' || sep[3] == '\t' || sep[3] == '\0')
 			break;
@@ -351,6 +348,9 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 		for (size_t k = strlen(note); k > 0 && (note[k - 1] == ' ' || note[k - 1] == '\t'); k--)
 			note[k - 1] = '\0';
 	}
+	/* The no-break spaces of HTML mail are blanks here (same length). */
+	for (char *p = s; (p = strstr(p, "\xC2\xA0")) != NULL; p += 2)
+		memcpy(p, "  ", 2);
 	n = split_words(s, word, WORDS_MAX);
 	if (n == 0)
 		return 0;
