@@ -15,9 +15,9 @@ ROOT=$(pwd)
 
 # Debian packages: build, run, and test (SMTP and IMAP servers, time travel,
 # manuals, systemd-analyze for the unit, with kill(1) from procps for its
-# ExecReload=;
-# container images of Debian lack both; clang with libFuzzer, which clang
-# only recommends, and llvm-symbolizer for the fuzzers' stack traces).
+# ExecReload=; container images of Debian lack both; clang with libFuzzer,
+# which clang only recommends, and llvm-symbolizer for the fuzzers' stack
+# traces).
 PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libsqlite3-dev
 libconfig-dev libgmime-3.0-dev libcmocka-dev tzdata python3 mandoc faketime
 python3-aiosmtpd dovecot-imapd openssl systemd procps"
