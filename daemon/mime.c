@@ -541,7 +541,8 @@ mime_html_to_text(const char *html, size_t len, struct strbuf *out)
 			p++;
 			continue;
 		}
-		html_put(&h, p, 1);
+		if (*p != '\0')
+			html_put(&h, p, 1);
 		p++;
 	}
 	html_newline(&h, false);
