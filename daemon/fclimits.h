@@ -40,4 +40,21 @@
 /* The EHLO name: RFC 1035 2.3.4's 255 octets, room for an IPv6 literal. */
 #define FC_HELO_MAX 255
 
+/* Commands in one reply: a caseworker's weekly round, with room to spare. */
+#define FC_REPLY_COMMANDS_MAX 200
+/* One line of a reply that is read as a command: a note and its words. */
+#define FC_REPLY_LINE_MAX (FC_NOTE_MAX + 256)
+/* An inbound message, whole (famcontactctl mail-in exits 65 above it). */
+#define FC_MAIL_IN_MAX (10 * 1024 * 1024)
+/* RFC 5322 3.6.4: a msg-id; 998 is the longest a header line may be. */
+#define FC_MSGID_MAX 998
+/* Subject, Diagnostic-Code and other header text kept from inbound mail. */
+#define FC_HEADER_TEXT_MAX 998
+/* Message-IDs kept from References: the thread's newest ones suffice. */
+#define FC_REFERENCES_MAX 32
+/* Recipients reported in one delivery status notification. */
+#define FC_DSN_RECIPIENTS_MAX 32
+/* Unseen messages fetched in one IMAP poll; the rest wait for the next. */
+#define FC_IMAP_BATCH_MAX 500
+
 #endif

@@ -13,13 +13,14 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-# Debian packages: build, run, and test (SMTP server, time travel, manuals,
-# systemd-analyze for the unit, with kill(1) from procps for its ExecReload=;
-# container images of Debian lack both; clang with libFuzzer, which clang
-# only recommends, and llvm-symbolizer for the fuzzers' stack traces).
+# Debian packages: build, run, and test (SMTP and IMAP servers, time travel,
+# manuals, systemd-analyze for the unit, with kill(1) from procps for its
+# ExecReload=; container images of Debian lack both; clang with libFuzzer,
+# which clang only recommends, and llvm-symbolizer for the fuzzers' stack
+# traces).
 PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libsqlite3-dev
-libconfig-dev libcmocka-dev tzdata python3 mandoc faketime python3-aiosmtpd
-openssl systemd procps"
+libconfig-dev libgmime-3.0-dev libcmocka-dev tzdata python3 mandoc faketime
+python3-aiosmtpd dovecot-imapd openssl systemd procps"
 # Only for the tests: the fuzzing stage, and valgrind for the soak.
 TEST_PACKAGES="clang libclang-rt-14-dev llvm-14 valgrind"
 
