@@ -21,8 +21,11 @@ ROOT=$(pwd)
 PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libsqlite3-dev
 libconfig-dev libgmime-3.0-dev libcmocka-dev tzdata python3 mandoc faketime
 python3-aiosmtpd dovecot-imapd openssl systemd procps"
-# Only for the tests: the fuzzing stage, and valgrind for the soak.
-TEST_PACKAGES="clang libclang-rt-14-dev llvm-14 valgrind"
+# Only for the tests: the fuzzing stage, valgrind for the soak, Postfix's
+# own smtpd where a real relay's wording matters (set to "No configuration",
+# so that installing it starts no mail system), clang-format for the
+# layout check.
+TEST_PACKAGES="clang libclang-rt-14-dev llvm-14 valgrind postfix clang-format-14"
 
 install_packages() {
 	missing=""
@@ -35,6 +38,8 @@ install_packages() {
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	$sudo apt-get update -qq
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		$sudo debconf-set-selections
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 		--no-install-recommends $missing >/dev/null
 }
