@@ -106,13 +106,15 @@ db_or_folder(const char *path, struct stat *st, struct fc_error *e)
 	int dirfd, fd;
 
 	util_dirname(path, dir, sizeof(dir));
+	st->st_mode = 0;
 	dirfd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return 0;	/* db_open() says what is wrong, if anything */
-	if (fstat(dirfd, st) != 0 || S_ISLNK(st->st_mode) ||
-	    !S_ISDIR(st->st_mode)) {
+	if (fstat(dirfd, st) != 0 || !S_ISDIR(st->st_mode)) {
+		bool link = S_ISLNK(st->st_mode);
+
 		close(dirfd);
-		if (S_ISLNK(st->st_mode))
+		if (link)
 			return err_set(e, FC_EPERM, "%s: the database's folder "
 			    "is a symbolic link; famcontactctl follows none "
 			    "(set 'database' to a path in the folder itself)",
