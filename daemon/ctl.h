@@ -37,6 +37,12 @@ struct ctl_command {
 int ctl_dispatch(struct ctl *ctl, const char *group,
 		 const struct ctl_command *table, int argc, char **argv);
 
+/*
+ * Run as root, become the owner of the database or its folder (their
+ * owner's primary group, no supplementary groups), for good; before any
+ * other file is read. FC_EPERM: a symbolic link there, or no way to.
+ */
+int ctl_drop_root(const struct ctl *ctl, struct fc_error *e);
 /* Open the database once; mode DB_OPEN_EXISTING for commands that only read. */
 int ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e);
 
@@ -142,5 +148,7 @@ int ctl_preview_main(struct ctl *ctl, int argc, char **argv);
 int ctl_health_main(struct ctl *ctl, int argc, char **argv);
 /* health's verdict when the configuration cannot be loaded: UNKNOWN (3). */
 int ctl_health_conf_failed(const char *path);
+/* health's verdict when famcontactctl cannot work as the database's owner. */
+int ctl_health_drop_failed(const struct fc_error *e);
 
 #endif

@@ -13,15 +13,18 @@
  * so the age of its last loop turn alone proves nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "util.h"
@@ -376,6 +379,61 @@ ctl_health_conf_failed(const char *path)
 	return verdict(&h);
 }
 
+/*
+ * A database folder others can write, or a link in place of the folder
+ * or the database: famcontactd refuses to start on it (CRITICAL),
+ * whoever runs this check. Looked at without following links.
+ */
+static bool
+unsafe_path(const struct ctl *ctl, struct health *h)
+{
+	const char *path = ctl->conf.database;
+	const char *slash = strrchr(path, '/');
+	char dir[FC_PATH_MAX];
+	struct stat st, db;
+	int fd, dbfd;
+
+	if (strcmp(path, ":memory:") == 0)
+		return false;
+	util_dirname(path, dir, sizeof(dir));
+	if ((fd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return false;	/* the database check says what is wrong */
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return false;
+	}
+	dbfd = S_ISDIR(st.st_mode) ? openat(fd, slash ? slash + 1 : path,
+	    O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
+	close(fd);
+	if (dbfd >= 0 && fstat(dbfd, &db) != 0)
+		db.st_mode = 0;
+	if (dbfd >= 0)
+		close(dbfd);
+	if (S_ISLNK(st.st_mode))
+		part(h, HEALTH_CRITICAL, "database: %s: the folder is a "
+		    "symbolic link, which famcontactd does not follow", dir);
+	else if (S_ISDIR(st.st_mode) && (st.st_mode & 022) != 0)
+		part(h, HEALTH_CRITICAL, "database: %s: the folder is writable "
+		    "by group or others (mode %04o), which famcontactd refuses; "
+		    "run: chmod 700 %s", dir, (unsigned)(st.st_mode & 07777),
+		    dir);
+	else if (dbfd >= 0 && S_ISLNK(db.st_mode))
+		part(h, HEALTH_CRITICAL, "database: %s: a symbolic link, which "
+		    "famcontactd does not follow", path);
+	else
+		return false;
+	return true;
+}
+
+int
+ctl_health_drop_failed(const struct fc_error *e)
+{
+	struct health h = {HEALTH_OK, {0}, {0}};
+
+	part(&h, HEALTH_CRITICAL, "database: %s", e->msg);
+	return verdict(&h);
+}
+
 int
 ctl_health_main(struct ctl *ctl, int argc, char **argv)
 {
@@ -425,6 +483,8 @@ ctl_health_main(struct ctl *ctl, int argc, char **argv)
 	if (optind != argc)
 		return usage_unknown("no arguments expected");
 
+	if (unsafe_path(ctl, &h))
+		return verdict(&h);
 	if (ctl_db(ctl, DB_OPEN_EXISTING, &e) < 0) {
 		part(&h, db_state(&e), "database: %s", e.msg);
 		return verdict(&h);

@@ -95,6 +95,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct strlist errs = {0};
+	struct fc_error e = {0};
 	struct ctl ctl;
 	const char *config = NULL;
 	int ch, rc;
@@ -142,7 +143,12 @@ main(int argc, char **argv)
 		}
 	}
 	ctl.now = (int64_t)time(NULL);
-	find_login(&ctl);
+	find_login(&ctl);	/* who ran it, before root becomes the owner */
+	if ((rc = ctl_drop_root(&ctl, &e)) < 0) {
+		if (strcmp(argv[0], "health") == 0)
+			return ctl_health_drop_failed(&e);
+		return ctl_fail(&e);
+	}
 
 	rc = -1;
 	for (const struct ctl_command *c = groups; c->name; c++)

@@ -2,7 +2,9 @@
  * ctl_util.c - helpers shared by famcontactctl's commands.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,34 +91,91 @@ ctl_dispatch(struct ctl *ctl, const char *group,
 	return help && argc >= 1 ? EX_OK : EX_USAGE;
 }
 
+/* Who famcontactctl works as after ctl_drop_root(), for messages. */
+static char owner_name[FC_LOGIN_MAX + 1];
+
+/*
+ * What is at the database's path, or at its folder before it exists,
+ * opened without following a link at either (O_PATH reads nothing).
+ * 1 when st was filled, 0 when neither is there yet.
+ */
+static int
+db_or_folder(const char *path, struct stat *st, struct fc_error *e)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[FC_PATH_MAX];
+	int dirfd, fd;
+
+	util_dirname(path, dir, sizeof(dir));
+	st->st_mode = 0;
+	dirfd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0)
+		return 0;	/* db_open() says what is wrong, if anything */
+	if (fstat(dirfd, st) != 0 || !S_ISDIR(st->st_mode)) {
+		bool link = S_ISLNK(st->st_mode);
+
+		close(dirfd);
+		if (link)
+			return err_set(e, FC_EPERM, "%s: the database's folder "
+			    "is a symbolic link; famcontactctl follows none "
+			    "(set 'database' to a path in the folder itself)",
+			    dir);
+		return 0;
+	}
+	fd = openat(dirfd, slash ? slash + 1 : path, O_PATH | O_NOFOLLOW |
+	    O_CLOEXEC);
+	close(dirfd);
+	if (fd < 0)
+		return 1;	/* not made yet: the folder's owner decides */
+	if (fstat(fd, st) != 0) {
+		close(fd);
+		return err_set(e, FC_EIO, "%s: %s", path, strerror(errno));
+	}
+	close(fd);
+	if (S_ISLNK(st->st_mode))
+		return err_set(e, FC_EPERM, "%s: a symbolic link; famcontactctl "
+		    "opens no database through a link (set 'database' to the "
+		    "file itself)", path);
+	return 1;
+}
+
 /*
  * Run as root, work as the owner of the database (or, before it exists,
  * of its folder): a database, WAL or shared-memory file made by root in
- * famcontactd's state folder would lock the daemon out. Root's own
- * database (or none anywhere yet) is used as root.
+ * famcontactd's state folder would lock the daemon out, and a file named
+ * on the command line is read with no more rights than the owner's.
+ * Root's own database (or none anywhere yet) is used as root.
  */
-static int
-become_db_owner(const char *path, struct fc_error *e)
+int
+ctl_drop_root(const struct ctl *ctl, struct fc_error *e)
 {
-	char dir[FC_PATH_MAX];
+	const char *path = ctl->conf.database;
+	struct passwd *pw;
 	struct stat st;
+	gid_t gid;
+	int rc;
 
 	if (geteuid() != 0 || strcmp(path, ":memory:") == 0)
 		return 0;
-	if (stat(path, &st) != 0) {
-		util_dirname(path, dir, sizeof(dir));
-		if (stat(dir, &st) != 0)
-			return 0;
-	}
-	if (st.st_uid == 0)
-		return 0;
-	if (setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 ||
+	if ((rc = db_or_folder(path, &st, e)) <= 0 || st.st_uid == 0)
+		return rc;
+	/* The owner's own group, not the file's: it may be anyone's. */
+	errno = 0;
+	if ((pw = getpwuid(st.st_uid)) == NULL)
+		return err_set(e, FC_EPERM, "%s: owned by uid %u, who is not in "
+		    "the password database; run famcontactctl as that user",
+		    path, (unsigned)st.st_uid);
+	if (xstrlcpy(owner_name, pw->pw_name, sizeof(owner_name)) != 0)
+		snprintf(owner_name, sizeof(owner_name), "%u",
+		    (unsigned)st.st_uid);
+	gid = pw->pw_gid;
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
 	    setuid(st.st_uid) < 0)
-		return err_set(e, FC_EPERM, "%s: cannot work as its owner (uid "
-		    "%u): %s; run famcontactctl as that user", path,
-		    (unsigned)st.st_uid, strerror(errno));
+		return err_set(e, FC_EPERM, "%s: cannot work as its owner %s "
+		    "(uid %u): %s; run famcontactctl as that user", path,
+		    owner_name, (unsigned)st.st_uid, strerror(errno));
 	/* Never back: a setuid that could be undone is not a drop. */
-	if (setuid(0) == 0)
+	if (setuid(0) == 0 || (gid != 0 && setgid(0) == 0))
 		return err_set(e, FC_EPERM, "%s: could not give up root",
 		    path);
 	return 0;
@@ -129,8 +188,7 @@ ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e)
 
 	if (ctl->db)
 		return 0;
-	if ((rc = become_db_owner(ctl->conf.database, e)) < 0 ||
-	    (rc = db_open(ctl->conf.database, mode, &ctl->db, e)) < 0)
+	if ((rc = db_open(ctl->conf.database, mode, &ctl->db, e)) < 0)
 		return rc;
 	db_set_min_free(ctl->db, DB_CTL_MIN_FREE);
 	return 0;
@@ -217,7 +275,12 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 	memset(t, 0, sizeof(*t));
 	t->path = strcmp(path, "-") == 0 ? "(stdin)" : path;
 	if ((rc = read_input(path, &t->text, &len, &e)) < 0) {
-		strlist_add(errs, "%s", e.msg);
+		if (rc == FC_EPERM && owner_name[0] != '\0')
+			strlist_add(errs, "%s (run as root, famcontactctl reads "
+			    "files as %s, the database's owner)", e.msg,
+			    owner_name);
+		else
+			strlist_add(errs, "%s", e.msg);
 		return rc;
 	}
 	if (!text_utf8_valid(t->text, len)) {

@@ -1,6 +1,7 @@
 /*
  * db.c - the SQLite connection: opening (a new file 0600 in a 0700
- * folder), pragmas, transactions and savepoints, the free-space guard,
+ * folder; no symbolic link followed, a folder others can write refused),
+ * pragmas, transactions and savepoints, the free-space guard,
  * checkpoints, data_version, synchronous, and the statement cache the
  * other db*.c files share through db_priv.h. The schema lives in
  * db_schema.c, the register in db_register.c and db_contact.c, the
@@ -18,10 +19,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db_priv.h"
 #include "util.h"
+
+/*
+ * How long an empty database file may stay empty before it is refused:
+ * the process that made it writes the header when it sets WAL mode,
+ * right after opening it.
+ */
+#define DB_HEADER_WAIT_MS 2000
 
 /* The folder the database lives in. */
 static void
@@ -381,82 +390,184 @@ setup(struct db *db, bool memory, struct fc_error *e)
 	return 0;
 }
 
-/* Create the last folder of path, mode 0700, when it is missing. */
-static int
-make_folder(const char *path, struct fc_error *e)
+/* The last part of path: the name of the database in its folder. */
+static const char *
+base_name(const char *path)
 {
-	char dir[FC_PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	size_t len;
 
-	if (slash == NULL || slash == path)
-		return 0;
-	len = (size_t)(slash - path);
-	if (len >= sizeof(dir))
-		return err_set(e, FC_ECANTCREAT, "%s: path too long", path);
-	memcpy(dir, path, len);
-	dir[len] = '\0';
-	if (mkdir(dir, 0700) == 0) {
-		/* The umask may have taken bits we need. */
-		if (chmod(dir, 0700) < 0)
-			return err_set(e, FC_ECANTCREAT, "%s: %s", dir,
-			    strerror(errno));
-		return 0;
-	}
-	if (errno == EEXIST)
-		return 0;
-	return err_set(e, FC_ECANTCREAT, "%s: cannot create the folder: %s",
-	    dir, strerror(errno));
+	return slash ? slash + 1 : path;
 }
 
-/* Make sure a regular file is at path, creating it (0600) when allowed. */
+/*
+ * Open the folder of path, without following a link at its last part,
+ * creating it (0700) when missing and allowed. The folder decides who
+ * may replace the database: one that others can write is refused.
+ */
 static int
-prepare_file(const char *path, enum db_open_mode mode, struct fc_error *e)
+open_folder(const char *path, enum db_open_mode mode, int *dirfd,
+	    struct fc_error *e)
 {
+	char dir[FC_PATH_MAX];
+	bool made = false;
 	struct stat st;
-	int fd, rc;
+	int fd;
 
-	if (stat(path, &st) == 0) {
-		if (!S_ISREG(st.st_mode))
-			return err_set(e, FC_EDB, "%s: not a famcontactd database "
-			    "(not a regular file)", path);
+	*dirfd = -1;
+	util_dirname(path, dir, sizeof(dir));
+	for (;;) {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			break;
+		/* O_DIRECTORY with O_NOFOLLOW meets a link with ENOTDIR. */
+		if ((errno == ELOOP || errno == ENOTDIR) && lstat(dir, &st) == 0 &&
+		    S_ISLNK(st.st_mode))
+			return err_set(e, FC_EPERM, "%s: the database's folder "
+			    "is a symbolic link; famcontactd follows none (set "
+			    "'database' to a path in the folder itself)", dir);
+		if (errno == EACCES)
+			return err_set(e, FC_EPERM, "%s: %s", dir,
+			    strerror(errno));
+		if ((errno != ENOENT && errno != ENOTDIR) || made)
+			return err_set(e, FC_EIO, "%s: %s", dir, strerror(errno));
+		if (mode == DB_OPEN_EXISTING)
+			return err_set(e, FC_ENOINPUT, "%s: no database here "
+			    "(famcontactctl creates it on first use, or check "
+			    "'database' in the config)", path);
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return err_set(e, FC_ECANTCREAT, "%s: cannot create the "
+			    "folder: %s", dir, strerror(errno));
+		made = true;
+	}
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return err_set(e, FC_EIO, "%s: %s", dir, strerror(errno));
+	}
+	/* The umask may have taken bits we need. */
+	if (made && st.st_uid == geteuid() && (st.st_mode & 07777) != 0700 &&
+	    fchmod(fd, 0700) == 0)
+		st.st_mode = (st.st_mode & ~07777u) | 0700;
+	if ((st.st_mode & 022) != 0) {
+		close(fd);
+		return err_set(e, FC_EPERM, "%s: the database's folder is "
+		    "writable by %s (mode %04o), who could replace the "
+		    "database; run: chmod 700 %s", dir,
+		    (st.st_mode & 020) ? "its group" : "others",
+		    (unsigned)(st.st_mode & 07777), dir);
+	}
+	*dirfd = fd;
+	return 0;
+}
+
+/*
+ * An empty file may be one that another famcontactctl or famcontactd has
+ * just made: it writes the header within moments. Wait that long, then
+ * call it what it is rather than make a database of it.
+ */
+static int
+wait_for_header(int fd, const char *path, struct stat *st, struct fc_error *e)
+{
+	const struct timespec step = {0, 10 * 1000 * 1000};
+
+	for (int ms = 0; st->st_size == 0 && ms < DB_HEADER_WAIT_MS; ms += 10) {
+		nanosleep(&step, NULL);
+		if (fstat(fd, st) != 0)
+			return err_set(e, FC_EIO, "%s: %s", path,
+			    strerror(errno));
+	}
+	if (st->st_size == 0)
+		return err_set(e, FC_EDB, "%s: an empty file, not a "
+		    "famcontactd database; remove it and famcontactctl makes "
+		    "a new one", path);
+	return 0;
+}
+
+/*
+ * Make sure a regular file is at path, opened without following links
+ * and created (0600) when allowed; *id gets its device and inode.
+ */
+static int
+prepare_file(const char *path, enum db_open_mode mode, struct stat *id,
+	     struct fc_error *e)
+{
+	const char *base = base_name(path);
+	bool created = false;
+	int dirfd, fd, rc;
+
+	if ((rc = open_folder(path, mode, &dirfd, e)) < 0)
+		return rc;
+	for (;;) {
+		/* O_NONBLOCK: a FIFO in its place must not hang us. */
+		fd = openat(dirfd, base, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT || mode == DB_OPEN_EXISTING)
+			break;
+		fd = openat(dirfd, base, O_RDWR | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			created = true;
+			break;
+		}
+		if (errno != EEXIST)	/* else another process was faster */
+			break;
+	}
+	if (fd < 0) {
+		int saved = errno;
+
+		close(dirfd);
+		if (saved == ELOOP)
+			return err_set(e, FC_EPERM, "%s: a symbolic link; "
+			    "famcontactd opens no database through a link (set "
+			    "'database' to the file itself)", path);
+		if (saved == ENOENT)
+			return err_set(e, FC_ENOINPUT, "%s: no database here "
+			    "(famcontactctl creates it on first use, or check "
+			    "'database' in the config)", path);
+		if (saved == EISDIR || saved == ENXIO)
+			return err_set(e, FC_EDB, "%s: not a famcontactd "
+			    "database (not a regular file)", path);
 		/*
 		 * Before SQLite opens it: it would make the -wal and -shm
 		 * files with the database's read-only mode, and they would
 		 * keep it read-only after the mode is mended.
 		 */
-		if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) != 0 &&
-		    (errno == EACCES || errno == EROFS || errno == EPERM))
+		if (saved == EACCES || saved == EROFS || saved == EPERM)
 			return err_set(e, FC_EPERM, "%s: database is read-only "
-			    "for this user (%s)", path, strerror(errno));
-		return 0;
+			    "for this user (%s)", path, strerror(saved));
+		return err_set(e, created ? FC_ECANTCREAT : FC_EIO, "%s: "
+		    "cannot open the database: %s", path, strerror(saved));
 	}
-	if (errno == EACCES)
-		return err_set(e, FC_EPERM, "%s: %s", path, strerror(errno));
-	if (errno != ENOENT && errno != ENOTDIR)
-		return err_set(e, FC_EIO, "%s: %s", path, strerror(errno));
-	if (mode == DB_OPEN_EXISTING)
-		return err_set(e, FC_ENOINPUT, "%s: no database here "
-		    "(famcontactctl creates it on first use, or check "
-		    "'database' in the config)", path);
-	if ((rc = make_folder(path, e)) < 0)
-		return rc;
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0) {
-		if (errno == EEXIST)	/* another process was faster */
-			return 0;
-		return err_set(e, FC_ECANTCREAT, "%s: cannot create the "
-		    "database: %s", path, strerror(errno));
+	close(dirfd);
+	if (fstat(fd, id) != 0) {
+		rc = err_set(e, FC_EIO, "%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(id->st_mode)) {
+		rc = err_set(e, FC_EDB, "%s: not a famcontactd database (not a "
+		    "regular file)", path);
+	} else if (created) {
+		/* Exactly 0600 whatever the umask; -wal and -shm inherit it. */
+		rc = fchmod(fd, 0600) < 0 ? err_set(e, FC_ECANTCREAT, "%s: %s",
+		    path, strerror(errno)) : 0;
+	} else {
+		rc = wait_for_header(fd, path, id, e);
 	}
-	/* Exactly 0600 whatever the umask; -wal and -shm inherit it. */
-	if (fchmod(fd, 0600) < 0) {
-		rc = err_set(e, FC_ECANTCREAT, "%s: %s", path, strerror(errno));
-		close(fd);
-		return rc;
-	}
-	if (close(fd) < 0)
-		return err_set(e, FC_ECANTCREAT, "%s: %s", path, strerror(errno));
+	if (close(fd) < 0 && rc == 0)
+		rc = err_set(e, FC_EIO, "%s: %s", path, strerror(errno));
+	return rc;
+}
+
+/*
+ * SQLite opens the file by its name again: make sure that name still
+ * leads to the file checked above, and to no link.
+ */
+static int
+same_file(const char *path, const struct stat *id, struct fc_error *e)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0 || st.st_dev != id->st_dev ||
+	    st.st_ino != id->st_ino)
+		return err_set(e, FC_EPERM, "%s: the database was replaced "
+		    "while it was being opened", path);
 	return 0;
 }
 
@@ -465,14 +576,15 @@ db_open(const char *path, enum db_open_mode mode, struct db **out,
 	struct fc_error *e)
 {
 	bool memory = strcmp(path, ":memory:") == 0;
+	struct stat id;
 	struct db *db;
-	int flags = SQLITE_OPEN_READWRITE;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW;
 	int rc;
 
 	*out = NULL;
 	if (memory)
 		flags |= SQLITE_OPEN_CREATE;
-	else if ((rc = prepare_file(path, mode, e)) < 0)
+	else if ((rc = prepare_file(path, mode, &id, e)) < 0)
 		return rc;
 
 	db = xcalloc(1, sizeof(*db));
@@ -486,7 +598,8 @@ db_open(const char *path, enum db_open_mode mode, struct db **out,
 		db_close(db);
 		return rc;
 	}
-	if ((rc = setup(db, memory, e)) < 0) {
+	if ((!memory && (rc = same_file(path, &id, e)) < 0) ||
+	    (rc = setup(db, memory, e)) < 0) {
 		db_close(db);
 		return rc;
 	}

@@ -37,7 +37,9 @@ enum db_open_mode {
 /*
  * Open (and migrate) the database at path; ":memory:" for tests. A new
  * file is made 0600, a missing folder 0700. Errors: FC_ENOINPUT,
- * FC_ECANTCREAT, FC_EDB (not a database, newer schema), FC_EIO, FC_EPERM.
+ * FC_ECANTCREAT, FC_EDB (not a database, newer schema, an empty file it
+ * did not make), FC_EIO, FC_EPERM (a symbolic link as the file or its
+ * folder, a folder writable by group or others, a read-only file).
  */
 int db_open(const char *path, enum db_open_mode mode, struct db **out,
 	    struct fc_error *e);

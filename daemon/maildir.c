@@ -2,7 +2,8 @@
  * maildir.c - delivering into a Maildir (https://cr.yp.to/proto/maildir.html):
  * write the message to tmp/<unique>, sync it, link it into new/, sync
  * new/. A reader never sees a partial message; a crash leaves at most a
- * file in tmp/.
+ * file in tmp/. The Maildir and its folders are opened without following
+ * symbolic links, and each file is reached relative to its open folder.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,20 +27,31 @@
 
 static unsigned long deliveries;	/* Q<n> of the unique name */
 
-/* mkdir 0700 unless it is there; 0 or FC_EIO. */
+/*
+ * Open folder name (relative to at), made 0700 when missing, without
+ * following a symbolic link in its place; path is for messages.
+ */
 static int
-make_dir(const char *path, struct fc_error *e)
+open_dir(int at, const char *name, const char *path, int *fd,
+	 struct fc_error *e)
 {
 	struct stat st;
 
-	if (mkdir(path, 0700) == 0)
-		return 0;
-	if (errno != EEXIST)
+	if (mkdirat(at, name, 0700) != 0 && errno != EEXIST)
 		return err_set(e, FC_EIO, "%s: cannot create the Maildir "
 		    "folder: %s", path, strerror(errno));
-	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+	*fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (*fd >= 0)
+		return 0;
+	/* O_DIRECTORY with O_NOFOLLOW meets a link with ENOTDIR. */
+	if (errno == ELOOP || (errno == ENOTDIR && fstatat(at, name, &st,
+	    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)))
+		return err_set(e, FC_EIO, "%s: a symbolic link; famcontactd "
+		    "delivers into no Maildir folder through a link", path);
+	if (errno == ENOTDIR)
 		return err_set(e, FC_EIO, "%s: not a folder", path);
-	return 0;
+	return err_set(e, FC_EIO, "%s: %s", path, strerror(errno));
 }
 
 /* The host name with "/" and ":" encoded as the Maildir spec says. */
@@ -83,20 +95,6 @@ write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
-/* Sync a folder so that a new entry in it survives a crash. */
-static int
-sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* The file's contents: envelope on top, LF line ends (Maildir use). */
 static void
 file_text(struct strbuf *b, const char *from, const char *rcpt,
@@ -110,26 +108,62 @@ file_text(struct strbuf *b, const char *from, const char *rcpt,
 	}
 }
 
+/* The Maildir's folders, each opened without following links. */
+struct maildir_fds {
+	int top, tmp, new, cur;
+};
+
+static void
+close_dirs(struct maildir_fds *d)
+{
+	int *fd[] = {&d->top, &d->tmp, &d->new, &d->cur};
+
+	for (size_t i = 0; i < sizeof(fd) / sizeof(fd[0]); i++)
+		if (*fd[i] >= 0) {
+			close(*fd[i]);
+			*fd[i] = -1;
+		}
+}
+
+static int
+open_dirs(const char *dir, struct maildir_fds *d, struct fc_error *e)
+{
+	static const char *const sub[] = {"tmp", "new", "cur"};
+	int *fd[] = {&d->tmp, &d->new, &d->cur};
+	char path[FC_PATH_MAX];
+	int rc;
+
+	d->top = d->tmp = d->new = d->cur = -1;
+	if ((rc = open_dir(AT_FDCWD, dir, dir, &d->top, e)) < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		if (xsnprintf(path, sizeof(path), "%s/%s", dir, sub[i]) != 0)
+			rc = err_set(e, FC_EIO, "%s: path too long", dir);
+		else
+			rc = open_dir(d->top, sub[i], path, fd[i], e);
+		if (rc < 0) {
+			close_dirs(d);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int
 maildir_deliver(const char *dir, const char *from, const char *rcpt,
 		const char *message, size_t len, char *name, size_t size,
 		struct fc_error *e)
 {
-	char tmp[FC_PATH_MAX], cur[FC_PATH_MAX], new[FC_PATH_MAX];
-	char newdir[FC_PATH_MAX], unique[MAILDIR_UNIQUE_MAX];
+	char tmp[FC_PATH_MAX], new[FC_PATH_MAX], unique[MAILDIR_UNIQUE_MAX];
 	char host[4 * MAILDIR_HOST_MAX + 1];
+	struct maildir_fds d;
 	struct strbuf b = {0};
 	struct timespec ts;
 	int fd = -1, rc, tries;
 
 	if (size > 0)
 		name[0] = '\0';
-	if (xsnprintf(tmp, sizeof(tmp), "%s/tmp", dir) != 0 ||
-	    xsnprintf(cur, sizeof(cur), "%s/cur", dir) != 0 ||
-	    xsnprintf(newdir, sizeof(newdir), "%s/new", dir) != 0)
-		return err_set(e, FC_EIO, "%s: path too long", dir);
-	if ((rc = make_dir(dir, e)) < 0 || (rc = make_dir(tmp, e)) < 0 ||
-	    (rc = make_dir(newdir, e)) < 0 || (rc = make_dir(cur, e)) < 0)
+	if ((rc = open_dirs(dir, &d, e)) < 0)
 		return rc;
 
 	host_part(host, sizeof(host));
@@ -139,16 +173,21 @@ maildir_deliver(const char *dir, const char *from, const char *rcpt,
 		    (long long)ts.tv_sec, ts.tv_nsec / 1000L, (long)getpid(),
 		    ++deliveries, host) != 0 ||
 		    xsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, unique) != 0 ||
-		    xsnprintf(new, sizeof(new), "%s/new/%s", dir, unique) != 0)
+		    xsnprintf(new, sizeof(new), "%s/new/%s", dir, unique) != 0) {
+			close_dirs(&d);
 			return err_set(e, FC_EIO, "%s: path too long", dir);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
+		}
+		fd = openat(d.tmp, unique, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
-	if (fd < 0)
-		return err_set(e, FC_EIO, "%s: cannot create: %s", tmp,
+	if (fd < 0) {
+		rc = err_set(e, FC_EIO, "%s: cannot create: %s", tmp,
 		    tries == MAILDIR_TRIES ? "no unique name" : strerror(errno));
+		close_dirs(&d);
+		return rc;
+	}
 
 	file_text(&b, from, rcpt, message, len);
 	if (write_all(fd, b.s, b.len) != 0 || fsync(fd) != 0) {
@@ -162,34 +201,37 @@ maildir_deliver(const char *dir, const char *from, const char *rcpt,
 		    strerror(errno));
 		goto fail;
 	}
-	/* link() never replaces a file; rename() where links are missing. */
-	if (link(tmp, new) != 0) {
+	/* linkat() never replaces a file; renameat() where links are missing. */
+	if (linkat(d.tmp, unique, d.new, unique, 0) != 0) {
 		if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP) {
 			rc = err_set(e, FC_EIO, "%s: cannot deliver: %s", new,
 			    strerror(errno));
 			goto fail;
 		}
-		if (rename(tmp, new) != 0) {
+		if (renameat(d.tmp, unique, d.new, unique) != 0) {
 			rc = err_set(e, FC_EIO, "%s: cannot deliver: %s", new,
 			    strerror(errno));
 			goto fail;
 		}
 	} else {
-		unlink(tmp);
+		unlinkat(d.tmp, unique, 0);
 	}
-	if (sync_dir(newdir) != 0) {
+	if (fsync(d.new) != 0) {
 		/* The message is there; only its durability is in doubt. */
-		rc = err_set(e, FC_EIO, "%s: cannot sync: %s", newdir,
+		rc = err_set(e, FC_EIO, "%s/new: cannot sync: %s", dir,
 		    strerror(errno));
+		close_dirs(&d);
 		sb_free(&b);
 		return rc;
 	}
+	close_dirs(&d);
 	sb_free(&b);
 	if (size > 0 && xsnprintf(name, size, "new/%s", unique) != 0)
 		name[0] = '\0';
 	return 0;
 fail:
-	unlink(tmp);
+	unlinkat(d.tmp, unique, 0);
+	close_dirs(&d);
 	sb_free(&b);
 	return rc;
 }

@@ -56,12 +56,22 @@ password_read(const char *password_file, char *buf, size_t size,
 	} else
 		return 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/*
+	 * O_NONBLOCK: a FIFO or a device in its place must be refused at
+	 * once, not wait for a writer. O_NOFOLLOW: the file checked below
+	 * is the file named, not whatever a link points at.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+	    O_NOFOLLOW);
 	if (fd < 0) {
 		int saved = errno;
 
 		if (credential && saved == ENOENT)
 			return 0;
+		if (saved == ELOOP)
+			return err_set(e, FC_EPERM, "%s: a symbolic link; the "
+			    "password is read from a regular file only (name "
+			    "the file itself)", path);
 		return err_set(e, saved == ENOENT ? FC_ENOINPUT :
 		    saved == EACCES ? FC_EPERM : FC_EIO,
 		    "%s: cannot open: %s", path, strerror(saved));
@@ -72,7 +82,11 @@ password_read(const char *password_file, char *buf, size_t size,
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = err_set(e, FC_EINVAL, "%s: not a regular file", path);
+		rc = err_set(e, FC_EINVAL, "%s: not a regular file (a %s); "
+		    "the password is read from a regular file only", path,
+		    S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ?
+		    "folder" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ?
+		    "device" : S_ISSOCK(st.st_mode) ? "socket" : "special file");
 		goto fail;
 	}
 	/*

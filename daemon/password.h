@@ -19,8 +19,10 @@ struct fc_error;
  * $CREDENTIALS_DIRECTORY/smtp-password, else "" (no AUTH). A file readable
  * or writable by group or others, or not owned by this user, is refused
  * (FC_EPERM) with a message saying how to fix it; the trailing newline is
- * removed. Used error codes: FC_EPERM, FC_ENOINPUT, FC_EIO, FC_EINVAL
- * (empty, several lines, too long), FC_EINTERNAL (size < 2).
+ * removed. Used error codes: FC_EPERM (also a symbolic link), FC_ENOINPUT,
+ * FC_EIO, FC_EINVAL (empty, several lines, too long, not a regular file:
+ * a FIFO or a device is refused at once, never waited on), FC_EINTERNAL
+ * (size < 2).
  */
 int password_read(const char *password_file, char *buf, size_t size,
 		  struct fc_error *e);

@@ -139,7 +139,7 @@ class Install(unittest.TestCase):
                             "--create"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         st = os.stat(self.path("var/lib/famcontactd"))
-        self.assertEqual(stat.S_IMODE(st.st_mode), 0o750)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
         self.assertEqual(st.st_uid, int(user[0][2]))
         st = os.stat(self.path("etc/famcontactd"))
         self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o700, 0))

@@ -834,6 +834,59 @@ class BadDatabase(FcTestCase):
         self.assertEqual(sql(self.db, "SELECT name FROM sqlite_master"),
                          [("invoices",)])
 
+    def test_folder_others_can_write(self):
+        # famcontactd's folder is 0700; one that others could write lets
+        # them put another file in the database's place: refused.
+        state = os.path.dirname(self.db)
+        before = sha256(self.db)
+        for mode in (0o770, 0o707):
+            with self.subTest(mode=oct(mode)):
+                os.chmod(state, mode)
+                self.matrix(EX_NOPERM, HEALTH_CRITICAL,
+                            needle=f"(mode {mode:04o})")
+                r = self.ctl_as(["health"])
+                self.assertIn("writable by group or others", r.stdout)
+        self.assert_bytes(before)
+        os.chmod(state, 0o750)      # what the unit used to make: fine
+        self.assertEqual(self.ctl_as(["status"]).returncode, 0)
+
+    def test_symbolic_link(self):
+        # The database moved elsewhere, a link left in its place.
+        elsewhere = os.path.join(self.dir, "elsewhere.db")
+        os.rename(self.db, elsewhere)
+        os.symlink(elsewhere, self.db)
+        before = sha256(elsewhere)
+        mtime = os.stat(elsewhere).st_mtime_ns
+        self.matrix(EX_NOPERM, HEALTH_CRITICAL, needle="symbolic link")
+        self.assertEqual((sha256(elsewhere), os.stat(elsewhere).st_mtime_ns),
+                         (before, mtime), "the link's target was changed")
+        self.assertFalse(os.path.exists(elsewhere + "-wal"))
+
+    def test_empty_file(self):
+        # An empty file famcontactd did not make is not made a database.
+        os.unlink(self.db)
+        open(self.db, "wb").close()
+        self.matrix(EX_DATAERR, HEALTH_CRITICAL, needle="an empty file")
+        self.assertEqual(os.path.getsize(self.db), 0)
+
+
+class PasswordFile(FcTestCase):
+    """famcontactd -n meets something other than a regular file where
+    the SMTP password should be: refused at once, never waited on."""
+
+    def test_fifo(self):
+        fifo = os.path.join(self.dir, "smtp-password")
+        os.mkfifo(fifo, 0o600)
+        self.write_conf(
+            'delivery = { transport = "smtp"; from = "r@example.org"; };\n'
+            'smtp = { url = "smtp://mail.example.org:587"; tls = "required";\n'
+            f'  username = "reminders"; password_file = "{fifo}"; }};\n')
+        r = self.daemon("-n", timeout=15)
+        self.assertEqual(r.rc, 78, r)
+        self.assertIn(fifo, r.err)
+        self.assertIn("not a regular file (a FIFO)", r.err)
+        self.assertNotIn("configuration OK", r.out)
+
 
 if __name__ == "__main__":
     unittest.main()

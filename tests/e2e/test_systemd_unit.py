@@ -100,7 +100,7 @@ class Unit(unittest.TestCase):
             "User": ["famcontact"],
             "Group": ["famcontact"],
             "StateDirectory": ["famcontactd"],
-            "StateDirectoryMode": ["0750"],
+            "StateDirectoryMode": ["0700"],
             "UMask": ["0077"],
             "LoadCredential": ["smtp-password:/etc/famcontactd/smtp-password"],
             # No password file, no AUTH: the unit must start all the same.
@@ -125,7 +125,7 @@ class Unit(unittest.TestCase):
         with open(os.path.join(SOURCE_DIR, "systemd",
                                "famcontactd.tmpfiles")) as f:
             lines = [l.split() for l in f if l.strip() and l[0] != "#"]
-        self.assertIn(["d", "/var/lib/famcontactd", "0750", "famcontact",
+        self.assertIn(["d", "/var/lib/famcontactd", "0700", "famcontact",
                        "famcontact", "-"], lines)
 
 

@@ -431,22 +431,121 @@ test_not_a_database(void **state)
 	assert_unchanged(fx->path, &s);
 
 	/* A folder is not a database either. */
-	assert_int_equal(db_open(fx->dir, DB_OPEN_CREATE, &db, &e), FC_EDB);
+	assert_int_equal(unlink(fx->path), 0);
+	assert_int_equal(mkdir(fx->path, 0700), 0);
+	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
+	assert_null(db);
+	assert_int_equal(rmdir(fx->path), 0);
+
+	/* Nor a FIFO, which must not hang the open waiting for a writer. */
+	assert_int_equal(mkfifo(fx->path, 0600), 0);
+	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "not a regular file"));
 	assert_null(db);
 }
 
 static void
-test_empty_file_is_migrated(void **state)
+test_empty_file_is_refused(void **state)
 {
 	struct fixture *fx = *state;
+	struct fc_error e = {0};
 	FILE *f = fopen(fx->path, "w");
 	struct db *db;
+	struct stat st;
 
+	/* Not made by famcontactd: no database is made of it. */
 	assert_non_null(f);
 	fclose(f);
-	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
+	assert_null(db);
+	assert_non_null(strstr(e.msg, "an empty file"));
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(access(fx->dir, F_OK), 0);
+	/* What db_open makes itself becomes a database at once. */
+	assert_int_equal(unlink(fx->path), 0);
+	db = open_ok(fx->path, DB_OPEN_CREATE);
 	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	db_close(db);
+}
+
+/* Write a famcontactd database at path with one caseworker. */
+static void
+make_db(const char *path)
+{
+	struct caseworker cw = {0};
+	struct fc_error e = {0};
+	struct db *db = open_ok(path, DB_OPEN_CREATE);
+
+	xstrlcpy(cw.email, "amira@example.org", sizeof(cw.email));
+	xstrlcpy(cw.name, "Amira K.", sizeof(cw.name));
+	assert_int_equal(db_caseworker_add(db, &cw, &e), 0);
+	db_close(db);
+}
+
+static void
+test_symbolic_links_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	char real[FC_PATH_MAX], link_db[FC_PATH_MAX], real_dir[FC_PATH_MAX];
+	char link_dir[FC_PATH_MAX], via_dir[FC_PATH_MAX];
+	struct snapshot s;
+	struct db *db;
+
+	assert_int_equal(xsnprintf(real, sizeof(real), "%s/real.db", fx->dir), 0);
+	assert_int_equal(xsnprintf(link_db, sizeof(link_db), "%s/link.db",
+	    fx->dir), 0);
+	make_db(real);
+	snap(real, &s);
+	assert_int_equal(symlink(real, link_db), 0);
+	assert_int_equal(db_open(link_db, DB_OPEN_EXISTING, &db, &e), FC_EPERM);
+	assert_null(db);
+	assert_non_null(strstr(e.msg, "symbolic link"));
+	assert_int_equal(db_open(link_db, DB_OPEN_CREATE, &db, &e), FC_EPERM);
+	assert_unchanged(real, &s);
+
+	/* A dangling link is not followed to make a file at its target. */
+	assert_int_equal(unlink(real), 0);
+	assert_int_equal(db_open(link_db, DB_OPEN_CREATE, &db, &e), FC_EPERM);
+	assert_int_equal(access(real, F_OK), -1);
+
+	/* Nor is a link in place of the folder. */
+	assert_int_equal(xsnprintf(real_dir, sizeof(real_dir), "%s/state",
+	    fx->dir), 0);
+	assert_int_equal(xsnprintf(link_dir, sizeof(link_dir), "%s/alias",
+	    fx->dir), 0);
+	assert_int_equal(xsnprintf(via_dir, sizeof(via_dir), "%s/alias/fc.db",
+	    fx->dir), 0);
+	assert_int_equal(mkdir(real_dir, 0700), 0);
+	assert_int_equal(symlink(real_dir, link_dir), 0);
+	assert_int_equal(db_open(via_dir, DB_OPEN_CREATE, &db, &e), FC_EPERM);
+	assert_non_null(strstr(e.msg, "folder is a symbolic link"));
+	assert_int_equal(rmdir(real_dir), 0);	/* still empty */
+}
+
+static void
+test_folder_others_can_write_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	struct snapshot s;
+	struct db *db;
+
+	make_db(fx->path);
+	snap(fx->path, &s);
+	assert_int_equal(chmod(fx->dir, 0770), 0);
+	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_EPERM);
+	assert_null(db);
+	assert_non_null(strstr(e.msg, "writable by its group (mode 0770)"));
+	assert_non_null(strstr(e.msg, "chmod 700"));
+	assert_int_equal(chmod(fx->dir, 0703), 0);
+	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EPERM);
+	assert_non_null(strstr(e.msg, "writable by others"));
+	assert_unchanged(fx->path, &s);
+	/* The unit's old 0750 is fine: the group can only read. */
+	assert_int_equal(chmod(fx->dir, 0750), 0);
+	db_close(open_ok(fx->path, DB_OPEN_EXISTING));
 }
 
 /* Caseworkers. */
@@ -1353,8 +1452,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_empty_file_is_migrated, setup,
+		cmocka_unit_test_setup_teardown(test_empty_file_is_refused, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_symbolic_links_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_folder_others_can_write_refused, setup, teardown),
 		cmocka_unit_test(test_caseworker_crud),
 		cmocka_unit_test(test_caseworker_remove),
 		cmocka_unit_test(test_family_crud),

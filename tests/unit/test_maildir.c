@@ -189,6 +189,47 @@ test_deliver_unwritable(void **state)
 	assert_int_equal(entries(path, NULL, 0), 1);
 }
 
+/*
+ * Links are not followed: not in place of the Maildir, not in place of
+ * its tmp/ or new/; the folders they point at receive nothing.
+ */
+static void
+test_deliver_links_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct fc_error e = {0};
+	char elsewhere[256], path[256], sub[256];
+
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", f->dir);
+	assert_int_equal(mkdir(elsewhere, 0700), 0);
+	assert_int_equal(symlink(elsewhere, f->maildir), 0);
+	assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
+	    "b@example.org", message, sizeof(message) - 1, NULL, 0, &e),
+	    FC_EIO);
+	assert_non_null(strstr(e.msg, "symbolic link"));
+	assert_int_equal(entries(elsewhere, NULL, 0), 0);
+	assert_int_equal(unlink(f->maildir), 0);
+
+	for (const char *const *s = (const char *const[]){"tmp", "new", NULL};
+	    *s; s++) {
+		assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
+		    "b@example.org", message, sizeof(message) - 1, NULL, 0,
+		    &e), 0);
+		snprintf(path, sizeof(path), "%s/%s", f->maildir, *s);
+		snprintf(sub, sizeof(sub), "%s/%s.old", f->maildir, *s);
+		assert_int_equal(rename(path, sub), 0);
+		assert_int_equal(symlink(elsewhere, path), 0);
+		assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
+		    "b@example.org", message, sizeof(message) - 1, NULL, 0,
+		    &e), FC_EIO);
+		assert_non_null(strstr(e.msg, path));
+		assert_non_null(strstr(e.msg, "symbolic link"));
+		assert_int_equal(entries(elsewhere, NULL, 0), 0);
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(rename(sub, path), 0);
+	}
+}
+
 static void
 test_check_address(void **state)
 {
@@ -272,6 +313,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_failures, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_unwritable, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_links_refused, setup,
 		    teardown),
 		cmocka_unit_test(test_check_address),
 		cmocka_unit_test_setup_teardown(test_send_refusals, setup,

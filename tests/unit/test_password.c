@@ -156,12 +156,48 @@ test_password_not_owned(void **state)
 	assert_string_equal(buf, "");
 }
 
+/*
+ * Only a regular file holds the password: a FIFO or a device is refused
+ * at once (alarm: a wait for a writer ends the test as a failure), and a
+ * link is not followed, even to a good file.
+ */
+static void
+test_password_not_a_file(void **state)
+{
+	char buf[64], path[FC_PATH_MAX], link[FC_PATH_MAX];
+	struct fc_error e = {0};
+
+	(void)state;
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(xsnprintf(path, sizeof(path), "%s/fifo", tmpdir), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_int_equal(password_read(path, buf, sizeof(buf), &e), FC_EINVAL);
+	alarm(0);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, "not a regular file (a FIFO)"));
+	assert_string_equal(buf, "");
+
+	assert_int_equal(password_read("/dev/null", buf, sizeof(buf), &e),
+	    FC_EINVAL);
+	assert_non_null(strstr(e.msg, "(a device)"));
+
+	write_file("good", "s3cret\n", 0600, path, sizeof(path));
+	assert_int_equal(password_read(path, buf, sizeof(buf), &e), 0);
+	assert_int_equal(xsnprintf(link, sizeof(link), "%s/link", tmpdir), 0);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(password_read(link, buf, sizeof(buf), &e), FC_EPERM);
+	assert_non_null(strstr(e.msg, "symbolic link"));
+	assert_string_equal(buf, "");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_password_not_owned),
+		cmocka_unit_test(test_password_not_a_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);
