@@ -14,6 +14,7 @@
 
 #include "mime.h"
 #include "err.h"
+#include "text.h"
 #include "util.h"
 
 /* Nesting of multiparts we follow; real mail has a handful. */
@@ -31,45 +32,6 @@ static char
 lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-/* Length of the UTF-8 sequence at p with its code point, 0 when ill-formed. */
-static size_t
-utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
-{
-	size_t len;
-	uint32_t v, min;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-		len = 2;
-		v = p[0] & 0x1F;
-		min = 0x80;
-	} else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-		len = 3;
-		v = p[0] & 0x0F;
-		min = 0x800;
-	} else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-		len = 4;
-		v = p[0] & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (p[i] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return len;
 }
 
 static void
@@ -118,7 +80,7 @@ mime_clean(const char *s, size_t n, char *buf, size_t size)
 	if (size == 0)
 		return;
 	while (n > 0) {
-		if ((len = utf8_next(p, n, &cp)) == 0) {
+		if ((len = text_utf8_seq(p, n, &cp)) == 0) {
 			cp = 0xFFFD;
 			len = 1;
 		}
