@@ -244,6 +244,16 @@ class SilentServer(FcTestCase):
         gaps = [b - a for a, b in zip(times, times[1:])]
         self.assertGreaterEqual(len(pings), 3, self.messages)
         self.assertLessEqual(max(gaps), slack, gaps)
+        # The silence ends the turn: the queue held, and STATUS= says so.
+        status = [m for m in self.messages
+                  if m.startswith("STATUS=next event")]
+        if not status:
+            status = [self.receive(
+                lambda d: d.startswith("STATUS=next event"),
+                timeout=2 * self.SMTP_TIMEOUT)]
+        self.assertIn("; delivery held: ", status[0])
+        self.assertIn("no answer in time (smtp.timeout = %d)"
+                      % self.SMTP_TIMEOUT, status[0])
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=3 * self.SMTP_TIMEOUT), 0)
 
