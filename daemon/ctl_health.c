@@ -246,6 +246,38 @@ check_outbox(struct ctl *ctl, struct health *h, long queue_warn,
 	    queue_warn, queue_crit);
 }
 
+/*
+ * The daemon holds the queue because the server refuses the session
+ * (DB_META_TRANSPORT_ERROR): CRITICAL with the server's words, since no
+ * message goes out until someone mends the relay or the settings.
+ */
+static void
+check_transport(struct ctl *ctl, struct health *h)
+{
+	char buf[DB_META_VALUE_MAX + 1], when[64];
+	struct fc_error e = {0};
+	long long t;
+	char *words;
+
+	if (db_meta_get(ctl->db, DB_META_TRANSPORT_ERROR, buf, sizeof(buf),
+	    &e) <= 0 || buf[0] == '\0')
+		return;
+	errno = 0;
+	t = strtoll(buf, &words, 10);
+	if (errno != 0 || t <= 0 || *words != ' ') {
+		part(h, HEALTH_UNKNOWN, "meta %s is garbled",
+		    DB_META_TRANSPORT_ERROR);
+		return;
+	}
+	/* Written sanitised; a tampered row reaches no terminal raw. */
+	for (char *p = words; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	utc((int64_t)t, when, sizeof(when));
+	part(h, HEALTH_CRITICAL, "delivery held, the server refusing the "
+	    "session (last %s): %s", when, words + 1);
+}
+
 static void
 check_daemon(struct ctl *ctl, struct health *h)
 {
@@ -496,6 +528,7 @@ ctl_health_main(struct ctl *ctl, int argc, char **argv)
 	}
 	check_space(ctl, &h);
 	check_outbox(ctl, &h, queue_warn, queue_crit, dead_days);
+	check_transport(ctl, &h);
 	check_daemon(ctl, &h);
 	return verdict(&h);
 }

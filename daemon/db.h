@@ -193,6 +193,12 @@ int db_outbox_mark_sending(struct db *db, int64_t id, int64_t now,
 /* At start-up: every 'sending' message (a crash) back to queued, due now. */
 int db_outbox_requeue_sending(struct db *db, int64_t now, int64_t *count,
 			      struct fc_error *e);
+/*
+ * Set the last error of every queued message due at now (a hold of the
+ * whole queue: why they wait); *count says how many.
+ */
+int db_outbox_note_due(struct db *db, int64_t now, const char *last_error,
+		       int64_t *count, struct fc_error *e);
 /* The earliest next_attempt_at of the queued messages; 0 when none. */
 int db_outbox_next_wakeup(struct db *db, int64_t *t, struct fc_error *e);
 /*
@@ -294,6 +300,12 @@ int db_set_summary_week(struct db *db, const char *recipient,
 #define DB_META_PID "daemon_pid"
 #define DB_META_HEARTBEAT "daemon_heartbeat"
 #define DB_META_NEXT_EVENT "daemon_next_event"
+/*
+ * Why the delivery driver holds the queue: "<UTC seconds> <stage>: <the
+ * server's words>", written at each refusal of the session and emptied
+ * by the next message sent; "" or absent = no hold.
+ */
+#define DB_META_TRANSPORT_ERROR "transport_error"
 /* Room for a meta value the daemon writes (a number, an id). */
 #define DB_META_VALUE_MAX 255
 /*

@@ -384,6 +384,36 @@ db_outbox_requeue_sending(struct db *db, int64_t now, int64_t *count,
 }
 
 int
+db_outbox_note_due(struct db *db, int64_t now, const char *last_error,
+		   int64_t *count, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*count = 0;
+	if ((rc = db_stmt(db, &key,
+	    "UPDATE outbox SET last_error = ?2"
+	    " WHERE state = 'queued' AND next_attempt_at <= ?1",
+	    &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, now);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, last_error,
+		    (int)error_len(last_error, DB_OUTBOX_ERROR_MAX),
+		    SQLITE_STATIC);
+	if (rc != SQLITE_OK) {
+		db_done(st);
+		return db_fail(db, rc, e, "cannot note the queue's hold");
+	}
+	if ((rc = db_step_done(st)) != SQLITE_OK)
+		return db_fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e,
+		    "cannot note the queue's hold");
+	*count = sqlite3_changes64(db->h);
+	return 0;
+}
+
+int
 db_outbox_next_wakeup(struct db *db, int64_t *t, struct fc_error *e)
 {
 	static struct db_stmt_key key;

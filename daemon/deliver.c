@@ -23,6 +23,7 @@ const struct transport_ops deliver_transport_real = {
 	.open = transport_open,
 	.send = transport_send,
 	.close = transport_close,
+	.set_alive = transport_set_alive,
 };
 
 /* When the next commit is to be a synced one (see deliver.h). */
@@ -100,6 +101,98 @@ failed(struct deliver *dl, const struct outbox_row *row, int err,
 	*retry_at = next;
 	return db_outbox_set_state(dl->db, row->id, st, attempts, next,
 	    why->msg, now, e);
+}
+
+/* Passes held in a row beyond which the hold stays at retry.max. */
+#define HOLD_PASSES_MAX 64
+
+/* Keep (or, with "", clear) the hold's cause for famcontactctl health. */
+static void
+note_transport(struct deliver *dl, const char *value)
+{
+	struct fc_error e = {0};
+
+	if (db_meta_set(dl->db, DB_META_TRANSPORT_ERROR, value, &e) < 0) {
+		log_warn("cannot record the state of delivery: %s", e.msg);
+		return;
+	}
+	dl->meta_clean = value[0] == '\0';
+}
+
+/*
+ * The session failed, not this message: hold the transport as a whole,
+ * the message back in the queue without its attempt counted (dead only
+ * past retry.give_up_after), every other due message told why it waits.
+ */
+static int
+held(struct deliver *dl, const struct outbox_row *row,
+     const struct send_result *res, const struct fc_error *why,
+     struct fc_error *e)
+{
+	int64_t now = now_utc(), delay, retry_at = 0, n = 0;
+	const char *stage = send_stage_name(res->stage);
+	const char *words = res->text[0] ? res->text : why->msg;
+	char value[DB_META_VALUE_MAX + 1];
+	int rc;
+
+	if (dl->held_passes < HOLD_PASSES_MAX)
+		dl->held_passes++;
+	delay = outbox_backoff(&dl->retry, dl->held_passes, random32());
+	dl->hold_until = now + delay;
+	dl->holds++;
+	(void)xsnprintf(dl->held, sizeof(dl->held), "%s%s%s", stage,
+	    stage[0] ? ": " : "", words);
+	if (!log_repeated(&dl->hold_warn, dl->held))
+		log_warn("delivery held for %llds, every message kept in the "
+		    "queue: %s", (long long)delay, why->msg);
+	/* Cut to fit: health shows what there is room for. */
+	(void)xsnprintf(value, sizeof(value), "%lld %s", (long long)now,
+	    dl->held);
+	note_transport(dl, value);
+	if (outbox_after_failure(&dl->retry, FC_ETEMP, row->created_at,
+	    now) == OUTBOX_DEAD)
+		rc = failed(dl, row, FC_ETEMP, why, &retry_at, e);
+	else
+		rc = db_outbox_set_state(dl->db, row->id, OUTBOX_QUEUED,
+		    row->attempts, dl->hold_until, why->msg, now, e);
+	if (rc == 0)
+		rc = db_outbox_note_due(dl->db, now, why->msg, &n, e);
+	return rc;
+}
+
+/* A message sent: the session works; a hold's stretch is over. */
+static void
+session_ok(struct deliver *dl)
+{
+	if (dl->held_passes > 0)
+		log_info("delivery resumed");
+	dl->held_passes = 0;
+	dl->held[0] = '\0';
+	dl->hold_warn.at = 0;
+	if (!dl->meta_clean)
+		note_transport(dl, "");
+}
+
+/*
+ * The whole message went out and its final reply was lost: it may have
+ * been delivered. Dead, saying so, rather than sent again unasked: the
+ * alert tells the coordinators, who decide (famcontactctl outbox retry).
+ */
+static int
+uncertain(struct deliver *dl, const struct outbox_row *row,
+	  const struct fc_error *why, struct fc_error *e)
+{
+	char note[DB_OUTBOX_ERROR_MAX + 1];
+
+	(void)xsnprintf(note, sizeof(note), "delivery uncertain: %s",
+	    why->msg);
+	log_err("outbox %lld (%s): %s; not sent again unless asked "
+	    "(famcontactctl outbox retry %lld)", (long long)row->id,
+	    outbox_kind_name(row->kind), note, (long long)row->id);
+	xstrlcpy(dl->last_error, note, sizeof(dl->last_error));
+	dl->dead++;
+	return db_outbox_set_state(dl->db, row->id, OUTBOX_DEAD,
+	    row->attempts + 1, 0, note, now_utc(), e);
 }
 
 /*
@@ -261,6 +354,9 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 			dl->hold_until = retry_at;
 			break;
 		}
+		if (dl->ops->set_alive != NULL && dl->hooks.alive != NULL)
+			dl->ops->set_alive(dl->t, dl->hooks.alive,
+			    dl->hooks.ctx);
 		src = dl->ops->send(dl->t, dl->from, row.recipient, msg.s,
 		    msg.len, &res, &why);
 		if (src == 0) {
@@ -269,6 +365,7 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 			    res.text[0] ? ": " : "", res.text);
 			dl->sent++;
 			dl->last_error[0] = '\0';
+			session_ok(dl);
 			/* Committed with the next claim, or by flush_sent(). */
 			dl->sent_id = row.id;
 			dl->sent_attempts = row.attempts + 1;
@@ -276,16 +373,19 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 				break;
 			continue;
 		}
-		if ((rc = flush_sent(dl, e)) < 0 ||
-		    (rc = failed(dl, &row, src, &why, &retry_at, e)) < 0)
+		if ((rc = flush_sent(dl, e)) < 0)
 			break;
-		/* No answer at all: the server is down; spare the others. */
-		if (src == FC_ETEMP && res.reply_code == 0 && retry_at != 0) {
-			dl->hold_until = retry_at;
-			dl->ops->close(dl->t);
-			dl->t = NULL;
+		/* Nobody's fault but the session's: hold, spare the others. */
+		if (res.session) {
+			rc = held(dl, &row, &res, &why, e);
 			break;
 		}
+		if (res.uncertain)
+			rc = uncertain(dl, &row, &why, e);
+		else
+			rc = failed(dl, &row, src, &why, &retry_at, e);
+		if (rc < 0)
+			break;
 	}
 	dl->ops->close(dl->t);
 	dl->t = NULL;

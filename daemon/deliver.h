@@ -5,10 +5,28 @@
  * One message at a time: claim it (re-checked against the register,
  * then queued -> sending, in one transaction), send it, and record what
  * happened: sent (committed with the next claim), queued again after a
- * backoff (4xx, network), dead (5xx, or older than retry.give_up_after),
- * or cancelled when the re-check left nobody to write about. A server
- * that does not answer at all holds the whole queue (hold_until) rather
- * than failing every message in turn.
+ * backoff (a 4xx to RCPT, DATA or end of data), dead (a 5xx there, or
+ * older than retry.give_up_after), or cancelled when the re-check left
+ * nobody to write about.
+ *
+ * A failure of the session (send_result.session: no connection, TLS or
+ * AUTH refused, any refusal of the greeting, EHLO, STARTTLS or MAIL FROM,
+ * 5xx included) is no message's fault: the pass stops, the message goes
+ * back to the queue with its attempt count unchanged (an attempt counts
+ * what the server said about this message), due when the hold ends, and
+ * every other due message keeps its place with the same last error. The
+ * whole transport is held (hold_until) for retry.first, doubling up to
+ * retry.max while refusals go on, the stretch logged once, shown by
+ * STATUS= and kept for famcontactctl health (DB_META_TRANSPORT_ERROR)
+ * until a message is sent. A message dies of session refusals only once
+ * it is older than retry.give_up_after.
+ *
+ * A message whose delivery is uncertain (send_result.uncertain: the whole
+ * message went out, the final reply was lost or not understood) goes to
+ * dead with the last error "delivery uncertain: ...", never silently back
+ * to the queue: the coordinators' alert tells them, and they decide
+ * (famcontactctl outbox retry sends it again, with the same Message-ID,
+ * at the price of a possible duplicate).
  *
  * Durability: the messages were committed with a synced commit when
  * they were queued. Their state changes here are committed without
@@ -57,9 +75,12 @@ struct transport_ops {
 		    const char *message, size_t len, struct send_result *r,
 		    struct fc_error *e);
 	void (*close)(struct transport *t);
+	/* Call alive(ctx) while waiting on the server; NULL = no such thing. */
+	void (*set_alive)(struct transport *t, void (*alive)(void *ctx),
+			  void *ctx);
 };
 
-/* transport_open, transport_send and transport_close. */
+/* transport_open, transport_send, transport_close, transport_set_alive. */
 extern const struct transport_ops deliver_transport_real;
 
 /* What the program running the driver does between and for messages. */
@@ -69,7 +90,11 @@ struct deliver_hooks {
 	 * has been recorded). NULL = never.
 	 */
 	bool (*stop)(void *ctx);
-	/* Before each message, when not stopping: a sign of life. NULL = none. */
+	/*
+	 * Before each message, when not stopping, and at least once a
+	 * second while the transport waits on the server: a sign of life.
+	 * NULL = none.
+	 */
 	void (*alive)(void *ctx);
 	/*
 	 * Inside the claim's transaction: re-check row against the register
@@ -93,7 +118,12 @@ struct deliver {
 
 	/* State between messages and between runs. */
 	struct transport *t;		/* open during a run; NULL between */
-	int64_t hold_until;		/* no delivery before: server unreachable */
+	int64_t hold_until;		/* no delivery before: session refused */
+	int held_passes;		/* passes held in a row; 0 after a send */
+	bool meta_clean;		/* DB_META_TRANSPORT_ERROR known empty */
+	/* The hold's cause for STATUS=, "<stage>: <words>"; "" = none. */
+	char held[DELIVER_ERROR_MAX];
+	struct log_repeat hold_warn;	/* the hold's warning, once a stretch */
 	int64_t sent_id;		/* sent, its mark not yet committed */
 	int sent_attempts;
 	/* The last error, for STATUS=; a message sent clears it. */
@@ -102,6 +132,7 @@ struct deliver {
 
 	/* Outcomes since deliver_init(). */
 	int sent, cancelled, failed, dead;
+	int holds;			/* passes stopped by a session refusal */
 };
 
 /*
@@ -122,8 +153,8 @@ int deliver_set_conf(struct deliver *dl, const struct conf *c,
 
 /*
  * Deliver every message due now over one connection, until none is left,
- * the server stops answering (the queue held until its retry), or the
- * stop hook says so; nothing while the queue is held. Failed attempts are
+ * the session fails (the queue held, see above), or the stop hook says
+ * so; nothing while the queue is held. Failed attempts are
  * counted and logged, not returned. Errors: the database's (FC_EDB,
  * FC_EBUSY, FC_EIO); what was recorded before stays recorded.
  */

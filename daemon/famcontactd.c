@@ -333,7 +333,7 @@ log_next(int64_t when)
  * wake us: data_version ignores them).
  */
 static void
-report(struct daemon *d, int64_t when, bool ready)
+report(struct daemon *d, int64_t when)
 {
 	struct outbox_stats ob = {0};
 	struct fc_error e = {0};
@@ -343,10 +343,11 @@ report(struct daemon *d, int64_t when, bool ready)
 		when_format_utc(when, at, sizeof(at));
 	if (db_outbox_stats(d->db, now_utc(), &ob, &e) < 0)
 		note_error(d, e.msg);
-	notify_send("%sSTATUS=next event %s; %" PRId64 " waiting, %" PRId64
-	    " failing%s%s%s%s", ready ? "READY=1\n" : "", at, ob.pending,
+	notify_send("STATUS=next event %s; %" PRId64 " waiting, %" PRId64
+	    " failing%s%s%s%s%s%s", at, ob.pending,
 	    ob.failing, d->reserve.full ? "; " : "",
 	    d->reserve.full ? d->reserve.status : "",
+	    d->dl.held[0] ? "; delivery held: " : "", d->dl.held,
 	    d->dl.last_error[0] ? "; last error: " : "", d->dl.last_error);
 	if (db_begin(d->db, &e) < 0)
 		goto failed;
@@ -379,7 +380,6 @@ set_pid(struct daemon *d, long pid)
 static int
 loop(struct daemon *d)
 {
-	bool ready = false;
 	struct fc_error e = {0};
 
 	if (dbwatch_open(&d->watch, d->conf->database, RESERVE_SUFFIX,
@@ -388,6 +388,12 @@ loop(struct daemon *d)
 		return EX_OSERR;
 	}
 	reserve_init(&d->reserve, d->conf->database);
+	/*
+	 * Ready once the configuration and the database are open: the
+	 * first turn may wait long on a slow server (the watchdog is fed
+	 * meanwhile), and systemd should not take that for a failed start.
+	 */
+	notify_send("READY=1\nSTATUS=started; first turn under way");
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = d->sfd, .events = POLLIN },
@@ -426,8 +432,7 @@ loop(struct daemon *d)
 		/* Room made for a turn the full disk stopped: again now. */
 		if (reserve_check(&d->reserve, d->db) && turn_failed)
 			when = now_utc();
-		report(d, when, !ready);
-		ready = true;
+		report(d, when);
 		log_next(when);
 		for (;;) {
 			/* A signal read while working (between messages). */
@@ -581,6 +586,10 @@ run(const char *path, bool once)
 		    "--state dead", d.dl.dead, d.dl.dead == 1 ? "message was" :
 		    "messages were");
 		status = EX_UNAVAILABLE;
+	} else if (d.dl.holds > 0) {
+		log_err("the server refused the session: every message stays "
+		    "queued for the next run");
+		status = EX_TEMPFAIL;
 	} else if (d.dl.failed > 0) {
 		log_err("%d delivery %s failed and will be retried: see "
 		    "famcontactctl outbox list --state queued", d.dl.failed,

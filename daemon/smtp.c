@@ -83,7 +83,31 @@ struct smtp {
 	size_t partial_len;
 	char last[SMTP_REPLY_LINE_MAX + 1];	/* last final reply line */
 	char errbuf[CURL_ERROR_SIZE];
+
+	/* Called while a transfer waits (smtp_set_alive); NULL = none. */
+	void (*alive)(void *ctx);
+	void *alive_ctx;
 };
+
+/*
+ * libcurl's progress callback, at least once a second while a transfer
+ * runs or waits: a sign of life for the caller (systemd's watchdog).
+ * Never aborts: the transaction in flight always finishes.
+ */
+static int
+on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
+	    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct smtp *s = ctx;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (s->alive != NULL)
+		s->alive(s->alive_ctx);
+	return 0;
+}
 
 /*
  * Copy n bytes of s into buf as printable ASCII: anything else becomes
@@ -409,6 +433,9 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 	SET(CURLOPT_READFUNCTION, read_message);
 	SET(CURLOPT_READDATA, s);
 	SET(CURLOPT_ERRORBUFFER, s->errbuf);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, s);
+	SET(CURLOPT_NOPROGRESS, 0L);
 	/* VERBOSE feeds the debug callback; nothing is printed. */
 	SET(CURLOPT_SOCKOPTFUNCTION, on_socket);
 	SET(CURLOPT_SOCKOPTDATA, s);
@@ -685,6 +712,13 @@ again:
 		s->latch_error = *e;
 	}
 	return ret;
+}
+
+void
+smtp_set_alive(struct smtp *s, void (*alive)(void *ctx), void *ctx)
+{
+	s->alive = alive;
+	s->alive_ctx = ctx;
 }
 
 void

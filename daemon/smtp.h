@@ -31,6 +31,12 @@ int smtp_send(struct smtp *s, const char *from, const char *rcpt,
 	      const char *message, size_t len, struct send_result *r,
 	      struct fc_error *e);
 
+/*
+ * Have alive(ctx) called at least once a second while a transfer (QUIT
+ * included) runs or waits on the server; NULL = never.
+ */
+void smtp_set_alive(struct smtp *s, void (*alive)(void *ctx), void *ctx);
+
 /* QUIT and free; NULL is fine. */
 void smtp_close(struct smtp *s);
 

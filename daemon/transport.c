@@ -111,6 +111,13 @@ transport_send(struct transport *t, const char *from, const char *rcpt,
 }
 
 void
+transport_set_alive(struct transport *t, void (*alive)(void *ctx), void *ctx)
+{
+	if (t->smtp != NULL)
+		smtp_set_alive(t->smtp, alive, ctx);
+}
+
+void
 transport_close(struct transport *t)
 {
 	if (t == NULL)

@@ -41,6 +41,13 @@ int transport_send(struct transport *t, const char *from, const char *rcpt,
 		   const char *message, size_t len, struct send_result *r,
 		   struct fc_error *e);
 
+/*
+ * Have alive(ctx) called at least once a second while t waits on the SMTP
+ * server, for a watchdog (nothing for a Maildir); NULL = never.
+ */
+void transport_set_alive(struct transport *t, void (*alive)(void *ctx),
+			 void *ctx);
+
 /* Close the connection (QUIT) and free; NULL is fine. */
 void transport_close(struct transport *t);
 

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import threading
 import time
 import unittest
 
@@ -73,10 +74,13 @@ class Notify(FcTestCase):
         proc = self.start_daemon(env={"NOTIFY_SOCKET": address,
                                       "WATCHDOG_USEC": str(WATCHDOG_USEC),
                                       "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
-        ready = self.receive(lambda d: "READY=1" in d.split("\n"))
-        # Ready once the first pass is done: the reminder is delivered.
+        # Ready once the configuration and the database are open, before
+        # the first turn (which may wait long on a slow server).
+        self.receive(lambda d: "READY=1" in d.split("\n"))
+        # After the first turn: the reminder is delivered.
+        status = self.receive(lambda d: "STATUS=next event" in d)
         self.assertEqual(len(self.mails()), 1)
-        status = self.fields(ready)["STATUS"]
+        status = self.fields(status)["STATUS"]
         self.assertRegex(status, r"^next event \d{4}-\d\d-\d\dT\S+Z; "
                          r"0 waiting, 0 failing$")
         return proc
@@ -164,6 +168,94 @@ class Notify(FcTestCase):
         r = self.daemon()
         self.assertEqual(r.rc, 78, r)
         self.assertRegex(r.err, re.escape(self.conf) + r":\d+: ")
+
+
+class SilentServer(FcTestCase):
+    """A server that accepts the connection and never says a word: READY
+    comes before the first turn is over, and the watchdog is fed while
+    libcurl waits (issue 12, item 4)."""
+    now = Notify.now
+    listen = Notify.listen
+    receive = Notify.receive
+    SMTP_TIMEOUT = 8
+    WATCHDOG_USEC = 4000000     # pings expected every 2 s
+
+    def setUp(self):
+        super().setUp()
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        self.addCleanup(srv.close)
+        self.held = []
+        self.addCleanup(lambda: [c.close() for c in self.held])
+
+        def accept():
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                self.held.append(conn)      # open, and silent
+        threading.Thread(target=accept, daemon=True).start()
+        self.write_conf(
+            'delivery = { transport = "smtp";\n'
+            '  from = "Reminders <reminders@example.org>"; };\n'
+            'smtp = { url = "smtp://127.0.0.1:%d"; tls = "none";\n'
+            '  timeout = %d; };\n'
+            'reminders = { send_time = "09:00";\n'
+            '  send_days = ["Mon","Tue","Wed","Thu","Fri","Sat","Sun"]; };\n'
+            'summary = { weekday = "Sun"; time = "23:59"; };\n'
+            % (srv.getsockname()[1], self.SMTP_TIMEOUT))
+        self.ok("caseworker", "add", "amira@example.org")
+        self.ok("family", "add", "FXD-001", "--caseworker",
+                "amira@example.org", "--last-contact", "2026-11-01",
+                "--every", "14")
+        self.messages = []
+
+    def test_ready_and_watchdog_while_the_server_is_silent(self):
+        self.listen(os.path.join(self.dir, "notify.sock"))
+        t0 = time.monotonic()
+        proc = self.start_daemon(env={
+            "NOTIFY_SOCKET": os.path.join(self.dir, "notify.sock"),
+            "WATCHDOG_USEC": str(self.WATCHDOG_USEC),
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+        self.receive(lambda d: "READY=1" in d.split("\n"))
+        ready_at = time.monotonic()
+        # Long before the server's silence ends the first turn.
+        self.assertLess(ready_at - t0, self.SMTP_TIMEOUT - 3)
+        pings, turns = [], []
+        end = t0 + self.SMTP_TIMEOUT + 1
+        while time.monotonic() < end:
+            try:
+                data = self.sock.recv(8192).decode()
+            except socket.timeout:
+                continue
+            self.messages.append(data)
+            if data == "WATCHDOG=1":
+                pings.append(time.monotonic())
+            elif data.startswith("STATUS=next event"):
+                turns.append(time.monotonic())
+        self.assertTrue(self.held, "the daemon connected")
+        # The first turn ended seconds after READY, with the silence.
+        self.assertTrue(all(t > ready_at + 3 for t in turns), self.messages)
+        # Half the interval, and a second of libcurl's progress calls.
+        slack = self.WATCHDOG_USEC / 2e6 + 1.2
+        times = [ready_at] + pings
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        self.assertGreaterEqual(len(pings), 3, self.messages)
+        self.assertLessEqual(max(gaps), slack, gaps)
+        # The silence ends the turn: the queue held, and STATUS= says so.
+        status = [m for m in self.messages
+                  if m.startswith("STATUS=next event")]
+        if not status:
+            status = [self.receive(
+                lambda d: d.startswith("STATUS=next event"),
+                timeout=2 * self.SMTP_TIMEOUT)]
+        self.assertIn("; delivery held: ", status[0])
+        self.assertIn("no answer in time (smtp.timeout = %d)"
+                      % self.SMTP_TIMEOUT, status[0])
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=3 * self.SMTP_TIMEOUT), 0)
 
 
 if __name__ == "__main__":

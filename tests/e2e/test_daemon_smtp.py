@@ -8,7 +8,8 @@ over STARTTLS + AUTH with a CA made by the test, parsed with Python's email
 package (Turkish, German and Uyghur names, shown only with
 privacy.names_in_email); no second reminder the same day; 4xx at MAIL, RCPT
 and DATA retried and delivered exactly once; 5xx -> dead and one grouped
-alert; a connection dropped after DATA -> delivered at least once; no
+alert; a connection dropped after DATA -> dead as "delivery uncertain",
+sent again only when a coordinator asks; no
 STARTTLS on offer -> no AUTH, no mail, message kept; CR/LF put into the
 database behind the program's back never reaches the wire; a message left
 'sending' by a crash goes out again with the same Message-ID.
@@ -440,8 +441,30 @@ class TemporaryFailures(DaemonSmtpCase):
         self.once(now=LATER_SAME_DAY)
         self.assertEqual(len(srv.messages()), 2)
 
-    def test_451_at_mail(self):
-        self.retry_after("MAIL", 451, "4.3.0 local error")
+    def test_451_at_mail_holds_the_queue(self):
+        # MAIL FROM names the sender, the same for every message: its
+        # refusal concerns the session (issue 12), so the pass stops,
+        # nothing is charged an attempt, and both go after the hold.
+        srv = self.server(fails=["MAIL:451:1"])
+        self.smtp_conf(srv)
+        first, second = self.add_simple(2)
+        r = self.once(expect=EX_TEMPFAIL)
+        self.assertIn("4.3.0 local error", r.err)
+        self.assertIn("delivery held", r.err)
+        self.assert_clean_log(r.err, ["Familie Nummer"])
+        for cw in (first, second):
+            row = self.rows_to(cw)[0]
+            self.assertEqual((row["state"], row["attempts"]), ("queued", 0))
+            self.assertIn("451 4.3.0 local error", row["last_error"])
+        self.assertEqual(srv.messages(), [])
+
+        self.once(now=PAST_BACKOFF)
+        got = self.by_recipient(srv)
+        self.assertEqual({k: len(v) for k, v in got.items()},
+                         {first: 1, second: 1}, "each exactly once")
+        for cw in (first, second):
+            row = self.rows_to(cw)[0]
+            self.assertEqual((row["state"], row["attempts"]), ("sent", 1))
 
     def test_450_at_rcpt(self):
         self.retry_after("RCPT", 450, "4.2.1 mailbox busy")
@@ -510,34 +533,44 @@ class DeadLetters(DaemonSmtpCase):
 
 class DroppedAfterData(DaemonSmtpCase):
     """Test 4: the server takes the whole message, then drops the
-    connection without a reply."""
+    connection without a reply: delivery is uncertain. The message is
+    never sent again unasked (issue 12): dead, saying so, one alert to
+    the coordinators, who may send it again with the same Message-ID."""
 
-    def test_delivered_at_least_once(self):
+    def test_uncertain_never_resent_unasked(self):
         srv = self.server(drop_after_data=True)
         self.smtp_conf(srv)
         first, second = self.add_simple(2)
-        r = self.once(expect=EX_TEMPFAIL)
+        r = self.once(expect=EX_UNAVAILABLE)
         self.assertIn("connection lost after the whole message was sent",
                       r.err)
-        row = self.rows_to(first)[0]
-        self.assertEqual((row["state"], row["attempts"]), ("queued", 1))
-        self.assertIn("connection lost", row["last_error"])
-        self.assertNotEqual(self.rows_to(second)[0]["state"], "dead")
+        self.assertIn("famcontactctl outbox retry", r.err)
+        for cw in (first, second):
+            row = self.rows_to(cw)[0]
+            self.assertEqual((row["state"], row["attempts"]), ("dead", 1))
+            self.assertTrue(
+                row["last_error"].startswith("delivery uncertain: "),
+                row["last_error"])
+        # The coordinators are told (that alert, too, went out).
+        self.assertNotEqual(self.rows_to(COORD), [])
 
         srv.drop_after_data = False     # the server is mended
-        self.once(now=PAST_BACKOFF)
+        self.daemon("--once", now=PAST_BACKOFF)
         got = self.by_recipient(srv)
-        for cw in (first, second):
-            [row] = self.rows_to(cw)
-            self.assertEqual(row["state"], "sent")
-            copies = got.get(cw, [])
-            self.assertGreaterEqual(len(copies), 1, "never zero")
-            self.assertLessEqual(len(copies), row["attempts"],
-                                 "a repeat only per attempt in flight")
-            self.assertEqual({m["Message-ID"] for m in copies},
-                             {self.stored_message_id(row)},
-                             "a repeat has the same Message-ID")
+        # Not sent again by itself: once, by the dropped transfer.
+        self.assertEqual(len(got[first]), 1)
+        self.assertEqual(self.rows_to(first)[0]["state"], "dead")
+
+        # A coordinator decides: sent again, with the same Message-ID.
+        self.ok("outbox", "retry", str(self.rows_to(first)[0]["id"]))
+        self.daemon("--once", now=LATER_SAME_DAY)
+        got = self.by_recipient(srv)
+        [row] = self.rows_to(first)
+        self.assertEqual(row["state"], "sent")
         self.assertEqual(len(got[first]), 2)
+        self.assertEqual({m["Message-ID"] for m in got[first]},
+                         {self.stored_message_id(row)},
+                         "a repeat has the same Message-ID")
 
 
 class NoStartTls(DaemonSmtpCase):
@@ -556,14 +589,16 @@ class NoStartTls(DaemonSmtpCase):
             self.assertFalse(cmd.startswith(("AUTH", "MAIL", "RCPT", "DATA")),
                              srv.commands)
         self.assertEqual(srv.messages(), [])
+        # No STARTTLS concerns the session, not the message: the queue
+        # is held, and the held pass is no attempt of the message's.
         [row] = self.rows_to(cw)
-        self.assertEqual((row["state"], row["attempts"]), ("queued", 1))
+        self.assertEqual((row["state"], row["attempts"]), ("queued", 0))
         self.assertIn("STARTTLS", row["last_error"])
 
         # Still refused, still kept, on the next attempt.
         self.once(now=PAST_BACKOFF, expect=EX_TEMPFAIL)
         [row] = self.rows_to(cw)
-        self.assertEqual((row["state"], row["attempts"]), ("queued", 2))
+        self.assertEqual((row["state"], row["attempts"]), ("queued", 0))
         self.assertFalse([c for c in srv.commands
                           if c.startswith(("AUTH", "MAIL"))], srv.commands)
         self.assertEqual(srv.messages(), [])

@@ -255,6 +255,21 @@ class Daemon(HealthCase):
         self.meta(daemon_next_event=NOW - 40 * 60)
         self.assertIn("next event 40m overdue", self.health(expect=CRITICAL))
 
+    def test_session_refused_is_critical_with_the_server_words(self):
+        # famcontactd holds the queue while the relay refuses the session
+        # (issue 12), and empties transport_error once a message is sent.
+        pid = self.running()
+        self.meta(transport_error=f"{NOW - 120} EHLO: 504 5.5.2 <vm>: "
+                  "Helo command rejected: need fully-qualified hostname")
+        line = self.health(expect=CRITICAL)
+        self.assertIn("delivery held, the server refusing the session "
+                      "(last 2026-11-26T11:58:00Z): EHLO: 504 5.5.2 <vm>: "
+                      "Helo command rejected: need fully-qualified hostname",
+                      line)
+        self.assertIn(f"daemon running (pid {pid})", line)
+        self.meta(transport_error="")
+        self.assertNotIn("held", self.health(expect=OK))
+
     def test_garbled_meta_is_unknown(self):
         self.meta(daemon_pid="12ab")
         self.assertIn("daemon: meta daemon_pid is not a number",

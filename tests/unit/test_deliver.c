@@ -44,7 +44,11 @@
 
 /*
  * The fake transport. Recipients say what happens to their message:
- * "ok-..." accepted, "soft-..." 451, "hard-..." 550, "drop-..." no answer.
+ * "ok-..." accepted, "soft-..." 451, "hard-..." 550, "drop-..." no answer
+ * (the session's failure, as the real transport says of a lost
+ * connection), "helo-..." a 504 to EHLO (the session's; refused again
+ * without connecting on the same handle, as transport_send does), and
+ * "unsure-..." the whole message sent and its final reply lost.
  */
 struct transport {
 	int unused;
@@ -52,6 +56,8 @@ struct transport {
 
 struct fake {
 	int opens, closes, sends;
+	bool refused;			/* this handle's session was refused */
+	bool mended;			/* "helo-..." accepted from now on */
 	int open_rc;			/* what open returns */
 	int stop_after;			/* the stop hook says so after this
 					   many sends; 0 = never */
@@ -79,6 +85,7 @@ fake_open(const struct conf *c, struct transport **out, struct fc_error *e)
 	if (fake->open_rc < 0)
 		return err_set(e, fake->open_rc, "password file: unreadable");
 	*out = xcalloc(1, sizeof(**out));
+	fake->refused = false;
 	return 0;
 }
 
@@ -139,8 +146,29 @@ fake_send(struct transport *t, const char *from, const char *rcpt,
 		while (nanosleep(&ts, &ts) != 0)
 			continue;
 	}
-	if (strncmp(rcpt, "drop-", 5) == 0)
+	if (fake->refused ||
+	    (!fake->mended && strncmp(rcpt, "helo-", 5) == 0)) {
+		r->reply_code = 504;
+		r->stage = SEND_STAGE_EHLO;
+		r->session = true;
+		r->repeated = fake->refused;
+		fake->refused = true;
+		xstrlcpy(r->text, "504 5.5.2 <vm>: Helo command rejected: need "
+		    "fully-qualified hostname", sizeof(r->text));
+		return err_set(e, FC_ETEMP, "refused at EHLO: the session, not "
+		    "this message: %s", r->text);
+	}
+	if (strncmp(rcpt, "drop-", 5) == 0) {
+		r->stage = SEND_STAGE_MAIL;
+		r->session = true;
 		return err_set(e, FC_ETEMP, "connection lost");
+	}
+	if (strncmp(rcpt, "unsure-", 7) == 0) {
+		r->stage = SEND_STAGE_END_OF_DATA;
+		r->uncertain = true;
+		return err_set(e, FC_ETEMP, "connection lost after the whole "
+		    "message was sent: delivery uncertain");
+	}
 	xstrlcpy(r->text, "250 2.0.0 queued", sizeof(r->text));
 	return 0;
 }
@@ -637,7 +665,10 @@ test_dead(void **state)
 	assert_int_equal(fx->dl.sent, 1);
 }
 
-/* No answer at all: that message waits, the whole queue is held. */
+/*
+ * No answer at all (the session's failure): that message waits, its
+ * attempt not counted, and the whole queue is held.
+ */
 static void
 test_drop_holds_queue(void **state)
 {
@@ -655,7 +686,7 @@ test_drop_holds_queue(void **state)
 	r = read_rows(fx);
 	assert_int_equal(r->v[first].state, OUTBOX_SENT);
 	assert_int_equal(r->v[drop].state, OUTBOX_QUEUED);
-	assert_int_equal(r->v[drop].attempts, 1);
+	assert_int_equal(r->v[drop].attempts, 0);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(r->v[rest[i]].state, OUTBOX_QUEUED);
 		assert_int_equal(r->v[rest[i]].attempts, 0);
@@ -1002,6 +1033,174 @@ test_recheck_cancel(void **state)
 	free(ids);
 }
 
+/* The transport-error note that famcontactctl health reads; "" = none. */
+static void
+transport_note(struct fixture *fx, char *buf, size_t size)
+{
+	struct fc_error e = {0};
+
+	if (db_meta_get(fx->db, DB_META_TRANSPORT_ERROR, buf, size, &e) < 0)
+		fail_msg("meta: %s", e.msg);
+}
+
+/*
+ * A 504 to EHLO, a 5xx of the session: no message dies, none is charged
+ * an attempt, the pass stops after one connection and one send (the
+ * handle's repeated refusal is never asked for), the transport is held
+ * for retry.first, then twice that, and a message sent ends it all.
+ */
+static void
+test_session_refusal_holds(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	char note[DB_META_VALUE_MAX + 1];
+	int64_t first, rest[3], before = now_utc(), after, wait1;
+
+	first = queue(fx, "helo-a@example.org");
+	for (int i = 0; i < 3; i++)
+		rest[i] = queue(fx, "ok-later@example.org");
+	run_ok(fx);
+	after = now_utc();
+	assert_int_equal(fx->fake.opens, 1);
+	assert_int_equal(fx->fake.sends, 1);
+	assert_int_equal(fx->fake.closes, 1);
+	assert_int_equal(fx->dl.holds, 1);
+	assert_int_equal(fx->dl.failed + fx->dl.dead + fx->dl.sent, 0);
+	r = read_rows(fx);
+	assert_int_equal(r->v[first].state, OUTBOX_QUEUED);
+	assert_int_equal(r->v[first].attempts, 0);
+	assert_int_equal(r->v[first].next_attempt_at, fx->dl.hold_until);
+	assert_non_null(strstr(r->v[first].last_error,
+	    "Helo command rejected"));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r->v[rest[i]].state, OUTBOX_QUEUED);
+		assert_int_equal(r->v[rest[i]].attempts, 0);
+		/* Why they wait, though none was tried. */
+		assert_non_null(strstr(r->v[rest[i]].last_error,
+		    "Helo command rejected"));
+	}
+	/* retry.first = 60 s, give or take the jitter. */
+	assert_true(fx->dl.hold_until >= before + 54);
+	assert_true(fx->dl.hold_until <= after + 66);
+	wait1 = fx->dl.hold_until - before;
+	assert_string_equal(fx->dl.held, "EHLO: 504 5.5.2 <vm>: Helo command "
+	    "rejected: need fully-qualified hostname");
+	transport_note(fx, note, sizeof(note));
+	assert_non_null(strstr(note, " EHLO: 504 5.5.2 <vm>: Helo command "
+	    "rejected"));
+	assert_true(strtoll(note, NULL, 10) >= before);
+
+	/* Held: nothing tried before the hold ends. */
+	run_ok(fx);
+	assert_int_equal(fx->fake.opens, 1);
+
+	/* Past the hold (as after a reload), refused again: a longer hold. */
+	fx->dl.hold_until = 0;
+	before = now_utc();
+	{
+		struct fc_error e = {0};
+
+		assert_int_equal(db_outbox_mark_sending(fx->db, first,
+		    now_utc(), &e), 0);
+		assert_int_equal(db_outbox_set_state(fx->db, first,
+		    OUTBOX_QUEUED, 0, now_utc(), "", now_utc(), &e), 0);
+	}
+	run_ok(fx);
+	assert_int_equal(fx->fake.opens, 2);
+	assert_int_equal(fx->fake.sends, 2);
+	assert_int_equal(fx->dl.holds, 2);
+	assert_true(fx->dl.hold_until - before >= 108);
+	assert_true(fx->dl.hold_until - before > wait1);
+	r = read_rows(fx);
+	assert_int_equal(r->v[first].attempts, 0);
+	assert_int_equal(count_state(r, OUTBOX_QUEUED), 4);
+
+	/* The relay mended: everything goes, and the hold is forgotten. */
+	fx->dl.hold_until = 0;
+	fx->fake.mended = true;
+	run_ok(fx);
+	r = read_rows(fx);
+	/* Not due before its hold's end; the others are. */
+	assert_int_equal(r->v[first].state, OUTBOX_QUEUED);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r->v[rest[i]].state, OUTBOX_SENT);
+		assert_int_equal(r->v[rest[i]].attempts, 1);
+	}
+	assert_string_equal(fx->dl.held, "");
+	assert_int_equal(fx->dl.held_passes, 0);
+	transport_note(fx, note, sizeof(note));
+	assert_string_equal(note, "");
+}
+
+/*
+ * A session refusal after the first, on the same handle (repeated, as
+ * after a wrong password): still one connection and one send per pass.
+ */
+static void
+test_repeated_refusal_one_send(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+
+	fx->fake.refused = false;
+	for (int i = 0; i < 5; i++)
+		queue(fx, i == 0 ? "helo-a@example.org" : "ok-b@example.org");
+	run_ok(fx);
+	assert_int_equal(fx->fake.opens, 1);
+	assert_int_equal(fx->fake.sends, 1);
+	r = read_rows(fx);
+	assert_int_equal(count_state(r, OUTBOX_QUEUED), 5);
+	assert_int_equal(fx->dl.failed + fx->dl.dead, 0);
+}
+
+/* A message past retry.give_up_after dies of a session refusal too. */
+static void
+test_session_refusal_gives_up_when_old(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	int64_t old, young;
+
+	old = queue_at(fx, OUTBOX_TEST, "helo-a@example.org",
+	    now_utc() - 3 * DAY);
+	young = queue(fx, "ok-b@example.org");
+	run_ok(fx);
+	r = read_rows(fx);
+	assert_int_equal(r->v[old].state, OUTBOX_DEAD);
+	assert_non_null(strstr(r->v[old].last_error, "Helo command rejected"));
+	assert_int_equal(r->v[young].state, OUTBOX_QUEUED);
+	assert_int_equal(fx->dl.dead, 1);
+	assert_true(fx->dl.hold_until > now_utc());
+}
+
+/*
+ * The final reply lost after the whole message went out: dead, saying
+ * delivery is uncertain, never queued to go again unasked; the others go.
+ */
+static void
+test_uncertain_is_dead(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	int64_t unsure, ok;
+
+	unsure = queue(fx, "unsure-a@example.org");
+	ok = queue(fx, "ok-b@example.org");
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 2);
+	r = read_rows(fx);
+	assert_int_equal(r->v[unsure].state, OUTBOX_DEAD);
+	assert_int_equal(r->v[unsure].attempts, 1);
+	assert_int_equal(strncmp(r->v[unsure].last_error,
+	    "delivery uncertain: ", 20), 0);
+	assert_int_equal(r->v[ok].state, OUTBOX_SENT);
+	assert_int_equal(fx->dl.dead, 1);
+	assert_int_equal(fx->dl.hold_until, 0);
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 2);
+}
+
 int
 main(void)
 {
@@ -1023,6 +1222,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sync_batching, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sync_slow, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_session_refusal_holds,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repeated_refusal_one_send,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_session_refusal_gives_up_when_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uncertain_is_dead, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_recheck_cancel, setup,
 		    teardown),
