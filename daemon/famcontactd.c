@@ -181,6 +181,24 @@ note_error(struct daemon *d, const char *msg)
 	xstrlcpy(d->dl.last_error, msg, sizeof(d->dl.last_error));
 }
 
+/*
+ * The longest way from SIGTERM to exit is the message in flight: its
+ * transfer (at most STOP_TIMEOUTS - 1 times smtp.timeout) and its QUIT
+ * (once more), plus STOP_SLACK_USEC to commit and close. systemd is told
+ * (EXTEND_TIMEOUT_USEC), so that a TimeoutStopSec= shorter than that,
+ * with a raised smtp.timeout, never kills a transfer half-way.
+ */
+#define STOP_TIMEOUTS 6
+#define STOP_SLACK_USEC (30ull * 1000000)
+static void
+stop_extend(struct daemon *d)
+{
+	uint64_t usec = (uint64_t)STOP_TIMEOUTS *
+	    (uint64_t)d->conf->smtp.timeout * 1000000 + STOP_SLACK_USEC;
+
+	notify_send("STOPPING=1\nEXTEND_TIMEOUT_USEC=%" PRIu64, usec);
+}
+
 /* Read pending signals without waiting. */
 static void
 read_signals(struct daemon *d)
@@ -189,10 +207,12 @@ read_signals(struct daemon *d)
 
 	while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-			if (!d->stop)
+			if (!d->stop) {
 				log_info("%s: finishing and exiting",
 				    si.ssi_signo == SIGTERM ? "SIGTERM" :
 				    "SIGINT");
+				stop_extend(d);
+			}
 			d->stop = true;
 		} else if (si.ssi_signo == SIGHUP) {
 			d->reload = true;

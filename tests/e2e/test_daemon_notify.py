@@ -142,7 +142,11 @@ class Notify(FcTestCase):
         self.assert_watchdog(1)
 
         proc.send_signal(signal.SIGTERM)
-        self.receive(lambda d: "STOPPING=1" in d.split("\n"))
+        stopping = self.receive(lambda d: "STOPPING=1" in d.split("\n"))
+        # systemd is told how long the message in flight may take: six
+        # times smtp.timeout (here the default, 60 s) and 30 s.
+        self.assertIn("EXTEND_TIMEOUT_USEC=%d" % ((6 * 60 + 30) * 10**6),
+                      stopping.split("\n"))
         self.assertEqual(proc.wait(timeout=5), 0)
 
     def test_path_socket(self):
