@@ -549,10 +549,7 @@ db_outbox_linked(struct db *db, int64_t outbox_id, int64_t **ids, size_t *n,
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, outbox_id);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*ids = xreallocarray(*ids, cap, sizeof(**ids));
-		}
+		ARRAY_GROW(*ids, cap, *n + 1);
 		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
 		rc = SQLITE_OK;
 	}

@@ -115,11 +115,7 @@ doc_row(struct doc *d, ...)
 	for (int i = 0; i < d->ncols; i++) {
 		const char *cell = va_arg(ap, const char *);
 
-		if (d->ncells == d->cap) {
-			d->cap = d->cap ? d->cap * 2 : 32;
-			d->cells = xreallocarray(d->cells, d->cap,
-			    sizeof(*d->cells));
-		}
+		ARRAY_GROW(d->cells, d->cap, d->ncells + 1);
 		d->cells[d->ncells++] = xstrdup(cell ? cell : "");
 	}
 	va_end(ap);

@@ -25,10 +25,7 @@ add_caseworker(const struct caseworker *cw, void *ctx)
 {
 	struct cw_list *l = ctx;
 
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
-	}
+	ARRAY_GROW(l->v, l->cap, l->n + 1);
 	l->v[l->n++] = *cw;
 	return 0;
 }

@@ -257,11 +257,7 @@ problem(struct reader *rd, size_t line, const char *fmt, ...)
 	struct reply_problem *p;
 	va_list ap;
 
-	if (rd->out->nproblem == rd->cap_problem) {
-		rd->cap_problem = rd->cap_problem ? rd->cap_problem * 2 : 8;
-		rd->out->problem = xreallocarray(rd->out->problem, rd->cap_problem,
-						 sizeof(*rd->out->problem));
-	}
+	ARRAY_GROW(rd->out->problem, rd->cap_problem, rd->out->nproblem + 1);
 	p = &rd->out->problem[rd->out->nproblem++];
 	p->line = line;
 	va_start(ap, fmt);
@@ -445,10 +441,7 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 		problem(rd, lineno, "more than %d commands in one reply", FC_REPLY_COMMANDS_MAX);
 		return 0;
 	}
-	if (rd->out->ncmd == rd->cap_cmd) {
-		rd->cap_cmd = rd->cap_cmd ? rd->cap_cmd * 2 : 8;
-		rd->out->cmd = xreallocarray(rd->out->cmd, rd->cap_cmd, sizeof(*rd->out->cmd));
-	}
+	ARRAY_GROW(rd->out->cmd, rd->cap_cmd, rd->out->ncmd + 1);
 	cmd = &rd->out->cmd[rd->out->ncmd++];
 	memset(cmd, 0, sizeof(*cmd));
 	cmd->line = lineno;

@@ -74,10 +74,7 @@ add_sfam(const struct family *f, void *ctx)
 	struct sfams *l = ctx;
 	struct sfam *s;
 
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
-	}
+	ARRAY_GROW(l->v, l->cap, l->n + 1);
 	s = &l->v[l->n++];
 	memset(s, 0, sizeof(*s));
 	family_label(l->conf, f, s->label, sizeof(s->label));
