@@ -5,7 +5,8 @@
  * (LF, also inside quoted fields) so that every message can name the line
  * a caseworker sees in an editor. Quoted fields keep their bytes as they
  * are, CR and LF included; checking what a field may contain is the
- * caller's business (validate.h).
+ * caller's business (validate.h). The writer keeps spreadsheets from
+ * running a cell as a formula; the reader undoes that (formula_like()).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,42 @@
 #include "util.h"
 
 static const char bom[] = "\xEF\xBB\xBF";
+
+/*
+ * A cell a spreadsheet would run as a formula begins with one of these
+ * (OWASP, "CSV Injection"); the writer puts a "'" before it, which a
+ * spreadsheet shows as text, and the reader takes that "'" away again.
+ */
+static const char formula_starts[] = "=+-@\t\r";
+
+/*
+ * Whether s, read back, would lose a leading "'": any number of "'" then
+ * a formula start. The writer prefixes exactly these, so that a value
+ * that itself begins with "'" comes back whole.
+ */
+static bool
+formula_like(const char *s)
+{
+	while (*s == '\'')
+		s++;
+	return *s != '\0' && strchr(formula_starts, *s) != NULL;
+}
+
+/* "-" and digits only: a negative number, which no spreadsheet runs. */
+static bool
+negative_number(const char *s)
+{
+	if (*s++ != '-' || *s == '\0')
+		return false;
+	return strspn(s, "0123456789") == strlen(s);
+}
+
+/* The bytes a raw field may hold so far: one more for a leading "'". */
+static size_t
+field_limit(const struct strbuf *b)
+{
+	return CSV_FIELD_MAX + (b->len > 0 && b->s[0] == '\'');
+}
 
 void
 csv_init(struct csv_reader *r, const char *buf, size_t len)
@@ -89,7 +126,7 @@ read_field(struct csv_reader *r, size_t fieldno, char **out,
 			} else if (*p == '\n') {
 				r->line++;
 			}
-			if (b.len == CSV_FIELD_MAX)
+			if (b.len >= field_limit(&b))
 				goto too_long;
 			sb_addc(&b, *p++);
 		}
@@ -118,12 +155,18 @@ read_field(struct csv_reader *r, size_t fieldno, char **out,
 				    "outside quotes");
 				goto fail;
 			}
-			if (b.len == CSV_FIELD_MAX)
+			if (b.len >= field_limit(&b))
 				goto too_long;
 			sb_addc(&b, *p++);
 		}
 	}
 	r->p = p;
+	if (b.len > 0 && b.s[0] == '\'' && formula_like(b.s + 1)) {
+		memmove(b.s, b.s + 1, b.len);	/* the NUL too */
+		b.len--;
+	}
+	if (b.len > CSV_FIELD_MAX)
+		goto too_long;
 	*out = b.s != NULL ? b.s : xstrdup("");
 	return 0;
 
@@ -180,16 +223,18 @@ fail:
 	return rc;
 }
 
+/* Whether s needs quotes; prefixed when a "'" goes before it. */
 static bool
-needs_quotes(const char *s)
+needs_quotes(const char *s, bool prefixed)
 {
 	size_t n = strlen(s);
 
-	if (n > 0 && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' ||
-	    s[n - 1] == '\t'))
+	if (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		return true;
+	if (!prefixed && (s[0] == ' ' || s[0] == '\t'))
 		return true;
 	/* At the start of a file, a reader would take it for a byte-order mark. */
-	if (strncmp(s, bom, sizeof(bom) - 1) == 0)
+	if (!prefixed && strncmp(s, bom, sizeof(bom) - 1) == 0)
 		return true;
 	return strpbrk(s, ",\"\r\n") != NULL;
 }
@@ -199,12 +244,15 @@ csv_write(FILE *f, const char *const *field, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *s = field[i] != NULL ? field[i] : "";
+		bool prefixed = formula_like(s) && !negative_number(s);
 
 		if (i > 0 && putc(',', f) == EOF)
 			return FC_EIO;
 		/* A record of one empty field would read back as a blank line. */
-		if (needs_quotes(s) || (n == 1 && *s == '\0')) {
+		if (needs_quotes(s, prefixed) || (n == 1 && *s == '\0')) {
 			if (putc('"', f) == EOF)
+				return FC_EIO;
+			if (prefixed && putc('\'', f) == EOF)
 				return FC_EIO;
 			for (; *s != '\0'; s++) {
 				if (*s == '"' && putc('"', f) == EOF)
@@ -214,7 +262,7 @@ csv_write(FILE *f, const char *const *field, size_t n)
 			}
 			if (putc('"', f) == EOF)
 				return FC_EIO;
-		} else if (fputs(s, f) == EOF) {
+		} else if ((prefixed && putc('\'', f) == EOF) || fputs(s, f) == EOF) {
 			return FC_EIO;
 		}
 	}

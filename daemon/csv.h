@@ -30,13 +30,20 @@ struct csv_record {
 void csv_init(struct csv_reader *r, const char *buf, size_t len);
 /*
  * Read the next record: 1 with rec filled, 0 at the end, FC_EINVAL on
- * malformed input (message names the line). Blank lines are skipped.
+ * malformed input (message names the line). Blank lines are skipped. A
+ * field that is "'" then a formula start ("=", "+", "-", "@", TAB or CR,
+ * after any further "'") loses that first "'", as csv_write() added it.
  * rec must start zeroed; csv_record_free() releases it.
  */
 int csv_next(struct csv_reader *r, struct csv_record *rec, struct fc_error *e);
 void csv_record_free(struct csv_record *rec);
 
-/* Write one record, quoting fields that need it, ending in CRLF. */
+/*
+ * Write one record, quoting fields that need it, ending in CRLF. A field
+ * that a spreadsheet would run as a formula (one that begins with "=",
+ * "+", "-", "@", TAB or CR, after any "'"; a negative integer excepted)
+ * gets a "'" before it (OWASP's advice against CSV injection).
+ */
 int csv_write(FILE *f, const char *const *field, size_t n);
 
 #endif

@@ -46,6 +46,25 @@ int ctl_drop_root(const struct ctl *ctl, struct fc_error *e);
 /* Open the database once; mode DB_OPEN_EXISTING for commands that only read. */
 int ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e);
 
+/*
+ * Every value from the database, a CSV file or an argument goes to the
+ * terminal through ctl_esc() (or ctl_json_string()), every message through
+ * ctl_fail()/ctl_error()/ctl_usage()/ctl_print_errors(), which escape the
+ * whole line: no control, bidi or zero-width character is printed raw.
+ */
+/* How many ctl_esc() results stay valid at once. */
+#define CTL_ESC_SLOTS 16
+/* s escaped for a terminal (text_escape_terminal); valid until CTL_ESC_SLOTS more calls. */
+const char *ctl_esc(const char *s);
+/* ctl_esc() for one line: CR, LF and TAB (a server's folded reply) as spaces. */
+const char *ctl_esc_line(const char *s);
+
+/*
+ * Print the lines of s to stdout, each escaped, the ones after the first
+ * indented; a final LF is kept.
+ */
+void ctl_print_lines(const char *s, const char *indent);
+
 /* Print e as "famcontactctl: message" and return its exit status. */
 int ctl_fail(const struct fc_error *e);
 /* Print a formatted message and return status. */
@@ -132,7 +151,7 @@ bool ctl_field_zone(struct ctl_fields *fl, const char *label, const char *s,
 /* For a command's options: print every problem as "famcontactctl: ...", free them; the exit status. */
 int ctl_fields_fail(struct ctl_fields *fl);
 
-/* Write s as a JSON string literal. */
+/* Write s as a JSON string literal; controls, bidi and zero-width characters as \uXXXX. */
 void ctl_json_string(FILE *f, const char *s);
 /* Parse a DATE option value; 0 or an exit status after a message naming opt. */
 int ctl_parse_day(const char *opt, const char *s, fc_day *out);

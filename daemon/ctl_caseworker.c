@@ -137,7 +137,7 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 	if ((rc = ctl_db(ctl, DB_OPEN_CREATE, &e)) < 0 ||
 	    (rc = db_caseworker_add(ctl->db, &cw, &e)) < 0)
 		return ctl_fail(&e);
-	printf("added caseworker %s\n", cw.email);
+	printf("added caseworker %s\n", ctl_esc(cw.email));
 	return EX_OK;
 }
 
@@ -173,7 +173,7 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	cw_apply(&fl, &o, &option_labels, &cw);
 	if ((rc = db_caseworker_update(ctl->db, &cw, &e)) < 0)
 		return ctl_fail(&e);
-	printf("updated caseworker %s\n", cw.email);
+	printf("updated caseworker %s\n", ctl_esc(cw.email));
 	return EX_OK;
 }
 
@@ -244,8 +244,9 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 			xstrlcpy(zone, cw->tz, sizeof(zone));
 		else
 			snprintf(zone, sizeof(zone), "(%s)", ctl->conf.timezone);
-		printf("%-32s %-22s %-6s %8zu  %s\n", cw->email, zone,
-		    cw->active ? "yes" : "no", l.rows[i].families, cw->name);
+		printf("%-32s %-22s %-6s %8zu  %s\n", ctl_esc(cw->email),
+		    ctl_esc(zone), cw->active ? "yes" : "no", l.rows[i].families,
+		    ctl_esc(cw->name));
 	}
 	free(l.rows);
 	return EX_OK;
@@ -294,10 +295,10 @@ cmd_remove(struct ctl *ctl, int argc, char **argv)
 	    NULL, &e)) < 0)
 		return ctl_fail(&e);
 	if (reassign)
-		printf("removed caseworker %s; families moved to %s\n", cw.email,
-		    to.email);
+		printf("removed caseworker %s; families moved to %s\n",
+		    ctl_esc(cw.email), ctl_esc(to.email));
 	else
-		printf("removed caseworker %s\n", cw.email);
+		printf("removed caseworker %s\n", ctl_esc(cw.email));
 	return EX_OK;
 }
 

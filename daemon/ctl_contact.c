@@ -113,15 +113,16 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 
 	char when[32], due[11];
 	when_format(c.at, due_zone(&ctl->conf, &f), when, sizeof(when));
-	printf("logged contact %" PRId64 " with %s: %s, %s, %s\n", c.id, f.ref,
-	    outcome_name(c.outcome), channel_name(c.channel), when);
+	printf("logged contact %" PRId64 " with %s: %s, %s, %s\n", c.id,
+	    ctl_esc(f.ref), outcome_name(c.outcome), channel_name(c.channel),
+	    when);
 	due_family(&ctl->conf, &f, ctl->now, &d);
 	if (f.status == FAMILY_ACTIVE) {
 		date_format(d.due_day, due);
-		printf("%s is next due on %s%s\n", f.ref, due,
+		printf("%s is next due on %s%s\n", ctl_esc(f.ref), due,
 		    d.days_overdue > 0 ? " (still overdue)" : "");
 	} else {
-		printf("%s is %s\n", f.ref, family_status_name(f.status));
+		printf("%s is %s\n", ctl_esc(f.ref), family_status_name(f.status));
 	}
 	return EX_OK;
 }
@@ -141,19 +142,15 @@ print_contact(const struct contact *c, void *arg)
 	when_format(c->at, h->zone, when, sizeof(when));
 	if (c->outcome == OUTCOME_VOID)
 		printf("%-6" PRId64 " %-16s %-9s %-9s %-28s voids %" PRId64 "\n",
-		    c->id, when, "-", "void", c->by, c->voids);
+		    c->id, when, "-", "void", ctl_esc(c->by), c->voids);
 	else
 		printf("%-6" PRId64 " %-16s %-9s %-9s %-28s%s\n", c->id, when,
-		    channel_name(c->channel), outcome_name(c->outcome), c->by,
+		    channel_name(c->channel), outcome_name(c->outcome), ctl_esc(c->by),
 		    c->voided ? " (voided)" : "");
 	if (h->notes && c->note[0]) {
 		/* Indent every line of the note under its contact. */
 		fputs("       note: ", stdout);
-		for (const char *p = c->note; *p; p++) {
-			putchar(*p);
-			if (*p == '\n' && p[1])
-				fputs("             ", stdout);
-		}
+		ctl_print_lines(c->note, "             ");
 		putchar('\n');
 	}
 	h->n++;
@@ -266,7 +263,7 @@ cmd_void(struct ctl *ctl, int argc, char **argv)
 	if ((rc = db_contact_add(ctl->db, &c, &e)) < 0)
 		return ctl_fail(&e);
 	printf("voided contact %lld of %s (correction %" PRId64 ")\n", id,
-	    old.family_ref, c.id);
+	    ctl_esc(old.family_ref), c.id);
 	return EX_OK;
 }
 

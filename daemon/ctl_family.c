@@ -163,7 +163,8 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 	f.first_due = tz_day(ctl->now, ctl_cw_zone(ctl, &cw));
 	if ((rc = db_family_add(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
-	printf("added family %s (caseworker %s)\n", f.ref, cw.email);
+	printf("added family %s (caseworker %s)\n", ctl_esc(f.ref),
+	    ctl_esc(cw.email));
 	return EX_OK;
 }
 
@@ -200,7 +201,7 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 		return ctl_fields_fail(&fl);
 	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
-	printf("updated family %s\n", f.ref);
+	printf("updated family %s\n", ctl_esc(f.ref));
 	return EX_OK;
 }
 
@@ -290,21 +291,21 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 		return ctl_fail(&e);
 	due_family(&ctl->conf, &f, ctl->now, &d);
 
-	printf("ref:          %s\n", f.ref);
-	printf("name:         %s\n", f.name[0] ? f.name : "-");
-	printf("caseworker:   %s (%s)\n", f.caseworker_email,
-	    due_zone(&ctl->conf, &f));
+	printf("ref:          %s\n", ctl_esc(f.ref));
+	printf("name:         %s\n", f.name[0] ? ctl_esc(f.name) : "-");
+	printf("caseworker:   %s (%s)\n", ctl_esc(f.caseworker_email),
+	    ctl_esc(due_zone(&ctl->conf, &f)));
 	printf("every:        %d days%s\n", f.every_days ? f.every_days :
 	    ctl->conf.reminders.every_days, f.every_days ? "" : " (default)");
 	if (f.tz[0]) {
 		when_format(ctl->now, f.tz, buf, sizeof(buf));
-		printf("time zone:    %s (now %s there)\n", f.tz, buf + 11);
+		printf("time zone:    %s (now %s there)\n", ctl_esc(f.tz), buf + 11);
 	} else {
 		printf("time zone:    -\n");
 	}
 	printf("status:       %s\n", family_status_name(f.status));
 	if (f.status == FAMILY_PAUSED) {
-		printf("pause reason: %s\n", f.pause_reason);
+		printf("pause reason: %s\n", ctl_esc(f.pause_reason));
 		if (f.pause_until != DAY_NONE) {
 			date_format(f.pause_until, date);
 			printf("review on:    %s\n", date);
@@ -396,9 +397,9 @@ print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
 
 	switch (fmt) {
 	case FORMAT_TABLE:
-		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n", f->ref,
-		    f->caseworker_email, every, last, active ? due : "-", state,
-		    f->name);
+		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n", ctl_esc(f->ref),
+		    ctl_esc(f->caseworker_email), every, last, active ? due : "-",
+		    state, ctl_esc(f->name));
 		break;
 	case FORMAT_CSV: {
 		const char *row[] = {f->ref, f->name, f->caseworker_email, every,
@@ -584,8 +585,8 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 	f.pause_until = until_day;
 	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
-	printf("paused family %s%s%s\n", f.ref, until ? " until " : "",
-	    until ? until : "");
+	printf("paused family %s%s%s\n", ctl_esc(f.ref), until ? " until " : "",
+	    until ? ctl_esc(until) : "");
 	return EX_OK;
 }
 
@@ -618,7 +619,8 @@ set_status(struct ctl *ctl, int argc, char **argv, enum family_status to)
 	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0)
 		return ctl_fail(&e);
 	if (f.status == to) {
-		printf("family %s is already %s\n", f.ref, family_status_name(to));
+		printf("family %s is already %s\n", ctl_esc(f.ref),
+		    family_status_name(to));
 		return EX_OK;
 	}
 	f.status = to;
@@ -626,7 +628,7 @@ set_status(struct ctl *ctl, int argc, char **argv, enum family_status to)
 	f.pause_until = DAY_NONE;
 	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
-	printf("family %s is now %s\n", f.ref, family_status_name(to));
+	printf("family %s is now %s\n", ctl_esc(f.ref), family_status_name(to));
 	return EX_OK;
 }
 

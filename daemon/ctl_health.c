@@ -90,13 +90,12 @@ part(struct health *h, enum health_state s, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Print the line (control characters from messages made spaces). */
+/* Print the line (line breaks from messages as spaces, other controls escaped). */
 static int
 verdict(struct health *h)
 {
-	printf("%s %s - ", HEALTH_NAME, state_name[h->state]);
-	for (const char *p = sb_str(&h->text); *p; p++)
-		putchar((unsigned char)*p < ' ' || *p == 0x7f ? ' ' : *p);
+	printf("%s %s - %s", HEALTH_NAME, state_name[h->state],
+	    ctl_esc_line(sb_str(&h->text)));
 	if (h->perf.len > 0)
 		printf(" |%s", sb_str(&h->perf));
 	putchar('\n');

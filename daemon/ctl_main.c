@@ -135,7 +135,7 @@ main(int argc, char **argv)
 			ctl_print_errors(&errs, NULL);
 			strlist_free(&errs);
 			fprintf(stderr, "famcontactctl: fix %s (famcontactd -n -c "
-			    "%s checks it)\n", config, config);
+			    "%s checks it)\n", ctl_esc(config), ctl_esc(config));
 			/* A monitoring plugin exits 0-3, whatever went wrong. */
 			if (strcmp(argv[0], "health") == 0)
 				return ctl_health_conf_failed(config);
@@ -157,7 +157,8 @@ main(int argc, char **argv)
 			rc = c->fn(&ctl, argc, argv);
 		}
 	if (rc < 0) {
-		fprintf(stderr, "famcontactctl: unknown command '%s'\n\n", argv[0]);
+		fprintf(stderr, "famcontactctl: unknown command '%s'\n\n",
+		    ctl_esc(argv[0]));
 		usage(stderr);
 		rc = EX_USAGE;
 	}

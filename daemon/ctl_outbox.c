@@ -10,6 +10,7 @@
 
 #include "ctl.h"
 #include "outbox.h"
+#include "text.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -26,20 +27,18 @@ time_cell(int64_t t, char *buf, size_t size)
 		when_format(t, "UTC", buf, size);
 }
 
-/* An error text on one line: server text may hold anything. */
+/* An error text on one line, escaped and cut: server text may hold anything. */
 static void
 print_error_cell(const char *s)
 {
-	size_t n = 0;
+	char cell[LIST_ERROR_WIDTH + sizeof("...")];
 
 	if (*s == '\0') {
 		fputs("-", stdout);
 		return;
 	}
-	for (; *s && n < LIST_ERROR_WIDTH; s++, n++)
-		putchar((unsigned char)*s < ' ' || *s == 0x7f ? ' ' : *s);
-	if (*s)
-		fputs("...", stdout);
+	text_escape_terminal(ctl_esc_line(s), cell, sizeof(cell));
+	fputs(cell, stdout);
 }
 
 static int
@@ -52,7 +51,7 @@ print_row(const struct outbox_row *r, void *arg)
 	time_cell(r->state == OUTBOX_QUEUED ? r->next_attempt_at : 0, next,
 	    sizeof(next));
 	printf("%-6" PRId64 " %-10s %-32s %-9s %8d  %-16s  ", r->id,
-	    outbox_kind_name(r->kind), r->recipient,
+	    outbox_kind_name(r->kind), ctl_esc(r->recipient),
 	    outbox_state_name(r->state), r->attempts, next);
 	print_error_cell(r->last_error);
 	putchar('\n');

@@ -28,16 +28,18 @@ show(const struct engine_msg *m, void *ctx)
 	if (m->kind == OUTBOX_REMINDER || m->kind == OUTBOX_ESCALATION ||
 	    m->kind == OUTBOX_SUMMARY)
 		printf("=== %s to %s (%zu %s; key %s)\n",
-		    outbox_kind_name(m->kind), m->recipient, m->nfamilies,
-		    m->nfamilies == 1 ? "family" : "families", m->idem_key);
+		    outbox_kind_name(m->kind), ctl_esc(m->recipient),
+		    m->nfamilies, m->nfamilies == 1 ? "family" : "families",
+		    ctl_esc(m->idem_key));
 	else
 		printf("=== %s to %s (key %s)\n", outbox_kind_name(m->kind),
-		    m->recipient, m->idem_key);
+		    ctl_esc(m->recipient), ctl_esc(m->idem_key));
 	if (p->raw) {
 		/* The message as it would go on the wire, CRLF and all. */
 		fwrite(m->message, 1, m->len, stdout);
 	} else {
-		printf("Subject: %s\n\n%s", m->subject, m->text);
+		printf("Subject: %s\n\n", ctl_esc(m->subject));
+		ctl_print_lines(m->text, "");
 	}
 	putchar('\n');
 }

@@ -174,11 +174,11 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 				printf("failed\n");
 			ctl_fail(&e);
 		} else if (c->delivery.transport == TRANSPORT_MAILDIR) {
-			printf("delivered to %s into %s/%s\n", rcpt,
-			    c->delivery.maildir, r.text);
+			printf("delivered to %s into %s/%s\n", ctl_esc(rcpt),
+			    ctl_esc(c->delivery.maildir), ctl_esc(r.text));
 		} else {
-			printf("sent to %s via %s (%s)\n", rcpt, c->smtp.url,
-			    r.text);
+			printf("sent to %s via %s (%s)\n", ctl_esc(rcpt),
+			    ctl_esc(c->smtp.url), ctl_esc(r.text));
 		}
 	}
 	transport_close(t);

@@ -134,7 +134,8 @@ ctl_status_main(struct ctl *ctl, int argc, char **argv)
 		    "OVERDUE", "ESCALATE", "DUE TODAY", "WEEK");
 		for (size_t i = 0; i < s.n; i++) {
 			const struct tally *t = &s.cw[i].t;
-			printf("%-32s %8zu %8zu %9zu %10zu %7zu\n", s.cw[i].cw.email,
+			printf("%-32s %8zu %8zu %9zu %10zu %7zu\n",
+			    ctl_esc(s.cw[i].cw.email),
 			    t->active + t->paused, t->overdue, t->escalate,
 			    t->due_today, t->due_week);
 		}

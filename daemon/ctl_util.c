@@ -21,36 +21,100 @@
 #include "util.h"
 #include "validate.h"
 
+/* Copies handed out by ctl_esc(), the oldest freed first. */
+static char *esc_slot[CTL_ESC_SLOTS];
+static size_t esc_next;
+
+const char *
+ctl_esc(const char *s)
+{
+	size_t size = TEXT_ESCAPED_MAX(strlen(s != NULL ? s : ""));
+	char *copy = xmalloc(size);
+
+	text_escape_terminal(s, copy, size);
+	free(esc_slot[esc_next]);
+	esc_slot[esc_next] = copy;
+	esc_next = (esc_next + 1) % CTL_ESC_SLOTS;
+	return copy;
+}
+
+void
+ctl_print_lines(const char *s, const char *indent)
+{
+	struct strbuf line = {0};
+
+	for (;;) {
+		size_t n = strcspn(s, "\n");
+
+		sb_reset(&line);
+		sb_add(&line, s, n);
+		fputs(ctl_esc(sb_str(&line)), stdout);
+		s += n;
+		if (*s == '\0')
+			break;
+		s++;
+		putchar('\n');
+		if (*s == '\0')
+			break;
+		fputs(indent, stdout);
+	}
+	sb_free(&line);
+}
+
+const char *
+ctl_esc_line(const char *s)
+{
+	char *line = xstrdup(s != NULL ? s : "");
+	const char *esc;
+
+	for (char *p = line; *p; p++)
+		if (*p == '\r' || *p == '\n' || *p == '\t')
+			*p = ' ';
+	esc = ctl_esc(line);
+	free(line);
+	return esc;
+}
+
+/* One line of message to stderr, everything in it escaped for a terminal. */
+static void
+print_message(const char *prefix, const char *msg)
+{
+	fprintf(stderr, "%s%s\n", prefix, ctl_esc(msg));
+}
+
 int
 ctl_fail(const struct fc_error *e)
 {
-	fprintf(stderr, "famcontactctl: %s\n", e->msg);
+	print_message("famcontactctl: ", e->msg);
 	return err_exit_code(e->code);
 }
 
 int
 ctl_error(int status, const char *fmt, ...)
 {
+	struct strbuf b = {0};
 	va_list ap;
 
-	fputs("famcontactctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	sb_vprintf(&b, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	print_message("famcontactctl: ", sb_str(&b));
+	sb_free(&b);
 	return status;
 }
 
 int
 ctl_usage(const char *cmd, const char *fmt, ...)
 {
+	struct strbuf b = {0};
 	va_list ap;
 
-	fputs("famcontactctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	sb_vprintf(&b, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'famcontactctl %s --help'.\n", cmd);
+	print_message("famcontactctl: ", sb_str(&b));
+	sb_free(&b);
+	fprintf(stderr, "Try 'famcontactctl %s --help'.\n", cmd);
 	return EX_USAGE;
 }
 
@@ -79,7 +143,7 @@ ctl_dispatch(struct ctl *ctl, const char *group,
 	FILE *out = help && argc >= 1 ? stdout : stderr;
 	if (!help)
 		fprintf(out, "famcontactctl: unknown %s command '%s'\n\n",
-		    group, argv[0]);
+		    group, ctl_esc(argv[0]));
 	else if (argc < 1)
 		fprintf(out, "famcontactctl: %s needs a command\n\n", group);
 	fprintf(out, "Usage: famcontactctl [-c FILE] %s COMMAND [OPTIONS]\n\n"
@@ -389,7 +453,7 @@ void
 ctl_print_errors(const struct strlist *errs, const char *what)
 {
 	for (size_t i = 0; i < errs->n; i++)
-		fprintf(stderr, "%s\n", errs->str[i]);
+		print_message("", errs->str[i]);
 	if (what && errs->n > 0)
 		fprintf(stderr, "famcontactctl: %s: %zu problem%s; nothing was "
 		    "written\n", what, errs->n, errs->n == 1 ? "" : "s");
@@ -442,7 +506,7 @@ int
 ctl_fields_fail(struct ctl_fields *fl)
 {
 	for (size_t i = 0; i < fl->errs->n; i++)
-		fprintf(stderr, "famcontactctl: %s\n", fl->errs->str[i]);
+		print_message("famcontactctl: ", fl->errs->str[i]);
 	strlist_free(fl->errs);
 	return err_exit_code(fl->code);
 }
@@ -450,19 +514,30 @@ ctl_fields_fail(struct ctl_fields *fl)
 void
 ctl_json_string(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), len;
+	uint32_t cp = 0;
+
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
+	for (; n > 0; p += len, n -= len) {
+		len = text_utf8_seq(p, n, &cp);
+		if (len == 0) {
+			/* JSON is UTF-8: a byte that is not stands replaced. */
+			fputs("\\ufffd", f);
+			len = 1;
+			continue;
+		}
+		switch (cp) {
 		case '"':  fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
 		case '\n': fputs("\\n", f); break;
 		case '\t': fputs("\\t", f); break;
 		case '\r': fputs("\\r", f); break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
+			if (text_is_control(cp) || text_is_hidden_format(cp))
+				fprintf(f, "\\u%04x", (unsigned)cp);
 			else
-				fputc(*p, f);
+				fwrite(p, 1, len, f);
 		}
 	}
 	fputc('"', f);

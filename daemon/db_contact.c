@@ -50,8 +50,10 @@ read_contact(struct db *db, sqlite3_stmt *st, struct contact *c,
 	    (rc = db_col_str(db, st, 8, c->logged_by, sizeof(c->logged_by), row,
 	    "logged_by", e)) < 0)
 		return rc;
-	c->at = sqlite3_column_int64(st, 3);
-	c->logged_at = sqlite3_column_int64(st, 9);
+	if ((rc = db_col_time(db, st, 3, &c->at, row, "at", e)) < 0 ||
+	    (rc = db_col_time(db, st, 9, &c->logged_at, row, "logged_at",
+	    e)) < 0)
+		return rc;
 	c->voids = sqlite3_column_int64(st, 10);
 	c->voided = sqlite3_column_int64(st, 11) != 0;
 	return 0;

@@ -46,15 +46,20 @@ read_outbox(struct db *db, sqlite3_stmt *st, struct outbox_row *r,
 	    e) < 0 || outbox_state_parse(text, &r->state) < 0)
 		return err_set(e, FC_EDB, "%s: %s: unknown state (was the "
 		    "database edited by hand?)", db->path, row);
-	attempts = sqlite3_column_int64(st, OB_ATTEMPTS);
-	if (attempts < 0 || attempts > INT32_MAX)
-		return err_set(e, FC_EDB, "%s: %s: attempts is out of range "
-		    "(was the database edited by hand?)", db->path, row);
+	if ((rc = db_col_int(db, st, OB_ATTEMPTS, 0, DB_ATTEMPTS_MAX, &attempts,
+	    row, "attempts", e)) < 0)
+		return rc;
 	r->attempts = (int)attempts;
-	r->next_attempt_at = sqlite3_column_int64(st, OB_NEXT);
-	r->created_at = sqlite3_column_int64(st, OB_CREATED);
-	r->updated_at = sqlite3_column_int64(st, OB_UPDATED);
-	r->sent_at = sqlite3_column_int64(st, OB_SENT);	/* NULL reads 0 */
+	if ((rc = db_col_time(db, st, OB_NEXT, &r->next_attempt_at, row,
+	    "next_attempt_at", e)) < 0 ||
+	    (rc = db_col_time(db, st, OB_CREATED, &r->created_at, row,
+	    "created_at", e)) < 0 ||
+	    (rc = db_col_time(db, st, OB_UPDATED, &r->updated_at, row,
+	    "updated_at", e)) < 0 ||
+	    /* NULL reads 0 */
+	    (rc = db_col_time(db, st, OB_SENT, &r->sent_at, row, "sent_at",
+	    e)) < 0)
+		return rc;
 	return 0;
 }
 
@@ -621,9 +626,9 @@ db_outbox_alert_state(struct db *db, int64_t *last_alert_at,
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		*last_alert_at = sqlite3_column_int64(st, 0);
 		*unalerted = sqlite3_column_int64(st, 1);
-		rc = 0;
+		rc = db_col_time(db, st, 0, last_alert_at, "outbox",
+		    "the last alert's created_at", e);
 	} else {
 		rc = db_fail(db, rc, e, "cannot read the outbox");
 	}
@@ -672,9 +677,10 @@ db_outbox_stats(struct db *db, int64_t since, struct outbox_stats *out,
 		out->retried = sqlite3_column_int64(st, 3);
 		out->dead = sqlite3_column_int64(st, 4);
 		out->sent = sqlite3_column_int64(st, 5);
-		out->oldest_queued_at = sqlite3_column_int64(st, 6);
-		out->last_sent_at = sqlite3_column_int64(st, 7);
-		rc = 0;
+		if ((rc = db_col_time(db, st, 6, &out->oldest_queued_at,
+		    "outbox", "the oldest queued created_at", e)) == 0)
+			rc = db_col_time(db, st, 7, &out->last_sent_at,
+			    "outbox", "the last sent_at", e);
 	} else {
 		rc = db_fail(db, rc, e, "cannot count the outbox");
 	}

@@ -123,6 +123,28 @@ int db_col_str(struct db *db, sqlite3_stmt *st, int col, char *dst,
 int db_col_date(struct db *db, sqlite3_stmt *st, int col, bool nullable,
 		fc_day *out, const char *row, const char *name,
 		struct fc_error *e);
+/*
+ * Instants a row may hold: a day either side of the dates date_parse()
+ * takes (1900-01-01 to 9999-12-31 UTC), so that no day or second
+ * arithmetic on them can overflow.
+ */
+#define DB_TIME_MIN (-2208988800LL - 86400)
+#define DB_TIME_MAX (253402300799LL + 86400)
+/*
+ * Delivery attempts a message may count: far beyond what any retry policy
+ * makes, and far from INT32_MAX, so that the next attempt's number fits.
+ */
+#define DB_ATTEMPTS_MAX 1000000
+/*
+ * An INTEGER column within [min, max] (NULL reads 0): FC_EDB naming the row
+ * and column for anything else, a value of another type included.
+ */
+int db_col_int(struct db *db, sqlite3_stmt *st, int col, int64_t min,
+	       int64_t max, int64_t *out, const char *row, const char *name,
+	       struct fc_error *e);
+/* A UTC instant column: db_col_int() within DB_TIME_MIN..DB_TIME_MAX. */
+int db_col_time(struct db *db, sqlite3_stmt *st, int col, int64_t *out,
+		const char *row, const char *name, struct fc_error *e);
 /* A channel column. */
 int db_col_channel(struct db *db, sqlite3_stmt *st, int col,
 		   enum channel *out, const char *row, struct fc_error *e);

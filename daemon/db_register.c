@@ -61,8 +61,7 @@ read_caseworker(struct db *db, sqlite3_stmt *st, struct caseworker *cw,
 	    e)) < 0)
 		return rc;
 	cw->active = sqlite3_column_int64(st, 4) != 0;
-	cw->created_at = sqlite3_column_int64(st, 5);
-	return 0;
+	return db_col_time(db, st, 5, &cw->created_at, row, "created_at", e);
 }
 
 /* A contact mark from (id, at, channel) columns; id NULL means none. */
@@ -71,14 +70,16 @@ read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
 	  struct contact_mark *m, int64_t *id, const char *row,
 	  struct fc_error *e)
 {
+	int rc;
+
 	memset(m, 0, sizeof(*m));
 	*id = 0;
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return 0;
 	*id = sqlite3_column_int64(st, col);
-	m->at = sqlite3_column_int64(st, col + 1);
 	m->outcome = outcome;
-	return db_col_channel(db, st, col + 2, &m->channel, row, e);
+	rc = db_col_time(db, st, col + 1, &m->at, row, "a contact's time", e);
+	return rc < 0 ? rc : db_col_channel(db, st, col + 2, &m->channel, row, e);
 }
 
 static int
@@ -115,16 +116,17 @@ read_family(struct db *db, sqlite3_stmt *st, struct family *f,
 	    sizeof(f->caseworker_tz), row, "caseworker timezone", e)) < 0)
 		return rc;
 	f->caseworker_id = sqlite3_column_int64(st, FC_CW_ID);
-	every = sqlite3_column_int64(st, FC_EVERY);
-	if (every < 0 || every > FC_CADENCE_MAX)
-		return err_set(e, FC_EDB, "%s: %s: every_days is out of range "
-		    "(was the database edited by hand?)", db->path, row);
+	if ((rc = db_col_int(db, st, FC_EVERY, 0, FC_CADENCE_MAX, &every, row,
+	    "every_days", e)) < 0)
+		return rc;
 	f->every_days = (int)every;
 	if (db_col_str(db, st, FC_STATUS, text, sizeof(text), row, "status",
 	    e) < 0 || family_status_parse(text, &f->status) < 0)
 		return err_set(e, FC_EDB, "%s: %s: unknown status (was the "
 		    "database edited by hand?)", db->path, row);
-	f->created_at = sqlite3_column_int64(st, FC_CREATED);
+	if ((rc = db_col_time(db, st, FC_CREATED, &f->created_at, row,
+	    "created_at", e)) < 0)
+		return rc;
 
 	if ((rc = read_mark(db, st, FC_R_ID, OUTCOME_REACHED, &f->last_reached,
 	    &reached_id, row, e)) < 0 ||

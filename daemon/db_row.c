@@ -108,6 +108,40 @@ db_col_str(struct db *db, sqlite3_stmt *st, int col, char *dst, size_t size,
 	return 0;
 }
 
+int
+db_col_int(struct db *db, sqlite3_stmt *st, int col, int64_t min,
+	   int64_t max, int64_t *out, const char *row, const char *name,
+	   struct fc_error *e)
+{
+	int64_t v;
+
+	*out = 0;
+	switch (sqlite3_column_type(st, col)) {
+	case SQLITE_NULL:
+		return 0;
+	case SQLITE_INTEGER:
+		break;
+	default:
+		return err_set(e, FC_EDB, "%s: %s: %s is not a whole number (was "
+		    "the database edited by hand?)", db->path, row, name);
+	}
+	v = sqlite3_column_int64(st, col);
+	if (v < min || v > max)
+		return err_set(e, FC_EDB, "%s: %s: %s is out of range (%lld; "
+		    "%lld to %lld; was the database edited by hand?)", db->path,
+		    row, name, (long long)v, (long long)min, (long long)max);
+	*out = v;
+	return 0;
+}
+
+int
+db_col_time(struct db *db, sqlite3_stmt *st, int col, int64_t *out,
+	    const char *row, const char *name, struct fc_error *e)
+{
+	return db_col_int(db, st, col, DB_TIME_MIN, DB_TIME_MAX, out, row, name,
+	    e);
+}
+
 /* A DATE column: NULL is DAY_NONE when nullable. */
 int
 db_col_date(struct db *db, sqlite3_stmt *st, int col, bool nullable,

@@ -54,12 +54,58 @@ text_is_control(uint32_t cp)
 	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029;
 }
 
+bool
+text_is_hidden_format(uint32_t cp)
+{
+	return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
+
 /* Characters that could make a terminal or a log show something else. */
 static bool
 needs_escape(uint32_t cp)
 {
 	return text_is_control(cp) || (cp >= 0x202a && cp <= 0x202e) ||
 	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* How the character at p (n bytes left) is shown on a terminal: into unit, its length; *seq bytes used. */
+static size_t
+terminal_unit(const unsigned char *p, size_t n, char unit[static 16], size_t *seq)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint32_t cp = 0;
+
+	*seq = text_utf8_seq(p, n, &cp);
+	if (*seq == 0) {
+		*seq = 1;
+		unit[0] = '\\';
+		unit[1] = 'x';
+		unit[2] = hex[p[0] >> 4];
+		unit[3] = hex[p[0] & 0xf];
+		return 4;
+	}
+	if (!text_is_control(cp) && !text_is_hidden_format(cp)) {
+		memcpy(unit, p, *seq);
+		return *seq;
+	}
+	unit[0] = '\\';
+	switch (cp) {
+	case '\n': unit[1] = 'n'; return 2;
+	case '\t': unit[1] = 't'; return 2;
+	case '\r': unit[1] = 'r'; return 2;
+	default: break;
+	}
+	if (cp < 0x80) {
+		unit[1] = 'x';
+		unit[2] = hex[cp >> 4];
+		unit[3] = hex[cp & 0xf];
+		return 4;
+	}
+	unit[1] = 'u';
+	for (int i = 0; i < 4; i++)
+		unit[2 + i] = hex[(cp >> (12 - 4 * i)) & 0xf];
+	return 6;
 }
 
 /* How the character at p (n bytes left) is quoted: into unit, its length; *seq bytes used. */
@@ -90,8 +136,12 @@ quote_unit(const unsigned char *p, size_t n, char unit[static 16], size_t *seq)
 	return *seq;
 }
 
-void
-text_quote(const char *s, char *buf, size_t size)
+typedef size_t (*unit_fn)(const unsigned char *p, size_t n,
+			  char unit[static 16], size_t *seq);
+
+/* s into buf unit by unit, cut with "..." when it does not fit. */
+static void
+copy_units(const char *s, char *buf, size_t size, unit_fn unit_of)
 {
 	const unsigned char *start = (const unsigned char *)(s != NULL ? s : "");
 	const unsigned char *p;
@@ -102,11 +152,11 @@ text_quote(const char *s, char *buf, size_t size)
 	if (size == 0)
 		return;
 	for (p = start, n = strlen((const char *)start); n > 0; p += seq, n -= seq)
-		total += quote_unit(p, n, unit, &seq);
+		total += unit_of(p, n, unit, &seq);
 	/* When it does not all fit, keep room for "...". */
 	cut = total + 1 > size;
 	for (p = start, n = strlen((const char *)start); n > 0; p += seq, n -= seq) {
-		len = quote_unit(p, n, unit, &seq);
+		len = unit_of(p, n, unit, &seq);
 		if (out + len + (cut ? 3 : 0) + 1 > size)
 			break;
 		memcpy(buf + out, unit, len);
@@ -117,6 +167,18 @@ text_quote(const char *s, char *buf, size_t size)
 		out += 3;
 	}
 	buf[out] = '\0';
+}
+
+void
+text_quote(const char *s, char *buf, size_t size)
+{
+	copy_units(s, buf, size, quote_unit);
+}
+
+void
+text_escape_terminal(const char *s, char *buf, size_t size)
+{
+	copy_units(s, buf, size, terminal_unit);
 }
 
 bool

@@ -25,5 +25,21 @@ bool text_is_control(uint32_t cp);
  * when it does not fit. buf is always NUL-terminated (size > 0).
  */
 void text_quote(const char *s, char *buf, size_t size);
+/*
+ * Whether cp changes how the text around it is shown without being seen:
+ * a bidi embedding, override or isolate (U+202A-U+202E, U+2066-U+2069), a
+ * zero-width character or direction mark (U+200B-U+200F) or U+FEFF.
+ */
+bool text_is_hidden_format(uint32_t cp);
+/* Bytes that text_escape_terminal() needs for n bytes of input, NUL included. */
+#define TEXT_ESCAPED_MAX(n) (4 * (n) + 1)
+/*
+ * Copy s into buf (size bytes) for a terminal: controls (C0, DEL, C1,
+ * U+2028, U+2029) and text_is_hidden_format() characters escaped as \n,
+ * \t, \r, \xNN or \uXXXX, invalid UTF-8 as \xNN per byte; everything
+ * else as it is. Cut with "..." when it does not fit in size (never with
+ * TEXT_ESCAPED_MAX(strlen(s))). buf is always NUL-terminated (size > 0).
+ */
+void text_escape_terminal(const char *s, char *buf, size_t size);
 
 #endif

@@ -40,9 +40,14 @@ static bool is_alnum(char c)
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-/* UTF-8 without controls (LF and TAB too when allow_lf_tab), at most max bytes. */
+/*
+ * UTF-8 without controls (LF and TAB too when allow_lf_tab), at most max
+ * bytes; for a name, without text_is_hidden_format() characters either: a
+ * bidi override or a zero-width character makes a name look like another
+ * on every list, and no script needs one inside a name.
+ */
 static int check_text(const char *what, const char *s, size_t max, bool allow_lf_tab,
-		      struct fc_error *e)
+		      bool name, struct fc_error *e)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -65,6 +70,11 @@ static int check_text(const char *what, const char *s, size_t max, bool allow_lf
 				       "%s contains a control character (U+%04X, byte %zu)", what,
 				       (unsigned)cp, i + 1);
 		}
+		if (name && text_is_hidden_format(cp))
+			return err_set(e, FC_EINVAL,
+				       "%s contains an invisible formatting character (U+%04X, "
+				       "byte %zu: a direction override, isolate or zero-width "
+				       "character)", what, (unsigned)cp, i + 1);
 		i += len;
 	}
 	return 0;
@@ -169,12 +179,12 @@ int valid_ref(const char *s, struct fc_error *e)
 
 int valid_name(const char *s, struct fc_error *e)
 {
-	return check_text("name", s != NULL ? s : "", FC_NAME_MAX, false, e);
+	return check_text("name", s != NULL ? s : "", FC_NAME_MAX, false, true, e);
 }
 
 int valid_text(const char *s, size_t max, struct fc_error *e)
 {
-	return check_text("text", s != NULL ? s : "", max, true, e);
+	return check_text("text", s != NULL ? s : "", max, true, false, e);
 }
 
 int valid_cadence(const char *s, int *out, struct fc_error *e)

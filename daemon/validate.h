@@ -17,7 +17,10 @@ struct fc_error;
 int valid_email(const char *s, struct fc_error *e);
 /* [A-Za-z0-9._-], 1 to FC_REF_MAX bytes. */
 int valid_ref(const char *s, struct fc_error *e);
-/* Valid UTF-8, no control characters, ≤ FC_NAME_MAX bytes ("" allowed). */
+/*
+ * Valid UTF-8, no control characters, no bidi override or isolate and no
+ * zero-width character (text_is_hidden_format), ≤ FC_NAME_MAX bytes ("" allowed).
+ */
 int valid_name(const char *s, struct fc_error *e);
 /* A cadence FC_CADENCE_MIN..FC_CADENCE_MAX days from text. */
 int valid_cadence(const char *s, int *out, struct fc_error *e);

@@ -143,6 +143,27 @@ static bool spec_text(const char *s, size_t max, bool lf_tab)
 	return true;
 }
 
+/* Whether s holds a bidi embedding, override or isolate, a zero-width character or U+FEFF. */
+static bool spec_hidden(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	uint32_t cp = 0;
+
+	while (n > 0) {
+		size_t len = inv_utf8_next(p, n, &cp);
+
+		if (len == 0)
+			return false;
+		if ((cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff)
+			return true;
+		p += len;
+		n -= len;
+	}
+	return false;
+}
+
 void inv_clean(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -275,7 +296,7 @@ bool inv_name(const char *s)
 	struct fc_error e = {0};
 	int r = valid_name(s, &e);
 
-	INV_CHECK((r == 0) == spec_text(s, FC_NAME_MAX, false));
+	INV_CHECK((r == 0) == (spec_text(s, FC_NAME_MAX, false) && !spec_hidden(s)));
 	if (r != 0) {
 		inv_message(&e, r);
 		not_quoted(&e, s);

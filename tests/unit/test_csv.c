@@ -396,14 +396,66 @@ test_write_quoting(void **state)
 	    "FXD-001,Ayşe,14\r\n");
 	check_written((const char *[]){ "a,b", "say \"hi\"", "x\ny", "x\ry" }, 4,
 	    "\"a,b\",\"say \"\"hi\"\"\",\"x\ny\",\"x\ry\"\r\n");
+	/* A leading tab is a formula start: a "'" before it (test_write_formula). */
 	check_written((const char *[]){ " lead", "trail ", "mid dle", "\ttab" }, 4,
-	    "\" lead\",\"trail \",mid dle,\"\ttab\"\r\n");
+	    "\" lead\",\"trail \",mid dle,'\ttab\r\n");
 	check_written((const char *[]){ "", "", NULL }, 3, ",,\r\n");
 	/* One empty field must not read back as a blank line. */
 	check_written((const char *[]){ "" }, 1, "\"\"\r\n");
 	/* Nor a leading UTF-8 byte-order mark as one to skip. */
 	check_written((const char *[]){ "\xEF\xBB\xBFx", "\xEF\xBB\xBFy" }, 2,
 	    "\"\xEF\xBB\xBFx\",\"\xEF\xBB\xBFy\"\r\n");
+}
+
+/* Read text; its first record must be the n fields of expect. */
+static void
+check_read(const char *text, const char *const *expect, size_t n)
+{
+	struct csv_reader r;
+	struct csv_record rec = {0};
+	struct fc_error e = {0};
+
+	csv_init(&r, text, strlen(text));
+	assert_int_equal(csv_next(&r, &rec, &e), 1);
+	assert_int_equal(rec.n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(rec.field[i], expect[i]);
+	csv_record_free(&rec);
+}
+
+static void
+test_write_formula(void **state)
+{
+	(void)state;
+	/* Nothing a spreadsheet would run as a formula starts a cell (OWASP). */
+	check_written((const char *[]){ "=HYPERLINK(\"http://x.invalid\")",
+	    "+1", "-2+3", "@SUM(A1)", "\tx", "\rx" }, 6,
+	    "\"'=HYPERLINK(\"\"http://x.invalid\"\")\",'+1,'-2+3,'@SUM(A1),"
+	    "'\tx,\"'\rx\"\r\n");
+	/* A "'" of the value itself is kept by one more. */
+	check_written((const char *[]){ "'=1", "''@x", "'plain", "O'Neill" }, 4,
+	    "''=1,'''@x,'plain,O'Neill\r\n");
+	/* A negative number is no formula; "=" inside a cell is harmless. */
+	check_written((const char *[]){ "-12", "-", "a=b", "" }, 4,
+	    "-12,'-,a=b,\r\n");
+	/* The reader takes one "'" away before a formula start, and only then. */
+	check_read("'=1,''=1,'x,'',',\"'\r\",-3,'-3\r\n",
+	    (const char *[]){ "=1", "'=1", "'x", "''", "'", "\r", "-3", "-3" }, 8);
+	/* A field of CSV_FIELD_MAX bytes comes back whole with its "'" before it. */
+	{
+		static char big[CSV_FIELD_MAX + 1];
+		const char *const row[] = { big, "y" };
+		const char *const *const records[] = { row };
+		size_t n = 2, len;
+		char *text;
+
+		memset(big, 'x', CSV_FIELD_MAX);
+		big[0] = '=';
+		text = write_all(records, &n, 1, &len);
+		assert_int_equal(len, CSV_FIELD_MAX + 5);
+		check_read(text, row, 2);
+		free(text);
+	}
 }
 
 static void
@@ -422,7 +474,9 @@ test_write_round_trip(void **state)
 	static const char *const r4[] = {
 		"", " padded ", "\"", "\"\"", ",", "\n", "Ürümqi — ئۈرۈمچی",
 	};
-	static const char *const r5[] = { "" };
+	static const char *const r5[] = {
+		"", "=cmd|' /C calc'!A0", "'=x", "''-y", "-7", "@G\xC3\xBClnar", "+", "'",
+	};
 	/* First in the file, where a reader skips a byte-order mark. */
 	static const char *const r0[] = { "\xEF\xBB\xBFnot a bom", "x" };
 	const char *const *const records[] = { r0, r1, r2, r3, r4, r5 };
@@ -489,6 +543,7 @@ main(void)
 		cmocka_unit_test(test_error_bare_cr),
 		cmocka_unit_test(test_record_reuse),
 		cmocka_unit_test(test_write_quoting),
+		cmocka_unit_test(test_write_formula),
 		cmocka_unit_test(test_write_round_trip),
 		cmocka_unit_test(test_write_error),
 	};

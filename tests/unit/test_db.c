@@ -1047,6 +1047,82 @@ test_edited_behind_our_back(void **state)
 	db_close(db);
 }
 
+static int
+ignore_outbox(const struct outbox_row *r, void *ctx)
+{
+	(void)r;
+	(void)ctx;
+	return 0;
+}
+
+/* Numbers out of range on read: a bad record naming its row, no overflow later. */
+static void
+test_numbers_out_of_range(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+	int64_t cw = add_cw(db, "a@example.org", "A");
+	struct fc_error e = {0};
+	struct family f;
+	struct caseworker w;
+	struct contact c;
+	char sql[512];
+	int64_t fam;
+
+	fam = add_family(db, "FXD-001", cw);
+	db_close(db);
+
+	xsnprintf(sql, sizeof(sql), "INSERT INTO contact (family_id, at,"
+	    " channel, outcome, logged_at) VALUES (%lld, 9223372036854775807,"
+	    " 'phone', 'reached', 1)", (long long)fam);
+	raw_exec(fx->path, sql);
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_contact_get(db, 1, &c, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "contact 1: at is out of range"));
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "family FXD-001: a contact's time is out of range"));
+	db_close(db);
+
+	/* The first and last instants of the dates we take are fine. */
+	raw_exec(fx->path, "INSERT INTO contact (family_id, at, channel,"
+	    " outcome, logged_at) SELECT family_id, -2208988800, 'phone',"
+	    " 'attempted', 253402300799 FROM contact");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_contact_get(db, 2, &c, &e), 0);
+	assert_int_equal(c.at, -2208988800LL);
+	assert_int_equal(c.logged_at, 253402300799LL);
+	db_close(db);
+
+	raw_exec(fx->path,
+	    " UPDATE caseworker SET created_at = 'yesterday'");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_caseworker_get(db, "a@example.org", &w, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "caseworker a@example.org: created_at is not a whole number"));
+	db_close(db);
+
+	raw_exec(fx->path, "PRAGMA ignore_check_constraints = ON;"
+	    " UPDATE family SET every_days = 2147483647");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "every_days is out of range"));
+	db_close(db);
+
+	raw_exec(fx->path, "INSERT INTO outbox (kind, recipient, message,"
+	    " idem_key, state, attempts, next_attempt_at, created_at,"
+	    " updated_at) VALUES ('reminder', 'a@example.org', 'x', 'k1',"
+	    " 'queued', 2147483647, 1, 1, 1)");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_outbox_foreach(db, -1, ignore_outbox, NULL, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "outbox message 1: attempts is out of range"));
+	db_close(db);
+	raw_exec(fx->path, "UPDATE outbox SET attempts = 1,"
+	    " updated_at = -9223372036854775808");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_outbox_foreach(db, -1, ignore_outbox, NULL, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "outbox message 1: updated_at is out of range"));
+	db_close(db);
+}
+
 /* Listing families. */
 
 static int
@@ -1466,6 +1542,8 @@ main(void)
 		cmocka_unit_test(test_contact_get_foreach),
 		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edited_behind_our_back, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_numbers_out_of_range, setup,
 		    teardown),
 		cmocka_unit_test(test_family_foreach),
 		cmocka_unit_test_setup_teardown(test_write_while_listing, setup,

@@ -123,6 +123,45 @@ test_quote(void **state)
 	text_quote("abc", tiny, 0);
 }
 
+static void
+test_escape_terminal(void **state)
+{
+	char buf[128], tiny[8];
+
+	(void)state;
+	text_escape_terminal("plain \"quoted\" \\ text", buf, sizeof(buf));
+	assert_string_equal(buf, "plain \"quoted\" \\ text");
+	text_escape_terminal(NULL, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	/* Right-to-left text and other scripts as they are. */
+	text_escape_terminal("\xda\xaf\xdb\x88\xd9\x84 J\xc3\xbcrgen \xf0\x9f\x8c\xbb", buf,
+	    sizeof(buf));
+	assert_string_equal(buf, "\xda\xaf\xdb\x88\xd9\x84 J\xc3\xbcrgen \xf0\x9f\x8c\xbb");
+	/* C0, DEL, C1, separators, bidi controls and zero-width characters never raw. */
+	text_escape_terminal("a\x1b[31mb\x7f\r\n\t\x01", buf, sizeof(buf));
+	assert_string_equal(buf, "a\\x1B[31mb\\x7F\\r\\n\\t\\x01");
+	text_escape_terminal("\xc2\x85\xc2\x9b\xe2\x80\xa8\xe2\x80\xa9", buf, sizeof(buf));
+	assert_string_equal(buf, "\\u0085\\u009B\\u2028\\u2029");
+	text_escape_terminal("\xe2\x80\xaa\xe2\x80\xae\xe2\x81\xa6\xe2\x81\xa9", buf,
+	    sizeof(buf));
+	assert_string_equal(buf, "\\u202A\\u202E\\u2066\\u2069");
+	text_escape_terminal("\xe2\x80\x8b\xe2\x80\x8f\xef\xbb\xbfz", buf, sizeof(buf));
+	assert_string_equal(buf, "\\u200B\\u200F\\uFEFFz");
+	/* Not UTF-8: byte by byte. */
+	text_escape_terminal("\xc0\xaf\xff", buf, sizeof(buf));
+	assert_string_equal(buf, "\\xC0\\xAF\\xFF");
+	/* TEXT_ESCAPED_MAX is enough for the worst case. */
+	{
+		char worst[TEXT_ESCAPED_MAX(3)];
+
+		text_escape_terminal("\xff\xfe\xfd", worst, sizeof(worst));
+		assert_string_equal(worst, "\\xFF\\xFE\\xFD");
+	}
+	/* Cut with "..." and never inside an escape. */
+	text_escape_terminal("\x1b\x1b\x1b", tiny, sizeof(tiny));
+	assert_string_equal(tiny, "\\x1B...");
+}
+
 int
 main(void)
 {
@@ -130,6 +169,7 @@ main(void)
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_utf8_seq),
 		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_escape_terminal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

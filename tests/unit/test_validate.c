@@ -166,6 +166,9 @@ static void test_valid_name(void **state)
 		"\xd0\x90\xd0\xb9\xd0\xb3\xd2\xaf\xd0\xbb",		/* Kazakh Cyrillic: Айгүл */
 		"O'Brien-Smith, Jr.", "\xf0\x9f\x8c\xbb family",	/* 4-byte character */
 		"\"Quoted\" <angle> & ; : names",
+		/* Right-to-left text stays welcome (fictional: "flower moon", "peace"). */
+		"\xda\xaf\xdb\x88\xd9\x84\xd9\x86\xd8\xa7\xd8\xb1 \xd9\x82\xd9\x85\xd8\xb1",	/* گۈلنار قمر */
+		"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d Ay\xc5\x9f" "e",		/* שלום Ayşe */
 	};
 	static const struct {
 		const char *s, *msg;
@@ -182,6 +185,21 @@ static void test_valid_name(void **state)
 		{ "ab\xed\xa0\x80", "name is not valid UTF-8 (byte 3)" },
 		{ "\xf4\x90\x80\x80", "name is not valid UTF-8 (byte 1)" },
 		{ "J\xfcrgen", "name is not valid UTF-8 (byte 2)" },			/* Latin-1 */
+		/* What makes a name look like another: bidi controls, zero-width characters. */
+		{ "x\xe2\x80\xaeyz", "name contains an invisible formatting character (U+202E, "
+		  "byte 2: a direction override, isolate or zero-width character)" },
+		{ "\xe2\x80\xaa" "a", "name contains an invisible formatting character (U+202A, "
+		  "byte 1: a direction override, isolate or zero-width character)" },
+		{ "a\xe2\x81\xa6" "b", "name contains an invisible formatting character (U+2066, "
+		  "byte 2: a direction override, isolate or zero-width character)" },
+		{ "a\xe2\x81\xa9", "name contains an invisible formatting character (U+2069, "
+		  "byte 2: a direction override, isolate or zero-width character)" },
+		{ "a\xe2\x80\x8b" "b", "name contains an invisible formatting character (U+200B, "
+		  "byte 2: a direction override, isolate or zero-width character)" },
+		{ "\xd8\xa3\xe2\x80\x8f", "name contains an invisible formatting character (U+200F, "
+		  "byte 3: a direction override, isolate or zero-width character)" },
+		{ "\xef\xbb\xbf" "a", "name contains an invisible formatting character (U+FEFF, "
+		  "byte 1: a direction override, isolate or zero-width character)" },
 	};
 	struct fc_error e = { 0 };
 	char name[FC_NAME_MAX + 2];
