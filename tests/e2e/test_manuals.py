@@ -35,7 +35,7 @@ def manual_keys():
     keys, group = {}, None
     for line in source("man", "famcontactd.conf.5").splitlines():
         if line.startswith((".Ss", ".Sh")):
-            m = re.match(r"\.Ss The (\w+) group$", line)
+            m = re.match(r"\.Ss The ([\w.]+) group$", line)
             group = m.group(1) if m else \
                 "" if line == ".Ss Top-level keys" else None
             if group is not None:
