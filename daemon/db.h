@@ -25,7 +25,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -201,8 +201,9 @@ int db_outbox_foreach(struct db *db, int state,
 		      int (*cb)(const struct outbox_row *row, void *ctx),
 		      void *ctx, struct fc_error *e);
 /*
- * Give a dead message another try: dead -> queued, due now, attempts kept.
- * FC_ENOTFOUND for an unknown id, FC_EINVAL when it is not dead.
+ * Give a dead or bounced message another try: -> queued, due now,
+ * attempts kept.
+ * FC_ENOTFOUND for an unknown id, FC_EINVAL when it is not dead or bounced.
  */
 int db_outbox_retry(struct db *db, int64_t id, int64_t now,
 		    struct fc_error *e);

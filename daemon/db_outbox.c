@@ -271,7 +271,7 @@ transition_refused(struct db *db, int64_t id, enum outbox_state to,
 }
 
 /* db_outbox_set_state() binds one ?7... per state. */
-_Static_assert(OUTBOX_STATE_COUNT == 5, "one IN slot per outbox state");
+_Static_assert(OUTBOX_STATE_COUNT == 6, "one IN slot per outbox state");
 
 int
 db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
@@ -291,7 +291,7 @@ db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
 	    "UPDATE outbox SET state = ?1, attempts = ?2,"
 	    " next_attempt_at = ?3, last_error = ?4, updated_at = ?5,"
 	    " sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END"
-	    " WHERE id = ?6 AND state IN (?7, ?8, ?9, ?10, ?11)",
+	    " WHERE id = ?6 AND state IN (?7, ?8, ?9, ?10, ?11, ?12)",
 	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, outbox_state_name(state), -1,
@@ -434,7 +434,7 @@ db_outbox_foreach(struct db *db, int state,
 	    state, cb, ctx, e);
 }
 
-/* Why message id could not be retried: unknown, or not dead. */
+/* Why message id could not be retried: unknown, or not dead or bounced. */
 static int
 retry_refused(struct db *db, int64_t id, struct fc_error *e)
 {
@@ -446,8 +446,8 @@ retry_refused(struct db *db, int64_t id, struct fc_error *e)
 	if (rc == 0)
 		return err_set(e, FC_ENOTFOUND, "no outbox message %lld",
 		    (long long)id);
-	return err_set(e, FC_EINVAL, "outbox message %lld is %s, not dead; "
-	    "only dead messages can be retried", (long long)id, state);
+	return err_set(e, FC_EINVAL, "outbox message %lld is %s, not dead "
+	    "or bounced; only those can be retried", (long long)id, state);
 }
 
 int
@@ -460,7 +460,7 @@ db_outbox_retry(struct db *db, int64_t id, int64_t now, struct fc_error *e)
 	if ((rc = outbox_update(db, &key,
 	    "UPDATE outbox SET state = 'queued',"
 	    " next_attempt_at = ?1, updated_at = ?1"
-	    " WHERE id = ?2 AND state = 'dead'", now, id, &n, e,
+	    " WHERE id = ?2 AND state IN ('dead', 'bounced')", now, id, &n, e,
 	    "cannot retry the message")) < 0)
 		return rc;
 	return n > 0 ? 0 : retry_refused(db, id, e);
