@@ -654,3 +654,76 @@ db_outbox_stats(struct db *db, int64_t since, struct outbox_stats *out,
 	db_done(st);
 	return rc;
 }
+
+static const char *
+key_kind_name(enum db_key_kind kind)
+{
+	return kind == DB_KEY_REPLY ? "reply" : "bounce";
+}
+
+int
+db_outbox_key_add(struct db *db, const char *k, int64_t outbox_id,
+		  int64_t caseworker_id, enum db_key_kind kind, int64_t now,
+		  struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_stmt(db, &key, "INSERT INTO outbox_key (key, outbox_id,"
+	    " caseworker_id, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, outbox_id);
+	if (rc == SQLITE_OK)
+		rc = caseworker_id > 0 ? sqlite3_bind_int64(st, 3,
+		    caseworker_id) : sqlite3_bind_null(st, 3);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 4, key_kind_name(kind), -1,
+		    SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 5, now);
+	if (rc == SQLITE_OK)
+		rc = db_step_done(st);
+	else
+		db_done(st);
+	if (rc != SQLITE_OK)
+		return db_fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e,
+		    "cannot store the %s key of message %lld",
+		    key_kind_name(kind), (long long)outbox_id);
+	return 0;
+}
+
+int
+db_outbox_key_get(struct db *db, int64_t outbox_id, enum db_key_kind kind,
+		  char *buf, size_t size, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	buf[0] = '\0';
+	if ((rc = db_stmt(db, &key, "SELECT key FROM outbox_key"
+	    " WHERE outbox_id = ?1 AND kind = ?2", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, outbox_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, key_kind_name(kind), -1,
+		    SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = db_col_str(db, st, 0, buf, size, "outbox key", "key", e);
+		if (rc == 0)
+			rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = db_fail(db, rc, e, "cannot read the %s key of message %lld",
+		    key_kind_name(kind), (long long)outbox_id);
+	}
+	db_done(st);
+	return rc;
+}
