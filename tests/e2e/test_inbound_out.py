@@ -114,6 +114,26 @@ class InboundOutTest(FcTestCase):
             self.assertFalse(re.match(r"FXD-\d+ (reached|attempted)", line),
                              line)
 
+    def test_bounced_is_listed_and_retried(self):
+        # Nothing reads bounces yet: the row is marked as a DSN would
+        # mark it, and the CLI must list it and queue it again.
+        self.once()
+        [row] = [r for r in self.outbox() if r["kind"] == "reminder"]
+        self.assertEqual(row["state"], "sent")
+        with sqlite3.connect(self.db) as db:
+            db.execute("UPDATE outbox SET state = 'bounced', bounce_status ="
+                       " '5.1.1' WHERE id = ?", (row["id"],))
+        listed = self.ok("outbox", "list", "--state", "bounced").out
+        self.assertIn("amira@example.org", listed)
+        self.assertEqual(len(listed.strip().splitlines()), 2, listed)
+        self.ok("outbox", "retry", str(row["id"]))
+        [row] = [r for r in self.outbox() if r["id"] == row["id"]]
+        self.assertEqual(row["state"], "queued")
+        # A sent message is neither dead nor bounced: refused.
+        sent = [r for r in self.outbox() if r["state"] == "sent"][0]
+        r = self.fails(65, "outbox", "retry", str(sent["id"]))
+        self.assertIn("not dead or bounced", r.err)
+
     def test_without_inbound_nothing_changes(self):
         self.write_conf(self.base_conf)
         self.once()
