@@ -654,6 +654,99 @@ set_helo(struct loader *l, const config_setting_t *s, const struct key *k,
 	copy_string(l, s, k, full, v);
 }
 
+int
+conf_valid_inbound_address(const char *address, struct fc_error *e)
+{
+	const char *k = strstr(address, "%k"), *at = strrchr(address, '@');
+	char key[FC_INBOUND_KEY_LEN + 1], sample[FC_EMAIL_MAX + 64];
+	struct fc_error ve = {0};
+
+	if (k == NULL)
+		return err_set(e, FC_EINVAL, "holds no %%k (where each "
+		    "message's key goes, as in \"reminders+%%k@example.org\")");
+	if (strstr(k + 2, "%k") != NULL)
+		return err_set(e, FC_EINVAL, "holds %%k more than once");
+	if (at == NULL || k > at)
+		return err_set(e, FC_EINVAL, "has %%k after the \"@\"; it belongs "
+		    "in the local part (as in \"reminders+%%k@example.org\")");
+	memset(key, 'k', FC_INBOUND_KEY_LEN);
+	key[FC_INBOUND_KEY_LEN] = '\0';
+	if (xsnprintf(sample, sizeof(sample), "%.*s%s%s", (int)(k - address),
+	    address, key, k + 2) != 0 || strlen(sample) > FC_EMAIL_MAX)
+		return err_set(e, FC_EINVAL, "longer than %d bytes once %%k is "
+		    "a key of %d characters", FC_EMAIL_MAX, FC_INBOUND_KEY_LEN);
+	if (valid_email(sample, &ve) != 0)
+		return err_set(e, FC_EINVAL, "not an address: %s", ve.msg);
+	if ((size_t)(strrchr(sample, '@') - sample) > FC_LOCAL_PART_MAX)
+		return err_set(e, FC_EINVAL, "its local part is longer than %d "
+		    "bytes once %%k is a key of %d characters",
+		    FC_LOCAL_PART_MAX, FC_INBOUND_KEY_LEN);
+	return 0;
+}
+
+static void
+set_inbound_address(struct loader *l, const config_setting_t *s,
+		    const struct key *k, const char *full)
+{
+	const char *v = config_setting_get_string(s);
+	struct fc_error e = {0};
+	char q[QUOTED_VALUE_SIZE];
+
+	if (has_control(v)) {
+		problem(l, s, "%s: holds a control character (a line break?)",
+		    full);
+		mark_bad(l, k);
+		return;
+	}
+	if (conf_valid_inbound_address(v, &e) != 0) {
+		problem(l, s, "%s: %s %s", full, quote(q, sizeof(q), v),
+		    e.msg);
+		mark_bad(l, k);
+		return;
+	}
+	copy_string(l, s, k, full, v);
+}
+
+static void
+set_imap_url(struct loader *l, const config_setting_t *s,
+	     const struct key *k, const char *full)
+{
+	const char *v = config_setting_get_string(s), *host, *path;
+	char q[QUOTED_VALUE_SIZE];
+	size_t hostlen;
+
+	if (strncmp(v, "imaps://", 8) == 0)
+		host = v + 8;
+	else if (strncmp(v, "imap://", 7) == 0)
+		host = v + 7;
+	else {
+		problem(l, s, "%s: %s does not start with imaps:// (implicit "
+		    "TLS) or imap:// (STARTTLS)", full, quote(q, sizeof(q), v));
+		mark_bad(l, k);
+		return;
+	}
+	for (const char *p = v; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			problem(l, s, "%s: %s holds a space or a control "
+			    "character", full, quote(q, sizeof(q), v));
+			mark_bad(l, k);
+			return;
+		}
+	}
+	hostlen = strcspn(host, "/?#");
+	path = host + hostlen;
+	if (hostlen == 0 || memchr(host, '@', hostlen) != NULL ||
+	    path[0] != '/' || path[1] == '\0') {
+		problem(l, s, "%s: %s is not a server and a mailbox (%s)%s",
+		    full, quote(q, sizeof(q), v), k->hint,
+		    hostlen && memchr(host, '@', hostlen) ? "; put the user "
+		    "name in inbound.imap.username" : "");
+		mark_bad(l, k);
+		return;
+	}
+	copy_string(l, s, k, full, v);
+}
+
 static void
 set_transport(struct loader *l, const config_setting_t *s,
 	      const struct key *k, const char *full)
@@ -949,6 +1042,34 @@ static const struct key privacy_keys[] = {
 	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
 };
 
+static const struct key inbound_imap_keys[] = {
+	{ "url", SHAPE_STRING, set_imap_url, STR(inbound.imap.url), 0, 0,
+	  "like \"imaps://imap.example.org/INBOX\"", F_NONEMPTY, NULL },
+	{ "username", SHAPE_STRING, set_login, STR(inbound.imap.username), 0,
+	  0, "a login", F_NONEMPTY, NULL },
+	{ "password_file", SHAPE_STRING, set_path,
+	  STR(inbound.imap.password_file), 0, 0, "a path", F_NONEMPTY, NULL },
+	{ "ca_file", SHAPE_STRING, set_path, STR(inbound.imap.ca_file), 0, 0,
+	  "a path, or \"\" for the system's", 0, NULL },
+	{ "poll_every", SHAPE_INT, set_int,
+	  offsetof(struct conf, inbound.imap.poll_every), 0, 10, 86400,
+	  "seconds", 0, NULL },
+	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+};
+
+static const struct key inbound_keys[] = {
+	{ "address", SHAPE_STRING, set_inbound_address, STR(inbound.address),
+	  0, 0, "like \"reminders+%k@example.org\"", F_NONEMPTY, NULL },
+	{ "key_valid_days", SHAPE_INT, set_int,
+	  offsetof(struct conf, inbound.key_valid_days), 0, 1, 365, "days", 0,
+	  NULL },
+	{ "require_from_match", SHAPE_BOOL, set_bool,
+	  offsetof(struct conf, inbound.require_from_match), 0, 0, 0, NULL, 0,
+	  NULL },
+	{ "imap", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, inbound_imap_keys },
+	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+};
+
 static const struct key top_keys[] = {
 	{ "database", SHAPE_STRING, set_path, STR(database), 0, 0,
 	  "the path of the database file", F_NONEMPTY, NULL },
@@ -961,6 +1082,7 @@ static const struct key top_keys[] = {
 	{ "summary", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, summary_keys },
 	{ "retry", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, retry_keys },
 	{ "privacy", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, privacy_keys },
+	{ "inbound", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, inbound_keys },
 	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
 };
 
@@ -1089,6 +1211,33 @@ find_key(const struct key *keys, const char *name)
 	return NULL;
 }
 
+/* A group's required keys; "inbound" and "inbound.imap" mark presence. */
+static void
+inbound_check(struct loader *l)
+{
+	static const char *const imap_required[] = {
+		"url", "username", "password_file",
+	};
+	const config_setting_t *g = config_lookup(l->cfg, "inbound");
+	const config_setting_t *im;
+
+	if (g == NULL || !config_setting_is_group(g))
+		return;
+	l->c->inbound.enabled = true;
+	if (config_setting_get_member(g, "address") == NULL)
+		problem(l, g, "inbound: address is required (as in "
+		    "address = \"reminders+%%k@example.org\";)");
+	im = config_setting_get_member(g, "imap");
+	if (im == NULL || !config_setting_is_group(im))
+		return;
+	l->c->inbound.imap.enabled = true;
+	for (size_t i = 0; i < ARRAY_SIZE(imap_required); i++) {
+		if (config_setting_get_member(im, imap_required[i]) != NULL)
+			continue;
+		problem(l, im, "inbound.imap: %s is required", imap_required[i]);
+	}
+}
+
 /* Checks across keys, made only when each key involved was good alone. */
 static void
 cross_check(struct loader *l)
@@ -1123,6 +1272,8 @@ cross_check(struct loader *l)
 		    "retry.first (%ld)", c->retry.give_up_after,
 		    c->retry.first);
 	}
+
+	inbound_check(l);
 
 	if (is_bad(l, url) || is_bad(l, tls))
 		return;
@@ -1215,6 +1366,9 @@ conf_defaults(struct conf *c)
 	c->retry.max = 14400;
 	c->retry.give_up_after = 432000;
 	c->privacy.names_in_email = false;
+	c->inbound.key_valid_days = 30;
+	c->inbound.require_from_match = true;
+	c->inbound.imap.poll_every = 300;
 }
 
 int

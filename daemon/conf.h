@@ -58,6 +58,20 @@ struct conf {
 	struct {
 		bool names_in_email;
 	} privacy;
+	struct {
+		bool enabled;			/* the group is present */
+		char address[FC_EMAIL_MAX + 1];	/* "%k" once in the local part */
+		int key_valid_days;
+		bool require_from_match;
+		struct {
+			bool enabled;		/* the group is present */
+			char url[FC_URL_MAX + 1];
+			char username[FC_EMAIL_MAX + 1];
+			char password_file[FC_PATH_MAX];
+			char ca_file[FC_PATH_MAX];	/* "" = the system's */
+			int poll_every;		/* seconds */
+		} imap;
+	} inbound;
 };
 
 /* Fill c with the built-in defaults (the documented ones). */
@@ -89,5 +103,14 @@ void conf_keys(void (*fn)(const char *group, const char *key, void *arg),
  * in e (when not NULL).
  */
 int conf_valid_helo(const char *name, struct fc_error *e);
+
+/*
+ * Check inbound.address: an address (no display name) holding "%k"
+ * exactly once, in its local part, that is still an address of at most
+ * FC_EMAIL_MAX bytes, with a local part of at most FC_LOCAL_PART_MAX,
+ * once "%k" is a key of FC_INBOUND_KEY_LEN characters. 0, or FC_EINVAL
+ * with a message in e (when not NULL).
+ */
+int conf_valid_inbound_address(const char *address, struct fc_error *e);
 
 #endif

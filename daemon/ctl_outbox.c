@@ -75,7 +75,8 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		case 's':
 			if (outbox_state_parse(optarg, &state) < 0)
 				return ctl_usage("outbox list", "--state takes "
-				    "queued, sending, sent, dead or cancelled, "
+				    "queued, sending, sent, dead, cancelled or "
+				    "bounced, "
 				    "not \"%s\"", optarg);
 			filter = (int)state;
 			break;
@@ -84,7 +85,8 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 			    "List the messages famcontactd has queued, newest first.\n"
 			    "Times are UTC; NEXT-ATTEMPT is shown for queued messages.\n\n"
 			    "  --state STATE  only messages in STATE: queued, sending, sent,\n"
-			    "                 dead (gave up; see 'outbox retry') or cancelled\n");
+			    "                 dead (gave up; see 'outbox retry'), cancelled or\n"
+			    "                 bounced (a bounce came back; see 'outbox retry')\n");
 			return EX_OK;
 		default:
 			return ctl_usage("outbox list", "bad option");
@@ -139,7 +141,8 @@ cmd_retry(struct ctl *ctl, int argc, char **argv)
 		case 'h':
 			printf("Usage: famcontactctl outbox retry ID\n"
 			    "       famcontactctl outbox retry --dead\n\n"
-			    "Give dead messages (those famcontactd gave up on) another try:\n"
+			    "Give dead messages (those famcontactd gave up on) or a bounced\n"
+			    "one (its delivery status notification came back) another try:\n"
 			    "they are queued again, due now, and famcontactd sends them on\n"
 			    "its next pass. Fix the cause first (see LAST-ERROR in 'outbox\n"
 			    "list --state dead').\n\n"
@@ -173,9 +176,10 @@ cmd_retry(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct ctl_command commands[] = {
-	{"list", cmd_list, "[--state queued|sending|sent|dead|cancelled]",
+	{"list", cmd_list,
+	    "[--state queued|sending|sent|dead|cancelled|bounced]",
 	    "list queued, sent and dead messages"},
-	{"retry", cmd_retry, "ID | --dead", "queue dead messages again"},
+	{"retry", cmd_retry, "ID | --dead", "queue dead or bounced messages again"},
 	{NULL, NULL, NULL, NULL},
 };
 

@@ -25,7 +25,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -209,8 +209,9 @@ int db_outbox_foreach(struct db *db, int state,
 		      int (*cb)(const struct outbox_row *row, void *ctx),
 		      void *ctx, struct fc_error *e);
 /*
- * Give a dead message another try: dead -> queued, due now, attempts kept.
- * FC_ENOTFOUND for an unknown id, FC_EINVAL when it is not dead.
+ * Give a dead or bounced message another try: -> queued, due now,
+ * attempts kept.
+ * FC_ENOTFOUND for an unknown id, FC_EINVAL when it is not dead or bounced.
  */
 int db_outbox_retry(struct db *db, int64_t id, int64_t now,
 		    struct fc_error *e);
@@ -241,6 +242,21 @@ int db_outbox_unlink(struct db *db, int64_t outbox_id, int64_t family_id,
 		     struct fc_error *e);
 int db_outbox_linked(struct db *db, int64_t outbox_id, int64_t **ids,
 		     size_t *n, struct fc_error *e);
+/* The keys a message carries (schema 3): a reply key or a bounce key. */
+enum db_key_kind { DB_KEY_REPLY, DB_KEY_BOUNCE };
+
+/*
+ * Bind key to message outbox_id (and, for a reply key, to the caseworker
+ * it went to; 0 = none) at now. 0 or FC_EDB (a key used twice included).
+ */
+int db_outbox_key_add(struct db *db, const char *key, int64_t outbox_id,
+		      int64_t caseworker_id, enum db_key_kind kind,
+		      int64_t now, struct fc_error *e);
+
+/* Message outbox_id's key of kind into buf: 1, 0 when it has none, or an error. */
+int db_outbox_key_get(struct db *db, int64_t outbox_id, enum db_key_kind kind,
+		      char *buf, size_t size, struct fc_error *e);
+
 /* Replace the text of a queued message (re-check before send). */
 int db_outbox_set_message(struct db *db, int64_t id, const char *message,
 			  size_t len, struct fc_error *e);

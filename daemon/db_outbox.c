@@ -276,7 +276,7 @@ transition_refused(struct db *db, int64_t id, enum outbox_state to,
 }
 
 /* db_outbox_set_state() binds one ?7... per state. */
-_Static_assert(OUTBOX_STATE_COUNT == 5, "one IN slot per outbox state");
+_Static_assert(OUTBOX_STATE_COUNT == 6, "one IN slot per outbox state");
 
 int
 db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
@@ -296,7 +296,7 @@ db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
 	    "UPDATE outbox SET state = ?1, attempts = ?2,"
 	    " next_attempt_at = ?3, last_error = ?4, updated_at = ?5,"
 	    " sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END"
-	    " WHERE id = ?6 AND state IN (?7, ?8, ?9, ?10, ?11)",
+	    " WHERE id = ?6 AND state IN (?7, ?8, ?9, ?10, ?11, ?12)",
 	    &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, outbox_state_name(state), -1,
@@ -469,7 +469,7 @@ db_outbox_foreach(struct db *db, int state,
 	    state, cb, ctx, e);
 }
 
-/* Why message id could not be retried: unknown, or not dead. */
+/* Why message id could not be retried: unknown, or not dead or bounced. */
 static int
 retry_refused(struct db *db, int64_t id, struct fc_error *e)
 {
@@ -481,8 +481,8 @@ retry_refused(struct db *db, int64_t id, struct fc_error *e)
 	if (rc == 0)
 		return err_set(e, FC_ENOTFOUND, "no outbox message %lld",
 		    (long long)id);
-	return err_set(e, FC_EINVAL, "outbox message %lld is %s, not dead; "
-	    "only dead messages can be retried", (long long)id, state);
+	return err_set(e, FC_EINVAL, "outbox message %lld is %s, not dead "
+	    "or bounced; only those can be retried", (long long)id, state);
 }
 
 int
@@ -495,7 +495,7 @@ db_outbox_retry(struct db *db, int64_t id, int64_t now, struct fc_error *e)
 	if ((rc = outbox_update(db, &key,
 	    "UPDATE outbox SET state = 'queued',"
 	    " next_attempt_at = ?1, updated_at = ?1"
-	    " WHERE id = ?2 AND state = 'dead'", now, id, &n, e,
+	    " WHERE id = ?2 AND state IN ('dead', 'bounced')", now, id, &n, e,
 	    "cannot retry the message")) < 0)
 		return rc;
 	return n > 0 ? 0 : retry_refused(db, id, e);
@@ -683,6 +683,79 @@ db_outbox_stats(struct db *db, int64_t since, struct outbox_stats *out,
 			    "outbox", "the last sent_at", e);
 	} else {
 		rc = db_fail(db, rc, e, "cannot count the outbox");
+	}
+	db_done(st);
+	return rc;
+}
+
+static const char *
+key_kind_name(enum db_key_kind kind)
+{
+	return kind == DB_KEY_REPLY ? "reply" : "bounce";
+}
+
+int
+db_outbox_key_add(struct db *db, const char *k, int64_t outbox_id,
+		  int64_t caseworker_id, enum db_key_kind kind, int64_t now,
+		  struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_stmt(db, &key, "INSERT INTO outbox_key (key, outbox_id,"
+	    " caseworker_id, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, outbox_id);
+	if (rc == SQLITE_OK)
+		rc = caseworker_id > 0 ? sqlite3_bind_int64(st, 3,
+		    caseworker_id) : sqlite3_bind_null(st, 3);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 4, key_kind_name(kind), -1,
+		    SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 5, now);
+	if (rc == SQLITE_OK)
+		rc = db_step_done(st);
+	else
+		db_done(st);
+	if (rc != SQLITE_OK)
+		return db_fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e,
+		    "cannot store the %s key of message %lld",
+		    key_kind_name(kind), (long long)outbox_id);
+	return 0;
+}
+
+int
+db_outbox_key_get(struct db *db, int64_t outbox_id, enum db_key_kind kind,
+		  char *buf, size_t size, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	buf[0] = '\0';
+	if ((rc = db_stmt(db, &key, "SELECT key FROM outbox_key"
+	    " WHERE outbox_id = ?1 AND kind = ?2", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, outbox_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, key_kind_name(kind), -1,
+		    SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = db_col_str(db, st, 0, buf, size, "outbox key", "key", e);
+		if (rc == 0)
+			rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = db_fail(db, rc, e, "cannot read the %s key of message %lld",
+		    key_kind_name(kind), (long long)outbox_id);
 	}
 	db_done(st);
 	return rc;

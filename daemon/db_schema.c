@@ -143,6 +143,86 @@ static const char *const migrations[] = {
 	"  week TEXT NOT NULL,\n"
 	"  figures TEXT NOT NULL DEFAULT ''\n"
 	");\n",
+	/*
+	 * 3: inbound mail (docs/design.md, "Inbound mail"). The outbox gets
+	 * the state 'bounced' and the kind 'confirmation': SQLite changes a
+	 * CHECK only by rebuilding the table. outbox_family, which refers to
+	 * outbox, is set aside and rebuilt too, so that dropping the old
+	 * outbox leaves no row pointing nowhere; its two partial indexes are
+	 * made again. No trigger or view refers to either table.
+	 */
+	"CREATE TABLE outbox_family_v2 AS SELECT outbox_id, family_id\n"
+	"  FROM outbox_family;\n"
+	"DROP TABLE outbox_family;\n"
+	"CREATE TABLE outbox_v3 (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('reminder', 'escalation',\n"
+	"    'summary', 'overview', 'alert', 'test', 'confirmation')),\n"
+	"  recipient TEXT NOT NULL,\n"
+	"  message TEXT NOT NULL,\n"
+	"  idem_key TEXT NOT NULL UNIQUE,\n"
+	"  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued',\n"
+	"    'sending', 'sent', 'dead', 'cancelled', 'bounced')),\n"
+	"  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+	"  next_attempt_at INTEGER NOT NULL DEFAULT 0,\n"
+	"  last_error TEXT NOT NULL DEFAULT '',\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  updated_at INTEGER NOT NULL,\n"
+	"  sent_at INTEGER,\n"
+	"  alerted INTEGER NOT NULL DEFAULT 0,\n"
+	/* The bounce: when it came, its status (5.1.1) and diagnostic. */
+	"  bounced_at INTEGER,\n"
+	"  bounce_status TEXT NOT NULL DEFAULT '',\n"
+	"  bounce_diagnostic TEXT NOT NULL DEFAULT ''\n"
+	");\n"
+	"INSERT INTO outbox_v3 (id, kind, recipient, message, idem_key, state,\n"
+	"  attempts, next_attempt_at, last_error, created_at, updated_at,\n"
+	"  sent_at, alerted)\n"
+	"  SELECT id, kind, recipient, message, idem_key, state, attempts,\n"
+	"  next_attempt_at, last_error, created_at, updated_at, sent_at,\n"
+	"  alerted FROM outbox;\n"
+	"DROP TABLE outbox;\n"
+	"ALTER TABLE outbox_v3 RENAME TO outbox;\n"
+	"CREATE INDEX outbox_queue ON outbox(created_at, id)\n"
+	"  WHERE state = 'queued';\n"
+	"CREATE INDEX outbox_due ON outbox(next_attempt_at)\n"
+	"  WHERE state = 'queued';\n"
+	"CREATE TABLE outbox_family (\n"
+	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id),\n"
+	"  family_id INTEGER NOT NULL REFERENCES family(id),\n"
+	"  PRIMARY KEY (outbox_id, family_id)\n"
+	") WITHOUT ROWID;\n"
+	"INSERT INTO outbox_family SELECT outbox_id, family_id\n"
+	"  FROM outbox_family_v2;\n"
+	"DROP TABLE outbox_family_v2;\n"
+	/*
+	 * The keys a message carries: 'reply' in its Reply-To and
+	 * Message-ID, bound to the caseworker it went to; 'bounce' in its
+	 * envelope sender. A key names one message, forever.
+	 */
+	"CREATE TABLE outbox_key (\n"
+	"  key TEXT PRIMARY KEY,\n"
+	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id),\n"
+	"  caseworker_id INTEGER REFERENCES caseworker(id),\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('reply', 'bounce')),\n"
+	"  created_at INTEGER NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"CREATE UNIQUE INDEX outbox_key_message ON outbox_key(outbox_id, kind);\n"
+	/* Inbound messages handled, by Message-ID: none is handled twice. */
+	"CREATE TABLE mail_in (\n"
+	"  message_id TEXT PRIMARY KEY,\n"
+	"  handled_at INTEGER NOT NULL,\n"
+	"  outcome TEXT NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	/* Refusal notices sent per caseworker and day (a cap against
+	 * two robots mailing each other forever). */
+	"CREATE TABLE notice_count (\n"
+	"  caseworker_id INTEGER NOT NULL\n"
+	"    REFERENCES caseworker(id) ON DELETE CASCADE,\n"
+	"  day TEXT NOT NULL CHECK (day GLOB " DATE_GLOB "),\n"
+	"  sent INTEGER NOT NULL DEFAULT 0 CHECK (sent >= 0),\n"
+	"  PRIMARY KEY (caseworker_id, day)\n"
+	") WITHOUT ROWID;\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,

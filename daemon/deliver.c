@@ -12,6 +12,7 @@
 #include "db.h"
 #include "deliver.h"
 #include "err.h"
+#include "inkey.h"
 #include "log.h"
 #include "mail.h"
 #include "notify.h"
@@ -319,6 +320,30 @@ end_run(struct deliver *dl)
 		    "messages are");
 }
 
+/*
+ * The envelope sender of message id: with inbound configured and a bounce
+ * key stored, inbound.address with that key (VERP, so that a bounce names
+ * its message); else delivery.from's address.
+ */
+static int
+envelope_sender(struct deliver *dl, int64_t id, char *buf, size_t size,
+		struct fc_error *e)
+{
+	char key[INKEY_SIZE];
+	int rc;
+
+	if (dl->conf->inbound.enabled) {
+		if ((rc = db_outbox_key_get(dl->db, id, DB_KEY_BOUNCE, key,
+		    sizeof(key), e)) < 0)
+			return rc;
+		if (rc == 1)
+			return inkey_address(dl->conf->inbound.address, key,
+			    buf, size, e);
+	}
+	xstrlcpy(buf, dl->from, size);
+	return 0;
+}
+
 int
 deliver_run(struct deliver *dl, struct fc_error *e)
 {
@@ -333,6 +358,7 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 	if ((rc = db_synchronous(dl->db, false, e)) < 0)
 		return rc;
 	while (!stopping(dl)) {
+		char from[FC_EMAIL_MAX + 1];
 		struct send_result res;
 		struct fc_error why = {0};
 		int src;
@@ -357,7 +383,10 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 		if (dl->ops->set_alive != NULL && dl->hooks.alive != NULL)
 			dl->ops->set_alive(dl->t, dl->hooks.alive,
 			    dl->hooks.ctx);
-		src = dl->ops->send(dl->t, dl->from, row.recipient, msg.s,
+		if ((rc = envelope_sender(dl, row.id, from, sizeof(from),
+		    e)) < 0)
+			break;
+		src = dl->ops->send(dl->t, from, row.recipient, msg.s,
 		    msg.len, &res, &why);
 		if (src == 0) {
 			log_debug("outbox %lld (%s) sent%s%s",

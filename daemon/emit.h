@@ -70,6 +70,11 @@ struct engine_out {
 	const int64_t *family_ids;	/* the families it lists (re-checked
 					   before sending), or NULL */
 	size_t nfamilies;
+	/* With inbound configured: the caseworker a reminder or summary goes
+	 * to (0 = none: no reply key), and the reply key it carries (NULL:
+	 * emit_queue() makes one; the re-check passes the stored one). */
+	int64_t caseworker_id;
+	const char *reply_key;
 };
 
 /* The stable Message-ID of the message of kind with idempotency key key. */
@@ -77,17 +82,26 @@ int emit_message_id(const struct engine *en, enum outbox_kind kind,
 		    const char *key, char *buf, size_t size,
 		    struct fc_error *e);
 
+/* The same, with the reply key reply_key (NULL = none) in it. */
+int emit_message_id_key(const struct engine *en, enum outbox_kind kind,
+			const char *key, const char *reply_key, char *buf,
+			size_t size, struct fc_error *e);
+
 /*
  * Compose o into message (replaced) as it goes on the wire, From and
- * Reply-To from the configuration. FC_EINVAL when a header cannot be
- * carried (an address with a line break).
+ * Reply-To from the configuration; with o->reply_key, Reply-To is
+ * inbound.address with that key, and the key is in the Message-ID.
+ * FC_EINVAL when a header cannot be carried (an address with a line
+ * break).
  */
 int emit_compose(const struct engine *en, const struct engine_out *o,
 		 struct strbuf *message, struct fc_error *e);
 
 /*
  * Compose o and queue it with the families it lists (dry: only compose),
- * then report it. Queueing a key that is there already does nothing
+ * then report it. With inbound configured (and not dry), a new message
+ * gets a bounce key, and one to a caseworker (o->caseworker_id) of kind
+ * reminder or summary a reply key, stored with it (inkey.h). Queueing a key that is there already does nothing
  * (m->created = false). m's strings point into o; m->message is NULL on
  * return.
  */

@@ -98,6 +98,21 @@ usage(FILE *f)
 	    CONF_DEFAULT_PATH);
 }
 
+/*
+ * With an inbound group, say at every start and check that this version
+ * only sends the reply and bounce addresses: nothing reads the answers
+ * yet, and an operator must not tell caseworkers to reply.
+ */
+static void
+warn_inbound(const struct conf *c)
+{
+	if (c->inbound.enabled)
+		log_warn("%s: inbound: reply and bounce addresses are set on "
+		    "outgoing mail, but this version does not read replies or "
+		    "bounces yet: do not ask caseworkers to reply "
+		    "(famcontactd(8), BUGS)", c->path);
+}
+
 /* Load the configuration, printing every problem. */
 static int
 load_conf(const char *path, struct conf *c)
@@ -144,6 +159,7 @@ test_config(const char *path)
 		}
 		explicit_bzero(password, sizeof(password));
 	}
+	warn_inbound(c);
 	free(c);
 	if (status == EX_OK)
 		printf("configuration OK\n");
@@ -542,6 +558,7 @@ run(const char *path, bool once)
 		free(d.conf);
 		return EX_CONFIG;
 	}
+	warn_inbound(d.conf);
 	if (deliver_init(&d.dl, d.conf, NULL, &e) < 0) {
 		log_err("%s: %s", path, e.msg);
 		free(d.conf);

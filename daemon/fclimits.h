@@ -56,5 +56,9 @@
 #define FC_DSN_RECIPIENTS_MAX 32
 /* Unseen messages fetched in one IMAP poll; the rest wait for the next. */
 #define FC_IMAP_BATCH_MAX 500
+/* A reply or bounce key: 128 random bits in URL-safe base64, unpadded. */
+#define FC_INBOUND_KEY_LEN 22
+/* RFC 5321 4.5.3.1.1: the local part of an address, in octets. */
+#define FC_LOCAL_PART_MAX 64
 
 #endif

@@ -17,6 +17,7 @@ static const char *const state_names[OUTBOX_STATE_COUNT] = {
 	[OUTBOX_SENT] = "sent",
 	[OUTBOX_DEAD] = "dead",
 	[OUTBOX_CANCELLED] = "cancelled",
+	[OUTBOX_BOUNCED] = "bounced",
 };
 
 static const char *const kind_names[OUTBOX_KIND_COUNT] = {
@@ -26,6 +27,7 @@ static const char *const kind_names[OUTBOX_KIND_COUNT] = {
 	[OUTBOX_OVERVIEW] = "overview",
 	[OUTBOX_ALERT] = "alert",
 	[OUTBOX_TEST] = "test",
+	[OUTBOX_CONFIRMATION] = "confirmation",
 };
 
 const char *
@@ -53,6 +55,8 @@ static const bool allowed[OUTBOX_STATE_COUNT][OUTBOX_STATE_COUNT] = {
 	[OUTBOX_SENDING][OUTBOX_QUEUED] = true,		/* retry, or requeued */
 	[OUTBOX_SENDING][OUTBOX_DEAD] = true,
 	[OUTBOX_DEAD][OUTBOX_QUEUED] = true,		/* retried by hand */
+	[OUTBOX_SENT][OUTBOX_BOUNCED] = true,		/* a DSN came back */
+	[OUTBOX_BOUNCED][OUTBOX_QUEUED] = true,		/* retried by hand */
 };
 
 bool

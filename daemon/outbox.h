@@ -10,6 +10,8 @@
  *                     -> dead   (permanent failure, or past give_up_after)
  *   queued -> cancelled (nothing left to say)
  *   dead   -> queued    (retried by hand: famcontactctl outbox retry)
+ *   sent   -> bounced   (a delivery status notification came back)
+ *   bounced -> queued   (retried by hand: famcontactctl outbox retry)
  *
  * No other change of state happens: outbox_transition_ok() is the
  * diagram, and db_outbox_set_state() refuses any other.
@@ -28,6 +30,7 @@ enum outbox_state {
 	OUTBOX_SENT,
 	OUTBOX_DEAD,
 	OUTBOX_CANCELLED,
+	OUTBOX_BOUNCED,
 	OUTBOX_STATE_COUNT
 };
 
@@ -38,6 +41,7 @@ enum outbox_kind {
 	OUTBOX_OVERVIEW,
 	OUTBOX_ALERT,
 	OUTBOX_TEST,
+	OUTBOX_CONFIRMATION,
 	OUTBOX_KIND_COUNT
 };
 
@@ -51,11 +55,12 @@ struct retry_policy {
 /* Jitter of outbox_backoff(), in per-mille either way of the delay. */
 #define OUTBOX_JITTER_PERMILLE 100
 
-/* "queued", "sending", "sent", "dead", "cancelled"; "?" when out of range. */
+/* "queued", "sending", "sent", "dead", "cancelled", "bounced"; "?" when out of range. */
 const char *outbox_state_name(enum outbox_state s);
 /* Parse a state name (case-insensitive): 0, or FC_EINVAL. */
 int outbox_state_parse(const char *s, enum outbox_state *out);
-/* "reminder", "escalation", "summary", "overview", "alert", "test". */
+/* "reminder", "escalation", "summary", "overview", "alert", "test",
+ * "confirmation"; "?" when out of range. */
 const char *outbox_kind_name(enum outbox_kind k);
 /* Parse a kind name (case-insensitive): 0, or FC_EINVAL. */
 int outbox_kind_parse(const char *s, enum outbox_kind *out);

@@ -20,6 +20,7 @@
 #include "db.h"
 #include "due.h"
 #include "emit.h"
+#include "inkey.h"
 #include "err.h"
 #include "log.h"
 #include "model.h"
@@ -183,7 +184,7 @@ add_item(struct strbuf *b, const struct conf *c, const struct item *it,
 /* Emit a message listing the items of l that pick() chooses. */
 static int
 emit_items(struct engine *en, enum outbox_kind kind, const char *recipient,
-	   const char *key, const struct strbuf *subject,
+	   int64_t caseworker_id, const char *key, const struct strbuf *subject,
 	   const struct strbuf *text, int64_t now, const struct items *l,
 	   bool (*pick)(const struct item *), struct engine_msg *m,
 	   struct fc_error *e)
@@ -197,6 +198,7 @@ emit_items(struct engine *en, enum outbox_kind kind, const char *recipient,
 		.text = text->s,
 		.date = now,
 		.family_ids = ids,
+		.caseworker_id = caseworker_id,
 	};
 	int rc;
 
@@ -218,6 +220,31 @@ static bool
 is_escalated(const struct item *it)
 {
 	return it->escalate;
+}
+
+/*
+ * How to log by replying, with a reference code of this very message.
+ * The examples are indented: a command starts in column 0, so that the
+ * reminder quoted back can never log anything.
+ */
+static void
+reply_howto(struct strbuf *text, const struct items *l)
+{
+	const char *ref = "REF";
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].list) {
+			ref = l->v[i].ref;
+			break;
+		}
+	}
+	sb_printf(text, "To log contacts, reply to this email: one line per "
+	    "family, at the very\nstart of the line, with its reference "
+	    "code, reached or attempted, and\noptionally the channel, the day "
+	    "and \" -- \" and a note. For example:\n\n"
+	    "    %s reached phone\n"
+	    "    %s attempted video yesterday -- no answer\n\n"
+	    "(without the spaces in front).\n\n", ref, ref);
 }
 
 /* The reminder's subject and text for the listed items of l. */
@@ -256,6 +283,8 @@ reminder_text(const struct conf *c, const struct items *l, const char *zone,
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].list)
 			add_item(text, c, &l->v[i], zone, now, false);
+	if (c->inbound.enabled)
+		reply_howto(text, l);
 	sb_adds(text, "When you have been in touch (or tried), log it:\n"
 	    "  famcontactctl contact log REF --channel phone --outcome reached\n"
 	    "  famcontactctl contact log REF --channel phone --outcome attempted\n"
@@ -384,7 +413,7 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 			xsnprintf(key, sizeof(key), "escalation:%lld:%s:%s",
 			    (long long)cw->id, day, c->summary.coordinators[k]);
 			if ((rc = emit_items(en, OUTBOX_ESCALATION,
-			    c->summary.coordinators[k], key, &subject, &text,
+			    c->summary.coordinators[k], 0, key, &subject, &text,
 			    now, &l, is_escalated, &m, e)) < 0)
 				goto out;
 			st->escalations += m.created;
@@ -400,7 +429,7 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 		date_format(run->reminder_day, day);
 		xsnprintf(key, sizeof(key), "reminder:%lld:%s",
 		    (long long)cw->id, day);
-		if ((rc = emit_items(en, OUTBOX_REMINDER, cw->email, key,
+		if ((rc = emit_items(en, OUTBOX_REMINDER, cw->email, cw->id, key,
 		    &subject, &text, now, &l, is_listed, &m, e)) < 0)
 			goto out;
 		st->reminders += m.created;
@@ -609,6 +638,7 @@ remind_recheck(struct engine *en, const struct outbox_row *row,
 		    &subject, &text);
 	{
 		/* The same Message-ID and Date: the same message, shorter. */
+		char reply_key[INKEY_SIZE];
 		struct engine_out o = {
 			.kind = row->kind,
 			.recipient = row->recipient,
@@ -618,6 +648,11 @@ remind_recheck(struct engine *en, const struct outbox_row *row,
 			.date = row->created_at,
 		};
 
+		if ((rc = db_outbox_key_get(en->db, row->id, DB_KEY_REPLY,
+		    reply_key, sizeof(reply_key), e)) < 0)
+			goto out;
+		if (rc == 1)
+			o.reply_key = reply_key;
 		if ((rc = emit_compose(en, &o, message, e)) < 0)
 			goto out;
 	}

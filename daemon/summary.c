@@ -460,6 +460,7 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 			.html = d.html.s,
 			.date = now,
 			.nfamilies = nfam,
+			.caseworker_id = cw->id,
 		};
 
 		xsnprintf(key, sizeof(key), "summary:%lld:%s",

@@ -35,7 +35,7 @@ def manual_keys():
     keys, group = {}, None
     for line in source("man", "famcontactd.conf.5").splitlines():
         if line.startswith((".Ss", ".Sh")):
-            m = re.match(r"\.Ss The (\w+) group$", line)
+            m = re.match(r"\.Ss The ([\w.]+) group$", line)
             group = m.group(1) if m else \
                 "" if line == ".Ss Top-level keys" else None
             if group is not None:
@@ -48,9 +48,15 @@ def manual_keys():
 
 
 def example_keys():
-    """{group: [key, ...]} set in etc/famcontactd.conf."""
-    keys, stack = {"": []}, []
+    """{group: [key, ...]} set in etc/famcontactd.conf, counting an
+    optional group shown commented out: from "#name = {" to "#};", each
+    line with one "#" in front (prose comments start with "# ")."""
+    keys, stack, off = {"": []}, [], False
     for line in source("etc", "famcontactd.conf").splitlines():
+        off = off or re.match(r"#\w+\s*=\s*\{", line) is not None
+        if off:
+            off = line != "#};"
+            line = line[1:] if line.startswith("#") else line
         line = re.sub(r"(#|//).*", "", line).strip()
         m = re.match(r"(\w+)\s*=\s*(\{?)", line)
         if m and m.group(2):

@@ -387,7 +387,7 @@ test_newer_schema_refused(void **state)
 	assert_null(db);
 	assert_non_null(strstr(e.msg, fx->path));
 	assert_non_null(strstr(e.msg, "database schema version 99 is newer than "
-	    "this famcontactd (knows 2); upgrade famcontactd"));
+	    "this famcontactd (knows 3); upgrade famcontactd"));
 	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
 	assert_unchanged(fx->path, &s);
 }
@@ -1346,7 +1346,7 @@ test_migrate_from_schema1(void **state)
 	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
 
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_schema_version(db), 2);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
 	assert_string_equal(f.name, "Familie Test (fictional)");
 	assert_string_equal(f.caseworker_email, "amira@example.org");
@@ -1370,7 +1370,63 @@ test_migrate_from_schema1(void **state)
 	/* The dead letter of schema 1 is there, not yet reported. */
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox"
 	    " WHERE state = 'dead' AND alerted = 0"), 1);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"),
+	    DB_SCHEMA_VERSION);
+}
+
+/*
+ * A schema 2 database is upgraded in place: the outbox rebuilt with the
+ * state 'bounced' and the kind 'confirmation', its rows, the families a
+ * reminder lists, and the queue's indexes kept.
+ */
+static void
+test_migrate_from_schema2(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	char *sql = NULL, id[40];
+	size_t len = 0;
+	struct db *db;
+
+	assert_int_equal(util_read_file(FC_TEST_DATA "/db-schema2.sql", &sql,
+	    &len, &e), 0);
+	raw_exec(fx->path, sql);
+	free(sql);
 	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), 3);
+	assert_int_equal(db_install_id(db, id, sizeof(id), &e), 0);
+	assert_string_equal(id, "0123456789abcdef");
+	/* The sent reminder may now bounce, and be retried by hand. */
+	assert_int_equal(db_outbox_set_state(db, 2, OUTBOX_BOUNCED, 1, 0,
+	    "550 5.1.1 no such user", 1796030000, &e), 0);
+	assert_int_equal(db_outbox_retry(db, 2, 1796030100, &e), 0);
+	/* The dead letter cannot bounce: it never left. */
+	assert_int_equal(db_outbox_set_state(db, 1, OUTBOX_BOUNCED, 1, 0, "",
+	    1796030000, &e), FC_EINVAL);
+	assert_int_equal(db_quick_check(db, &e), 0);
+	db_close(db);
+
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox"), 2);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox"
+	    " WHERE id = 2 AND state = 'queued' AND attempts = 1"), 1);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox_family"
+	    " WHERE outbox_id = 2 AND family_id = 1"), 1);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'index' AND name IN ('outbox_queue', 'outbox_due')"),
+	    2);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name IN ('outbox_v3', 'outbox_family_v2')"), 0);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM"
+	    " pragma_foreign_key_check"), 0);
+	/* The new tables are there, and the kind 'confirmation' is allowed. */
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name IN ('outbox_key', 'mail_in', 'notice_count')"), 3);
+	raw_exec(fx->path, "INSERT INTO outbox (kind, recipient, message,"
+	    " idem_key, created_at, updated_at) VALUES ('confirmation',"
+	    " 'amira@example.org', 'x', 'confirmation:test', 1, 1)");
 }
 
 /* meta: the daemon's key/value state for famcontactctl health. */
@@ -1452,6 +1508,9 @@ outbox_in_state(struct db *db, enum outbox_state s, int n)
 		return id;
 	}
 	assert_int_equal(db_outbox_mark_sending(db, id, T0 + 1, &e), 0);
+	if (s == OUTBOX_BOUNCED)
+		assert_int_equal(db_outbox_set_state(db, id, OUTBOX_SENT, 1, 0,
+		    "250 ok", T0 + 2, &e), 0);
 	if (s != OUTBOX_SENDING)
 		assert_int_equal(db_outbox_set_state(db, id, s, 1, 0, "250 ok",
 		    T0 + 2, &e), 0);
@@ -1506,7 +1565,7 @@ test_outbox_transitions(void **state)
 			    before.last_error);
 		}
 	}
-	assert_int_equal(refused, 25 - 6);
+	assert_int_equal(refused, 36 - 8);
 	/* An unknown message is still "not found", not "not allowed". */
 	assert_int_equal(db_outbox_set_state(db, 9999, OUTBOX_SENT, 1, 0, NULL,
 	    T0, &e), FC_ENOTFOUND);
@@ -1549,6 +1608,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_while_listing, setup,
 		    teardown),
 		cmocka_unit_test(test_transactions),
+		cmocka_unit_test_setup_teardown(test_migrate_from_schema2, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_schema1, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),

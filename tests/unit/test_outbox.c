@@ -69,6 +69,8 @@ test_transitions_all_pairs(void **state)
 		{OUTBOX_SENDING, OUTBOX_QUEUED},
 		{OUTBOX_SENDING, OUTBOX_DEAD},
 		{OUTBOX_DEAD, OUTBOX_QUEUED},
+		{OUTBOX_SENT, OUTBOX_BOUNCED},
+		{OUTBOX_BOUNCED, OUTBOX_QUEUED},
 	};
 	int allowed = 0;
 
@@ -90,11 +92,12 @@ test_transitions_all_pairs(void **state)
 			allowed += want;
 		}
 	}
-	assert_int_equal(allowed, 6);
-	/* Sent and cancelled are final; nothing stays where it is. */
+	assert_int_equal(allowed, 8);
+	/* Sent is final but for a bounce, cancelled is final; nothing stays
+	 * where it is. */
 	for (int s = 0; s < OUTBOX_STATE_COUNT; s++) {
-		assert_false(outbox_transition_ok(OUTBOX_SENT,
-		    (enum outbox_state)s));
+		assert_int_equal(outbox_transition_ok(OUTBOX_SENT,
+		    (enum outbox_state)s), s == OUTBOX_BOUNCED);
 		assert_false(outbox_transition_ok(OUTBOX_CANCELLED,
 		    (enum outbox_state)s));
 		assert_false(outbox_transition_ok((enum outbox_state)s,
