@@ -134,6 +134,18 @@ class InboundOutTest(FcTestCase):
         r = self.fails(65, "outbox", "retry", str(sent["id"]))
         self.assertIn("not dead or bounced", r.err)
 
+    def test_says_replies_are_not_read_yet(self):
+        """Until replies and bounces are read, -n and every start warn, so
+        that no operator tells caseworkers to reply."""
+        r = self.daemon("-n")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("does not read replies or bounces yet", r.err)
+        r = self.once()
+        self.assertIn("does not read replies or bounces yet", r.err)
+        self.write_conf(self.base_conf)
+        r = self.daemon("-n")
+        self.assertNotIn("inbound", r.err)
+
     def test_without_inbound_nothing_changes(self):
         self.write_conf(self.base_conf)
         self.once()
