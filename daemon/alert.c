@@ -25,8 +25,8 @@ add_dead(const struct outbox_row *row, void *ctx)
 	struct dead_list *dl = ctx;
 	char when[32], rcpt[FC_EMAIL_MAX * 4 + 8];
 
-	log_err("outbox %lld (%s) is dead after %d %s: %s",
-	    (long long)row->id, outbox_kind_name(row->kind), row->attempts,
+	log_err("outbox %lld (%s) is dead after %d %s: %s", (long long)row->id,
+	    outbox_kind_name(row->kind), row->attempts,
 	    util_plural(row->attempts, "attempt", "attempts"),
 	    row->last_error[0] ? row->last_error : "no error recorded");
 	dl->max_id = row->id > dl->max_id ? row->id : dl->max_id;
@@ -37,9 +37,8 @@ add_dead(const struct outbox_row *row, void *ctx)
 	/* A recipient edited behind our back must not forge a line. */
 	text_quote(row->recipient, rcpt, sizeof(rcpt));
 	sb_printf(&dl->text, "#%lld  %s to %s, queued %s, %d %s\n  %s\n\n",
-	    (long long)row->id, outbox_kind_name(row->kind), rcpt,
-	    when, row->attempts,
-	    util_plural(row->attempts, "attempt", "attempts"),
+	    (long long)row->id, outbox_kind_name(row->kind), rcpt, when,
+	    row->attempts, util_plural(row->attempts, "attempt", "attempts"),
 	    row->last_error[0] ? row->last_error : "no error recorded");
 	dl->n++;
 	return 0;
@@ -47,7 +46,7 @@ add_dead(const struct outbox_row *row, void *ctx)
 
 int
 alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
-	   struct fc_error *e)
+    struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	struct dead_list dl = {0};
@@ -74,16 +73,18 @@ alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
 		goto out;
 	if (dl.n > 0 && c->summary.ncoordinators == 0)
 		log_err("%d undelivered %s and no summary.coordinators to "
-		    "tell: see famcontactctl outbox list --state dead", dl.n,
-		    util_plural(dl.n, "message", "messages"));
+			"tell: see famcontactctl outbox list --state dead",
+		    dl.n, util_plural(dl.n, "message", "messages"));
 	if (dl.n > 0 && c->summary.ncoordinators > 0) {
-		sb_printf(&subject, "Delivery failed: %d %s could not be "
-		    "delivered", dl.n,
-		    util_plural(dl.n, "message", "messages"));
+		sb_printf(&subject,
+		    "Delivery failed: %d %s could not be "
+		    "delivered",
+		    dl.n, util_plural(dl.n, "message", "messages"));
 		sb_printf(&text, "famcontactd gave up on %s:\n\n",
 		    dl.n == 1 ? "this message" : "these messages");
 		sb_add(&text, dl.text.s, dl.text.len);
-		sb_adds(&text, "They stay in the outbox. Once the cause is "
+		sb_adds(&text,
+		    "They stay in the outbox. Once the cause is "
 		    "mended, send them again with\n"
 		    "  famcontactctl outbox retry --dead\n"
 		    "and see them with\n"
@@ -91,12 +92,12 @@ alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
 		    "\n-- \nfamcontactd\n");
 		for (size_t k = 0; k < c->summary.ncoordinators; k++) {
 			struct engine_out o = {
-				.kind = OUTBOX_ALERT,
-				.recipient = c->summary.coordinators[k],
-				.key = key,
-				.subject = subject.s,
-				.text = text.s,
-				.date = now,
+			    .kind = OUTBOX_ALERT,
+			    .recipient = c->summary.coordinators[k],
+			    .key = key,
+			    .subject = subject.s,
+			    .text = text.s,
+			    .date = now,
 			};
 
 			xsnprintf(key, sizeof(key), "alert:%s:%lld",

@@ -21,6 +21,6 @@ struct fc_error;
  * were reported; *next_at = when the ones held back are due (0 = none).
  */
 int alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
-	       struct fc_error *e);
+    struct fc_error *e);
 
 #endif

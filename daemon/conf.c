@@ -44,18 +44,24 @@
 #define SUGGEST_DISTANCE 2
 
 static const char *const weekday_names[7] = {
-	"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
+    "Mon",
+    "Tue",
+    "Wed",
+    "Thu",
+    "Fri",
+    "Sat",
+    "Sun",
 };
 
 struct problem {
 	unsigned line;
-	size_t seq;		/* order of discovery, to keep the sort stable */
+	size_t seq; /* order of discovery, to keep the sort stable */
 	char *msg;
 };
 
 struct big_int {
 	unsigned line;
-	long long wrapped;	/* what libconfig made of it */
+	long long wrapped; /* what libconfig made of it */
 	bool used;
 	char text[32];
 };
@@ -63,44 +69,42 @@ struct big_int {
 struct key;
 
 struct loader {
-	char basedir[FC_PATH_MAX];	/* relative paths start here; "" = none */
+	char basedir[FC_PATH_MAX]; /* relative paths start here; "" = none */
 	config_t *cfg;
 	struct conf *c;
 	struct problem *p;
 	size_t np, cap;
 	struct big_int big[BIG_INTS_MAX];
 	size_t nbig;
-	const struct key *bad[64];	/* keys whose value was refused */
+	const struct key *bad[64]; /* keys whose value was refused */
 	size_t nbad;
 };
 
 enum shape { SHAPE_INT, SHAPE_BOOL, SHAPE_STRING, SHAPE_LIST, SHAPE_GROUP };
 
-#define F_NONEMPTY 0x01		/* "" is not allowed */
+#define F_NONEMPTY 0x01 /* "" is not allowed */
 
 typedef void (*setter)(struct loader *l, const config_setting_t *s,
-		       const struct key *k, const char *full);
+    const struct key *k, const char *full);
 
 struct key {
 	const char *name;
 	enum shape shape;
 	setter set;
-	size_t off;		/* the field in struct conf */
-	size_t size;		/* its size (strings) */
-	long min, max;		/* integers */
-	const char *hint;	/* what is allowed, for wrong types */
+	size_t off;	  /* the field in struct conf */
+	size_t size;	  /* its size (strings) */
+	long min, max;	  /* integers */
+	const char *hint; /* what is allowed, for wrong types */
 	unsigned flags;
-	const struct key *members;	/* groups: ends with a NULL name */
+	const struct key *members; /* groups: ends with a NULL name */
 };
 
 static void problem_v(struct loader *l, unsigned line, const char *fmt,
-		      va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    va_list ap) __attribute__((format(printf, 3, 0)));
 static void problem_at(struct loader *l, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void problem(struct loader *l, const config_setting_t *s,
-		    const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 problem_v(struct loader *l, unsigned line, const char *fmt, va_list ap)
@@ -109,7 +113,7 @@ problem_v(struct loader *l, unsigned line, const char *fmt, va_list ap)
 
 	sb_vprintf(&b, fmt, ap);
 	ARRAY_GROW(l->p, l->cap, l->np + 1);
-	l->p[l->np] = (struct problem){ line, l->np, b.s ? b.s : xstrdup("") };
+	l->p[l->np] = (struct problem){line, l->np, b.s ? b.s : xstrdup("")};
 	l->np++;
 }
 
@@ -165,15 +169,23 @@ static const char *
 shape_found(const config_setting_t *s)
 {
 	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_GROUP:		return "a group { ... }";
+	case CONFIG_TYPE_GROUP:
+		return "a group { ... }";
 	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:		return "an integer";
-	case CONFIG_TYPE_FLOAT:		return "a number with a fraction";
-	case CONFIG_TYPE_STRING:	return "a string";
-	case CONFIG_TYPE_BOOL:		return "true or false";
-	case CONFIG_TYPE_ARRAY:		return "an array [ ... ]";
-	case CONFIG_TYPE_LIST:		return "a list ( ... )";
-	default:			return "nothing";
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number with a fraction";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "true or false";
+	case CONFIG_TYPE_ARRAY:
+		return "an array [ ... ]";
+	case CONFIG_TYPE_LIST:
+		return "a list ( ... )";
+	default:
+		return "nothing";
 	}
 }
 
@@ -201,14 +213,14 @@ static const char *
 range(const struct key *k, char *buf, size_t size)
 {
 	if (xsnprintf(buf, size, "%ld-%ld%s%s", k->min, k->max,
-	    k->hint ? " " : "", k->hint ? k->hint : "") != 0)
+		k->hint ? " " : "", k->hint ? k->hint : "") != 0)
 		xstrlcpy(buf, "?", size);
 	return buf;
 }
 
 static void
 wrong_shape(struct loader *l, const config_setting_t *s, const struct key *k,
-	    const char *full)
+    const char *full)
 {
 	char q[QUOTED_VALUE_SIZE], r[64];
 	const char *found = shape_found(s);
@@ -223,8 +235,8 @@ wrong_shape(struct loader *l, const config_setting_t *s, const struct key *k,
 		    range(k, r, sizeof(r)), found);
 		break;
 	case SHAPE_BOOL:
-		problem(l, s, "%s: expected true or false, found %s", full,
-		    found);
+		problem(
+		    l, s, "%s: expected true or false, found %s", full, found);
 		break;
 	case SHAPE_STRING:
 		problem(l, s, "%s: expected a string (%s), found %s", full,
@@ -264,7 +276,8 @@ find_includes(struct loader *l, const char *text)
 	for (const char *p = text; *p; line++) {
 		p += strspn(p, " \t");
 		if (strncasecmp(p, directive, strlen(directive)) == 0) {
-			problem_at(l, line, "@include is not supported; keep "
+			problem_at(l, line,
+			    "@include is not supported; keep "
 			    "every setting in this one file");
 			found = true;
 		}
@@ -322,18 +335,21 @@ find_big_ints(struct loader *l, const char *text)
 			char *end;
 
 			for (p++; isalnum((unsigned char)*p) || *p == '.' ||
-			    ((*p == '+' || *p == '-') && !hex &&
-			    (p[-1] == 'e' || p[-1] == 'E')); p++)
+			     ((*p == '+' || *p == '-') && !hex &&
+				 (p[-1] == 'e' || p[-1] == 'E'));
+			     p++)
 				;
-			if (p[-1] == 'L' || (!hex &&
-			    strcspn(start, ".eE") < (size_t)(p - start)))
-				continue;	/* 64-bit or a float */
+			if (p[-1] == 'L' ||
+			    (!hex &&
+				strcspn(start, ".eE") < (size_t)(p - start)))
+				continue; /* 64-bit or a float */
 			errno = 0;
-			v = strtoull(hex ? start + 2 : start, &end, hex ? 16 : 10);
+			v = strtoull(
+			    hex ? start + 2 : start, &end, hex ? 16 : 10);
 			if (end != p)
-				continue;	/* libconfig refuses it */
-			limit = neg && !hex ? (unsigned long long)INT_MAX +
-			    1 : INT_MAX;
+				continue; /* libconfig refuses it */
+			limit = neg && !hex ? (unsigned long long)INT_MAX + 1
+					    : INT_MAX;
 			if ((errno != ERANGE && v <= limit) ||
 			    l->nbig == BIG_INTS_MAX)
 				continue;
@@ -341,8 +357,8 @@ find_big_ints(struct loader *l, const char *text)
 			uint32_t w = neg ? 0u - (uint32_t)v : (uint32_t)v;
 
 			b->line = line;
-			b->wrapped = w > INT32_MAX ? (long long)w - 4294967296LL :
-			    (long long)w;
+			b->wrapped = w > INT32_MAX ? (long long)w - 4294967296LL
+						   : (long long)w;
 			b->used = false;
 			int len = (int)(p - start);
 			if (len > 20)
@@ -359,7 +375,7 @@ find_big_ints(struct loader *l, const char *text)
 /* An integer in k's range into *out; false (reported) when it is refused. */
 static bool
 set_integer(struct loader *l, const config_setting_t *s, const struct key *k,
-	    const char *full, long *out)
+    const char *full, long *out)
 {
 	long long v = config_setting_get_int64(s);
 	char r[64];
@@ -368,7 +384,8 @@ set_integer(struct loader *l, const config_setting_t *s, const struct key *k,
 		for (size_t i = 0; i < l->nbig; i++) {
 			struct big_int *b = &l->big[i];
 
-			if (b->used || b->line != config_setting_source_line(s) ||
+			if (b->used ||
+			    b->line != config_setting_source_line(s) ||
 			    b->wrapped != v)
 				continue;
 			b->used = true;
@@ -390,7 +407,7 @@ set_integer(struct loader *l, const config_setting_t *s, const struct key *k,
 
 static void
 set_int(struct loader *l, const config_setting_t *s, const struct key *k,
-	const char *full)
+    const char *full)
 {
 	long v;
 
@@ -400,7 +417,7 @@ set_int(struct loader *l, const config_setting_t *s, const struct key *k,
 
 static void
 set_long(struct loader *l, const config_setting_t *s, const struct key *k,
-	 const char *full)
+    const char *full)
 {
 	long v;
 
@@ -410,7 +427,7 @@ set_long(struct loader *l, const config_setting_t *s, const struct key *k,
 
 static void
 set_bool(struct loader *l, const config_setting_t *s, const struct key *k,
-	 const char *full)
+    const char *full)
 {
 	(void)full;
 	*(bool *)field(l, k) = config_setting_get_bool(s) != 0;
@@ -419,7 +436,7 @@ set_bool(struct loader *l, const config_setting_t *s, const struct key *k,
 /* Copy a string value into its field; false (reported) when it is refused. */
 static bool
 copy_string(struct loader *l, const config_setting_t *s, const struct key *k,
-	    const char *full, const char *v)
+    const char *full, const char *v)
 {
 	if ((k->flags & F_NONEMPTY) && v[0] == '\0') {
 		problem(l, s, "%s: is empty (%s)", full, k->hint);
@@ -445,7 +462,7 @@ has_control(const char *s)
 
 static void
 set_login(struct loader *l, const config_setting_t *s, const struct key *k,
-	  const char *full)
+    const char *full)
 {
 	const char *v = config_setting_get_string(s);
 
@@ -461,7 +478,7 @@ set_login(struct loader *l, const config_setting_t *s, const struct key *k,
 /* A path; a relative one is taken from the folder of the file. */
 static void
 set_path(struct loader *l, const config_setting_t *s, const struct key *k,
-	 const char *full)
+    const char *full)
 {
 	const char *v = config_setting_get_string(s);
 	char path[FC_PATH_MAX];
@@ -474,9 +491,11 @@ set_path(struct loader *l, const config_setting_t *s, const struct key *k,
 	}
 	if (v[0] != '\0' && v[0] != '/' && l->basedir[0] != '\0') {
 		if (xsnprintf(path, sizeof(path), "%s%s%s", l->basedir,
-		    strcmp(l->basedir, "/") == 0 ? "" : "/", v) != 0) {
-			problem(l, s, "%s: longer than %zu bytes once taken "
-			    "from %s", full, k->size - 1, l->basedir);
+			strcmp(l->basedir, "/") == 0 ? "" : "/", v) != 0) {
+			problem(l, s,
+			    "%s: longer than %zu bytes once taken "
+			    "from %s",
+			    full, k->size - 1, l->basedir);
 			mark_bad(l, k);
 			return;
 		}
@@ -487,14 +506,16 @@ set_path(struct loader *l, const config_setting_t *s, const struct key *k,
 
 static void
 set_zone(struct loader *l, const config_setting_t *s, const struct key *k,
-	 const char *full)
+    const char *full)
 {
 	const char *v = config_setting_get_string(s);
 	char q[QUOTED_VALUE_SIZE];
 
 	if (tz_check(v, NULL) != 0) {
-		problem(l, s, "%s: %s is not a time zone known to this system "
-		    "(%s)", full, quote(q, sizeof(q), v), k->hint);
+		problem(l, s,
+		    "%s: %s is not a time zone known to this system "
+		    "(%s)",
+		    full, quote(q, sizeof(q), v), k->hint);
 		mark_bad(l, k);
 		return;
 	}
@@ -503,14 +524,16 @@ set_zone(struct loader *l, const config_setting_t *s, const struct key *k,
 
 static void
 set_mailbox(struct loader *l, const config_setting_t *s, const struct key *k,
-	    const char *full)
+    const char *full)
 {
 	const char *v = config_setting_get_string(s);
 	struct fc_error e = {0};
 
 	if (strpbrk(v, "\r\n") != NULL) {
-		problem(l, s, "%s: holds a line break, which could forge mail "
-		    "headers", full);
+		problem(l, s,
+		    "%s: holds a line break, which could forge mail "
+		    "headers",
+		    full);
 		mark_bad(l, k);
 		return;
 	}
@@ -524,7 +547,7 @@ set_mailbox(struct loader *l, const config_setting_t *s, const struct key *k,
 
 static void
 set_url(struct loader *l, const config_setting_t *s, const struct key *k,
-	const char *full)
+    const char *full)
 {
 	const char *v = config_setting_get_string(s), *host;
 	char q[QUOTED_VALUE_SIZE];
@@ -535,15 +558,19 @@ set_url(struct loader *l, const config_setting_t *s, const struct key *k,
 	else if (strncmp(v, "smtps://", 8) == 0)
 		host = v + 8;
 	else {
-		problem(l, s, "%s: %s does not start with smtp:// (STARTTLS) "
-		    "or smtps:// (implicit TLS)", full, quote(q, sizeof(q), v));
+		problem(l, s,
+		    "%s: %s does not start with smtp:// (STARTTLS) "
+		    "or smtps:// (implicit TLS)",
+		    full, quote(q, sizeof(q), v));
 		mark_bad(l, k);
 		return;
 	}
 	for (const char *p = v; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			problem(l, s, "%s: %s holds a space or a control "
-			    "character", full, quote(q, sizeof(q), v));
+			problem(l, s,
+			    "%s: %s holds a space or a control "
+			    "character",
+			    full, quote(q, sizeof(q), v));
 			mark_bad(l, k);
 			return;
 		}
@@ -556,8 +583,10 @@ set_url(struct loader *l, const config_setting_t *s, const struct key *k,
 		return;
 	}
 	if (memchr(host, '@', hostlen) != NULL) {
-		problem(l, s, "%s: holds a user name; use smtp.username and "
-		    "smtp.password_file instead", full);
+		problem(l, s,
+		    "%s: holds a user name; use smtp.username and "
+		    "smtp.password_file instead",
+		    full);
 		mark_bad(l, k);
 		return;
 	}
@@ -585,7 +614,8 @@ conf_valid_helo(const char *name, struct fc_error *e)
 		int family = AF_INET;
 
 		if (name[n - 1] != ']' || n - 2 >= sizeof(addr))
-			return err_set(e, FC_EINVAL, "an address literal is "
+			return err_set(e, FC_EINVAL,
+			    "an address literal is "
 			    "\"[192.0.2.1]\" or \"[IPv6:2001:db8::1]\"");
 		if (strncasecmp(a, "IPv6:", 5) == 0) {
 			a += 5;
@@ -594,40 +624,47 @@ conf_valid_helo(const char *name, struct fc_error *e)
 		xsnprintf(addr, sizeof(addr), "%.*s",
 		    (int)(n - 1 - (size_t)(a - name)), a);
 		if (inet_pton(family, addr, bin) != 1)
-			return err_set(e, FC_EINVAL, "%s is not an %s address "
+			return err_set(e, FC_EINVAL,
+			    "%s is not an %s address "
 			    "literal (\"[192.0.2.1]\" or \"[IPv6:2001:db8::1]\")",
 			    name, family == AF_INET ? "IPv4" : "IPv6");
 		return 0;
 	}
 	if (n > HELO_DOMAIN_MAX)
-		return err_set(e, FC_EINVAL, "longer than %d bytes",
-		    HELO_DOMAIN_MAX);
+		return err_set(
+		    e, FC_EINVAL, "longer than %d bytes", HELO_DOMAIN_MAX);
 	for (size_t i = 0; i <= n; i++) {
 		char ch = name[i];
 
 		if (ch == '.' || ch == '\0') {
 			if (label == 0 || label > HELO_LABEL_MAX ||
 			    name[i - 1] == '-')
-				return err_set(e, FC_EINVAL, "\"%s\" is not a "
+				return err_set(e, FC_EINVAL,
+				    "\"%s\" is not a "
 				    "domain name (dot-separated labels of 1 to "
 				    "%d letters, digits or \"-\", not starting "
-				    "or ending with \"-\")", name,
-				    HELO_LABEL_MAX);
+				    "or ending with \"-\")",
+				    name, HELO_LABEL_MAX);
 			if (ch == '\0' && digits)
-				return err_set(e, FC_EINVAL, "\"%s\" is not a "
+				return err_set(e, FC_EINVAL,
+				    "\"%s\" is not a "
 				    "domain name; write an address as "
-				    "\"[192.0.2.1]\"", name);
+				    "\"[192.0.2.1]\"",
+				    name);
 			label = 0;
 			digits = true;
 			continue;
 		}
 		if (!isalnum((unsigned char)ch) && ch != '-')
-			return err_set(e, FC_EINVAL, "\"%s\" is not a domain "
+			return err_set(e, FC_EINVAL,
+			    "\"%s\" is not a domain "
 			    "name: only letters, digits, \"-\" and \".\"",
 			    name);
 		if (ch == '-' && label == 0)
-			return err_set(e, FC_EINVAL, "\"%s\" is not a domain "
-			    "name (a label starts with \"-\")", name);
+			return err_set(e, FC_EINVAL,
+			    "\"%s\" is not a domain "
+			    "name (a label starts with \"-\")",
+			    name);
 		digits &= isdigit((unsigned char)ch) != 0;
 		label++;
 	}
@@ -636,7 +673,7 @@ conf_valid_helo(const char *name, struct fc_error *e)
 
 static void
 set_helo(struct loader *l, const config_setting_t *s, const struct key *k,
-	 const char *full)
+    const char *full)
 {
 	const char *v = config_setting_get_string(s);
 	struct fc_error e = {0};
@@ -645,8 +682,10 @@ set_helo(struct loader *l, const config_setting_t *s, const struct key *k,
 	if (v[0] != '\0' && conf_valid_helo(v, &e) != 0) {
 		/* Quoted here: the value may hold anything. */
 		if (has_control(v) || strchr(v, '"') != NULL)
-			xsnprintf(e.msg, sizeof(e.msg), "%s is not a domain "
-			    "name", quote(q, sizeof(q), v));
+			xsnprintf(e.msg, sizeof(e.msg),
+			    "%s is not a domain "
+			    "name",
+			    quote(q, sizeof(q), v));
 		problem(l, s, "%s: %s", full, e.msg);
 		mark_bad(l, k);
 		return;
@@ -662,23 +701,29 @@ conf_valid_inbound_address(const char *address, struct fc_error *e)
 	struct fc_error ve = {0};
 
 	if (k == NULL)
-		return err_set(e, FC_EINVAL, "holds no %%k (where each "
+		return err_set(e, FC_EINVAL,
+		    "holds no %%k (where each "
 		    "message's key goes, as in \"reminders+%%k@example.org\")");
 	if (strstr(k + 2, "%k") != NULL)
 		return err_set(e, FC_EINVAL, "holds %%k more than once");
 	if (at == NULL || k > at)
-		return err_set(e, FC_EINVAL, "has %%k after the \"@\"; it belongs "
+		return err_set(e, FC_EINVAL,
+		    "has %%k after the \"@\"; it belongs "
 		    "in the local part (as in \"reminders+%%k@example.org\")");
 	memset(key, 'k', FC_INBOUND_KEY_LEN);
 	key[FC_INBOUND_KEY_LEN] = '\0';
 	if (xsnprintf(sample, sizeof(sample), "%.*s%s%s", (int)(k - address),
-	    address, key, k + 2) != 0 || strlen(sample) > FC_EMAIL_MAX)
-		return err_set(e, FC_EINVAL, "longer than %d bytes once %%k is "
-		    "a key of %d characters", FC_EMAIL_MAX, FC_INBOUND_KEY_LEN);
+		address, key, k + 2) != 0 ||
+	    strlen(sample) > FC_EMAIL_MAX)
+		return err_set(e, FC_EINVAL,
+		    "longer than %d bytes once %%k is "
+		    "a key of %d characters",
+		    FC_EMAIL_MAX, FC_INBOUND_KEY_LEN);
 	if (valid_email(sample, &ve) != 0)
 		return err_set(e, FC_EINVAL, "not an address: %s", ve.msg);
 	if ((size_t)(strrchr(sample, '@') - sample) > FC_LOCAL_PART_MAX)
-		return err_set(e, FC_EINVAL, "its local part is longer than %d "
+		return err_set(e, FC_EINVAL,
+		    "its local part is longer than %d "
 		    "bytes once %%k is a key of %d characters",
 		    FC_LOCAL_PART_MAX, FC_INBOUND_KEY_LEN);
 	return 0;
@@ -686,7 +731,7 @@ conf_valid_inbound_address(const char *address, struct fc_error *e)
 
 static void
 set_inbound_address(struct loader *l, const config_setting_t *s,
-		    const struct key *k, const char *full)
+    const struct key *k, const char *full)
 {
 	const char *v = config_setting_get_string(s);
 	struct fc_error e = {0};
@@ -699,8 +744,7 @@ set_inbound_address(struct loader *l, const config_setting_t *s,
 		return;
 	}
 	if (conf_valid_inbound_address(v, &e) != 0) {
-		problem(l, s, "%s: %s %s", full, quote(q, sizeof(q), v),
-		    e.msg);
+		problem(l, s, "%s: %s %s", full, quote(q, sizeof(q), v), e.msg);
 		mark_bad(l, k);
 		return;
 	}
@@ -708,8 +752,8 @@ set_inbound_address(struct loader *l, const config_setting_t *s,
 }
 
 static void
-set_imap_url(struct loader *l, const config_setting_t *s,
-	     const struct key *k, const char *full)
+set_imap_url(struct loader *l, const config_setting_t *s, const struct key *k,
+    const char *full)
 {
 	const char *v = config_setting_get_string(s), *host, *path;
 	char q[QUOTED_VALUE_SIZE];
@@ -720,15 +764,19 @@ set_imap_url(struct loader *l, const config_setting_t *s,
 	else if (strncmp(v, "imap://", 7) == 0)
 		host = v + 7;
 	else {
-		problem(l, s, "%s: %s does not start with imaps:// (implicit "
-		    "TLS) or imap:// (STARTTLS)", full, quote(q, sizeof(q), v));
+		problem(l, s,
+		    "%s: %s does not start with imaps:// (implicit "
+		    "TLS) or imap:// (STARTTLS)",
+		    full, quote(q, sizeof(q), v));
 		mark_bad(l, k);
 		return;
 	}
 	for (const char *p = v; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			problem(l, s, "%s: %s holds a space or a control "
-			    "character", full, quote(q, sizeof(q), v));
+			problem(l, s,
+			    "%s: %s holds a space or a control "
+			    "character",
+			    full, quote(q, sizeof(q), v));
 			mark_bad(l, k);
 			return;
 		}
@@ -739,8 +787,10 @@ set_imap_url(struct loader *l, const config_setting_t *s,
 	    path[0] != '/' || path[1] == '\0') {
 		problem(l, s, "%s: %s is not a server and a mailbox (%s)%s",
 		    full, quote(q, sizeof(q), v), k->hint,
-		    hostlen && memchr(host, '@', hostlen) ? "; put the user "
-		    "name in inbound.imap.username" : "");
+		    hostlen && memchr(host, '@', hostlen)
+			? "; put the user "
+			  "name in inbound.imap.username"
+			: "");
 		mark_bad(l, k);
 		return;
 	}
@@ -748,8 +798,8 @@ set_imap_url(struct loader *l, const config_setting_t *s,
 }
 
 static void
-set_transport(struct loader *l, const config_setting_t *s,
-	      const struct key *k, const char *full)
+set_transport(struct loader *l, const config_setting_t *s, const struct key *k,
+    const char *full)
 {
 	const char *v = config_setting_get_string(s);
 	char q[QUOTED_VALUE_SIZE];
@@ -767,7 +817,7 @@ set_transport(struct loader *l, const config_setting_t *s,
 
 static void
 set_tls(struct loader *l, const config_setting_t *s, const struct key *k,
-	const char *full)
+    const char *full)
 {
 	const char *v = config_setting_get_string(s);
 	char q[QUOTED_VALUE_SIZE];
@@ -787,9 +837,9 @@ set_tls(struct loader *l, const config_setting_t *s, const struct key *k,
 static int
 parse_time(const char *v, int *hour, int *minute)
 {
-	if (strlen(v) != 5 || v[2] != ':' ||
-	    !isdigit((unsigned char)v[0]) || !isdigit((unsigned char)v[1]) ||
-	    !isdigit((unsigned char)v[3]) || !isdigit((unsigned char)v[4]))
+	if (strlen(v) != 5 || v[2] != ':' || !isdigit((unsigned char)v[0]) ||
+	    !isdigit((unsigned char)v[1]) || !isdigit((unsigned char)v[3]) ||
+	    !isdigit((unsigned char)v[4]))
 		return -1;
 	*hour = (v[0] - '0') * 10 + (v[1] - '0');
 	*minute = (v[3] - '0') * 10 + (v[4] - '0');
@@ -799,7 +849,7 @@ parse_time(const char *v, int *hour, int *minute)
 /* The time goes to the int at k->off and the minute to the int after it. */
 static void
 set_time(struct loader *l, const config_setting_t *s, const struct key *k,
-	 const char *full)
+    const char *full)
 {
 	const char *v = config_setting_get_string(s);
 	char q[QUOTED_VALUE_SIZE];
@@ -827,7 +877,7 @@ parse_weekday(const char *v)
 
 static void
 set_weekday(struct loader *l, const config_setting_t *s, const struct key *k,
-	    const char *full)
+    const char *full)
 {
 	const char *v = config_setting_get_string(s);
 	char q[QUOTED_VALUE_SIZE];
@@ -845,17 +895,18 @@ set_weekday(struct loader *l, const config_setting_t *s, const struct key *k,
 /* Every element of list s a string; false (reported) when not. */
 static bool
 list_of_strings(struct loader *l, const config_setting_t *s,
-		const struct key *k, const char *full)
+    const struct key *k, const char *full)
 {
 	for (int i = 0; i < config_setting_length(s); i++) {
-		const config_setting_t *el = config_setting_get_elem(s,
-		    (unsigned)i);
+		const config_setting_t *el =
+		    config_setting_get_elem(s, (unsigned)i);
 
 		/* Once per list: an array holds one type anyway. */
 		if (config_setting_type(el) != CONFIG_TYPE_STRING) {
-			problem(l, el, "%s: expected strings in the list "
-			    "(like %s), found %s", full, k->hint,
-			    shape_found(el));
+			problem(l, el,
+			    "%s: expected strings in the list "
+			    "(like %s), found %s",
+			    full, k->hint, shape_found(el));
 			mark_bad(l, k);
 			return false;
 		}
@@ -864,8 +915,8 @@ list_of_strings(struct loader *l, const config_setting_t *s,
 }
 
 static void
-set_send_days(struct loader *l, const config_setting_t *s,
-	      const struct key *k, const char *full)
+set_send_days(struct loader *l, const config_setting_t *s, const struct key *k,
+    const char *full)
 {
 	unsigned days = 0;
 	char q[QUOTED_VALUE_SIZE];
@@ -874,21 +925,25 @@ set_send_days(struct loader *l, const config_setting_t *s,
 	if (!list_of_strings(l, s, k, full))
 		return;
 	if (config_setting_length(s) == 0) {
-		problem(l, s, "%s: is empty (list at least one weekday, like "
-		    "%s)", full, k->hint);
+		problem(l, s,
+		    "%s: is empty (list at least one weekday, like "
+		    "%s)",
+		    full, k->hint);
 		mark_bad(l, k);
 		return;
 	}
 	for (int i = 0; i < config_setting_length(s); i++) {
-		const config_setting_t *el = config_setting_get_elem(s,
-		    (unsigned)i);
+		const config_setting_t *el =
+		    config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(el);
 		int day = parse_weekday(v);
 
 		quote(q, sizeof(q), v);
 		if (day == 0) {
-			problem(l, el, "%s: %s is not a weekday (Mon, Tue, "
-			    "Wed, Thu, Fri, Sat or Sun)", full, q);
+			problem(l, el,
+			    "%s: %s is not a weekday (Mon, Tue, "
+			    "Wed, Thu, Fri, Sat or Sun)",
+			    full, q);
 			ok = false;
 		} else if (days & (1u << (day - 1))) {
 			problem(l, el, "%s: %s is listed twice", full, q);
@@ -905,7 +960,7 @@ set_send_days(struct loader *l, const config_setting_t *s,
 
 static void
 set_coordinators(struct loader *l, const config_setting_t *s,
-		 const struct key *k, const char *full)
+    const struct key *k, const char *full)
 {
 	struct conf *c = l->c;
 	char q[QUOTED_VALUE_SIZE];
@@ -921,8 +976,8 @@ set_coordinators(struct loader *l, const config_setting_t *s,
 		return;
 	}
 	for (int i = 0; i < config_setting_length(s); i++) {
-		const config_setting_t *el = config_setting_get_elem(s,
-		    (unsigned)i);
+		const config_setting_t *el =
+		    config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(el);
 		struct fc_error e = {0};
 		bool twice = false;
@@ -930,9 +985,10 @@ set_coordinators(struct loader *l, const config_setting_t *s,
 		if (valid_email(v, &e) != 0 ||
 		    strlen(v) >= sizeof(c->summary.coordinators[0])) {
 			if (e.msg[0] == '\0')
-				xsnprintf(e.msg, sizeof(e.msg), "longer than %zu "
-				    "bytes", sizeof(c->summary.coordinators[0]) -
-				    1);
+				xsnprintf(e.msg, sizeof(e.msg),
+				    "longer than %zu "
+				    "bytes",
+				    sizeof(c->summary.coordinators[0]) - 1);
 			problem(l, el, "%s: %s", full, e.msg);
 			ok = false;
 			continue;
@@ -960,130 +1016,127 @@ set_coordinators(struct loader *l, const config_setting_t *s,
 #define STR(f) offsetof(struct conf, f), sizeof(((struct conf *)0)->f)
 
 static const struct key delivery_keys[] = {
-	{ "transport", SHAPE_STRING, set_transport,
-	  offsetof(struct conf, delivery.transport), 0, 0, 0,
-	  "\"smtp\" or \"maildir\"", 0, NULL },
-	{ "maildir", SHAPE_STRING, set_path, STR(delivery.maildir), 0, 0,
-	  "the path of a Maildir folder", F_NONEMPTY, NULL },
-	{ "from", SHAPE_STRING, set_mailbox, STR(delivery.from), 0, 0,
-	  "\"Name <address>\" or an address", F_NONEMPTY, NULL },
-	{ "reply_to", SHAPE_STRING, set_mailbox, STR(delivery.reply_to), 0,
-	  0, "\"Name <address>\", an address, or \"\" for none", 0, NULL },
-	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+    {"transport", SHAPE_STRING, set_transport,
+	offsetof(struct conf, delivery.transport), 0, 0, 0,
+	"\"smtp\" or \"maildir\"", 0, NULL},
+    {"maildir", SHAPE_STRING, set_path, STR(delivery.maildir), 0, 0,
+	"the path of a Maildir folder", F_NONEMPTY, NULL},
+    {"from", SHAPE_STRING, set_mailbox, STR(delivery.from), 0, 0,
+	"\"Name <address>\" or an address", F_NONEMPTY, NULL},
+    {"reply_to", SHAPE_STRING, set_mailbox, STR(delivery.reply_to), 0, 0,
+	"\"Name <address>\", an address, or \"\" for none", 0, NULL},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
 static const struct key smtp_keys[] = {
-	{ "url", SHAPE_STRING, set_url, STR(smtp.url), 0, 0,
-	  "like \"smtp://mail.example.org:587\"", F_NONEMPTY, NULL },
-	{ "tls", SHAPE_STRING, set_tls, offsetof(struct conf, smtp.tls), 0, 0,
-	  0, "\"required\" or \"none\"", 0, NULL },
-	{ "ca_file", SHAPE_STRING, set_path, STR(smtp.ca_file), 0, 0,
-	  "a path, or \"\" for the system's", 0, NULL },
-	{ "username", SHAPE_STRING, set_login, STR(smtp.username), 0, 0,
-	  "a login, or \"\" for none", 0, NULL },
-	{ "password_file", SHAPE_STRING, set_path, STR(smtp.password_file),
-	  0, 0, "a path, or \"\" for none", 0, NULL },
-	{ "timeout", SHAPE_INT, set_int, offsetof(struct conf, smtp.timeout),
-	  0, 1, 3600, "seconds", 0, NULL },
-	{ "helo", SHAPE_STRING, set_helo, STR(smtp.helo), 0, 0,
-	  "a domain name, an address literal, or \"\" for the host's",
-	  0, NULL },
-	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+    {"url", SHAPE_STRING, set_url, STR(smtp.url), 0, 0,
+	"like \"smtp://mail.example.org:587\"", F_NONEMPTY, NULL},
+    {"tls", SHAPE_STRING, set_tls, offsetof(struct conf, smtp.tls), 0, 0, 0,
+	"\"required\" or \"none\"", 0, NULL},
+    {"ca_file", SHAPE_STRING, set_path, STR(smtp.ca_file), 0, 0,
+	"a path, or \"\" for the system's", 0, NULL},
+    {"username", SHAPE_STRING, set_login, STR(smtp.username), 0, 0,
+	"a login, or \"\" for none", 0, NULL},
+    {"password_file", SHAPE_STRING, set_path, STR(smtp.password_file), 0, 0,
+	"a path, or \"\" for none", 0, NULL},
+    {"timeout", SHAPE_INT, set_int, offsetof(struct conf, smtp.timeout), 0, 1,
+	3600, "seconds", 0, NULL},
+    {"helo", SHAPE_STRING, set_helo, STR(smtp.helo), 0, 0,
+	"a domain name, an address literal, or \"\" for the host's", 0, NULL},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
 static const struct key reminders_keys[] = {
-	{ "every_days", SHAPE_INT, set_int,
-	  offsetof(struct conf, reminders.every_days), 0,
-	  FC_CADENCE_MIN, FC_CADENCE_MAX, NULL, 0, NULL },
-	{ "repeat_every_days", SHAPE_INT, set_int,
-	  offsetof(struct conf, reminders.repeat_every_days), 0, 1, 365, NULL,
-	  0, NULL },
-	{ "after_attempt_days", SHAPE_INT, set_int,
-	  offsetof(struct conf, reminders.after_attempt_days), 0, 1, 365,
-	  NULL, 0, NULL },
-	{ "escalate_after_days", SHAPE_INT, set_int,
-	  offsetof(struct conf, reminders.escalate_after_days), 0, 1, 365,
-	  NULL, 0, NULL },
-	{ "send_time", SHAPE_STRING, set_time,
-	  offsetof(struct conf, reminders.send_hour), 0, 0, 0,
-	  "HH:MM, 00:00-23:59", 0, NULL },
-	{ "send_days", SHAPE_LIST, set_send_days, 0, 0, 0, 0,
-	  "[\"Mon\", \"Tue\"]", 0, NULL },
-	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+    {"every_days", SHAPE_INT, set_int,
+	offsetof(struct conf, reminders.every_days), 0, FC_CADENCE_MIN,
+	FC_CADENCE_MAX, NULL, 0, NULL},
+    {"repeat_every_days", SHAPE_INT, set_int,
+	offsetof(struct conf, reminders.repeat_every_days), 0, 1, 365, NULL, 0,
+	NULL},
+    {"after_attempt_days", SHAPE_INT, set_int,
+	offsetof(struct conf, reminders.after_attempt_days), 0, 1, 365, NULL, 0,
+	NULL},
+    {"escalate_after_days", SHAPE_INT, set_int,
+	offsetof(struct conf, reminders.escalate_after_days), 0, 1, 365, NULL,
+	0, NULL},
+    {"send_time", SHAPE_STRING, set_time,
+	offsetof(struct conf, reminders.send_hour), 0, 0, 0,
+	"HH:MM, 00:00-23:59", 0, NULL},
+    {"send_days", SHAPE_LIST, set_send_days, 0, 0, 0, 0, "[\"Mon\", \"Tue\"]",
+	0, NULL},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
 static const struct key summary_keys[] = {
-	{ "weekday", SHAPE_STRING, set_weekday,
-	  offsetof(struct conf, summary.weekday), 0, 0, 0,
-	  "Mon, Tue, Wed, Thu, Fri, Sat or Sun", 0, NULL },
-	{ "time", SHAPE_STRING, set_time, offsetof(struct conf, summary.hour),
-	  0, 0, 0, "HH:MM, 00:00-23:59", 0, NULL },
-	{ "coordinators", SHAPE_LIST, set_coordinators, 0, 0, 0, 0,
-	  "[\"coordinator@example.org\"]", 0, NULL },
-	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+    {"weekday", SHAPE_STRING, set_weekday,
+	offsetof(struct conf, summary.weekday), 0, 0, 0,
+	"Mon, Tue, Wed, Thu, Fri, Sat or Sun", 0, NULL},
+    {"time", SHAPE_STRING, set_time, offsetof(struct conf, summary.hour), 0, 0,
+	0, "HH:MM, 00:00-23:59", 0, NULL},
+    {"coordinators", SHAPE_LIST, set_coordinators, 0, 0, 0, 0,
+	"[\"coordinator@example.org\"]", 0, NULL},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
 /* Within the bounds; retry.max and give_up_after must also reach retry.first. */
 static const struct key retry_keys[] = {
-	{ "first", SHAPE_INT, set_long, offsetof(struct conf, retry.first), 0,
-	  1, 86400, "seconds", 0, NULL },
-	{ "max", SHAPE_INT, set_long, offsetof(struct conf, retry.max), 0,
-	  1, 30L * 86400, "seconds", 0, NULL },
-	{ "give_up_after", SHAPE_INT, set_long,
-	  offsetof(struct conf, retry.give_up_after), 0, 60, 90L * 86400,
-	  "seconds", 0, NULL },
-	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+    {"first", SHAPE_INT, set_long, offsetof(struct conf, retry.first), 0, 1,
+	86400, "seconds", 0, NULL},
+    {"max", SHAPE_INT, set_long, offsetof(struct conf, retry.max), 0, 1,
+	30L * 86400, "seconds", 0, NULL},
+    {"give_up_after", SHAPE_INT, set_long,
+	offsetof(struct conf, retry.give_up_after), 0, 60, 90L * 86400,
+	"seconds", 0, NULL},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
 static const struct key privacy_keys[] = {
-	{ "names_in_email", SHAPE_BOOL, set_bool,
-	  offsetof(struct conf, privacy.names_in_email), 0, 0, 0, NULL, 0,
-	  NULL },
-	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+    {"names_in_email", SHAPE_BOOL, set_bool,
+	offsetof(struct conf, privacy.names_in_email), 0, 0, 0, NULL, 0, NULL},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
 static const struct key inbound_imap_keys[] = {
-	{ "url", SHAPE_STRING, set_imap_url, STR(inbound.imap.url), 0, 0,
-	  "like \"imaps://imap.example.org/INBOX\"", F_NONEMPTY, NULL },
-	{ "username", SHAPE_STRING, set_login, STR(inbound.imap.username), 0,
-	  0, "a login", F_NONEMPTY, NULL },
-	{ "password_file", SHAPE_STRING, set_path,
-	  STR(inbound.imap.password_file), 0, 0, "a path", F_NONEMPTY, NULL },
-	{ "ca_file", SHAPE_STRING, set_path, STR(inbound.imap.ca_file), 0, 0,
-	  "a path, or \"\" for the system's", 0, NULL },
-	{ "poll_every", SHAPE_INT, set_int,
-	  offsetof(struct conf, inbound.imap.poll_every), 0, 10, 86400,
-	  "seconds", 0, NULL },
-	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+    {"url", SHAPE_STRING, set_imap_url, STR(inbound.imap.url), 0, 0,
+	"like \"imaps://imap.example.org/INBOX\"", F_NONEMPTY, NULL},
+    {"username", SHAPE_STRING, set_login, STR(inbound.imap.username), 0, 0,
+	"a login", F_NONEMPTY, NULL},
+    {"password_file", SHAPE_STRING, set_path, STR(inbound.imap.password_file),
+	0, 0, "a path", F_NONEMPTY, NULL},
+    {"ca_file", SHAPE_STRING, set_path, STR(inbound.imap.ca_file), 0, 0,
+	"a path, or \"\" for the system's", 0, NULL},
+    {"poll_every", SHAPE_INT, set_int,
+	offsetof(struct conf, inbound.imap.poll_every), 0, 10, 86400, "seconds",
+	0, NULL},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
 static const struct key inbound_keys[] = {
-	{ "address", SHAPE_STRING, set_inbound_address, STR(inbound.address),
-	  0, 0, "like \"reminders+%k@example.org\"", F_NONEMPTY, NULL },
-	{ "key_valid_days", SHAPE_INT, set_int,
-	  offsetof(struct conf, inbound.key_valid_days), 0, 1, 365, "days", 0,
-	  NULL },
-	{ "require_from_match", SHAPE_BOOL, set_bool,
-	  offsetof(struct conf, inbound.require_from_match), 0, 0, 0, NULL, 0,
-	  NULL },
-	{ "imap", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, inbound_imap_keys },
-	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+    {"address", SHAPE_STRING, set_inbound_address, STR(inbound.address), 0, 0,
+	"like \"reminders+%k@example.org\"", F_NONEMPTY, NULL},
+    {"key_valid_days", SHAPE_INT, set_int,
+	offsetof(struct conf, inbound.key_valid_days), 0, 1, 365, "days", 0,
+	NULL},
+    {"require_from_match", SHAPE_BOOL, set_bool,
+	offsetof(struct conf, inbound.require_from_match), 0, 0, 0, NULL, 0,
+	NULL},
+    {"imap", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, inbound_imap_keys},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
 static const struct key top_keys[] = {
-	{ "database", SHAPE_STRING, set_path, STR(database), 0, 0,
-	  "the path of the database file", F_NONEMPTY, NULL },
-	{ "timezone", SHAPE_STRING, set_zone, STR(timezone), 0, 0,
-	  "an IANA name such as \"Europe/Berlin\" or \"UTC\"", F_NONEMPTY,
-	  NULL },
-	{ "delivery", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, delivery_keys },
-	{ "smtp", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, smtp_keys },
-	{ "reminders", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, reminders_keys },
-	{ "summary", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, summary_keys },
-	{ "retry", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, retry_keys },
-	{ "privacy", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, privacy_keys },
-	{ "inbound", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, inbound_keys },
-	{ NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL },
+    {"database", SHAPE_STRING, set_path, STR(database), 0, 0,
+	"the path of the database file", F_NONEMPTY, NULL},
+    {"timezone", SHAPE_STRING, set_zone, STR(timezone), 0, 0,
+	"an IANA name such as \"Europe/Berlin\" or \"UTC\"", F_NONEMPTY, NULL},
+    {"delivery", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, delivery_keys},
+    {"smtp", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, smtp_keys},
+    {"reminders", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, reminders_keys},
+    {"summary", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, summary_keys},
+    {"retry", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, retry_keys},
+    {"privacy", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, privacy_keys},
+    {"inbound", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, inbound_keys},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
 /* Levenshtein distance, ASCII case folded; names are short. */
@@ -1103,7 +1156,9 @@ distance(const char *a, const char *b)
 		for (size_t j = 1; j <= lb; j++) {
 			size_t up = row[j];
 			size_t cost = tolower((unsigned char)a[i - 1]) ==
-			    tolower((unsigned char)b[j - 1]) ? 0 : 1;
+				tolower((unsigned char)b[j - 1])
+			    ? 0
+			    : 1;
 			size_t best = diag + cost;
 
 			if (up + 1 < best)
@@ -1136,7 +1191,7 @@ closest(const struct key *keys, const char *name, size_t *dist)
 
 static void
 unknown_key(struct loader *l, const config_setting_t *s, const char *group,
-	    const struct key *keys)
+    const struct key *keys)
 {
 	const char *name = config_setting_name(s);
 	struct strbuf b = {0};
@@ -1157,8 +1212,8 @@ unknown_key(struct loader *l, const config_setting_t *s, const char *group,
 			continue;
 		k = closest(g->members, name, &d);
 		if (k && d == 0) {
-			sb_printf(&b, " (did you mean %s.%s?)", g->name,
-			    k->name);
+			sb_printf(
+			    &b, " (did you mean %s.%s?)", g->name, k->name);
 			goto out;
 		}
 	}
@@ -1173,11 +1228,11 @@ out:
 
 static void
 walk(struct loader *l, const config_setting_t *g, const char *group,
-     const struct key *keys)
+    const struct key *keys)
 {
 	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g,
-		    (unsigned)i);
+		const config_setting_t *s =
+		    config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s);
 		const struct key *k;
 		char full[128];
@@ -1216,7 +1271,9 @@ static void
 inbound_check(struct loader *l)
 {
 	static const char *const imap_required[] = {
-		"url", "username", "password_file",
+	    "url",
+	    "username",
+	    "password_file",
 	};
 	const config_setting_t *g = config_lookup(l->cfg, "inbound");
 	const config_setting_t *im;
@@ -1225,7 +1282,8 @@ inbound_check(struct loader *l)
 		return;
 	l->c->inbound.enabled = true;
 	if (config_setting_get_member(g, "address") == NULL)
-		problem(l, g, "inbound: address is required (as in "
+		problem(l, g,
+		    "inbound: address is required (as in "
 		    "address = \"reminders+%%k@example.org\";)");
 	im = config_setting_get_member(g, "imap");
 	if (im == NULL || !config_setting_is_group(im))
@@ -1234,7 +1292,8 @@ inbound_check(struct loader *l)
 	for (size_t i = 0; i < ARRAY_SIZE(imap_required); i++) {
 		if (config_setting_get_member(im, imap_required[i]) != NULL)
 			continue;
-		problem(l, im, "inbound.imap: %s is required", imap_required[i]);
+		problem(
+		    l, im, "inbound.imap: %s is required", imap_required[i]);
 	}
 }
 
@@ -1260,17 +1319,19 @@ cross_check(struct loader *l)
 			s = config_lookup(l->cfg, "retry.first");
 		problem(l, s, "retry.max: %ld is less than retry.first (%ld)%s",
 		    c->retry.max, c->retry.first,
-		    config_lookup(l->cfg, "retry.max") ? "" :
-		    "; retry.max is not set, its default is too small");
+		    config_lookup(l->cfg, "retry.max")
+			? ""
+			: "; retry.max is not set, its default is too small");
 	}
 	if (!is_bad(l, first) && !is_bad(l, give_up) &&
 	    c->retry.give_up_after < c->retry.first) {
 		s = config_lookup(l->cfg, "retry.give_up_after");
 		if (s == NULL)
 			s = config_lookup(l->cfg, "retry.first");
-		problem(l, s, "retry.give_up_after: %ld is less than "
-		    "retry.first (%ld)", c->retry.give_up_after,
-		    c->retry.first);
+		problem(l, s,
+		    "retry.give_up_after: %ld is less than "
+		    "retry.first (%ld)",
+		    c->retry.give_up_after, c->retry.first);
 	}
 
 	inbound_check(l);
@@ -1280,19 +1341,22 @@ cross_check(struct loader *l)
 	smtps = strncmp(c->smtp.url, "smtps://", 8) == 0;
 	t = config_lookup(l->cfg, "smtp.tls");
 	if (smtps && c->smtp.tls == TLS_NONE) {
-		problem(l, t, "smtp.tls: \"none\" contradicts the smtps:// URL, "
+		problem(l, t,
+		    "smtp.tls: \"none\" contradicts the smtps:// URL, "
 		    "which always uses TLS (use smtp:// for plain SMTP)");
 	} else if (c->smtp.tls == TLS_NONE && !is_bad(l, user) &&
 	    c->smtp.username[0] != '\0') {
 		s = config_lookup(l->cfg, "smtp.username");
-		problem(l, s, "smtp.username: not allowed with tls = \"none\": "
+		problem(l, s,
+		    "smtp.username: not allowed with tls = \"none\": "
 		    "the password would cross the network unencrypted (use "
 		    "tls = \"required\", or remove username)");
 	}
 	if (!is_bad(l, user) && !is_bad(l, pwfile) &&
 	    c->smtp.password_file[0] != '\0' && c->smtp.username[0] == '\0') {
 		s = config_lookup(l->cfg, "smtp.password_file");
-		problem(l, s, "smtp.password_file: set, but smtp.username is "
+		problem(l, s,
+		    "smtp.password_file: set, but smtp.username is "
 		    "empty (a password needs a user name)");
 	}
 }
@@ -1327,12 +1391,12 @@ find_basedir(const char *name, char *dir, size_t size)
 		return;
 	}
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		return;		/* relative paths stay relative to the cwd */
+		return; /* relative paths stay relative to the cwd */
 	if (len == 0 || (len == 1 && name[0] == '.')) {
 		if (xstrlcpy(dir, cwd, size) != 0)
 			dir[0] = '\0';
 	} else if (xsnprintf(dir, size, "%s%s%.*s", cwd,
-	    strcmp(cwd, "/") == 0 ? "" : "/", len, name) != 0)
+		       strcmp(cwd, "/") == 0 ? "" : "/", len, name) != 0)
 		dir[0] = '\0';
 }
 
@@ -1358,7 +1422,7 @@ conf_defaults(struct conf *c)
 	c->reminders.escalate_after_days = 14;
 	c->reminders.send_hour = 9;
 	c->reminders.send_minute = 0;
-	c->reminders.send_days = 0x1f;	/* Monday to Friday */
+	c->reminders.send_days = 0x1f; /* Monday to Friday */
 	c->summary.weekday = 1;
 	c->summary.hour = 8;
 	c->summary.minute = 0;
@@ -1372,8 +1436,8 @@ conf_defaults(struct conf *c)
 }
 
 int
-conf_load_string(const char *text, const char *name, struct conf *c,
-		 struct strlist *errs)
+conf_load_string(
+    const char *text, const char *name, struct conf *c, struct strlist *errs)
 {
 	struct loader l;
 	config_t cfg;
@@ -1402,8 +1466,10 @@ conf_load_string(const char *text, const char *name, struct conf *c,
 	cross_check(&l);
 	for (size_t i = 0; i < l.nbig; i++)
 		if (!l.big[i].used)
-			problem_at(&l, l.big[i].line, "%s is too large a "
-			    "number (at most %d)", l.big[i].text, INT_MAX);
+			problem_at(&l, l.big[i].line,
+			    "%s is too large a "
+			    "number (at most %d)",
+			    l.big[i].text, INT_MAX);
 	if (xstrlcpy(l.c->path, name, sizeof(l.c->path)) != 0)
 		problem_at(&l, 0, "the file name is longer than %zu bytes",
 		    sizeof(l.c->path) - 1);
@@ -1442,8 +1508,8 @@ conf_load(const char *path, struct conf *c, struct strlist *errs)
 		return rc == FC_EINVAL ? FC_ECONFIG : FC_ENOINPUT;
 	}
 	if (strlen(text) != len) {
-		strlist_add(errs, "%s: holds a NUL byte; is it a text file?",
-		    path);
+		strlist_add(
+		    errs, "%s: holds a NUL byte; is it a text file?", path);
 		free(text);
 		conf_defaults(c);
 		return FC_ECONFIG;
@@ -1454,7 +1520,7 @@ conf_load(const char *path, struct conf *c, struct strlist *errs)
 }
 static void
 keys_under(const struct key *keys, const char *group,
-	   void (*fn)(const char *group, const char *key, void *arg), void *arg)
+    void (*fn)(const char *group, const char *key, void *arg), void *arg)
 {
 	char sub[128];
 
@@ -1471,8 +1537,7 @@ keys_under(const struct key *keys, const char *group,
 }
 
 void
-conf_keys(void (*fn)(const char *group, const char *key, void *arg),
-	  void *arg)
+conf_keys(void (*fn)(const char *group, const char *key, void *arg), void *arg)
 {
 	keys_under(top_keys, "", fn, arg);
 }

@@ -20,23 +20,23 @@ enum transport_kind { TRANSPORT_SMTP, TRANSPORT_MAILDIR };
 enum tls_mode { TLS_REQUIRED, TLS_NONE };
 
 struct conf {
-	char path[FC_PATH_MAX];		/* the file read, "" for built-in defaults */
+	char path[FC_PATH_MAX]; /* the file read, "" for built-in defaults */
 	char database[FC_PATH_MAX];
 	char timezone[FC_ZONE_MAX + 1];
 	struct {
 		enum transport_kind transport;
 		char maildir[FC_PATH_MAX];
 		char from[FC_MAILBOX_MAX + 1];
-		char reply_to[FC_MAILBOX_MAX + 1];	/* "" = none */
+		char reply_to[FC_MAILBOX_MAX + 1]; /* "" = none */
 	} delivery;
 	struct {
 		char url[FC_URL_MAX + 1];
 		enum tls_mode tls;
-		char ca_file[FC_PATH_MAX];	/* "" = the system's */
+		char ca_file[FC_PATH_MAX]; /* "" = the system's */
 		char username[FC_EMAIL_MAX + 1];
 		char password_file[FC_PATH_MAX];
-		int timeout;			/* seconds */
-		char helo[FC_HELO_MAX + 1];	/* "" = the host's FQDN */
+		int timeout;		    /* seconds */
+		char helo[FC_HELO_MAX + 1]; /* "" = the host's FQDN */
 	} smtp;
 	struct {
 		int every_days;
@@ -44,32 +44,33 @@ struct conf {
 		int after_attempt_days;
 		int escalate_after_days;
 		int send_hour, send_minute;
-		unsigned send_days;		/* bit (weekday - 1), ISO Monday = 1 */
+		unsigned send_days; /* bit (weekday - 1), ISO Monday = 1 */
 	} reminders;
 	struct {
-		int weekday;			/* ISO, Monday = 1 */
+		int weekday; /* ISO, Monday = 1 */
 		int hour, minute;
 		size_t ncoordinators;
 		char coordinators[FC_COORDINATORS_MAX][FC_EMAIL_MAX + 1];
 	} summary;
 	struct {
-		long first, max, give_up_after;	/* seconds */
+		long first, max, give_up_after; /* seconds */
 	} retry;
 	struct {
 		bool names_in_email;
 	} privacy;
 	struct {
-		bool enabled;			/* the group is present */
-		char address[FC_EMAIL_MAX + 1];	/* "%k" once in the local part */
+		bool enabled; /* the group is present */
+		char
+		    address[FC_EMAIL_MAX + 1]; /* "%k" once in the local part */
 		int key_valid_days;
 		bool require_from_match;
 		struct {
-			bool enabled;		/* the group is present */
+			bool enabled; /* the group is present */
 			char url[FC_URL_MAX + 1];
 			char username[FC_EMAIL_MAX + 1];
 			char password_file[FC_PATH_MAX];
-			char ca_file[FC_PATH_MAX];	/* "" = the system's */
-			int poll_every;		/* seconds */
+			char ca_file[FC_PATH_MAX]; /* "" = the system's */
+			int poll_every;		   /* seconds */
 		} imap;
 	} inbound;
 };
@@ -85,15 +86,15 @@ void conf_defaults(struct conf *c);
 int conf_load(const char *path, struct conf *c, struct strlist *errs);
 
 /* The same over text in memory; name stands for the file in messages. */
-int conf_load_string(const char *text, const char *name, struct conf *c,
-		     struct strlist *errs);
+int conf_load_string(
+    const char *text, const char *name, struct conf *c, struct strlist *errs);
 
 /*
  * Call fn for every key the loader accepts, in the order of the manual:
  * group "" for the top level, else the group's name. For --dump-keys.
  */
-void conf_keys(void (*fn)(const char *group, const char *key, void *arg),
-	       void *arg);
+void
+conf_keys(void (*fn)(const char *group, const char *key, void *arg), void *arg);
 
 /*
  * Check an EHLO name (smtp.helo): a domain name (letters, digits and "-"

@@ -59,7 +59,7 @@ void
 csv_init(struct csv_reader *r, const char *buf, size_t len)
 {
 	r->p = buf;
-	r->end = len > 0 ? buf + len : buf;	/* buf may be NULL when empty */
+	r->end = len > 0 ? buf + len : buf; /* buf may be NULL when empty */
 	r->line = 1;
 	if (len >= sizeof(bom) - 1 && memcmp(buf, bom, sizeof(bom) - 1) == 0)
 		r->p += sizeof(bom) - 1;
@@ -89,7 +89,8 @@ eol_len(const struct csv_reader *r, const char *p)
 static int
 field_error(struct fc_error *e, size_t line, size_t field, const char *what)
 {
-	return err_set(e, FC_EINVAL, "line %zu, field %zu: %s", line, field, what);
+	return err_set(
+	    e, FC_EINVAL, "line %zu, field %zu: %s", line, field, what);
 }
 
 /*
@@ -97,8 +98,7 @@ field_error(struct fc_error *e, size_t line, size_t field, const char *what)
  * separator, the line end or the end of input.
  */
 static int
-read_field(struct csv_reader *r, size_t fieldno, char **out,
-	   struct fc_error *e)
+read_field(struct csv_reader *r, size_t fieldno, char **out, struct fc_error *e)
 {
 	struct strbuf b = {0};
 	const char *p = r->p;
@@ -119,9 +119,10 @@ read_field(struct csv_reader *r, size_t fieldno, char **out,
 					p++;
 					break;
 				}
-				p++;	/* "" stands for one quote */
+				p++; /* "" stands for one quote */
 			} else if (*p == '\0') {
-				rc = field_error(e, r->line, fieldno, "NUL byte");
+				rc = field_error(
+				    e, r->line, fieldno, "NUL byte");
 				goto fail;
 			} else if (*p == '\n') {
 				r->line++;
@@ -131,8 +132,10 @@ read_field(struct csv_reader *r, size_t fieldno, char **out,
 			sb_addc(&b, *p++);
 		}
 		if (p < r->end && *p != ',' && eol_len(r, p) == 0) {
-			rc = field_error(e, r->line, fieldno, *p == '\0' ?
-			    "NUL byte" : "unexpected text after a closing quote");
+			rc = field_error(e, r->line, fieldno,
+			    *p == '\0'
+				? "NUL byte"
+				: "unexpected text after a closing quote");
 			goto fail;
 		}
 	} else {
@@ -144,7 +147,8 @@ read_field(struct csv_reader *r, size_t fieldno, char **out,
 				goto fail;
 			}
 			if (*p == '\0') {
-				rc = field_error(e, r->line, fieldno, "NUL byte");
+				rc = field_error(
+				    e, r->line, fieldno, "NUL byte");
 				goto fail;
 			}
 			if (*p == '\r') {
@@ -162,7 +166,7 @@ read_field(struct csv_reader *r, size_t fieldno, char **out,
 	}
 	r->p = p;
 	if (b.len > 0 && b.s[0] == '\'' && formula_like(b.s + 1)) {
-		memmove(b.s, b.s + 1, b.len);	/* the NUL too */
+		memmove(b.s, b.s + 1, b.len); /* the NUL too */
 		b.len--;
 	}
 	if (b.len > CSV_FIELD_MAX)
@@ -262,7 +266,8 @@ csv_write(FILE *f, const char *const *field, size_t n)
 			}
 			if (putc('"', f) == EOF)
 				return FC_EIO;
-		} else if ((prefixed && putc('\'', f) == EOF) || fputs(s, f) == EOF) {
+		} else if ((prefixed && putc('\'', f) == EOF) ||
+		    fputs(s, f) == EOF) {
 			return FC_EIO;
 		}
 	}

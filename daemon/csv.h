@@ -17,13 +17,14 @@ struct fc_error;
 
 struct csv_reader {
 	const char *p, *end;
-	size_t line;		/* physical line the next record starts on */
+	size_t line; /* physical line the next record starts on */
 };
 
 struct csv_record {
-	size_t line;		/* physical line where the record starts (1-based) */
-	size_t n;		/* fields in this record */
-	char *field[CSV_FIELDS_MAX];	/* owned; valid until the next csv_next() */
+	size_t line; /* physical line where the record starts (1-based) */
+	size_t n;    /* fields in this record */
+	char
+	    *field[CSV_FIELDS_MAX]; /* owned; valid until the next csv_next() */
 };
 
 /* Start reading buf (len bytes); a UTF-8 byte-order mark is skipped. */

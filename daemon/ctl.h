@@ -19,8 +19,8 @@
 
 struct ctl {
 	struct conf conf;
-	struct db *db;		/* opened by ctl_db() */
-	int64_t now;		/* UTC seconds when the command started */
+	struct db *db; /* opened by ctl_db() */
+	int64_t now;   /* UTC seconds when the command started */
 	char login[FC_LOGIN_MAX + 1];
 };
 
@@ -29,13 +29,13 @@ typedef int (*ctl_fn)(struct ctl *ctl, int argc, char **argv);
 struct ctl_command {
 	const char *name;
 	ctl_fn fn;
-	const char *usage;	/* arguments, for the group's help */
-	const char *summary;	/* one line */
+	const char *usage;   /* arguments, for the group's help */
+	const char *summary; /* one line */
 };
 
 /* Run the command argv[0] names from table, or print the group's help. */
 int ctl_dispatch(struct ctl *ctl, const char *group,
-		 const struct ctl_command *table, int argc, char **argv);
+    const struct ctl_command *table, int argc, char **argv);
 
 /*
  * Run as root, become the owner of the database or its folder (their
@@ -69,10 +69,10 @@ void ctl_print_lines(const char *s, const char *indent);
 int ctl_fail(const struct fc_error *e);
 /* Print a formatted message and return status. */
 int ctl_error(int status, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Print a usage error and a pointer to "famcontactctl CMD --help"; EX_USAGE. */
 int ctl_usage(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Parse a command's options with getopt_long (reset first). Returns the
@@ -80,14 +80,14 @@ int ctl_usage(const char *cmd, const char *fmt, ...)
  * error. "-h"/"--help" is handled by the caller as 'h'.
  */
 int ctl_getopt(int argc, char **argv, const char *shortopts,
-	       const struct option *longopts);
+    const struct option *longopts);
 
 /* Resolve a caseworker by email; FC_ENOTFOUND with a hint to add one. */
 int ctl_caseworker(struct ctl *ctl, const char *email, struct caseworker *out,
-		   struct fc_error *e);
+    struct fc_error *e);
 /* Resolve a family by reference code; FC_ENOTFOUND names it. */
-int ctl_family(struct ctl *ctl, const char *ref, struct family *out,
-	       struct fc_error *e);
+int ctl_family(
+    struct ctl *ctl, const char *ref, struct family *out, struct fc_error *e);
 /* The zone of a caseworker (the config's timezone when unset). */
 const char *ctl_cw_zone(const struct ctl *ctl, const struct caseworker *cw);
 
@@ -111,17 +111,17 @@ struct strlist;
  * column names, required those that must be present. Problems go to errs.
  */
 int ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
-		 const char *const *required, struct strlist *errs);
+    const char *const *required, struct strlist *errs);
 /* The index of column name, or -1 when the file has no such column. */
 int ctl_csv_col(const struct ctl_csv *t, const char *name);
 /* The value of column name in rec ("" when absent or short). */
-const char *ctl_csv_get(const struct ctl_csv *t, const struct csv_record *rec,
-			const char *name);
+const char *ctl_csv_get(
+    const struct ctl_csv *t, const struct csv_record *rec, const char *name);
 /* Call row for each record after the header; FC_EINVAL when errs is not empty. */
 int ctl_csv_each(struct ctl_csv *t,
-		 void (*row)(struct ctl_csv *t, const struct csv_record *rec,
-			     void *ctx, struct strlist *errs),
-		 void *ctx, struct strlist *errs);
+    void (*row)(struct ctl_csv *t, const struct csv_record *rec, void *ctx,
+	struct strlist *errs),
+    void *ctx, struct strlist *errs);
 void ctl_csv_close(struct ctl_csv *t);
 /* Print every message of errs, and a count, to stderr. */
 void ctl_print_errors(const struct strlist *errs, const char *what);
@@ -135,19 +135,18 @@ void ctl_print_errors(const struct strlist *errs, const char *what);
 struct ctl_fields {
 	const char *where;
 	struct strlist *errs;
-	int code;		/* FC_E* of the last problem; 0 while there is none */
+	int code; /* FC_E* of the last problem; 0 while there is none */
 };
 
 /* Record a problem with the field label, of FC_E* code. */
 void ctl_field_error(struct ctl_fields *fl, const char *label, int code,
-		     const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Check a display name (valid_name) and copy it into dst; false after recording why not. */
 bool ctl_field_name(struct ctl_fields *fl, const char *label, const char *s,
-		    char *dst, size_t size);
+    char *dst, size_t size);
 /* Check a time zone ("" = none) and copy it into dst; false after recording why not. */
 bool ctl_field_zone(struct ctl_fields *fl, const char *label, const char *s,
-		    char *dst, size_t size);
+    char *dst, size_t size);
 /* For a command's options: print every problem as "famcontactctl: ...", free them; the exit status. */
 int ctl_fields_fail(struct ctl_fields *fl);
 

@@ -13,17 +13,17 @@
 #include "validate.h"
 
 static const struct option help_only[] = {
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 /* The options of add and edit. */
 static const struct option cw_longopts[] = {
-	{"name", required_argument, NULL, 'n'},
-	{"tz", required_argument, NULL, 'z'},
-	{"active", required_argument, NULL, 'a'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"name", required_argument, NULL, 'n'},
+    {"tz", required_argument, NULL, 'z'},
+    {"active", required_argument, NULL, 'a'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 /* The fields of a caseworker that add, edit and import set; NULL = not given. */
@@ -60,7 +60,7 @@ parse_bool(const char *s, bool *out)
  */
 static int
 cw_parse(const char *cmd, int argc, char **argv, bool allow_active,
-	 struct cw_opts *o)
+    struct cw_opts *o)
 {
 	int ch;
 
@@ -75,10 +75,12 @@ cw_parse(const char *cmd, int argc, char **argv, bool allow_active,
 			break;
 		case 'a':
 			if (!allow_active)
-				return ctl_usage(cmd, "--active is for 'caseworker edit'");
+				return ctl_usage(
+				    cmd, "--active is for 'caseworker edit'");
 			o->has_active = true;
 			if (parse_bool(optarg, &o->active) < 0)
-				return ctl_usage(cmd, "--active takes yes or no, not \"%s\"",
+				return ctl_usage(cmd,
+				    "--active takes yes or no, not \"%s\"",
 				    optarg);
 			break;
 		case 'h':
@@ -93,10 +95,11 @@ cw_parse(const char *cmd, int argc, char **argv, bool allow_active,
 /* Check the fields o gives and set them in cw; problems go to fl under labels. */
 static void
 cw_apply(struct ctl_fields *fl, const struct cw_opts *o,
-	 const struct cw_labels *labels, struct caseworker *cw)
+    const struct cw_labels *labels, struct caseworker *cw)
 {
 	if (o->name)
-		ctl_field_name(fl, labels->name, o->name, cw->name, sizeof(cw->name));
+		ctl_field_name(
+		    fl, labels->name, o->name, cw->name, sizeof(cw->name));
 	if (o->tz)
 		ctl_field_zone(fl, labels->tz, o->tz, cw->tz, sizeof(cw->tz));
 	if (o->has_active)
@@ -109,7 +112,7 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 	struct caseworker cw;
 	struct cw_opts o;
 	struct strlist errs = {0};
-	struct ctl_fields fl = { .where = "", .errs = &errs };
+	struct ctl_fields fl = {.where = "", .errs = &errs};
 	struct fc_error e = {0};
 	int rc;
 
@@ -117,7 +120,8 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 	cw.active = true;
 	rc = cw_parse("caseworker add", argc, argv, false, &o);
 	if (rc == 'h') {
-		printf("Usage: famcontactctl caseworker add EMAIL [--name NAME] [--tz ZONE]\n\n"
+		printf(
+		    "Usage: famcontactctl caseworker add EMAIL [--name NAME] [--tz ZONE]\n\n"
 		    "Add a caseworker. ZONE is an IANA time zone (Europe/Istanbul);\n"
 		    "without one, the configuration's timezone applies. Reminders reach\n"
 		    "the caseworker at reminders.send_time in that zone.\n");
@@ -147,13 +151,14 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	struct caseworker cw, checked;
 	struct cw_opts o;
 	struct strlist errs = {0};
-	struct ctl_fields fl = { .where = "", .errs = &errs };
+	struct ctl_fields fl = {.where = "", .errs = &errs};
 	struct fc_error e = {0};
 	int rc;
 
 	rc = cw_parse("caseworker edit", argc, argv, true, &o);
 	if (rc == 'h') {
-		printf("Usage: famcontactctl caseworker edit EMAIL [--name NAME] [--tz ZONE] [--active yes|no]\n\n"
+		printf(
+		    "Usage: famcontactctl caseworker edit EMAIL [--name NAME] [--tz ZONE] [--active yes|no]\n\n"
 		    "Change a caseworker. --tz '' returns to the configuration's timezone.\n"
 		    "An inactive caseworker gets no mail; their families still count.\n");
 		return EX_OK;
@@ -179,7 +184,7 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 
 struct listed_cw {
 	struct caseworker cw;
-	size_t families;	/* open families */
+	size_t families; /* open families */
 };
 
 struct list_ctx {
@@ -214,13 +219,14 @@ count_family(const struct family *f, void *arg)
 static int
 cmd_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct list_ctx l = { .ctl = ctl };
+	struct list_ctx l = {.ctl = ctl};
 	struct fc_error e = {0};
 	int ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
 		if (ch == 'h') {
-			printf("Usage: famcontactctl caseworker list\n\n"
+			printf(
+			    "Usage: famcontactctl caseworker list\n\n"
 			    "List caseworkers: email, time zone, active, number of open families, name.\n");
 			return EX_OK;
 		}
@@ -243,10 +249,11 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		if (cw->tz[0])
 			xstrlcpy(zone, cw->tz, sizeof(zone));
 		else
-			snprintf(zone, sizeof(zone), "(%s)", ctl->conf.timezone);
+			snprintf(
+			    zone, sizeof(zone), "(%s)", ctl->conf.timezone);
 		printf("%-32s %-22s %-6s %8zu  %s\n", ctl_esc(cw->email),
-		    ctl_esc(zone), cw->active ? "yes" : "no", l.rows[i].families,
-		    ctl_esc(cw->name));
+		    ctl_esc(zone), cw->active ? "yes" : "no",
+		    l.rows[i].families, ctl_esc(cw->name));
 	}
 	free(l.rows);
 	return EX_OK;
@@ -256,9 +263,9 @@ static int
 cmd_remove(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"reassign-to", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"reassign-to", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct caseworker cw, to;
 	struct fc_error e = {0};
@@ -271,7 +278,8 @@ cmd_remove(struct ctl *ctl, int argc, char **argv)
 			reassign = optarg;
 			break;
 		case 'h':
-			printf("Usage: famcontactctl caseworker remove EMAIL [--reassign-to EMAIL]\n\n"
+			printf(
+			    "Usage: famcontactctl caseworker remove EMAIL [--reassign-to EMAIL]\n\n"
 			    "Remove a caseworker. One who still has families is refused unless\n"
 			    "--reassign-to names who takes them over; contact history is kept.\n");
 			return EX_OK;
@@ -288,11 +296,13 @@ cmd_remove(struct ctl *ctl, int argc, char **argv)
 		if ((rc = ctl_caseworker(ctl, reassign, &to, &e)) < 0)
 			return ctl_fail(&e);
 		if (to.id == cw.id)
-			return ctl_error(EX_DATAERR, "--reassign-to: %s is the "
-			    "caseworker being removed", reassign);
+			return ctl_error(EX_DATAERR,
+			    "--reassign-to: %s is the "
+			    "caseworker being removed",
+			    reassign);
 	}
-	if ((rc = db_caseworker_remove(ctl->db, cw.email, reassign ? to.email :
-	    NULL, &e)) < 0)
+	if ((rc = db_caseworker_remove(
+		 ctl->db, cw.email, reassign ? to.email : NULL, &e)) < 0)
 		return ctl_fail(&e);
 	if (reassign)
 		printf("removed caseworker %s; families moved to %s\n",
@@ -304,7 +314,7 @@ cmd_remove(struct ctl *ctl, int argc, char **argv)
 
 struct cw_row {
 	struct caseworker cw;
-	size_t line;		/* in the file */
+	size_t line; /* in the file */
 };
 
 struct cw_import {
@@ -316,19 +326,21 @@ struct cw_import {
 
 static void
 import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
-	   struct strlist *errs)
+    struct strlist *errs)
 {
 	struct cw_import *im = arg;
 	struct caseworker cw;
 	struct fc_error e = {0};
 	char where[FC_PATH_MAX + 32];
-	struct ctl_fields fl = { .where = where, .errs = errs };
+	struct ctl_fields fl = {.where = where, .errs = errs};
 	const char *email = ctl_csv_get(t, rec, "email");
 	/* A column the file lacks leaves the stored value alone. */
 	const struct cw_opts o = {
-		.name = ctl_csv_col(t, "name") >= 0 ? ctl_csv_get(t, rec, "name") : NULL,
-		.tz = ctl_csv_col(t, "timezone") >= 0 ?
-		    ctl_csv_get(t, rec, "timezone") : NULL,
+	    .name = ctl_csv_col(t, "name") >= 0 ? ctl_csv_get(t, rec, "name")
+						: NULL,
+	    .tz = ctl_csv_col(t, "timezone") >= 0
+		? ctl_csv_get(t, rec, "timezone")
+		: NULL,
 	};
 
 	im->has_name = o.name != NULL;
@@ -343,7 +355,8 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	for (size_t i = 0; fl.code == 0 && i < im->n; i++)
 		if (util_strcaseeq(im->rows[i].cw.email, email))
 			ctl_field_error(&fl, "email", FC_EINVAL,
-			    "%s is already on line %zu", email, im->rows[i].line);
+			    "%s is already on line %zu", email,
+			    im->rows[i].line);
 	if (fl.code != 0)
 		return;
 	xstrlcpy(cw.email, email, sizeof(cw.email));
@@ -355,7 +368,7 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 /* Write the imported rows that differ from the database, in one transaction. */
 static int
 import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
-	     size_t count[3], struct fc_error *e)
+    size_t count[3], struct fc_error *e)
 {
 	bool *exists = xcalloc(im->n + 1, sizeof(*exists));
 	bool *changed = xcalloc(im->n + 1, sizeof(*changed));
@@ -391,11 +404,12 @@ import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
 		for (size_t i = 0; rc == 0 && i < im->n; i++) {
 			if (!changed[i])
 				continue;
-			rc = exists[i] ?
-			    db_caseworker_update(ctl->db, &im->rows[i].cw, e) :
-			    db_caseworker_add(ctl->db, &im->rows[i].cw, e);
+			rc = exists[i]
+			    ? db_caseworker_update(ctl->db, &im->rows[i].cw, e)
+			    : db_caseworker_add(ctl->db, &im->rows[i].cw, e);
 			if (rc < 0)
-				err_prefix(e, "%s:%zu: ", path, im->rows[i].line);
+				err_prefix(
+				    e, "%s:%zu: ", path, im->rows[i].line);
 		}
 		if (rc == 0)
 			rc = db_commit(ctl->db, e);
@@ -412,7 +426,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const known[] = {"email", "name", "timezone", NULL};
 	static const char *const required[] = {"email", NULL};
-	struct cw_import im = { .ctl = ctl };
+	struct cw_import im = {.ctl = ctl};
 	struct strlist errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
@@ -421,7 +435,8 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 
 	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
 		if (ch == 'h') {
-			printf("Usage: famcontactctl caseworker import FILE.csv\n\n"
+			printf(
+			    "Usage: famcontactctl caseworker import FILE.csv\n\n"
 			    "Add or update caseworkers from CSV (RFC 4180, UTF-8, header row)\n"
 			    "with the columns email,name,timezone (email required; an empty\n"
 			    "timezone means the configuration's; a column the file lacks leaves\n"
@@ -439,8 +454,9 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	rc = ctl_csv_open(&t, argv[optind], known, required, &errs);
 	if (rc == 0)
 		rc = ctl_csv_each(&t, import_row, &im, &errs);
-	if (rc == 0 && ((rc = ctl_db(ctl, DB_OPEN_CREATE, &e)) < 0 ||
-	    (rc = import_apply(ctl, &im, t.path, count, &e)) < 0))
+	if (rc == 0 &&
+	    ((rc = ctl_db(ctl, DB_OPEN_CREATE, &e)) < 0 ||
+		(rc = import_apply(ctl, &im, t.path, count, &e)) < 0))
 		strlist_add(&errs, "%s", e.msg);
 	free(im.rows);
 	ctl_csv_close(&t);
@@ -472,7 +488,8 @@ cmd_export(struct ctl *ctl, int argc, char **argv)
 
 	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
 		if (ch == 'h') {
-			printf("Usage: famcontactctl caseworker export\n\n"
+			printf(
+			    "Usage: famcontactctl caseworker export\n\n"
 			    "Write every caseworker as CSV (email,name,timezone) to standard\n"
 			    "output, in the form 'caseworker import' reads.\n");
 			return EX_OK;
@@ -486,21 +503,22 @@ cmd_export(struct ctl *ctl, int argc, char **argv)
 	if (csv_write(stdout, header, 3) < 0)
 		return ctl_error(EX_IOERR, "standard output: write failed");
 	if ((rc = db_caseworker_foreach(ctl->db, export_cw, NULL, &e)) < 0)
-		return e.msg[0] ? ctl_fail(&e) :
-		    ctl_error(EX_IOERR, "standard output: write failed");
+		return e.msg[0]
+		    ? ctl_fail(&e)
+		    : ctl_error(EX_IOERR, "standard output: write failed");
 	return EX_OK;
 }
 
 static const struct ctl_command commands[] = {
-	{"add", cmd_add, "EMAIL [--name NAME] [--tz ZONE]", "add a caseworker"},
-	{"edit", cmd_edit, "EMAIL [--name NAME] [--tz ZONE] [--active yes|no]",
-	    "change a caseworker"},
-	{"list", cmd_list, "", "list caseworkers"},
-	{"remove", cmd_remove, "EMAIL [--reassign-to EMAIL]",
-	    "remove a caseworker, handing their families over"},
-	{"import", cmd_import, "FILE.csv", "add or update caseworkers from CSV"},
-	{"export", cmd_export, "", "write caseworkers as CSV"},
-	{NULL, NULL, NULL, NULL},
+    {"add", cmd_add, "EMAIL [--name NAME] [--tz ZONE]", "add a caseworker"},
+    {"edit", cmd_edit, "EMAIL [--name NAME] [--tz ZONE] [--active yes|no]",
+	"change a caseworker"},
+    {"list", cmd_list, "", "list caseworkers"},
+    {"remove", cmd_remove, "EMAIL [--reassign-to EMAIL]",
+	"remove a caseworker, handing their families over"},
+    {"import", cmd_import, "FILE.csv", "add or update caseworkers from CSV"},
+    {"export", cmd_export, "", "write caseworkers as CSV"},
+    {NULL, NULL, NULL, NULL},
 };
 
 int

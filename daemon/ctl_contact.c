@@ -20,13 +20,13 @@ static int
 cmd_log(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"at", required_argument, NULL, 'a'},
-		{"channel", required_argument, NULL, 'c'},
-		{"outcome", required_argument, NULL, 'o'},
-		{"note", required_argument, NULL, 'n'},
-		{"by", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"at", required_argument, NULL, 'a'},
+	    {"channel", required_argument, NULL, 'c'},
+	    {"outcome", required_argument, NULL, 'o'},
+	    {"note", required_argument, NULL, 'n'},
+	    {"by", required_argument, NULL, 'b'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct contact c;
 	struct family f;
@@ -45,15 +45,19 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'c':
 			if (channel_parse(optarg, &c.channel) < 0)
-				return ctl_usage("contact log", "--channel: \"%s\" is not "
+				return ctl_usage("contact log",
+				    "--channel: \"%s\" is not "
 				    "phone, video, message, email, in-person, letter or "
-				    "other", optarg);
+				    "other",
+				    optarg);
 			break;
 		case 'o':
 			if (outcome_parse(optarg, &c.outcome) < 0 ||
 			    c.outcome == OUTCOME_VOID)
-				return ctl_usage("contact log", "--outcome: \"%s\" is not "
-				    "reached or attempted", optarg);
+				return ctl_usage("contact log",
+				    "--outcome: \"%s\" is not "
+				    "reached or attempted",
+				    optarg);
 			break;
 		case 'n':
 			note = optarg;
@@ -62,7 +66,8 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 			by = optarg;
 			break;
 		case 'h':
-			printf("Usage: famcontactctl contact log REF [--at WHEN] [--channel CHANNEL]\n"
+			printf(
+			    "Usage: famcontactctl contact log REF [--at WHEN] [--channel CHANNEL]\n"
 			    "           [--outcome reached|attempted] [--note TEXT] [--by EMAIL]\n\n"
 			    "Record a contact with a family. Contacts are never changed or\n"
 			    "deleted: 'contact void' corrects a mistaken one.\n\n"
@@ -98,7 +103,7 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 	/* A DATE alone is noon that day: today's contact, logged this morning. */
 	if (at && strlen(at) == 10 && c.at > ctl->now &&
 	    tz_day(c.at, due_zone(&ctl->conf, &f)) ==
-	    tz_day(ctl->now, due_zone(&ctl->conf, &f)))
+		tz_day(ctl->now, due_zone(&ctl->conf, &f)))
 		c.at = ctl->now;
 	if (c.at > ctl->now + CONTACT_FUTURE_SLACK)
 		return ctl_error(EX_DATAERR, "--at: %s is in the future", at);
@@ -122,7 +127,8 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 		printf("%s is next due on %s%s\n", ctl_esc(f.ref), due,
 		    d.days_overdue > 0 ? " (still overdue)" : "");
 	} else {
-		printf("%s is %s\n", ctl_esc(f.ref), family_status_name(f.status));
+		printf(
+		    "%s is %s\n", ctl_esc(f.ref), family_status_name(f.status));
 	}
 	return EX_OK;
 }
@@ -141,12 +147,13 @@ print_contact(const struct contact *c, void *arg)
 
 	when_format(c->at, h->zone, when, sizeof(when));
 	if (c->outcome == OUTCOME_VOID)
-		printf("%-6" PRId64 " %-16s %-9s %-9s %-28s voids %" PRId64 "\n",
+		printf("%-6" PRId64 " %-16s %-9s %-9s %-28s voids %" PRId64
+		       "\n",
 		    c->id, when, "-", "void", ctl_esc(c->by), c->voids);
 	else
 		printf("%-6" PRId64 " %-16s %-9s %-9s %-28s%s\n", c->id, when,
-		    channel_name(c->channel), outcome_name(c->outcome), ctl_esc(c->by),
-		    c->voided ? " (voided)" : "");
+		    channel_name(c->channel), outcome_name(c->outcome),
+		    ctl_esc(c->by), c->voided ? " (voided)" : "");
 	if (h->notes && c->note[0]) {
 		/* Indent every line of the note under its contact. */
 		fputs("       note: ", stdout);
@@ -161,9 +168,9 @@ static int
 cmd_history(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"notes", no_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"notes", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct history_ctx h = {NULL, false, 0};
 	struct family f;
@@ -176,7 +183,8 @@ cmd_history(struct ctl *ctl, int argc, char **argv)
 			h.notes = true;
 			break;
 		case 'h':
-			printf("Usage: famcontactctl contact history REF [--notes]\n\n"
+			printf(
+			    "Usage: famcontactctl contact history REF [--notes]\n\n"
 			    "Every contact with a family, oldest first: id, when (in the\n"
 			    "caseworker's time zone), channel, outcome and who made it.\n"
 			    "Voided contacts are marked. --notes shows the notes too.\n");
@@ -198,7 +206,8 @@ cmd_history(struct ctl *ctl, int argc, char **argv)
 	if (h.n == 0 && f.last_contact_day != DAY_NONE) {
 		char day[11];
 		date_format(f.last_contact_day, day);
-		printf("(no contacts logged; last contact before the register: %s)\n",
+		printf(
+		    "(no contacts logged; last contact before the register: %s)\n",
 		    day);
 	}
 	return EX_OK;
@@ -208,9 +217,9 @@ static int
 cmd_void(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"reason", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"reason", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct contact old, c;
 	struct fc_error e = {0};
@@ -224,7 +233,8 @@ cmd_void(struct ctl *ctl, int argc, char **argv)
 			reason = optarg;
 			break;
 		case 'h':
-			printf("Usage: famcontactctl contact void ID [--reason TEXT]\n\n"
+			printf(
+			    "Usage: famcontactctl contact void ID [--reason TEXT]\n\n"
 			    "Mark contact ID (from 'contact history') as logged by mistake.\n"
 			    "Nothing is deleted: a new row records the correction, and the\n"
 			    "voided contact no longer counts. Log the right one with\n"
@@ -238,18 +248,19 @@ cmd_void(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage("contact void", "expected one contact ID");
 	long long id = strtoll(argv[optind], &end, 10);
 	if (*argv[optind] == '\0' || *end != '\0' || id <= 0)
-		return ctl_usage("contact void", "\"%s\" is not a contact ID",
-		    argv[optind]);
+		return ctl_usage(
+		    "contact void", "\"%s\" is not a contact ID", argv[optind]);
 	if (valid_text(reason, FC_NOTE_MAX, &e) < 0)
 		return ctl_error(EX_DATAERR, "--reason: %s", e.msg);
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
 	    (rc = db_contact_get(ctl->db, (int64_t)id, &old, &e)) < 0)
 		return ctl_fail(&e);
 	if (old.outcome == OUTCOME_VOID)
-		return ctl_error(EX_DATAERR, "contact %lld is itself a correction",
-		    id);
+		return ctl_error(
+		    EX_DATAERR, "contact %lld is itself a correction", id);
 	if (old.voided)
-		return ctl_error(EX_DATAERR, "contact %lld is already void", id);
+		return ctl_error(
+		    EX_DATAERR, "contact %lld is already void", id);
 	memset(&c, 0, sizeof(c));
 	c.family_id = old.family_id;
 	c.at = ctl->now;
@@ -268,12 +279,14 @@ cmd_void(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct ctl_command commands[] = {
-	{"log", cmd_log, "REF [--at WHEN] [--channel CHANNEL] "
-	    "[--outcome reached|attempted] [--note TEXT] [--by EMAIL]",
-	    "record a contact"},
-	{"history", cmd_history, "REF [--notes]", "list a family's contacts"},
-	{"void", cmd_void, "ID [--reason TEXT]", "void a contact logged by mistake"},
-	{NULL, NULL, NULL, NULL},
+    {"log", cmd_log,
+	"REF [--at WHEN] [--channel CHANNEL] "
+	"[--outcome reached|attempted] [--note TEXT] [--by EMAIL]",
+	"record a contact"},
+    {"history", cmd_history, "REF [--notes]", "list a family's contacts"},
+    {"void", cmd_void, "ID [--reason TEXT]",
+	"void a contact logged by mistake"},
+    {NULL, NULL, NULL, NULL},
 };
 
 int

@@ -14,8 +14,8 @@
 #include "validate.h"
 
 static const struct option help_only[] = {
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 /* The fields of a family that add, edit and import set; NULL = not given. */
@@ -29,20 +29,28 @@ struct family_labels {
 };
 
 static const struct family_labels option_labels = {
-	"--caseworker", "--name", "--every", "--tz", "--last-contact",
+    "--caseworker",
+    "--name",
+    "--every",
+    "--tz",
+    "--last-contact",
 };
 static const struct family_labels column_labels = {
-	"caseworker", "name", "every_days", "timezone", "last_contact",
+    "caseworker",
+    "name",
+    "every_days",
+    "timezone",
+    "last_contact",
 };
 
 static const struct option family_longopts[] = {
-	{"caseworker", required_argument, NULL, 'w'},
-	{"name", required_argument, NULL, 'n'},
-	{"every", required_argument, NULL, 'e'},
-	{"tz", required_argument, NULL, 'z'},
-	{"last-contact", required_argument, NULL, 'l'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"caseworker", required_argument, NULL, 'w'},
+    {"name", required_argument, NULL, 'n'},
+    {"every", required_argument, NULL, 'e'},
+    {"tz", required_argument, NULL, 'z'},
+    {"last-contact", required_argument, NULL, 'l'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static const char family_opts_help[] =
@@ -63,13 +71,25 @@ family_parse(const char *cmd, int argc, char **argv, struct family_opts *o)
 	memset(o, 0, sizeof(*o));
 	while ((ch = ctl_getopt(argc, argv, "h", family_longopts)) != -1) {
 		switch (ch) {
-		case 'w': o->caseworker = optarg; break;
-		case 'n': o->name = optarg; break;
-		case 'e': o->every = optarg; break;
-		case 'z': o->tz = optarg; break;
-		case 'l': o->last_contact = optarg; break;
-		case 'h': return 'h';
-		default: return ctl_usage(cmd, "bad option");
+		case 'w':
+			o->caseworker = optarg;
+			break;
+		case 'n':
+			o->name = optarg;
+			break;
+		case 'e':
+			o->every = optarg;
+			break;
+		case 'z':
+			o->tz = optarg;
+			break;
+		case 'l':
+			o->last_contact = optarg;
+			break;
+		case 'h':
+			return 'h';
+		default:
+			return ctl_usage(cmd, "bad option");
 		}
 	}
 	return 0;
@@ -83,20 +103,22 @@ family_parse(const char *cmd, int argc, char **argv, struct family_opts *o)
  */
 static void
 family_apply(struct ctl *ctl, struct ctl_fields *fl,
-	     const struct family_opts *o, const struct family_labels *labels,
-	     struct family *f, struct caseworker *cw)
+    const struct family_opts *o, const struct family_labels *labels,
+    struct family *f, struct caseworker *cw)
 {
 	struct fc_error e = {0};
 
 	if (o->caseworker) {
 		if (valid_email(o->caseworker, &e) < 0 ||
 		    ctl_caseworker(ctl, o->caseworker, cw, &e) < 0)
-			ctl_field_error(fl, labels->caseworker, e.code, "%s", e.msg);
+			ctl_field_error(
+			    fl, labels->caseworker, e.code, "%s", e.msg);
 		else
 			f->caseworker_id = cw->id;
 	}
 	if (o->name)
-		ctl_field_name(fl, labels->name, o->name, f->name, sizeof(f->name));
+		ctl_field_name(
+		    fl, labels->name, o->name, f->name, sizeof(f->name));
 	if (o->every && o->every[0] == '\0')
 		f->every_days = 0;
 	else if (o->every && valid_cadence(o->every, &f->every_days, &e) < 0)
@@ -108,8 +130,8 @@ family_apply(struct ctl *ctl, struct ctl_fields *fl,
 
 		if (o->last_contact[0] != '\0' &&
 		    date_parse(o->last_contact, &day, &e) < 0)
-			ctl_field_error(fl, labels->last_contact, e.code, "%s",
-			    e.msg);
+			ctl_field_error(
+			    fl, labels->last_contact, e.code, "%s", e.msg);
 		else if (fl->code == 0 && day != DAY_NONE &&
 		    day > tz_day(ctl->now, ctl_cw_zone(ctl, cw)))
 			ctl_field_error(fl, labels->last_contact, FC_EINVAL,
@@ -126,13 +148,14 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 	struct family f;
 	struct caseworker cw;
 	struct strlist errs = {0};
-	struct ctl_fields fl = { .where = "", .errs = &errs };
+	struct ctl_fields fl = {.where = "", .errs = &errs};
 	struct fc_error e = {0};
 	int rc;
 
 	rc = family_parse("family add", argc, argv, &o);
 	if (rc == 'h') {
-		printf("Usage: famcontactctl family add REF --caseworker EMAIL [OPTIONS]\n\n"
+		printf(
+		    "Usage: famcontactctl family add REF --caseworker EMAIL [OPTIONS]\n\n"
 		    "Add a family under its reference code REF ([A-Za-z0-9._-], up to %d\n"
 		    "characters; what emails and logs show). A family never contacted is\n"
 		    "due from today, or from --last-contact plus its cadence.\n\n%s",
@@ -144,7 +167,8 @@ cmd_add(struct ctl *ctl, int argc, char **argv)
 	if (argc - optind != 1)
 		return ctl_usage("family add", "expected one REF");
 	if (o.caseworker == NULL)
-		return ctl_usage("family add", "--caseworker EMAIL is required");
+		return ctl_usage(
+		    "family add", "--caseworker EMAIL is required");
 	if (valid_ref(argv[optind], &e) < 0)
 		return ctl_error(EX_DATAERR, "REF: %s", e.msg);
 
@@ -175,13 +199,14 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	struct family f;
 	struct caseworker cw;
 	struct strlist errs = {0};
-	struct ctl_fields fl = { .where = "", .errs = &errs };
+	struct ctl_fields fl = {.where = "", .errs = &errs};
 	struct fc_error e = {0};
 	int rc;
 
 	rc = family_parse("family edit", argc, argv, &o);
 	if (rc == 'h') {
-		printf("Usage: famcontactctl family edit REF [OPTIONS]\n\n"
+		printf(
+		    "Usage: famcontactctl family edit REF [OPTIONS]\n\n"
 		    "Change a family; options not given stay as they are. --name '' and\n"
 		    "--tz '' clear them, --every '' returns to reminders.every_days,\n"
 		    "--last-contact '' forgets the pre-register date.\n\n%s",
@@ -207,15 +232,16 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 
 /* "2026-10-01 phone reached", "2026-09-01 (before register)" or "never". */
 static void
-last_contact_text(const struct ctl *ctl, const struct family *f, char *buf,
-		  size_t size)
+last_contact_text(
+    const struct ctl *ctl, const struct family *f, char *buf, size_t size)
 {
 	const char *zone = due_zone(&ctl->conf, f);
 	char date[11];
 
 	if (f->last.at != 0) {
 		date_format(tz_day(f->last.at, zone), date);
-		snprintf(buf, size, "%s %s %s", date, channel_name(f->last.channel),
+		snprintf(buf, size, "%s %s %s", date,
+		    channel_name(f->last.channel),
 		    outcome_name(f->last.outcome));
 	} else if (f->last_contact_day != DAY_NONE) {
 		date_format(f->last_contact_day, date);
@@ -277,7 +303,8 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 
 	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
 		if (ch == 'h') {
-			printf("Usage: famcontactctl family show REF\n\n"
+			printf(
+			    "Usage: famcontactctl family show REF\n\n"
 			    "Everything about one family: caseworker, cadence, status, last\n"
 			    "contact, when it is due, and its local time now.\n");
 			return EX_OK;
@@ -295,11 +322,13 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 	printf("name:         %s\n", f.name[0] ? ctl_esc(f.name) : "-");
 	printf("caseworker:   %s (%s)\n", ctl_esc(f.caseworker_email),
 	    ctl_esc(due_zone(&ctl->conf, &f)));
-	printf("every:        %d days%s\n", f.every_days ? f.every_days :
-	    ctl->conf.reminders.every_days, f.every_days ? "" : " (default)");
+	printf("every:        %d days%s\n",
+	    f.every_days ? f.every_days : ctl->conf.reminders.every_days,
+	    f.every_days ? "" : " (default)");
 	if (f.tz[0]) {
 		when_format(ctl->now, f.tz, buf, sizeof(buf));
-		printf("time zone:    %s (now %s there)\n", ctl_esc(f.tz), buf + 11);
+		printf("time zone:    %s (now %s there)\n", ctl_esc(f.tz),
+		    buf + 11);
 	} else {
 		printf("time zone:    -\n");
 	}
@@ -314,7 +343,8 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 	last_contact_text(ctl, &f, buf, sizeof(buf));
 	printf("last contact: %s\n", buf);
 	if (f.last_reached.at != 0 && f.last_reached.at != f.last.at) {
-		date_format(tz_day(f.last_reached.at, due_zone(&ctl->conf, &f)), date);
+		date_format(
+		    tz_day(f.last_reached.at, due_zone(&ctl->conf, &f)), date);
 		printf("last reached: %s %s\n", date,
 		    channel_name(f.last_reached.channel));
 	}
@@ -374,7 +404,7 @@ most_overdue_first(const void *a, const void *b)
 
 static void
 print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
-	  bool first)
+    bool first)
 {
 	const struct family *f = &r->f;
 	const struct sched_due *d = &r->d;
@@ -392,18 +422,18 @@ print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
 	}
 	if (reached != DAY_NONE)
 		date_format(reached, lastday);
-	snprintf(every, sizeof(every), "%d", f->every_days ? f->every_days :
-	    ctl->conf.reminders.every_days);
+	snprintf(every, sizeof(every), "%d",
+	    f->every_days ? f->every_days : ctl->conf.reminders.every_days);
 
 	switch (fmt) {
 	case FORMAT_TABLE:
-		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n", ctl_esc(f->ref),
-		    ctl_esc(f->caseworker_email), every, last, active ? due : "-",
-		    state, ctl_esc(f->name));
+		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n",
+		    ctl_esc(f->ref), ctl_esc(f->caseworker_email), every, last,
+		    active ? due : "-", state, ctl_esc(f->name));
 		break;
 	case FORMAT_CSV: {
-		const char *row[] = {f->ref, f->name, f->caseworker_email, every,
-		    f->tz, family_status_name(f->status), lastday,
+		const char *row[] = {f->ref, f->name, f->caseworker_email,
+		    every, f->tz, family_status_name(f->status), lastday,
 		    f->last.at ? channel_name(f->last.channel) : "",
 		    f->last.at ? outcome_name(f->last.outcome) : "", due,
 		    due_state_name(d->state), days};
@@ -428,8 +458,10 @@ print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
 		if (f->last.at) {
 			char when[32];
 			when_format_utc(f->last.at, when, sizeof(when));
-			printf(", \"last_contact\": {\"at\": \"%s\", \"channel\": \"%s\","
-			    " \"outcome\": \"%s\"}", when, channel_name(f->last.channel),
+			printf(
+			    ", \"last_contact\": {\"at\": \"%s\", \"channel\": \"%s\","
+			    " \"outcome\": \"%s\"}",
+			    when, channel_name(f->last.channel),
 			    outcome_name(f->last.outcome));
 		} else {
 			printf(", \"last_contact\": null");
@@ -450,15 +482,15 @@ static int
 cmd_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"overdue", no_argument, NULL, 'o'},
-		{"due", no_argument, NULL, 'd'},
-		{"all", no_argument, NULL, 'a'},
-		{"caseworker", required_argument, NULL, 'w'},
-		{"format", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"overdue", no_argument, NULL, 'o'},
+	    {"due", no_argument, NULL, 'd'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"caseworker", required_argument, NULL, 'w'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct list_ctx l = { .ctl = ctl };
+	struct list_ctx l = {.ctl = ctl};
 	struct family_filter filter = {NULL, false};
 	struct caseworker cw;
 	struct fc_error e = {0};
@@ -467,10 +499,18 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
 		switch (ch) {
-		case 'o': l.overdue_only = true; break;
-		case 'd': l.due_only = true; break;
-		case 'a': filter.include_closed = true; break;
-		case 'w': filter.caseworker_email = optarg; break;
+		case 'o':
+			l.overdue_only = true;
+			break;
+		case 'd':
+			l.due_only = true;
+			break;
+		case 'a':
+			filter.include_closed = true;
+			break;
+		case 'w':
+			filter.caseworker_email = optarg;
+			break;
 		case 'f':
 			if (strcmp(optarg, "table") == 0)
 				fmt = FORMAT_TABLE;
@@ -479,11 +519,14 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 			else if (strcmp(optarg, "json") == 0)
 				fmt = FORMAT_JSON;
 			else
-				return ctl_usage("family list", "--format takes table, "
-				    "csv or json, not \"%s\"", optarg);
+				return ctl_usage("family list",
+				    "--format takes table, "
+				    "csv or json, not \"%s\"",
+				    optarg);
 			break;
 		case 'h':
-			printf("Usage: famcontactctl family list [--overdue | --due] [--all]\n"
+			printf(
+			    "Usage: famcontactctl family list [--overdue | --due] [--all]\n"
 			    "           [--caseworker EMAIL] [--format table|csv|json]\n\n"
 			    "List families with their last contact and when they fall due, by\n"
 			    "caseworker; closed families only with --all.\n\n"
@@ -507,7 +550,8 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	if (filter.caseworker_email &&
 	    (rc = ctl_caseworker(ctl, filter.caseworker_email, &cw, &e)) < 0)
 		return ctl_fail(&e);
-	if ((rc = db_family_foreach(ctl->db, &filter, collect_family, &l, &e)) < 0) {
+	if ((rc = db_family_foreach(ctl->db, &filter, collect_family, &l, &e)) <
+	    0) {
 		free(l.rows);
 		return ctl_fail(&e);
 	}
@@ -516,11 +560,13 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 
 	if (fmt == FORMAT_TABLE)
 		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n", "REF",
-		    "CASEWORKER", "EVERY", "LAST CONTACT", "DUE", "STATE", "NAME");
+		    "CASEWORKER", "EVERY", "LAST CONTACT", "DUE", "STATE",
+		    "NAME");
 	else if (fmt == FORMAT_CSV) {
-		static const char *const header[] = {"ref", "name", "caseworker",
-		    "every_days", "timezone", "status", "last_reached",
-		    "last_channel", "last_outcome", "due", "state", "days_overdue"};
+		static const char *const header[] = {"ref", "name",
+		    "caseworker", "every_days", "timezone", "status",
+		    "last_reached", "last_channel", "last_outcome", "due",
+		    "state", "days_overdue"};
 		csv_write(stdout, header, ARRAY_SIZE(header));
 	} else
 		printf("[");
@@ -536,10 +582,10 @@ static int
 cmd_pause(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"reason", required_argument, NULL, 'r'},
-		{"until", required_argument, NULL, 'u'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"reason", required_argument, NULL, 'r'},
+	    {"until", required_argument, NULL, 'u'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct family f;
 	struct fc_error e = {0};
@@ -549,10 +595,15 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
 		switch (ch) {
-		case 'r': reason = optarg; break;
-		case 'u': until = optarg; break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 'u':
+			until = optarg;
+			break;
 		case 'h':
-			printf("Usage: famcontactctl family pause REF --reason TEXT [--until DATE]\n\n"
+			printf(
+			    "Usage: famcontactctl family pause REF --reason TEXT [--until DATE]\n\n"
 			    "Pause reminders for a family (the reason stays in the database and\n"
 			    "is never mailed). On DATE, the review date, the caseworker is\n"
 			    "reminded to review the pause. 'family resume' ends it.\n");
@@ -567,19 +618,22 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage("family pause", "--reason TEXT is required");
 	if (valid_text(reason, FC_REASON_MAX, &e) < 0 || strchr(reason, '\n') ||
 	    reason[0] == '\0')
-		return ctl_error(EX_DATAERR, "--reason: %s", e.msg[0] ? e.msg :
-		    "one line of text, please");
+		return ctl_error(EX_DATAERR, "--reason: %s",
+		    e.msg[0] ? e.msg : "one line of text, please");
 	if (until && (rc = ctl_parse_day("--until", until, &until_day)) != 0)
 		return rc;
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
 	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0)
 		return ctl_fail(&e);
 	if (f.status == FAMILY_CLOSED)
-		return ctl_error(EX_DATAERR, "family %s is closed; 'family resume "
-		    "%s' reopens it", f.ref, f.ref);
+		return ctl_error(EX_DATAERR,
+		    "family %s is closed; 'family resume "
+		    "%s' reopens it",
+		    f.ref, f.ref);
 	if (until_day != DAY_NONE &&
 	    until_day < tz_day(ctl->now, due_zone(&ctl->conf, &f)))
-		return ctl_error(EX_DATAERR, "--until: %s is in the past", until);
+		return ctl_error(
+		    EX_DATAERR, "--until: %s is in the past", until);
 	f.status = FAMILY_PAUSED;
 	xstrlcpy(f.pause_reason, reason, sizeof(f.pause_reason));
 	f.pause_until = until_day;
@@ -594,7 +648,8 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 static int
 set_status(struct ctl *ctl, int argc, char **argv, enum family_status to)
 {
-	const char *cmd = to == FAMILY_ACTIVE ? "family resume" : "family close";
+	const char *cmd =
+	    to == FAMILY_ACTIVE ? "family resume" : "family close";
 	struct family f;
 	struct fc_error e = {0};
 	int ch, rc;
@@ -602,11 +657,13 @@ set_status(struct ctl *ctl, int argc, char **argv, enum family_status to)
 	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
 		if (ch == 'h') {
 			if (to == FAMILY_ACTIVE)
-				printf("Usage: famcontactctl family resume REF\n\n"
+				printf(
+				    "Usage: famcontactctl family resume REF\n\n"
 				    "End a pause, or reopen a closed family: reminders start\n"
 				    "again from its last contact.\n");
 			else
-				printf("Usage: famcontactctl family close REF\n\n"
+				printf(
+				    "Usage: famcontactctl family close REF\n\n"
 				    "Close a family: no more reminders. The family and its\n"
 				    "contact history stay; 'family resume' reopens it.\n");
 			return EX_OK;
@@ -671,7 +728,8 @@ ref_hash(const char *ref)
 	uint64_t h = UINT64_C(14695981039346656037);
 
 	for (; *ref; ref++) {
-		h ^= (unsigned char)(*ref >= 'A' && *ref <= 'Z' ? *ref + 32 : *ref);
+		h ^= (unsigned char)(*ref >= 'A' && *ref <= 'Z' ? *ref + 32
+								: *ref);
 		h *= UINT64_C(1099511628211);
 	}
 	return (size_t)h;
@@ -683,8 +741,8 @@ ref_seen(const struct family_import *im, const char *ref)
 {
 	if (im->nslots == 0)
 		return 0;
-	for (size_t i = ref_hash(ref) & (im->nslots - 1);; i = (i + 1) &
-	    (im->nslots - 1)) {
+	for (size_t i = ref_hash(ref) & (im->nslots - 1);;
+	     i = (i + 1) & (im->nslots - 1)) {
 		if (im->slots[i] == 0)
 			return 0;
 		if (util_strcaseeq(im->rows[im->slots[i] - 1].f.ref, ref))
@@ -706,7 +764,7 @@ ref_add(struct family_import *im, size_t index)
 			ref_add(im, r);
 	}
 	for (size_t i = ref_hash(im->rows[index].f.ref) & (im->nslots - 1);;
-	    i = (i + 1) & (im->nslots - 1))
+	     i = (i + 1) & (im->nslots - 1))
 		if (im->slots[i] == 0) {
 			im->slots[i] = index + 1;
 			return;
@@ -723,19 +781,20 @@ column(const struct ctl_csv *t, const struct csv_record *rec, const char *name)
 /* Validate one date cell; DAY_NONE when empty. */
 static void
 date_cell(struct ctl_csv *t, const struct csv_record *rec, const char *col,
-	  fc_day *out, struct strlist *errs)
+    fc_day *out, struct strlist *errs)
 {
 	const char *s = ctl_csv_get(t, rec, col);
 	struct fc_error e = {0};
 
 	*out = DAY_NONE;
 	if (s[0] && date_parse(s, out, &e) < 0)
-		strlist_add(errs, "%s:%zu: %s: %s", t->path, rec->line, col, e.msg);
+		strlist_add(
+		    errs, "%s:%zu: %s: %s", t->path, rec->line, col, e.msg);
 }
 
 static void
 import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
-	   struct strlist *errs)
+    struct strlist *errs)
 {
 	struct family_import *im = arg;
 	struct ctl *ctl = im->ctl;
@@ -743,18 +802,18 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	struct caseworker cw;
 	struct fc_error e = {0};
 	char where[FC_PATH_MAX + 32];
-	struct ctl_fields fl = { .where = where, .errs = errs };
+	struct ctl_fields fl = {.where = where, .errs = errs};
 	const char *ref = ctl_csv_get(t, rec, "ref");
 	const char *status = ctl_csv_get(t, rec, "status");
 	const char *reason = ctl_csv_get(t, rec, "pause_reason");
 	size_t before = errs->n;
 	/* A column the file lacks: NULL, and merge_row leaves the stored value alone. */
 	const struct family_opts o = {
-		.caseworker = ctl_csv_get(t, rec, "caseworker"),	/* required */
-		.name = column(t, rec, "name"),
-		.every = column(t, rec, "every_days"),
-		.tz = column(t, rec, "timezone"),
-		.last_contact = column(t, rec, "last_contact"),
+	    .caseworker = ctl_csv_get(t, rec, "caseworker"), /* required */
+	    .name = column(t, rec, "name"),
+	    .every = column(t, rec, "every_days"),
+	    .tz = column(t, rec, "timezone"),
+	    .last_contact = column(t, rec, "last_contact"),
 	};
 
 	(void)xsnprintf(where, sizeof(where), "%s:%zu: ", t->path, rec->line);
@@ -777,8 +836,10 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	date_cell(t, rec, "first_due", &r.f.first_due, errs);
 	date_cell(t, rec, "pause_until", &r.f.pause_until, errs);
 	if (status[0] && family_status_parse(status, &r.f.status) < 0)
-		ctl_field_error(&fl, "status", FC_EINVAL, "\"%s\" is not active, "
-		    "paused or closed", status);
+		ctl_field_error(&fl, "status", FC_EINVAL,
+		    "\"%s\" is not active, "
+		    "paused or closed",
+		    status);
 	/* A fresh error: e may still hold an earlier column's message. */
 	memset(&e, 0, sizeof(e));
 	if (valid_text(reason, FC_REASON_MAX, &e) < 0 || strchr(reason, '\n'))
@@ -811,7 +872,7 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
  */
 static void
 merge_row(struct ctl *ctl, const struct ctl_csv *t, struct import_row *r,
-	  const struct family *old)
+    const struct family *old)
 {
 	struct family m = *old;
 	const struct family *n = &r->f;
@@ -846,7 +907,7 @@ merge_row(struct ctl *ctl, const struct ctl_csv *t, struct import_row *r,
 /* Compare with the database, give new families their first due dates, write. */
 static int
 import_apply(struct ctl *ctl, struct ctl_csv *t, struct family_import *im,
-	     bool spread, size_t count[3], struct fc_error *e)
+    bool spread, size_t count[3], struct fc_error *e)
 {
 	size_t fresh = 0, k = 0;
 	int rc = 0;
@@ -859,7 +920,8 @@ import_apply(struct ctl *ctl, struct ctl_csv *t, struct family_import *im,
 		if (rc == FC_ENOTFOUND) {
 			rc = 0;
 			r->changed = true;
-			if (r->f.first_due == DAY_NONE && r->f.last_contact_day == DAY_NONE)
+			if (r->f.first_due == DAY_NONE &&
+			    r->f.last_contact_day == DAY_NONE)
 				fresh++;
 			count[0]++;
 			continue;
@@ -874,14 +936,15 @@ import_apply(struct ctl *ctl, struct ctl_csv *t, struct family_import *im,
 	for (size_t i = 0; i < im->n; i++) {
 		struct family *f = &im->rows[i].f;
 		const char *zone = due_zone(&ctl->conf, f);
-		int every = f->every_days ? f->every_days :
-		    ctl->conf.reminders.every_days;
+		int every = f->every_days ? f->every_days
+					  : ctl->conf.reminders.every_days;
 
 		if (im->rows[i].exists || f->first_due != DAY_NONE)
 			continue;
 		f->first_due = tz_day(ctl->now, zone);
 		if (spread && f->last_contact_day == DAY_NONE)
-			f->first_due += (fc_day)(((long)k++ * every) / (long)fresh);
+			f->first_due +=
+			    (fc_day)(((long)k++ * every) / (long)fresh);
 	}
 	if (count[0] + count[1] == 0)
 		return 0;
@@ -892,8 +955,8 @@ import_apply(struct ctl *ctl, struct ctl_csv *t, struct family_import *im,
 
 		if (!r->changed)
 			continue;
-		rc = r->exists ? db_family_update(ctl->db, &r->f, e) :
-		    db_family_add(ctl->db, &r->f, e);
+		rc = r->exists ? db_family_update(ctl->db, &r->f, e)
+			       : db_family_add(ctl->db, &r->f, e);
 		if (rc < 0)
 			err_prefix(e, "%s:%zu: ", t->path, r->line);
 	}
@@ -908,12 +971,12 @@ static int
 cmd_import(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"spread", no_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"spread", no_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char *const required[] = {"ref", "caseworker", NULL};
-	struct family_import im = { .ctl = ctl };
+	struct family_import im = {.ctl = ctl};
 	struct strlist errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
@@ -927,7 +990,8 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 			spread = true;
 			break;
 		case 'h':
-			printf("Usage: famcontactctl family import FILE.csv [--spread]\n\n"
+			printf(
+			    "Usage: famcontactctl family import FILE.csv [--spread]\n\n"
 			    "Add or update families from CSV (RFC 4180, UTF-8, header row). Columns:\n"
 			    "  ref, caseworker   required; the caseworker must exist\n"
 			    "  name              display name (may be a pseudonym)\n"
@@ -954,8 +1018,10 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	if (rc == 0 && (rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0) {
 		/* Not err_set(&e, ..., e.msg): its message may not be its own argument. */
 		if (rc == FC_ENOINPUT)
-			strlist_add(&errs, "%s (add caseworkers first: "
-			    "famcontactctl caseworker import)", e.msg);
+			strlist_add(&errs,
+			    "%s (add caseworkers first: "
+			    "famcontactctl caseworker import)",
+			    e.msg);
 		else
 			strlist_add(&errs, "%s", e.msg);
 	}
@@ -1005,7 +1071,8 @@ cmd_export(struct ctl *ctl, int argc, char **argv)
 
 	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
 		if (ch == 'h') {
-			printf("Usage: famcontactctl family export\n\n"
+			printf(
+			    "Usage: famcontactctl family export\n\n"
 			    "Write every family, closed ones included, as CSV to standard output\n"
 			    "with the columns ref,name,caseworker,every_days,timezone,last_contact\n"
 			    "then first_due,status,pause_until,pause_reason: what 'family import'\n"
@@ -1019,29 +1086,35 @@ cmd_export(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage("family export", "no arguments expected");
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0)
 		return ctl_fail(&e);
-	if (csv_write(stdout, import_columns, ARRAY_SIZE(import_columns) - 1) < 0)
+	if (csv_write(stdout, import_columns, ARRAY_SIZE(import_columns) - 1) <
+	    0)
 		return ctl_error(EX_IOERR, "standard output: write failed");
 	if ((rc = db_family_foreach(ctl->db, &all, export_family, ctl, &e)) < 0)
-		return e.msg[0] ? ctl_fail(&e) :
-		    ctl_error(EX_IOERR, "standard output: write failed");
+		return e.msg[0]
+		    ? ctl_fail(&e)
+		    : ctl_error(EX_IOERR, "standard output: write failed");
 	return EX_OK;
 }
 
 static const struct ctl_command commands[] = {
-	{"add", cmd_add, "REF --caseworker EMAIL [--name NAME] [--every DAYS] "
-	    "[--tz ZONE] [--last-contact DATE]", "add a family"},
-	{"edit", cmd_edit, "REF [same options as add]", "change a family"},
-	{"show", cmd_show, "REF", "everything about one family"},
-	{"list", cmd_list, "[--overdue|--due] [--all] [--caseworker EMAIL] "
-	    "[--format table|csv|json]", "list families and when they are due"},
-	{"pause", cmd_pause, "REF --reason TEXT [--until DATE]",
-	    "pause reminders, with a review date"},
-	{"resume", cmd_resume, "REF", "end a pause or reopen a closed family"},
-	{"close", cmd_close, "REF", "close a family: no more reminders"},
-	{"import", cmd_import, "FILE.csv [--spread]",
-	    "add or update families from CSV"},
-	{"export", cmd_export, "", "write families as CSV"},
-	{NULL, NULL, NULL, NULL},
+    {"add", cmd_add,
+	"REF --caseworker EMAIL [--name NAME] [--every DAYS] "
+	"[--tz ZONE] [--last-contact DATE]",
+	"add a family"},
+    {"edit", cmd_edit, "REF [same options as add]", "change a family"},
+    {"show", cmd_show, "REF", "everything about one family"},
+    {"list", cmd_list,
+	"[--overdue|--due] [--all] [--caseworker EMAIL] "
+	"[--format table|csv|json]",
+	"list families and when they are due"},
+    {"pause", cmd_pause, "REF --reason TEXT [--until DATE]",
+	"pause reminders, with a review date"},
+    {"resume", cmd_resume, "REF", "end a pause or reopen a closed family"},
+    {"close", cmd_close, "REF", "close a family: no more reminders"},
+    {"import", cmd_import, "FILE.csv [--spread]",
+	"add or update families from CSV"},
+    {"export", cmd_export, "", "write families as CSV"},
+    {NULL, NULL, NULL, NULL},
 };
 
 int

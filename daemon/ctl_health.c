@@ -54,13 +54,16 @@ enum health_state {
 };
 
 static const char *const state_name[] = {
-	"OK", "WARNING", "CRITICAL", "UNKNOWN",
+    "OK",
+    "WARNING",
+    "CRITICAL",
+    "UNKNOWN",
 };
 
 struct health {
 	enum health_state state;
-	struct strbuf text;	/* the parts, comma separated */
-	struct strbuf perf;	/* performance data after "|" */
+	struct strbuf text; /* the parts, comma separated */
+	struct strbuf perf; /* performance data after "|" */
 };
 
 /* How bad a state is: CRITICAL, then WARNING, then UNKNOWN, then OK. */
@@ -73,7 +76,7 @@ rank(enum health_state s)
 }
 
 static void part(struct health *h, enum health_state s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Add a part of the line; the worst part's state is the verdict. */
 static void
@@ -206,7 +209,7 @@ pid_reused(int64_t pid)
 
 static void
 check_outbox(struct ctl *ctl, struct health *h, long queue_warn,
-	     long queue_crit, long dead_days)
+    long queue_crit, long dead_days)
 {
 	struct outbox_stats st;
 	struct fc_error e = {0};
@@ -240,9 +243,10 @@ check_outbox(struct ctl *ctl, struct health *h, long queue_warn,
 	} else {
 		part(h, HEALTH_OK, "no delivery yet");
 	}
-	sb_printf(&h->perf, " dead=%" PRId64 ";0 queued=%" PRId64
-	    " oldest_queued=%" PRId64 "s;%ld;%ld", st.dead, st.pending, oldest,
-	    queue_warn, queue_crit);
+	sb_printf(&h->perf,
+	    " dead=%" PRId64 ";0 queued=%" PRId64 " oldest_queued=%" PRId64
+	    "s;%ld;%ld",
+	    st.dead, st.pending, oldest, queue_warn, queue_crit);
 }
 
 /*
@@ -258,8 +262,9 @@ check_transport(struct ctl *ctl, struct health *h)
 	long long t;
 	char *words;
 
-	if (db_meta_get(ctl->db, DB_META_TRANSPORT_ERROR, buf, sizeof(buf),
-	    &e) <= 0 || buf[0] == '\0')
+	if (db_meta_get(
+		ctl->db, DB_META_TRANSPORT_ERROR, buf, sizeof(buf), &e) <= 0 ||
+	    buf[0] == '\0')
 		return;
 	errno = 0;
 	t = strtoll(buf, &words, 10);
@@ -273,8 +278,10 @@ check_transport(struct ctl *ctl, struct health *h)
 		if (*p < 0x20 || *p > 0x7e)
 			*p = '?';
 	utc((int64_t)t, when, sizeof(when));
-	part(h, HEALTH_CRITICAL, "delivery held, the server refusing the "
-	    "session (last %s): %s", when, words + 1);
+	part(h, HEALTH_CRITICAL,
+	    "delivery held, the server refusing the "
+	    "session (last %s): %s",
+	    when, words + 1);
 }
 
 static void
@@ -305,20 +312,26 @@ check_daemon(struct ctl *ctl, struct health *h)
 		return;
 	}
 	if (pid > INT32_MAX || (kill((pid_t)pid, 0) < 0 && errno != EPERM)) {
-		part(h, HEALTH_CRITICAL, "daemon not running (pid %" PRId64
-		    " gone, last seen %s)", pid, when);
+		part(h, HEALTH_CRITICAL,
+		    "daemon not running (pid %" PRId64 " gone, last seen %s)",
+		    pid, when);
 		return;
 	}
 	if (pid_reused(pid)) {
-		part(h, HEALTH_CRITICAL, "daemon not running (pid %" PRId64
-		    " is another program, last seen %s)", pid, when);
+		part(h, HEALTH_CRITICAL,
+		    "daemon not running (pid %" PRId64
+		    " is another program, last seen %s)",
+		    pid, when);
 		return;
 	}
 	if (next > 0 && ctl->now - next > HEALTH_LATE_WARN) {
 		age(ctl->now - next, late_text, sizeof(late_text));
-		part(h, ctl->now - next > HEALTH_LATE_CRIT ? HEALTH_CRITICAL :
-		    HEALTH_WARNING, "daemon stalled (pid %" PRId64 ", next "
-		    "event %s overdue, last seen %s)", pid, late_text, when);
+		part(h,
+		    ctl->now - next > HEALTH_LATE_CRIT ? HEALTH_CRITICAL
+						       : HEALTH_WARNING,
+		    "daemon stalled (pid %" PRId64 ", next "
+		    "event %s overdue, last seen %s)",
+		    pid, late_text, when);
 		return;
 	}
 	part(h, HEALTH_OK, "daemon running (pid %" PRId64 ")", pid);
@@ -329,12 +342,12 @@ static enum health_state
 db_state(const struct fc_error *e)
 {
 	switch (e->code) {
-	case FC_ENOINPUT:	/* the daemon makes it: never ran, or removed */
-	case FC_EDB:		/* damaged, or from a newer famcontactd */
+	case FC_ENOINPUT: /* the daemon makes it: never ran, or removed */
+	case FC_EDB:	  /* damaged, or from a newer famcontactd */
 	case FC_EIO:
 	case FC_ECANTCREAT:
 		return HEALTH_CRITICAL;
-	default:		/* permission, busy: this check cannot look */
+	default: /* permission, busy: this check cannot look */
 		return HEALTH_UNKNOWN;
 	}
 }
@@ -359,7 +372,8 @@ check_space(struct ctl *ctl, struct health *h)
 static void
 help(const struct ctl *ctl)
 {
-	printf("Usage: famcontactctl health [--queue-warning AGE]"
+	printf(
+	    "Usage: famcontactctl health [--queue-warning AGE]"
 	    " [--queue-critical AGE]\n"
 	    "                           [--dead-days N]\n\n"
 	    "Check the database, the outbox and the daemon; print one line and\n"
@@ -382,8 +396,8 @@ help(const struct ctl *ctl)
 	    ctl->conf.retry.give_up_after / 2, HEALTH_DEAD_DAYS);
 }
 
-static int usage_unknown(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+static int
+usage_unknown(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A usage error: UNKNOWN, by the plugin conventions. */
 static int
@@ -428,29 +442,35 @@ unsafe_path(const struct ctl *ctl, struct health *h)
 		return false;
 	util_dirname(path, dir, sizeof(dir));
 	if ((fd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return false;	/* the database check says what is wrong */
+		return false; /* the database check says what is wrong */
 	if (fstat(fd, &st) != 0) {
 		close(fd);
 		return false;
 	}
 	dbfd = S_ISDIR(st.st_mode) ? openat(fd, slash ? slash + 1 : path,
-	    O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
+					 O_PATH | O_NOFOLLOW | O_CLOEXEC)
+				   : -1;
 	close(fd);
 	if (dbfd >= 0 && fstat(dbfd, &db) != 0)
 		db.st_mode = 0;
 	if (dbfd >= 0)
 		close(dbfd);
 	if (S_ISLNK(st.st_mode))
-		part(h, HEALTH_CRITICAL, "database: %s: the folder is a "
-		    "symbolic link, which famcontactd does not follow", dir);
-	else if (S_ISDIR(st.st_mode) && (st.st_mode & 022) != 0)
-		part(h, HEALTH_CRITICAL, "database: %s: the folder is writable "
-		    "by group or others (mode %04o), which famcontactd refuses; "
-		    "run: chmod 700 %s", dir, (unsigned)(st.st_mode & 07777),
+		part(h, HEALTH_CRITICAL,
+		    "database: %s: the folder is a "
+		    "symbolic link, which famcontactd does not follow",
 		    dir);
+	else if (S_ISDIR(st.st_mode) && (st.st_mode & 022) != 0)
+		part(h, HEALTH_CRITICAL,
+		    "database: %s: the folder is writable "
+		    "by group or others (mode %04o), which famcontactd refuses; "
+		    "run: chmod 700 %s",
+		    dir, (unsigned)(st.st_mode & 07777), dir);
 	else if (dbfd >= 0 && S_ISLNK(db.st_mode))
-		part(h, HEALTH_CRITICAL, "database: %s: a symbolic link, which "
-		    "famcontactd does not follow", path);
+		part(h, HEALTH_CRITICAL,
+		    "database: %s: a symbolic link, which "
+		    "famcontactd does not follow",
+		    path);
 	else
 		return false;
 	return true;
@@ -469,11 +489,11 @@ int
 ctl_health_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"queue-warning", required_argument, NULL, 'w'},
-		{"queue-critical", required_argument, NULL, 'c'},
-		{"dead-days", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"queue-warning", required_argument, NULL, 'w'},
+	    {"queue-critical", required_argument, NULL, 'c'},
+	    {"dead-days", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct health h = {HEALTH_OK, {0}, {0}};
 	struct fc_error e = {0};
@@ -489,22 +509,27 @@ ctl_health_main(struct ctl *ctl, int argc, char **argv)
 			return EX_OK;
 		case 'w':
 			if (parse_duration(optarg, &queue_warn) < 0)
-				return usage_unknown("--queue-warning takes "
+				return usage_unknown(
+				    "--queue-warning takes "
 				    "an age such as 3600, 90m or 2h, not \"%s\"",
 				    optarg);
 			break;
 		case 'c':
 			if (parse_duration(optarg, &queue_crit) < 0)
-				return usage_unknown("--queue-critical takes "
+				return usage_unknown(
+				    "--queue-critical takes "
 				    "an age such as 86400, 12h or 2d, not "
-				    "\"%s\"", optarg);
+				    "\"%s\"",
+				    optarg);
 			break;
 		case 'd':
 			if (parse_duration(optarg, &days) < 0 ||
 			    strspn(optarg, "0123456789") != strlen(optarg) ||
 			    days > HEALTH_ARG_MAX / 86400)
-				return usage_unknown("--dead-days takes a "
-				    "number of days, not \"%s\"", optarg);
+				return usage_unknown(
+				    "--dead-days takes a "
+				    "number of days, not \"%s\"",
+				    optarg);
 			dead_days = days;
 			break;
 		default:

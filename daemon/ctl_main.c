@@ -19,24 +19,24 @@
 #include "version.h"
 
 static const struct ctl_command groups[] = {
-	{"caseworker", ctl_caseworker_main, "add|edit|list|remove|import|export ...",
-	    "the people who keep in touch with families"},
-	{"family", ctl_family_main,
-	    "add|edit|show|list|pause|resume|close|import|export ...",
-	    "the families in the campaign"},
-	{"contact", ctl_contact_main, "log|history|void ...",
-	    "contacts made with families"},
-	{"status", ctl_status_main, "",
-	    "counts: families due, overdue and due this week"},
-	{"outbox", ctl_outbox_main, "list|retry ...",
-	    "the queue of mail to send"},
-	{"send-test", ctl_send_main, "ADDRESS",
-	    "send a test message through the configured transport"},
-	{"preview", ctl_preview_main, "[--at WHEN]",
-	    "what famcontactd would send at a moment, without sending"},
-	{"health", ctl_health_main, "[--queue-warning AGE] ...",
-	    "one line for monitoring: database, outbox, daemon"},
-	{NULL, NULL, NULL, NULL},
+    {"caseworker", ctl_caseworker_main,
+	"add|edit|list|remove|import|export ...",
+	"the people who keep in touch with families"},
+    {"family", ctl_family_main,
+	"add|edit|show|list|pause|resume|close|import|export ...",
+	"the families in the campaign"},
+    {"contact", ctl_contact_main, "log|history|void ...",
+	"contacts made with families"},
+    {"status", ctl_status_main, "",
+	"counts: families due, overdue and due this week"},
+    {"outbox", ctl_outbox_main, "list|retry ...", "the queue of mail to send"},
+    {"send-test", ctl_send_main, "ADDRESS",
+	"send a test message through the configured transport"},
+    {"preview", ctl_preview_main, "[--at WHEN]",
+	"what famcontactd would send at a moment, without sending"},
+    {"health", ctl_health_main, "[--queue-warning AGE] ...",
+	"one line for monitoring: database, outbox, daemon"},
+    {NULL, NULL, NULL, NULL},
 };
 
 static void
@@ -55,7 +55,8 @@ usage(FILE *out)
 	    "  -h, --help         show this help\n"
 	    "  -V, --version      show the version\n"
 	    "\n"
-	    "Commands:\n", CONF_DEFAULT_PATH);
+	    "Commands:\n",
+	    CONF_DEFAULT_PATH);
 	for (const struct ctl_command *c = groups; c->name; c++)
 		fprintf(out, "  %-11s %s\n", c->name, c->summary);
 	fprintf(out,
@@ -89,10 +90,10 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct strlist errs = {0};
 	struct fc_error e = {0};
@@ -134,8 +135,10 @@ main(int argc, char **argv)
 		if (rc < 0) {
 			ctl_print_errors(&errs, NULL);
 			strlist_free(&errs);
-			fprintf(stderr, "famcontactctl: fix %s (famcontactd -n -c "
-			    "%s checks it)\n", ctl_esc(config), ctl_esc(config));
+			fprintf(stderr,
+			    "famcontactctl: fix %s (famcontactd -n -c "
+			    "%s checks it)\n",
+			    ctl_esc(config), ctl_esc(config));
 			/* A monitoring plugin exits 0-3, whatever went wrong. */
 			if (strcmp(argv[0], "health") == 0)
 				return ctl_health_conf_failed(config);
@@ -143,7 +146,7 @@ main(int argc, char **argv)
 		}
 	}
 	ctl.now = (int64_t)time(NULL);
-	find_login(&ctl);	/* who ran it, before root becomes the owner */
+	find_login(&ctl); /* who ran it, before root becomes the owner */
 	if ((rc = ctl_drop_root(&ctl, &e)) < 0) {
 		if (strcmp(argv[0], "health") == 0)
 			return ctl_health_drop_failed(&e);
@@ -153,7 +156,7 @@ main(int argc, char **argv)
 	rc = -1;
 	for (const struct ctl_command *c = groups; c->name; c++)
 		if (strcmp(argv[0], c->name) == 0) {
-			optind = 0;	/* full getopt reset (glibc) */
+			optind = 0; /* full getopt reset (glibc) */
 			rc = c->fn(&ctl, argc, argv);
 		}
 	if (rc < 0) {

@@ -62,9 +62,9 @@ static int
 cmd_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"state", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"state", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	enum outbox_state state;
 	struct fc_error e = {0};
@@ -74,14 +74,17 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		switch (ch) {
 		case 's':
 			if (outbox_state_parse(optarg, &state) < 0)
-				return ctl_usage("outbox list", "--state takes "
+				return ctl_usage("outbox list",
+				    "--state takes "
 				    "queued, sending, sent, dead, cancelled or "
 				    "bounced, "
-				    "not \"%s\"", optarg);
+				    "not \"%s\"",
+				    optarg);
 			filter = (int)state;
 			break;
 		case 'h':
-			printf("Usage: famcontactctl outbox list [--state STATE]\n\n"
+			printf(
+			    "Usage: famcontactctl outbox list [--state STATE]\n\n"
 			    "List the messages famcontactd has queued, newest first.\n"
 			    "Times are UTC; NEXT-ATTEMPT is shown for queued messages.\n\n"
 			    "  --state STATE  only messages in STATE: queued, sending, sent,\n"
@@ -124,9 +127,9 @@ static int
 cmd_retry(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dead", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"dead", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct fc_error e = {0};
 	bool all_dead = false;
@@ -139,7 +142,8 @@ cmd_retry(struct ctl *ctl, int argc, char **argv)
 			all_dead = true;
 			break;
 		case 'h':
-			printf("Usage: famcontactctl outbox retry ID\n"
+			printf(
+			    "Usage: famcontactctl outbox retry ID\n"
 			    "       famcontactctl outbox retry --dead\n\n"
 			    "Give dead messages (those famcontactd gave up on) or a bounced\n"
 			    "one (its delivery status notification came back) another try:\n"
@@ -158,8 +162,10 @@ cmd_retry(struct ctl *ctl, int argc, char **argv)
 	if (!all_dead && argc - optind != 1)
 		return ctl_usage("outbox retry", "expected one ID, or --dead");
 	if (!all_dead && parse_id(argv[optind], &id) < 0)
-		return ctl_usage("outbox retry", "ID must be a message number, "
-		    "not \"%s\"", argv[optind]);
+		return ctl_usage("outbox retry",
+		    "ID must be a message number, "
+		    "not \"%s\"",
+		    argv[optind]);
 	if (ctl_db(ctl, DB_OPEN_EXISTING, &e) < 0)
 		return ctl_fail(&e);
 	if (all_dead) {
@@ -176,11 +182,10 @@ cmd_retry(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct ctl_command commands[] = {
-	{"list", cmd_list,
-	    "[--state queued|sending|sent|dead|cancelled|bounced]",
-	    "list queued, sent and dead messages"},
-	{"retry", cmd_retry, "ID | --dead", "queue dead or bounced messages again"},
-	{NULL, NULL, NULL, NULL},
+    {"list", cmd_list, "[--state queued|sending|sent|dead|cancelled|bounced]",
+	"list queued, sent and dead messages"},
+    {"retry", cmd_retry, "ID | --dead", "queue dead or bounced messages again"},
+    {NULL, NULL, NULL, NULL},
 };
 
 int

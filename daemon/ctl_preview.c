@@ -16,7 +16,7 @@ struct preview {
 	bool raw;
 	int messages;
 	int64_t at;
-	int queued;		/* queued messages due for delivery by then */
+	int queued; /* queued messages due for delivery by then */
 };
 
 static void
@@ -58,12 +58,12 @@ int
 ctl_preview_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"at", required_argument, NULL, 'a'},
-		{"raw", no_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"at", required_argument, NULL, 'a'},
+	    {"raw", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct preview p = { .at = ctl->now };
+	struct preview p = {.at = ctl->now};
 	struct engine en;
 	struct engine_stats st = {0};
 	struct fc_error e = {0};
@@ -74,14 +74,15 @@ ctl_preview_main(struct ctl *ctl, int argc, char **argv)
 		switch (ch) {
 		case 'a':
 			if (when_parse(optarg, NULL, ctl->conf.timezone, &p.at,
-			    &e) < 0)
+				&e) < 0)
 				return ctl_usage("preview", "--at: %s", e.msg);
 			break;
 		case 'r':
 			p.raw = true;
 			break;
 		case 'h':
-			printf("Usage: famcontactctl preview [--at WHEN] [--raw]\n\n"
+			printf(
+			    "Usage: famcontactctl preview [--at WHEN] [--raw]\n\n"
 			    "Show the reminders, escalations and weekly summaries "
 			    "famcontactd\nwould send at WHEN (default now), "
 			    "composed exactly as it would,\nwithout sending or "
@@ -111,14 +112,14 @@ ctl_preview_main(struct ctl *ctl, int argc, char **argv)
 	en.report = show;
 	en.ctx = &p;
 	if ((rc = engine_pass(&en, p.at, &st, &e)) < 0 ||
-	    (rc = db_outbox_foreach(ctl->db, OUTBOX_QUEUED, count_due, &p,
-	    &e)) < 0)
+	    (rc = db_outbox_foreach(
+		 ctl->db, OUTBOX_QUEUED, count_due, &p, &e)) < 0)
 		return ctl_fail(&e);
 	when_format_utc(p.at, when, sizeof(when));
 	printf("%d %s would be queued at %s (%d daily %s due); %d queued "
-	    "%s due for delivery by then. Nothing was sent or queued.\n",
-	    p.messages, p.messages == 1 ? "message" : "messages", when,
-	    st.runs, st.runs == 1 ? "run" : "runs", p.queued,
+	       "%s due for delivery by then. Nothing was sent or queued.\n",
+	    p.messages, p.messages == 1 ? "message" : "messages", when, st.runs,
+	    st.runs == 1 ? "run" : "runs", p.queued,
 	    p.queued == 1 ? "message is" : "messages are");
 	return EX_OK;
 }

@@ -27,7 +27,8 @@
 static void
 help(void)
 {
-	printf("Usage: famcontactctl send-test [--count N] ADDRESS\n\n"
+	printf(
+	    "Usage: famcontactctl send-test [--count N] ADDRESS\n\n"
 	    "Send a short test message to ADDRESS through the transport that\n"
 	    "the configuration names (delivery.transport): over SMTP with the\n"
 	    "smtp.* settings, or into the Maildir delivery.maildir. The message\n"
@@ -62,7 +63,7 @@ host_name(char *buf, size_t size)
 /* Compose test message i of n to rcpt into out. */
 static int
 compose(const struct ctl *ctl, const char *rcpt, int i, int n,
-	struct strbuf *out, struct fc_error *e)
+    struct strbuf *out, struct fc_error *e)
 {
 	char host[SEND_HOST_MAX + 1], subject[64], id[SEND_MESSAGE_ID_MAX];
 	struct strbuf text = {0};
@@ -74,11 +75,13 @@ compose(const struct ctl *ctl, const char *rcpt, int i, int n,
 
 	host_name(host, sizeof(host));
 	if ((rc = mail_message_id("test", unique, ctl->conf.delivery.from, id,
-	    sizeof(id), e)) < 0)
+		 sizeof(id), e)) < 0)
 		return rc;
 	if (n > 1)
-		xsnprintf(subject, sizeof(subject), "famcontactd test message "
-		    "(%d of %d)", i + 1, n);
+		xsnprintf(subject, sizeof(subject),
+		    "famcontactd test message "
+		    "(%d of %d)",
+		    i + 1, n);
 	else
 		xstrlcpy(subject, "famcontactd test message", sizeof(subject));
 	sb_printf(&text,
@@ -86,7 +89,8 @@ compose(const struct ctl *ctl, const char *rcpt, int i, int n,
 	    "\n"
 	    "It was sent with 'famcontactctl send-test' to check that mail\n"
 	    "from famcontactd reaches %s.\n"
-	    "It includes no family data. No reply is needed.\n", host, rcpt);
+	    "It includes no family data. No reply is needed.\n",
+	    host, rcpt);
 	memset(&m, 0, sizeof(m));
 	m.from = ctl->conf.delivery.from;
 	m.to = rcpt;
@@ -115,9 +119,9 @@ int
 ctl_send_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"count", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"count", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char from[FC_EMAIL_MAX + 1], q[FC_QUOTE_MAX];
 	const struct conf *c = &ctl->conf;
@@ -138,9 +142,10 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 			if (*optarg == '\0' || *end != '\0' || count < 1 ||
 			    count > SEND_COUNT_MAX) {
 				text_quote(optarg, q, sizeof(q));
-				return ctl_usage("send-test", "--count: %s is "
-				    "not a number from 1 to %d", q,
-				    SEND_COUNT_MAX);
+				return ctl_usage("send-test",
+				    "--count: %s is "
+				    "not a number from 1 to %d",
+				    q, SEND_COUNT_MAX);
 			}
 			break;
 		default:
@@ -162,8 +167,8 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 		struct send_result r;
 
 		if ((rc = compose(ctl, rcpt, i, (int)count, &msg, &e)) == 0)
-			rc = transport_send(t, from, rcpt, msg.s, msg.len, &r,
-			    &e);
+			rc = transport_send(
+			    t, from, rcpt, msg.s, msg.len, &r, &e);
 		sb_free(&msg);
 		if (count > 1)
 			printf("%d of %ld: ", i + 1, count);

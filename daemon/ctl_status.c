@@ -49,9 +49,15 @@ count(struct tally *t, const struct family *f, const struct sched_due *d)
 {
 	t->families++;
 	switch (f->status) {
-	case FAMILY_ACTIVE: t->active++; break;
-	case FAMILY_PAUSED: t->paused++; break;
-	default: t->closed++; break;
+	case FAMILY_ACTIVE:
+		t->active++;
+		break;
+	case FAMILY_PAUSED:
+		t->paused++;
+		break;
+	default:
+		t->closed++;
+		break;
 	}
 	switch (d->state) {
 	case DUE_OVERDUE:
@@ -93,17 +99,18 @@ int
 ctl_status_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct family_filter all = {NULL, true};
-	struct status_ctx s = { .ctl = ctl };
+	struct status_ctx s = {.ctl = ctl};
 	struct fc_error e = {0};
 	int ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
 		if (ch == 'h') {
-			printf("Usage: famcontactctl status\n\n"
+			printf(
+			    "Usage: famcontactctl status\n\n"
 			    "Counts for the whole campaign and per caseworker: families by\n"
 			    "status, overdue (and past reminders.escalate_after_days), due\n"
 			    "today, due within 7 days, and pauses whose review date has come.\n"
@@ -123,21 +130,21 @@ ctl_status_main(struct ctl *ctl, int argc, char **argv)
 	printf("caseworkers:      %zu (%zu inactive)\n", s.n, s.inactive);
 	printf("families:         %zu active, %zu paused, %zu closed\n",
 	    s.all.active, s.all.paused, s.all.closed);
-	printf("overdue:          %zu (%zu overdue %d days or more)\n", s.all.overdue,
-	    s.all.escalate, ctl->conf.reminders.escalate_after_days);
+	printf("overdue:          %zu (%zu overdue %d days or more)\n",
+	    s.all.overdue, s.all.escalate,
+	    ctl->conf.reminders.escalate_after_days);
 	printf("due today:        %zu\n", s.all.due_today);
 	printf("due this week:    %zu (today and the next %d days)\n",
 	    s.all.due_week, STATUS_WEEK_DAYS - 1);
 	printf("pauses to review: %zu\n", s.all.review);
 	if (s.n > 0) {
-		printf("\n%-32s %8s %8s %9s %10s %7s\n", "CASEWORKER", "FAMILIES",
-		    "OVERDUE", "ESCALATE", "DUE TODAY", "WEEK");
+		printf("\n%-32s %8s %8s %9s %10s %7s\n", "CASEWORKER",
+		    "FAMILIES", "OVERDUE", "ESCALATE", "DUE TODAY", "WEEK");
 		for (size_t i = 0; i < s.n; i++) {
 			const struct tally *t = &s.cw[i].t;
 			printf("%-32s %8zu %8zu %9zu %10zu %7zu\n",
-			    ctl_esc(s.cw[i].cw.email),
-			    t->active + t->paused, t->overdue, t->escalate,
-			    t->due_today, t->due_week);
+			    ctl_esc(s.cw[i].cw.email), t->active + t->paused,
+			    t->overdue, t->escalate, t->due_today, t->due_week);
 		}
 	}
 	free(s.cw);

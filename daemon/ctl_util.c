@@ -119,15 +119,15 @@ ctl_usage(const char *cmd, const char *fmt, ...)
 }
 
 int
-ctl_getopt(int argc, char **argv, const char *shortopts,
-	   const struct option *longopts)
+ctl_getopt(
+    int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
 	return getopt_long(argc, argv, shortopts, longopts, NULL);
 }
 
 int
 ctl_dispatch(struct ctl *ctl, const char *group,
-	     const struct ctl_command *table, int argc, char **argv)
+    const struct ctl_command *table, int argc, char **argv)
 {
 	bool help = argc < 1 || strcmp(argv[0], "--help") == 0 ||
 	    strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "help") == 0;
@@ -135,7 +135,7 @@ ctl_dispatch(struct ctl *ctl, const char *group,
 	if (!help) {
 		for (const struct ctl_command *c = table; c->name; c++) {
 			if (strcmp(argv[0], c->name) == 0) {
-				optind = 0;	/* full getopt reset (glibc) */
+				optind = 0; /* full getopt reset (glibc) */
 				return c->fn(ctl, argc, argv);
 			}
 		}
@@ -146,12 +146,17 @@ ctl_dispatch(struct ctl *ctl, const char *group,
 		    group, ctl_esc(argv[0]));
 	else if (argc < 1)
 		fprintf(out, "famcontactctl: %s needs a command\n\n", group);
-	fprintf(out, "Usage: famcontactctl [-c FILE] %s COMMAND [OPTIONS]\n\n"
-	    "Commands:\n", group);
+	fprintf(out,
+	    "Usage: famcontactctl [-c FILE] %s COMMAND [OPTIONS]\n\n"
+	    "Commands:\n",
+	    group);
 	for (const struct ctl_command *c = table; c->name; c++)
-		fprintf(out, "  %s %s\n      %s\n", c->name, c->usage, c->summary);
-	fprintf(out, "\n'famcontactctl %s COMMAND --help' describes one command;"
-	    " see famcontactctl(1).\n", group);
+		fprintf(
+		    out, "  %s %s\n      %s\n", c->name, c->usage, c->summary);
+	fprintf(out,
+	    "\n'famcontactctl %s COMMAND --help' describes one command;"
+	    " see famcontactctl(1).\n",
+	    group);
 	return help && argc >= 1 ? EX_OK : EX_USAGE;
 }
 
@@ -174,32 +179,35 @@ db_or_folder(const char *path, struct stat *st, struct fc_error *e)
 	st->st_mode = 0;
 	dirfd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
-		return 0;	/* db_open() says what is wrong, if anything */
+		return 0; /* db_open() says what is wrong, if anything */
 	if (fstat(dirfd, st) != 0 || !S_ISDIR(st->st_mode)) {
 		bool link = S_ISLNK(st->st_mode);
 
 		close(dirfd);
 		if (link)
-			return err_set(e, FC_EPERM, "%s: the database's folder "
+			return err_set(e, FC_EPERM,
+			    "%s: the database's folder "
 			    "is a symbolic link; famcontactctl follows none "
 			    "(set 'database' to a path in the folder itself)",
 			    dir);
 		return 0;
 	}
-	fd = openat(dirfd, slash ? slash + 1 : path, O_PATH | O_NOFOLLOW |
-	    O_CLOEXEC);
+	fd = openat(
+	    dirfd, slash ? slash + 1 : path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	close(dirfd);
 	if (fd < 0)
-		return 1;	/* not made yet: the folder's owner decides */
+		return 1; /* not made yet: the folder's owner decides */
 	if (fstat(fd, st) != 0) {
 		close(fd);
 		return err_set(e, FC_EIO, "%s: %s", path, strerror(errno));
 	}
 	close(fd);
 	if (S_ISLNK(st->st_mode))
-		return err_set(e, FC_EPERM, "%s: a symbolic link; famcontactctl "
+		return err_set(e, FC_EPERM,
+		    "%s: a symbolic link; famcontactctl "
 		    "opens no database through a link (set 'database' to the "
-		    "file itself)", path);
+		    "file itself)",
+		    path);
 	return 1;
 }
 
@@ -226,22 +234,22 @@ ctl_drop_root(const struct ctl *ctl, struct fc_error *e)
 	/* The owner's own group, not the file's: it may be anyone's. */
 	errno = 0;
 	if ((pw = getpwuid(st.st_uid)) == NULL)
-		return err_set(e, FC_EPERM, "%s: owned by uid %u, who is not in "
+		return err_set(e, FC_EPERM,
+		    "%s: owned by uid %u, who is not in "
 		    "the password database; run famcontactctl as that user",
 		    path, (unsigned)st.st_uid);
 	if (xstrlcpy(owner_name, pw->pw_name, sizeof(owner_name)) != 0)
-		snprintf(owner_name, sizeof(owner_name), "%u",
-		    (unsigned)st.st_uid);
+		snprintf(
+		    owner_name, sizeof(owner_name), "%u", (unsigned)st.st_uid);
 	gid = pw->pw_gid;
-	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
-	    setuid(st.st_uid) < 0)
-		return err_set(e, FC_EPERM, "%s: cannot work as its owner %s "
-		    "(uid %u): %s; run famcontactctl as that user", path,
-		    owner_name, (unsigned)st.st_uid, strerror(errno));
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(st.st_uid) < 0)
+		return err_set(e, FC_EPERM,
+		    "%s: cannot work as its owner %s "
+		    "(uid %u): %s; run famcontactctl as that user",
+		    path, owner_name, (unsigned)st.st_uid, strerror(errno));
 	/* Never back: a setuid that could be undone is not a drop. */
 	if (setuid(0) == 0 || (gid != 0 && setgid(0) == 0))
-		return err_set(e, FC_EPERM, "%s: could not give up root",
-		    path);
+		return err_set(e, FC_EPERM, "%s: could not give up root", path);
 	return 0;
 }
 
@@ -260,25 +268,29 @@ ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e)
 
 int
 ctl_caseworker(struct ctl *ctl, const char *email, struct caseworker *out,
-	       struct fc_error *e)
+    struct fc_error *e)
 {
 	int rc = db_caseworker_get(ctl->db, email, out, e);
 
 	if (rc == FC_ENOTFOUND)
-		err_set(e, rc, "unknown caseworker %s (add one with "
-		    "'famcontactctl caseworker add %s')", email, email);
+		err_set(e, rc,
+		    "unknown caseworker %s (add one with "
+		    "'famcontactctl caseworker add %s')",
+		    email, email);
 	return rc;
 }
 
 int
-ctl_family(struct ctl *ctl, const char *ref, struct family *out,
-	   struct fc_error *e)
+ctl_family(
+    struct ctl *ctl, const char *ref, struct family *out, struct fc_error *e)
 {
 	int rc = db_family_get(ctl->db, ref, out, e);
 
 	if (rc == FC_ENOTFOUND)
-		err_set(e, rc, "unknown family %s ('famcontactctl family list' "
-		    "shows them)", ref);
+		err_set(e, rc,
+		    "unknown family %s ('famcontactctl family list' "
+		    "shows them)",
+		    ref);
 	return rc;
 }
 
@@ -301,7 +313,8 @@ read_input(const char *path, char **out, size_t *len, struct fc_error *e)
 		sb_add(&b, chunk, n);
 	if (ferror(stdin)) {
 		sb_free(&b);
-		return err_set(e, FC_EIO, "standard input: %s", strerror(errno));
+		return err_set(
+		    e, FC_EIO, "standard input: %s", strerror(errno));
 	}
 	sb_add(&b, "", 0);
 	*out = b.s;
@@ -311,8 +324,8 @@ read_input(const char *path, char **out, size_t *len, struct fc_error *e)
 
 /* csv.c says "line N, field K: problem"; imports say "FILE:N: field K: problem". */
 static void
-add_csv_error(const struct ctl_csv *t, const struct fc_error *e,
-	      struct strlist *errs)
+add_csv_error(
+    const struct ctl_csv *t, const struct fc_error *e, struct strlist *errs)
 {
 	unsigned long line;
 	int used = 0;
@@ -329,7 +342,7 @@ add_csv_error(const struct ctl_csv *t, const struct fc_error *e,
 
 int
 ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
-	     const char *const *required, struct strlist *errs)
+    const char *const *required, struct strlist *errs)
 {
 	struct csv_record rec = {0};
 	struct fc_error e = {0};
@@ -340,16 +353,19 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 	t->path = strcmp(path, "-") == 0 ? "(stdin)" : path;
 	if ((rc = read_input(path, &t->text, &len, &e)) < 0) {
 		if (rc == FC_EPERM && owner_name[0] != '\0')
-			strlist_add(errs, "%s (run as root, famcontactctl reads "
-			    "files as %s, the database's owner)", e.msg,
-			    owner_name);
+			strlist_add(errs,
+			    "%s (run as root, famcontactctl reads "
+			    "files as %s, the database's owner)",
+			    e.msg, owner_name);
 		else
 			strlist_add(errs, "%s", e.msg);
 		return rc;
 	}
 	if (!text_utf8_valid(t->text, len)) {
-		strlist_add(errs, "%s: not UTF-8 text (save the spreadsheet as "
-		    "\"CSV UTF-8\")", t->path);
+		strlist_add(errs,
+		    "%s: not UTF-8 text (save the spreadsheet as "
+		    "\"CSV UTF-8\")",
+		    t->path);
 		return FC_EINVAL;
 	}
 	t->reader = xcalloc(1, sizeof(*t->reader));
@@ -360,8 +376,8 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 		return rc;
 	}
 	if (rc == 0) {
-		strlist_add(errs, "%s: empty file (a header row is needed)",
-		    t->path);
+		strlist_add(
+		    errs, "%s: empty file (a header row is needed)", t->path);
 		return FC_EINVAL;
 	}
 	rc = 0;
@@ -374,10 +390,12 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 		if (!ok) {
 			struct strbuf list = {0};
 			for (const char *const *k = known; *k; k++)
-				sb_printf(&list, "%s%s", k == known ? "" : ",", *k);
-			strlist_add(errs, "%s:%zu: unknown column \"%s\" (the "
-			    "columns are %s)", t->path, rec.line, name,
-			    sb_str(&list));
+				sb_printf(
+				    &list, "%s%s", k == known ? "" : ",", *k);
+			strlist_add(errs,
+			    "%s:%zu: unknown column \"%s\" (the "
+			    "columns are %s)",
+			    t->path, rec.line, name, sb_str(&list));
 			sb_free(&list);
 			rc = FC_EINVAL;
 			continue;
@@ -394,8 +412,9 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 	}
 	for (const char *const *r = required; *r; r++) {
 		if (ctl_csv_col(t, *r) < 0) {
-			strlist_add(errs, "%s:%zu: the header has no \"%s\" column",
-			    t->path, rec.line, *r);
+			strlist_add(errs,
+			    "%s:%zu: the header has no \"%s\" column", t->path,
+			    rec.line, *r);
 			rc = FC_EINVAL;
 		}
 	}
@@ -413,8 +432,8 @@ ctl_csv_col(const struct ctl_csv *t, const char *name)
 }
 
 const char *
-ctl_csv_get(const struct ctl_csv *t, const struct csv_record *rec,
-	    const char *name)
+ctl_csv_get(
+    const struct ctl_csv *t, const struct csv_record *rec, const char *name)
 {
 	int i = ctl_csv_col(t, name);
 
@@ -423,9 +442,9 @@ ctl_csv_get(const struct ctl_csv *t, const struct csv_record *rec,
 
 int
 ctl_csv_each(struct ctl_csv *t,
-	     void (*row)(struct ctl_csv *t, const struct csv_record *rec,
-			 void *ctx, struct strlist *errs),
-	     void *ctx, struct strlist *errs)
+    void (*row)(struct ctl_csv *t, const struct csv_record *rec, void *ctx,
+	struct strlist *errs),
+    void *ctx, struct strlist *errs)
 {
 	struct csv_record rec = {0};
 	struct fc_error e = {0};
@@ -455,13 +474,15 @@ ctl_print_errors(const struct strlist *errs, const char *what)
 	for (size_t i = 0; i < errs->n; i++)
 		print_message("", errs->str[i]);
 	if (what && errs->n > 0)
-		fprintf(stderr, "famcontactctl: %s: %zu problem%s; nothing was "
-		    "written\n", what, errs->n, errs->n == 1 ? "" : "s");
+		fprintf(stderr,
+		    "famcontactctl: %s: %zu problem%s; nothing was "
+		    "written\n",
+		    what, errs->n, errs->n == 1 ? "" : "s");
 }
 
 void
-ctl_field_error(struct ctl_fields *fl, const char *label, int code,
-		const char *fmt, ...)
+ctl_field_error(
+    struct ctl_fields *fl, const char *label, int code, const char *fmt, ...)
 {
 	struct strbuf b = {0};
 	va_list ap;
@@ -476,7 +497,7 @@ ctl_field_error(struct ctl_fields *fl, const char *label, int code,
 
 bool
 ctl_field_name(struct ctl_fields *fl, const char *label, const char *s,
-	       char *dst, size_t size)
+    char *dst, size_t size)
 {
 	struct fc_error e = {0};
 
@@ -490,7 +511,7 @@ ctl_field_name(struct ctl_fields *fl, const char *label, const char *s,
 
 bool
 ctl_field_zone(struct ctl_fields *fl, const char *label, const char *s,
-	       char *dst, size_t size)
+    char *dst, size_t size)
 {
 	struct fc_error e = {0};
 
@@ -528,11 +549,21 @@ ctl_json_string(FILE *f, const char *s)
 			continue;
 		}
 		switch (cp) {
-		case '"':  fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\t': fputs("\\t", f); break;
-		case '\r': fputs("\\r", f); break;
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
 		default:
 			if (text_is_control(cp) || text_is_hidden_format(cp))
 				fprintf(f, "\\u%04x", (unsigned)cp);

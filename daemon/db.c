@@ -60,10 +60,11 @@ no_room(struct db *db, uint64_t avail, struct fc_error *e)
 	char dir[FC_PATH_MAX];
 
 	db_folder(db, dir, sizeof(dir));
-	return err_set(e, FC_EIO, "%s: disk full: %llu KiB free, and "
+	return err_set(e, FC_EIO,
+	    "%s: disk full: %llu KiB free, and "
 	    "famcontactctl leaves %llu KiB for famcontactd to deliver what is "
-	    "queued; free some space and try again", dir,
-	    (unsigned long long)(avail / 1024),
+	    "queued; free some space and try again",
+	    dir, (unsigned long long)(avail / 1024),
 	    (unsigned long long)(db->min_free / 1024));
 }
 
@@ -77,7 +78,7 @@ check_space(struct db *db, struct fc_error *e)
 	uint64_t avail;
 
 	if (db->min_free == 0 || db_free_space(db, &avail) != 0)
-		return 0;	/* SQLite will say what is wrong */
+		return 0; /* SQLite will say what is wrong */
 	if (avail >= db->min_free)
 		return 0;
 	return no_room(db, avail, e);
@@ -139,8 +140,10 @@ db_fail(struct db *db, int rc, struct fc_error *e, const char *fmt, ...)
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		return err_set(e, FC_EBUSY, "%s: database is busy (another "
-		    "famcontactctl or famcontactd holds it); try again", ctx);
+		return err_set(e, FC_EBUSY,
+		    "%s: database is busy (another "
+		    "famcontactctl or famcontactd holds it); try again",
+		    ctx);
 	case SQLITE_FULL:
 		db->full = true;
 		return err_set(e, FC_EIO, "%s: disk full", ctx);
@@ -150,8 +153,8 @@ db_fail(struct db *db, int rc, struct fc_error *e, const char *fmt, ...)
 		return err_set(e, FC_EPERM, "%s: %s", ctx, why);
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
-		return err_set(e, FC_EDB, "%s: database is damaged (%s)", ctx,
-		    why);
+		return err_set(
+		    e, FC_EDB, "%s: database is damaged (%s)", ctx, why);
 	case SQLITE_ERROR:
 	case SQLITE_SCHEMA:
 		/* Our SQL is tested: a missing table or column means a schema
@@ -204,15 +207,15 @@ db_exec(struct db *db, const char *sql, struct fc_error *e, const char *what)
 
 /* A fresh statement, for queries run once per call; caller finalizes. */
 int
-db_prepare(struct db *db, const char *sql, sqlite3_stmt **out,
-	   struct fc_error *e)
+db_prepare(
+    struct db *db, const char *sql, sqlite3_stmt **out, struct fc_error *e)
 {
 	int rc = sqlite3_prepare_v2(db->h, sql, -1, out, NULL);
 
 	if (rc != SQLITE_OK) {
 		*out = NULL;
-		return db_fail(db, rc, e, "%s: cannot read the database",
-		    db->path);
+		return db_fail(
+		    db, rc, e, "%s: cannot read the database", db->path);
 	}
 	return 0;
 }
@@ -227,7 +230,7 @@ db_prepare(struct db *db, const char *sql, sqlite3_stmt **out,
  */
 int
 db_stmt(struct db *db, struct db_stmt_key *key, const char *sql,
-	sqlite3_stmt **out, struct fc_error *e)
+    sqlite3_stmt **out, struct fc_error *e)
 {
 	static size_t slots;
 	size_t i;
@@ -251,8 +254,8 @@ db_stmt(struct db *db, struct db_stmt_key *key, const char *sql,
 		    SQLITE_PREPARE_PERSISTENT, &db->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
 			db->stmt[i] = NULL;
-			return db_fail(db, rc, e, "%s: cannot read the database",
-			    db->path);
+			return db_fail(db, rc, e,
+			    "%s: cannot read the database", db->path);
 		}
 	} else if (sqlite3_stmt_busy(db->stmt[i])) {
 		/* Left unfinished by an earlier use: start afresh. */
@@ -298,7 +301,7 @@ db_query_int_raw(struct db *db, const char *sql, int64_t *out)
  */
 int
 db_query_int(struct db *db, struct db_stmt_key *key, const char *sql,
-	     int64_t *out, struct fc_error *e)
+    int64_t *out, struct fc_error *e)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -322,8 +325,8 @@ db_query_int(struct db *db, struct db_stmt_key *key, const char *sql,
 
 /* The journal mode a "PRAGMA journal_mode..." statement answers. */
 static int
-journal_mode(struct db *db, const char *sql, char *out, size_t size,
-	     struct fc_error *e)
+journal_mode(
+    struct db *db, const char *sql, char *out, size_t size, struct fc_error *e)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -340,8 +343,8 @@ journal_mode(struct db *db, const char *sql, char *out, size_t size,
 		}
 	}
 	if (rc != SQLITE_OK) {
-		rc = db_fail(db, rc, e, "%s: cannot set the journal mode",
-		    db->path);
+		rc = db_fail(
+		    db, rc, e, "%s: cannot set the journal mode", db->path);
 		sqlite3_finalize(st);
 		return rc;
 	}
@@ -367,22 +370,26 @@ setup(struct db *db, bool memory, struct fc_error *e)
 
 	/* Setting WAL rewrites the header: only when it is not WAL yet. */
 	if (!memory) {
-		if ((rc = journal_mode(db, "PRAGMA journal_mode", mode,
-		    sizeof(mode), e)) < 0)
+		if ((rc = journal_mode(
+			 db, "PRAGMA journal_mode", mode, sizeof(mode), e)) < 0)
 			return rc;
 		if (strcmp(mode, "wal") != 0 &&
 		    (rc = journal_mode(db, "PRAGMA journal_mode = WAL", mode,
-		    sizeof(mode), e)) < 0)
+			 sizeof(mode), e)) < 0)
 			return rc;
 		if (strcmp(mode, "wal") != 0)
-			return err_set(e, FC_EIO, "%s: cannot use write-ahead "
-			    "logging (journal mode stays '%s')", db->path, mode);
+			return err_set(e, FC_EIO,
+			    "%s: cannot use write-ahead "
+			    "logging (journal mode stays '%s')",
+			    db->path, mode);
 	}
 	/* secure_delete: freed pages are zeroed, deleted data does not linger. */
-	if ((rc = db_exec(db, "PRAGMA synchronous = FULL;"
-	    " PRAGMA foreign_keys = ON;"
-	    " PRAGMA trusted_schema = OFF;"
-	    " PRAGMA secure_delete = ON;", e, db->path)) < 0)
+	if ((rc = db_exec(db,
+		 "PRAGMA synchronous = FULL;"
+		 " PRAGMA foreign_keys = ON;"
+		 " PRAGMA trusted_schema = OFF;"
+		 " PRAGMA secure_delete = ON;",
+		 e, db->path)) < 0)
 		return rc;
 	if ((rc = db_schema_migrate(db, &version, e)) < 0)
 		return rc;
@@ -405,8 +412,8 @@ base_name(const char *path)
  * may replace the database: one that others can write is refused.
  */
 static int
-open_folder(const char *path, enum db_open_mode mode, int *dirfd,
-	    struct fc_error *e)
+open_folder(
+    const char *path, enum db_open_mode mode, int *dirfd, struct fc_error *e)
 {
 	char dir[FC_PATH_MAX];
 	bool made = false;
@@ -420,23 +427,30 @@ open_folder(const char *path, enum db_open_mode mode, int *dirfd,
 		if (fd >= 0)
 			break;
 		/* O_DIRECTORY with O_NOFOLLOW meets a link with ENOTDIR. */
-		if ((errno == ELOOP || errno == ENOTDIR) && lstat(dir, &st) == 0 &&
-		    S_ISLNK(st.st_mode))
-			return err_set(e, FC_EPERM, "%s: the database's folder "
+		if ((errno == ELOOP || errno == ENOTDIR) &&
+		    lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			return err_set(e, FC_EPERM,
+			    "%s: the database's folder "
 			    "is a symbolic link; famcontactd follows none (set "
-			    "'database' to a path in the folder itself)", dir);
+			    "'database' to a path in the folder itself)",
+			    dir);
 		if (errno == EACCES)
-			return err_set(e, FC_EPERM, "%s: %s", dir,
-			    strerror(errno));
+			return err_set(
+			    e, FC_EPERM, "%s: %s", dir, strerror(errno));
 		if ((errno != ENOENT && errno != ENOTDIR) || made)
-			return err_set(e, FC_EIO, "%s: %s", dir, strerror(errno));
+			return err_set(
+			    e, FC_EIO, "%s: %s", dir, strerror(errno));
 		if (mode == DB_OPEN_EXISTING)
-			return err_set(e, FC_ENOINPUT, "%s: no database here "
+			return err_set(e, FC_ENOINPUT,
+			    "%s: no database here "
 			    "(famcontactctl creates it on first use, or check "
-			    "'database' in the config)", path);
+			    "'database' in the config)",
+			    path);
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return err_set(e, FC_ECANTCREAT, "%s: cannot create the "
-			    "folder: %s", dir, strerror(errno));
+			return err_set(e, FC_ECANTCREAT,
+			    "%s: cannot create the "
+			    "folder: %s",
+			    dir, strerror(errno));
 		made = true;
 	}
 	if (fstat(fd, &st) != 0) {
@@ -449,10 +463,11 @@ open_folder(const char *path, enum db_open_mode mode, int *dirfd,
 		st.st_mode = (st.st_mode & ~07777u) | 0700;
 	if ((st.st_mode & 022) != 0) {
 		close(fd);
-		return err_set(e, FC_EPERM, "%s: the database's folder is "
+		return err_set(e, FC_EPERM,
+		    "%s: the database's folder is "
 		    "writable by %s (mode %04o), who could replace the "
-		    "database; run: chmod 700 %s", dir,
-		    (st.st_mode & 020) ? "its group" : "others",
+		    "database; run: chmod 700 %s",
+		    dir, (st.st_mode & 020) ? "its group" : "others",
 		    (unsigned)(st.st_mode & 07777), dir);
 	}
 	*dirfd = fd;
@@ -472,13 +487,15 @@ wait_for_header(int fd, const char *path, struct stat *st, struct fc_error *e)
 	for (int ms = 0; st->st_size == 0 && ms < DB_HEADER_WAIT_MS; ms += 10) {
 		nanosleep(&step, NULL);
 		if (fstat(fd, st) != 0)
-			return err_set(e, FC_EIO, "%s: %s", path,
-			    strerror(errno));
+			return err_set(
+			    e, FC_EIO, "%s: %s", path, strerror(errno));
 	}
 	if (st->st_size == 0)
-		return err_set(e, FC_EDB, "%s: an empty file, not a "
+		return err_set(e, FC_EDB,
+		    "%s: an empty file, not a "
 		    "famcontactd database; remove it and famcontactctl makes "
-		    "a new one", path);
+		    "a new one",
+		    path);
 	return 0;
 }
 
@@ -488,7 +505,7 @@ wait_for_header(int fd, const char *path, struct stat *st, struct fc_error *e)
  */
 static int
 prepare_file(const char *path, enum db_open_mode mode, struct stat *id,
-	     struct fc_error *e)
+    struct fc_error *e)
 {
 	const char *base = base_name(path);
 	bool created = false;
@@ -498,17 +515,17 @@ prepare_file(const char *path, enum db_open_mode mode, struct stat *id,
 		return rc;
 	for (;;) {
 		/* O_NONBLOCK: a FIFO in its place must not hang us. */
-		fd = openat(dirfd, base, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
-		    O_NOCTTY | O_CLOEXEC);
+		fd = openat(dirfd, base,
+		    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd >= 0 || errno != ENOENT || mode == DB_OPEN_EXISTING)
 			break;
-		fd = openat(dirfd, base, O_RDWR | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(dirfd, base,
+		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			created = true;
 			break;
 		}
-		if (errno != EEXIST)	/* else another process was faster */
+		if (errno != EEXIST) /* else another process was faster */
 			break;
 	}
 	if (fd < 0) {
@@ -516,37 +533,50 @@ prepare_file(const char *path, enum db_open_mode mode, struct stat *id,
 
 		close(dirfd);
 		if (saved == ELOOP)
-			return err_set(e, FC_EPERM, "%s: a symbolic link; "
+			return err_set(e, FC_EPERM,
+			    "%s: a symbolic link; "
 			    "famcontactd opens no database through a link (set "
-			    "'database' to the file itself)", path);
+			    "'database' to the file itself)",
+			    path);
 		if (saved == ENOENT)
-			return err_set(e, FC_ENOINPUT, "%s: no database here "
+			return err_set(e, FC_ENOINPUT,
+			    "%s: no database here "
 			    "(famcontactctl creates it on first use, or check "
-			    "'database' in the config)", path);
+			    "'database' in the config)",
+			    path);
 		if (saved == EISDIR || saved == ENXIO)
-			return err_set(e, FC_EDB, "%s: not a famcontactd "
-			    "database (not a regular file)", path);
+			return err_set(e, FC_EDB,
+			    "%s: not a famcontactd "
+			    "database (not a regular file)",
+			    path);
 		/*
 		 * Before SQLite opens it: it would make the -wal and -shm
 		 * files with the database's read-only mode, and they would
 		 * keep it read-only after the mode is mended.
 		 */
 		if (saved == EACCES || saved == EROFS || saved == EPERM)
-			return err_set(e, FC_EPERM, "%s: database is read-only "
-			    "for this user (%s)", path, strerror(saved));
-		return err_set(e, created ? FC_ECANTCREAT : FC_EIO, "%s: "
-		    "cannot open the database: %s", path, strerror(saved));
+			return err_set(e, FC_EPERM,
+			    "%s: database is read-only "
+			    "for this user (%s)",
+			    path, strerror(saved));
+		return err_set(e, created ? FC_ECANTCREAT : FC_EIO,
+		    "%s: "
+		    "cannot open the database: %s",
+		    path, strerror(saved));
 	}
 	close(dirfd);
 	if (fstat(fd, id) != 0) {
 		rc = err_set(e, FC_EIO, "%s: %s", path, strerror(errno));
 	} else if (!S_ISREG(id->st_mode)) {
-		rc = err_set(e, FC_EDB, "%s: not a famcontactd database (not a "
-		    "regular file)", path);
+		rc = err_set(e, FC_EDB,
+		    "%s: not a famcontactd database (not a "
+		    "regular file)",
+		    path);
 	} else if (created) {
 		/* Exactly 0600 whatever the umask; -wal and -shm inherit it. */
-		rc = fchmod(fd, 0600) < 0 ? err_set(e, FC_ECANTCREAT, "%s: %s",
-		    path, strerror(errno)) : 0;
+		rc = fchmod(fd, 0600) < 0
+		    ? err_set(e, FC_ECANTCREAT, "%s: %s", path, strerror(errno))
+		    : 0;
 	} else {
 		rc = wait_for_header(fd, path, id, e);
 	}
@@ -566,14 +596,16 @@ same_file(const char *path, const struct stat *id, struct fc_error *e)
 
 	if (lstat(path, &st) != 0 || st.st_dev != id->st_dev ||
 	    st.st_ino != id->st_ino)
-		return err_set(e, FC_EPERM, "%s: the database was replaced "
-		    "while it was being opened", path);
+		return err_set(e, FC_EPERM,
+		    "%s: the database was replaced "
+		    "while it was being opened",
+		    path);
 	return 0;
 }
 
 int
 db_open(const char *path, enum db_open_mode mode, struct db **out,
-	struct fc_error *e)
+    struct fc_error *e)
 {
 	bool memory = strcmp(path, ":memory:") == 0;
 	struct stat id;
@@ -635,8 +667,9 @@ db_checkpoint(struct db *db, struct fc_error *e)
 int
 db_synchronous(struct db *db, bool full, struct fc_error *e)
 {
-	return db_exec(db, full ? "PRAGMA synchronous = FULL" :
-	    "PRAGMA synchronous = NORMAL", e, db->path);
+	return db_exec(db,
+	    full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+	    e, db->path);
 }
 
 void
@@ -651,7 +684,8 @@ db_begin(struct db *db, struct fc_error *e)
 	int rc;
 
 	if (!sqlite3_get_autocommit(db->h))
-		return err_set(e, FC_EINTERNAL, "a transaction is already open");
+		return err_set(
+		    e, FC_EINTERNAL, "a transaction is already open");
 	if ((rc = check_space(db, e)) < 0)
 		return rc;
 	return db_exec(db, "BEGIN IMMEDIATE", e, "cannot start a transaction");
@@ -693,8 +727,8 @@ int
 db_op_end(struct db *db, bool outer, int rc, struct fc_error *e)
 {
 	if (rc == 0) {
-		rc = db_exec(db, outer ? "COMMIT" : "RELEASE fc_op", e,
-		    "cannot commit");
+		rc = db_exec(
+		    db, outer ? "COMMIT" : "RELEASE fc_op", e, "cannot commit");
 		if (rc == 0)
 			return 0;
 	}
@@ -720,7 +754,7 @@ db_step_done(sqlite3_stmt *st)
 /* Run the write of a call site whose parameters are the ids a (and b). */
 int
 db_write_ids(struct db *db, struct db_stmt_key *key, const char *sql, int64_t a,
-	     int64_t b, struct fc_error *e, const char *what)
+    int64_t b, struct fc_error *e, const char *what)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -733,8 +767,8 @@ db_write_ids(struct db *db, struct db_stmt_key *key, const char *sql, int64_t a,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
-		rc = db_fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e, "%s",
-		    what);
+		rc = db_fail(
+		    db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e, "%s", what);
 		db_done(st);
 		return rc;
 	}
@@ -747,8 +781,7 @@ db_data_version(struct db *db, int64_t *version, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 
-	return db_query_int(db, &key,
-	    "PRAGMA data_version", version, e);
+	return db_query_int(db, &key, "PRAGMA data_version", version, e);
 }
 
 int
@@ -766,9 +799,11 @@ db_quick_check(struct db *db, struct fc_error *e)
 
 		/* Cut: the first finding is enough to say where to look. */
 		snprintf(first, sizeof(first), "%s", s ? (const char *)s : "?");
-		rc = strcmp(first, "ok") == 0 ? 0 : err_set(e, FC_EDB,
-		    "%s: database is damaged (quick_check: %s)", db->path,
-		    first);
+		rc = strcmp(first, "ok") == 0
+		    ? 0
+		    : err_set(e, FC_EDB,
+			  "%s: database is damaged (quick_check: %s)", db->path,
+			  first);
 	} else {
 		rc = db_fail(db, rc == SQLITE_DONE ? SQLITE_MISUSE : rc, e,
 		    "%s: quick_check", db->path);

@@ -30,8 +30,8 @@ struct db;
 #define DB_BUSY_TIMEOUT_MS 10000
 
 enum db_open_mode {
-	DB_OPEN_CREATE,		/* create the file and its folder when missing */
-	DB_OPEN_EXISTING,	/* FC_ENOINPUT when the file is missing */
+	DB_OPEN_CREATE,	  /* create the file and its folder when missing */
+	DB_OPEN_EXISTING, /* FC_ENOINPUT when the file is missing */
 };
 
 /*
@@ -42,7 +42,7 @@ enum db_open_mode {
  * folder, a folder writable by group or others, a read-only file).
  */
 int db_open(const char *path, enum db_open_mode mode, struct db **out,
-	    struct fc_error *e);
+    struct fc_error *e);
 /* Close; NULL is fine. */
 void db_close(struct db *db);
 /* The schema version found in the file (after migration). */
@@ -89,36 +89,36 @@ void db_rollback(struct db *db);
 int db_caseworker_add(struct db *db, struct caseworker *cw, struct fc_error *e);
 /* FC_ENOTFOUND naming the email. */
 int db_caseworker_get(struct db *db, const char *email, struct caseworker *out,
-		      struct fc_error *e);
+    struct fc_error *e);
 /* Update name, tz and active of the caseworker with cw->id. */
-int db_caseworker_update(struct db *db, const struct caseworker *cw,
-			 struct fc_error *e);
+int db_caseworker_update(
+    struct db *db, const struct caseworker *cw, struct fc_error *e);
 /*
  * Remove a caseworker. With reassign_to (not NULL), every family of
  * theirs moves to that caseworker first; without, a caseworker who still
  * has families (of any status) is refused (FC_EINVAL, with the count).
  */
 int db_caseworker_remove(struct db *db, const char *email,
-			 const char *reassign_to, struct fc_error *e);
+    const char *reassign_to, struct fc_error *e);
 /* Call cb for each caseworker by email; a non-zero cb result stops and is returned. */
 int db_caseworker_foreach(struct db *db,
-			  int (*cb)(const struct caseworker *cw, void *ctx),
-			  void *ctx, struct fc_error *e);
+    int (*cb)(const struct caseworker *cw, void *ctx), void *ctx,
+    struct fc_error *e);
 
 /* Families. */
 /* Insert (f->caseworker_id must be set); sets f->id. FC_EEXIST when ref is taken. */
 int db_family_add(struct db *db, struct family *f, struct fc_error *e);
 /* FC_ENOTFOUND naming the ref; fills the derived fields too. */
-int db_family_get(struct db *db, const char *ref, struct family *out,
-		  struct fc_error *e);
+int db_family_get(
+    struct db *db, const char *ref, struct family *out, struct fc_error *e);
 /* The same by id. */
-int db_family_get_id(struct db *db, int64_t id, struct family *out,
-		     struct fc_error *e);
+int db_family_get_id(
+    struct db *db, int64_t id, struct family *out, struct fc_error *e);
 /* Update every stored field of the family with f->id. */
 int db_family_update(struct db *db, const struct family *f, struct fc_error *e);
 
 struct family_filter {
-	const char *caseworker_email;	/* NULL = all caseworkers */
+	const char *caseworker_email; /* NULL = all caseworkers */
 	bool include_closed;
 };
 /*
@@ -127,19 +127,19 @@ struct family_filter {
  * A non-zero cb result stops and is returned.
  */
 int db_family_foreach(struct db *db, const struct family_filter *filter,
-		      int (*cb)(const struct family *f, void *ctx), void *ctx,
-		      struct fc_error *e);
+    int (*cb)(const struct family *f, void *ctx), void *ctx,
+    struct fc_error *e);
 
 /* Contacts: append-only. */
 /* Insert; sets c->id. c->voids, when set, must name a contact of the same family. */
 int db_contact_add(struct db *db, struct contact *c, struct fc_error *e);
 /* FC_ENOTFOUND naming the id. */
-int db_contact_get(struct db *db, int64_t id, struct contact *out,
-		   struct fc_error *e);
+int db_contact_get(
+    struct db *db, int64_t id, struct contact *out, struct fc_error *e);
 /* Call cb for each contact of a family, oldest first, voided ones marked. */
 int db_contact_foreach(struct db *db, int64_t family_id,
-		       int (*cb)(const struct contact *c, void *ctx), void *ctx,
-		       struct fc_error *e);
+    int (*cb)(const struct contact *c, void *ctx), void *ctx,
+    struct fc_error *e);
 
 /* The outbox: one row per message to send (see outbox.h for the states). */
 /* Longest idempotency key, and longest last error kept (longer is cut). */
@@ -152,10 +152,10 @@ struct outbox_row {
 	char recipient[FC_EMAIL_MAX + 1];
 	char idem_key[DB_OUTBOX_KEY_MAX + 1];
 	enum outbox_state state;
-	int attempts;			/* attempts started */
-	int64_t next_attempt_at;	/* UTC seconds */
+	int attempts;		 /* attempts started */
+	int64_t next_attempt_at; /* UTC seconds */
 	int64_t created_at, updated_at;
-	int64_t sent_at;		/* 0 = not sent */
+	int64_t sent_at; /* 0 = not sent */
 	char last_error[DB_OUTBOX_ERROR_MAX + 1];
 };
 
@@ -166,15 +166,14 @@ struct outbox_row {
  * an empty or too long recipient or key.
  */
 int db_outbox_enqueue(struct db *db, enum outbox_kind kind,
-		      const char *recipient, const char *idem_key,
-		      const char *message, size_t len, int64_t now,
-		      int64_t *id, bool *created, struct fc_error *e);
+    const char *recipient, const char *idem_key, const char *message,
+    size_t len, int64_t now, int64_t *id, bool *created, struct fc_error *e);
 /*
  * The oldest queued message due at now (next_attempt_at <= now): 1 with
  * *out and its text in *message (replaced; caller frees), 0 when none.
  */
 int db_outbox_next_due(struct db *db, int64_t now, struct outbox_row *out,
-		       struct strbuf *message, struct fc_error *e);
+    struct strbuf *message, struct fc_error *e);
 /*
  * Set a message's state, attempts, next attempt and last error (NULL =
  * "", cut at DB_OUTBOX_ERROR_MAX bytes); SENT also sets sent_at = now.
@@ -182,23 +181,23 @@ int db_outbox_next_due(struct db *db, int64_t now, struct outbox_row *out,
  * row left unchanged, when outbox_transition_ok() refuses the change.
  */
 int db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
-			int attempts, int64_t next_attempt_at,
-			const char *last_error, int64_t now, struct fc_error *e);
+    int attempts, int64_t next_attempt_at, const char *last_error, int64_t now,
+    struct fc_error *e);
 /*
  * Claim a queued message before sending it: queued -> sending, attempts
  * + 1. FC_ENOTFOUND when the id is unknown or the message is not queued.
  */
-int db_outbox_mark_sending(struct db *db, int64_t id, int64_t now,
-			   struct fc_error *e);
+int db_outbox_mark_sending(
+    struct db *db, int64_t id, int64_t now, struct fc_error *e);
 /* At start-up: every 'sending' message (a crash) back to queued, due now. */
-int db_outbox_requeue_sending(struct db *db, int64_t now, int64_t *count,
-			      struct fc_error *e);
+int db_outbox_requeue_sending(
+    struct db *db, int64_t now, int64_t *count, struct fc_error *e);
 /*
  * Set the last error of every queued message due at now (a hold of the
  * whole queue: why they wait); *count says how many.
  */
 int db_outbox_note_due(struct db *db, int64_t now, const char *last_error,
-		       int64_t *count, struct fc_error *e);
+    int64_t *count, struct fc_error *e);
 /* The earliest next_attempt_at of the queued messages; 0 when none. */
 int db_outbox_next_wakeup(struct db *db, int64_t *t, struct fc_error *e);
 /*
@@ -206,18 +205,17 @@ int db_outbox_next_wakeup(struct db *db, int64_t *t, struct fc_error *e);
  * without its text. A non-zero cb result stops and is returned.
  */
 int db_outbox_foreach(struct db *db, int state,
-		      int (*cb)(const struct outbox_row *row, void *ctx),
-		      void *ctx, struct fc_error *e);
+    int (*cb)(const struct outbox_row *row, void *ctx), void *ctx,
+    struct fc_error *e);
 /*
  * Give a dead or bounced message another try: -> queued, due now,
  * attempts kept.
  * FC_ENOTFOUND for an unknown id, FC_EINVAL when it is not dead or bounced.
  */
-int db_outbox_retry(struct db *db, int64_t id, int64_t now,
-		    struct fc_error *e);
+int db_outbox_retry(struct db *db, int64_t id, int64_t now, struct fc_error *e);
 /* The same for every dead message; *count says how many. */
-int db_outbox_retry_dead(struct db *db, int64_t now, int64_t *count,
-			 struct fc_error *e);
+int db_outbox_retry_dead(
+    struct db *db, int64_t now, int64_t *count, struct fc_error *e);
 
 /*
  * The reminder engine's memory: when a family was last listed (a day in
@@ -225,23 +223,23 @@ int db_outbox_retry_dead(struct db *db, int64_t now, int64_t *count,
  * struct family), and each caseworker's last daily run.
  */
 int db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
-		   int64_t escalated_mark, struct fc_error *e);
+    int64_t escalated_mark, struct fc_error *e);
 /*
  * *day = the caseworker's last run day, DAY_NONE when never;
  * *has_families (may be NULL) = whether any family in their care is open.
  */
 int db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
-	       bool *has_families, struct fc_error *e);
-int db_set_run_day(struct db *db, int64_t caseworker_id, fc_day day,
-		   struct fc_error *e);
+    bool *has_families, struct fc_error *e);
+int db_set_run_day(
+    struct db *db, int64_t caseworker_id, fc_day day, struct fc_error *e);
 
 /* The families a reminder or escalation lists (ids, ascending; caller frees). */
-int db_outbox_link(struct db *db, int64_t outbox_id, int64_t family_id,
-		   struct fc_error *e);
-int db_outbox_unlink(struct db *db, int64_t outbox_id, int64_t family_id,
-		     struct fc_error *e);
-int db_outbox_linked(struct db *db, int64_t outbox_id, int64_t **ids,
-		     size_t *n, struct fc_error *e);
+int db_outbox_link(
+    struct db *db, int64_t outbox_id, int64_t family_id, struct fc_error *e);
+int db_outbox_unlink(
+    struct db *db, int64_t outbox_id, int64_t family_id, struct fc_error *e);
+int db_outbox_linked(struct db *db, int64_t outbox_id, int64_t **ids, size_t *n,
+    struct fc_error *e);
 /* The keys a message carries (schema 3): a reply key or a bounce key. */
 enum db_key_kind { DB_KEY_REPLY, DB_KEY_BOUNCE };
 
@@ -250,26 +248,25 @@ enum db_key_kind { DB_KEY_REPLY, DB_KEY_BOUNCE };
  * it went to; 0 = none) at now. 0 or FC_EDB (a key used twice included).
  */
 int db_outbox_key_add(struct db *db, const char *key, int64_t outbox_id,
-		      int64_t caseworker_id, enum db_key_kind kind,
-		      int64_t now, struct fc_error *e);
+    int64_t caseworker_id, enum db_key_kind kind, int64_t now,
+    struct fc_error *e);
 
 /* Message outbox_id's key of kind into buf: 1, 0 when it has none, or an error. */
 int db_outbox_key_get(struct db *db, int64_t outbox_id, enum db_key_kind kind,
-		      char *buf, size_t size, struct fc_error *e);
+    char *buf, size_t size, struct fc_error *e);
 
 /* Replace the text of a queued message (re-check before send). */
 int db_outbox_set_message(struct db *db, int64_t id, const char *message,
-			  size_t len, struct fc_error *e);
+    size_t len, struct fc_error *e);
 /* Dead letters not yet reported, oldest first; then mark them reported. */
 int db_outbox_dead_unalerted(struct db *db,
-			     int (*cb)(const struct outbox_row *row, void *ctx),
-			     void *ctx, struct fc_error *e);
-int db_outbox_mark_alerted(struct db *db, int64_t up_to_id,
-			   struct fc_error *e);
+    int (*cb)(const struct outbox_row *row, void *ctx), void *ctx,
+    struct fc_error *e);
+int db_outbox_mark_alerted(struct db *db, int64_t up_to_id, struct fc_error *e);
 /* When the last alert was queued (0 = never), and how many dead letters
  * wait to be reported. */
 int db_outbox_alert_state(struct db *db, int64_t *last_alert_at,
-			  int64_t *unalerted, struct fc_error *e);
+    int64_t *unalerted, struct fc_error *e);
 /* The random id of this database, part of every Message-ID. */
 int db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e);
 /* PRAGMA data_version: changes when another connection commits. */
@@ -278,34 +275,31 @@ int db_data_version(struct db *db, int64_t *version, struct fc_error *e);
 /* Contacts (not void, not voided) with from <= at < to, oldest first;
  * caseworker_id 0 = every caseworker's families. */
 int db_contact_foreach_between(struct db *db, int64_t caseworker_id,
-			       int64_t from, int64_t to,
-			       int (*cb)(const struct contact *c, void *ctx),
-			       void *ctx, struct fc_error *e);
+    int64_t from, int64_t to, int (*cb)(const struct contact *c, void *ctx),
+    void *ctx, struct fc_error *e);
 
 /* The outbox's health, "this week" counting from since. */
 struct outbox_stats {
-	int64_t pending;	/* queued or sending now */
-	int64_t failing;	/* queued after a failed attempt */
-	int64_t queued;		/* created since */
-	int64_t retried;	/* attempted more than once, touched since */
-	int64_t dead;		/* gone dead since */
-	int64_t sent;		/* sent since */
-	int64_t oldest_queued_at;	/* 0 = none queued */
-	int64_t last_sent_at;		/* 0 = never */
+	int64_t pending;	  /* queued or sending now */
+	int64_t failing;	  /* queued after a failed attempt */
+	int64_t queued;		  /* created since */
+	int64_t retried;	  /* attempted more than once, touched since */
+	int64_t dead;		  /* gone dead since */
+	int64_t sent;		  /* sent since */
+	int64_t oldest_queued_at; /* 0 = none queued */
+	int64_t last_sent_at;	  /* 0 = never */
 };
-int db_outbox_stats(struct db *db, int64_t since, struct outbox_stats *out,
-		    struct fc_error *e);
+int db_outbox_stats(
+    struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e);
 
 /*
  * Weekly summaries: the ISO week ("2026-W48") of a recipient's last one
  * ("" = never) and the figures it showed (figures may be NULL).
  */
 int db_summary_week(struct db *db, const char *recipient, char *week,
-		    size_t wsize, char *figures, size_t fsize,
-		    struct fc_error *e);
-int db_set_summary_week(struct db *db, const char *recipient,
-			const char *week, const char *figures,
-			struct fc_error *e);
+    size_t wsize, char *figures, size_t fsize, struct fc_error *e);
+int db_set_summary_week(struct db *db, const char *recipient, const char *week,
+    const char *figures, struct fc_error *e);
 
 /* meta: key/value state (health, heartbeat). */
 /*
@@ -328,11 +322,11 @@ int db_set_summary_week(struct db *db, const char *recipient,
  * The value of key into buf of size bytes: 1, or 0 when the key is absent
  * (buf = ""); FC_EDB when the value does not fit.
  */
-int db_meta_get(struct db *db, const char *key, char *buf, size_t size,
-		struct fc_error *e);
+int db_meta_get(
+    struct db *db, const char *key, char *buf, size_t size, struct fc_error *e);
 /* Insert or replace the value of key. */
-int db_meta_set(struct db *db, const char *key, const char *value,
-		struct fc_error *e);
+int db_meta_set(
+    struct db *db, const char *key, const char *value, struct fc_error *e);
 /* PRAGMA quick_check: 0 when "ok", FC_EDB naming its first finding. */
 int db_quick_check(struct db *db, struct fc_error *e);
 

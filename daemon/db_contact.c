@@ -17,20 +17,23 @@
 
 static int
 col_outcome(struct db *db, sqlite3_stmt *st, int col, enum outcome *out,
-	    const char *row, struct fc_error *e)
+    const char *row, struct fc_error *e)
 {
 	char text[32];
 
-	if (db_col_str(db, st, col, text, sizeof(text), row, "outcome", e) < 0 ||
+	if (db_col_str(db, st, col, text, sizeof(text), row, "outcome", e) <
+		0 ||
 	    outcome_parse(text, out) < 0)
-		return err_set(e, FC_EDB, "%s: %s: unknown outcome (was the "
-		    "database edited by hand?)", db->path, row);
+		return err_set(e, FC_EDB,
+		    "%s: %s: unknown outcome (was the "
+		    "database edited by hand?)",
+		    db->path, row);
 	return 0;
 }
 
 static int
-read_contact(struct db *db, sqlite3_stmt *st, struct contact *c,
-	     struct fc_error *e)
+read_contact(
+    struct db *db, sqlite3_stmt *st, struct contact *c, struct fc_error *e)
 {
 	char row[ROW_NAME_MAX];
 	int rc;
@@ -40,19 +43,19 @@ read_contact(struct db *db, sqlite3_stmt *st, struct contact *c,
 	xsnprintf(row, sizeof(row), "contact %lld", (long long)c->id);
 	c->family_id = sqlite3_column_int64(st, 1);
 	if ((rc = db_col_str(db, st, 2, c->family_ref, sizeof(c->family_ref),
-	    row, "family ref", e)) < 0 ||
+		 row, "family ref", e)) < 0 ||
 	    (rc = db_col_channel(db, st, 4, &c->channel, row, e)) < 0 ||
 	    (rc = col_outcome(db, st, 5, &c->outcome, row, e)) < 0 ||
-	    (rc = db_col_str(db, st, 6, c->note, sizeof(c->note), row, "note",
-	    e)) < 0 ||
-	    (rc = db_col_str(db, st, 7, c->by, sizeof(c->by), row, "by_email",
-	    e)) < 0 ||
+	    (rc = db_col_str(
+		 db, st, 6, c->note, sizeof(c->note), row, "note", e)) < 0 ||
+	    (rc = db_col_str(
+		 db, st, 7, c->by, sizeof(c->by), row, "by_email", e)) < 0 ||
 	    (rc = db_col_str(db, st, 8, c->logged_by, sizeof(c->logged_by), row,
-	    "logged_by", e)) < 0)
+		 "logged_by", e)) < 0)
 		return rc;
 	if ((rc = db_col_time(db, st, 3, &c->at, row, "at", e)) < 0 ||
-	    (rc = db_col_time(db, st, 9, &c->logged_at, row, "logged_at",
-	    e)) < 0)
+	    (rc = db_col_time(db, st, 9, &c->logged_at, row, "logged_at", e)) <
+		0)
 		return rc;
 	c->voids = sqlite3_column_int64(st, 10);
 	c->voided = sqlite3_column_int64(st, 11) != 0;
@@ -64,7 +67,7 @@ read_contact(struct db *db, sqlite3_stmt *st, struct contact *c,
 /* Whether the target row (family_id, outcome, voided_by) may be voided by c. */
 static int
 check_target(struct db *db, sqlite3_stmt *st, const struct contact *c,
-	     struct fc_error *e)
+    struct fc_error *e)
 {
 	char row[ROW_NAME_MAX], outcome[32];
 	int64_t family_id = sqlite3_column_int64(st, 0);
@@ -72,21 +75,25 @@ check_target(struct db *db, sqlite3_stmt *st, const struct contact *c,
 	int rc;
 
 	xsnprintf(row, sizeof(row), "contact %lld", (long long)c->voids);
-	if ((rc = db_col_str(db, st, 1, outcome, sizeof(outcome), row, "outcome",
-	    e)) < 0)
+	if ((rc = db_col_str(
+		 db, st, 1, outcome, sizeof(outcome), row, "outcome", e)) < 0)
 		return rc;
 	if (family_id != c->family_id)
-		return err_set(e, FC_EINVAL, "contact %lld belongs to another "
+		return err_set(e, FC_EINVAL,
+		    "contact %lld belongs to another "
 		    "family; a correction must void a contact of the same "
-		    "family", (long long)c->voids);
+		    "family",
+		    (long long)c->voids);
 	if (strcmp(outcome, "void") == 0)
-		return err_set(e, FC_EINVAL, "contact %lld is itself a "
+		return err_set(e, FC_EINVAL,
+		    "contact %lld is itself a "
 		    "correction; log the contact again instead",
 		    (long long)c->voids);
 	if (voided_by != 0)
-		return err_set(e, FC_EEXIST, "contact %lld is already voided "
-		    "by contact %lld", (long long)c->voids,
-		    (long long)voided_by);
+		return err_set(e, FC_EEXIST,
+		    "contact %lld is already voided "
+		    "by contact %lld",
+		    (long long)c->voids, (long long)voided_by);
 	return 0;
 }
 
@@ -99,10 +106,10 @@ check_voids(struct db *db, const struct contact *c, struct fc_error *e)
 	int rc;
 
 	if ((rc = db_stmt(db, &key,
-	    "SELECT c.family_id, c.outcome,"
-	    " (SELECT v.id FROM contact v WHERE v.voids = c.id)"
-	    " FROM contact c WHERE c.id = ?",
-	    &st, e)) < 0)
+		 "SELECT c.family_id, c.outcome,"
+		 " (SELECT v.id FROM contact v WHERE v.voids = c.id)"
+		 " FROM contact c WHERE c.id = ?",
+		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, c->voids);
 	if (rc == SQLITE_OK)
@@ -113,8 +120,8 @@ check_voids(struct db *db, const struct contact *c, struct fc_error *e)
 		rc = err_set(e, FC_ENOTFOUND, "no contact %lld to void",
 		    (long long)c->voids);
 	else
-		rc = db_fail(db, rc, e, "cannot read contact %lld",
-		    (long long)c->voids);
+		rc = db_fail(
+		    db, rc, e, "cannot read contact %lld", (long long)c->voids);
 	db_done(st);
 	return rc;
 }
@@ -129,10 +136,10 @@ insert_contact(struct db *db, struct contact *c, struct fc_error *e)
 	if (c->voids != 0 && (rc = check_voids(db, c, e)) < 0)
 		return rc;
 	if ((rc = db_stmt(db, &key,
-	    "INSERT INTO contact (family_id, at, channel,"
-	    " outcome, note, by_email, logged_by, logged_at, voids)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	    &b.st, e)) < 0)
+		 "INSERT INTO contact (family_id, at, channel,"
+		 " outcome, note, by_email, logged_by, logged_at, voids)"
+		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 &b.st, e)) < 0)
 		return rc;
 	db_bind_int(&b, c->family_id);
 	db_bind_int(&b, c->at);
@@ -173,7 +180,8 @@ db_contact_add(struct db *db, struct contact *c, struct fc_error *e)
 	if ((unsigned)c->outcome >= OUTCOME_COUNT)
 		return err_set(e, FC_EINVAL, "bad contact outcome");
 	if (c->outcome == OUTCOME_VOID && c->voids == 0)
-		return err_set(e, FC_EINVAL, "a void entry must name the "
+		return err_set(e, FC_EINVAL,
+		    "a void entry must name the "
 		    "contact it voids");
 	if (c->voids == 0)
 		return insert_contact(db, c, e);
@@ -185,16 +193,15 @@ db_contact_add(struct db *db, struct contact *c, struct fc_error *e)
 }
 
 int
-db_contact_get(struct db *db, int64_t id, struct contact *out,
-	       struct fc_error *e)
+db_contact_get(
+    struct db *db, int64_t id, struct contact *out, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = db_stmt(db, &key,
-	    CONTACT_SELECT " WHERE c.id = ?",
-	    &st, e)) < 0)
+	if ((rc = db_stmt(db, &key, CONTACT_SELECT " WHERE c.id = ?", &st, e)) <
+	    0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, id);
 	if (rc == SQLITE_OK)
@@ -204,7 +211,8 @@ db_contact_get(struct db *db, int64_t id, struct contact *out,
 	else if (rc == SQLITE_DONE)
 		rc = err_set(e, FC_ENOTFOUND, "no contact %lld", (long long)id);
 	else
-		rc = db_fail(db, rc, e, "cannot read contact %lld", (long long)id);
+		rc = db_fail(
+		    db, rc, e, "cannot read contact %lld", (long long)id);
 	db_done(st);
 	return rc;
 }
@@ -212,8 +220,8 @@ db_contact_get(struct db *db, int64_t id, struct contact *out,
 /* Each contact an SQL query finds, its parameters ?1... the n values of v. */
 static int
 contact_rows(struct db *db, const char *sql, const int64_t *v, int n,
-	     int (*cb)(const struct contact *c, void *ctx), void *ctx,
-	     struct fc_error *e)
+    int (*cb)(const struct contact *c, void *ctx), void *ctx,
+    struct fc_error *e)
 {
 	struct contact c;
 	sqlite3_stmt *st = NULL;
@@ -230,7 +238,8 @@ contact_rows(struct db *db, const char *sql, const int64_t *v, int n,
 				goto out;
 		}
 	}
-	rc = src == SQLITE_DONE ? 0 : db_fail(db, src, e, "cannot list contacts");
+	rc = src == SQLITE_DONE ? 0
+				: db_fail(db, src, e, "cannot list contacts");
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -238,23 +247,27 @@ out:
 
 int
 db_contact_foreach(struct db *db, int64_t family_id,
-		   int (*cb)(const struct contact *c, void *ctx), void *ctx,
-		   struct fc_error *e)
+    int (*cb)(const struct contact *c, void *ctx), void *ctx,
+    struct fc_error *e)
 {
-	return contact_rows(db, CONTACT_SELECT " WHERE c.family_id = ?1"
-	    " ORDER BY c.at, c.id", &family_id, 1, cb, ctx, e);
+	return contact_rows(db,
+	    CONTACT_SELECT " WHERE c.family_id = ?1"
+			   " ORDER BY c.at, c.id",
+	    &family_id, 1, cb, ctx, e);
 }
 
 int
-db_contact_foreach_between(struct db *db, int64_t caseworker_id,
-			    int64_t from, int64_t to,
-			    int (*cb)(const struct contact *c, void *ctx),
-			    void *ctx, struct fc_error *e)
+db_contact_foreach_between(struct db *db, int64_t caseworker_id, int64_t from,
+    int64_t to, int (*cb)(const struct contact *c, void *ctx), void *ctx,
+    struct fc_error *e)
 {
-	const int64_t v[] = { from, to, caseworker_id };
+	const int64_t v[] = {from, to, caseworker_id};
 
-	return contact_rows(db, CONTACT_SELECT " WHERE c.at >= ?1 AND c.at < ?2"
+	return contact_rows(db,
+	    CONTACT_SELECT
+	    " WHERE c.at >= ?1 AND c.at < ?2"
 	    " AND (?3 = 0 OR f.caseworker_id = ?3) AND c.outcome <> 'void'"
 	    " AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)"
-	    " ORDER BY c.at, c.id", v, 3, cb, ctx, e);
+	    " ORDER BY c.at, c.id",
+	    v, 3, cb, ctx, e);
 }

@@ -35,18 +35,18 @@
 
 /* A call site's key into the statement cache (see db_stmt()). */
 struct db_stmt_key {
-	size_t slot;	/* 0 until first use */
+	size_t slot; /* 0 until first use */
 };
 
 struct db {
 	sqlite3 *h;
-	char *path;		/* for messages */
+	char *path; /* for messages */
 	int version;
-	uint64_t min_free;	/* bytes a write transaction leaves free */
-	uint64_t short_avail;	/* what the commit hook found, when it refused */
-	bool short_of_space;	/* the commit hook refused the last commit */
-	bool full;		/* SQLite found the disk full (db_disk_full) */
-	sqlite3_stmt **stmt;	/* the statement cache, by db_stmt_key slot */
+	uint64_t min_free;    /* bytes a write transaction leaves free */
+	uint64_t short_avail; /* what the commit hook found, when it refused */
+	bool short_of_space;  /* the commit hook refused the last commit */
+	bool full;	      /* SQLite found the disk full (db_disk_full) */
+	sqlite3_stmt **stmt;  /* the statement cache, by db_stmt_key slot */
 	size_t nstmt;
 };
 
@@ -64,18 +64,18 @@ struct db_binder {
  * SQLite's own messages name tables and columns, never values.
  */
 int db_fail(struct db *db, int rc, struct fc_error *e, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Whether rc is a UNIQUE or PRIMARY KEY violation. */
 bool db_unique_violation(int rc);
 /* Run SQL without results; what names the operation in an error. */
-int db_exec(struct db *db, const char *sql, struct fc_error *e,
-	    const char *what);
+int
+db_exec(struct db *db, const char *sql, struct fc_error *e, const char *what);
 /* A fresh statement, for queries run once per call; caller finalizes. */
-int db_prepare(struct db *db, const char *sql, sqlite3_stmt **out,
-	       struct fc_error *e);
+int db_prepare(
+    struct db *db, const char *sql, sqlite3_stmt **out, struct fc_error *e);
 /* The cached statement of a call site (see above); release with db_done(). */
 int db_stmt(struct db *db, struct db_stmt_key *key, const char *sql,
-	    sqlite3_stmt **out, struct fc_error *e);
+    sqlite3_stmt **out, struct fc_error *e);
 /* Reset a cached statement: it holds no lock or snapshot; NULL is fine. */
 void db_done(sqlite3_stmt *st);
 /* Step a write statement to its end and release it: an SQLite result. */
@@ -84,10 +84,10 @@ int db_step_done(sqlite3_stmt *st);
 int db_query_int_raw(struct db *db, const char *sql, int64_t *out);
 /* The same as an FC_E* value; cached under key unless key is NULL. */
 int db_query_int(struct db *db, struct db_stmt_key *key, const char *sql,
-		 int64_t *out, struct fc_error *e);
+    int64_t *out, struct fc_error *e);
 /* Run the write of a call site whose parameters are the ids a (and b). */
 int db_write_ids(struct db *db, struct db_stmt_key *key, const char *sql,
-		 int64_t a, int64_t b, struct fc_error *e, const char *what);
+    int64_t a, int64_t b, struct fc_error *e, const char *what);
 /*
  * Group the statements of one operation: a transaction of its own, or a
  * savepoint inside the caller's; *outer tells db_op_end() which, which
@@ -108,21 +108,19 @@ void db_bind_int(struct db_binder *b, int64_t v);
 void db_bind_null(struct db_binder *b);
 /* Bind a date of family ref; DAY_NONE binds NULL when nullable. */
 int db_bind_date(struct db_binder *b, fc_day day, bool nullable,
-		 const char *ref, const char *name, struct fc_error *e);
+    const char *ref, const char *name, struct fc_error *e);
 /* Check a binder; on failure the statement is released. */
-int db_bound(struct db *db, struct db_binder *b, struct fc_error *e,
-	     const char *what);
+int db_bound(
+    struct db *db, struct db_binder *b, struct fc_error *e, const char *what);
 /* "kind key" when key is printable, else "kind id N". */
-void db_row_name(char *buf, size_t size, const char *kind, const char *key,
-		 int64_t id);
+void db_row_name(
+    char *buf, size_t size, const char *kind, const char *key, int64_t id);
 /* Copy a text column into a struct field; never truncates. */
-int db_col_str(struct db *db, sqlite3_stmt *st, int col, char *dst,
-	       size_t size, const char *row, const char *name,
-	       struct fc_error *e);
+int db_col_str(struct db *db, sqlite3_stmt *st, int col, char *dst, size_t size,
+    const char *row, const char *name, struct fc_error *e);
 /* A DATE column: NULL is DAY_NONE when nullable. */
 int db_col_date(struct db *db, sqlite3_stmt *st, int col, bool nullable,
-		fc_day *out, const char *row, const char *name,
-		struct fc_error *e);
+    fc_day *out, const char *row, const char *name, struct fc_error *e);
 /*
  * Instants a row may hold: a day either side of the dates date_parse()
  * takes (1900-01-01 to 9999-12-31 UTC), so that no day or second
@@ -139,14 +137,14 @@ int db_col_date(struct db *db, sqlite3_stmt *st, int col, bool nullable,
  * An INTEGER column within [min, max] (NULL reads 0): FC_EDB naming the row
  * and column for anything else, a value of another type included.
  */
-int db_col_int(struct db *db, sqlite3_stmt *st, int col, int64_t min,
-	       int64_t max, int64_t *out, const char *row, const char *name,
-	       struct fc_error *e);
+int
+db_col_int(struct db *db, sqlite3_stmt *st, int col, int64_t min, int64_t max,
+    int64_t *out, const char *row, const char *name, struct fc_error *e);
 /* A UTC instant column: db_col_int() within DB_TIME_MIN..DB_TIME_MAX. */
 int db_col_time(struct db *db, sqlite3_stmt *st, int col, int64_t *out,
-		const char *row, const char *name, struct fc_error *e);
+    const char *row, const char *name, struct fc_error *e);
 /* A channel column. */
-int db_col_channel(struct db *db, sqlite3_stmt *st, int col,
-		   enum channel *out, const char *row, struct fc_error *e);
+int db_col_channel(struct db *db, sqlite3_stmt *st, int col, enum channel *out,
+    const char *row, struct fc_error *e);
 
 #endif

@@ -30,20 +30,37 @@
 	" r.id, r.at, r.channel, a.id, a.at, a.channel," \
 	" m.listed_day, m.escalated_mark" \
 	" FROM family f JOIN caseworker w ON w.id = f.caseworker_id" \
-	" LEFT JOIN contact r ON r.id = " MARK("reached") \
-	" LEFT JOIN contact a ON a.id = " MARK("attempted") \
-	" LEFT JOIN family_reminder m ON m.family_id = f.id"
+	" LEFT JOIN contact r ON r.id = " MARK( \
+	    "reached") " LEFT JOIN contact a ON a.id = " MARK("attempted") " LEFT JOIN family_reminder m ON m.family_id = f.id"
 
 enum family_col {
-	FC_ID, FC_REF, FC_NAME, FC_CW_ID, FC_EVERY, FC_TZ, FC_STATUS,
-	FC_REASON, FC_PAUSE_UNTIL, FC_LAST_CONTACT, FC_FIRST_DUE,
-	FC_CREATED, FC_CW_EMAIL, FC_CW_TZ, FC_R_ID, FC_R_AT, FC_R_CHANNEL,
-	FC_A_ID, FC_A_AT, FC_A_CHANNEL, FC_LISTED, FC_ESCALATED,
+	FC_ID,
+	FC_REF,
+	FC_NAME,
+	FC_CW_ID,
+	FC_EVERY,
+	FC_TZ,
+	FC_STATUS,
+	FC_REASON,
+	FC_PAUSE_UNTIL,
+	FC_LAST_CONTACT,
+	FC_FIRST_DUE,
+	FC_CREATED,
+	FC_CW_EMAIL,
+	FC_CW_TZ,
+	FC_R_ID,
+	FC_R_AT,
+	FC_R_CHANNEL,
+	FC_A_ID,
+	FC_A_AT,
+	FC_A_CHANNEL,
+	FC_LISTED,
+	FC_ESCALATED,
 };
 
 static int
-read_caseworker(struct db *db, sqlite3_stmt *st, struct caseworker *cw,
-		struct fc_error *e)
+read_caseworker(
+    struct db *db, sqlite3_stmt *st, struct caseworker *cw, struct fc_error *e)
 {
 	char row[ROW_NAME_MAX];
 	int rc;
@@ -51,14 +68,14 @@ read_caseworker(struct db *db, sqlite3_stmt *st, struct caseworker *cw,
 	memset(cw, 0, sizeof(*cw));
 	cw->id = sqlite3_column_int64(st, 0);
 	db_row_name(row, sizeof(row), "caseworker", NULL, cw->id);
-	if ((rc = db_col_str(db, st, 1, cw->email, sizeof(cw->email), row,
-	    "email", e)) < 0)
+	if ((rc = db_col_str(
+		 db, st, 1, cw->email, sizeof(cw->email), row, "email", e)) < 0)
 		return rc;
 	db_row_name(row, sizeof(row), "caseworker", cw->email, cw->id);
-	if ((rc = db_col_str(db, st, 2, cw->name, sizeof(cw->name), row, "name",
-	    e)) < 0 ||
-	    (rc = db_col_str(db, st, 3, cw->tz, sizeof(cw->tz), row, "timezone",
-	    e)) < 0)
+	if ((rc = db_col_str(
+		 db, st, 2, cw->name, sizeof(cw->name), row, "name", e)) < 0 ||
+	    (rc = db_col_str(
+		 db, st, 3, cw->tz, sizeof(cw->tz), row, "timezone", e)) < 0)
 		return rc;
 	cw->active = sqlite3_column_int64(st, 4) != 0;
 	return db_col_time(db, st, 5, &cw->created_at, row, "created_at", e);
@@ -67,8 +84,7 @@ read_caseworker(struct db *db, sqlite3_stmt *st, struct caseworker *cw,
 /* A contact mark from (id, at, channel) columns; id NULL means none. */
 static int
 read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
-	  struct contact_mark *m, int64_t *id, const char *row,
-	  struct fc_error *e)
+    struct contact_mark *m, int64_t *id, const char *row, struct fc_error *e)
 {
 	int rc;
 
@@ -79,12 +95,13 @@ read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
 	*id = sqlite3_column_int64(st, col);
 	m->outcome = outcome;
 	rc = db_col_time(db, st, col + 1, &m->at, row, "a contact's time", e);
-	return rc < 0 ? rc : db_col_channel(db, st, col + 2, &m->channel, row, e);
+	return rc < 0 ? rc
+		      : db_col_channel(db, st, col + 2, &m->channel, row, e);
 }
 
 static int
-read_family(struct db *db, sqlite3_stmt *st, struct family *f,
-	    struct fc_error *e)
+read_family(
+    struct db *db, sqlite3_stmt *st, struct family *f, struct fc_error *e)
 {
 	char row[ROW_NAME_MAX], text[32];
 	int64_t every, reached_id, attempt_id;
@@ -94,56 +111,62 @@ read_family(struct db *db, sqlite3_stmt *st, struct family *f,
 	memset(f, 0, sizeof(*f));
 	f->id = sqlite3_column_int64(st, FC_ID);
 	db_row_name(row, sizeof(row), "family", NULL, f->id);
-	if ((rc = db_col_str(db, st, FC_REF, f->ref, sizeof(f->ref), row, "ref",
-	    e)) < 0)
+	if ((rc = db_col_str(
+		 db, st, FC_REF, f->ref, sizeof(f->ref), row, "ref", e)) < 0)
 		return rc;
 	db_row_name(row, sizeof(row), "family", f->ref, f->id);
 	if ((rc = db_col_str(db, st, FC_NAME, f->name, sizeof(f->name), row,
-	    "name", e)) < 0 ||
+		 "name", e)) < 0 ||
 	    (rc = db_col_str(db, st, FC_TZ, f->tz, sizeof(f->tz), row,
-	    "timezone", e)) < 0 ||
+		 "timezone", e)) < 0 ||
 	    (rc = db_col_str(db, st, FC_REASON, f->pause_reason,
-	    sizeof(f->pause_reason), row, "pause_reason", e)) < 0 ||
-	    (rc = db_col_date(db, st, FC_PAUSE_UNTIL, true, &f->pause_until, row,
-	    "pause_until", e)) < 0 ||
+		 sizeof(f->pause_reason), row, "pause_reason", e)) < 0 ||
+	    (rc = db_col_date(db, st, FC_PAUSE_UNTIL, true, &f->pause_until,
+		 row, "pause_until", e)) < 0 ||
 	    (rc = db_col_date(db, st, FC_LAST_CONTACT, true,
-	    &f->last_contact_day, row, "last_contact", e)) < 0 ||
+		 &f->last_contact_day, row, "last_contact", e)) < 0 ||
 	    (rc = db_col_date(db, st, FC_FIRST_DUE, false, &f->first_due, row,
-	    "first_due", e)) < 0 ||
+		 "first_due", e)) < 0 ||
 	    (rc = db_col_str(db, st, FC_CW_EMAIL, f->caseworker_email,
-	    sizeof(f->caseworker_email), row, "caseworker email", e)) < 0 ||
+		 sizeof(f->caseworker_email), row, "caseworker email", e)) <
+		0 ||
 	    (rc = db_col_str(db, st, FC_CW_TZ, f->caseworker_tz,
-	    sizeof(f->caseworker_tz), row, "caseworker timezone", e)) < 0)
+		 sizeof(f->caseworker_tz), row, "caseworker timezone", e)) < 0)
 		return rc;
 	f->caseworker_id = sqlite3_column_int64(st, FC_CW_ID);
 	if ((rc = db_col_int(db, st, FC_EVERY, 0, FC_CADENCE_MAX, &every, row,
-	    "every_days", e)) < 0)
+		 "every_days", e)) < 0)
 		return rc;
 	f->every_days = (int)every;
-	if (db_col_str(db, st, FC_STATUS, text, sizeof(text), row, "status",
-	    e) < 0 || family_status_parse(text, &f->status) < 0)
-		return err_set(e, FC_EDB, "%s: %s: unknown status (was the "
-		    "database edited by hand?)", db->path, row);
-	if ((rc = db_col_time(db, st, FC_CREATED, &f->created_at, row,
-	    "created_at", e)) < 0)
+	if (db_col_str(
+		db, st, FC_STATUS, text, sizeof(text), row, "status", e) < 0 ||
+	    family_status_parse(text, &f->status) < 0)
+		return err_set(e, FC_EDB,
+		    "%s: %s: unknown status (was the "
+		    "database edited by hand?)",
+		    db->path, row);
+	if ((rc = db_col_time(
+		 db, st, FC_CREATED, &f->created_at, row, "created_at", e)) < 0)
 		return rc;
 
 	if ((rc = read_mark(db, st, FC_R_ID, OUTCOME_REACHED, &f->last_reached,
-	    &reached_id, row, e)) < 0 ||
+		 &reached_id, row, e)) < 0 ||
 	    (rc = read_mark(db, st, FC_A_ID, OUTCOME_ATTEMPTED,
-	    &f->last_attempt, &attempt_id, row, e)) < 0)
+		 &f->last_attempt, &attempt_id, row, e)) < 0)
 		return rc;
 	/* The later of the two; on equal times the later row. */
-	reached_later = attempt_id == 0 || (reached_id != 0 &&
-	    (f->last_reached.at > f->last_attempt.at ||
-	    (f->last_reached.at == f->last_attempt.at &&
-	    reached_id > attempt_id)));
+	reached_later = attempt_id == 0 ||
+	    (reached_id != 0 &&
+		(f->last_reached.at > f->last_attempt.at ||
+		    (f->last_reached.at == f->last_attempt.at &&
+			reached_id > attempt_id)));
 	f->last = reached_later ? f->last_reached : f->last_attempt;
 	if ((rc = db_col_date(db, st, FC_LISTED, true, &f->listed_day, row,
-	    "listed_day", e)) < 0)
+		 "listed_day", e)) < 0)
 		return rc;
-	f->escalated_mark = sqlite3_column_type(st, FC_ESCALATED) ==
-	    SQLITE_NULL ? -1 : sqlite3_column_int64(st, FC_ESCALATED);
+	f->escalated_mark = sqlite3_column_type(st, FC_ESCALATED) == SQLITE_NULL
+	    ? -1
+	    : sqlite3_column_int64(st, FC_ESCALATED);
 	return 0;
 }
 
@@ -157,9 +180,9 @@ db_caseworker_add(struct db *db, struct caseworker *cw, struct fc_error *e)
 	int rc;
 
 	if ((rc = db_stmt(db, &key,
-	    "INSERT INTO caseworker (email, name, timezone, active,"
-	    " created_at) VALUES (?, ?, ?, ?, ?)",
-	    &b.st, e)) < 0)
+		 "INSERT INTO caseworker (email, name, timezone, active,"
+		 " created_at) VALUES (?, ?, ?, ?, ?)",
+		 &b.st, e)) < 0)
 		return rc;
 	db_bind_str(&b, cw->email, sizeof(cw->email));
 	db_bind_str(&b, cw->name, sizeof(cw->name));
@@ -174,9 +197,12 @@ db_caseworker_add(struct db *db, struct caseworker *cw, struct fc_error *e)
 
 		db_done(b.st);
 		if (db_unique_violation(code))
-			return err_set(e, FC_EEXIST, "caseworker %s already "
-			    "exists", cw->email);
-		return db_fail(db, code, e, "cannot add caseworker %s", cw->email);
+			return err_set(e, FC_EEXIST,
+			    "caseworker %s already "
+			    "exists",
+			    cw->email);
+		return db_fail(
+		    db, code, e, "cannot add caseworker %s", cw->email);
 	}
 	cw->id = sqlite3_last_insert_rowid(db->h);
 	db_done(b.st);
@@ -185,15 +211,15 @@ db_caseworker_add(struct db *db, struct caseworker *cw, struct fc_error *e)
 
 int
 db_caseworker_get(struct db *db, const char *email, struct caseworker *out,
-		  struct fc_error *e)
+    struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = db_stmt(db, &key,
-	    "SELECT " CW_COLUMNS " FROM caseworker WHERE email = ?",
-	    &st, e)) < 0)
+		 "SELECT " CW_COLUMNS " FROM caseworker WHERE email = ?", &st,
+		 e)) < 0)
 		return rc;
 	/* A copy: the key may live in *out, which the row overwrites. */
 	rc = sqlite3_bind_text(st, 1, email, -1, SQLITE_TRANSIENT);
@@ -210,17 +236,17 @@ db_caseworker_get(struct db *db, const char *email, struct caseworker *out,
 }
 
 int
-db_caseworker_update(struct db *db, const struct caseworker *cw,
-		     struct fc_error *e)
+db_caseworker_update(
+    struct db *db, const struct caseworker *cw, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	struct db_binder b = {0};
 	int rc;
 
 	if ((rc = db_stmt(db, &key,
-	    "UPDATE caseworker SET name = ?, timezone = ?,"
-	    " active = ? WHERE id = ?",
-	    &b.st, e)) < 0)
+		 "UPDATE caseworker SET name = ?, timezone = ?,"
+		 " active = ? WHERE id = ?",
+		 &b.st, e)) < 0)
 		return rc;
 	db_bind_str(&b, cw->name, sizeof(cw->name));
 	db_bind_str(&b, cw->tz, sizeof(cw->tz));
@@ -229,7 +255,8 @@ db_caseworker_update(struct db *db, const struct caseworker *cw,
 	if ((rc = db_bound(db, &b, e, "cannot update a caseworker")) < 0)
 		return rc;
 	if ((rc = db_step_done(b.st)) != SQLITE_OK)
-		return db_fail(db, rc, e, "cannot update caseworker %s", cw->email);
+		return db_fail(
+		    db, rc, e, "cannot update caseworker %s", cw->email);
 	if (sqlite3_changes(db->h) == 0)
 		return err_set(e, FC_ENOTFOUND, "no caseworker with id %lld",
 		    (long long)cw->id);
@@ -237,15 +264,17 @@ db_caseworker_update(struct db *db, const struct caseworker *cw,
 }
 
 static int
-count_families(struct db *db, int64_t caseworker_id, int64_t *out,
-	       struct fc_error *e)
+count_families(
+    struct db *db, int64_t caseworker_id, int64_t *out, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = db_stmt(db, &key, "SELECT count(*) FROM family"
-	    " WHERE caseworker_id = ?", &st, e)) < 0)
+	if ((rc = db_stmt(db, &key,
+		 "SELECT count(*) FROM family"
+		 " WHERE caseworker_id = ?",
+		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, caseworker_id);
 	if (rc == SQLITE_OK)
@@ -262,7 +291,7 @@ count_families(struct db *db, int64_t caseworker_id, int64_t *out,
 
 static int
 remove_caseworker(struct db *db, const char *email, const char *reassign_to,
-		  struct fc_error *e)
+    struct fc_error *e)
 {
 	static struct db_stmt_key reassign, remove;
 	struct caseworker cw = {0}, to = {0};
@@ -275,28 +304,33 @@ remove_caseworker(struct db *db, const char *email, const char *reassign_to,
 		if ((rc = db_caseworker_get(db, reassign_to, &to, e)) < 0)
 			return rc;
 		if (to.id == cw.id)
-			return err_set(e, FC_EINVAL, "cannot reassign the "
-			    "families of %s to the same caseworker", cw.email);
-		if ((rc = db_write_ids(db, &reassign, "UPDATE family"
-		    " SET caseworker_id = ?"
-		    " WHERE caseworker_id = ?", to.id, cw.id, e,
-		    "cannot reassign families")) < 0)
+			return err_set(e, FC_EINVAL,
+			    "cannot reassign the "
+			    "families of %s to the same caseworker",
+			    cw.email);
+		if ((rc = db_write_ids(db, &reassign,
+			 "UPDATE family"
+			 " SET caseworker_id = ?"
+			 " WHERE caseworker_id = ?",
+			 to.id, cw.id, e, "cannot reassign families")) < 0)
 			return rc;
 	} else {
 		if ((rc = count_families(db, cw.id, &n, e)) < 0)
 			return rc;
 		if (n > 0)
-			return err_set(e, FC_EINVAL, "caseworker %s still has "
-			    "%lld %s; reassign them first", cw.email,
-			    (long long)n, n == 1 ? "family" : "families");
+			return err_set(e, FC_EINVAL,
+			    "caseworker %s still has "
+			    "%lld %s; reassign them first",
+			    cw.email, (long long)n,
+			    n == 1 ? "family" : "families");
 	}
 	return db_write_ids(db, &remove, "DELETE FROM caseworker WHERE id = ?",
 	    cw.id, 0, e, "cannot remove the caseworker");
 }
 
 int
-db_caseworker_remove(struct db *db, const char *email,
-		     const char *reassign_to, struct fc_error *e)
+db_caseworker_remove(struct db *db, const char *email, const char *reassign_to,
+    struct fc_error *e)
 {
 	bool outer;
 	int rc;
@@ -309,23 +343,26 @@ db_caseworker_remove(struct db *db, const char *email,
 
 int
 db_caseworker_foreach(struct db *db,
-		      int (*cb)(const struct caseworker *cw, void *ctx),
-		      void *ctx, struct fc_error *e)
+    int (*cb)(const struct caseworker *cw, void *ctx), void *ctx,
+    struct fc_error *e)
 {
 	struct caseworker cw;
 	sqlite3_stmt *st = NULL;
 	int rc, src;
 
-	if ((rc = db_prepare(db, "SELECT " CW_COLUMNS " FROM caseworker"
-	    " ORDER BY email", &st, e)) < 0)
+	if ((rc = db_prepare(db,
+		 "SELECT " CW_COLUMNS " FROM caseworker"
+		 " ORDER BY email",
+		 &st, e)) < 0)
 		return rc;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((rc = read_caseworker(db, st, &cw, e)) < 0 ||
 		    (rc = cb(&cw, ctx)) != 0)
 			goto out;
 	}
-	rc = src == SQLITE_DONE ? 0 :
-	    db_fail(db, src, e, "cannot list caseworkers");
+	rc = src == SQLITE_DONE
+	    ? 0
+	    : db_fail(db, src, e, "cannot list caseworkers");
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -340,9 +377,10 @@ bind_family(struct db_binder *b, const struct family *f, struct fc_error *e)
 	int rc;
 
 	if (f->every_days < 0 || f->every_days > FC_CADENCE_MAX)
-		return err_set(e, FC_EINVAL, "family %s: cadence %d is out of "
-		    "range (0 to %d days)", f->ref, f->every_days,
-		    FC_CADENCE_MAX);
+		return err_set(e, FC_EINVAL,
+		    "family %s: cadence %d is out of "
+		    "range (0 to %d days)",
+		    f->ref, f->every_days, FC_CADENCE_MAX);
 	if ((unsigned)f->status >= FAMILY_STATUS_COUNT)
 		return err_set(e, FC_EINVAL, "family %s: bad status", f->ref);
 	db_bind_str(b, f->ref, sizeof(f->ref));
@@ -352,12 +390,12 @@ bind_family(struct db_binder *b, const struct family *f, struct fc_error *e)
 	db_bind_str(b, f->tz, sizeof(f->tz));
 	db_bind_str(b, family_status_name(f->status), 16);
 	db_bind_str(b, f->pause_reason, sizeof(f->pause_reason));
-	if ((rc = db_bind_date(b, f->pause_until, true, f->ref, "pause_until",
-	    e)) < 0 ||
+	if ((rc = db_bind_date(
+		 b, f->pause_until, true, f->ref, "pause_until", e)) < 0 ||
 	    (rc = db_bind_date(b, f->last_contact_day, true, f->ref,
-	    "last_contact", e)) < 0 ||
-	    (rc = db_bind_date(b, f->first_due, false, f->ref, "first_due",
-	    e)) < 0)
+		 "last_contact", e)) < 0 ||
+	    (rc = db_bind_date(
+		 b, f->first_due, false, f->ref, "first_due", e)) < 0)
 		return rc;
 	return 0;
 }
@@ -365,14 +403,16 @@ bind_family(struct db_binder *b, const struct family *f, struct fc_error *e)
 /* Explain a failed family write. */
 static int
 family_write_failed(struct db *db, int rc, const struct family *f,
-		    struct fc_error *e, const char *what)
+    struct fc_error *e, const char *what)
 {
 	if (db_unique_violation(rc))
-		return err_set(e, FC_EEXIST, "family %s already exists",
-		    f->ref);
+		return err_set(
+		    e, FC_EEXIST, "family %s already exists", f->ref);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return err_set(e, FC_EINVAL, "family %s: no caseworker with id "
-		    "%lld", f->ref, (long long)f->caseworker_id);
+		return err_set(e, FC_EINVAL,
+		    "family %s: no caseworker with id "
+		    "%lld",
+		    f->ref, (long long)f->caseworker_id);
 	return db_fail(db, rc, e, "cannot %s family %s", what, f->ref);
 }
 
@@ -384,11 +424,11 @@ db_family_add(struct db *db, struct family *f, struct fc_error *e)
 	int rc;
 
 	if ((rc = db_stmt(db, &key,
-	    "INSERT INTO family (ref, name, caseworker_id,"
-	    " every_days, timezone, status, pause_reason, pause_until,"
-	    " last_contact, first_due, created_at)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	    &b.st, e)) < 0)
+		 "INSERT INTO family (ref, name, caseworker_id,"
+		 " every_days, timezone, status, pause_reason, pause_until,"
+		 " last_contact, first_due, created_at)"
+		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 &b.st, e)) < 0)
 		return rc;
 	if ((rc = bind_family(&b, f, e)) < 0) {
 		db_done(b.st);
@@ -400,8 +440,8 @@ db_family_add(struct db *db, struct family *f, struct fc_error *e)
 	rc = sqlite3_step(b.st);
 	if (rc != SQLITE_DONE) {
 		db_done(b.st);
-		return family_write_failed(db, rc == SQLITE_ROW ?
-		    SQLITE_MISUSE : rc, f, e, "add");
+		return family_write_failed(
+		    db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, f, e, "add");
 	}
 	f->id = sqlite3_last_insert_rowid(db->h);
 	db_done(b.st);
@@ -411,8 +451,7 @@ db_family_add(struct db *db, struct family *f, struct fc_error *e)
 /* Read the one family a cached statement bound to key finds. */
 static int
 family_lookup(struct db *db, struct db_stmt_key *key, const char *sql,
-	      const char *ref, int64_t fid, struct family *out,
-	      struct fc_error *e)
+    const char *ref, int64_t fid, struct family *out, struct fc_error *e)
 {
 	sqlite3_stmt *st = NULL;
 	char what[ROW_NAME_MAX];
@@ -422,8 +461,8 @@ family_lookup(struct db *db, struct db_stmt_key *key, const char *sql,
 	if ((rc = db_stmt(db, key, sql, &st, e)) < 0)
 		return rc;
 	/* A copy: the key may live in *out, which the row overwrites. */
-	rc = ref ? sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT) :
-	    sqlite3_bind_int64(st, 1, fid);
+	rc = ref ? sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT)
+		 : sqlite3_bind_int64(st, 1, fid);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -437,23 +476,23 @@ family_lookup(struct db *db, struct db_stmt_key *key, const char *sql,
 }
 
 int
-db_family_get(struct db *db, const char *ref, struct family *out,
-	      struct fc_error *e)
+db_family_get(
+    struct db *db, const char *ref, struct family *out, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 
-	return family_lookup(db, &key, FAMILY_SELECT " WHERE f.ref = ?", ref,
-	    0, out, e);
+	return family_lookup(
+	    db, &key, FAMILY_SELECT " WHERE f.ref = ?", ref, 0, out, e);
 }
 
 int
-db_family_get_id(struct db *db, int64_t id, struct family *out,
-		 struct fc_error *e)
+db_family_get_id(
+    struct db *db, int64_t id, struct family *out, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 
-	return family_lookup(db, &key, FAMILY_SELECT " WHERE f.id = ?", NULL,
-	    id, out, e);
+	return family_lookup(
+	    db, &key, FAMILY_SELECT " WHERE f.id = ?", NULL, id, out, e);
 }
 
 int
@@ -464,11 +503,11 @@ db_family_update(struct db *db, const struct family *f, struct fc_error *e)
 	int rc;
 
 	if ((rc = db_stmt(db, &key,
-	    "UPDATE family SET ref = ?, name = ?,"
-	    " caseworker_id = ?, every_days = ?, timezone = ?, status = ?,"
-	    " pause_reason = ?, pause_until = ?, last_contact = ?,"
-	    " first_due = ? WHERE id = ?",
-	    &b.st, e)) < 0)
+		 "UPDATE family SET ref = ?, name = ?,"
+		 " caseworker_id = ?, every_days = ?, timezone = ?, status = ?,"
+		 " pause_reason = ?, pause_until = ?, last_contact = ?,"
+		 " first_due = ? WHERE id = ?",
+		 &b.st, e)) < 0)
 		return rc;
 	if ((rc = bind_family(&b, f, e)) < 0) {
 		db_done(b.st);
@@ -478,8 +517,8 @@ db_family_update(struct db *db, const struct family *f, struct fc_error *e)
 	if ((rc = db_bound(db, &b, e, "cannot update a family")) < 0)
 		return rc;
 	if ((rc = db_step_done(b.st)) != SQLITE_OK)
-		return family_write_failed(db, rc == SQLITE_ROW ?
-		    SQLITE_MISUSE : rc, f, e, "update");
+		return family_write_failed(
+		    db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, f, e, "update");
 	if (sqlite3_changes(db->h) == 0)
 		return err_set(e, FC_ENOTFOUND, "no family with id %lld",
 		    (long long)f->id);
@@ -488,14 +527,13 @@ db_family_update(struct db *db, const struct family *f, struct fc_error *e)
 
 int
 db_family_foreach(struct db *db, const struct family_filter *filter,
-		  int (*cb)(const struct family *f, void *ctx), void *ctx,
-		  struct fc_error *e)
+    int (*cb)(const struct family *f, void *ctx), void *ctx, struct fc_error *e)
 {
 	static const char all_sql[] = FAMILY_SELECT
 	    " WHERE (?1 OR f.status <> 'closed') ORDER BY w.email, f.ref";
-	static const char one_sql[] = FAMILY_SELECT
-	    " WHERE (?1 OR f.status <> 'closed') AND w.email = ?2"
-	    " ORDER BY w.email, f.ref";
+	static const char one_sql[] =
+	    FAMILY_SELECT " WHERE (?1 OR f.status <> 'closed') AND w.email = ?2"
+			  " ORDER BY w.email, f.ref";
 	struct family_filter none = {0};
 	struct family f;
 	sqlite3_stmt *st = NULL;
@@ -503,13 +541,13 @@ db_family_foreach(struct db *db, const struct family_filter *filter,
 
 	if (filter == NULL)
 		filter = &none;
-	if ((rc = db_prepare(db, filter->caseworker_email ? one_sql : all_sql,
-	    &st, e)) < 0)
+	if ((rc = db_prepare(
+		 db, filter->caseworker_email ? one_sql : all_sql, &st, e)) < 0)
 		return rc;
 	src = sqlite3_bind_int(st, 1, filter->include_closed ? 1 : 0);
 	if (src == SQLITE_OK && filter->caseworker_email)
-		src = sqlite3_bind_text(st, 2, filter->caseworker_email, -1,
-		    SQLITE_STATIC);
+		src = sqlite3_bind_text(
+		    st, 2, filter->caseworker_email, -1, SQLITE_STATIC);
 	if (src == SQLITE_OK) {
 		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 			if ((rc = read_family(db, st, &f, e)) < 0 ||
@@ -517,7 +555,8 @@ db_family_foreach(struct db *db, const struct family_filter *filter,
 				goto out;
 		}
 	}
-	rc = src == SQLITE_DONE ? 0 : db_fail(db, src, e, "cannot list families");
+	rc = src == SQLITE_DONE ? 0
+				: db_fail(db, src, e, "cannot list families");
 out:
 	sqlite3_finalize(st);
 	return rc;

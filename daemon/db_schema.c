@@ -21,129 +21,129 @@
  * released step; add one.
  */
 static const char *const migrations[] = {
-	/* 1: the data model (docs/design.md, "Data model"). */
-	"CREATE TABLE caseworker (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  email TEXT NOT NULL COLLATE NOCASE UNIQUE,\n"
-	"  name TEXT NOT NULL DEFAULT '',\n"
-	"  timezone TEXT NOT NULL DEFAULT '',\n"
-	"  active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),\n"
-	"  created_at INTEGER NOT NULL\n"
-	");\n"
-	"CREATE TABLE family (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  ref TEXT NOT NULL COLLATE NOCASE UNIQUE,\n"
-	"  name TEXT NOT NULL DEFAULT '',\n"
-	"  caseworker_id INTEGER NOT NULL\n"
-	"    REFERENCES caseworker(id) ON DELETE RESTRICT,\n"
-	"  every_days INTEGER NOT NULL DEFAULT 0\n"
-	"    CHECK (every_days BETWEEN 0 AND 365),\n"
-	"  timezone TEXT NOT NULL DEFAULT '',\n"
-	"  status TEXT NOT NULL DEFAULT 'active'\n"
-	"    CHECK (status IN ('active', 'paused', 'closed')),\n"
-	"  pause_reason TEXT NOT NULL DEFAULT '',\n"
-	"  pause_until TEXT CHECK (pause_until GLOB " DATE_GLOB "),\n"
-	"  last_contact TEXT CHECK (last_contact GLOB " DATE_GLOB "),\n"
-	"  first_due TEXT NOT NULL CHECK (first_due GLOB " DATE_GLOB "),\n"
-	"  created_at INTEGER NOT NULL\n"
-	");\n"
-	"CREATE INDEX family_caseworker ON family(caseworker_id, ref);\n"
-	"CREATE TABLE contact (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  family_id INTEGER NOT NULL\n"
-	"    REFERENCES family(id) ON DELETE RESTRICT,\n"
-	"  at INTEGER NOT NULL,\n"
-	"  channel TEXT NOT NULL CHECK (channel IN ('phone', 'video',\n"
-	"    'message', 'email', 'in-person', 'letter', 'other')),\n"
-	"  outcome TEXT NOT NULL\n"
-	"    CHECK (outcome IN ('reached', 'attempted', 'void')),\n"
-	"  note TEXT NOT NULL DEFAULT '',\n"
-	"  by_email TEXT NOT NULL DEFAULT '',\n"
-	"  logged_by TEXT NOT NULL DEFAULT '',\n"
-	"  logged_at INTEGER NOT NULL,\n"
-	"  voids INTEGER REFERENCES contact(id) ON DELETE RESTRICT,\n"
-	"  CHECK (outcome <> 'void' OR voids IS NOT NULL)\n"
-	");\n"
-	/* Finds a family's latest contact of one outcome in one seek. */
-	"CREATE INDEX contact_family_outcome_at\n"
-	"  ON contact(family_id, outcome, at);\n"
-	/* A contact is voided at most once: a later fix voids the fix. */
-	"CREATE UNIQUE INDEX contact_voids ON contact(voids);\n"
-	"CREATE TRIGGER contact_no_update BEFORE UPDATE ON contact\n"
-	"BEGIN SELECT RAISE(ABORT, '" APPEND_ONLY "'); END;\n"
-	"CREATE TRIGGER contact_no_delete BEFORE DELETE ON contact\n"
-	"BEGIN SELECT RAISE(ABORT, '" APPEND_ONLY "'); END;\n"
-	"CREATE TRIGGER contact_voids_same_family BEFORE INSERT ON contact\n"
-	"WHEN NEW.voids IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contact\n"
-	"  WHERE id = NEW.voids AND family_id = NEW.family_id)\n"
-	"BEGIN SELECT RAISE(ABORT,\n"
-	"  'a correction must void a contact of the same family'); END;\n"
-	"CREATE TABLE outbox (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  kind TEXT NOT NULL CHECK (kind IN ('reminder', 'escalation',\n"
-	"    'summary', 'overview', 'alert', 'test')),\n"
-	"  recipient TEXT NOT NULL,\n"
-	"  message TEXT NOT NULL,\n"
-	"  idem_key TEXT NOT NULL UNIQUE,\n"
-	"  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued',\n"
-	"    'sending', 'sent', 'dead', 'cancelled')),\n"
-	"  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
-	"  next_attempt_at INTEGER NOT NULL DEFAULT 0,\n"
-	"  last_error TEXT NOT NULL DEFAULT '',\n"
-	"  created_at INTEGER NOT NULL,\n"
-	"  updated_at INTEGER NOT NULL,\n"
-	"  sent_at INTEGER\n"
-	");\n"
-	"CREATE INDEX outbox_state ON outbox(state, next_attempt_at);\n"
-	"CREATE TABLE meta (\n"
-	"  key TEXT PRIMARY KEY,\n"
-	"  value TEXT\n"
-	");\n",
-	/* 2: the reminder engine's memory. */
-	/* When each family was last listed, and which overdue stretch (its
+    /* 1: the data model (docs/design.md, "Data model"). */
+    "CREATE TABLE caseworker (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  email TEXT NOT NULL COLLATE NOCASE UNIQUE,\n"
+    "  name TEXT NOT NULL DEFAULT '',\n"
+    "  timezone TEXT NOT NULL DEFAULT '',\n"
+    "  active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),\n"
+    "  created_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE family (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  ref TEXT NOT NULL COLLATE NOCASE UNIQUE,\n"
+    "  name TEXT NOT NULL DEFAULT '',\n"
+    "  caseworker_id INTEGER NOT NULL\n"
+    "    REFERENCES caseworker(id) ON DELETE RESTRICT,\n"
+    "  every_days INTEGER NOT NULL DEFAULT 0\n"
+    "    CHECK (every_days BETWEEN 0 AND 365),\n"
+    "  timezone TEXT NOT NULL DEFAULT '',\n"
+    "  status TEXT NOT NULL DEFAULT 'active'\n"
+    "    CHECK (status IN ('active', 'paused', 'closed')),\n"
+    "  pause_reason TEXT NOT NULL DEFAULT '',\n"
+    "  pause_until TEXT CHECK (pause_until GLOB " DATE_GLOB "),\n"
+    "  last_contact TEXT CHECK (last_contact GLOB " DATE_GLOB "),\n"
+    "  first_due TEXT NOT NULL CHECK (first_due GLOB " DATE_GLOB "),\n"
+    "  created_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX family_caseworker ON family(caseworker_id, ref);\n"
+    "CREATE TABLE contact (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  family_id INTEGER NOT NULL\n"
+    "    REFERENCES family(id) ON DELETE RESTRICT,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  channel TEXT NOT NULL CHECK (channel IN ('phone', 'video',\n"
+    "    'message', 'email', 'in-person', 'letter', 'other')),\n"
+    "  outcome TEXT NOT NULL\n"
+    "    CHECK (outcome IN ('reached', 'attempted', 'void')),\n"
+    "  note TEXT NOT NULL DEFAULT '',\n"
+    "  by_email TEXT NOT NULL DEFAULT '',\n"
+    "  logged_by TEXT NOT NULL DEFAULT '',\n"
+    "  logged_at INTEGER NOT NULL,\n"
+    "  voids INTEGER REFERENCES contact(id) ON DELETE RESTRICT,\n"
+    "  CHECK (outcome <> 'void' OR voids IS NOT NULL)\n"
+    ");\n"
+    /* Finds a family's latest contact of one outcome in one seek. */
+    "CREATE INDEX contact_family_outcome_at\n"
+    "  ON contact(family_id, outcome, at);\n"
+    /* A contact is voided at most once: a later fix voids the fix. */
+    "CREATE UNIQUE INDEX contact_voids ON contact(voids);\n"
+    "CREATE TRIGGER contact_no_update BEFORE UPDATE ON contact\n"
+    "BEGIN SELECT RAISE(ABORT, '" APPEND_ONLY "'); END;\n"
+    "CREATE TRIGGER contact_no_delete BEFORE DELETE ON contact\n"
+    "BEGIN SELECT RAISE(ABORT, '" APPEND_ONLY "'); END;\n"
+    "CREATE TRIGGER contact_voids_same_family BEFORE INSERT ON contact\n"
+    "WHEN NEW.voids IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contact\n"
+    "  WHERE id = NEW.voids AND family_id = NEW.family_id)\n"
+    "BEGIN SELECT RAISE(ABORT,\n"
+    "  'a correction must void a contact of the same family'); END;\n"
+    "CREATE TABLE outbox (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('reminder', 'escalation',\n"
+    "    'summary', 'overview', 'alert', 'test')),\n"
+    "  recipient TEXT NOT NULL,\n"
+    "  message TEXT NOT NULL,\n"
+    "  idem_key TEXT NOT NULL UNIQUE,\n"
+    "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued',\n"
+    "    'sending', 'sent', 'dead', 'cancelled')),\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_error TEXT NOT NULL DEFAULT '',\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  updated_at INTEGER NOT NULL,\n"
+    "  sent_at INTEGER\n"
+    ");\n"
+    "CREATE INDEX outbox_state ON outbox(state, next_attempt_at);\n"
+    "CREATE TABLE meta (\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  value TEXT\n"
+    ");\n",
+    /* 2: the reminder engine's memory. */
+    /* When each family was last listed, and which overdue stretch (its
 	 * due day, as a day number) was last escalated. */
-	"CREATE TABLE family_reminder (\n"
-	"  family_id INTEGER PRIMARY KEY\n"
-	"    REFERENCES family(id) ON DELETE CASCADE,\n"
-	"  listed_day TEXT CHECK (listed_day GLOB " DATE_GLOB "),\n"
-	"  escalated_mark INTEGER\n"
-	");\n"
-	/* The caseworker's local day of their last daily run. */
-	"CREATE TABLE caseworker_run (\n"
-	"  caseworker_id INTEGER PRIMARY KEY\n"
-	"    REFERENCES caseworker(id) ON DELETE CASCADE,\n"
-	"  run_day TEXT NOT NULL CHECK (run_day GLOB " DATE_GLOB ")\n"
-	");\n"
-	/* The families a reminder or escalation lists: checked again
+    "CREATE TABLE family_reminder (\n"
+    "  family_id INTEGER PRIMARY KEY\n"
+    "    REFERENCES family(id) ON DELETE CASCADE,\n"
+    "  listed_day TEXT CHECK (listed_day GLOB " DATE_GLOB "),\n"
+    "  escalated_mark INTEGER\n"
+    ");\n"
+    /* The caseworker's local day of their last daily run. */
+    "CREATE TABLE caseworker_run (\n"
+    "  caseworker_id INTEGER PRIMARY KEY\n"
+    "    REFERENCES caseworker(id) ON DELETE CASCADE,\n"
+    "  run_day TEXT NOT NULL CHECK (run_day GLOB " DATE_GLOB ")\n"
+    ");\n"
+    /* The families a reminder or escalation lists: checked again
 	 * before it is sent. */
-	"CREATE TABLE outbox_family (\n"
-	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id),\n"
-	"  family_id INTEGER NOT NULL REFERENCES family(id),\n"
-	"  PRIMARY KEY (outbox_id, family_id)\n"
-	") WITHOUT ROWID;\n"
-	/*
+    "CREATE TABLE outbox_family (\n"
+    "  outbox_id INTEGER NOT NULL REFERENCES outbox(id),\n"
+    "  family_id INTEGER NOT NULL REFERENCES family(id),\n"
+    "  PRIMARY KEY (outbox_id, family_id)\n"
+    ") WITHOUT ROWID;\n"
+    /*
 	 * The queue, in delivery order (oldest first) and by due time: the
 	 * indexes hold queued rows only, so that sending a message touches
 	 * them once, and the rows sent over the years do not weigh on them.
 	 */
-	"DROP INDEX outbox_state;\n"
-	"CREATE INDEX outbox_queue ON outbox(created_at, id)\n"
-	"  WHERE state = 'queued';\n"
-	"CREATE INDEX outbox_due ON outbox(next_attempt_at)\n"
-	"  WHERE state = 'queued';\n"
-	/* Dead letters already reported to the coordinators. */
-	"ALTER TABLE outbox ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;\n"
-	/* Part of every Message-ID: a new database never repeats one. */
-	"INSERT OR IGNORE INTO meta (key, value)\n"
-	"  VALUES ('install_id', lower(hex(randomblob(8))));\n"
-	/* The ISO week of each recipient's last weekly summary ("cw:<id>",
+    "DROP INDEX outbox_state;\n"
+    "CREATE INDEX outbox_queue ON outbox(created_at, id)\n"
+    "  WHERE state = 'queued';\n"
+    "CREATE INDEX outbox_due ON outbox(next_attempt_at)\n"
+    "  WHERE state = 'queued';\n"
+    /* Dead letters already reported to the coordinators. */
+    "ALTER TABLE outbox ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;\n"
+    /* Part of every Message-ID: a new database never repeats one. */
+    "INSERT OR IGNORE INTO meta (key, value)\n"
+    "  VALUES ('install_id', lower(hex(randomblob(8))));\n"
+    /* The ISO week of each recipient's last weekly summary ("cw:<id>",
 	 * "overview"), and the figures it showed (the next one's trend). */
-	"CREATE TABLE summary_run (\n"
-	"  recipient TEXT PRIMARY KEY,\n"
-	"  week TEXT NOT NULL,\n"
-	"  figures TEXT NOT NULL DEFAULT ''\n"
-	");\n",
-	/*
+    "CREATE TABLE summary_run (\n"
+    "  recipient TEXT PRIMARY KEY,\n"
+    "  week TEXT NOT NULL,\n"
+    "  figures TEXT NOT NULL DEFAULT ''\n"
+    ");\n",
+    /*
 	 * 3: inbound mail (docs/design.md, "Inbound mail"). The outbox gets
 	 * the state 'bounced' and the kind 'confirmation': SQLite changes a
 	 * CHECK only by rebuilding the table. outbox_family, which refers to
@@ -151,89 +151,90 @@ static const char *const migrations[] = {
 	 * outbox leaves no row pointing nowhere; its two partial indexes are
 	 * made again. No trigger or view refers to either table.
 	 */
-	"CREATE TABLE outbox_family_v2 AS SELECT outbox_id, family_id\n"
-	"  FROM outbox_family;\n"
-	"DROP TABLE outbox_family;\n"
-	"CREATE TABLE outbox_v3 (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  kind TEXT NOT NULL CHECK (kind IN ('reminder', 'escalation',\n"
-	"    'summary', 'overview', 'alert', 'test', 'confirmation')),\n"
-	"  recipient TEXT NOT NULL,\n"
-	"  message TEXT NOT NULL,\n"
-	"  idem_key TEXT NOT NULL UNIQUE,\n"
-	"  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued',\n"
-	"    'sending', 'sent', 'dead', 'cancelled', 'bounced')),\n"
-	"  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
-	"  next_attempt_at INTEGER NOT NULL DEFAULT 0,\n"
-	"  last_error TEXT NOT NULL DEFAULT '',\n"
-	"  created_at INTEGER NOT NULL,\n"
-	"  updated_at INTEGER NOT NULL,\n"
-	"  sent_at INTEGER,\n"
-	"  alerted INTEGER NOT NULL DEFAULT 0,\n"
-	/* The bounce: when it came, its status (5.1.1) and diagnostic. */
-	"  bounced_at INTEGER,\n"
-	"  bounce_status TEXT NOT NULL DEFAULT '',\n"
-	"  bounce_diagnostic TEXT NOT NULL DEFAULT ''\n"
-	");\n"
-	"INSERT INTO outbox_v3 (id, kind, recipient, message, idem_key, state,\n"
-	"  attempts, next_attempt_at, last_error, created_at, updated_at,\n"
-	"  sent_at, alerted)\n"
-	"  SELECT id, kind, recipient, message, idem_key, state, attempts,\n"
-	"  next_attempt_at, last_error, created_at, updated_at, sent_at,\n"
-	"  alerted FROM outbox;\n"
-	"DROP TABLE outbox;\n"
-	"ALTER TABLE outbox_v3 RENAME TO outbox;\n"
-	"CREATE INDEX outbox_queue ON outbox(created_at, id)\n"
-	"  WHERE state = 'queued';\n"
-	"CREATE INDEX outbox_due ON outbox(next_attempt_at)\n"
-	"  WHERE state = 'queued';\n"
-	"CREATE TABLE outbox_family (\n"
-	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id),\n"
-	"  family_id INTEGER NOT NULL REFERENCES family(id),\n"
-	"  PRIMARY KEY (outbox_id, family_id)\n"
-	") WITHOUT ROWID;\n"
-	"INSERT INTO outbox_family SELECT outbox_id, family_id\n"
-	"  FROM outbox_family_v2;\n"
-	"DROP TABLE outbox_family_v2;\n"
-	/*
+    "CREATE TABLE outbox_family_v2 AS SELECT outbox_id, family_id\n"
+    "  FROM outbox_family;\n"
+    "DROP TABLE outbox_family;\n"
+    "CREATE TABLE outbox_v3 (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('reminder', 'escalation',\n"
+    "    'summary', 'overview', 'alert', 'test', 'confirmation')),\n"
+    "  recipient TEXT NOT NULL,\n"
+    "  message TEXT NOT NULL,\n"
+    "  idem_key TEXT NOT NULL UNIQUE,\n"
+    "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued',\n"
+    "    'sending', 'sent', 'dead', 'cancelled', 'bounced')),\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_error TEXT NOT NULL DEFAULT '',\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  updated_at INTEGER NOT NULL,\n"
+    "  sent_at INTEGER,\n"
+    "  alerted INTEGER NOT NULL DEFAULT 0,\n"
+    /* The bounce: when it came, its status (5.1.1) and diagnostic. */
+    "  bounced_at INTEGER,\n"
+    "  bounce_status TEXT NOT NULL DEFAULT '',\n"
+    "  bounce_diagnostic TEXT NOT NULL DEFAULT ''\n"
+    ");\n"
+    "INSERT INTO outbox_v3 (id, kind, recipient, message, idem_key, state,\n"
+    "  attempts, next_attempt_at, last_error, created_at, updated_at,\n"
+    "  sent_at, alerted)\n"
+    "  SELECT id, kind, recipient, message, idem_key, state, attempts,\n"
+    "  next_attempt_at, last_error, created_at, updated_at, sent_at,\n"
+    "  alerted FROM outbox;\n"
+    "DROP TABLE outbox;\n"
+    "ALTER TABLE outbox_v3 RENAME TO outbox;\n"
+    "CREATE INDEX outbox_queue ON outbox(created_at, id)\n"
+    "  WHERE state = 'queued';\n"
+    "CREATE INDEX outbox_due ON outbox(next_attempt_at)\n"
+    "  WHERE state = 'queued';\n"
+    "CREATE TABLE outbox_family (\n"
+    "  outbox_id INTEGER NOT NULL REFERENCES outbox(id),\n"
+    "  family_id INTEGER NOT NULL REFERENCES family(id),\n"
+    "  PRIMARY KEY (outbox_id, family_id)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO outbox_family SELECT outbox_id, family_id\n"
+    "  FROM outbox_family_v2;\n"
+    "DROP TABLE outbox_family_v2;\n"
+    /*
 	 * The keys a message carries: 'reply' in its Reply-To and
 	 * Message-ID, bound to the caseworker it went to; 'bounce' in its
 	 * envelope sender. A key names one message, forever.
 	 */
-	"CREATE TABLE outbox_key (\n"
-	"  key TEXT PRIMARY KEY,\n"
-	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id),\n"
-	"  caseworker_id INTEGER REFERENCES caseworker(id),\n"
-	"  kind TEXT NOT NULL CHECK (kind IN ('reply', 'bounce')),\n"
-	"  created_at INTEGER NOT NULL\n"
-	") WITHOUT ROWID;\n"
-	"CREATE UNIQUE INDEX outbox_key_message ON outbox_key(outbox_id, kind);\n"
-	/* Inbound messages handled, by Message-ID: none is handled twice. */
-	"CREATE TABLE mail_in (\n"
-	"  message_id TEXT PRIMARY KEY,\n"
-	"  handled_at INTEGER NOT NULL,\n"
-	"  outcome TEXT NOT NULL\n"
-	") WITHOUT ROWID;\n"
-	/* Refusal notices sent per caseworker and day (a cap against
+    "CREATE TABLE outbox_key (\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  outbox_id INTEGER NOT NULL REFERENCES outbox(id),\n"
+    "  caseworker_id INTEGER REFERENCES caseworker(id),\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('reply', 'bounce')),\n"
+    "  created_at INTEGER NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE UNIQUE INDEX outbox_key_message ON outbox_key(outbox_id, kind);\n"
+    /* Inbound messages handled, by Message-ID: none is handled twice. */
+    "CREATE TABLE mail_in (\n"
+    "  message_id TEXT PRIMARY KEY,\n"
+    "  handled_at INTEGER NOT NULL,\n"
+    "  outcome TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    /* Refusal notices sent per caseworker and day (a cap against
 	 * two robots mailing each other forever). */
-	"CREATE TABLE notice_count (\n"
-	"  caseworker_id INTEGER NOT NULL\n"
-	"    REFERENCES caseworker(id) ON DELETE CASCADE,\n"
-	"  day TEXT NOT NULL CHECK (day GLOB " DATE_GLOB "),\n"
-	"  sent INTEGER NOT NULL DEFAULT 0 CHECK (sent >= 0),\n"
-	"  PRIMARY KEY (caseworker_id, day)\n"
-	") WITHOUT ROWID;\n",
+    "CREATE TABLE notice_count (\n"
+    "  caseworker_id INTEGER NOT NULL\n"
+    "    REFERENCES caseworker(id) ON DELETE CASCADE,\n"
+    "  day TEXT NOT NULL CHECK (day GLOB " DATE_GLOB "),\n"
+    "  sent INTEGER NOT NULL DEFAULT 0 CHECK (sent >= 0),\n"
+    "  PRIMARY KEY (caseworker_id, day)\n"
+    ") WITHOUT ROWID;\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,
-	       "one migration step per schema version");
+    "one migration step per schema version");
 
 static int
 newer_schema(struct db *db, int64_t version, struct fc_error *e)
 {
-	return err_set(e, FC_EDB, "%s: database schema version %lld is newer "
-	    "than this famcontactd (knows %d); upgrade famcontactd", db->path,
-	    (long long)version, DB_SCHEMA_VERSION);
+	return err_set(e, FC_EDB,
+	    "%s: database schema version %lld is newer "
+	    "than this famcontactd (knows %d); upgrade famcontactd",
+	    db->path, (long long)version, DB_SCHEMA_VERSION);
 }
 
 /* Apply the missing schema steps, each in its own transaction. */
@@ -248,17 +249,19 @@ db_schema_migrate(struct db *db, int64_t *version, struct fc_error *e)
 		rc = db_exec(db, "BEGIN IMMEDIATE", e, db->path);
 		/* Another process may have migrated while we waited. */
 		if (rc == 0)
-			rc = db_query_int(db, NULL, "PRAGMA user_version", &now, e);
+			rc = db_query_int(
+			    db, NULL, "PRAGMA user_version", &now, e);
 		if (rc == 0 && now > DB_SCHEMA_VERSION)
 			rc = newer_schema(db, now, e);
 		if (rc == 0 && now < step) {
 			now = step;
-			rc = sqlite3_exec(db->h, migrations[step - 1], NULL, NULL,
-			    NULL);
+			rc = sqlite3_exec(
+			    db->h, migrations[step - 1], NULL, NULL, NULL);
 			if (rc != SQLITE_OK)
-				rc = db_fail(db, rc, e, "%s: cannot upgrade the "
-				    "database to schema version %d", db->path,
-				    step);
+				rc = db_fail(db, rc, e,
+				    "%s: cannot upgrade the "
+				    "database to schema version %d",
+				    db->path, step);
 			if (rc == 0 && step == 1) {
 				xsnprintf(sql, sizeof(sql),
 				    "PRAGMA application_id = %d",
@@ -292,26 +295,34 @@ db_schema_check(struct db *db, int64_t *version, struct fc_error *e)
 
 	rc = db_query_int_raw(db, "PRAGMA user_version", version);
 	if ((rc & 0xff) == SQLITE_NOTADB)
-		return err_set(e, FC_EDB, "%s: not a famcontactd database "
-		    "(file is not a database)", db->path);
+		return err_set(e, FC_EDB,
+		    "%s: not a famcontactd database "
+		    "(file is not a database)",
+		    db->path);
 	if (rc != SQLITE_OK)
 		return db_fail(db, rc, e, "%s", db->path);
 	if (sqlite3_db_readonly(db->h, "main") == 1)
-		return err_set(e, FC_EPERM, "%s: database is read-only for this "
-		    "user", db->path);
-	if ((rc = db_query_int(db, NULL, "PRAGMA application_id", &app_id, e)) < 0)
+		return err_set(e, FC_EPERM,
+		    "%s: database is read-only for this "
+		    "user",
+		    db->path);
+	if ((rc = db_query_int(db, NULL, "PRAGMA application_id", &app_id, e)) <
+	    0)
 		return rc;
 	if ((app_id != 0 || *version > 0) && app_id != DB_APPLICATION_ID)
-		return err_set(e, FC_EDB, "%s: not a famcontactd database "
-		    "(application_id 0x%08llx)", db->path,
-		    (unsigned long long)app_id & 0xffffffffu);
+		return err_set(e, FC_EDB,
+		    "%s: not a famcontactd database "
+		    "(application_id 0x%08llx)",
+		    db->path, (unsigned long long)app_id & 0xffffffffu);
 	if (*version == 0) {
-		if ((rc = db_query_int(db, NULL, "SELECT count(*) FROM sqlite_master",
-		    &tables, e)) < 0)
+		if ((rc = db_query_int(db, NULL,
+			 "SELECT count(*) FROM sqlite_master", &tables, e)) < 0)
 			return rc;
 		if (tables > 0)
-			return err_set(e, FC_EDB, "%s: not a famcontactd database "
-			    "(it holds other tables)", db->path);
+			return err_set(e, FC_EDB,
+			    "%s: not a famcontactd database "
+			    "(it holds other tables)",
+			    db->path);
 	}
 	if (*version > DB_SCHEMA_VERSION)
 		return newer_schema(db, *version, e);

@@ -10,20 +10,22 @@
 
 int
 db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
-	       int64_t escalated_mark, struct fc_error *e)
+    int64_t escalated_mark, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	struct db_binder b = {0};
 	int rc;
 
-	if ((rc = db_stmt(db, &key, "INSERT INTO family_reminder (family_id,"
-	    " listed_day, escalated_mark) VALUES (?1, ?2, ?3)"
-	    " ON CONFLICT (family_id) DO UPDATE SET listed_day = ?2,"
-	    " escalated_mark = ?3", &b.st, e)) < 0)
+	if ((rc = db_stmt(db, &key,
+		 "INSERT INTO family_reminder (family_id,"
+		 " listed_day, escalated_mark) VALUES (?1, ?2, ?3)"
+		 " ON CONFLICT (family_id) DO UPDATE SET listed_day = ?2,"
+		 " escalated_mark = ?3",
+		 &b.st, e)) < 0)
 		return rc;
 	db_bind_int(&b, f->id);
-	if ((rc = db_bind_date(&b, listed_day, true, f->ref, "listed day",
-	    e)) < 0) {
+	if ((rc = db_bind_date(&b, listed_day, true, f->ref, "listed day", e)) <
+	    0) {
 		db_done(b.st);
 		return rc;
 	}
@@ -33,16 +35,17 @@ db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
 		db_bind_int(&b, escalated_mark);
 	if (b.rc == SQLITE_OK)
 		b.rc = sqlite3_step(b.st);
-	rc = b.rc == SQLITE_DONE ? 0 : db_fail(db, b.rc == SQLITE_ROW ?
-	    SQLITE_MISUSE : b.rc, e, "cannot record the reminder of family %s",
-	    f->ref);
+	rc = b.rc == SQLITE_DONE
+	    ? 0
+	    : db_fail(db, b.rc == SQLITE_ROW ? SQLITE_MISUSE : b.rc, e,
+		  "cannot record the reminder of family %s", f->ref);
 	db_done(b.st);
 	return rc;
 }
 
 int
 db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
-	   bool *has_families, struct fc_error *e)
+    bool *has_families, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	sqlite3_stmt *st = NULL;
@@ -51,16 +54,18 @@ db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
 	*day = DAY_NONE;
 	if (has_families)
 		*has_families = false;
-	if ((rc = db_stmt(db, &key, "SELECT (SELECT run_day FROM caseworker_run"
-	    " WHERE caseworker_id = ?1), EXISTS (SELECT 1 FROM family"
-	    " WHERE caseworker_id = ?1 AND status <> 'closed')", &st, e)) < 0)
+	if ((rc = db_stmt(db, &key,
+		 "SELECT (SELECT run_day FROM caseworker_run"
+		 " WHERE caseworker_id = ?1), EXISTS (SELECT 1 FROM family"
+		 " WHERE caseworker_id = ?1 AND status <> 'closed')",
+		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, caseworker_id);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		rc = db_col_date(db, st, 0, true, day, "caseworker_run",
-		    "run_day", e);
+		rc = db_col_date(
+		    db, st, 0, true, day, "caseworker_run", "run_day", e);
 		if (has_families)
 			*has_families = sqlite3_column_int(st, 1) != 0;
 	} else {
@@ -71,24 +76,28 @@ db_run_day(struct db *db, int64_t caseworker_id, fc_day *day,
 }
 
 int
-db_set_run_day(struct db *db, int64_t caseworker_id, fc_day day,
-	       struct fc_error *e)
+db_set_run_day(
+    struct db *db, int64_t caseworker_id, fc_day day, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	struct db_binder b = {0};
 	int rc;
 
-	if ((rc = db_stmt(db, &key, "INSERT INTO caseworker_run (caseworker_id,"
-	    " run_day) VALUES (?1, ?2) ON CONFLICT (caseworker_id)"
-	    " DO UPDATE SET run_day = ?2", &b.st, e)) < 0)
+	if ((rc = db_stmt(db, &key,
+		 "INSERT INTO caseworker_run (caseworker_id,"
+		 " run_day) VALUES (?1, ?2) ON CONFLICT (caseworker_id)"
+		 " DO UPDATE SET run_day = ?2",
+		 &b.st, e)) < 0)
 		return rc;
 	db_bind_int(&b, caseworker_id);
 	if ((rc = db_bind_date(&b, day, false, "run", "day", e)) == 0 &&
 	    (b.rc == SQLITE_OK))
 		b.rc = sqlite3_step(b.st);
 	if (rc == 0)
-		rc = b.rc == SQLITE_DONE ? 0 : db_fail(db, b.rc == SQLITE_ROW ?
-		    SQLITE_MISUSE : b.rc, e, "cannot record a caseworker's run");
+		rc = b.rc == SQLITE_DONE
+		    ? 0
+		    : db_fail(db, b.rc == SQLITE_ROW ? SQLITE_MISUSE : b.rc, e,
+			  "cannot record a caseworker's run");
 	db_done(b.st);
 	return rc;
 }
@@ -101,15 +110,18 @@ db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e)
 	int rc;
 
 	buf[0] = '\0';
-	if ((rc = db_stmt(db, &key, "SELECT value FROM meta WHERE key = 'install_id'",
-	    &st, e)) < 0)
+	if ((rc = db_stmt(db, &key,
+		 "SELECT value FROM meta WHERE key = 'install_id'", &st, e)) <
+	    0)
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		rc = db_col_str(db, st, 0, buf, size, "meta", "install_id", e);
 	else if (rc == SQLITE_DONE)
-		rc = err_set(e, FC_EDB, "%s: the installation id is missing "
-		    "(was the database edited by hand?)", db->path);
+		rc = err_set(e, FC_EDB,
+		    "%s: the installation id is missing "
+		    "(was the database edited by hand?)",
+		    db->path);
 	else
 		rc = db_fail(db, rc, e, "cannot read the installation id");
 	db_done(st);
@@ -117,8 +129,8 @@ db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e)
 }
 
 int
-db_summary_week(struct db *db, const char *recipient, char *week,
-		size_t wsize, char *figures, size_t fsize, struct fc_error *e)
+db_summary_week(struct db *db, const char *recipient, char *week, size_t wsize,
+    char *figures, size_t fsize, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	sqlite3_stmt *st = NULL;
@@ -127,17 +139,20 @@ db_summary_week(struct db *db, const char *recipient, char *week,
 	week[0] = '\0';
 	if (figures)
 		figures[0] = '\0';
-	if ((rc = db_stmt(db, &key, "SELECT week, figures FROM summary_run"
-	    " WHERE recipient = ?", &st, e)) < 0)
+	if ((rc = db_stmt(db, &key,
+		 "SELECT week, figures FROM summary_run"
+		 " WHERE recipient = ?",
+		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, recipient, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		rc = db_col_str(db, st, 0, week, wsize, "summary_run", "week", e);
+		rc = db_col_str(
+		    db, st, 0, week, wsize, "summary_run", "week", e);
 		if (rc == 0 && figures)
-			rc = db_col_str(db, st, 1, figures, fsize, "summary_run",
-			    "figures", e);
+			rc = db_col_str(db, st, 1, figures, fsize,
+			    "summary_run", "figures", e);
 	} else if (rc == SQLITE_DONE) {
 		rc = 0;
 	} else {
@@ -149,26 +164,30 @@ db_summary_week(struct db *db, const char *recipient, char *week,
 
 int
 db_set_summary_week(struct db *db, const char *recipient, const char *week,
-		    const char *figures, struct fc_error *e)
+    const char *figures, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = db_stmt(db, &key, "INSERT INTO summary_run (recipient, week,"
-	    " figures) VALUES (?1, ?2, ?3) ON CONFLICT (recipient) DO UPDATE"
-	    " SET week = ?2, figures = ?3", &st, e)) < 0)
+	if ((rc = db_stmt(db, &key,
+		 "INSERT INTO summary_run (recipient, week,"
+		 " figures) VALUES (?1, ?2, ?3) ON CONFLICT (recipient) DO UPDATE"
+		 " SET week = ?2, figures = ?3",
+		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, recipient, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(st, 2, week, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(st, 3, figures ? figures : "", -1,
-		    SQLITE_STATIC);
+		rc = sqlite3_bind_text(
+		    st, 3, figures ? figures : "", -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : db_fail(db, rc == SQLITE_ROW ?
-	    SQLITE_MISUSE : rc, e, "cannot record a weekly summary");
+	rc = rc == SQLITE_DONE
+	    ? 0
+	    : db_fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e,
+		  "cannot record a weekly summary");
 	db_done(st);
 	return rc;
 }
@@ -176,16 +195,16 @@ db_set_summary_week(struct db *db, const char *recipient, const char *week,
 /* meta: key/value state (health, heartbeat). */
 
 int
-db_meta_get(struct db *db, const char *key, char *buf, size_t size,
-	    struct fc_error *e)
+db_meta_get(
+    struct db *db, const char *key, char *buf, size_t size, struct fc_error *e)
 {
 	static struct db_stmt_key stmt;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	buf[0] = '\0';
-	if ((rc = db_stmt(db, &stmt, "SELECT value FROM meta WHERE key = ?", &st,
-	    e)) < 0)
+	if ((rc = db_stmt(db, &stmt, "SELECT value FROM meta WHERE key = ?",
+		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -204,23 +223,27 @@ db_meta_get(struct db *db, const char *key, char *buf, size_t size,
 }
 
 int
-db_meta_set(struct db *db, const char *key, const char *value,
-	    struct fc_error *e)
+db_meta_set(
+    struct db *db, const char *key, const char *value, struct fc_error *e)
 {
 	static struct db_stmt_key stmt;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = db_stmt(db, &stmt, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
-	    " ON CONFLICT (key) DO UPDATE SET value = ?2", &st, e)) < 0)
+	if ((rc = db_stmt(db, &stmt,
+		 "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+		 " ON CONFLICT (key) DO UPDATE SET value = ?2",
+		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : db_fail(db, rc == SQLITE_ROW ?
-	    SQLITE_MISUSE : rc, e, "cannot write meta %s", key);
+	rc = rc == SQLITE_DONE
+	    ? 0
+	    : db_fail(db, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, e,
+		  "cannot write meta %s", key);
 	db_done(st);
 	return rc;
 }

@@ -14,7 +14,7 @@
 
 int
 dbwatch_open(struct dbwatch *w, const char *db_path, const char *ignore,
-	     struct fc_error *e)
+    struct fc_error *e)
 {
 	const char *slash = strrchr(db_path, '/');
 
@@ -23,8 +23,9 @@ dbwatch_open(struct dbwatch *w, const char *db_path, const char *ignore,
 	xstrlcpy(w->ignore, ignore ? ignore : "", sizeof(w->ignore));
 	util_dirname(db_path, w->dir, sizeof(w->dir));
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (w->fd < 0 || inotify_add_watch(w->fd, w->dir, IN_MODIFY |
-	    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+	if (w->fd < 0 ||
+	    inotify_add_watch(w->fd, w->dir,
+		IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
 		int err = errno;
 
 		dbwatch_close(w);
@@ -37,7 +38,8 @@ dbwatch_open(struct dbwatch *w, const char *db_path, const char *ignore,
 bool
 dbwatch_touched(struct dbwatch *w)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	size_t n = strlen(w->base);
 	bool touched = false;
 	ssize_t len;
@@ -48,7 +50,7 @@ dbwatch_touched(struct dbwatch *w)
 
 			if (ev->len > 0 && strncmp(ev->name, w->base, n) == 0 &&
 			    (w->ignore[0] == '\0' ||
-			    strcmp(ev->name + n, w->ignore) != 0))
+				strcmp(ev->name + n, w->ignore) != 0))
 				touched = true;
 			p += sizeof(*ev) + ev->len;
 		}
@@ -59,10 +61,10 @@ dbwatch_touched(struct dbwatch *w)
 void
 dbwatch_settle(struct dbwatch *w)
 {
-	struct pollfd p = { .fd = w->fd, .events = POLLIN };
+	struct pollfd p = {.fd = w->fd, .events = POLLIN};
 
 	for (int waited = 0; waited < DBWATCH_SETTLE_MAX_MS;
-	    waited += DBWATCH_SETTLE_MS) {
+	     waited += DBWATCH_SETTLE_MS) {
 		if (poll(&p, 1, DBWATCH_SETTLE_MS) <= 0)
 			return;
 		(void)dbwatch_touched(w);

@@ -24,10 +24,10 @@ struct fc_error;
 #define DBWATCH_SETTLE_MAX_MS 1000
 
 struct dbwatch {
-	int fd;				/* for poll(): POLLIN; -1 = none */
-	char dir[FC_PATH_MAX];		/* the database's folder */
-	char base[FC_PATH_MAX];		/* the database's file name */
-	char ignore[32];		/* a companion that is not the database */
+	int fd;			/* for poll(): POLLIN; -1 = none */
+	char dir[FC_PATH_MAX];	/* the database's folder */
+	char base[FC_PATH_MAX]; /* the database's file name */
+	char ignore[32];	/* a companion that is not the database */
 };
 
 /*
@@ -36,7 +36,7 @@ struct dbwatch {
  * (errno) when inotify refuses; w->fd = -1 then.
  */
 int dbwatch_open(struct dbwatch *w, const char *db_path, const char *ignore,
-		 struct fc_error *e);
+    struct fc_error *e);
 
 /* Read the events pending, without waiting: whether one named the database. */
 bool dbwatch_touched(struct dbwatch *w);

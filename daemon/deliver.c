@@ -21,17 +21,17 @@
 #include "util.h"
 
 const struct transport_ops deliver_transport_real = {
-	.open = transport_open,
-	.send = transport_send,
-	.close = transport_close,
-	.set_alive = transport_set_alive,
+    .open = transport_open,
+    .send = transport_send,
+    .close = transport_close,
+    .set_alive = transport_set_alive,
 };
 
 /* When the next commit is to be a synced one (see deliver.h). */
 struct durable {
 	int since;
 	uint64_t at;
-	bool full;		/* the next commit is a synced one */
+	bool full; /* the next commit is a synced one */
 };
 
 static int64_t
@@ -66,8 +66,8 @@ deliver_set_conf(struct deliver *dl, const struct conf *c, struct fc_error *e)
 }
 
 int
-deliver_init(struct deliver *dl, const struct conf *c, struct db *db,
-	     struct fc_error *e)
+deliver_init(
+    struct deliver *dl, const struct conf *c, struct db *db, struct fc_error *e)
 {
 	memset(dl, 0, sizeof(*dl));
 	dl->db = db;
@@ -78,30 +78,31 @@ deliver_init(struct deliver *dl, const struct conf *c, struct db *db,
 /* A failed attempt: back to the queue after a backoff, or dead. */
 static int
 failed(struct deliver *dl, const struct outbox_row *row, int err,
-       const struct fc_error *why, int64_t *retry_at, struct fc_error *e)
+    const struct fc_error *why, int64_t *retry_at, struct fc_error *e)
 {
 	int64_t now = now_utc(), next = 0;
 	int attempts = row->attempts + 1;
-	enum outbox_state st = outbox_after_failure(&dl->retry, err,
-	    row->created_at, now);
+	enum outbox_state st =
+	    outbox_after_failure(&dl->retry, err, row->created_at, now);
 
 	if (st == OUTBOX_QUEUED) {
 		next = now + outbox_backoff(&dl->retry, attempts, random32());
 		log_warn("outbox %lld (%s): attempt %d failed, retrying in "
-		    "%llds: %s", (long long)row->id,
-		    outbox_kind_name(row->kind), attempts,
+			 "%llds: %s",
+		    (long long)row->id, outbox_kind_name(row->kind), attempts,
 		    (long long)(next - now), why->msg);
 		dl->failed++;
 	} else {
 		log_err("outbox %lld (%s): undeliverable after %d %s, given "
-		    "up: %s", (long long)row->id, outbox_kind_name(row->kind),
-		    attempts, attempts == 1 ? "attempt" : "attempts", why->msg);
+			"up: %s",
+		    (long long)row->id, outbox_kind_name(row->kind), attempts,
+		    attempts == 1 ? "attempt" : "attempts", why->msg);
 		dl->dead++;
 	}
 	xstrlcpy(dl->last_error, why->msg, sizeof(dl->last_error));
 	*retry_at = next;
-	return db_outbox_set_state(dl->db, row->id, st, attempts, next,
-	    why->msg, now, e);
+	return db_outbox_set_state(
+	    dl->db, row->id, st, attempts, next, why->msg, now, e);
 }
 
 /* Passes held in a row beyond which the hold stays at retry.max. */
@@ -127,8 +128,8 @@ note_transport(struct deliver *dl, const char *value)
  */
 static int
 held(struct deliver *dl, const struct outbox_row *row,
-     const struct send_result *res, const struct fc_error *why,
-     struct fc_error *e)
+    const struct send_result *res, const struct fc_error *why,
+    struct fc_error *e)
 {
 	int64_t now = now_utc(), delay, retry_at = 0, n = 0;
 	const char *stage = send_stage_name(res->stage);
@@ -145,13 +146,14 @@ held(struct deliver *dl, const struct outbox_row *row,
 	    stage[0] ? ": " : "", words);
 	if (!log_repeated(&dl->hold_warn, dl->held))
 		log_warn("delivery held for %llds, every message kept in the "
-		    "queue: %s", (long long)delay, why->msg);
+			 "queue: %s",
+		    (long long)delay, why->msg);
 	/* Cut to fit: health shows what there is room for. */
-	(void)xsnprintf(value, sizeof(value), "%lld %s", (long long)now,
-	    dl->held);
+	(void)xsnprintf(
+	    value, sizeof(value), "%lld %s", (long long)now, dl->held);
 	note_transport(dl, value);
-	if (outbox_after_failure(&dl->retry, FC_ETEMP, row->created_at,
-	    now) == OUTBOX_DEAD)
+	if (outbox_after_failure(&dl->retry, FC_ETEMP, row->created_at, now) ==
+	    OUTBOX_DEAD)
 		rc = failed(dl, row, FC_ETEMP, why, &retry_at, e);
 	else
 		rc = db_outbox_set_state(dl->db, row->id, OUTBOX_QUEUED,
@@ -181,15 +183,15 @@ session_ok(struct deliver *dl)
  */
 static int
 uncertain(struct deliver *dl, const struct outbox_row *row,
-	  const struct fc_error *why, struct fc_error *e)
+    const struct fc_error *why, struct fc_error *e)
 {
 	char note[DB_OUTBOX_ERROR_MAX + 1];
 
-	(void)xsnprintf(note, sizeof(note), "delivery uncertain: %s",
-	    why->msg);
+	(void)xsnprintf(note, sizeof(note), "delivery uncertain: %s", why->msg);
 	log_err("outbox %lld (%s): %s; not sent again unless asked "
-	    "(famcontactctl outbox retry %lld)", (long long)row->id,
-	    outbox_kind_name(row->kind), note, (long long)row->id);
+		"(famcontactctl outbox retry %lld)",
+	    (long long)row->id, outbox_kind_name(row->kind), note,
+	    (long long)row->id);
 	xstrlcpy(dl->last_error, note, sizeof(dl->last_error));
 	dl->dead++;
 	return db_outbox_set_state(dl->db, row->id, OUTBOX_DEAD,
@@ -203,7 +205,7 @@ uncertain(struct deliver *dl, const struct outbox_row *row,
  */
 static int
 claim(struct deliver *dl, struct outbox_row *row, struct strbuf *msg,
-      struct fc_error *e)
+    struct fc_error *e)
 {
 	for (;;) {
 		int64_t now = now_utc();
@@ -219,16 +221,19 @@ claim(struct deliver *dl, struct outbox_row *row, struct strbuf *msg,
 		if (rc == 0)
 			rc = db_outbox_next_due(dl->db, now, row, msg, e);
 		if (rc == 1)
-			rc = dl->hooks.recheck == NULL ? 0 :
-			    dl->hooks.recheck(dl->hooks.ctx, row, msg, now,
-			    &cancel, &dropped, e);
+			rc = dl->hooks.recheck == NULL
+			    ? 0
+			    : dl->hooks.recheck(dl->hooks.ctx, row, msg, now,
+				  &cancel, &dropped, e);
 		else if (rc == 0)
-			rc = 2;		/* nothing due */
+			rc = 2; /* nothing due */
 		if (rc == 0 && cancel)
 			rc = db_outbox_set_state(dl->db, row->id,
-			    OUTBOX_CANCELLED, row->attempts, 0, "cancelled: "
+			    OUTBOX_CANCELLED, row->attempts, 0,
+			    "cancelled: "
 			    "every family in it was contacted, paused, closed "
-			    "or moved since it was queued", now, e);
+			    "or moved since it was queued",
+			    now, e);
 		else if (rc == 0)
 			rc = db_outbox_mark_sending(dl->db, row->id, now, e);
 		if (rc >= 0)
@@ -265,8 +270,8 @@ flush_sent(struct deliver *dl, struct fc_error *e)
 
 /* Make the next commit a synced one when it is time. */
 static int
-durable_point(struct deliver *dl, struct durable *du, bool force,
-	      struct fc_error *e)
+durable_point(
+    struct deliver *dl, struct durable *du, bool force, struct fc_error *e)
 {
 	uint64_t now = notify_monotonic_usec();
 
@@ -303,7 +308,8 @@ end_run(struct deliver *dl)
 	if (dl->sent_id != 0) {
 		if (flush_sent(dl, &e) < 0)
 			log_err("outbox %lld: sent, but %s; it will be sent "
-			    "again", (long long)dl->sent_id, e.msg);
+				"again",
+			    (long long)dl->sent_id, e.msg);
 		dl->sent_id = 0;
 	}
 	if (db_synchronous(dl->db, true, &e) < 0 ||
@@ -316,8 +322,8 @@ end_run(struct deliver *dl)
 	dl->batch_warn.at = 0;
 	if (stuck > 0)
 		log_warn("%lld %s back in the queue after a failed commit",
-		    (long long)stuck, stuck == 1 ? "message is" :
-		    "messages are");
+		    (long long)stuck,
+		    stuck == 1 ? "message is" : "messages are");
 }
 
 /*
@@ -326,19 +332,19 @@ end_run(struct deliver *dl)
  * its message); else delivery.from's address.
  */
 static int
-envelope_sender(struct deliver *dl, int64_t id, char *buf, size_t size,
-		struct fc_error *e)
+envelope_sender(
+    struct deliver *dl, int64_t id, char *buf, size_t size, struct fc_error *e)
 {
 	char key[INKEY_SIZE];
 	int rc;
 
 	if (dl->conf->inbound.enabled) {
-		if ((rc = db_outbox_key_get(dl->db, id, DB_KEY_BOUNCE, key,
-		    sizeof(key), e)) < 0)
+		if ((rc = db_outbox_key_get(
+			 dl->db, id, DB_KEY_BOUNCE, key, sizeof(key), e)) < 0)
 			return rc;
 		if (rc == 1)
-			return inkey_address(dl->conf->inbound.address, key,
-			    buf, size, e);
+			return inkey_address(
+			    dl->conf->inbound.address, key, buf, size, e);
 	}
 	xstrlcpy(buf, dl->from, size);
 	return 0;
@@ -349,7 +355,7 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 {
 	struct outbox_row row;
 	struct strbuf msg = {0};
-	struct durable du = { .at = notify_monotonic_usec() };
+	struct durable du = {.at = notify_monotonic_usec()};
 	int64_t retry_at = 0;
 	int sent = dl->sent, failed_before = dl->failed + dl->dead, rc = 0;
 
@@ -375,19 +381,19 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 			/* A password file that cannot be read: mended outside. */
 			log_err("%s", why.msg);
 			if ((rc = flush_sent(dl, e)) == 0)
-				rc = failed(dl, &row, FC_ETEMP, &why, &retry_at,
-				    e);
+				rc = failed(
+				    dl, &row, FC_ETEMP, &why, &retry_at, e);
 			dl->hold_until = retry_at;
 			break;
 		}
 		if (dl->ops->set_alive != NULL && dl->hooks.alive != NULL)
-			dl->ops->set_alive(dl->t, dl->hooks.alive,
-			    dl->hooks.ctx);
-		if ((rc = envelope_sender(dl, row.id, from, sizeof(from),
-		    e)) < 0)
+			dl->ops->set_alive(
+			    dl->t, dl->hooks.alive, dl->hooks.ctx);
+		if ((rc = envelope_sender(dl, row.id, from, sizeof(from), e)) <
+		    0)
 			break;
-		src = dl->ops->send(dl->t, from, row.recipient, msg.s,
-		    msg.len, &res, &why);
+		src = dl->ops->send(
+		    dl->t, from, row.recipient, msg.s, msg.len, &res, &why);
 		if (src == 0) {
 			log_debug("outbox %lld (%s) sent%s%s",
 			    (long long)row.id, outbox_kind_name(row.kind),

@@ -69,15 +69,15 @@ struct transport;
 
 /* A way of delivering: the real one (transport.h) or a test's fake. */
 struct transport_ops {
-	int (*open)(const struct conf *c, struct transport **out,
-		    struct fc_error *e);
+	int (*open)(
+	    const struct conf *c, struct transport **out, struct fc_error *e);
 	int (*send)(struct transport *t, const char *from, const char *rcpt,
-		    const char *message, size_t len, struct send_result *r,
-		    struct fc_error *e);
+	    const char *message, size_t len, struct send_result *r,
+	    struct fc_error *e);
 	void (*close)(struct transport *t);
 	/* Call alive(ctx) while waiting on the server; NULL = no such thing. */
-	void (*set_alive)(struct transport *t, void (*alive)(void *ctx),
-			  void *ctx);
+	void (*set_alive)(
+	    struct transport *t, void (*alive)(void *ctx), void *ctx);
 };
 
 /* transport_open, transport_send, transport_close, transport_set_alive. */
@@ -102,8 +102,8 @@ struct deliver_hooks {
 	 * nobody is left. NULL = every message goes as queued.
 	 */
 	int (*recheck)(void *ctx, const struct outbox_row *row,
-		       struct strbuf *message, int64_t now, bool *cancel,
-		       int *dropped, struct fc_error *e);
+	    struct strbuf *message, int64_t now, bool *cancel, int *dropped,
+	    struct fc_error *e);
 	void *ctx;
 };
 
@@ -112,27 +112,27 @@ struct deliver {
 	struct db *db;
 	const struct conf *conf;
 	struct retry_policy retry;
-	char from[FC_EMAIL_MAX + 1];		/* envelope sender */
-	const struct transport_ops *ops;	/* the caller may replace it */
-	struct deliver_hooks hooks;		/* the caller's; zero = none */
+	char from[FC_EMAIL_MAX + 1];	 /* envelope sender */
+	const struct transport_ops *ops; /* the caller may replace it */
+	struct deliver_hooks hooks;	 /* the caller's; zero = none */
 
 	/* State between messages and between runs. */
-	struct transport *t;		/* open during a run; NULL between */
-	int64_t hold_until;		/* no delivery before: session refused */
-	int held_passes;		/* passes held in a row; 0 after a send */
-	bool meta_clean;		/* DB_META_TRANSPORT_ERROR known empty */
+	struct transport *t; /* open during a run; NULL between */
+	int64_t hold_until;  /* no delivery before: session refused */
+	int held_passes;     /* passes held in a row; 0 after a send */
+	bool meta_clean;     /* DB_META_TRANSPORT_ERROR known empty */
 	/* The hold's cause for STATUS=, "<stage>: <words>"; "" = none. */
 	char held[DELIVER_ERROR_MAX];
-	struct log_repeat hold_warn;	/* the hold's warning, once a stretch */
-	int64_t sent_id;		/* sent, its mark not yet committed */
+	struct log_repeat hold_warn; /* the hold's warning, once a stretch */
+	int64_t sent_id;	     /* sent, its mark not yet committed */
 	int sent_attempts;
 	/* The last error, for STATUS=; a message sent clears it. */
 	char last_error[DELIVER_ERROR_MAX];
-	struct log_repeat batch_warn;	/* the end of a run's warning */
+	struct log_repeat batch_warn; /* the end of a run's warning */
 
 	/* Outcomes since deliver_init(). */
 	int sent, cancelled, failed, dead;
-	int holds;			/* passes stopped by a session refusal */
+	int holds; /* passes stopped by a session refusal */
 };
 
 /*
@@ -141,15 +141,15 @@ struct deliver {
  * FC_ECONFIG ("delivery.from: ...").
  */
 int deliver_init(struct deliver *dl, const struct conf *c, struct db *db,
-		 struct fc_error *e);
+    struct fc_error *e);
 
 /*
  * Take a new configuration (after a reload): c's envelope sender and
  * retry policy, and any hold lifted. dl is left as it was on error
  * (FC_ECONFIG, "delivery.from: ..."). c must outlive its use in dl.
  */
-int deliver_set_conf(struct deliver *dl, const struct conf *c,
-		     struct fc_error *e);
+int
+deliver_set_conf(struct deliver *dl, const struct conf *c, struct fc_error *e);
 
 /*
  * Deliver every message due now over one connection, until none is left,

@@ -18,12 +18,24 @@ html_escape(struct strbuf *b, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '&': sb_adds(b, "&amp;"); break;
-		case '<': sb_adds(b, "&lt;"); break;
-		case '>': sb_adds(b, "&gt;"); break;
-		case '"': sb_adds(b, "&quot;"); break;
-		case '\'': sb_adds(b, "&#39;"); break;
-		default: sb_addc(b, *s); break;
+		case '&':
+			sb_adds(b, "&amp;");
+			break;
+		case '<':
+			sb_adds(b, "&lt;");
+			break;
+		case '>':
+			sb_adds(b, "&gt;");
+			break;
+		case '"':
+			sb_adds(b, "&quot;");
+			break;
+		case '\'':
+			sb_adds(b, "&#39;");
+			break;
+		default:
+			sb_addc(b, *s);
+			break;
 		}
 	}
 }
@@ -62,10 +74,12 @@ doc_begin(struct doc *d, const char *title)
 {
 	memset(d, 0, sizeof(*d));
 	sb_printf(&d->text, "%s\n\n", title);
-	sb_adds(&d->html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	sb_adds(&d->html,
+	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 	    "<meta name=\"viewport\" content=\"width=device-width\"><title>");
 	html_escape(&d->html, title);
-	sb_adds(&d->html, "</title></head>\n<body style=\"font-family:sans-serif;"
+	sb_adds(&d->html,
+	    "</title></head>\n<body style=\"font-family:sans-serif;"
 	    "font-size:15px;line-height:1.4;color:#222;margin:0;padding:8px;\">\n"
 	    "<h1 style=\"font-size:18px;margin:0 0 12px;\">");
 	html_escape(&d->html, title);
@@ -83,8 +97,10 @@ doc_para(struct doc *d, bool strong, const char *fmt, ...)
 	va_end(ap);
 	wrap(&d->text, s.s ? s.s : "");
 	sb_adds(&d->text, "\n");
-	sb_adds(&d->html, strong ? "<p style=\"margin:0 0 12px;font-weight:bold;"
-	    "color:#a00;\">" : "<p style=\"margin:0 0 12px;\">");
+	sb_adds(&d->html,
+	    strong ? "<p style=\"margin:0 0 12px;font-weight:bold;"
+		     "color:#a00;\">"
+		   : "<p style=\"margin:0 0 12px;\">");
 	html_escape(&d->html, s.s ? s.s : "");
 	sb_adds(&d->html, "</p>\n");
 	sb_free(&s);
@@ -141,12 +157,14 @@ doc_table_end(struct doc *d)
 	rows = n > 0 ? d->ncells / (size_t)n : 0;
 	for (size_t r = 0; r < rows; r++)
 		for (int c = 0; c < n; c++) {
-			size_t w = text_width(d->cells[r * (size_t)n + (size_t)c]);
+			size_t w =
+			    text_width(d->cells[r * (size_t)n + (size_t)c]);
 
 			if (w > width[c])
 				width[c] = w;
 		}
-	sb_adds(&d->html, "<table style=\"border-collapse:collapse;"
+	sb_adds(&d->html,
+	    "<table style=\"border-collapse:collapse;"
 	    "margin:0 0 8px;\">\n");
 	for (size_t r = 0; r < rows; r++) {
 		sb_adds(&d->html, r == 0 ? "<thead><tr>" : "<tr>");
@@ -157,13 +175,16 @@ doc_table_end(struct doc *d)
 			sb_printf(&d->text, "  %s", cell);
 			if (!last)
 				for (size_t w = text_width(cell); w < width[c];
-				    w++)
+				     w++)
 					sb_addc(&d->text, ' ');
-			sb_adds(&d->html, r == 0 ? "<th scope=\"col\" style=\""
-			    "text-align:left;padding:2px 10px 2px 0;"
-			    "border-bottom:1px solid #999;\">" : "<td style=\""
-			    "padding:2px 10px 2px 0;border-bottom:1px solid "
-			    "#ddd;\">");
+			sb_adds(&d->html,
+			    r == 0
+				? "<th scope=\"col\" style=\""
+				  "text-align:left;padding:2px 10px 2px 0;"
+				  "border-bottom:1px solid #999;\">"
+				: "<td style=\""
+				  "padding:2px 10px 2px 0;border-bottom:1px solid "
+				  "#ddd;\">");
 			html_escape(&d->html, cell);
 			sb_adds(&d->html, r == 0 ? "</th>" : "</td>");
 		}
@@ -171,7 +192,8 @@ doc_table_end(struct doc *d)
 		while (d->text.len > 0 && d->text.s[d->text.len - 1] == ' ')
 			d->text.s[--d->text.len] = '\0';
 		sb_addc(&d->text, '\n');
-		sb_adds(&d->html, r == 0 ? "</tr></thead>\n<tbody>\n" : "</tr>\n");
+		sb_adds(
+		    &d->html, r == 0 ? "</tr></thead>\n<tbody>\n" : "</tr>\n");
 	}
 	sb_adds(&d->text, "\n");
 	sb_adds(&d->html, "</tbody></table>\n");
@@ -192,7 +214,8 @@ void
 doc_end(struct doc *d, const char *footer)
 {
 	sb_printf(&d->text, "-- \n%s\n", footer);
-	sb_adds(&d->html, "<p style=\"margin:16px 0 0;color:#666;"
+	sb_adds(&d->html,
+	    "<p style=\"margin:16px 0 0;color:#666;"
 	    "font-size:13px;\">");
 	html_escape(&d->html, footer);
 	sb_adds(&d->html, "</p>\n</body></html>\n");
@@ -207,4 +230,3 @@ doc_free(struct doc *d)
 	sb_free(&d->text);
 	sb_free(&d->html);
 }
-

@@ -26,7 +26,7 @@ struct doc {
 void doc_begin(struct doc *d, const char *title);
 /* A paragraph (strong: shown as a warning), wrapped in the text part. */
 void doc_para(struct doc *d, bool strong, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void doc_heading(struct doc *d, const char *s);
 /* Start a table of ncols (at most DOC_COLS_MAX) columns. */
 void doc_table(struct doc *d, int ncols);

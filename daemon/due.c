@@ -38,18 +38,18 @@ mark_day(const struct contact_mark *m, const char *zone)
 
 void
 due_family(const struct conf *c, const struct family *f, int64_t now,
-	   struct sched_due *out)
+    struct sched_due *out)
 {
 	const char *zone = due_zone(c, f);
 	struct sched_policy p;
 	struct sched_family sf = {
-		.every_days = f->every_days,
-		.status = f->status,
-		.pause_until = f->pause_until,
-		.last_contact_day = f->last_contact_day,
-		.first_due = f->first_due,
-		.last_reached_day = mark_day(&f->last_reached, zone),
-		.last_attempt_day = mark_day(&f->last_attempt, zone),
+	    .every_days = f->every_days,
+	    .status = f->status,
+	    .pause_until = f->pause_until,
+	    .last_contact_day = f->last_contact_day,
+	    .first_due = f->first_due,
+	    .last_reached_day = mark_day(&f->last_reached, zone),
+	    .last_attempt_day = mark_day(&f->last_attempt, zone),
 	};
 
 	due_policy(c, &p);
@@ -58,22 +58,24 @@ due_family(const struct conf *c, const struct family *f, int64_t now,
 
 void
 due_daily_run(const struct conf *c, const char *zone, fc_day last_run,
-	      int64_t now, struct sched_run *out, int64_t *next_at)
+    int64_t now, struct sched_run *out, int64_t *next_at)
 {
 	fc_day today = tz_day(now, zone);
-	int64_t slot = tz_mktime(zone, today, c->reminders.send_hour,
-	    c->reminders.send_minute);
+	int64_t slot = tz_mktime(
+	    zone, today, c->reminders.send_hour, c->reminders.send_minute);
 
-	sched_daily_run(c->reminders.send_days, last_run, today, now >= slot,
-	    out);
+	sched_daily_run(
+	    c->reminders.send_days, last_run, today, now >= slot, out);
 	if (next_at != NULL)
-		*next_at = out->owed ? now : tz_mktime(zone, out->next_day,
-		    c->reminders.send_hour, c->reminders.send_minute);
+		*next_at = out->owed
+		    ? now
+		    : tz_mktime(zone, out->next_day, c->reminders.send_hour,
+			  c->reminders.send_minute);
 }
 
 bool
 due_weekly(const struct conf *c, const char *zone, const char *last_week,
-	   int64_t now, struct sched_week *w, int64_t *next)
+    int64_t now, struct sched_week *w, int64_t *next)
 {
 	int64_t slot;
 

@@ -25,7 +25,7 @@ const char *due_cw_zone(const struct conf *c, const char *tz);
 const char *due_zone(const struct conf *c, const struct family *f);
 /* Where f stands at instant now, in its caseworker's zone. */
 void due_family(const struct conf *c, const struct family *f, int64_t now,
-		struct sched_due *out);
+    struct sched_due *out);
 
 /*
  * Where the daily run of a caseworker of zone stands at now, given their
@@ -34,7 +34,7 @@ void due_family(const struct conf *c, const struct family *f, int64_t now,
  * else the instant of the next slot.
  */
 void due_daily_run(const struct conf *c, const char *zone, fc_day last_run,
-		   int64_t now, struct sched_run *out, int64_t *next_at);
+    int64_t now, struct sched_run *out, int64_t *next_at);
 
 /*
  * Whether the weekly summary of the ISO week now falls in (in zone) is
@@ -43,6 +43,6 @@ void due_daily_run(const struct conf *c, const char *zone, fc_day last_run,
  * *next = now when owed, else the instant it will be.
  */
 bool due_weekly(const struct conf *c, const char *zone, const char *last_week,
-		int64_t now, struct sched_week *w, int64_t *next);
+    int64_t now, struct sched_week *w, int64_t *next);
 
 #endif

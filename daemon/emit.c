@@ -27,16 +27,16 @@ fnv1a(const char *s)
 }
 
 int
-emit_message_id(const struct engine *en, enum outbox_kind kind,
-		const char *key, char *buf, size_t size, struct fc_error *e)
+emit_message_id(const struct engine *en, enum outbox_kind kind, const char *key,
+    char *buf, size_t size, struct fc_error *e)
 {
 	return emit_message_id_key(en, kind, key, NULL, buf, size, e);
 }
 
 int
 emit_message_id_key(const struct engine *en, enum outbox_kind kind,
-		    const char *key, const char *reply_key, char *buf,
-		    size_t size, struct fc_error *e)
+    const char *key, const char *reply_key, char *buf, size_t size,
+    struct fc_error *e)
 {
 	char prefix[64 + INKEY_SIZE];
 
@@ -57,8 +57,7 @@ emit_message_id_key(const struct engine *en, enum outbox_kind kind,
  * text first, and HTML as the first block of its body.
  */
 static void
-add_marker(const struct engine_out *o, struct strbuf *text,
-	   struct strbuf *html)
+add_marker(const struct engine_out *o, struct strbuf *text, struct strbuf *html)
 {
 	const char *body = o->html ? strstr(o->html, "<body") : NULL;
 	const char *end = body ? strchr(body, '>') : NULL;
@@ -77,26 +76,26 @@ add_marker(const struct engine_out *o, struct strbuf *text,
 
 int
 emit_compose(const struct engine *en, const struct engine_out *o,
-	     struct strbuf *message, struct fc_error *e)
+    struct strbuf *message, struct fc_error *e)
 {
 	struct strbuf text = {0}, html = {0};
 	char msgid[MAIL_MESSAGE_ID_MAX + 1], reply_to[FC_EMAIL_MAX + 1];
 	struct mail_msg m = {
-		.from = en->conf->delivery.from,
-		.to = o->recipient,
-		.reply_to = en->conf->delivery.reply_to,
-		.subject = o->subject,
-		.date = o->date,
-		.message_id = msgid,
-		.text = o->text,
-		.html = o->html,
+	    .from = en->conf->delivery.from,
+	    .to = o->recipient,
+	    .reply_to = en->conf->delivery.reply_to,
+	    .subject = o->subject,
+	    .date = o->date,
+	    .message_id = msgid,
+	    .text = o->text,
+	    .html = o->html,
 	};
 	int rc;
 
 	sb_reset(message);
 	if (o->reply_key != NULL) {
 		if ((rc = inkey_address(en->conf->inbound.address, o->reply_key,
-		    reply_to, sizeof(reply_to), e)) < 0)
+			 reply_to, sizeof(reply_to), e)) < 0)
 			return rc;
 		m.reply_to = reply_to;
 		add_marker(o, &text, &html);
@@ -104,8 +103,8 @@ emit_compose(const struct engine *en, const struct engine_out *o,
 		if (o->html != NULL)
 			m.html = sb_str(&html);
 	}
-	rc = emit_message_id_key(en, o->kind, o->key, o->reply_key, msgid,
-	    sizeof(msgid), e);
+	rc = emit_message_id_key(
+	    en, o->kind, o->key, o->reply_key, msgid, sizeof(msgid), e);
 	if (rc == 0)
 		rc = mail_compose(&m, message, e);
 	sb_free(&text);
@@ -122,7 +121,7 @@ takes_replies(enum outbox_kind kind)
 
 int
 emit_queue(struct engine *en, const struct engine_out *in,
-	   struct engine_msg *out, struct fc_error *e)
+    struct engine_msg *out, struct fc_error *e)
 {
 	char reply_key[INKEY_SIZE], bounce_key[INKEY_SIZE];
 	struct engine_out keyed = *in;
@@ -142,8 +141,8 @@ emit_queue(struct engine *en, const struct engine_out *in,
 	}
 	if ((rc = emit_compose(en, o, &msg, e)) < 0) {
 		sb_free(&msg);
-		return err_prefix(e, "%s %s: ", outbox_kind_name(o->kind),
-		    o->key);
+		return err_prefix(
+		    e, "%s %s: ", outbox_kind_name(o->kind), o->key);
 	}
 	out->kind = o->kind;
 	out->recipient = o->recipient;
@@ -157,17 +156,18 @@ emit_queue(struct engine *en, const struct engine_out *in,
 		rc = db_outbox_enqueue(en->db, o->kind, o->recipient, o->key,
 		    msg.s, msg.len, o->date, &out->outbox_id, &out->created, e);
 		for (size_t i = 0; rc == 0 && out->created &&
-		    o->family_ids != NULL && i < o->nfamilies; i++)
-			rc = db_outbox_link(en->db, out->outbox_id,
-			    o->family_ids[i], e);
+		     o->family_ids != NULL && i < o->nfamilies;
+		     i++)
+			rc = db_outbox_link(
+			    en->db, out->outbox_id, o->family_ids[i], e);
 		if (rc == 0 && out->created && inbound)
 			rc = db_outbox_key_add(en->db, bounce_key,
 			    out->outbox_id, 0, DB_KEY_BOUNCE, o->date, e);
 		if (rc == 0 && out->created && o->reply_key != NULL &&
 		    o->reply_key == reply_key)
-			rc = db_outbox_key_add(en->db, reply_key,
-			    out->outbox_id, o->caseworker_id, DB_KEY_REPLY,
-			    o->date, e);
+			rc =
+			    db_outbox_key_add(en->db, reply_key, out->outbox_id,
+				o->caseworker_id, DB_KEY_REPLY, o->date, e);
 	}
 	if (rc == 0 && en->report)
 		en->report(out, en->ctx);

@@ -30,18 +30,18 @@ struct engine_msg {
 	const char *recipient;
 	const char *idem_key;
 	const char *subject;
-	const char *text;	/* the plain-text body, UTF-8, LF line ends */
-	const char *message;	/* the whole RFC 5322 message */
+	const char *text;    /* the plain-text body, UTF-8, LF line ends */
+	const char *message; /* the whole RFC 5322 message */
 	size_t len;
-	size_t nfamilies;	/* families it lists */
-	int64_t outbox_id;	/* 0 when not queued (dry) */
-	bool created;		/* queued now (false: the key was there) */
+	size_t nfamilies;  /* families it lists */
+	int64_t outbox_id; /* 0 when not queued (dry) */
+	bool created;	   /* queued now (false: the key was there) */
 };
 
 struct engine {
 	const struct conf *conf;
 	struct db *db;
-	bool dry;		/* compose and report only */
+	bool dry; /* compose and report only */
 	/* Called for every message composed; may be NULL. */
 	void (*report)(const struct engine_msg *m, void *ctx);
 	void *ctx;
@@ -49,25 +49,25 @@ struct engine {
 };
 
 struct engine_stats {
-	int runs;		/* caseworkers' daily runs done */
-	int reminders;		/* reminder messages queued */
-	int escalations;	/* escalation messages queued */
-	int listed;		/* families listed in reminders */
-	int summaries;		/* caseworkers' weekly summaries queued */
-	int overviews;		/* coordinators' overviews queued */
-	int refused;		/* runs that could make no message (bad records) */
+	int runs;	 /* caseworkers' daily runs done */
+	int reminders;	 /* reminder messages queued */
+	int escalations; /* escalation messages queued */
+	int listed;	 /* families listed in reminders */
+	int summaries;	 /* caseworkers' weekly summaries queued */
+	int overviews;	 /* coordinators' overviews queued */
+	int refused;	 /* runs that could make no message (bad records) */
 };
 
 /* A message to compose and queue. */
 struct engine_out {
 	enum outbox_kind kind;
 	const char *recipient;
-	const char *key;		/* idempotency key */
+	const char *key; /* idempotency key */
 	const char *subject;
 	const char *text;
-	const char *html;		/* NULL = plain text only */
+	const char *html; /* NULL = plain text only */
 	int64_t date;
-	const int64_t *family_ids;	/* the families it lists (re-checked
+	const int64_t *family_ids; /* the families it lists (re-checked
 					   before sending), or NULL */
 	size_t nfamilies;
 	/* With inbound configured: the caseworker a reminder or summary goes
@@ -79,13 +79,12 @@ struct engine_out {
 
 /* The stable Message-ID of the message of kind with idempotency key key. */
 int emit_message_id(const struct engine *en, enum outbox_kind kind,
-		    const char *key, char *buf, size_t size,
-		    struct fc_error *e);
+    const char *key, char *buf, size_t size, struct fc_error *e);
 
 /* The same, with the reply key reply_key (NULL = none) in it. */
 int emit_message_id_key(const struct engine *en, enum outbox_kind kind,
-			const char *key, const char *reply_key, char *buf,
-			size_t size, struct fc_error *e);
+    const char *key, const char *reply_key, char *buf, size_t size,
+    struct fc_error *e);
 
 /*
  * Compose o into message (replaced) as it goes on the wire, From and
@@ -95,7 +94,7 @@ int emit_message_id_key(const struct engine *en, enum outbox_kind kind,
  * break).
  */
 int emit_compose(const struct engine *en, const struct engine_out *o,
-		 struct strbuf *message, struct fc_error *e);
+    struct strbuf *message, struct fc_error *e);
 
 /*
  * Compose o and queue it with the families it lists (dry: only compose),
@@ -106,6 +105,6 @@ int emit_compose(const struct engine *en, const struct engine_out *o,
  * return.
  */
 int emit_queue(struct engine *en, const struct engine_out *o,
-	       struct engine_msg *m, struct fc_error *e);
+    struct engine_msg *m, struct fc_error *e);
 
 #endif

@@ -32,7 +32,7 @@ add_caseworker(const struct caseworker *cw, void *ctx)
 
 int
 engine_init(struct engine *en, const struct conf *c, struct db *db, bool dry,
-	    struct fc_error *e)
+    struct fc_error *e)
 {
 	memset(en, 0, sizeof(*en));
 	en->conf = c;
@@ -43,7 +43,7 @@ engine_init(struct engine *en, const struct conf *c, struct db *db, bool dry,
 
 int
 engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
-	    struct fc_error *e)
+    struct fc_error *e)
 {
 	struct engine_stats ignored = {0};
 	struct cw_list cws = {0};
@@ -51,8 +51,8 @@ engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 
 	if (stats == NULL)
 		stats = &ignored;
-	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws,
-	    e)) == 0 &&
+	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws, e)) ==
+		0 &&
 	    (rc = remind_pass(en, cws.v, cws.n, now, stats, e)) == 0)
 		rc = summary_pass(en, cws.v, cws.n, now, stats, e);
 	free(cws.v);
@@ -60,16 +60,16 @@ engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 }
 
 int
-engine_next_run(struct engine *en, int64_t now, int64_t *when,
-		struct fc_error *e)
+engine_next_run(
+    struct engine *en, int64_t now, int64_t *when, struct fc_error *e)
 {
 	struct cw_list cws = {0};
 	int64_t run = 0, week = 0;
 	int rc;
 
 	*when = 0;
-	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws,
-	    e)) == 0 &&
+	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws, e)) ==
+		0 &&
 	    (rc = remind_next(en, cws.v, cws.n, now, &run, e)) == 0 &&
 	    (rc = summary_next(en, cws.v, cws.n, now, &week, e)) == 0) {
 		*when = run;
@@ -82,15 +82,15 @@ engine_next_run(struct engine *en, int64_t now, int64_t *when,
 
 int
 engine_recheck(struct engine *en, const struct outbox_row *row,
-	       struct strbuf *message, int64_t now, bool *cancel, int *dropped,
-	       struct fc_error *e)
+    struct strbuf *message, int64_t now, bool *cancel, int *dropped,
+    struct fc_error *e)
 {
 	return remind_recheck(en, row, message, now, cancel, dropped, e);
 }
 
 int
-engine_alert_dead(struct engine *en, int64_t now, int *count,
-		  int64_t *next_at, struct fc_error *e)
+engine_alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
+    struct fc_error *e)
 {
 	return alert_dead(en, now, count, next_at, e);
 }

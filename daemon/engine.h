@@ -33,29 +33,29 @@ struct strbuf;
 
 /* Set up en for conf c and database db (reads the installation id). */
 int engine_init(struct engine *en, const struct conf *c, struct db *db,
-		bool dry, struct fc_error *e);
+    bool dry, struct fc_error *e);
 
 /* Do every daily run and weekly summary owed at instant now; stats may be NULL. */
 int engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
-		struct fc_error *e);
+    struct fc_error *e);
 
 /*
  * The next instant after now at which a daily run or a weekly summary
  * falls due (0 when there is none). One owed already gives now.
  */
-int engine_next_run(struct engine *en, int64_t now, int64_t *when,
-		    struct fc_error *e);
+int engine_next_run(
+    struct engine *en, int64_t now, int64_t *when, struct fc_error *e);
 
 /* remind_recheck(): the re-check of a queued message before sending. */
 int engine_recheck(struct engine *en, const struct outbox_row *row,
-		   struct strbuf *message, int64_t now, bool *cancel,
-		   int *dropped, struct fc_error *e);
+    struct strbuf *message, int64_t now, bool *cancel, int *dropped,
+    struct fc_error *e);
 
 /* At most one dead-letter alert per this many seconds. */
 #define ENGINE_ALERT_INTERVAL ALERT_INTERVAL
 
 /* alert_dead(): report the dead letters not yet reported. */
 int engine_alert_dead(struct engine *en, int64_t now, int *count,
-		      int64_t *next_at, struct fc_error *e);
+    int64_t *next_at, struct fc_error *e);
 
 #endif

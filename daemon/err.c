@@ -53,21 +53,37 @@ int
 err_exit_code(int code)
 {
 	switch (code) {
-	case FC_OK:		return EX_OK;
-	case FC_EINVAL:		return EX_DATAERR;
-	case FC_ENOTFOUND:	return EX_NOUSER;
-	case FC_EEXIST:		return EX_DATAERR;
-	case FC_ECONFIG:	return EX_CONFIG;
-	case FC_EIO:		return EX_IOERR;
-	case FC_ENOMEM:		return EX_OSERR;
-	case FC_EBUSY:		return EX_TEMPFAIL;
-	case FC_EDB:		return EX_DATAERR;
-	case FC_ETEMP:		return EX_TEMPFAIL;
-	case FC_EPERM:		return EX_NOPERM;
-	case FC_ENOINPUT:	return EX_NOINPUT;
-	case FC_ECANTCREAT:	return EX_CANTCREAT;
-	case FC_EUSAGE:		return EX_USAGE;
-	case FC_EPERMANENT:	return EX_UNAVAILABLE;
-	default:		return EX_SOFTWARE;
+	case FC_OK:
+		return EX_OK;
+	case FC_EINVAL:
+		return EX_DATAERR;
+	case FC_ENOTFOUND:
+		return EX_NOUSER;
+	case FC_EEXIST:
+		return EX_DATAERR;
+	case FC_ECONFIG:
+		return EX_CONFIG;
+	case FC_EIO:
+		return EX_IOERR;
+	case FC_ENOMEM:
+		return EX_OSERR;
+	case FC_EBUSY:
+		return EX_TEMPFAIL;
+	case FC_EDB:
+		return EX_DATAERR;
+	case FC_ETEMP:
+		return EX_TEMPFAIL;
+	case FC_EPERM:
+		return EX_NOPERM;
+	case FC_ENOINPUT:
+		return EX_NOINPUT;
+	case FC_ECANTCREAT:
+		return EX_CANTCREAT;
+	case FC_EUSAGE:
+		return EX_USAGE;
+	case FC_EPERMANENT:
+		return EX_UNAVAILABLE;
+	default:
+		return EX_SOFTWARE;
 	}
 }

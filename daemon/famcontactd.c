@@ -51,19 +51,19 @@ struct daemon {
 	struct conf *conf;
 	struct db *db;
 	struct engine en;
-	struct deliver dl;		/* the outbox's driver; its counters
+	struct deliver dl;	/* the outbox's driver; its counters
 					   are this run's, for --once */
-	int sfd;			/* signalfd: TERM, INT, HUP */
-	struct dbwatch watch;		/* changes made by famcontactctl */
-	struct reserve reserve;		/* the disk, and room kept on it */
+	int sfd;		/* signalfd: TERM, INT, HUP */
+	struct dbwatch watch;	/* changes made by famcontactctl */
+	struct reserve reserve; /* the disk, and room kept on it */
 	int64_t data_version;
 	bool stop;
 	bool reload;
-	int64_t alert_at;		/* dead letters held back until, or 0 */
-	uint64_t watchdog_usec;		/* 0 = no watchdog */
-	uint64_t watchdog_last;		/* monotonic usec of the last ping */
+	int64_t alert_at;	/* dead letters held back until, or 0 */
+	uint64_t watchdog_usec; /* 0 = no watchdog */
+	uint64_t watchdog_last; /* monotonic usec of the last ping */
 	struct log_repeat turn_err, heartbeat_warn;
-	int refused;			/* messages no one could make: bad records */
+	int refused; /* messages no one could make: bad records */
 };
 
 static void
@@ -107,10 +107,12 @@ static void
 warn_inbound(const struct conf *c)
 {
 	if (c->inbound.enabled)
-		log_warn("%s: inbound: reply and bounce addresses are set on "
+		log_warn(
+		    "%s: inbound: reply and bounce addresses are set on "
 		    "outgoing mail, but this version does not read replies or "
 		    "bounces yet: do not ask caseworkers to reply "
-		    "(famcontactd(8), BUGS)", c->path);
+		    "(famcontactd(8), BUGS)",
+		    c->path);
 }
 
 /* Load the configuration, printing every problem. */
@@ -145,17 +147,18 @@ test_config(const char *path)
 		return EX_CONFIG;
 	}
 	if (c->smtp.password_file[0] != '\0' || c->smtp.username[0] != '\0') {
-		rc = password_read(c->smtp.password_file, password,
-		    sizeof(password), &e);
+		rc = password_read(
+		    c->smtp.password_file, password, sizeof(password), &e);
 		if (rc != 0) {
 			fprintf(stderr, "%s\n", e.msg);
 			status = EX_CONFIG;
 		} else if (password[0] == '\0' &&
 		    c->delivery.transport == TRANSPORT_SMTP) {
-			log_warn("%s: smtp.username is set but no password was "
+			log_warn(
+			    "%s: smtp.username is set but no password was "
 			    "found: set smtp.password_file, or pass the %s "
-			    "credential from the systemd unit", path,
-			    PASSWORD_CREDENTIAL_NAME);
+			    "credential from the systemd unit",
+			    path, PASSWORD_CREDENTIAL_NAME);
 		}
 		explicit_bzero(password, sizeof(password));
 	}
@@ -210,7 +213,8 @@ static void
 stop_extend(struct daemon *d)
 {
 	uint64_t usec = (uint64_t)STOP_TIMEOUTS *
-	    (uint64_t)d->conf->smtp.timeout * 1000000 + STOP_SLACK_USEC;
+		(uint64_t)d->conf->smtp.timeout * 1000000 +
+	    STOP_SLACK_USEC;
 
 	notify_send("STOPPING=1\nEXTEND_TIMEOUT_USEC=%" PRIu64, usec);
 }
@@ -225,8 +229,8 @@ read_signals(struct daemon *d)
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			if (!d->stop) {
 				log_info("%s: finishing and exiting",
-				    si.ssi_signo == SIGTERM ? "SIGTERM" :
-				    "SIGINT");
+				    si.ssi_signo == SIGTERM ? "SIGTERM"
+							    : "SIGINT");
 				stop_extend(d);
 			}
 			d->stop = true;
@@ -254,7 +258,7 @@ hook_alive(void *ctx)
 
 static int
 hook_recheck(void *ctx, const struct outbox_row *row, struct strbuf *message,
-	     int64_t now, bool *cancel, int *dropped, struct fc_error *e)
+    int64_t now, bool *cancel, int *dropped, struct fc_error *e)
 {
 	struct daemon *d = ctx;
 
@@ -286,8 +290,8 @@ work(struct daemon *d, struct fc_error *e)
 	for (int round = 0; round < 2; round++) {
 		if ((rc = deliver_run(&d->dl, e)) < 0)
 			return rc;
-		if ((rc = engine_alert_dead(&d->en, now_utc(), &alerts,
-		    &d->alert_at, e)) < 0)
+		if ((rc = engine_alert_dead(
+			 &d->en, now_utc(), &alerts, &d->alert_at, e)) < 0)
 			return rc;
 		if (alerts == 0)
 			break;
@@ -324,15 +328,18 @@ reload(struct daemon *d)
 
 	d->reload = false;
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading "
-	    "the configuration", notify_monotonic_usec());
+		    "the configuration",
+	    notify_monotonic_usec());
 	log_info("SIGHUP: reading %s again", d->conf->path);
 	if (load_conf(d->conf->path, c) != 0 ||
 	    deliver_set_conf(&d->dl, c, &e) < 0) {
 		if (e.msg[0])
 			log_err("%s: %s", d->conf->path, e.msg);
 		log_err("%s: the new configuration is not valid; carrying on "
-		    "with the old one", d->conf->path);
-		note_error(d, "the new configuration is not valid; running on "
+			"with the old one",
+		    d->conf->path);
+		note_error(d,
+		    "the new configuration is not valid; running on "
 		    "the old one (see the log)");
 		free(c);
 		notify_send("READY=1");
@@ -340,7 +347,8 @@ reload(struct daemon *d)
 	}
 	if (strcmp(c->database, d->conf->database) != 0)
 		log_warn("%s: a new database path takes a restart; carrying "
-		    "on with %s", d->conf->path, d->conf->database);
+			 "on with %s",
+		    d->conf->path, d->conf->database);
 	xstrlcpy(c->database, d->conf->database, sizeof(c->database));
 	free(d->conf);
 	d->conf = c;
@@ -380,8 +388,8 @@ report(struct daemon *d, int64_t when)
 	if (db_outbox_stats(d->db, now_utc(), &ob, &e) < 0)
 		note_error(d, e.msg);
 	notify_send("STATUS=next event %s; %" PRId64 " waiting, %" PRId64
-	    " failing%s%s%s%s%s%s", at, ob.pending,
-	    ob.failing, d->reserve.full ? "; " : "",
+		    " failing%s%s%s%s%s%s",
+	    at, ob.pending, ob.failing, d->reserve.full ? "; " : "",
 	    d->reserve.full ? d->reserve.status : "",
 	    d->dl.held[0] ? "; delivery held: " : "", d->dl.held,
 	    d->dl.last_error[0] ? "; last error: " : "", d->dl.last_error);
@@ -418,8 +426,8 @@ loop(struct daemon *d)
 {
 	struct fc_error e = {0};
 
-	if (dbwatch_open(&d->watch, d->conf->database, RESERVE_SUFFIX,
-	    &e) < 0) {
+	if (dbwatch_open(&d->watch, d->conf->database, RESERVE_SUFFIX, &e) <
+	    0) {
 		log_err("%s", e.msg);
 		return EX_OSERR;
 	}
@@ -432,8 +440,8 @@ loop(struct daemon *d)
 	notify_send("READY=1\nSTATUS=started; first turn under way");
 	for (;;) {
 		struct pollfd pfd[2] = {
-			{ .fd = d->sfd, .events = POLLIN },
-			{ .fd = d->watch.fd, .events = POLLIN },
+		    {.fd = d->sfd, .events = POLLIN},
+		    {.fd = d->watch.fd, .events = POLLIN},
 		};
 		int64_t when = 0, wait_ms = -1, version = 0;
 		bool turn_failed = true;
@@ -449,7 +457,7 @@ loop(struct daemon *d)
 			if (e.code == FC_EDB) {
 				notify_send("STOPPING=1\nSTATUS=%s", e.msg);
 				log_err("stopping: the database needs mending "
-				    "(see famcontactd(8), DIAGNOSTICS)");
+					"(see famcontactd(8), DIAGNOSTICS)");
 				return EX_DATAERR;
 			}
 			/* Busy, or the disk full: try again soon. */
@@ -478,8 +486,9 @@ loop(struct daemon *d)
 			if (when != 0) {
 				int64_t left = when - now_utc();
 
-				wait_ms = left <= 0 ? 0 : left > INT_MAX / 1000 ?
-				    INT_MAX : left * 1000;
+				wait_ms = left <= 0	    ? 0
+				    : left > INT_MAX / 1000 ? INT_MAX
+							    : left * 1000;
 			}
 			/* The watchdog wants a ping at half its interval. */
 			if (d->watchdog_usec != 0) {
@@ -492,7 +501,7 @@ loop(struct daemon *d)
 			watchdog(d);
 			if (rc == 0 && d->watchdog_usec != 0 && when != 0 &&
 			    now_utc() < when)
-				continue;	/* only the watchdog's turn */
+				continue; /* only the watchdog's turn */
 			if (rc == 0 && d->watchdog_usec != 0 && when == 0)
 				continue;
 			if (rc < 0 && errno != EINTR) {
@@ -500,7 +509,7 @@ loop(struct daemon *d)
 				return EX_OSERR;
 			}
 			if (rc == 0)
-				break;		/* the event is due */
+				break; /* the event is due */
 			if (pfd[0].revents & POLLIN) {
 				read_signals(d);
 				if (d->stop || d->reload)
@@ -547,7 +556,7 @@ setup_signals(struct daemon *d)
 static int
 run(const char *path, bool once)
 {
-	struct daemon d = { .sfd = -1, .watch = { .fd = -1 } };
+	struct daemon d = {.sfd = -1, .watch = {.fd = -1}};
 	struct fc_error e = {0};
 	int64_t requeued = 0;
 	int status = EX_OK, rc;
@@ -565,10 +574,10 @@ run(const char *path, bool once)
 		return EX_CONFIG;
 	}
 	d.dl.hooks = (struct deliver_hooks){
-		.stop = hook_stop,
-		.alive = hook_alive,
-		.recheck = hook_recheck,
-		.ctx = &d,
+	    .stop = hook_stop,
+	    .alive = hook_alive,
+	    .recheck = hook_recheck,
+	    .ctx = &d,
 	};
 	if (setup_signals(&d) < 0) {
 		free(d.conf);
@@ -578,8 +587,8 @@ run(const char *path, bool once)
 	if ((rc = db_open(d.conf->database, DB_OPEN_CREATE, &d.db, &e)) < 0 ||
 	    (rc = db_quick_check(d.db, &e)) < 0 ||
 	    (rc = engine_init(&d.en, d.conf, d.db, false, &e)) < 0 ||
-	    (rc = db_outbox_requeue_sending(d.db, now_utc(), &requeued,
-	    &e)) < 0) {
+	    (rc = db_outbox_requeue_sending(d.db, now_utc(), &requeued, &e)) <
+		0) {
 		log_err("%s", e.msg);
 		status = err_exit_code(rc);
 		goto out;
@@ -587,17 +596,20 @@ run(const char *path, bool once)
 	d.dl.db = d.db;
 	if (requeued > 0)
 		log_warn("%lld %s being sent when famcontactd last stopped: "
-		    "sending again with the same Message-ID",
-		    (long long)requeued, requeued == 1 ? "message was" :
-		    "messages were");
+			 "sending again with the same Message-ID",
+		    (long long)requeued,
+		    requeued == 1 ? "message was" : "messages were");
 	log_info("famcontactd %s: database %s, %s delivery%s", FC_VERSION,
-	    d.conf->database, d.conf->delivery.transport == TRANSPORT_SMTP ?
-	    "SMTP" : "Maildir", once ? ", one pass" : "");
+	    d.conf->database,
+	    d.conf->delivery.transport == TRANSPORT_SMTP ? "SMTP" : "Maildir",
+	    once ? ", one pass" : "");
 
 	if (!once) {
 		if (notify_init() < 0)
-			log_warn("NOTIFY_SOCKET: %s; not telling systemd how we "
-			    "are", strerror(errno));
+			log_warn(
+			    "NOTIFY_SOCKET: %s; not telling systemd how we "
+			    "are",
+			    strerror(errno));
 		d.watchdog_usec = notify_watchdog_usec();
 		d.watchdog_last = notify_monotonic_usec();
 		set_pid(&d, (long)getpid());
@@ -611,26 +623,27 @@ run(const char *path, bool once)
 		status = err_exit_code(e.code);
 	} else if (d.stop) {
 		log_err("interrupted: the messages still queued wait for the "
-		    "next run");
+			"next run");
 		status = EX_TEMPFAIL;
 	} else if (d.refused > 0) {
 		log_err("%d %s could not be made from the records in the "
-		    "database (see the errors above)", d.refused,
-		    d.refused == 1 ? "message" : "messages");
+			"database (see the errors above)",
+		    d.refused, d.refused == 1 ? "message" : "messages");
 		status = EX_DATAERR;
 	} else if (d.dl.dead > 0) {
 		log_err("%d %s refused for good: see famcontactctl outbox list "
-		    "--state dead", d.dl.dead, d.dl.dead == 1 ? "message was" :
-		    "messages were");
+			"--state dead",
+		    d.dl.dead,
+		    d.dl.dead == 1 ? "message was" : "messages were");
 		status = EX_UNAVAILABLE;
 	} else if (d.dl.holds > 0) {
 		log_err("the server refused the session: every message stays "
-		    "queued for the next run");
+			"queued for the next run");
 		status = EX_TEMPFAIL;
 	} else if (d.dl.failed > 0) {
 		log_err("%d delivery %s failed and will be retried: see "
-		    "famcontactctl outbox list --state queued", d.dl.failed,
-		    d.dl.failed == 1 ? "attempt" : "attempts");
+			"famcontactctl outbox list --state queued",
+		    d.dl.failed, d.dl.failed == 1 ? "attempt" : "attempts");
 		status = EX_TEMPFAIL;
 	}
 	log_info("one pass done: %d sent, %d cancelled, %d to retry, %d dead",
@@ -656,14 +669,14 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"debug", no_argument, NULL, 'd'},
-		{"test-config", no_argument, NULL, 'n'},
-		{"once", no_argument, NULL, OPT_ONCE},
-		{"dump-keys", no_argument, NULL, OPT_DUMP_KEYS},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"test-config", no_argument, NULL, 'n'},
+	    {"once", no_argument, NULL, OPT_ONCE},
+	    {"dump-keys", no_argument, NULL, OPT_DUMP_KEYS},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = CONF_DEFAULT_PATH;
 	bool debug = false, test = false, once = false;

@@ -37,10 +37,10 @@ struct imap {
 	CURL *curl;
 	char url[FC_URL_MAX];
 	int timeout;
-	struct strbuf reply;	/* untagged replies of the last command */
-	size_t limit;		/* most bytes reply may hold */
-	bool over;		/* the reply went over limit */
-	char last[IMAP_LINE_MAX + 1];	/* the server's last reply line */
+	struct strbuf reply;	      /* untagged replies of the last command */
+	size_t limit;		      /* most bytes reply may hold */
+	bool over;		      /* the reply went over limit */
+	char last[IMAP_LINE_MAX + 1]; /* the server's last reply line */
 	char partial[IMAP_LINE_MAX + 1];
 	size_t partial_len;
 	char errbuf[CURL_ERROR_SIZE];
@@ -52,7 +52,8 @@ sanitise(const char *s, char *buf, size_t size)
 {
 	size_t n = strlen(s), o = 0;
 
-	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == ' '))
+	while (
+	    n > 0 && (s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == ' '))
 		n--;
 	for (size_t i = 0; i < n && o + 1 < size; i++) {
 		unsigned char ch = (unsigned char)s[i];
@@ -91,7 +92,8 @@ on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 			sanitise(im->partial, im->last, sizeof(im->last));
 			im->partial_len = 0;
 		} else if (im->partial_len < IMAP_LINE_MAX) {
-			im->partial[im->partial_len++] = data[i] == '\0' ? '?' : data[i];
+			im->partial[im->partial_len++] =
+			    data[i] == '\0' ? '?' : data[i];
 		}
 	}
 	return 0;
@@ -110,14 +112,14 @@ loopback(const char *host, size_t n)
 	buf[n] = '\0';
 	if (util_strcaseeq(buf, "localhost") || strcmp(buf, "[::1]") == 0)
 		return true;
-	return sscanf(buf, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 &&
-	       b < 256 && c < 256 && d < 256;
+	return sscanf(buf, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 &&
+	    a == 127 && b < 256 && c < 256 && d < 256;
 }
 
 /* Check url: scheme, no credentials, a mailbox, nothing after it; the host. */
 static int
 check_url(const char *url, bool *tls, const char **host, size_t *host_len,
-	  struct fc_error *e)
+    struct fc_error *e)
 {
 	const char *auth, *path, *port;
 
@@ -128,22 +130,27 @@ check_url(const char *url, bool *tls, const char **host, size_t *host_len,
 		*tls = false;
 		auth = url + 7;
 	} else {
-		return err_set(e, FC_ECONFIG, "IMAP URL must start with imaps:// or imap://");
+		return err_set(e, FC_ECONFIG,
+		    "IMAP URL must start with imaps:// or imap://");
 	}
 	path = strchr(auth, '/');
 	if (path == NULL || path[1] == '\0')
-		return err_set(e, FC_ECONFIG, "IMAP URL must name a mailbox "
-			       "(imaps://host/INBOX)");
+		return err_set(e, FC_ECONFIG,
+		    "IMAP URL must name a mailbox "
+		    "(imaps://host/INBOX)");
 	if (memchr(auth, '@', (size_t)(path - auth)) != NULL)
-		return err_set(e, FC_ECONFIG, "IMAP URL must not hold a user name or "
-			       "password: set them apart");
+		return err_set(e, FC_ECONFIG,
+		    "IMAP URL must not hold a user name or "
+		    "password: set them apart");
 	if (strpbrk(path, ";?#") != NULL)
-		return err_set(e, FC_ECONFIG, "IMAP URL must end with the mailbox "
-			       "(no \";\", \"?\" or \"#\")");
+		return err_set(e, FC_ECONFIG,
+		    "IMAP URL must end with the mailbox "
+		    "(no \";\", \"?\" or \"#\")");
 	for (const char *p = url; *p != '\0'; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-			return err_set(e, FC_ECONFIG, "IMAP URL must be printable ASCII "
-				       "without spaces (percent-encode the mailbox)");
+			return err_set(e, FC_ECONFIG,
+			    "IMAP URL must be printable ASCII "
+			    "without spaces (percent-encode the mailbox)");
 	*host = auth;
 	port = auth[0] == '[' ? memchr(auth, ']', (size_t)(path - auth)) : auth;
 	if (port == NULL)
@@ -173,8 +180,9 @@ imap_open(const struct imap_settings *s, struct imap **out, struct fc_error *e)
 		return r;
 	/* imap:// without allow_plain: STARTTLS, required below. */
 	if (!tls && s->allow_plain && !loopback(host, host_len))
-		return err_set(e, FC_ECONFIG, "plain IMAP is allowed only to a loopback "
-			       "address (127.0.0.1, ::1, localhost); use imaps://");
+		return err_set(e, FC_ECONFIG,
+		    "plain IMAP is allowed only to a loopback "
+		    "address (127.0.0.1, ::1, localhost); use imaps://");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return err_set(e, FC_ENOMEM, "cannot initialise libcurl");
 	im = xcalloc(1, sizeof(*im));
@@ -182,25 +190,27 @@ imap_open(const struct imap_settings *s, struct imap **out, struct fc_error *e)
 	if (xstrlcpy(im->url, s->url, sizeof(im->url)) != 0) {
 		curl_global_cleanup();
 		free(im);
-		return err_set(e, FC_ECONFIG, "IMAP URL is longer than %d bytes", FC_URL_MAX - 1);
+		return err_set(e, FC_ECONFIG,
+		    "IMAP URL is longer than %d bytes", FC_URL_MAX - 1);
 	}
 	if ((im->curl = curl_easy_init()) == NULL) {
 		curl_global_cleanup();
 		free(im);
 		return err_set(e, FC_ENOMEM, "cannot initialise libcurl");
 	}
-#define SET(opt, val)							\
-	do {								\
-		if (rc == CURLE_OK)					\
-			rc = curl_easy_setopt(im->curl, opt, val);	\
+#define SET(opt, val) \
+	do { \
+		if (rc == CURLE_OK) \
+			rc = curl_easy_setopt(im->curl, opt, val); \
 	} while (0)
 	SET(CURLOPT_PROTOCOLS_STR, "imap,imaps");
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, "imap,imaps");
 	/* No proxy from the environment: the route is the configured one. */
 	SET(CURLOPT_PROXY, "");
 	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_USE_SSL, !tls && s->allow_plain ? (long)CURLUSESSL_NONE :
-	    (long)CURLUSESSL_ALL);
+	SET(CURLOPT_USE_SSL,
+	    !tls && s->allow_plain ? (long)CURLUSESSL_NONE
+				   : (long)CURLUSESSL_ALL);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -223,8 +233,9 @@ imap_open(const struct imap_settings *s, struct imap **out, struct fc_error *e)
 #undef SET
 	if (rc != CURLE_OK) {
 		imap_close(im);
-		return err_set(e, FC_ECONFIG, "libcurl cannot do IMAP as asked: %s",
-			       curl_easy_strerror(rc));
+		return err_set(e, FC_ECONFIG,
+		    "libcurl cannot do IMAP as asked: %s",
+		    curl_easy_strerror(rc));
 	}
 	*out = im;
 	return 0;
@@ -236,7 +247,8 @@ imap_open(const struct imap_settings *s, struct imap **out, struct fc_error *e)
  * message in im->reply).
  */
 static int
-perform(struct imap *im, const char *url, const char *cmd, size_t limit, struct fc_error *e)
+perform(struct imap *im, const char *url, const char *cmd, size_t limit,
+    struct fc_error *e)
 {
 	const char *what = cmd != NULL ? cmd : "FETCH";
 	CURLcode rc;
@@ -256,23 +268,23 @@ perform(struct imap *im, const char *url, const char *cmd, size_t limit, struct 
 	if (rc == CURLE_OK)
 		return 0;
 	if (im->over)
-		return err_set(e, FC_EINVAL, "IMAP %s: the reply is larger than %zu bytes",
-			       what, limit);
-	sanitise(im->errbuf[0] != '\0' ? im->errbuf : curl_easy_strerror(rc), detail,
-		 sizeof(detail));
+		return err_set(e, FC_EINVAL,
+		    "IMAP %s: the reply is larger than %zu bytes", what, limit);
+	sanitise(im->errbuf[0] != '\0' ? im->errbuf : curl_easy_strerror(rc),
+	    detail, sizeof(detail));
 	switch (rc) {
 	case CURLE_LOGIN_DENIED:
-		return err_set(e, FC_EPERM, "IMAP login refused: %s%s%s", detail,
-			       im->last[0] != '\0' ? ": " : "", im->last);
+		return err_set(e, FC_EPERM, "IMAP login refused: %s%s%s",
+		    detail, im->last[0] != '\0' ? ": " : "", im->last);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
 		return err_set(e, FC_ECONFIG, "IMAP: %s", detail);
 	case CURLE_QUOTE_ERROR:
 		return err_set(e, FC_ETEMP, "IMAP %s refused: %s", what,
-			       im->last[0] != '\0' ? im->last : detail);
+		    im->last[0] != '\0' ? im->last : detail);
 	default:
 		return err_set(e, FC_ETEMP, "IMAP: %s%s%s", detail,
-			       im->last[0] != '\0' ? ": " : "", im->last);
+		    im->last[0] != '\0' ? ": " : "", im->last);
 	}
 }
 
@@ -302,7 +314,7 @@ imap_unseen(struct imap *im, uint32_t **uids, size_t *n, struct fc_error *e)
 	*n = 0;
 	if ((r = command(im, "UID SEARCH UNSEEN", limit, e)) != 0)
 		return r;
-	for (p = sb_str(&im->reply); *p != '\0'; ) {
+	for (p = sb_str(&im->reply); *p != '\0';) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
 
@@ -317,17 +329,22 @@ imap_unseen(struct imap *im, uint32_t **uids, size_t *n, struct fc_error *e)
 					q++;
 				if (q == end)
 					break;
-				for (d = q; q < end && *q >= '0' && *q <= '9' && v <= UINT32_MAX; q++)
-					v = v * 10 + (unsigned long long)(*q - '0');
+				for (d = q; q < end && *q >= '0' && *q <= '9' &&
+				     v <= UINT32_MAX;
+				     q++)
+					v = v * 10 +
+					    (unsigned long long)(*q - '0');
 				if (q == d || v == 0 || v > UINT32_MAX ||
 				    (q < end && *q != ' ' && *q != '\r')) {
 					free(*uids);
 					*uids = NULL;
 					*n = 0;
-					return err_set(e, FC_EINVAL, "IMAP SEARCH reply is not a "
-						       "list of UIDs");
+					return err_set(e, FC_EINVAL,
+					    "IMAP SEARCH reply is not a "
+					    "list of UIDs");
 				}
-				*uids = xreallocarray(*uids, *n + 1, sizeof(**uids));
+				*uids = xreallocarray(
+				    *uids, *n + 1, sizeof(**uids));
 				(*uids)[(*n)++] = (uint32_t)v;
 			}
 		}
@@ -341,23 +358,27 @@ imap_unseen(struct imap *im, uint32_t **uids, size_t *n, struct fc_error *e)
 }
 
 int
-imap_fetch(struct imap *im, uint32_t uid, struct strbuf *out, struct fc_error *e)
+imap_fetch(
+    struct imap *im, uint32_t uid, struct strbuf *out, struct fc_error *e)
 {
 	char url[FC_URL_MAX + 32], cmd[IMAP_COMMAND_MAX];
 	int r;
 
-	if (xsnprintf(url, sizeof(url), "%s/;UID=%u", im->url, (unsigned)uid) != 0 ||
+	if (xsnprintf(url, sizeof(url), "%s/;UID=%u", im->url, (unsigned)uid) !=
+		0 ||
 	    xsnprintf(cmd, sizeof(cmd), "UID STORE %u -FLAGS.SILENT (\\Seen)",
-		      (unsigned)uid) != 0)
+		(unsigned)uid) != 0)
 		return err_set(e, FC_EINTERNAL, "IMAP command does not fit");
 	r = perform(im, url, NULL, FC_MAIL_IN_MAX, e);
 	if (r == FC_EINVAL)
-		return err_set(e, FC_EINVAL, "IMAP message %u is larger than %d bytes",
-			       (unsigned)uid, FC_MAIL_IN_MAX);
+		return err_set(e, FC_EINVAL,
+		    "IMAP message %u is larger than %d bytes", (unsigned)uid,
+		    FC_MAIL_IN_MAX);
 	if (r != 0)
 		return r;
 	if (im->reply.len == 0)
-		return err_set(e, FC_ENOTFOUND, "IMAP message %u is gone", (unsigned)uid);
+		return err_set(
+		    e, FC_ENOTFOUND, "IMAP message %u is gone", (unsigned)uid);
 	sb_add(out, im->reply.s, im->reply.len);
 	/* Unseen again until it is handled (see the top of the file). */
 	return command(im, cmd, 64 * 1024, e);
@@ -369,7 +390,7 @@ imap_mark_seen(struct imap *im, uint32_t uid, struct fc_error *e)
 	char cmd[IMAP_COMMAND_MAX];
 
 	if (xsnprintf(cmd, sizeof(cmd), "UID STORE %u +FLAGS.SILENT (\\Seen)",
-		      (unsigned)uid) != 0)
+		(unsigned)uid) != 0)
 		return err_set(e, FC_EINTERNAL, "IMAP command does not fit");
 	return command(im, cmd, 64 * 1024, e);
 }

@@ -34,30 +34,35 @@ struct strbuf;
 struct imap;
 
 struct imap_settings {
-	const char *url;	/* imaps://host[:port]/MAILBOX or imap://...; the mailbox
+	const char
+	    *url; /* imaps://host[:port]/MAILBOX or imap://...; the mailbox
 				   is required (e.g. "INBOX") */
-	const char *username;	/* "" or NULL = none */
-	const char *password;	/* read by the caller; copied, caller may wipe it */
-	const char *ca_file;	/* "" or NULL = the system's certificates */
-	bool allow_plain;	/* imap:// without TLS, to a loopback host only */
-	int timeout;		/* seconds for connect and each reply; 0 = 60 */
+	const char *username; /* "" or NULL = none */
+	const char
+	    *password; /* read by the caller; copied, caller may wipe it */
+	const char *ca_file; /* "" or NULL = the system's certificates */
+	bool allow_plain;    /* imap:// without TLS, to a loopback host only */
+	int timeout;	     /* seconds for connect and each reply; 0 = 60 */
 };
 
 /* A client for s (no connection yet): 0 or FC_ECONFIG / FC_ENOMEM. Free with imap_close(). */
-int imap_open(const struct imap_settings *s, struct imap **out, struct fc_error *e);
+int
+imap_open(const struct imap_settings *s, struct imap **out, struct fc_error *e);
 
 /*
  * The UIDs of the unseen messages, ascending, at most FC_IMAP_BATCH_MAX
  * (the lowest): *uids (caller frees; NULL when none) and *n. 0 or an error.
  */
-int imap_unseen(struct imap *im, uint32_t **uids, size_t *n, struct fc_error *e);
+int
+imap_unseen(struct imap *im, uint32_t **uids, size_t *n, struct fc_error *e);
 
 /*
  * The whole message uid (RFC 5322 bytes, as the server gives them) appended
  * to out; it stays unseen (see imap.c); FC_ENOTFOUND when it is gone,
  * FC_EINVAL when it is larger than FC_MAIL_IN_MAX.
  */
-int imap_fetch(struct imap *im, uint32_t uid, struct strbuf *out, struct fc_error *e);
+int imap_fetch(
+    struct imap *im, uint32_t uid, struct strbuf *out, struct fc_error *e);
 
 /* Set \Seen on message uid: 0 or an error. */
 int imap_mark_seen(struct imap *im, uint32_t uid, struct fc_error *e);

@@ -14,13 +14,13 @@
 #define KEY_BYTES 16
 
 _Static_assert((KEY_BYTES * 8 + 5) / 6 == FC_INBOUND_KEY_LEN,
-	       "FC_INBOUND_KEY_LEN is the base64 length of KEY_BYTES");
+    "FC_INBOUND_KEY_LEN is the base64 length of KEY_BYTES");
 
 int
 inkey_new(char key[INKEY_SIZE], struct fc_error *e)
 {
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+				  "abcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char raw[KEY_BYTES];
 	size_t n = 0;
 	unsigned bits = 0, acc = 0;
@@ -43,15 +43,16 @@ inkey_new(char key[INKEY_SIZE], struct fc_error *e)
 
 int
 inkey_address(const char *pattern, const char *key, char *buf, size_t size,
-	      struct fc_error *e)
+    struct fc_error *e)
 {
 	const char *k = strstr(pattern, "%k");
 
 	if (k == NULL)
 		return err_set(e, FC_EINVAL, "inbound.address holds no %%k");
 	if (xsnprintf(buf, size, "%.*s%s%s", (int)(k - pattern), pattern, key,
-	    k + 2) != 0)
-		return err_set(e, FC_EINVAL, "inbound.address: too long with "
+		k + 2) != 0)
+		return err_set(e, FC_EINVAL,
+		    "inbound.address: too long with "
 		    "its key");
 	return 0;
 }

@@ -26,7 +26,7 @@ int inkey_new(char key[INKEY_SIZE], struct fc_error *e);
  * pattern (inbound.address, "%k" once) with key in place of "%k", into
  * buf: 0, or FC_EINVAL when pattern holds no "%k" or buf is too small.
  */
-int inkey_address(const char *pattern, const char *key, char *buf,
-		  size_t size, struct fc_error *e);
+int inkey_address(const char *pattern, const char *key, char *buf, size_t size,
+    struct fc_error *e);
 
 #endif

@@ -24,7 +24,7 @@ log_init(const char *name, bool debug)
 }
 
 static void vlog(int prio, const char *level, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 static void
 vlog(int prio, const char *level, const char *fmt, va_list ap)
@@ -49,16 +49,15 @@ vlog(int prio, const char *level, const char *fmt, va_list ap)
 	}
 }
 
-#define LOG_FN(fn, prio, level, guard)				\
-	void							\
-	fn(const char *fmt, ...)				\
-	{							\
-		va_list ap;					\
-		if (!(guard))					\
-			return;					\
-		va_start(ap, fmt);				\
-		vlog(prio, level, fmt, ap);			\
-		va_end(ap);					\
+#define LOG_FN(fn, prio, level, guard) \
+	void fn(const char *fmt, ...) \
+	{ \
+		va_list ap; \
+		if (!(guard)) \
+			return; \
+		va_start(ap, fmt); \
+		vlog(prio, level, fmt, ap); \
+		va_end(ap); \
 	}
 
 LOG_FN(log_err, 3, "error: ", true)

@@ -24,7 +24,7 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A message that can come back every turn, at one place (log_repeated()). */
 struct log_repeat {
 	char msg[FC_ERRMSG_MAX];
-	uint64_t at;			/* monotonic usec when logged; 0 = never */
+	uint64_t at; /* monotonic usec when logged; 0 = never */
 };
 
 /*

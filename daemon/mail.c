@@ -42,8 +42,8 @@
 /* RFC 2045 6.7 (5): encoded lines are at most 76 characters, the "=" of a soft break included. */
 #define QP_LINE_MAX 76
 /* RFC 5322 3.3: a four-digit year; the same range as date_parse(). */
-#define DATE_MIN INT64_C(-2208988800)	/* 1900-01-01T00:00:00Z */
-#define DATE_MAX INT64_C(253402300799)	/* 9999-12-31T23:59:59Z */
+#define DATE_MIN INT64_C(-2208988800)  /* 1900-01-01T00:00:00Z */
+#define DATE_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 /* RFC 2046 5.1.1: at most 70 characters; "=_" never occurs in quoted-printable. */
 #define BOUNDARY_PREFIX "=_fcd_"
 #define BOUNDARY_SIZE (sizeof(BOUNDARY_PREFIX) + 16)
@@ -63,12 +63,13 @@ struct mailbox {
 /* A header being written, folded at whitespace. */
 struct header {
 	struct strbuf *out;
-	size_t col;	/* length of the current line */
-	bool empty;	/* nothing after "Name:" yet: never fold there */
+	size_t col; /* length of the current line */
+	bool empty; /* nothing after "Name:" yet: never fold there */
 };
 
 /* Split s, which valid_mailbox() accepted, the same way it reads it. */
-static void mailbox_parse(const char *s, struct mailbox *mb)
+static void
+mailbox_parse(const char *s, struct mailbox *mb)
 {
 	const char *lt = strrchr(s, '<'), *name, *end;
 	size_t len = strlen(s), n = 0;
@@ -101,27 +102,34 @@ static void mailbox_parse(const char *s, struct mailbox *mb)
 }
 
 /* Checks shared by every header value: no line break, UTF-8, no control but TAB. */
-static int check_header_text(const char *field, const char *s, struct fc_error *e)
+static int
+check_header_text(const char *field, const char *s, struct fc_error *e)
 {
 	size_t n = strlen(s);
 
 	if (has_crlf(s, n))
-		return err_set(e, FC_EINVAL, "mail %s contains a line break: refused, it could "
-			       "add a header or a recipient", field);
+		return err_set(e, FC_EINVAL,
+		    "mail %s contains a line break: refused, it could "
+		    "add a header or a recipient",
+		    field);
 	if (!text_utf8_valid(s, n))
-		return err_set(e, FC_EINVAL, "mail %s is not valid UTF-8", field);
+		return err_set(
+		    e, FC_EINVAL, "mail %s is not valid UTF-8", field);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return err_set(e, FC_EINVAL, "mail %s contains a control character "
-				       "(byte %zu)", field, i + 1);
+			return err_set(e, FC_EINVAL,
+			    "mail %s contains a control character "
+			    "(byte %zu)",
+			    field, i + 1);
 	}
 	return 0;
 }
 
-static int check_mailbox(const char *field, const char *s, struct mailbox *mb,
-			 struct fc_error *e)
+static int
+check_mailbox(
+    const char *field, const char *s, struct mailbox *mb, struct fc_error *e)
 {
 	int r = check_header_text(field, s, e);
 
@@ -129,26 +137,30 @@ static int check_mailbox(const char *field, const char *s, struct mailbox *mb,
 		return r;
 	/* valid_mailbox() would quote the value in its message: say only which field. */
 	if (valid_mailbox(s, NULL) != 0)
-		return err_set(e, FC_EINVAL, "mail %s is not a mailbox (\"Name <local@domain>\" "
-			       "or \"local@domain\")", field);
+		return err_set(e, FC_EINVAL,
+		    "mail %s is not a mailbox (\"Name <local@domain>\" "
+		    "or \"local@domain\")",
+		    field);
 	mailbox_parse(s, mb);
 	return 0;
 }
 
-static int check_address(const char *field, const char *s, struct fc_error *e)
+static int
+check_address(const char *field, const char *s, struct fc_error *e)
 {
 	int r = check_header_text(field, s, e);
 
 	if (r != 0)
 		return r;
 	if (valid_email(s, NULL) != 0)
-		return err_set(e, FC_EINVAL, "mail %s is not an e-mail address (local@domain)",
-			       field);
+		return err_set(e, FC_EINVAL,
+		    "mail %s is not an e-mail address (local@domain)", field);
 	return 0;
 }
 
 /* RFC 5322 3.6.4, narrowed: printable ASCII, no space, "<" or ">", one "@" inside. */
-static int check_message_id(const char *s, struct fc_error *e)
+static int
+check_message_id(const char *s, struct fc_error *e)
 {
 	size_t n = strlen(s), at = 0, ats = 0;
 	int r = check_header_text("Message-ID", s, e);
@@ -156,42 +168,51 @@ static int check_message_id(const char *s, struct fc_error *e)
 	if (r != 0)
 		return r;
 	if (n == 0 || n > MAIL_MESSAGE_ID_MAX)
-		return err_set(e, FC_EINVAL, "mail Message-ID must be 1 to %d characters",
-			       MAIL_MESSAGE_ID_MAX);
+		return err_set(e, FC_EINVAL,
+		    "mail Message-ID must be 1 to %d characters",
+		    MAIL_MESSAGE_ID_MAX);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>')
-			return err_set(e, FC_EINVAL, "mail Message-ID may hold only printable ASCII "
-				       "without spaces, \"<\" and \">\" (byte %zu)", i + 1);
+			return err_set(e, FC_EINVAL,
+			    "mail Message-ID may hold only printable ASCII "
+			    "without spaces, \"<\" and \">\" (byte %zu)",
+			    i + 1);
 		if (c == '@') {
 			ats++;
 			at = i;
 		}
 	}
 	if (ats != 1 || at == 0 || at == n - 1)
-		return err_set(e, FC_EINVAL, "mail Message-ID must be \"local@domain\"");
+		return err_set(
+		    e, FC_EINVAL, "mail Message-ID must be \"local@domain\"");
 	return 0;
 }
 
-static int check_body(const char *field, const char *s, struct fc_error *e)
+static int
+check_body(const char *field, const char *s, struct fc_error *e)
 {
 	if (!text_utf8_valid(s, strlen(s)))
-		return err_set(e, FC_EINVAL, "mail %s is not valid UTF-8", field);
+		return err_set(
+		    e, FC_EINVAL, "mail %s is not valid UTF-8", field);
 	return 0;
 }
 
 /* RFC 5322 3.3 date-time in UTC, built without the locale. */
-static int format_date(int64_t t, char *buf, size_t size, struct fc_error *e)
+static int
+format_date(int64_t t, char *buf, size_t size, struct fc_error *e)
 {
-	static const char *const wday[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
-	static const char *const month[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static const char *const wday[] = {
+	    "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+	static const char *const month[] = {"Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	int64_t days, secs;
 	int y, m, d;
 
 	if (t < DATE_MIN || t > DATE_MAX)
-		return err_set(e, FC_EINVAL, "mail Date is out of range (years 1900 to 9999)");
+		return err_set(e, FC_EINVAL,
+		    "mail Date is out of range (years 1900 to 9999)");
 	days = t / SECS_PER_DAY;
 	secs = t % SECS_PER_DAY;
 	if (secs < 0) {
@@ -200,13 +221,16 @@ static int format_date(int64_t t, char *buf, size_t size, struct fc_error *e)
 	}
 	civil_from_day((fc_day)days, &y, &m, &d);
 	if (xsnprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-		      wday[day_weekday((fc_day)days) - 1], d, month[m - 1], y,
-		      (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60)) != 0)
-		return err_set(e, FC_EINTERNAL, "mail Date does not fit its buffer");
+		wday[day_weekday((fc_day)days) - 1], d, month[m - 1], y,
+		(int)(secs / 3600), (int)(secs / 60 % 60),
+		(int)(secs % 60)) != 0)
+		return err_set(
+		    e, FC_EINTERNAL, "mail Date does not fit its buffer");
 	return 0;
 }
 
-static void header_begin(struct header *h, struct strbuf *out, const char *name)
+static void
+header_begin(struct header *h, struct strbuf *out, const char *name)
 {
 	h->out = out;
 	h->col = strlen(name) + 1;
@@ -220,8 +244,9 @@ static void header_begin(struct header *h, struct strbuf *out, const char *name)
  * ws when the line would grow past limit: unfolding (RFC 5322 2.2.3) gives
  * back exactly ws and s.
  */
-static void header_add(struct header *h, const char *ws, size_t ws_len, const char *s,
-		       size_t n, size_t limit)
+static void
+header_add(struct header *h, const char *ws, size_t ws_len, const char *s,
+    size_t n, size_t limit)
 {
 	if (!h->empty && h->col + ws_len + n > limit) {
 		sb_adds(h->out, CRLF);
@@ -233,13 +258,15 @@ static void header_add(struct header *h, const char *ws, size_t ws_len, const ch
 	h->empty = false;
 }
 
-static void header_end(struct header *h)
+static void
+header_end(struct header *h)
 {
 	sb_adds(h->out, CRLF);
 }
 
 /* A whole header with a value that cannot be folded (a date, an address, a token). */
-static void header_line(struct strbuf *out, const char *name, const char *value)
+static void
+header_line(struct strbuf *out, const char *name, const char *value)
 {
 	struct header h;
 
@@ -249,7 +276,8 @@ static void header_line(struct strbuf *out, const char *name, const char *value)
 }
 
 /* Length of the chunk of s at pos: its run of spaces (*ws bytes), then the word after it. */
-static size_t next_chunk(const char *s, size_t n, size_t pos, size_t *ws)
+static size_t
+next_chunk(const char *s, size_t n, size_t pos, size_t *ws)
 {
 	size_t i = pos;
 
@@ -266,25 +294,29 @@ static size_t next_chunk(const char *s, size_t n, size_t pos, size_t *ws)
  * no space at either end (a reader would drop it), no "=?" (a reader would
  * take it for an encoded word), and each word fits on a line.
  */
-static bool fits_as_is(const struct header *h, const char *s, size_t n)
+static bool
+fits_as_is(const struct header *h, const char *s, size_t n)
 {
 	size_t ws, len;
 
 	if (n == 0 || s[0] == ' ' || s[n - 1] == ' ')
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e || (s[i] == '=' && i + 1 < n && s[i + 1] == '?'))
+		if (s[i] < 0x20 || s[i] > 0x7e ||
+		    (s[i] == '=' && i + 1 < n && s[i + 1] == '?'))
 			return false;
 	for (size_t pos = 0; pos < n; pos += len) {
 		len = next_chunk(s, n, pos, &ws);
-		if (pos == 0 ? h->col + 1 + len > MAIL_LINE_SOFT : len > MAIL_LINE_SOFT)
+		if (pos == 0 ? h->col + 1 + len > MAIL_LINE_SOFT
+			     : len > MAIL_LINE_SOFT)
 			return false;
 	}
 	return true;
 }
 
 /* Write s, which fits_as_is() accepted: " " and the first word, then each chunk. */
-static void header_add_as_is(struct header *h, const char *s, size_t n)
+static void
+header_add_as_is(struct header *h, const char *s, size_t n)
 {
 	size_t ws, len;
 
@@ -293,20 +325,23 @@ static void header_add_as_is(struct header *h, const char *s, size_t n)
 		if (pos == 0)
 			header_add(h, " ", 1, s, len, MAIL_LINE_SOFT);
 		else
-			header_add(h, s + pos, ws, s + pos + ws, len - ws, MAIL_LINE_SOFT);
+			header_add(h, s + pos, ws, s + pos + ws, len - ws,
+			    MAIL_LINE_SOFT);
 	}
 }
 
 /* Length of the UTF-8 sequence that begins with lead (the text is valid UTF-8). */
-static size_t utf8_len(unsigned char lead)
+static size_t
+utf8_len(unsigned char lead)
 {
 	return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
 }
 
-static size_t base64_encode(const unsigned char *in, size_t n, char *out)
+static size_t
+base64_encode(const unsigned char *in, size_t n, char *out)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i += B64_IN) {
@@ -329,19 +364,23 @@ static size_t base64_encode(const unsigned char *in, size_t n, char *out)
  * long as the line allows; the white space between them is not part of
  * the text (RFC 2047 6.2), so any split gives back s.
  */
-static void header_add_encoded(struct header *h, const char *s, size_t n)
+static void
+header_add_encoded(struct header *h, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	char word[EW_MAX + 1];
 	size_t pos = 0;
 
 	while (pos < n) {
-		size_t room = h->col + 1 < EW_LINE_MAX ? EW_LINE_MAX - h->col - 1 : 0;
+		size_t room =
+		    h->col + 1 < EW_LINE_MAX ? EW_LINE_MAX - h->col - 1 : 0;
 		size_t max, take = 0, len;
 
 		if (room > EW_MAX)
 			room = EW_MAX;
-		max = room > EW_OVERHEAD ? (room - EW_OVERHEAD) / B64_OUT * B64_IN : 0;
+		max = room > EW_OVERHEAD
+		    ? (room - EW_OVERHEAD) / B64_OUT * B64_IN
+		    : 0;
 		while (pos + take < n && take + utf8_len(p[pos + take]) <= max)
 			take += utf8_len(p[pos + take]);
 		if (take == 0) {
@@ -362,7 +401,8 @@ static void header_add_encoded(struct header *h, const char *s, size_t n)
 }
 
 /* Unstructured text (RFC 5322 3.2.5): as it is, or encoded words. */
-static void header_add_text(struct header *h, const char *s)
+static void
+header_add_text(struct header *h, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -373,10 +413,12 @@ static void header_add_text(struct header *h, const char *s)
 }
 
 /* RFC 5322 3.2.3 atext. */
-static bool is_atext(char c)
+static bool
+is_atext(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /*
@@ -384,7 +426,8 @@ static bool is_atext(char c)
  * when it holds specials, encoded words when it is not ASCII or does not fold.
  * Whether it went out as encoded words.
  */
-static bool header_add_phrase(struct header *h, const char *name)
+static bool
+header_add_phrase(struct header *h, const char *name)
 {
 	size_t n = strlen(name);
 	struct strbuf q = {0};
@@ -415,7 +458,8 @@ static bool header_add_phrase(struct header *h, const char *name)
 	return encoded;
 }
 
-static void header_mailbox(struct strbuf *out, const char *name, const struct mailbox *mb)
+static void
+header_mailbox(struct strbuf *out, const char *name, const struct mailbox *mb)
 {
 	char addr[FC_EMAIL_MAX + 3];
 	struct header h;
@@ -431,13 +475,15 @@ static void header_mailbox(struct strbuf *out, const char *name, const struct ma
 		memcpy(addr + 1, mb->addr, n);
 		addr[n + 1] = '>';
 		/* The line of an encoded word stays within 76 (RFC 2047 2), the address too. */
-		header_add(&h, " ", 1, addr, n + 2, encoded ? EW_LINE_MAX : MAIL_LINE_SOFT);
+		header_add(&h, " ", 1, addr, n + 2,
+		    encoded ? EW_LINE_MAX : MAIL_LINE_SOFT);
 	}
 	header_end(&h);
 }
 
 /* One line of body text (no line break in it) as quoted-printable lines. */
-static void qp_line(struct strbuf *out, const char *s, size_t n)
+static void
+qp_line(struct strbuf *out, const char *s, size_t n)
 {
 	size_t col = 0;
 
@@ -446,7 +492,7 @@ static void qp_line(struct strbuf *out, const char *s, size_t n)
 		bool last = i + 1 == n;
 		/* RFC 2045 6.7 (2), (3): printable ASCII but "=", and white space not at the end. */
 		bool literal = (c >= 0x21 && c <= 0x7e && c != '=') ||
-			       ((c == ' ' || c == '\t') && !last);
+		    ((c == ' ' || c == '\t') && !last);
 		/* Room for the "=" of a soft line break (6.7 (5)) unless nothing follows. */
 		size_t limit = last ? QP_LINE_MAX : QP_LINE_MAX - 1;
 
@@ -454,14 +500,17 @@ static void qp_line(struct strbuf *out, const char *s, size_t n)
 			sb_adds(out, "=" CRLF);
 			col = 0;
 		}
-		if (col == 0 && (c == '.' || (c == 'F' && n - i >= 5 &&
-					       memcmp(s + i, "From ", 5) == 0)))
+		if (col == 0 &&
+		    (c == '.' ||
+			(c == 'F' && n - i >= 5 &&
+			    memcmp(s + i, "From ", 5) == 0)))
 			literal = false;
 		if (literal) {
 			sb_addc(out, (char)c);
 			col++;
 		} else {
-			char enc[3] = { '=', hex_digits[c >> 4], hex_digits[c & 0xf] };
+			char enc[3] = {
+			    '=', hex_digits[c >> 4], hex_digits[c & 0xf]};
 
 			sb_add(out, enc, sizeof(enc));
 			col += sizeof(enc);
@@ -470,7 +519,8 @@ static void qp_line(struct strbuf *out, const char *s, size_t n)
 }
 
 /* Text with any line ends as quoted-printable with CRLF line ends. */
-static void qp_body(struct strbuf *out, const char *s)
+static void
+qp_body(struct strbuf *out, const char *s)
 {
 	while (*s != '\0') {
 		size_t n = strcspn(s, "\r\n");
@@ -486,9 +536,12 @@ static void qp_body(struct strbuf *out, const char *s)
 }
 
 /* FNV-1a, 64 bits, over one more field (and a separator). */
-static uint64_t fnv1a(uint64_t h, const char *s)
+static uint64_t
+fnv1a(uint64_t h, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); ; p++) {
+	for (const unsigned char *p =
+		 (const unsigned char *)(s != NULL ? s : "");
+	     ; p++) {
 		h ^= *p;
 		h *= UINT64_C(0x100000001b3);
 		if (*p == '\0')
@@ -497,32 +550,38 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 }
 
 /* A boundary that depends only on the message, so that a retry composes the same bytes. */
-static void make_boundary(const struct mail_msg *m, const char *date,
-			  char buf[static BOUNDARY_SIZE])
+static void
+make_boundary(
+    const struct mail_msg *m, const char *date, char buf[static BOUNDARY_SIZE])
 {
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	const char *fields[] = { date, m->from, m->to, m->reply_to, m->subject,
-				 m->message_id, m->text, m->html };
+	const char *fields[] = {date, m->from, m->to, m->reply_to, m->subject,
+	    m->message_id, m->text, m->html};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
 		h = fnv1a(h, fields[i]);
 	memcpy(buf, BOUNDARY_PREFIX, sizeof(BOUNDARY_PREFIX) - 1);
 	for (size_t i = 0; i < 16; i++)
-		buf[sizeof(BOUNDARY_PREFIX) - 1 + i] = hex_digits[(h >> (60 - 4 * i)) & 0xf];
+		buf[sizeof(BOUNDARY_PREFIX) - 1 + i] =
+		    hex_digits[(h >> (60 - 4 * i)) & 0xf];
 	buf[BOUNDARY_SIZE - 1] = '\0';
 }
 
-static void add_part(struct strbuf *out, const char *boundary, const char *type,
-		     const char *s)
+static void
+add_part(
+    struct strbuf *out, const char *boundary, const char *type, const char *s)
 {
-	sb_printf(out, "--%s" CRLF "Content-Type: %s; charset=UTF-8" CRLF
-		  "Content-Transfer-Encoding: quoted-printable" CRLF CRLF, boundary, type);
+	sb_printf(out,
+	    "--%s" CRLF "Content-Type: %s; charset=UTF-8" CRLF
+	    "Content-Transfer-Encoding: quoted-printable" CRLF CRLF,
+	    boundary, type);
 	qp_body(out, s);
 	/* The CRLF before the next delimiter belongs to it (RFC 2046 5.1.1). */
 	sb_adds(out, CRLF);
 }
 
-int mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *e)
+int
+mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *e)
 {
 	struct mailbox from, reply_to;
 	char date[64], boundary[BOUNDARY_SIZE];
@@ -534,11 +593,15 @@ int mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *
 
 	if (m->from == NULL || m->to == NULL || m->message_id == NULL)
 		return err_set(e, FC_EINVAL, "mail %s is missing",
-			       m->from == NULL ? "From" : m->to == NULL ? "To" : "Message-ID");
+		    m->from == NULL	? "From"
+			: m->to == NULL ? "To"
+					: "Message-ID");
 	/* Everything is checked before anything is written: out stays as it was on error. */
 	if ((r = check_mailbox("From", m->from, &from, e)) != 0 ||
 	    (r = check_address("To", m->to, e)) != 0 ||
-	    (has_reply_to && (r = check_mailbox("Reply-To", m->reply_to, &reply_to, e)) != 0) ||
+	    (has_reply_to &&
+		(r = check_mailbox("Reply-To", m->reply_to, &reply_to, e)) !=
+		    0) ||
 	    (r = check_header_text("Subject", subject, e)) != 0 ||
 	    (r = check_message_id(m->message_id, e)) != 0 ||
 	    (r = check_body("text", text, e)) != 0 ||
@@ -558,15 +621,19 @@ int mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *
 	sb_adds(out, "MIME-Version: 1.0" CRLF);
 	if (m->html != NULL) {
 		make_boundary(m, date, boundary);
-		sb_printf(out, "Content-Type: multipart/alternative; boundary=\"%s\"" CRLF
-			  "Content-Transfer-Encoding: 7bit" CRLF, boundary);
+		sb_printf(out,
+		    "Content-Type: multipart/alternative; boundary=\"%s\"" CRLF
+		    "Content-Transfer-Encoding: 7bit" CRLF,
+		    boundary);
 	} else {
-		sb_adds(out, "Content-Type: text/plain; charset=UTF-8" CRLF
-			"Content-Transfer-Encoding: quoted-printable" CRLF);
+		sb_adds(out,
+		    "Content-Type: text/plain; charset=UTF-8" CRLF
+		    "Content-Transfer-Encoding: quoted-printable" CRLF);
 	}
 	/* RFC 3834 5: no auto-replies to a machine; Exchange honours its own header. */
-	sb_adds(out, "Auto-Submitted: auto-generated" CRLF "X-Auto-Response-Suppress: All" CRLF
-		CRLF);
+	sb_adds(out,
+	    "Auto-Submitted: auto-generated" CRLF
+	    "X-Auto-Response-Suppress: All" CRLF CRLF);
 	if (m->html == NULL) {
 		qp_body(out, text);
 		return 0;
@@ -578,7 +645,8 @@ int mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *
 	return 0;
 }
 
-int mail_address(const char *mailbox, char *buf, size_t size, struct fc_error *e)
+int
+mail_address(const char *mailbox, char *buf, size_t size, struct fc_error *e)
 {
 	struct mailbox mb;
 	int r;
@@ -588,17 +656,19 @@ int mail_address(const char *mailbox, char *buf, size_t size, struct fc_error *e
 	if ((r = check_mailbox("address", mailbox, &mb, e)) != 0)
 		return r;
 	if (xstrlcpy(buf, mb.addr, size) != 0)
-		return err_set(e, FC_EINTERNAL, "mail address does not fit its buffer");
+		return err_set(
+		    e, FC_EINTERNAL, "mail address does not fit its buffer");
 	return 0;
 }
 
 /* A dot-atom-text (RFC 5322 3.2.3) of letters, digits, "-" and "_". */
-static bool valid_prefix(const char *s)
+static bool
+valid_prefix(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > MESSAGE_ID_PREFIX_MAX || s[0] == '.' || s[n - 1] == '.' ||
-	    strstr(s, "..") != NULL)
+	if (n == 0 || n > MESSAGE_ID_PREFIX_MAX || s[0] == '.' ||
+	    s[n - 1] == '.' || strstr(s, "..") != NULL)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -610,20 +680,25 @@ static bool valid_prefix(const char *s)
 	return true;
 }
 
-int mail_message_id(const char *prefix, int64_t id, const char *from, char *buf,
-		    size_t size, struct fc_error *e)
+int
+mail_message_id(const char *prefix, int64_t id, const char *from, char *buf,
+    size_t size, struct fc_error *e)
 {
 	struct mailbox mb;
 	int r;
 
 	if (prefix == NULL || !valid_prefix(prefix))
-		return err_set(e, FC_EINVAL, "Message-ID prefix must be 1 to %d letters, digits, "
-			       "\"-\", \"_\" or inner \".\"", MESSAGE_ID_PREFIX_MAX);
+		return err_set(e, FC_EINVAL,
+		    "Message-ID prefix must be 1 to %d letters, digits, "
+		    "\"-\", \"_\" or inner \".\"",
+		    MESSAGE_ID_PREFIX_MAX);
 	if (from == NULL)
 		return err_set(e, FC_EINVAL, "mail From is missing");
 	if ((r = check_mailbox("From", from, &mb, e)) != 0)
 		return r;
-	if (xsnprintf(buf, size, "%s.%" PRId64 "@%s", prefix, id, strchr(mb.addr, '@') + 1) != 0)
-		return err_set(e, FC_EINTERNAL, "Message-ID does not fit its buffer");
+	if (xsnprintf(buf, size, "%s.%" PRId64 "@%s", prefix, id,
+		strchr(mb.addr, '@') + 1) != 0)
+		return err_set(
+		    e, FC_EINTERNAL, "Message-ID does not fit its buffer");
 	return 0;
 }

@@ -24,14 +24,14 @@ struct strbuf;
 #define MAIL_MESSAGE_ID_MAX 400
 
 struct mail_msg {
-	const char *from;	/* "Display Name <addr>" or "addr" (delivery.from) */
-	const char *to;		/* one address */
+	const char *from; /* "Display Name <addr>" or "addr" (delivery.from) */
+	const char *to;	  /* one address */
 	const char *reply_to;	/* NULL or "" = none */
 	const char *subject;	/* UTF-8 */
 	int64_t date;		/* UTC seconds, for the Date header */
-	const char *message_id;	/* without <>: "local@domain" */
-	const char *text;	/* UTF-8 plain-text body, LF or CRLF line ends */
-	const char *html;	/* NULL, or a UTF-8 HTML alternative */
+	const char *message_id; /* without <>: "local@domain" */
+	const char *text; /* UTF-8 plain-text body, LF or CRLF line ends */
+	const char *html; /* NULL, or a UTF-8 HTML alternative */
 };
 
 /*
@@ -42,16 +42,16 @@ struct mail_msg {
  * CR) each become CRLF, and the body always ends with one. The output
  * depends only on m: composing the same message again gives the same bytes.
  */
-int mail_compose(const struct mail_msg *m, struct strbuf *out,
-		 struct fc_error *e);
+int
+mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *e);
 
 /*
  * The bare address of a mailbox ("Name <a@b>" -> "a@b") into buf (FC_EMAIL_MAX
  * + 1 bytes always suffice). FC_EINVAL when mailbox is not valid,
  * FC_EINTERNAL when buf is too small.
  */
-int mail_address(const char *mailbox, char *buf, size_t size,
-		 struct fc_error *e);
+int
+mail_address(const char *mailbox, char *buf, size_t size, struct fc_error *e);
 
 /*
  * A Message-ID "<prefix>.<id>@<domain of from>" (without <>) into buf, at
@@ -59,7 +59,7 @@ int mail_address(const char *mailbox, char *buf, size_t size,
  * prefix: letters, digits, "-", "_" and inner "."; FC_EINVAL when prefix
  * or from is not valid, FC_EINTERNAL when buf is too small.
  */
-int mail_message_id(const char *prefix, int64_t id, const char *from,
-		    char *buf, size_t size, struct fc_error *e);
+int mail_message_id(const char *prefix, int64_t id, const char *from, char *buf,
+    size_t size, struct fc_error *e);
 
 #endif

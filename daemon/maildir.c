@@ -25,30 +25,35 @@
 /* Tries at a unique name before giving up (a clash means a broken clock). */
 #define MAILDIR_TRIES 8
 
-static unsigned long deliveries;	/* Q<n> of the unique name */
+static unsigned long deliveries; /* Q<n> of the unique name */
 
 /*
  * Open folder name (relative to at), made 0700 when missing, without
  * following a symbolic link in its place; path is for messages.
  */
 static int
-open_dir(int at, const char *name, const char *path, int *fd,
-	 struct fc_error *e)
+open_dir(
+    int at, const char *name, const char *path, int *fd, struct fc_error *e)
 {
 	struct stat st;
 
 	if (mkdirat(at, name, 0700) != 0 && errno != EEXIST)
-		return err_set(e, FC_EIO, "%s: cannot create the Maildir "
-		    "folder: %s", path, strerror(errno));
-	*fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+		return err_set(e, FC_EIO,
+		    "%s: cannot create the Maildir "
+		    "folder: %s",
+		    path, strerror(errno));
+	*fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*fd >= 0)
 		return 0;
 	/* O_DIRECTORY with O_NOFOLLOW meets a link with ENOTDIR. */
-	if (errno == ELOOP || (errno == ENOTDIR && fstatat(at, name, &st,
-	    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)))
-		return err_set(e, FC_EIO, "%s: a symbolic link; famcontactd "
-		    "delivers into no Maildir folder through a link", path);
+	if (errno == ELOOP ||
+	    (errno == ENOTDIR &&
+		fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		S_ISLNK(st.st_mode)))
+		return err_set(e, FC_EIO,
+		    "%s: a symbolic link; famcontactd "
+		    "delivers into no Maildir folder through a link",
+		    path);
 	if (errno == ENOTDIR)
 		return err_set(e, FC_EIO, "%s: not a folder", path);
 	return err_set(e, FC_EIO, "%s: %s", path, strerror(errno));
@@ -98,7 +103,7 @@ write_all(int fd, const char *s, size_t n)
 /* The file's contents: envelope on top, LF line ends (Maildir use). */
 static void
 file_text(struct strbuf *b, const char *from, const char *rcpt,
-	  const char *message, size_t len)
+    const char *message, size_t len)
 {
 	sb_printf(b, "Return-Path: <%s>\nDelivered-To: %s\n", from, rcpt);
 	for (size_t i = 0; i < len; i++) {
@@ -151,8 +156,8 @@ open_dirs(const char *dir, struct maildir_fds *d, struct fc_error *e)
 
 int
 maildir_deliver(const char *dir, const char *from, const char *rcpt,
-		const char *message, size_t len, char *name, size_t size,
-		struct fc_error *e)
+    const char *message, size_t len, char *name, size_t size,
+    struct fc_error *e)
 {
 	char tmp[FC_PATH_MAX], new[FC_PATH_MAX], unique[MAILDIR_UNIQUE_MAX];
 	char host[4 * MAILDIR_HOST_MAX + 1];
@@ -170,35 +175,38 @@ maildir_deliver(const char *dir, const char *from, const char *rcpt,
 	for (tries = 0; tries < MAILDIR_TRIES; tries++) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if (xsnprintf(unique, sizeof(unique), "%lld.M%06ldP%ldQ%lu.%s",
-		    (long long)ts.tv_sec, ts.tv_nsec / 1000L, (long)getpid(),
-		    ++deliveries, host) != 0 ||
-		    xsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, unique) != 0 ||
-		    xsnprintf(new, sizeof(new), "%s/new/%s", dir, unique) != 0) {
+			(long long)ts.tv_sec, ts.tv_nsec / 1000L,
+			(long)getpid(), ++deliveries, host) != 0 ||
+		    xsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, unique) !=
+			0 ||
+		    xsnprintf(new, sizeof(new), "%s/new/%s", dir, unique) !=
+			0) {
 			close_dirs(&d);
 			return err_set(e, FC_EIO, "%s: path too long", dir);
 		}
-		fd = openat(d.tmp, unique, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(d.tmp, unique,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
 	if (fd < 0) {
 		rc = err_set(e, FC_EIO, "%s: cannot create: %s", tmp,
-		    tries == MAILDIR_TRIES ? "no unique name" : strerror(errno));
+		    tries == MAILDIR_TRIES ? "no unique name"
+					   : strerror(errno));
 		close_dirs(&d);
 		return rc;
 	}
 
 	file_text(&b, from, rcpt, message, len);
 	if (write_all(fd, b.s, b.len) != 0 || fsync(fd) != 0) {
-		rc = err_set(e, FC_EIO, "%s: cannot write: %s", tmp,
-		    strerror(errno));
+		rc = err_set(
+		    e, FC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
 		close(fd);
 		goto fail;
 	}
 	if (close(fd) != 0) {
-		rc = err_set(e, FC_EIO, "%s: cannot write: %s", tmp,
-		    strerror(errno));
+		rc = err_set(
+		    e, FC_EIO, "%s: cannot write: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	/* linkat() never replaces a file; renameat() where links are missing. */
@@ -218,8 +226,8 @@ maildir_deliver(const char *dir, const char *from, const char *rcpt,
 	}
 	if (fsync(d.new) != 0) {
 		/* The message is there; only its durability is in doubt. */
-		rc = err_set(e, FC_EIO, "%s/new: cannot sync: %s", dir,
-		    strerror(errno));
+		rc = err_set(
+		    e, FC_EIO, "%s/new: cannot sync: %s", dir, strerror(errno));
 		close_dirs(&d);
 		sb_free(&b);
 		return rc;

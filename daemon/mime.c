@@ -65,8 +65,9 @@ utf8_put(struct strbuf *b, uint32_t cp)
 static bool
 unsafe(uint32_t cp)
 {
-	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
-	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 ||
+	    cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
+	    (cp >= 0x2066 && cp <= 0x2069);
 }
 
 void
@@ -86,7 +87,7 @@ mime_clean(const char *s, size_t n, char *buf, size_t size)
 		}
 		utf8_put(&b, unsafe(cp) ? ' ' : cp);
 		if (b.len < size)
-			keep = b.len;	/* cut only between characters */
+			keep = b.len; /* cut only between characters */
 		p += len;
 		n -= len;
 	}
@@ -110,8 +111,8 @@ clean_lower(const char *s, char *buf, size_t size)
 	/* A header value such as "auto-replied (vacation)": the first word. */
 	while (p != NULL && (*p == ' ' || *p == '\t'))
 		p++;
-	while (p != NULL && p[n] != '\0' && p[n] != ';' && p[n] != ' ' && p[n] != '\t' &&
-	       p[n] != '(')
+	while (p != NULL && p[n] != '\0' && p[n] != ';' && p[n] != ' ' &&
+	    p[n] != '\t' && p[n] != '(')
 		n++;
 	mime_clean(p, n, buf, size);
 	for (char *q = buf; *q != '\0'; q++)
@@ -128,14 +129,18 @@ address_of(const char *value, char *buf, size_t size)
 	char tmp[FC_EMAIL_MAX + 2];
 
 	buf[0] = '\0';
-	if (value == NULL || (list = internet_address_list_parse(NULL, value)) == NULL)
+	if (value == NULL ||
+	    (list = internet_address_list_parse(NULL, value)) == NULL)
 		return;
-	for (int i = 0; i < internet_address_list_length(list) && addr == NULL; i++) {
+	for (int i = 0; i < internet_address_list_length(list) && addr == NULL;
+	     i++) {
 		a = internet_address_list_get_address(list, i);
 		if (INTERNET_ADDRESS_IS_MAILBOX(a))
-			addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+			addr = internet_address_mailbox_get_addr(
+			    INTERNET_ADDRESS_MAILBOX(a));
 	}
-	if (addr != NULL && strlen(addr) <= FC_EMAIL_MAX && strchr(addr, ' ') == NULL) {
+	if (addr != NULL && strlen(addr) <= FC_EMAIL_MAX &&
+	    strchr(addr, ' ') == NULL) {
 		clean_str(addr, tmp, sizeof(tmp));
 		xstrlcpy(buf, tmp, size);
 	}
@@ -173,19 +178,21 @@ references(struct mime_message *m, const char *irt, const char *refs)
 
 	if (irt != NULL && (r = g_mime_references_parse(NULL, irt)) != NULL) {
 		if (g_mime_references_length(r) > 0)
-			msgid_copy(g_mime_references_get_message_id(r, 0), m->in_reply_to,
-				   sizeof(m->in_reply_to));
+			msgid_copy(g_mime_references_get_message_id(r, 0),
+			    m->in_reply_to, sizeof(m->in_reply_to));
 		g_mime_references_free(r);
 	}
 	if (refs == NULL || (r = g_mime_references_parse(NULL, refs)) == NULL)
 		return;
 	n = g_mime_references_length(r);
 	first = n > FC_REFERENCES_MAX ? n - FC_REFERENCES_MAX : 0;
-	m->references = xcalloc((size_t)(n - first) + 1, sizeof(*m->references));
+	m->references =
+	    xcalloc((size_t)(n - first) + 1, sizeof(*m->references));
 	for (int i = first; i < n; i++) {
 		char id[FC_MSGID_MAX + 1];
 
-		msgid_copy(g_mime_references_get_message_id(r, i), id, sizeof(id));
+		msgid_copy(
+		    g_mime_references_get_message_id(r, i), id, sizeof(id));
 		if (id[0] != '\0')
 			m->references[m->nreferences++] = xstrdup(id);
 	}
@@ -257,11 +264,12 @@ mime_unflow(const char *text, size_t len, bool delsp, struct strbuf *out)
 		cur_depth = depth;
 		p += depth;
 		n -= depth;
-		if (n > 0 && p[0] == ' ') {	/* 4.4: space-stuffing */
+		if (n > 0 && p[0] == ' ') { /* 4.4: space-stuffing */
 			p++;
 			n--;
 		}
-		flowed = n > 0 && p[n - 1] == ' ' && !(n == 3 && memcmp(p, "-- ", 3) == 0);
+		flowed = n > 0 && p[n - 1] == ' ' &&
+		    !(n == 3 && memcmp(p, "-- ", 3) == 0);
 		sb_add(&cur, p, flowed && delsp ? n - 1 : n);
 		if (!flowed) {
 			for (size_t i = 0; i < cur_depth; i++)
@@ -289,11 +297,11 @@ mime_unflow(const char *text, size_t len, bool delsp, struct strbuf *out)
 
 struct html {
 	struct strbuf *out;
-	int quote;		/* <blockquote> depth */
-	int pre;		/* <pre> depth */
-	bool line_start;	/* nothing written on this line yet */
-	bool space;		/* a blank is pending before the next word */
-	int newlines;		/* line ends written in a row */
+	int quote;	 /* <blockquote> depth */
+	int pre;	 /* <pre> depth */
+	bool line_start; /* nothing written on this line yet */
+	bool space;	 /* a blank is pending before the next word */
+	int newlines;	 /* line ends written in a row */
 };
 
 static void
@@ -337,11 +345,26 @@ static const struct {
 	const char *name;
 	uint32_t cp;
 } entities[] = {
-	{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' },
-	{ "nbsp", 0xA0 }, { "ndash", 0x2013 }, { "mdash", 0x2014 }, { "hellip", 0x2026 },
-	{ "lsquo", 0x2018 }, { "rsquo", 0x2019 }, { "ldquo", 0x201C }, { "rdquo", 0x201D },
-	{ "laquo", 0xAB }, { "raquo", 0xBB }, { "copy", 0xA9 }, { "euro", 0x20AC },
-	{ "shy", 0 }, { "zwnj", 0 }, { "zwj", 0 },
+    {"amp", '&'},
+    {"lt", '<'},
+    {"gt", '>'},
+    {"quot", '"'},
+    {"apos", '\''},
+    {"nbsp", 0xA0},
+    {"ndash", 0x2013},
+    {"mdash", 0x2014},
+    {"hellip", 0x2026},
+    {"lsquo", 0x2018},
+    {"rsquo", 0x2019},
+    {"ldquo", 0x201C},
+    {"rdquo", 0x201D},
+    {"laquo", 0xAB},
+    {"raquo", 0xBB},
+    {"copy", 0xA9},
+    {"euro", 0x20AC},
+    {"shy", 0},
+    {"zwnj", 0},
+    {"zwj", 0},
 };
 
 /* The entity at s ("&...;"): its length, with the code point (0 = nothing), or 0. */
@@ -358,7 +381,8 @@ html_entity(const char *s, size_t n, uint32_t *cp)
 			char c = lower(s[i]);
 
 			if (c >= '0' && c <= '9')
-				v = v * (hex ? 16 : 10) + (unsigned long)(c - '0');
+				v = v * (hex ? 16 : 10) +
+				    (unsigned long)(c - '0');
 			else if (hex && c >= 'a' && c <= 'f')
 				v = v * 16 + (unsigned long)(c - 'a' + 10);
 			else
@@ -372,7 +396,8 @@ html_entity(const char *s, size_t n, uint32_t *cp)
 	for (size_t k = 0; k < ARRAY_SIZE(entities); k++) {
 		size_t m = strlen(entities[k].name);
 
-		if (n > m + 1 && memcmp(s + 1, entities[k].name, m) == 0 && s[m + 1] == ';') {
+		if (n > m + 1 && memcmp(s + 1, entities[k].name, m) == 0 &&
+		    s[m + 1] == ';') {
 			*cp = entities[k].cp;
 			return m + 2;
 		}
@@ -415,14 +440,34 @@ void
 mime_html_to_text(const char *html, size_t len, struct strbuf *out)
 {
 	static const char *const lines[] = {
-		"br", "div", "li", "tr", "table", "ul", "ol", "dd", "dt", "section",
-		"article", "header", "footer", "center", "address",
+	    "br",
+	    "div",
+	    "li",
+	    "tr",
+	    "table",
+	    "ul",
+	    "ol",
+	    "dd",
+	    "dt",
+	    "section",
+	    "article",
+	    "header",
+	    "footer",
+	    "center",
+	    "address",
 	};
 	static const char *const paragraphs[] = {
-		"p", "h1", "h2", "h3", "h4", "h5", "h6",
+	    "p",
+	    "h1",
+	    "h2",
+	    "h3",
+	    "h4",
+	    "h5",
+	    "h6",
 	};
-	static const char *const hidden[] = { "head", "style", "script", "title" };
-	struct html h = { out, 0, 0, true, false, 0 };
+	static const char *const hidden[] = {
+	    "head", "style", "script", "title"};
+	struct html h = {out, 0, 0, true, false, 0};
 	const char *p = html, *end = html + len;
 
 	while (p < end) {
@@ -433,7 +478,8 @@ mime_html_to_text(const char *html, size_t len, struct strbuf *out)
 			const char *gt;
 
 			if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
-				const char *c = memmem(p + 4, (size_t)(end - p - 4), "-->", 3);
+				const char *c = memmem(
+				    p + 4, (size_t)(end - p - 4), "-->", 3);
 
 				p = c != NULL ? c + 3 : end;
 				continue;
@@ -441,18 +487,22 @@ mime_html_to_text(const char *html, size_t len, struct strbuf *out)
 			closing = p + 1 < end && p[1] == '/';
 			for (const char *q = p + (closing ? 2 : 1);
 			     q < end && n + 1 < sizeof(name) &&
-			     ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
-			      (*q >= '0' && *q <= '9')); q++)
+			     ((*q >= 'a' && *q <= 'z') ||
+				 (*q >= 'A' && *q <= 'Z') ||
+				 (*q >= '0' && *q <= '9'));
+			     q++)
 				name[n++] = lower(*q);
 			name[n] = '\0';
-			if (n == 0 && !closing && (p + 1 >= end || p[1] != '!')) {
-				html_put(&h, "<", 1);	/* a lone "<" in text */
+			if (n == 0 && !closing &&
+			    (p + 1 >= end || p[1] != '!')) {
+				html_put(&h, "<", 1); /* a lone "<" in text */
 				p++;
 				continue;
 			}
 			gt = memchr(p, '>', (size_t)(end - p));
 			p = gt != NULL ? gt + 1 : end;
-			if (!closing && tag_is(name, hidden, ARRAY_SIZE(hidden))) {
+			if (!closing &&
+			    tag_is(name, hidden, ARRAY_SIZE(hidden))) {
 				p = skip_element(p, end, name);
 			} else if (strcmp(name, "br") == 0) {
 				html_newline(&h, true);
@@ -466,11 +516,13 @@ mime_html_to_text(const char *html, size_t len, struct strbuf *out)
 			} else if (strcmp(name, "pre") == 0) {
 				html_newline(&h, false);
 				h.pre += closing ? (h.pre > 0 ? -1 : 0) : 1;
-			} else if (tag_is(name, paragraphs, ARRAY_SIZE(paragraphs))) {
+			} else if (tag_is(name, paragraphs,
+				       ARRAY_SIZE(paragraphs))) {
 				html_paragraph(&h);
 			} else if (tag_is(name, lines, ARRAY_SIZE(lines))) {
 				html_newline(&h, false);
-			} else if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0) {
+			} else if (strcmp(name, "td") == 0 ||
+			    strcmp(name, "th") == 0) {
 				h.space = !h.line_start;
 			}
 			continue;
@@ -516,7 +568,7 @@ field_value(const char *block, const char *name, char *buf, size_t size)
 {
 	size_t m = strlen(name);
 
-	for (const char *p = block; p != NULL && *p != '\0'; ) {
+	for (const char *p = block; p != NULL && *p != '\0';) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
 		bool eq = n > m && p[m] == ':';
@@ -546,10 +598,12 @@ unfold(const char *s, size_t n, struct strbuf *out)
 	for (size_t i = 0; i < norm.len; i++) {
 		char c = norm.s[i];
 
-		if (c == '\n' && i + 1 < norm.len && (norm.s[i + 1] == ' ' || norm.s[i + 1] == '\t')
-		    && out->len > 0 && out->s[out->len - 1] != '\n') {
+		if (c == '\n' && i + 1 < norm.len &&
+		    (norm.s[i + 1] == ' ' || norm.s[i + 1] == '\t') &&
+		    out->len > 0 && out->s[out->len - 1] != '\n') {
 			sb_addc(out, ' ');
-			while (i + 1 < norm.len && (norm.s[i + 1] == ' ' || norm.s[i + 1] == '\t'))
+			while (i + 1 < norm.len &&
+			    (norm.s[i + 1] == ' ' || norm.s[i + 1] == '\t'))
 				i++;
 			continue;
 		}
@@ -573,7 +627,8 @@ status_code(const char *v, char *buf, size_t size)
 {
 	size_t n = strcspn(v, " (");
 	int dots = 0;
-	bool ok = n > 0 && n < size && (v[0] == '2' || v[0] == '4' || v[0] == '5');
+	bool ok =
+	    n > 0 && n < size && (v[0] == '2' || v[0] == '4' || v[0] == '5');
 
 	for (size_t i = 0; i < n && ok; i++) {
 		if (v[i] == '.')
@@ -607,20 +662,23 @@ delivery_status(struct mime_message *m, const char *s, size_t n)
 		}
 		if (!field_value(block, "Final-Recipient", v, sizeof(v)) &&
 		    !field_value(block, "Action", v, sizeof(v)))
-			continue;	/* the per-message fields */
+			continue; /* the per-message fields */
 		if (m->dsn_nrcpt == FC_DSN_RECIPIENTS_MAX)
 			break;
 		if (m->dsn_rcpt == NULL)
-			m->dsn_rcpt = xcalloc(FC_DSN_RECIPIENTS_MAX, sizeof(*m->dsn_rcpt));
+			m->dsn_rcpt = xcalloc(
+			    FC_DSN_RECIPIENTS_MAX, sizeof(*m->dsn_rcpt));
 		r = &m->dsn_rcpt[m->dsn_nrcpt++];
 		if (field_value(block, "Final-Recipient", v, sizeof(v)))
-			typed_address(v, r->final_recipient, sizeof(r->final_recipient));
+			typed_address(
+			    v, r->final_recipient, sizeof(r->final_recipient));
 		if (field_value(block, "Action", v, sizeof(v)))
 			clean_lower(v, r->action, sizeof(r->action));
 		if (field_value(block, "Status", v, sizeof(v)))
 			status_code(v, r->status, sizeof(r->status));
 		if (field_value(block, "Diagnostic-Code", v, sizeof(v)))
-			mime_clean(v, strlen(v), r->diagnostic, sizeof(r->diagnostic));
+			mime_clean(
+			    v, strlen(v), r->diagnostic, sizeof(r->diagnostic));
 	}
 	sb_free(&text);
 }
@@ -676,30 +734,39 @@ walk(struct walk *w, GMimeObject *obj, int depth, bool in_report)
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
 		bool report = false;
 
-		if (ct != NULL && g_mime_content_type_is_type(ct, "multipart", "report")) {
-			const char *rt = g_mime_content_type_get_parameter(ct, "report-type");
+		if (ct != NULL &&
+		    g_mime_content_type_is_type(ct, "multipart", "report")) {
+			const char *rt = g_mime_content_type_get_parameter(
+			    ct, "report-type");
 
-			report = rt != NULL && (util_strcaseeq(rt, "delivery-status") ||
-						util_strcaseeq(rt, "global-delivery-status"));
+			report = rt != NULL &&
+			    (util_strcaseeq(rt, "delivery-status") ||
+				util_strcaseeq(rt, "global-delivery-status"));
 			if (report && depth == 0)
 				w->m->dsn = true;
 		}
 		for (int i = 0; i < g_mime_multipart_get_count(mp); i++)
-			walk(w, g_mime_multipart_get_part(mp, i), depth + 1, report || in_report);
+			walk(w, g_mime_multipart_get_part(mp, i), depth + 1,
+			    report || in_report);
 		return;
 	}
 	if (GMIME_IS_MESSAGE_PART(obj)) {
-		GMimeMessage *orig = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+		GMimeMessage *orig =
+		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 
-		if (in_report && orig != NULL && w->m->dsn_original_id[0] == '\0')
-			msgid_copy(g_mime_message_get_message_id(orig), w->m->dsn_original_id,
-				   sizeof(w->m->dsn_original_id));
-		return;	/* a forwarded or returned message is not this one's text */
+		if (in_report && orig != NULL &&
+		    w->m->dsn_original_id[0] == '\0')
+			msgid_copy(g_mime_message_get_message_id(orig),
+			    w->m->dsn_original_id,
+			    sizeof(w->m->dsn_original_id));
+		return; /* a forwarded or returned message is not this one's text */
 	}
 	if (!GMIME_IS_PART(obj) || ct == NULL)
 		return;
-	if (in_report && (g_mime_content_type_is_type(ct, "message", "delivery-status") ||
-			  g_mime_content_type_is_type(ct, "message", "global-delivery-status"))) {
+	if (in_report &&
+	    (g_mime_content_type_is_type(ct, "message", "delivery-status") ||
+		g_mime_content_type_is_type(
+		    ct, "message", "global-delivery-status"))) {
 		struct strbuf b = {0};
 
 		part_bytes(GMIME_PART(obj), &b);
@@ -707,8 +774,9 @@ walk(struct walk *w, GMimeObject *obj, int depth, bool in_report)
 		sb_free(&b);
 		return;
 	}
-	if (in_report && (g_mime_content_type_is_type(ct, "text", "rfc822-headers") ||
-			  g_mime_content_type_is_type(ct, "message", "rfc822-headers"))) {
+	if (in_report &&
+	    (g_mime_content_type_is_type(ct, "text", "rfc822-headers") ||
+		g_mime_content_type_is_type(ct, "message", "rfc822-headers"))) {
 		struct strbuf b = {0};
 
 		part_bytes(GMIME_PART(obj), &b);
@@ -719,23 +787,29 @@ walk(struct walk *w, GMimeObject *obj, int depth, bool in_report)
 	disp = g_mime_object_get_disposition(obj);
 	if (disp != NULL && util_strcaseeq(disp, "attachment"))
 		return;
-	if (!w->have_plain && g_mime_content_type_is_type(ct, "text", "plain")) {
+	if (!w->have_plain &&
+	    g_mime_content_type_is_type(ct, "text", "plain")) {
 		struct strbuf raw = {0}, text = {0};
-		const char *format = g_mime_content_type_get_parameter(ct, "format");
-		const char *delsp = g_mime_content_type_get_parameter(ct, "delsp");
+		const char *format =
+		    g_mime_content_type_get_parameter(ct, "format");
+		const char *delsp =
+		    g_mime_content_type_get_parameter(ct, "delsp");
 
 		text_of(GMIME_PART(obj), &raw);
 		if (format != NULL && util_strcaseeq(format, "flowed"))
 			mime_unflow(raw.len > 0 ? raw.s : "", raw.len,
-				    delsp != NULL && util_strcaseeq(delsp, "yes"), &text);
+			    delsp != NULL && util_strcaseeq(delsp, "yes"),
+			    &text);
 		else
-			normalise_lines(raw.len > 0 ? raw.s : "", raw.len, &text);
+			normalise_lines(
+			    raw.len > 0 ? raw.s : "", raw.len, &text);
 		free(w->m->text);
 		w->m->text = text.s != NULL ? text.s : xstrdup("");
 		w->m->text_len = text.len;
 		w->have_plain = true;
 		sb_free(&raw);
-	} else if (!w->have_html && g_mime_content_type_is_type(ct, "text", "html")) {
+	} else if (!w->have_html &&
+	    g_mime_content_type_is_type(ct, "text", "html")) {
 		text_of(GMIME_PART(obj), &w->html);
 		w->have_html = true;
 	}
@@ -760,9 +834,10 @@ header(GMimeMessage *msg, const char *name)
 }
 
 int
-mime_parse(const char *bytes, size_t len, struct mime_message *out, struct fc_error *e)
+mime_parse(
+    const char *bytes, size_t len, struct mime_message *out, struct fc_error *e)
 {
-	struct walk w = { .m = out };
+	struct walk w = {.m = out};
 	GMimeStream *stream;
 	GMimeParser *parser;
 	GMimeMessage *msg;
@@ -771,8 +846,8 @@ mime_parse(const char *bytes, size_t len, struct mime_message *out, struct fc_er
 
 	memset(out, 0, sizeof(*out));
 	if (len > FC_MAIL_IN_MAX)
-		return err_set(e, FC_EINVAL, "the message is larger than %d bytes",
-			       FC_MAIL_IN_MAX);
+		return err_set(e, FC_EINVAL,
+		    "the message is larger than %d bytes", FC_MAIL_IN_MAX);
 	stream = g_mime_stream_mem_new_with_buffer(bytes, len);
 	parser = g_mime_parser_new_with_stream(stream);
 	msg = g_mime_parser_construct_message(parser, NULL);
@@ -781,38 +856,48 @@ mime_parse(const char *bytes, size_t len, struct mime_message *out, struct fc_er
 	if (msg == NULL)
 		return err_set(e, FC_EINVAL, "not a mail message");
 	if (header(msg, "From") == NULL && header(msg, "Date") == NULL &&
-	    header(msg, "Message-ID") == NULL && header(msg, "Return-Path") == NULL) {
+	    header(msg, "Message-ID") == NULL &&
+	    header(msg, "Return-Path") == NULL) {
 		g_object_unref(msg);
-		return err_set(e, FC_EINVAL, "not a mail message (no From, Date, Message-ID "
-			       "or Return-Path header)");
+		return err_set(e, FC_EINVAL,
+		    "not a mail message (no From, Date, Message-ID "
+		    "or Return-Path header)");
 	}
-	msgid_copy(g_mime_message_get_message_id(msg), out->message_id, sizeof(out->message_id));
-	address_list_first(g_mime_message_get_from(msg), out->from, sizeof(out->from));
+	msgid_copy(g_mime_message_get_message_id(msg), out->message_id,
+	    sizeof(out->message_id));
+	address_list_first(
+	    g_mime_message_get_from(msg), out->from, sizeof(out->from));
 	if ((v = header(msg, "Return-Path")) != NULL) {
 		out->has_return_path = true;
 		address_of(v, out->return_path, sizeof(out->return_path));
 	}
-	address_list_first(g_mime_message_get_to(msg), out->to, sizeof(out->to));
-	if ((v = header(msg, "Delivered-To")) != NULL || (v = header(msg, "X-Original-To")) != NULL)
+	address_list_first(
+	    g_mime_message_get_to(msg), out->to, sizeof(out->to));
+	if ((v = header(msg, "Delivered-To")) != NULL ||
+	    (v = header(msg, "X-Original-To")) != NULL)
 		address_of(v, out->delivered_to, sizeof(out->delivered_to));
-	xstrlcpy(out->envelope_recipient, out->delivered_to[0] != '\0' ? out->delivered_to :
-		 out->to, sizeof(out->envelope_recipient));
+	xstrlcpy(out->envelope_recipient,
+	    out->delivered_to[0] != '\0' ? out->delivered_to : out->to,
+	    sizeof(out->envelope_recipient));
 	references(out, header(msg, "In-Reply-To"), header(msg, "References"));
 	if ((date = g_mime_message_get_date(msg)) != NULL)
 		out->date = (int64_t)g_date_time_to_unix(date);
-	clean_str(g_mime_message_get_subject(msg), out->subject, sizeof(out->subject));
+	clean_str(g_mime_message_get_subject(msg), out->subject,
+	    sizeof(out->subject));
 	if ((v = header(msg, "Auto-Submitted")) != NULL)
-		clean_lower(v, out->auto_submitted, sizeof(out->auto_submitted));
+		clean_lower(
+		    v, out->auto_submitted, sizeof(out->auto_submitted));
 	if ((v = header(msg, "Precedence")) != NULL)
 		clean_lower(v, out->precedence, sizeof(out->precedence));
 	out->list_id = header(msg, "List-Id") != NULL;
 	out->x_autoreply = header(msg, "X-Autoreply") != NULL ||
-			   header(msg, "X-Autorespond") != NULL;
+	    header(msg, "X-Autorespond") != NULL;
 	walk(&w, g_mime_message_get_mime_part(msg), 0, false);
 	if (!w.have_plain && w.have_html) {
 		struct strbuf text = {0};
 
-		mime_html_to_text(w.html.len > 0 ? w.html.s : "", w.html.len, &text);
+		mime_html_to_text(
+		    w.html.len > 0 ? w.html.s : "", w.html.len, &text);
 		out->text = text.s;
 		out->text_len = text.len;
 		out->text_from_html = true;
@@ -841,9 +926,11 @@ mime_is_automatic(const struct mime_message *m)
 	char local[FC_EMAIL_MAX + 1];
 	size_t at;
 
-	if (m->auto_submitted[0] != '\0' && strcmp(m->auto_submitted, "no") != 0)
+	if (m->auto_submitted[0] != '\0' &&
+	    strcmp(m->auto_submitted, "no") != 0)
 		return true;
-	if (strcmp(m->precedence, "bulk") == 0 || strcmp(m->precedence, "junk") == 0 ||
+	if (strcmp(m->precedence, "bulk") == 0 ||
+	    strcmp(m->precedence, "junk") == 0 ||
 	    strcmp(m->precedence, "list") == 0)
 		return true;
 	if (m->list_id || m->x_autoreply)

@@ -31,43 +31,51 @@ struct strbuf;
 
 /* One recipient of a delivery status notification (RFC 3464 2.3). */
 struct mime_dsn_recipient {
-	char final_recipient[FC_EMAIL_MAX + 1];	/* the address, "" when absent */
-	char action[16];			/* lowercase: failed, delayed, delivered,
+	char
+	    final_recipient[FC_EMAIL_MAX + 1]; /* the address, "" when absent */
+	char action[16]; /* lowercase: failed, delayed, delivered,
 						   relayed, expanded; "" when absent */
-	char status[16];			/* "5.1.1"; "" when absent or malformed */
-	char diagnostic[FC_HEADER_TEXT_MAX + 1];/* Diagnostic-Code, sanitised */
+	char status[16]; /* "5.1.1"; "" when absent or malformed */
+	char
+	    diagnostic[FC_HEADER_TEXT_MAX + 1]; /* Diagnostic-Code, sanitised */
 };
 
 struct mime_message {
-	char message_id[FC_MSGID_MAX + 1];	/* without "<>"; "" = none */
-	char from[FC_EMAIL_MAX + 1];		/* first From: address; "" = none */
-	bool has_return_path;			/* a Return-Path: header is present */
-	char return_path[FC_EMAIL_MAX + 1];	/* "" for "<>" (a null sender) or none */
-	char to[FC_EMAIL_MAX + 1];		/* first To: address */
-	char delivered_to[FC_EMAIL_MAX + 1];	/* Delivered-To:, else X-Original-To: */
-	char in_reply_to[FC_MSGID_MAX + 1];	/* first id of In-Reply-To:, no "<>" */
-	char **references;			/* ids of References:, no "<>", oldest
+	char message_id[FC_MSGID_MAX + 1]; /* without "<>"; "" = none */
+	char from[FC_EMAIL_MAX + 1];	   /* first From: address; "" = none */
+	bool has_return_path; /* a Return-Path: header is present */
+	char return_path[FC_EMAIL_MAX +
+	    1];			   /* "" for "<>" (a null sender) or none */
+	char to[FC_EMAIL_MAX + 1]; /* first To: address */
+	char delivered_to[FC_EMAIL_MAX +
+	    1]; /* Delivered-To:, else X-Original-To: */
+	char in_reply_to[FC_MSGID_MAX +
+	    1];		   /* first id of In-Reply-To:, no "<>" */
+	char **references; /* ids of References:, no "<>", oldest
 						   first; at most FC_REFERENCES_MAX (the
 						   newest) */
 	size_t nreferences;
-	int64_t date;				/* Date: in UTC seconds; 0 = none or bad */
-	char subject[FC_HEADER_TEXT_MAX + 1];	/* RFC 2047 decoded */
-	char auto_submitted[64];		/* Auto-Submitted: value, lowercase, "" = none */
-	char precedence[64];			/* Precedence:, lowercase */
-	bool list_id;				/* a List-Id: header is present */
-	bool x_autoreply;			/* X-Autoreply: or X-Autorespond: present */
-	char *text;				/* the text body, UTF-8, "" when none */
+	int64_t date; /* Date: in UTC seconds; 0 = none or bad */
+	char subject[FC_HEADER_TEXT_MAX + 1]; /* RFC 2047 decoded */
+	char auto_submitted
+	    [64];	     /* Auto-Submitted: value, lowercase, "" = none */
+	char precedence[64]; /* Precedence:, lowercase */
+	bool list_id;	     /* a List-Id: header is present */
+	bool x_autoreply;    /* X-Autoreply: or X-Autorespond: present */
+	char *text;	     /* the text body, UTF-8, "" when none */
 	size_t text_len;
-	bool text_from_html;			/* the text came from a text/html part */
+	bool text_from_html; /* the text came from a text/html part */
 
 	/* A delivery status notification: multipart/report; report-type=delivery-status. */
 	bool dsn;
-	struct mime_dsn_recipient *dsn_rcpt;	/* at most FC_DSN_RECIPIENTS_MAX */
+	struct mime_dsn_recipient *dsn_rcpt; /* at most FC_DSN_RECIPIENTS_MAX */
 	size_t dsn_nrcpt;
-	char dsn_original_id[FC_MSGID_MAX + 1];	/* Message-ID of the returned message
+	char dsn_original_id[FC_MSGID_MAX +
+	    1]; /* Message-ID of the returned message
 						   (text/rfc822-headers or message/rfc822),
 						   no "<>"; "" when not included */
-	char envelope_recipient[FC_EMAIL_MAX + 1];/* the address the message came to:
+	char envelope_recipient[FC_EMAIL_MAX +
+	    1]; /* the address the message came to:
 						   Delivered-To:, X-Original-To:, else To: */
 };
 
@@ -82,7 +90,8 @@ void mime_finalise(void);
  * FC_MAIL_IN_MAX or is not a mail message (no From:, Date:, Message-ID:
  * nor Return-Path: header), with a message.
  */
-int mime_parse(const char *bytes, size_t len, struct mime_message *out, struct fc_error *e);
+int mime_parse(const char *bytes, size_t len, struct mime_message *out,
+    struct fc_error *e);
 
 /* Free what mime_parse() put in m; m is empty afterwards. */
 void mime_message_free(struct mime_message *m);

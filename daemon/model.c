@@ -6,25 +6,25 @@
 #include "util.h"
 
 static const char *const channel_names[CHANNEL_COUNT] = {
-	[CHANNEL_PHONE] = "phone",
-	[CHANNEL_VIDEO] = "video",
-	[CHANNEL_MESSAGE] = "message",
-	[CHANNEL_EMAIL] = "email",
-	[CHANNEL_IN_PERSON] = "in-person",
-	[CHANNEL_LETTER] = "letter",
-	[CHANNEL_OTHER] = "other",
+    [CHANNEL_PHONE] = "phone",
+    [CHANNEL_VIDEO] = "video",
+    [CHANNEL_MESSAGE] = "message",
+    [CHANNEL_EMAIL] = "email",
+    [CHANNEL_IN_PERSON] = "in-person",
+    [CHANNEL_LETTER] = "letter",
+    [CHANNEL_OTHER] = "other",
 };
 
 static const char *const outcome_names[OUTCOME_COUNT] = {
-	[OUTCOME_REACHED] = "reached",
-	[OUTCOME_ATTEMPTED] = "attempted",
-	[OUTCOME_VOID] = "void",
+    [OUTCOME_REACHED] = "reached",
+    [OUTCOME_ATTEMPTED] = "attempted",
+    [OUTCOME_VOID] = "void",
 };
 
 static const char *const status_names[FAMILY_STATUS_COUNT] = {
-	[FAMILY_ACTIVE] = "active",
-	[FAMILY_PAUSED] = "paused",
-	[FAMILY_CLOSED] = "closed",
+    [FAMILY_ACTIVE] = "active",
+    [FAMILY_PAUSED] = "paused",
+    [FAMILY_CLOSED] = "closed",
 };
 
 static const char *

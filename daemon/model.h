@@ -28,7 +28,7 @@ enum channel {
 enum outcome {
 	OUTCOME_REACHED,
 	OUTCOME_ATTEMPTED,
-	OUTCOME_VOID,	/* a correction row that only voids an earlier one */
+	OUTCOME_VOID, /* a correction row that only voids an earlier one */
 	OUTCOME_COUNT
 };
 
@@ -57,14 +57,14 @@ struct caseworker {
 	int64_t id;
 	char email[FC_EMAIL_MAX + 1];
 	char name[FC_NAME_MAX + 1];
-	char tz[FC_ZONE_MAX + 1];	/* "" = the config's timezone */
+	char tz[FC_ZONE_MAX + 1]; /* "" = the config's timezone */
 	bool active;
-	int64_t created_at;		/* UTC seconds */
+	int64_t created_at; /* UTC seconds */
 };
 
 /* The latest effective (not voided) contact of one kind. */
 struct contact_mark {
-	int64_t at;			/* UTC seconds; 0 when there is none */
+	int64_t at; /* UTC seconds; 0 when there is none */
 	enum channel channel;
 	enum outcome outcome;
 };
@@ -72,42 +72,44 @@ struct contact_mark {
 struct family {
 	int64_t id;
 	char ref[FC_REF_MAX + 1];
-	char name[FC_NAME_MAX + 1];	/* "" = none; may be a pseudonym */
+	char name[FC_NAME_MAX + 1]; /* "" = none; may be a pseudonym */
 	int64_t caseworker_id;
-	int every_days;			/* 0 = the config's reminders.every_days */
-	char tz[FC_ZONE_MAX + 1];	/* the family's own zone; "" = unknown */
+	int every_days;		  /* 0 = the config's reminders.every_days */
+	char tz[FC_ZONE_MAX + 1]; /* the family's own zone; "" = unknown */
 	enum family_status status;
 	char pause_reason[FC_REASON_MAX + 1];
-	fc_day pause_until;		/* review date of a pause, or DAY_NONE */
-	fc_day last_contact_day;	/* contact before the register (import), or DAY_NONE */
-	fc_day first_due;		/* due date while never contacted */
-	int64_t created_at;		/* UTC seconds */
+	fc_day pause_until; /* review date of a pause, or DAY_NONE */
+	fc_day
+	    last_contact_day; /* contact before the register (import), or DAY_NONE */
+	fc_day first_due;   /* due date while never contacted */
+	int64_t created_at; /* UTC seconds */
 
 	/* Filled by the database on reads, ignored on writes. */
 	char caseworker_email[FC_EMAIL_MAX + 1];
-	char caseworker_tz[FC_ZONE_MAX + 1];	/* "" = the config's timezone */
-	struct contact_mark last;	/* latest contact of any outcome */
+	char caseworker_tz[FC_ZONE_MAX + 1]; /* "" = the config's timezone */
+	struct contact_mark last;	     /* latest contact of any outcome */
 	struct contact_mark last_reached;
 	struct contact_mark last_attempt;
-	fc_day listed_day;		/* last listed in a reminder (the
+	fc_day listed_day;	/* last listed in a reminder (the
 					   caseworker's day), or DAY_NONE */
-	int64_t escalated_mark;		/* the overdue stretch last escalated
+	int64_t escalated_mark; /* the overdue stretch last escalated
 					   (its due day), or -1 */
 };
 
 struct contact {
 	int64_t id;
 	int64_t family_id;
-	char family_ref[FC_REF_MAX + 1];	/* filled on reads */
-	int64_t at;			/* when it happened, UTC seconds */
+	char family_ref[FC_REF_MAX + 1]; /* filled on reads */
+	int64_t at;			 /* when it happened, UTC seconds */
 	enum channel channel;
 	enum outcome outcome;
 	char note[FC_NOTE_MAX + 1];
-	char by[FC_EMAIL_MAX + 1];	/* who made the contact ("" = the caseworker) */
-	char logged_by[FC_LOGIN_MAX + 1];	/* the login that logged it */
+	char by[FC_EMAIL_MAX +
+	    1]; /* who made the contact ("" = the caseworker) */
+	char logged_by[FC_LOGIN_MAX + 1]; /* the login that logged it */
 	int64_t logged_at;
-	int64_t voids;			/* id of the contact this corrects, or 0 */
-	bool voided;			/* filled on reads: a later row voids this one */
+	int64_t voids; /* id of the contact this corrects, or 0 */
+	bool voided;   /* filled on reads: a later row voids this one */
 };
 
 #endif

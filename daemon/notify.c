@@ -40,13 +40,14 @@ notify_init(void)
 		if (n < 2 || n > sizeof(addr.sun_path))
 			goto invalid;
 		memcpy(addr.sun_path + 1, name + 1, n - 1);
-		addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+		addr_len =
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 	} else if (name[0] == '/') {
 		if (n >= sizeof(addr.sun_path))
 			goto invalid;
 		memcpy(addr.sun_path, name, n);
-		addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-		    n + 1);
+		addr_len =
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
 	} else {
 		goto invalid;
 	}
@@ -121,7 +122,8 @@ notify_send(const char *fmt, ...)
 	if (status) {
 		size_t start = (size_t)(status - msg);
 
-		while (len > start && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+		while (len > start &&
+		    (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
 			len--;
 		for (size_t i = start; i < len; i++)
 			if (msg[i] == '\n' || msg[i] == '\r')

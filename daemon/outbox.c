@@ -12,22 +12,22 @@
 #include "util.h"
 
 static const char *const state_names[OUTBOX_STATE_COUNT] = {
-	[OUTBOX_QUEUED] = "queued",
-	[OUTBOX_SENDING] = "sending",
-	[OUTBOX_SENT] = "sent",
-	[OUTBOX_DEAD] = "dead",
-	[OUTBOX_CANCELLED] = "cancelled",
-	[OUTBOX_BOUNCED] = "bounced",
+    [OUTBOX_QUEUED] = "queued",
+    [OUTBOX_SENDING] = "sending",
+    [OUTBOX_SENT] = "sent",
+    [OUTBOX_DEAD] = "dead",
+    [OUTBOX_CANCELLED] = "cancelled",
+    [OUTBOX_BOUNCED] = "bounced",
 };
 
 static const char *const kind_names[OUTBOX_KIND_COUNT] = {
-	[OUTBOX_REMINDER] = "reminder",
-	[OUTBOX_ESCALATION] = "escalation",
-	[OUTBOX_SUMMARY] = "summary",
-	[OUTBOX_OVERVIEW] = "overview",
-	[OUTBOX_ALERT] = "alert",
-	[OUTBOX_TEST] = "test",
-	[OUTBOX_CONFIRMATION] = "confirmation",
+    [OUTBOX_REMINDER] = "reminder",
+    [OUTBOX_ESCALATION] = "escalation",
+    [OUTBOX_SUMMARY] = "summary",
+    [OUTBOX_OVERVIEW] = "overview",
+    [OUTBOX_ALERT] = "alert",
+    [OUTBOX_TEST] = "test",
+    [OUTBOX_CONFIRMATION] = "confirmation",
 };
 
 const char *
@@ -49,14 +49,14 @@ outbox_state_parse(const char *s, enum outbox_state *out)
 
 /* The state diagram of outbox.h: allowed[from][to]. */
 static const bool allowed[OUTBOX_STATE_COUNT][OUTBOX_STATE_COUNT] = {
-	[OUTBOX_QUEUED][OUTBOX_SENDING] = true,		/* claimed */
-	[OUTBOX_QUEUED][OUTBOX_CANCELLED] = true,	/* nothing to say */
-	[OUTBOX_SENDING][OUTBOX_SENT] = true,
-	[OUTBOX_SENDING][OUTBOX_QUEUED] = true,		/* retry, or requeued */
-	[OUTBOX_SENDING][OUTBOX_DEAD] = true,
-	[OUTBOX_DEAD][OUTBOX_QUEUED] = true,		/* retried by hand */
-	[OUTBOX_SENT][OUTBOX_BOUNCED] = true,		/* a DSN came back */
-	[OUTBOX_BOUNCED][OUTBOX_QUEUED] = true,		/* retried by hand */
+    [OUTBOX_QUEUED][OUTBOX_SENDING] = true,   /* claimed */
+    [OUTBOX_QUEUED][OUTBOX_CANCELLED] = true, /* nothing to say */
+    [OUTBOX_SENDING][OUTBOX_SENT] = true,
+    [OUTBOX_SENDING][OUTBOX_QUEUED] = true, /* retry, or requeued */
+    [OUTBOX_SENDING][OUTBOX_DEAD] = true,
+    [OUTBOX_DEAD][OUTBOX_QUEUED] = true,    /* retried by hand */
+    [OUTBOX_SENT][OUTBOX_BOUNCED] = true,   /* a DSN came back */
+    [OUTBOX_BOUNCED][OUTBOX_QUEUED] = true, /* retried by hand */
 };
 
 bool
@@ -116,8 +116,8 @@ outbox_backoff(const struct retry_policy *p, int attempts, uint32_t random)
 }
 
 enum outbox_state
-outbox_after_failure(const struct retry_policy *p, int err,
-		     int64_t created_at, int64_t now)
+outbox_after_failure(
+    const struct retry_policy *p, int err, int64_t created_at, int64_t now)
 {
 	if (err == FC_EPERMANENT)
 		return OUTBOX_DEAD;

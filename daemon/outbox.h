@@ -47,9 +47,9 @@ enum outbox_kind {
 
 /* Retry timing, in seconds (the config's retry.*). */
 struct retry_policy {
-	long first;		/* delay after the first failed attempt */
-	long max;		/* longest delay between attempts */
-	long give_up_after;	/* a message older than this goes dead */
+	long first;	    /* delay after the first failed attempt */
+	long max;	    /* longest delay between attempts */
+	long give_up_after; /* a message older than this goes dead */
 };
 
 /* Jitter of outbox_backoff(), in per-mille either way of the delay. */
@@ -77,15 +77,15 @@ void outbox_policy_from_conf(const struct conf *c, struct retry_policy *p);
  * according to random (the same random gives the same delay). Never
  * overflows; at least 1.
  */
-int64_t outbox_backoff(const struct retry_policy *p, int attempts,
-		       uint32_t random);
+int64_t
+outbox_backoff(const struct retry_policy *p, int attempts, uint32_t random);
 
 /*
  * The state a message goes to after a failed attempt: OUTBOX_DEAD for a
  * permanent failure (FC_EPERMANENT) or once the message is older than
  * give_up_after; OUTBOX_QUEUED (to be retried) for anything else.
  */
-enum outbox_state outbox_after_failure(const struct retry_policy *p, int err,
-				       int64_t created_at, int64_t now);
+enum outbox_state outbox_after_failure(
+    const struct retry_policy *p, int err, int64_t created_at, int64_t now);
 
 #endif

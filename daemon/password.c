@@ -28,8 +28,8 @@ wipe(void *p, size_t n)
 }
 
 int
-password_read(const char *password_file, char *buf, size_t size,
-	      struct fc_error *e)
+password_read(
+    const char *password_file, char *buf, size_t size, struct fc_error *e)
 {
 	char path[FC_PATH_MAX];
 	const char *dir;
@@ -44,13 +44,15 @@ password_read(const char *password_file, char *buf, size_t size,
 	buf[0] = '\0';
 	if (password_file != NULL && password_file[0] != '\0') {
 		if (xstrlcpy(path, password_file, sizeof(path)) != 0)
-			return err_set(e, FC_EINVAL, "smtp.password_file: too "
+			return err_set(e, FC_EINVAL,
+			    "smtp.password_file: too "
 			    "long");
 	} else if ((dir = getenv("CREDENTIALS_DIRECTORY")) != NULL &&
 	    dir[0] != '\0') {
 		if (xsnprintf(path, sizeof(path), "%s/%s", dir,
-		    PASSWORD_CREDENTIAL_NAME) != 0)
-			return err_set(e, FC_EINVAL, "$CREDENTIALS_DIRECTORY: "
+			PASSWORD_CREDENTIAL_NAME) != 0)
+			return err_set(e, FC_EINVAL,
+			    "$CREDENTIALS_DIRECTORY: "
 			    "too long");
 		credential = true;
 	} else
@@ -61,32 +63,40 @@ password_read(const char *password_file, char *buf, size_t size,
 	 * once, not wait for a writer. O_NOFOLLOW: the file checked below
 	 * is the file named, not whatever a link points at.
 	 */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-	    O_NOFOLLOW);
+	fd = open(
+	    path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
 	if (fd < 0) {
 		int saved = errno;
 
 		if (credential && saved == ENOENT)
 			return 0;
 		if (saved == ELOOP)
-			return err_set(e, FC_EPERM, "%s: a symbolic link; the "
+			return err_set(e, FC_EPERM,
+			    "%s: a symbolic link; the "
 			    "password is read from a regular file only (name "
-			    "the file itself)", path);
-		return err_set(e, saved == ENOENT ? FC_ENOINPUT :
-		    saved == EACCES ? FC_EPERM : FC_EIO,
+			    "the file itself)",
+			    path);
+		return err_set(e,
+		    saved == ENOENT	  ? FC_ENOINPUT
+			: saved == EACCES ? FC_EPERM
+					  : FC_EIO,
 		    "%s: cannot open: %s", path, strerror(saved));
 	}
 	if (fstat(fd, &st) != 0) {
-		rc = err_set(e, FC_EIO, "%s: cannot stat: %s", path,
-		    strerror(errno));
+		rc = err_set(
+		    e, FC_EIO, "%s: cannot stat: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = err_set(e, FC_EINVAL, "%s: not a regular file (a %s); "
-		    "the password is read from a regular file only", path,
-		    S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ?
-		    "folder" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ?
-		    "device" : S_ISSOCK(st.st_mode) ? "socket" : "special file");
+		rc = err_set(e, FC_EINVAL,
+		    "%s: not a regular file (a %s); "
+		    "the password is read from a regular file only",
+		    path,
+		    S_ISFIFO(st.st_mode)			     ? "FIFO"
+			: S_ISDIR(st.st_mode)			     ? "folder"
+			: S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "device"
+			: S_ISSOCK(st.st_mode)			     ? "socket"
+					       : "special file");
 		goto fail;
 	}
 	/*
@@ -99,15 +109,18 @@ password_read(const char *password_file, char *buf, size_t size,
 
 		if (pw == NULL || xstrlcpy(who, pw->pw_name, sizeof(who)) != 0)
 			snprintf(who, sizeof(who), "%u", (unsigned)geteuid());
-		rc = err_set(e, FC_EPERM, "%s: owned by uid %u, not by %s "
-		    "(uid %u) who runs famcontactd; run: chown %s %s", path,
-		    (unsigned)st.st_uid, who, (unsigned)geteuid(), who, path);
+		rc = err_set(e, FC_EPERM,
+		    "%s: owned by uid %u, not by %s "
+		    "(uid %u) who runs famcontactd; run: chown %s %s",
+		    path, (unsigned)st.st_uid, who, (unsigned)geteuid(), who,
+		    path);
 		goto fail;
 	}
 	if (!credential && (st.st_mode & 077) != 0) {
-		rc = err_set(e, FC_EPERM, "%s: %s by group or others (mode "
-		    "%04o); run: chmod 600 %s", path,
-		    (st.st_mode & 044) ? "readable" : "writable",
+		rc = err_set(e, FC_EPERM,
+		    "%s: %s by group or others (mode "
+		    "%04o); run: chmod 600 %s",
+		    path, (st.st_mode & 044) ? "readable" : "writable",
 		    (unsigned)(st.st_mode & 07777), path);
 		goto fail;
 	}
@@ -135,10 +148,13 @@ password_read(const char *password_file, char *buf, size_t size,
 		while (n < 0 && errno == EINTR);
 		if (n == 0)
 			break;
-		if (n < 0 || trailing == 2 || (extra != '\n' && extra != '\r')) {
-			rc = n < 0 ? err_set(e, FC_EIO, "%s: cannot read: %s",
-			    path, strerror(errno)) : err_set(e, FC_EINVAL,
-			    "%s: longer than %zu bytes", path, size - 1);
+		if (n < 0 || trailing == 2 ||
+		    (extra != '\n' && extra != '\r')) {
+			rc = n < 0
+			    ? err_set(e, FC_EIO, "%s: cannot read: %s", path,
+				  strerror(errno))
+			    : err_set(e, FC_EINVAL, "%s: longer than %zu bytes",
+				  path, size - 1);
 			goto fail;
 		}
 	}
@@ -148,14 +164,18 @@ password_read(const char *password_file, char *buf, size_t size,
 	buf[len] = '\0';
 	if (len == 0) {
 		wipe(buf, size);
-		return err_set(e, FC_EINVAL, "%s: is empty (it should hold the "
-		    "SMTP password)", path);
+		return err_set(e, FC_EINVAL,
+		    "%s: is empty (it should hold the "
+		    "SMTP password)",
+		    path);
 	}
 	if (memchr(buf, '\0', len) || memchr(buf, '\n', len) ||
 	    memchr(buf, '\r', len)) {
 		wipe(buf, size);
-		return err_set(e, FC_EINVAL, "%s: holds more than one line (it "
-		    "should hold the SMTP password alone)", path);
+		return err_set(e, FC_EINVAL,
+		    "%s: holds more than one line (it "
+		    "should hold the SMTP password alone)",
+		    path);
 	}
 	return 0;
 fail:

@@ -24,7 +24,7 @@ struct fc_error;
  * a FIFO or a device is refused at once, never waited on), FC_EINTERNAL
  * (size < 2).
  */
-int password_read(const char *password_file, char *buf, size_t size,
-		  struct fc_error *e);
+int password_read(
+    const char *password_file, char *buf, size_t size, struct fc_error *e);
 
 #endif

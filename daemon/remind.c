@@ -37,11 +37,11 @@ struct item {
 	char tz[FC_ZONE_MAX + 1];
 	struct sched_due due;
 	struct contact_mark last;
-	fc_day last_contact_day;	/* from an import, or DAY_NONE */
+	fc_day last_contact_day; /* from an import, or DAY_NONE */
 	fc_day listed_day;
 	int64_t escalated_mark;
-	bool list;			/* goes into the reminder */
-	bool escalate;			/* goes to the coordinators */
+	bool list;     /* goes into the reminder */
+	bool escalate; /* goes to the coordinators */
 };
 
 struct items {
@@ -58,8 +58,8 @@ items_push(struct items *l)
 }
 
 static void
-item_from_family(struct item *it, const struct family *f,
-		 const struct sched_due *d)
+item_from_family(
+    struct item *it, const struct family *f, const struct sched_due *d)
 {
 	it->id = f->id;
 	/*
@@ -72,14 +72,15 @@ item_from_family(struct item *it, const struct family *f,
 		xsnprintf(it->ref, sizeof(it->ref), "family-id-%lld",
 		    (long long)f->id);
 		log_err("family id %lld: its reference code is not valid (was "
-		    "the database edited by hand?); shown as %s", (long long)f->id,
-		    it->ref);
+			"the database edited by hand?); shown as %s",
+		    (long long)f->id, it->ref);
 	}
 	if (valid_name(f->name, NULL) == 0) {
 		xstrlcpy(it->name, f->name, sizeof(it->name));
 	} else {
 		log_err("family %s: its name is not valid text (was the "
-		    "database edited by hand?); left out of mail", it->ref);
+			"database edited by hand?); left out of mail",
+		    it->ref);
 		it->name[0] = '\0';
 	}
 	if (f->tz[0] != '\0' && tz_check(f->tz, NULL) == 0)
@@ -112,7 +113,13 @@ static void
 add_local_time(struct strbuf *b, const char *zone, int64_t now)
 {
 	static const char *const wday[] = {
-		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+	    "Sun",
+	    "Mon",
+	    "Tue",
+	    "Wed",
+	    "Thu",
+	    "Fri",
+	    "Sat",
 	};
 	struct tm tm;
 	long off;
@@ -131,7 +138,7 @@ add_local_time(struct strbuf *b, const char *zone, int64_t now)
 /* One family's block: the reference line, then indented facts. */
 static void
 add_item(struct strbuf *b, const struct conf *c, const struct item *it,
-	 const char *cw_zone, int64_t now, bool for_coordinators)
+    const char *cw_zone, int64_t now, bool for_coordinators)
 {
 	char day[11], due[11];
 
@@ -144,8 +151,8 @@ add_item(struct strbuf *b, const struct conf *c, const struct item *it,
 	switch (it->due.state) {
 	case DUE_REVIEW:
 		if (it->due.due_day != DAY_NONE)
-			sb_printf(b, "Paused until %s: please review the pause",
-			    due);
+			sb_printf(
+			    b, "Paused until %s: please review the pause", due);
 		else
 			sb_adds(b, "Paused: please review the pause");
 		break;
@@ -162,8 +169,8 @@ add_item(struct strbuf *b, const struct conf *c, const struct item *it,
 		sb_printf(b, "%s", due_state_name(it->due.state));
 		break;
 	}
-	if (!for_coordinators && sched_was_escalated(&it->due,
-	    it->escalated_mark))
+	if (!for_coordinators &&
+	    sched_was_escalated(&it->due, it->escalated_mark))
 		sb_adds(b, "; the coordinators have been told");
 	sb_adds(b, "\n  Last contact: ");
 	if (it->last.at != 0) {
@@ -184,21 +191,20 @@ add_item(struct strbuf *b, const struct conf *c, const struct item *it,
 /* Emit a message listing the items of l that pick() chooses. */
 static int
 emit_items(struct engine *en, enum outbox_kind kind, const char *recipient,
-	   int64_t caseworker_id, const char *key, const struct strbuf *subject,
-	   const struct strbuf *text, int64_t now, const struct items *l,
-	   bool (*pick)(const struct item *), struct engine_msg *m,
-	   struct fc_error *e)
+    int64_t caseworker_id, const char *key, const struct strbuf *subject,
+    const struct strbuf *text, int64_t now, const struct items *l,
+    bool (*pick)(const struct item *), struct engine_msg *m, struct fc_error *e)
 {
 	int64_t *ids = xreallocarray(NULL, l->n ? l->n : 1, sizeof(*ids));
 	struct engine_out o = {
-		.kind = kind,
-		.recipient = recipient,
-		.key = key,
-		.subject = subject->s,
-		.text = text->s,
-		.date = now,
-		.family_ids = ids,
-		.caseworker_id = caseworker_id,
+	    .kind = kind,
+	    .recipient = recipient,
+	    .key = key,
+	    .subject = subject->s,
+	    .text = text->s,
+	    .date = now,
+	    .family_ids = ids,
+	    .caseworker_id = caseworker_id,
 	};
 	int rc;
 
@@ -238,19 +244,21 @@ reply_howto(struct strbuf *text, const struct items *l)
 			break;
 		}
 	}
-	sb_printf(text, "To log contacts, reply to this email: one line per "
+	sb_printf(text,
+	    "To log contacts, reply to this email: one line per "
 	    "family, at the very\nstart of the line, with its reference "
 	    "code, reached or attempted, and\noptionally the channel, the day "
 	    "and \" -- \" and a note. For example:\n\n"
 	    "    %s reached phone\n"
 	    "    %s attempted video yesterday -- no answer\n\n"
-	    "(without the spaces in front).\n\n", ref, ref);
+	    "(without the spaces in front).\n\n",
+	    ref, ref);
 }
 
 /* The reminder's subject and text for the listed items of l. */
 static void
 reminder_text(const struct conf *c, const struct items *l, const char *zone,
-	      int64_t now, struct strbuf *subject, struct strbuf *text)
+    int64_t now, struct strbuf *subject, struct strbuf *text)
 {
 	char when[32];
 	int contact = 0, overdue = 0, review = 0;
@@ -278,14 +286,17 @@ reminder_text(const struct conf *c, const struct items *l, const char *zone,
 		    review, util_plural(review, "pause", "pauses"));
 
 	when_format(now, zone, when, sizeof(when));
-	sb_printf(text, "Families in your care to get in touch with, most "
-	    "overdue first\n(as of %s, %s):\n\n", when, zone);
+	sb_printf(text,
+	    "Families in your care to get in touch with, most "
+	    "overdue first\n(as of %s, %s):\n\n",
+	    when, zone);
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].list)
 			add_item(text, c, &l->v[i], zone, now, false);
 	if (c->inbound.enabled)
 		reply_howto(text, l);
-	sb_adds(text, "When you have been in touch (or tried), log it:\n"
+	sb_adds(text,
+	    "When you have been in touch (or tried), log it:\n"
 	    "  famcontactctl contact log REF --channel phone --outcome reached\n"
 	    "  famcontactctl contact log REF --channel phone --outcome attempted\n"
 	    "\n-- \nfamcontactd: one reminder a day while families in your "
@@ -296,8 +307,8 @@ reminder_text(const struct conf *c, const struct items *l, const char *zone,
 
 static void
 escalation_text(const struct conf *c, const struct items *l,
-		const char *cw_email, const char *zone, int64_t now,
-		struct strbuf *subject, struct strbuf *text)
+    const char *cw_email, const char *zone, int64_t now, struct strbuf *subject,
+    struct strbuf *text)
 {
 	char when[32];
 	int n = 0;
@@ -308,13 +319,15 @@ escalation_text(const struct conf *c, const struct items *l,
 	    util_plural(n, "family", "families"),
 	    c->reminders.escalate_after_days);
 	when_format(now, zone, when, sizeof(when));
-	sb_printf(text, "Overdue by %d days or more, in the care of\n%s\n"
-	    "(as of %s, %s):\n\n", c->reminders.escalate_after_days,
-	    cw_email, when, zone);
+	sb_printf(text,
+	    "Overdue by %d days or more, in the care of\n%s\n"
+	    "(as of %s, %s):\n\n",
+	    c->reminders.escalate_after_days, cw_email, when, zone);
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].escalate)
 			add_item(text, c, &l->v[i], zone, now, true);
-	sb_adds(text, "The caseworker's reminders list them too. Each overdue "
+	sb_adds(text,
+	    "The caseworker's reminders list them too. Each overdue "
 	    "stretch is\nescalated once; a reached contact ends it.\n"
 	    "\n-- \nfamcontactd\n");
 	if (!c->privacy.names_in_email)
@@ -326,7 +339,7 @@ struct collect {
 	struct sched_policy policy;
 	int64_t now;
 	fc_day today;
-	bool remind;		/* the run carries a reminder */
+	bool remind; /* the run carries a reminder */
 	struct items *items;
 };
 
@@ -339,8 +352,8 @@ collect_family(const struct family *f, void *ctx)
 	bool list, escalate;
 
 	due_family(cl->conf, f, cl->now, &d);
-	list = cl->remind && sched_should_list(&cl->policy, &d, cl->today,
-	    f->listed_day);
+	list = cl->remind &&
+	    sched_should_list(&cl->policy, &d, cl->today, f->listed_day);
 	escalate = sched_should_escalate(&d, f->escalated_mark);
 	if (!list && !escalate)
 		return 0;
@@ -354,15 +367,15 @@ collect_family(const struct family *f, void *ctx)
 /* The families of caseworker cw to list or escalate at now. */
 static int
 collect(struct engine *en, const struct caseworker *cw, int64_t now,
-	fc_day today, bool remind, struct items *l, struct fc_error *e)
+    fc_day today, bool remind, struct items *l, struct fc_error *e)
 {
-	struct family_filter filter = { .caseworker_email = cw->email };
+	struct family_filter filter = {.caseworker_email = cw->email};
 	struct collect cl = {
-		.conf = en->conf,
-		.now = now,
-		.today = today,
-		.remind = remind && cw->active,
-		.items = l,
+	    .conf = en->conf,
+	    .now = now,
+	    .today = today,
+	    .remind = remind && cw->active,
+	    .items = l,
 	};
 
 	due_policy(en->conf, &cl.policy);
@@ -372,8 +385,8 @@ collect(struct engine *en, const struct caseworker *cw, int64_t now,
 /* One caseworker's daily run (inside a transaction unless dry). */
 static int
 run_caseworker(struct engine *en, const struct caseworker *cw,
-	       const struct sched_run *run, int64_t now,
-	       struct engine_stats *st, struct fc_error *e)
+    const struct sched_run *run, int64_t now, struct engine_stats *st,
+    struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	const char *zone = due_cw_zone(c, cw->tz);
@@ -385,8 +398,8 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 	size_t nlist = 0, nesc = 0;
 	int rc;
 
-	if ((rc = collect(en, cw, now, today, run->reminder_day != DAY_NONE,
-	    &l, e)) < 0)
+	if ((rc = collect(
+		 en, cw, now, today, run->reminder_day != DAY_NONE, &l, e)) < 0)
 		goto out;
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(l.v[0]), item_cmp);
@@ -397,9 +410,11 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 
 	/* Escalations first, so that the reminder can say they were made. */
 	if (nesc > 0 && c->summary.ncoordinators == 0) {
-		log_warn("caseworker %lld: %zu %s overdue by %d days or more, "
+		log_warn(
+		    "caseworker %lld: %zu %s overdue by %d days or more, "
 		    "but summary.coordinators is empty: nobody to escalate "
-		    "to", (long long)cw->id, nesc,
+		    "to",
+		    (long long)cw->id, nesc,
 		    util_plural((long)nesc, "family", "families"),
 		    c->reminders.escalate_after_days);
 		for (size_t i = 0; i < l.n; i++)
@@ -413,8 +428,8 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 			xsnprintf(key, sizeof(key), "escalation:%lld:%s:%s",
 			    (long long)cw->id, day, c->summary.coordinators[k]);
 			if ((rc = emit_items(en, OUTBOX_ESCALATION,
-			    c->summary.coordinators[k], 0, key, &subject, &text,
-			    now, &l, is_escalated, &m, e)) < 0)
+				 c->summary.coordinators[k], 0, key, &subject,
+				 &text, now, &l, is_escalated, &m, e)) < 0)
 				goto out;
 			st->escalations += m.created;
 		}
@@ -429,8 +444,8 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 		date_format(run->reminder_day, day);
 		xsnprintf(key, sizeof(key), "reminder:%lld:%s",
 		    (long long)cw->id, day);
-		if ((rc = emit_items(en, OUTBOX_REMINDER, cw->email, cw->id, key,
-		    &subject, &text, now, &l, is_listed, &m, e)) < 0)
+		if ((rc = emit_items(en, OUTBOX_REMINDER, cw->email, cw->id,
+			 key, &subject, &text, now, &l, is_listed, &m, e)) < 0)
 			goto out;
 		st->reminders += m.created;
 		st->listed += m.created ? (int)nlist : 0;
@@ -440,11 +455,11 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 	}
 	if (!en->dry) {
 		for (size_t i = 0; i < l.n; i++) {
-			struct family f = { .id = l.v[i].id };
+			struct family f = {.id = l.v[i].id};
 
 			xstrlcpy(f.ref, l.v[i].ref, sizeof(f.ref));
 			if ((rc = db_family_mark(en->db, &f, l.v[i].listed_day,
-			    l.v[i].escalated_mark, e)) < 0)
+				 l.v[i].escalated_mark, e)) < 0)
 				goto out;
 		}
 		rc = db_set_run_day(en->db, cw->id, run->slot_day, e);
@@ -460,7 +475,7 @@ out:
 /* Where caseworker cw's daily run stands at now. */
 static int
 run_state(struct engine *en, const struct caseworker *cw, int64_t now,
-	  struct sched_run *run, int64_t *next_at, struct fc_error *e)
+    struct sched_run *run, int64_t *next_at, struct fc_error *e)
 {
 	fc_day last;
 	bool has_families;
@@ -468,8 +483,8 @@ run_state(struct engine *en, const struct caseworker *cw, int64_t now,
 
 	if ((rc = db_run_day(en->db, cw->id, &last, &has_families, e)) < 0)
 		return rc;
-	due_daily_run(en->conf, due_cw_zone(en->conf, cw->tz), last, now, run,
-	    next_at);
+	due_daily_run(
+	    en->conf, due_cw_zone(en->conf, cw->tz), last, now, run, next_at);
 	/*
 	 * A caseworker with no one in their care has no run: it would only
 	 * be recorded, and a family added later today would wait until
@@ -485,7 +500,7 @@ run_state(struct engine *en, const struct caseworker *cw, int64_t now,
 
 int
 remind_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
-	    int64_t now, struct engine_stats *stats, struct fc_error *e)
+    int64_t now, struct engine_stats *stats, struct fc_error *e)
 {
 	int rc = 0;
 
@@ -497,8 +512,8 @@ remind_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
 		if (!run.owed)
 			continue;
 		if (en->dry) {
-			if ((rc = run_caseworker(en, &cws[i], &run, now, stats,
-			    e)) < 0)
+			if ((rc = run_caseworker(
+				 en, &cws[i], &run, now, stats, e)) < 0)
 				return rc;
 			continue;
 		}
@@ -520,12 +535,13 @@ remind_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
 			 * error comes once a day, not in a loop.
 			 */
 			log_err("caseworker %lld: no reminder or escalation "
-			    "today: %s; mend the record with famcontactctl "
-			    "caseworker edit", (long long)cws[i].id, e->msg);
+				"today: %s; mend the record with famcontactctl "
+				"caseworker edit",
+			    (long long)cws[i].id, e->msg);
 			stats->refused++;
 			if ((rc = db_begin(en->db, e)) == 0 &&
-			    (rc = db_set_run_day(en->db, cws[i].id,
-			    run.slot_day, e)) == 0)
+			    (rc = db_set_run_day(
+				 en->db, cws[i].id, run.slot_day, e)) == 0)
 				rc = db_commit(en->db, e);
 			if (rc < 0)
 				db_rollback(en->db);
@@ -538,7 +554,7 @@ remind_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
 
 int
 remind_next(struct engine *en, const struct caseworker *cws, size_t ncws,
-	    int64_t now, int64_t *when, struct fc_error *e)
+    int64_t now, int64_t *when, struct fc_error *e)
 {
 	int rc;
 
@@ -558,7 +574,7 @@ remind_next(struct engine *en, const struct caseworker *cws, size_t ncws,
 /* Whether family f still belongs in the queued message row, at now. */
 static bool
 still_owed(const struct conf *c, const struct family *f,
-	   const struct outbox_row *row, int64_t now)
+    const struct outbox_row *row, int64_t now)
 {
 	struct sched_due d;
 
@@ -569,14 +585,14 @@ still_owed(const struct conf *c, const struct family *f,
 	if (row->kind == OUTBOX_ESCALATION)
 		return sched_still_escalated(&d);
 	if (!util_strcaseeq(f->caseworker_email, row->recipient))
-		return false;	/* moved to another caseworker */
+		return false; /* moved to another caseworker */
 	return sched_still_listed(&d);
 }
 
 int
 remind_recheck(struct engine *en, const struct outbox_row *row,
-	       struct strbuf *message, int64_t now, bool *cancel, int *dropped,
-	       struct fc_error *e)
+    struct strbuf *message, int64_t now, bool *cancel, int *dropped,
+    struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	struct items l = {0};
@@ -594,7 +610,7 @@ remind_recheck(struct engine *en, const struct outbox_row *row,
 		return 0;
 	if ((rc = db_outbox_linked(en->db, row->id, &ids, &n, e)) < 0)
 		return rc;
-	if (n == 0)	/* queued by hand, or before the links existed */
+	if (n == 0) /* queued by hand, or before the links existed */
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct sched_due d;
@@ -614,14 +630,15 @@ remind_recheck(struct engine *en, const struct outbox_row *row,
 			it->list = row->kind == OUTBOX_REMINDER;
 			it->escalate = row->kind == OUTBOX_ESCALATION;
 			zone = due_zone(c, &f);
-			xstrlcpy(cw_email, f.caseworker_email, sizeof(cw_email));
+			xstrlcpy(
+			    cw_email, f.caseworker_email, sizeof(cw_email));
 			continue;
 		}
 		(*dropped)++;
 		if ((rc = db_outbox_unlink(en->db, row->id, ids[i], e)) < 0)
 			goto out;
 		log_info("outbox %lld (%s): family %s taken out: contacted, "
-		    "paused, closed or moved since it was queued",
+			 "paused, closed or moved since it was queued",
 		    (long long)row->id, outbox_kind_name(row->kind), f.ref);
 	}
 	if (*dropped == 0)
@@ -634,30 +651,30 @@ remind_recheck(struct engine *en, const struct outbox_row *row,
 	if (row->kind == OUTBOX_REMINDER)
 		reminder_text(c, &l, zone, row->created_at, &subject, &text);
 	else
-		escalation_text(c, &l, cw_email, zone, row->created_at,
-		    &subject, &text);
+		escalation_text(
+		    c, &l, cw_email, zone, row->created_at, &subject, &text);
 	{
 		/* The same Message-ID and Date: the same message, shorter. */
 		char reply_key[INKEY_SIZE];
 		struct engine_out o = {
-			.kind = row->kind,
-			.recipient = row->recipient,
-			.key = row->idem_key,
-			.subject = subject.s,
-			.text = text.s,
-			.date = row->created_at,
+		    .kind = row->kind,
+		    .recipient = row->recipient,
+		    .key = row->idem_key,
+		    .subject = subject.s,
+		    .text = text.s,
+		    .date = row->created_at,
 		};
 
 		if ((rc = db_outbox_key_get(en->db, row->id, DB_KEY_REPLY,
-		    reply_key, sizeof(reply_key), e)) < 0)
+			 reply_key, sizeof(reply_key), e)) < 0)
 			goto out;
 		if (rc == 1)
 			o.reply_key = reply_key;
 		if ((rc = emit_compose(en, &o, message, e)) < 0)
 			goto out;
 	}
-	rc = db_outbox_set_message(en->db, row->id, message->s, message->len,
-	    e);
+	rc =
+	    db_outbox_set_message(en->db, row->id, message->s, message->len, e);
 out:
 	free(ids);
 	free(l.v);

@@ -24,11 +24,11 @@ struct strbuf;
 
 /* Do the daily run owed at now of each of the ncws caseworkers cws. */
 int remind_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
-		int64_t now, struct engine_stats *stats, struct fc_error *e);
+    int64_t now, struct engine_stats *stats, struct fc_error *e);
 
 /* The next instant a daily run of cws falls due (0 = none; now when owed). */
 int remind_next(struct engine *en, const struct caseworker *cws, size_t ncws,
-		int64_t now, int64_t *when, struct fc_error *e);
+    int64_t now, int64_t *when, struct fc_error *e);
 
 /*
  * Re-check a queued reminder or escalation against the register just
@@ -39,7 +39,7 @@ int remind_next(struct engine *en, const struct caseworker *cws, size_t ncws,
  * counts the families taken out. message holds the text to send.
  */
 int remind_recheck(struct engine *en, const struct outbox_row *row,
-		   struct strbuf *message, int64_t now, bool *cancel,
-		   int *dropped, struct fc_error *e);
+    struct strbuf *message, int64_t now, bool *cancel, int *dropped,
+    struct fc_error *e);
 
 #endif

@@ -26,31 +26,101 @@
 
 /* The endings of reply headers ("On ... wrote:"), lowercase ASCII. */
 static const char *const wrote_endings[] = {
-	"wrote:", "schrieb:", "a écrit :", "a écrit:", "a ecrit :", "escribió:",
-	"yazdı:", "كتب:", "كتب :", "ha scritto:", "schreef:", "escreveu:",
-	"napisał(a):", "napisał:", "napisała:", "skrev:", "kirjoitti:",
-	"begin forwarded message:", "anfang der weitergeleiteten nachricht:",
-	"début du message réexpédié :",
+    "wrote:",
+    "schrieb:",
+    "a écrit :",
+    "a écrit:",
+    "a ecrit :",
+    "escribió:",
+    "yazdı:",
+    "كتب:",
+    "كتب :",
+    "ha scritto:",
+    "schreef:",
+    "escreveu:",
+    "napisał(a):",
+    "napisał:",
+    "napisała:",
+    "skrev:",
+    "kirjoitti:",
+    "begin forwarded message:",
+    "anfang der weitergeleiteten nachricht:",
+    "début du message réexpédié :",
 };
 
 /* How reply headers begin in the languages whose ending is not enough. */
 static const char *const header_starts[] = {
-	"on ", "am ", "le ", "el ", "في ", "op ", "il ", "em ",
+    "on ",
+    "am ",
+    "le ",
+    "el ",
+    "في ",
+    "op ",
+    "il ",
+    "em ",
 };
 
 /* The first line of a quoted header block (Outlook and others). */
 static const char *const from_words[] = {
-	"from", "von", "de", "kimden", "da", "van", "od", "från", "fra", "от", "من",
+    "from",
+    "von",
+    "de",
+    "kimden",
+    "da",
+    "van",
+    "od",
+    "från",
+    "fra",
+    "от",
+    "من",
 };
 
 /* A line after it that makes it a header block. */
 static const char *const header_words[] = {
-	"sent", "date", "to", "subject", "cc", "gesendet", "datum", "an", "betreff",
-	"envoyé", "à", "objet", "gönderildi", "gönderilme", "tarih", "kime", "konu",
-	"enviado", "fecha", "para", "asunto", "inviato", "data", "a", "oggetto",
-	"verzonden", "aan", "onderwerp", "wysłano", "do", "temat", "skickat", "till",
-	"ämne", "sendt", "til", "emne", "отправлено", "кому", "тема", "أرسل",
-	"إلى", "الموضوع", "التاريخ",
+    "sent",
+    "date",
+    "to",
+    "subject",
+    "cc",
+    "gesendet",
+    "datum",
+    "an",
+    "betreff",
+    "envoyé",
+    "à",
+    "objet",
+    "gönderildi",
+    "gönderilme",
+    "tarih",
+    "kime",
+    "konu",
+    "enviado",
+    "fecha",
+    "para",
+    "asunto",
+    "inviato",
+    "data",
+    "a",
+    "oggetto",
+    "verzonden",
+    "aan",
+    "onderwerp",
+    "wysłano",
+    "do",
+    "temat",
+    "skickat",
+    "till",
+    "ämne",
+    "sendt",
+    "til",
+    "emne",
+    "отправлено",
+    "кому",
+    "тема",
+    "أرسل",
+    "إلى",
+    "الموضوع",
+    "التاريخ",
 };
 
 enum word_kind { WORD_UNKNOWN, WORD_OUTCOME, WORD_CHANNEL, WORD_DAY };
@@ -105,9 +175,10 @@ invisible(const char *s, size_t n)
 	if (n >= 3 && p[0] == 0xE2 && p[1] == 0x80 &&
 	    (p[2] == 0x8E || p[2] == 0x8F || (p[2] >= 0xAA && p[2] <= 0xAE)))
 		return 3;
-	if (n >= 3 && p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9)
+	if (n >= 3 && p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 &&
+	    p[2] <= 0xA9)
 		return 3;
-	if (n >= 2 && p[0] == 0xC2 && p[1] == 0xA0)	/* no-break space */
+	if (n >= 2 && p[0] == 0xC2 && p[1] == 0xA0) /* no-break space */
 		return 2;
 	return 0;
 }
@@ -163,7 +234,8 @@ header_name(const char *s, size_t n, const char *const *words, size_t nwords)
 
 		if (!starts_ci(s, n, words[i]))
 			continue;
-		for (j = m; j < n && (s[j] == ' ' || invisible(s + j, n - j) == 2); )
+		for (j = m;
+		     j < n && (s[j] == ' ' || invisible(s + j, n - j) == 2);)
 			j += s[j] == ' ' ? 1 : 2;
 		if (j < n && s[j] == ':')
 			return true;
@@ -181,12 +253,12 @@ reply_header(const char *s, size_t n)
 	if (n == 0 || s[n - 1] != ':')
 		return false;
 	return (starts_ci(s, n, "am ") && contains_ci(s, n, " schrieb")) ||
-	       (starts_ci(s, n, "le ") && contains_ci(s, n, "a écrit")) ||
-	       (contains_ci(s, n, "tarihinde") && contains_ci(s, n, "yazdı")) ||
-	       (starts_ci(s, n, "el ") && contains_ci(s, n, "escribió")) ||
-	       (starts_ci(s, n, "في ") && contains_ci(s, n, "كتب")) ||
-	       (starts_ci(s, n, "op ") && contains_ci(s, n, " schreef")) ||
-	       (starts_ci(s, n, "il ") && contains_ci(s, n, "ha scritto"));
+	    (starts_ci(s, n, "le ") && contains_ci(s, n, "a écrit")) ||
+	    (contains_ci(s, n, "tarihinde") && contains_ci(s, n, "yazdı")) ||
+	    (starts_ci(s, n, "el ") && contains_ci(s, n, "escribió")) ||
+	    (starts_ci(s, n, "في ") && contains_ci(s, n, "كتب")) ||
+	    (starts_ci(s, n, "op ") && contains_ci(s, n, " schreef")) ||
+	    (starts_ci(s, n, "il ") && contains_ci(s, n, "ha scritto"));
 }
 
 /* "-----Original Message-----", "---------- Forwarded message ---------". */
@@ -198,37 +270,45 @@ separator(const char *s, size_t n)
 	if (!starts_ci(s, n, "---") || !ends_ci(s, n, "---"))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80 || (lower(s[i]) >= 'a' && lower(s[i]) <= 'z'))
+		if ((unsigned char)s[i] >= 0x80 ||
+		    (lower(s[i]) >= 'a' && lower(s[i]) <= 'z'))
 			letter = true;
 	return letter;
 }
 
 bool
-reply_is_quote_marker(const char *line, size_t len, const char *next, size_t next_len)
+reply_is_quote_marker(
+    const char *line, size_t len, const char *next, size_t next_len)
 {
 	const char *s, *t = NULL;
 	size_t n = len, m = next_len;
 	bool wrapped = false;
 
 	/* The signature separator is "-- " exactly; "--" alone too. */
-	if ((len == 3 && memcmp(line, "-- ", 3) == 0) || (len == 2 && memcmp(line, "--", 2) == 0))
+	if ((len == 3 && memcmp(line, "-- ", 3) == 0) ||
+	    (len == 2 && memcmp(line, "--", 2) == 0))
 		return true;
 	s = trim(line, &n);
 	if (n == 0)
 		return false;
-	if (s[0] == '>' || starts_ci(s, n, "___") || starts_ci(s, n, REPLY_MARKER) ||
-	    (n == 2 && memcmp(s, "--", 2) == 0) || separator(s, n) || reply_header(s, n))
+	if (s[0] == '>' || starts_ci(s, n, "___") ||
+	    starts_ci(s, n, REPLY_MARKER) ||
+	    (n == 2 && memcmp(s, "--", 2) == 0) || separator(s, n) ||
+	    reply_header(s, n))
 		return true;
 	if (next != NULL)
 		t = trim(next, &m);
-	if (t != NULL && m > 0 && header_name(s, n, from_words, ARRAY_SIZE(from_words)) &&
+	if (t != NULL && m > 0 &&
+	    header_name(s, n, from_words, ARRAY_SIZE(from_words)) &&
 	    header_name(t, m, header_words, ARRAY_SIZE(header_words)))
 		return true;
 	/* A reply header wrapped onto two lines, as Gmail wraps a long address. */
 	for (size_t i = 0; i < ARRAY_SIZE(header_starts); i++)
 		wrapped = wrapped || starts_ci(s, n, header_starts[i]);
-	wrapped = wrapped || memchr(s, '@', n) != NULL || memchr(s, '<', n) != NULL;
-	if (wrapped && t != NULL && m > 0 && m < FC_REPLY_LINE_MAX && n < FC_REPLY_LINE_MAX) {
+	wrapped =
+	    wrapped || memchr(s, '@', n) != NULL || memchr(s, '<', n) != NULL;
+	if (wrapped && t != NULL && m > 0 && m < FC_REPLY_LINE_MAX &&
+	    n < FC_REPLY_LINE_MAX) {
 		struct strbuf j = {0};
 		bool r;
 
@@ -250,8 +330,7 @@ struct reader {
 	size_t cap_cmd, cap_problem;
 };
 
-__attribute__((format(printf, 3, 4)))
-static void
+__attribute__((format(printf, 3, 4))) static void
 problem(struct reader *rd, size_t line, const char *fmt, ...)
 {
 	struct reply_problem *p;
@@ -267,7 +346,8 @@ problem(struct reader *rd, size_t line, const char *fmt, ...)
 }
 
 static enum word_kind
-classify(struct reader *rd, const char *w, enum outcome *o, enum channel *c, fc_day *d)
+classify(struct reader *rd, const char *w, enum outcome *o, enum channel *c,
+    fc_day *d)
 {
 	if (outcome_parse(w, o) == 0 && *o != OUTCOME_VOID)
 		return WORD_OUTCOME;
@@ -292,7 +372,7 @@ split_words(char *s, char **word, size_t max)
 {
 	size_t n = 0;
 
-	for (char *p = s; *p != '\0'; ) {
+	for (char *p = s; *p != '\0';) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\0')
@@ -322,7 +402,8 @@ strip_punct(char *w, const char *marks)
 static int
 read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 {
-	char *word[WORDS_MAX], *note = NULL, *sep, q[QUOTE_MAX], q2[QUOTE_MAX], dbuf[11], rbuf[11];
+	char *word[WORDS_MAX], *note = NULL, *sep, q[QUOTE_MAX], q2[QUOTE_MAX],
+			       dbuf[11], rbuf[11];
 	enum outcome o, outcome = OUTCOME_REACHED;
 	enum channel c, channel = CHANNEL_OTHER;
 	fc_day d, day = DAY_NONE;
@@ -342,7 +423,8 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 		note = sep + 3;
 		while (*note == ' ' || *note == '\t')
 			note++;
-		for (size_t k = strlen(note); k > 0 && (note[k - 1] == ' ' || note[k - 1] == '\t'); k--)
+		for (size_t k = strlen(note);
+		     k > 0 && (note[k - 1] == ' ' || note[k - 1] == '\t'); k--)
 			note[k - 1] = '\0';
 	}
 	/* The no-break spaces of HTML mail are blanks here (same length). */
@@ -355,7 +437,7 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 	if (valid_ref(word[0], NULL) != 0)
 		return 0;
 	if (n == 1 && (note == NULL || note[0] == '\0'))
-		return 0;	/* a reference code alone */
+		return 0; /* a reference code alone */
 	if (n > WORDS_MAX) {
 		n = WORDS_MAX;
 		unknown++;
@@ -394,29 +476,36 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 	r = rd->in->lookup(rd->in->ctx, word[0], &fam, e);
 	if (r == FC_ENOTFOUND) {
 		if (nout > 0)
-			problem(rd, lineno, "\"%s\" is not a family in your care", q);
+			problem(rd, lineno,
+			    "\"%s\" is not a family in your care", q);
 		return 0;
 	}
 	if (r != 0)
 		return r;
 	if (valid_ref(fam.ref, NULL) != 0)
-		return err_set(e, FC_EINTERNAL, "the family lookup gave a bad reference code");
+		return err_set(e, FC_EINTERNAL,
+		    "the family lookup gave a bad reference code");
 	text_quote(fam.ref, q, sizeof(q));
 	if (nout == 0) {
 		if (unknown == 0)
-			problem(rd, lineno, "%s: no outcome; write \"reached\" or \"attempted\"", q);
-		return 0;	/* otherwise a sentence that starts with a code */
+			problem(rd, lineno,
+			    "%s: no outcome; write \"reached\" or \"attempted\"",
+			    q);
+		return 0; /* otherwise a sentence that starts with a code */
 	}
 	if (unknown > 0) {
-		problem(rd, lineno, "%s: unknown word \"%s\"; a command holds an outcome "
-			"(reached, attempted), a channel (phone, video, message, email, "
-			"in-person, letter, other), a day (YYYY-MM-DD, today, yesterday) "
-			"and \" -- \" before a note", q, q2);
+		problem(rd, lineno,
+		    "%s: unknown word \"%s\"; a command holds an outcome "
+		    "(reached, attempted), a channel (phone, video, message, email, "
+		    "in-person, letter, other), a day (YYYY-MM-DD, today, yesterday) "
+		    "and \" -- \" before a note",
+		    q, q2);
 		return 0;
 	}
 	if (first_dup > 0) {
 		text_quote(word[first_dup], q2, sizeof(q2));
-		problem(rd, lineno, "%s: two %s (the second is \"%s\")", q, dup_what, q2);
+		problem(rd, lineno, "%s: two %s (the second is \"%s\")", q,
+		    dup_what, q2);
 		return 0;
 	}
 	if (day == DAY_NONE)
@@ -428,17 +517,20 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 	}
 	if (day < fam.registered_day) {
 		date_format(fam.registered_day, rbuf);
-		problem(rd, lineno, "%s: %s is before the family was registered (%s)", q, dbuf,
-			rbuf);
+		problem(rd, lineno,
+		    "%s: %s is before the family was registered (%s)", q, dbuf,
+		    rbuf);
 		return 0;
 	}
 	if (note != NULL && valid_text(note, FC_NOTE_MAX, NULL) != 0) {
 		problem(rd, lineno, "%s: the note %s", q,
-			strlen(note) > FC_NOTE_MAX ? "is too long" : "is not plain UTF-8 text");
+		    strlen(note) > FC_NOTE_MAX ? "is too long"
+					       : "is not plain UTF-8 text");
 		return 0;
 	}
 	if (rd->out->ncmd == FC_REPLY_COMMANDS_MAX) {
-		problem(rd, lineno, "more than %d commands in one reply", FC_REPLY_COMMANDS_MAX);
+		problem(rd, lineno, "more than %d commands in one reply",
+		    FC_REPLY_COMMANDS_MAX);
 		return 0;
 	}
 	ARRAY_GROW(rd->out->cmd, rd->cap_cmd, rd->out->ncmd + 1);
@@ -477,15 +569,18 @@ line_end(const char *p, const char *end, const char **next)
 }
 
 int
-reply_read(const struct reply_input *in, struct reply_result *out, struct fc_error *e)
+reply_read(
+    const struct reply_input *in, struct reply_result *out, struct fc_error *e)
 {
-	struct reader rd = { .in = in, .out = out };
-	const char *p = in->text, *end = in->text + in->len, *q, *next, *nl, *nq, *nn;
+	struct reader rd = {.in = in, .out = out};
+	const char *p = in->text, *end = in->text + in->len, *q, *next, *nl,
+		   *nq, *nn;
 	size_t lineno = 0;
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
-	rd.written = in->written > 0 && in->written <= in->now ? in->written : in->now;
+	rd.written =
+	    in->written > 0 && in->written <= in->now ? in->written : in->now;
 	rd.today = tz_day(in->now, in->zone);
 	rd.written_day = tz_day(rd.written, in->zone);
 	while (p < end) {
@@ -504,8 +599,9 @@ reply_read(const struct reply_input *in, struct reply_result *out, struct fc_err
 				break;
 			nq = NULL;
 		}
-		if (reply_is_quote_marker(p, (size_t)(q - p), nq != NULL ? nl : NULL,
-					  nq != NULL ? (size_t)(nq - nl) : 0)) {
+		if (reply_is_quote_marker(p, (size_t)(q - p),
+			nq != NULL ? nl : NULL,
+			nq != NULL ? (size_t)(nq - nl) : 0)) {
 			out->stop_line = lineno;
 			break;
 		}

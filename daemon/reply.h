@@ -71,13 +71,14 @@ struct fc_error;
 /* The text every message to a caseworker starts with; see above. */
 #define REPLY_MARKER "famcontactd:"
 /* A full marker line the integrator may use as it stands. */
-#define REPLY_MARKER_LINE REPLY_MARKER " to log contacts, write your reply above this line."
+#define REPLY_MARKER_LINE \
+	REPLY_MARKER " to log contacts, write your reply above this line."
 
 /* A family as the lookup resolves it. */
 struct reply_family {
 	int64_t id;
-	char ref[FC_REF_MAX + 1];	/* as registered */
-	fc_day registered_day;		/* its creation day in the caseworker's zone */
+	char ref[FC_REF_MAX + 1]; /* as registered */
+	fc_day registered_day; /* its creation day in the caseworker's zone */
 };
 
 /*
@@ -85,58 +86,61 @@ struct reply_family {
  * key owner's care: 0 with *out filled, FC_ENOTFOUND when there is none,
  * or another FC_E* (with e) that ends the whole reading with that error.
  */
-typedef int (*reply_lookup_fn)(void *ctx, const char *ref, struct reply_family *out,
-			       struct fc_error *e);
+typedef int (*reply_lookup_fn)(
+    void *ctx, const char *ref, struct reply_family *out, struct fc_error *e);
 
 struct reply_input {
-	const char *text;		/* the reply's text body, UTF-8 */
-	size_t len;			/* bytes of text (NUL bytes end a line's reading) */
-	const char *zone;		/* the caseworker's zone; NULL or "" = local */
-	int64_t now;			/* UTC seconds */
-	int64_t written;		/* when the reply was written (Date:), UTC
+	const char *text; /* the reply's text body, UTF-8 */
+	size_t len;	  /* bytes of text (NUL bytes end a line's reading) */
+	const char *zone; /* the caseworker's zone; NULL or "" = local */
+	int64_t now;	  /* UTC seconds */
+	int64_t written;  /* when the reply was written (Date:), UTC
 					   seconds; 0 or later than now = now */
 	reply_lookup_fn lookup;
-	void *ctx;			/* handed to lookup */
+	void *ctx; /* handed to lookup */
 };
 
 struct reply_command {
-	size_t line;			/* 1-based line of the text */
+	size_t line; /* 1-based line of the text */
 	int64_t family_id;
-	char ref[FC_REF_MAX + 1];	/* as the lookup gave it */
-	enum outcome outcome;		/* OUTCOME_REACHED or OUTCOME_ATTEMPTED */
+	char ref[FC_REF_MAX + 1]; /* as the lookup gave it */
+	enum outcome outcome;	  /* OUTCOME_REACHED or OUTCOME_ATTEMPTED */
 	enum channel channel;
-	fc_day day;			/* in the caseworker's zone */
-	int64_t at;			/* the instant to log: when written for the
+	fc_day day;		    /* in the caseworker's zone */
+	int64_t at;		    /* the instant to log: when written for the
 					   default day, else 12:00 of the day (not
 					   later than now) */
-	char note[FC_NOTE_MAX + 1];	/* "" = none; UTF-8, no controls but TAB */
+	char note[FC_NOTE_MAX + 1]; /* "" = none; UTF-8, no controls but TAB */
 };
 
 struct reply_problem {
-	size_t line;			/* 1-based line of the text */
-	char why[FC_ERRMSG_MAX];	/* one line; quotes words only through text_quote() */
+	size_t line; /* 1-based line of the text */
+	char why
+	    [FC_ERRMSG_MAX]; /* one line; quotes words only through text_quote() */
 };
 
 struct reply_result {
-	struct reply_command *cmd;	/* caller frees with reply_result_free() */
-	size_t ncmd;			/* 0 whenever nproblem > 0 */
+	struct reply_command *cmd; /* caller frees with reply_result_free() */
+	size_t ncmd;		   /* 0 whenever nproblem > 0 */
 	struct reply_problem *problem;
 	size_t nproblem;
-	size_t lines_read;		/* lines before the first quote marker */
-	size_t stop_line;		/* 1-based line of that marker, 0 = none */
+	size_t lines_read; /* lines before the first quote marker */
+	size_t stop_line;  /* 1-based line of that marker, 0 = none */
 };
 
 /*
  * Read the commands of a reply into *out (zeroed first): 0, even when
  * lines were wrong (see out->nproblem); or the lookup's error, with e.
  */
-int reply_read(const struct reply_input *in, struct reply_result *out, struct fc_error *e);
+int reply_read(
+    const struct reply_input *in, struct reply_result *out, struct fc_error *e);
 
 /* Free what reply_read() put in r; r is empty afterwards. */
 void reply_result_free(struct reply_result *r);
 
 /* Whether line (len bytes, no line end) is a quote marker on its own;
    next (may be NULL) is the line after it, for headers wrapped onto two. */
-bool reply_is_quote_marker(const char *line, size_t len, const char *next, size_t next_len);
+bool reply_is_quote_marker(
+    const char *line, size_t len, const char *next, size_t next_len);
 
 #endif

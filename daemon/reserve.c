@@ -19,8 +19,8 @@ reserve_init(struct reserve *r, const char *db_path)
 {
 	memset(r, 0, sizeof(*r));
 	util_dirname(db_path, r->dir, sizeof(r->dir));
-	if (xsnprintf(r->path, sizeof(r->path), "%s" RESERVE_SUFFIX,
-	    db_path) < 0)
+	if (xsnprintf(r->path, sizeof(r->path), "%s" RESERVE_SUFFIX, db_path) <
+	    0)
 		r->path[0] = '\0';
 	else
 		r->held = access(r->path, F_OK) == 0;
@@ -38,8 +38,8 @@ make(struct reserve *r)
 		return;
 	}
 	if (fd < 0) {
-		log_warn("%s: %s; no reserve for a full disk is kept",
-		    r->path, strerror(errno));
+		log_warn("%s: %s; no reserve for a full disk is kept", r->path,
+		    strerror(errno));
 		r->path[0] = '\0';
 		return;
 	}
@@ -79,14 +79,16 @@ reserve_check(struct reserve *r, struct db *db)
 		    (unsigned long long)(avail / 1024));
 	if (full && !r->full)
 		log_warn("%s: disk full: %llu KiB free (famcontactctl writes "
-		    "nothing below %u KiB)", r->dir,
-		    (unsigned long long)(avail / 1024), DB_CTL_MIN_FREE / 1024);
+			 "nothing below %u KiB)",
+		    r->dir, (unsigned long long)(avail / 1024),
+		    DB_CTL_MIN_FREE / 1024);
 	else if (!full && r->full)
 		log_info("%s: disk space is back: %llu KiB free", r->dir,
 		    (unsigned long long)(avail / 1024));
 	if (freed)
 		log_warn("%s: disk full: the %d KiB reserve is given back for "
-		    "the outbox", r->dir, RESERVE_BYTES / 1024);
+			 "the outbox",
+		    r->dir, RESERVE_BYTES / 1024);
 	r->full = full;
 	return freed;
 }

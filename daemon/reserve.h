@@ -21,11 +21,11 @@ struct db;
 #define RESERVE_SUFFIX "-reserve"
 
 struct reserve {
-	char path[FC_PATH_MAX];		/* the reserve's path; "" = none kept */
-	char dir[FC_PATH_MAX];		/* the database's folder, for the log */
-	bool held;			/* the reserve is on disk */
-	bool full;			/* the disk is full (said in the log) */
-	char status[128];		/* for STATUS= while full */
+	char path[FC_PATH_MAX]; /* the reserve's path; "" = none kept */
+	char dir[FC_PATH_MAX];	/* the database's folder, for the log */
+	bool held;		/* the reserve is on disk */
+	bool full;		/* the disk is full (said in the log) */
+	char status[128];	/* for STATUS= while full */
 };
 
 /* Set up r for the database at db_path (a reserve already there is held). */

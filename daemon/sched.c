@@ -65,12 +65,13 @@ due_state_name(enum due_state s)
 
 void
 sched_family_due(const struct sched_policy *p, const struct sched_family *f,
-		 fc_day today, struct sched_due *out)
+    fc_day today, struct sched_due *out)
 {
 	int cadence = f->every_days > 0 ? f->every_days : p->every_days;
 	/* DAY_NONE is INT32_MIN, so it loses every comparison. */
-	fc_day last = f->last_reached_day > f->last_contact_day ?
-	    f->last_reached_day : f->last_contact_day;
+	fc_day last = f->last_reached_day > f->last_contact_day
+	    ? f->last_reached_day
+	    : f->last_contact_day;
 
 	out->hold_until = DAY_NONE;
 	out->held = false;
@@ -84,8 +85,10 @@ sched_family_due(const struct sched_policy *p, const struct sched_family *f,
 		return;
 	case FAMILY_PAUSED:
 		out->due_day = f->pause_until;
-		out->state = f->pause_until != DAY_NONE && today >= f->pause_until ?
-		    DUE_REVIEW : DUE_PAUSED;
+		out->state =
+		    f->pause_until != DAY_NONE && today >= f->pause_until
+		    ? DUE_REVIEW
+		    : DUE_PAUSED;
 		return;
 	case FAMILY_ACTIVE:
 	case FAMILY_STATUS_COUNT:
@@ -97,7 +100,7 @@ sched_family_due(const struct sched_policy *p, const struct sched_family *f,
 	else if (f->first_due != DAY_NONE)
 		out->due_day = f->first_due;
 	else
-		out->due_day = today;	/* no date at all: due, not forgotten */
+		out->due_day = today; /* no date at all: due, not forgotten */
 
 	out->days_overdue = today - out->due_day;
 	if (out->days_overdue < 0)
@@ -118,12 +121,13 @@ bool
 sched_still_listed(const struct sched_due *d)
 {
 	return (d->state == DUE_TODAY || d->state == DUE_OVERDUE ||
-	    d->state == DUE_REVIEW) && !d->held;
+		   d->state == DUE_REVIEW) &&
+	    !d->held;
 }
 
 bool
 sched_should_list(const struct sched_policy *p, const struct sched_due *d,
-		  fc_day today, fc_day last_listed_day)
+    fc_day today, fc_day last_listed_day)
 {
 	if (!sched_still_listed(d))
 		return false;
@@ -147,13 +151,13 @@ sched_was_escalated(const struct sched_due *d, int64_t escalated_mark)
 bool
 sched_should_escalate(const struct sched_due *d, int64_t escalated_mark)
 {
-	return sched_still_escalated(d) && !sched_was_escalated(d,
-	    escalated_mark);
+	return sched_still_escalated(d) &&
+	    !sched_was_escalated(d, escalated_mark);
 }
 
 void
 sched_daily_run(unsigned send_days, fc_day last_run, fc_day today,
-		bool slot_passed, struct sched_run *out)
+    bool slot_passed, struct sched_run *out)
 {
 	fc_day slot = slot_passed ? today : today - 1;
 	fc_day first;
@@ -188,8 +192,8 @@ sched_daily_run(unsigned send_days, fc_day last_run, fc_day today,
 }
 
 void
-sched_weekly(int weekday, fc_day today, const char *last_week,
-	     struct sched_week *out)
+sched_weekly(
+    int weekday, fc_day today, const char *last_week, struct sched_week *out)
 {
 	fc_day monday = today - (day_weekday(today) - 1);
 	int year, week;

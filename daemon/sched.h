@@ -11,50 +11,50 @@
 #include "model.h"
 
 struct sched_policy {
-	int every_days;			/* default cadence */
+	int every_days; /* default cadence */
 	int repeat_every_days;
 	int after_attempt_days;
 	int escalate_after_days;
 };
 
 struct sched_family {
-	int every_days;			/* 0 = policy default */
+	int every_days; /* 0 = policy default */
 	enum family_status status;
-	fc_day pause_until;		/* DAY_NONE = open-ended pause */
-	fc_day last_contact_day;	/* contact before the register, or DAY_NONE */
-	fc_day first_due;		/* due date while never reached */
-	fc_day last_reached_day;	/* latest reached contact, or DAY_NONE */
-	fc_day last_attempt_day;	/* latest attempted contact, or DAY_NONE */
+	fc_day pause_until;	 /* DAY_NONE = open-ended pause */
+	fc_day last_contact_day; /* contact before the register, or DAY_NONE */
+	fc_day first_due;	 /* due date while never reached */
+	fc_day last_reached_day; /* latest reached contact, or DAY_NONE */
+	fc_day last_attempt_day; /* latest attempted contact, or DAY_NONE */
 };
 
 enum due_state {
-	DUE_NOT_YET,	/* active, due_day in the future */
-	DUE_TODAY,	/* active, due_day == today */
-	DUE_OVERDUE,	/* active, due_day < today */
-	DUE_PAUSED,	/* paused, review date not reached */
-	DUE_REVIEW,	/* paused, review date reached: remind to review */
+	DUE_NOT_YET, /* active, due_day in the future */
+	DUE_TODAY,   /* active, due_day == today */
+	DUE_OVERDUE, /* active, due_day < today */
+	DUE_PAUSED,  /* paused, review date not reached */
+	DUE_REVIEW,  /* paused, review date reached: remind to review */
 	DUE_CLOSED,
 };
 
 struct sched_due {
 	enum due_state state;
-	fc_day due_day;		/* active families: the day they fall due;
+	fc_day due_day;	   /* active families: the day they fall due;
 				   paused: the review date (or DAY_NONE);
 				   closed: DAY_NONE */
-	int days_overdue;	/* today - due_day (negative: days until due);
+	int days_overdue;  /* today - due_day (negative: days until due);
 				   0 unless active */
-	fc_day hold_until;	/* an attempt holds reminders until this day, or
+	fc_day hold_until; /* an attempt holds reminders until this day, or
 				   DAY_NONE (active families only) */
-	bool held;		/* today < hold_until */
-	bool escalate;		/* overdue by escalate_after_days or more */
+	bool held;	   /* today < hold_until */
+	bool escalate;	   /* overdue by escalate_after_days or more */
 };
 
 /* "not yet", "due", "overdue", "paused", "review", "closed". */
 const char *due_state_name(enum due_state s);
 
 /* Where family f stands on day today under policy p. */
-void sched_family_due(const struct sched_policy *p, const struct sched_family *f,
-		      fc_day today, struct sched_due *out);
+void sched_family_due(const struct sched_policy *p,
+    const struct sched_family *f, fc_day today, struct sched_due *out);
 
 /*
  * Whether a family in state d belongs in a reminder at all: due, overdue
@@ -70,7 +70,7 @@ bool sched_still_listed(const struct sched_due *d);
  * repeat_every_days or more ago.
  */
 bool sched_should_list(const struct sched_policy *p, const struct sched_due *d,
-		       fc_day today, fc_day last_listed_day);
+    fc_day today, fc_day last_listed_day);
 
 /*
  * Whether a family in state d is past the escalation threshold: overdue
@@ -98,15 +98,15 @@ bool sched_should_escalate(const struct sched_due *d, int64_t escalated_mark);
  * carries one reminder: for the latest send day among them.
  */
 struct sched_run {
-	bool owed;		/* a run is owed now */
-	fc_day slot_day;	/* the day the run stands for (record it) */
-	fc_day reminder_day;	/* the send day its reminder is for, or DAY_NONE */
-	fc_day next_day;	/* when not owed: the day of the next slot */
+	bool owed;	     /* a run is owed now */
+	fc_day slot_day;     /* the day the run stands for (record it) */
+	fc_day reminder_day; /* the send day its reminder is for, or DAY_NONE */
+	fc_day next_day;     /* when not owed: the day of the next slot */
 };
 
 /* send_days: bit (ISO weekday - 1). */
 void sched_daily_run(unsigned send_days, fc_day last_run, fc_day today,
-		     bool slot_passed, struct sched_run *out);
+    bool slot_passed, struct sched_run *out);
 
 /*
  * A weekly summary: at most one per recipient per ISO week, at weekday
@@ -119,13 +119,13 @@ void sched_daily_run(unsigned send_days, fc_day last_run, fc_day today,
  */
 #define SCHED_WEEK_NAME_MAX 16
 struct sched_week {
-	char name[SCHED_WEEK_NAME_MAX];	/* today's ISO week, "2026-W48" */
-	bool done;		/* its summary (or a later week's) was sent */
-	fc_day slot_day;	/* the day of the send time that counts: this
+	char name[SCHED_WEEK_NAME_MAX]; /* today's ISO week, "2026-W48" */
+	bool done;	 /* its summary (or a later week's) was sent */
+	fc_day slot_day; /* the day of the send time that counts: this
 				   week's, or next week's when done */
 };
 
-void sched_weekly(int weekday, fc_day today, const char *last_week,
-		  struct sched_week *out);
+void sched_weekly(
+    int weekday, fc_day today, const char *last_week, struct sched_week *out);
 
 #endif

@@ -22,7 +22,7 @@ enum send_stage {
 	SEND_STAGE_MAIL,	/* MAIL FROM */
 	SEND_STAGE_RCPT,	/* RCPT TO */
 	SEND_STAGE_DATA,	/* the DATA command, before its 354 */
-	SEND_STAGE_END_OF_DATA,	/* the message sent; its final reply awaited */
+	SEND_STAGE_END_OF_DATA, /* the message sent; its final reply awaited */
 	SEND_STAGE_COUNT
 };
 
@@ -67,12 +67,12 @@ enum send_stage {
  * AUTH attempt, not one per message. Open a new handle to try again.
  */
 struct send_result {
-	int reply_code;		/* the deciding reply's code, 0 when none */
-	char text[256];		/* its final line, sanitised (printable ASCII) */
-	enum send_stage stage;	/* where the attempt ended */
-	bool session;		/* the failure concerns the session */
-	bool uncertain;		/* the message may have been delivered */
-	bool repeated;		/* refused again without connecting */
+	int reply_code;	       /* the deciding reply's code, 0 when none */
+	char text[256];	       /* its final line, sanitised (printable ASCII) */
+	enum send_stage stage; /* where the attempt ended */
+	bool session;	       /* the failure concerns the session */
+	bool uncertain;	       /* the message may have been delivered */
+	bool repeated;	       /* refused again without connecting */
 };
 
 /* "connect", "greeting", "EHLO", ..., "end of data"; "" for NONE. */

@@ -56,14 +56,14 @@
 
 struct smtp {
 	CURL *curl;
-	char url[FC_URL_MAX + 1];		/* smtp.url, for messages */
+	char url[FC_URL_MAX + 1]; /* smtp.url, for messages */
 	/* smtp.url with "/" and the EHLO name, percent-encoded, as its path. */
 	char curl_url[FC_URL_MAX + 3 * FC_HELO_MAX + 2];
 	char username[FC_EMAIL_MAX + 1];
 	int timeout;
-	bool fresh;		/* the next message starts a new connection */
-	bool smtps;		/* TLS from the start */
-	bool tls_up;		/* the open connection speaks TLS */
+	bool fresh;  /* the next message starts a new connection */
+	bool smtps;  /* TLS from the start */
+	bool tls_up; /* the open connection speaks TLS */
 
 	/* A failure that no reconnection in this handle would mend. */
 	bool latched;
@@ -75,13 +75,13 @@ struct smtp {
 	size_t len, off;
 
 	/* The dialogue of the current message. */
-	enum send_stage stage;	/* the last command sent, or the greeting */
+	enum send_stage stage; /* the last command sent, or the greeting */
 	bool got_reply;
-	bool quitting;		/* QUIT sent: the reply to it says nothing */
-	bool long_line;		/* a reply line longer than RFC 5321 allows */
+	bool quitting;	/* QUIT sent: the reply to it says nothing */
+	bool long_line; /* a reply line longer than RFC 5321 allows */
 	char partial[SMTP_REPLY_LINE_MAX + 1];
 	size_t partial_len;
-	char last[SMTP_REPLY_LINE_MAX + 1];	/* last final reply line */
+	char last[SMTP_REPLY_LINE_MAX + 1]; /* last final reply line */
 	char errbuf[CURL_ERROR_SIZE];
 
 	/* Called while a transfer waits (smtp_set_alive); NULL = none. */
@@ -95,8 +95,8 @@ struct smtp {
  * Never aborts: the transaction in flight always finishes.
  */
 static int
-on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
-	    curl_off_t ultotal, curl_off_t ulnow)
+on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
 {
 	struct smtp *s = ctx;
 
@@ -119,8 +119,8 @@ sanitise(const char *s, size_t n, char *buf, size_t max)
 {
 	size_t o = 0;
 
-	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == '\n' ||
-	    s[n - 1] == ' '))
+	while (
+	    n > 0 && (s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == ' '))
 		n--;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
@@ -155,14 +155,18 @@ command_stage(const char *data, size_t size)
 		const char *verb;
 		enum send_stage stage;
 	} verbs[] = {
-		{ "EHLO", SEND_STAGE_EHLO }, { "HELO", SEND_STAGE_EHLO },
-		{ "STARTTLS", SEND_STAGE_STARTTLS }, { "AUTH", SEND_STAGE_AUTH },
-		{ "MAIL", SEND_STAGE_MAIL }, { "RCPT", SEND_STAGE_RCPT },
-		{ "DATA", SEND_STAGE_DATA },
+	    {"EHLO", SEND_STAGE_EHLO},
+	    {"HELO", SEND_STAGE_EHLO},
+	    {"STARTTLS", SEND_STAGE_STARTTLS},
+	    {"AUTH", SEND_STAGE_AUTH},
+	    {"MAIL", SEND_STAGE_MAIL},
+	    {"RCPT", SEND_STAGE_RCPT},
+	    {"DATA", SEND_STAGE_DATA},
 	};
 	size_t n = 0;
 
-	while (n < size && n <= SMTP_VERB_MAX && isupper((unsigned char)data[n]))
+	while (
+	    n < size && n <= SMTP_VERB_MAX && isupper((unsigned char)data[n]))
 		n++;
 	if (n == size || (data[n] != ' ' && data[n] != '\r'))
 		return -1;
@@ -227,8 +231,8 @@ on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 			if (s->partial_len > 0)
 				reply_line(s);
 		} else if (s->partial_len < SMTP_REPLY_LINE_MAX) {
-			s->partial[s->partial_len++] = data[i] == '\0' ? '?' :
-			    data[i];
+			s->partial[s->partial_len++] =
+			    data[i] == '\0' ? '?' : data[i];
 		} else {
 			s->long_line = true;
 		}
@@ -289,7 +293,7 @@ static void
 default_helo(char *buf, size_t size)
 {
 	char host[FC_HELO_MAX + 1];
-	struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *ai = NULL;
+	struct addrinfo hints = {.ai_flags = AI_CANONNAME}, *ai = NULL;
 
 	xstrlcpy(buf, "localhost", size);
 	if (gethostname(host, sizeof(host)) != 0)
@@ -351,23 +355,27 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 	/* conf_load refuses these; a conf built elsewhere must not slip by. */
 	if (strncmp(c->smtp.url, "smtp://", 7) != 0 &&
 	    strncmp(c->smtp.url, "smtps://", 8) != 0)
-		return err_set(e, FC_ECONFIG, "smtp.url: must start with "
+		return err_set(e, FC_ECONFIG,
+		    "smtp.url: must start with "
 		    "smtp:// or smtps://");
 	if (plain && strncmp(c->smtp.url, "smtps://", 8) == 0)
-		return err_set(e, FC_ECONFIG, "smtp.tls: \"none\" contradicts "
+		return err_set(e, FC_ECONFIG,
+		    "smtp.tls: \"none\" contradicts "
 		    "the smtps:// URL");
 	if (plain && c->smtp.username[0] != '\0')
-		return err_set(e, FC_ECONFIG, "smtp.username: not allowed "
+		return err_set(e, FC_ECONFIG,
+		    "smtp.username: not allowed "
 		    "with tls = \"none\": the password would cross the "
 		    "network unencrypted");
 
 	password[0] = '\0';
 	if (c->smtp.username[0] != '\0') {
 		if ((ret = password_read(c->smtp.password_file, password,
-		    sizeof(password), e)) < 0)
+			 sizeof(password), e)) < 0)
 			return ret;
 		if (password[0] == '\0')
-			return err_set(e, FC_ECONFIG, "smtp.username is set "
+			return err_set(e, FC_ECONFIG,
+			    "smtp.username is set "
 			    "but there is no password: set smtp.password_file "
 			    "(or LoadCredential=%s in the systemd unit)",
 			    PASSWORD_CREDENTIAL_NAME);
@@ -391,10 +399,11 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 		default_helo(helo, sizeof(helo));
 	}
 	if (xstrlcpy(s->url, c->smtp.url, sizeof(s->url)) != 0 ||
-	    url_with_helo(c->smtp.url, helo, s->curl_url,
-	    sizeof(s->curl_url)) != 0 ||
+	    url_with_helo(
+		c->smtp.url, helo, s->curl_url, sizeof(s->curl_url)) != 0 ||
 	    xstrlcpy(s->username, c->smtp.username, sizeof(s->username)) != 0) {
-		ret = err_set(e, FC_ECONFIG, "smtp.url, smtp.helo or "
+		ret = err_set(e, FC_ECONFIG,
+		    "smtp.url, smtp.helo or "
 		    "smtp.username: too long");
 		goto fail;
 	}
@@ -404,10 +413,10 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 		goto fail;
 	}
 
-#define SET(opt, val)							\
-	do {								\
-		if (rc == CURLE_OK)					\
-			rc = curl_easy_setopt(s->curl, opt, val);	\
+#define SET(opt, val) \
+	do { \
+		if (rc == CURLE_OK) \
+			rc = curl_easy_setopt(s->curl, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, s->curl_url);
 	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
@@ -415,8 +424,8 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 	/* No proxy from the environment: the route is the configured one. */
 	SET(CURLOPT_PROXY, "");
 	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_USE_SSL, plain ? (long)CURLUSESSL_NONE :
-	    (long)CURLUSESSL_ALL);
+	SET(CURLOPT_USE_SSL,
+	    plain ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -447,8 +456,10 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 #undef SET
 	explicit_bzero(password, sizeof(password));
 	if (rc != CURLE_OK) {
-		ret = err_set(e, FC_ECONFIG, "libcurl cannot do what smtp.* "
-		    "asks: %s", curl_easy_strerror(rc));
+		ret = err_set(e, FC_ECONFIG,
+		    "libcurl cannot do what smtp.* "
+		    "asks: %s",
+		    curl_easy_strerror(rc));
 		goto fail;
 	}
 	*out = s;
@@ -534,7 +545,7 @@ session_failure(const struct smtp *s, long code, bool server)
 /* Turn a failed transfer into FC_ETEMP / FC_EPERMANENT and a message. */
 static int
 classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
-	 struct fc_error *e)
+    struct fc_error *e)
 {
 	char detail[SMTP_TEXT_MAX + 1];
 	const char *server = r->text;
@@ -555,26 +566,37 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 	    s->stage == SEND_STAGE_END_OF_DATA && s->off == s->len;
 
 	if (r->uncertain)
-		return err_set(e, FC_ETEMP, "%s: %s: delivery uncertain, a "
-		    "retry may deliver it twice: %s (temporary)", s->url,
+		return err_set(e, FC_ETEMP,
+		    "%s: %s: delivery uncertain, a "
+		    "retry may deliver it twice: %s (temporary)",
+		    s->url,
 		    s->long_line ? "the reply to the whole message was longer "
-		    "than SMTP allows" : connection_lost(rc) ? "connection "
-		    "lost after the whole message was sent" : "no reply "
-		    "understood after the whole message was sent", detail);
+				   "than SMTP allows"
+			: connection_lost(rc)
+			? "connection "
+			  "lost after the whole message was sent"
+			: "no reply "
+			  "understood after the whole message was sent",
+		    detail);
 	if (rc == CURLE_USE_SSL_FAILED && server) {
 		s->latched = code >= 500;
-		return err_set(e, FC_ETEMP, "%s: STARTTLS refused: %s; nothing "
-		    "sent (temporary)", s->url, server);
+		return err_set(e, FC_ETEMP,
+		    "%s: STARTTLS refused: %s; nothing "
+		    "sent (temporary)",
+		    s->url, server);
 	}
 	if (rc == CURLE_USE_SSL_FAILED) {
 		s->latched = true;
-		return err_set(e, FC_ETEMP, "%s: server offers no STARTTLS; "
+		return err_set(e, FC_ETEMP,
+		    "%s: server offers no STARTTLS; "
 		    "nothing sent (set smtp.tls = \"none\" only for a server "
-		    "on a trusted link)", s->url);
+		    "on a trusted link)",
+		    s->url);
 	}
 	if (rc == CURLE_LOGIN_DENIED || (server && auth_refused(code))) {
 		s->latched = true;
-		return err_set(e, FC_ETEMP, "%s: authentication as %s failed: "
+		return err_set(e, FC_ETEMP,
+		    "%s: authentication as %s failed: "
 		    "%s (temporary; check smtp.username and the password)",
 		    s->url, s->username[0] ? s->username : "(no user)",
 		    server ? server : detail);
@@ -582,35 +604,44 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 	/* RFC 3207 4 and RFC 4954 6: TLS or AUTH needed first; a setting. */
 	if (server && code == 530) {
 		s->latched = true;
-		return err_set(e, FC_ETEMP, "%s: %s (temporary; the server "
+		return err_set(e, FC_ETEMP,
+		    "%s: %s (temporary; the server "
 		    "wants TLS or authentication first: check smtp.tls and "
-		    "smtp.username)", s->url, server);
+		    "smtp.username)",
+		    s->url, server);
 	}
 	if (server && code >= 500 && r->session) {
 		s->latched = true;
-		return err_set(e, FC_ETEMP, "%s: %s (refused at %s: the session, "
-		    "not this message; nothing sent, retried later)", s->url,
-		    server, stage);
+		return err_set(e, FC_ETEMP,
+		    "%s: %s (refused at %s: the session, "
+		    "not this message; nothing sent, retried later)",
+		    s->url, server, stage);
 	}
 	if (server && code >= 500)
-		return err_set(e, FC_EPERMANENT, "%s: %s (permanent)", s->url,
-		    server);
+		return err_set(
+		    e, FC_EPERMANENT, "%s: %s (permanent)", s->url, server);
 	if (server && code == 421)
-		return err_set(e, FC_ETEMP, "%s: %s (temporary; the server "
-		    "closed the connection)", s->url, server);
+		return err_set(e, FC_ETEMP,
+		    "%s: %s (temporary; the server "
+		    "closed the connection)",
+		    s->url, server);
 	if (server)
-		return err_set(e, FC_ETEMP, "%s: %s (temporary)", s->url,
-		    server);
+		return err_set(
+		    e, FC_ETEMP, "%s: %s (temporary)", s->url, server);
 	if (rc == CURLE_PEER_FAILED_VERIFICATION) {
 		s->latched = true;
-		return err_set(e, FC_ETEMP, "%s: TLS: the server's certificate "
+		return err_set(e, FC_ETEMP,
+		    "%s: TLS: the server's certificate "
 		    "is not trusted: %s; nothing sent (set smtp.ca_file to the "
-		    "CA that signed it) (temporary)", s->url, detail);
+		    "CA that signed it) (temporary)",
+		    s->url, detail);
 	}
 	if (rc == CURLE_SSL_CACERT_BADFILE) {
 		s->latched = true;
-		return err_set(e, FC_ETEMP, "%s: TLS: cannot use smtp.ca_file: "
-		    "%s (temporary)", s->url, detail);
+		return err_set(e, FC_ETEMP,
+		    "%s: TLS: cannot use smtp.ca_file: "
+		    "%s (temporary)",
+		    s->url, detail);
 	}
 	if (tls_error(rc)) {
 		s->latched = true;
@@ -618,22 +649,27 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 		    s->url, detail);
 	}
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST)
-		return err_set(e, FC_ETEMP, "%s: cannot connect: %s "
-		    "(temporary)", s->url, detail);
+		return err_set(e, FC_ETEMP,
+		    "%s: cannot connect: %s "
+		    "(temporary)",
+		    s->url, detail);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return err_set(e, FC_ETEMP, "%s: no answer in time (smtp.timeout "
-		    "= %d): %s (temporary)", s->url, s->timeout, detail);
+		return err_set(e, FC_ETEMP,
+		    "%s: no answer in time (smtp.timeout "
+		    "= %d): %s (temporary)",
+		    s->url, s->timeout, detail);
 	if (connection_lost(rc))
-		return err_set(e, FC_ETEMP, "%s: connection lost: %s "
-		    "(temporary)", s->url, detail);
+		return err_set(e, FC_ETEMP,
+		    "%s: connection lost: %s "
+		    "(temporary)",
+		    s->url, detail);
 	/* Anything unforeseen is retried: a message is never dropped. */
 	return err_set(e, FC_ETEMP, "%s: %s (temporary)", s->url, detail);
 }
 
 int
 smtp_send(struct smtp *s, const char *from, const char *rcpt,
-	  const char *message, size_t len, struct send_result *r,
-	  struct fc_error *e)
+    const char *message, size_t len, struct send_result *r, struct fc_error *e)
 {
 	char from_path[SMTP_PATH_MAX + 1], rcpt_path[SMTP_PATH_MAX + 1];
 	struct curl_slist *rcpts;
@@ -650,7 +686,8 @@ smtp_send(struct smtp *s, const char *from, const char *rcpt,
 	}
 	if (xsnprintf(from_path, sizeof(from_path), "<%s>", from) != 0 ||
 	    xsnprintf(rcpt_path, sizeof(rcpt_path), "<%s>", rcpt) != 0)
-		return err_set(e, FC_EPERMANENT, "address longer than SMTP "
+		return err_set(e, FC_EPERMANENT,
+		    "address longer than SMTP "
 		    "allows (RFC 5321 4.5.3.1.3)");
 again:
 	memset(r, 0, sizeof(*r));
@@ -671,11 +708,11 @@ again:
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpts);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE,
-		    (curl_off_t)len);
+		rc = curl_easy_setopt(
+		    s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->curl, CURLOPT_FRESH_CONNECT,
-		    s->fresh ? 1L : 0L);
+		rc = curl_easy_setopt(
+		    s->curl, CURLOPT_FRESH_CONNECT, s->fresh ? 1L : 0L);
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(s->curl);
 	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, (struct curl_slist *)NULL);

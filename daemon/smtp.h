@@ -28,8 +28,7 @@ int smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e);
  * transport_send). As transport_send: 0, FC_ETEMP or FC_EPERMANENT.
  */
 int smtp_send(struct smtp *s, const char *from, const char *rcpt,
-	      const char *message, size_t len, struct send_result *r,
-	      struct fc_error *e);
+    const char *message, size_t len, struct send_result *r, struct fc_error *e);
 
 /*
  * Have alive(ctx) called at least once a second while a transfer (QUIT

@@ -40,7 +40,7 @@
 
 /* A family as the summary shows it. */
 struct sfam {
-	char label[FC_REF_MAX + FC_NAME_MAX + 4];	/* "FXD-001 (Name)" */
+	char label[FC_REF_MAX + FC_NAME_MAX + 4]; /* "FXD-001 (Name)" */
 	char tz[FC_ZONE_MAX + 1];
 	struct sched_due due;
 	fc_day pause_until;
@@ -56,8 +56,8 @@ struct sfams {
 };
 
 static void
-family_label(const struct conf *c, const struct family *f, char *buf,
-	     size_t size)
+family_label(
+    const struct conf *c, const struct family *f, char *buf, size_t size)
 {
 	if (valid_ref(f->ref, NULL) < 0)
 		xsnprintf(buf, size, "family-id-%lld", (long long)f->id);
@@ -102,7 +102,7 @@ struct contacts {
 	const struct conf *conf;
 	int n;
 	int reached, attempted;
-	bool rows;		/* add rows to doc */
+	bool rows; /* add rows to doc */
 };
 
 static int
@@ -119,30 +119,30 @@ add_contact(const struct contact *ct, void *ctx)
 	if (!cs->rows)
 		return 0;
 	date_format(tz_day(ct->at, cs->zone), day);
-	doc_row(cs->doc, day, valid_ref(ct->family_ref, NULL) == 0 ?
-	    ct->family_ref : "?", channel_name(ct->channel),
-	    outcome_name(ct->outcome));
+	doc_row(cs->doc, day,
+	    valid_ref(ct->family_ref, NULL) == 0 ? ct->family_ref : "?",
+	    channel_name(ct->channel), outcome_name(ct->outcome));
 	return 0;
 }
 
 static bool
 due_this_week(const struct sfam *s, fc_day today)
 {
-	return s->due.state == DUE_TODAY || (s->due.state == DUE_NOT_YET &&
-	    s->due.due_day - today < 7);
+	return s->due.state == DUE_TODAY ||
+	    (s->due.state == DUE_NOT_YET && s->due.due_day - today < 7);
 }
 
 /* Compose one caseworker's summary into d; *nfam = families in care. */
 static int
 caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
-	       const char *week, struct doc *d, struct strbuf *subject,
-	       size_t *nfam, struct fc_error *e)
+    const char *week, struct doc *d, struct strbuf *subject, size_t *nfam,
+    struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	const char *zone = due_cw_zone(c, cw->tz);
-	struct family_filter filter = { .caseworker_email = cw->email };
-	struct sfams l = { .conf = c, .now = now, .today = tz_day(now, zone) };
-	struct contacts cs = { .doc = d, .zone = zone, .conf = c, .rows = true };
+	struct family_filter filter = {.caseworker_email = cw->email};
+	struct sfams l = {.conf = c, .now = now, .today = tz_day(now, zone)};
+	struct contacts cs = {.doc = d, .zone = zone, .conf = c, .rows = true};
 	char title[FC_EMAIL_MAX + 64], when[32], a[64], b[64];
 	size_t overdue = 0, due = 0, paused = 0;
 	int rc;
@@ -163,13 +163,15 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 	sb_printf(subject, "Weekly summary: %zu overdue, %zu due this week",
 	    overdue, due);
 
-	xsnprintf(title, sizeof(title), "Weekly summary %s for %s", week,
-	    cw->email);
+	xsnprintf(
+	    title, sizeof(title), "Weekly summary %s for %s", week, cw->email);
 	doc_begin(d, title);
 	when_format(now, zone, when, sizeof(when));
-	doc_para(d, false, "As of %s (%s). %zu %s in your care: %zu overdue, "
-	    "%zu due in the next 7 days, %zu paused.", when, zone, l.n,
-	    util_plural((long)l.n, "family", "families"), overdue, due, paused);
+	doc_para(d, false,
+	    "As of %s (%s). %zu %s in your care: %zu overdue, "
+	    "%zu due in the next 7 days, %zu paused.",
+	    when, zone, l.n, util_plural((long)l.n, "family", "families"),
+	    overdue, due, paused);
 
 	xsnprintf(a, sizeof(a), "Overdue (%zu), most overdue first", overdue);
 	doc_heading(d, a);
@@ -205,9 +207,9 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 				    l.v[i].due.due_day - l.today != ahead)
 					continue;
 				date_format(l.v[i].due.due_day, b);
-				xsnprintf(a, sizeof(a), ahead == 0 ? "today" :
-				    "%d %s", ahead, util_plural(ahead, "day",
-				    "days"));
+				xsnprintf(a, sizeof(a),
+				    ahead == 0 ? "today" : "%d %s", ahead,
+				    util_plural(ahead, "day", "days"));
 				doc_row(d, l.v[i].label, b, a,
 				    l.v[i].tz[0] ? l.v[i].tz : "unknown");
 			}
@@ -218,10 +220,10 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 	doc_table(d, 4);
 	doc_row(d, "Day", "Family", "Channel", "Outcome");
 	if ((rc = db_contact_foreach_between(en->db, cw->id,
-	    now - 7 * SECS_PER_DAY, now + 1, add_contact, &cs, e)) < 0)
+		 now - 7 * SECS_PER_DAY, now + 1, add_contact, &cs, e)) < 0)
 		goto out;
 	if (cs.n == 0) {
-		doc_table_drop(d);	/* only the header: no table */
+		doc_table_drop(d); /* only the header: no table */
 		doc_para(d, false, "None.");
 	} else {
 		doc_table_end(d);
@@ -252,10 +254,11 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 		}
 		doc_table_end(d);
 	}
-	doc_end(d, c->privacy.names_in_email ?
-	    "famcontactd: your weekly summary." :
-	    "famcontactd: your weekly summary. Families are named by "
-	    "reference code only.");
+	doc_end(d,
+	    c->privacy.names_in_email
+		? "famcontactd: your weekly summary."
+		: "famcontactd: your weekly summary. Families are named by "
+		  "reference code only.");
 out:
 	free(l.v);
 	return rc;
@@ -269,17 +272,20 @@ struct figures {
 static void
 figures_format(const struct figures *f, char *buf, size_t size)
 {
-	xsnprintf(buf, size, "families=%ld overdue=%ld escalated=%ld "
-	    "reached=%ld attempted=%ld", f->families, f->overdue, f->escalated,
-	    f->reached, f->attempted);
+	xsnprintf(buf, size,
+	    "families=%ld overdue=%ld escalated=%ld "
+	    "reached=%ld attempted=%ld",
+	    f->families, f->overdue, f->escalated, f->reached, f->attempted);
 }
 
 static bool
 figures_parse(const char *s, struct figures *f)
 {
-	return sscanf(s, "families=%ld overdue=%ld escalated=%ld reached=%ld "
-	    "attempted=%ld", &f->families, &f->overdue, &f->escalated,
-	    &f->reached, &f->attempted) == 5;
+	return sscanf(s,
+		   "families=%ld overdue=%ld escalated=%ld reached=%ld "
+		   "attempted=%ld",
+		   &f->families, &f->overdue, &f->escalated, &f->reached,
+		   &f->attempted) == 5;
 }
 
 static void
@@ -288,8 +294,8 @@ trend(char *buf, size_t size, long now, long before)
 	if (now == before)
 		xsnprintf(buf, size, "%ld (same as last week)", now);
 	else
-		xsnprintf(buf, size, "%ld (%+ld on last week)", now,
-		    now - before);
+		xsnprintf(
+		    buf, size, "%ld (%+ld on last week)", now, now - before);
 }
 
 static void
@@ -304,9 +310,8 @@ utc_or_never(int64_t t, char *buf, size_t size)
 /* The coordinators' overview into d; figures into fig. */
 static int
 overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
-	     int64_t now,
-	     const char *week, const char *last_figures, struct doc *d,
-	     struct strbuf *subject, struct figures *fig, struct fc_error *e)
+    int64_t now, const char *week, const char *last_figures, struct doc *d,
+    struct strbuf *subject, struct figures *fig, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	struct outbox_stats ob;
@@ -325,30 +330,34 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	when_format(now, c->timezone, when, sizeof(when));
 	if (failing) {
 		utc_or_never(ob.oldest_queued_at, t1, sizeof(t1));
-		doc_para(d, true, "Delivery is failing: %lld %s dead this "
+		doc_para(d, true,
+		    "Delivery is failing: %lld %s dead this "
 		    "week, %lld waiting for a retry after a failed attempt "
 		    "(oldest queued since %s). See famcontactctl outbox list.",
-		    (long long)ob.dead, util_plural((long)ob.dead, "message",
-		    "messages"), (long long)ob.failing, t1);
+		    (long long)ob.dead,
+		    util_plural((long)ob.dead, "message", "messages"),
+		    (long long)ob.failing, t1);
 	}
 	doc_para(d, false, "As of %s (%s).", when, c->timezone);
 
 	doc_heading(d, "Per caseworker (contacts: the last 7 days)");
 	doc_table(d, 6);
-	doc_row(d, "Caseworker", "Families", "Overdue", "Escalated",
-	    "Reached", "Attempted");
+	doc_row(d, "Caseworker", "Families", "Overdue", "Escalated", "Reached",
+	    "Attempted");
 	for (size_t i = 0; i < ncws; i++) {
 		const struct caseworker *cw = &cws[i];
 		const char *zone = due_cw_zone(c, cw->tz);
-		struct family_filter filter = { .caseworker_email = cw->email };
-		struct sfams l = { .conf = c, .now = now,
-		    .today = tz_day(now, zone) };
-		struct contacts cs = { .zone = zone, .conf = c };
+		struct family_filter filter = {.caseworker_email = cw->email};
+		struct sfams l = {
+		    .conf = c, .now = now, .today = tz_day(now, zone)};
+		struct contacts cs = {.zone = zone, .conf = c};
 		long overdue = 0, escalated = 0;
 
-		if ((rc = db_family_foreach(en->db, &filter, add_sfam, &l,
-		    e)) < 0 || (rc = db_contact_foreach_between(en->db, cw->id,
-		    now - 7 * SECS_PER_DAY, now + 1, add_contact, &cs, e)) < 0) {
+		if ((rc = db_family_foreach(en->db, &filter, add_sfam, &l, e)) <
+			0 ||
+		    (rc = db_contact_foreach_between(en->db, cw->id,
+			 now - 7 * SECS_PER_DAY, now + 1, add_contact, &cs,
+			 e)) < 0) {
 			free(l.v);
 			return rc;
 		}
@@ -416,18 +425,20 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	doc_table_end(d);
 	doc_end(d, "famcontactd: the weekly overview for the coordinators.");
 
-	sb_printf(subject, "Weekly overview%s: %ld %s, %ld overdue, %ld "
-	    "%s", failing ? " (delivery failing)" : "", fig->families,
+	sb_printf(subject,
+	    "Weekly overview%s: %ld %s, %ld overdue, %ld "
+	    "%s",
+	    failing ? " (delivery failing)" : "", fig->families,
 	    util_plural(fig->families, "family", "families"), fig->overdue,
-	    fig->reached + fig->attempted, util_plural(fig->reached +
-	    fig->attempted, "contact", "contacts"));
+	    fig->reached + fig->attempted,
+	    util_plural(fig->reached + fig->attempted, "contact", "contacts"));
 	return 0;
 }
 
 /* One caseworker's summary, if owed: in a transaction unless dry. */
 static int
-caseworker_summary(struct engine *en, const struct caseworker *cw,
-		   int64_t now, struct engine_stats *st, struct fc_error *e)
+caseworker_summary(struct engine *en, const struct caseworker *cw, int64_t now,
+    struct engine_stats *st, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	char rkey[32], last[SCHED_WEEK_NAME_MAX];
@@ -442,25 +453,26 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 	int rc;
 
 	xsnprintf(rkey, sizeof(rkey), "cw:%lld", (long long)cw->id);
-	if ((rc = db_summary_week(en->db, rkey, last, sizeof(last), NULL, 0,
-	    e)) < 0)
+	if ((rc = db_summary_week(
+		 en->db, rkey, last, sizeof(last), NULL, 0, e)) < 0)
 		return rc;
 	if (!due_weekly(c, due_cw_zone(c, cw->tz), last, now, &w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
-	if ((rc = caseworker_doc(en, cw, now, week, &d, &subject, &nfam,
-	    e)) == 0 && nfam > 0) {
+	if ((rc = caseworker_doc(en, cw, now, week, &d, &subject, &nfam, e)) ==
+		0 &&
+	    nfam > 0) {
 		struct engine_out o = {
-			.kind = OUTBOX_SUMMARY,
-			.recipient = cw->email,
-			.key = key,
-			.subject = subject.s,
-			.text = d.text.s,
-			.html = d.html.s,
-			.date = now,
-			.nfamilies = nfam,
-			.caseworker_id = cw->id,
+		    .kind = OUTBOX_SUMMARY,
+		    .recipient = cw->email,
+		    .key = key,
+		    .subject = subject.s,
+		    .text = d.text.s,
+		    .html = d.html.s,
+		    .date = now,
+		    .nfamilies = nfam,
+		    .caseworker_id = cw->id,
 		};
 
 		xsnprintf(key, sizeof(key), "summary:%lld:%s",
@@ -479,13 +491,13 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 	}
 	if (rc == FC_EINVAL) {
 		log_err("caseworker %lld: no weekly summary %s: %s; mend the "
-		    "record with famcontactctl caseworker edit",
+			"record with famcontactctl caseworker edit",
 		    (long long)cw->id, week, e->msg);
 		st->refused++;
 		rc = 0;
 		if (!en->dry && (rc = db_begin(en->db, e)) == 0 &&
-		    (rc = db_set_summary_week(en->db, rkey, week, NULL,
-		    e)) == 0)
+		    (rc = db_set_summary_week(en->db, rkey, week, NULL, e)) ==
+			0)
 			rc = db_commit(en->db, e);
 		if (rc < 0)
 			db_rollback(en->db);
@@ -497,7 +509,7 @@ caseworker_summary(struct engine *en, const struct caseworker *cw,
 
 static int
 overview(struct engine *en, const struct caseworker *cws, size_t ncws,
-	 int64_t now, struct engine_stats *st, struct fc_error *e)
+    int64_t now, struct engine_stats *st, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	char last[SCHED_WEEK_NAME_MAX], figs[FIGURES_MAX];
@@ -514,23 +526,23 @@ overview(struct engine *en, const struct caseworker *cws, size_t ncws,
 	if (c->summary.ncoordinators == 0)
 		return 0;
 	if ((rc = db_summary_week(en->db, "overview", last, sizeof(last), figs,
-	    sizeof(figs), e)) < 0)
+		 sizeof(figs), e)) < 0)
 		return rc;
 	if (!due_weekly(c, c->timezone, last, now, &w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
-	rc = overview_doc(en, cws, ncws, now, week, figs, &d, &subject, &fig,
-	    e);
+	rc =
+	    overview_doc(en, cws, ncws, now, week, figs, &d, &subject, &fig, e);
 	for (size_t k = 0; rc == 0 && k < c->summary.ncoordinators; k++) {
 		struct engine_out o = {
-			.kind = OUTBOX_OVERVIEW,
-			.recipient = c->summary.coordinators[k],
-			.key = key,
-			.subject = subject.s,
-			.text = d.text.s,
-			.html = d.html.s,
-			.date = now,
+		    .kind = OUTBOX_OVERVIEW,
+		    .recipient = c->summary.coordinators[k],
+		    .key = key,
+		    .subject = subject.s,
+		    .text = d.text.s,
+		    .html = d.html.s,
+		    .date = now,
 		};
 
 		xsnprintf(key, sizeof(key), "overview:%s:%s",
@@ -554,7 +566,7 @@ overview(struct engine *en, const struct caseworker *cws, size_t ncws,
 
 int
 summary_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
-	     int64_t now, struct engine_stats *st, struct fc_error *e)
+    int64_t now, struct engine_stats *st, struct fc_error *e)
 {
 	int rc;
 
@@ -567,7 +579,7 @@ summary_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
 
 int
 summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
-	     int64_t now, int64_t *when, struct fc_error *e)
+    int64_t now, int64_t *when, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	char rkey[32], last[SCHED_WEEK_NAME_MAX];
@@ -580,8 +592,8 @@ summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
 		if (!cws[i].active)
 			continue;
 		xsnprintf(rkey, sizeof(rkey), "cw:%lld", (long long)cws[i].id);
-		if ((rc = db_summary_week(en->db, rkey, last, sizeof(last),
-		    NULL, 0, e)) < 0)
+		if ((rc = db_summary_week(
+			 en->db, rkey, last, sizeof(last), NULL, 0, e)) < 0)
 			return rc;
 		due_weekly(c, due_cw_zone(c, cws[i].tz), last, now, &w, &next);
 		if (*when == 0 || next < *when)
@@ -589,7 +601,7 @@ summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
 	}
 	if (c->summary.ncoordinators > 0) {
 		if ((rc = db_summary_week(en->db, "overview", last,
-		    sizeof(last), NULL, 0, e)) < 0)
+			 sizeof(last), NULL, 0, e)) < 0)
 			return rc;
 		due_weekly(c, c->timezone, last, now, &w, &next);
 		if (*when == 0 || next < *when)

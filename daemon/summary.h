@@ -20,9 +20,9 @@ struct fc_error;
  * care, and the overview of them all to each coordinator.
  */
 int summary_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
-		 int64_t now, struct engine_stats *st, struct fc_error *e);
+    int64_t now, struct engine_stats *st, struct fc_error *e);
 /* The next instant a weekly summary falls due (0 = none to send). */
 int summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
-		 int64_t now, int64_t *when, struct fc_error *e);
+    int64_t now, int64_t *when, struct fc_error *e);
 
 #endif

@@ -51,14 +51,16 @@ text_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
 bool
 text_is_control(uint32_t cp)
 {
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029;
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+	    cp == 0x2029;
 }
 
 bool
 text_is_hidden_format(uint32_t cp)
 {
-	return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+	return (cp >= 0x200b && cp <= 0x200f) ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+	    cp == 0xfeff;
 }
 
 /* Characters that could make a terminal or a log show something else. */
@@ -66,12 +68,13 @@ static bool
 needs_escape(uint32_t cp)
 {
 	return text_is_control(cp) || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069);
+	    (cp >= 0x2066 && cp <= 0x2069);
 }
 
 /* How the character at p (n bytes left) is shown on a terminal: into unit, its length; *seq bytes used. */
 static size_t
-terminal_unit(const unsigned char *p, size_t n, char unit[static 16], size_t *seq)
+terminal_unit(
+    const unsigned char *p, size_t n, char unit[static 16], size_t *seq)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	uint32_t cp = 0;
@@ -91,10 +94,17 @@ terminal_unit(const unsigned char *p, size_t n, char unit[static 16], size_t *se
 	}
 	unit[0] = '\\';
 	switch (cp) {
-	case '\n': unit[1] = 'n'; return 2;
-	case '\t': unit[1] = 't'; return 2;
-	case '\r': unit[1] = 'r'; return 2;
-	default: break;
+	case '\n':
+		unit[1] = 'n';
+		return 2;
+	case '\t':
+		unit[1] = 't';
+		return 2;
+	case '\r':
+		unit[1] = 'r';
+		return 2;
+	default:
+		break;
 	}
 	if (cp < 0x80) {
 		unit[1] = 'x';
@@ -136,14 +146,15 @@ quote_unit(const unsigned char *p, size_t n, char unit[static 16], size_t *seq)
 	return *seq;
 }
 
-typedef size_t (*unit_fn)(const unsigned char *p, size_t n,
-			  char unit[static 16], size_t *seq);
+typedef size_t (*unit_fn)(
+    const unsigned char *p, size_t n, char unit[static 16], size_t *seq);
 
 /* s into buf unit by unit, cut with "..." when it does not fit. */
 static void
 copy_units(const char *s, char *buf, size_t size, unit_fn unit_of)
 {
-	const unsigned char *start = (const unsigned char *)(s != NULL ? s : "");
+	const unsigned char *start =
+	    (const unsigned char *)(s != NULL ? s : "");
 	const unsigned char *p;
 	size_t n, out = 0, total = 0, len, seq;
 	char unit[16];
@@ -151,11 +162,13 @@ copy_units(const char *s, char *buf, size_t size, unit_fn unit_of)
 
 	if (size == 0)
 		return;
-	for (p = start, n = strlen((const char *)start); n > 0; p += seq, n -= seq)
+	for (p = start, n = strlen((const char *)start); n > 0;
+	     p += seq, n -= seq)
 		total += unit_of(p, n, unit, &seq);
 	/* When it does not all fit, keep room for "...". */
 	cut = total + 1 > size;
-	for (p = start, n = strlen((const char *)start); n > 0; p += seq, n -= seq) {
+	for (p = start, n = strlen((const char *)start); n > 0;
+	     p += seq, n -= seq) {
 		len = unit_of(p, n, unit, &seq);
 		if (out + len + (cut ? 3 : 0) + 1 > size)
 			break;

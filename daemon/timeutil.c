@@ -32,21 +32,22 @@
 #define TIME_QUOTE_MAX 96
 
 static const char when_syntax[] =
-	"YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS] with an optional Z or \xc2\xb1HH:MM";
+    "YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS] with an optional Z or \xc2\xb1HH:MM";
 
 enum zone_kind { ZONE_UNSET, ZONE_LOCAL, ZONE_NAMED };
 
 static struct {
 	bool init;
-	char *start_tz;			/* TZ at first use; NULL when unset */
-	enum zone_kind kind;		/* what TZ holds now */
-	char name[FC_ZONE_MAX + 1];	/* the zone asked for, when ZONE_NAMED */
+	char *start_tz;		    /* TZ at first use; NULL when unset */
+	enum zone_kind kind;	    /* what TZ holds now */
+	char name[FC_ZONE_MAX + 1]; /* the zone asked for, when ZONE_NAMED */
 	char known[KNOWN_ZONES][FC_ZONE_MAX + 1];
 	unsigned next_known;
-	char warned[FC_ZONE_MAX + 1];	/* last unknown zone warned about */
+	char warned[FC_ZONE_MAX + 1]; /* last unknown zone warned about */
 } zs;
 
-static int64_t floor_div(int64_t a, int64_t b)
+static int64_t
+floor_div(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 
@@ -55,13 +56,15 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return q;
 }
 
-static int64_t floor_mod(int64_t a, int64_t b)
+static int64_t
+floor_mod(int64_t a, int64_t b)
 {
 	return a - floor_div(a, b) * b;
 }
 
 /* Hinnant's days_from_civil, in 64 bits so that no input overflows. */
-static int64_t days_from_civil64(int64_t y, int m, int d)
+static int64_t
+days_from_civil64(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -72,7 +75,8 @@ static int64_t days_from_civil64(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days64(int64_t z, int64_t *y, int *m, int *d)
+static void
+civil_from_days64(int64_t z, int64_t *y, int *m, int *d)
 {
 	z += 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -86,12 +90,14 @@ static void civil_from_days64(int64_t z, int64_t *y, int *m, int *d)
 	*y = yoe + era * 400 + (*m <= 2);
 }
 
-fc_day day_from_civil(int y, int m, int d)
+fc_day
+day_from_civil(int y, int m, int d)
 {
 	return (fc_day)days_from_civil64(y, m, d);
 }
 
-void civil_from_day(fc_day day, int *y, int *m, int *d)
+void
+civil_from_day(fc_day day, int *y, int *m, int *d)
 {
 	int64_t yy;
 
@@ -99,13 +105,15 @@ void civil_from_day(fc_day day, int *y, int *m, int *d)
 	*y = (int)yy;
 }
 
-int day_weekday(fc_day day)
+int
+day_weekday(fc_day day)
 {
 	/* 1970-01-01 was a Thursday (ISO 4). */
 	return (int)floor_mod((int64_t)day + 3, 7) + 1;
 }
 
-void day_iso_week(fc_day day, int *year, int *week)
+void
+day_iso_week(fc_day day, int *year, int *week)
 {
 	/* The ISO year of a week is the year of its Thursday. */
 	int64_t thursday = (int64_t)day - day_weekday(day) + 4;
@@ -117,20 +125,24 @@ void day_iso_week(fc_day day, int *year, int *week)
 	*week = (int)((thursday - days_from_civil64(y, 1, 1)) / 7 + 1);
 }
 
-static bool is_leap(int y)
+static bool
+is_leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int month_days(int y, int m)
+static int
+month_days(int y, int m)
 {
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int days[12] = {
+	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
 /* n ASCII digits at s (stops at a NUL, so s may be short). */
-static bool digits(const char *s, int n, int *out)
+static bool
+digits(const char *s, int n, int *out)
 {
 	int v = 0;
 
@@ -146,7 +158,8 @@ static bool digits(const char *s, int n, int *out)
 enum date_scan { DATE_OK, DATE_SYNTAX, DATE_UNREAL, DATE_RANGE };
 
 /* The YYYY-MM-DD at the start of s; what follows is the caller's. */
-static enum date_scan scan_date(const char *s, fc_day *out)
+static enum date_scan
+scan_date(const char *s, fc_day *out)
 {
 	int y, m, d;
 
@@ -161,7 +174,8 @@ static enum date_scan scan_date(const char *s, fc_day *out)
 	return DATE_OK;
 }
 
-int date_parse(const char *s, fc_day *out, struct fc_error *e)
+int
+date_parse(const char *s, fc_day *out, struct fc_error *e)
 {
 	char q[TIME_QUOTE_MAX];
 	fc_day day = 0;
@@ -176,11 +190,13 @@ int date_parse(const char *s, fc_day *out, struct fc_error *e)
 	}
 	text_quote(s, q, sizeof(q));
 	if (r == DATE_RANGE)
-		return err_set(e, FC_EINVAL, "\"%s\" is out of range (years 1900 to 9999)", q);
+		return err_set(e, FC_EINVAL,
+		    "\"%s\" is out of range (years 1900 to 9999)", q);
 	return err_set(e, FC_EINVAL, "\"%s\" is not a date (YYYY-MM-DD)", q);
 }
 
-void date_format(fc_day day, char buf[static 11])
+void
+date_format(fc_day day, char buf[static 11])
 {
 	int y, m, d;
 
@@ -188,7 +204,8 @@ void date_format(fc_day day, char buf[static 11])
 	(void)xsnprintf(buf, 11, "%04d-%02d-%02d", y, m, d);
 }
 
-static const char *tzdir(void)
+static const char *
+tzdir(void)
 {
 	const char *dir = getenv("TZDIR");
 
@@ -196,7 +213,8 @@ static const char *tzdir(void)
 }
 
 /* A relative path of plain components: no "", ".", "..", hidden names or odd bytes. */
-static bool zone_name_safe(const char *zone)
+static bool
+zone_name_safe(const char *zone)
 {
 	size_t len = strlen(zone);
 	const char *c = zone;
@@ -210,8 +228,10 @@ static bool zone_name_safe(const char *zone)
 		if (*c == '\0' || *c == '/' || *c == '.')
 			return false;
 		while (*c != '\0' && *c != '/') {
-			if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-			      (*c >= '0' && *c <= '9') || strchr("_+-.", *c) != NULL))
+			if (!((*c >= 'A' && *c <= 'Z') ||
+				(*c >= 'a' && *c <= 'z') ||
+				(*c >= '0' && *c <= '9') ||
+				strchr("_+-.", *c) != NULL))
 				return false;
 			c++;
 		}
@@ -221,7 +241,8 @@ static bool zone_name_safe(const char *zone)
 	}
 }
 
-bool tz_exists(const char *zone)
+bool
+tz_exists(const char *zone)
 {
 	char path[FC_PATH_MAX];
 	char magic[4];
@@ -238,13 +259,14 @@ bool tz_exists(const char *zone)
 	if (fd < 0)
 		return false;
 	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	     read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
-	     memcmp(magic, "TZif", sizeof(magic)) == 0;
+	    read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+	    memcmp(magic, "TZif", sizeof(magic)) == 0;
 	close(fd);
 	return ok;
 }
 
-int tz_check(const char *s, struct fc_error *e)
+int
+tz_check(const char *s, struct fc_error *e)
 {
 	char q[FC_QUOTE_MAX], dir[FC_QUOTE_MAX];
 
@@ -254,11 +276,14 @@ int tz_check(const char *s, struct fc_error *e)
 		return 0;
 	text_quote(s, q, sizeof(q));
 	text_quote(tzdir(), dir, sizeof(dir));
-	return err_set(e, FC_EINVAL, "unknown time zone \"%s\" (see %s or timedatectl "
-		       "list-timezones)", q, dir);
+	return err_set(e, FC_EINVAL,
+	    "unknown time zone \"%s\" (see %s or timedatectl "
+	    "list-timezones)",
+	    q, dir);
 }
 
-static bool zone_known(const char *zone)
+static bool
+zone_known(const char *zone)
 {
 	for (size_t i = 0; i < KNOWN_ZONES; i++)
 		if (strcmp(zs.known[i], zone) == 0)
@@ -270,7 +295,8 @@ static bool zone_known(const char *zone)
 	return true;
 }
 
-static void set_tz(const char *value)
+static void
+set_tz(const char *value)
 {
 	int r = value != NULL ? setenv("TZ", value, 1) : unsetenv("TZ");
 
@@ -284,7 +310,8 @@ static void set_tz(const char *value)
 }
 
 /* Make zone the C library's local time zone (see the header for NULL and ""). */
-static void use_zone(const char *zone)
+static void
+use_zone(const char *zone)
 {
 	char tz[FC_ZONE_MAX + 2];
 
@@ -324,28 +351,32 @@ static void use_zone(const char *zone)
 }
 
 /* Wall-clock time of t in the current zone, as seconds since 1970 "if it were UTC". */
-static bool local_secs(int64_t t, int64_t *out)
+static bool
+local_secs(int64_t t, int64_t *out)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 
 	if ((int64_t)tt != t || localtime_r(&tt, &tm) == NULL)
 		return false;
-	*out = days_from_civil64((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) *
-		       SECS_PER_DAY +
-	       tm.tm_hour * SECS_PER_HOUR + tm.tm_min * 60 + tm.tm_sec;
+	*out = days_from_civil64(
+		   (int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) *
+		SECS_PER_DAY +
+	    tm.tm_hour * SECS_PER_HOUR + tm.tm_min * 60 + tm.tm_sec;
 	return true;
 }
 
 /* Offset of the current zone at t; 0 when t is out of the C library's range. */
-static int64_t offset_at(int64_t t)
+static int64_t
+offset_at(int64_t t)
 {
 	int64_t w;
 
 	return local_secs(t, &w) ? w - t : 0;
 }
 
-int tz_localtime(int64_t t, const char *zone, struct tm *out)
+int
+tz_localtime(int64_t t, const char *zone, struct tm *out)
 {
 	time_t tt = (time_t)t;
 
@@ -356,7 +387,8 @@ int tz_localtime(int64_t t, const char *zone, struct tm *out)
 	return localtime_r(&tt, out) != NULL ? 0 : FC_EINVAL;
 }
 
-fc_day tz_day(int64_t t, const char *zone)
+fc_day
+tz_day(int64_t t, const char *zone)
 {
 	int64_t w, day;
 
@@ -371,7 +403,8 @@ fc_day tz_day(int64_t t, const char *zone)
 	return (fc_day)day;
 }
 
-long tz_offset(int64_t t, const char *zone)
+long
+tz_offset(int64_t t, const char *zone)
 {
 	use_zone(zone);
 	return (long)offset_at(t);
@@ -385,9 +418,11 @@ long tz_offset(int64_t t, const char *zone)
  * does, w falls in a gap: binary-search the transition, the first instant
  * whose wall clock is past w.
  */
-int64_t tz_mktime(const char *zone, fc_day day, int hour, int min)
+int64_t
+tz_mktime(const char *zone, fc_day day, int hour, int min)
 {
-	int64_t w = (int64_t)day * SECS_PER_DAY + (int64_t)hour * SECS_PER_HOUR + min * 60;
+	int64_t w = (int64_t)day * SECS_PER_DAY +
+	    (int64_t)hour * SECS_PER_HOUR + min * 60;
 	int64_t off[3], best = 0, lo, hi, omin, omax, v;
 	bool found = false;
 
@@ -414,7 +449,8 @@ int64_t tz_mktime(const char *zone, fc_day day, int hour, int min)
 	lo = w - omax;
 	hi = w - omin;
 	if (!local_secs(lo, &v) || v >= w || !local_secs(hi, &v) || v < w)
-		return w - off[1];	/* not a simple gap; cannot happen in tzdata */
+		return w -
+		    off[1]; /* not a simple gap; cannot happen in tzdata */
 	while (hi - lo > 1) {
 		int64_t mid = lo + (hi - lo) / 2;
 
@@ -429,7 +465,9 @@ int64_t tz_mktime(const char *zone, fc_day day, int hour, int min)
 	return hi;
 }
 
-static void format_utc_fields(int64_t t, int64_t *y, int *mo, int *d, int *h, int *mi, int *s)
+static void
+format_utc_fields(
+    int64_t t, int64_t *y, int *mo, int *d, int *h, int *mi, int *s)
 {
 	int64_t secs = floor_mod(t, SECS_PER_DAY);
 
@@ -439,7 +477,8 @@ static void format_utc_fields(int64_t t, int64_t *y, int *mo, int *d, int *h, in
 	*s = (int)(secs % 60);
 }
 
-void when_format(int64_t t, const char *zone, char *buf, size_t size)
+void
+when_format(int64_t t, const char *zone, char *buf, size_t size)
 {
 	int64_t y, w;
 	int mo, d, h, mi, s;
@@ -448,40 +487,47 @@ void when_format(int64_t t, const char *zone, char *buf, size_t size)
 	if (!local_secs(t, &w))
 		w = t;
 	format_utc_fields(w, &y, &mo, &d, &h, &mi, &s);
-	(void)xsnprintf(buf, size, "%04lld-%02d-%02d %02d:%02d", (long long)y, mo, d, h, mi);
+	(void)xsnprintf(buf, size, "%04lld-%02d-%02d %02d:%02d", (long long)y,
+	    mo, d, h, mi);
 }
 
-void when_format_utc(int64_t t, char *buf, size_t size)
+void
+when_format_utc(int64_t t, char *buf, size_t size)
 {
 	int64_t y;
 	int mo, d, h, mi, s;
 
 	format_utc_fields(t, &y, &mo, &d, &h, &mi, &s);
-	(void)xsnprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, mo, d,
-			h, mi, s);
+	(void)xsnprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02dZ",
+	    (long long)y, mo, d, h, mi, s);
 }
 
 /* HH:MM at s, 00:00 to 23:59, in seconds. */
-static bool scan_hhmm(const char *s, int64_t *out)
+static bool
+scan_hhmm(const char *s, int64_t *out)
 {
 	int h, m;
 
-	if (!digits(s, 2, &h) || s[2] != ':' || !digits(s + 3, 2, &m) || h > 23 || m > 59)
+	if (!digits(s, 2, &h) || s[2] != ':' || !digits(s + 3, 2, &m) ||
+	    h > 23 || m > 59)
 		return false;
 	*out = (int64_t)h * SECS_PER_HOUR + m * 60;
 	return true;
 }
 
-static int when_invalid(const char *s, struct fc_error *e)
+static int
+when_invalid(const char *s, struct fc_error *e)
 {
 	char q[TIME_QUOTE_MAX];
 
 	text_quote(s, q, sizeof(q));
-	return err_set(e, FC_EINVAL, "\"%s\" is not a date or time (%s)", q, when_syntax);
+	return err_set(
+	    e, FC_EINVAL, "\"%s\" is not a date or time (%s)", q, when_syntax);
 }
 
-int when_parse(const char *s, const char *time_zone, const char *date_zone,
-	       int64_t *out, struct fc_error *e)
+int
+when_parse(const char *s, const char *time_zone, const char *date_zone,
+    int64_t *out, struct fc_error *e)
 {
 	int64_t clock, offset;
 	const char *p;
@@ -500,7 +546,8 @@ int when_parse(const char *s, const char *time_zone, const char *date_zone,
 		return when_invalid(s, e);
 	}
 	if (s[10] == '\0') {
-		if (date_zone != NULL && *date_zone != '\0' && (r = tz_check(date_zone, e)) != 0)
+		if (date_zone != NULL && *date_zone != '\0' &&
+		    (r = tz_check(date_zone, e)) != 0)
 			return r;
 		*out = tz_mktime(date_zone, day, 12, 0);
 		return 0;
@@ -518,15 +565,19 @@ int when_parse(const char *s, const char *time_zone, const char *date_zone,
 		*out = (int64_t)day * SECS_PER_DAY + clock + sec;
 		return 0;
 	}
-	if ((p[0] == '+' || p[0] == '-') && scan_hhmm(p + 1, &offset) && p[6] == '\0') {
-		*out = (int64_t)day * SECS_PER_DAY + clock + sec - (p[0] == '-' ? -offset : offset);
+	if ((p[0] == '+' || p[0] == '-') && scan_hhmm(p + 1, &offset) &&
+	    p[6] == '\0') {
+		*out = (int64_t)day * SECS_PER_DAY + clock + sec -
+		    (p[0] == '-' ? -offset : offset);
 		return 0;
 	}
 	if (p[0] != '\0')
 		return when_invalid(s, e);
-	if (time_zone != NULL && *time_zone != '\0' && (r = tz_check(time_zone, e)) != 0)
+	if (time_zone != NULL && *time_zone != '\0' &&
+	    (r = tz_check(time_zone, e)) != 0)
 		return r;
 	*out = tz_mktime(time_zone, day, (int)(clock / SECS_PER_HOUR),
-			 (int)(clock / 60 % 60)) + sec;
+		   (int)(clock / 60 % 60)) +
+	    sec;
 	return 0;
 }

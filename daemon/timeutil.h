@@ -41,7 +41,7 @@ void date_format(fc_day day, char buf[static 11]);
  * calendar day in that zone). 0 or FC_EINVAL with a message.
  */
 int when_parse(const char *s, const char *time_zone, const char *date_zone,
-	       int64_t *out, struct fc_error *e);
+    int64_t *out, struct fc_error *e);
 /* Format a UTC instant as "YYYY-MM-DD HH:MM" in zone, into buf of 17+ bytes. */
 void when_format(int64_t t, const char *zone, char *buf, size_t size);
 /* Format a UTC instant as RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" (21+ bytes). */

@@ -14,13 +14,12 @@
 #include "text.h"
 
 struct transport {
-	struct smtp *smtp;		/* SMTP; NULL for a Maildir */
-	char maildir[FC_PATH_MAX];	/* the Maildir; "" for SMTP */
+	struct smtp *smtp;	   /* SMTP; NULL for a Maildir */
+	char maildir[FC_PATH_MAX]; /* the Maildir; "" for SMTP */
 };
 
 int
-transport_check_address(const char *what, const char *addr,
-			struct fc_error *e)
+transport_check_address(const char *what, const char *addr, struct fc_error *e)
 {
 	char q[FC_QUOTE_MAX];
 	size_t n = strlen(addr);
@@ -34,7 +33,8 @@ transport_check_address(const char *what, const char *addr,
 		/* CR/LF would end the SMTP command and start another. */
 		if (ch <= ' ' || ch == 0x7f || ch == '<' || ch == '>') {
 			text_quote(addr, q, sizeof(q));
-			return err_set(e, FC_EINVAL, "%s address %s holds a "
+			return err_set(e, FC_EINVAL,
+			    "%s address %s holds a "
 			    "space, a control character or \"<>\"; not sent",
 			    what, q);
 		}
@@ -42,16 +42,16 @@ transport_check_address(const char *what, const char *addr,
 	if (n > FC_EMAIL_MAX || at == NULL || at == addr || at[1] == '\0' ||
 	    strchr(at + 1, '@') != NULL) {
 		text_quote(addr, q, sizeof(q));
-		return err_set(e, FC_EINVAL, "%s address %s is not an address "
-		    "(local@domain, at most %d bytes); not sent", what, q,
-		    FC_EMAIL_MAX);
+		return err_set(e, FC_EINVAL,
+		    "%s address %s is not an address "
+		    "(local@domain, at most %d bytes); not sent",
+		    what, q, FC_EMAIL_MAX);
 	}
 	return 0;
 }
 
 int
-transport_open(const struct conf *c, struct transport **out,
-	       struct fc_error *e)
+transport_open(const struct conf *c, struct transport **out, struct fc_error *e)
 {
 	struct transport *t;
 	int rc;
@@ -61,9 +61,10 @@ transport_open(const struct conf *c, struct transport **out,
 	if (c->delivery.transport == TRANSPORT_MAILDIR) {
 		if (c->delivery.maildir[0] == '\0' ||
 		    xstrlcpy(t->maildir, c->delivery.maildir,
-		    sizeof(t->maildir)) != 0) {
+			sizeof(t->maildir)) != 0) {
 			free(t);
-			return err_set(e, FC_ECONFIG, "delivery.maildir: "
+			return err_set(e, FC_ECONFIG,
+			    "delivery.maildir: "
 			    "empty or too long");
 		}
 	} else if ((rc = smtp_open(c, &t->smtp, e)) < 0) {
@@ -76,8 +77,7 @@ transport_open(const struct conf *c, struct transport **out,
 
 int
 transport_send(struct transport *t, const char *from, const char *rcpt,
-	       const char *message, size_t len, struct send_result *r,
-	       struct fc_error *e)
+    const char *message, size_t len, struct send_result *r, struct fc_error *e)
 {
 	struct send_result scratch;
 	struct fc_error ignored;
@@ -102,8 +102,8 @@ transport_send(struct transport *t, const char *from, const char *rcpt,
 		return smtp_send(t->smtp, from, rcpt, message, len, r, e);
 	/* A full disk or a wrong mode is mended outside: retry. */
 	if (maildir_deliver(t->maildir, from, rcpt, message, len, r->text,
-	    sizeof(r->text), e) < 0) {
-		r->session = true;	/* every message would fail alike */
+		sizeof(r->text), e) < 0) {
+		r->session = true; /* every message would fail alike */
 		e->code = FC_ETEMP;
 		return FC_ETEMP;
 	}

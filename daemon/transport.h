@@ -26,8 +26,8 @@ struct transport;
  * Make a transport for c's delivery settings (reads the SMTP password).
  * Errors: FC_ECONFIG, FC_EPERM (unsafe password file), FC_EIO.
  */
-int transport_open(const struct conf *c, struct transport **out,
-		   struct fc_error *e);
+int transport_open(
+    const struct conf *c, struct transport **out, struct fc_error *e);
 
 /*
  * Deliver message (len bytes, CRLF, complete) from envelope sender from to
@@ -38,15 +38,14 @@ int transport_open(const struct conf *c, struct transport **out,
  * says what happened, with the server's text sanitised.
  */
 int transport_send(struct transport *t, const char *from, const char *rcpt,
-		   const char *message, size_t len, struct send_result *r,
-		   struct fc_error *e);
+    const char *message, size_t len, struct send_result *r, struct fc_error *e);
 
 /*
  * Have alive(ctx) called at least once a second while t waits on the SMTP
  * server, for a watchdog (nothing for a Maildir); NULL = never.
  */
-void transport_set_alive(struct transport *t, void (*alive)(void *ctx),
-			 void *ctx);
+void
+transport_set_alive(struct transport *t, void (*alive)(void *ctx), void *ctx);
 
 /* Close the connection (QUIT) and free; NULL is fine. */
 void transport_close(struct transport *t);
@@ -57,8 +56,8 @@ void transport_close(struct transport *t);
  * "<" or ">". 0 or FC_EINVAL. transport_send refuses such an address
  * with FC_EPERMANENT: retrying would not mend it.
  */
-int transport_check_address(const char *what, const char *addr,
-			    struct fc_error *e);
+int
+transport_check_address(const char *what, const char *addr, struct fc_error *e);
 
 /*
  * The Maildir back end (maildir.c): deliver message into the Maildir dir
@@ -69,7 +68,7 @@ int transport_check_address(const char *what, const char *addr,
  * transport_send reports as FC_ETEMP: it is mended outside, then retried).
  */
 int maildir_deliver(const char *dir, const char *from, const char *rcpt,
-		    const char *message, size_t len, char *name, size_t size,
-		    struct fc_error *e);
+    const char *message, size_t len, char *name, size_t size,
+    struct fc_error *e);
 
 #endif

@@ -249,8 +249,10 @@ util_read_file(const char *path, char **out, size_t *len, struct fc_error *e)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return err_set(e, errno == ENOENT ? FC_ENOINPUT :
-		    errno == EACCES ? FC_EPERM : FC_EIO,
+		return err_set(e,
+		    errno == ENOENT	  ? FC_ENOINPUT
+			: errno == EACCES ? FC_EPERM
+					  : FC_EIO,
 		    "%s: cannot open: %s", path, strerror(errno));
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0) {
@@ -265,8 +267,9 @@ util_read_file(const char *path, char **out, size_t *len, struct fc_error *e)
 		if (b.len + (size_t)n > UTIL_READ_FILE_MAX) {
 			close(fd);
 			sb_free(&b);
-			return err_set(e, FC_EINVAL, "%s: larger than %ld bytes",
-			    path, UTIL_READ_FILE_MAX);
+			return err_set(e, FC_EINVAL,
+			    "%s: larger than %ld bytes", path,
+			    UTIL_READ_FILE_MAX);
 		}
 		sb_add(&b, chunk, (size_t)n);
 	}

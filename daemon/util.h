@@ -40,7 +40,7 @@ void *array_grow(void *v, size_t *cap, size_t n, size_t size);
 
 /* snprintf that never truncates silently: 0, or -1 when s did not fit. */
 int xsnprintf(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* The folder of path ("." when it has none, "/" for a root file) into dir. */
 void util_dirname(const char *path, char *dir, size_t size);
@@ -58,9 +58,9 @@ void sb_add(struct strbuf *b, const char *s, size_t n);
 void sb_adds(struct strbuf *b, const char *s);
 void sb_addc(struct strbuf *b, char c);
 void sb_printf(struct strbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void sb_vprintf(struct strbuf *b, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 /* The contents, "" when empty; valid until the next change. */
 const char *sb_str(const struct strbuf *b);
 void sb_reset(struct strbuf *b);
@@ -74,12 +74,13 @@ struct strlist {
 
 /* Append a formatted string; aborts on out of memory. */
 void strlist_add(struct strlist *l, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Free every string; the list is empty and reusable afterwards. */
 void strlist_free(struct strlist *l);
 
 /* Read a whole file into a NUL-terminated buffer (caller frees *out). */
-int util_read_file(const char *path, char **out, size_t *len, struct fc_error *e);
+int
+util_read_file(const char *path, char **out, size_t *len, struct fc_error *e);
 
 /* one when n is 1, else many: "1 family", "2 families". */
 const char *util_plural(long n, const char *one, const char *many);

@@ -25,7 +25,8 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-bool has_crlf(const char *s, size_t n)
+bool
+has_crlf(const char *s, size_t n)
 {
 	if (s == NULL)
 		return false;
@@ -35,9 +36,11 @@ bool has_crlf(const char *s, size_t n)
 	return false;
 }
 
-static bool is_alnum(char c)
+static bool
+is_alnum(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9');
 }
 
 /*
@@ -46,42 +49,47 @@ static bool is_alnum(char c)
  * bidi override or a zero-width character makes a name look like another
  * on every list, and no script needs one inside a name.
  */
-static int check_text(const char *what, const char *s, size_t max, bool allow_lf_tab,
-		      bool name, struct fc_error *e)
+static int
+check_text(const char *what, const char *s, size_t max, bool allow_lf_tab,
+    bool name, struct fc_error *e)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
 	uint32_t cp = 0;
 
 	if (n > max)
-		return err_set(e, FC_EINVAL, "%s is %zu bytes long; the limit is %zu", what, n,
-			       max);
+		return err_set(e, FC_EINVAL,
+		    "%s is %zu bytes long; the limit is %zu", what, n, max);
 	for (size_t i = 0; i < n;) {
 		size_t len = text_utf8_seq(p + i, n - i, &cp);
 
 		if (len == 0)
-			return err_set(e, FC_EINVAL, "%s is not valid UTF-8 (byte %zu)", what,
-				       i + 1);
-		if (text_is_control(cp) && !(allow_lf_tab && (cp == '\n' || cp == '\t'))) {
+			return err_set(e, FC_EINVAL,
+			    "%s is not valid UTF-8 (byte %zu)", what, i + 1);
+		if (text_is_control(cp) &&
+		    !(allow_lf_tab && (cp == '\n' || cp == '\t'))) {
 			if (cp == '\r' || cp == '\n')
 				return err_set(e, FC_EINVAL,
-					       "%s contains a line break (byte %zu)", what, i + 1);
+				    "%s contains a line break (byte %zu)", what,
+				    i + 1);
 			return err_set(e, FC_EINVAL,
-				       "%s contains a control character (U+%04X, byte %zu)", what,
-				       (unsigned)cp, i + 1);
+			    "%s contains a control character (U+%04X, byte %zu)",
+			    what, (unsigned)cp, i + 1);
 		}
 		if (name && text_is_hidden_format(cp))
 			return err_set(e, FC_EINVAL,
-				       "%s contains an invisible formatting character (U+%04X, "
-				       "byte %zu: a direction override, isolate or zero-width "
-				       "character)", what, (unsigned)cp, i + 1);
+			    "%s contains an invisible formatting character (U+%04X, "
+			    "byte %zu: a direction override, isolate or zero-width "
+			    "character)",
+			    what, (unsigned)cp, i + 1);
 		i += len;
 	}
 	return 0;
 }
 
 /* Why s (of len bytes) is not an e-mail address, or NULL; *bad is a special it holds. */
-static const char *email_problem(const char *s, size_t len, char *bad)
+static const char *
+email_problem(const char *s, size_t len, char *bad)
 {
 	const char *at = strchr(s, '@'), *label;
 	size_t local_len;
@@ -114,7 +122,8 @@ static const char *email_problem(const char *s, size_t len, char *bad)
 		return "nothing before \"@\"";
 	if (local_len > LOCAL_PART_MAX)
 		return "more than " STR(LOCAL_PART_MAX) " bytes before \"@\"";
-	if (s[0] == '.' || at[-1] == '.' || memmem(s, local_len, "..", 2) != NULL)
+	if (s[0] == '.' || at[-1] == '.' ||
+	    memmem(s, local_len, "..", 2) != NULL)
 		return "misplaced \".\" before \"@\"";
 	if (at[1] == '\0')
 		return "nothing after \"@\"";
@@ -124,7 +133,8 @@ static const char *email_problem(const char *s, size_t len, char *bad)
 		if (n == 0)
 			return "empty label in the domain (misplaced \".\")";
 		if (n > LABEL_MAX)
-			return "a domain label is longer than " STR(LABEL_MAX) " bytes";
+			return "a domain label is longer than " STR(
+			    LABEL_MAX) " bytes";
 		for (size_t i = 0; i < n; i++)
 			if (!is_alnum(label[i]) && label[i] != '-')
 				return "the domain may only hold letters, digits, \"-\" and \".\"";
@@ -136,7 +146,8 @@ static const char *email_problem(const char *s, size_t len, char *bad)
 	}
 }
 
-int valid_email(const char *s, struct fc_error *e)
+int
+valid_email(const char *s, struct fc_error *e)
 {
 	char q[FC_QUOTE_MAX];
 	const char *why;
@@ -149,12 +160,14 @@ int valid_email(const char *s, struct fc_error *e)
 		return 0;
 	text_quote(s, q, sizeof(q));
 	if (bad != 0)
-		return err_set(e, FC_EINVAL, "\"%s\" is not an e-mail address: contains '%c'", q,
-			       bad);
-	return err_set(e, FC_EINVAL, "\"%s\" is not an e-mail address: %s", q, why);
+		return err_set(e, FC_EINVAL,
+		    "\"%s\" is not an e-mail address: contains '%c'", q, bad);
+	return err_set(
+	    e, FC_EINVAL, "\"%s\" is not an e-mail address: %s", q, why);
 }
 
-int valid_ref(const char *s, struct fc_error *e)
+int
+valid_ref(const char *s, struct fc_error *e)
 {
 	char q[FC_QUOTE_MAX];
 	size_t len;
@@ -164,55 +177,69 @@ int valid_ref(const char *s, struct fc_error *e)
 	len = strlen(s);
 	text_quote(s, q, sizeof(q));
 	if (len > FC_REF_MAX)
-		return err_set(e, FC_EINVAL, "\"%s\" is not a reference code: longer than %d "
-			       "characters", q, FC_REF_MAX);
+		return err_set(e, FC_EINVAL,
+		    "\"%s\" is not a reference code: longer than %d "
+		    "characters",
+		    q, FC_REF_MAX);
 	for (size_t i = 0; i < len; i++)
 		if (!is_alnum(s[i]) && strchr("._-", s[i]) == NULL)
-			return err_set(e, FC_EINVAL, "\"%s\" is not a reference code: only letters, "
-				       "digits, \".\", \"_\" and \"-\" are allowed", q);
+			return err_set(e, FC_EINVAL,
+			    "\"%s\" is not a reference code: only letters, "
+			    "digits, \".\", \"_\" and \"-\" are allowed",
+			    q);
 	/* A leading "-" reads as a command-line option, a leading "." as a hidden file. */
 	if (!is_alnum(s[0]))
-		return err_set(e, FC_EINVAL, "\"%s\" is not a reference code: it must begin with "
-			       "a letter or a digit", q);
+		return err_set(e, FC_EINVAL,
+		    "\"%s\" is not a reference code: it must begin with "
+		    "a letter or a digit",
+		    q);
 	return 0;
 }
 
-int valid_name(const char *s, struct fc_error *e)
+int
+valid_name(const char *s, struct fc_error *e)
 {
-	return check_text("name", s != NULL ? s : "", FC_NAME_MAX, false, true, e);
+	return check_text(
+	    "name", s != NULL ? s : "", FC_NAME_MAX, false, true, e);
 }
 
-int valid_text(const char *s, size_t max, struct fc_error *e)
+int
+valid_text(const char *s, size_t max, struct fc_error *e)
 {
 	return check_text("text", s != NULL ? s : "", max, true, false, e);
 }
 
-int valid_cadence(const char *s, int *out, struct fc_error *e)
+int
+valid_cadence(const char *s, int *out, struct fc_error *e)
 {
 	char q[FC_QUOTE_MAX];
 	const char *c;
 	int v = 0;
 
 	if (s == NULL || *s == '\0')
-		return err_set(e, FC_EINVAL, "empty cadence (a number of days, %d to %d)",
-			       FC_CADENCE_MIN, FC_CADENCE_MAX);
+		return err_set(e, FC_EINVAL,
+		    "empty cadence (a number of days, %d to %d)",
+		    FC_CADENCE_MIN, FC_CADENCE_MAX);
 	text_quote(s, q, sizeof(q));
 	for (c = s; *c != '\0'; c++)
 		if (*c < '0' || *c > '9')
-			return err_set(e, FC_EINVAL, "\"%s\" is not a number of days (%d to %d)", q,
-				       FC_CADENCE_MIN, FC_CADENCE_MAX);
+			return err_set(e, FC_EINVAL,
+			    "\"%s\" is not a number of days (%d to %d)", q,
+			    FC_CADENCE_MIN, FC_CADENCE_MAX);
 	for (c = s; *c != '\0' && v <= FC_CADENCE_MAX; c++)
 		v = v * 10 + (*c - '0');
 	if (v < FC_CADENCE_MIN || v > FC_CADENCE_MAX)
-		return err_set(e, FC_EINVAL, "\"%s\" is out of range: a cadence is %d to %d days",
-			       q, FC_CADENCE_MIN, FC_CADENCE_MAX);
+		return err_set(e, FC_EINVAL,
+		    "\"%s\" is out of range: a cadence is %d to %d days", q,
+		    FC_CADENCE_MIN, FC_CADENCE_MAX);
 	if (out != NULL)
 		*out = v;
 	return 0;
 }
 
 /* Why the display name in [s, end) is not acceptable, or NULL. */
-static const char *display_problem(const char *s, const char *end)
+static const char *
+display_problem(const char *s, const char *end)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	bool quoted = end - s >= 2 && s[0] == '"' && end[-1] == '"';
@@ -233,7 +260,8 @@ static const char *display_problem(const char *s, const char *end)
 			if (p == (const unsigned char *)end)
 				return "a \"\\\" ends the display name";
 		}
-		len = text_utf8_seq(p, (size_t)((const unsigned char *)end - p), &cp);
+		len = text_utf8_seq(
+		    p, (size_t)((const unsigned char *)end - p), &cp);
 		if (len == 0)
 			return "the display name is not valid UTF-8";
 		if (text_is_control(cp))
@@ -241,14 +269,16 @@ static const char *display_problem(const char *s, const char *end)
 		if (cp == '<' || cp == '>')
 			return "the display name contains \"<\" or \">\"";
 		if (cp == '"' && !escaped)
-			return quoted ? "an unescaped '\"' inside the quoted display name"
-				      : "a '\"' in the display name (quote the whole name)";
+			return quoted
+			    ? "an unescaped '\"' inside the quoted display name"
+			    : "a '\"' in the display name (quote the whole name)";
 		p += len;
 	}
 	return NULL;
 }
 
-int valid_mailbox(const char *s, struct fc_error *e)
+int
+valid_mailbox(const char *s, struct fc_error *e)
 {
 	char q[FC_QUOTE_MAX];
 	char addr[FC_EMAIL_MAX + 2];

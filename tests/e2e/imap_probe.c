@@ -37,16 +37,19 @@ main(int argc, char **argv)
 	bool mark;
 	int status = 0;
 
-	if (argc != 8 || (strcmp(argv[6], "run") != 0 && strcmp(argv[6], "peek") != 0)) {
-		fprintf(stderr, "usage: imap_probe URL USER PASSWORD_FILE CA_FILE PLAIN "
-			"run|peek OUTDIR\n");
+	if (argc != 8 ||
+	    (strcmp(argv[6], "run") != 0 && strcmp(argv[6], "peek") != 0)) {
+		fprintf(stderr,
+		    "usage: imap_probe URL USER PASSWORD_FILE CA_FILE PLAIN "
+		    "run|peek OUTDIR\n");
 		return 64;
 	}
 	mark = strcmp(argv[6], "run") == 0;
-	if (argv[3][0] != '\0' && util_read_file(argv[3], &password, &plen, &e) != 0)
+	if (argv[3][0] != '\0' &&
+	    util_read_file(argv[3], &password, &plen, &e) != 0)
 		return fail(&e);
 	while (password != NULL && plen > 0 &&
-	       (password[plen - 1] == '\n' || password[plen - 1] == '\r'))
+	    (password[plen - 1] == '\n' || password[plen - 1] == '\r'))
 		password[--plen] = '\0';
 	s.url = argv[1];
 	s.username = argv[2];
@@ -54,7 +57,8 @@ main(int argc, char **argv)
 	s.ca_file = argv[4];
 	s.allow_plain = strcmp(argv[5], "1") == 0;
 	s.timeout = 10;
-	if (imap_open(&s, &im, &e) != 0 || imap_unseen(im, &uids, &n, &e) != 0) {
+	if (imap_open(&s, &im, &e) != 0 ||
+	    imap_unseen(im, &uids, &n, &e) != 0) {
 		status = fail(&e);
 		goto out;
 	}
@@ -72,9 +76,11 @@ main(int argc, char **argv)
 			sb_free(&msg);
 			goto out;
 		}
-		if (xsnprintf(path, sizeof(path), "%s/%u.eml", argv[7], (unsigned)uids[i]) != 0 ||
+		if (xsnprintf(path, sizeof(path), "%s/%u.eml", argv[7],
+			(unsigned)uids[i]) != 0 ||
 		    (f = fopen(path, "wb")) == NULL ||
-		    fwrite(sb_str(&msg), 1, msg.len, f) != msg.len || fclose(f) != 0) {
+		    fwrite(sb_str(&msg), 1, msg.len, f) != msg.len ||
+		    fclose(f) != 0) {
 			fprintf(stderr, "imap_probe: cannot write %s\n", path);
 			sb_free(&msg);
 			status = 73;

@@ -32,18 +32,32 @@
 #define CHECKED_RECORDS_MAX 64
 
 enum column {
-	COL_OTHER, COL_REF, COL_NAME, COL_EMAIL, COL_CADENCE, COL_ZONE, COL_DATE,
-	COL_STATUS, COL_REASON,
+	COL_OTHER,
+	COL_REF,
+	COL_NAME,
+	COL_EMAIL,
+	COL_CADENCE,
+	COL_ZONE,
+	COL_DATE,
+	COL_STATUS,
+	COL_REASON,
 };
 
 static const struct {
 	const char *name;
 	enum column col;
 } columns[] = {
-	{ "ref", COL_REF }, { "name", COL_NAME }, { "caseworker", COL_EMAIL },
-	{ "email", COL_EMAIL }, { "every_days", COL_CADENCE }, { "timezone", COL_ZONE },
-	{ "last_contact", COL_DATE }, { "first_due", COL_DATE }, { "pause_until", COL_DATE },
-	{ "status", COL_STATUS }, { "pause_reason", COL_REASON },
+    {"ref", COL_REF},
+    {"name", COL_NAME},
+    {"caseworker", COL_EMAIL},
+    {"email", COL_EMAIL},
+    {"every_days", COL_CADENCE},
+    {"timezone", COL_ZONE},
+    {"last_contact", COL_DATE},
+    {"first_due", COL_DATE},
+    {"pause_until", COL_DATE},
+    {"status", COL_STATUS},
+    {"pause_reason", COL_REASON},
 };
 
 /* All the records of one input, copied out of the reader. */
@@ -52,12 +66,13 @@ struct table {
 	struct row {
 		size_t nfield;
 		char **field;
-	} *rows;
+	} * rows;
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static size_t lines_in(const uint8_t *data, size_t size)
+static size_t
+lines_in(const uint8_t *data, size_t size)
 {
 	size_t n = 1;
 
@@ -66,7 +81,8 @@ static size_t lines_in(const uint8_t *data, size_t size)
 	return n;
 }
 
-static void table_add(struct table *t, const struct csv_record *rec)
+static void
+table_add(struct table *t, const struct csv_record *rec)
 {
 	struct row *row;
 
@@ -82,7 +98,8 @@ static void table_add(struct table *t, const struct csv_record *rec)
 	}
 }
 
-static void table_free(struct table *t)
+static void
+table_free(struct table *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		for (size_t k = 0; k < t->rows[i].nfield; k++)
@@ -93,7 +110,8 @@ static void table_free(struct table *t)
 }
 
 /* Read buf to its end or first error: the status of the last csv_next(). */
-static int read_all(const char *buf, size_t len, size_t lines, struct table *t)
+static int
+read_all(const char *buf, size_t len, size_t lines, struct table *t)
 {
 	struct csv_reader r;
 	struct csv_record rec = {0};
@@ -109,7 +127,8 @@ static int read_all(const char *buf, size_t len, size_t lines, struct table *t)
 		for (size_t i = 0; i < CSV_FIELDS_MAX; i++) {
 			INV_CHECK((i < rec.n) == (rec.field[i] != NULL));
 			if (i < rec.n)
-				INV_CHECK(strlen(rec.field[i]) <= CSV_FIELD_MAX);
+				INV_CHECK(
+				    strlen(rec.field[i]) <= CSV_FIELD_MAX);
 		}
 		table_add(t, &rec);
 	}
@@ -133,7 +152,8 @@ static int read_all(const char *buf, size_t len, size_t lines, struct table *t)
 }
 
 /* Write t with csv_write() and read it back: the same records. */
-static void check_round_trip(const struct table *t)
+static void
+check_round_trip(const struct table *t)
 {
 	struct table back = {0};
 	char *text = NULL;
@@ -143,20 +163,23 @@ static void check_round_trip(const struct table *t)
 	INV_CHECK(f != NULL);
 	for (size_t i = 0; i < t->n; i++)
 		INV_CHECK(csv_write(f, (const char *const *)t->rows[i].field,
-				    t->rows[i].nfield) == 0);
+			      t->rows[i].nfield) == 0);
 	INV_CHECK(fclose(f) == 0);
-	INV_CHECK(read_all(text, len, lines_in((const uint8_t *)text, len), &back) == 0);
+	INV_CHECK(read_all(text, len, lines_in((const uint8_t *)text, len),
+		      &back) == 0);
 	INV_CHECK(back.n == t->n);
 	for (size_t i = 0; i < t->n; i++) {
 		INV_CHECK(back.rows[i].nfield == t->rows[i].nfield);
 		for (size_t k = 0; k < t->rows[i].nfield; k++)
-			INV_CHECK(strcmp(back.rows[i].field[k], t->rows[i].field[k]) == 0);
+			INV_CHECK(strcmp(back.rows[i].field[k],
+				      t->rows[i].field[k]) == 0);
 	}
 	table_free(&back);
 	free(text);
 }
 
-static void check_field(enum column col, const char *s)
+static void
+check_field(enum column col, const char *s)
 {
 	switch (col) {
 	case COL_REF:
@@ -196,23 +219,27 @@ static void check_field(enum column col, const char *s)
 }
 
 /* The header names the columns; each field of the rows after it gets its column's check. */
-static void check_import(const struct table *t)
+static void
+check_import(const struct table *t)
 {
 	enum column col[CSV_FIELDS_MAX];
 	const struct row *header = &t->rows[0];
 
 	for (size_t i = 0; i < header->nfield; i++) {
 		col[i] = COL_OTHER;
-		for (size_t k = 0; k < sizeof(columns) / sizeof(columns[0]); k++)
+		for (size_t k = 0; k < sizeof(columns) / sizeof(columns[0]);
+		     k++)
 			if (strcmp(header->field[i], columns[k].name) == 0)
 				col[i] = columns[k].col;
 	}
 	for (size_t r = 1; r < t->n && r <= CHECKED_RECORDS_MAX; r++)
 		for (size_t i = 0; i < t->rows[r].nfield; i++)
-			check_field(i < header->nfield ? col[i] : COL_OTHER, t->rows[r].field[i]);
+			check_field(i < header->nfield ? col[i] : COL_OTHER,
+			    t->rows[r].field[i]);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct table t = {0};
 	int rc = read_all((const char *)data, size, lines_in(data, size), &t);

@@ -32,7 +32,17 @@
 #include "util.h"
 #include "validate.h"
 
-enum { F_DATE, F_FROM, F_TO, F_REPLY_TO, F_SUBJECT, F_MESSAGE_ID, F_TEXT, F_HTML, F_COUNT };
+enum {
+	F_DATE,
+	F_FROM,
+	F_TO,
+	F_REPLY_TO,
+	F_SUBJECT,
+	F_MESSAGE_ID,
+	F_TEXT,
+	F_HTML,
+	F_COUNT
+};
 
 /* What a refused message leaves in out: must still be there, unchanged. */
 #define SENTINEL "sentinel\r\n"
@@ -50,15 +60,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The header fields the composer writes: each at most once, in this order. */
 static const char *const allowed[] = {
-	"Date", "From", "To", "Reply-To", "Subject", "Message-ID", "MIME-Version",
-	"Content-Type", "Content-Transfer-Encoding", "Auto-Submitted",
-	"X-Auto-Response-Suppress",
+    "Date",
+    "From",
+    "To",
+    "Reply-To",
+    "Subject",
+    "Message-ID",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "Auto-Submitted",
+    "X-Auto-Response-Suppress",
 };
 #define NALLOWED (sizeof(allowed) / sizeof(allowed[0]))
 
 /* A composed message read back: header fields unfolded, and the body. */
 struct parsed {
-	struct strbuf value[NALLOWED];	/* after the ":", CRLF of folds removed */
+	struct strbuf
+	    value[NALLOWED]; /* after the ":", CRLF of folds removed */
 	bool present[NALLOWED];
 	const char *body;
 	size_t body_len;
@@ -68,11 +87,13 @@ struct parsed {
  * Whether a line of header field i holds an encoded word: in the Subject,
  * or in the display name of From or Reply-To (an address may hold "=?").
  */
-static bool has_encoded_word(size_t i, const char *line, size_t n)
+static bool
+has_encoded_word(size_t i, const char *line, size_t n)
 {
 	const char *lt;
 
-	if (strcmp(allowed[i], "From") == 0 || strcmp(allowed[i], "Reply-To") == 0) {
+	if (strcmp(allowed[i], "From") == 0 ||
+	    strcmp(allowed[i], "Reply-To") == 0) {
 		lt = memchr(line, '<', n);
 		if (lt != NULL)
 			n = (size_t)(lt - line);
@@ -82,8 +103,9 @@ static bool has_encoded_word(size_t i, const char *line, size_t n)
 	return memmem(line, n, EW_OPEN, sizeof(EW_OPEN) - 1) != NULL;
 }
 
-static void check_message(const char *msg, size_t len, const char *to, bool reply_to,
-			  struct parsed *p)
+static void
+check_message(const char *msg, size_t len, const char *to, bool reply_to,
+    struct parsed *p)
 {
 	size_t next = 0, seen = 0, field = NALLOWED;
 	const char *line = msg, *end = msg + len;
@@ -110,8 +132,10 @@ static void check_message(const char *msg, size_t len, const char *to, bool repl
 
 			CHECK(colon != NULL);
 			for (i = next; i < NALLOWED; i++)
-				if (strlen(allowed[i]) == (size_t)(colon - line) &&
-				    memcmp(line, allowed[i], (size_t)(colon - line)) == 0)
+				if (strlen(allowed[i]) ==
+					(size_t)(colon - line) &&
+				    memcmp(line, allowed[i],
+					(size_t)(colon - line)) == 0)
 					break;
 			CHECK(i < NALLOWED);
 			CHECK(reply_to || strcmp(allowed[i], "Reply-To") != 0);
@@ -119,7 +143,8 @@ static void check_message(const char *msg, size_t len, const char *to, bool repl
 			seen++;
 			field = i;
 			p->present[i] = true;
-			sb_add(&p->value[i], colon + 1, (size_t)(line + n - colon - 1));
+			sb_add(&p->value[i], colon + 1,
+			    (size_t)(line + n - colon - 1));
 		} else if (in_headers) {
 			/* A folded line: unfolding takes out the CRLF only (RFC 5322 2.2.3). */
 			CHECK(field < NALLOWED);
@@ -130,7 +155,8 @@ static void check_message(const char *msg, size_t len, const char *to, bool repl
 			/* Quoted-printable lines (RFC 2045 6.7 (5)) and MIME delimiters. */
 			CHECK(n <= 76);
 		}
-		if (in_headers && field < NALLOWED && has_encoded_word(field, line, n))
+		if (in_headers && field < NALLOWED &&
+		    has_encoded_word(field, line, n))
 			CHECK(n <= EW_LINE_MAX);
 		line = eol + 1;
 	}
@@ -140,17 +166,19 @@ static void check_message(const char *msg, size_t len, const char *to, bool repl
 	CHECK(strstr(msg, to_line) != NULL);
 }
 
-static int b64_value(char c)
+static int
+b64_value(char c)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const char *p = c != '\0' ? strchr(b64, c) : NULL;
 
 	return p != NULL ? (int)(p - b64) : -1;
 }
 
 /* Decode one encoded word of len characters at s, appending to out: false if it is none. */
-static bool ew_decode(const char *s, size_t len, struct strbuf *out)
+static bool
+ew_decode(const char *s, size_t len, struct strbuf *out)
 {
 	const size_t open = sizeof(EW_OPEN) - 1, close = sizeof(EW_CLOSE) - 1;
 	size_t n, start = out->len;
@@ -169,8 +197,9 @@ static bool ew_decode(const char *s, size_t len, struct strbuf *out)
 		for (int k = 0; k < 4; k++) {
 			v[k] = b64_value(s[i + (size_t)k]);
 			/* "=" pads only the end of the word: "xx==" or "xxx=". */
-			CHECK(v[k] >= 0 || (last && s[i + (size_t)k] == '=' && k >= 2 &&
-					    (k == 3 || s[i + 3] == '=')));
+			CHECK(v[k] >= 0 ||
+			    (last && s[i + (size_t)k] == '=' && k >= 2 &&
+				(k == 3 || s[i + 3] == '=')));
 		}
 		sb_addc(out, (char)(v[0] << 2 | v[1] >> 4));
 		if (v[2] >= 0)
@@ -184,7 +213,8 @@ static bool ew_decode(const char *s, size_t len, struct strbuf *out)
 }
 
 /* Decode s when it is only encoded words, each after one space: false if it is not. */
-static bool ew_decode_all(const char *s, struct strbuf *out)
+static bool
+ew_decode_all(const char *s, struct strbuf *out)
 {
 	if (*s == '\0')
 		return false;
@@ -203,7 +233,8 @@ static bool ew_decode_all(const char *s, struct strbuf *out)
 }
 
 /* Unstructured text (Subject): "" for none, encoded words, or " " and the text. */
-static void check_text_field(const char *value, const char *want)
+static void
+check_text_field(const char *value, const char *want)
 {
 	struct strbuf got = {0};
 
@@ -219,14 +250,16 @@ static void check_text_field(const char *value, const char *want)
 }
 
 /* A phrase (display name): encoded words, a quoted-string, or atoms as they are. */
-static void check_phrase(const char *phrase, const char *want)
+static void
+check_phrase(const char *phrase, const char *want)
 {
 	struct strbuf got = {0};
 	size_t n = strlen(phrase);
 
 	if (ew_decode_all(phrase, &got)) {
 		CHECK(strcmp(sb_str(&got), want) == 0);
-	} else if (n >= 3 && phrase[0] == ' ' && phrase[1] == '"' && phrase[n - 1] == '"') {
+	} else if (n >= 3 && phrase[0] == ' ' && phrase[1] == '"' &&
+	    phrase[n - 1] == '"') {
 		for (size_t i = 2; i < n - 1; i++) {
 			CHECK(phrase[i] != '"');
 			if (phrase[i] == '\\')
@@ -237,8 +270,9 @@ static void check_phrase(const char *phrase, const char *want)
 	} else {
 		CHECK(phrase[0] == ' ' && strcmp(phrase + 1, want) == 0);
 		for (const char *c = want; *c != '\0'; c++)
-			CHECK(*c == ' ' || (*c > ' ' && *c < 0x7f &&
-					    strchr("()<>[]:;@\\,.\"", *c) == NULL));
+			CHECK(*c == ' ' ||
+			    (*c > ' ' && *c < 0x7f &&
+				strchr("()<>[]:;@\\,.\"", *c) == NULL));
 	}
 	sb_free(&got);
 }
@@ -248,7 +282,8 @@ static void check_phrase(const char *phrase, const char *want)
  * (its quotes and escapes taken off) and the address; a bare address or an
  * empty name gives just the address.
  */
-static void check_mailbox_field(const char *value, const char *mailbox)
+static void
+check_mailbox_field(const char *value, const char *mailbox)
 {
 	const char *lt = strrchr(mailbox, '<'), *name, *name_end;
 	size_t len = strlen(mailbox), vlen = strlen(value), alen;
@@ -262,7 +297,8 @@ static void check_mailbox_field(const char *value, const char *mailbox)
 		name_end = lt;
 		while (name_end > name && name_end[-1] == ' ')
 			name_end--;
-		if (name_end - name >= 2 && name[0] == '"' && name_end[-1] == '"') {
+		if (name_end - name >= 2 && name[0] == '"' &&
+		    name_end[-1] == '"') {
 			for (const char *c = name + 1; c < name_end - 1; c++) {
 				if (*c == '\\')
 					c++;
@@ -276,12 +312,13 @@ static void check_mailbox_field(const char *value, const char *mailbox)
 	}
 	alen = addr.len;
 	if (want.len == 0) {
-		CHECK(vlen == alen + 1 && value[0] == ' ' && strcmp(value + 1, sb_str(&addr)) == 0);
+		CHECK(vlen == alen + 1 && value[0] == ' ' &&
+		    strcmp(value + 1, sb_str(&addr)) == 0);
 	} else {
 		/* phrase " <" addr ">" */
 		CHECK(vlen >= alen + 4 && value[vlen - 1] == '>' &&
-		      memcmp(value + vlen - alen - 3, " <", 2) == 0 &&
-		      memcmp(value + vlen - alen - 1, addr.s, alen) == 0);
+		    memcmp(value + vlen - alen - 3, " <", 2) == 0 &&
+		    memcmp(value + vlen - alen - 1, addr.s, alen) == 0);
 		sb_add(&phrase, value, vlen - alen - 3);
 		check_phrase(sb_str(&phrase), sb_str(&want));
 	}
@@ -291,7 +328,8 @@ static void check_mailbox_field(const char *value, const char *mailbox)
 }
 
 /* Text as the composer must deliver it: CRLF, LF and a lone CR each one CRLF, and a last one. */
-static void normalise(const char *s, struct strbuf *out)
+static void
+normalise(const char *s, struct strbuf *out)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\r' || *s == '\n') {
@@ -306,13 +344,17 @@ static void normalise(const char *s, struct strbuf *out)
 		sb_adds(out, "\r\n");
 }
 
-static int hex_value(char c)
+static int
+hex_value(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9' ? c - '0'
+	    : c >= 'A' && c <= 'F'  ? c - 'A' + 10
+				    : -1;
 }
 
 /* Decode quoted-printable (RFC 2045 6.7) of n bytes at s and compare with text. */
-static void check_qp(const char *s, size_t n, const char *text)
+static void
+check_qp(const char *s, size_t n, const char *text)
 {
 	struct strbuf got = {0}, want = {0};
 	const char *end = s + n;
@@ -341,7 +383,7 @@ static void check_qp(const char *s, size_t n, const char *text)
 			} else {
 				/* Literal: printable ASCII, or white space not at the end of the line. */
 				CHECK((c >= 0x21 && c <= 0x7e) ||
-				      ((c == ' ' || c == '\t') && i + 1 < len));
+				    ((c == ' ' || c == '\t') && i + 1 < len));
 				sb_addc(&got, (char)c);
 			}
 		}
@@ -350,20 +392,24 @@ static void check_qp(const char *s, size_t n, const char *text)
 		s = eol + 2;
 	}
 	normalise(text, &want);
-	CHECK(got.len == want.len && memcmp(sb_str(&got), sb_str(&want), got.len) == 0);
+	CHECK(got.len == want.len &&
+	    memcmp(sb_str(&got), sb_str(&want), got.len) == 0);
 	sb_free(&got);
 	sb_free(&want);
 }
 
-#define PART_HEAD(type) "Content-Type: " type "; charset=UTF-8\r\n" \
+#define PART_HEAD(type) \
+	"Content-Type: " type "; charset=UTF-8\r\n" \
 	"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
 
 /* A multipart/alternative body: text/plain then text/html, each decoding to its field. */
-static void check_multipart(const struct parsed *p, const char *boundary, const char *text,
-			    const char *html)
+static void
+check_multipart(const struct parsed *p, const char *boundary, const char *text,
+    const char *html)
 {
-	static const char *const heads[] = { PART_HEAD("text/plain"), PART_HEAD("text/html") };
-	const char *parts[] = { text, html };
+	static const char *const heads[] = {
+	    PART_HEAD("text/plain"), PART_HEAD("text/html")};
+	const char *parts[] = {text, html};
 	const char *s = p->body, *end = p->body + p->body_len;
 	char delim[BOUNDARY_MAX + 8];
 	size_t dlen;
@@ -378,7 +424,7 @@ static void check_multipart(const struct parsed *p, const char *boundary, const 
 		CHECK(memcmp(s, "\r\n", 2) == 0);
 		s += 2;
 		CHECK((size_t)(end - s) > strlen(heads[i]) &&
-		      memcmp(s, heads[i], strlen(heads[i])) == 0);
+		    memcmp(s, heads[i], strlen(heads[i])) == 0);
 		s += strlen(heads[i]);
 		next = memmem(s, (size_t)(end - s), delim, dlen);
 		CHECK(next != NULL);
@@ -389,7 +435,8 @@ static void check_multipart(const struct parsed *p, const char *boundary, const 
 }
 
 /* The message read back gives the fields it was made of. */
-static void check_parse_back(const struct parsed *p, const struct mail_msg *m)
+static void
+check_parse_back(const struct parsed *p, const struct mail_msg *m)
 {
 	char want[128];
 	struct tm tm;
@@ -403,10 +450,12 @@ static void check_parse_back(const struct parsed *p, const struct mail_msg *m)
 	strftime(want, sizeof(want), " %a, %d %b %Y %H:%M:%S +0000", &tm);
 	CHECK(strcmp(sb_str(&p->value[0]), want) == 0);
 	check_mailbox_field(sb_str(&p->value[1]), m->from);
-	CHECK(p->value[2].len == strlen(m->to) + 1 && strcmp(p->value[2].s + 1, m->to) == 0);
+	CHECK(p->value[2].len == strlen(m->to) + 1 &&
+	    strcmp(p->value[2].s + 1, m->to) == 0);
 	if (p->present[3])
 		check_mailbox_field(sb_str(&p->value[3]), m->reply_to);
-	check_text_field(sb_str(&p->value[4]), m->subject != NULL ? m->subject : "");
+	check_text_field(
+	    sb_str(&p->value[4]), m->subject != NULL ? m->subject : "");
 	sb_printf(&id, " <%s>", m->message_id);
 	CHECK(strcmp(sb_str(&p->value[5]), sb_str(&id)) == 0);
 	sb_free(&id);
@@ -424,38 +473,43 @@ static void check_parse_back(const struct parsed *p, const struct mail_msg *m)
 	CHECK(strncmp(ct, b, strlen(b)) == 0);
 	ct += strlen(b);
 	blen = strcspn(ct, "\"");
-	CHECK(blen >= 1 && blen <= BOUNDARY_MAX && strcmp(ct + blen, "\"") == 0);
+	CHECK(
+	    blen >= 1 && blen <= BOUNDARY_MAX && strcmp(ct + blen, "\"") == 0);
 	memcpy(boundary, ct, blen);
 	boundary[blen] = '\0';
 	CHECK(strcmp(sb_str(&p->value[8]), " 7bit") == 0);
 	check_multipart(p, boundary, m->text != NULL ? m->text : "", m->html);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *copy, *field[F_COUNT] = { 0 };
+	char *copy, *field[F_COUNT] = {0};
 	struct strbuf out = {0};
 	struct fc_error e = {0};
 	struct mail_msg m;
 	struct parsed parsed;
-	char addr[FC_EMAIL_MAX + 1], from_addr[FC_EMAIL_MAX + 5], id[MAIL_MESSAGE_ID_MAX + 1];
+	char addr[FC_EMAIL_MAX + 1], from_addr[FC_EMAIL_MAX + 5],
+	    id[MAIL_MESSAGE_ID_MAX + 1];
 	size_t start;
 	int r, ra, rid;
 
 	inv_split(data, size, field, F_COUNT, &copy);
 	m = (struct mail_msg){
-		.date = strtoll(field[F_DATE], NULL, 10),
-		.from = field[F_FROM] != NULL ? field[F_FROM] : "",
-		.to = field[F_TO] != NULL ? field[F_TO] : "",
-		.reply_to = field[F_REPLY_TO],
-		.subject = field[F_SUBJECT],
-		.message_id = field[F_MESSAGE_ID] != NULL ? field[F_MESSAGE_ID] : "",
-		.text = field[F_TEXT],
-		.html = field[F_HTML],
+	    .date = strtoll(field[F_DATE], NULL, 10),
+	    .from = field[F_FROM] != NULL ? field[F_FROM] : "",
+	    .to = field[F_TO] != NULL ? field[F_TO] : "",
+	    .reply_to = field[F_REPLY_TO],
+	    .subject = field[F_SUBJECT],
+	    .message_id =
+		field[F_MESSAGE_ID] != NULL ? field[F_MESSAGE_ID] : "",
+	    .text = field[F_TEXT],
+	    .html = field[F_HTML],
 	};
 	/* The envelope sender and the Message-ID come from the same From. */
 	ra = mail_address(m.from, addr, sizeof(addr), &e);
-	rid = mail_message_id("fcd-reminder", m.date, m.from, id, sizeof(id), &e);
+	rid =
+	    mail_message_id("fcd-reminder", m.date, m.from, id, sizeof(id), &e);
 	CHECK((ra == 0) == (rid == 0));
 	CHECK(ra == 0 || ra == FC_EINVAL);
 	if (ra == 0) {
@@ -475,15 +529,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		memset(&parsed, 0, sizeof(parsed));
 		check_message(out.s + start, out.len - start, m.to,
-			      m.reply_to != NULL && m.reply_to[0] != '\0', &parsed);
+		    m.reply_to != NULL && m.reply_to[0] != '\0', &parsed);
 		check_parse_back(&parsed, &m);
 		for (size_t i = 0; i < NALLOWED; i++)
 			sb_free(&parsed.value[i]);
 		CHECK(ra == 0);
 		snprintf(from_addr, sizeof(from_addr), "<%s>\r\n", addr);
 		CHECK(strstr(out.s, from_addr) != NULL ||
-		      (strstr(out.s, "\r\nFrom: ") != NULL &&
-		       strncmp(strstr(out.s, "\r\nFrom: ") + 8, addr, strlen(addr)) == 0));
+		    (strstr(out.s, "\r\nFrom: ") != NULL &&
+			strncmp(strstr(out.s, "\r\nFrom: ") + 8, addr,
+			    strlen(addr)) == 0));
 		/* The composer takes the Message-ID mail_message_id() made. */
 		m.message_id = id;
 		sb_reset(&out);

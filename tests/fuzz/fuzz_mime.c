@@ -51,7 +51,8 @@ check_address(const char *s)
 
 	inv_clean(s);
 	INV_CHECK(strlen(s) <= FC_EMAIL_MAX);
-	INV_CHECK(at == NULL || strchr(at + 1, '@') == NULL || strchr(s, '"') != NULL);
+	INV_CHECK(at == NULL || strchr(at + 1, '@') == NULL ||
+	    strchr(s, '"') != NULL);
 }
 
 static void
@@ -75,7 +76,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool ready;
 	struct mime_message m;
 	struct fc_error e = {0};
-	struct reply_input in = { NULL, 0, "UTC", INT64_C(1796378400), 0, lookup, NULL };
+	struct reply_input in = {
+	    NULL, 0, "UTC", INT64_C(1796378400), 0, lookup, NULL};
 	struct reply_result r;
 	int ret;
 

@@ -34,9 +34,9 @@ static const struct {
 	int64_t id;
 	fc_day registered;
 } known[] = {
-	{ "FXD-042", 42, 20463 },
-	{ "FXD-017", 17, 20787 },
-	{ "KLN-7", 7, 20240 },
+    {"FXD-042", 42, 20463},
+    {"FXD-017", 17, 20787},
+    {"KLN-7", 7, 20240},
 };
 
 static int
@@ -48,7 +48,8 @@ lookup(void *ctx, const char *ref, struct reply_family *out, struct fc_error *e)
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
 		if (util_strcaseeq(ref, known[i].ref)) {
 			out->id = known[i].id;
-			INV_CHECK(xstrlcpy(out->ref, known[i].ref, sizeof(out->ref)) == 0);
+			INV_CHECK(xstrlcpy(out->ref, known[i].ref,
+				      sizeof(out->ref)) == 0);
 			out->registered_day = known[i].registered;
 			return 0;
 		}
@@ -93,8 +94,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* 2026-12-04 10:00 UTC, written half an hour before. */
-	struct reply_input in = { (const char *)data, size, "Europe/Berlin",
-				  INT64_C(1796378400), INT64_C(1796376600), lookup, NULL };
+	struct reply_input in = {(const char *)data, size, "Europe/Berlin",
+	    INT64_C(1796378400), INT64_C(1796376600), lookup, NULL};
 	struct reply_result r;
 	struct fc_error e = {0};
 	fc_day today = tz_day(in.now, in.zone);
@@ -106,7 +107,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r.nproblem > 0)
 		INV_CHECK(r.ncmd == 0 && r.cmd == NULL);
 	for (size_t i = 0; i < r.nproblem; i++) {
-		INV_CHECK(r.problem[i].line >= 1 && r.problem[i].line <= r.lines_read);
+		INV_CHECK(r.problem[i].line >= 1 &&
+		    r.problem[i].line <= r.lines_read);
 		INV_CHECK(r.problem[i].line >= prev);
 		prev = r.problem[i].line;
 		inv_clean(r.problem[i].why);
@@ -122,12 +124,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INV_CHECK(c->line > prev && c->line <= r.lines_read);
 		prev = c->line;
 		for (k = 0; k < ARRAY_SIZE(known); k++)
-			if (c->family_id == known[k].id && strcmp(c->ref, known[k].ref) == 0) {
+			if (c->family_id == known[k].id &&
+			    strcmp(c->ref, known[k].ref) == 0) {
 				from_lookup = true;
 				break;
 			}
 		INV_CHECK(from_lookup);
-		INV_CHECK(c->outcome == OUTCOME_REACHED || c->outcome == OUTCOME_ATTEMPTED);
+		INV_CHECK(c->outcome == OUTCOME_REACHED ||
+		    c->outcome == OUTCOME_ATTEMPTED);
 		INV_CHECK(c->channel >= 0 && c->channel < CHANNEL_COUNT);
 		INV_CHECK(c->day <= today && c->day >= known[k].registered);
 		INV_CHECK(c->at <= in.now);
@@ -135,9 +139,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		line = line_at(in.text, size, c->line, &n);
 		INV_CHECK(n >= strlen(c->ref));
 		INV_CHECK(strncasecmp(line, c->ref, strlen(c->ref)) == 0);
-		INV_CHECK(has_word_ci(line, n, "reached") || has_word_ci(line, n, "attempted"));
+		INV_CHECK(has_word_ci(line, n, "reached") ||
+		    has_word_ci(line, n, "attempted"));
 		if (c->note[0] != '\0')
-			INV_CHECK(memmem(line, n, c->note, strlen(c->note)) != NULL);
+			INV_CHECK(
+			    memmem(line, n, c->note, strlen(c->note)) != NULL);
 	}
 	/* No line before the cut is a marker by itself. */
 	for (size_t l = 1; l <= r.lines_read && l <= 200; l++) {

@@ -39,13 +39,14 @@ enum when_form { FORM_BAD, FORM_DATE, FORM_UTC, FORM_OFFSET, FORM_LOCAL };
 struct when_spec {
 	enum when_form form;
 	int hour, minute, second;
-	long offset;		/* seconds east of UTC, FORM_OFFSET */
+	long offset; /* seconds east of UTC, FORM_OFFSET */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* n digits at s, at most max: the value, or -1. */
-static int digits(const char *s, size_t n, int max)
+static int
+digits(const char *s, size_t n, int max)
 {
 	int v = 0;
 
@@ -58,7 +59,8 @@ static int digits(const char *s, size_t n, int max)
 }
 
 /* HH:MM at s, 00:00-23:59: false when it is not. */
-static bool hhmm(const char *s, size_t left, int *h, int *m)
+static bool
+hhmm(const char *s, size_t left, int *h, int *m)
 {
 	if (left < 5 || s[2] != ':')
 		return false;
@@ -68,15 +70,17 @@ static bool hhmm(const char *s, size_t left, int *h, int *m)
 }
 
 /* The syntax of timeutil.h after the date: "" or [Tt ]HH:MM[:SS][Z|z|+HH:MM|-HH:MM]. */
-static struct when_spec when_syntax(const char *s)
+static struct when_spec
+when_syntax(const char *s)
 {
-	struct when_spec w = { FORM_BAD, 0, 0, 0, 0 };
+	struct when_spec w = {FORM_BAD, 0, 0, 0, 0};
 	size_t n = strlen(s), p;
 	int oh, om;
 
 	if (n == 10)
-		return (struct when_spec){ FORM_DATE, 12, 0, 0, 0 };
-	if (n < 16 || strchr("Tt ", s[10]) == NULL || !hhmm(s + 11, n - 11, &w.hour, &w.minute))
+		return (struct when_spec){FORM_DATE, 12, 0, 0, 0};
+	if (n < 16 || strchr("Tt ", s[10]) == NULL ||
+	    !hhmm(s + 11, n - 11, &w.hour, &w.minute))
 		return w;
 	p = 16;
 	if (s[p] == ':') {
@@ -88,14 +92,16 @@ static struct when_spec when_syntax(const char *s)
 		w.form = FORM_LOCAL;
 	else if ((s[p] == 'Z' || s[p] == 'z') && n == p + 1)
 		w.form = FORM_UTC;
-	else if ((s[p] == '+' || s[p] == '-') && n == p + 6 && hhmm(s + p + 1, 5, &oh, &om)) {
+	else if ((s[p] == '+' || s[p] == '-') && n == p + 6 &&
+	    hhmm(s + p + 1, 5, &oh, &om)) {
 		w.form = FORM_OFFSET;
 		w.offset = (s[p] == '-' ? -1 : 1) * (oh * 3600L + om * 60L);
 	}
 	return w;
 }
 
-static bool zone_usable(const char *zone)
+static bool
+zone_usable(const char *zone)
 {
 	return zone[0] == '\0' || tz_exists(zone);
 }
@@ -105,9 +111,10 @@ static bool zone_usable(const char *zone)
  * in a gap and t is the first minute after it. And no earlier instant
  * within two hours shows want (the first of a repeated time).
  */
-static void check_wall_clock(int64_t t, const char *zone, const char *want)
+static void
+check_wall_clock(int64_t t, const char *zone, const char *want)
 {
-	static const int64_t earlier[] = { 900, 1800, 3600, 7200 };
+	static const int64_t earlier[] = {900, 1800, 3600, 7200};
 	char got[32];
 
 	when_format(t, zone, got, sizeof(got));
@@ -122,7 +129,8 @@ static void check_wall_clock(int64_t t, const char *zone, const char *want)
 	}
 }
 
-static void check_when(const char *s, const char *time_zone, const char *date_zone)
+static void
+check_when(const char *s, const char *time_zone, const char *date_zone)
 {
 	struct fc_error e = {0};
 	struct when_spec w = when_syntax(s);
@@ -136,8 +144,8 @@ static void check_when(const char *s, const char *time_zone, const char *date_zo
 	date[strnlen(s, 10)] = '\0';
 	date_ok = inv_date(date) && date_parse(date, &day, NULL) == 0;
 	spec = date_ok && w.form != FORM_BAD &&
-	       (w.form != FORM_DATE || zone_usable(date_zone)) &&
-	       (w.form != FORM_LOCAL || zone_usable(time_zone));
+	    (w.form != FORM_DATE || zone_usable(date_zone)) &&
+	    (w.form != FORM_LOCAL || zone_usable(time_zone));
 	r = when_parse(s, time_zone, date_zone, &out, &e);
 	INV_CHECK((r == 0) == spec);
 	if (r != 0) {
@@ -148,8 +156,8 @@ static void check_when(const char *s, const char *time_zone, const char *date_zo
 	switch (w.form) {
 	case FORM_UTC:
 	case FORM_OFFSET:
-		snprintf(want, sizeof(want), "%sT%02d:%02d:%02dZ", date, w.hour, w.minute,
-			 w.second);
+		snprintf(want, sizeof(want), "%sT%02d:%02d:%02dZ", date, w.hour,
+		    w.minute, w.second);
 		when_format_utc(out + w.offset, got, sizeof(got));
 		INV_CHECK(strcmp(got, want) == 0);
 		break;
@@ -161,16 +169,19 @@ static void check_when(const char *s, const char *time_zone, const char *date_zo
 			INV_CHECK(tz_day(out, date_zone) == day);
 		break;
 	case FORM_LOCAL:
-		snprintf(want, sizeof(want), "%s %02d:%02d", date, w.hour, w.minute);
+		snprintf(
+		    want, sizeof(want), "%s %02d:%02d", date, w.hour, w.minute);
 		check_wall_clock(out - w.second, time_zone, want);
 		break;
 	case FORM_BAD:
-		inv_fail(__FILE__, __LINE__, "when_parse() accepted a form it should not");
+		inv_fail(__FILE__, __LINE__,
+		    "when_parse() accepted a form it should not");
 	}
 }
 
 /* An instant formats as RFC 3339 and parses back; its day in each zone agrees. */
-static void check_instant(int64_t t, const char *const *zones, size_t nzones)
+static void
+check_instant(int64_t t, const char *const *zones, size_t nzones)
 {
 	char buf[64], want[64];
 	struct tm tm;
@@ -193,10 +204,11 @@ static void check_instant(int64_t t, const char *const *zones, size_t nzones)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char empty[] = "";
-	char *field[F_COUNT] = { empty, empty, empty, empty }, *copy;
+	char *field[F_COUNT] = {empty, empty, empty, empty}, *copy;
 	const char *zones[2];
 
 	inv_split(data, size, field, F_COUNT, &copy);

@@ -23,13 +23,16 @@
 /* No zone in tzdata is a day away from UTC (LMT offsets reach about 15:57). */
 #define OFFSET_MAX (24 * 3600)
 
-void inv_fail(const char *file, int line, const char *what)
+void
+inv_fail(const char *file, int line, const char *what)
 {
 	fprintf(stderr, "invariant broken: %s:%d: %s\n", file, line, what);
 	abort();
 }
 
-size_t inv_split(const uint8_t *data, size_t size, char **field, size_t max, char **copy)
+size_t
+inv_split(
+    const uint8_t *data, size_t size, char **field, size_t max, char **copy)
 {
 	char *p = malloc(size + 1);
 	size_t n = 0;
@@ -51,21 +54,22 @@ size_t inv_split(const uint8_t *data, size_t size, char **field, size_t max, cha
 }
 
 /* Unicode 15, Table 3-7: the well-formed byte sequences, by their first byte. */
-size_t inv_utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
+size_t
+inv_utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
 {
 	static const struct {
 		unsigned char first_lo, first_hi, second_lo, second_hi;
 		size_t len;
 	} table[] = {
-		{ 0x00, 0x7f, 0, 0, 1 },
-		{ 0xc2, 0xdf, 0x80, 0xbf, 2 },
-		{ 0xe0, 0xe0, 0xa0, 0xbf, 3 },
-		{ 0xe1, 0xec, 0x80, 0xbf, 3 },
-		{ 0xed, 0xed, 0x80, 0x9f, 3 },
-		{ 0xee, 0xef, 0x80, 0xbf, 3 },
-		{ 0xf0, 0xf0, 0x90, 0xbf, 4 },
-		{ 0xf1, 0xf3, 0x80, 0xbf, 4 },
-		{ 0xf4, 0xf4, 0x80, 0x8f, 4 },
+	    {0x00, 0x7f, 0, 0, 1},
+	    {0xc2, 0xdf, 0x80, 0xbf, 2},
+	    {0xe0, 0xe0, 0xa0, 0xbf, 3},
+	    {0xe1, 0xec, 0x80, 0xbf, 3},
+	    {0xed, 0xed, 0x80, 0x9f, 3},
+	    {0xee, 0xef, 0x80, 0xbf, 3},
+	    {0xf0, 0xf0, 0x90, 0xbf, 4},
+	    {0xf1, 0xf3, 0x80, 0xbf, 4},
+	    {0xf4, 0xf4, 0x80, 0x8f, 4},
 	};
 
 	if (n == 0)
@@ -80,7 +84,8 @@ size_t inv_utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
 			*cp = p[0];
 			return 1;
 		}
-		if (n < len || p[1] < table[i].second_lo || p[1] > table[i].second_hi)
+		if (n < len || p[1] < table[i].second_lo ||
+		    p[1] > table[i].second_hi)
 			return 0;
 		v = p[0] & (0xffu >> (len + 1));
 		for (size_t k = 1; k < len; k++) {
@@ -94,7 +99,8 @@ size_t inv_utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
 	return 0;
 }
 
-bool inv_utf8(const char *s, size_t n)
+bool
+inv_utf8(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	uint32_t cp;
@@ -111,18 +117,22 @@ bool inv_utf8(const char *s, size_t n)
 }
 
 /* C0, DEL, C1, and the line and paragraph separators. */
-static bool is_control(uint32_t cp)
+static bool
+is_control(uint32_t cp)
 {
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029;
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+	    cp == 0x2029;
 }
 
-static bool is_bidi_override(uint32_t cp)
+static bool
+is_bidi_override(uint32_t cp)
 {
 	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 /* UTF-8 of at most max bytes without controls; LF and TAB allowed when lf_tab. */
-static bool spec_text(const char *s, size_t max, bool lf_tab)
+static bool
+spec_text(const char *s, size_t max, bool lf_tab)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -144,7 +154,8 @@ static bool spec_text(const char *s, size_t max, bool lf_tab)
 }
 
 /* Whether s holds a bidi embedding, override or isolate, a zero-width character or U+FEFF. */
-static bool spec_hidden(const char *s)
+static bool
+spec_hidden(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -155,7 +166,8 @@ static bool spec_hidden(const char *s)
 
 		if (len == 0)
 			return false;
-		if ((cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+		if ((cp >= 0x200b && cp <= 0x200f) ||
+		    (cp >= 0x202a && cp <= 0x202e) ||
 		    (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff)
 			return true;
 		p += len;
@@ -164,7 +176,8 @@ static bool spec_hidden(const char *s)
 	return false;
 }
 
-void inv_clean(const char *s)
+void
+inv_clean(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -180,7 +193,8 @@ void inv_clean(const char *s)
 	}
 }
 
-void inv_message(const struct fc_error *e, int r)
+void
+inv_message(const struct fc_error *e, int r)
 {
 	size_t n = strnlen(e->msg, sizeof(e->msg));
 
@@ -190,24 +204,30 @@ void inv_message(const struct fc_error *e, int r)
 	inv_clean(e->msg);
 }
 
-static bool is_alnum(char c)
+static bool
+is_alnum(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9');
 }
 
 /* validate.h: local@domain, printable ASCII without RFC 5322 specials, dot-atom local part. */
-static bool spec_email(const char *s)
+static bool
+spec_email(const char *s)
 {
 	size_t n = strlen(s), local;
 	const char *at = strchr(s, '@'), *label;
 
-	if (n == 0 || n > FC_EMAIL_MAX || at == NULL || strchr(at + 1, '@') != NULL)
+	if (n == 0 || n > FC_EMAIL_MAX || at == NULL ||
+	    strchr(at + 1, '@') != NULL)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] >= 0x7f || strchr("()<>[]:;\\,\"", s[i]) != NULL)
+		if (s[i] <= ' ' || s[i] >= 0x7f ||
+		    strchr("()<>[]:;\\,\"", s[i]) != NULL)
 			return false;
 	local = (size_t)(at - s);
-	if (local == 0 || local > LOCAL_PART_MAX || s[0] == '.' || at[-1] == '.')
+	if (local == 0 || local > LOCAL_PART_MAX || s[0] == '.' ||
+	    at[-1] == '.')
 		return false;
 	for (size_t i = 0; i + 1 < local; i++)
 		if (s[i] == '.' && s[i + 1] == '.')
@@ -215,7 +235,8 @@ static bool spec_email(const char *s)
 	for (label = at + 1;; label++) {
 		size_t len = strcspn(label, ".");
 
-		if (len == 0 || len > LABEL_MAX || label[0] == '-' || label[len - 1] == '-')
+		if (len == 0 || len > LABEL_MAX || label[0] == '-' ||
+		    label[len - 1] == '-')
 			return false;
 		for (size_t i = 0; i < len; i++)
 			if (!is_alnum(label[i]) && label[i] != '-')
@@ -226,7 +247,8 @@ static bool spec_email(const char *s)
 	}
 }
 
-bool inv_email(const char *s)
+bool
+inv_email(const char *s)
 {
 	struct fc_error e = {0};
 	char addr[FC_EMAIL_MAX + 1];
@@ -241,21 +263,24 @@ bool inv_email(const char *s)
 	/* What the door lets in, the SMTP envelope and the From header take. */
 	INV_CHECK(transport_check_address("recipient", s, NULL) == 0);
 	INV_CHECK(valid_mailbox(s, NULL) == 0);
-	INV_CHECK(mail_address(s, addr, sizeof(addr), NULL) == 0 && strcmp(addr, s) == 0);
+	INV_CHECK(mail_address(s, addr, sizeof(addr), NULL) == 0 &&
+	    strcmp(addr, s) == 0);
 	return true;
 }
 
-bool inv_transport_address(const char *s)
+bool
+inv_transport_address(const char *s)
 {
 	struct fc_error e = {0};
 	size_t n = strlen(s);
 	const char *at = strchr(s, '@');
-	bool spec = n > 0 && n <= FC_EMAIL_MAX && at != NULL && at != s && at[1] != '\0' &&
-		    strchr(at + 1, '@') == NULL;
+	bool spec = n > 0 && n <= FC_EMAIL_MAX && at != NULL && at != s &&
+	    at[1] != '\0' && strchr(at + 1, '@') == NULL;
 	int r = transport_check_address("recipient", s, &e);
 
 	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f || s[i] == '<' || s[i] == '>')
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f || s[i] == '<' ||
+		    s[i] == '>')
 			spec = false;
 	INV_CHECK((r == 0) == spec);
 	if (r != 0) {
@@ -265,7 +290,8 @@ bool inv_transport_address(const char *s)
 	return r == 0;
 }
 
-bool inv_ref(const char *s)
+bool
+inv_ref(const char *s)
 {
 	struct fc_error e = {0};
 	size_t n = strlen(s);
@@ -273,7 +299,8 @@ bool inv_ref(const char *s)
 	int r = valid_ref(s, &e);
 
 	for (size_t i = 0; i < n; i++)
-		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
+		    s[i] != '-')
 			spec = false;
 	INV_CHECK((r == 0) == spec);
 	if (r != 0) {
@@ -286,17 +313,20 @@ bool inv_ref(const char *s)
 }
 
 /* A refused name or text never appears in the message: it may be a family's name. */
-static void not_quoted(const struct fc_error *e, const char *s)
+static void
+not_quoted(const struct fc_error *e, const char *s)
 {
 	INV_CHECK(s[0] == '\0' || strstr(e->msg, s) == NULL);
 }
 
-bool inv_name(const char *s)
+bool
+inv_name(const char *s)
 {
 	struct fc_error e = {0};
 	int r = valid_name(s, &e);
 
-	INV_CHECK((r == 0) == (spec_text(s, FC_NAME_MAX, false) && !spec_hidden(s)));
+	INV_CHECK(
+	    (r == 0) == (spec_text(s, FC_NAME_MAX, false) && !spec_hidden(s)));
 	if (r != 0) {
 		inv_message(&e, r);
 		not_quoted(&e, s);
@@ -304,7 +334,8 @@ bool inv_name(const char *s)
 	return r == 0;
 }
 
-bool inv_text(const char *s, size_t max)
+bool
+inv_text(const char *s, size_t max)
 {
 	struct fc_error e = {0};
 	int r = valid_text(s, max, &e);
@@ -317,7 +348,8 @@ bool inv_text(const char *s, size_t max)
 	return r == 0;
 }
 
-bool inv_mailbox(const char *s)
+bool
+inv_mailbox(const char *s)
 {
 	struct fc_error e = {0}, ea = {0};
 	char addr[FC_EMAIL_MAX + 1];
@@ -334,7 +366,8 @@ bool inv_mailbox(const char *s)
 		inv_message(&ea, ra);
 		return false;
 	}
-	INV_CHECK(n <= FC_MAILBOX_MAX && inv_utf8(s, n) && strpbrk(s, "\r\n") == NULL);
+	INV_CHECK(n <= FC_MAILBOX_MAX && inv_utf8(s, n) &&
+	    strpbrk(s, "\r\n") == NULL);
 	INV_CHECK(valid_email(addr, NULL) == 0);
 	if (lt == NULL) {
 		INV_CHECK(strcmp(addr, s) == 0);
@@ -350,13 +383,15 @@ bool inv_mailbox(const char *s)
 	return true;
 }
 
-bool inv_cadence(const char *s)
+bool
+inv_cadence(const char *s)
 {
 	struct fc_error e = {0};
 	const char *digits = s + strspn(s, "0");
 	size_t n = strlen(s);
 	int out = -1, want = 0;
-	bool spec = n > 0 && strspn(s, "0123456789") == n && strlen(digits) <= 3;
+	bool spec =
+	    n > 0 && strspn(s, "0123456789") == n && strlen(digits) <= 3;
 	int r;
 
 	if (spec) {
@@ -375,11 +410,13 @@ bool inv_cadence(const char *s)
 }
 
 /* A relative path of plain components, as a zone name must be to stay in TZDIR. */
-static bool safe_zone_name(const char *s)
+static bool
+safe_zone_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > FC_ZONE_MAX || s[0] == '/' || strncmp(s, "right/", 6) == 0)
+	if (n == 0 || n > FC_ZONE_MAX || s[0] == '/' ||
+	    strncmp(s, "right/", 6) == 0)
 		return false;
 	for (const char *c = s;;) {
 		size_t len = strcspn(c, "/");
@@ -396,14 +433,16 @@ static bool safe_zone_name(const char *s)
 	}
 }
 
-bool inv_zone(const char *s)
+bool
+inv_zone(const char *s)
 {
 	struct fc_error e = {0};
 	bool exists = tz_exists(s);
 	int r = tz_check(s, &e);
 	struct tm tm;
 	char buf[64], want[64];
-	static const int64_t when[] = { 0, INT64_C(1800000000), INT64_C(-2000000000) };
+	static const int64_t when[] = {
+	    0, INT64_C(1800000000), INT64_C(-2000000000)};
 
 	INV_CHECK((r == 0) == (s[0] != '\0' && exists));
 	if (r != 0) {
@@ -417,8 +456,9 @@ bool inv_zone(const char *s)
 		INV_CHECK(off > -OFFSET_MAX && off < OFFSET_MAX);
 		INV_CHECK(tz_localtime(when[i], s, &tm) == 0);
 		when_format(when[i], s, buf, sizeof(buf));
-		snprintf(want, sizeof(want), "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min);
+		snprintf(want, sizeof(want), "%04d-%02d-%02d %02d:%02d",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min);
 		INV_CHECK(strcmp(buf, want) == 0);
 		date_format(tz_day(when[i], s), want);
 		INV_CHECK(strncmp(buf, want, 10) == 0);
@@ -426,13 +466,15 @@ bool inv_zone(const char *s)
 	return true;
 }
 
-static bool is_leap(int y)
+static bool
+is_leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
 /* Zeller's congruence, as an ISO weekday (1 = Monday). */
-static int zeller(int y, int m, int d)
+static int
+zeller(int y, int m, int d)
 {
 	int k, j, h;
 
@@ -446,9 +488,11 @@ static int zeller(int y, int m, int d)
 	return (h + 5) % 7 + 1;
 }
 
-bool inv_date(const char *s)
+bool
+inv_date(const char *s)
 {
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int mdays[12] = {
+	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	struct fc_error e = {0};
 	fc_day day = -1;
 	bool spec = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
@@ -463,7 +507,7 @@ bool inv_date(const char *s)
 		m = atoi(s + 5);
 		d = atoi(s + 8);
 		spec = y >= 1900 && m >= 1 && m <= 12 && d >= 1 &&
-		       d <= mdays[m - 1] + (m == 2 && is_leap(y));
+		    d <= mdays[m - 1] + (m == 2 && is_leap(y));
 	}
 	r = date_parse(s, &day, &e);
 	INV_CHECK((r == 0) == spec);
@@ -475,7 +519,8 @@ bool inv_date(const char *s)
 	date_format(day, back);
 	INV_CHECK(strcmp(back, s) == 0);
 	civil_from_day(day, &yy, &mm, &dd);
-	INV_CHECK(yy == y && mm == m && dd == d && day_from_civil(y, m, d) == day);
+	INV_CHECK(
+	    yy == y && mm == m && dd == d && day_from_civil(y, m, d) == day);
 	wd = day_weekday(day);
 	INV_CHECK(wd == zeller(y, m, d));
 	/* ISO 8601: seven days of one week share it; the next Monday starts the next. */
@@ -486,29 +531,33 @@ bool inv_date(const char *s)
 		INV_CHECK(jy == iy && jw == iw);
 	}
 	day_iso_week(day - wd + 8, &jy, &jw);
-	if (iw == 53 || (iw == 52 && zeller(iy, 1, 1) != 4 &&
-			 !(is_leap(iy) && zeller(iy, 1, 1) == 3)))
+	if (iw == 53 ||
+	    (iw == 52 && zeller(iy, 1, 1) != 4 &&
+		!(is_leap(iy) && zeller(iy, 1, 1) == 3)))
 		INV_CHECK(jy == iy + 1 && jw == 1);
 	else
 		INV_CHECK(jy == iy && jw == iw + 1);
 	/* Week 53 only in years that begin on a Thursday, or leap years on a Wednesday. */
 	if (iw == 53)
-		INV_CHECK(zeller(iy, 1, 1) == 4 || (is_leap(iy) && zeller(iy, 1, 1) == 3));
+		INV_CHECK(zeller(iy, 1, 1) == 4 ||
+		    (is_leap(iy) && zeller(iy, 1, 1) == 3));
 	return true;
 }
 
-bool inv_status(const char *s)
+bool
+inv_status(const char *s)
 {
-	static const char *const names[] = { "active", "paused", "closed" };
-	static const enum family_status values[] = { FAMILY_ACTIVE, FAMILY_PAUSED,
-						     FAMILY_CLOSED };
+	static const char *const names[] = {"active", "paused", "closed"};
+	static const enum family_status values[] = {
+	    FAMILY_ACTIVE, FAMILY_PAUSED, FAMILY_CLOSED};
 	enum family_status out = FAMILY_STATUS_COUNT;
 	int r = family_status_parse(s, &out);
 
 	for (size_t i = 0; i < 3; i++) {
 		if (strcasecmp(s, names[i]) == 0) {
 			INV_CHECK(r == 0 && out == values[i]);
-			INV_CHECK(strcmp(family_status_name(out), names[i]) == 0);
+			INV_CHECK(
+			    strcmp(family_status_name(out), names[i]) == 0);
 			return true;
 		}
 	}

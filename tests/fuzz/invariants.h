@@ -17,10 +17,11 @@
 struct fc_error;
 
 /* Abort with the file, line and condition when cond is false. */
-#define INV_CHECK(cond) do { \
-	if (!(cond)) \
-		inv_fail(__FILE__, __LINE__, #cond); \
-} while (0)
+#define INV_CHECK(cond) \
+	do { \
+		if (!(cond)) \
+			inv_fail(__FILE__, __LINE__, #cond); \
+	} while (0)
 
 /* Print where an invariant broke and abort(): libFuzzer keeps the input. */
 _Noreturn void inv_fail(const char *file, int line, const char *what);
@@ -30,8 +31,8 @@ _Noreturn void inv_fail(const char *file, int line, const char *what);
  * at NUL bytes into at most max fields (the last one keeps the rest).
  * Returns the number of fields, at least 1.
  */
-size_t inv_split(const uint8_t *data, size_t size, char **field, size_t max,
-		 char **copy);
+size_t inv_split(
+    const uint8_t *data, size_t size, char **field, size_t max, char **copy);
 
 /* Length of the well-formed UTF-8 sequence at p (n bytes left), 0 when ill-formed. */
 size_t inv_utf8_next(const unsigned char *p, size_t n, uint32_t *cp);

@@ -17,7 +17,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Feed one file to the harness: 0, or -1 when it could not be read. */
-static int run_file(const char *path)
+static int
+run_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	uint8_t *buf = NULL;
@@ -57,18 +58,21 @@ static int run_file(const char *path)
 	return 0;
 }
 
-static int by_name(const struct dirent **a, const struct dirent **b)
+static int
+by_name(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int not_hidden(const struct dirent *d)
+static int
+not_hidden(const struct dirent *d)
 {
 	return d->d_name[0] != '.';
 }
 
 /* Feed every file of dir: the number run, or -1. */
-static int run_dir(const char *dir)
+static int
+run_dir(const char *dir)
 {
 	struct dirent **names;
 	int n = scandir(dir, &names, not_hidden, by_name), ran = 0, r = 0;
@@ -81,9 +85,10 @@ static int run_dir(const char *dir)
 		char path[4096];
 		struct stat st;
 
-		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name) >=
-		    (int)sizeof(path)) {
-			fprintf(stderr, "%s/%s: path too long\n", dir, names[i]->d_name);
+		if (snprintf(path, sizeof(path), "%s/%s", dir,
+			names[i]->d_name) >= (int)sizeof(path)) {
+			fprintf(stderr, "%s/%s: path too long\n", dir,
+			    names[i]->d_name);
 			r = -1;
 		} else if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 			if (run_file(path) != 0)
@@ -97,7 +102,8 @@ static int run_dir(const char *dir)
 	return r != 0 ? -1 : ran;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	int total = 0;
 
@@ -113,9 +119,12 @@ int main(int argc, char **argv)
 			perror(argv[i]);
 			return 1;
 		}
-		n = S_ISDIR(st.st_mode) ? run_dir(argv[i]) : run_file(argv[i]) == 0 ? 1 : -1;
+		n = S_ISDIR(st.st_mode)	     ? run_dir(argv[i])
+		    : run_file(argv[i]) == 0 ? 1
+					     : -1;
 		if (n <= 0) {
-			fprintf(stderr, "%s: %s\n", argv[i], n == 0 ? "no inputs" : "failed");
+			fprintf(stderr, "%s: %s\n", argv[i],
+			    n == 0 ? "no inputs" : "failed");
 			return 1;
 		}
 		total += n;

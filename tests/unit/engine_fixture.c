@@ -57,7 +57,7 @@ fx_new(bool dry)
 	fx->conf.reminders.escalate_after_days = 7;
 	fx->conf.reminders.send_hour = 9;
 	fx->conf.reminders.send_minute = 0;
-	fx->conf.reminders.send_days = 0x7f;	/* every day */
+	fx->conf.reminders.send_days = 0x7f; /* every day */
 	fx->conf.summary.weekday = 1;
 	fx->conf.summary.hour = 8;
 	fx->conf.summary.minute = 0;
@@ -106,8 +106,8 @@ add_cw(const struct caseworker *cw, void *ctx)
 int64_t
 fx_caseworker(struct fx *fx, const char *email, const char *tz)
 {
-	struct caseworker cw = { .active = true, .created_at = fx_utc(2026,
-	    1, 1, 0, 0) };
+	struct caseworker cw = {
+	    .active = true, .created_at = fx_utc(2026, 1, 1, 0, 0)};
 	struct fc_error e = {0};
 
 	xstrlcpy(cw.email, email, sizeof(cw.email));
@@ -124,12 +124,12 @@ int64_t
 fx_family(struct fx *fx, const char *ref, int64_t cw, fc_day first_due)
 {
 	struct family f = {
-		.caseworker_id = cw,
-		.status = FAMILY_ACTIVE,
-		.pause_until = DAY_NONE,
-		.last_contact_day = DAY_NONE,
-		.first_due = first_due,
-		.created_at = fx_utc(2026, 1, 1, 0, 0),
+	    .caseworker_id = cw,
+	    .status = FAMILY_ACTIVE,
+	    .pause_until = DAY_NONE,
+	    .last_contact_day = DAY_NONE,
+	    .first_due = first_due,
+	    .created_at = fx_utc(2026, 1, 1, 0, 0),
 	};
 	struct fc_error e = {0};
 
@@ -140,8 +140,8 @@ fx_family(struct fx *fx, const char *ref, int64_t cw, fc_day first_due)
 }
 
 void
-fx_status(struct fx *fx, const char *ref, enum family_status status,
-	  fc_day until)
+fx_status(
+    struct fx *fx, const char *ref, enum family_status status, fc_day until)
 {
 	struct family f;
 	struct fc_error e = {0};
@@ -158,11 +158,11 @@ void
 fx_contact(struct fx *fx, int64_t family, int64_t at, enum outcome o)
 {
 	struct contact c = {
-		.family_id = family,
-		.at = at,
-		.channel = CHANNEL_PHONE,
-		.outcome = o,
-		.logged_at = at,
+	    .family_id = family,
+	    .at = at,
+	    .channel = CHANNEL_PHONE,
+	    .outcome = o,
+	    .logged_at = at,
 	};
 	struct fc_error e = {0};
 

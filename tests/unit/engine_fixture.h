@@ -47,15 +47,15 @@ int64_t fx_caseworker(struct fx *fx, const char *email, const char *tz);
 /* Add an active family of caseworker cw, first due on first_due. */
 int64_t fx_family(struct fx *fx, const char *ref, int64_t cw, fc_day first_due);
 /* Pause (until = review day, DAY_NONE = open-ended) or close a family. */
-void fx_status(struct fx *fx, const char *ref, enum family_status status,
-	       fc_day until);
+void fx_status(
+    struct fx *fx, const char *ref, enum family_status status, fc_day until);
 /* Log a contact of family at instant at. */
 void fx_contact(struct fx *fx, int64_t family, int64_t at, enum outcome o);
 /* Forget the messages kept so far. */
 void fx_clear(struct fx *fx);
 /* The n-th message kept of kind (0 = the first), or NULL. */
-const struct fx_msg *fx_find(const struct fx *fx, enum outbox_kind kind,
-			     size_t n);
+const struct fx_msg *
+fx_find(const struct fx *fx, enum outbox_kind kind, size_t n);
 /* How many messages of kind were kept. */
 size_t fx_count(const struct fx *fx, enum outbox_kind kind);
 /* Whether the strings of list[] occur in text in that order (NULL ends). */

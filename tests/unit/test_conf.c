@@ -50,8 +50,8 @@ remove_tmpdir(void **state)
 
 /* Write text to tmpdir/name with mode; the full path into path. */
 static void
-write_file(const char *name, const char *text, mode_t mode, char *path,
-	   size_t size)
+write_file(
+    const char *name, const char *text, mode_t mode, char *path, size_t size)
 {
 	FILE *f;
 
@@ -87,12 +87,12 @@ assert_conf_equal(const struct conf *a, const struct conf *b)
 	assert_string_equal(a->smtp.password_file, b->smtp.password_file);
 	assert_int_equal(a->smtp.timeout, b->smtp.timeout);
 	assert_int_equal(a->reminders.every_days, b->reminders.every_days);
-	assert_int_equal(a->reminders.repeat_every_days,
-	    b->reminders.repeat_every_days);
-	assert_int_equal(a->reminders.after_attempt_days,
-	    b->reminders.after_attempt_days);
-	assert_int_equal(a->reminders.escalate_after_days,
-	    b->reminders.escalate_after_days);
+	assert_int_equal(
+	    a->reminders.repeat_every_days, b->reminders.repeat_every_days);
+	assert_int_equal(
+	    a->reminders.after_attempt_days, b->reminders.after_attempt_days);
+	assert_int_equal(
+	    a->reminders.escalate_after_days, b->reminders.escalate_after_days);
 	assert_int_equal(a->reminders.send_hour, b->reminders.send_hour);
 	assert_int_equal(a->reminders.send_minute, b->reminders.send_minute);
 	assert_int_equal(a->reminders.send_days, b->reminders.send_days);
@@ -101,8 +101,8 @@ assert_conf_equal(const struct conf *a, const struct conf *b)
 	assert_int_equal(a->summary.minute, b->summary.minute);
 	assert_int_equal(a->summary.ncoordinators, b->summary.ncoordinators);
 	for (size_t i = 0; i < a->summary.ncoordinators; i++)
-		assert_string_equal(a->summary.coordinators[i],
-		    b->summary.coordinators[i]);
+		assert_string_equal(
+		    a->summary.coordinators[i], b->summary.coordinators[i]);
 	assert_int_equal(a->retry.first, b->retry.first);
 	assert_int_equal(a->retry.max, b->retry.max);
 	assert_int_equal(a->retry.give_up_after, b->retry.give_up_after);
@@ -122,9 +122,10 @@ test_defaults(void **state)
 	assert_string_equal(c->database, "/var/lib/famcontactd/famcontact.db");
 	assert_string_equal(c->timezone, "UTC");
 	assert_int_equal(c->delivery.transport, TRANSPORT_SMTP);
-	assert_string_equal(c->delivery.maildir, "/var/lib/famcontactd/maildir");
-	assert_string_equal(c->delivery.from,
-	    "Family contact reminders <reminders@localhost>");
+	assert_string_equal(
+	    c->delivery.maildir, "/var/lib/famcontactd/maildir");
+	assert_string_equal(
+	    c->delivery.from, "Family contact reminders <reminders@localhost>");
 	assert_string_equal(c->delivery.reply_to, "");
 	assert_string_equal(c->smtp.url, "smtp://localhost:587");
 	assert_int_equal(c->smtp.tls, TLS_REQUIRED);
@@ -138,7 +139,7 @@ test_defaults(void **state)
 	assert_int_equal(c->reminders.escalate_after_days, 14);
 	assert_int_equal(c->reminders.send_hour, 9);
 	assert_int_equal(c->reminders.send_minute, 0);
-	assert_int_equal(c->reminders.send_days, 0x1f);	/* Mon-Fri */
+	assert_int_equal(c->reminders.send_days, 0x1f); /* Mon-Fri */
 	assert_int_equal(c->summary.weekday, 1);
 	assert_int_equal(c->summary.hour, 8);
 	assert_int_equal(c->summary.minute, 0);
@@ -154,7 +155,8 @@ test_defaults(void **state)
 	assert_string_equal(d->path, "empty.conf");
 	assert_conf_equal(c, d);
 	assert_int_equal(conf_load_string("# nothing\n// here\n/* at all */\n",
-	    "comments.conf", d, &errs), 0);
+			     "comments.conf", d, &errs),
+	    0);
 	assert_conf_equal(c, d);
 	free(c);
 	free(d);
@@ -178,16 +180,16 @@ test_full(void **state)
 	assert_string_equal(c->timezone, "Europe/Istanbul");
 	assert_int_equal(c->delivery.transport, TRANSPORT_MAILDIR);
 	assert_string_equal(c->delivery.maildir, "/srv/famcontact/outbox");
-	assert_string_equal(c->delivery.from,
-	    "Aile iletişimi <hatirlatma@example.org>");
-	assert_string_equal(c->delivery.reply_to,
-	    "Coordinator <coordinator@example.org>");
+	assert_string_equal(
+	    c->delivery.from, "Aile iletişimi <hatirlatma@example.org>");
+	assert_string_equal(
+	    c->delivery.reply_to, "Coordinator <coordinator@example.org>");
 	assert_string_equal(c->smtp.url, "smtps://mail.example.org:465");
 	assert_int_equal(c->smtp.tls, TLS_REQUIRED);
 	assert_string_equal(c->smtp.ca_file, "/etc/ssl/example-ca.pem");
 	assert_string_equal(c->smtp.username, "reminders@example.org");
-	assert_string_equal(c->smtp.password_file,
-	    "/etc/famcontactd/smtp-password");
+	assert_string_equal(
+	    c->smtp.password_file, "/etc/famcontactd/smtp-password");
 	assert_int_equal(c->smtp.timeout, 120);
 	assert_string_equal(c->smtp.helo, "famcontact.example.org");
 	assert_int_equal(c->reminders.every_days, 14);
@@ -197,7 +199,8 @@ test_full(void **state)
 	assert_int_equal(c->reminders.send_hour, 17);
 	assert_int_equal(c->reminders.send_minute, 45);
 	/* Sun, Wed, Sat: bits 6, 2, 5. */
-	assert_int_equal(c->reminders.send_days, (1u << 6) | (1u << 2) | (1u << 5));
+	assert_int_equal(
+	    c->reminders.send_days, (1u << 6) | (1u << 2) | (1u << 5));
 	assert_int_equal(c->summary.weekday, 5);
 	assert_int_equal(c->summary.hour, 23);
 	assert_int_equal(c->summary.minute, 59);
@@ -232,10 +235,11 @@ test_example(void **state)
 	assert_int_equal(c->delivery.transport, TRANSPORT_MAILDIR);
 	assert_string_equal(c->timezone, "Europe/Berlin");
 	assert_string_equal(c->database, "/tmp/famcontactd-demo/famcontact.db");
-	assert_string_equal(c->delivery.maildir, "/tmp/famcontactd-demo/maildir");
+	assert_string_equal(
+	    c->delivery.maildir, "/tmp/famcontactd-demo/maildir");
 	assert_int_equal(c->summary.ncoordinators, 1);
-	assert_string_equal(c->summary.coordinators[0],
-	    "coordinator@example.org");
+	assert_string_equal(
+	    c->summary.coordinators[0], "coordinator@example.org");
 	free(c);
 	free(d);
 }
@@ -251,7 +255,7 @@ read_expectations(const char *path, char ***out)
 
 	assert_int_equal(util_read_file(path, &text, NULL, &e), 0);
 	for (line = strtok_r(text, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, EXPECT_PREFIX, strlen(EXPECT_PREFIX)) != 0)
 			break;
 		exp = xrealloc(exp, (n + 1) * sizeof(*exp));
@@ -273,15 +277,30 @@ static void
 test_helo(void **state)
 {
 	static const char *const good[] = {
-		"mail.example.org", "localhost", "a-b.example", "x1.example",
-		"[192.0.2.1]", "[IPv6:2001:db8::1]", "[ipv6:::1]",
+	    "mail.example.org",
+	    "localhost",
+	    "a-b.example",
+	    "x1.example",
+	    "[192.0.2.1]",
+	    "[IPv6:2001:db8::1]",
+	    "[ipv6:::1]",
 	};
 	static const char *const bad[] = {
-		"", "vm_1.example.org", "-a.example", "a-.example",
-		"a..example", ".example", "example.", "192.0.2.1",
-		"[192.0.2.300]", "[2001:db8::1]", "[IPv6:192.0.2.1]",
-		"[192.0.2.1", "mail example.org", "a\r\nMAIL FROM:<x@y>",
-		"0123456789012345678901234567890123456789012345678901234567890123.example",
+	    "",
+	    "vm_1.example.org",
+	    "-a.example",
+	    "a-.example",
+	    "a..example",
+	    ".example",
+	    "example.",
+	    "192.0.2.1",
+	    "[192.0.2.300]",
+	    "[2001:db8::1]",
+	    "[IPv6:192.0.2.1]",
+	    "[192.0.2.1",
+	    "mail example.org",
+	    "a\r\nMAIL FROM:<x@y>",
+	    "0123456789012345678901234567890123456789012345678901234567890123.example",
 	};
 	struct fc_error e;
 
@@ -328,12 +347,13 @@ test_bad_corpus(void **state)
 		bool ok;
 		int rc;
 
-		assert_int_equal(xsnprintf(path, sizeof(path), "%s/%s", BAD_DIR,
-		    names[i]), 0);
+		assert_int_equal(
+		    xsnprintf(path, sizeof(path), "%s/%s", BAD_DIR, names[i]),
+		    0);
 		nexp = read_expectations(path, &exp);
 		if (nexp == 0) {
-			print_message("%s: no \"%s\" line\n", names[i],
-			    EXPECT_PREFIX);
+			print_message(
+			    "%s: no \"%s\" line\n", names[i], EXPECT_PREFIX);
 			failed++;
 		}
 		c->smtp.timeout = -1;
@@ -341,7 +361,8 @@ test_bad_corpus(void **state)
 		ok = rc == FC_ECONFIG && errs.n == nexp;
 		for (size_t j = 0; ok && j < nexp; j++) {
 			assert_int_equal(xsnprintf(want, sizeof(want), "%s:%s",
-			    path, exp[j]), 0);
+					     path, exp[j]),
+			    0);
 			ok = strcmp(errs.str[j], want) == 0;
 		}
 		/* A failed load leaves the defaults. */
@@ -405,8 +426,8 @@ test_limits(void **state)
 		struct strbuf full = {0};
 
 		sb_printf(&full, "%s]; };\n", sb_str(&b));
-		assert_int_equal(conf_load_string(sb_str(&full), "t.conf", c,
-		    &errs), 0);
+		assert_int_equal(
+		    conf_load_string(sb_str(&full), "t.conf", c, &errs), 0);
 		assert_int_equal(c->summary.ncoordinators, FC_COORDINATORS_MAX);
 		sb_free(&full);
 	}
@@ -424,29 +445,38 @@ test_limits(void **state)
 	    "1: database: longer than 4095 bytes");
 
 	/* Boundaries are inclusive. */
-	assert_int_equal(conf_load_string("reminders = { every_days = 365; "
-	    "repeat_every_days = 1; };\nsmtp = { timeout = 3600; };\n"
-	    "retry = { first = 86400; max = 2592000; give_up_after = 86400; };\n"
-	    "summary = { time = \"00:00\"; weekday = \"SUN\"; };\n",
-	    "t.conf", c, &errs), 0);
+	assert_int_equal(
+	    conf_load_string(
+		"reminders = { every_days = 365; "
+		"repeat_every_days = 1; };\nsmtp = { timeout = 3600; };\n"
+		"retry = { first = 86400; max = 2592000; give_up_after = 86400; };\n"
+		"summary = { time = \"00:00\"; weekday = \"SUN\"; };\n",
+		"t.conf", c, &errs),
+	    0);
 	print_errors(&errs);
 	assert_int_equal(errs.n, 0);
 	assert_int_equal(c->summary.weekday, 7);
 	assert_int_equal(c->retry.max, 2592000);
 
 	/* Lines may end in CRLF. */
-	assert_int_equal(conf_load_string("timezone = \"Asia/Almaty\";\r\n"
-	    "smtp = {\r\n  timeout = 5;\r\n};\r\n", "t.conf", c, &errs), 0);
+	assert_int_equal(
+	    conf_load_string("timezone = \"Asia/Almaty\";\r\n"
+			     "smtp = {\r\n  timeout = 5;\r\n};\r\n",
+		"t.conf", c, &errs),
+	    0);
 	assert_int_equal(c->smtp.timeout, 5);
 
 	/* An empty list of coordinators is fine; so is a list ( ). */
 	assert_int_equal(conf_load_string("summary = { coordinators = (); };",
-	    "t.conf", c, &errs), 0);
+			     "t.conf", c, &errs),
+	    0);
 	assert_int_equal(c->summary.ncoordinators, 0);
 
 	/* A failed load leaves c with the defaults, even keys that were fine. */
 	assert_int_equal(conf_load_string("timezone = \"Asia/Almaty\";\n"
-	    "smtp = { timeout = 0; };\n", "t.conf", c, &errs), FC_ECONFIG);
+					  "smtp = { timeout = 0; };\n",
+			     "t.conf", c, &errs),
+	    FC_ECONFIG);
 	assert_string_equal(c->timezone, "UTC");
 	assert_int_equal(errs.n, 1);
 	assert_string_equal(errs.str[0],
@@ -466,16 +496,18 @@ test_unreadable(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(conf_load("/nonexistent/famcontactd.conf", c, &errs),
-	    FC_ENOINPUT);
+	assert_int_equal(
+	    conf_load("/nonexistent/famcontactd.conf", c, &errs), FC_ENOINPUT);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.str[0], "/nonexistent/famcontactd.conf: "
+	assert_string_equal(errs.str[0],
+	    "/nonexistent/famcontactd.conf: "
 	    "cannot open: No such file or directory");
 	assert_string_equal(c->timezone, "UTC");
 	strlist_free(&errs);
 
 	/* A NUL byte would make libconfig stop reading there, silently. */
-	assert_int_equal(xsnprintf(path, sizeof(path), "%s/nul.conf", tmpdir), 0);
+	assert_int_equal(
+	    xsnprintf(path, sizeof(path), "%s/nul.conf", tmpdir), 0);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "timezone = \"UTC\";\n\0junk", 24), 24);
@@ -505,13 +537,15 @@ test_relative_paths(void **state)
 	    "         password_file = \"/abs/pw\"; };\n",
 	    0644, path, sizeof(path));
 	assert_int_equal(conf_load(path, c, &errs), 0);
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s/etc/demo/famcontact.db",
-	    tmpdir), 0);
+	assert_int_equal(
+	    xsnprintf(want, sizeof(want), "%s/etc/demo/famcontact.db", tmpdir),
+	    0);
 	assert_string_equal(c->database, want);
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s/etc/../maildir",
-	    tmpdir), 0);
+	assert_int_equal(
+	    xsnprintf(want, sizeof(want), "%s/etc/../maildir", tmpdir), 0);
 	assert_string_equal(c->delivery.maildir, want);
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s/etc/ca.pem", tmpdir), 0);
+	assert_int_equal(
+	    xsnprintf(want, sizeof(want), "%s/etc/ca.pem", tmpdir), 0);
 	assert_string_equal(c->smtp.ca_file, want);
 	assert_string_equal(c->smtp.password_file, "/abs/pw");
 
@@ -520,8 +554,9 @@ test_relative_paths(void **state)
 	assert_int_equal(chdir(tmpdir), 0);
 	assert_int_equal(conf_load("etc/rel.conf", c, &errs), 0);
 	assert_string_equal(c->path, "etc/rel.conf");
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s/etc/demo/famcontact.db",
-	    tmpdir), 0);
+	assert_int_equal(
+	    xsnprintf(want, sizeof(want), "%s/etc/demo/famcontact.db", tmpdir),
+	    0);
 	assert_string_equal(c->database, want);
 	assert_int_equal(chdir("etc"), 0);
 	assert_int_equal(conf_load("rel.conf", c, &errs), 0);
@@ -542,23 +577,30 @@ test_include(void **state)
 	struct strlist errs = {0};
 
 	(void)state;
-	assert_int_equal(conf_load_string("@include \"\"\n", "/tmp/i.conf", c,
-	    &errs), FC_ECONFIG);
+	assert_int_equal(
+	    conf_load_string("@include \"\"\n", "/tmp/i.conf", c, &errs),
+	    FC_ECONFIG);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.str[0], "/tmp/i.conf:1: @include is not "
+	assert_string_equal(errs.str[0],
+	    "/tmp/i.conf:1: @include is not "
 	    "supported; keep every setting in this one file");
 	strlist_free(&errs);
 	/* Even in a comment: libconfig's scanner looks at line starts. */
-	assert_int_equal(conf_load_string("/*\n\t@INCLUDE \"/\"\n*/\n",
-	    "i.conf", c, &errs), FC_ECONFIG);
+	assert_int_equal(
+	    conf_load_string("/*\n\t@INCLUDE \"/\"\n*/\n", "i.conf", c, &errs),
+	    FC_ECONFIG);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.str[0], "i.conf:2: @include is not "
+	assert_string_equal(errs.str[0],
+	    "i.conf:2: @include is not "
 	    "supported; keep every setting in this one file");
 	strlist_free(&errs);
 	/* Elsewhere it is only text. */
-	assert_int_equal(conf_load_string("# see @include in libconfig(3)\n"
-	    "delivery = { from = \"@include <a@example.org>\"; };\n", "i.conf",
-	    c, &errs), 0);
+	assert_int_equal(
+	    conf_load_string(
+		"# see @include in libconfig(3)\n"
+		"delivery = { from = \"@include <a@example.org>\"; };\n",
+		"i.conf", c, &errs),
+	    0);
 	free(c);
 }
 
@@ -566,15 +608,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_helo),
-		cmocka_unit_test(test_example),
-		cmocka_unit_test(test_bad_corpus),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_unreadable),
-		cmocka_unit_test(test_relative_paths),
-		cmocka_unit_test(test_include),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_helo),
+	    cmocka_unit_test(test_example),
+	    cmocka_unit_test(test_bad_corpus),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_unreadable),
+	    cmocka_unit_test(test_relative_paths),
+	    cmocka_unit_test(test_include),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);

@@ -24,7 +24,8 @@ struct want {
 
 /* Read buf (len bytes) to its end and check every record against want. */
 static void
-check_records(const char *buf, size_t len, const struct want *want, size_t nwant)
+check_records(
+    const char *buf, size_t len, const struct want *want, size_t nwant)
 {
 	struct csv_reader r;
 	struct csv_record rec = {0};
@@ -49,10 +50,11 @@ check_records(const char *buf, size_t len, const struct want *want, size_t nwant
 	csv_record_free(&rec);
 }
 
-#define CHECK(s, ...) do { \
-	const struct want w_[] = { __VA_ARGS__ }; \
-	check_records((s), sizeof(s) - 1, w_, ARRAY_LEN(w_)); \
-} while (0)
+#define CHECK(s, ...) \
+	do { \
+		const struct want w_[] = {__VA_ARGS__}; \
+		check_records((s), sizeof(s) - 1, w_, ARRAY_LEN(w_)); \
+	} while (0)
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CHECK_EMPTY(s) check_records((s), sizeof(s) - 1, NULL, 0)
 
@@ -62,7 +64,7 @@ check_records(const char *buf, size_t len, const struct want *want, size_t nwant
  */
 static void
 check_error(const char *buf, size_t len, size_t ngood, const char *prefix,
-	    const char *what)
+    const char *what)
 {
 	struct csv_reader r;
 	struct csv_record rec = {0};
@@ -79,7 +81,8 @@ check_error(const char *buf, size_t len, size_t ngood, const char *prefix,
 	assert_int_equal(rec.n, 0);
 	if (strncmp(e.msg, prefix, strlen(prefix)) != 0 ||
 	    strstr(e.msg, what) == NULL)
-		fail_msg("message \"%s\": wanted \"%s...%s\"", e.msg, prefix, what);
+		fail_msg(
+		    "message \"%s\": wanted \"%s...%s\"", e.msg, prefix, what);
 	csv_record_free(&rec);
 }
 
@@ -91,9 +94,8 @@ test_simple_lf(void **state)
 {
 	(void)state;
 	CHECK("ref,name,every\nFXD-001,Ayşe,14\nFXD-002,,7\n",
-	    { 1, 3, { "ref", "name", "every" } },
-	    { 2, 3, { "FXD-001", "Ayşe", "14" } },
-	    { 3, 3, { "FXD-002", "", "7" } });
+	    {1, 3, {"ref", "name", "every"}}, {2, 3, {"FXD-001", "Ayşe", "14"}},
+	    {3, 3, {"FXD-002", "", "7"}});
 }
 
 static void
@@ -101,14 +103,11 @@ test_simple_crlf(void **state)
 {
 	(void)state;
 	CHECK("ref,name,every\r\nFXD-001,Ayşe,14\r\nFXD-002,,7\r\n",
-	    { 1, 3, { "ref", "name", "every" } },
-	    { 2, 3, { "FXD-001", "Ayşe", "14" } },
-	    { 3, 3, { "FXD-002", "", "7" } });
+	    {1, 3, {"ref", "name", "every"}}, {2, 3, {"FXD-001", "Ayşe", "14"}},
+	    {3, 3, {"FXD-002", "", "7"}});
 	/* Mixed line ends in one file. */
-	CHECK("a,b\r\nc,d\ne,f\r\n",
-	    { 1, 2, { "a", "b" } },
-	    { 2, 2, { "c", "d" } },
-	    { 3, 2, { "e", "f" } });
+	CHECK("a,b\r\nc,d\ne,f\r\n", {1, 2, {"a", "b"}}, {2, 2, {"c", "d"}},
+	    {3, 2, {"e", "f"}});
 }
 
 static void
@@ -116,16 +115,13 @@ test_quoting(void **state)
 {
 	(void)state;
 	CHECK("\"a,b\",\"say \"\"hi\"\"\",plain,\"\"\n",
-	    { 1, 4, { "a,b", "say \"hi\"", "plain", "" } });
-	CHECK("\"\"\"\"\n\"\"\"x\"\"\"\n",
-	    { 1, 1, { "\"" } },
-	    { 2, 1, { "\"x\"" } });
+	    {1, 4, {"a,b", "say \"hi\"", "plain", ""}});
+	CHECK("\"\"\"\"\n\"\"\"x\"\"\"\n", {1, 1, {"\""}}, {2, 1, {"\"x\""}});
 	/* Spaces are data, in and out of quotes. */
-	CHECK(" a ,\" b \", c\n",
-	    { 1, 3, { " a ", " b ", " c" } });
+	CHECK(" a ,\" b \", c\n", {1, 3, {" a ", " b ", " c"}});
 	/* Inside a quoted field, a doubled quote is one quote. */
 	CHECK("\"he said \"\"no\"\", twice\"\n",
-	    { 1, 1, { "he said \"no\", twice" } });
+	    {1, 1, {"he said \"no\", twice"}});
 }
 
 static void
@@ -133,78 +129,66 @@ test_embedded_newlines(void **state)
 {
 	(void)state;
 	/* Record on lines 3-4; the next one starts on line 5. */
-	CHECK("ref,note\nFXD-001,short\nFXD-002,\"first line\nsecond line\"\nFXD-003,after\n",
-	    { 1, 2, { "ref", "note" } },
-	    { 2, 2, { "FXD-001", "short" } },
-	    { 3, 2, { "FXD-002", "first line\nsecond line" } },
-	    { 5, 2, { "FXD-003", "after" } });
+	CHECK(
+	    "ref,note\nFXD-001,short\nFXD-002,\"first line\nsecond line\"\nFXD-003,after\n",
+	    {1, 2, {"ref", "note"}}, {2, 2, {"FXD-001", "short"}},
+	    {3, 2, {"FXD-002", "first line\nsecond line"}},
+	    {5, 2, {"FXD-003", "after"}});
 	/* CRLF inside quotes is kept as it is, and counts as one line. */
-	CHECK("a,\"x\r\ny\r\nz\"\r\nb,c\r\n",
-	    { 1, 2, { "a", "x\r\ny\r\nz" } },
-	    { 4, 2, { "b", "c" } });
+	CHECK("a,\"x\r\ny\r\nz\"\r\nb,c\r\n", {1, 2, {"a", "x\r\ny\r\nz"}},
+	    {4, 2, {"b", "c"}});
 	/* Blank lines inside quotes are data. */
-	CHECK("\"\n\n\",x\nnext\n",
-	    { 1, 2, { "\n\n", "x" } },
-	    { 4, 1, { "next" } });
+	CHECK("\"\n\n\",x\nnext\n", {1, 2, {"\n\n", "x"}}, {4, 1, {"next"}});
 }
 
 static void
 test_bom(void **state)
 {
 	(void)state;
-	CHECK("\xEF\xBB\xBFref,name\nFXD-001,x\n",
-	    { 1, 2, { "ref", "name" } },
-	    { 2, 2, { "FXD-001", "x" } });
-	CHECK("\xEF\xBB\xBF\"ref\",name\r\n",
-	    { 1, 2, { "ref", "name" } });
+	CHECK("\xEF\xBB\xBFref,name\nFXD-001,x\n", {1, 2, {"ref", "name"}},
+	    {2, 2, {"FXD-001", "x"}});
+	CHECK("\xEF\xBB\xBF\"ref\",name\r\n", {1, 2, {"ref", "name"}});
 	CHECK_EMPTY("\xEF\xBB\xBF");
 	/* Only at the very start. */
-	CHECK("a\n\xEF\xBB\xBF" "b\n",
-	    { 1, 1, { "a" } },
-	    { 2, 1, { "\xEF\xBB\xBF" "b" } });
+	CHECK("a\n\xEF\xBB\xBF"
+	      "b\n",
+	    {1, 1, {"a"}},
+	    {2, 1,
+		{"\xEF\xBB\xBF"
+		 "b"}});
 }
 
 static void
 test_blank_lines(void **state)
 {
 	(void)state;
-	CHECK("\n\nref\n\n\r\nFXD-001\n\n",
-	    { 3, 1, { "ref" } },
-	    { 6, 1, { "FXD-001" } });
+	CHECK(
+	    "\n\nref\n\n\r\nFXD-001\n\n", {3, 1, {"ref"}}, {6, 1, {"FXD-001"}});
 	CHECK_EMPTY("");
 	check_records(NULL, 0, NULL, 0);
 	CHECK_EMPTY("\n");
 	CHECK_EMPTY("\r\n\r\n");
 	/* A line of spaces is not blank, and "" is one empty field. */
-	CHECK(" \n\"\"\n",
-	    { 1, 1, { " " } },
-	    { 2, 1, { "" } });
+	CHECK(" \n\"\"\n", {1, 1, {" "}}, {2, 1, {""}});
 }
 
 static void
 test_last_record(void **state)
 {
 	(void)state;
-	CHECK("a,b\nc,d",
-	    { 1, 2, { "a", "b" } },
-	    { 2, 2, { "c", "d" } });
-	CHECK("a,\"b\nc\"",
-	    { 1, 2, { "a", "b\nc" } });
+	CHECK("a,b\nc,d", {1, 2, {"a", "b"}}, {2, 2, {"c", "d"}});
+	CHECK("a,\"b\nc\"", {1, 2, {"a", "b\nc"}});
 	/* Empty fields at the edges. */
-	CHECK(",\na,\n,b\n,,\na,",
-	    { 1, 2, { "", "" } },
-	    { 2, 2, { "a", "" } },
-	    { 3, 2, { "", "b" } },
-	    { 4, 3, { "", "", "" } },
-	    { 5, 2, { "a", "" } });
+	CHECK(",\na,\n,b\n,,\na,", {1, 2, {"", ""}}, {2, 2, {"a", ""}},
+	    {3, 2, {"", "b"}}, {4, 3, {"", "", ""}}, {5, 2, {"a", ""}});
 }
 
 static void
 test_error_quote_in_unquoted(void **state)
 {
 	(void)state;
-	CHECK_ERROR("ref,name\nFXD-001,Ay\"se\n", 1, "line 2, field 2: ",
-	    "quote inside an unquoted field");
+	CHECK_ERROR("ref,name\nFXD-001,Ay\"se\n", 1,
+	    "line 2, field 2: ", "quote inside an unquoted field");
 	CHECK_ERROR("a\n\nb\"\n", 1, "line 3, field 1: ", "quote");
 	/* A space before the opening quote makes the field unquoted. */
 	CHECK_ERROR("a, \"b\"\n", 0, "line 1, field 2: ", "quote inside");
@@ -214,11 +198,13 @@ static void
 test_error_after_closing_quote(void **state)
 {
 	(void)state;
-	CHECK_ERROR("ref,name\nFXD-001,\"Ayse\"x,7\n", 1, "line 2, field 2: ",
-	    "after a closing quote");
-	CHECK_ERROR("\"a\" \n", 0, "line 1, field 1: ", "after a closing quote");
+	CHECK_ERROR("ref,name\nFXD-001,\"Ayse\"x,7\n", 1,
+	    "line 2, field 2: ", "after a closing quote");
+	CHECK_ERROR(
+	    "\"a\" \n", 0, "line 1, field 1: ", "after a closing quote");
 	/* The line counts the newlines inside the field. */
-	CHECK_ERROR("x\n\"a\nb\"c\n", 1, "line 3, field 1: ", "after a closing quote");
+	CHECK_ERROR(
+	    "x\n\"a\nb\"c\n", 1, "line 3, field 1: ", "after a closing quote");
 }
 
 static void
@@ -298,12 +284,14 @@ test_error_field_too_long(void **state)
 	buf[0] = 'x';
 	buf[1] = '\n';
 	memset(buf + 2, 'a', CSV_FIELD_MAX + 1);
-	check_error(buf, CSV_FIELD_MAX + 3, 1, "line 2, field 1: ", "longer than 8192 bytes");
+	check_error(buf, CSV_FIELD_MAX + 3, 1,
+	    "line 2, field 1: ", "longer than 8192 bytes");
 
 	buf[2] = '"';
 	memset(buf + 3, 'a', CSV_FIELD_MAX + 1);
 	buf[CSV_FIELD_MAX + 4] = '"';
-	check_error(buf, CSV_FIELD_MAX + 5, 1, "line 2, field 1: ", "longer than");
+	check_error(
+	    buf, CSV_FIELD_MAX + 5, 1, "line 2, field 1: ", "longer than");
 
 	/* A doubled quote is one byte of the field. */
 	buf[2] = '"';
@@ -365,7 +353,7 @@ test_record_reuse(void **state)
 /* Write records into memory; returns the text (caller frees). */
 static char *
 write_all(const char *const *const *records, const size_t *nfields, size_t nrec,
-	  size_t *len)
+    size_t *len)
 {
 	char *text = NULL;
 	FILE *f = open_memstream(&text, len);
@@ -380,7 +368,7 @@ write_all(const char *const *const *records, const size_t *nfields, size_t nrec,
 static void
 check_written(const char *const *field, size_t n, const char *expect)
 {
-	const char *const *records[] = { field };
+	const char *const *records[] = {field};
 	size_t len;
 	char *text = write_all(records, &n, 1, &len);
 
@@ -392,18 +380,18 @@ static void
 test_write_quoting(void **state)
 {
 	(void)state;
-	check_written((const char *[]){ "FXD-001", "Ayşe", "14" }, 3,
+	check_written((const char *[]){"FXD-001", "Ayşe", "14"}, 3,
 	    "FXD-001,Ayşe,14\r\n");
-	check_written((const char *[]){ "a,b", "say \"hi\"", "x\ny", "x\ry" }, 4,
+	check_written((const char *[]){"a,b", "say \"hi\"", "x\ny", "x\ry"}, 4,
 	    "\"a,b\",\"say \"\"hi\"\"\",\"x\ny\",\"x\ry\"\r\n");
 	/* A leading tab is a formula start: a "'" before it (test_write_formula). */
-	check_written((const char *[]){ " lead", "trail ", "mid dle", "\ttab" }, 4,
-	    "\" lead\",\"trail \",mid dle,'\ttab\r\n");
-	check_written((const char *[]){ "", "", NULL }, 3, ",,\r\n");
+	check_written((const char *[]){" lead", "trail ", "mid dle", "\ttab"},
+	    4, "\" lead\",\"trail \",mid dle,'\ttab\r\n");
+	check_written((const char *[]){"", "", NULL}, 3, ",,\r\n");
 	/* One empty field must not read back as a blank line. */
-	check_written((const char *[]){ "" }, 1, "\"\"\r\n");
+	check_written((const char *[]){""}, 1, "\"\"\r\n");
 	/* Nor a leading UTF-8 byte-order mark as one to skip. */
-	check_written((const char *[]){ "\xEF\xBB\xBFx", "\xEF\xBB\xBFy" }, 2,
+	check_written((const char *[]){"\xEF\xBB\xBFx", "\xEF\xBB\xBFy"}, 2,
 	    "\"\xEF\xBB\xBFx\",\"\xEF\xBB\xBFy\"\r\n");
 }
 
@@ -428,24 +416,26 @@ test_write_formula(void **state)
 {
 	(void)state;
 	/* Nothing a spreadsheet would run as a formula starts a cell (OWASP). */
-	check_written((const char *[]){ "=HYPERLINK(\"http://x.invalid\")",
-	    "+1", "-2+3", "@SUM(A1)", "\tx", "\rx" }, 6,
+	check_written((const char *[]){"=HYPERLINK(\"http://x.invalid\")", "+1",
+			  "-2+3", "@SUM(A1)", "\tx", "\rx"},
+	    6,
 	    "\"'=HYPERLINK(\"\"http://x.invalid\"\")\",'+1,'-2+3,'@SUM(A1),"
 	    "'\tx,\"'\rx\"\r\n");
 	/* A "'" of the value itself is kept by one more. */
-	check_written((const char *[]){ "'=1", "''@x", "'plain", "O'Neill" }, 4,
+	check_written((const char *[]){"'=1", "''@x", "'plain", "O'Neill"}, 4,
 	    "''=1,'''@x,'plain,O'Neill\r\n");
 	/* A negative number is no formula; "=" inside a cell is harmless. */
-	check_written((const char *[]){ "-12", "-", "a=b", "" }, 4,
-	    "-12,'-,a=b,\r\n");
+	check_written(
+	    (const char *[]){"-12", "-", "a=b", ""}, 4, "-12,'-,a=b,\r\n");
 	/* The reader takes one "'" away before a formula start, and only then. */
 	check_read("'=1,''=1,'x,'',',\"'\r\",-3,'-3\r\n",
-	    (const char *[]){ "=1", "'=1", "'x", "''", "'", "\r", "-3", "-3" }, 8);
+	    (const char *[]){"=1", "'=1", "'x", "''", "'", "\r", "-3", "-3"},
+	    8);
 	/* A field of CSV_FIELD_MAX bytes comes back whole with its "'" before it. */
 	{
 		static char big[CSV_FIELD_MAX + 1];
-		const char *const row[] = { big, "y" };
-		const char *const *const records[] = { row };
+		const char *const row[] = {big, "y"};
+		const char *const *const records[] = {row};
 		size_t n = 2, len;
 		char *text;
 
@@ -462,29 +452,51 @@ static void
 test_write_round_trip(void **state)
 {
 	static const char *const r1[] = {
-		"ref", "name", "note",
+	    "ref",
+	    "name",
+	    "note",
 	};
 	static const char *const r2[] = {
-		"FXD-042", "Abdurehim Hëyit", "said \"call back\", later",
+	    "FXD-042",
+	    "Abdurehim Hëyit",
+	    "said \"call back\", later",
 	};
 	static const char *const r3[] = {
-		"FXD-043", "Gülşen Öztürk",
-		"line one\nline two\r\nline three, with comma",
+	    "FXD-043",
+	    "Gülşen Öztürk",
+	    "line one\nline two\r\nline three, with comma",
 	};
 	static const char *const r4[] = {
-		"", " padded ", "\"", "\"\"", ",", "\n", "Ürümqi — ئۈرۈمچی",
+	    "",
+	    " padded ",
+	    "\"",
+	    "\"\"",
+	    ",",
+	    "\n",
+	    "Ürümqi — ئۈرۈمچی",
 	};
 	static const char *const r5[] = {
-		"", "=cmd|' /C calc'!A0", "'=x", "''-y", "-7", "@G\xC3\xBClnar", "+", "'",
+	    "",
+	    "=cmd|' /C calc'!A0",
+	    "'=x",
+	    "''-y",
+	    "-7",
+	    "@G\xC3\xBClnar",
+	    "+",
+	    "'",
 	};
 	/* First in the file, where a reader skips a byte-order mark. */
-	static const char *const r0[] = { "\xEF\xBB\xBFnot a bom", "x" };
-	const char *const *const records[] = { r0, r1, r2, r3, r4, r5 };
+	static const char *const r0[] = {"\xEF\xBB\xBFnot a bom", "x"};
+	const char *const *const records[] = {r0, r1, r2, r3, r4, r5};
 	const size_t nfields[] = {
-		ARRAY_LEN(r0), ARRAY_LEN(r1), ARRAY_LEN(r2), ARRAY_LEN(r3),
-		ARRAY_LEN(r4), ARRAY_LEN(r5),
+	    ARRAY_LEN(r0),
+	    ARRAY_LEN(r1),
+	    ARRAY_LEN(r2),
+	    ARRAY_LEN(r3),
+	    ARRAY_LEN(r4),
+	    ARRAY_LEN(r5),
 	};
-	const size_t lines[] = { 1, 2, 3, 4, 7, 9 };
+	const size_t lines[] = {1, 2, 3, 4, 7, 9};
 	struct csv_reader r;
 	struct csv_record rec = {0};
 	struct fc_error e = {0};
@@ -512,7 +524,7 @@ test_write_round_trip(void **state)
 static void
 test_write_error(void **state)
 {
-	const char *field[] = { "a", "b" };
+	const char *field[] = {"a", "b"};
 	FILE *f = fopen("/dev/full", "w");
 
 	(void)state;
@@ -527,25 +539,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simple_lf),
-		cmocka_unit_test(test_simple_crlf),
-		cmocka_unit_test(test_quoting),
-		cmocka_unit_test(test_embedded_newlines),
-		cmocka_unit_test(test_bom),
-		cmocka_unit_test(test_blank_lines),
-		cmocka_unit_test(test_last_record),
-		cmocka_unit_test(test_error_quote_in_unquoted),
-		cmocka_unit_test(test_error_after_closing_quote),
-		cmocka_unit_test(test_error_unterminated),
-		cmocka_unit_test(test_error_too_many_fields),
-		cmocka_unit_test(test_error_field_too_long),
-		cmocka_unit_test(test_error_nul),
-		cmocka_unit_test(test_error_bare_cr),
-		cmocka_unit_test(test_record_reuse),
-		cmocka_unit_test(test_write_quoting),
-		cmocka_unit_test(test_write_formula),
-		cmocka_unit_test(test_write_round_trip),
-		cmocka_unit_test(test_write_error),
+	    cmocka_unit_test(test_simple_lf),
+	    cmocka_unit_test(test_simple_crlf),
+	    cmocka_unit_test(test_quoting),
+	    cmocka_unit_test(test_embedded_newlines),
+	    cmocka_unit_test(test_bom),
+	    cmocka_unit_test(test_blank_lines),
+	    cmocka_unit_test(test_last_record),
+	    cmocka_unit_test(test_error_quote_in_unquoted),
+	    cmocka_unit_test(test_error_after_closing_quote),
+	    cmocka_unit_test(test_error_unterminated),
+	    cmocka_unit_test(test_error_too_many_fields),
+	    cmocka_unit_test(test_error_field_too_long),
+	    cmocka_unit_test(test_error_nul),
+	    cmocka_unit_test(test_error_bare_cr),
+	    cmocka_unit_test(test_record_reuse),
+	    cmocka_unit_test(test_write_quoting),
+	    cmocka_unit_test(test_write_formula),
+	    cmocka_unit_test(test_write_round_trip),
+	    cmocka_unit_test(test_write_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

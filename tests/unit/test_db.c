@@ -23,12 +23,12 @@
 #include "timeutil.h"
 #include "util.h"
 
-#define T0 1700000000	/* 2023-11-14T22:13:20Z */
+#define T0 1700000000 /* 2023-11-14T22:13:20Z */
 
 /* A private folder per test, removed with everything in it. */
 struct fixture {
 	char dir[64];
-	char path[128];		/* dir/fc.db, not created */
+	char path[128]; /* dir/fc.db, not created */
 };
 
 static int
@@ -38,8 +38,8 @@ setup(void **state)
 
 	xstrlcpy(fx->dir, "/tmp/fc-test-db-XXXXXX", sizeof(fx->dir));
 	assert_non_null(mkdtemp(fx->dir));
-	assert_int_equal(xsnprintf(fx->path, sizeof(fx->path), "%s/fc.db",
-	    fx->dir), 0);
+	assert_int_equal(
+	    xsnprintf(fx->path, sizeof(fx->path), "%s/fc.db", fx->dir), 0);
 	*state = fx;
 	return 0;
 }
@@ -84,8 +84,9 @@ raw_exec(const char *path, const char *sql)
 	sqlite3 *h;
 	char *msg = NULL;
 
-	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(path, &h,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+	    SQLITE_OK);
 	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("%s: %s", sql, msg);
 	sqlite3_close(h);
@@ -99,8 +100,8 @@ raw_exec_fails(const char *path, const char *sql)
 	sqlite3 *h;
 	char *msg = NULL;
 
-	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL),
-	    SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(h, sql, NULL, NULL, &msg), SQLITE_OK);
 	xstrlcpy(buf, msg ? msg : "", sizeof(buf));
 	sqlite3_free(msg);
@@ -115,8 +116,8 @@ raw_int(const char *path, const char *sql)
 	sqlite3_stmt *st;
 	int64_t v;
 
-	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL),
-	    SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int64(st, 0);
@@ -212,7 +213,7 @@ add_family(struct db *db, const char *ref, int64_t cw_id)
 
 static int64_t
 add_contact(struct db *db, int64_t family_id, int64_t at, enum outcome o,
-	    enum channel ch, int64_t voids)
+    enum channel ch, int64_t voids)
 {
 	struct contact c = {0};
 	struct fc_error e = {0};
@@ -281,11 +282,14 @@ test_create_modes(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	db_close(db);
 
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	assert_int_equal(
+	    raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	assert_int_equal(raw_int(path, "PRAGMA application_id"), 0x46434431);
-	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"
-	    " WHERE name IN ('caseworker', 'family', 'contact', 'outbox',"
-	    " 'meta', 'family_reminder', 'caseworker_run', 'outbox_family')"),
+	assert_int_equal(
+	    raw_int(path,
+		"SELECT count(*) FROM sqlite_master"
+		" WHERE name IN ('caseworker', 'family', 'contact', 'outbox',"
+		" 'meta', 'family_reminder', 'caseworker_run', 'outbox_family')"),
 	    8);
 
 	/* A restrictive umask must not narrow the folder below 0700. */
@@ -321,11 +325,11 @@ test_open_existing_missing(void **state)
 {
 	struct fixture *fx = *state;
 	struct fc_error e = {0};
-	struct db *db = (struct db *)&e;	/* must come back NULL */
+	struct db *db = (struct db *)&e; /* must come back NULL */
 	char path[200];
 
-	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e),
-	    FC_ENOINPUT);
+	assert_int_equal(
+	    db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_ENOINPUT);
 	assert_null(db);
 	assert_non_null(strstr(e.msg, fx->path));
 	assert_non_null(strstr(e.msg, "no database here"));
@@ -339,8 +343,7 @@ test_open_existing_missing(void **state)
 
 	/* Only the last folder is made. */
 	xsnprintf(path, sizeof(path), "%s/a/b/fc.db", fx->dir);
-	assert_int_equal(db_open(path, DB_OPEN_CREATE, &db, &e),
-	    FC_ECANTCREAT);
+	assert_int_equal(db_open(path, DB_OPEN_CREATE, &db, &e), FC_ECANTCREAT);
 	assert_null(db);
 }
 
@@ -386,7 +389,8 @@ test_newer_schema_refused(void **state)
 	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_EDB);
 	assert_null(db);
 	assert_non_null(strstr(e.msg, fx->path));
-	assert_non_null(strstr(e.msg, "database schema version 99 is newer than "
+	assert_non_null(strstr(e.msg,
+	    "database schema version 99 is newer than "
 	    "this famcontactd (knows 3); upgrade famcontactd"));
 	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
 	assert_unchanged(fx->path, &s);
@@ -408,7 +412,8 @@ test_not_a_database(void **state)
 	snap(fx->path, &s);
 	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
 	assert_null(db);
-	assert_non_null(strstr(e.msg, "not a famcontactd database (file is not "
+	assert_non_null(strstr(e.msg,
+	    "not a famcontactd database (file is not "
 	    "a database)"));
 	assert_non_null(strstr(e.msg, fx->path));
 	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_EDB);
@@ -416,7 +421,8 @@ test_not_a_database(void **state)
 	assert_int_equal(unlink(fx->path), 0);
 
 	/* Another program's SQLite file: tables but no version. */
-	raw_exec(fx->path, "CREATE TABLE notes (x); INSERT INTO notes VALUES (1)");
+	raw_exec(
+	    fx->path, "CREATE TABLE notes (x); INSERT INTO notes VALUES (1)");
 	snap(fx->path, &s);
 	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
 	assert_non_null(strstr(e.msg, "not a famcontactd database"));
@@ -493,9 +499,10 @@ test_symbolic_links_refused(void **state)
 	struct snapshot s;
 	struct db *db;
 
-	assert_int_equal(xsnprintf(real, sizeof(real), "%s/real.db", fx->dir), 0);
-	assert_int_equal(xsnprintf(link_db, sizeof(link_db), "%s/link.db",
-	    fx->dir), 0);
+	assert_int_equal(
+	    xsnprintf(real, sizeof(real), "%s/real.db", fx->dir), 0);
+	assert_int_equal(
+	    xsnprintf(link_db, sizeof(link_db), "%s/link.db", fx->dir), 0);
 	make_db(real);
 	snap(real, &s);
 	assert_int_equal(symlink(real, link_db), 0);
@@ -511,17 +518,17 @@ test_symbolic_links_refused(void **state)
 	assert_int_equal(access(real, F_OK), -1);
 
 	/* Nor is a link in place of the folder. */
-	assert_int_equal(xsnprintf(real_dir, sizeof(real_dir), "%s/state",
-	    fx->dir), 0);
-	assert_int_equal(xsnprintf(link_dir, sizeof(link_dir), "%s/alias",
-	    fx->dir), 0);
-	assert_int_equal(xsnprintf(via_dir, sizeof(via_dir), "%s/alias/fc.db",
-	    fx->dir), 0);
+	assert_int_equal(
+	    xsnprintf(real_dir, sizeof(real_dir), "%s/state", fx->dir), 0);
+	assert_int_equal(
+	    xsnprintf(link_dir, sizeof(link_dir), "%s/alias", fx->dir), 0);
+	assert_int_equal(
+	    xsnprintf(via_dir, sizeof(via_dir), "%s/alias/fc.db", fx->dir), 0);
 	assert_int_equal(mkdir(real_dir, 0700), 0);
 	assert_int_equal(symlink(real_dir, link_dir), 0);
 	assert_int_equal(db_open(via_dir, DB_OPEN_CREATE, &db, &e), FC_EPERM);
 	assert_non_null(strstr(e.msg, "folder is a symbolic link"));
-	assert_int_equal(rmdir(real_dir), 0);	/* still empty */
+	assert_int_equal(rmdir(real_dir), 0); /* still empty */
 }
 
 static void
@@ -535,7 +542,8 @@ test_folder_others_can_write_refused(void **state)
 	make_db(fx->path);
 	snap(fx->path, &s);
 	assert_int_equal(chmod(fx->dir, 0770), 0);
-	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_EPERM);
+	assert_int_equal(
+	    db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_EPERM);
 	assert_null(db);
 	assert_non_null(strstr(e.msg, "writable by its group (mode 0770)"));
 	assert_non_null(strstr(e.msg, "chmod 700"));
@@ -599,8 +607,8 @@ test_caseworker_crud(void **state)
 
 	cw.id = 999;
 	assert_int_equal(db_caseworker_update(db, &cw, &e), FC_ENOTFOUND);
-	assert_int_equal(db_caseworker_get(db, "nobody@example.org", &cw, &e),
-	    FC_ENOTFOUND);
+	assert_int_equal(
+	    db_caseworker_get(db, "nobody@example.org", &cw, &e), FC_ENOTFOUND);
 	assert_non_null(strstr(e.msg, "nobody@example.org"));
 
 	assert_int_equal(db_caseworker_foreach(db, collect_cw, &b, &e), 0);
@@ -625,33 +633,37 @@ test_caseworker_remove(void **state)
 	add_family(db, "FXD-002", a);
 	add_family(db, "FXD-003", b);
 
-	assert_int_equal(db_caseworker_remove(db, "A@example.org", NULL, &e),
-	    FC_EINVAL);
-	assert_string_equal(e.msg, "caseworker a@example.org still has 2 "
+	assert_int_equal(
+	    db_caseworker_remove(db, "A@example.org", NULL, &e), FC_EINVAL);
+	assert_string_equal(e.msg,
+	    "caseworker a@example.org still has 2 "
 	    "families; reassign them first");
 	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e), 0);
 
 	/* A missing target changes nothing. */
-	assert_int_equal(db_caseworker_remove(db, "a@example.org",
-	    "x@example.org", &e), FC_ENOTFOUND);
+	assert_int_equal(
+	    db_caseworker_remove(db, "a@example.org", "x@example.org", &e),
+	    FC_ENOTFOUND);
 	assert_non_null(strstr(e.msg, "x@example.org"));
 	assert_int_equal(get_family(db, "FXD-001").caseworker_id, a);
-	assert_int_equal(db_caseworker_remove(db, "a@example.org",
-	    "A@example.org", &e), FC_EINVAL);
-
-	assert_int_equal(db_caseworker_remove(db, "a@example.org",
-	    "b@example.org", &e), 0);
-	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e),
-	    FC_ENOTFOUND);
-	assert_int_equal(get_family(db, "FXD-001").caseworker_id, b);
-	assert_string_equal(get_family(db, "FXD-002").caseworker_email,
-	    "b@example.org");
-
-	assert_int_equal(db_caseworker_remove(db, "c@example.org", NULL, &e), 0);
-	assert_int_equal(db_caseworker_remove(db, "c@example.org", NULL, &e),
-	    FC_ENOTFOUND);
-	assert_int_equal(db_caseworker_remove(db, "b@example.org", NULL, &e),
+	assert_int_equal(
+	    db_caseworker_remove(db, "a@example.org", "A@example.org", &e),
 	    FC_EINVAL);
+
+	assert_int_equal(
+	    db_caseworker_remove(db, "a@example.org", "b@example.org", &e), 0);
+	assert_int_equal(
+	    db_caseworker_get(db, "a@example.org", &cw, &e), FC_ENOTFOUND);
+	assert_int_equal(get_family(db, "FXD-001").caseworker_id, b);
+	assert_string_equal(
+	    get_family(db, "FXD-002").caseworker_email, "b@example.org");
+
+	assert_int_equal(
+	    db_caseworker_remove(db, "c@example.org", NULL, &e), 0);
+	assert_int_equal(
+	    db_caseworker_remove(db, "c@example.org", NULL, &e), FC_ENOTFOUND);
+	assert_int_equal(
+	    db_caseworker_remove(db, "b@example.org", NULL, &e), FC_EINVAL);
 	assert_non_null(strstr(e.msg, "3 families"));
 	db_close(db);
 }
@@ -669,8 +681,11 @@ test_family_crud(void **state)
 	(void)state;
 	a = add_cw(db, "a@example.org", "A");
 	b = add_cw(db, "b@example.org", "B");
-	assert_int_equal(db_caseworker_update(db, &(struct caseworker){
-	    .id = b, .tz = "Asia/Almaty", .active = true}, &e), 0);
+	assert_int_equal(db_caseworker_update(db,
+			     &(struct caseworker){
+				 .id = b, .tz = "Asia/Almaty", .active = true},
+			     &e),
+	    0);
 
 	family_init(&f, "FXD-042", a);
 	f.every_days = 14;
@@ -761,10 +776,12 @@ test_marks(void **state)
 
 	(void)state;
 	fam = add_family(db, "FXD-001", add_cw(db, "a@example.org", "A"));
-	other = add_family(db, "FXD-002", get_family(db, "FXD-001").caseworker_id);
+	other =
+	    add_family(db, "FXD-002", get_family(db, "FXD-001").caseworker_id);
 
 	add_contact(db, fam, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
-	a1 = add_contact(db, fam, T0 + 100, OUTCOME_ATTEMPTED, CHANNEL_VIDEO, 0);
+	a1 =
+	    add_contact(db, fam, T0 + 100, OUTCOME_ATTEMPTED, CHANNEL_VIDEO, 0);
 	/* Contacts of another family never count. */
 	add_contact(db, other, T0 + 5000, OUTCOME_REACHED, CHANNEL_LETTER, 0);
 	f = get_family(db, "FXD-001");
@@ -905,12 +922,14 @@ test_contact_get_foreach(void **state)
 	assert_int_equal(c.voids, c3);
 	assert_int_equal(db_contact_get(db, 999, &c, &e), FC_ENOTFOUND);
 
-	assert_int_equal(db_contact_foreach(db, fam, collect_contact, &b, &e), 0);
+	assert_int_equal(
+	    db_contact_foreach(db, fam, collect_contact, &b, &e), 0);
 	char want[256];
-	xsnprintf(want, sizeof(want), "%lld:FXD-001:attempted;"
+	xsnprintf(want, sizeof(want),
+	    "%lld:FXD-001:attempted;"
 	    "%lld:FXD-001:reached;%lld:FXD-001:attempted:voided;"
-	    "%lld:FXD-001:void;", (long long)c2, (long long)c1, (long long)c3,
-	    (long long)v);
+	    "%lld:FXD-001:void;",
+	    (long long)c2, (long long)c1, (long long)c3, (long long)v);
 	assert_string_equal(sb_str(&b), want);
 	sb_free(&b);
 	db_close(db);
@@ -929,14 +948,16 @@ test_append_only(void **state)
 
 	add_contact(db, fam, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
 	db_close(db);
-	assert_string_equal(raw_exec_fails(fx->path,
-	    "UPDATE contact SET note = 'x'"),
+	assert_string_equal(
+	    raw_exec_fails(fx->path, "UPDATE contact SET note = 'x'"),
 	    "contacts are append-only; log a correction instead");
 	assert_string_equal(raw_exec_fails(fx->path, "DELETE FROM contact"),
 	    "contacts are append-only; log a correction instead");
-	xsnprintf(sql, sizeof(sql), "INSERT INTO contact (family_id, at,"
+	xsnprintf(sql, sizeof(sql),
+	    "INSERT INTO contact (family_id, at,"
 	    " channel, outcome, logged_at, voids) VALUES (%lld, 1, 'phone',"
-	    " 'void', 1, 1)", (long long)other);
+	    " 'void', 1, 1)",
+	    (long long)other);
 	assert_non_null(strstr(raw_exec_fails(fx->path, sql), "same family"));
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM contact"), 1);
 }
@@ -966,17 +987,20 @@ test_edited_behind_our_back(void **state)
 	add_family(db, "FXD-002", cw);
 	db_close(db);
 
-	raw_exec(fx->path, "UPDATE family SET pause_until = '2024-02-30'"
+	raw_exec(fx->path,
+	    "UPDATE family SET pause_until = '2024-02-30'"
 	    " WHERE ref = 'FXD-001'");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
 	assert_non_null(strstr(e.msg, "family FXD-001"));
 	assert_non_null(strstr(e.msg, "pause_until"));
 	assert_null(strstr(e.msg, "Secret"));
-	assert_int_equal(db_family_foreach(db, NULL, ignore_family, NULL, &e), FC_EDB);
+	assert_int_equal(
+	    db_family_foreach(db, NULL, ignore_family, NULL, &e), FC_EDB);
 	db_close(db);
 
-	raw_exec(fx->path, "PRAGMA ignore_check_constraints = ON;"
+	raw_exec(fx->path,
+	    "PRAGMA ignore_check_constraints = ON;"
 	    " UPDATE family SET pause_until = NULL, first_due = 'soon',"
 	    " status = 'active' WHERE ref = 'FXD-001'");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
@@ -984,7 +1008,8 @@ test_edited_behind_our_back(void **state)
 	assert_non_null(strstr(e.msg, "first_due"));
 	db_close(db);
 
-	raw_exec(fx->path, "PRAGMA ignore_check_constraints = ON;"
+	raw_exec(fx->path,
+	    "PRAGMA ignore_check_constraints = ON;"
 	    " UPDATE family SET first_due = '2024-01-01', status = 'frozen'"
 	    " WHERE ref = 'FXD-001'");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
@@ -993,15 +1018,18 @@ test_edited_behind_our_back(void **state)
 	db_close(db);
 
 	/* One byte over the limit, and a NUL inside. */
-	xsnprintf(sql, sizeof(sql), "UPDATE family SET status = 'active',"
+	xsnprintf(sql, sizeof(sql),
+	    "UPDATE family SET status = 'active',"
 	    " name = printf('%%.*c', %d, 'x') WHERE ref = 'FXD-001'",
 	    FC_NAME_MAX + 1);
 	raw_exec(fx->path, sql);
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
-	assert_non_null(strstr(e.msg, "family FXD-001: name is longer than 200"));
+	assert_non_null(
+	    strstr(e.msg, "family FXD-001: name is longer than 200"));
 	db_close(db);
-	raw_exec(fx->path, "UPDATE family SET name = CAST(x'41004200' AS TEXT)"
+	raw_exec(fx->path,
+	    "UPDATE family SET name = CAST(x'41004200' AS TEXT)"
 	    " WHERE ref = 'FXD-001'");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
@@ -1009,7 +1037,8 @@ test_edited_behind_our_back(void **state)
 	db_close(db);
 
 	/* Exactly the limit is fine. */
-	xsnprintf(sql, sizeof(sql), "UPDATE family SET"
+	xsnprintf(sql, sizeof(sql),
+	    "UPDATE family SET"
 	    " name = printf('%%.*c', %d, 'x') WHERE ref = 'FXD-001'",
 	    FC_NAME_MAX);
 	raw_exec(fx->path, sql);
@@ -1019,20 +1048,23 @@ test_edited_behind_our_back(void **state)
 	db_close(db);
 
 	/* A bad ref is named by row id. */
-	xsnprintf(sql, sizeof(sql), "UPDATE family SET"
+	xsnprintf(sql, sizeof(sql),
+	    "UPDATE family SET"
 	    " ref = printf('%%.*c', %d, 'R') WHERE ref = 'FXD-002'",
 	    FC_REF_MAX + 1);
 	raw_exec(fx->path, sql);
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_family_foreach(db, NULL, ignore_family, NULL, &e), FC_EDB);
+	assert_int_equal(
+	    db_family_foreach(db, NULL, ignore_family, NULL, &e), FC_EDB);
 	assert_non_null(strstr(e.msg, "family id "));
 	db_close(db);
 
 	/* Contacts: an oversize note. */
-	xsnprintf(sql, sizeof(sql), "INSERT INTO contact (family_id, at,"
+	xsnprintf(sql, sizeof(sql),
+	    "INSERT INTO contact (family_id, at,"
 	    " channel, outcome, note, logged_at) VALUES (%lld, 1, 'phone',"
-	    " 'reached', printf('%%.*c', %d, 'n'), 1)", (long long)fam,
-	    FC_NOTE_MAX + 1);
+	    " 'reached', printf('%%.*c', %d, 'n'), 1)",
+	    (long long)fam, FC_NOTE_MAX + 1);
 	raw_exec(fx->path, sql);
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
 	assert_int_equal(db_contact_get(db, 1, &c, &e), FC_EDB);
@@ -1040,7 +1072,8 @@ test_edited_behind_our_back(void **state)
 	db_close(db);
 
 	/* A schema taken apart: an error, not a crash. */
-	raw_exec(fx->path, "DROP INDEX family_caseworker;"
+	raw_exec(fx->path,
+	    "DROP INDEX family_caseworker;"
 	    " ALTER TABLE family RENAME TO family_old");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
@@ -1072,19 +1105,23 @@ test_numbers_out_of_range(void **state)
 	fam = add_family(db, "FXD-001", cw);
 	db_close(db);
 
-	xsnprintf(sql, sizeof(sql), "INSERT INTO contact (family_id, at,"
+	xsnprintf(sql, sizeof(sql),
+	    "INSERT INTO contact (family_id, at,"
 	    " channel, outcome, logged_at) VALUES (%lld, 9223372036854775807,"
-	    " 'phone', 'reached', 1)", (long long)fam);
+	    " 'phone', 'reached', 1)",
+	    (long long)fam);
 	raw_exec(fx->path, sql);
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
 	assert_int_equal(db_contact_get(db, 1, &c, &e), FC_EDB);
 	assert_non_null(strstr(e.msg, "contact 1: at is out of range"));
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
-	assert_non_null(strstr(e.msg, "family FXD-001: a contact's time is out of range"));
+	assert_non_null(
+	    strstr(e.msg, "family FXD-001: a contact's time is out of range"));
 	db_close(db);
 
 	/* The first and last instants of the dates we take are fine. */
-	raw_exec(fx->path, "INSERT INTO contact (family_id, at, channel,"
+	raw_exec(fx->path,
+	    "INSERT INTO contact (family_id, at, channel,"
 	    " outcome, logged_at) SELECT family_id, -2208988800, 'phone',"
 	    " 'attempted', 253402300799 FROM contact");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
@@ -1093,33 +1130,41 @@ test_numbers_out_of_range(void **state)
 	assert_int_equal(c.logged_at, 253402300799LL);
 	db_close(db);
 
-	raw_exec(fx->path,
-	    " UPDATE caseworker SET created_at = 'yesterday'");
+	raw_exec(fx->path, " UPDATE caseworker SET created_at = 'yesterday'");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_caseworker_get(db, "a@example.org", &w, &e), FC_EDB);
-	assert_non_null(strstr(e.msg, "caseworker a@example.org: created_at is not a whole number"));
+	assert_int_equal(
+	    db_caseworker_get(db, "a@example.org", &w, &e), FC_EDB);
+	assert_non_null(strstr(e.msg,
+	    "caseworker a@example.org: created_at is not a whole number"));
 	db_close(db);
 
-	raw_exec(fx->path, "PRAGMA ignore_check_constraints = ON;"
+	raw_exec(fx->path,
+	    "PRAGMA ignore_check_constraints = ON;"
 	    " UPDATE family SET every_days = 2147483647");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_EDB);
 	assert_non_null(strstr(e.msg, "every_days is out of range"));
 	db_close(db);
 
-	raw_exec(fx->path, "INSERT INTO outbox (kind, recipient, message,"
+	raw_exec(fx->path,
+	    "INSERT INTO outbox (kind, recipient, message,"
 	    " idem_key, state, attempts, next_attempt_at, created_at,"
 	    " updated_at) VALUES ('reminder', 'a@example.org', 'x', 'k1',"
 	    " 'queued', 2147483647, 1, 1, 1)");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_outbox_foreach(db, -1, ignore_outbox, NULL, &e), FC_EDB);
-	assert_non_null(strstr(e.msg, "outbox message 1: attempts is out of range"));
+	assert_int_equal(
+	    db_outbox_foreach(db, -1, ignore_outbox, NULL, &e), FC_EDB);
+	assert_non_null(
+	    strstr(e.msg, "outbox message 1: attempts is out of range"));
 	db_close(db);
-	raw_exec(fx->path, "UPDATE outbox SET attempts = 1,"
+	raw_exec(fx->path,
+	    "UPDATE outbox SET attempts = 1,"
 	    " updated_at = -9223372036854775808");
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_outbox_foreach(db, -1, ignore_outbox, NULL, &e), FC_EDB);
-	assert_non_null(strstr(e.msg, "outbox message 1: updated_at is out of range"));
+	assert_int_equal(
+	    db_outbox_foreach(db, -1, ignore_outbox, NULL, &e), FC_EDB);
+	assert_non_null(
+	    strstr(e.msg, "outbox message 1: updated_at is out of range"));
 	db_close(db);
 }
 
@@ -1171,35 +1216,40 @@ test_family_foreach(void **state)
 	f.pause_until = day_from_civil(2025, 1, 1);
 	assert_int_equal(db_family_update(db, &f, &e), 0);
 
-	assert_int_equal(db_family_foreach(db, NULL, collect_family, &b, &e), 0);
-	assert_string_equal(sb_str(&b), "Amy@example.org/FXD-002;"
+	assert_int_equal(
+	    db_family_foreach(db, NULL, collect_family, &b, &e), 0);
+	assert_string_equal(sb_str(&b),
+	    "Amy@example.org/FXD-002;"
 	    "bob@example.org/FXD-001;zed@example.org/fxd-003;"
 	    "zed@example.org/FXD-010;");
 	sb_reset(&b);
 	filter.include_closed = true;
-	assert_int_equal(db_family_foreach(db, &filter, collect_family, &b, &e),
-	    0);
-	assert_string_equal(sb_str(&b), "Amy@example.org/FXD-002;"
+	assert_int_equal(
+	    db_family_foreach(db, &filter, collect_family, &b, &e), 0);
+	assert_string_equal(sb_str(&b),
+	    "Amy@example.org/FXD-002;"
 	    "Amy@example.org/FXD-005;bob@example.org/FXD-001;"
 	    "zed@example.org/fxd-003;zed@example.org/FXD-010;");
 	sb_reset(&b);
 	filter.caseworker_email = "AMY@example.org";
-	assert_int_equal(db_family_foreach(db, &filter, collect_family, &b, &e),
-	    0);
-	assert_string_equal(sb_str(&b), "Amy@example.org/FXD-002;"
+	assert_int_equal(
+	    db_family_foreach(db, &filter, collect_family, &b, &e), 0);
+	assert_string_equal(sb_str(&b),
+	    "Amy@example.org/FXD-002;"
 	    "Amy@example.org/FXD-005;");
 	sb_reset(&b);
 	filter.include_closed = false;
-	assert_int_equal(db_family_foreach(db, &filter, collect_family, &b, &e),
-	    0);
+	assert_int_equal(
+	    db_family_foreach(db, &filter, collect_family, &b, &e), 0);
 	assert_string_equal(sb_str(&b), "Amy@example.org/FXD-002;");
 	sb_reset(&b);
 	filter.caseworker_email = "nobody@example.org";
-	assert_int_equal(db_family_foreach(db, &filter, collect_family, &b, &e),
-	    0);
+	assert_int_equal(
+	    db_family_foreach(db, &filter, collect_family, &b, &e), 0);
 	assert_string_equal(sb_str(&b), "");
 
-	assert_int_equal(db_family_foreach(db, NULL, stop_after_two, &n, &e), 42);
+	assert_int_equal(
+	    db_family_foreach(db, NULL, stop_after_two, &n, &e), 42);
 	assert_int_equal(n, 2);
 	sb_free(&b);
 	db_close(db);
@@ -1211,7 +1261,8 @@ write_while_listing(const struct family *f, void *ctx)
 {
 	struct db *db = ctx;
 	struct fc_error e = {0};
-	int64_t c = add_contact(db, f->id, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+	int64_t c =
+	    add_contact(db, f->id, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
 
 	add_contact(db, f->id, T0 + 1, OUTCOME_VOID, CHANNEL_PHONE, c);
 	if (db_caseworker_remove(db, "nobody@example.org", NULL, &e) !=
@@ -1230,8 +1281,8 @@ test_write_while_listing(void **state)
 
 	add_family(db, "FXD-001", cw);
 	add_family(db, "FXD-002", cw);
-	assert_int_equal(db_family_foreach(db, NULL, write_while_listing, db,
-	    &e), 0);
+	assert_int_equal(
+	    db_family_foreach(db, NULL, write_while_listing, db, &e), 0);
 	db_close(db);
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM contact"), 4);
 }
@@ -1257,8 +1308,8 @@ test_transactions(void **state)
 	a = add_cw(db, "a@example.org", "A");
 	add_family(db, "FXD-001", a);
 	db_rollback(db);
-	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e),
-	    FC_ENOTFOUND);
+	assert_int_equal(
+	    db_caseworker_get(db, "a@example.org", &cw, &e), FC_ENOTFOUND);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), FC_ENOTFOUND);
 
 	/* A failed step inside a transaction does not end it. */
@@ -1266,17 +1317,17 @@ test_transactions(void **state)
 	a = add_cw(db, "a@example.org", "A");
 	add_cw(db, "b@example.org", "B");
 	add_family(db, "FXD-001", a);
-	assert_int_equal(db_caseworker_remove(db, "a@example.org", NULL, &e),
-	    FC_EINVAL);
+	assert_int_equal(
+	    db_caseworker_remove(db, "a@example.org", NULL, &e), FC_EINVAL);
 	assert_int_equal(db_commit(db, &e), 0);
 	assert_int_equal(get_family(db, "FXD-001").caseworker_id, a);
 
 	/* Multi-statement functions nest inside the caller's transaction. */
 	assert_int_equal(db_begin(db, &e), 0);
-	assert_int_equal(db_caseworker_remove(db, "a@example.org",
-	    "b@example.org", &e), 0);
-	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e),
-	    FC_ENOTFOUND);
+	assert_int_equal(
+	    db_caseworker_remove(db, "a@example.org", "b@example.org", &e), 0);
+	assert_int_equal(
+	    db_caseworker_get(db, "a@example.org", &cw, &e), FC_ENOTFOUND);
 	db_rollback(db);
 	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e), 0);
 	assert_int_equal(get_family(db, "FXD-001").caseworker_id, a);
@@ -1308,14 +1359,15 @@ test_busy(void **state)
 
 	xstrlcpy(cw.email, "b@example.org", sizeof(cw.email));
 	assert_int_equal(db_caseworker_add(b, &cw, &e), FC_EBUSY);
-	assert_non_null(strstr(e.msg, "database is busy (another famcontactctl "
+	assert_non_null(strstr(e.msg,
+	    "database is busy (another famcontactctl "
 	    "or famcontactd holds it); try again"));
 	assert_int_equal(db_begin(b, &e), FC_EBUSY);
-	assert_int_equal(db_caseworker_remove(b, "x@example.org", NULL, &e),
-	    FC_EBUSY);
+	assert_int_equal(
+	    db_caseworker_remove(b, "x@example.org", NULL, &e), FC_EBUSY);
 	/* Readers see the last commit, and opening needs no write. */
-	assert_int_equal(db_caseworker_get(b, "a@example.org", &cw, &e),
-	    FC_ENOTFOUND);
+	assert_int_equal(
+	    db_caseworker_get(b, "a@example.org", &cw, &e), FC_ENOTFOUND);
 	c = open_ok(fx->path, DB_OPEN_EXISTING);
 	db_close(c);
 
@@ -1339,8 +1391,8 @@ test_migrate_from_schema1(void **state)
 	fc_day day = 0;
 	struct db *db;
 
-	assert_int_equal(util_read_file(FC_TEST_DATA "/db-schema1.sql", &sql,
-	    &len, &e), 0);
+	assert_int_equal(
+	    util_read_file(FC_TEST_DATA "/db-schema1.sql", &sql, &len, &e), 0);
 	raw_exec(fx->path, sql);
 	free(sql);
 	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
@@ -1368,10 +1420,12 @@ test_migrate_from_schema1(void **state)
 	db_close(db);
 
 	/* The dead letter of schema 1 is there, not yet reported. */
-	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox"
-	    " WHERE state = 'dead' AND alerted = 0"), 1);
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"),
-	    DB_SCHEMA_VERSION);
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM outbox"
+			     " WHERE state = 'dead' AND alerted = 0"),
+	    1);
+	assert_int_equal(
+	    raw_int(fx->path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 }
 
 /*
@@ -1388,8 +1442,8 @@ test_migrate_from_schema2(void **state)
 	size_t len = 0;
 	struct db *db;
 
-	assert_int_equal(util_read_file(FC_TEST_DATA "/db-schema2.sql", &sql,
-	    &len, &e), 0);
+	assert_int_equal(
+	    util_read_file(FC_TEST_DATA "/db-schema2.sql", &sql, &len, &e), 0);
 	raw_exec(fx->path, sql);
 	free(sql);
 	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
@@ -1400,31 +1454,49 @@ test_migrate_from_schema2(void **state)
 	assert_string_equal(id, "0123456789abcdef");
 	/* The sent reminder may now bounce, and be retried by hand. */
 	assert_int_equal(db_outbox_set_state(db, 2, OUTBOX_BOUNCED, 1, 0,
-	    "550 5.1.1 no such user", 1796030000, &e), 0);
+			     "550 5.1.1 no such user", 1796030000, &e),
+	    0);
 	assert_int_equal(db_outbox_retry(db, 2, 1796030100, &e), 0);
 	/* The dead letter cannot bounce: it never left. */
-	assert_int_equal(db_outbox_set_state(db, 1, OUTBOX_BOUNCED, 1, 0, "",
-	    1796030000, &e), FC_EINVAL);
+	assert_int_equal(db_outbox_set_state(
+			     db, 1, OUTBOX_BOUNCED, 1, 0, "", 1796030000, &e),
+	    FC_EINVAL);
 	assert_int_equal(db_quick_check(db, &e), 0);
 	db_close(db);
 
 	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox"), 2);
-	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox"
-	    " WHERE id = 2 AND state = 'queued' AND attempts = 1"), 1);
-	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox_family"
-	    " WHERE outbox_id = 2 AND family_id = 1"), 1);
-	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master"
-	    " WHERE type = 'index' AND name IN ('outbox_queue', 'outbox_due')"),
+	assert_int_equal(
+	    raw_int(fx->path,
+		"SELECT count(*) FROM outbox"
+		" WHERE id = 2 AND state = 'queued' AND attempts = 1"),
+	    1);
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM outbox_family"
+			     " WHERE outbox_id = 2 AND family_id = 1"),
+	    1);
+	assert_int_equal(
+	    raw_int(fx->path,
+		"SELECT count(*) FROM sqlite_master"
+		" WHERE type = 'index' AND name IN ('outbox_queue', 'outbox_due')"),
 	    2);
-	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master"
-	    " WHERE name IN ('outbox_v3', 'outbox_family_v2')"), 0);
-	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM"
-	    " pragma_foreign_key_check"), 0);
+	assert_int_equal(
+	    raw_int(fx->path,
+		"SELECT count(*) FROM sqlite_master"
+		" WHERE name IN ('outbox_v3', 'outbox_family_v2')"),
+	    0);
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM"
+			     " pragma_foreign_key_check"),
+	    0);
 	/* The new tables are there, and the kind 'confirmation' is allowed. */
-	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master"
-	    " WHERE name IN ('outbox_key', 'mail_in', 'notice_count')"), 3);
-	raw_exec(fx->path, "INSERT INTO outbox (kind, recipient, message,"
+	assert_int_equal(
+	    raw_int(fx->path,
+		"SELECT count(*) FROM sqlite_master"
+		" WHERE name IN ('outbox_key', 'mail_in', 'notice_count')"),
+	    3);
+	raw_exec(fx->path,
+	    "INSERT INTO outbox (kind, recipient, message,"
 	    " idem_key, created_at, updated_at) VALUES ('confirmation',"
 	    " 'amira@example.org', 'x', 'confirmation:test', 1, 1)");
 }
@@ -1447,10 +1519,11 @@ test_meta(void **state)
 	assert_int_equal(db_meta_get(db, DB_META_PID, buf, sizeof(buf), &e), 1);
 	assert_string_equal(buf, "0");
 	/* A value too long for the caller's buffer is an error, not a cut. */
-	assert_int_equal(db_meta_set(db, DB_META_NEXT_EVENT, "1795694400", &e),
-	    0);
-	assert_int_equal(db_meta_get(db, DB_META_NEXT_EVENT, tiny, sizeof(tiny),
-	    &e), FC_EDB);
+	assert_int_equal(
+	    db_meta_set(db, DB_META_NEXT_EVENT, "1795694400", &e), 0);
+	assert_int_equal(
+	    db_meta_get(db, DB_META_NEXT_EVENT, tiny, sizeof(tiny), &e),
+	    FC_EDB);
 	/* The other meta rows are left alone. */
 	assert_int_equal(db_install_id(db, buf, sizeof(buf), &e), 0);
 	assert_true(strlen(buf) == 16);
@@ -1499,21 +1572,25 @@ outbox_in_state(struct db *db, enum outbox_state s, int n)
 
 	assert_int_equal(xsnprintf(key, sizeof(key), "transition-%d", n), 0);
 	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST, "amira@example.org",
-	    key, msg, strlen(msg), T0, &id, NULL, &e), 0);
+			     key, msg, strlen(msg), T0, &id, NULL, &e),
+	    0);
 	if (s == OUTBOX_QUEUED)
 		return id;
 	if (s == OUTBOX_CANCELLED) {
-		assert_int_equal(db_outbox_set_state(db, id, s, 0, 0,
-		    "cancelled", T0 + 1, &e), 0);
+		assert_int_equal(db_outbox_set_state(
+				     db, id, s, 0, 0, "cancelled", T0 + 1, &e),
+		    0);
 		return id;
 	}
 	assert_int_equal(db_outbox_mark_sending(db, id, T0 + 1, &e), 0);
 	if (s == OUTBOX_BOUNCED)
 		assert_int_equal(db_outbox_set_state(db, id, OUTBOX_SENT, 1, 0,
-		    "250 ok", T0 + 2, &e), 0);
+				     "250 ok", T0 + 2, &e),
+		    0);
 	if (s != OUTBOX_SENDING)
-		assert_int_equal(db_outbox_set_state(db, id, s, 1, 0, "250 ok",
-		    T0 + 2, &e), 0);
+		assert_int_equal(
+		    db_outbox_set_state(db, id, s, 1, 0, "250 ok", T0 + 2, &e),
+		    0);
 	assert_int_equal(outbox_get(db, id).state, s);
 	return id;
 }
@@ -1538,8 +1615,8 @@ test_outbox_transitions(void **state)
 			int64_t id = outbox_in_state(db, f, n++);
 			struct outbox_row before = outbox_get(db, id), after;
 			char want[64];
-			int rc = db_outbox_set_state(db, id, t, 7, T0 + 99,
-			    "421 later", T0 + 50, &e);
+			int rc = db_outbox_set_state(
+			    db, id, t, 7, T0 + 99, "421 later", T0 + 50, &e);
 
 			after = outbox_get(db, id);
 			if (outbox_transition_ok(f, t)) {
@@ -1550,25 +1627,28 @@ test_outbox_transitions(void **state)
 			}
 			refused++;
 			assert_int_equal(rc, FC_EINVAL);
-			assert_int_equal(xsnprintf(want, sizeof(want),
-			    "outbox message %lld:", (long long)id), 0);
+			assert_int_equal(
+			    xsnprintf(want, sizeof(want),
+				"outbox message %lld:", (long long)id),
+			    0);
 			assert_non_null(strstr(e.msg, want));
 			assert_non_null(strstr(e.msg, outbox_state_name(f)));
 			assert_non_null(strstr(e.msg, outbox_state_name(t)));
 			assert_int_equal(after.state, before.state);
 			assert_int_equal(after.attempts, before.attempts);
-			assert_int_equal(after.next_attempt_at,
-			    before.next_attempt_at);
+			assert_int_equal(
+			    after.next_attempt_at, before.next_attempt_at);
 			assert_int_equal(after.updated_at, before.updated_at);
 			assert_int_equal(after.sent_at, before.sent_at);
-			assert_string_equal(after.last_error,
-			    before.last_error);
+			assert_string_equal(
+			    after.last_error, before.last_error);
 		}
 	}
 	assert_int_equal(refused, 36 - 8);
 	/* An unknown message is still "not found", not "not allowed". */
-	assert_int_equal(db_outbox_set_state(db, 9999, OUTBOX_SENT, 1, 0, NULL,
-	    T0, &e), FC_ENOTFOUND);
+	assert_int_equal(
+	    db_outbox_set_state(db, 9999, OUTBOX_SENT, 1, 0, NULL, T0, &e),
+	    FC_ENOTFOUND);
 	db_close(db);
 }
 
@@ -1576,45 +1656,45 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_memory),
-		cmocka_unit_test_setup_teardown(test_create_modes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wal_header, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_existing_missing, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_does_not_write, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_not_a_database, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_empty_file_is_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_symbolic_links_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_folder_others_can_write_refused, setup, teardown),
-		cmocka_unit_test(test_caseworker_crud),
-		cmocka_unit_test(test_caseworker_remove),
-		cmocka_unit_test(test_family_crud),
-		cmocka_unit_test(test_marks),
-		cmocka_unit_test(test_contact_voids),
-		cmocka_unit_test(test_contact_get_foreach),
-		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_edited_behind_our_back, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_numbers_out_of_range, setup,
-		    teardown),
-		cmocka_unit_test(test_family_foreach),
-		cmocka_unit_test_setup_teardown(test_write_while_listing, setup,
-		    teardown),
-		cmocka_unit_test(test_transactions),
-		cmocka_unit_test_setup_teardown(test_migrate_from_schema2, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_migrate_from_schema1, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
-		cmocka_unit_test(test_meta),
-		cmocka_unit_test(test_outbox_transitions),
+	    cmocka_unit_test(test_memory),
+	    cmocka_unit_test_setup_teardown(test_create_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wal_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_open_existing_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_reopen_does_not_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_not_a_database, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_empty_file_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_symbolic_links_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_folder_others_can_write_refused, setup, teardown),
+	    cmocka_unit_test(test_caseworker_crud),
+	    cmocka_unit_test(test_caseworker_remove),
+	    cmocka_unit_test(test_family_crud),
+	    cmocka_unit_test(test_marks),
+	    cmocka_unit_test(test_contact_voids),
+	    cmocka_unit_test(test_contact_get_foreach),
+	    cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_edited_behind_our_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_numbers_out_of_range, setup, teardown),
+	    cmocka_unit_test(test_family_foreach),
+	    cmocka_unit_test_setup_teardown(
+		test_write_while_listing, setup, teardown),
+	    cmocka_unit_test(test_transactions),
+	    cmocka_unit_test_setup_teardown(
+		test_migrate_from_schema2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_migrate_from_schema1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
+	    cmocka_unit_test(test_meta),
+	    cmocka_unit_test(test_outbox_transitions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

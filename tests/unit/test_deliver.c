@@ -56,19 +56,19 @@ struct transport {
 
 struct fake {
 	int opens, closes, sends;
-	bool refused;			/* this handle's session was refused */
-	bool mended;			/* "helo-..." accepted from now on */
-	int open_rc;			/* what open returns */
-	int stop_after;			/* the stop hook says so after this
+	bool refused;	      /* this handle's session was refused */
+	bool mended;	      /* "helo-..." accepted from now on */
+	int open_rc;	      /* what open returns */
+	int stop_after;	      /* the stop hook says so after this
 					   many sends; 0 = never */
-	int crash_in_send;		/* _exit(0) in this send (1 = the first) */
-	int crash_after_send;		/* _exit(0) between messages after it */
-	int msgid_fd;			/* the crashing child's Message-IDs go here */
-	char rcpt[FAKE_MAX][FC_EMAIL_MAX + 1];	/* in order of sending */
+	int crash_in_send;    /* _exit(0) in this send (1 = the first) */
+	int crash_after_send; /* _exit(0) between messages after it */
+	int msgid_fd;	      /* the crashing child's Message-IDs go here */
+	char rcpt[FAKE_MAX][FC_EMAIL_MAX + 1]; /* in order of sending */
 	char msgid[FAKE_MAX][64];
-	unsigned long wal_syncs[FAKE_MAX];	/* at each send */
+	unsigned long wal_syncs[FAKE_MAX]; /* at each send */
 	unsigned long db_syncs[FAKE_MAX];
-	uint64_t at[FAKE_MAX];			/* monotonic usec of each send */
+	uint64_t at[FAKE_MAX]; /* monotonic usec of each send */
 };
 
 static struct fake *fake;
@@ -109,8 +109,7 @@ message_id(const char *msg, char *buf, size_t size)
 
 static int
 fake_send(struct transport *t, const char *from, const char *rcpt,
-	  const char *message, size_t len, struct send_result *r,
-	  struct fc_error *e)
+    const char *message, size_t len, struct send_result *r, struct fc_error *e)
 {
 	int i = fake->sends++;
 
@@ -126,8 +125,8 @@ fake_send(struct transport *t, const char *from, const char *rcpt,
 	memset(r, 0, sizeof(*r));
 	if (fake->crash_in_send == i + 1) {
 		/* The child tells the parent what it was given, and dies. */
-		(void)!write(fake->msgid_fd, fake->msgid[i],
-		    strlen(fake->msgid[i]));
+		(void)!write(
+		    fake->msgid_fd, fake->msgid[i], strlen(fake->msgid[i]));
 		_exit(0);
 	}
 	if (strncmp(rcpt, "soft-", 5) == 0) {
@@ -141,7 +140,7 @@ fake_send(struct transport *t, const char *from, const char *rcpt,
 		return err_set(e, FC_EPERMANENT, "server said: %s", r->text);
 	}
 	if (strncmp(rcpt, "slow-", 5) == 0) {
-		struct timespec ts = { 0, SLOW_NSEC };
+		struct timespec ts = {0, SLOW_NSEC};
 
 		while (nanosleep(&ts, &ts) != 0)
 			continue;
@@ -153,10 +152,14 @@ fake_send(struct transport *t, const char *from, const char *rcpt,
 		r->session = true;
 		r->repeated = fake->refused;
 		fake->refused = true;
-		xstrlcpy(r->text, "504 5.5.2 <vm>: Helo command rejected: need "
-		    "fully-qualified hostname", sizeof(r->text));
-		return err_set(e, FC_ETEMP, "refused at EHLO: the session, not "
-		    "this message: %s", r->text);
+		xstrlcpy(r->text,
+		    "504 5.5.2 <vm>: Helo command rejected: need "
+		    "fully-qualified hostname",
+		    sizeof(r->text));
+		return err_set(e, FC_ETEMP,
+		    "refused at EHLO: the session, not "
+		    "this message: %s",
+		    r->text);
 	}
 	if (strncmp(rcpt, "drop-", 5) == 0) {
 		r->stage = SEND_STAGE_MAIL;
@@ -166,7 +169,8 @@ fake_send(struct transport *t, const char *from, const char *rcpt,
 	if (strncmp(rcpt, "unsure-", 7) == 0) {
 		r->stage = SEND_STAGE_END_OF_DATA;
 		r->uncertain = true;
-		return err_set(e, FC_ETEMP, "connection lost after the whole "
+		return err_set(e, FC_ETEMP,
+		    "connection lost after the whole "
 		    "message was sent: delivery uncertain");
 	}
 	xstrlcpy(r->text, "250 2.0.0 queued", sizeof(r->text));
@@ -183,9 +187,9 @@ fake_close(struct transport *t)
 }
 
 static const struct transport_ops fake_ops = {
-	.open = fake_open,
-	.send = fake_send,
-	.close = fake_close,
+    .open = fake_open,
+    .send = fake_send,
+    .close = fake_close,
 };
 
 static bool
@@ -212,7 +216,7 @@ fake_alive(void *ctx)
 struct count_file {
 	sqlite3_file base;
 	bool wal;
-	sqlite3_file *real;		/* follows this struct */
+	sqlite3_file *real; /* follows this struct */
 };
 
 static sqlite3_vfs *real_vfs;
@@ -298,8 +302,7 @@ c_device(sqlite3_file *f)
 }
 
 static int
-c_shm_map(sqlite3_file *f, int page, int size, int extend,
-	  void volatile **p)
+c_shm_map(sqlite3_file *f, int page, int size, int extend, void volatile **p)
 {
 	return REAL(f)->pMethods->xShmMap(REAL(f), page, size, extend, p);
 }
@@ -336,7 +339,7 @@ c_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
 
 static int
 c_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
-       int *out_flags)
+    int *out_flags)
 {
 	struct count_file *cf = (struct count_file *)f;
 	int rc;
@@ -361,20 +364,29 @@ count_vfs_install(void)
 	assert_true(real_vfs->iVersion >= 1);
 	count_vfs = *real_vfs;
 	count_vfs.zName = "fc-count";
-	count_vfs.szOsFile = (int)sizeof(struct count_file) +
-	    real_vfs->szOsFile;
+	count_vfs.szOsFile =
+	    (int)sizeof(struct count_file) + real_vfs->szOsFile;
 	count_vfs.xOpen = c_open;
 	count_io = (sqlite3_io_methods){
-		.iVersion = 3,
-		.xClose = c_close, .xRead = c_read, .xWrite = c_write,
-		.xTruncate = c_truncate, .xSync = c_sync,
-		.xFileSize = c_size, .xLock = c_lock, .xUnlock = c_unlock,
-		.xCheckReservedLock = c_reserved,
-		.xFileControl = c_control, .xSectorSize = c_sector,
-		.xDeviceCharacteristics = c_device, .xShmMap = c_shm_map,
-		.xShmLock = c_shm_lock, .xShmBarrier = c_shm_barrier,
-		.xShmUnmap = c_shm_unmap, .xFetch = c_fetch,
-		.xUnfetch = c_unfetch,
+	    .iVersion = 3,
+	    .xClose = c_close,
+	    .xRead = c_read,
+	    .xWrite = c_write,
+	    .xTruncate = c_truncate,
+	    .xSync = c_sync,
+	    .xFileSize = c_size,
+	    .xLock = c_lock,
+	    .xUnlock = c_unlock,
+	    .xCheckReservedLock = c_reserved,
+	    .xFileControl = c_control,
+	    .xSectorSize = c_sector,
+	    .xDeviceCharacteristics = c_device,
+	    .xShmMap = c_shm_map,
+	    .xShmLock = c_shm_lock,
+	    .xShmBarrier = c_shm_barrier,
+	    .xShmUnmap = c_shm_unmap,
+	    .xFetch = c_fetch,
+	    .xUnfetch = c_unfetch,
 	};
 	assert_int_equal(sqlite3_vfs_register(&count_vfs, 1), SQLITE_OK);
 }
@@ -408,8 +420,8 @@ new_driver(struct fixture *fx)
 		fail_msg("deliver_init: %s", e.msg);
 	fx->dl.ops = &fake_ops;
 	fx->dl.hooks = (struct deliver_hooks){
-		.stop = fake_stop,
-		.alive = fake_alive,
+	    .stop = fake_stop,
+	    .alive = fake_alive,
 	};
 }
 
@@ -421,8 +433,8 @@ setup(void **state)
 	count_vfs_install();
 	xstrlcpy(fx->dir, "/tmp/fc-test-deliver-XXXXXX", sizeof(fx->dir));
 	assert_non_null(mkdtemp(fx->dir));
-	assert_int_equal(xsnprintf(fx->path, sizeof(fx->path), "%s/fc.db",
-	    fx->dir), 0);
+	assert_int_equal(
+	    xsnprintf(fx->path, sizeof(fx->path), "%s/fc.db", fx->dir), 0);
 	conf_defaults(&fx->conf);
 	xstrlcpy(fx->conf.database, fx->path, sizeof(fx->conf.database));
 	xstrlcpy(fx->conf.delivery.from, "Campaign <reminders@example.org>",
@@ -467,7 +479,7 @@ now_utc(void)
 /* Queue a test message for rcpt, created at created; its outbox id. */
 static int64_t
 queue_at(struct fixture *fx, enum outbox_kind kind, const char *rcpt,
-	 int64_t created)
+    int64_t created)
 {
 	struct fc_error e = {0};
 	struct strbuf m = {0};
@@ -477,11 +489,13 @@ queue_at(struct fixture *fx, enum outbox_kind kind, const char *rcpt,
 
 	n++;
 	xsnprintf(key, sizeof(key), "test-%d", n);
-	sb_printf(&m, "From: reminders@example.org\r\nTo: %s\r\n"
+	sb_printf(&m,
+	    "From: reminders@example.org\r\nTo: %s\r\n"
 	    "Message-ID: <%s@fc.example.org>\r\nSubject: test\r\n\r\n"
-	    "hello\r\n", rcpt, key);
-	if (db_outbox_enqueue(fx->db, kind, rcpt, key, m.s, m.len, created,
-	    &id, NULL, &e) != 0)
+	    "hello\r\n",
+	    rcpt, key);
+	if (db_outbox_enqueue(fx->db, kind, rcpt, key, m.s, m.len, created, &id,
+		NULL, &e) != 0)
 		fail_msg("enqueue: %s", e.msg);
 	sb_free(&m);
 	return id;
@@ -616,10 +630,12 @@ test_4xx_requeued(void **state)
 		 * queued -> queued is no transition the outbox allows: go
 		 * through sending and back, as a crash's requeue does.
 		 */
-		assert_int_equal(db_outbox_mark_sending(fx->db, soft,
-		    now_utc(), &e), 0);
-		assert_int_equal(db_outbox_set_state(fx->db, soft,
-		    OUTBOX_QUEUED, 1, now_utc(), "", now_utc(), &e), 0);
+		assert_int_equal(
+		    db_outbox_mark_sending(fx->db, soft, now_utc(), &e), 0);
+		assert_int_equal(
+		    db_outbox_set_state(fx->db, soft, OUTBOX_QUEUED, 1,
+			now_utc(), "", now_utc(), &e),
+		    0);
 	}
 	before = now_utc();
 	run_ok(fx);
@@ -648,8 +664,8 @@ test_dead(void **state)
 	int64_t hard, old, ok;
 
 	hard = queue(fx, "hard-a@example.org");
-	old = queue_at(fx, OUTBOX_TEST, "soft-b@example.org",
-	    now_utc() - 3 * DAY);
+	old = queue_at(
+	    fx, OUTBOX_TEST, "soft-b@example.org", now_utc() - 3 * DAY);
 	ok = queue(fx, "ok-c@example.org");
 	run_ok(fx);
 	r = read_rows(fx);
@@ -764,7 +780,7 @@ test_stop_between_messages(void **state)
  */
 static void
 crash_child(struct fixture *fx, int crash_in_send, int crash_after_send,
-	    char *msgid, size_t size)
+    char *msgid, size_t size)
 {
 	int fds[2], status;
 	pid_t pid;
@@ -785,7 +801,7 @@ crash_child(struct fixture *fx, int crash_in_send, int crash_after_send,
 		fx->fake.crash_after_send = crash_after_send;
 		fx->fake.msgid_fd = fds[1];
 		(void)deliver_run(&fx->dl, &e);
-		_exit(1);	/* it was meant to die before the end */
+		_exit(1); /* it was meant to die before the end */
 	}
 	close(fds[1]);
 	n = read(fds[0], msgid, size - 1);
@@ -906,14 +922,15 @@ test_sync_batching(void **state)
 	synced = f->wal_syncs[n - 1] - f->wal_syncs[0];
 	/* At least the one after the 256th; far from one per message. */
 	assert_true(synced >= 1);
-	assert_true(synced <= (unsigned long)(f->at[n - 1] - f->at[0]) /
-	    DELIVER_DURABLE_USEC + 2);
+	assert_true(synced <=
+	    (unsigned long)(f->at[n - 1] - f->at[0]) / DELIVER_DURABLE_USEC +
+		2);
 	/* Quicker than 250 ms (as it is, unless the machine is loaded):
 	 * the one synced commit is the claim after the 256th message. */
 	if (f->at[n - 1] - f->at[0] < DELIVER_DURABLE_USEC) {
 		assert_int_equal(synced, 1);
-		assert_int_equal(f->wal_syncs[every] - f->wal_syncs[every - 1],
-		    1);
+		assert_int_equal(
+		    f->wal_syncs[every] - f->wal_syncs[every - 1], 1);
 	}
 	/* The last 44 "sent" went without a synced commit; the end syncs. */
 	assert_true(wal_syncs > f->wal_syncs[n - 1]);
@@ -937,7 +954,7 @@ test_sync_slow(void **state)
 
 static int
 recheck(void *ctx, const struct outbox_row *row, struct strbuf *message,
-	int64_t now, bool *cancel, int *dropped, struct fc_error *e)
+    int64_t now, bool *cancel, int *dropped, struct fc_error *e)
 {
 	return engine_recheck(ctx, row, message, now, cancel, dropped, e);
 }
@@ -953,7 +970,7 @@ add_family(struct fixture *fx, const char *ref, int64_t cw_id)
 	f.status = FAMILY_ACTIVE;
 	f.pause_until = DAY_NONE;
 	f.last_contact_day = DAY_NONE;
-	f.first_due = day_from_civil(2024, 3, 1);	/* long overdue */
+	f.first_due = day_from_civil(2024, 3, 1); /* long overdue */
 	f.created_at = now_utc() - 30 * DAY;
 	if (db_family_add(fx->db, &f, &e) != 0)
 		fail_msg("family: %s", e.msg);
@@ -1071,23 +1088,25 @@ test_session_refusal_holds(void **state)
 	assert_int_equal(r->v[first].state, OUTBOX_QUEUED);
 	assert_int_equal(r->v[first].attempts, 0);
 	assert_int_equal(r->v[first].next_attempt_at, fx->dl.hold_until);
-	assert_non_null(strstr(r->v[first].last_error,
-	    "Helo command rejected"));
+	assert_non_null(
+	    strstr(r->v[first].last_error, "Helo command rejected"));
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(r->v[rest[i]].state, OUTBOX_QUEUED);
 		assert_int_equal(r->v[rest[i]].attempts, 0);
 		/* Why they wait, though none was tried. */
-		assert_non_null(strstr(r->v[rest[i]].last_error,
-		    "Helo command rejected"));
+		assert_non_null(
+		    strstr(r->v[rest[i]].last_error, "Helo command rejected"));
 	}
 	/* retry.first = 60 s, give or take the jitter. */
 	assert_true(fx->dl.hold_until >= before + 54);
 	assert_true(fx->dl.hold_until <= after + 66);
 	wait1 = fx->dl.hold_until - before;
-	assert_string_equal(fx->dl.held, "EHLO: 504 5.5.2 <vm>: Helo command "
+	assert_string_equal(fx->dl.held,
+	    "EHLO: 504 5.5.2 <vm>: Helo command "
 	    "rejected: need fully-qualified hostname");
 	transport_note(fx, note, sizeof(note));
-	assert_non_null(strstr(note, " EHLO: 504 5.5.2 <vm>: Helo command "
+	assert_non_null(strstr(note,
+	    " EHLO: 504 5.5.2 <vm>: Helo command "
 	    "rejected"));
 	assert_true(strtoll(note, NULL, 10) >= before);
 
@@ -1101,10 +1120,12 @@ test_session_refusal_holds(void **state)
 	{
 		struct fc_error e = {0};
 
-		assert_int_equal(db_outbox_mark_sending(fx->db, first,
-		    now_utc(), &e), 0);
-		assert_int_equal(db_outbox_set_state(fx->db, first,
-		    OUTBOX_QUEUED, 0, now_utc(), "", now_utc(), &e), 0);
+		assert_int_equal(
+		    db_outbox_mark_sending(fx->db, first, now_utc(), &e), 0);
+		assert_int_equal(
+		    db_outbox_set_state(fx->db, first, OUTBOX_QUEUED, 0,
+			now_utc(), "", now_utc(), &e),
+		    0);
 	}
 	run_ok(fx);
 	assert_int_equal(fx->fake.opens, 2);
@@ -1162,8 +1183,8 @@ test_session_refusal_gives_up_when_old(void **state)
 	struct rows *r;
 	int64_t old, young;
 
-	old = queue_at(fx, OUTBOX_TEST, "helo-a@example.org",
-	    now_utc() - 3 * DAY);
+	old = queue_at(
+	    fx, OUTBOX_TEST, "helo-a@example.org", now_utc() - 3 * DAY);
 	young = queue(fx, "ok-b@example.org");
 	run_ok(fx);
 	r = read_rows(fx);
@@ -1192,8 +1213,8 @@ test_uncertain_is_dead(void **state)
 	r = read_rows(fx);
 	assert_int_equal(r->v[unsure].state, OUTBOX_DEAD);
 	assert_int_equal(r->v[unsure].attempts, 1);
-	assert_int_equal(strncmp(r->v[unsure].last_error,
-	    "delivery uncertain: ", 20), 0);
+	assert_int_equal(
+	    strncmp(r->v[unsure].last_error, "delivery uncertain: ", 20), 0);
 	assert_int_equal(r->v[ok].state, OUTBOX_SENT);
 	assert_int_equal(fx->dl.dead, 1);
 	assert_int_equal(fx->dl.hold_until, 0);
@@ -1205,34 +1226,31 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_all_sent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_4xx_requeued, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_dead, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drop_holds_queue, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_open_fails, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_stop_between_messages,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash_in_send, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_crash_after_send, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_sync_batching, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_sync_slow, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_session_refusal_holds,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repeated_refusal_one_send,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_session_refusal_gives_up_when_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uncertain_is_dead, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_recheck_cancel, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(test_all_sent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_4xx_requeued, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dead, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_drop_holds_queue, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_stop_between_messages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_crash_in_send, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_crash_after_send, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_sync_batching, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sync_slow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_session_refusal_holds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_repeated_refusal_one_send, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_session_refusal_gives_up_when_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_uncertain_is_dead, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_recheck_cancel, setup, teardown),
 	};
 
 	log_init("test_deliver", false);

@@ -19,7 +19,8 @@
 static int64_t
 utc(int y, int m, int d, int hh, int mm, int ss)
 {
-	return (int64_t)day_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
+	return (int64_t)day_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 +
+	    ss;
 }
 
 /* The configuration due.c reads, by hand: not conf.c's defaults. */
@@ -40,7 +41,8 @@ make_family(struct family *f, const char *zone)
 {
 	memset(f, 0, sizeof(*f));
 	assert_int_equal(xstrlcpy(f->ref, "FXD-042", sizeof(f->ref)), 0);
-	assert_int_equal(xstrlcpy(f->caseworker_tz, zone, sizeof(f->caseworker_tz)), 0);
+	assert_int_equal(
+	    xstrlcpy(f->caseworker_tz, zone, sizeof(f->caseworker_tz)), 0);
 	f->status = FAMILY_ACTIVE;
 	f->pause_until = DAY_NONE;
 	f->last_contact_day = DAY_NONE;
@@ -114,7 +116,7 @@ test_daily_run(void **state)
 	due_daily_run(&c, "Europe/Berlin", today - 1, slot, &r, &next);
 	assert_true(r.owed);
 	assert_int_equal(r.slot_day, today);
-	assert_int_equal(r.reminder_day, today);	/* a Wednesday */
+	assert_int_equal(r.reminder_day, today); /* a Wednesday */
 	assert_int_equal(next, slot);
 	due_daily_run(&c, "Europe/Berlin", today, slot + 60, &r, &next);
 	assert_false(r.owed);
@@ -135,23 +137,23 @@ test_weekly(void **state)
 	c.summary.weekday = 1;
 	c.summary.hour = 8;
 	c.summary.minute = 0;
-	assert_false(due_weekly(&c, "Europe/Berlin", "2026-W10", slot - 1, &w,
-	    &next));
+	assert_false(
+	    due_weekly(&c, "Europe/Berlin", "2026-W10", slot - 1, &w, &next));
 	assert_string_equal(w.name, "2026-W11");
 	assert_int_equal(next, slot);
-	assert_true(due_weekly(&c, "Europe/Berlin", "2026-W10", slot + 5, &w,
-	    &next));
+	assert_true(
+	    due_weekly(&c, "Europe/Berlin", "2026-W10", slot + 5, &w, &next));
 	assert_int_equal(next, slot + 5);
 	/* Sent: the next is a week on. */
-	assert_false(due_weekly(&c, "Europe/Berlin", "2026-W11", slot + 5, &w,
-	    &next));
+	assert_false(
+	    due_weekly(&c, "Europe/Berlin", "2026-W11", slot + 5, &w, &next));
 	assert_int_equal(next, slot + 7 * 86400);
 	/* Sunday 23:30Z is Monday 00:30 in Berlin: W11 there, W10 in UTC. */
-	assert_false(due_weekly(&c, "Europe/Berlin", "", utc(2026, 3, 8, 23,
-	    30, 0), &w, &next));
+	assert_false(due_weekly(
+	    &c, "Europe/Berlin", "", utc(2026, 3, 8, 23, 30, 0), &w, &next));
 	assert_string_equal(w.name, "2026-W11");
-	assert_true(due_weekly(&c, "UTC", "", utc(2026, 3, 8, 23, 30, 0), &w,
-	    &next));
+	assert_true(
+	    due_weekly(&c, "UTC", "", utc(2026, 3, 8, 23, 30, 0), &w, &next));
 	assert_string_equal(w.name, "2026-W10");
 }
 
@@ -375,17 +377,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy),
-		cmocka_unit_test(test_zone),
-		cmocka_unit_test(test_daily_run),
-		cmocka_unit_test(test_weekly),
-		cmocka_unit_test(test_caseworker_zone_matters),
-		cmocka_unit_test(test_fallback_to_conf_zone),
-		cmocka_unit_test(test_chatham_midnight),
-		cmocka_unit_test(test_kathmandu_midnight),
-		cmocka_unit_test(test_attempt),
-		cmocka_unit_test(test_never_contacted),
-		cmocka_unit_test(test_paused_and_closed),
+	    cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_zone),
+	    cmocka_unit_test(test_daily_run),
+	    cmocka_unit_test(test_weekly),
+	    cmocka_unit_test(test_caseworker_zone_matters),
+	    cmocka_unit_test(test_fallback_to_conf_zone),
+	    cmocka_unit_test(test_chatham_midnight),
+	    cmocka_unit_test(test_kathmandu_midnight),
+	    cmocka_unit_test(test_attempt),
+	    cmocka_unit_test(test_never_contacted),
+	    cmocka_unit_test(test_paused_and_closed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,25 +35,28 @@ static const char tr_name[] = "Ayşe Çınaroğlu";
 static const char tr_letters[] = "İlkay Işıl Şahin Doğan ığüşöç İIıi";
 static const char de_name[] = "Jürgen Größlinger, Weißstraße";
 static const char ug_name[] = "ئابدۇرېھىم ئابلىز";
-static const char ug_subject[] = "ئائىلە بىلەن ئالاقىلىشىش ئەسكەرتمىسى: ئابدۇرېھىم ئابلىز";
+static const char ug_subject[] =
+    "ئائىلە بىلەن ئالاقىلىشىش ئەسكەرتمىسى: ئابدۇرېھىم ئابلىز";
 
-static struct mail_msg base_msg(void)
+static struct mail_msg
+base_msg(void)
 {
 	struct mail_msg m = {
-		.from = "Family Contact <noreply@org.example>",
-		.to = "caseworker@org.example",
-		.reply_to = NULL,
-		.subject = "Reminder: contact family F-12",
-		.date = DATE_THU,
-		.message_id = "fcd-reminder.42@org.example",
-		.text = "Please contact family F-12 this week.\n",
-		.html = NULL,
+	    .from = "Family Contact <noreply@org.example>",
+	    .to = "caseworker@org.example",
+	    .reply_to = NULL,
+	    .subject = "Reminder: contact family F-12",
+	    .date = DATE_THU,
+	    .message_id = "fcd-reminder.42@org.example",
+	    .text = "Please contact family F-12 this week.\n",
+	    .html = NULL,
 	};
 	return m;
 }
 
 /* s repeated n times (caller frees). */
-static char *repeat(const char *s, size_t n)
+static char *
+repeat(const char *s, size_t n)
 {
 	size_t len = strlen(s);
 	char *buf = malloc(len * n + 1);
@@ -68,13 +71,14 @@ static char *repeat(const char *s, size_t n)
 /* ---- parsing the message back ---- */
 
 struct parsed {
-	struct strbuf hdr[HEADERS_MAX];	/* unfolded "Name: value" */
+	struct strbuf hdr[HEADERS_MAX]; /* unfolded "Name: value" */
 	size_t nhdr;
-	const char *body;		/* into the message, after the blank line */
+	const char *body; /* into the message, after the blank line */
 };
 
 /* CRLF only; every line at most 998; header lines at most 78 when soft. */
-static void check_lines(const char *msg, bool soft)
+static void
+check_lines(const char *msg, bool soft)
 {
 	bool in_headers = true;
 	const char *line = msg;
@@ -90,11 +94,14 @@ static void check_lines(const char *msg, bool soft)
 			if (len > MAIL_LINE_MAX)
 				fail_msg("line of %zu octets", len);
 			if (in_headers && soft && len > MAIL_LINE_SOFT)
-				fail_msg("header line of %zu characters: %.80s", len, line);
+				fail_msg("header line of %zu characters: %.80s",
+				    len, line);
 			/* RFC 2047 2: a line with an encoded word is at most 76. */
-			if (in_headers && soft && memmem(line, len, "=?", 2) != NULL &&
+			if (in_headers && soft &&
+			    memmem(line, len, "=?", 2) != NULL &&
 			    len > EW_LINE_MAX)
-				fail_msg("encoded-word line of %zu characters", len);
+				fail_msg(
+				    "encoded-word line of %zu characters", len);
 			if (len == 0)
 				in_headers = false;
 			line = p + 1;
@@ -104,7 +111,8 @@ static void check_lines(const char *msg, bool soft)
 	assert_true(line == msg + strlen(msg));
 }
 
-static void parse(const char *msg, struct parsed *p)
+static void
+parse(const char *msg, struct parsed *p)
 {
 	const char *s = msg;
 
@@ -130,14 +138,16 @@ static void parse(const char *msg, struct parsed *p)
 	}
 }
 
-static void parsed_free(struct parsed *p)
+static void
+parsed_free(struct parsed *p)
 {
 	for (size_t i = 0; i < p->nhdr; i++)
 		sb_free(&p->hdr[i]);
 }
 
 /* The unfolded value of the one header called name (the space after ":" dropped), or NULL. */
-static const char *header(const struct parsed *p, const char *name)
+static const char *
+header(const struct parsed *p, const char *name)
 {
 	const char *found = NULL;
 	size_t n = strlen(name);
@@ -155,17 +165,19 @@ static const char *header(const struct parsed *p, const char *name)
 	return found;
 }
 
-static int b64_value(char c)
+static int
+b64_value(char c)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const char *p = c != '\0' ? strchr(b64, c) : NULL;
 
 	assert_non_null(p);
 	return (int)(p - b64);
 }
 
-static int hex_value(char c)
+static int
+hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -175,11 +187,13 @@ static int hex_value(char c)
 	return 0;
 }
 
-static void base64_decode(const char *s, size_t n, struct strbuf *out)
+static void
+base64_decode(const char *s, size_t n, struct strbuf *out)
 {
 	assert_int_equal(n % 4, 0);
 	for (size_t i = 0; i < n; i += 4) {
-		uint32_t v = (uint32_t)b64_value(s[i]) << 18 | (uint32_t)b64_value(s[i + 1]) << 12;
+		uint32_t v = (uint32_t)b64_value(s[i]) << 18 |
+		    (uint32_t)b64_value(s[i + 1]) << 12;
 
 		sb_addc(out, (char)(v >> 16));
 		if (s[i + 2] == '=')
@@ -199,7 +213,8 @@ static void base64_decode(const char *s, size_t n, struct strbuf *out)
  * is. Each encoded word must be at most 75 characters and hold whole UTF-8
  * characters.
  */
-static void decode_2047(const char *v, struct strbuf *out)
+static void
+decode_2047(const char *v, struct strbuf *out)
 {
 	bool after_word = false;
 
@@ -215,17 +230,21 @@ static void decode_2047(const char *v, struct strbuf *out)
 			end = strstr(text, "?=");
 			assert_non_null(end);
 			assert_true((size_t)(end + 2 - v) <= EW_MAX);
-			assert_true(strncmp(charset, "UTF-8", 5) == 0 && q1 == charset + 5);
+			assert_true(strncmp(charset, "UTF-8", 5) == 0 &&
+			    q1 == charset + 5);
 			if (q1[1] == 'B' || q1[1] == 'b') {
-				base64_decode(text, (size_t)(end - text), &word);
+				base64_decode(
+				    text, (size_t)(end - text), &word);
 			} else {
 				assert_true(q1[1] == 'Q' || q1[1] == 'q');
 				for (const char *c = text; c < end; c++) {
 					if (*c == '_') {
 						sb_addc(&word, ' ');
 					} else if (*c == '=') {
-						sb_addc(&word, (char)(hex_value(c[1]) * 16 +
-								      hex_value(c[2])));
+						sb_addc(&word,
+						    (char)(hex_value(c[1]) *
+							    16 +
+							hex_value(c[2])));
 						c += 2;
 					} else {
 						sb_addc(&word, *c);
@@ -254,7 +273,8 @@ static void decode_2047(const char *v, struct strbuf *out)
 }
 
 /* A mailbox header value split into its decoded display name and its address. */
-static void decode_mailbox(const char *v, struct strbuf *name, char *addr, size_t size)
+static void
+decode_mailbox(const char *v, struct strbuf *name, char *addr, size_t size)
 {
 	const char *lt = strrchr(v, '<');
 	struct strbuf phrase = {0};
@@ -288,7 +308,8 @@ static void decode_mailbox(const char *v, struct strbuf *name, char *addr, size_
  * Quoted-printable body (n bytes, CRLF lines) decoded: lines at most 76,
  * no trailing white space, no line that begins with "." or "From ".
  */
-static void decode_qp(const char *s, size_t n, struct strbuf *out)
+static void
+decode_qp(const char *s, size_t n, struct strbuf *out)
 {
 	const char *end = s + n;
 
@@ -300,7 +321,8 @@ static void decode_qp(const char *s, size_t n, struct strbuf *out)
 		assert_non_null(eol);
 		len = (size_t)(eol - s);
 		assert_true(len <= QP_LINE_MAX);
-		assert_true(len == 0 || (s[len - 1] != ' ' && s[len - 1] != '\t'));
+		assert_true(
+		    len == 0 || (s[len - 1] != ' ' && s[len - 1] != '\t'));
 		assert_true(len == 0 || s[0] != '.');
 		assert_true(len < 5 || memcmp(s, "From ", 5) != 0);
 		soft = len > 0 && s[len - 1] == '=';
@@ -311,11 +333,14 @@ static void decode_qp(const char *s, size_t n, struct strbuf *out)
 
 			if (c == '=') {
 				assert_true(i + 2 < len);
-				sb_addc(out, (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+				sb_addc(out,
+				    (char)(hex_value(s[i + 1]) * 16 +
+					hex_value(s[i + 2])));
 				i += 2;
 			} else {
 				/* RFC 2045 6.7 (2): only printable ASCII but "=", and white space. */
-				assert_true((c >= 0x21 && c <= 0x7e) || c == ' ' || c == '\t');
+				assert_true((c >= 0x21 && c <= 0x7e) ||
+				    c == ' ' || c == '\t');
 				sb_addc(out, (char)c);
 			}
 		}
@@ -326,7 +351,8 @@ static void decode_qp(const char *s, size_t n, struct strbuf *out)
 }
 
 /* text as the body should hold it: CRLF line ends, ending in one unless empty. */
-static void normalise(const char *text, struct strbuf *out)
+static void
+normalise(const char *text, struct strbuf *out)
 {
 	for (const char *p = text; *p != '\0'; p++) {
 		if (*p == '\r' && p[1] == '\n')
@@ -341,7 +367,8 @@ static void normalise(const char *text, struct strbuf *out)
 }
 
 /* The header names in order, as the composer must write them. */
-static void check_header_order(const struct parsed *p, bool reply_to, bool multipart)
+static void
+check_header_order(const struct parsed *p, bool reply_to, bool multipart)
 {
 	const char *names[HEADERS_MAX];
 	size_t n = 0;
@@ -364,23 +391,28 @@ static void check_header_order(const struct parsed *p, bool reply_to, bool multi
 		size_t len = strlen(names[i]);
 
 		if (strncmp(h, names[i], len) != 0 || h[len] != ':')
-			fail_msg("header %zu is \"%.40s\", expected %s", i, h, names[i]);
+			fail_msg("header %zu is \"%.40s\", expected %s", i, h,
+			    names[i]);
 	}
 	assert_string_equal(header(p, "MIME-Version"), "1.0");
 	assert_string_equal(header(p, "Auto-Submitted"), "auto-generated");
 	assert_string_equal(header(p, "X-Auto-Response-Suppress"), "All");
 	if (multipart) {
-		assert_true(strncmp(header(p, "Content-Type"), "multipart/alternative; boundary=\"",
-				    33) == 0);
-		assert_string_equal(header(p, "Content-Transfer-Encoding"), "7bit");
+		assert_true(strncmp(header(p, "Content-Type"),
+				"multipart/alternative; boundary=\"", 33) == 0);
+		assert_string_equal(
+		    header(p, "Content-Transfer-Encoding"), "7bit");
 	} else {
-		assert_string_equal(header(p, "Content-Type"), "text/plain; charset=UTF-8");
-		assert_string_equal(header(p, "Content-Transfer-Encoding"), "quoted-printable");
+		assert_string_equal(
+		    header(p, "Content-Type"), "text/plain; charset=UTF-8");
+		assert_string_equal(
+		    header(p, "Content-Transfer-Encoding"), "quoted-printable");
 	}
 }
 
 /* Compose m, which must succeed, and check its structure (caller frees). */
-static char *compose_checked(const struct mail_msg *m, bool soft)
+static char *
+compose_checked(const struct mail_msg *m, bool soft)
 {
 	struct strbuf out = {0};
 	struct fc_error e = {0};
@@ -392,13 +424,15 @@ static char *compose_checked(const struct mail_msg *m, bool soft)
 	assert_int_equal(out.len, strlen(out.s));
 	check_lines(out.s, soft);
 	parse(out.s, &p);
-	check_header_order(&p, m->reply_to != NULL && m->reply_to[0] != '\0', m->html != NULL);
+	check_header_order(
+	    &p, m->reply_to != NULL && m->reply_to[0] != '\0', m->html != NULL);
 	parsed_free(&p);
 	return out.s;
 }
 
 /* The plain-text body decoded must equal text, normalised. */
-static void check_text_body(const char *msg, const char *text)
+static void
+check_text_body(const char *msg, const char *text)
 {
 	struct strbuf want = {0}, got = {0};
 	struct parsed p;
@@ -413,7 +447,8 @@ static void check_text_body(const char *msg, const char *text)
 	parsed_free(&p);
 }
 
-static void check_subject(const char *subject)
+static void
+check_subject(const char *subject)
 {
 	struct mail_msg m = base_msg();
 	struct strbuf got = {0};
@@ -430,7 +465,8 @@ static void check_subject(const char *subject)
 	free(msg);
 }
 
-static void check_from_name(const char *from, const char *name, const char *addr)
+static void
+check_from_name(const char *from, const char *name, const char *addr)
 {
 	struct mail_msg m = base_msg();
 	struct strbuf got = {0};
@@ -446,7 +482,8 @@ static void check_from_name(const char *from, const char *name, const char *addr
 	assert_string_equal(sb_str(&got), name);
 	assert_string_equal(got_addr, addr);
 	sb_reset(&got);
-	decode_mailbox(header(&p, "Reply-To"), &got, got_addr, sizeof(got_addr));
+	decode_mailbox(
+	    header(&p, "Reply-To"), &got, got_addr, sizeof(got_addr));
 	assert_string_equal(sb_str(&got), name);
 	assert_string_equal(got_addr, addr);
 	sb_free(&got);
@@ -457,7 +494,8 @@ static void check_from_name(const char *from, const char *name, const char *addr
 /* ---- the tests ---- */
 
 /* One small message, byte for byte. */
-static void test_exact(void **state)
+static void
+test_exact(void **state)
 {
 	struct mail_msg m = base_msg();
 	char *msg;
@@ -466,23 +504,24 @@ static void test_exact(void **state)
 	m.reply_to = "Coordinator <coord@org.example>";
 	msg = compose_checked(&m, true);
 	assert_string_equal(msg,
-		"Date: Thu, 26 Nov 2026 12:00:00 +0000\r\n"
-		"From: Family Contact <noreply@org.example>\r\n"
-		"To: caseworker@org.example\r\n"
-		"Reply-To: Coordinator <coord@org.example>\r\n"
-		"Subject: Reminder: contact family F-12\r\n"
-		"Message-ID: <fcd-reminder.42@org.example>\r\n"
-		"MIME-Version: 1.0\r\n"
-		"Content-Type: text/plain; charset=UTF-8\r\n"
-		"Content-Transfer-Encoding: quoted-printable\r\n"
-		"Auto-Submitted: auto-generated\r\n"
-		"X-Auto-Response-Suppress: All\r\n"
-		"\r\n"
-		"Please contact family F-12 this week.\r\n");
+	    "Date: Thu, 26 Nov 2026 12:00:00 +0000\r\n"
+	    "From: Family Contact <noreply@org.example>\r\n"
+	    "To: caseworker@org.example\r\n"
+	    "Reply-To: Coordinator <coord@org.example>\r\n"
+	    "Subject: Reminder: contact family F-12\r\n"
+	    "Message-ID: <fcd-reminder.42@org.example>\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n"
+	    "Auto-Submitted: auto-generated\r\n"
+	    "X-Auto-Response-Suppress: All\r\n"
+	    "\r\n"
+	    "Please contact family F-12 this week.\r\n");
 	free(msg);
 }
 
-static void test_appends(void **state)
+static void
+test_appends(void **state)
 {
 	struct mail_msg m = base_msg();
 	struct strbuf out = {0};
@@ -495,24 +534,25 @@ static void test_appends(void **state)
 	sb_free(&out);
 }
 
-static void test_date(void **state)
+static void
+test_date(void **state)
 {
 	static const struct {
 		int64_t t;
 		const char *want;
 	} cases[] = {
-		{ DATE_THU, "Thu, 26 Nov 2026 12:00:00 +0000" },
-		{ 0, "Thu, 01 Jan 1970 00:00:00 +0000" },
-		{ -1, "Wed, 31 Dec 1969 23:59:59 +0000" },
-		{ INT64_C(951782400), "Tue, 29 Feb 2000 00:00:00 +0000" },
-		{ INT64_C(1735689599), "Tue, 31 Dec 2024 23:59:59 +0000" },
-		{ INT64_C(1741521600), "Sun, 09 Mar 2025 12:00:00 +0000" },
-		{ INT64_C(1750000000), "Sun, 15 Jun 2025 15:06:40 +0000" },
-		{ INT64_C(-2208988800), "Mon, 01 Jan 1900 00:00:00 +0000" },
-		{ INT64_C(253402300799), "Fri, 31 Dec 9999 23:59:59 +0000" },
+	    {DATE_THU, "Thu, 26 Nov 2026 12:00:00 +0000"},
+	    {0, "Thu, 01 Jan 1970 00:00:00 +0000"},
+	    {-1, "Wed, 31 Dec 1969 23:59:59 +0000"},
+	    {INT64_C(951782400), "Tue, 29 Feb 2000 00:00:00 +0000"},
+	    {INT64_C(1735689599), "Tue, 31 Dec 2024 23:59:59 +0000"},
+	    {INT64_C(1741521600), "Sun, 09 Mar 2025 12:00:00 +0000"},
+	    {INT64_C(1750000000), "Sun, 15 Jun 2025 15:06:40 +0000"},
+	    {INT64_C(-2208988800), "Mon, 01 Jan 1900 00:00:00 +0000"},
+	    {INT64_C(253402300799), "Fri, 31 Dec 9999 23:59:59 +0000"},
 	};
-	static const int64_t bad[] = { INT64_C(-2208988801), INT64_C(253402300800),
-				       INT64_MIN, INT64_MAX };
+	static const int64_t bad[] = {
+	    INT64_C(-2208988801), INT64_C(253402300800), INT64_MIN, INT64_MAX};
 	struct mail_msg m = base_msg();
 
 	(void)state;
@@ -543,68 +583,80 @@ static void test_date(void **state)
 	}
 }
 
-static void test_names(void **state)
+static void
+test_names(void **state)
 {
 	char from[FC_MAILBOX_MAX + 1];
-	const char *names[] = { tr_name, tr_letters, de_name, ug_name,
-				"Ğ", "ß", "Jürgen", "€ 😀 €" };
+	const char *names[] = {
+	    tr_name, tr_letters, de_name, ug_name, "Ğ", "ß", "Jürgen", "€ 😀 €"};
 	char *long_tr;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		assert_int_equal(xsnprintf(from, sizeof(from), "%s <noreply@org.example>",
-					   names[i]), 0);
+		assert_int_equal(xsnprintf(from, sizeof(from),
+				     "%s <noreply@org.example>", names[i]),
+		    0);
 		check_from_name(from, names[i], "noreply@org.example");
 	}
 	/* Long enough to need several encoded words and folded lines. */
 	long_tr = repeat("Çınaroğlu İş ", 20);
 	long_tr[strlen(long_tr) - 1] = '\0';
-	assert_int_equal(xsnprintf(from, sizeof(from), "%s <noreply@org.example>", long_tr), 0);
+	assert_int_equal(
+	    xsnprintf(from, sizeof(from), "%s <noreply@org.example>", long_tr),
+	    0);
 	check_from_name(from, long_tr, "noreply@org.example");
 	free(long_tr);
-	long_tr = repeat("ş", 240);	/* 480 bytes, no space */
-	assert_int_equal(xsnprintf(from, sizeof(from), "%s <noreply@org.example>", long_tr), 0);
+	long_tr = repeat("ş", 240); /* 480 bytes, no space */
+	assert_int_equal(
+	    xsnprintf(from, sizeof(from), "%s <noreply@org.example>", long_tr),
+	    0);
 	check_from_name(from, long_tr, "noreply@org.example");
 	free(long_tr);
 }
 
-static void test_ascii_names(void **state)
+static void
+test_ascii_names(void **state)
 {
 	struct mail_msg m = base_msg();
 	struct parsed p;
 	char *msg;
 
 	(void)state;
-	check_from_name("Family Contact <noreply@org.example>", "Family Contact",
-			"noreply@org.example");
+	check_from_name("Family Contact <noreply@org.example>",
+	    "Family Contact", "noreply@org.example");
 	check_from_name("noreply@org.example", "", "noreply@org.example");
 	check_from_name("<noreply@org.example>", "", "noreply@org.example");
-	check_from_name("  Spaced   Out  <a@org.example>", "Spaced   Out", "a@org.example");
+	check_from_name(
+	    "  Spaced   Out  <a@org.example>", "Spaced   Out", "a@org.example");
 	/* Specials: a quoted-string, with '"' and '\\' escaped. */
-	check_from_name("Smith, John (caseworker) <a@org.example>", "Smith, John (caseworker)",
-			"a@org.example");
-	check_from_name("\"Doe \\\"JD\\\" John\" <a@org.example>", "Doe \"JD\" John",
-			"a@org.example");
-	check_from_name("Back\\slash J. <a@org.example>", "Back\\slash J.", "a@org.example");
+	check_from_name("Smith, John (caseworker) <a@org.example>",
+	    "Smith, John (caseworker)", "a@org.example");
+	check_from_name("\"Doe \\\"JD\\\" John\" <a@org.example>",
+	    "Doe \"JD\" John", "a@org.example");
+	check_from_name("Back\\slash J. <a@org.example>", "Back\\slash J.",
+	    "a@org.example");
 	/* Text a reader would take for an encoded word is encoded itself. */
-	check_from_name("=?UTF-8?B?SGk=?= Mallory <a@org.example>", "=?UTF-8?B?SGk=?= Mallory",
-			"a@org.example");
+	check_from_name("=?UTF-8?B?SGk=?= Mallory <a@org.example>",
+	    "=?UTF-8?B?SGk=?= Mallory", "a@org.example");
 
 	m.from = "Smith, John <a@org.example>";
 	msg = compose_checked(&m, true);
 	parse(msg, &p);
-	assert_string_equal(header(&p, "From"), "\"Smith, John\" <a@org.example>");
+	assert_string_equal(
+	    header(&p, "From"), "\"Smith, John\" <a@org.example>");
 	parsed_free(&p);
 	free(msg);
 	m.from = "Ayşe <a@org.example>";
 	msg = compose_checked(&m, true);
 	parse(msg, &p);
-	assert_string_equal(header(&p, "From"), "=?UTF-8?B?QXnFn2U=?= <a@org.example>");
+	assert_string_equal(
+	    header(&p, "From"), "=?UTF-8?B?QXnFn2U=?= <a@org.example>");
 	parsed_free(&p);
 	free(msg);
 }
 
-static void test_subjects(void **state)
+static void
+test_subjects(void **state)
 {
 	char *s;
 
@@ -622,29 +674,31 @@ static void test_subjects(void **state)
 	check_subject("=?UTF-8?B?SGk=?= not an encoded word");
 	check_subject("a=?b ?= c");
 
-	s = repeat("Reminder F-12 ", 22);	/* 308 characters, ASCII: folded as it is */
+	s = repeat(
+	    "Reminder F-12 ", 22); /* 308 characters, ASCII: folded as it is */
 	s[300] = '\0';
 	check_subject(s);
 	free(s);
-	s = repeat("Çınaroğlu ", 30);	/* 300 characters, Turkish */
+	s = repeat("Çınaroğlu ", 30); /* 300 characters, Turkish */
 	check_subject(s);
 	free(s);
-	s = repeat("ئائىلە ", 43);	/* 301 characters, Uyghur */
+	s = repeat("ئائىلە ", 43); /* 301 characters, Uyghur */
 	check_subject(s);
 	free(s);
-	s = repeat("x", 5000);		/* one word, no space */
+	s = repeat("x", 5000); /* one word, no space */
 	check_subject(s);
 	free(s);
 	s = repeat("ğ", 2500);
 	check_subject(s);
 	free(s);
-	s = repeat("😀", 300);		/* 4-byte characters: never split */
+	s = repeat("😀", 300); /* 4-byte characters: never split */
 	check_subject(s);
 	free(s);
 }
 
 /* A plain ASCII subject stays readable: folded at its spaces, not encoded. */
-static void test_subject_folding(void **state)
+static void
+test_subject_folding(void **state)
 {
 	struct mail_msg m = base_msg();
 	char *s = repeat("Reminder F-12 ", 22), *msg;
@@ -667,22 +721,23 @@ static void test_subject_folding(void **state)
 	free(s);
 }
 
-static void test_body(void **state)
+static void
+test_body(void **state)
 {
 	static const char *const texts[] = {
-		"Please contact family F-12.\n",
-		"no final line break",
-		"crlf\r\nlines\r\n",
-		"lone\rcr\r\rand\n\nmixed\r\n\n",
-		".\n",
-		"before\n.\nafter\n",
-		".leading dot\n..two\n",
-		"From here on\nFrom\nFrom:\nfrom here\n",
-		"trailing spaces   \ntrailing tab\t\n \n\t\nend ",
-		"= equals =3D =\n",
-		"Ayşe Çınaroğlu, Jürgen Größlinger, ئابدۇرېھىم ئابلىز\n",
-		"controls \x01\x1b[31m red \x7f\n",
-		"\n\n\n",
+	    "Please contact family F-12.\n",
+	    "no final line break",
+	    "crlf\r\nlines\r\n",
+	    "lone\rcr\r\rand\n\nmixed\r\n\n",
+	    ".\n",
+	    "before\n.\nafter\n",
+	    ".leading dot\n..two\n",
+	    "From here on\nFrom\nFrom:\nfrom here\n",
+	    "trailing spaces   \ntrailing tab\t\n \n\t\nend ",
+	    "= equals =3D =\n",
+	    "Ayşe Çınaroğlu, Jürgen Größlinger, ئابدۇرېھىم ئابلىز\n",
+	    "controls \x01\x1b[31m red \x7f\n",
+	    "\n\n\n",
 	};
 
 	(void)state;
@@ -697,7 +752,8 @@ static void test_body(void **state)
 	}
 }
 
-static void test_body_encoding(void **state)
+static void
+test_body_encoding(void **state)
 {
 	struct mail_msg m = base_msg();
 	struct parsed p;
@@ -708,12 +764,12 @@ static void test_body_encoding(void **state)
 	msg = compose_checked(&m, true);
 	parse(msg, &p);
 	assert_string_equal(p.body,
-		"=2E\r\n"
-		"=46rom here\r\n"
-		"=2Ex\r\n"
-		"end =20\r\n"
-		"Tab=09\r\n"
-		"a=3Db\r\n");
+	    "=2E\r\n"
+	    "=46rom here\r\n"
+	    "=2Ex\r\n"
+	    "end =20\r\n"
+	    "Tab=09\r\n"
+	    "a=3Db\r\n");
 	parsed_free(&p);
 	free(msg);
 
@@ -726,7 +782,8 @@ static void test_body_encoding(void **state)
 }
 
 /* "." and "From " that land at the start of a line after a soft break. */
-static void test_body_soft_breaks(void **state)
+static void
+test_body_soft_breaks(void **state)
 {
 	struct mail_msg m = base_msg();
 	char text[256], *msg;
@@ -734,24 +791,28 @@ static void test_body_soft_breaks(void **state)
 	(void)state;
 	for (size_t pad = 70; pad <= 76; pad++) {
 		memset(text, 'x', pad);
-		assert_int_equal(xsnprintf(text + pad, sizeof(text) - pad, "From me.%s",
-					   "\n"), 0);
+		assert_int_equal(xsnprintf(text + pad, sizeof(text) - pad,
+				     "From me.%s", "\n"),
+		    0);
 		m.text = text;
 		msg = compose_checked(&m, true);
 		check_text_body(msg, text);
 		free(msg);
 		memset(text, 'x', pad);
-		assert_int_equal(xsnprintf(text + pad, sizeof(text) - pad, ".end  =  \n"), 0);
+		assert_int_equal(
+		    xsnprintf(text + pad, sizeof(text) - pad, ".end  =  \n"),
+		    0);
 		msg = compose_checked(&m, true);
 		check_text_body(msg, text);
 		free(msg);
 	}
 }
 
-static void test_long_body(void **state)
+static void
+test_long_body(void **state)
 {
-	static const char *const units[] = { "x", "ğ", "😀", "a ", " ", "=", ".", "\t",
-					     "From ", "ئ" };
+	static const char *const units[] = {
+	    "x", "ğ", "😀", "a ", " ", "=", ".", "\t", "From ", "ئ"};
 	struct mail_msg m = base_msg();
 
 	(void)state;
@@ -767,7 +828,8 @@ static void test_long_body(void **state)
 	}
 }
 
-static void test_empty_body(void **state)
+static void
+test_empty_body(void **state)
 {
 	struct mail_msg m = base_msg();
 	struct parsed p;
@@ -789,7 +851,8 @@ static void test_empty_body(void **state)
 }
 
 /* Split a multipart/alternative body into its two parts and check them. */
-static void check_alternative(const char *msg, const char *text, const char *html)
+static void
+check_alternative(const char *msg, const char *text, const char *html)
 {
 	struct strbuf delim = {0}, want = {0}, got = {0};
 	const char *ct, *b, *part[3], *body;
@@ -830,7 +893,8 @@ static void check_alternative(const char *msg, const char *text, const char *htm
 	assert_ptr_equal(strstr(part[1], delim.s), part[2] + 2);
 
 	for (int i = 0; i < 2; i++) {
-		const char *end = i == 0 ? part[1] - strlen(boundary) - 6 : part[2];
+		const char *end =
+		    i == 0 ? part[1] - strlen(boundary) - 6 : part[2];
 		char *copy = strndup(part[i], (size_t)(end - part[i]));
 		const char *src = i == 0 ? text : html;
 
@@ -838,9 +902,10 @@ static void check_alternative(const char *msg, const char *text, const char *htm
 		parse(copy, &hp);
 		assert_int_equal(hp.nhdr, 2);
 		assert_string_equal(header(&hp, "Content-Type"),
-				    i == 0 ? "text/plain; charset=UTF-8" :
-					     "text/html; charset=UTF-8");
-		assert_string_equal(header(&hp, "Content-Transfer-Encoding"), "quoted-printable");
+		    i == 0 ? "text/plain; charset=UTF-8"
+			   : "text/html; charset=UTF-8");
+		assert_string_equal(header(&hp, "Content-Transfer-Encoding"),
+		    "quoted-printable");
 		assert_null(strstr(hp.body, boundary));
 		sb_reset(&want);
 		sb_reset(&got);
@@ -857,13 +922,14 @@ static void check_alternative(const char *msg, const char *text, const char *htm
 	parsed_free(&p);
 }
 
-static void test_html(void **state)
+static void
+test_html(void **state)
 {
 	static const char html[] =
-		"<!doctype html>\n<p>Please contact family <b>F-12</b> &mdash; Çınaroğlu.</p>\n"
-		"<p style=\"color: red\">--=_fcd_0000000000000000</p>\n.\nFrom here\n";
+	    "<!doctype html>\n<p>Please contact family <b>F-12</b> &mdash; Çınaroğlu.</p>\n"
+	    "<p style=\"color: red\">--=_fcd_0000000000000000</p>\n.\nFrom here\n";
 	static const char text[] =
-		"Please contact family F-12.\n--=_fcd_0000000000000000\n=_fcd_\n";
+	    "Please contact family F-12.\n--=_fcd_0000000000000000\n=_fcd_\n";
 	struct mail_msg m = base_msg();
 	char *msg, *long_html;
 
@@ -896,7 +962,8 @@ static void test_html(void **state)
 }
 
 /* Same message, same bytes (a retry must not change the Message-ID or the boundary). */
-static void test_deterministic(void **state)
+static void
+test_deterministic(void **state)
 {
 	struct mail_msg m = base_msg();
 	char *a, *b;
@@ -915,7 +982,8 @@ static void test_deterministic(void **state)
 }
 
 /* m must be refused: FC_EINVAL naming field, a clean message, out untouched. */
-static void check_refused(const struct mail_msg *m, const char *field, const char *secret)
+static void
+check_refused(const struct mail_msg *m, const char *field, const char *secret)
 {
 	struct strbuf out = {0};
 	struct fc_error e = {0};
@@ -925,7 +993,8 @@ static void check_refused(const struct mail_msg *m, const char *field, const cha
 	assert_int_equal(e.code, FC_EINVAL);
 	if (strstr(e.msg, field) == NULL)
 		fail_msg("message \"%s\" does not name %s", e.msg, field);
-	for (const unsigned char *c = (const unsigned char *)e.msg; *c != '\0'; c++)
+	for (const unsigned char *c = (const unsigned char *)e.msg; *c != '\0';
+	     c++)
 		assert_true(*c >= 0x20 && *c != 0x7f);
 	if (secret != NULL && strstr(e.msg, secret) != NULL)
 		fail_msg("message \"%s\" quotes the value", e.msg);
@@ -934,18 +1003,19 @@ static void check_refused(const struct mail_msg *m, const char *field, const cha
 	sb_free(&out);
 }
 
-static void test_injection(void **state)
+static void
+test_injection(void **state)
 {
 	static const char *const attacks[] = {
-		"x\r\nBcc: evil@example.org",
-		"x\nBcc: evil@example.org",
-		"x\rBcc: evil@example.org",
-		"Name <a@org.example>\r\nBcc: evil@example.org",
-		"a@org.example\r\nBcc: evil@example.org",
-		"a@org.example\r\n\r\nevil body",
-		"a@org.example\n",
-		"\r\n",
-		"Ayşe\r\n Bcc: evil@example.org",
+	    "x\r\nBcc: evil@example.org",
+	    "x\nBcc: evil@example.org",
+	    "x\rBcc: evil@example.org",
+	    "Name <a@org.example>\r\nBcc: evil@example.org",
+	    "a@org.example\r\nBcc: evil@example.org",
+	    "a@org.example\r\n\r\nevil body",
+	    "a@org.example\n",
+	    "\r\n",
+	    "Ayşe\r\n Bcc: evil@example.org",
 	};
 
 	(void)state;
@@ -969,23 +1039,45 @@ static void test_injection(void **state)
 	}
 }
 
-static void test_invalid(void **state)
+static void
+test_invalid(void **state)
 {
 	static const char *const bad_to[] = {
-		"", "not an address", "Name <a@org.example>", "a@org.example, evil@example.org",
-		"a@@org.example", "a@org.example evil@example.org", "<a@org.example>",
-		"ayşe@org.example", "a\x1b@org.example",
+	    "",
+	    "not an address",
+	    "Name <a@org.example>",
+	    "a@org.example, evil@example.org",
+	    "a@@org.example",
+	    "a@org.example evil@example.org",
+	    "<a@org.example>",
+	    "ayşe@org.example",
+	    "a\x1b@org.example",
 	};
 	static const char *const bad_mailbox[] = {
-		"", "not an address", "Name <a@org.example", "Name a@org.example>",
-		"Name <a@org.example> trailing", "a@org.example, evil@example.org",
-		"\"unterminated <a@org.example>", "Na\"me <a@org.example>",
-		"Bell\x07 <a@org.example>", "\xff <a@org.example>", "Name <>",
+	    "",
+	    "not an address",
+	    "Name <a@org.example",
+	    "Name a@org.example>",
+	    "Name <a@org.example> trailing",
+	    "a@org.example, evil@example.org",
+	    "\"unterminated <a@org.example>",
+	    "Na\"me <a@org.example>",
+	    "Bell\x07 <a@org.example>",
+	    "\xff <a@org.example>",
+	    "Name <>",
 	};
 	static const char *const bad_id[] = {
-		"", "no-at-sign", "two@at@signs", "@org.example", "local@", "sp ace@org.example",
-		"<a@org.example>", "a>@org.example", "tab\t@org.example", "ayşe@org.example",
-		"a@org.example\x7f",
+	    "",
+	    "no-at-sign",
+	    "two@at@signs",
+	    "@org.example",
+	    "local@",
+	    "sp ace@org.example",
+	    "<a@org.example>",
+	    "a>@org.example",
+	    "tab\t@org.example",
+	    "ayşe@org.example",
+	    "a@org.example\x7f",
 	};
 	struct mail_msg m;
 	char *s;
@@ -996,7 +1088,8 @@ static void test_invalid(void **state)
 		m.to = bad_to[i];
 		check_refused(&m, "To", "evil");
 	}
-	for (size_t i = 0; i < sizeof(bad_mailbox) / sizeof(bad_mailbox[0]); i++) {
+	for (size_t i = 0; i < sizeof(bad_mailbox) / sizeof(bad_mailbox[0]);
+	     i++) {
 		m = base_msg();
 		m.from = bad_mailbox[i];
 		check_refused(&m, "From", "evil");
@@ -1014,7 +1107,8 @@ static void test_invalid(void **state)
 	s = repeat("a", MAIL_MESSAGE_ID_MAX);
 	s[MAIL_MESSAGE_ID_MAX - 10] = '@';
 	m.message_id = s;
-	free(compose_checked(&m, false));	/* the longest Message-ID: one unfoldable line */
+	free(compose_checked(
+	    &m, false)); /* the longest Message-ID: one unfoldable line */
 	free(s);
 	s = repeat("a", MAIL_MESSAGE_ID_MAX + 1);
 	s[10] = '@';
@@ -1049,7 +1143,8 @@ static void test_invalid(void **state)
 }
 
 /* Adversarial sizes: every line stays within 998, header lines within 78. */
-static void test_adversarial(void **state)
+static void
+test_adversarial(void **state)
 {
 	struct mail_msg m = base_msg();
 	char *word = repeat("x", 5000), *name, *from, *msg;
@@ -1085,7 +1180,7 @@ static void test_adversarial(void **state)
 	name = repeat("\"", FC_MAILBOX_MAX / 2 - 20);
 	assert_int_equal(xsnprintf(from, 2100, "Q%s <a@org.example>", name), 0);
 	m.from = from;
-	check_refused(&m, "From", NULL);	/* an unquoted '"' */
+	check_refused(&m, "From", NULL); /* an unquoted '"' */
 	free(name);
 	free(from);
 
@@ -1108,18 +1203,19 @@ static void test_adversarial(void **state)
 	free(word);
 }
 
-static void test_mail_address(void **state)
+static void
+test_mail_address(void **state)
 {
 	static const struct {
 		const char *mailbox, *addr;
 	} good[] = {
-		{ "Family Contact <noreply@org.example>", "noreply@org.example" },
-		{ "noreply@org.example", "noreply@org.example" },
-		{ "<noreply@org.example>", "noreply@org.example" },
-		{ "\"Doe, J <x>\" <j@org.example>", NULL },
-		{ "\"Doe, J\" <j@org.example>", "j@org.example" },
-		{ "Ayşe Çınaroğlu <ayse@org.example>", "ayse@org.example" },
-		{ "ئابدۇرېھىم<a@org.example>", "a@org.example" },
+	    {"Family Contact <noreply@org.example>", "noreply@org.example"},
+	    {"noreply@org.example", "noreply@org.example"},
+	    {"<noreply@org.example>", "noreply@org.example"},
+	    {"\"Doe, J <x>\" <j@org.example>", NULL},
+	    {"\"Doe, J\" <j@org.example>", "j@org.example"},
+	    {"Ayşe Çınaroğlu <ayse@org.example>", "ayse@org.example"},
+	    {"ئابدۇرېھىم<a@org.example>", "a@org.example"},
 	};
 	char buf[FC_EMAIL_MAX + 1];
 	struct fc_error e = {0};
@@ -1135,89 +1231,116 @@ static void test_mail_address(void **state)
 		assert_int_equal(r, 0);
 		assert_string_equal(buf, good[i].addr);
 	}
-	assert_int_equal(mail_address("a@org.example\r\nBcc: evil@example.org", buf,
-				      sizeof(buf), &e), FC_EINVAL);
+	assert_int_equal(mail_address("a@org.example\r\nBcc: evil@example.org",
+			     buf, sizeof(buf), &e),
+	    FC_EINVAL);
 	assert_null(strstr(e.msg, "evil"));
-	assert_int_equal(mail_address("Name <not-an-address>", buf, sizeof(buf), &e), FC_EINVAL);
+	assert_int_equal(
+	    mail_address("Name <not-an-address>", buf, sizeof(buf), &e),
+	    FC_EINVAL);
 	assert_int_equal(mail_address("", buf, sizeof(buf), &e), FC_EINVAL);
 	assert_int_equal(mail_address(NULL, buf, sizeof(buf), &e), FC_EINVAL);
-	assert_int_equal(mail_address("a@org.example", buf, 5, &e), FC_EINTERNAL);
+	assert_int_equal(
+	    mail_address("a@org.example", buf, 5, &e), FC_EINTERNAL);
 	assert_int_equal(mail_address("a@org.example", buf, 14, &e), 0);
 }
 
-static void test_message_id(void **state)
+static void
+test_message_id(void **state)
 {
-	char id[MAIL_MESSAGE_ID_MAX + 1], id2[MAIL_MESSAGE_ID_MAX + 1], big[FC_MAILBOX_MAX];
+	char id[MAIL_MESSAGE_ID_MAX + 1], id2[MAIL_MESSAGE_ID_MAX + 1],
+	    big[FC_MAILBOX_MAX];
 	struct fc_error e = {0};
 	struct mail_msg m = base_msg();
 
 	(void)state;
-	assert_int_equal(mail_message_id("fcd-reminder", 42,
-					 "Family Contact <noreply@org.example>", id, sizeof(id),
-					 &e), 0);
+	assert_int_equal(
+	    mail_message_id("fcd-reminder", 42,
+		"Family Contact <noreply@org.example>", id, sizeof(id), &e),
+	    0);
 	assert_string_equal(id, "fcd-reminder.42@org.example");
-	assert_int_equal(mail_message_id("fcd-reminder", 42, "noreply@org.example", id2,
-					 sizeof(id2), &e), 0);
+	assert_int_equal(mail_message_id("fcd-reminder", 42,
+			     "noreply@org.example", id2, sizeof(id2), &e),
+	    0);
 	assert_string_equal(id, id2);
-	assert_int_equal(mail_message_id("fcd-summary", INT64_MAX, "Ayşe <a@mail.org.example>",
-					 id, sizeof(id), &e), 0);
-	assert_string_equal(id, "fcd-summary.9223372036854775807@mail.org.example");
+	assert_int_equal(mail_message_id("fcd-summary", INT64_MAX,
+			     "Ayşe <a@mail.org.example>", id, sizeof(id), &e),
+	    0);
+	assert_string_equal(
+	    id, "fcd-summary.9223372036854775807@mail.org.example");
 	/* What it makes, the composer takes. */
 	m.message_id = id;
 	free(compose_checked(&m, true));
 
-	assert_int_equal(mail_message_id("", 1, "a@org.example", id, sizeof(id), &e), FC_EINVAL);
-	assert_int_equal(mail_message_id("a b", 1, "a@org.example", id, sizeof(id), &e),
-			 FC_EINVAL);
-	assert_int_equal(mail_message_id("a@b", 1, "a@org.example", id, sizeof(id), &e),
-			 FC_EINVAL);
-	assert_int_equal(mail_message_id(".a", 1, "a@org.example", id, sizeof(id), &e),
-			 FC_EINVAL);
-	assert_int_equal(mail_message_id("a..b", 1, "a@org.example", id, sizeof(id), &e),
-			 FC_EINVAL);
-	assert_int_equal(mail_message_id("a>", 1, "a@org.example", id, sizeof(id), &e),
-			 FC_EINVAL);
-	assert_int_equal(mail_message_id(NULL, 1, "a@org.example", id, sizeof(id), &e),
-			 FC_EINVAL);
-	assert_int_equal(mail_message_id("p", 1, "not an address", id, sizeof(id), &e),
-			 FC_EINVAL);
-	assert_int_equal(mail_message_id("p", 1, "a@org.example\r\n", id, sizeof(id), &e),
-			 FC_EINVAL);
-	assert_int_equal(mail_message_id("p", 1, NULL, id, sizeof(id), &e), FC_EINVAL);
-	assert_int_equal(mail_message_id("p", 1, "a@org.example", id, 8, &e), FC_EINTERNAL);
+	assert_int_equal(
+	    mail_message_id("", 1, "a@org.example", id, sizeof(id), &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id("a b", 1, "a@org.example", id, sizeof(id), &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id("a@b", 1, "a@org.example", id, sizeof(id), &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id(".a", 1, "a@org.example", id, sizeof(id), &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id("a..b", 1, "a@org.example", id, sizeof(id), &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id("a>", 1, "a@org.example", id, sizeof(id), &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id(NULL, 1, "a@org.example", id, sizeof(id), &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id("p", 1, "not an address", id, sizeof(id), &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id("p", 1, "a@org.example\r\n", id, sizeof(id), &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id("p", 1, NULL, id, sizeof(id), &e), FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id("p", 1, "a@org.example", id, 8, &e), FC_EINTERNAL);
 	/* The longest prefix, id and domain still fit MAIL_MESSAGE_ID_MAX. */
 	memset(big, 'p', 64);
 	big[64] = '\0';
-	assert_int_equal(mail_message_id(big, INT64_MIN, "a@org.example", id, sizeof(id), &e), 0);
+	assert_int_equal(mail_message_id(big, INT64_MIN, "a@org.example", id,
+			     sizeof(id), &e),
+	    0);
 	m.message_id = id;
 	free(compose_checked(&m, false));
 	big[64] = 'p';
 	big[65] = '\0';
-	assert_int_equal(mail_message_id(big, 1, "a@org.example", id, sizeof(id), &e), FC_EINVAL);
+	assert_int_equal(
+	    mail_message_id(big, 1, "a@org.example", id, sizeof(id), &e),
+	    FC_EINVAL);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exact),
-		cmocka_unit_test(test_appends),
-		cmocka_unit_test(test_date),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_ascii_names),
-		cmocka_unit_test(test_subjects),
-		cmocka_unit_test(test_subject_folding),
-		cmocka_unit_test(test_body),
-		cmocka_unit_test(test_body_encoding),
-		cmocka_unit_test(test_body_soft_breaks),
-		cmocka_unit_test(test_long_body),
-		cmocka_unit_test(test_empty_body),
-		cmocka_unit_test(test_html),
-		cmocka_unit_test(test_deterministic),
-		cmocka_unit_test(test_injection),
-		cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_adversarial),
-		cmocka_unit_test(test_mail_address),
-		cmocka_unit_test(test_message_id),
+	    cmocka_unit_test(test_exact),
+	    cmocka_unit_test(test_appends),
+	    cmocka_unit_test(test_date),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_ascii_names),
+	    cmocka_unit_test(test_subjects),
+	    cmocka_unit_test(test_subject_folding),
+	    cmocka_unit_test(test_body),
+	    cmocka_unit_test(test_body_encoding),
+	    cmocka_unit_test(test_body_soft_breaks),
+	    cmocka_unit_test(test_long_body),
+	    cmocka_unit_test(test_empty_body),
+	    cmocka_unit_test(test_html),
+	    cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_injection),
+	    cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_adversarial),
+	    cmocka_unit_test(test_mail_address),
+	    cmocka_unit_test(test_message_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,10 +29,9 @@ maildir_conf(struct conf *c, const char *dir)
 	xstrlcpy(c->delivery.maildir, dir, sizeof(c->delivery.maildir));
 }
 
-
 static const char message[] =
-	"From: a@example.org\r\nTo: b@example.org\r\nSubject: x\r\n\r\n"
-	"line one\r\n.dot line\r\nbare\rcr\r\n";
+    "From: a@example.org\r\nTo: b@example.org\r\nSubject: x\r\n\r\n"
+    "line one\r\n.dot line\r\nbare\rcr\r\n";
 
 struct fixture {
 	char dir[64];
@@ -76,7 +75,8 @@ entries(const char *folder, char *name, size_t size)
 
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		n++;
 		if (name)
@@ -104,15 +104,17 @@ test_deliver(void **state)
 	char *text;
 	size_t len;
 
-	assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
-	    "b@example.org", message, sizeof(message) - 1, name, sizeof(name),
-	    &e), 0);
+	assert_int_equal(
+	    maildir_deliver(f->maildir, "a@example.org", "b@example.org",
+		message, sizeof(message) - 1, name, sizeof(name), &e),
+	    0);
 	assert_int_equal(strncmp(name, "new/", 4), 0);
 	assert_null(strchr(name + 4, '/'));
 	assert_null(strchr(name + 4, ':'));
 	assert_int_equal(mode_of(f->maildir), 0700);
-	for (const char *const *s = (const char *const[]){"tmp", "new", "cur",
-	    NULL}; *s; s++) {
+	for (const char *const *s =
+		 (const char *const[]){"tmp", "new", "cur", NULL};
+	     *s; s++) {
 		snprintf(sub, sizeof(sub), "%s/%s", f->maildir, *s);
 		assert_int_equal(mode_of(sub), 0700);
 	}
@@ -135,8 +137,9 @@ test_deliver(void **state)
 	/* Names are unique within a process, at any speed. */
 	for (int i = 0; i < 20; i++)
 		assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
-		    "b@example.org", message, sizeof(message) - 1, NULL, 0,
-		    &e), 0);
+				     "b@example.org", message,
+				     sizeof(message) - 1, NULL, 0, &e),
+		    0);
 	assert_int_equal(entries(sub, NULL, 0), 21);
 }
 
@@ -153,16 +156,17 @@ test_deliver_failures(void **state)
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fclose(fp);
-	assert_int_equal(maildir_deliver(path, "a@example.org",
-	    "b@example.org", message, sizeof(message) - 1, name, sizeof(name),
-	    &e), FC_EIO);
+	assert_int_equal(
+	    maildir_deliver(path, "a@example.org", "b@example.org", message,
+		sizeof(message) - 1, name, sizeof(name), &e),
+	    FC_EIO);
 	assert_non_null(strstr(e.msg, path));
 	assert_string_equal(name, "");
 
 	/* A parent that is missing is not made up. */
 	snprintf(path, sizeof(path), "%s/no/such/Maildir", f->dir);
-	assert_int_equal(maildir_deliver(path, "a@example.org",
-	    "b@example.org", message, sizeof(message) - 1, NULL, 0, &e),
+	assert_int_equal(maildir_deliver(path, "a@example.org", "b@example.org",
+			     message, sizeof(message) - 1, NULL, 0, &e),
 	    FC_EIO);
 	assert_non_null(strstr(e.msg, path));
 }
@@ -176,13 +180,16 @@ test_deliver_unwritable(void **state)
 	char path[256];
 
 	if (geteuid() == 0)
-		skip();		/* root ignores modes: shown as skipped */
-	assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
-	    "b@example.org", message, sizeof(message) - 1, NULL, 0, &e), 0);
+		skip(); /* root ignores modes: shown as skipped */
+	assert_int_equal(
+	    maildir_deliver(f->maildir, "a@example.org", "b@example.org",
+		message, sizeof(message) - 1, NULL, 0, &e),
+	    0);
 	snprintf(path, sizeof(path), "%s/tmp", f->maildir);
 	assert_int_equal(chmod(path, 0500), 0);
-	assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
-	    "b@example.org", message, sizeof(message) - 1, NULL, 0, &e),
+	assert_int_equal(
+	    maildir_deliver(f->maildir, "a@example.org", "b@example.org",
+		message, sizeof(message) - 1, NULL, 0, &e),
 	    FC_EIO);
 	assert_non_null(strstr(e.msg, "Maildir/tmp/"));
 	snprintf(path, sizeof(path), "%s/new", f->maildir);
@@ -203,25 +210,28 @@ test_deliver_links_refused(void **state)
 	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", f->dir);
 	assert_int_equal(mkdir(elsewhere, 0700), 0);
 	assert_int_equal(symlink(elsewhere, f->maildir), 0);
-	assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
-	    "b@example.org", message, sizeof(message) - 1, NULL, 0, &e),
+	assert_int_equal(
+	    maildir_deliver(f->maildir, "a@example.org", "b@example.org",
+		message, sizeof(message) - 1, NULL, 0, &e),
 	    FC_EIO);
 	assert_non_null(strstr(e.msg, "symbolic link"));
 	assert_int_equal(entries(elsewhere, NULL, 0), 0);
 	assert_int_equal(unlink(f->maildir), 0);
 
 	for (const char *const *s = (const char *const[]){"tmp", "new", NULL};
-	    *s; s++) {
+	     *s; s++) {
 		assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
-		    "b@example.org", message, sizeof(message) - 1, NULL, 0,
-		    &e), 0);
+				     "b@example.org", message,
+				     sizeof(message) - 1, NULL, 0, &e),
+		    0);
 		snprintf(path, sizeof(path), "%s/%s", f->maildir, *s);
 		snprintf(sub, sizeof(sub), "%s/%s.old", f->maildir, *s);
 		assert_int_equal(rename(path, sub), 0);
 		assert_int_equal(symlink(elsewhere, path), 0);
 		assert_int_equal(maildir_deliver(f->maildir, "a@example.org",
-		    "b@example.org", message, sizeof(message) - 1, NULL, 0,
-		    &e), FC_EIO);
+				     "b@example.org", message,
+				     sizeof(message) - 1, NULL, 0, &e),
+		    FC_EIO);
 		assert_non_null(strstr(e.msg, path));
 		assert_non_null(strstr(e.msg, "symbolic link"));
 		assert_int_equal(entries(elsewhere, NULL, 0), 0);
@@ -234,24 +244,34 @@ static void
 test_check_address(void **state)
 {
 	static const char *const good[] = {
-		"a@example.org", "first.last+tag@sub.example.org",
-		"\xc3\xa7@example.org",
+	    "a@example.org",
+	    "first.last+tag@sub.example.org",
+	    "\xc3\xa7@example.org",
 	};
 	static const char *const bad[] = {
-		"", "a", "@example.org", "a@", "a@b@c", "a b@example.org",
-		"a@example.org\r\nRCPT TO:<x@y.org>", "a@example.org\n",
-		"<a@example.org>", "a@example.org>", "a\t@example.org",
-		"a\x7f@example.org",
+	    "",
+	    "a",
+	    "@example.org",
+	    "a@",
+	    "a@b@c",
+	    "a b@example.org",
+	    "a@example.org\r\nRCPT TO:<x@y.org>",
+	    "a@example.org\n",
+	    "<a@example.org>",
+	    "a@example.org>",
+	    "a\t@example.org",
+	    "a\x7f@example.org",
 	};
 	struct fc_error e = {0};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
-		assert_int_equal(transport_check_address("recipient", good[i],
-		    &e), 0);
+		assert_int_equal(
+		    transport_check_address("recipient", good[i], &e), 0);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		assert_int_equal(transport_check_address("recipient", bad[i],
-		    &e), FC_EINVAL);
+		assert_int_equal(
+		    transport_check_address("recipient", bad[i], &e),
+		    FC_EINVAL);
 		assert_non_null(strstr(e.msg, "recipient address"));
 		assert_null(strchr(e.msg, '\r'));
 		assert_null(strchr(e.msg, '\n'));
@@ -273,20 +293,25 @@ test_send_refusals(void **state)
 	assert_int_equal(transport_open(&c, &t, &e), 0);
 
 	assert_int_equal(transport_send(t, "a@example.org",
-	    "b@example.org\r\nBcc: c@example.org", message,
-	    sizeof(message) - 1, &r, &e), FC_EPERMANENT);
+			     "b@example.org\r\nBcc: c@example.org", message,
+			     sizeof(message) - 1, &r, &e),
+	    FC_EPERMANENT);
 	assert_int_equal(e.code, FC_EPERMANENT);
 	assert_int_equal(transport_send(t, "<a@example.org>", "b@example.org",
-	    message, sizeof(message) - 1, &r, &e), FC_EPERMANENT);
+			     message, sizeof(message) - 1, &r, &e),
+	    FC_EPERMANENT);
 	assert_int_equal(transport_send(t, "a@example.org", "b@example.org",
-	    "x\0y", 3, &r, &e), FC_EPERMANENT);
-	assert_int_equal(transport_send(t, "a@example.org", "b@example.org",
-	    "", 0, &r, &e), FC_EPERMANENT);
+			     "x\0y", 3, &r, &e),
+	    FC_EPERMANENT);
+	assert_int_equal(
+	    transport_send(t, "a@example.org", "b@example.org", "", 0, &r, &e),
+	    FC_EPERMANENT);
 	/* Nothing was made, not even the folder. */
 	assert_int_equal(access(f->maildir, F_OK), -1);
 
 	assert_int_equal(transport_send(t, "a@example.org", "b@example.org",
-	    message, sizeof(message) - 1, &r, &e), 0);
+			     message, sizeof(message) - 1, &r, &e),
+	    0);
 	assert_int_equal(r.reply_code, 0);
 	assert_int_equal(strncmp(r.text, "new/", 4), 0);
 	snprintf(new, sizeof(new), "%s/new", f->maildir);
@@ -299,7 +324,8 @@ test_send_refusals(void **state)
 	maildir_conf(&c, new);
 	assert_int_equal(transport_open(&c, &t, &e), 0);
 	assert_int_equal(transport_send(t, "a@example.org", "b@example.org",
-	    message, sizeof(message) - 1, &r, &e), FC_ETEMP);
+			     message, sizeof(message) - 1, &r, &e),
+	    FC_ETEMP);
 	assert_int_equal(e.code, FC_ETEMP);
 	assert_non_null(strstr(e.msg, new));
 	transport_close(t);
@@ -309,16 +335,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deliver_failures, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_deliver_unwritable, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_deliver_links_refused, setup,
-		    teardown),
-		cmocka_unit_test(test_check_address),
-		cmocka_unit_test_setup_teardown(test_send_refusals, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_deliver_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_deliver_unwritable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_deliver_links_refused, setup, teardown),
+	    cmocka_unit_test(test_check_address),
+	    cmocka_unit_test_setup_teardown(
+		test_send_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

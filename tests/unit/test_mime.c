@@ -32,8 +32,13 @@ static int64_t now_utc;
 static int
 lookup(void *ctx, const char *ref, struct reply_family *out, struct fc_error *e)
 {
-	static const struct { const char *ref; int64_t id; } known[] = {
-		{ "FXD-042", 42 }, { "FXD-017", 17 }, { "KLN-7", 7 },
+	static const struct {
+		const char *ref;
+		int64_t id;
+	} known[] = {
+	    {"FXD-042", 42},
+	    {"FXD-017", 17},
+	    {"KLN-7", 7},
 	};
 
 	(void)ctx;
@@ -56,7 +61,8 @@ parse_file(const char *name, struct mime_message *m)
 	size_t len;
 	struct fc_error e = {0};
 
-	assert_int_equal(xsnprintf(path, sizeof(path), "%s/mail/%s", FC_TEST_DATA, name), 0);
+	assert_int_equal(
+	    xsnprintf(path, sizeof(path), "%s/mail/%s", FC_TEST_DATA, name), 0);
 	if (util_read_file(path, &bytes, &len, &e) != 0)
 		fail_msg("%s", e.msg);
 	if (mime_parse(bytes, len, m, &e) != 0)
@@ -68,7 +74,8 @@ parse_file(const char *name, struct mime_message *m)
 static void
 commands(const struct mime_message *m, struct strbuf *out, size_t *nproblem)
 {
-	struct reply_input in = { m->text, m->text_len, ZONE, now_utc, m->date, lookup, NULL };
+	struct reply_input in = {
+	    m->text, m->text_len, ZONE, now_utc, m->date, lookup, NULL};
 	struct reply_result r;
 	struct fc_error e = {0};
 	char day[11];
@@ -76,12 +83,14 @@ commands(const struct mime_message *m, struct strbuf *out, size_t *nproblem)
 	assert_int_equal(reply_read(&in, &r, &e), 0);
 	for (size_t i = 0; i < r.ncmd; i++) {
 		date_format(r.cmd[i].day, day);
-		sb_printf(out, "%s %s %s %s%s%s\n", r.cmd[i].ref, outcome_name(r.cmd[i].outcome),
-			  channel_name(r.cmd[i].channel), day, r.cmd[i].note[0] ? " " : "",
-			  r.cmd[i].note);
+		sb_printf(out, "%s %s %s %s%s%s\n", r.cmd[i].ref,
+		    outcome_name(r.cmd[i].outcome),
+		    channel_name(r.cmd[i].channel), day,
+		    r.cmd[i].note[0] ? " " : "", r.cmd[i].note);
 	}
 	for (size_t i = 0; i < r.nproblem; i++)
-		print_message("line %zu: %s\n", r.problem[i].line, r.problem[i].why);
+		print_message(
+		    "line %zu: %s\n", r.problem[i].line, r.problem[i].why);
 	*nproblem = r.nproblem;
 	reply_result_free(&r);
 }
@@ -94,55 +103,68 @@ struct reply_case {
 	const char *delivered_to;
 	const char *subject;
 	bool from_html;
-	const char *want;	/* the commands, as commands() writes them */
+	const char *want; /* the commands, as commands() writes them */
 };
 
 static const struct reply_case replies[] = {
-	{ "gmail.eml", "sam.okafor.caseworker@gmail.example",
-	  "CAJx7pN1gmailReply0001@mail.gmail.example",
-	  "reminder.20261204.7@famcontactd.example.org",
-	  "reminders+Qm9vZ2xlS2V5MDAwMDAwMDAx@example.org", "Re: Contacts due: 2 overdue", false,
-	  "FXD-042 reached phone 2026-12-04\n"
-	  "FXD-017 attempted video 2026-12-03 line cut after a minute, will try again on Monday\n" },
-	{ "outlook.eml", "robin.vale@outlook.example",
-	  "AM9PR01MB1234567ABCDEF@AM9PR01MB1234.eurprd01.prod.outlook.example",
-	  "reminder.20261204.3@famcontactd.example.org",
-	  "reminders+T3V0bG9va0tleTAwMDAwMDAy@example.org", "RE: Contacts due: 1 overdue", false,
-	  "KLN-7 reached letter 2026-12-01 she wrote back \xE2\x80\x93 all fine\n" },
-	{ "apple_mail.eml", "noor.haddad@icloud.example",
-	  "5F1B2C3D-4E5F-6A7B-8C9D-0E1F2A3B4C5D@icloud.example",
-	  "reminder.20261204.9@famcontactd.example.org",
-	  "reminders+QXBwbGVLZXkwMDAwMDAwMDAz@example.org", "Re: Contacts due: 1 due this week",
-	  false, "FXD-042 attempted message 2026-12-04 no reply yet, sent a voice note\n" },
-	{ "thunderbird_flowed.eml", "jo.lindqvist@posteo.example",
-	  "8a1b2c3d-0000-4000-8000-thunderbird04@posteo.example",
-	  "reminder.20261204.4@famcontactd.example.org",
-	  "reminders+VGh1bmRlcktleTAwMDAwMDA0@example.org", "Re: Kontakte f\xC3\xA4llig", false,
-	  "FXD-042 reached in-person 2026-12-04 we met at the office and talked about the next "
-	  "visit and the letters from the prison\n"
-	  "KLN-7 attempted phone 2026-12-02\n" },
-	{ "k9_fairemail.eml", "ada.mensah@posteo.example", "a1b2c3d4-k9-0005@email.android.com",
-	  "reminder.20261204.5@famcontactd.example.org",
-	  "reminders+SzlLZXkwMDAwMDAwMDAwMDA1@example.org", "Re: Contacts due: 1 overdue", false,
-	  "FXD-017 reached phone 2026-12-04\n" },
-	{ "iphone.eml", "lee.moreau@icloud.example",
-	  "9C8B7A65-4321-0FED-CBA9-876543210FED@icloud.example",
-	  "reminder.20261204.6@famcontactd.example.org",
-	  "reminders+aVBob25lS2V5MDAwMDAwMDA2@example.org", "Re: Contacts due: 1 overdue", false,
-	  "KLN-7 attempted phone 2026-12-04\n" },
-	{ "html_only.eml", "mika.ito@example.net", "html-only-0007@example.net",
-	  "reminder.20261204.8@famcontactd.example.org",
-	  "reminders+SHRtbEtleTAwMDAwMDAwMDA3@example.org", "Re: Contacts due", true,
-	  "FXD-042 reached video 2026-12-04 talked & laughed \xE2\x80\x93 all well\n" },
-	{ "turkish_base64.eml", "deniz.aydin.caseworker@gmail.example",
-	  "CAturkish0008@mail.gmail.example", "reminder.20261204.10@famcontactd.example.org",
-	  "reminders+VHVya2lzaEtleTAwMDAwMDA4@example.org", "Yan\xC4\xB1t: Contacts due", false,
-	  "FXD-042 reached phone 2026-12-04 g\xC3\xB6r\xC3\xBC\xC5\x9Ft\xC3\xBCk, hepsi iyi\n" },
-	{ "outlook_german_qp.eml", "kim.berger@example.de",
-	  "FR3P281MB0001GERMAN@FR3P281MB0001.DEUP281.PROD.OUTLOOK.example",
-	  "reminder.20261204.11@famcontactd.example.org",
-	  "reminders+R2VybWFuS2V5MDAwMDAwMDA5@example.org", "AW: Kontakte f\xC3\xA4llig", false,
-	  "FXD-017 attempted letter 2026-12-03 Brief kam zur\xC3\xBC" "ck, Adresse pr\xC3\xBC" "fen\n" },
+    {"gmail.eml", "sam.okafor.caseworker@gmail.example",
+	"CAJx7pN1gmailReply0001@mail.gmail.example",
+	"reminder.20261204.7@famcontactd.example.org",
+	"reminders+Qm9vZ2xlS2V5MDAwMDAwMDAx@example.org",
+	"Re: Contacts due: 2 overdue", false,
+	"FXD-042 reached phone 2026-12-04\n"
+	"FXD-017 attempted video 2026-12-03 line cut after a minute, will try again on Monday\n"},
+    {"outlook.eml", "robin.vale@outlook.example",
+	"AM9PR01MB1234567ABCDEF@AM9PR01MB1234.eurprd01.prod.outlook.example",
+	"reminder.20261204.3@famcontactd.example.org",
+	"reminders+T3V0bG9va0tleTAwMDAwMDAy@example.org",
+	"RE: Contacts due: 1 overdue", false,
+	"KLN-7 reached letter 2026-12-01 she wrote back \xE2\x80\x93 all fine\n"},
+    {"apple_mail.eml", "noor.haddad@icloud.example",
+	"5F1B2C3D-4E5F-6A7B-8C9D-0E1F2A3B4C5D@icloud.example",
+	"reminder.20261204.9@famcontactd.example.org",
+	"reminders+QXBwbGVLZXkwMDAwMDAwMDAz@example.org",
+	"Re: Contacts due: 1 due this week", false,
+	"FXD-042 attempted message 2026-12-04 no reply yet, sent a voice note\n"},
+    {"thunderbird_flowed.eml", "jo.lindqvist@posteo.example",
+	"8a1b2c3d-0000-4000-8000-thunderbird04@posteo.example",
+	"reminder.20261204.4@famcontactd.example.org",
+	"reminders+VGh1bmRlcktleTAwMDAwMDA0@example.org",
+	"Re: Kontakte f\xC3\xA4llig", false,
+	"FXD-042 reached in-person 2026-12-04 we met at the office and talked about the next "
+	"visit and the letters from the prison\n"
+	"KLN-7 attempted phone 2026-12-02\n"},
+    {"k9_fairemail.eml", "ada.mensah@posteo.example",
+	"a1b2c3d4-k9-0005@email.android.com",
+	"reminder.20261204.5@famcontactd.example.org",
+	"reminders+SzlLZXkwMDAwMDAwMDAwMDA1@example.org",
+	"Re: Contacts due: 1 overdue", false,
+	"FXD-017 reached phone 2026-12-04\n"},
+    {"iphone.eml", "lee.moreau@icloud.example",
+	"9C8B7A65-4321-0FED-CBA9-876543210FED@icloud.example",
+	"reminder.20261204.6@famcontactd.example.org",
+	"reminders+aVBob25lS2V5MDAwMDAwMDA2@example.org",
+	"Re: Contacts due: 1 overdue", false,
+	"KLN-7 attempted phone 2026-12-04\n"},
+    {"html_only.eml", "mika.ito@example.net", "html-only-0007@example.net",
+	"reminder.20261204.8@famcontactd.example.org",
+	"reminders+SHRtbEtleTAwMDAwMDAwMDA3@example.org", "Re: Contacts due",
+	true,
+	"FXD-042 reached video 2026-12-04 talked & laughed \xE2\x80\x93 all well\n"},
+    {"turkish_base64.eml", "deniz.aydin.caseworker@gmail.example",
+	"CAturkish0008@mail.gmail.example",
+	"reminder.20261204.10@famcontactd.example.org",
+	"reminders+VHVya2lzaEtleTAwMDAwMDA4@example.org",
+	"Yan\xC4\xB1t: Contacts due", false,
+	"FXD-042 reached phone 2026-12-04 g\xC3\xB6r\xC3\xBC\xC5\x9Ft\xC3\xBCk, hepsi iyi\n"},
+    {"outlook_german_qp.eml", "kim.berger@example.de",
+	"FR3P281MB0001GERMAN@FR3P281MB0001.DEUP281.PROD.OUTLOOK.example",
+	"reminder.20261204.11@famcontactd.example.org",
+	"reminders+R2VybWFuS2V5MDAwMDAwMDA5@example.org",
+	"AW: Kontakte f\xC3\xA4llig", false,
+	"FXD-017 attempted letter 2026-12-03 Brief kam zur\xC3\xBC"
+	"ck, Adresse pr\xC3\xBC"
+	"fen\n"},
 };
 
 static void
@@ -184,13 +206,17 @@ test_headers_of_gmail(void **state)
 	(void)state;
 	parse_file("gmail.eml", &m);
 	assert_true(m.has_return_path);
-	assert_string_equal(m.return_path, "sam.okafor.caseworker@gmail.example");
-	assert_string_equal(m.to, "reminders+Qm9vZ2xlS2V5MDAwMDAwMDAx@example.org");
+	assert_string_equal(
+	    m.return_path, "sam.okafor.caseworker@gmail.example");
+	assert_string_equal(
+	    m.to, "reminders+Qm9vZ2xlS2V5MDAwMDAwMDAx@example.org");
 	assert_int_equal(m.nreferences, 1);
-	assert_string_equal(m.references[0], "reminder.20261204.7@famcontactd.example.org");
+	assert_string_equal(
+	    m.references[0], "reminder.20261204.7@famcontactd.example.org");
 	/* Fri, 4 Dec 2026 10:31:07 +0100 */
-	assert_int_equal(m.date, (int64_t)day_from_civil(2026, 12, 4) * 86400 + 9 * 3600 +
-			 31 * 60 + 7);
+	assert_int_equal(m.date,
+	    (int64_t)day_from_civil(2026, 12, 4) * 86400 + 9 * 3600 + 31 * 60 +
+		7);
 	/* The text part, not the HTML one, and the quote kept for the cut. */
 	assert_non_null(strstr(m.text, "\n> famcontactd:"));
 	mime_message_free(&m);
@@ -228,16 +254,18 @@ test_dsn_postfix(void **state)
 	assert_string_equal(m.from, "MAILER-DAEMON@mx.example.org");
 	assert_true(mime_is_automatic(&m));
 	assert_string_equal(m.envelope_recipient,
-			    "reminders+bounce.UG9zdGZpeEJvdW5jZTAwMTE@example.org");
+	    "reminders+bounce.UG9zdGZpeEJvdW5jZTAwMTE@example.org");
 	assert_int_equal(m.dsn_nrcpt, 1);
-	assert_string_equal(m.dsn_rcpt[0].final_recipient, "gone.caseworker@example.net");
+	assert_string_equal(
+	    m.dsn_rcpt[0].final_recipient, "gone.caseworker@example.net");
 	assert_string_equal(m.dsn_rcpt[0].action, "failed");
 	assert_string_equal(m.dsn_rcpt[0].status, "5.1.1");
 	assert_string_equal(m.dsn_rcpt[0].diagnostic,
-			    "smtp; 550 5.1.1 <gone.caseworker@example.net>: Recipient address "
-			    "rejected: User unknown in virtual mailbox table");
+	    "smtp; 550 5.1.1 <gone.caseworker@example.net>: Recipient address "
+	    "rejected: User unknown in virtual mailbox table");
 	/* Message-ID folded onto its own line in the returned headers. */
-	assert_string_equal(m.dsn_original_id, "reminder.20261204.13@famcontactd.example.org");
+	assert_string_equal(
+	    m.dsn_original_id, "reminder.20261204.13@famcontactd.example.org");
 	/* The human part is the text. */
 	assert_non_null(strstr(m.text, "could not\nbe delivered"));
 	mime_message_free(&m);
@@ -254,17 +282,21 @@ test_dsn_exim(void **state)
 	parse_file("dsn_exim.eml", &m);
 	assert_true(m.dsn);
 	assert_string_equal(m.envelope_recipient,
-			    "reminders+bounce.RXhpbUJvdW5jZTAwMDEy@example.org");
+	    "reminders+bounce.RXhpbUJvdW5jZTAwMDEy@example.org");
 	assert_int_equal(m.dsn_nrcpt, 2);
-	assert_string_equal(m.dsn_rcpt[0].final_recipient, "full.mailbox@example.com");
+	assert_string_equal(
+	    m.dsn_rcpt[0].final_recipient, "full.mailbox@example.com");
 	assert_string_equal(m.dsn_rcpt[0].action, "failed");
 	assert_string_equal(m.dsn_rcpt[0].status, "5.2.2");
 	/* The BEL byte in the diagnostic is gone. */
-	assert_string_equal(m.dsn_rcpt[0].diagnostic, "smtp; 552 5.2.2 Mailbox full ");
-	assert_string_equal(m.dsn_rcpt[1].final_recipient, "slow.host@example.com");
+	assert_string_equal(
+	    m.dsn_rcpt[0].diagnostic, "smtp; 552 5.2.2 Mailbox full ");
+	assert_string_equal(
+	    m.dsn_rcpt[1].final_recipient, "slow.host@example.com");
 	assert_string_equal(m.dsn_rcpt[1].action, "delayed");
 	assert_string_equal(m.dsn_rcpt[1].status, "4.4.1");
-	assert_string_equal(m.dsn_original_id, "summary.2026-W49.4@famcontactd.example.org");
+	assert_string_equal(
+	    m.dsn_original_id, "summary.2026-W49.4@famcontactd.example.org");
 	/* The returned message's text is not the bounce's text: no command. */
 	assert_null(strstr(m.text, "FXD-042"));
 	commands(&m, &got, &nproblem);
@@ -281,7 +313,8 @@ test_refusals(void **state)
 	char *big;
 
 	(void)state;
-	assert_int_equal(mime_parse("just some words\n", 16, &m, &e), FC_EINVAL);
+	assert_int_equal(
+	    mime_parse("just some words\n", 16, &m, &e), FC_EINVAL);
 	assert_non_null(strstr(e.msg, "not a mail message"));
 	mime_message_free(&m);
 	assert_int_equal(mime_parse("", 0, &m, &e), FC_EINVAL);
@@ -289,7 +322,8 @@ test_refusals(void **state)
 	big = xcalloc(FC_MAIL_IN_MAX + 1, 1);
 	memcpy(big, "From: a@example.org\r\n\r\n", 23);
 	memset(big + 23, 'x', FC_MAIL_IN_MAX + 1 - 23);
-	assert_int_equal(mime_parse(big, FC_MAIL_IN_MAX + 1, &m, &e), FC_EINVAL);
+	assert_int_equal(
+	    mime_parse(big, FC_MAIL_IN_MAX + 1, &m, &e), FC_EINVAL);
 	assert_non_null(strstr(e.msg, "larger than"));
 	mime_message_free(&m);
 	free(big);
@@ -299,11 +333,11 @@ static void
 test_header_text_is_clean(void **state)
 {
 	static const char msg[] =
-		"From: =?UTF-8?Q?Eve_=E2=80=AEevil?= <eve@example.org>\r\n"
-		"Subject: =?UTF-8?B?bGluZQ0KQmNjOiB4QGV4YW1wbGUub3Jn?= \xff\r\n"
-		"Message-ID: <id-1@example.org>\r\n"
-		"\r\n"
-		"body\r\n";
+	    "From: =?UTF-8?Q?Eve_=E2=80=AEevil?= <eve@example.org>\r\n"
+	    "Subject: =?UTF-8?B?bGluZQ0KQmNjOiB4QGV4YW1wbGUub3Jn?= \xff\r\n"
+	    "Message-ID: <id-1@example.org>\r\n"
+	    "\r\n"
+	    "body\r\n";
 	struct mime_message m;
 
 	(void)state;
@@ -321,52 +355,52 @@ static void
 test_html_to_text(void **state)
 {
 	static const char html[] =
-		"<html><head><title>t</title><style>div{}</style></head><body>"
-		"<p>One&nbsp;two &lt;three&gt; &#x263A; &#9731; &bogus;</p>"
-		"<div>line<br>next</div><!-- <div>hidden</div> -->"
-		"<ul><li>a</li><li>b</li></ul>"
-		"<blockquote>quoted<br>twice<blockquote>deeper</blockquote></blockquote>"
-		"<pre>  kept   as is\n  here</pre>"
-		"<table><tr><td>x</td><td>y</td></tr></table>"
-		"<hr>after"
-		"<script>FXD-042 reached</script></body></html>";
+	    "<html><head><title>t</title><style>div{}</style></head><body>"
+	    "<p>One&nbsp;two &lt;three&gt; &#x263A; &#9731; &bogus;</p>"
+	    "<div>line<br>next</div><!-- <div>hidden</div> -->"
+	    "<ul><li>a</li><li>b</li></ul>"
+	    "<blockquote>quoted<br>twice<blockquote>deeper</blockquote></blockquote>"
+	    "<pre>  kept   as is\n  here</pre>"
+	    "<table><tr><td>x</td><td>y</td></tr></table>"
+	    "<hr>after"
+	    "<script>FXD-042 reached</script></body></html>";
 	struct strbuf b = {0};
 
 	(void)state;
 	mime_html_to_text(html, sizeof(html) - 1, &b);
 	assert_string_equal(sb_str(&b),
-			    "One\xC2\xA0two <three> \xE2\x98\xBA \xE2\x98\x83 &bogus;\n"
-			    "\n"
-			    "line\n"
-			    "next\n"
-			    "a\n"
-			    "b\n"
-			    "> quoted\n"
-			    "> twice\n"
-			    "> > deeper\n"
-			    "  kept   as is\n"
-			    "  here\n"
-			    "x y\n"
-			    "___\n"
-			    "after\n");
+	    "One\xC2\xA0two <three> \xE2\x98\xBA \xE2\x98\x83 &bogus;\n"
+	    "\n"
+	    "line\n"
+	    "next\n"
+	    "a\n"
+	    "b\n"
+	    "> quoted\n"
+	    "> twice\n"
+	    "> > deeper\n"
+	    "  kept   as is\n"
+	    "  here\n"
+	    "x y\n"
+	    "___\n"
+	    "after\n");
 	sb_free(&b);
 }
 
 static void
 test_unflow(void **state)
 {
-	static const char flowed[] =
-		"a soft \r\nbreak and \r\nmore\r\n"
-		" From stuffed\r\n"
-		"> quoted \r\n> joined\r\n"
-		"-- \r\n"
-		"sig\r\n";
+	static const char flowed[] = "a soft \r\nbreak and \r\nmore\r\n"
+				     " From stuffed\r\n"
+				     "> quoted \r\n> joined\r\n"
+				     "-- \r\n"
+				     "sig\r\n";
 	struct strbuf b = {0};
 
 	(void)state;
 	mime_unflow(flowed, sizeof(flowed) - 1, false, &b);
-	assert_string_equal(sb_str(&b), "a soft break and more\nFrom stuffed\n"
-			    "> quoted joined\n-- \nsig\n");
+	assert_string_equal(sb_str(&b),
+	    "a soft break and more\nFrom stuffed\n"
+	    "> quoted joined\n-- \nsig\n");
 	sb_reset(&b);
 	mime_unflow("del \r\nsp\r\n", 10, true, &b);
 	assert_string_equal(sb_str(&b), "delsp\n");
@@ -393,15 +427,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_replies_end_to_end),
-		cmocka_unit_test(test_headers_of_gmail),
-		cmocka_unit_test(test_automatic_messages),
-		cmocka_unit_test(test_dsn_postfix),
-		cmocka_unit_test(test_dsn_exim),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_header_text_is_clean),
-		cmocka_unit_test(test_html_to_text),
-		cmocka_unit_test(test_unflow),
+	    cmocka_unit_test(test_replies_end_to_end),
+	    cmocka_unit_test(test_headers_of_gmail),
+	    cmocka_unit_test(test_automatic_messages),
+	    cmocka_unit_test(test_dsn_postfix),
+	    cmocka_unit_test(test_dsn_exim),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_header_text_is_clean),
+	    cmocka_unit_test(test_html_to_text),
+	    cmocka_unit_test(test_unflow),
 	};
 
 	now_utc = (int64_t)day_from_civil(2026, 12, 4) * 86400 + 18 * 3600;

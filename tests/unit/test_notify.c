@@ -27,7 +27,7 @@
 struct listener {
 	int fd;
 	char dir[64];
-	char name[128];		/* what $NOTIFY_SOCKET says */
+	char name[128]; /* what $NOTIFY_SOCKET says */
 };
 
 static void
@@ -58,8 +58,10 @@ listen_abstract(struct listener *l)
 	memcpy(a.sun_path + 1, l->name + 1, n - 1);
 	l->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(l->fd >= 0);
-	assert_int_equal(bind(l->fd, (struct sockaddr *)&a,
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)), 0);
+	assert_int_equal(
+	    bind(l->fd, (struct sockaddr *)&a,
+		(socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)),
+	    0);
 }
 
 static void
@@ -79,8 +81,8 @@ receive(struct listener *l, char *buf, size_t size)
 	struct timeval tv = {1, 0};
 	ssize_t n;
 
-	assert_int_equal(setsockopt(l->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    sizeof(tv)), 0);
+	assert_int_equal(
+	    setsockopt(l->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	n = recv(l->fd, buf, size - 1, 0);
 	buf[n > 0 ? n : 0] = '\0';
 }
@@ -102,13 +104,15 @@ the_protocol(struct listener *l)
 
 	setenv("NOTIFY_SOCKET", l->name, 1);
 	assert_int_equal(notify_init(), 1);
-	assert_int_equal(notify_send("READY=1\nSTATUS=next run %s, %d queued",
-	    "09:00", 3), 1);
+	assert_int_equal(
+	    notify_send("READY=1\nSTATUS=next run %s, %d queued", "09:00", 3),
+	    1);
 	receive(l, buf, sizeof(buf));
 	assert_string_equal(buf, "READY=1\nSTATUS=next run 09:00, 3 queued");
 
 	assert_int_equal(notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)notify_monotonic_usec()), 1);
+			     (unsigned long long)notify_monotonic_usec()),
+	    1);
 	receive(l, buf, sizeof(buf));
 	assert_true(strncmp(buf, "RELOADING=1\nMONOTONIC_USEC=", 27) == 0);
 	assert_true(strtoull(buf + 27, NULL, 10) > 0);
@@ -188,10 +192,11 @@ test_status_one_line(void **state)
 	assert_int_equal(notify_init(), 1);
 	/* An error text from outside cannot forge an assignment. */
 	assert_int_equal(notify_send("STATUS=last error: %s",
-	    "421 busy\r\nWATCHDOG=trigger\nREADY=1\n"), 1);
+			     "421 busy\r\nWATCHDOG=trigger\nREADY=1\n"),
+	    1);
 	receive(&l, buf, sizeof(buf));
-	assert_string_equal(buf,
-	    "STATUS=last error: 421 busy  WATCHDOG=trigger READY=1");
+	assert_string_equal(
+	    buf, "STATUS=last error: 421 busy  WATCHDOG=trigger READY=1");
 	/* Assignments before STATUS= keep their newlines. */
 	assert_int_equal(notify_send("READY=1\nSTATUS=%s", "a\nb"), 1);
 	receive(&l, buf, sizeof(buf));
@@ -217,13 +222,16 @@ test_long_status_cut(void **state)
 		memcpy(text + n, "\xc3\xa9", 2);
 	text[n] = '\0';
 	for (int shift = 0; shift < 2; shift++) {
-		assert_int_equal(notify_send("X=%s\nSTATUS=%s", shift ? "ab" :
-		    "a", text), 1);
+		assert_int_equal(
+		    notify_send("X=%s\nSTATUS=%s", shift ? "ab" : "a", text),
+		    1);
 		receive(&l, buf, sizeof(buf));
 		n = strlen(buf);
 		assert_true(n <= NOTIFY_MSG_MAX && n >= NOTIFY_MSG_MAX - 1);
-		assert_true(strncmp(buf, shift ? "X=ab\nSTATUS=\xc3\xa9" :
-		    "X=a\nSTATUS=\xc3\xa9", shift ? 14 : 13) == 0);
+		assert_true(strncmp(buf,
+				shift ? "X=ab\nSTATUS=\xc3\xa9"
+				      : "X=a\nSTATUS=\xc3\xa9",
+				shift ? 14 : 13) == 0);
 		assert_int_equal((unsigned char)buf[n - 2], 0xc3);
 		assert_int_equal((unsigned char)buf[n - 1], 0xa9);
 	}
@@ -287,8 +295,8 @@ test_watchdog(void **state)
 	setenv("WATCHDOG_PID", "x", 1);
 	assert_int_equal(notify_watchdog_usec(), 0);
 	unsetenv("WATCHDOG_PID");
-	const char *bad[] = {"", "0", "-5", "+5", " 5", "5s", "1e6",
-	    "99999999999999999999999"};
+	const char *bad[] = {
+	    "", "0", "-5", "+5", " 5", "5s", "1e6", "99999999999999999999999"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		setenv("WATCHDOG_USEC", bad[i], 1);
 		assert_int_equal(notify_watchdog_usec(), 0);
@@ -314,15 +322,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_path_socket),
-		cmocka_unit_test(test_abstract_socket),
-		cmocka_unit_test(test_not_under_systemd),
-		cmocka_unit_test(test_bad_addresses),
-		cmocka_unit_test(test_status_one_line),
-		cmocka_unit_test(test_long_status_cut),
-		cmocka_unit_test(test_cloexec),
-		cmocka_unit_test(test_watchdog),
-		cmocka_unit_test(test_monotonic),
+	    cmocka_unit_test(test_path_socket),
+	    cmocka_unit_test(test_abstract_socket),
+	    cmocka_unit_test(test_not_under_systemd),
+	    cmocka_unit_test(test_bad_addresses),
+	    cmocka_unit_test(test_status_one_line),
+	    cmocka_unit_test(test_long_status_cut),
+	    cmocka_unit_test(test_cloexec),
+	    cmocka_unit_test(test_watchdog),
+	    cmocka_unit_test(test_monotonic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,13 +18,13 @@
 #include "outbox.h"
 #include "util.h"
 
-#define T0 1700000000	/* 2023-11-14T22:13:20Z */
+#define T0 1700000000 /* 2023-11-14T22:13:20Z */
 #define MSG "From: a@example.org\r\nTo: b@example.org\r\n\r\nhello\r\n"
 
 /* The jitter choices at both ends and in the middle. */
-#define JITTER_LOW 0u		/* -10% */
-#define JITTER_MID 1000u	/* 0 */
-#define JITTER_HIGH 2000u	/* +10% */
+#define JITTER_LOW 0u	  /* -10% */
+#define JITTER_MID 1000u  /* 0 */
+#define JITTER_HIGH 2000u /* +10% */
 
 static const struct retry_policy policy = {60, 3600, 86400};
 
@@ -36,13 +36,16 @@ test_names(void **state)
 
 	(void)state;
 	for (int i = 0; i < OUTBOX_STATE_COUNT; i++) {
-		assert_int_equal(outbox_state_parse(
-		    outbox_state_name((enum outbox_state)i), &s), 0);
+		assert_int_equal(
+		    outbox_state_parse(
+			outbox_state_name((enum outbox_state)i), &s),
+		    0);
 		assert_int_equal(s, i);
 	}
 	for (int i = 0; i < OUTBOX_KIND_COUNT; i++) {
 		assert_int_equal(outbox_kind_parse(
-		    outbox_kind_name((enum outbox_kind)i), &k), 0);
+				     outbox_kind_name((enum outbox_kind)i), &k),
+		    0);
 		assert_int_equal(k, i);
 	}
 	assert_string_equal(outbox_state_name(OUTBOX_CANCELLED), "cancelled");
@@ -53,7 +56,7 @@ test_names(void **state)
 	assert_int_equal(outbox_state_parse("", &s), FC_EINVAL);
 	assert_int_equal(outbox_kind_parse("spam", &k), FC_EINVAL);
 	assert_string_equal(outbox_state_name((enum outbox_state)99), "?");
-	assert_string_equal(outbox_kind_name((enum outbox_kind)-1), "?");
+	assert_string_equal(outbox_kind_name((enum outbox_kind) - 1), "?");
 }
 
 /* The state diagram of outbox.h, written out again: every pair is checked. */
@@ -63,14 +66,14 @@ test_transitions_all_pairs(void **state)
 	static const struct {
 		enum outbox_state from, to;
 	} edges[] = {
-		{OUTBOX_QUEUED, OUTBOX_SENDING},
-		{OUTBOX_QUEUED, OUTBOX_CANCELLED},
-		{OUTBOX_SENDING, OUTBOX_SENT},
-		{OUTBOX_SENDING, OUTBOX_QUEUED},
-		{OUTBOX_SENDING, OUTBOX_DEAD},
-		{OUTBOX_DEAD, OUTBOX_QUEUED},
-		{OUTBOX_SENT, OUTBOX_BOUNCED},
-		{OUTBOX_BOUNCED, OUTBOX_QUEUED},
+	    {OUTBOX_QUEUED, OUTBOX_SENDING},
+	    {OUTBOX_QUEUED, OUTBOX_CANCELLED},
+	    {OUTBOX_SENDING, OUTBOX_SENT},
+	    {OUTBOX_SENDING, OUTBOX_QUEUED},
+	    {OUTBOX_SENDING, OUTBOX_DEAD},
+	    {OUTBOX_DEAD, OUTBOX_QUEUED},
+	    {OUTBOX_SENT, OUTBOX_BOUNCED},
+	    {OUTBOX_BOUNCED, OUTBOX_QUEUED},
 	};
 	int allowed = 0;
 
@@ -84,7 +87,7 @@ test_transitions_all_pairs(void **state)
 				    edges[i].to == (enum outbox_state)to)
 					want = true;
 			if (outbox_transition_ok((enum outbox_state)from,
-			    (enum outbox_state)to) != want)
+				(enum outbox_state)to) != want)
 				fail_msg("%s -> %s: expected %s",
 				    outbox_state_name((enum outbox_state)from),
 				    outbox_state_name((enum outbox_state)to),
@@ -96,17 +99,18 @@ test_transitions_all_pairs(void **state)
 	/* Sent is final but for a bounce, cancelled is final; nothing stays
 	 * where it is. */
 	for (int s = 0; s < OUTBOX_STATE_COUNT; s++) {
-		assert_int_equal(outbox_transition_ok(OUTBOX_SENT,
-		    (enum outbox_state)s), s == OUTBOX_BOUNCED);
-		assert_false(outbox_transition_ok(OUTBOX_CANCELLED,
-		    (enum outbox_state)s));
-		assert_false(outbox_transition_ok((enum outbox_state)s,
-		    (enum outbox_state)s));
+		assert_int_equal(
+		    outbox_transition_ok(OUTBOX_SENT, (enum outbox_state)s),
+		    s == OUTBOX_BOUNCED);
+		assert_false(outbox_transition_ok(
+		    OUTBOX_CANCELLED, (enum outbox_state)s));
+		assert_false(outbox_transition_ok(
+		    (enum outbox_state)s, (enum outbox_state)s));
 	}
 	assert_false(outbox_transition_ok(OUTBOX_STATE_COUNT, OUTBOX_QUEUED));
 	assert_false(outbox_transition_ok(OUTBOX_QUEUED, OUTBOX_STATE_COUNT));
-	assert_false(outbox_transition_ok((enum outbox_state)-1,
-	    OUTBOX_SENDING));
+	assert_false(
+	    outbox_transition_ok((enum outbox_state) - 1, OUTBOX_SENDING));
 }
 
 static void
@@ -165,8 +169,8 @@ test_backoff_jitter(void **state)
 	assert_true(outbox_backoff(&policy, 3, UINT32_MAX) >= 216);
 	assert_true(outbox_backoff(&policy, 3, UINT32_MAX) <= 264);
 	/* Different randoms spread the delays. */
-	assert_true(outbox_backoff(&policy, 5, 1) !=
-	    outbox_backoff(&policy, 5, 1999));
+	assert_true(
+	    outbox_backoff(&policy, 5, 1) != outbox_backoff(&policy, 5, 1999));
 }
 
 static void
@@ -179,11 +183,10 @@ test_backoff_extremes(void **state)
 	(void)state;
 	assert_int_equal(outbox_backoff(&huge, 1, JITTER_MID), 1);
 	assert_int_equal(outbox_backoff(&huge, 64, JITTER_MID), INT64_MAX);
-	assert_int_equal(outbox_backoff(&huge, INT32_MAX, JITTER_HIGH),
-	    INT64_MAX);
+	assert_int_equal(
+	    outbox_backoff(&huge, INT32_MAX, JITTER_HIGH), INT64_MAX);
 	assert_true(outbox_backoff(&huge, INT32_MAX, JITTER_LOW) > 0);
-	assert_true(outbox_backoff(&huge, INT32_MAX, JITTER_LOW) <
-	    INT64_MAX);
+	assert_true(outbox_backoff(&huge, INT32_MAX, JITTER_LOW) < INT64_MAX);
 	/* Never 0: a zero delay would spin. */
 	assert_int_equal(outbox_backoff(&zero, 1, JITTER_LOW), 1);
 	assert_int_equal(outbox_backoff(&zero, INT32_MAX, JITTER_LOW), 1);
@@ -199,20 +202,21 @@ test_after_failure(void **state)
 		int64_t age;
 		enum outbox_state want;
 	} cases[] = {
-		{FC_ETEMP, 0, OUTBOX_QUEUED},
-		{FC_ETEMP, 86400, OUTBOX_QUEUED},	/* exactly at the limit */
-		{FC_ETEMP, 86401, OUTBOX_DEAD},
-		{FC_ETEMP, -3600, OUTBOX_QUEUED},	/* clock set back */
-		{FC_EPERMANENT, 0, OUTBOX_DEAD},
-		{FC_EPERMANENT, 86401, OUTBOX_DEAD},
-		{FC_EIO, 10, OUTBOX_QUEUED},
-		{FC_EIO, 90000, OUTBOX_DEAD},
+	    {FC_ETEMP, 0, OUTBOX_QUEUED},
+	    {FC_ETEMP, 86400, OUTBOX_QUEUED}, /* exactly at the limit */
+	    {FC_ETEMP, 86401, OUTBOX_DEAD},
+	    {FC_ETEMP, -3600, OUTBOX_QUEUED}, /* clock set back */
+	    {FC_EPERMANENT, 0, OUTBOX_DEAD},
+	    {FC_EPERMANENT, 86401, OUTBOX_DEAD},
+	    {FC_EIO, 10, OUTBOX_QUEUED},
+	    {FC_EIO, 90000, OUTBOX_DEAD},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-		assert_int_equal(outbox_after_failure(&policy, cases[i].err,
-		    T0, T0 + cases[i].age), cases[i].want);
+		assert_int_equal(outbox_after_failure(&policy, cases[i].err, T0,
+				     T0 + cases[i].age),
+		    cases[i].want);
 }
 
 /* The database tests: one in-memory database per test. */
@@ -242,9 +246,10 @@ enqueue(struct db *db, const char *key, int64_t now)
 	int64_t id = 0;
 	bool created = false;
 
-	assert_int_equal(db_outbox_enqueue(db, OUTBOX_REMINDER,
-	    "amira@example.org", key, MSG, strlen(MSG), now, &id, &created,
-	    &e), 0);
+	assert_int_equal(
+	    db_outbox_enqueue(db, OUTBOX_REMINDER, "amira@example.org", key,
+		MSG, strlen(MSG), now, &id, &created, &e),
+	    0);
 	assert_true(created);
 	assert_true(id > 0);
 	return id;
@@ -291,15 +296,19 @@ test_enqueue_twice(void **state)
 	bool created = true;
 
 	id = enqueue(db, "summary:amira@example.org:2026-W48", T0);
-	assert_int_equal(db_outbox_enqueue(db, OUTBOX_SUMMARY,
-	    "other@example.org", "summary:amira@example.org:2026-W48", "x", 1,
-	    T0 + 50, &again, &created, &e), 0);
+	assert_int_equal(
+	    db_outbox_enqueue(db, OUTBOX_SUMMARY, "other@example.org",
+		"summary:amira@example.org:2026-W48", "x", 1, T0 + 50, &again,
+		&created, &e),
+	    0);
 	assert_false(created);
 	assert_int_equal(again, id);
 	/* created is optional. */
-	assert_int_equal(db_outbox_enqueue(db, OUTBOX_SUMMARY,
-	    "other@example.org", "summary:amira@example.org:2026-W48", "x", 1,
-	    T0 + 50, &again, NULL, &e), 0);
+	assert_int_equal(
+	    db_outbox_enqueue(db, OUTBOX_SUMMARY, "other@example.org",
+		"summary:amira@example.org:2026-W48", "x", 1, T0 + 50, &again,
+		NULL, &e),
+	    0);
 	assert_int_equal(again, id);
 
 	/* The first one stands, untouched. */
@@ -331,23 +340,31 @@ test_enqueue_refuses_bad_input(void **state)
 	memset(long_key, 'k', sizeof(long_key) - 1);
 	long_key[sizeof(long_key) - 1] = '\0';
 	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST, "a@example.org",
-	    long_key, MSG, strlen(MSG), T0, &id, NULL, &e), FC_EINVAL);
-	long_key[DB_OUTBOX_KEY_MAX] = '\0';	/* exactly the limit is fine */
+			     long_key, MSG, strlen(MSG), T0, &id, NULL, &e),
+	    FC_EINVAL);
+	long_key[DB_OUTBOX_KEY_MAX] = '\0'; /* exactly the limit is fine */
 	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST, "a@example.org",
-	    long_key, MSG, strlen(MSG), T0, &id, NULL, &e), 0);
+			     long_key, MSG, strlen(MSG), T0, &id, NULL, &e),
+	    0);
 	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST, "", "k1", MSG,
-	    strlen(MSG), T0, &id, NULL, &e), FC_EINVAL);
+			     strlen(MSG), T0, &id, NULL, &e),
+	    FC_EINVAL);
 	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST,
-	    "a@example.org\r\nBcc: x@example.org", "k2", MSG, strlen(MSG), T0,
-	    &id, NULL, &e), FC_EINVAL);
+			     "a@example.org\r\nBcc: x@example.org", "k2", MSG,
+			     strlen(MSG), T0, &id, NULL, &e),
+	    FC_EINVAL);
+	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST, "a@example.org", "",
+			     MSG, strlen(MSG), T0, &id, NULL, &e),
+	    FC_EINVAL);
 	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST, "a@example.org",
-	    "", MSG, strlen(MSG), T0, &id, NULL, &e), FC_EINVAL);
+			     "k3", "", 0, T0, &id, NULL, &e),
+	    FC_EINVAL);
 	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST, "a@example.org",
-	    "k3", "", 0, T0, &id, NULL, &e), FC_EINVAL);
-	assert_int_equal(db_outbox_enqueue(db, OUTBOX_TEST, "a@example.org",
-	    "k4", "a\0b", 3, T0, &id, NULL, &e), FC_EINVAL);
-	assert_int_equal(db_outbox_enqueue(db, (enum outbox_kind)42,
-	    "a@example.org", "k5", MSG, strlen(MSG), T0, &id, NULL, &e),
+			     "k4", "a\0b", 3, T0, &id, NULL, &e),
+	    FC_EINVAL);
+	assert_int_equal(
+	    db_outbox_enqueue(db, (enum outbox_kind)42, "a@example.org", "k5",
+		MSG, strlen(MSG), T0, &id, NULL, &e),
 	    FC_EINVAL);
 }
 
@@ -370,7 +387,8 @@ test_next_due_order_and_time(void **state)
 	/* a was tried once and waits for a retry at T0 + 100. */
 	assert_int_equal(db_outbox_mark_sending(db, a, T0 + 29, &e), 0);
 	assert_int_equal(db_outbox_set_state(db, a, OUTBOX_QUEUED, 1, T0 + 100,
-	    "421 try later", T0 + 30, &e), 0);
+			     "421 try later", T0 + 30, &e),
+	    0);
 
 	assert_int_equal(db_outbox_next_wakeup(db, &t, &e), 0);
 	assert_int_equal(t, T0 + 10);
@@ -378,12 +396,14 @@ test_next_due_order_and_time(void **state)
 	assert_int_equal(db_outbox_next_due(db, T0 + 30, &r, &msg, &e), 1);
 	assert_int_equal(r.id, b);
 	assert_int_equal(db_outbox_mark_sending(db, b, T0 + 30, &e), 0);
-	assert_int_equal(db_outbox_set_state(db, b, OUTBOX_SENT, 1, 0, NULL,
-	    T0 + 31, &e), 0);
+	assert_int_equal(
+	    db_outbox_set_state(db, b, OUTBOX_SENT, 1, 0, NULL, T0 + 31, &e),
+	    0);
 	assert_int_equal(db_outbox_next_due(db, T0 + 31, &r, &msg, &e), 1);
 	assert_int_equal(r.id, c);
-	assert_int_equal(db_outbox_set_state(db, c, OUTBOX_CANCELLED, 0, 0,
-	    NULL, T0 + 32, &e), 0);
+	assert_int_equal(db_outbox_set_state(
+			     db, c, OUTBOX_CANCELLED, 0, 0, NULL, T0 + 32, &e),
+	    0);
 	assert_int_equal(db_outbox_next_due(db, T0 + 99, &r, &msg, &e), 0);
 	assert_int_equal(db_outbox_next_wakeup(db, &t, &e), 0);
 	assert_int_equal(t, T0 + 100);
@@ -411,16 +431,17 @@ test_state_transitions(void **state)
 	assert_int_equal(r.attempts, 1);
 	assert_int_equal(r.updated_at, T0 + 1);
 	/* Only once: a second claim finds it no longer queued. */
-	assert_int_equal(db_outbox_mark_sending(db, id, T0 + 2, &e),
-	    FC_ENOTFOUND);
-	assert_int_equal(db_outbox_mark_sending(db, 999, T0 + 2, &e),
-	    FC_ENOTFOUND);
+	assert_int_equal(
+	    db_outbox_mark_sending(db, id, T0 + 2, &e), FC_ENOTFOUND);
+	assert_int_equal(
+	    db_outbox_mark_sending(db, 999, T0 + 2, &e), FC_ENOTFOUND);
 
 	/* A temporary failure: back in the queue, error kept whole-ish. */
 	memset(long_error, 'e', sizeof(long_error) - 1);
 	long_error[sizeof(long_error) - 1] = '\0';
 	assert_int_equal(db_outbox_set_state(db, id, OUTBOX_QUEUED, 1, T0 + 60,
-	    long_error, T0 + 3, &e), 0);
+			     long_error, T0 + 3, &e),
+	    0);
 	r = get_row(db, id);
 	assert_int_equal(r.state, OUTBOX_QUEUED);
 	assert_int_equal(r.next_attempt_at, T0 + 60);
@@ -428,8 +449,8 @@ test_state_transitions(void **state)
 	assert_int_equal(r.sent_at, 0);
 
 	assert_int_equal(db_outbox_mark_sending(db, id, T0 + 60, &e), 0);
-	assert_int_equal(db_outbox_set_state(db, id, OUTBOX_SENT, 2, 0, "",
-	    T0 + 61, &e), 0);
+	assert_int_equal(
+	    db_outbox_set_state(db, id, OUTBOX_SENT, 2, 0, "", T0 + 61, &e), 0);
 	r = get_row(db, id);
 	assert_int_equal(r.state, OUTBOX_SENT);
 	assert_int_equal(r.attempts, 2);
@@ -437,10 +458,12 @@ test_state_transitions(void **state)
 	assert_int_equal(r.updated_at, T0 + 61);
 	assert_string_equal(r.last_error, "");
 
-	assert_int_equal(db_outbox_set_state(db, 999, OUTBOX_SENT, 1, 0, NULL,
-	    T0, &e), FC_ENOTFOUND);
-	assert_int_equal(db_outbox_set_state(db, id, (enum outbox_state)9, 1,
-	    0, NULL, T0, &e), FC_EINVAL);
+	assert_int_equal(
+	    db_outbox_set_state(db, 999, OUTBOX_SENT, 1, 0, NULL, T0, &e),
+	    FC_ENOTFOUND);
+	assert_int_equal(db_outbox_set_state(
+			     db, id, (enum outbox_state)9, 1, 0, NULL, T0, &e),
+	    FC_EINVAL);
 }
 
 static void
@@ -458,8 +481,8 @@ test_error_cut_keeps_utf8(void **state)
 		memcpy(text + i, "\xc3\xa9", 2);
 	text[i] = '\0';
 	assert_int_equal(db_outbox_mark_sending(db, id, T0, &e), 0);
-	assert_int_equal(db_outbox_set_state(db, id, OUTBOX_DEAD, 1, 0, text,
-	    T0, &e), 0);
+	assert_int_equal(
+	    db_outbox_set_state(db, id, OUTBOX_DEAD, 1, 0, text, T0, &e), 0);
 	r = get_row(db, id);
 	assert_int_equal(strlen(r.last_error) % 2, 0);
 	assert_true(strlen(r.last_error) >= DB_OUTBOX_ERROR_MAX - 1);
@@ -477,8 +500,8 @@ test_requeue_after_crash(void **state)
 
 	assert_int_equal(db_outbox_mark_sending(db, a, T0, &e), 0);
 	assert_int_equal(db_outbox_mark_sending(db, b, T0, &e), 0);
-	assert_int_equal(db_outbox_set_state(db, b, OUTBOX_SENT, 1, 0, NULL,
-	    T0, &e), 0);
+	assert_int_equal(
+	    db_outbox_set_state(db, b, OUTBOX_SENT, 1, 0, NULL, T0, &e), 0);
 	assert_int_equal(db_outbox_mark_sending(db, c, T0, &e), 0);
 	assert_int_equal(db_outbox_next_due(db, T0 + 500, &r, &msg, &e), 0);
 
@@ -509,14 +532,15 @@ test_retry_dead(void **state)
 	assert_int_equal(db_outbox_mark_sending(db, a, T0 + 10, &e), 0);
 	assert_int_equal(db_outbox_mark_sending(db, b, T0 + 10, &e), 0);
 	assert_int_equal(db_outbox_set_state(db, a, OUTBOX_DEAD, 3, 0,
-	    "550 no such user", T0 + 10, &e), 0);
-	assert_int_equal(db_outbox_set_state(db, b, OUTBOX_DEAD, 5, 0,
-	    "timeout", T0 + 10, &e), 0);
+			     "550 no such user", T0 + 10, &e),
+	    0);
+	assert_int_equal(db_outbox_set_state(
+			     db, b, OUTBOX_DEAD, 5, 0, "timeout", T0 + 10, &e),
+	    0);
 
 	assert_int_equal(db_outbox_retry(db, c, T0 + 20, &e), FC_EINVAL);
 	assert_non_null(strstr(e.msg, "queued"));
-	assert_int_equal(db_outbox_retry(db, 12345, T0 + 20, &e),
-	    FC_ENOTFOUND);
+	assert_int_equal(db_outbox_retry(db, 12345, T0 + 20, &e), FC_ENOTFOUND);
 	assert_int_equal(db_outbox_retry(db, a, T0 + 20, &e), 0);
 	r = get_row(db, a);
 	assert_int_equal(r.state, OUTBOX_QUEUED);
@@ -534,7 +558,7 @@ test_retry_dead(void **state)
 	assert_int_equal(db_outbox_retry_dead(db, T0 + 40, &n, &e), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(db_outbox_next_wakeup(db, &t, &e), 0);
-	assert_int_equal(t, T0);	/* c, never tried */
+	assert_int_equal(t, T0); /* c, never tried */
 }
 
 struct listing {
@@ -572,29 +596,30 @@ test_foreach(void **state)
 	int calls = 0;
 
 	assert_int_equal(db_outbox_mark_sending(db, b, T0 + 5, &e), 0);
-	assert_int_equal(db_outbox_set_state(db, b, OUTBOX_DEAD, 1, 0, "x",
-	    T0 + 5, &e), 0);
+	assert_int_equal(
+	    db_outbox_set_state(db, b, OUTBOX_DEAD, 1, 0, "x", T0 + 5, &e), 0);
 	assert_int_equal(db_outbox_foreach(db, -1, list_ids, &l, &e), 0);
 	assert_int_equal(l.n, 3);
-	assert_int_equal(l.ids[0], c);	/* newest first */
+	assert_int_equal(l.ids[0], c); /* newest first */
 	assert_int_equal(l.ids[1], b);
 	assert_int_equal(l.ids[2], a);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(db_outbox_foreach(db, OUTBOX_DEAD, list_ids, &l, &e),
-	    0);
+	assert_int_equal(
+	    db_outbox_foreach(db, OUTBOX_DEAD, list_ids, &l, &e), 0);
 	assert_int_equal(l.n, 1);
 	assert_int_equal(l.ids[0], b);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(db_outbox_foreach(db, OUTBOX_SENT, list_ids, &l, &e),
-	    0);
+	assert_int_equal(
+	    db_outbox_foreach(db, OUTBOX_SENT, list_ids, &l, &e), 0);
 	assert_int_equal(l.n, 0);
 
-	assert_int_equal(db_outbox_foreach(db, -1, stop_at_first, &calls, &e),
-	    7);
+	assert_int_equal(
+	    db_outbox_foreach(db, -1, stop_at_first, &calls, &e), 7);
 	assert_int_equal(calls, 1);
-	assert_int_equal(db_outbox_foreach(db, OUTBOX_STATE_COUNT, list_ids,
-	    &l, &e), FC_EINVAL);
+	assert_int_equal(
+	    db_outbox_foreach(db, OUTBOX_STATE_COUNT, list_ids, &l, &e),
+	    FC_EINVAL);
 }
 
 #define DB_TEST(f) cmocka_unit_test_setup_teardown(f, db_setup, db_teardown)
@@ -603,21 +628,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_transitions_all_pairs),
-		cmocka_unit_test(test_policy_from_conf),
-		cmocka_unit_test(test_backoff_doubles_and_caps),
-		cmocka_unit_test(test_backoff_jitter),
-		cmocka_unit_test(test_backoff_extremes),
-		cmocka_unit_test(test_after_failure),
-		DB_TEST(test_enqueue_twice),
-		DB_TEST(test_enqueue_refuses_bad_input),
-		DB_TEST(test_next_due_order_and_time),
-		DB_TEST(test_state_transitions),
-		DB_TEST(test_error_cut_keeps_utf8),
-		DB_TEST(test_requeue_after_crash),
-		DB_TEST(test_retry_dead),
-		DB_TEST(test_foreach),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_transitions_all_pairs),
+	    cmocka_unit_test(test_policy_from_conf),
+	    cmocka_unit_test(test_backoff_doubles_and_caps),
+	    cmocka_unit_test(test_backoff_jitter),
+	    cmocka_unit_test(test_backoff_extremes),
+	    cmocka_unit_test(test_after_failure),
+	    DB_TEST(test_enqueue_twice),
+	    DB_TEST(test_enqueue_refuses_bad_input),
+	    DB_TEST(test_next_due_order_and_time),
+	    DB_TEST(test_state_transitions),
+	    DB_TEST(test_error_cut_keeps_utf8),
+	    DB_TEST(test_requeue_after_crash),
+	    DB_TEST(test_retry_dead),
+	    DB_TEST(test_foreach),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,8 +41,8 @@ remove_tmpdir(void **state)
 
 /* Write text to tmpdir/name with mode; the full path into path. */
 static void
-write_file(const char *name, const char *text, mode_t mode, char *path,
-	   size_t size)
+write_file(
+    const char *name, const char *text, mode_t mode, char *path, size_t size)
 {
 	FILE *f;
 
@@ -57,7 +57,7 @@ write_file(const char *name, const char *text, mode_t mode, char *path,
 /* Read the password of a file written with mode; 0 or the error. */
 static int
 password_of(const char *text, mode_t mode, char *buf, size_t size,
-	    struct fc_error *e, char *path, size_t pathsize)
+    struct fc_error *e, char *path, size_t pathsize)
 {
 	write_file("smtp-password", text, mode, path, pathsize);
 	return password_read(path, buf, size, e);
@@ -72,49 +72,67 @@ test_password(void **state)
 	(void)state;
 	unsetenv("CREDENTIALS_DIRECTORY");
 	assert_int_equal(password_of("s3cret\r\n", 0600, buf, sizeof(buf), &e,
-	    path, sizeof(path)), 0);
+			     path, sizeof(path)),
+	    0);
 	assert_string_equal(buf, "s3cret");
-	assert_int_equal(password_of("s3cret", 0400, buf, sizeof(buf), &e,
-	    path, sizeof(path)), 0);
+	assert_int_equal(password_of("s3cret", 0400, buf, sizeof(buf), &e, path,
+			     sizeof(path)),
+	    0);
 	assert_string_equal(buf, "s3cret");
 
 	assert_int_equal(password_of("s3cret\n", 0640, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EPERM);
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s: readable by group or "
-	    "others (mode 0640); run: chmod 600 %s", path, path), 0);
+			     path, sizeof(path)),
+	    FC_EPERM);
+	assert_int_equal(xsnprintf(want, sizeof(want),
+			     "%s: readable by group or "
+			     "others (mode 0640); run: chmod 600 %s",
+			     path, path),
+	    0);
 	assert_string_equal(e.msg, want);
 	assert_string_equal(buf, "");
 	assert_int_equal(password_of("s3cret\n", 0644, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EPERM);
+			     path, sizeof(path)),
+	    FC_EPERM);
 	assert_int_equal(password_of("s3cret\n", 0602, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EPERM);
-	assert_int_equal(xsnprintf(want, sizeof(want), "%s: writable by group or "
-	    "others (mode 0602); run: chmod 600 %s", path, path), 0);
+			     path, sizeof(path)),
+	    FC_EPERM);
+	assert_int_equal(xsnprintf(want, sizeof(want),
+			     "%s: writable by group or "
+			     "others (mode 0602); run: chmod 600 %s",
+			     path, path),
+	    0);
 	assert_string_equal(e.msg, want);
 
-	assert_int_equal(password_of("\n", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), FC_EINVAL);
+	assert_int_equal(
+	    password_of("\n", 0600, buf, sizeof(buf), &e, path, sizeof(path)),
+	    FC_EINVAL);
 	assert_non_null(strstr(e.msg, ": is empty"));
-	assert_int_equal(password_of("", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), FC_EINVAL);
+	assert_int_equal(
+	    password_of("", 0600, buf, sizeof(buf), &e, path, sizeof(path)),
+	    FC_EINVAL);
 	assert_int_equal(password_of("one\ntwo\n", 0600, buf, sizeof(buf), &e,
-	    path, sizeof(path)), FC_EINVAL);
+			     path, sizeof(path)),
+	    FC_EINVAL);
 	assert_non_null(strstr(e.msg, "more than one line"));
 	/* 63 bytes fit in 64, 64 do not. */
-	assert_int_equal(password_of("123456789012345678901234567890123456789012"
-	    "345678901234567890123\r\n", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), 0);
+	assert_int_equal(
+	    password_of("123456789012345678901234567890123456789012"
+			"345678901234567890123\r\n",
+		0600, buf, sizeof(buf), &e, path, sizeof(path)),
+	    0);
 	assert_int_equal(strlen(buf), 63);
-	assert_int_equal(password_of("123456789012345678901234567890123456789012"
-	    "3456789012345678901234", 0600, buf, sizeof(buf), &e, path,
-	    sizeof(path)), FC_EINVAL);
+	assert_int_equal(
+	    password_of("123456789012345678901234567890123456789012"
+			"3456789012345678901234",
+		0600, buf, sizeof(buf), &e, path, sizeof(path)),
+	    FC_EINVAL);
 	assert_non_null(strstr(e.msg, "longer than 63 bytes"));
 
 	/* Missing file: no input. */
 	assert_int_equal(password_read("/nonexistent/pw", buf, sizeof(buf), &e),
 	    FC_ENOINPUT);
-	assert_string_equal(e.msg,
-	    "/nonexistent/pw: cannot open: No such file or directory");
+	assert_string_equal(
+	    e.msg, "/nonexistent/pw: cannot open: No such file or directory");
 
 	/* No file and no credential: no password, no AUTH. */
 	buf[0] = 'x';
@@ -149,7 +167,8 @@ test_password_not_owned(void **state)
 		skip();
 	unsetenv("CREDENTIALS_DIRECTORY");
 	assert_int_equal(password_of("s3cret\n", 0600, buf, sizeof(buf), &e,
-	    path, sizeof(path)), 0);
+			     path, sizeof(path)),
+	    0);
 	assert_int_equal(chown(path, 65534, 65534), 0);
 	assert_int_equal(password_read(path, buf, sizeof(buf), &e), FC_EPERM);
 	assert_non_null(strstr(e.msg, "owned by uid 65534"));
@@ -178,8 +197,8 @@ test_password_not_a_file(void **state)
 	assert_non_null(strstr(e.msg, "not a regular file (a FIFO)"));
 	assert_string_equal(buf, "");
 
-	assert_int_equal(password_read("/dev/null", buf, sizeof(buf), &e),
-	    FC_EINVAL);
+	assert_int_equal(
+	    password_read("/dev/null", buf, sizeof(buf), &e), FC_EINVAL);
 	assert_non_null(strstr(e.msg, "(a device)"));
 
 	write_file("good", "s3cret\n", 0600, path, sizeof(path));
@@ -195,9 +214,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_password),
-		cmocka_unit_test(test_password_not_owned),
-		cmocka_unit_test(test_password_not_a_file),
+	    cmocka_unit_test(test_password),
+	    cmocka_unit_test(test_password_not_owned),
+	    cmocka_unit_test(test_password_not_a_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);

@@ -23,7 +23,7 @@
 
 /* Wednesday 2026-03-04, after the 09:00 send time. */
 #define NOW fx_utc(2026, 3, 4, 10, 0)
-#define DAY(n) (NOW + (int64_t)(n) * SECS_PER_DAY)
+#define DAY(n) (NOW + (int64_t)(n)*SECS_PER_DAY)
 
 static fc_day
 today(void)
@@ -73,24 +73,28 @@ test_listing(void **state)
 	char b[512];
 	fc_day t = today();
 	static const char *const order[] = {
-		"FXR-003", "FXR-002", "FXR-001", "FXR-005", NULL,
+	    "FXR-003",
+	    "FXR-002",
+	    "FXR-001",
+	    "FXR-005",
+	    NULL,
 	};
 
 	(void)state;
 	cw1 = fx_caseworker(fx, CW1, "");
 	cw2 = fx_caseworker(fx, CW2, "");
-	fx_family(fx, "FXR-001", cw1, t);		/* due today */
-	fx_family(fx, "FXR-002", cw1, t - 3);		/* overdue 3 */
-	fx_family(fx, "FXR-003", cw1, t - 10);		/* overdue 10 */
-	fx_family(fx, "FXR-004", cw1, t + 5);		/* not yet */
+	fx_family(fx, "FXR-001", cw1, t);      /* due today */
+	fx_family(fx, "FXR-002", cw1, t - 3);  /* overdue 3 */
+	fx_family(fx, "FXR-003", cw1, t - 10); /* overdue 10 */
+	fx_family(fx, "FXR-004", cw1, t + 5);  /* not yet */
 	fx_family(fx, "FXR-005", cw1, t - 20);
-	fx_status(fx, "FXR-005", FAMILY_PAUSED, t - 1);	/* review due */
+	fx_status(fx, "FXR-005", FAMILY_PAUSED, t - 1); /* review due */
 	fx_family(fx, "FXR-006", cw1, t - 20);
 	fx_status(fx, "FXR-006", FAMILY_PAUSED, DAY_NONE);
 	fx_family(fx, "FXR-007", cw1, t - 20);
 	fx_status(fx, "FXR-007", FAMILY_CLOSED, DAY_NONE);
 	held = fx_family(fx, "FXR-008", cw1, t - 5);
-	fx_contact(fx, held, DAY(-1), OUTCOME_ATTEMPTED);	/* held */
+	fx_contact(fx, held, DAY(-1), OUTCOME_ATTEMPTED); /* held */
 	fx_family(fx, "FXR-900", cw2, t - 1);
 
 	pass(fx, NOW, &st);
@@ -106,7 +110,8 @@ test_listing(void **state)
 	assert_string_equal(rem->key, "reminder:1:2026-03-04");
 	assert_false(rem->created);
 	assert_int_equal(rem->nfamilies, 4);
-	assert_string_equal(rem->subject, "Reminder: 3 families to contact, "
+	assert_string_equal(rem->subject,
+	    "Reminder: 3 families to contact, "
 	    "2 overdue, 1 pause to review");
 	if (!fx_in_order(rem->text, order))
 		fail_msg("not most overdue first:\n%s", rem->text);
@@ -116,7 +121,8 @@ test_listing(void **state)
 	assert_null(strstr(rem->text, "FXR-008"));
 	assert_null(strstr(rem->text, "FXR-900"));
 	block(rem->text, "FXR-003", b, sizeof(b));
-	assert_non_null(strstr(b, "Overdue by 10 days (due 2026-02-22); the "
+	assert_non_null(strstr(b,
+	    "Overdue by 10 days (due 2026-02-22); the "
 	    "coordinators have been told"));
 	block(rem->text, "FXR-002", b, sizeof(b));
 	assert_non_null(strstr(b, "Overdue by 3 days (due 2026-03-01)\n"));
@@ -128,7 +134,8 @@ test_listing(void **state)
 	esc = fx_find(fx, OUTBOX_ESCALATION, 0);
 	assert_string_equal(esc->recipient, FX_COORD);
 	assert_int_equal(esc->nfamilies, 1);
-	assert_string_equal(esc->subject, "Escalation: 1 family overdue by 7 "
+	assert_string_equal(esc->subject,
+	    "Escalation: 1 family overdue by 7 "
 	    "days or more");
 	assert_non_null(strstr(esc->text, "in the care of\n" CW1 "\n"));
 	assert_non_null(strstr(esc->text, "FXR-003"));
@@ -138,7 +145,8 @@ test_listing(void **state)
 
 	rem = fx_find(fx, OUTBOX_REMINDER, 1);
 	assert_string_equal(rem->recipient, CW2);
-	assert_string_equal(rem->subject, "Reminder: 1 family to contact, "
+	assert_string_equal(rem->subject,
+	    "Reminder: 1 family to contact, "
 	    "1 overdue");
 
 	/* Dry records nothing: the same run is owed again. */
@@ -196,22 +204,24 @@ test_escalate_once(void **state)
 	pass(fx, DAY(3), &st);
 	assert_int_equal(st.reminders, 1);
 	assert_int_equal(st.escalations, 0);
-	assert_non_null(strstr(fx->msgs[0].text, "the coordinators have been "
+	assert_non_null(strstr(fx->msgs[0].text,
+	    "the coordinators have been "
 	    "told"));
 
 	/* Reached: due 14 days later, escalated 7 days after that. */
 	fx_contact(fx, fam, DAY(3) + 3600, OUTCOME_REACHED);
 	pass(fx, DAY(23), &st);
 	assert_int_equal(st.escalations, 0);
-	assert_int_equal(st.reminders, 1);	/* overdue 6 */
+	assert_int_equal(st.reminders, 1); /* overdue 6 */
 	pass(fx, DAY(24), &st);
 	assert_int_equal(st.escalations, 1);
-	assert_int_equal(st.reminders, 0);	/* listed yesterday */
-	assert_non_null(strstr(fx->msgs[0].text, "Overdue by 7 days (due "
+	assert_int_equal(st.reminders, 0); /* listed yesterday */
+	assert_non_null(strstr(fx->msgs[0].text,
+	    "Overdue by 7 days (due "
 	    "2026-03-21)"));
 
-	assert_int_equal(db_outbox_foreach(fx->db, -1, count_kind, kinds, &e),
-	    0);
+	assert_int_equal(
+	    db_outbox_foreach(fx->db, -1, count_kind, kinds, &e), 0);
 	assert_int_equal(kinds[OUTBOX_ESCALATION], 2);
 	assert_int_equal(kinds[OUTBOX_REMINDER], 3);
 	fx_free(fx);
@@ -234,12 +244,13 @@ message_id(const char *msg, char *buf, size_t size)
 
 static void
 recheck(struct fx *fx, const struct outbox_row *row, struct strbuf *msg,
-	int64_t now, bool *cancel, int *dropped)
+    int64_t now, bool *cancel, int *dropped)
 {
 	struct fc_error e = {0};
 
-	if (db_begin(fx->db, &e) < 0 || remind_recheck(&fx->en, row, msg, now,
-	    cancel, dropped, &e) < 0 || db_commit(fx->db, &e) < 0)
+	if (db_begin(fx->db, &e) < 0 ||
+	    remind_recheck(&fx->en, row, msg, now, cancel, dropped, &e) < 0 ||
+	    db_commit(fx->db, &e) < 0)
 		fail_msg("recheck: %s", e.msg);
 }
 
@@ -267,8 +278,8 @@ test_recheck(void **state)
 	b = fx_family(fx, "FXR-021", cw, today() - 1);
 	pass(fx, NOW, &st);
 	assert_int_equal(st.reminders, 1);
-	assert_int_equal(db_outbox_next_due(fx->db, NOW + 60, &row, &msg, &e),
-	    1);
+	assert_int_equal(
+	    db_outbox_next_due(fx->db, NOW + 60, &row, &msg, &e), 1);
 	assert_int_equal(row.kind, OUTBOX_REMINDER);
 	message_id(msg.s, id1, sizeof(id1));
 
@@ -284,13 +295,14 @@ test_recheck(void **state)
 	assert_int_equal(dropped, 1);
 	assert_null(strstr(msg.s, "FXR-020"));
 	assert_non_null(strstr(msg.s, "FXR-021"));
-	assert_non_null(strstr(msg.s, "Subject: Reminder: 1 family to contact, "
+	assert_non_null(strstr(msg.s,
+	    "Subject: Reminder: 1 family to contact, "
 	    "1 overdue\r\n"));
 	message_id(msg.s, id2, sizeof(id2));
 	assert_string_equal(id1, id2);
 	/* What is stored is what is sent. */
-	assert_int_equal(db_outbox_next_due(fx->db, NOW + 240, &row, &msg, &e),
-	    1);
+	assert_int_equal(
+	    db_outbox_next_due(fx->db, NOW + 240, &row, &msg, &e), 1);
 	assert_null(strstr(msg.s, "FXR-020"));
 
 	fx_contact(fx, b, NOW + 300, OUTCOME_ATTEMPTED);
@@ -320,8 +332,8 @@ test_recheck_escalation(void **state)
 	pass(fx, NOW, &st);
 	assert_int_equal(st.escalations, 1);
 	/* The escalation was queued first. */
-	assert_int_equal(db_outbox_next_due(fx->db, NOW + 60, &row, &msg, &e),
-	    1);
+	assert_int_equal(
+	    db_outbox_next_due(fx->db, NOW + 60, &row, &msg, &e), 1);
 	assert_int_equal(row.kind, OUTBOX_ESCALATION);
 	fx_status(fx, "FXR-030", FAMILY_PAUSED, today() + 30);
 	recheck(fx, &row, &msg, NOW + 60, &cancel, &dropped);
@@ -335,10 +347,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_listing),
-		cmocka_unit_test(test_escalate_once),
-		cmocka_unit_test(test_recheck),
-		cmocka_unit_test(test_recheck_escalation),
+	    cmocka_unit_test(test_listing),
+	    cmocka_unit_test(test_escalate_once),
+	    cmocka_unit_test(test_recheck),
+	    cmocka_unit_test(test_recheck_escalation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,14 +30,14 @@ static int lookups;
 struct known {
 	const char *ref;
 	int64_t id;
-	int y, m, d;		/* registered */
+	int y, m, d; /* registered */
 };
 
 /* The key owner's families; FXD-900 belongs to someone else. */
 static const struct known known[] = {
-	{ "FXD-042", 42, 2026, 1, 10 },
-	{ "FXD-017", 17, 2026, 11, 30 },
-	{ "KLN-7", 7, 2025, 6, 1 },
+    {"FXD-042", 42, 2026, 1, 10},
+    {"FXD-017", 17, 2026, 11, 30},
+    {"KLN-7", 7, 2025, 6, 1},
 };
 
 static int
@@ -51,14 +51,16 @@ lookup(void *ctx, const char *ref, struct reply_family *out, struct fc_error *e)
 			continue;
 		out->id = known[i].id;
 		xstrlcpy(out->ref, known[i].ref, sizeof(out->ref));
-		out->registered_day = day_from_civil(known[i].y, known[i].m, known[i].d);
+		out->registered_day =
+		    day_from_civil(known[i].y, known[i].m, known[i].d);
 		return 0;
 	}
 	return FC_ENOTFOUND;
 }
 
 static int
-failing_lookup(void *ctx, const char *ref, struct reply_family *out, struct fc_error *e)
+failing_lookup(
+    void *ctx, const char *ref, struct reply_family *out, struct fc_error *e)
 {
 	(void)ctx;
 	(void)ref;
@@ -69,7 +71,8 @@ failing_lookup(void *ctx, const char *ref, struct reply_family *out, struct fc_e
 static void
 read_text(const char *text, struct reply_result *r)
 {
-	struct reply_input in = { text, strlen(text), ZONE, now_utc, written_utc, lookup, NULL };
+	struct reply_input in = {
+	    text, strlen(text), ZONE, now_utc, written_utc, lookup, NULL};
 	struct fc_error e = {0};
 
 	assert_int_equal(reply_read(&in, r, &e), 0);
@@ -87,8 +90,8 @@ one(const char *text, struct reply_result *r)
 {
 	read_text(text, r);
 	if (r->nproblem > 0)
-		fail_msg("unexpected problem on line %zu: %s", r->problem[0].line,
-			 r->problem[0].why);
+		fail_msg("unexpected problem on line %zu: %s",
+		    r->problem[0].line, r->problem[0].why);
 	assert_int_equal(r->ncmd, 1);
 	return &r->cmd[0];
 }
@@ -105,7 +108,8 @@ refused(const char *text, size_t line, const char *why)
 	assert_true(r.nproblem >= 1);
 	assert_int_equal(r.problem[0].line, line);
 	if (strstr(r.problem[0].why, why) == NULL)
-		fail_msg("problem \"%s\" does not say \"%s\"", r.problem[0].why, why);
+		fail_msg("problem \"%s\" does not say \"%s\"", r.problem[0].why,
+		    why);
 	reply_result_free(&r);
 }
 
@@ -117,8 +121,8 @@ nothing(const char *text)
 
 	read_text(text, &r);
 	if (r.nproblem > 0)
-		fail_msg("unexpected problem on line %zu: %s", r.problem[0].line,
-			 r.problem[0].why);
+		fail_msg("unexpected problem on line %zu: %s",
+		    r.problem[0].line, r.problem[0].why);
 	assert_int_equal(r.ncmd, 0);
 	reply_result_free(&r);
 }
@@ -141,7 +145,9 @@ test_examples_from_the_issue(void **state)
 	assert_int_equal(c->line, 1);
 	reply_result_free(&r);
 
-	c = one("fxd-017 attempted video yesterday -- line cut after a minute\n", &r);
+	c = one(
+	    "fxd-017 attempted video yesterday -- line cut after a minute\n",
+	    &r);
 	assert_int_equal(c->family_id, 17);
 	assert_string_equal(c->ref, "FXD-017");
 	assert_int_equal(c->outcome, OUTCOME_ATTEMPTED);
@@ -194,7 +200,8 @@ test_several_commands_among_prose(void **state)
 		  "FXD-017 reached email\r\n"
 		  "\r\n"
 		  "Thanks, talk soon\r\n"
-		  "Sam\r\n", &r);
+		  "Sam\r\n",
+	    &r);
 	assert_int_equal(r.nproblem, 0);
 	assert_int_equal(r.ncmd, 3);
 	assert_int_equal(r.cmd[0].line, 4);
@@ -235,13 +242,18 @@ test_wrong_lines(void **state)
 	refused("FXD-042 reached reached\n", 1, "two outcomes");
 	refused("FXD-042 reached phone video\n", 1, "two channels");
 	refused("FXD-042 reached today yesterday\n", 1, "two days");
-	refused("FXD-900 reached phone\n", 1, "\"FXD-900\" is not a family in your care");
-	refused("FXD-042 reached 2026-12-05\n", 1, "2026-12-05 is in the future");
+	refused("FXD-900 reached phone\n", 1,
+	    "\"FXD-900\" is not a family in your care");
+	refused(
+	    "FXD-042 reached 2026-12-05\n", 1, "2026-12-05 is in the future");
 	refused("FXD-042 reached 2026-01-09\n", 1,
-		"2026-01-09 is before the family was registered (2026-01-10)");
-	refused("FXD-042 reached 2026-02-30\n", 1, "unknown word \"2026-02-30\"");
-	refused("FXD-042 reached -- bad \x01 note\n", 1, "the note is not plain UTF-8");
-	refused("FXD-042 reached -- \xff\xfe\n", 1, "the note is not plain UTF-8");
+	    "2026-01-09 is before the family was registered (2026-01-10)");
+	refused(
+	    "FXD-042 reached 2026-02-30\n", 1, "unknown word \"2026-02-30\"");
+	refused("FXD-042 reached -- bad \x01 note\n", 1,
+	    "the note is not plain UTF-8");
+	refused(
+	    "FXD-042 reached -- \xff\xfe\n", 1, "the note is not plain UTF-8");
 }
 
 static void
@@ -253,7 +265,8 @@ test_all_or_nothing(void **state)
 	read_text("FXD-042 reached phone\n"
 		  "FXD-017 reached telegraph\n"
 		  "KLN-7 attempted\n"
-		  "FXD-999 reached\n", &r);
+		  "FXD-999 reached\n",
+	    &r);
 	assert_int_equal(r.ncmd, 0);
 	assert_null(r.cmd);
 	assert_int_equal(r.nproblem, 2);
@@ -326,12 +339,15 @@ cut_at(const char *quote)
 	struct reply_result r;
 	struct strbuf b = {0};
 
-	sb_printf(&b, "FXD-042 reached phone\n\n%s\nFXD-017 reached video\n"
-		  "KLN-7 attempted nonsense\n", quote);
+	sb_printf(&b,
+	    "FXD-042 reached phone\n\n%s\nFXD-017 reached video\n"
+	    "KLN-7 attempted nonsense\n",
+	    quote);
 	read_text(b.s, &r);
 	if (r.ncmd != 1 || r.nproblem != 0 || r.stop_line != 3)
-		fail_msg("quote marker not seen: %s (ncmd %zu, nproblem %zu, stop %zu)",
-			 quote, r.ncmd, r.nproblem, r.stop_line);
+		fail_msg(
+		    "quote marker not seen: %s (ncmd %zu, nproblem %zu, stop %zu)",
+		    quote, r.ncmd, r.nproblem, r.stop_line);
 	assert_int_equal(r.lines_read, 2);
 	reply_result_free(&r);
 	sb_free(&b);
@@ -344,24 +360,33 @@ test_quote_cut_markers(void **state)
 	cut_at("> FXD-017 reached video");
 	cut_at("   > quoted after blanks");
 	cut_at(">");
-	cut_at("On Fri, Dec 4, 2026 at 10:12 AM Reminders <reminders+k1@example.org> wrote:");
-	cut_at("On 4 Dec 2026, at 10:12, Reminders <reminders@example.org> wrote:");
+	cut_at(
+	    "On Fri, Dec 4, 2026 at 10:12 AM Reminders <reminders+k1@example.org> wrote:");
+	cut_at(
+	    "On 4 Dec 2026, at 10:12, Reminders <reminders@example.org> wrote:");
 	cut_at("On 04/12/2026 10:12, Reminders wrote:");
 	/* German: Gmail, Thunderbird, Apple Mail. */
-	cut_at("Am Fr., 4. Dez. 2026 um 10:12 Uhr schrieb Reminders <reminders@example.org>:");
+	cut_at(
+	    "Am Fr., 4. Dez. 2026 um 10:12 Uhr schrieb Reminders <reminders@example.org>:");
 	cut_at("Am 04.12.26 um 10:12 schrieb Reminders:");
-	cut_at("Am 04.12.2026 um 10:12 schrieb Reminders <reminders@example.org>:");
+	cut_at(
+	    "Am 04.12.2026 um 10:12 schrieb Reminders <reminders@example.org>:");
 	/* Turkish: Gmail, Thunderbird. */
-	cut_at("Reminders <reminders@example.org>, 4 Ara 2026 Cum, 10:12 tarihinde şunu yazdı:");
+	cut_at(
+	    "Reminders <reminders@example.org>, 4 Ara 2026 Cum, 10:12 tarihinde şunu yazdı:");
 	cut_at("4.12.2026 10:12 tarihinde Reminders yazdı:");
 	/* French: Gmail, Thunderbird. */
-	cut_at("Le ven. 4 déc. 2026 à 10:12, Reminders <reminders@example.org> a écrit :");
+	cut_at(
+	    "Le ven. 4 déc. 2026 à 10:12, Reminders <reminders@example.org> a écrit :");
 	cut_at("Le 04/12/2026 à 10:12, Reminders a écrit :");
 	/* Spanish Gmail. */
-	cut_at("El vie, 4 dic 2026 a las 10:12, Reminders (<reminders@example.org>) escribió:");
+	cut_at(
+	    "El vie, 4 dic 2026 a las 10:12, Reminders (<reminders@example.org>) escribió:");
 	/* Arabic Gmail, with its bidi embedding marks. */
-	cut_at("\xE2\x80\xAB" "في الجمعة، 4 ديسمبر 2026 في 10:12 ص Reminders <reminders@example.org> كتب:"
-	       "\xE2\x80\xAC");
+	cut_at(
+	    "\xE2\x80\xAB"
+	    "في الجمعة، 4 ديسمبر 2026 في 10:12 ص Reminders <reminders@example.org> كتب:"
+	    "\xE2\x80\xAC");
 	cut_at("في الجمعة، 4 ديسمبر 2026 Reminders كتب:");
 	/* Separators. */
 	cut_at("-----Original Message-----");
@@ -374,11 +399,16 @@ test_quote_cut_markers(void **state)
 	cut_at(REPLY_MARKER_LINE);
 	cut_at("FAMCONTACTD: anything after it");
 	/* Outlook header blocks. */
-	cut_at("From: Reminders <reminders@example.org>\nSent: Friday, December 4, 2026 10:12 AM");
-	cut_at("Von: Reminders <reminders@example.org>\nGesendet: Freitag, 4. Dezember 2026 10:12");
-	cut_at("De : Reminders <reminders@example.org>\nEnvoyé : vendredi 4 décembre 2026 10:12");
-	cut_at("Kimden: Reminders <reminders@example.org>\nGönderildi: 4 Aralık 2026 Cuma 10:12");
-	cut_at("From: Reminders <reminders@example.org>\n\nDate: Friday, December 4, 2026");
+	cut_at(
+	    "From: Reminders <reminders@example.org>\nSent: Friday, December 4, 2026 10:12 AM");
+	cut_at(
+	    "Von: Reminders <reminders@example.org>\nGesendet: Freitag, 4. Dezember 2026 10:12");
+	cut_at(
+	    "De : Reminders <reminders@example.org>\nEnvoyé : vendredi 4 décembre 2026 10:12");
+	cut_at(
+	    "Kimden: Reminders <reminders@example.org>\nGönderildi: 4 Aralık 2026 Cuma 10:12");
+	cut_at(
+	    "From: Reminders <reminders@example.org>\n\nDate: Friday, December 4, 2026");
 }
 
 static void
@@ -388,10 +418,12 @@ test_wrapped_reply_headers(void **state)
 	/* Gmail wraps a long header line; the first half is the marker. */
 	cut_at("On Fri, Dec 4, 2026 at 10:12 AM Famcontact Reminders <\n"
 	       "reminders+AbCdEfGhIjKlMnOpQrStUv@example.org> wrote:");
-	cut_at("Reminders <reminders@example.org>, 4 Ara 2026 Cum, 10:12 tarihinde şunu\n"
-	       "yazdı:");
-	cut_at("Am Fr., 4. Dez. 2026 um 10:12 Uhr schrieb Famcontact Reminders\n"
-	       "<reminders@example.org>:");
+	cut_at(
+	    "Reminders <reminders@example.org>, 4 Ara 2026 Cum, 10:12 tarihinde şunu\n"
+	    "yazdı:");
+	cut_at(
+	    "Am Fr., 4. Dez. 2026 um 10:12 Uhr schrieb Famcontact Reminders\n"
+	    "<reminders@example.org>:");
 }
 
 static void
@@ -406,7 +438,8 @@ test_not_markers(void **state)
 		  "---\n"
 		  "-- x\n"
 		  "On Monday I called everybody\n"
-		  "FXD-042 reached phone\n", &r);
+		  "FXD-042 reached phone\n",
+	    &r);
 	assert_int_equal(r.stop_line, 0);
 	assert_int_equal(r.ncmd, 1);
 	assert_int_equal(r.lines_read, 6);
@@ -417,19 +450,19 @@ test_not_markers(void **state)
 static void
 test_quoted_reminder_without_marks_logs_nothing(void **state)
 {
-	static const char reminder[] =
-		REPLY_MARKER_LINE "\n"
-		"Contacts due: 2 overdue, 1 due this week\n"
-		"\n"
-		"Overdue\n"
-		"  FXD-042  overdue since 2026-11-20  last: reached by phone 2026-10-20\n"
-		"  KLN-7    overdue since 2026-11-28  last: attempted by video\n"
-		"\n"
-		"To log a contact, reply with one line per family, for example:\n"
-		"    FXD-042 reached phone yesterday -- a note\n"
-		"\n"
-		"-- \n"
-		"famcontactd, Campaign office\n";
+	static const char reminder[] = REPLY_MARKER_LINE
+	    "\n"
+	    "Contacts due: 2 overdue, 1 due this week\n"
+	    "\n"
+	    "Overdue\n"
+	    "  FXD-042  overdue since 2026-11-20  last: reached by phone 2026-10-20\n"
+	    "  KLN-7    overdue since 2026-11-28  last: attempted by video\n"
+	    "\n"
+	    "To log a contact, reply with one line per family, for example:\n"
+	    "    FXD-042 reached phone yesterday -- a note\n"
+	    "\n"
+	    "-- \n"
+	    "famcontactd, Campaign office\n";
 	struct reply_result r;
 	struct strbuf b = {0};
 
@@ -448,15 +481,17 @@ test_quoted_reminder_without_marks_logs_nothing(void **state)
 	assert_int_equal(r.nproblem, 0);
 	reply_result_free(&r);
 	/* A client that drops leading blanks: refused, never logged. */
-	refused("FXD-042 overdue since 2026-11-20 last: reached by phone 2026-10-20\n", 1,
-		"unknown word \"overdue\"");
+	refused(
+	    "FXD-042 overdue since 2026-11-20 last: reached by phone 2026-10-20\n",
+	    1, "unknown word \"overdue\"");
 	sb_free(&b);
 }
 
 static void
 test_lookup_error_ends_reading(void **state)
 {
-	struct reply_input in = { "FXD-042 reached\n", 16, ZONE, 0, 0, failing_lookup, NULL };
+	struct reply_input in = {
+	    "FXD-042 reached\n", 16, ZONE, 0, 0, failing_lookup, NULL};
 	struct reply_result r;
 	struct fc_error e = {0};
 
@@ -502,7 +537,8 @@ static void
 test_nul_and_no_final_newline(void **state)
 {
 	static const char text[] = "FXD-042 reached\0 phone\nKLN-7 attempted";
-	struct reply_input in = { text, sizeof(text) - 1, ZONE, 0, 0, lookup, NULL };
+	struct reply_input in = {
+	    text, sizeof(text) - 1, ZONE, 0, 0, lookup, NULL};
 	struct reply_result r;
 
 	(void)state;
@@ -519,23 +555,23 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_examples_from_the_issue),
-		cmocka_unit_test(test_words_in_any_order_and_case),
-		cmocka_unit_test(test_several_commands_among_prose),
-		cmocka_unit_test(test_lines_that_are_not_commands),
-		cmocka_unit_test(test_wrong_lines),
-		cmocka_unit_test(test_all_or_nothing),
-		cmocka_unit_test(test_problem_quotes_safely),
-		cmocka_unit_test(test_yesterday_across_midnight_in_the_zone),
-		cmocka_unit_test(test_written_in_the_future_means_now),
-		cmocka_unit_test(test_quote_cut_markers),
-		cmocka_unit_test(test_wrapped_reply_headers),
-		cmocka_unit_test(test_not_markers),
-		cmocka_unit_test(test_quoted_reminder_without_marks_logs_nothing),
-		cmocka_unit_test(test_lookup_error_ends_reading),
-		cmocka_unit_test(test_prose_not_looked_up),
-		cmocka_unit_test(test_too_many_commands),
-		cmocka_unit_test(test_nul_and_no_final_newline),
+	    cmocka_unit_test(test_examples_from_the_issue),
+	    cmocka_unit_test(test_words_in_any_order_and_case),
+	    cmocka_unit_test(test_several_commands_among_prose),
+	    cmocka_unit_test(test_lines_that_are_not_commands),
+	    cmocka_unit_test(test_wrong_lines),
+	    cmocka_unit_test(test_all_or_nothing),
+	    cmocka_unit_test(test_problem_quotes_safely),
+	    cmocka_unit_test(test_yesterday_across_midnight_in_the_zone),
+	    cmocka_unit_test(test_written_in_the_future_means_now),
+	    cmocka_unit_test(test_quote_cut_markers),
+	    cmocka_unit_test(test_wrapped_reply_headers),
+	    cmocka_unit_test(test_not_markers),
+	    cmocka_unit_test(test_quoted_reminder_without_marks_logs_nothing),
+	    cmocka_unit_test(test_lookup_error_ends_reading),
+	    cmocka_unit_test(test_prose_not_looked_up),
+	    cmocka_unit_test(test_too_many_commands),
+	    cmocka_unit_test(test_nul_and_no_final_newline),
 	};
 
 	now_utc = (int64_t)day_from_civil(2026, 12, 4) * 86400 + 10 * 3600;

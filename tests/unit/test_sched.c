@@ -18,10 +18,10 @@
 #define D 20513
 
 static const struct sched_policy policy = {
-	.every_days = 14,
-	.repeat_every_days = 3,
-	.after_attempt_days = 2,
-	.escalate_after_days = 7,
+    .every_days = 14,
+    .repeat_every_days = 3,
+    .after_attempt_days = 2,
+    .escalate_after_days = 7,
 };
 
 struct row {
@@ -44,88 +44,89 @@ struct row {
 #define CLOSED FAMILY_CLOSED
 
 static const struct row rows[] = {
-	/* name, status, every, pause_until, last_contact, first_due, reached, attempt, today,
+    /* name, status, every, pause_until, last_contact, first_due, reached, attempt, today,
 	 * state, due_day, overdue, hold_until, held, escalate */
 
-	/* Never reached: due on first_due. */
-	{ "never reached, first_due ahead", ACTIVE, 0, NONE, NONE, D + 5, NONE, NONE, D,
-	  DUE_NOT_YET, D + 5, -5, NONE, false, false },
-	{ "never reached, due on first_due", ACTIVE, 0, NONE, NONE, D, NONE, NONE, D,
-	  DUE_TODAY, D, 0, NONE, false, false },
-	{ "never reached, overdue by 1", ACTIVE, 0, NONE, NONE, D, NONE, NONE, D + 1,
-	  DUE_OVERDUE, D, 1, NONE, false, false },
-	{ "no date at all: due, not forgotten", ACTIVE, 0, NONE, NONE, NONE, NONE, NONE, D,
-	  DUE_TODAY, D, 0, NONE, false, false },
+    /* Never reached: due on first_due. */
+    {"never reached, first_due ahead", ACTIVE, 0, NONE, NONE, D + 5, NONE, NONE,
+	D, DUE_NOT_YET, D + 5, -5, NONE, false, false},
+    {"never reached, due on first_due", ACTIVE, 0, NONE, NONE, D, NONE, NONE, D,
+	DUE_TODAY, D, 0, NONE, false, false},
+    {"never reached, overdue by 1", ACTIVE, 0, NONE, NONE, D, NONE, NONE, D + 1,
+	DUE_OVERDUE, D, 1, NONE, false, false},
+    {"no date at all: due, not forgotten", ACTIVE, 0, NONE, NONE, NONE, NONE,
+	NONE, D, DUE_TODAY, D, 0, NONE, false, false},
 
-	/* Reached: due cadence days later; today vs overdue by one. */
-	{ "reached, day before due", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 13,
-	  DUE_NOT_YET, D + 14, -1, NONE, false, false },
-	{ "reached, due today", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 14,
-	  DUE_TODAY, D + 14, 0, NONE, false, false },
-	{ "reached, overdue by 1", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 15,
-	  DUE_OVERDUE, D + 14, 1, NONE, false, false },
-	{ "reached today", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D,
-	  DUE_NOT_YET, D + 14, -14, NONE, false, false },
+    /* Reached: due cadence days later; today vs overdue by one. */
+    {"reached, day before due", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 13,
+	DUE_NOT_YET, D + 14, -1, NONE, false, false},
+    {"reached, due today", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 14,
+	DUE_TODAY, D + 14, 0, NONE, false, false},
+    {"reached, overdue by 1", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 15,
+	DUE_OVERDUE, D + 14, 1, NONE, false, false},
+    {"reached today", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D, DUE_NOT_YET,
+	D + 14, -14, NONE, false, false},
 
-	/* Cadence: the family's own, else the policy's. */
-	{ "own cadence shorter", ACTIVE, 7, NONE, NONE, D - 30, D, NONE, D + 7,
-	  DUE_TODAY, D + 7, 0, NONE, false, false },
-	{ "own cadence longer", ACTIVE, 30, NONE, NONE, D - 30, D, NONE, D + 14,
-	  DUE_NOT_YET, D + 30, -16, NONE, false, false },
-	{ "own cadence, never reached: first_due", ACTIVE, 30, NONE, NONE, D, NONE, NONE, D,
-	  DUE_TODAY, D, 0, NONE, false, false },
+    /* Cadence: the family's own, else the policy's. */
+    {"own cadence shorter", ACTIVE, 7, NONE, NONE, D - 30, D, NONE, D + 7,
+	DUE_TODAY, D + 7, 0, NONE, false, false},
+    {"own cadence longer", ACTIVE, 30, NONE, NONE, D - 30, D, NONE, D + 14,
+	DUE_NOT_YET, D + 30, -16, NONE, false, false},
+    {"own cadence, never reached: first_due", ACTIVE, 30, NONE, NONE, D, NONE,
+	NONE, D, DUE_TODAY, D, 0, NONE, false, false},
 
-	/* Import baseline (last_contact) vs contacts in the register. */
-	{ "import baseline beats first_due", ACTIVE, 0, NONE, D, D + 10, NONE, NONE, D + 14,
-	  DUE_TODAY, D + 14, 0, NONE, false, false },
-	{ "later reached beats import baseline", ACTIVE, 0, NONE, D, D + 10, D + 5, NONE, D + 14,
-	  DUE_NOT_YET, D + 19, -5, NONE, false, false },
-	{ "later import baseline beats reached", ACTIVE, 0, NONE, D + 5, D + 10, D, NONE, D + 14,
-	  DUE_NOT_YET, D + 19, -5, NONE, false, false },
-	{ "import baseline, overdue", ACTIVE, 0, NONE, D - 20, D, NONE, NONE, D,
-	  DUE_OVERDUE, D - 6, 6, NONE, false, false },
+    /* Import baseline (last_contact) vs contacts in the register. */
+    {"import baseline beats first_due", ACTIVE, 0, NONE, D, D + 10, NONE, NONE,
+	D + 14, DUE_TODAY, D + 14, 0, NONE, false, false},
+    {"later reached beats import baseline", ACTIVE, 0, NONE, D, D + 10, D + 5,
+	NONE, D + 14, DUE_NOT_YET, D + 19, -5, NONE, false, false},
+    {"later import baseline beats reached", ACTIVE, 0, NONE, D + 5, D + 10, D,
+	NONE, D + 14, DUE_NOT_YET, D + 19, -5, NONE, false, false},
+    {"import baseline, overdue", ACTIVE, 0, NONE, D - 20, D, NONE, NONE, D,
+	DUE_OVERDUE, D - 6, 6, NONE, false, false},
 
-	/* Attempts: hold, never move the due day. */
-	{ "attempt after reached holds", ACTIVE, 0, NONE, NONE, D - 30, D, D + 14, D + 15,
-	  DUE_OVERDUE, D + 14, 1, D + 16, true, false },
-	{ "attempt hold: on the attempt day", ACTIVE, 0, NONE, NONE, D - 30, D, D + 14, D + 14,
-	  DUE_TODAY, D + 14, 0, D + 16, true, false },
-	{ "attempt hold: hold_until day is free", ACTIVE, 0, NONE, NONE, D - 30, D, D + 14, D + 16,
-	  DUE_OVERDUE, D + 14, 2, D + 16, false, false },
-	{ "attempt on the reached day counts", ACTIVE, 0, NONE, NONE, D - 30, D, D, D + 1,
-	  DUE_NOT_YET, D + 14, -13, D + 2, true, false },
-	{ "attempt before reached does not count", ACTIVE, 0, NONE, NONE, D - 30, D + 10, D + 5, D + 6,
-	  DUE_NOT_YET, D + 24, -18, NONE, false, false },
-	{ "attempt before import baseline does not count", ACTIVE, 0, NONE, D + 5, D - 30, NONE, D + 3, D + 4,
-	  DUE_NOT_YET, D + 19, -15, NONE, false, false },
-	{ "attempt when never reached holds", ACTIVE, 0, NONE, NONE, D, NONE, D + 1, D + 2,
-	  DUE_OVERDUE, D, 2, D + 3, true, false },
-	{ "attempt does not stop the overdue count", ACTIVE, 0, NONE, NONE, D - 30, D, D + 20, D + 21,
-	  DUE_OVERDUE, D + 14, 7, D + 22, true, true },
+    /* Attempts: hold, never move the due day. */
+    {"attempt after reached holds", ACTIVE, 0, NONE, NONE, D - 30, D, D + 14,
+	D + 15, DUE_OVERDUE, D + 14, 1, D + 16, true, false},
+    {"attempt hold: on the attempt day", ACTIVE, 0, NONE, NONE, D - 30, D,
+	D + 14, D + 14, DUE_TODAY, D + 14, 0, D + 16, true, false},
+    {"attempt hold: hold_until day is free", ACTIVE, 0, NONE, NONE, D - 30, D,
+	D + 14, D + 16, DUE_OVERDUE, D + 14, 2, D + 16, false, false},
+    {"attempt on the reached day counts", ACTIVE, 0, NONE, NONE, D - 30, D, D,
+	D + 1, DUE_NOT_YET, D + 14, -13, D + 2, true, false},
+    {"attempt before reached does not count", ACTIVE, 0, NONE, NONE, D - 30,
+	D + 10, D + 5, D + 6, DUE_NOT_YET, D + 24, -18, NONE, false, false},
+    {"attempt before import baseline does not count", ACTIVE, 0, NONE, D + 5,
+	D - 30, NONE, D + 3, D + 4, DUE_NOT_YET, D + 19, -15, NONE, false,
+	false},
+    {"attempt when never reached holds", ACTIVE, 0, NONE, NONE, D, NONE, D + 1,
+	D + 2, DUE_OVERDUE, D, 2, D + 3, true, false},
+    {"attempt does not stop the overdue count", ACTIVE, 0, NONE, NONE, D - 30,
+	D, D + 20, D + 21, DUE_OVERDUE, D + 14, 7, D + 22, true, true},
 
-	/* Escalation: at exactly escalate_after_days, not a day before. */
-	{ "overdue 6: no escalation", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 20,
-	  DUE_OVERDUE, D + 14, 6, NONE, false, false },
-	{ "overdue 7: escalate", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 21,
-	  DUE_OVERDUE, D + 14, 7, NONE, false, true },
-	{ "overdue 100: escalate", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 114,
-	  DUE_OVERDUE, D + 14, 100, NONE, false, true },
+    /* Escalation: at exactly escalate_after_days, not a day before. */
+    {"overdue 6: no escalation", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 20,
+	DUE_OVERDUE, D + 14, 6, NONE, false, false},
+    {"overdue 7: escalate", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 21,
+	DUE_OVERDUE, D + 14, 7, NONE, false, true},
+    {"overdue 100: escalate", ACTIVE, 0, NONE, NONE, D - 30, D, NONE, D + 114,
+	DUE_OVERDUE, D + 14, 100, NONE, false, true},
 
-	/* Paused: silent until the review date; then review. */
-	{ "paused, open-ended", PAUSED, 0, NONE, NONE, D - 300, D - 200, D - 1, D,
-	  DUE_PAUSED, NONE, 0, NONE, false, false },
-	{ "paused, day before review", PAUSED, 0, D + 10, NONE, D - 300, D - 200, NONE, D + 9,
-	  DUE_PAUSED, D + 10, 0, NONE, false, false },
-	{ "paused, review on the exact day", PAUSED, 0, D + 10, NONE, D - 300, D - 200, NONE, D + 10,
-	  DUE_REVIEW, D + 10, 0, NONE, false, false },
-	{ "paused, review date passed", PAUSED, 0, D + 10, NONE, D - 300, D - 200, D + 20, D + 40,
-	  DUE_REVIEW, D + 10, 0, NONE, false, false },
+    /* Paused: silent until the review date; then review. */
+    {"paused, open-ended", PAUSED, 0, NONE, NONE, D - 300, D - 200, D - 1, D,
+	DUE_PAUSED, NONE, 0, NONE, false, false},
+    {"paused, day before review", PAUSED, 0, D + 10, NONE, D - 300, D - 200,
+	NONE, D + 9, DUE_PAUSED, D + 10, 0, NONE, false, false},
+    {"paused, review on the exact day", PAUSED, 0, D + 10, NONE, D - 300,
+	D - 200, NONE, D + 10, DUE_REVIEW, D + 10, 0, NONE, false, false},
+    {"paused, review date passed", PAUSED, 0, D + 10, NONE, D - 300, D - 200,
+	D + 20, D + 40, DUE_REVIEW, D + 10, 0, NONE, false, false},
 
-	/* Closed: silent whatever the dates. */
-	{ "closed", CLOSED, 0, NONE, NONE, D - 300, D - 200, D - 1, D,
-	  DUE_CLOSED, NONE, 0, NONE, false, false },
-	{ "closed with a review date", CLOSED, 0, D - 5, NONE, D - 300, NONE, NONE, D,
-	  DUE_CLOSED, NONE, 0, NONE, false, false },
+    /* Closed: silent whatever the dates. */
+    {"closed", CLOSED, 0, NONE, NONE, D - 300, D - 200, D - 1, D, DUE_CLOSED,
+	NONE, 0, NONE, false, false},
+    {"closed with a review date", CLOSED, 0, D - 5, NONE, D - 300, NONE, NONE,
+	D, DUE_CLOSED, NONE, 0, NONE, false, false},
 };
 
 /* A day relative to D for messages; DAY_NONE stays recognisable. */
@@ -144,13 +145,13 @@ test_table(void **state)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *t = &rows[i];
 		const struct sched_family f = {
-			.every_days = t->every_days,
-			.status = t->status,
-			.pause_until = t->pause_until,
-			.last_contact_day = t->last_contact,
-			.first_due = t->first_due,
-			.last_reached_day = t->reached,
-			.last_attempt_day = t->attempt,
+		    .every_days = t->every_days,
+		    .status = t->status,
+		    .pause_until = t->pause_until,
+		    .last_contact_day = t->last_contact,
+		    .first_due = t->first_due,
+		    .last_reached_day = t->reached,
+		    .last_attempt_day = t->attempt,
 		};
 		struct sched_due d;
 
@@ -160,10 +161,11 @@ test_table(void **state)
 		    d.days_overdue != t->days_overdue ||
 		    d.hold_until != t->hold_until || d.held != t->held ||
 		    d.escalate != t->escalate) {
-			print_error("%s: got %s due %+ld overdue %d hold %+ld "
+			print_error(
+			    "%s: got %s due %+ld overdue %d hold %+ld "
 			    "held %d escalate %d; want %s due %+ld overdue %d "
-			    "hold %+ld held %d escalate %d\n", t->name,
-			    due_state_name(d.state), rel(d.due_day),
+			    "hold %+ld held %d escalate %d\n",
+			    t->name, due_state_name(d.state), rel(d.due_day),
 			    d.days_overdue, rel(d.hold_until), d.held,
 			    d.escalate, due_state_name(t->state),
 			    rel(t->due_day), t->days_overdue,
@@ -179,13 +181,18 @@ static void
 test_policy_values(void **state)
 {
 	const struct sched_policy p = {
-		.every_days = 7, .repeat_every_days = 1,
-		.after_attempt_days = 0, .escalate_after_days = 3,
+	    .every_days = 7,
+	    .repeat_every_days = 1,
+	    .after_attempt_days = 0,
+	    .escalate_after_days = 3,
 	};
 	const struct sched_family f = {
-		.status = FAMILY_ACTIVE, .pause_until = NONE,
-		.last_contact_day = NONE, .first_due = D - 100,
-		.last_reached_day = D, .last_attempt_day = D + 10,
+	    .status = FAMILY_ACTIVE,
+	    .pause_until = NONE,
+	    .last_contact_day = NONE,
+	    .first_due = D - 100,
+	    .last_reached_day = D,
+	    .last_attempt_day = D + 10,
 	};
 	struct sched_due d;
 
@@ -222,24 +229,27 @@ struct list_row {
 };
 
 static const struct list_row list_rows[] = {
-	{ "not yet due", DUE_NOT_YET, D + 1, false, D, NONE, false },
-	{ "due today, never listed", DUE_TODAY, D, false, D, NONE, true },
-	{ "due today, already listed today", DUE_TODAY, D, false, D, D, false },
-	{ "overdue, first run after due day", DUE_OVERDUE, D, false, D + 2, NONE, true },
-	{ "overdue, listed in an earlier stretch", DUE_OVERDUE, D, false, D + 1, D - 1, true },
-	{ "overdue, listed 1 day ago", DUE_OVERDUE, D, false, D + 1, D, false },
-	{ "overdue, listed 2 days ago", DUE_OVERDUE, D, false, D + 2, D, false },
-	{ "overdue, listed 3 days ago", DUE_OVERDUE, D, false, D + 3, D, true },
-	{ "overdue, listed 10 days ago", DUE_OVERDUE, D, false, D + 10, D, true },
-	{ "held, never listed", DUE_OVERDUE, D, true, D + 1, NONE, false },
-	{ "held, listed long ago", DUE_OVERDUE, D, true, D + 10, D, false },
-	{ "review day, never listed", DUE_REVIEW, D, false, D, NONE, true },
-	{ "review, listed 2 days ago", DUE_REVIEW, D, false, D + 2, D, false },
-	{ "review, listed 3 days ago", DUE_REVIEW, D, false, D + 3, D, true },
-	{ "review, new date after last listing", DUE_REVIEW, D + 20, false, D + 20, D + 19, true },
-	{ "paused", DUE_PAUSED, D + 5, false, D, NONE, false },
-	{ "paused, open-ended", DUE_PAUSED, NONE, false, D, NONE, false },
-	{ "closed", DUE_CLOSED, NONE, false, D, NONE, false },
+    {"not yet due", DUE_NOT_YET, D + 1, false, D, NONE, false},
+    {"due today, never listed", DUE_TODAY, D, false, D, NONE, true},
+    {"due today, already listed today", DUE_TODAY, D, false, D, D, false},
+    {"overdue, first run after due day", DUE_OVERDUE, D, false, D + 2, NONE,
+	true},
+    {"overdue, listed in an earlier stretch", DUE_OVERDUE, D, false, D + 1,
+	D - 1, true},
+    {"overdue, listed 1 day ago", DUE_OVERDUE, D, false, D + 1, D, false},
+    {"overdue, listed 2 days ago", DUE_OVERDUE, D, false, D + 2, D, false},
+    {"overdue, listed 3 days ago", DUE_OVERDUE, D, false, D + 3, D, true},
+    {"overdue, listed 10 days ago", DUE_OVERDUE, D, false, D + 10, D, true},
+    {"held, never listed", DUE_OVERDUE, D, true, D + 1, NONE, false},
+    {"held, listed long ago", DUE_OVERDUE, D, true, D + 10, D, false},
+    {"review day, never listed", DUE_REVIEW, D, false, D, NONE, true},
+    {"review, listed 2 days ago", DUE_REVIEW, D, false, D + 2, D, false},
+    {"review, listed 3 days ago", DUE_REVIEW, D, false, D + 3, D, true},
+    {"review, new date after last listing", DUE_REVIEW, D + 20, false, D + 20,
+	D + 19, true},
+    {"paused", DUE_PAUSED, D + 5, false, D, NONE, false},
+    {"paused, open-ended", DUE_PAUSED, NONE, false, D, NONE, false},
+    {"closed", DUE_CLOSED, NONE, false, D, NONE, false},
 };
 
 static void
@@ -251,13 +261,16 @@ test_should_list(void **state)
 	for (size_t i = 0; i < sizeof(list_rows) / sizeof(list_rows[0]); i++) {
 		const struct list_row *t = &list_rows[i];
 		const struct sched_due d = {
-			.state = t->state, .due_day = t->due_day,
-			.held = t->held,
+		    .state = t->state,
+		    .due_day = t->due_day,
+		    .held = t->held,
 		};
-		bool got = sched_should_list(&policy, &d, t->today, t->last_listed);
+		bool got =
+		    sched_should_list(&policy, &d, t->today, t->last_listed);
 
 		if (got != t->want) {
-			print_error("%s: got %d, want %d\n", t->name, got, t->want);
+			print_error(
+			    "%s: got %d, want %d\n", t->name, got, t->want);
 			failed = true;
 		}
 	}
@@ -272,9 +285,12 @@ static void
 test_listing_month(void **state)
 {
 	struct sched_family f = {
-		.status = FAMILY_ACTIVE, .pause_until = NONE,
-		.last_contact_day = NONE, .first_due = D - 100,
-		.last_reached_day = D, .last_attempt_day = NONE,
+	    .status = FAMILY_ACTIVE,
+	    .pause_until = NONE,
+	    .last_contact_day = NONE,
+	    .first_due = D - 100,
+	    .last_reached_day = D,
+	    .last_attempt_day = NONE,
 	};
 	fc_day last_listed = NONE, escalated = NONE;
 	char got[256] = "";
@@ -292,14 +308,17 @@ test_listing_month(void **state)
 		sched_family_due(&policy, &f, today, &d);
 		if (sched_should_list(&policy, &d, today, last_listed)) {
 			last_listed = today;
-			n = snprintf(got + len, sizeof(got) - len, "L%d ", today - D);
+			n = snprintf(
+			    got + len, sizeof(got) - len, "L%d ", today - D);
 			assert_true(n > 0 && (size_t)n < sizeof(got) - len);
 			len += (size_t)n;
 		}
 		/* Once per stretch: the daemon's rule, shown for the record. */
-		if (d.escalate && (escalated == NONE || escalated < d.due_day)) {
+		if (d.escalate &&
+		    (escalated == NONE || escalated < d.due_day)) {
 			escalated = today;
-			n = snprintf(got + len, sizeof(got) - len, "E%d ", today - D);
+			n = snprintf(
+			    got + len, sizeof(got) - len, "E%d ", today - D);
 			assert_true(n > 0 && (size_t)n < sizeof(got) - len);
 			len += (size_t)n;
 		}
@@ -314,7 +333,7 @@ test_listing_month(void **state)
 
 static void
 check_run(unsigned days, fc_day last, fc_day today, bool passed, bool owed,
-	  fc_day slot, fc_day reminder, fc_day next)
+    fc_day slot, fc_day reminder, fc_day next)
 {
 	struct sched_run r;
 
@@ -359,13 +378,15 @@ static void
 test_should_escalate(void **state)
 {
 	struct sched_due d = {
-		.state = DUE_OVERDUE, .due_day = D, .days_overdue = 9,
-		.escalate = true,
+	    .state = DUE_OVERDUE,
+	    .due_day = D,
+	    .days_overdue = 9,
+	    .escalate = true,
 	};
 
 	(void)state;
 	assert_true(sched_should_escalate(&d, -1));
-	assert_true(sched_should_escalate(&d, D - 14));	/* an older stretch */
+	assert_true(sched_should_escalate(&d, D - 14)); /* an older stretch */
 	assert_false(sched_should_escalate(&d, D));	/* this one: done */
 	d.escalate = false;
 	assert_false(sched_should_escalate(&d, -1));
@@ -378,7 +399,7 @@ test_should_escalate(void **state)
 static void
 test_still_listed(void **state)
 {
-	struct sched_due d = { .state = DUE_OVERDUE, .due_day = D };
+	struct sched_due d = {.state = DUE_OVERDUE, .due_day = D};
 
 	(void)state;
 	assert_true(sched_still_listed(&d));
@@ -386,7 +407,7 @@ test_still_listed(void **state)
 	assert_true(sched_still_listed(&d));
 	d.state = DUE_REVIEW;
 	assert_true(sched_still_listed(&d));
-	d.held = true;		/* an attempt since: held back */
+	d.held = true; /* an attempt since: held back */
 	assert_false(sched_still_listed(&d));
 	d.held = false;
 	d.state = DUE_NOT_YET;
@@ -401,14 +422,16 @@ static void
 test_escalated(void **state)
 {
 	struct sched_due d = {
-		.state = DUE_OVERDUE, .due_day = D, .days_overdue = 9,
-		.escalate = true,
+	    .state = DUE_OVERDUE,
+	    .due_day = D,
+	    .days_overdue = 9,
+	    .escalate = true,
 	};
 
 	(void)state;
 	assert_true(sched_still_escalated(&d));
 	assert_true(sched_was_escalated(&d, D));
-	assert_false(sched_was_escalated(&d, D - 14));	/* an older stretch */
+	assert_false(sched_was_escalated(&d, D - 14)); /* an older stretch */
 	assert_false(sched_was_escalated(&d, -1));
 	/* Overdue, not yet past the threshold: marked or not, not escalated. */
 	d.escalate = false;
@@ -422,7 +445,7 @@ test_escalated(void **state)
 
 static void
 check_week(int weekday, fc_day today, const char *last, const char *name,
-	   bool done, fc_day slot_day)
+    bool done, fc_day slot_day)
 {
 	struct sched_week w;
 
@@ -459,16 +482,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_policy_values),
-		cmocka_unit_test(test_state_names),
-		cmocka_unit_test(test_should_list),
-		cmocka_unit_test(test_listing_month),
-		cmocka_unit_test(test_daily_run),
-		cmocka_unit_test(test_should_escalate),
-		cmocka_unit_test(test_still_listed),
-		cmocka_unit_test(test_escalated),
-		cmocka_unit_test(test_weekly),
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_policy_values),
+	    cmocka_unit_test(test_state_names),
+	    cmocka_unit_test(test_should_list),
+	    cmocka_unit_test(test_listing_month),
+	    cmocka_unit_test(test_daily_run),
+	    cmocka_unit_test(test_should_escalate),
+	    cmocka_unit_test(test_still_listed),
+	    cmocka_unit_test(test_escalated),
+	    cmocka_unit_test(test_weekly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,7 @@
 
 /* Monday 2026-03-09 (2026-W11), after the 08:00 summary time in UTC. */
 #define NOW fx_utc(2026, 3, 9, 8, 30)
-#define DAY(n) (NOW + (int64_t)(n) * SECS_PER_DAY)
+#define DAY(n) (NOW + (int64_t)(n)*SECS_PER_DAY)
 
 static fc_day
 today(void)
@@ -64,9 +64,9 @@ section(const char *text, const char *heading, char *buf, size_t size)
 		fail_msg("no section %s in:\n%s", heading, text);
 	end = p + strlen(heading);
 	/* Sections end where the next heading (a line after "\n\n") starts. */
-	while ((end = strstr(end, "\n\n")) != NULL && (end[2] == ' ' ||
-	    strncmp(end + 2, "None.", 5) == 0 || strncmp(end + 2, "1 reached",
-	    9) == 0))
+	while ((end = strstr(end, "\n\n")) != NULL &&
+	    (end[2] == ' ' || strncmp(end + 2, "None.", 5) == 0 ||
+		strncmp(end + 2, "1 reached", 9) == 0))
 		end += 2;
 	if (end == NULL)
 		end = p + strlen(p);
@@ -94,14 +94,14 @@ register_one(struct fx *fx)
 	int64_t cw, f;
 
 	cw = fx_caseworker(fx, CW1, "");
-	fx_family(fx, "FXS-001", cw, t - 10);		/* overdue 10 */
+	fx_family(fx, "FXS-001", cw, t - 10); /* overdue 10 */
 	mark_escalated(fx, "FXS-001", t - 10);
 	f = fx_family(fx, "FXS-002", cw, t - 2);	/* overdue 2 */
-	fx_contact(fx, f, DAY(-10), OUTCOME_ATTEMPTED);	/* before the week */
+	fx_contact(fx, f, DAY(-10), OUTCOME_ATTEMPTED); /* before the week */
 	fx_family(fx, "FXS-003", cw, t);		/* due today */
 	fx_family(fx, "FXS-004", cw, t + 3);		/* due in 3 days */
 	f = fx_family(fx, "FXS-005", cw, t - 30);
-	fx_contact(fx, f, DAY(-2), OUTCOME_REACHED);	/* due in 12 days */
+	fx_contact(fx, f, DAY(-2), OUTCOME_REACHED); /* due in 12 days */
 	f = fx_family(fx, "FXS-006", cw, t - 30);
 	fx_status(fx, "FXS-006", FAMILY_PAUSED, t + 5);
 	fx_contact(fx, f, DAY(-1), OUTCOME_ATTEMPTED);
@@ -117,15 +117,28 @@ test_sections(void **state)
 	const struct fx_msg *m;
 	char s[2048];
 	static const char *const overdue[] = {
-		"FXS-001", "10 days (escalated)", "FXS-002", "2 days", NULL,
+	    "FXS-001",
+	    "10 days (escalated)",
+	    "FXS-002",
+	    "2 days",
+	    NULL,
 	};
 	static const char *const due[] = {
-		"FXS-003", "today", "FXS-004", "3 days", NULL,
+	    "FXS-003",
+	    "today",
+	    "FXS-004",
+	    "3 days",
+	    NULL,
 	};
 	static const char *const contacts[] = {
-		"2026-03-07", "FXS-005", "reached",
-		"2026-03-08", "FXS-006", "attempted",
-		"1 reached, 1 attempted.", NULL,
+	    "2026-03-07",
+	    "FXS-005",
+	    "reached",
+	    "2026-03-08",
+	    "FXS-006",
+	    "attempted",
+	    "1 reached, 1 attempted.",
+	    NULL,
 	};
 
 	(void)state;
@@ -139,11 +152,12 @@ test_sections(void **state)
 	assert_non_null(m);
 	assert_string_equal(m->recipient, CW1);
 	assert_string_equal(m->key, "summary:1:2026-W11");
-	assert_int_equal(m->nfamilies, 6);	/* the closed one is not */
-	assert_string_equal(m->subject, "Weekly summary: 2 overdue, 2 due "
+	assert_int_equal(m->nfamilies, 6); /* the closed one is not */
+	assert_string_equal(m->subject,
+	    "Weekly summary: 2 overdue, 2 due "
 	    "this week");
 	assert_true(strncmp(m->text, "Weekly summary 2026-W11 for " CW1 "\n",
-	    strlen("Weekly summary 2026-W11 for " CW1 "\n")) == 0);
+			strlen("Weekly summary 2026-W11 for " CW1 "\n")) == 0);
 	assert_null(strstr(m->text, "FXS-007"));
 
 	section(m->text, "Overdue (2), most overdue first", s, sizeof(s));
@@ -155,13 +169,13 @@ test_sections(void **state)
 	section(m->text, "Due in the next 7 days (2)", s, sizeof(s));
 	if (!fx_in_order(s, due))
 		fail_msg("due section:\n%s", s);
-	assert_null(strstr(s, "FXS-005"));	/* 12 days away */
+	assert_null(strstr(s, "FXS-005")); /* 12 days away */
 	assert_null(strstr(s, "FXS-001"));
 
 	section(m->text, "Contacts logged in the last 7 days", s, sizeof(s));
 	if (!fx_in_order(s, contacts))
 		fail_msg("contacts section:\n%s", s);
-	assert_null(strstr(s, "FXS-002"));	/* ten days ago */
+	assert_null(strstr(s, "FXS-002")); /* ten days ago */
 
 	section(m->text, "Paused (1)", s, sizeof(s));
 	assert_non_null(strstr(s, "FXS-006"));
@@ -172,11 +186,14 @@ test_sections(void **state)
 	assert_non_null(m);
 	assert_string_equal(m->recipient, FX_COORD);
 	assert_string_equal(m->key, "overview:" FX_COORD ":2026-W11");
-	assert_string_equal(m->subject, "Weekly overview: 6 families, "
+	assert_string_equal(m->subject,
+	    "Weekly overview: 6 families, "
 	    "2 overdue, 2 contacts");
-	assert_non_null(strstr(m->text, "\n  " CW1 "  6         2        1"
+	assert_non_null(strstr(m->text,
+	    "\n  " CW1 "  6         2        1"
 	    "          1        1\n"));
-	assert_non_null(strstr(m->text, "No overview last week to compare "
+	assert_non_null(strstr(m->text,
+	    "No overview last week to compare "
 	    "with."));
 	fx_free(fx);
 }
@@ -200,7 +217,7 @@ test_weekly(void **state)
 	register_one(fx);
 	cw2 = fx_caseworker(fx, CW2, "America/New_York");
 	fx_family(fx, "FXS-101", cw2, today() + 1);
-	fx_caseworker(fx, "cw3@example.org", "");	/* nobody in care */
+	fx_caseworker(fx, "cw3@example.org", ""); /* nobody in care */
 
 	/* Before 08:00 UTC: nothing, and the next is at 08:00 UTC. */
 	assert_int_equal(next(fx, NOW - 31 * 60), fx_utc(2026, 3, 9, 8, 0));
@@ -231,9 +248,11 @@ test_weekly(void **state)
 	m = fx_find(fx, OUTBOX_OVERVIEW, 0);
 	assert_non_null(m);
 	assert_string_equal(m->key, "overview:" FX_COORD ":2026-W12");
-	assert_non_null(strstr(m->text, "Families            7 (same as last "
+	assert_non_null(strstr(m->text,
+	    "Families            7 (same as last "
 	    "week)\n"));
-	assert_non_null(strstr(m->text, "Overdue             5 (+3 on last "
+	assert_non_null(strstr(m->text,
+	    "Overdue             5 (+3 on last "
 	    "week)\n"));
 	fx_free(fx);
 }
@@ -242,8 +261,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sections),
-		cmocka_unit_test(test_weekly),
+	    cmocka_unit_test(test_sections),
+	    cmocka_unit_test(test_weekly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,7 +151,8 @@ test_model_names(void **state)
 
 	(void)state;
 	for (int i = 0; i < CHANNEL_COUNT; i++) {
-		assert_int_equal(channel_parse(channel_name((enum channel)i), &c), 0);
+		assert_int_equal(
+		    channel_parse(channel_name((enum channel)i), &c), 0);
 		assert_int_equal(c, i);
 	}
 	assert_int_equal(channel_parse("In-Person", &c), 0);
@@ -172,13 +173,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_xsnprintf_truncation),
-		cmocka_unit_test(test_strbuf),
-		cmocka_unit_test(test_err_prefix_and_codes),
-		cmocka_unit_test(test_strlist),
-		cmocka_unit_test(test_array_grow),
-		cmocka_unit_test(test_read_file),
-		cmocka_unit_test(test_model_names),
+	    cmocka_unit_test(test_xsnprintf_truncation),
+	    cmocka_unit_test(test_strbuf),
+	    cmocka_unit_test(test_err_prefix_and_codes),
+	    cmocka_unit_test(test_strlist),
+	    cmocka_unit_test(test_array_grow),
+	    cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_model_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
