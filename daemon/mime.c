@@ -160,7 +160,10 @@ address_list_first(InternetAddressList *list, char *buf, size_t size)
 	g_free(s);
 }
 
-/* A msg-id kept only when it has no space and fits. */
+/*
+ * A msg-id kept only when it fits and has no space, even once cleaned (a
+ * control character becomes a space there).
+ */
 static void
 msgid_copy(const char *id, char *buf, size_t size)
 {
@@ -168,6 +171,8 @@ msgid_copy(const char *id, char *buf, size_t size)
 	if (id == NULL || strlen(id) >= size || strpbrk(id, " \t<>") != NULL)
 		return;
 	clean_str(id, buf, size);
+	if (strpbrk(buf, " \t<>") != NULL)
+		buf[0] = '\0';
 }
 
 static void

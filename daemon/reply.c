@@ -430,6 +430,9 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 	/* The no-break spaces of HTML mail are blanks here (same length). */
 	for (char *p = s; (p = strstr(p, "\xC2\xA0")) != NULL; p += 2)
 		memcpy(p, "  ", 2);
+	/* A line indented by them is indented: no command. */
+	if (s[0] == ' ')
+		return 0;
 	n = split_words(s, word, WORDS_MAX);
 	if (n == 0)
 		return 0;
@@ -439,8 +442,10 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 	if (n == 1 && (note == NULL || note[0] == '\0'))
 		return 0; /* a reference code alone */
 	if (n > WORDS_MAX) {
+		/* The words past the last one read are what is unknown. */
 		n = WORDS_MAX;
 		unknown++;
+		xsnprintf(q2, sizeof(q2), "(more than %d words)", WORDS_MAX);
 	}
 	for (size_t i = 1; i < n; i++) {
 		strip_punct(word[i], ".,;!");

@@ -151,7 +151,8 @@ void
 sb_add(struct strbuf *b, const char *s, size_t n)
 {
 	sb_grow(b, n);
-	memcpy(b->s + b->len, s, n);
+	if (n > 0) /* s may be NULL when there is nothing to add */
+		memcpy(b->s + b->len, s, n);
 	b->len += n;
 	b->s[b->len] = '\0';
 }
