@@ -1,6 +1,8 @@
 /*
- * alert.c - dead letters: an error in the log for each, and one alert to
- * the coordinators listing them, at most once per ALERT_INTERVAL.
+ * alert.c - dead letters and bounces: an error in the log for each, and
+ * one alert to the coordinators listing them, at most once per
+ * ALERT_INTERVAL. A bounced alert is never listed (db_outbox_bounce()
+ * marks it reported): an alert about it would only go the same way.
  */
 #include "alert.h"
 
@@ -25,10 +27,15 @@ add_dead(const struct outbox_row *row, void *ctx)
 	struct dead_list *dl = ctx;
 	char when[32], rcpt[FC_EMAIL_MAX * 4 + 8];
 
-	log_err("outbox %lld (%s) is dead after %d %s: %s", (long long)row->id,
-	    outbox_kind_name(row->kind), row->attempts,
-	    util_plural(row->attempts, "attempt", "attempts"),
-	    row->last_error[0] ? row->last_error : "no error recorded");
+	if (row->state == OUTBOX_BOUNCED)
+		log_err("outbox %lld (%s) came back: %s", (long long)row->id,
+		    outbox_kind_name(row->kind), row->last_error);
+	else
+		log_err("outbox %lld (%s) is dead after %d %s: %s",
+		    (long long)row->id, outbox_kind_name(row->kind),
+		    row->attempts,
+		    util_plural(row->attempts, "attempt", "attempts"),
+		    row->last_error[0] ? row->last_error : "no error recorded");
 	dl->max_id = row->id > dl->max_id ? row->id : dl->max_id;
 	/* An alert about alerts would only die the same way. */
 	if (row->kind == OUTBOX_ALERT)
@@ -80,15 +87,18 @@ alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
 		    "Delivery failed: %d %s could not be "
 		    "delivered",
 		    dl.n, util_plural(dl.n, "message", "messages"));
-		sb_printf(&text, "famcontactd gave up on %s:\n\n",
+		sb_printf(&text, "famcontactd could not deliver %s:\n\n",
 		    dl.n == 1 ? "this message" : "these messages");
 		sb_add(&text, dl.text.s, dl.text.len);
 		sb_adds(&text,
 		    "They stay in the outbox. Once the cause is "
-		    "mended, send them again with\n"
+		    "mended, send one again with\n"
+		    "  famcontactctl outbox retry ID\n"
+		    "or every dead one with\n"
 		    "  famcontactctl outbox retry --dead\n"
 		    "and see them with\n"
 		    "  famcontactctl outbox list --state dead\n"
+		    "  famcontactctl outbox list --state bounced\n"
 		    "\n-- \nfamcontactd\n");
 		for (size_t k = 0; k < c->summary.ncoordinators; k++) {
 			struct engine_out o = {

@@ -9,6 +9,7 @@
 
 #include "ctl.h"
 #include "due.h"
+#include "inbound.h"
 #include "timeutil.h"
 #include "util.h"
 #include "validate.h"
@@ -151,9 +152,12 @@ print_contact(const struct contact *c, void *arg)
 		       "\n",
 		    c->id, when, "-", "void", ctl_esc(c->by), c->voids);
 	else
-		printf("%-6" PRId64 " %-16s %-9s %-9s %-28s%s\n", c->id, when,
+		printf("%-6" PRId64 " %-16s %-9s %-9s %-28s%s%s\n", c->id, when,
 		    channel_name(c->channel), outcome_name(c->outcome),
-		    ctl_esc(c->by), c->voided ? " (voided)" : "");
+		    ctl_esc(c->by),
+		    strcmp(c->logged_by, INBOUND_LOGGED_BY) == 0 ? " by mail"
+								 : "",
+		    c->voided ? " (voided)" : "");
 	if (h->notes && c->note[0]) {
 		/* Indent every line of the note under its contact. */
 		fputs("       note: ", stdout);

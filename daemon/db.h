@@ -255,6 +255,35 @@ int db_outbox_key_add(struct db *db, const char *key, int64_t outbox_id,
 int db_outbox_key_get(struct db *db, int64_t outbox_id, enum db_key_kind kind,
     char *buf, size_t size, struct fc_error *e);
 
+/* What a key names (db_inkey_find). */
+struct db_inkey {
+	int64_t outbox_id;
+	int64_t caseworker_id; /* a reply key's owner; 0 for a bounce key */
+	int64_t created_at;
+};
+
+/* Look up key of kind: 1 with *out, 0 when there is no such key, or an error. */
+int db_inkey_find(struct db *db, const char *key, enum db_key_kind kind,
+    struct db_inkey *out, struct fc_error *e);
+/* Whether inbound message_id was handled: 1, 0, or an error. */
+int db_mail_in_seen(struct db *db, const char *message_id, struct fc_error *e);
+/* Record inbound message_id as handled at now with outcome (a name). */
+int db_mail_in_add(struct db *db, const char *message_id, int64_t now,
+    const char *outcome, struct fc_error *e);
+/*
+ * Count one answer to caseworker_id on day (their zone) when fewer than
+ * cap were sent that day: 1 when counted, 0 when the cap is reached.
+ */
+int db_notice_take(struct db *db, int64_t caseworker_id, fc_day day, int cap,
+    struct fc_error *e);
+/*
+ * A DSN for message id: sent -> bounced at now, with its status and
+ * diagnostic (also as last_error); a bounced alert is marked reported.
+ * 1 when marked, 0 when the message is not in state sent.
+ */
+int db_outbox_bounce(struct db *db, int64_t id, int64_t now, const char *status,
+    const char *diagnostic, struct fc_error *e);
+
 /* Replace the text of a queued message (re-check before send). */
 int db_outbox_set_message(struct db *db, int64_t id, const char *message,
     size_t len, struct fc_error *e);

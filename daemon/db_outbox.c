@@ -648,7 +648,8 @@ db_outbox_dead_unalerted(struct db *db,
 {
 	return outbox_rows(db,
 	    "SELECT " OUTBOX_COLUMNS " FROM outbox"
-	    " WHERE state = 'dead' AND alerted = 0 AND ?1 IS NULL ORDER BY id",
+	    " WHERE state IN ('dead', 'bounced') AND alerted = 0"
+	    " AND ?1 IS NULL ORDER BY id",
 	    -1, cb, ctx, e);
 }
 
@@ -664,7 +665,7 @@ db_outbox_alert_state(struct db *db, int64_t *last_alert_at, int64_t *unalerted,
 	if ((rc = db_stmt(db, &key,
 		 "SELECT coalesce(max(created_at) FILTER"
 		 " (WHERE kind = 'alert'), 0), count(*) FILTER (WHERE"
-		 " state = 'dead' AND alerted = 0) FROM outbox",
+		 " state IN ('dead', 'bounced') AND alerted = 0) FROM outbox",
 		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_step(st);
@@ -685,7 +686,7 @@ db_outbox_mark_alerted(struct db *db, int64_t up_to_id, struct fc_error *e)
 	static struct db_stmt_key key;
 
 	return db_write_ids(db, &key,
-	    "UPDATE outbox SET alerted = 1 WHERE state = 'dead'"
+	    "UPDATE outbox SET alerted = 1 WHERE state IN ('dead', 'bounced')"
 	    " AND alerted = 0 AND id <= ?1",
 	    up_to_id, 0, e, "cannot mark the dead letters reported");
 }

@@ -87,6 +87,7 @@ emit_compose(const struct engine *en, const struct engine_out *o,
 	    .subject = o->subject,
 	    .date = o->date,
 	    .message_id = msgid,
+	    .in_reply_to = o->in_reply_to,
 	    .text = o->text,
 	    .html = o->html,
 	};

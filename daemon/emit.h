@@ -75,6 +75,9 @@ struct engine_out {
 	 * emit_queue() makes one; the re-check passes the stored one). */
 	int64_t caseworker_id;
 	const char *reply_key;
+	/* An answer (a confirmation): the Message-ID it answers, without
+	 * <> (mail_valid_message_id()), or NULL. */
+	const char *in_reply_to;
 };
 
 /* The stable Message-ID of the message of kind with idempotency key key. */

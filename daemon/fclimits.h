@@ -60,5 +60,8 @@
 #define FC_INBOUND_KEY_LEN 22
 /* RFC 5321 4.5.3.1.1: the local part of an address, in octets. */
 #define FC_LOCAL_PART_MAX 64
+/* Answers (confirmations, notices) to one caseworker per day, at most:
+   two robots answering each other stop here. */
+#define FC_NOTICES_PER_DAY 20
 
 #endif

@@ -43,6 +43,9 @@
 
 #include "fclimits.h"
 
+/* The login of contacts logged by mail (contact history: "by mail"). */
+#define INBOUND_LOGGED_BY "mail"
+
 struct engine;
 struct fc_error;
 

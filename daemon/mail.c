@@ -159,6 +159,14 @@ check_address(const char *field, const char *s, struct fc_error *e)
 }
 
 /* RFC 5322 3.6.4, narrowed: printable ASCII, no space, "<" or ">", one "@" inside. */
+static int check_message_id(const char *s, struct fc_error *e);
+
+bool
+mail_valid_message_id(const char *s)
+{
+	return check_message_id(s, NULL) == 0;
+}
+
 static int
 check_message_id(const char *s, struct fc_error *e)
 {
@@ -588,6 +596,8 @@ mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *e)
 	const char *subject = m->subject != NULL ? m->subject : "";
 	const char *text = m->text != NULL ? m->text : "";
 	bool has_reply_to = m->reply_to != NULL && m->reply_to[0] != '\0';
+	bool has_in_reply_to =
+	    m->in_reply_to != NULL && m->in_reply_to[0] != '\0';
 	struct header h;
 	int r;
 
@@ -604,6 +614,8 @@ mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *e)
 		    0) ||
 	    (r = check_header_text("Subject", subject, e)) != 0 ||
 	    (r = check_message_id(m->message_id, e)) != 0 ||
+	    (has_in_reply_to &&
+		(r = check_message_id(m->in_reply_to, e)) != 0) ||
 	    (r = check_body("text", text, e)) != 0 ||
 	    (m->html != NULL && (r = check_body("HTML", m->html, e)) != 0) ||
 	    (r = format_date(m->date, date, sizeof(date), e)) != 0)
@@ -618,6 +630,9 @@ mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *e)
 	header_add_text(&h, subject);
 	header_end(&h);
 	sb_printf(out, "Message-ID: <%s>" CRLF, m->message_id);
+	if (has_in_reply_to)
+		sb_printf(out, "In-Reply-To: <%s>" CRLF "References: <%s>" CRLF,
+		    m->in_reply_to, m->in_reply_to);
 	sb_adds(out, "MIME-Version: 1.0" CRLF);
 	if (m->html != NULL) {
 		make_boundary(m, date, boundary);
@@ -630,10 +645,11 @@ mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *e)
 		    "Content-Type: text/plain; charset=UTF-8" CRLF
 		    "Content-Transfer-Encoding: quoted-printable" CRLF);
 	}
-	/* RFC 3834 5: no auto-replies to a machine; Exchange honours its own header. */
-	sb_adds(out,
-	    "Auto-Submitted: auto-generated" CRLF
-	    "X-Auto-Response-Suppress: All" CRLF CRLF);
+	/* RFC 3834 5: no auto-replies to a machine (an answer to a message
+	 * is "auto-replied"); Exchange honours its own header. */
+	sb_printf(out,
+	    "Auto-Submitted: %s" CRLF "X-Auto-Response-Suppress: All" CRLF CRLF,
+	    has_in_reply_to ? "auto-replied" : "auto-generated");
 	if (m->html == NULL) {
 		qp_body(out, text);
 		return 0;

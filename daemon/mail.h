@@ -9,6 +9,7 @@
 #ifndef FC_MAIL_H
 #define FC_MAIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,10 +27,14 @@ struct strbuf;
 struct mail_msg {
 	const char *from; /* "Display Name <addr>" or "addr" (delivery.from) */
 	const char *to;	  /* one address */
-	const char *reply_to;	/* NULL or "" = none */
-	const char *subject;	/* UTF-8 */
-	int64_t date;		/* UTC seconds, for the Date header */
-	const char *message_id; /* without <>: "local@domain" */
+	const char *reply_to;	 /* NULL or "" = none */
+	const char *subject;	 /* UTF-8 */
+	int64_t date;		 /* UTC seconds, for the Date header */
+	const char *message_id;	 /* without <>: "local@domain" */
+	const char *in_reply_to; /* NULL or "" = none; else a Message-ID
+				    without <>, also the References, and
+				    the message is Auto-Submitted:
+				    auto-replied */
 	const char *text; /* UTF-8 plain-text body, LF or CRLF line ends */
 	const char *html; /* NULL, or a UTF-8 HTML alternative */
 };
@@ -44,6 +49,9 @@ struct mail_msg {
  */
 int
 mail_compose(const struct mail_msg *m, struct strbuf *out, struct fc_error *e);
+
+/* Whether s (without <>) is a Message-ID mail_compose() takes. */
+bool mail_valid_message_id(const char *s);
 
 /*
  * The bare address of a mailbox ("Name <a@b>" -> "a@b") into buf (FC_EMAIL_MAX

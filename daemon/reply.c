@@ -480,7 +480,9 @@ read_line(struct reader *rd, size_t lineno, char *s, struct fc_error *e)
 	text_quote(word[0], q, sizeof(q));
 	r = rd->in->lookup(rd->in->ctx, word[0], &fam, e);
 	if (r == FC_ENOTFOUND) {
-		if (nout > 0)
+		/* A command but for its first word; with other words too it
+		 * is prose ("escalated once; a reached contact ends it"). */
+		if (nout > 0 && unknown == 0)
 			problem(rd, lineno,
 			    "\"%s\" is not a family in your care", q);
 		return 0;

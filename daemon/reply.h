@@ -22,7 +22,8 @@
  *     it has an outcome word, or when every other word is a command word
  *     (then: "no outcome"); with other words and no outcome it is prose;
  *   - a line whose first word the lookup does not know is a command (then:
- *     "not in your care") only when one of its words is an outcome;
+ *     "not in your care") only when one of its words is an outcome and
+ *     every other word is a command word;
  *   - a reference code alone on a line is not a command.
  * Other lines (greetings, thanks, "Sent from my phone") are ignored.
  *
