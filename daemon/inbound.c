@@ -51,6 +51,10 @@ struct inbound {
 	struct db_inkey key;
 	struct caseworker cw;
 	const char *zone; /* the caseworker's */
+	/* The families a confirmation names, linked to it in the outbox
+	 * (so that forgetting a family finds it). */
+	int64_t fam[FC_REPLY_COMMANDS_MAX];
+	size_t nfam;
 };
 
 static bool
@@ -277,6 +281,8 @@ answer(struct inbound *in, const char *subject, const struct strbuf *body,
 	    .subject = subject,
 	    .text = sb_str(&text),
 	    .date = in->now,
+	    .family_ids = in->nfam ? in->fam : NULL,
+	    .nfamilies = in->nfam,
 	    .in_reply_to =
 		mail_valid_message_id(m->message_id) ? m->message_id : NULL,
 	};
@@ -312,6 +318,8 @@ log_commands(struct inbound *in, const struct reply_result *rr,
 		if ((rc = db_contact_add(in->en->db, &ct, e)) < 0)
 			return rc;
 		sb_printf(refs, "%s%s", i ? ", " : "", cmd->ref);
+		if (in->nfam < ARRAY_SIZE(in->fam))
+			in->fam[in->nfam++] = cmd->family_id;
 	}
 	sb_printf(body, "Logged %zu %s:\n\n", rr->ncmd,
 	    util_plural((int)rr->ncmd, "contact", "contacts"));

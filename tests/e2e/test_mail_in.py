@@ -156,6 +156,13 @@ class CorpusTest(MailInCase):
         # In-Reply-To the reply, reference codes and next due days only.
         [row] = self.answers()
         self.assertEqual(row["recipient"], cw)
+        with sqlite3.connect(self.db) as db:   # so that forgetting finds it
+            linked = db.execute(
+                "SELECT f.ref FROM outbox_family o JOIN family f"
+                " ON f.id = o.family_id WHERE o.outbox_id = ?",
+                (row["id"],)).fetchall()
+        self.assertEqual(sorted(r[0] for r in linked),
+                         sorted({w[0] for w in want}))
         self.once(now="2026-12-04 12:05:00")
         [conf] = [m for m in self.delivered()
                   if m["Subject"].startswith("Logged")]
