@@ -271,9 +271,10 @@ answer(struct inbound *in, const char *subject, const struct strbuf *body,
 	    m->date > 0 ? m->date : in->now, in->zone, when, sizeof(when));
 	/* The marker first (reply.h): a reply quoting this stops there. */
 	sb_printf(&text,
-	    "%s the answer to your reply of %s.\n\n%s\n-- \n"
+	    "%s the answer to your reply of %s (%s).\n\n%s\n-- \n"
 	    "famcontactd\n",
-	    REPLY_MARKER, when, sb_str(body));
+	    REPLY_MARKER, when,
+	    in->zone && in->zone[0] ? in->zone : "local time", sb_str(body));
 	struct engine_out o = {
 	    .kind = OUTBOX_CONFIRMATION,
 	    .recipient = in->cw.email,
@@ -291,6 +292,35 @@ answer(struct inbound *in, const char *subject, const struct strbuf *body,
 		in->r->answer_id = sent.outbox_id;
 	sb_free(&text);
 	return rc;
+}
+
+/* Where a family stands after what was logged, for its caseworker. */
+static void
+next_due(const struct sched_due *due, struct strbuf *out)
+{
+	char d[11], h[11];
+
+	date_format(due->due_day, d);
+	date_format(due->hold_until, h);
+	switch (due->state) {
+	case DUE_NOT_YET:
+	case DUE_TODAY:
+		sb_printf(out, "    Next due: %s.\n", d);
+		break;
+	case DUE_OVERDUE:
+		sb_printf(out, "    Still due since %s", d);
+		if (due->held)
+			sb_printf(out, "; no reminder before %s", h);
+		sb_adds(out, ".\n");
+		break;
+	case DUE_PAUSED:
+	case DUE_REVIEW:
+		sb_adds(out, "    Paused.\n");
+		break;
+	case DUE_CLOSED:
+		sb_adds(out, "    Closed.\n");
+		break;
+	}
 }
 
 /* Log the commands, then confirm each with its family's next due day. */
@@ -327,7 +357,7 @@ log_commands(struct inbound *in, const struct reply_result *rr,
 		const struct reply_command *cmd = &rr->cmd[i];
 		struct family f;
 		struct sched_due due;
-		char day[11], next[11];
+		char day[11];
 
 		if ((rc = db_family_get_id(in->en->db, cmd->family_id, &f, e)) <
 		    0)
@@ -336,13 +366,9 @@ log_commands(struct inbound *in, const struct reply_result *rr,
 		date_format(cmd->day, day);
 		sb_adds(body, "  ");
 		family_label(c, &f, body);
-		sb_printf(body, ": %s, %s, %s.", outcome_name(cmd->outcome),
+		sb_printf(body, ": %s, %s, %s.\n", outcome_name(cmd->outcome),
 		    channel_name(cmd->channel), day);
-		if (due.due_day != DAY_NONE) {
-			date_format(due.due_day, next);
-			sb_printf(body, " Next due: %s.", next);
-		}
-		sb_addc(body, '\n');
+		next_due(&due, body);
 	}
 	sb_adds(body,
 	    "\nA contact logged by mistake can be voided by a coordinator "

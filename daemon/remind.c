@@ -293,13 +293,17 @@ reminder_text(const struct conf *c, const struct items *l, const char *zone,
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].list)
 			add_item(text, c, &l->v[i], zone, now, false);
+	/* Replies log contacts; without them, the shell does. */
 	if (c->inbound.enabled)
 		reply_howto(text, l);
+	else
+		sb_adds(text,
+		    "When you have been in touch (or tried), log it:\n"
+		    "  famcontactctl contact log REF --channel phone --outcome reached\n"
+		    "  famcontactctl contact log REF --channel phone --outcome attempted\n"
+		    "\n");
 	sb_adds(text,
-	    "When you have been in touch (or tried), log it:\n"
-	    "  famcontactctl contact log REF --channel phone --outcome reached\n"
-	    "  famcontactctl contact log REF --channel phone --outcome attempted\n"
-	    "\n-- \nfamcontactd: one reminder a day while families in your "
+	    "-- \nfamcontactd: one reminder a day while families in your "
 	    "care are due.\n");
 	if (!c->privacy.names_in_email)
 		sb_adds(text, "Families are named by reference code only.\n");
