@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "pgp.h"
 #include "outbox.h"
 
 struct fc_error;
@@ -283,6 +284,51 @@ int db_notice_take(struct db *db, int64_t caseworker_id, fc_day day, int cap,
  */
 int db_outbox_bounce(struct db *db, int64_t id, int64_t now, const char *status,
     const char *diagnostic, struct fc_error *e);
+
+/*
+ * OpenPGP keys (docs/design.md, "OpenPGP"; db_pgp.c): the public keys of
+ * the people mail goes to, and the service's own key (with its secret
+ * part), kept in the database so that the file stays the whole state.
+ */
+struct db_pgp_key {
+	struct pgp_key key; /* key.data: the public key, armored (malloc'd) */
+	bool service;	    /* the service's own key */
+	int64_t imported_at;
+	char imported_by[FC_LOGIN_MAX + 1];
+	int64_t warned_at; /* expiry warning sent, or 0 */
+};
+/*
+ * Store k (replacing a key with its fingerprint: a newer copy of it);
+ * secret (NULL = none) is the service key's secret part, armored, and
+ * makes k the service key (a service key there already is replaced).
+ */
+int db_pgp_key_put(struct db *db, const struct db_pgp_key *k,
+    const char *secret, size_t secret_len, struct fc_error *e);
+/* Remove the key fpr (any case): FC_ENOTFOUND naming it when there is none. */
+int db_pgp_key_remove(struct db *db, const char *fpr, struct fc_error *e);
+/* Call cb for every key, newest first (key.data filled); stops on non-zero. */
+int db_pgp_key_foreach(struct db *db,
+    int (*cb)(const struct db_pgp_key *k, void *ctx), void *ctx,
+    struct fc_error *e);
+/*
+ * The service key: 1 with *out (caller frees out->key.data) and its
+ * secret part in secret (replaced; may be NULL), 0 when there is none.
+ */
+int db_pgp_service(struct db *db, struct db_pgp_key *out, struct strbuf *secret,
+    struct fc_error *e);
+/*
+ * The key mail to address is encrypted to at now: the newest key that is
+ * valid (pgp_key_state_at() == PGP_KEY_VALID) with a user ID of that
+ * address (any case), not the service key. 1 with its fingerprint in fpr
+ * (PGP_FPR_MAX + 1 bytes), 0 when there is none.
+ */
+int db_pgp_key_for(struct db *db, const char *address, int64_t now, char *fpr,
+    struct fc_error *e);
+/* A number that changes whenever a key is stored or removed (reload cue). */
+int db_pgp_generation(struct db *db, int64_t *gen, struct fc_error *e);
+/* Record that key fpr's expiry warning went out at now. */
+int db_pgp_key_warned(
+    struct db *db, const char *fpr, int64_t now, struct fc_error *e);
 
 /* Replace the text of a queued message (re-check before send). */
 int db_outbox_set_message(struct db *db, int64_t id, const char *message,

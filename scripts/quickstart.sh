@@ -19,7 +19,7 @@ ROOT=$(pwd)
 # which clang only recommends, and llvm-symbolizer for the fuzzers' stack
 # traces).
 PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libsqlite3-dev
-libconfig-dev libgmime-3.0-dev libcmocka-dev tzdata python3 mandoc faketime
+libconfig-dev libgmime-3.0-dev libgpgme-dev gpg gpg-agent libcmocka-dev tzdata python3 mandoc faketime
 python3-aiosmtpd dovecot-imapd openssl systemd procps"
 # Only for the tests: the fuzzing stage, valgrind for the soak, Postfix's
 # own smtpd where a real relay's wording matters (set to "No configuration",
