@@ -374,7 +374,7 @@ def deliver_famcontactd(ctx, rnd, n):
 
 def step_throughput(ctx, res):
     n = MESSAGES
-    say(f"[1/3] delivery throughput: {n} messages of {mkdata.MESSAGE_SIZE} "
+    say(f"[1/4] delivery throughput: {n} messages of {mkdata.MESSAGE_SIZE} "
         f"bytes over one SMTP session to smtp-sink, {ROUNDS} round(s); "
         f"CPUs: {PIN}")
     msgfile = ctx.path("smtp-source.msg")
@@ -412,7 +412,7 @@ def step_throughput(ctx, res):
 
 def step_rss(ctx, res):
     nfam = CASEWORKERS * FAMILIES_PER_CASEWORKER
-    say(f"[2/3] peak RSS: famcontactd --once (Maildir) with {CASEWORKERS} "
+    say(f"[2/4] peak RSS: famcontactd --once (Maildir) with {CASEWORKERS} "
         f"caseworkers x {FAMILIES_PER_CASEWORKER} families")
     d = ctx.path("rss")
     os.mkdir(d)
@@ -481,6 +481,109 @@ def step_rss(ctx, res):
 
 # 3. Wakeups while idle ------------------------------------------------------
 
+# 4. Encrypted delivery beside plain delivery ------------------------------
+
+PGP_CASEWORKERS = int(os.environ.get("BENCH_PGP_CASEWORKERS", "2000"))
+
+
+def pgp_keys(ctx, d, n):
+    """n caseworkers' keys (Ed25519 + Curve25519), made by gpg in one batch,
+    exported into one armored file."""
+    home = os.path.join(d, "gnupg")
+    os.mkdir(home, 0o700)
+    params = os.path.join(d, "keys.params")
+    with open(params, "w", encoding="utf-8") as f:
+        f.write("%no-protection\n")
+        for c in range(n):
+            f.write("Key-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\n"
+                    "Subkey-Type: ecdh\nSubkey-Curve: cv25519\n"
+                    "Subkey-Usage: encrypt\n"
+                    f"Name-Real: Caseworker {c:03d} (bench)\n"
+                    f"Name-Email: {mkdata.caseworker_email(c)}\n"
+                    "Expire-Date: 0\n%commit\n")
+    env = dict(os.environ, GNUPGHOME=home)
+    t0 = time.monotonic()
+    try:
+        subprocess.run(["gpg", "--batch", "--quiet", "--gen-key", params],
+                       env=env, check=True, capture_output=True, timeout=3600)
+        keys = os.path.join(d, "keys.asc")
+        with open(keys, "wb") as f:
+            f.write(subprocess.run(["gpg", "--batch", "--armor", "--export"],
+                                   env=env, check=True, capture_output=True,
+                                   timeout=600).stdout)
+    finally:
+        subprocess.run(["gpgconf", "--kill", "all"], env=env, timeout=60)
+    say(f"  gpg made {n} keys in {time.monotonic() - t0:.1f} s")
+    return keys
+
+
+def pgp_register(ctx, d, name, n, encrypt, keys, port):
+    sub = os.path.join(d, name)
+    os.mkdir(sub)
+    db = os.path.join(sub, "famcontact.db")
+    conf = os.path.join(sub, "famcontactd.conf")
+    smtp_conf(conf, db, port)
+    with open(conf, "a", encoding="utf-8") as f:
+        f.write('reminders = { send_time = "00:00"; send_days = ["Mon", '
+                '"Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]; };\n'
+                f'privacy = {{ encrypt = "{encrypt}"; '
+                f'sign = {"true" if keys else "false"}; }};\n')
+    check_conf(ctx, conf)
+    cws = os.path.join(sub, "caseworkers.csv")
+    mkdata.write_caseworkers(cws, n)
+    ctl(ctx, conf, "caseworker", "import", cws)
+    fams = os.path.join(sub, "families.csv")
+    last = (datetime.date.today() - datetime.timedelta(days=40)).isoformat()
+    with open(fams, "w", encoding="utf-8") as f:
+        f.write("ref,name,caseworker,every_days,timezone,last_contact\n")
+        for c in range(n):
+            f.write(f"BEN-{c:06d},,{mkdata.caseworker_email(c)},30,,{last}\n")
+    ctl(ctx, conf, "family", "import", fams)
+    if keys:
+        ctl(ctx, conf, "key", "import", keys)
+        ctl(ctx, conf, "key", "create-service")
+    return conf, db
+
+
+def step_pgp(ctx, res):
+    n = PGP_CASEWORKERS
+    say(f"[4/4] encrypted delivery: {n} caseworkers, one key and one due "
+        f"family each, famcontactd --once to smtp-sink, encrypted and "
+        f"signed beside plain")
+    d = ctx.path("pgp")
+    os.mkdir(d)
+    keys = pgp_keys(ctx, d, n)
+    for name, encrypt, key_file in (("plain", "never", None),
+                                    ("encrypted", "when-key", keys)):
+        sink = Sink(ctx, f"pgp-{name}")
+        try:
+            conf, db = pgp_register(ctx, d, name, n, encrypt, key_file,
+                                    sink.port)
+            code, wall, ru, log = run(ctx, f"famcontactd-pgp-{name}",
+                                      [ctx.famcontactd, "-c", conf,
+                                       "--once"], cpus=cpus_for("client"))
+            counters = sink.settled()
+        finally:
+            sink.stop()
+        if code != 0:
+            raise StepFailed(f"famcontactd --once ({name}) exited {code}; "
+                             f"log:\n{tail(log)}")
+        sink_check(f"famcontactd --once ({name})", counters, n)
+        con = sqlite3.connect(db)
+        try:
+            sealed = con.execute(
+                "SELECT count(*) FROM outbox WHERE message LIKE"
+                " '%multipart/encrypted%'").fetchone()[0]
+        finally:
+            con.close()
+        if sealed != (n if key_file else 0):
+            raise StepFailed(f"{name}: {sealed} of {n} messages encrypted")
+        cpu = ru.ru_utime + ru.ru_stime
+        res[f"pgp_{name}"] = {"rate": n / wall, "cpu": cpu}
+        say(f"  {name:10} {n / wall:8.1f} msg/s ({wall:.1f} s wall, "
+            f"{cpu:.1f} s CPU of famcontactd itself)")
+
+
 def switches(pid):
     """Voluntary + involuntary context switches of all threads of pid, and
     the number of threads."""
@@ -512,7 +615,7 @@ def stop_group(proc):
 
 
 def step_idle(ctx, res):
-    say(f"[3/3] wakeups: famcontactd idle for {IDLE_SECONDS:g} s "
+    say(f"[3/4] wakeups: famcontactd idle for {IDLE_SECONDS:g} s "
         f"(after {SETTLE_SECONDS:g} s to settle), nothing due")
     d = ctx.path("idle")
     os.mkdir(d)
@@ -690,6 +793,13 @@ def table(ctx, res, started):
     else:
         rows.append((f"wakeups idle {IDLE_SECONDS:g} s (ctx switches)",
                      "FAILED", "", f"{TARGET_WAKEUPS}", "FAIL"))
+    plain, enc = res.get("pgp_plain"), res.get("pgp_encrypted")
+    rows.append((f"famcontactd --once, {PGP_CASEWORKERS} reminders, plain",
+                 rate(plain), cpu(plain), "", ""))
+    rows.append((f"the same, encrypted + signed ({PGP_CASEWORKERS} keys)",
+                 rate(enc), cpu(enc),
+                 f"{enc['rate'] / plain['rate']:.2f} x plain"
+                 if plain and enc else "", ""))
     if "sigterm_exit" in res:
         rows.append(("exit status after SIGTERM", str(res["sigterm_exit"]),
                      "", "0", "PASS" if res["sigterm_exit"] == 0 else "FAIL"))
@@ -768,7 +878,10 @@ def main():
         return 1
     started = time.monotonic()
     res = {}
-    for step in (step_throughput, step_rss, step_idle):
+    steps = [step_throughput, step_rss, step_idle]
+    if PGP_CASEWORKERS > 0:
+        steps.append(step_pgp)
+    for step in steps:
         try:
             step(ctx, res)
         except (StepFailed, OSError, sqlite3.Error) as e:

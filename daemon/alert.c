@@ -30,6 +30,9 @@ add_dead(const struct outbox_row *row, void *ctx)
 	if (row->state == OUTBOX_BOUNCED)
 		log_err("outbox %lld (%s) came back: %s", (long long)row->id,
 		    outbox_kind_name(row->kind), row->last_error);
+	else if (row->state == OUTBOX_QUEUED)
+		log_warn("outbox %lld (%s) %s", (long long)row->id,
+		    outbox_kind_name(row->kind), row->last_error);
 	else
 		log_err("outbox %lld (%s) is dead after %d %s: %s",
 		    (long long)row->id, outbox_kind_name(row->kind),
@@ -99,6 +102,9 @@ alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
 		    "and see them with\n"
 		    "  famcontactctl outbox list --state dead\n"
 		    "  famcontactctl outbox list --state bounced\n"
+		    "A message held for want of an OpenPGP key goes as "
+		    "soon as its\nrecipient's key is imported:\n"
+		    "  famcontactctl key import FILE\n"
 		    "\n-- \nfamcontactd\n");
 		for (size_t k = 0; k < c->summary.ncoordinators; k++) {
 			struct engine_out o = {

@@ -816,6 +816,26 @@ set_transport(struct loader *l, const config_setting_t *s, const struct key *k,
 }
 
 static void
+set_encrypt(struct loader *l, const config_setting_t *s, const struct key *k,
+    const char *full)
+{
+	const char *v = config_setting_get_string(s);
+	char q[QUOTED_VALUE_SIZE];
+
+	if (util_strcaseeq(v, "never"))
+		l->c->privacy.encrypt = ENCRYPT_NEVER;
+	else if (util_strcaseeq(v, "when-key"))
+		l->c->privacy.encrypt = ENCRYPT_WHEN_KEY;
+	else if (util_strcaseeq(v, "required"))
+		l->c->privacy.encrypt = ENCRYPT_REQUIRED;
+	else {
+		problem(l, s, "%s: %s is not an encryption policy (%s)", full,
+		    quote(q, sizeof(q), v), k->hint);
+		mark_bad(l, k);
+	}
+}
+
+static void
 set_tls(struct loader *l, const config_setting_t *s, const struct key *k,
     const char *full)
 {
@@ -1093,6 +1113,11 @@ static const struct key retry_keys[] = {
 static const struct key privacy_keys[] = {
     {"names_in_email", SHAPE_BOOL, set_bool,
 	offsetof(struct conf, privacy.names_in_email), 0, 0, 0, NULL, 0, NULL},
+    {"encrypt", SHAPE_STRING, set_encrypt,
+	offsetof(struct conf, privacy.encrypt), 0, 0, 0,
+	"\"never\", \"when-key\" or \"required\"", 0, NULL},
+    {"sign", SHAPE_BOOL, set_bool, offsetof(struct conf, privacy.sign), 0, 0, 0,
+	NULL, 0, NULL},
     {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -1430,6 +1455,8 @@ conf_defaults(struct conf *c)
 	c->retry.max = 14400;
 	c->retry.give_up_after = 432000;
 	c->privacy.names_in_email = false;
+	c->privacy.encrypt = ENCRYPT_WHEN_KEY;
+	c->privacy.sign = true;
 	c->inbound.key_valid_days = 30;
 	c->inbound.require_from_match = true;
 	c->inbound.imap.poll_every = 300;

@@ -17,6 +17,8 @@ struct fc_error;
 #define CONF_DEFAULT_PATH "/etc/famcontactd.conf"
 
 enum transport_kind { TRANSPORT_SMTP, TRANSPORT_MAILDIR };
+/* privacy.encrypt: OpenPGP for a recipient who has a key (docs/design.md). */
+enum encrypt_policy { ENCRYPT_NEVER, ENCRYPT_WHEN_KEY, ENCRYPT_REQUIRED };
 enum tls_mode { TLS_REQUIRED, TLS_NONE };
 
 struct conf {
@@ -57,6 +59,8 @@ struct conf {
 	} retry;
 	struct {
 		bool names_in_email;
+		enum encrypt_policy encrypt;
+		bool sign; /* with the service key, when there is one */
 	} privacy;
 	struct {
 		bool enabled; /* the group is present */

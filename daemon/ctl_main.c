@@ -34,6 +34,8 @@ static const struct ctl_command groups[] = {
 	"send a test message through the configured transport"},
     {"preview", ctl_preview_main, "[--at WHEN]",
 	"what famcontactd would send at a moment, without sending"},
+    {"key", ctl_key_main, "import|list|remove|create-service|export-service",
+	"OpenPGP keys: whom mail is encrypted to, and the service's own"},
     {"mail-in", ctl_mailin_main, "< MESSAGE",
 	"read a reply or a bounce from standard input (for the MTA)"},
     {"health", ctl_health_main, "[--queue-warning AGE] ...",

@@ -26,7 +26,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -329,6 +329,19 @@ int db_pgp_generation(struct db *db, int64_t *gen, struct fc_error *e);
 /* Record that key fpr's expiry warning went out at now. */
 int db_pgp_key_warned(
     struct db *db, const char *fpr, int64_t now, struct fc_error *e);
+
+/*
+ * A queued message waiting for its recipient's OpenPGP key
+ * (privacy.encrypt = "required"): its last error starts with
+ * DB_HELD_PREFIX and it is due again at until (or when keys change).
+ */
+#define DB_HELD_PREFIX "held: no OpenPGP key"
+#define DB_HELD_PREFIX_LEN "20"
+int db_outbox_hold(struct db *db, int64_t id, int64_t until, const char *why,
+    struct fc_error *e);
+/* Every held message due now (a key came); *count says how many. */
+int db_outbox_release_held(
+    struct db *db, int64_t now, int64_t *count, struct fc_error *e);
 
 /* Replace the text of a queued message (re-check before send). */
 int db_outbox_set_message(struct db *db, int64_t id, const char *message,

@@ -171,3 +171,42 @@ db_outbox_bounce(struct db *db, int64_t id, int64_t now, const char *status,
 		    (long long)id);
 	return sqlite3_changes(db->h) > 0 ? 1 : 0;
 }
+
+int
+db_outbox_hold(struct db *db, int64_t id, int64_t until, const char *why,
+    struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	struct db_binder b = {0};
+	int rc;
+
+	if ((rc = db_stmt(db, &key,
+		 "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3"
+		 " WHERE id = ?1 AND state = 'queued'",
+		 &b.st, e)) < 0)
+		return rc;
+	db_bind_int(&b, id);
+	db_bind_int(&b, until);
+	db_bind_str(&b, why, DB_OUTBOX_ERROR_MAX + 1);
+	if ((rc = db_bound(db, &b, e, "cannot hold a message")) < 0)
+		return rc;
+	if ((rc = db_step_done(b.st)) != SQLITE_OK)
+		return db_fail(
+		    db, rc, e, "cannot hold message %lld", (long long)id);
+	return 0;
+}
+
+int
+db_outbox_release_held(
+    struct db *db, int64_t now, int64_t *count, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	int rc = db_write_ids(db, &key,
+	    "UPDATE outbox SET next_attempt_at = ?1 WHERE state = 'queued'"
+	    " AND next_attempt_at > ?1 AND substr(last_error, 1, " DB_HELD_PREFIX_LEN
+	    ") = '" DB_HELD_PREFIX "' AND ?2 = 0",
+	    now, 0, e, "cannot release the held messages");
+
+	*count = rc == 0 ? sqlite3_changes64(db->h) : 0;
+	return rc;
+}

@@ -320,7 +320,9 @@ db_outbox_set_state(struct db *db, int64_t id, enum outbox_state state,
 	if ((rc = db_stmt(db, &key,
 		 "UPDATE outbox SET state = ?1, attempts = ?2,"
 		 " next_attempt_at = ?3, last_error = ?4, updated_at = ?5,"
-		 " sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END"
+		 " sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END,"
+		 /* A death is news, also after a hold was reported. */
+		 " alerted = CASE WHEN ?1 = 'dead' THEN 0 ELSE alerted END"
 		 " WHERE id = ?6 AND state IN (?7, ?8, ?9, ?10, ?11, ?12)",
 		 &st, e)) < 0)
 		return rc;
@@ -641,6 +643,13 @@ db_outbox_set_message(struct db *db, int64_t id, const char *message,
 	return rc;
 }
 
+/* What the coordinators' alert reports: dead letters, bounces, and
+ * messages held for want of an OpenPGP key. */
+#define UNALERTED \
+	"(state IN ('dead', 'bounced') OR (state = 'queued' AND" \
+	" substr(last_error, 1, " DB_HELD_PREFIX_LEN ") = '" DB_HELD_PREFIX \
+	"'))"
+
 int
 db_outbox_dead_unalerted(struct db *db,
     int (*cb)(const struct outbox_row *row, void *ctx), void *ctx,
@@ -648,7 +657,7 @@ db_outbox_dead_unalerted(struct db *db,
 {
 	return outbox_rows(db,
 	    "SELECT " OUTBOX_COLUMNS " FROM outbox"
-	    " WHERE state IN ('dead', 'bounced') AND alerted = 0"
+	    " WHERE " UNALERTED " AND alerted = 0"
 	    " AND ?1 IS NULL ORDER BY id",
 	    -1, cb, ctx, e);
 }
@@ -665,7 +674,7 @@ db_outbox_alert_state(struct db *db, int64_t *last_alert_at, int64_t *unalerted,
 	if ((rc = db_stmt(db, &key,
 		 "SELECT coalesce(max(created_at) FILTER"
 		 " (WHERE kind = 'alert'), 0), count(*) FILTER (WHERE"
-		 " state IN ('dead', 'bounced') AND alerted = 0) FROM outbox",
+		 " " UNALERTED " AND alerted = 0) FROM outbox",
 		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_step(st);
@@ -686,7 +695,7 @@ db_outbox_mark_alerted(struct db *db, int64_t up_to_id, struct fc_error *e)
 	static struct db_stmt_key key;
 
 	return db_write_ids(db, &key,
-	    "UPDATE outbox SET alerted = 1 WHERE state IN ('dead', 'bounced')"
+	    "UPDATE outbox SET alerted = 1 WHERE " UNALERTED
 	    " AND alerted = 0 AND id <= ?1",
 	    up_to_id, 0, e, "cannot mark the dead letters reported");
 }

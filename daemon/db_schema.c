@@ -223,6 +223,29 @@ static const char *const migrations[] = {
     "  sent INTEGER NOT NULL DEFAULT 0 CHECK (sent >= 0),\n"
     "  PRIMARY KEY (caseworker_id, day)\n"
     ") WITHOUT ROWID;\n",
+    /*
+	 * 4: OpenPGP keys (docs/design.md, "OpenPGP"): the public keys of the
+	 * people mail goes to, and the service's own key, the only row with
+	 * a secret part. emails: the addresses of its user IDs, lowercase,
+	 * one a line.
+	 */
+    "CREATE TABLE pgp_key (\n"
+    "  fpr TEXT PRIMARY KEY CHECK (fpr = upper(fpr) AND length(fpr) >= 32),\n"
+    "  emails TEXT NOT NULL,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  expires INTEGER NOT NULL DEFAULT 0,\n"
+    "  revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),\n"
+    "  can_encrypt INTEGER NOT NULL DEFAULT 0 CHECK (can_encrypt IN (0, 1)),\n"
+    "  data TEXT NOT NULL,\n"
+    "  secret TEXT,\n"
+    "  service INTEGER NOT NULL DEFAULT 0 CHECK (service IN (0, 1)),\n"
+    "  imported_at INTEGER NOT NULL,\n"
+    "  imported_by TEXT NOT NULL DEFAULT '',\n"
+    "  warned_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  CHECK (secret IS NULL OR service = 1)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE UNIQUE INDEX pgp_key_service ON pgp_key(service)\n"
+    "  WHERE service = 1;\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,

@@ -209,7 +209,7 @@ claim(struct deliver *dl, struct outbox_row *row, struct strbuf *msg,
 {
 	for (;;) {
 		int64_t now = now_utc();
-		bool cancel = false;
+		bool cancel = false, held = false;
 		int dropped = 0, rc;
 
 		if ((rc = db_begin(dl->db, e)) < 0)
@@ -227,7 +227,18 @@ claim(struct deliver *dl, struct outbox_row *row, struct strbuf *msg,
 				  &cancel, &dropped, e);
 		else if (rc == 0)
 			rc = 2; /* nothing due */
-		if (rc == 0 && cancel)
+		if (rc == 0 && !cancel && dl->hooks.seal != NULL)
+			rc = dl->hooks.seal(
+			    dl->hooks.ctx, row, msg, now, &held, e);
+		if (rc == 0 && held)
+			rc = db_outbox_hold(dl->db, row->id,
+			    now + DELIVER_HOLD_SECONDS,
+			    DB_HELD_PREFIX
+			    " for this recipient "
+			    "(privacy.encrypt = \"required\"): sent once "
+			    "famcontactctl key import has one",
+			    e);
+		else if (rc == 0 && cancel)
 			rc = db_outbox_set_state(dl->db, row->id,
 			    OUTBOX_CANCELLED, row->attempts, 0,
 			    "cancelled: "
@@ -245,6 +256,12 @@ claim(struct deliver *dl, struct outbox_row *row, struct strbuf *msg,
 		dl->sent_id = 0;
 		if (rc == 2)
 			return 0;
+		if (held) {
+			log_info("outbox %lld (%s): held, no OpenPGP key for "
+				 "its recipient; a notice goes instead",
+			    (long long)row->id, outbox_kind_name(row->kind));
+			continue;
+		}
 		if (!cancel)
 			return 1;
 		log_info("outbox %lld (%s): cancelled, nothing left to say",

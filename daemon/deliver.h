@@ -64,6 +64,9 @@ struct transport;
 #define DELIVER_DURABLE_EVERY 256
 #define DELIVER_DURABLE_USEC 250000
 
+/* A message held for its recipient's key is looked at again after this
+ * long (seconds); sooner when the keys change. */
+#define DELIVER_HOLD_SECONDS 86400
 /* Room for the last error kept for STATUS=. */
 #define DELIVER_ERROR_MAX 256
 
@@ -103,6 +106,15 @@ struct deliver_hooks {
 	 */
 	int (*recheck)(void *ctx, const struct outbox_row *row,
 	    struct strbuf *message, int64_t now, bool *cancel, int *dropped,
+	    struct fc_error *e);
+	/*
+	 * Inside the claim's transaction, after the re-check: seal message
+	 * with OpenPGP (seal_message()); *held = true when it must wait for
+	 * a key: it stays queued, its last error says why, due again after
+	 * DELIVER_HOLD_SECONDS. NULL = every message goes as it is.
+	 */
+	int (*seal)(void *ctx, const struct outbox_row *row,
+	    struct strbuf *message, int64_t now, bool *held,
 	    struct fc_error *e);
 	void *ctx;
 };

@@ -38,6 +38,7 @@
 #include "outbox.h"
 #include "password.h"
 #include "reserve.h"
+#include "seal.h"
 #include "timeutil.h"
 #include "util.h"
 #include "version.h"
@@ -51,6 +52,7 @@ struct daemon {
 	struct conf *conf;
 	struct db *db;
 	struct engine en;
+	struct seal seal;	/* OpenPGP on the way out */
 	struct deliver dl;	/* the outbox's driver; its counters
 					   are this run's, for --once */
 	int sfd;		/* signalfd: TERM, INT, HUP */
@@ -265,6 +267,15 @@ hook_recheck(void *ctx, const struct outbox_row *row, struct strbuf *message,
 	return engine_recheck(&d->en, row, message, now, cancel, dropped, e);
 }
 
+static int
+hook_seal(void *ctx, const struct outbox_row *row, struct strbuf *message,
+    int64_t now, bool *held, struct fc_error *e)
+{
+	struct daemon *d = ctx;
+
+	return seal_message(&d->seal, row, message, now, held, e);
+}
+
 /* One turn of the loop: daily runs, delivery, alerts. */
 static int
 work(struct daemon *d, struct fc_error *e)
@@ -287,6 +298,10 @@ work(struct daemon *d, struct fc_error *e)
 		    st.summaries == 1 ? "summary" : "summaries", st.overviews,
 		    st.overviews == 1 ? "overview" : "overviews");
 	d->refused += st.refused;
+	/* New keys: load them, and send what waited for one. */
+	if ((rc = seal_refresh(&d->seal, now_utc(), NULL, e)) < 0 ||
+	    (rc = seal_warn_expiring(&d->seal, now_utc(), &alerts, e)) < 0)
+		return rc;
 	for (int round = 0; round < 2; round++) {
 		if ((rc = deliver_run(&d->dl, e)) < 0)
 			return rc;
@@ -577,6 +592,7 @@ run(const char *path, bool once)
 	    .stop = hook_stop,
 	    .alive = hook_alive,
 	    .recheck = hook_recheck,
+	    .seal = hook_seal,
 	    .ctx = &d,
 	};
 	if (setup_signals(&d) < 0) {
@@ -594,6 +610,7 @@ run(const char *path, bool once)
 		goto out;
 	}
 	d.dl.db = d.db;
+	seal_init(&d.seal, &d.en);
 	if (requeued > 0)
 		log_warn("%lld %s being sent when famcontactd last stopped: "
 			 "sending again with the same Message-ID",
@@ -649,6 +666,7 @@ run(const char *path, bool once)
 	log_info("one pass done: %d sent, %d cancelled, %d to retry, %d dead",
 	    d.dl.sent, d.dl.cancelled, d.dl.failed, d.dl.dead);
 out:
+	seal_close(&d.seal);
 	db_close(d.db);
 	if (d.sfd >= 0)
 		close(d.sfd);

@@ -18,6 +18,7 @@
 #include "inkey.h"
 #include "mail.h"
 #include "mime.h"
+#include "pgp.h"
 #include "reply.h"
 #include "text.h"
 #include "timeutil.h"
@@ -44,7 +45,7 @@ inbound_outcome_name(enum inbound_outcome o)
 /* One message under way. */
 struct inbound {
 	struct engine *en;
-	const struct mime_message *m;
+	struct mime_message *m;
 	int64_t now;
 	struct inbound_result *r;
 	/* The reply key found, and what it names. */
@@ -478,11 +479,112 @@ handle_wrong_sender(struct inbound *in, struct fc_error *e)
 	return rc;
 }
 
+struct signer_find {
+	const char *fpr, *email;
+	int64_t now;
+	bool owner;
+};
+
+static int
+match_signer(const struct db_pgp_key *k, void *ctx)
+{
+	struct signer_find *f = ctx;
+
+	if (!k->service && strcasecmp(k->key.fpr, f->fpr) == 0 &&
+	    pgp_key_has_email(&k->key, f->email) &&
+	    pgp_key_state_at(&k->key, f->now) != PGP_KEY_REVOKED &&
+	    pgp_key_state_at(&k->key, f->now) != PGP_KEY_EXPIRED)
+		f->owner = true;
+	return 0;
+}
+
+static int
+gather_keys(const struct db_pgp_key *k, void *ctx)
+{
+	sb_add(ctx, k->key.data, k->key.len);
+	sb_addc(ctx, '\n');
+	return 0;
+}
+
+/*
+ * An encrypted reply: decrypted with the service key, its text read, and
+ * *owner set when it is signed by a key of the caseworker. 1 when read,
+ * 0 when it cannot be (no service key, or not encrypted to it).
+ */
+static int
+decrypt_reply(struct inbound *in, bool *owner, struct fc_error *e)
+{
+	struct db *db = in->en->db;
+	struct strbuf secret = {0}, keys = {0}, plain = {0};
+	struct db_pgp_key svc;
+	struct pgp *p = NULL;
+	struct fc_error de = {0};
+	char dir[FC_PATH_MAX], signer[PGP_FPR_MAX + 1];
+	int rc;
+
+	*owner = false;
+	if ((rc = db_pgp_service(db, &svc, &secret, e)) <= 0)
+		goto out;
+	free(svc.key.data);
+	if ((rc = db_pgp_key_foreach(db, gather_keys, &keys, e)) < 0)
+		goto out;
+	util_dirname(in->en->conf->database, dir, sizeof(dir));
+	if ((rc = pgp_open(dir, &p, e)) < 0 ||
+	    (rc = pgp_load(p, secret.s, secret.len, e)) < 0 ||
+	    (keys.len > 0 && (rc = pgp_load(p, keys.s, keys.len, e)) < 0))
+		goto out;
+	/* Not for the service key, or damaged: unreadable, not an error. */
+	if (pgp_decrypt(p, in->m->encrypted, in->m->encrypted_len, &plain,
+		signer, &de) < 0 ||
+	    mime_read_entity(plain.s ? plain.s : "", plain.len, in->m, &de) <
+		0) {
+		rc = 0;
+		goto out;
+	}
+	if (signer[0]) {
+		struct signer_find f = {signer, in->cw.email, in->now, false};
+
+		if ((rc = db_pgp_key_foreach(db, match_signer, &f, e)) < 0)
+			goto out;
+		*owner = f.owner;
+	}
+	rc = 1;
+out:
+	pgp_close(p);
+	sb_free(&secret);
+	sb_free(&keys);
+	if (plain.s != NULL)
+		memset(plain.s, 0, plain.len);
+	sb_free(&plain);
+	return rc;
+}
+
+/* An encrypted reply nobody here can read: say so to the owner. */
+static int
+handle_unreadable(struct inbound *in, struct fc_error *e)
+{
+	struct strbuf body = {0};
+	int rc;
+
+	in->r->outcome = INBOUND_REFUSED;
+	xstrlcpy(in->r->summary, "encrypted, but not to the service key",
+	    sizeof(in->r->summary));
+	sb_adds(&body,
+	    "Your reply was encrypted, but not to the service's key, so it "
+	    "could\nnot be read and nothing was logged. Encrypt your reply "
+	    "to the key\nyour coordinator gives you (famcontactctl key "
+	    "export-service), or\nreply without encryption.\n");
+	rc = answer(in, "Not logged: your reply could not be read", &body, e);
+	sb_free(&body);
+	return rc;
+}
+
 /* A reply (not a bounce, not automatic): key, sender, then its commands. */
 static int
 handle_reply(struct inbound *in, struct fc_error *e)
 {
 	const struct conf *c = in->en->conf;
+	bool signed_by_owner = false;
 	int64_t age;
 	int rc;
 
@@ -512,7 +614,18 @@ handle_reply(struct inbound *in, struct fc_error *e)
 	}
 	in->r->caseworker_id = in->cw.id;
 	in->zone = due_cw_zone(c, in->cw.tz);
-	if (c->inbound.require_from_match &&
+	if (in->m->encrypted != NULL &&
+	    (rc = decrypt_reply(in, &signed_by_owner, e)) <= 0) {
+		if (rc < 0)
+			return rc;
+		/* Unreadable: only the owner may hear of it. */
+		if (c->inbound.require_from_match &&
+		    !util_strcaseeq(in->m->from, in->cw.email))
+			return handle_wrong_sender(in, e);
+		return handle_unreadable(in, e);
+	}
+	/* A signature by the owner's key vouches as well as From: does. */
+	if (c->inbound.require_from_match && !signed_by_owner &&
 	    !util_strcaseeq(in->m->from, in->cw.email))
 		return handle_wrong_sender(in, e);
 	return handle_commands(in, e);

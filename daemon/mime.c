@@ -750,6 +750,23 @@ walk(struct walk *w, GMimeObject *obj, int depth, bool in_report)
 			if (report && depth == 0)
 				w->m->dsn = true;
 		}
+		if (depth == 0 && ct != NULL &&
+		    g_mime_content_type_is_type(ct, "multipart", "encrypted") &&
+		    g_mime_multipart_get_count(mp) == 2) {
+			GMimeObject *data = g_mime_multipart_get_part(mp, 1);
+			struct strbuf b = {0};
+
+			/* RFC 3156 4: the second part holds the data. */
+			if (GMIME_IS_PART(data))
+				part_bytes(GMIME_PART(data), &b);
+			if (b.len > 0) {
+				w->m->encrypted = b.s;
+				w->m->encrypted_len = b.len;
+			} else {
+				sb_free(&b);
+			}
+			return;
+		}
 		for (int i = 0; i < g_mime_multipart_get_count(mp); i++)
 			walk(w, g_mime_multipart_get_part(mp, i), depth + 1,
 			    report || in_report);
@@ -832,6 +849,36 @@ mime_finalise(void)
 	g_mime_shutdown();
 }
 
+/* A parser over len bytes (it holds the stream; unref the parser only). */
+static GMimeParser *
+parser_of(const char *bytes, size_t len)
+{
+	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(bytes, len);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+
+	g_object_unref(stream);
+	return parser;
+}
+
+/* The text of what walk() found: the plain part, else the HTML's. */
+static void
+take_text(struct walk *w, struct mime_message *out)
+{
+	if (!w->have_plain && w->have_html) {
+		struct strbuf text = {0};
+
+		mime_html_to_text(
+		    w->html.len > 0 ? w->html.s : "", w->html.len, &text);
+		free(out->text);
+		out->text = text.s;
+		out->text_len = text.len;
+		out->text_from_html = true;
+	}
+	if (out->text == NULL)
+		out->text = xstrdup("");
+	sb_free(&w->html);
+}
+
 static const char *
 header(GMimeMessage *msg, const char *name)
 {
@@ -843,7 +890,6 @@ mime_parse(
     const char *bytes, size_t len, struct mime_message *out, struct fc_error *e)
 {
 	struct walk w = {.m = out};
-	GMimeStream *stream;
 	GMimeParser *parser;
 	GMimeMessage *msg;
 	GDateTime *date;
@@ -853,11 +899,9 @@ mime_parse(
 	if (len > FC_MAIL_IN_MAX)
 		return err_set(e, FC_EINVAL,
 		    "the message is larger than %d bytes", FC_MAIL_IN_MAX);
-	stream = g_mime_stream_mem_new_with_buffer(bytes, len);
-	parser = g_mime_parser_new_with_stream(stream);
+	parser = parser_of(bytes, len);
 	msg = g_mime_parser_construct_message(parser, NULL);
 	g_object_unref(parser);
-	g_object_unref(stream);
 	if (msg == NULL)
 		return err_set(e, FC_EINVAL, "not a mail message");
 	if (header(msg, "From") == NULL && header(msg, "Date") == NULL &&
@@ -898,25 +942,41 @@ mime_parse(
 	out->x_autoreply = header(msg, "X-Autoreply") != NULL ||
 	    header(msg, "X-Autorespond") != NULL;
 	walk(&w, g_mime_message_get_mime_part(msg), 0, false);
-	if (!w.have_plain && w.have_html) {
-		struct strbuf text = {0};
-
-		mime_html_to_text(
-		    w.html.len > 0 ? w.html.s : "", w.html.len, &text);
-		out->text = text.s;
-		out->text_len = text.len;
-		out->text_from_html = true;
-	}
-	if (out->text == NULL)
-		out->text = xstrdup("");
-	sb_free(&w.html);
+	take_text(&w, out);
 	g_object_unref(msg);
+	return 0;
+}
+
+int
+mime_read_entity(
+    const char *bytes, size_t len, struct mime_message *m, struct fc_error *e)
+{
+	struct mime_message inner = {0};
+	struct walk w = {.m = &inner};
+	GMimeParser *parser;
+	GMimeObject *obj;
+
+	if (len > FC_MAIL_IN_MAX)
+		return err_set(e, FC_EINVAL, "the decrypted part is too large");
+	parser = parser_of(bytes, len);
+	obj = g_mime_parser_construct_part(parser, NULL);
+	g_object_unref(parser);
+	if (obj == NULL)
+		return err_set(e, FC_EINVAL, "the decrypted part is not MIME");
+	walk(&w, obj, 1, false);
+	g_object_unref(obj);
+	take_text(&w, &inner);
+	free(m->text);
+	m->text = inner.text;
+	m->text_len = inner.text_len;
+	m->text_from_html = inner.text_from_html;
 	return 0;
 }
 
 void
 mime_message_free(struct mime_message *m)
 {
+	free(m->encrypted);
 	for (size_t i = 0; i < m->nreferences; i++)
 		free(m->references[i]);
 	free(m->references);

@@ -66,6 +66,12 @@ struct mime_message {
 	size_t text_len;
 	bool text_from_html; /* the text came from a text/html part */
 
+	/* An OpenPGP/MIME encrypted message (RFC 3156): the encrypted
+	 * part's bytes (caller decrypts, then mime_read_entity()); NULL
+	 * when it is not one. text is "" then. */
+	char *encrypted;
+	size_t encrypted_len;
+
 	/* A delivery status notification: multipart/report; report-type=delivery-status. */
 	bool dsn;
 	struct mime_dsn_recipient *dsn_rcpt; /* at most FC_DSN_RECIPIENTS_MAX */
@@ -92,6 +98,15 @@ void mime_finalise(void);
  */
 int mime_parse(const char *bytes, size_t len, struct mime_message *out,
     struct fc_error *e);
+
+/*
+ * The text of a MIME entity (len bytes: header fields, a blank line, the
+ * body), such as the decrypted content of an encrypted message, into m's
+ * text (replaced; text_from_html as mime_parse() sets it). FC_EINVAL when
+ * it cannot be read.
+ */
+int mime_read_entity(
+    const char *bytes, size_t len, struct mime_message *m, struct fc_error *e);
 
 /* Free what mime_parse() put in m; m is empty afterwards. */
 void mime_message_free(struct mime_message *m);

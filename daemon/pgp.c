@@ -24,6 +24,10 @@
 #include "fclimits.h"
 #include "util.h"
 
+#define SECRET_REFUSED \
+	"a secret key: refused (import only public keys; the service never " \
+	"holds anyone's secret key)"
+
 struct pgp {
 	char home[FC_PATH_MAX];
 	gpgme_ctx_t ctx;
@@ -151,6 +155,8 @@ pgp_open(const char *parent, struct pgp **out, struct fc_error *e)
 	FILE *f;
 
 	*out = NULL;
+	/* GPGME wants to be asked once before any use; asking again is free. */
+	gpgme_check_version(NULL);
 	if (xsnprintf(p->home, sizeof(p->home), "%s/gnupg.XXXXXX", parent) !=
 		0 ||
 	    mkdtemp(p->home) == NULL) {
@@ -221,7 +227,9 @@ describe(gpgme_key_t key, struct pgp_key *k)
 	for (gpgme_user_id_t u = key->uids; u != NULL; u = u->next) {
 		size_t n = u->email ? strlen(u->email) : 0;
 
-		if (n == 0 || u->revoked || u->invalid ||
+		/* A revoked key's user IDs read as revoked too: still
+		 * shown, the key's state says it is not used. */
+		if (n == 0 || (u->revoked && !key->revoked) || u->invalid ||
 		    used + n + 2 > sizeof(k->emails))
 			continue;
 		if (used > 0)
@@ -301,26 +309,22 @@ pgp_read(struct pgp *p, const char *data, size_t len, struct pgp_key **keys,
 	*n = 0;
 	if ((err = gpgme_data_new_from_mem(&d, data, len, 0)) != 0)
 		return fail(e, FC_ENOMEM, err, "GnuPG");
-	if ((rc = holds_secret(p, d, &listed, e)) != 0) {
+	/* Listed first, so that a secret key never reaches the home; GnuPG
+	 * lists no revoked key this way, so the import result is asked too. */
+	if ((rc = holds_secret(p, d, &listed, e)) == 1) {
 		gpgme_data_release(d);
-		if (rc == 1)
-			return err_set(e, FC_EINVAL,
-			    "a secret key: refused (import only public keys; "
-			    "the service never holds anyone's secret key)");
-		return rc;
-	}
-	if (listed == 0) {
-		gpgme_data_release(d);
-		return err_set(e, FC_EINVAL, "no OpenPGP key in the data");
+		return err_set(e, FC_EINVAL, "%s", SECRET_REFUSED);
 	}
 	gpgme_data_seek(d, 0, SEEK_SET);
 	err = gpgme_op_import(p->ctx, d);
 	gpgme_data_release(d);
 	if (err != 0)
-		return fail(e, FC_EINVAL, err, "cannot import the key data");
+		return fail(e, FC_EINVAL, err, "not OpenPGP key data");
 	/* The result is the context's until its next operation: copy the
 	 * fingerprints out before asking for the keys. */
 	res = gpgme_op_import_result(p->ctx);
+	if (res != NULL && res->secret_read > 0)
+		return err_set(e, FC_EINVAL, "%s", SECRET_REFUSED);
 	for (gpgme_import_status_t s = res ? res->imports : NULL; s != NULL;
 	     s = s->next) {
 		bool seen = false;
@@ -351,8 +355,7 @@ pgp_read(struct pgp *p, const char *data, size_t len, struct pgp_key **keys,
 		}
 	}
 	if (nout == 0)
-		return err_set(e, FC_EINVAL,
-		    "no usable OpenPGP key in the data (GnuPG imported none)");
+		return err_set(e, FC_EINVAL, "no OpenPGP key in the data");
 	*keys = out;
 	*n = nout;
 	return 0;

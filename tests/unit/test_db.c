@@ -389,9 +389,15 @@ test_newer_schema_refused(void **state)
 	assert_int_equal(db_open(fx->path, DB_OPEN_EXISTING, &db, &e), FC_EDB);
 	assert_null(db);
 	assert_non_null(strstr(e.msg, fx->path));
-	assert_non_null(strstr(e.msg,
-	    "database schema version 99 is newer than "
-	    "this famcontactd (knows 3); upgrade famcontactd"));
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want),
+		    "database schema version 99 is newer than this "
+		    "famcontactd (knows %d); upgrade famcontactd",
+		    DB_SCHEMA_VERSION);
+		assert_non_null(strstr(e.msg, want));
+	}
 	assert_int_equal(db_open(fx->path, DB_OPEN_CREATE, &db, &e), FC_EDB);
 	assert_unchanged(fx->path, &s);
 }
@@ -1449,7 +1455,7 @@ test_migrate_from_schema2(void **state)
 	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
 
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_schema_version(db), 3);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	assert_int_equal(db_install_id(db, id, sizeof(id), &e), 0);
 	assert_string_equal(id, "0123456789abcdef");
 	/* The sent reminder may now bounce, and be retried by hand. */
@@ -1464,7 +1470,8 @@ test_migrate_from_schema2(void **state)
 	assert_int_equal(db_quick_check(db, &e), 0);
 	db_close(db);
 
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
+	assert_int_equal(
+	    raw_int(fx->path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM outbox"), 2);
 	assert_int_equal(
 	    raw_int(fx->path,

@@ -423,6 +423,44 @@ teardown(void **state)
 	return 0;
 }
 
+/* An OpenPGP/MIME reply: the encrypted part is handed over, no text;
+ * what it decrypts to is read as an entity. */
+static void
+test_encrypted_reply(void **state)
+{
+	static const char msg[] =
+	    "From: amira@example.org\r\nMessage-ID: <enc-1@example.org>\r\n"
+	    "Date: Fri, 4 Dec 2026 11:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/encrypted; "
+	    "protocol=\"application/pgp-encrypted\"; boundary=\"b1\"\r\n\r\n"
+	    "--b1\r\nContent-Type: application/pgp-encrypted\r\n\r\n"
+	    "Version: 1\r\n\r\n--b1\r\nContent-Type: "
+	    "application/octet-stream\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n"
+	    "\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n\r\n--b1--\r\n";
+	static const char entity[] =
+	    "Content-Type: multipart/alternative; boundary=\"a\"\r\n\r\n"
+	    "--a\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	    "FXD-042 reached phone -- gr=C3=BC=C3=9Fe\r\n--a\r\n"
+	    "Content-Type: text/html\r\n\r\n<p>FXD-042 reached phone</p>\r\n"
+	    "--a--\r\n";
+	struct mime_message m;
+	struct fc_error e = {0};
+
+	(void)state;
+	assert_int_equal(mime_parse(msg, sizeof(msg) - 1, &m, &e), 0);
+	assert_non_null(m.encrypted);
+	assert_non_null(strstr(m.encrypted, "-----BEGIN PGP MESSAGE-----"));
+	assert_string_equal(m.text, "");
+	assert_int_equal(
+	    mime_read_entity(entity, sizeof(entity) - 1, &m, &e), 0);
+	assert_string_equal(m.text,
+	    "FXD-042 reached phone -- gr\xc3\xbc\xc3\x9f"
+	    "e");
+	assert_false(m.text_from_html);
+	mime_message_free(&m);
+}
+
 int
 main(void)
 {
@@ -436,6 +474,7 @@ main(void)
 	    cmocka_unit_test(test_header_text_is_clean),
 	    cmocka_unit_test(test_html_to_text),
 	    cmocka_unit_test(test_unflow),
+	    cmocka_unit_test(test_encrypted_reply),
 	};
 
 	now_utc = (int64_t)day_from_civil(2026, 12, 4) * 86400 + 18 * 3600;
