@@ -1121,6 +1121,16 @@ static const struct key privacy_keys[] = {
     {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
+static const struct key retention_keys[] = {
+    {"sent_days", SHAPE_INT, set_int,
+	offsetof(struct conf, retention.sent_days), 0, 1, 3650, "days", 0,
+	NULL},
+    {"dead_days", SHAPE_INT, set_int,
+	offsetof(struct conf, retention.dead_days), 0, 1, 3650, "days", 0,
+	NULL},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
+};
+
 static const struct key inbound_imap_keys[] = {
     {"url", SHAPE_STRING, set_imap_url, STR(inbound.imap.url), 0, 0,
 	"like \"imaps://imap.example.org/INBOX\"", F_NONEMPTY, NULL},
@@ -1160,6 +1170,7 @@ static const struct key top_keys[] = {
     {"summary", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, summary_keys},
     {"retry", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, retry_keys},
     {"privacy", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, privacy_keys},
+    {"retention", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, retention_keys},
     {"inbound", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, inbound_keys},
     {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
@@ -1457,6 +1468,8 @@ conf_defaults(struct conf *c)
 	c->privacy.names_in_email = false;
 	c->privacy.encrypt = ENCRYPT_WHEN_KEY;
 	c->privacy.sign = true;
+	c->retention.sent_days = 30;
+	c->retention.dead_days = 90;
 	c->inbound.key_valid_days = 30;
 	c->inbound.require_from_match = true;
 	c->inbound.imap.poll_every = 300;

@@ -63,6 +63,10 @@ struct conf {
 		bool sign; /* with the service key, when there is one */
 	} privacy;
 	struct {
+		int sent_days; /* text of sent, cancelled, bounced mail kept */
+		int dead_days; /* text of dead letters kept */
+	} retention;
+	struct {
 		bool enabled; /* the group is present */
 		char
 		    address[FC_EMAIL_MAX + 1]; /* "%k" once in the local part */

@@ -155,6 +155,9 @@ void ctl_json_string(FILE *f, const char *s);
 /* Parse a DATE option value; 0 or an exit status after a message naming opt. */
 int ctl_parse_day(const char *opt, const char *s, fc_day *out);
 
+/* family forget (ctl_forget.c), in the family group's table. */
+int ctl_forget_cmd(struct ctl *ctl, int argc, char **argv);
+
 /* Command groups. */
 int ctl_caseworker_main(struct ctl *ctl, int argc, char **argv);
 int ctl_family_main(struct ctl *ctl, int argc, char **argv);

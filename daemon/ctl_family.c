@@ -1111,6 +1111,8 @@ static const struct ctl_command commands[] = {
 	"pause reminders, with a review date"},
     {"resume", cmd_resume, "REF", "end a pause or reopen a closed family"},
     {"close", cmd_close, "REF", "close a family: no more reminders"},
+    {"forget", ctl_forget_cmd, "REF [--yes]",
+	"erase a family and every trace of it"},
     {"import", cmd_import, "FILE.csv [--spread]",
 	"add or update families from CSV"},
     {"export", cmd_export, "", "write families as CSV"},

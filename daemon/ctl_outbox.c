@@ -54,6 +54,15 @@ print_row(const struct outbox_row *r, void *arg)
 	    outbox_kind_name(r->kind), ctl_esc(r->recipient),
 	    outbox_state_name(r->state), r->attempts, next);
 	print_error_cell(r->last_error);
+	/* After the table's last column: the text is gone, and why. */
+	if (r->erased != OUTBOX_KEPT) {
+		char day[11];
+
+		date_format(tz_day(r->erased_at, "UTC"), day);
+		printf("  [text erased %s: %s]", day,
+		    r->erased == OUTBOX_ERASED_FORGET ? "family forgotten"
+						      : "retention");
+	}
 	putchar('\n');
 	return 0;
 }
@@ -86,7 +95,10 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 			printf(
 			    "Usage: famcontactctl outbox list [--state STATE]\n\n"
 			    "List the messages famcontactd has queued, newest first.\n"
-			    "Times are UTC; NEXT-ATTEMPT is shown for queued messages.\n\n"
+			    "Times are UTC; NEXT-ATTEMPT is shown for queued messages.\n"
+			    "A message whose text was erased (retention in\n"
+			    "famcontactd.conf(5), or 'family forget') ends in\n"
+			    "[text erased DATE: WHY]; it cannot be sent again.\n\n"
 			    "  --state STATE  only messages in STATE: queued, sending, sent,\n"
 			    "                 dead (gave up; see 'outbox retry'), cancelled or\n"
 			    "                 bounced (a bounce came back; see 'outbox retry')\n");
@@ -123,6 +135,14 @@ parse_id(const char *s, int64_t *out)
 	return 0;
 }
 
+/* Count the messages whose text was erased. */
+static int
+count_erased(const struct outbox_row *r, void *arg)
+{
+	*(int64_t *)arg += r->erased != OUTBOX_KEPT;
+	return 0;
+}
+
 static int
 cmd_retry(struct ctl *ctl, int argc, char **argv)
 {
@@ -149,7 +169,8 @@ cmd_retry(struct ctl *ctl, int argc, char **argv)
 			    "one (its delivery status notification came back) another try:\n"
 			    "they are queued again, due now, and famcontactd sends them on\n"
 			    "its next pass. Fix the cause first (see LAST-ERROR in 'outbox\n"
-			    "list --state dead').\n\n"
+			    "list --state dead'). A message whose text was erased cannot be\n"
+			    "sent again.\n\n"
 			    "  ID      the message's ID, as 'outbox list' shows it\n"
 			    "  --dead  every dead message\n");
 			return EX_OK;
@@ -169,10 +190,19 @@ cmd_retry(struct ctl *ctl, int argc, char **argv)
 	if (ctl_db(ctl, DB_OPEN_EXISTING, &e) < 0)
 		return ctl_fail(&e);
 	if (all_dead) {
-		if (db_outbox_retry_dead(ctl->db, ctl->now, &n, &e) < 0)
+		int64_t erased = 0;
+
+		if (db_outbox_retry_dead(ctl->db, ctl->now, &n, &e) < 0 ||
+		    db_outbox_foreach(
+			ctl->db, OUTBOX_DEAD, count_erased, &erased, &e) < 0)
 			return ctl_fail(&e);
 		printf("queued %" PRId64 " dead %s again\n", n,
 		    n == 1 ? "message" : "messages");
+		if (erased > 0)
+			printf("%" PRId64 " dead %s cannot be sent again: "
+			       "%s text was erased (see 'outbox list')\n",
+			    erased, erased == 1 ? "message" : "messages",
+			    erased == 1 ? "its" : "their");
 		return EX_OK;
 	}
 	if (db_outbox_retry(ctl->db, id, ctl->now, &e) < 0)

@@ -665,6 +665,30 @@ db_checkpoint(struct db *db, struct fc_error *e)
 }
 
 int
+db_checkpoint_truncate(struct db *db, struct fc_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_prepare(db, "PRAGMA wal_checkpoint(TRUNCATE)", &st, e)) <
+	    0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_int(st, 0) == 0
+		    ? 0
+		    : err_set(e, FC_EBUSY,
+			  "%s: the write-ahead log is in use by another "
+			  "reader; it is copied and emptied later",
+			  db->path);
+	else
+		rc = db_fail(db, rc == SQLITE_DONE ? SQLITE_MISUSE : rc, e,
+		    "%s: cannot checkpoint the write-ahead log", db->path);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
 db_synchronous(struct db *db, bool full, struct fc_error *e)
 {
 	return db_exec(db,

@@ -6,7 +6,7 @@
  * timeout. The schema is migrated on open through numbered steps keyed
  * on PRAGMA user_version; a database from a newer version is refused
  * (FC_EDB) and not touched. Contacts are append-only (triggers refuse
- * UPDATE and DELETE).
+ * UPDATE and DELETE, but for the family that db_family_forget() erases).
  *
  * Reads fill caller-owned structs; nothing returned needs freeing.
  */
@@ -26,7 +26,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -78,6 +78,12 @@ void db_set_busy_timeout(struct db *db, int ms);
 int db_synchronous(struct db *db, bool full, struct fc_error *e);
 /* Copy the WAL into the database file (synced first when FULL). */
 int db_checkpoint(struct db *db, struct fc_error *e);
+/*
+ * Copy the whole WAL into the database file and truncate it to nothing,
+ * so that no page written before (erased text) stays in it: 0, or
+ * FC_EBUSY when another connection's reader kept part of it.
+ */
+int db_checkpoint_truncate(struct db *db, struct fc_error *e);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK: all-or-nothing groups of writes. */
 int db_begin(struct db *db, struct fc_error *e);
@@ -147,6 +153,13 @@ int db_contact_foreach(struct db *db, int64_t family_id,
 #define DB_OUTBOX_KEY_MAX 255
 #define DB_OUTBOX_ERROR_MAX 511
 
+/* Whether a message's text is kept, and if not, why (schema 4). */
+enum outbox_erased {
+	OUTBOX_KEPT,
+	OUTBOX_ERASED_RETENTION, /* past retention.sent_days or dead_days */
+	OUTBOX_ERASED_FORGET,	 /* it listed a family that was forgotten */
+};
+
 struct outbox_row {
 	int64_t id;
 	enum outbox_kind kind;
@@ -158,6 +171,8 @@ struct outbox_row {
 	int64_t created_at, updated_at;
 	int64_t sent_at; /* 0 = not sent */
 	char last_error[DB_OUTBOX_ERROR_MAX + 1];
+	int64_t erased_at; /* 0 = the text is kept */
+	enum outbox_erased erased;
 };
 
 /*
@@ -211,10 +226,11 @@ int db_outbox_foreach(struct db *db, int state,
 /*
  * Give a dead or bounced message another try: -> queued, due now,
  * attempts kept.
- * FC_ENOTFOUND for an unknown id, FC_EINVAL when it is not dead or bounced.
+ * FC_ENOTFOUND for an unknown id, FC_EINVAL when it is not dead or
+ * bounced, or its text was erased (the message says when and why).
  */
 int db_outbox_retry(struct db *db, int64_t id, int64_t now, struct fc_error *e);
-/* The same for every dead message; *count says how many. */
+/* The same for every dead message whose text is kept; *count says how many. */
 int db_outbox_retry_dead(
     struct db *db, int64_t now, int64_t *count, struct fc_error *e);
 
@@ -355,6 +371,59 @@ int db_outbox_mark_alerted(struct db *db, int64_t up_to_id, struct fc_error *e);
  * wait to be reported. */
 int db_outbox_alert_state(struct db *db, int64_t *last_alert_at,
     int64_t *unalerted, struct fc_error *e);
+/*
+ * Retention and forgetting (db_retain.c; docs/design.md, "Retention and
+ * forgetting"). Erasing a text sets it to "" and records when and why;
+ * the row keeps everything else. A queued or sending message is never
+ * erased by retention.
+ */
+/*
+ * Erase the text of at most limit messages, the oldest first: sent,
+ * cancelled and bounced ones last changed at or before sent_before, dead
+ * ones at or before dead_before. *count = how many.
+ */
+int db_outbox_erase_old(struct db *db, int64_t sent_before, int64_t dead_before,
+    int limit, int64_t now, int64_t *count, struct fc_error *e);
+/*
+ * When the next text falls due for erasure: the earliest last change of
+ * a kept sent, cancelled or bounced message plus sent_secs, or of a dead
+ * one plus dead_secs; 0 when none.
+ */
+int db_outbox_erase_next(struct db *db, int64_t sent_secs, int64_t dead_secs,
+    int64_t *when, struct fc_error *e);
+/* Erase the text of message id at now, for a forgotten family. */
+int db_outbox_erase_forget(
+    struct db *db, int64_t id, int64_t now, struct fc_error *e);
+/*
+ * Call cb for each message whose text is kept, with its text (valid
+ * during the call). A non-zero cb result stops and is returned.
+ */
+int db_outbox_foreach_text(struct db *db,
+    int (*cb)(
+	const struct outbox_row *row, const char *text, size_t len, void *ctx),
+    void *ctx, struct fc_error *e);
+/* Call cb for each message that lists family_id, oldest first. */
+int db_outbox_foreach_family(struct db *db, int64_t family_id,
+    int (*cb)(const struct outbox_row *row, void *ctx), void *ctx,
+    struct fc_error *e);
+/* How many other families message outbox_id lists besides family_id. */
+int db_outbox_others(struct db *db, int64_t outbox_id, int64_t family_id,
+    int64_t *count, struct fc_error *e);
+/* What forgetting a family erases from the register, in counts. */
+struct db_family_trace {
+	int64_t contacts; /* contact rows, corrections included */
+	int64_t notes;	  /* of which with a note */
+	bool paused;	  /* a pause, with its reason */
+	bool marks;	  /* the reminder engine's marks */
+};
+int db_family_trace(struct db *db, int64_t family_id,
+    struct db_family_trace *out, struct fc_error *e);
+/*
+ * Delete family_id with its contacts, its reminder marks and the links
+ * of messages to it, in the caller's transaction (or one of its own).
+ */
+int db_family_forget(struct db *db, int64_t family_id, struct fc_error *e);
+
 /* The random id of this database, part of every Message-ID. */
 int db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e);
 /* PRAGMA data_version: changes when another connection commits. */

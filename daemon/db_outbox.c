@@ -8,12 +8,10 @@
 #include <string.h>
 
 #include "db_priv.h"
+#include "timeutil.h"
 #include "util.h"
 
-/* Columns of an outbox row, in the order read_outbox() reads them. */
-#define OUTBOX_COLUMNS \
-	"id, kind, recipient, idem_key, state, attempts," \
-	" next_attempt_at, created_at, updated_at, sent_at, last_error"
+#define OUTBOX_COLUMNS DB_OUTBOX_COLUMNS
 enum outbox_col {
 	OB_ID,
 	OB_KIND,
@@ -26,13 +24,15 @@ enum outbox_col {
 	OB_UPDATED,
 	OB_SENT,
 	OB_ERROR,
+	OB_ERASED_AT,
+	OB_ERASED_FOR,
 	OB_MESSAGE,
 };
 
 /* The outbox. */
 
-static int
-read_outbox(
+int
+db_outbox_read(
     struct db *db, sqlite3_stmt *st, struct outbox_row *r, struct fc_error *e)
 {
 	char row[ROW_NAME_MAX], text[32];
@@ -75,8 +75,15 @@ read_outbox(
 		 "updated_at", e)) < 0 ||
 	    /* NULL reads 0 */
 	    (rc = db_col_time(
-		 db, st, OB_SENT, &r->sent_at, row, "sent_at", e)) < 0)
+		 db, st, OB_SENT, &r->sent_at, row, "sent_at", e)) < 0 ||
+	    (rc = db_col_time(db, st, OB_ERASED_AT, &r->erased_at, row,
+		 "erased_at", e)) < 0 ||
+	    (rc = db_col_str(db, st, OB_ERASED_FOR, text, sizeof(text), row,
+		 "erased_for", e)) < 0)
 		return rc;
+	r->erased = strcmp(text, "forget") == 0 ? OUTBOX_ERASED_FORGET
+	    : r->erased_at != 0			? OUTBOX_ERASED_RETENTION
+						: OUTBOX_KEPT;
 	return 0;
 }
 
@@ -210,7 +217,7 @@ db_outbox_next_due(struct db *db, int64_t now, struct outbox_row *out,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		rc = read_outbox(db, st, out, e);
+		rc = db_outbox_read(db, st, out, e);
 		if (rc == 0) {
 			const void *text = sqlite3_column_blob(st, OB_MESSAGE);
 			int n = sqlite3_column_bytes(st, OB_MESSAGE);
@@ -479,7 +486,7 @@ outbox_rows(struct db *db, const char *sql, int state,
 			      SQLITE_STATIC);
 	if (src == SQLITE_OK) {
 		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-			if ((rc = read_outbox(db, st, &row, e)) < 0 ||
+			if ((rc = db_outbox_read(db, st, &row, e)) < 0 ||
 			    (rc = cb(&row, ctx)) != 0)
 				goto out;
 		}
@@ -502,18 +509,61 @@ db_outbox_foreach(struct db *db, int state,
 	    state, cb, ctx, e);
 }
 
-/* Why message id could not be retried: unknown, or not dead or bounced. */
+/* Message id without its text: 1 with *out, 0 when there is none. */
+static int
+outbox_get(
+    struct db *db, int64_t id, struct outbox_row *out, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_stmt(db, &key,
+		 "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE id = ?", &st,
+		 e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = db_outbox_read(db, st, out, e) == 0 ? 1 : FC_EDB;
+	else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = db_fail(db, rc, e, "cannot read outbox message %lld",
+		    (long long)id);
+	db_done(st);
+	return rc;
+}
+
+/*
+ * Why message id could not be retried: unknown, not dead or bounced, or
+ * its text erased (docs/design.md, "Retention and forgetting").
+ */
 static int
 retry_refused(struct db *db, int64_t id, struct fc_error *e)
 {
-	char state[32];
-	int rc = row_state(db, id, state, sizeof(state), e);
+	struct outbox_row row;
+	char state[32], when[32];
+	int rc = outbox_get(db, id, &row, e);
 
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
 		return err_set(
 		    e, FC_ENOTFOUND, "no outbox message %lld", (long long)id);
+	if (row.erased != OUTBOX_KEPT) {
+		when_format_utc(row.erased_at, when, sizeof(when));
+		return err_set(e, FC_EINVAL,
+		    "outbox message %lld cannot be sent again: its text was "
+		    "erased on %s, %s",
+		    (long long)id, when,
+		    row.erased == OUTBOX_ERASED_FORGET
+			? "when a family it listed was forgotten"
+			: "at the end of its retention period "
+			  "(retention in famcontactd.conf(5))");
+	}
+	xstrlcpy(state, outbox_state_name(row.state), sizeof(state));
 	return err_set(e, FC_EINVAL,
 	    "outbox message %lld is %s, not dead "
 	    "or bounced; only those can be retried",
@@ -530,7 +580,8 @@ db_outbox_retry(struct db *db, int64_t id, int64_t now, struct fc_error *e)
 	if ((rc = outbox_update(db, &key,
 		 "UPDATE outbox SET state = 'queued',"
 		 " next_attempt_at = ?1, updated_at = ?1"
-		 " WHERE id = ?2 AND state IN ('dead', 'bounced')",
+		 " WHERE id = ?2 AND state IN ('dead', 'bounced')"
+		 " AND erased_at IS NULL",
 		 now, id, &n, e, "cannot retry the message")) < 0)
 		return rc;
 	return n > 0 ? 0 : retry_refused(db, id, e);
@@ -545,7 +596,8 @@ db_outbox_retry_dead(
 	*count = 0;
 	return outbox_update(db, &key,
 	    "UPDATE outbox SET state = 'queued',"
-	    " next_attempt_at = ?1, updated_at = ?1 WHERE state = 'dead'",
+	    " next_attempt_at = ?1, updated_at = ?1 WHERE state = 'dead'"
+	    " AND erased_at IS NULL",
 	    now, 0, count, e, "cannot retry the dead messages");
 }
 

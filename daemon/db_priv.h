@@ -96,6 +96,15 @@ int db_write_ids(struct db *db, struct db_stmt_key *key, const char *sql,
 int db_op_begin(struct db *db, bool *outer, struct fc_error *e);
 int db_op_end(struct db *db, bool outer, int rc, struct fc_error *e);
 
+/* db_outbox.c: the columns of an outbox row, as db_outbox_read() reads them. */
+#define DB_OUTBOX_COLUMNS \
+	"id, kind, recipient, idem_key, state, attempts," \
+	" next_attempt_at, created_at, updated_at, sent_at, last_error," \
+	" erased_at, erased_for"
+/* Fill r from the DB_OUTBOX_COLUMNS of st's current row. */
+int db_outbox_read(
+    struct db *db, sqlite3_stmt *st, struct outbox_row *r, struct fc_error *e);
+
 /* db_schema.c: what the file holds, and the migrations. */
 /* Check the file before anything is written to it; *version = user_version. */
 int db_schema_check(struct db *db, int64_t *version, struct fc_error *e);

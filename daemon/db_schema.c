@@ -224,7 +224,38 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (caseworker_id, day)\n"
     ") WITHOUT ROWID;\n",
     /*
-	 * 4: OpenPGP keys (docs/design.md, "OpenPGP"): the public keys of the
+	 * 4: retention and forgetting (docs/design.md, "Retention and
+	 * forgetting"). A message's text, once erased, is '' and the row
+	 * says when and why: 'retention' (past retention.sent_days or
+	 * dead_days) or 'forget' (it listed a family that was forgotten).
+	 */
+    "ALTER TABLE outbox ADD COLUMN erased_at INTEGER;\n"
+    "ALTER TABLE outbox ADD COLUMN erased_for TEXT NOT NULL DEFAULT ''\n"
+    "  CHECK (erased_for IN ('', 'retention', 'forget'));\n"
+    /*
+	 * The messages whose text is kept, oldest first: retention reads
+	 * those made before its cut only. Keyed on what a message's state
+	 * changes leave alone, so that sending one writes no more pages.
+	 */
+    "CREATE INDEX outbox_kept ON outbox(created_at)\n"
+    "  WHERE erased_at IS NULL;\n"
+    /*
+	 * Contacts stay append-only, except those of a family being
+	 * forgotten: its id is in forgetting for the length of the
+	 * transaction that deletes them (empty at every commit).
+	 */
+    /* The messages that list a family, for forgetting it. */
+    "CREATE INDEX outbox_family_family ON outbox_family(family_id);\n"
+    "CREATE TABLE forgetting (\n"
+    "  family_id INTEGER PRIMARY KEY\n"
+    ");\n"
+    "DROP TRIGGER contact_no_delete;\n"
+    "CREATE TRIGGER contact_no_delete BEFORE DELETE ON contact\n"
+    "WHEN NOT EXISTS (SELECT 1 FROM forgetting\n"
+    "  WHERE family_id = OLD.family_id)\n"
+    "BEGIN SELECT RAISE(ABORT, '" APPEND_ONLY "'); END;\n",
+    /*
+	 * 5: OpenPGP keys (docs/design.md, "OpenPGP"): the public keys of the
 	 * people mail goes to, and the service's own key, the only row with
 	 * a secret part. emails: the addresses of its user IDs, lowercase,
 	 * one a line.

@@ -89,6 +89,14 @@ engine_recheck(struct engine *en, const struct outbox_row *row,
 }
 
 int
+engine_forget(struct engine *en, const struct outbox_row *row,
+    int64_t family_id, struct strbuf *message, int64_t now, bool *cancel,
+    struct fc_error *e)
+{
+	return remind_forget(en, row, family_id, message, now, cancel, e);
+}
+
+int
 engine_alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
     struct fc_error *e)
 {

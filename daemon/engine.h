@@ -51,6 +51,11 @@ int engine_recheck(struct engine *en, const struct outbox_row *row,
     struct strbuf *message, int64_t now, bool *cancel, int *dropped,
     struct fc_error *e);
 
+/* remind_forget(): take a forgotten family out of a queued message. */
+int engine_forget(struct engine *en, const struct outbox_row *row,
+    int64_t family_id, struct strbuf *message, int64_t now, bool *cancel,
+    struct fc_error *e);
+
 /* At most one dead-letter alert per this many seconds. */
 #define ENGINE_ALERT_INTERVAL ALERT_INTERVAL
 

@@ -38,6 +38,7 @@
 #include "outbox.h"
 #include "password.h"
 #include "reserve.h"
+#include "retain.h"
 #include "seal.h"
 #include "timeutil.h"
 #include "util.h"
@@ -311,6 +312,14 @@ work(struct daemon *d, struct fc_error *e)
 		if (alerts == 0)
 			break;
 	}
+	/* Then the text of finished mail past its retention (retain.h). */
+	{
+		int64_t erased = 0;
+
+		if ((rc = retain_pass(d->db, d->conf, now_utc(), &erased, e)) <
+		    0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -318,11 +327,12 @@ work(struct daemon *d, struct fc_error *e)
 static int
 next_event(struct daemon *d, int64_t *when, struct fc_error *e)
 {
-	int64_t run = 0, retry = 0;
+	int64_t run = 0, retry = 0, erase = 0;
 	int rc;
 
 	if ((rc = engine_next_run(&d->en, now_utc(), &run, e)) < 0 ||
-	    (rc = db_outbox_next_wakeup(d->db, &retry, e)) < 0)
+	    (rc = db_outbox_next_wakeup(d->db, &retry, e)) < 0 ||
+	    (rc = retain_next(d->db, d->conf, &erase, e)) < 0)
 		return rc;
 	if (retry != 0 && retry < d->dl.hold_until)
 		retry = d->dl.hold_until;
@@ -331,6 +341,8 @@ next_event(struct daemon *d, int64_t *when, struct fc_error *e)
 		*when = retry;
 	if (d->alert_at != 0 && (*when == 0 || d->alert_at < *when))
 		*when = d->alert_at;
+	if (erase != 0 && (*when == 0 || erase < *when))
+		*when = erase;
 	return 0;
 }
 

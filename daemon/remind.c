@@ -593,9 +593,10 @@ still_owed(const struct conf *c, const struct family *f,
 	return sched_still_listed(&d);
 }
 
-int
-remind_recheck(struct engine *en, const struct outbox_row *row,
-    struct strbuf *message, int64_t now, bool *cancel, int *dropped,
+/* The re-check; the family forget_id (0 = none) is taken out whatever it owes. */
+static int
+recheck(struct engine *en, const struct outbox_row *row, struct strbuf *message,
+    int64_t now, int64_t forget_id, bool *cancel, int *dropped,
     struct fc_error *e)
 {
 	const struct conf *c = en->conf;
@@ -620,6 +621,13 @@ remind_recheck(struct engine *en, const struct outbox_row *row,
 		struct sched_due d;
 		struct item *it;
 
+		if (ids[i] == forget_id) {
+			(*dropped)++;
+			if ((rc = db_outbox_unlink(
+				 en->db, row->id, ids[i], e)) < 0)
+				goto out;
+			continue;
+		}
 		rc = db_family_get_id(en->db, ids[i], &f, e);
 		if (rc == FC_ENOTFOUND) {
 			rc = 0;
@@ -685,4 +693,22 @@ out:
 	sb_free(&subject);
 	sb_free(&text);
 	return rc;
+}
+
+int
+remind_recheck(struct engine *en, const struct outbox_row *row,
+    struct strbuf *message, int64_t now, bool *cancel, int *dropped,
+    struct fc_error *e)
+{
+	return recheck(en, row, message, now, 0, cancel, dropped, e);
+}
+
+int
+remind_forget(struct engine *en, const struct outbox_row *row,
+    int64_t family_id, struct strbuf *message, int64_t now, bool *cancel,
+    struct fc_error *e)
+{
+	int dropped = 0;
+
+	return recheck(en, row, message, now, family_id, cancel, &dropped, e);
 }

@@ -42,4 +42,13 @@ int remind_recheck(struct engine *en, const struct outbox_row *row,
     struct strbuf *message, int64_t now, bool *cancel, int *dropped,
     struct fc_error *e);
 
+/*
+ * The same for a family that is being forgotten: family_id is taken out
+ * of the queued reminder or escalation row (unlinked), and the message
+ * rewritten from the families left, or *cancel = true when none is.
+ */
+int remind_forget(struct engine *en, const struct outbox_row *row,
+    int64_t family_id, struct strbuf *message, int64_t now, bool *cancel,
+    struct fc_error *e);
+
 #endif

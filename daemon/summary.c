@@ -40,6 +40,7 @@
 
 /* A family as the summary shows it. */
 struct sfam {
+	int64_t id;
 	char label[FC_REF_MAX + FC_NAME_MAX + 4]; /* "FXD-001 (Name)" */
 	char tz[FC_ZONE_MAX + 1];
 	struct sched_due due;
@@ -77,6 +78,7 @@ add_sfam(const struct family *f, void *ctx)
 	ARRAY_GROW(l->v, l->cap, l->n + 1);
 	s = &l->v[l->n++];
 	memset(s, 0, sizeof(*s));
+	s->id = f->id;
 	family_label(l->conf, f, s->label, sizeof(s->label));
 	if (f->tz[0] != '\0' && tz_check(f->tz, NULL) == 0)
 		xstrlcpy(s->tz, f->tz, sizeof(s->tz));
@@ -96,8 +98,22 @@ by_overdue(const void *a, const void *b)
 	return strcmp(x->label, y->label);
 }
 
+/* The families a summary names: linked to it, for forgetting one (retain.h). */
+struct fam_ids {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static void
+fam_ids_add(struct fam_ids *ids, int64_t id)
+{
+	ARRAY_GROW(ids->v, ids->cap, ids->n + 1);
+	ids->v[ids->n++] = id;
+}
+
 struct contacts {
 	struct doc *doc;
+	struct fam_ids *ids; /* the families of the rows, or NULL */
 	const char *zone;
 	const struct conf *conf;
 	int n;
@@ -118,6 +134,8 @@ add_contact(const struct contact *ct, void *ctx)
 	cs->n++;
 	if (!cs->rows)
 		return 0;
+	if (cs->ids != NULL)
+		fam_ids_add(cs->ids, ct->family_id);
 	date_format(tz_day(ct->at, cs->zone), day);
 	doc_row(cs->doc, day,
 	    valid_ref(ct->family_ref, NULL) == 0 ? ct->family_ref : "?",
@@ -132,17 +150,21 @@ due_this_week(const struct sfam *s, fc_day today)
 	    (s->due.state == DUE_NOT_YET && s->due.due_day - today < 7);
 }
 
-/* Compose one caseworker's summary into d; *nfam = families in care. */
+/*
+ * Compose one caseworker's summary into d; *nfam = families in care, ids
+ * = every family it names.
+ */
 static int
 caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
     const char *week, struct doc *d, struct strbuf *subject, size_t *nfam,
-    struct fc_error *e)
+    struct fam_ids *ids, struct fc_error *e)
 {
 	const struct conf *c = en->conf;
 	const char *zone = due_cw_zone(c, cw->tz);
 	struct family_filter filter = {.caseworker_email = cw->email};
 	struct sfams l = {.conf = c, .now = now, .today = tz_day(now, zone)};
-	struct contacts cs = {.doc = d, .zone = zone, .conf = c, .rows = true};
+	struct contacts cs = {
+	    .doc = d, .ids = ids, .zone = zone, .conf = c, .rows = true};
 	char title[FC_EMAIL_MAX + 64], when[32], a[64], b[64];
 	size_t overdue = 0, due = 0, paused = 0;
 	int rc;
@@ -153,6 +175,8 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 	*nfam = l.n;
 	if (l.n == 0)
 		goto out;
+	for (size_t i = 0; i < l.n; i++)
+		fam_ids_add(ids, l.v[i].id);
 	qsort(l.v, l.n, sizeof(l.v[0]), by_overdue);
 	for (size_t i = 0; i < l.n; i++) {
 		overdue += l.v[i].due.state == DUE_OVERDUE;
@@ -448,6 +472,7 @@ caseworker_summary(struct engine *en, const struct caseworker *cw, int64_t now,
 	struct strbuf subject = {0};
 	struct engine_msg m;
 	struct doc d = {0};
+	struct fam_ids ids = {0};
 	size_t nfam = 0;
 	int64_t next;
 	int rc;
@@ -460,8 +485,8 @@ caseworker_summary(struct engine *en, const struct caseworker *cw, int64_t now,
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
-	if ((rc = caseworker_doc(en, cw, now, week, &d, &subject, &nfam, e)) ==
-		0 &&
+	if ((rc = caseworker_doc(
+		 en, cw, now, week, &d, &subject, &nfam, &ids, e)) == 0 &&
 	    nfam > 0) {
 		struct engine_out o = {
 		    .kind = OUTBOX_SUMMARY,
@@ -480,6 +505,10 @@ caseworker_summary(struct engine *en, const struct caseworker *cw, int64_t now,
 		rc = emit_queue(en, &o, &m, e);
 		if (rc == 0)
 			st->summaries += m.created || en->dry;
+		/* Not in o.family_ids: the re-check is for reminders only. */
+		for (size_t i = 0;
+		     rc == 0 && !en->dry && m.created && i < ids.n; i++)
+			rc = db_outbox_link(en->db, m.outbox_id, ids.v[i], e);
 	}
 	if (rc == 0 && !en->dry)
 		rc = db_set_summary_week(en->db, rkey, week, NULL, e);
@@ -504,6 +533,7 @@ caseworker_summary(struct engine *en, const struct caseworker *cw, int64_t now,
 	}
 	doc_free(&d);
 	sb_free(&subject);
+	free(ids.v);
 	return rc;
 }
 

@@ -227,7 +227,10 @@ class SummaryCase(FcTestCase):
                ' send_time = "23:59"; };\n')
             + f"summary = {{ {' '.join(summary)} }};\n"
             + f"privacy = {{ names_in_email = {'true' if names else 'false'};"
-            " };\n" + extra)
+            " };\n"
+            # Weeks of runs compare whole rows, texts included: kept.
+            + "retention = { sent_days = 3650; dead_days = 3650; };\n"
+            + extra)
 
     def run_at(self, t, expect=0):
         return self.once(now=stamp(t), expect=expect)

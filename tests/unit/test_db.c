@@ -1508,6 +1508,76 @@ test_migrate_from_schema2(void **state)
 	    " 'amira@example.org', 'x', 'confirmation:test', 1, 1)");
 }
 
+/*
+ * A schema 3 database is upgraded in place: every text kept (erased_at
+ * NULL), contacts still append-only, and a family can now be forgotten
+ * with its contacts (a correction included) and its links.
+ */
+static void
+test_migrate_from_schema3(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	struct db_family_trace t;
+	char *sql = NULL;
+	size_t len = 0;
+	int64_t n = -1, when = 0;
+	struct db *db;
+
+	assert_int_equal(
+	    util_read_file(FC_TEST_DATA "/db-schema3.sql", &sql, &len, &e), 0);
+	raw_exec(fx->path, sql);
+	free(sql);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
+
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM outbox"
+			     " WHERE erased_at IS NULL AND message <> ''"),
+	    2);
+	/* Still append-only outside a forget. */
+	assert_non_null(
+	    strstr(raw_exec_fails(fx->path, "DELETE FROM contact WHERE id = 3"),
+		"append-only"));
+	/* The dead letter (dead since 1795000000) is the next to erase. */
+	assert_int_equal(db_outbox_erase_next(db, 100, 1000, &when, &e), 0);
+	assert_int_equal(when, 1795001000);
+	/* Not a second early; then only the sent reminder (1796030000). */
+	assert_int_equal(
+	    db_outbox_erase_old(db, 1796029999, 0, 10, 1796100000, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+	    db_outbox_erase_old(db, 1796030000, 0, 10, 1796100000, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(db_outbox_retry(db, 1, 1796100001, &e), 0);
+	assert_int_equal(db_outbox_retry(db, 2, 1796100001, &e), FC_EINVAL);
+	assert_non_null(strstr(e.msg, "cannot be sent again"));
+	assert_int_equal(db_family_trace(db, 1, &t, &e), 0);
+	assert_int_equal(t.contacts, 3);
+	assert_int_equal(t.notes, 1);
+	assert_true(t.marks);
+	assert_int_equal(db_family_forget(db, 1, &e), 0);
+	assert_int_equal(db_family_forget(db, 1, &e), FC_ENOTFOUND);
+	assert_int_equal(db_quick_check(db, &e), 0);
+	db_close(db);
+
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM outbox WHERE id = 2"
+			     " AND message = '' AND erased_for = 'retention'"),
+	    1);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM contact"), 0);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM family"), 0);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM outbox_family"), 0);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM forgetting"), 0);
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM"
+			     " pragma_foreign_key_check"),
+	    0);
+}
+
 /* meta: the daemon's key/value state for famcontactctl health. */
 static void
 test_meta(void **state)
@@ -1699,6 +1769,8 @@ main(void)
 		test_migrate_from_schema2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_migrate_from_schema1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_migrate_from_schema3, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	    cmocka_unit_test(test_meta),
 	    cmocka_unit_test(test_outbox_transitions),
