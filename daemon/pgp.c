@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -110,7 +111,25 @@ remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 	(void)st;
 	(void)flag;
 	(void)f;
-	return remove(path);
+	/* An agent on its way out removes its own sockets meanwhile: go on. */
+	(void)remove(path);
+	return 0;
+}
+
+/*
+ * Remove the home. KILLAGENT is answered before the agent has gone, and
+ * an agent that is exiting removes its sockets and may still make its key
+ * folder: walk again until the home is gone, for at most a second.
+ */
+static void
+remove_home(const char *home)
+{
+	for (int i = 0; i < 50; i++) {
+		nftw(home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		if (access(home, F_OK) != 0 && errno == ENOENT)
+			return;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
 }
 
 /* Ask the home's agent to exit (it would linger otherwise). */
@@ -141,7 +160,7 @@ pgp_close(struct pgp *p)
 		gpgme_release(p->ctx);
 	if (p->home[0]) {
 		kill_agent(p);
-		nftw(p->home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		remove_home(p->home);
 	}
 	free(p);
 }

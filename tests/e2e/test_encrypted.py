@@ -14,72 +14,15 @@ import email
 import email.policy
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import unittest
 
-from fcenv import CTL, FAKETIME_LIB, FcTestCase
+from fcenv import CTL, FcTestCase
+from fcgpg import Gpg
 
-KEYS_MADE = "2026-11-01 12:00:00"
 REGISTERED = "2026-11-20 12:00:00"
 SENT = "2026-12-04 07:00:00"          # a Friday; reminders at 06:00 UTC
 SUNDAY = "2026-12-06 09:00:00"        # summaries at 08:00 UTC
-
-
-class Gpg:
-    """A GNUPGHOME of the test's own, for the people at the other end."""
-
-    def __init__(self):
-        self.home = tempfile.mkdtemp(prefix="fcgpg-")
-        os.chmod(self.home, 0o700)
-
-    def run(self, *args, data=None, check=True, env=None):
-        # The people's keys are made before the register's first day:
-        # GnuPG refuses keys "created in the future".
-        e = dict(os.environ, GNUPGHOME=self.home, LD_PRELOAD=FAKETIME_LIB,
-                 FAKETIME="@" + KEYS_MADE, FAKETIME_DONT_RESET="1")
-        e.update(env or {})
-        # What the service made later than KEYS_MADE is not "in the
-        # future" to this gpg.
-        r = subprocess.run(["gpg", "--batch", "--yes", "--pinentry-mode",
-                            "loopback", "--passphrase", "",
-                            "--ignore-time-conflict", "--ignore-valid-from"]
-                           + list(args),
-                           input=data, capture_output=True, env=e,
-                           timeout=120)
-        if check and r.returncode != 0:
-            raise AssertionError(f"gpg {args}: {r.stderr.decode()}")
-        return r
-
-    def make_key(self, address, expire="never", encrypt=True):
-        self.run("--quick-gen-key", f"Fictional <{address}>", "ed25519",
-                 "cert,sign", expire)
-        fpr = self.fpr(address)
-        if encrypt:
-            self.run("--quick-add-key", fpr, "cv25519", "encr", expire)
-        return fpr
-
-    def fpr(self, address):
-        out = self.run("--with-colons", "--list-keys", address).stdout
-        return re.search(rb"^fpr:+([0-9A-F]{40}):", out, re.M).group(1) \
-            .decode()
-
-    def export(self, address, path):
-        with open(path, "wb") as f:
-            f.write(self.run("--armor", "--export", address).stdout)
-        return path
-
-    def decrypt(self, data):
-        """The plain bytes and the status lines of gpg --decrypt."""
-        r = self.run("--status-fd", "2", "--decrypt", data=data)
-        return r.stdout, r.stderr.decode()
-
-    def close(self):
-        subprocess.run(["gpgconf", "--kill", "all"], timeout=60,
-                       env=dict(os.environ, GNUPGHOME=self.home))
-        # The decrypting gpg ran at the register's time: its agent too.
-        shutil.rmtree(self.home, ignore_errors=True)
 
 
 class EncryptedCase(FcTestCase):
@@ -111,6 +54,19 @@ class EncryptedCase(FcTestCase):
         service = self.ok("key", "export-service").out
         self.gpg.run("--import", data=service.encode())
         self.service_fpr = self.gpg.fpr("reminders@example.org")
+
+    def expired_and_revoked(self):
+        """Amira's key expired on 2026-11-30, Noor's is revoked."""
+        self.import_key("amira@example.org", expire="2026-11-30")
+        fpr = self.import_key("noor@example.org")
+        # gpg keeps a revocation certificate for every key it makes.
+        with open(os.path.join(self.gpg.home, "openpgp-revocs.d",
+                               fpr + ".rev"), "rb") as f:
+            rev = f.read().replace(b":-----BEGIN", b"-----BEGIN")
+        self.gpg.run("--import", data=rev)
+        path = self.gpg.export("noor@example.org",
+                               os.path.join(self.dir, "noor-revoked"))
+        self.ok("key", "import", path)
 
     def import_key(self, address, **kw):
         fpr = self.gpg.make_key(address, **kw)
@@ -220,16 +176,7 @@ class WhenKeyTest(EncryptedCase):
         self.assertIn("VALIDSIG " + self.service_fpr, r.stderr.decode())
 
     def test_expired_and_revoked_keys_count_as_none(self):
-        self.import_key("amira@example.org", expire="2026-11-30")
-        fpr = self.import_key("noor@example.org")
-        # gpg keeps a revocation certificate for every key it makes.
-        with open(os.path.join(self.gpg.home, "openpgp-revocs.d",
-                               fpr + ".rev"), "rb") as f:
-            rev = f.read().replace(b":-----BEGIN", b"-----BEGIN")
-        self.gpg.run("--import", data=rev)
-        path = self.gpg.export("noor@example.org",
-                               os.path.join(self.dir, "noor-revoked"))
-        self.ok("key", "import", path)
+        self.expired_and_revoked()
         listed = self.ok("key", "list", now=SENT).out
         self.assertRegex(listed, r"expired +amira@example.org")
         self.assertRegex(listed, r"revoked +noor@example.org")
@@ -266,8 +213,13 @@ class RequiredTest(EncryptedCase):
             "held: no OpenPGP key"))
         # The coordinators' alert names the recipient (it goes encrypted
         # only to a coordinator with a key: held too, so look at the row).
-        alerts = [r for r in self.outbox() if r["kind"] == "alert"]
-        self.assertTrue(alerts)
+        [alert] = [r for r in self.outbox() if r["kind"] == "alert" and
+                   not r["idem_key"].startswith("keyless:")]
+        text = email.message_from_string(
+            alert["message"], policy=email.policy.default).get_body(
+                ("plain",)).get_content()
+        self.assertIn("noor@example.org", text)
+        self.assertNotIn("amira@example.org", text)
         # The key comes: the next pass sends the held reminder, encrypted.
         self.import_key("noor@example.org")
         self.once(now="2026-12-04 08:00:00")
@@ -279,6 +231,35 @@ class RequiredTest(EncryptedCase):
                               if self.parse(m)["To"] == "noor@example.org"
                               and self.parse(m)["Subject"] ==
                               "A message is waiting for you"]), 1)
+
+
+    def test_expired_and_revoked_keys_hold_like_none(self):
+        self.expired_and_revoked()
+        self.once(now=SENT)
+        for cw in ("amira@example.org", "noor@example.org"):
+            self.assertEqual(self.to(cw), [], cw)
+            [notice] = [self.parse(m) for m in self.delivered()
+                        if self.parse(m)["To"] == cw]
+            self.assertEqual(notice["Subject"],
+                             "A message is waiting for you")
+            text = notice.get_body(("plain",)).get_content()
+            self.assertNotIn("FXD-", text)
+        held = [r for r in self.outbox() if r["kind"] == "reminder" and
+                not r["idem_key"].startswith("keyless:")]
+        self.assertEqual(len(held), 2)
+        for r in held:
+            self.assertEqual(r["state"], "queued")
+            self.assertTrue(r["last_error"].startswith(
+                "held: no OpenPGP key"), r["last_error"])
+        # The coordinators' alert (held itself: the coordinator has no
+        # key either) names both recipients whose mail waits.
+        [alert] = [r for r in self.outbox() if r["kind"] == "alert" and
+                   not r["idem_key"].startswith("keyless:")]
+        body = email.message_from_string(
+            alert["message"], policy=email.policy.default)
+        text = body.get_body(("plain",)).get_content()
+        self.assertIn("amira@example.org", text)
+        self.assertIn("noor@example.org", text)
 
 
 class InboundTest(EncryptedCase):
