@@ -507,6 +507,61 @@ gather_keys(const struct db_pgp_key *k, void *ctx)
 }
 
 /*
+ * A GnuPG home holding every stored key, and the service's secret key
+ * when secret is set: 1 when made, 0 when secret is set and there is no
+ * service key, or an error.
+ */
+static int
+open_keys(struct inbound *in, bool secret, struct pgp **p, struct fc_error *e)
+{
+	struct db *db = in->en->db;
+	struct strbuf sec = {0}, keys = {0};
+	struct db_pgp_key svc;
+	char dir[FC_PATH_MAX];
+	int rc = 1;
+
+	*p = NULL;
+	if (secret) {
+		if ((rc = db_pgp_service(db, &svc, &sec, e)) <= 0)
+			goto out;
+		free(svc.key.data);
+	}
+	if ((rc = db_pgp_key_foreach(db, gather_keys, &keys, e)) < 0)
+		goto out;
+	util_dirname(in->en->conf->database, dir, sizeof(dir));
+	if ((rc = pgp_open(dir, p, e)) < 0 ||
+	    (secret && (rc = pgp_load(*p, sec.s, sec.len, e)) < 0) ||
+	    (keys.len > 0 && (rc = pgp_load(*p, keys.s, keys.len, e)) < 0)) {
+		pgp_close(*p);
+		*p = NULL;
+		goto out;
+	}
+	rc = 1;
+out:
+	if (sec.s != NULL)
+		memset(sec.s, 0, sec.len);
+	sb_free(&sec);
+	sb_free(&keys);
+	return rc;
+}
+
+/* Whether signer (a fingerprint, "" = none) is a good key of the owner's. */
+static int
+owner_signed(
+    struct inbound *in, const char *signer, bool *owner, struct fc_error *e)
+{
+	struct signer_find f = {signer, in->cw.email, in->now, false};
+
+	*owner = false;
+	if (signer[0] == '\0')
+		return 0;
+	if (db_pgp_key_foreach(in->en->db, match_signer, &f, e) < 0)
+		return e->code;
+	*owner = f.owner;
+	return 0;
+}
+
+/*
  * An encrypted reply: decrypted with the service key, its text read, and
  * *owner set when it is signed by a key of the caseworker. 1 when read,
  * 0 when it cannot be (no service key, or not encrypted to it).
@@ -514,24 +569,14 @@ gather_keys(const struct db_pgp_key *k, void *ctx)
 static int
 decrypt_reply(struct inbound *in, bool *owner, struct fc_error *e)
 {
-	struct db *db = in->en->db;
-	struct strbuf secret = {0}, keys = {0}, plain = {0};
-	struct db_pgp_key svc;
+	struct strbuf plain = {0};
 	struct pgp *p = NULL;
 	struct fc_error de = {0};
-	char dir[FC_PATH_MAX], signer[PGP_FPR_MAX + 1];
+	char signer[PGP_FPR_MAX + 1];
 	int rc;
 
 	*owner = false;
-	if ((rc = db_pgp_service(db, &svc, &secret, e)) <= 0)
-		goto out;
-	free(svc.key.data);
-	if ((rc = db_pgp_key_foreach(db, gather_keys, &keys, e)) < 0)
-		goto out;
-	util_dirname(in->en->conf->database, dir, sizeof(dir));
-	if ((rc = pgp_open(dir, &p, e)) < 0 ||
-	    (rc = pgp_load(p, secret.s, secret.len, e)) < 0 ||
-	    (keys.len > 0 && (rc = pgp_load(p, keys.s, keys.len, e)) < 0))
+	if ((rc = open_keys(in, true, &p, e)) <= 0)
 		goto out;
 	/* Not for the service key, or damaged: unreadable, not an error. */
 	if (pgp_decrypt(p, in->m->encrypted, in->m->encrypted_len, &plain,
@@ -541,22 +586,38 @@ decrypt_reply(struct inbound *in, bool *owner, struct fc_error *e)
 		rc = 0;
 		goto out;
 	}
-	if (signer[0]) {
-		struct signer_find f = {signer, in->cw.email, in->now, false};
-
-		if ((rc = db_pgp_key_foreach(db, match_signer, &f, e)) < 0)
-			goto out;
-		*owner = f.owner;
-	}
-	rc = 1;
+	if ((rc = owner_signed(in, signer, owner, e)) == 0)
+		rc = 1;
 out:
 	pgp_close(p);
-	sb_free(&secret);
-	sb_free(&keys);
 	if (plain.s != NULL)
 		memset(plain.s, 0, plain.len);
 	sb_free(&plain);
 	return rc;
+}
+
+/*
+ * A signed reply (multipart/signed, not encrypted): *owner set when the
+ * signature is good and by a key of the caseworker. A bad signature, or
+ * one by another key, vouches for nothing; the reply is then judged by
+ * its From: like any other.
+ */
+static int
+verify_reply(struct inbound *in, bool *owner, struct fc_error *e)
+{
+	struct pgp *p = NULL;
+	struct fc_error ve = {0};
+	char signer[PGP_FPR_MAX + 1];
+	int rc;
+
+	*owner = false;
+	if ((rc = open_keys(in, false, &p, e)) < 0)
+		return rc;
+	if (pgp_verify(p, in->m->signed_part, in->m->signed_part_len,
+		in->m->signature, in->m->signature_len, signer, &ve) < 0)
+		signer[0] = '\0';
+	pgp_close(p);
+	return owner_signed(in, signer, owner, e);
 }
 
 /* An encrypted reply nobody here can read: say so to the owner. */
@@ -624,6 +685,10 @@ handle_reply(struct inbound *in, struct fc_error *e)
 			return handle_wrong_sender(in, e);
 		return handle_unreadable(in, e);
 	}
+	if (in->m->encrypted == NULL && in->m->signed_part != NULL &&
+	    in->m->signature != NULL &&
+	    (rc = verify_reply(in, &signed_by_owner, e)) < 0)
+		return rc;
 	/* A signature by the owner's key vouches as well as From: does. */
 	if (c->inbound.require_from_match && !signed_by_owner &&
 	    !util_strcaseeq(in->m->from, in->cw.email))

@@ -726,6 +726,49 @@ text_of(GMimePart *part, struct strbuf *out)
 	sb_free(&raw);
 }
 
+/*
+ * RFC 3156 5: multipart/signed; protocol="application/pgp-signature". The
+ * first part is written back as it came (GMime keeps the raw header fields
+ * and the encoded body), with CRLF line ends, the form the signature
+ * covers; the second is the signature. Whether they were taken.
+ */
+static bool
+signed_parts(struct mime_message *m, GMimeContentType *ct, GMimeObject *data,
+    GMimeObject *sig)
+{
+	const char *proto = g_mime_content_type_get_parameter(ct, "protocol");
+	GMimeFormatOptions *opts;
+	GMimeStream *mem;
+	GByteArray *ba;
+	struct strbuf b = {0};
+
+	if (proto == NULL ||
+	    !util_strcaseeq(proto, "application/pgp-signature") ||
+	    data == NULL || !GMIME_IS_PART(sig))
+		return false;
+	part_bytes(GMIME_PART(sig), &b);
+	if (b.len == 0) {
+		sb_free(&b);
+		return false;
+	}
+	m->signature = b.s;
+	m->signature_len = b.len;
+	opts = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(
+	    opts, GMIME_NEWLINE_FORMAT_DOS);
+	mem = g_mime_stream_mem_new();
+	g_mime_object_write_to_stream(data, opts, mem);
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	b = (struct strbuf){0};
+	if (ba != NULL && ba->len > 0)
+		sb_add(&b, (const char *)ba->data, ba->len);
+	m->signed_part = b.s;
+	m->signed_part_len = b.len;
+	g_object_unref(mem);
+	g_mime_format_options_free(opts);
+	return true;
+}
+
 static void
 walk(struct walk *w, GMimeObject *obj, int depth, bool in_report)
 {
@@ -765,6 +808,15 @@ walk(struct walk *w, GMimeObject *obj, int depth, bool in_report)
 			} else {
 				sb_free(&b);
 			}
+			return;
+		}
+		if (depth == 0 && ct != NULL &&
+		    g_mime_content_type_is_type(ct, "multipart", "signed") &&
+		    g_mime_multipart_get_count(mp) == 2 &&
+		    signed_parts(w->m, ct, g_mime_multipart_get_part(mp, 0),
+			g_mime_multipart_get_part(mp, 1))) {
+			walk(w, g_mime_multipart_get_part(mp, 0), depth + 1,
+			    false);
 			return;
 		}
 		for (int i = 0; i < g_mime_multipart_get_count(mp); i++)
@@ -977,6 +1029,8 @@ void
 mime_message_free(struct mime_message *m)
 {
 	free(m->encrypted);
+	free(m->signed_part);
+	free(m->signature);
 	for (size_t i = 0; i < m->nreferences; i++)
 		free(m->references[i]);
 	free(m->references);

@@ -72,6 +72,14 @@ struct mime_message {
 	char *encrypted;
 	size_t encrypted_len;
 
+	/* An OpenPGP/MIME signed message (RFC 3156 5): the signed part as
+	 * sent (header fields and body, CRLF line ends) and the detached
+	 * signature; NULL when it is not one. text is the signed part's. */
+	char *signed_part;
+	size_t signed_part_len;
+	char *signature;
+	size_t signature_len;
+
 	/* A delivery status notification: multipart/report; report-type=delivery-status. */
 	bool dsn;
 	struct mime_dsn_recipient *dsn_rcpt; /* at most FC_DSN_RECIPIENTS_MAX */

@@ -571,12 +571,51 @@ out:
 	return rc;
 }
 
+/* The fingerprint of the first good signature of the last operation. */
+static void
+good_signer(struct pgp *p, char *signer)
+{
+	gpgme_verify_result_t vr = gpgme_op_verify_result(p->ctx);
+
+	signer[0] = '\0';
+	for (gpgme_signature_t s = vr ? vr->signatures : NULL; s != NULL;
+	     s = s->next)
+		if (gpg_err_code(s->status) == GPG_ERR_NO_ERROR && s->fpr) {
+			xstrlcpy(signer, s->fpr, PGP_FPR_MAX + 1);
+			break;
+		}
+}
+
+int
+pgp_verify(struct pgp *p, const char *in, size_t len, const char *sig,
+    size_t siglen, char *signer, struct fc_error *e)
+{
+	gpgme_data_t text = NULL, signature = NULL;
+	gpgme_error_t err;
+	int rc = 0;
+
+	signer[0] = '\0';
+	if ((err = gpgme_data_new_from_mem(&text, in, len, 0)) != 0 ||
+	    (err = gpgme_data_new_from_mem(&signature, sig, siglen, 0)) != 0) {
+		rc = fail(e, FC_ENOMEM, err, "GnuPG");
+		goto out;
+	}
+	if ((err = gpgme_op_verify(p->ctx, signature, text, NULL)) != 0) {
+		rc = fail(e, FC_EINVAL, err, "cannot check the signature");
+		goto out;
+	}
+	good_signer(p, signer);
+out:
+	gpgme_data_release(text);
+	gpgme_data_release(signature);
+	return rc;
+}
+
 int
 pgp_decrypt(struct pgp *p, const char *in, size_t len, struct strbuf *out,
     char *signer, struct fc_error *e)
 {
 	gpgme_data_t cipher = NULL, plain = NULL;
-	gpgme_verify_result_t vr;
 	gpgme_error_t err;
 	int rc = 0;
 
@@ -590,13 +629,7 @@ pgp_decrypt(struct pgp *p, const char *in, size_t len, struct strbuf *out,
 		rc = fail(e, FC_EINVAL, err, "cannot decrypt");
 		goto out;
 	}
-	vr = gpgme_op_verify_result(p->ctx);
-	for (gpgme_signature_t s = vr ? vr->signatures : NULL; s != NULL;
-	     s = s->next)
-		if (gpg_err_code(s->status) == GPG_ERR_NO_ERROR && s->fpr) {
-			xstrlcpy(signer, s->fpr, PGP_FPR_MAX + 1);
-			break;
-		}
+	good_signer(p, signer);
 	take(plain, out);
 	plain = NULL;
 out:

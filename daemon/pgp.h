@@ -108,4 +108,13 @@ int pgp_sign(struct pgp *p, const char *signer, const char *in, size_t len,
 int pgp_decrypt(struct pgp *p, const char *in, size_t len, struct strbuf *out,
     char *signer, struct fc_error *e);
 
+/*
+ * Check the detached signature sig (armored or binary) over in: *signer
+ * (PGP_FPR_MAX + 1 bytes) gets the fingerprint of a good signature by a
+ * loaded key, "" when there is none (a bad one, or by a key not loaded).
+ * FC_EINVAL when sig is not a signature at all.
+ */
+int pgp_verify(struct pgp *p, const char *in, size_t len, const char *sig,
+    size_t siglen, char *signer, struct fc_error *e);
+
 #endif

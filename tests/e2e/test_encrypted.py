@@ -288,6 +288,37 @@ class InboundTest(EncryptedCase):
                 b"application/octet-stream\r\n\r\n" + cipher +
                 b"\r\n--b1--\r\n")
 
+    def signed_reply(self, raw_reminder, sender, signer, tamper=False):
+        """A reply signed, not encrypted (multipart/signed, RFC 3156 5),
+        with Thunderbird's layout: CRLF, the signature over the first part
+        exactly as sent."""
+        key = re.search(r"reminders\+([A-Za-z0-9_-]{22})@",
+                        self.parse(raw_reminder)["Reply-To"]).group(1)
+        part = (b"Content-Type: text/plain; charset=UTF-8; format=flowed\r\n"
+                b"Content-Transfer-Encoding: 7bit\r\n\r\n"
+                b"Hello,\r\n\r\nFXD-042 reached phone\r\n")
+        sig = self.gpg.run("--armor", "--detach-sign", "-u", signer,
+                           data=part).stdout
+        if tamper:
+            part = part.replace(b"reached phone", b"reached video")
+        return (b"From: " + sender.encode() + b"\r\n"
+                b"To: reminders+" + key.encode() + b"@example.org\r\n"
+                b"Subject: Re: Family contact reminder\r\n"
+                b"Date: Fri, 4 Dec 2026 11:00:00 +0000\r\n"
+                b"Message-ID: <" + os.urandom(6).hex().encode() +
+                b"@laptop.example>\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: multipart/signed; micalg=pgp-sha512;\r\n"
+                b" protocol=\"application/pgp-signature\";\r\n"
+                b" boundary=\"------------s1\"\r\n\r\n"
+                b"This is an OpenPGP/MIME signed message (RFC 4880 and "
+                b"3156)\r\n--------------s1\r\n" + part +
+                b"\r\n--------------s1\r\nContent-Type: application/"
+                b"pgp-signature; name=\"OpenPGP_signature.asc\"\r\n"
+                b"Content-Description: OpenPGP digital signature\r\n"
+                b"Content-Disposition: attachment; filename=\""
+                b"OpenPGP_signature.asc\"\r\n\r\n" + sig +
+                b"\r\n--------------s1--\r\n")
+
     def mail_in(self, raw):
         r = subprocess.run([CTL, "-c", self.conf, "mail-in"], input=raw,
                            capture_output=True, env=self.env(
@@ -308,6 +339,36 @@ class InboundTest(EncryptedCase):
             "--sign", "--encrypt", "-r", "reminders@example.org"))
         self.assertTrue(out.startswith("logged:"), out)
         self.assertIn("by mail", self.contacts())
+
+    def test_signed_only_by_the_owner_from_another_address(self):
+        self.import_key("amira@example.org")
+        self.once(now=SENT)
+        [raw] = self.to("amira@example.org")
+        out = self.mail_in(self.signed_reply(
+            raw, "amira.laptop@example.net", "amira@example.org"))
+        self.assertTrue(out.startswith("logged:"), out)
+        self.assertIn("by mail", self.contacts())
+
+    def test_signed_only_but_altered_or_by_another_key_is_refused(self):
+        self.import_key("amira@example.org")
+        self.import_key("noor@example.org")
+        self.once(now=SENT)
+        [raw] = self.to("amira@example.org")
+        # Changed after signing: the signature is bad.
+        out = self.mail_in(self.signed_reply(
+            raw, "amira.laptop@example.net", "amira@example.org",
+            tamper=True))
+        self.assertTrue(out.startswith("wrong-sender:"), out)
+        # A good signature, but by Noor, not by the key's owner.
+        out = self.mail_in(self.signed_reply(
+            raw, "amira.laptop@example.net", "noor@example.org"))
+        self.assertTrue(out.startswith("wrong-sender:"), out)
+        self.assertNotIn("by mail", self.contacts())
+        # From the owner's own address a signature is not needed, and a
+        # bad one changes nothing: the text is read like any reply's.
+        out = self.mail_in(self.signed_reply(
+            raw, "amira@example.org", "noor@example.org"))
+        self.assertTrue(out.startswith("logged:"), out)
 
     def test_unsigned_from_another_address_is_refused(self):
         self.import_key("amira@example.org")

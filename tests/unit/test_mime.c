@@ -461,6 +461,69 @@ test_encrypted_reply(void **state)
 	mime_message_free(&m);
 }
 
+/* A signed reply: the first part comes back byte for byte as it was sent
+ * (the signature covers those bytes), LF-only input as CRLF; its text is
+ * read; the signature is handed over. */
+static void
+test_signed_reply(void **state)
+{
+	static const char part[] =
+	    "Content-Type: text/plain; charset=UTF-8; format=flowed\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	    "FXD-042 reached phone -- gr=C3=BC=C3=9Fe\r\n";
+	static const char head[] =
+	    "From: amira@example.org\r\nMessage-ID: <sig-1@example.org>\r\n"
+	    "Date: Fri, 4 Dec 2026 11:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/signed; micalg=pgp-sha256;\r\n"
+	    " protocol=\"application/pgp-signature\"; boundary=\"s\"\r\n\r\n"
+	    "--s\r\n";
+	static const char tail[] =
+	    "\r\n--s\r\nContent-Type: application/pgp-signature\r\n\r\n"
+	    "-----BEGIN PGP SIGNATURE-----\r\n\r\niHUEARYIAB0W\r\n"
+	    "-----END PGP SIGNATURE-----\r\n\r\n--s--\r\n";
+	struct strbuf msg = {0}, lf = {0};
+	struct mime_message m;
+	struct fc_error e = {0};
+
+	(void)state;
+	sb_adds(&msg, head);
+	sb_adds(&msg, part);
+	sb_adds(&msg, tail);
+	assert_int_equal(mime_parse(msg.s, msg.len, &m, &e), 0);
+	assert_non_null(m.signed_part);
+	assert_int_equal(m.signed_part_len, strlen(part));
+	assert_memory_equal(m.signed_part, part, strlen(part));
+	assert_non_null(strstr(m.signature, "-----BEGIN PGP SIGNATURE-----"));
+	assert_null(m.encrypted);
+	assert_string_equal(m.text,
+	    "FXD-042 reached phone -- gr\xc3\xbc\xc3\x9f"
+	    "e\n");
+	mime_message_free(&m);
+	/* The same with LF line ends, as a local delivery agent may hand it
+	 * over: the part is still given with CRLF, as it was signed. */
+	for (size_t i = 0; i < msg.len; i++)
+		if (msg.s[i] != '\r')
+			sb_addc(&lf, msg.s[i]);
+	assert_int_equal(mime_parse(lf.s, lf.len, &m, &e), 0);
+	assert_non_null(m.signed_part);
+	assert_int_equal(m.signed_part_len, strlen(part));
+	assert_memory_equal(m.signed_part, part, strlen(part));
+	mime_message_free(&m);
+	/* Another protocol is not OpenPGP: nothing handed over, text read. */
+	sb_free(&msg);
+	sb_adds(&msg, head);
+	memcpy(strstr(msg.s, "pgp-signature"), "pkcs7-signat", 12);
+	sb_adds(&msg, part);
+	sb_adds(&msg, tail);
+	assert_int_equal(mime_parse(msg.s, msg.len, &m, &e), 0);
+	assert_null(m.signed_part);
+	assert_null(m.signature);
+	assert_non_null(strstr(m.text, "FXD-042 reached phone"));
+	mime_message_free(&m);
+	sb_free(&msg);
+	sb_free(&lf);
+}
+
 int
 main(void)
 {
@@ -475,6 +538,7 @@ main(void)
 	    cmocka_unit_test(test_html_to_text),
 	    cmocka_unit_test(test_unflow),
 	    cmocka_unit_test(test_encrypted_reply),
+	    cmocka_unit_test(test_signed_reply),
 	};
 
 	now_utc = (int64_t)day_from_civil(2026, 12, 4) * 86400 + 18 * 3600;
