@@ -318,17 +318,29 @@ out:
 	return rc;
 }
 
+/* Whole seconds since start (CLOCK_MONOTONIC): how long a poll took. */
+static int64_t
+elapsed(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - start->tv_sec);
+}
+
 int
 inpoll_run(struct inpoll *p, struct engine *en, const struct conf *c,
     const struct inpoll_hooks *hooks, int64_t now, struct fc_error *e)
 {
 	struct fc_error why = {0};
 	enum inpoll_say say;
+	struct timespec start;
 	bool more = false;
 	int handled = 0, rc, before = p->failures;
 
 	if (!c->inbound.imap.enabled || (p->next_at != 0 && now < p->next_at))
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	rc = poll_once(en, c, hooks, now, &more, &handled, &why, e);
 	if (rc == FC_EDB)
 		return rc;
@@ -337,7 +349,7 @@ inpoll_run(struct inpoll *p, struct engine *en, const struct conf *c,
 		return 0;
 	}
 	p->polls++;
-	p->next_at = inpoll_schedule(now, (int64_t)time(NULL),
+	p->next_at = inpoll_schedule(now, now + elapsed(&start),
 	    c->inbound.imap.poll_every, rc == 0 && more);
 	say = inpoll_account(&p->failures, rc < 0);
 	/* Failures counted before a restart: this log says it once too. */
