@@ -336,6 +336,36 @@ class BounceTest(PollCase):
         self.stop()
 
 
+class OnceTest(PollCase):
+    def test_once_polls_too(self):
+        """famcontactd --once reads the mailbox before its pass; a mailbox
+        it cannot read makes it exit 75."""
+        self.configure(password_file=self.imap.password_file)
+        self.register()
+        r = self.once()
+        self.assertIn("replies read by IMAP", r.err)
+        m = self.reminder()
+        key = re.fullmatch(r"reminders\+([A-Za-z0-9_-]{22})@example\.org",
+                           m["Reply-To"]).group(1)
+        uid = self.imap.append(self.reply(key, "FXD-001 reached letter\n"))
+        r = self.once()
+        self.assertRegex(r.err, r"IMAP message %d: logged: " % uid)
+        self.assertTrue(self.seen(uid))
+        self.assertEqual(self.contacts(),
+                         [("FXD-001", "reached", "letter", "mail")])
+        # The confirmation went out in the same pass.
+        self.assertTrue([m for m in self.delivered()
+                         if m["Subject"].startswith("Logged")])
+        bad = os.path.join(self.dir, "wrong")
+        with open(bad, "w") as f:
+            f.write("wrong\n")
+        os.chmod(bad, 0o600)
+        self.configure(password_file=bad)
+        r = self.once(expect=75)
+        self.assertIn("IMAP login refused", r.err)
+        self.assertIn("the IMAP mailbox could not be read", r.err)
+
+
 class TestConfigTest(PollCase):
     def test_dash_n(self):
         # A URL conf.c lets through but libcurl's IMAP cannot use.
