@@ -1306,10 +1306,10 @@ find_key(const struct key *keys, const char *name)
 static void
 inbound_check(struct loader *l)
 {
+	/* password_file is optional: else the credential imap-password. */
 	static const char *const imap_required[] = {
 	    "url",
 	    "username",
-	    "password_file",
 	};
 	const config_setting_t *g = config_lookup(l->cfg, "inbound");
 	const config_setting_t *im;

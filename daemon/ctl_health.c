@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "inpoll.h"
 #include "util.h"
 
 /* The plugin's name at the start of the line. */
@@ -284,6 +285,62 @@ check_transport(struct ctl *ctl, struct health *h)
 	    when, words + 1);
 }
 
+/*
+ * Inbound mail: bounces of the last dead_days days still bounced (not
+ * queued again by outbox retry), and a mailbox the daemon has failed to
+ * read INPOLL_HEALTH_FAILURES times in a row (DB_META_IMAP_*): WARNING
+ * each, with the daemon's last error (written sanitised).
+ */
+static void
+check_inbound(struct ctl *ctl, struct health *h, long dead_days)
+{
+	char buf[DB_META_VALUE_MAX + 1], when[64];
+	struct fc_error e = {0};
+	int64_t since = dead_days > 0 ? ctl->now - dead_days * 86400 : 0;
+	int64_t bounced = 0, latest = 0, failures = 0;
+	long long t;
+	char *words;
+
+	if (db_outbox_bounced_since(ctl->db, since, &bounced, &latest, &e) <
+	    0) {
+		part(h, HEALTH_UNKNOWN, "outbox: %s", e.msg);
+		return;
+	}
+	if (bounced > 0) {
+		utc(latest, when, sizeof(when));
+		part(h, HEALTH_WARNING,
+		    "%" PRId64 " bounced (last %s; see outbox list --state "
+		    "bounced)",
+		    bounced, when);
+	}
+	if (meta_int(ctl, DB_META_IMAP_FAILURES, &failures, &e) < 0) {
+		part(h, HEALTH_UNKNOWN, "mailbox: %s", e.msg);
+		return;
+	}
+	if (failures < INPOLL_HEALTH_FAILURES)
+		return;
+	if (db_meta_get(ctl->db, DB_META_IMAP_ERROR, buf, sizeof(buf), &e) <
+	    0) {
+		part(h, HEALTH_UNKNOWN, "mailbox: %s", e.msg);
+		return;
+	}
+	errno = 0;
+	t = strtoll(buf, &words, 10);
+	if (errno != 0 || t <= 0 || *words != ' ') {
+		part(h, HEALTH_WARNING,
+		    "mailbox not read: %" PRId64 " polls failed in a row",
+		    failures);
+		return;
+	}
+	for (char *p = words; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	utc((int64_t)t, when, sizeof(when));
+	part(h, HEALTH_WARNING,
+	    "mailbox not read: %" PRId64 " polls failed in a row (last %s): %s",
+	    failures, when, words + 1);
+}
+
 static void
 check_daemon(struct ctl *ctl, struct health *h)
 {
@@ -383,16 +440,20 @@ help(const struct ctl *ctl)
 	    "            free on its disk; a queued message is older than\n"
 	    "            --queue-critical; the daemon never ran, is not running,\n"
 	    "            or its next event is more than %ldm overdue\n"
-	    "  WARNING   a message went dead in the last --dead-days days; a\n"
-	    "            queued message is older than --queue-warning; the\n"
-	    "            daemon's next event is more than %ldm overdue\n"
+	    "  WARNING   a message went dead or bounced in the last --dead-days\n"
+	    "            days; a queued message is older than --queue-warning;\n"
+	    "            the daemon failed to read the IMAP mailbox %d times in\n"
+	    "            a row; the daemon's next event is more than %ldm\n"
+	    "            overdue\n"
 	    "  UNKNOWN   the check cannot look: bad option or configuration, no\n"
 	    "            permission, database busy\n\n"
 	    "Options (AGE: seconds, or a number with s, m, h or d):\n"
 	    "  --queue-warning AGE   default %lds\n"
 	    "  --queue-critical AGE  default half of retry.give_up_after (%lds)\n"
-	    "  --dead-days N         default %ld; 0 counts every dead letter\n",
-	    HEALTH_LATE_CRIT / 60, HEALTH_LATE_WARN / 60, HEALTH_QUEUE_WARN,
+	    "  --dead-days N         default %ld; 0 counts every dead letter and\n"
+	    "                        bounce\n",
+	    HEALTH_LATE_CRIT / 60, INPOLL_HEALTH_FAILURES,
+	    HEALTH_LATE_WARN / 60, HEALTH_QUEUE_WARN,
 	    ctl->conf.retry.give_up_after / 2, HEALTH_DEAD_DAYS);
 }
 
@@ -553,6 +614,7 @@ ctl_health_main(struct ctl *ctl, int argc, char **argv)
 	check_space(ctl, &h);
 	check_outbox(ctl, &h, queue_warn, queue_crit, dead_days);
 	check_transport(ctl, &h);
+	check_inbound(ctl, &h, dead_days);
 	check_daemon(ctl, &h);
 	return verdict(&h);
 }

@@ -300,6 +300,13 @@ int db_notice_take(struct db *db, int64_t caseworker_id, fc_day day, int cap,
  */
 int db_outbox_bounce(struct db *db, int64_t id, int64_t now, const char *status,
     const char *diagnostic, struct fc_error *e);
+/*
+ * How many messages are bounced now (not retried since) with a bounce at
+ * or after since, and the latest bounce's time (*latest may be NULL; 0
+ * when none). For famcontactctl health.
+ */
+int db_outbox_bounced_since(struct db *db, int64_t since, int64_t *count,
+    int64_t *latest, struct fc_error *e);
 
 /*
  * OpenPGP keys (docs/design.md, "OpenPGP"; db_pgp.c): the public keys of
@@ -473,6 +480,14 @@ int db_set_summary_week(struct db *db, const char *recipient, const char *week,
  * by the next message sent; "" or absent = no hold.
  */
 #define DB_META_TRANSPORT_ERROR "transport_error"
+/*
+ * The daemon's IMAP poll (inpoll.c): "imap_failures", how many polls in a
+ * row failed ("0" or absent = the last one worked), and "imap_error",
+ * "<UTC seconds> <the last failure, sanitised>" ("" or absent = none).
+ * famcontactctl health warns from INPOLL_HEALTH_FAILURES on.
+ */
+#define DB_META_IMAP_FAILURES "imap_failures"
+#define DB_META_IMAP_ERROR "imap_error"
 /* Room for a meta value the daemon writes (a number, an id). */
 #define DB_META_VALUE_MAX 255
 /*

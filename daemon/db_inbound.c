@@ -173,6 +173,39 @@ db_outbox_bounce(struct db *db, int64_t id, int64_t now, const char *status,
 }
 
 int
+db_outbox_bounced_since(struct db *db, int64_t since, int64_t *count,
+    int64_t *latest, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*count = 0;
+	if (latest != NULL)
+		*latest = 0;
+	if ((rc = db_stmt(db, &key,
+		 "SELECT count(*), coalesce(max(bounced_at), 0) FROM outbox"
+		 " WHERE state = 'bounced' AND bounced_at >= ?1",
+		 &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, since);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t at = 0;
+
+		*count = sqlite3_column_int64(st, 0);
+		rc = db_col_time(db, st, 1, &at, "outbox", "bounced_at", e);
+		if (rc == 0 && latest != NULL)
+			*latest = at;
+	} else {
+		rc = db_fail(db, rc, e, "cannot count the bounced messages");
+	}
+	db_done(st);
+	return rc;
+}
+
+int
 db_outbox_hold(struct db *db, int64_t id, int64_t until, const char *why,
     struct fc_error *e)
 {

@@ -1,12 +1,14 @@
 /*
  * famcontactd.c - the daemon: one thread, one event loop.
  *
- * Each turn: the reminder engine's daily runs that are owed (messages
- * written to the outbox first), then delivery of every queued message
- * that is due over one connection, then alerts for new dead letters.
- * Then it sleeps in poll() until the next daily run or retry, a change
- * to the database made by famcontactctl (inotify on its folder), or a
- * signal (signalfd): no polling while idle.
+ * Each turn: the IMAP mailbox when its poll is due (inpoll.c, with an
+ * inbound.imap group only), the reminder engine's daily runs that are
+ * owed (messages written to the outbox first), then delivery of every
+ * queued message that is due over one connection, then alerts for new
+ * dead letters. Then it sleeps in poll() until the next daily run, retry
+ * or mailbox poll, a change to the database made by famcontactctl
+ * (inotify on its folder), or a signal (signalfd): no wake-ups while
+ * idle.
  *
  * SIGTERM and SIGINT are blocked and read from the signalfd between
  * messages, so the SMTP transaction in flight always finishes and is
@@ -33,7 +35,9 @@
 #include "deliver.h"
 #include "engine.h"
 #include "err.h"
+#include "inpoll.h"
 #include "log.h"
+#include "mime.h"
 #include "notify.h"
 #include "outbox.h"
 #include "password.h"
@@ -56,6 +60,8 @@ struct daemon {
 	struct seal seal;	/* OpenPGP on the way out */
 	struct deliver dl;	/* the outbox's driver; its counters
 					   are this run's, for --once */
+	struct inpoll ip;	/* the IMAP mailbox (inbound.imap) */
+	bool mime;		/* mime_init() done (for inbound mail) */
 	int sfd;		/* signalfd: TERM, INT, HUP */
 	struct dbwatch watch;	/* changes made by famcontactctl */
 	struct reserve reserve; /* the disk, and room kept on it */
@@ -99,23 +105,6 @@ usage(FILE *f)
 	    "\n"
 	    "See famcontactd(8) and famcontactd.conf(5).\n",
 	    CONF_DEFAULT_PATH);
-}
-
-/*
- * With an inbound group, say at every start and check that this version
- * only sends the reply and bounce addresses: nothing reads the answers
- * yet, and an operator must not tell caseworkers to reply.
- */
-static void
-warn_inbound(const struct conf *c)
-{
-	if (c->inbound.enabled)
-		log_warn(
-		    "%s: inbound: reply and bounce addresses are set on "
-		    "outgoing mail, but this version does not read replies or "
-		    "bounces yet: do not ask caseworkers to reply "
-		    "(famcontactd(8), BUGS)",
-		    c->path);
 }
 
 /* Load the configuration, printing every problem. */
@@ -165,7 +154,25 @@ test_config(const char *path)
 		}
 		explicit_bzero(password, sizeof(password));
 	}
-	warn_inbound(c);
+	if (c->inbound.imap.enabled) {
+		if (inpoll_check(c, &e) != 0) {
+			fprintf(stderr, "%s: %s\n", path, e.msg);
+			status = EX_CONFIG;
+		}
+		rc = password_read_cred(c->inbound.imap.password_file,
+		    PASSWORD_IMAP_CREDENTIAL_NAME, "IMAP password", password,
+		    sizeof(password), &e);
+		if (rc != 0) {
+			fprintf(stderr, "%s\n", e.msg);
+			status = EX_CONFIG;
+		} else if (password[0] == '\0') {
+			log_warn("%s: inbound.imap has no password: set "
+				 "inbound.imap.password_file, or pass the %s "
+				 "credential from the systemd unit",
+			    path, PASSWORD_IMAP_CREDENTIAL_NAME);
+		}
+		explicit_bzero(password, sizeof(password));
+	}
 	free(c);
 	if (status == EX_OK)
 		printf("configuration OK\n");
@@ -206,18 +213,24 @@ note_error(struct daemon *d, const char *msg)
 /*
  * The longest way from SIGTERM to exit is the message in flight: its
  * transfer (at most STOP_TIMEOUTS - 1 times smtp.timeout) and its QUIT
- * (once more), plus STOP_SLACK_USEC to commit and close. systemd is told
- * (EXTEND_TIMEOUT_USEC), so that a TimeoutStopSec= shorter than that,
- * with a raised smtp.timeout, never kills a transfer half-way.
+ * (once more), or a fetch from the IMAP mailbox in flight
+ * (INPOLL_FETCH_BOUND), plus STOP_SLACK_USEC to commit and close.
+ * systemd is told (EXTEND_TIMEOUT_USEC), so that a TimeoutStopSec=
+ * shorter than that, with a raised smtp.timeout, never kills a transfer
+ * half-way.
  */
 #define STOP_TIMEOUTS 6
 #define STOP_SLACK_USEC (30ull * 1000000)
 static void
 stop_extend(struct daemon *d)
 {
-	uint64_t usec = (uint64_t)STOP_TIMEOUTS *
-		(uint64_t)d->conf->smtp.timeout * 1000000 +
-	    STOP_SLACK_USEC;
+	uint64_t secs =
+	    (uint64_t)STOP_TIMEOUTS * (uint64_t)d->conf->smtp.timeout;
+	uint64_t usec;
+
+	if (d->conf->inbound.imap.enabled && secs < INPOLL_FETCH_BOUND)
+		secs = INPOLL_FETCH_BOUND;
+	usec = secs * 1000000 + STOP_SLACK_USEC;
 
 	notify_send("STOPPING=1\nEXTEND_TIMEOUT_USEC=%" PRIu64, usec);
 }
@@ -277,16 +290,40 @@ hook_seal(void *ctx, const struct outbox_row *row, struct strbuf *message,
 	return seal_message(&d->seal, row, message, now, held, e);
 }
 
-/* One turn of the loop: daily runs, delivery, alerts. */
+/* mime_init() once, when inbound mail is first read (inbound.h). */
+static void
+mime_start(struct daemon *d)
+{
+	if (!d->mime && d->conf->inbound.imap.enabled) {
+		mime_init();
+		d->mime = true;
+	}
+}
+
+/* One turn of the loop: the mailbox, daily runs, delivery, alerts. */
 static int
 work(struct daemon *d, struct fc_error *e)
 {
+	const struct inpoll_hooks hooks = {
+	    .stop = hook_stop,
+	    .alive = hook_alive,
+	    .ctx = d,
+	};
 	struct engine_stats st = {0};
 	int alerts = 0, rc;
 
-	/* First: a change made while we work wakes us again afterwards. */
+	/*
+	 * First: a change made while we work wakes us again afterwards.
+	 * Then replies, before the daily runs: a contact logged by mail
+	 * keeps its family out of today's reminder.
+	 */
 	if ((rc = db_data_version(d->db, &d->data_version, e)) < 0 ||
-	    (rc = engine_pass(&d->en, now_utc(), &st, e)) < 0)
+	    (rc = inpoll_run(&d->ip, &d->en, d->conf, &hooks, now_utc(), e)) <
+		0)
+		return rc;
+	if (d->stop)
+		return 0;
+	if ((rc = engine_pass(&d->en, now_utc(), &st, e)) < 0)
 		return rc;
 	if (st.runs > 0)
 		log_debug("%d daily %s: %d %s (%d %s), %d %s queued", st.runs,
@@ -323,11 +360,15 @@ work(struct daemon *d, struct fc_error *e)
 	return 0;
 }
 
-/* The next instant something is owed: a daily run or a retry. 0 = none. */
+/*
+ * The next instant something is owed: a daily run, a retry, a held
+ * alert, text to erase or the mailbox's poll. 0 = none.
+ */
 static int
 next_event(struct daemon *d, int64_t *when, struct fc_error *e)
 {
 	int64_t run = 0, retry = 0, erase = 0;
+	int64_t poll = inpoll_next(&d->ip, d->conf);
 	int rc;
 
 	if ((rc = engine_next_run(&d->en, now_utc(), &run, e)) < 0 ||
@@ -343,6 +384,8 @@ next_event(struct daemon *d, int64_t *when, struct fc_error *e)
 		*when = d->alert_at;
 	if (erase != 0 && (*when == 0 || erase < *when))
 		*when = erase;
+	if (poll != 0 && (*when == 0 || poll < *when))
+		*when = poll;
 	return 0;
 }
 
@@ -358,7 +401,7 @@ reload(struct daemon *d)
 		    "the configuration",
 	    notify_monotonic_usec());
 	log_info("SIGHUP: reading %s again", d->conf->path);
-	if (load_conf(d->conf->path, c) != 0 ||
+	if (load_conf(d->conf->path, c) != 0 || inpoll_check(c, &e) < 0 ||
 	    deliver_set_conf(&d->dl, c, &e) < 0) {
 		if (e.msg[0])
 			log_err("%s: %s", d->conf->path, e.msg);
@@ -381,6 +424,9 @@ reload(struct daemon *d)
 	d->conf = c;
 	d->en.conf = c;
 	d->dl.last_error[0] = '\0';
+	/* A mailbox now, or another: read it at once (or forget it). */
+	inpoll_reconfigure(&d->ip, d->db, c);
+	mime_start(d);
 	log_info("configuration reloaded");
 	notify_send("READY=1");
 }
@@ -408,17 +454,21 @@ report(struct daemon *d, int64_t when)
 {
 	struct outbox_stats ob = {0};
 	struct fc_error e = {0};
-	char at[32] = "nothing scheduled", num[32];
+	char at[32] = "nothing scheduled", num[32], mailbox[64];
 
 	if (when != 0)
 		when_format_utc(when, at, sizeof(at));
 	if (db_outbox_stats(d->db, now_utc(), &ob, &e) < 0)
 		note_error(d, e.msg);
+	mailbox[0] = '\0';
+	if (d->conf->inbound.imap.enabled && d->ip.failures > 0)
+		xsnprintf(mailbox, sizeof(mailbox), "; mailbox: %d failed %s",
+		    d->ip.failures, d->ip.failures == 1 ? "poll" : "polls");
 	notify_send("STATUS=next event %s; %" PRId64 " waiting, %" PRId64
-		    " failing%s%s%s%s%s%s",
+		    " failing%s%s%s%s%s%s%s",
 	    at, ob.pending, ob.failing, d->reserve.full ? "; " : "",
 	    d->reserve.full ? d->reserve.status : "",
-	    d->dl.held[0] ? "; delivery held: " : "", d->dl.held,
+	    d->dl.held[0] ? "; delivery held: " : "", d->dl.held, mailbox,
 	    d->dl.last_error[0] ? "; last error: " : "", d->dl.last_error);
 	if (db_begin(d->db, &e) < 0)
 		goto failed;
@@ -594,8 +644,8 @@ run(const char *path, bool once)
 		free(d.conf);
 		return EX_CONFIG;
 	}
-	warn_inbound(d.conf);
-	if (deliver_init(&d.dl, d.conf, NULL, &e) < 0) {
+	if (inpoll_check(d.conf, &e) < 0 ||
+	    deliver_init(&d.dl, d.conf, NULL, &e) < 0) {
 		log_err("%s: %s", path, e.msg);
 		free(d.conf);
 		return EX_CONFIG;
@@ -623,14 +673,18 @@ run(const char *path, bool once)
 	}
 	d.dl.db = d.db;
 	seal_init(&d.seal, &d.en);
+	inpoll_init(&d.ip, d.db);
+	inpoll_reconfigure(&d.ip, d.db, d.conf);
+	mime_start(&d);
 	if (requeued > 0)
 		log_warn("%lld %s being sent when famcontactd last stopped: "
 			 "sending again with the same Message-ID",
 		    (long long)requeued,
 		    requeued == 1 ? "message was" : "messages were");
-	log_info("famcontactd %s: database %s, %s delivery%s", FC_VERSION,
+	log_info("famcontactd %s: database %s, %s delivery%s%s", FC_VERSION,
 	    d.conf->database,
 	    d.conf->delivery.transport == TRANSPORT_SMTP ? "SMTP" : "Maildir",
+	    d.conf->inbound.imap.enabled ? ", replies read by IMAP" : "",
 	    once ? ", one pass" : "");
 
 	if (!once) {
@@ -674,10 +728,16 @@ run(const char *path, bool once)
 			"famcontactctl outbox list --state queued",
 		    d.dl.failed, d.dl.failed == 1 ? "attempt" : "attempts");
 		status = EX_TEMPFAIL;
+	} else if (d.ip.failed > 0) {
+		log_err("the IMAP mailbox could not be read (see the warning "
+			"above): its messages wait for the next run");
+		status = EX_TEMPFAIL;
 	}
 	log_info("one pass done: %d sent, %d cancelled, %d to retry, %d dead",
 	    d.dl.sent, d.dl.cancelled, d.dl.failed, d.dl.dead);
 out:
+	if (d.mime)
+		mime_finalise();
 	seal_close(&d.seal);
 	db_close(d.db);
 	if (d.sfd >= 0)

@@ -44,6 +44,12 @@ struct imap {
 	char partial[IMAP_LINE_MAX + 1];
 	size_t partial_len;
 	char errbuf[CURL_ERROR_SIZE];
+	/* imap_set_hooks(); NULL = none. */
+	void (*alive)(void *ctx);
+	bool (*stop)(void *ctx);
+	void *hook_ctx;
+	bool fetching; /* within imap_fetch(): never abandoned */
+	bool stopped;  /* the last command was abandoned by stop() */
 };
 
 /* Printable ASCII only; anything else '?'; trailing CR, LF and blanks dropped. */
@@ -75,6 +81,30 @@ on_write(char *data, size_t size, size_t nitems, void *arg)
 	}
 	sb_add(&im->reply, data, n);
 	return n;
+}
+
+/*
+ * libcurl's progress callback, at least once a second while a command
+ * runs or waits: a sign of life, and the caller's chance to stop (see
+ * imap_set_hooks()).
+ */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	struct imap *im = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (im->alive != NULL)
+		im->alive(im->hook_ctx);
+	if (im->stop != NULL && !im->fetching && im->stop(im->hook_ctx)) {
+		im->stopped = true;
+		return 1;
+	}
+	return 0;
 }
 
 /* Keep the server's last reply line (not the literal data), for messages. */
@@ -226,6 +256,9 @@ imap_open(const struct imap_settings *s, struct imap **out, struct fc_error *e)
 	SET(CURLOPT_WRITEFUNCTION, on_write);
 	SET(CURLOPT_WRITEDATA, im);
 	SET(CURLOPT_ERRORBUFFER, im->errbuf);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, im);
+	SET(CURLOPT_NOPROGRESS, 0L);
 	/* VERBOSE feeds the debug callback; nothing is printed. */
 	SET(CURLOPT_DEBUGFUNCTION, on_debug);
 	SET(CURLOPT_DEBUGDATA, im);
@@ -260,6 +293,7 @@ perform(struct imap *im, const char *url, const char *cmd, size_t limit,
 	im->errbuf[0] = '\0';
 	im->last[0] = '\0';
 	im->partial_len = 0;
+	im->stopped = false;
 	rc = curl_easy_setopt(im->curl, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(im->curl, CURLOPT_CUSTOMREQUEST, cmd);
@@ -267,6 +301,8 @@ perform(struct imap *im, const char *url, const char *cmd, size_t limit,
 		rc = curl_easy_perform(im->curl);
 	if (rc == CURLE_OK)
 		return 0;
+	if (im->stopped)
+		return err_set(e, FC_ETEMP, "IMAP %s: interrupted", what);
 	if (im->over)
 		return err_set(e, FC_EINVAL,
 		    "IMAP %s: the reply is larger than %zu bytes", what, limit);
@@ -369,19 +405,22 @@ imap_fetch(
 	    xsnprintf(cmd, sizeof(cmd), "UID STORE %u -FLAGS.SILENT (\\Seen)",
 		(unsigned)uid) != 0)
 		return err_set(e, FC_EINTERNAL, "IMAP command does not fit");
+	im->fetching = true;
 	r = perform(im, url, NULL, FC_MAIL_IN_MAX, e);
 	if (r == FC_EINVAL)
-		return err_set(e, FC_EINVAL,
+		r = err_set(e, FC_EINVAL,
 		    "IMAP message %u is larger than %d bytes", (unsigned)uid,
 		    FC_MAIL_IN_MAX);
-	if (r != 0)
-		return r;
-	if (im->reply.len == 0)
-		return err_set(
+	if (r == 0 && im->reply.len == 0)
+		r = err_set(
 		    e, FC_ENOTFOUND, "IMAP message %u is gone", (unsigned)uid);
-	sb_add(out, im->reply.s, im->reply.len);
-	/* Unseen again until it is handled (see the top of the file). */
-	return command(im, cmd, 64 * 1024, e);
+	if (r == 0) {
+		sb_add(out, im->reply.s, im->reply.len);
+		/* Unseen again until it is handled (see the top of the file). */
+		r = command(im, cmd, 64 * 1024, e);
+	}
+	im->fetching = false;
+	return r;
 }
 
 int
@@ -393,6 +432,15 @@ imap_mark_seen(struct imap *im, uint32_t uid, struct fc_error *e)
 		(unsigned)uid) != 0)
 		return err_set(e, FC_EINTERNAL, "IMAP command does not fit");
 	return command(im, cmd, 64 * 1024, e);
+}
+
+void
+imap_set_hooks(struct imap *im, void (*alive)(void *ctx),
+    bool (*stop)(void *ctx), void *ctx)
+{
+	im->alive = alive;
+	im->stop = stop;
+	im->hook_ctx = ctx;
 }
 
 void

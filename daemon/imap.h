@@ -67,6 +67,17 @@ int imap_fetch(
 /* Set \Seen on message uid: 0 or an error. */
 int imap_mark_seen(struct imap *im, uint32_t uid, struct fc_error *e);
 
+/*
+ * While a command waits on the server, call alive(ctx) at least once a
+ * second (systemd's watchdog), and stop(ctx): when it returns true, the
+ * command is abandoned (FC_ETEMP, "interrupted"), except within
+ * imap_fetch(), whose two commands always run to their end or timeout,
+ * so that a message is never left \Seen without having been handled.
+ * Either may be NULL.
+ */
+void imap_set_hooks(struct imap *im, void (*alive)(void *ctx),
+    bool (*stop)(void *ctx), void *ctx);
+
 /* Log out and free; NULL is fine. */
 void imap_close(struct imap *im);
 

@@ -1,9 +1,10 @@
 /*
- * password.c - the SMTP password: read from smtp.password_file or from
- * systemd's credential, refused when other users could read or replace
- * it. Kept apart from the configuration parser (as msmtp keeps its
- * password.c apart from conf.c), so that the only code touching the
- * secret is here and in smtp.c, which wipe it after use.
+ * password.c - the SMTP and IMAP passwords: read from smtp.password_file
+ * (inbound.imap.password_file) or from systemd's credential, refused when
+ * other users could read or replace it. Kept apart from the configuration
+ * parser (as msmtp keeps its password.c apart from conf.c), so that the
+ * only code touching a secret is here, in smtp.c and in inpoll.c, which
+ * wipe it after use.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,14 @@ int
 password_read(
     const char *password_file, char *buf, size_t size, struct fc_error *e)
 {
+	return password_read_cred(password_file, PASSWORD_CREDENTIAL_NAME,
+	    "SMTP password", buf, size, e);
+}
+
+int
+password_read_cred(const char *password_file, const char *credential_name,
+    const char *what, char *buf, size_t size, struct fc_error *e)
+{
 	char path[FC_PATH_MAX];
 	const char *dir;
 	bool credential = false;
@@ -45,12 +54,11 @@ password_read(
 	if (password_file != NULL && password_file[0] != '\0') {
 		if (xstrlcpy(path, password_file, sizeof(path)) != 0)
 			return err_set(e, FC_EINVAL,
-			    "smtp.password_file: too "
-			    "long");
+			    "the file of the %s: its path is too long", what);
 	} else if ((dir = getenv("CREDENTIALS_DIRECTORY")) != NULL &&
 	    dir[0] != '\0') {
-		if (xsnprintf(path, sizeof(path), "%s/%s", dir,
-			PASSWORD_CREDENTIAL_NAME) != 0)
+		if (xsnprintf(
+			path, sizeof(path), "%s/%s", dir, credential_name) != 0)
 			return err_set(e, FC_EINVAL,
 			    "$CREDENTIALS_DIRECTORY: "
 			    "too long");
@@ -165,17 +173,15 @@ password_read(
 	if (len == 0) {
 		wipe(buf, size);
 		return err_set(e, FC_EINVAL,
-		    "%s: is empty (it should hold the "
-		    "SMTP password)",
-		    path);
+		    "%s: is empty (it should hold the %s)", path, what);
 	}
 	if (memchr(buf, '\0', len) || memchr(buf, '\n', len) ||
 	    memchr(buf, '\r', len)) {
 		wipe(buf, size);
 		return err_set(e, FC_EINVAL,
-		    "%s: holds more than one line (it "
-		    "should hold the SMTP password alone)",
-		    path);
+		    "%s: holds more than one line (it should hold the %s "
+		    "alone)",
+		    path, what);
 	}
 	return 0;
 fail:

@@ -1,6 +1,6 @@
 /*
- * password.h - the SMTP password, read from a file or from systemd's
- * credential, with the safety checks of a secret-bearing file.
+ * password.h - the SMTP and IMAP passwords, read from a file or from
+ * systemd's credential, with the safety checks of a secret-bearing file.
  * The caller owns the buffer and wipes it (explicit_bzero) after use.
  */
 #ifndef FC_PASSWORD_H
@@ -12,6 +12,8 @@ struct fc_error;
 
 /* systemd's LoadCredential= puts the password in this file of $CREDENTIALS_DIRECTORY. */
 #define PASSWORD_CREDENTIAL_NAME "smtp-password"
+/* The same for the IMAP password of inbound.imap (famcontactd.conf(5)). */
+#define PASSWORD_IMAP_CREDENTIAL_NAME "imap-password"
 
 /*
  * Read the SMTP password into buf (size bytes): from password_file (the
@@ -26,5 +28,13 @@ struct fc_error;
  */
 int password_read(
     const char *password_file, char *buf, size_t size, struct fc_error *e);
+
+/*
+ * The same for any password: from password_file, else the credential
+ * named credential (PASSWORD_IMAP_CREDENTIAL_NAME), else ""; what names
+ * it in messages ("IMAP password").
+ */
+int password_read_cred(const char *password_file, const char *credential,
+    const char *what, char *buf, size_t size, struct fc_error *e);
 
 #endif

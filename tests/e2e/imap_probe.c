@@ -1,7 +1,8 @@
 /*
- * imap_probe.c - imap.c on its own, for tests/e2e/test_imap.py until the
- * daemon polls a mailbox: lists the unseen messages of a mailbox, fetches
- * each into a folder and, in "run" mode, then sets \Seen.
+ * imap_probe.c - imap.c on its own, for tests/e2e/test_imap.py (the
+ * daemon's poll, inpoll.c, is test_imap_poll.py): lists the unseen
+ * messages of a mailbox, fetches each into a folder and, in "run" mode,
+ * then sets \Seen.
  *
  * imap_probe URL USER PASSWORD_FILE CA_FILE PLAIN MODE OUTDIR
  *   PLAIN  1 to allow plain IMAP to a loopback host, else 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """imap.c against a real Dovecot (fcimapd.py) on loopback, through the
-imap_probe helper, until the daemon polls a mailbox itself.
+imap_probe helper: the client on its own (the daemon's poll over it is
+test_imap_poll.py).
 
 Messages appended by the test come back byte for byte, in UID order, and
 only the unseen ones; a fetch alone leaves them unseen (a crash before

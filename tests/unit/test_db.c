@@ -1673,6 +1673,54 @@ outbox_in_state(struct db *db, enum outbox_state s, int n)
 }
 
 /*
+ * famcontactctl health's bounces: counted while bounced and bounced since
+ * the given instant; a message queued again no longer counts.
+ */
+static void
+test_bounced_since(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_EXISTING);
+	struct fc_error e = {0};
+	int64_t old = outbox_in_state(db, OUTBOX_SENT, 900);
+	int64_t recent = outbox_in_state(db, OUTBOX_SENT, 901);
+	int64_t count = -1, latest = -1;
+
+	(void)state;
+	outbox_in_state(db, OUTBOX_DEAD, 902);
+	assert_int_equal(
+	    db_outbox_bounced_since(db, 0, &count, &latest, &e), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(latest, 0);
+	assert_int_equal(db_outbox_bounce(db, old, T0 + 100, "5.1.1",
+			     "550 5.1.1 no such user", &e),
+	    1);
+	assert_int_equal(db_outbox_bounce(db, recent, T0 + 8 * 86400, "5.2.2",
+			     "552 mailbox full", &e),
+	    1);
+	/* Bounced again: nothing changes. */
+	assert_int_equal(
+	    db_outbox_bounce(db, recent, T0 + 9 * 86400, "5.2.2", "", &e), 0);
+	assert_int_equal(
+	    db_outbox_bounced_since(db, 0, &count, &latest, &e), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(latest, T0 + 8 * 86400);
+	assert_int_equal(
+	    db_outbox_bounced_since(db, T0 + 86400, &count, NULL, &e), 0);
+	assert_int_equal(count, 1);
+	/* outbox retry: queued again, no longer a bounce to warn about. */
+	assert_int_equal(db_outbox_retry(db, recent, T0 + 9 * 86400, &e), 0);
+	assert_int_equal(
+	    db_outbox_bounced_since(db, T0 + 86400, &count, &latest, &e), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(latest, 0);
+	assert_int_equal(
+	    db_outbox_bounced_since(db, 0, &count, &latest, &e), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(latest, T0 + 100);
+	db_close(db);
+}
+
+/*
  * db_outbox_set_state() makes exactly the changes outbox_transition_ok()
  * allows: any other is refused, naming both states, and the row stays
  * as it was.
@@ -1774,6 +1822,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	    cmocka_unit_test(test_meta),
 	    cmocka_unit_test(test_outbox_transitions),
+	    cmocka_unit_test(test_bounced_since),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -152,6 +152,27 @@ test_password(void **state)
 	unlink(path);
 	assert_int_equal(password_read("", buf, sizeof(buf), &e), 0);
 	assert_string_equal(buf, "");
+
+	/* The IMAP password: a credential of its own, named in messages. */
+	write_file("smtp-password", "smtp-secret\n", 0600, path, sizeof(path));
+	assert_int_equal(password_read_cred("", PASSWORD_IMAP_CREDENTIAL_NAME,
+			     "IMAP password", buf, sizeof(buf), &e),
+	    0);
+	assert_string_equal(buf, "");
+	write_file(PASSWORD_IMAP_CREDENTIAL_NAME, "imap-secret\n", 0644, path,
+	    sizeof(path));
+	assert_int_equal(password_read_cred("", PASSWORD_IMAP_CREDENTIAL_NAME,
+			     "IMAP password", buf, sizeof(buf), &e),
+	    0);
+	assert_string_equal(buf, "imap-secret");
+	assert_int_equal(password_read("", buf, sizeof(buf), &e), 0);
+	assert_string_equal(buf, "smtp-secret");
+	write_file(
+	    PASSWORD_IMAP_CREDENTIAL_NAME, "\n", 0600, path, sizeof(path));
+	assert_int_equal(password_read_cred("", PASSWORD_IMAP_CREDENTIAL_NAME,
+			     "IMAP password", buf, sizeof(buf), &e),
+	    FC_EINVAL);
+	assert_non_null(strstr(e.msg, "it should hold the IMAP password"));
 	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
