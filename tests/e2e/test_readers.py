@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""What readers see (issue 14, "Mail"): the real famcontactd and
+famcontactctl on real files under libfaketime, delivering into a Maildir
+whose messages are parsed with Python's email package.
+
+- right-to-left names (Uyghur, Arabic, Hebrew) isolated: U+2068 FIRST
+  STRONG ISOLATE ... U+2069 POP DIRECTIONAL ISOLATE in plain text, <bdi>
+  in HTML, lang and dir on the HTML root;
+- every line of the plain-text part of every kind of message within 78
+  columns, with the longest names the register accepts;
+- the overview's "service" figures true when read, never "since never";
+- a new caseworker's first weekly summary at their next slot, and the
+  overview of a new install at its next slot;
+- one clock: times in the configuration's zone (escalations, overview,
+  alerts) or the caseworker's (reminders, summaries), the zone named,
+  never a bare UTC "...T14:16:18Z"; escalations name the caseworker;
+- a long non-ASCII display name in From: split into encoded words at a
+  space, never inside a word.
+
+Every person and family here is fictional.
+"""
+import email
+import email.header
+import email.policy
+import os
+import re
+import sqlite3
+import unicodedata
+import unittest
+
+from fcenv import FcTestCase
+
+FSI, PDI = "\u2068", "\u2069"
+COORD = "coord@example.org"
+TEXT_COLUMNS = 78
+# The register's limit on a name, in bytes of UTF-8 (daemon/fclimits.h).
+NAME_MAX = 200
+BARE_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z")
+
+# Fictional families and caseworkers, right to left among them.
+UG_FAMILY = "گۈلنار ئائىلىسى (ئويدۇرما)"        # Uyghur
+AR_FAMILY = "عائلة الحدّاد (خيالية)"             # Arabic
+HE_FAMILY = "משפחת בן־שושן (בדויה)"             # Hebrew
+UG_CASEWORKER = "ئابدۇرېھىم ئابلىز (ئويدۇرما)"
+AR_CASEWORKER = "ليلى منصور (خيالية)"
+HE_CASEWORKER = "נועה אלמוג (בדויה)"
+
+
+def columns(line):
+    """How many terminal columns line takes, counted generously: East
+    Asian wide and fullwidth characters two, everything else (the
+    isolates and combining marks too) one."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in line)
+
+
+def longest_name(word, fill=" "):
+    """A name of NAME_MAX bytes made of word repeated (fill between)."""
+    out = word
+    while len((out + fill + word).encode()) <= NAME_MAX:
+        out += fill + word
+    while len((out + "x").encode()) <= NAME_MAX:
+        out += "x"
+    assert len(out.encode()) == NAME_MAX, out
+    return out
+
+
+class ReadersCase(FcTestCase):
+    """A Maildir-delivering configuration; the register is each test's."""
+
+    now = "2026-11-26 10:00:00"           # a Thursday
+    timezone = "Europe/Istanbul"
+
+    def setUp(self):
+        super().setUp()
+        self.maildir = os.path.join(self.dir, "maildir")
+        self.seen = set()
+        self.configure()
+
+    def configure(self, names=True, sender="Reminders <reminders@example.org>",
+                  extra=""):
+        self.write_conf(
+            f'delivery = {{ transport = "maildir"; maildir = "{self.maildir}";'
+            f' from = "{sender}"; }};\n'
+            'reminders = { send_time = "09:00"; every_days = 14;'
+            ' escalate_after_days = 20; };\n'
+            f'summary = {{ coordinators = ["{COORD}"]; }};\n'
+            f"privacy = {{ names_in_email = {'true' if names else 'false'}; }};\n"
+            + extra)
+
+    def new_mail(self):
+        """Messages delivered since the last call, parsed (raw in .raw)."""
+        new = os.path.join(self.maildir, "new")
+        out = []
+        if not os.path.isdir(new):
+            return out
+        for name in sorted(os.listdir(new)):
+            if name in self.seen:
+                continue
+            self.seen.add(name)
+            with open(os.path.join(new, name), "rb") as f:
+                raw = f.read()
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            msg.raw = raw
+            out.append(msg)
+        return out
+
+    def text_part(self, msg):
+        part = msg.get_body(preferencelist=("plain",))
+        self.assertIsNotNone(part, msg)
+        return part.get_content()
+
+    def html_part(self, msg):
+        part = msg.get_body(preferencelist=("html",))
+        return part.get_content() if part is not None else None
+
+
+# --------------------------------------------------------------------------
+# 7. From: split at a space.
+# --------------------------------------------------------------------------
+
+class FromHeader(ReadersCase):
+    """delivery.from with a long display name in Uyghur, Arabic, Hebrew:
+    RFC 2047 encoded words that each end at a space of the name."""
+
+    SENDERS = (
+        "ئائىلە ئالاقە ئەسكەرتمىسى ئويدۇرما تەشكىلات ئۈچۈن سىناق خىزمىتى",
+        "خدمة تذكير التواصل مع العائلات الخيالية للحملة التجريبية",
+        "שירות תזכורות הקשר עם המשפחות הבדויות של הקמפיין לניסיון",
+    )
+
+    def test_from_split_at_spaces(self):
+        self.ok("caseworker", "add", "amira@example.org", "--tz",
+                "Europe/Berlin")
+        self.ok("family", "add", "FXD-001", "--caseworker",
+                "amira@example.org", "--last-contact", "2026-11-01")
+        for k, name in enumerate(self.SENDERS):
+            self.configure(sender=f"{name} <reminders@example.org>")
+            r = self.ok("preview", "--raw")
+            raw = r.out.split("\n", 1)[1]
+            msg = email.message_from_string(raw, policy=email.policy.default)
+            # Python's address parser keeps the white space between two
+            # encoded words of a phrase (RFC 2047 6.2 drops it): a word
+            # split in two shows as two words there, and a split at a
+            # space as two spaces. Hence both readings.
+            self.assertEqual(
+                " ".join(msg["From"].addresses[0].display_name.split()),
+                name)
+            self.assertEqual(msg["From"].addresses[0].addr_spec,
+                             "reminders@example.org")
+            # The header as it is on the wire, unfolded, read as RFC 2047
+            # says.
+            header = re.search(r"^From:(.*(?:\n[ \t].*)*)", raw,
+                               re.M).group(1)
+            header = re.sub(r"\r?\n(?=[ \t])", "", header)
+            phrase = header.rsplit("<", 1)[0].strip()
+            self.assertEqual(str(email.header.make_header(
+                email.header.decode_header(phrase))), name)
+            words = [email.header.decode_header(w)[0][0].decode()
+                     for w in re.findall(r"=\?UTF-8\?B\?[^?]*\?=", header)]
+            self.assertGreaterEqual(len(words), 2, header)
+            self.assertEqual("".join(words), name)
+            for a, b in zip(words, words[1:]):
+                self.assertTrue(a.endswith(" ") or b.startswith(" "),
+                                f"split inside a word: {a!r} | {b!r}")
+        # What the daemon sends is split the same way.
+        self.once()
+        [msg] = [m for m in self.new_mail()
+                 if m["Subject"].startswith("Reminder")]
+        self.assertEqual(
+            " ".join(msg["From"].addresses[0].display_name.split()),
+            self.SENDERS[-1])
+
+
+if __name__ == "__main__":
+    unittest.main()
