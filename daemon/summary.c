@@ -322,13 +322,14 @@ trend(char *buf, size_t size, long now, long before)
 		    buf, size, "%ld (%+ld on last week)", now, now - before);
 }
 
+/* t in the coordinators' clock, the zone named; "none" when t is 0. */
 static void
-utc_or_never(int64_t t, char *buf, size_t size)
+when_or_none(const struct conf *c, int64_t t, char *buf, size_t size)
 {
 	if (t == 0)
-		xstrlcpy(buf, "never", size);
+		xstrlcpy(buf, "none", size);
 	else
-		when_format_utc(t, buf, size);
+		when_format_zone(t, c->timezone, buf, size);
 }
 
 /* The coordinators' overview into d; figures into fig. */
@@ -340,7 +341,8 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	const struct conf *c = en->conf;
 	struct outbox_stats ob;
 	struct figures prev;
-	char title[64], when[32], t1[64], t2[64], t3[64], t4[64], t5[64];
+	char title[64], when[32], t1[WHEN_ZONE_SIZE], t2[WHEN_ZONE_SIZE];
+	char t3[64], t4[64], t5[64];
 	bool failing;
 	int rc = 0;
 
@@ -353,7 +355,7 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	doc_begin(d, title);
 	when_format(now, c->timezone, when, sizeof(when));
 	if (failing) {
-		utc_or_never(ob.oldest_queued_at, t1, sizeof(t1));
+		when_or_none(c, ob.oldest_queued_at, t1, sizeof(t1));
 		doc_para(d, true,
 		    "Delivery is failing: %lld %s dead this "
 		    "week, %lld waiting for a retry after a failed attempt "
@@ -430,8 +432,8 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	}
 
 	doc_heading(d, "The service this week");
-	utc_or_never(ob.oldest_queued_at, t1, sizeof(t1));
-	utc_or_never(ob.last_sent_at, t2, sizeof(t2));
+	when_or_none(c, ob.oldest_queued_at, t1, sizeof(t1));
+	when_or_none(c, ob.last_sent_at, t2, sizeof(t2));
 	doc_table(d, 2);
 	doc_row(d, "Mail", "This week");
 	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.queued);

@@ -172,5 +172,78 @@ class FromHeader(ReadersCase):
             self.SENDERS[-1])
 
 
+# --------------------------------------------------------------------------
+# 6. One clock.
+# --------------------------------------------------------------------------
+
+class OneClock(ReadersCase):
+    """The configuration's zone is Istanbul (UTC+3); Noa works from New
+    York (UTC-5). Coordinators read Istanbul time, named; Noa reads New
+    York time, named; nobody reads a bare UTC instant."""
+
+    CW = "noa@example.org"
+
+    def insert_dead(self, key, created):
+        with sqlite3.connect(self.db) as db:
+            db.execute(
+                "INSERT INTO outbox (kind, recipient, message, idem_key,"
+                " state, attempts, next_attempt_at, last_error, created_at,"
+                " updated_at) VALUES ('test', 'x@example.org', ?, ?, 'dead',"
+                " 3, 0, '554 5.7.1 refused', ?, ?)",
+                ("From: reminders@example.org\r\nTo: x@example.org\r\n"
+                 "Subject: dead\r\n\r\nhello\r\n", key, created,
+                 created + 60))
+
+    def kind(self, msg):
+        """"Weekly overview (delivery failing): ..." -> "Weekly overview"."""
+        return msg["Subject"].split(":")[0].split(" (")[0]
+
+    def bodies(self, msg):
+        return [p.get_content() for p in msg.walk()
+                if p.get_content_maintype() == "text"]
+
+    def test_times_in_the_readers_zone_named(self):
+        self.ok("caseworker", "add", self.CW, "--tz", "America/New_York",
+                "--name", HE_CASEWORKER)
+        self.ok("family", "add", "FXD-001", "--caseworker", self.CW,
+                "--name", HE_FAMILY, "--last-contact", "2026-10-01",
+                "--tz", "Asia/Jerusalem")
+        # 2026-11-20 09:15 UTC: 12:15 in Istanbul.
+        self.insert_dead("test:dead:1", 1795166100)
+        # Thursday 14:30 UTC: 09:30 in New York (after the 09:00 run),
+        # 17:30 in Istanbul.
+        self.once(now="2026-11-26 14:30:00")
+        mail = {self.kind(m): m for m in self.new_mail()}
+        for kind in ("Delivery failed", "Escalation", "Reminder"):
+            self.assertIn(kind, mail)
+        esc = self.text_part(mail["Escalation"])
+        self.assertIn("(as of 2026-11-26 17:30 Europe/Istanbul):", esc)
+        # The caseworker by name and address.
+        line = [ln for ln in esc.split("\n") if self.CW in ln]
+        self.assertEqual(len(line), 1, esc)
+        self.assertIn(HE_CASEWORKER, line[0])
+        self.assertIn(f"<{self.CW}>", line[0])
+        rem = self.text_part(mail["Reminder"])
+        self.assertIn("as of 2026-11-26 09:30, America/New_York", rem)
+        alert = self.text_part(mail["Delivery failed"])
+        self.assertIn("queued 2026-11-20 12:15 Europe/Istanbul", alert)
+
+        # The weekly summary at 08:00 in New York (13:00 UTC), the
+        # overview at 08:00 in Istanbul (05:00 UTC).
+        self.once(now="2026-11-30 05:00:00")
+        self.once(now="2026-11-30 13:00:00")
+        mail.update({self.kind(m): m for m in self.new_mail()})
+        summary = self.text_part(mail["Weekly summary"])
+        self.assertIn("As of 2026-11-30 08:00 (America/New_York).",
+                      " ".join(summary.split()))
+        overview = " ".join(self.text_part(mail["Weekly overview"]).split())
+        self.assertIn("As of 2026-11-30 08:00 (Europe/Istanbul).", overview)
+        self.assertRegex(overview, r"Last delivery +2026-11-26 17:30 "
+                         r"Europe/Istanbul")
+        for subject, msg in mail.items():
+            for body in self.bodies(msg):
+                self.assertNotRegex(body, BARE_UTC, subject)
+
+
 if __name__ == "__main__":
     unittest.main()
