@@ -7,7 +7,9 @@
  * the same transaction that queues it, and the idempotency key holds the
  * ISO week: at most one per recipient per week whatever restarts happen.
  * A week whose send time has passed without one gets it at once (after
- * downtime), a week gone by is never sent late.
+ * downtime), a week gone by is never sent late, and a send time that
+ * passed before the recipient was there (a caseworker added later, a new
+ * installation) was never owed: the first comes at the next one.
  *
  * When a week's summary is owed is sched_weekly()'s rule, in the
  * recipient's zone (due_weekly()); the messages go through the engine's
@@ -483,7 +485,8 @@ caseworker_summary(struct engine *en, const struct caseworker *cw, int64_t now,
 	if ((rc = db_summary_week(
 		 en->db, rkey, last, sizeof(last), NULL, 0, e)) < 0)
 		return rc;
-	if (!due_weekly(c, due_cw_zone(c, cw->tz), last, now, &w, &next))
+	if (!due_weekly(c, due_cw_zone(c, cw->tz), last, cw->created_at, now,
+		&w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
@@ -539,6 +542,25 @@ caseworker_summary(struct engine *en, const struct caseworker *cw, int64_t now,
 	return rc;
 }
 
+/*
+ * When the installation began, for the overview: a slot before it was
+ * never owed (a new install's first overview comes at its next slot).
+ * The register's first caseworker marks it; with none, and no overview
+ * ever sent, there is nothing to overview (INT64_MAX: never owed).
+ */
+static int64_t
+install_since(const struct caseworker *cws, size_t ncws, const char *last)
+{
+	int64_t since = INT64_MAX;
+
+	if (ncws == 0)
+		return last[0] != '\0' ? 0 : INT64_MAX;
+	for (size_t i = 0; i < ncws; i++)
+		if (cws[i].created_at < since)
+			since = cws[i].created_at;
+	return since;
+}
+
 static int
 overview(struct engine *en, const struct caseworker *cws, size_t ncws,
     int64_t now, struct engine_stats *st, struct fc_error *e)
@@ -560,7 +582,8 @@ overview(struct engine *en, const struct caseworker *cws, size_t ncws,
 	if ((rc = db_summary_week(en->db, "overview", last, sizeof(last), figs,
 		 sizeof(figs), e)) < 0)
 		return rc;
-	if (!due_weekly(c, c->timezone, last, now, &w, &next))
+	if (!due_weekly(c, c->timezone, last, install_since(cws, ncws, last),
+		now, &w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
@@ -627,7 +650,8 @@ summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
 		if ((rc = db_summary_week(
 			 en->db, rkey, last, sizeof(last), NULL, 0, e)) < 0)
 			return rc;
-		due_weekly(c, due_cw_zone(c, cws[i].tz), last, now, &w, &next);
+		due_weekly(c, due_cw_zone(c, cws[i].tz), last,
+		    cws[i].created_at, now, &w, &next);
 		if (*when == 0 || next < *when)
 			*when = next;
 	}
@@ -635,7 +659,8 @@ summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
 		if ((rc = db_summary_week(en->db, "overview", last,
 			 sizeof(last), NULL, 0, e)) < 0)
 			return rc;
-		due_weekly(c, c->timezone, last, now, &w, &next);
+		due_weekly(c, c->timezone, last, install_since(cws, ncws, last),
+		    now, &w, &next);
 		if (*when == 0 || next < *when)
 			*when = next;
 	}

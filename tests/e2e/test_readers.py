@@ -244,6 +244,67 @@ class OneClock(ReadersCase):
             for body in self.bodies(msg):
                 self.assertNotRegex(body, BARE_UTC, subject)
 
+# --------------------------------------------------------------------------
+# 5. The first weekly summary at the next slot.
+# --------------------------------------------------------------------------
+
+class FirstSummary(ReadersCase):
+    """Monday 08:00 in Istanbul (05:00 UTC) for everyone. A new install on
+    a Thursday owes nobody a weekly summary or overview for that week; a
+    caseworker added on Monday after 08:00 gets their first a week later;
+    a slot missed while the daemon was down is still made up."""
+
+    def weekly(self):
+        return sorted((r["kind"], r["recipient"], r["idem_key"].rsplit(
+            ":", 1)[1]) for r in self.outbox()
+            if r["kind"] in ("summary", "overview"))
+
+    def test_first_summary_at_the_next_slot(self):
+        self.ok("caseworker", "add", "amira@example.org", "--name",
+                UG_CASEWORKER)
+        for ref in ("FXD-001", "FXD-002"):
+            self.ok("family", "add", ref, "--caseworker",
+                    "amira@example.org", "--name", UG_FAMILY,
+                    "--last-contact", "2026-11-01")
+        # Thursday of 2026-W48, the install's first pass: reminders yes,
+        # weekly messages no.
+        self.once(now="2026-11-26 10:00:00")
+        self.once(now="2026-11-29 20:00:00")
+        self.assertEqual(self.weekly(), [])
+        subjects = [m["Subject"] for m in self.new_mail()]
+        self.assertTrue(subjects)
+        self.assertFalse([s for s in subjects if s.startswith("Weekly")],
+                         subjects)
+        # 2026-W49: on time.
+        self.once(now="2026-11-30 05:00:00")
+        self.assertEqual(self.weekly(), [
+            ("overview", COORD, "2026-W49"),
+            ("summary", "amira@example.org", "2026-W49")])
+        # Layla is added on Monday at 09:00 (06:00 UTC), after the slot, and given
+        # families at once: nothing weekly for her this week.
+        self.ok("caseworker", "add", "layla@example.org", "--name",
+                AR_CASEWORKER, now="2026-11-30 06:00:00")
+        self.ok("family", "add", "FXD-003", "--caseworker",
+                "layla@example.org", "--name", AR_FAMILY,
+                "--last-contact", "2026-11-10", now="2026-11-30 06:00:00")
+        for t in ("2026-11-30 06:01:00", "2026-12-04 12:00:00",
+                  "2026-12-07 04:59:00"):
+            self.once(now=t)
+            self.assertNotIn("layla@example.org",
+                             [r[1] for r in self.weekly()], t)
+        # 2026-W50: her first, at the slot, with her family.
+        self.once(now="2026-12-07 05:00:00")
+        w50 = [r for r in self.weekly() if r[2] == "2026-W50"]
+        self.assertEqual(w50, [("overview", COORD, "2026-W50"),
+                               ("summary", "amira@example.org", "2026-W50"),
+                               ("summary", "layla@example.org", "2026-W50")])
+        # Down over the 2026-W51 slot: made up on Wednesday.
+        self.once(now="2026-12-16 12:00:00")
+        w51 = [r for r in self.weekly() if r[2] == "2026-W51"]
+        self.assertEqual(w51, [("overview", COORD, "2026-W51"),
+                               ("summary", "amira@example.org", "2026-W51"),
+                               ("summary", "layla@example.org", "2026-W51")])
+
 
 if __name__ == "__main__":
     unittest.main()
