@@ -343,13 +343,19 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	const struct conf *c = en->conf;
 	struct outbox_stats ob;
 	struct figures prev;
-	char title[64], when[32], t1[WHEN_ZONE_SIZE], t2[WHEN_ZONE_SIZE];
+	char title[64], when[32], t1[WHEN_ZONE_SIZE + 32], t2[WHEN_ZONE_SIZE];
 	char t3[64], t4[64], t5[64];
 	bool failing;
 	int rc = 0;
 
 	memset(fig, 0, sizeof(*fig));
-	if ((rc = db_outbox_stats(en->db, now - 7 * SECS_PER_DAY, &ob, e)) < 0)
+	/*
+	 * The outbox as the pass found it: what this pass queues (reminders,
+	 * summaries, this very overview) is not delivered yet, and counted
+	 * next week, so that every figure is still true when it is read.
+	 */
+	if ((rc = db_outbox_stats_before(
+		 en->db, now - 7 * SECS_PER_DAY, now, &ob, e)) < 0)
 		return rc;
 	failing = ob.dead > 0 || ob.failing > 0;
 
@@ -357,11 +363,18 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	doc_begin(d, title);
 	when_format(now, c->timezone, when, sizeof(when));
 	if (failing) {
-		when_or_none(c, ob.oldest_queued_at, t1, sizeof(t1));
+		/* "(oldest queued since ...)" only when one is queued. */
+		t1[0] = '\0';
+		if (ob.oldest_queued_at != 0) {
+			when_format_zone(
+			    ob.oldest_queued_at, c->timezone, t2, sizeof(t2));
+			xsnprintf(
+			    t1, sizeof(t1), " (oldest queued since %s)", t2);
+		}
 		doc_para(d, true,
-		    "Delivery is failing: %lld %s dead this "
-		    "week, %lld waiting for a retry after a failed attempt "
-		    "(oldest queued since %s). See famcontactctl outbox list.",
+		    "Delivery is failing: %lld %s dead in the last 7 days, "
+		    "%lld waiting for a retry after a failed attempt%s. See "
+		    "famcontactctl outbox list.",
 		    (long long)ob.dead,
 		    util_plural((long)ob.dead, "message", "messages"),
 		    (long long)ob.failing, t1);
@@ -433,11 +446,14 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 		doc_para(d, false, "No overview last week to compare with.");
 	}
 
-	doc_heading(d, "The service this week");
+	doc_heading(d, "The service in the last 7 days");
+	doc_para(d, false,
+	    "Up to this overview: the messages queued with it are counted "
+	    "in the next one.");
 	when_or_none(c, ob.oldest_queued_at, t1, sizeof(t1));
 	when_or_none(c, ob.last_sent_at, t2, sizeof(t2));
 	doc_table(d, 2);
-	doc_row(d, "Mail", "This week");
+	doc_row(d, "Mail", "Last 7 days");
 	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.queued);
 	doc_row(d, "Queued", t3);
 	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.sent);
@@ -447,9 +463,9 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.dead);
 	doc_row(d, "Dead letters", t3);
 	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.pending);
-	doc_row(d, "Waiting now", t3);
-	doc_row(d, "Oldest waiting since", ob.oldest_queued_at ? t1 : "none");
-	doc_row(d, "Last delivery", t2);
+	doc_row(d, "Waiting", t3);
+	doc_row(d, "Oldest waiting", t1);
+	doc_row(d, "Last delivery", ob.last_sent_at ? t2 : "none yet");
 	doc_table_end(d);
 	doc_end(d, "famcontactd: the weekly overview for the coordinators.");
 

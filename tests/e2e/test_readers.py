@@ -78,11 +78,11 @@ class ReadersCase(FcTestCase):
         self.configure()
 
     def configure(self, names=True, sender="Reminders <reminders@example.org>",
-                  extra=""):
+                  send_time="09:00", extra=""):
         self.write_conf(
             f'delivery = {{ transport = "maildir"; maildir = "{self.maildir}";'
             f' from = "{sender}"; }};\n'
-            'reminders = { send_time = "09:00"; every_days = 14;'
+            f'reminders = {{ send_time = "{send_time}"; every_days = 14;'
             ' escalate_after_days = 20; };\n'
             f'summary = {{ coordinators = ["{COORD}"]; }};\n'
             f"privacy = {{ names_in_email = {'true' if names else 'false'}; }};\n"
@@ -304,6 +304,86 @@ class FirstSummary(ReadersCase):
         self.assertEqual(w51, [("overview", COORD, "2026-W51"),
                                ("summary", "amira@example.org", "2026-W51"),
                                ("summary", "layla@example.org", "2026-W51")])
+
+# --------------------------------------------------------------------------
+# 4. The overview's service figures, true when read.
+# --------------------------------------------------------------------------
+
+def service_rows(text):
+    """The overview's "service" table in the plain-text part: {row: value}."""
+    lines = text.split("\n")
+    start = lines.index("The service in the last 7 days")
+    rows = {}
+    for line in lines[start + 1:]:
+        if not line.strip():
+            if rows:
+                break
+            continue
+        if line.startswith("  "):
+            cells = re.split(r" {2,}", line.strip())
+            rows[cells[0]] = cells[1] if len(cells) > 1 else ""
+    return rows
+
+
+class ServiceFigures(ReadersCase):
+    """Reminders, summaries and the overview at 08:00 in Istanbul (05:00
+    UTC). On Monday the pass queues Amira's reminder and summary, then the
+    overview: those are delivered within the second, after the overview
+    was written; it must not count them as waiting (nor as sent), and say
+    so."""
+
+    def test_figures_up_to_this_pass(self):
+        self.configure(send_time="08:00")
+        self.ok("caseworker", "add", "amira@example.org", "--name",
+                UG_CASEWORKER, now="2026-11-26 04:00:00")
+        self.ok("family", "add", "FXD-001", "--caseworker",
+                "amira@example.org", "--name", UG_FAMILY,
+                "--last-contact", "2026-11-01", now="2026-11-26 04:00:00")
+        # Thursday 08:00 in Istanbul: one reminder, delivered.
+        self.once(now="2026-11-26 05:00:00")
+        [rem] = self.new_mail()
+        self.assertTrue(rem["Subject"].startswith("Reminder"))
+        # Monday: a reminder, a summary, the overview; all delivered.
+        self.once(now="2026-11-30 05:00:00")
+        mail = {m["Subject"].split(":")[0]: m for m in self.new_mail()}
+        self.assertEqual(sorted(mail), ["Reminder", "Weekly overview",
+                                        "Weekly summary"])
+        self.assertTrue(all(r["state"] == "sent" for r in self.outbox()))
+        text = self.text_part(mail["Weekly overview"])
+        self.assertIn("Up to this overview: the messages queued with it "
+                      "are counted in the next one.", " ".join(text.split()))
+        self.assertEqual(service_rows(text), {
+            "Mail": "Last 7 days",
+            "Queued": "1", "Sent": "1", "Retried": "0", "Dead letters": "0",
+            "Waiting": "0", "Oldest waiting": "none",
+            "Last delivery": "2026-11-26 08:00 Europe/Istanbul"})
+        self.assertNotIn("never", text)
+
+    def test_failing_without_anything_queued(self):
+        """Only a dead letter: delivery is failing, but nothing waits; no
+        "oldest queued since never"."""
+        self.ok("caseworker", "add", "amira@example.org",
+                now="2026-11-26 04:00:00")
+        self.ok("family", "add", "FXD-001", "--caseworker",
+                "amira@example.org", "--last-contact", "2026-11-25",
+                now="2026-11-26 04:00:00")
+        with sqlite3.connect(self.db) as db:
+            db.execute(
+                "INSERT INTO outbox (kind, recipient, message, idem_key,"
+                " state, attempts, next_attempt_at, last_error, created_at,"
+                " updated_at) VALUES ('test', 'x@example.org', 'x',"
+                " 'test:dead:1', 'dead', 3, 0, '554 refused', ?, ?)",
+                (1795930000, 1795930000))     # 2026-11-28
+        r = self.ok("preview", "--at", "2026-11-30T05:00Z",
+                    now="2026-11-30 04:59:00")
+        [overview] = [b for b in r.out.split("\n=== ")
+                      if b.startswith("overview")]
+        flat = " ".join(overview.split())
+        self.assertIn("Delivery is failing: 1 message dead in the last 7 "
+                      "days, 0 waiting for a retry after a failed attempt. "
+                      "See famcontactctl outbox list.", flat)
+        self.assertNotIn("never", flat)
+        self.assertNotIn("since none", flat)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ SUMMARY_HEADINGS = (r"Overdue \(\d+\), most overdue first",
                     r"Paused \(\d+\)")
 OVERVIEW_HEADINGS = (r"Per caseworker \(contacts: the last 7 days\)",
                      r"Against last week",
-                     r"The service this week")
+                     r"The service in the last 7 days")
 
 
 # --------------------------------------------------------------------------
@@ -1009,7 +1009,7 @@ class Content(SummaryCase):
             "All": ("6", "3", "2", "2", "2")})
         self.assertEqual(sections["Against last week"], [])
         self.assertFalse(any("Delivery is failing" in p for _, p in paras))
-        service = dict(sections["The service this week"][1:])
+        service = dict(sections["The service in the last 7 days"][1:])
         self.assertEqual(service["Dead letters"], "0")
 
         # Amira's summary marks AM-01 as escalated; the caseworkers with
@@ -1070,7 +1070,7 @@ class Content(SummaryCase):
         self.assertEqual(trend, {
             "Families": (7, 1), "Overdue": (3, 0), "Escalated": (1, -1),
             "Contacts reached": (1, -1), "Contacts attempted": (1, -1)})
-        service = dict(sections["The service this week"][1:])
+        service = dict(sections["The service in the last 7 days"][1:])
         self.assertEqual(service["Dead letters"], "1")
         with sqlite3.connect(self.db) as db:
             self.assertEqual(db.execute(
