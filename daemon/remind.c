@@ -4,7 +4,8 @@
  * coordinators), and the re-check of a queued one before it is sent.
  *
  * What a message says (docs/design.md, "Mail content"): reference codes,
- * and names only with privacy.names_in_email; days overdue; the last
+ * and names only with privacy.names_in_email (isolated, U+2068 ... U+2069,
+ * and on lines of their own when long: doc.h); days overdue; the last
  * contact (date, channel, outcome); the family's own local time. Never a
  * note, never a pause reason. Who is listed or escalated is sched.c's
  * rule (sched_should_list, sched_should_escalate, and for the re-check
@@ -18,6 +19,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "doc.h"
 #include "due.h"
 #include "emit.h"
 #include "inkey.h"
@@ -142,10 +144,9 @@ add_item(struct strbuf *b, const struct conf *c, const struct item *it,
 {
 	char day[11], due[11];
 
-	sb_adds(b, it->ref);
-	if (c->privacy.names_in_email && it->name[0] != '\0')
-		sb_printf(b, " (%s)", it->name);
-	sb_adds(b, "\n  ");
+	/* The name isolated; on lines of its own when it is long. */
+	doc_label(b, it->ref, c->privacy.names_in_email ? it->name : NULL, 0);
+	sb_adds(b, "  ");
 	if (it->due.due_day != DAY_NONE)
 		date_format(it->due.due_day, due);
 	switch (it->due.state) {
@@ -330,9 +331,10 @@ escalation_text(const struct conf *c, const struct items *l,
 	when_format_zone(now, c->timezone, when, sizeof(when));
 	sb_printf(text, "Overdue by %d days or more, in the care of\n",
 	    c->reminders.escalate_after_days);
-	if (cw->name[0] != '\0' && valid_name(cw->name, NULL) == 0)
-		sb_printf(text, "%s <%s>\n", cw->name, cw->email);
-	else
+	if (cw->name[0] != '\0' && valid_name(cw->name, NULL) == 0) {
+		doc_isolate(text, cw->name);
+		sb_printf(text, " <%s>\n", cw->email);
+	} else
 		sb_printf(text, "%s\n", cw->email);
 	sb_printf(text, "(as of %s):\n\n", when);
 	for (size_t i = 0; i < l->n; i++)

@@ -43,7 +43,8 @@
 /* A family as the summary shows it. */
 struct sfam {
 	int64_t id;
-	char label[FC_REF_MAX + FC_NAME_MAX + 4]; /* "FXD-001 (Name)" */
+	char ref[FC_REF_MAX + 1];   /* or "family-id-N" when not valid */
+	char name[FC_NAME_MAX + 1]; /* "" = none shown */
 	char tz[FC_ZONE_MAX + 1];
 	struct sched_due due;
 	fc_day pause_until;
@@ -58,17 +59,19 @@ struct sfams {
 	fc_day today;
 };
 
+/* What a summary calls family f: its code, and its name when shown. */
 static void
-family_label(
-    const struct conf *c, const struct family *f, char *buf, size_t size)
+family_label(const struct conf *c, const struct family *f, struct sfam *s)
 {
 	if (valid_ref(f->ref, NULL) < 0)
-		xsnprintf(buf, size, "family-id-%lld", (long long)f->id);
-	else if (c->privacy.names_in_email && f->name[0] != '\0' &&
-	    valid_name(f->name, NULL) == 0)
-		xsnprintf(buf, size, "%s (%s)", f->ref, f->name);
+		xsnprintf(
+		    s->ref, sizeof(s->ref), "family-id-%lld", (long long)f->id);
 	else
-		xstrlcpy(buf, f->ref, size);
+		xstrlcpy(s->ref, f->ref, sizeof(s->ref));
+	s->name[0] = '\0';
+	if (c->privacy.names_in_email && f->name[0] != '\0' &&
+	    valid_name(f->name, NULL) == 0)
+		xstrlcpy(s->name, f->name, sizeof(s->name));
 }
 
 static int
@@ -81,7 +84,7 @@ add_sfam(const struct family *f, void *ctx)
 	s = &l->v[l->n++];
 	memset(s, 0, sizeof(*s));
 	s->id = f->id;
-	family_label(l->conf, f, s->label, sizeof(s->label));
+	family_label(l->conf, f, s);
 	if (f->tz[0] != '\0' && tz_check(f->tz, NULL) == 0)
 		xstrlcpy(s->tz, f->tz, sizeof(s->tz));
 	due_family(l->conf, f, l->now, &s->due);
@@ -97,7 +100,7 @@ by_overdue(const void *a, const void *b)
 
 	if (x->due.days_overdue != y->due.days_overdue)
 		return x->due.days_overdue > y->due.days_overdue ? -1 : 1;
-	return strcmp(x->label, y->label);
+	return strcmp(x->ref, y->ref);
 }
 
 /* The families a summary names: linked to it, for forgetting one (retain.h). */
@@ -214,7 +217,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 			    util_plural(l.v[i].due.days_overdue, "day", "days"),
 			    l.v[i].escalated ? " (escalated)" : "");
 			date_format(l.v[i].due.due_day, b);
-			doc_row(d, l.v[i].label, a, b,
+			doc_row_named(d, l.v[i].name, l.v[i].ref, a, b,
 			    l.v[i].tz[0] ? l.v[i].tz : "unknown");
 		}
 		doc_table_end(d);
@@ -236,7 +239,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 				xsnprintf(a, sizeof(a),
 				    ahead == 0 ? "today" : "%d %s", ahead,
 				    util_plural(ahead, "day", "days"));
-				doc_row(d, l.v[i].label, b, a,
+				doc_row_named(d, l.v[i].name, l.v[i].ref, b, a,
 				    l.v[i].tz[0] ? l.v[i].tz : "unknown");
 			}
 		doc_table_end(d);
@@ -275,7 +278,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 			if (l.v[i].due.state == DUE_REVIEW)
 				xstrlcpy(b + strlen(b), " (due now)",
 				    sizeof(b) - strlen(b));
-			doc_row(d, l.v[i].label, b,
+			doc_row_named(d, l.v[i].name, l.v[i].ref, b,
 			    l.v[i].tz[0] ? l.v[i].tz : "unknown");
 		}
 		doc_table_end(d);
@@ -382,7 +385,7 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	doc_para(d, false, "As of %s (%s).", when, c->timezone);
 
 	doc_heading(d, "Per caseworker (contacts: the last 7 days)");
-	doc_table(d, 6);
+	doc_table_blocks(d, 6);
 	doc_row(d, "Caseworker", "Families", "Overdue", "Escalated", "Reached",
 	    "Attempted");
 	for (size_t i = 0; i < ncws; i++) {
@@ -417,7 +420,9 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 		xsnprintf(t3, sizeof(t3), "%ld", escalated);
 		xsnprintf(t4, sizeof(t4), "%d", cs.reached);
 		xsnprintf(t5, sizeof(t5), "%d", cs.attempted);
-		doc_row(d, cw->email, t1, t2, t3, t4, t5);
+		doc_row_named(d,
+		    valid_name(cw->name, NULL) == 0 ? cw->name : NULL,
+		    cw->email, t1, t2, t3, t4, t5);
 	}
 	xsnprintf(t1, sizeof(t1), "%ld", fig->families);
 	xsnprintf(t2, sizeof(t2), "%ld", fig->overdue);

@@ -385,6 +385,154 @@ class ServiceFigures(ReadersCase):
         self.assertNotIn("never", flat)
         self.assertNotIn("since none", flat)
 
+# --------------------------------------------------------------------------
+# 1. Right-to-left names, isolated.
+# --------------------------------------------------------------------------
+
+class RightToLeft(ReadersCase):
+    """Uyghur, Arabic and Hebrew names with privacy.names_in_email: in the
+    plain text each sits between U+2068 and U+2069, in the HTML in a
+    <bdi>, and the HTML's root says lang="en" dir="ltr"."""
+
+    FAMILIES = {"FXD-010": UG_FAMILY, "FXD-011": AR_FAMILY,
+                "FXD-012": HE_FAMILY}
+    CASEWORKERS = {"gulnar@example.org": UG_CASEWORKER,
+                   "layla@example.org": AR_CASEWORKER,
+                   "noa@example.org": HE_CASEWORKER}
+
+    def check_isolated(self, text, names, where):
+        for name in names:
+            n = text.count(name)
+            self.assertEqual(text.count(FSI + name + PDI), n,
+                             f"{where}: {name} not isolated:\n{text}")
+
+    def check_bdi(self, page, names, where):
+        self.assertIn('<html lang="en" dir="ltr">', page, where)
+        for name in names:
+            n = page.count(name)
+            self.assertEqual(len(re.findall(r"<bdi[^>]*>" + re.escape(name)
+                                            + "</bdi>", page)), n,
+                             f"{where}: {name} not in <bdi>")
+        self.assertNotIn(FSI, page)
+        self.assertNotIn(PDI, page)
+
+    def test_names_isolated(self):
+        cws = list(self.CASEWORKERS.items())
+        for (ref, fam), (cw, name) in zip(self.FAMILIES.items(), cws):
+            self.ok("caseworker", "add", cw, "--name", name)
+            self.ok("family", "add", ref, "--caseworker", cw, "--name", fam,
+                    "--last-contact", "2026-10-01", "--tz", "Asia/Urumqi")
+        names = list(self.FAMILIES.values()) + list(self.CASEWORKERS.values())
+        self.once(now="2026-11-26 07:00:00")
+        self.once(now="2026-11-30 05:00:00")
+        mail = self.new_mail()
+        kinds = {m["Subject"].split(":")[0] for m in mail}
+        self.assertEqual(kinds, {"Reminder", "Escalation", "Weekly summary",
+                                 "Weekly overview"})
+        texts = ""
+        for m in mail:
+            where = m["Subject"]
+            text = self.text_part(m)
+            texts += text
+            self.check_isolated(text, names, where)
+            page = self.html_part(m)
+            if page is not None:
+                self.check_bdi(page, names, where)
+        # The reminder names the family beside its code, the escalation
+        # the caseworker beside the address, the overview both.
+        self.assertIn(f"FXD-010 ({FSI}{UG_FAMILY}{PDI})\n", texts)
+        self.assertIn(f"{FSI}{HE_CASEWORKER}{PDI} <noa@example.org>\n",
+                      texts)
+        for name in names:
+            self.assertIn(FSI + name + PDI, texts)
+
+
+# --------------------------------------------------------------------------
+# 2. 78 columns, with the longest names the register accepts.
+# --------------------------------------------------------------------------
+
+class LineWidths(ReadersCase):
+    """Every kind of message a register of the longest names makes:
+    reminder, escalation, alert, the answer to a reply, weekly summary and
+    overview. Every line of every plain-text part within 78 columns; a
+    long name on lines of its own, each piece isolated; nothing lost."""
+
+    CW = "amira@example.org"
+
+    def names(self):
+        return {
+            "LW-001": longest_name("گۈلنار"),              # Uyghur, spaced
+            "LW-002": longest_name("عائلة", fill=""),      # Arabic, one word
+            "LW-003": longest_name("משפחת"),               # Hebrew, spaced
+            "LW-004": "x" * NAME_MAX,                      # Latin, one word
+            "LW-005": longest_name("古丽娜尔", fill=""),    # wide characters
+            "LW-006": UG_FAMILY,                           # short
+        }
+
+    def check_text(self, text, names, where):
+        for line in text.split("\n"):
+            self.assertLessEqual(columns(line), TEXT_COLUMNS,
+                                 f"{where}: {line!r}")
+            # Each line opens and closes its isolates.
+            self.assertEqual(re.sub(r"[^\u2068\u2069]", "", line)
+                             .replace(FSI + PDI, ""), "", f"{where}: {line!r}")
+        # Pieces of a name cut across lines read whole again.
+        joined = re.sub("\u2069\n *\u2068", "", text)
+        for ref, name in names.items():
+            if FSI + name[:10] in text:        # the name is shown
+                for word in name.split():
+                    self.assertIn(word, joined, f"{where}: {ref}")
+
+    def test_every_line_within_78_columns(self):
+        self.configure(extra='inbound = { address = '
+                       '"reminders+%k@example.org"; };\n')
+        self.ok("caseworker", "add", self.CW, "--name",
+                longest_name("ئابدۇرېھىم"))
+        names = self.names()
+        lasts = ("2026-10-01", "2026-10-20", "2026-11-01", "2026-11-05",
+                 "2026-11-14", "2026-11-10")
+        for (ref, name), last in zip(names.items(), lasts):
+            self.ok("family", "add", ref, "--caseworker", self.CW, "--name",
+                    name, "--last-contact", last, "--tz",
+                    "America/Argentina/ComodRivadavia")
+        self.ok("family", "pause", "LW-003", "--reason", "hearing",
+                "--until", "2026-12-20")
+        with sqlite3.connect(self.db) as db:
+            db.execute(
+                "INSERT INTO outbox (kind, recipient, message, idem_key,"
+                " state, attempts, next_attempt_at, last_error, created_at,"
+                " updated_at) VALUES ('test', 'x@example.org', 'x',"
+                " 'test:dead:1', 'dead', 3, 0, ?, 1795166100, 1795166100)",
+                ("554 5.7.1 " + "refused by policy " * 8,))
+        # Thursday: reminder, escalation, alert.
+        self.once(now="2026-11-26 07:00:00")
+        mail = self.new_mail()
+        [reminder] = [m for m in mail if m["Subject"].startswith("Reminder")]
+        key = re.search(r"\+([A-Za-z0-9_-]+)@", reminder["Reply-To"]).group(1)
+        reply = (
+            f"From: {self.CW}\r\nTo: reminders+{key}@example.org\r\n"
+            "Subject: Re: Reminder\r\nMessage-ID: <reply.1@example.org>\r\n"
+            "Date: Thu, 26 Nov 2026 08:00:00 +0000\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            "LW-001 reached phone\r\nLW-002 attempted video -- no answer\r\n"
+            "LW-005 reached letter\r\n")
+        self.ok("mail-in", stdin=reply, now="2026-11-26 08:00:00")
+        self.once(now="2026-11-26 08:01:00")
+        # Monday: the weekly summary and overview.
+        self.once(now="2026-11-30 05:00:00")
+        mail += self.new_mail()
+        kinds = sorted({m["Subject"].split(":")[0].split(" (")[0]
+                        for m in mail})
+        self.assertEqual(kinds, ["Delivery failed", "Escalation", "Logged",
+                                 "Reminder", "Weekly overview",
+                                 "Weekly summary"])
+        for m in mail:
+            self.check_text(self.text_part(m), names, m["Subject"])
+        # A long name goes under its reference code, not beside it.
+        text = self.text_part(reminder)
+        self.assertIn(f"LW-004\n  {FSI}xxx", text)
+        self.assertIn(f"LW-006 ({FSI}{UG_FAMILY}{PDI})\n", text)
+
 
 if __name__ == "__main__":
     unittest.main()

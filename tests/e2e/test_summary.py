@@ -53,6 +53,7 @@ COORD = "coord@example.org"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 WEEKLY = ("summary", "overview")
 MINUTE = dt.timedelta(minutes=1)
+FSI, PDI = "\u2068", "\u2069"
 HOUR = dt.timedelta(hours=1)
 
 SUMMARY_HEADINGS = (r"Overdue \(\d+\), most overdue first",
@@ -142,10 +143,21 @@ def parse_text(text, heading_res):
             flush()
             heading = line
             sections[heading] = []
+        elif line.startswith("    " + FSI):
+            # A long name on a line of its own under its row.
+            rows = sections[heading]
+            name = line.strip().strip(FSI + PDI)
+            first = rows[-1][0]
+            first = (first[:-1] + " " + name + ")" if first.endswith(")")
+                     else first + " (" + name + ")")
+            rows[-1] = (first,) + rows[-1][1:]
         elif line.startswith("  "):
             flush()
-            sections[heading].append(tuple(re.split(r" {2,}",
-                                                    line.strip())))
+            # Names are isolated (U+2068 ... U+2069); the HTML's <bdi>
+            # leaves no trace in its text either.
+            sections[heading].append(tuple(
+                c.replace(FSI, "").replace(PDI, "")
+                for c in re.split(r" {2,}", line.strip())))
         elif line == "":
             flush()
         else:
@@ -155,13 +167,16 @@ def parse_text(text, heading_res):
 
 class HtmlDoc(html.parser.HTMLParser):
     """The HTML part: title (h1), paragraphs and table rows by h2 section,
-    and every tag with its attributes."""
+    and every tag with its attributes. A table in blocks (each row's
+    first cell on a row of its own, spanning the others) is read back
+    into rows as the text part has them."""
 
     def __init__(self, text):
         super().__init__(convert_charrefs=True)
         self.tags, self.paras, self.sections = [], [], {}
         self.title, self.heading = None, None
         self.buf, self.row = None, None
+        self.span, self.label = 1, None
         self.feed(text)
         self.close()
 
@@ -169,6 +184,8 @@ class HtmlDoc(html.parser.HTMLParser):
         self.tags.append((tag, dict(attrs)))
         if tag in ("h1", "h2", "p", "td", "th"):
             self.buf = []
+        if tag in ("td", "th"):
+            self.span = int(dict(attrs).get("colspan") or 1)
         elif tag == "tr":
             self.row = []
 
@@ -188,7 +205,13 @@ class HtmlDoc(html.parser.HTMLParser):
         elif tag in ("td", "th"):
             self.row.append(text)
         elif tag == "tr":
-            self.sections[self.heading].append(tuple(self.row))
+            if len(self.row) == 1 and self.span > 1:
+                self.label = self.row[0]
+            else:
+                if self.label is not None:
+                    self.row.insert(0, self.label)
+                    self.label = None
+                self.sections[self.heading].append(tuple(self.row))
             self.row = None
         if tag in ("h1", "h2", "p", "td", "th"):
             self.buf = None
@@ -315,7 +338,8 @@ class SummaryCase(FcTestCase):
             if tag == "link":
                 self.fail("an HTML part must not load a stylesheet")
             if tag == "th":
-                self.assertIn(attrs.get("scope"), ("col", "row"))
+                self.assertIn(attrs.get("scope"),
+                              ("col", "row", "colgroup", "rowgroup"))
         self.assertNotRegex(html_, r"(?i)url\(\s*['\"]?(https?:)?//")
         if doc.sections and any(doc.sections.values()):
             self.assertIn("table", tags)
@@ -929,7 +953,11 @@ class Content(SummaryCase):
         msg, text, html_ = self.the_summary(names=True)
         for ref in ("TR-001", "DE-002", "TR-008", "UY-004", "TR-005",
                     "UY-003", "UY-009", "DE-010"):
-            self.assertIn(f"{ref} ({NAMES[ref]})", text)
+            # Isolated: a right-to-left name keeps its brackets.
+            self.assertIn(f"{ref} ({FSI}{NAMES[ref]}{PDI})", text)
+            self.assertIn(f"{ref}</span> (<bdi style=\"overflow-wrap:"
+                          f"anywhere\">{html.escape(NAMES[ref], False)}"
+                          "</bdi>)", html_)
         # Escaped in the HTML source, whole once parsed.
         self.assertIn("Familie Weißbäcker &amp; Söhne", html_)
         self.assertNotIn("Weißbäcker & Söhne", html_)
