@@ -44,11 +44,15 @@
 #define DATA_STYLE "overflow-wrap:anywhere;"
 /* Headers a little smaller: five figures' headers fit 390 pixels. */
 #define HEAD_STYLE "font-size:13px;"
-/* Characters of a reference code (validate.c), and its longest. */
+/*
+ * Characters of a reference code (validate.c). A short one ("FXD-010")
+ * never breaks at its hyphen; a longer one (up to 32) may, on a phone,
+ * rather than widen the page.
+ */
 #define CODE_CHARS \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" \
 	"._-"
-#define CODE_MAX 32
+#define CODE_NOWRAP_MAX 12
 
 static bool
 is_fsi(const char *s)
@@ -584,26 +588,33 @@ table_text(struct doc *d)
 	free(alone);
 }
 
-/* Whether s is a code (a reference code, a word): never broken. */
+/* Whether s is a short code (a reference code, a word): never broken. */
 static bool
-is_code(const char *s)
+is_short_code(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && n <= CODE_MAX && strspn(s, CODE_CHARS) == n;
+	return n > 0 && n <= CODE_NOWRAP_MAX && strspn(s, CODE_CHARS) == n;
+}
+
+/* A cell's text; a short code kept on one line. */
+static void
+html_cell(struct doc *d, const char *s)
+{
+	if (is_short_code(s)) {
+		sb_adds(&d->html, NOWRAP);
+		html_text(&d->html, s);
+		sb_adds(&d->html, "</span>");
+	} else {
+		html_text(&d->html, s);
+	}
 }
 
 /* The first cell of row r in HTML: its text, and its name in <bdi>. */
 static void
 html_label(struct doc *d, size_t r)
 {
-	if (is_code(cell(d, r, 0))) {
-		sb_adds(&d->html, NOWRAP);
-		html_text(&d->html, cell(d, r, 0));
-		sb_adds(&d->html, "</span>");
-	} else {
-		html_text(&d->html, cell(d, r, 0));
-	}
+	html_cell(d, cell(d, r, 0));
 	if (d->names[r] != NULL) {
 		sb_adds(&d->html, " (" BDI);
 		html_escape(&d->html, d->names[r]);
@@ -624,7 +635,7 @@ html_cells(struct doc *d, size_t r, int from)
 		if (c == 0)
 			html_label(d, r);
 		else
-			html_text(&d->html, cell(d, r, c));
+			html_cell(d, cell(d, r, c));
 		sb_adds(&d->html, r == 0 ? "</th>" : "</td>");
 	}
 }
