@@ -16,6 +16,7 @@
 #include "text.h"
 
 struct dead_list {
+	const char *zone; /* the configuration's timezone */
 	struct strbuf text;
 	int n;
 	int64_t max_id;
@@ -25,7 +26,7 @@ static int
 add_dead(const struct outbox_row *row, void *ctx)
 {
 	struct dead_list *dl = ctx;
-	char when[32], rcpt[FC_EMAIL_MAX * 4 + 8];
+	char when[WHEN_ZONE_SIZE], rcpt[FC_EMAIL_MAX * 4 + 8];
 
 	if (row->state == OUTBOX_BOUNCED)
 		log_err("outbox %lld (%s) came back: %s", (long long)row->id,
@@ -43,7 +44,8 @@ add_dead(const struct outbox_row *row, void *ctx)
 	/* An alert about alerts would only die the same way. */
 	if (row->kind == OUTBOX_ALERT)
 		return 0;
-	when_format_utc(row->created_at, when, sizeof(when));
+	/* Coordinators read one clock: the configuration's, named. */
+	when_format_zone(row->created_at, dl->zone, when, sizeof(when));
 	/* A recipient edited behind our back must not forge a line. */
 	text_quote(row->recipient, rcpt, sizeof(rcpt));
 	sb_printf(&dl->text, "#%lld  %s to %s, queued %s, %d %s\n  %s\n\n",
@@ -59,7 +61,7 @@ alert_dead(struct engine *en, int64_t now, int *count, int64_t *next_at,
     struct fc_error *e)
 {
 	const struct conf *c = en->conf;
-	struct dead_list dl = {0};
+	struct dead_list dl = {.zone = c->timezone};
 	struct strbuf subject = {0}, text = {0};
 	struct engine_msg m;
 	char key[DB_OUTBOX_KEY_MAX + 1];

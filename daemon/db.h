@@ -455,6 +455,13 @@ struct outbox_stats {
 };
 int db_outbox_stats(
     struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e);
+/*
+ * The same over the messages made before before only: what the outbox
+ * held when a pass that queues at before began (the weekly overview's
+ * figures, true when read: docs/design.md, "Weekly slots").
+ */
+int db_outbox_stats_before(struct db *db, int64_t since, int64_t before,
+    struct outbox_stats *out, struct fc_error *e);
 
 /*
  * Weekly summaries: the ISO week ("2026-W48") of a recipient's last one

@@ -756,6 +756,13 @@ int
 db_outbox_stats(
     struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e)
 {
+	return db_outbox_stats_before(db, since, INT64_MAX, out, e);
+}
+
+int
+db_outbox_stats_before(struct db *db, int64_t since, int64_t before,
+    struct outbox_stats *out, struct fc_error *e)
+{
 	static struct db_stmt_key key;
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -771,10 +778,12 @@ db_outbox_stats(
 		 " count(*) FILTER (WHERE state = 'sent' AND sent_at >= ?1),"
 		 " coalesce(min(created_at) FILTER (WHERE state = 'queued'), 0),"
 		 " coalesce(max(sent_at), 0)"
-		 " FROM outbox",
+		 " FROM outbox WHERE created_at < ?2",
 		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, since);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, before);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {

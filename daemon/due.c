@@ -75,12 +75,19 @@ due_daily_run(const struct conf *c, const char *zone, fc_day last_run,
 
 bool
 due_weekly(const struct conf *c, const char *zone, const char *last_week,
-    int64_t now, struct sched_week *w, int64_t *next)
+    int64_t since, int64_t now, struct sched_week *w, int64_t *next)
 {
 	int64_t slot;
 
 	sched_weekly(c->summary.weekday, tz_day(now, zone), last_week, w);
 	slot = tz_mktime(zone, w->slot_day, c->summary.hour, c->summary.minute);
+	if (!w->done && slot < since) {
+		/* Passed before the recipient was there: never owed. */
+		w->done = true;
+		w->slot_day += 7;
+		slot = tz_mktime(
+		    zone, w->slot_day, c->summary.hour, c->summary.minute);
+	}
 	if (!w->done && now >= slot) {
 		*next = now;
 		return true;

@@ -39,10 +39,13 @@ void due_daily_run(const struct conf *c, const char *zone, fc_day last_run,
 /*
  * Whether the weekly summary of the ISO week now falls in (in zone) is
  * owed at now, given the last week sent ("" = never): sched_weekly() with
- * the slot at summary.weekday and summary.time. w->name names the week;
- * *next = now when owed, else the instant it will be.
+ * the slot at summary.weekday and summary.time. A slot before since (when
+ * the recipient came to be: a caseworker added, an installation begun)
+ * was never owed: the first summary comes at the next slot. A slot missed
+ * while the daemon was down is still owed (at once). w->name names the
+ * week; *next = now when owed, else the instant it will be.
  */
 bool due_weekly(const struct conf *c, const char *zone, const char *last_week,
-    int64_t now, struct sched_week *w, int64_t *next);
+    int64_t since, int64_t now, struct sched_week *w, int64_t *next);
 
 #endif

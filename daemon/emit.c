@@ -7,6 +7,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "doc.h"
 #include "err.h"
 #include "inkey.h"
 #include "mail.h"
@@ -54,15 +55,17 @@ emit_message_id_key(const struct engine *en, enum outbox_kind kind,
 
 /*
  * A message that takes replies starts with the marker line (reply.h):
- * text first, and HTML as the first block of its body.
+ * text first (before body, the text part as it goes out), and HTML as
+ * the first block of its body.
  */
 static void
-add_marker(const struct engine_out *o, struct strbuf *text, struct strbuf *html)
+add_marker(const struct engine_out *o, const char *body_text,
+    struct strbuf *text, struct strbuf *html)
 {
 	const char *body = o->html ? strstr(o->html, "<body") : NULL;
 	const char *end = body ? strchr(body, '>') : NULL;
 
-	sb_printf(text, "%s\n\n%s", REPLY_MARKER_LINE, o->text);
+	sb_printf(text, "%s\n\n%s", REPLY_MARKER_LINE, body_text);
 	if (o->html == NULL)
 		return;
 	if (end == NULL) {
@@ -78,7 +81,7 @@ int
 emit_compose(const struct engine *en, const struct engine_out *o,
     struct strbuf *message, struct fc_error *e)
 {
-	struct strbuf text = {0}, html = {0};
+	struct strbuf text = {0}, html = {0}, folded = {0};
 	char msgid[MAIL_MESSAGE_ID_MAX + 1], reply_to[FC_EMAIL_MAX + 1];
 	struct mail_msg m = {
 	    .from = en->conf->delivery.from,
@@ -88,18 +91,22 @@ emit_compose(const struct engine *en, const struct engine_out *o,
 	    .date = o->date,
 	    .message_id = msgid,
 	    .in_reply_to = o->in_reply_to,
-	    .text = o->text,
 	    .html = o->html,
 	};
 	int rc;
 
 	sb_reset(message);
+	/* Every line within 78 columns (docs/design.md, "Mail"). */
+	doc_fold(&folded, o->text);
+	m.text = sb_str(&folded);
 	if (o->reply_key != NULL) {
 		if ((rc = inkey_address(en->conf->inbound.address, o->reply_key,
-			 reply_to, sizeof(reply_to), e)) < 0)
+			 reply_to, sizeof(reply_to), e)) < 0) {
+			sb_free(&folded);
 			return rc;
+		}
 		m.reply_to = reply_to;
-		add_marker(o, &text, &html);
+		add_marker(o, sb_str(&folded), &text, &html);
 		m.text = sb_str(&text);
 		if (o->html != NULL)
 			m.html = sb_str(&html);
@@ -110,6 +117,7 @@ emit_compose(const struct engine *en, const struct engine_out *o,
 		rc = mail_compose(&m, message, e);
 	sb_free(&text);
 	sb_free(&html);
+	sb_free(&folded);
 	return rc;
 }
 
@@ -128,7 +136,7 @@ emit_queue(struct engine *en, const struct engine_out *in,
 	struct engine_out keyed = *in;
 	const struct engine_out *o = &keyed;
 	bool inbound = en->conf->inbound.enabled && !en->dry;
-	struct strbuf msg = {0};
+	struct strbuf msg = {0}, folded = {0};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -149,7 +157,9 @@ emit_queue(struct engine *en, const struct engine_out *in,
 	out->recipient = o->recipient;
 	out->idem_key = o->key;
 	out->subject = o->subject;
-	out->text = o->text;
+	/* Reported as it goes out (emit_compose() folds it the same way). */
+	doc_fold(&folded, o->text);
+	out->text = sb_str(&folded);
 	out->message = msg.s;
 	out->len = msg.len;
 	out->nfamilies = o->nfamilies;
@@ -173,6 +183,8 @@ emit_queue(struct engine *en, const struct engine_out *in,
 	if (rc == 0 && en->report)
 		en->report(out, en->ctx);
 	sb_free(&msg);
+	sb_free(&folded);
 	out->message = NULL;
+	out->text = in->text;
 	return rc;
 }

@@ -30,7 +30,7 @@ struct engine_msg {
 	const char *recipient;
 	const char *idem_key;
 	const char *subject;
-	const char *text;    /* the plain-text body, UTF-8, LF line ends */
+	const char *text; /* the plain-text body as it goes out (doc_fold()) */
 	const char *message; /* the whole RFC 5322 message */
 	size_t len;
 	size_t nfamilies;  /* families it lists */

@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "doc.h"
 #include "due.h"
 #include "emit.h"
 #include "err.h"
@@ -23,6 +24,7 @@
 #include "text.h"
 #include "timeutil.h"
 #include "util.h"
+#include "validate.h"
 
 static const char *const outcome_names[INBOUND_OUTCOME_COUNT] = {
     [INBOUND_LOGGED] = "logged",
@@ -214,13 +216,17 @@ lookup(void *ctx, const char *ref, struct reply_family *out, struct fc_error *e)
 	return 0;
 }
 
-/* "REF" or, with privacy.names_in_email, "REF (name)". */
+/* "REF" or, with privacy.names_in_email, "REF (name)", the name isolated. */
 static void
 family_label(const struct conf *c, const struct family *f, struct strbuf *out)
 {
 	sb_adds(out, f->ref);
-	if (c->privacy.names_in_email && f->name[0])
-		sb_printf(out, " (%s)", f->name);
+	if (c->privacy.names_in_email && f->name[0] &&
+	    valid_name(f->name, NULL) == 0) {
+		sb_adds(out, " (");
+		doc_isolate(out, f->name);
+		sb_adds(out, ")");
+	}
 }
 
 /* A reference code of the message the key names, for an example. */

@@ -8,7 +8,8 @@
  * Header text goes out as it is when it is printable ASCII whose words fit
  * on a line, folded at its spaces; otherwise (non-ASCII, a word too long to
  * fold, text that a reader could take for an encoded word) as RFC 2047 "B"
- * encoded words of whole UTF-8 characters.
+ * encoded words of whole UTF-8 characters, each ending at a space of the
+ * text (never inside one of its words).
  *
  * Bodies are quoted-printable (RFC 2045 6.7), which also encodes a "." and
  * a "From " at the start of a line, so that the text survives a transport
@@ -370,7 +371,11 @@ base64_encode(const unsigned char *in, size_t n, char *out)
 /*
  * Write s as RFC 2047 encoded words, each of whole UTF-8 characters and as
  * long as the line allows; the white space between them is not part of
- * the text (RFC 2047 6.2), so any split gives back s.
+ * the text (RFC 2047 6.2), so any split gives back s. A word ends just
+ * after a space of the text, never inside one of its words: a reader that
+ * shows encoded words apart (or puts a space between them) still shows
+ * whole words. Only a word longer than an encoded word can hold is split,
+ * at a character.
  */
 static void
 header_add_encoded(struct header *h, const char *s, size_t n)
@@ -382,15 +387,27 @@ header_add_encoded(struct header *h, const char *s, size_t n)
 	while (pos < n) {
 		size_t room =
 		    h->col + 1 < EW_LINE_MAX ? EW_LINE_MAX - h->col - 1 : 0;
-		size_t max, take = 0, len;
+		size_t max, take = 0, at_space = 0, len;
 
 		if (room > EW_MAX)
 			room = EW_MAX;
 		max = room > EW_OVERHEAD
 		    ? (room - EW_OVERHEAD) / B64_OUT * B64_IN
 		    : 0;
-		while (pos + take < n && take + utf8_len(p[pos + take]) <= max)
+		while (
+		    pos + take < n && take + utf8_len(p[pos + take]) <= max) {
 			take += utf8_len(p[pos + take]);
+			if (p[pos + take - 1] == ' ')
+				at_space = take;
+		}
+		if (pos + take < n && take > 0 && p[pos + take] != ' ') {
+			/* The text goes on inside a word: end at a space. */
+			if (at_space > 0)
+				take = at_space;
+			else if (!h->empty)
+				take = 0; /* the word on a fresh line */
+			/* else a word longer than an encoded word: split it. */
+		}
 		if (take == 0) {
 			/* No room left on this line: go on on a fresh one. */
 			sb_adds(h->out, CRLF);

@@ -4,7 +4,8 @@
  * coordinators), and the re-check of a queued one before it is sent.
  *
  * What a message says (docs/design.md, "Mail content"): reference codes,
- * and names only with privacy.names_in_email; days overdue; the last
+ * and names only with privacy.names_in_email (isolated, U+2068 ... U+2069,
+ * and on lines of their own when long: doc.h); days overdue; the last
  * contact (date, channel, outcome); the family's own local time. Never a
  * note, never a pause reason. Who is listed or escalated is sched.c's
  * rule (sched_should_list, sched_should_escalate, and for the re-check
@@ -18,6 +19,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "doc.h"
 #include "due.h"
 #include "emit.h"
 #include "inkey.h"
@@ -142,10 +144,9 @@ add_item(struct strbuf *b, const struct conf *c, const struct item *it,
 {
 	char day[11], due[11];
 
-	sb_adds(b, it->ref);
-	if (c->privacy.names_in_email && it->name[0] != '\0')
-		sb_printf(b, " (%s)", it->name);
-	sb_adds(b, "\n  ");
+	/* The name isolated; on lines of its own when it is long. */
+	doc_label(b, it->ref, c->privacy.names_in_email ? it->name : NULL, 0);
+	sb_adds(b, "  ");
 	if (it->due.due_day != DAY_NONE)
 		date_format(it->due.due_day, due);
 	switch (it->due.state) {
@@ -309,12 +310,17 @@ reminder_text(const struct conf *c, const struct items *l, const char *zone,
 		sb_adds(text, "Families are named by reference code only.\n");
 }
 
+/*
+ * The escalation to the coordinators about caseworker cw's families: the
+ * caseworker by name and address, the time in the configuration's zone
+ * (the coordinators' one clock), named.
+ */
 static void
 escalation_text(const struct conf *c, const struct items *l,
-    const char *cw_email, const char *zone, int64_t now, struct strbuf *subject,
+    const struct caseworker *cw, int64_t now, struct strbuf *subject,
     struct strbuf *text)
 {
-	char when[32];
+	char when[WHEN_ZONE_SIZE];
 	int n = 0;
 
 	for (size_t i = 0; i < l->n; i++)
@@ -322,14 +328,19 @@ escalation_text(const struct conf *c, const struct items *l,
 	sb_printf(subject, "Escalation: %d %s overdue by %d days or more", n,
 	    util_plural(n, "family", "families"),
 	    c->reminders.escalate_after_days);
-	when_format(now, zone, when, sizeof(when));
-	sb_printf(text,
-	    "Overdue by %d days or more, in the care of\n%s\n"
-	    "(as of %s, %s):\n\n",
-	    c->reminders.escalate_after_days, cw_email, when, zone);
+	when_format_zone(now, c->timezone, when, sizeof(when));
+	sb_printf(text, "Overdue by %d days or more, in the care of\n",
+	    c->reminders.escalate_after_days);
+	if (cw->name[0] != '\0' && valid_name(cw->name, NULL) == 0) {
+		doc_isolate(text, cw->name);
+		sb_printf(text, " <%s>\n", cw->email);
+	} else
+		sb_printf(text, "%s\n", cw->email);
+	sb_printf(text, "(as of %s):\n\n", when);
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].escalate)
-			add_item(text, c, &l->v[i], zone, now, true);
+			add_item(text, c, &l->v[i], due_cw_zone(c, cw->tz), now,
+			    true);
 	sb_adds(text,
 	    "The caseworker's reminders list them too. Each overdue "
 	    "stretch is\nescalated once; a reached contact ends it.\n"
@@ -426,7 +437,7 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 		nesc = 0;
 	}
 	if (nesc > 0) {
-		escalation_text(c, &l, cw->email, zone, now, &subject, &text);
+		escalation_text(c, &l, cw, now, &subject, &text);
 		date_format(run->slot_day, day);
 		for (size_t k = 0; k < c->summary.ncoordinators; k++) {
 			xsnprintf(key, sizeof(key), "escalation:%lld:%s:%s",
@@ -605,7 +616,7 @@ recheck(struct engine *en, const struct outbox_row *row, struct strbuf *message,
 	struct family f;
 	int64_t *ids = NULL;
 	const char *zone = c->timezone;
-	char cw_email[FC_EMAIL_MAX + 1] = "";
+	struct caseworker cw = {0};
 	size_t n = 0;
 	int rc;
 
@@ -643,7 +654,8 @@ recheck(struct engine *en, const struct outbox_row *row, struct strbuf *message,
 			it->escalate = row->kind == OUTBOX_ESCALATION;
 			zone = due_zone(c, &f);
 			xstrlcpy(
-			    cw_email, f.caseworker_email, sizeof(cw_email));
+			    cw.email, f.caseworker_email, sizeof(cw.email));
+			xstrlcpy(cw.tz, f.caseworker_tz, sizeof(cw.tz));
 			continue;
 		}
 		(*dropped)++;
@@ -660,11 +672,19 @@ recheck(struct engine *en, const struct outbox_row *row, struct strbuf *message,
 		goto out;
 	}
 	qsort(l.v, l.n, sizeof(l.v[0]), item_cmp);
-	if (row->kind == OUTBOX_REMINDER)
+	if (row->kind == OUTBOX_REMINDER) {
 		reminder_text(c, &l, zone, row->created_at, &subject, &text);
-	else
-		escalation_text(
-		    c, &l, cw_email, zone, row->created_at, &subject, &text);
+	} else {
+		/* The caseworker's name as it is now (a missing one: none). */
+		struct caseworker now_cw;
+
+		rc = db_caseworker_get(en->db, cw.email, &now_cw, e);
+		if (rc == 0)
+			xstrlcpy(cw.name, now_cw.name, sizeof(cw.name));
+		else if (rc != FC_ENOTFOUND)
+			goto out;
+		escalation_text(c, &l, &cw, row->created_at, &subject, &text);
+	}
 	{
 		/* The same Message-ID and Date: the same message, shorter. */
 		char reply_key[INKEY_SIZE];

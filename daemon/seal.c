@@ -270,11 +270,12 @@ warn_one(struct seal *s, const struct db_pgp_key *k, const char *to,
     int64_t now, struct fc_error *e)
 {
 	struct strbuf text = {0};
-	char key[DB_OUTBOX_KEY_MAX + 1], day[32];
+	char key[DB_OUTBOX_KEY_MAX + 1], day[WHEN_ZONE_SIZE];
 	struct engine_msg m;
 	int rc;
 
-	when_format_utc(k->key.expires, day, sizeof(day));
+	when_format_zone(
+	    k->key.expires, s->en->conf->timezone, day, sizeof(day));
 	sb_printf(&text,
 	    "famcontactd: an OpenPGP key expires soon.\n\n"
 	    "The key %s\nof %s expires on %s.\n\n"

@@ -7,7 +7,9 @@
  * the same transaction that queues it, and the idempotency key holds the
  * ISO week: at most one per recipient per week whatever restarts happen.
  * A week whose send time has passed without one gets it at once (after
- * downtime), a week gone by is never sent late.
+ * downtime), a week gone by is never sent late, and a send time that
+ * passed before the recipient was there (a caseworker added later, a new
+ * installation) was never owed: the first comes at the next one.
  *
  * When a week's summary is owed is sched_weekly()'s rule, in the
  * recipient's zone (due_weekly()); the messages go through the engine's
@@ -41,7 +43,8 @@
 /* A family as the summary shows it. */
 struct sfam {
 	int64_t id;
-	char label[FC_REF_MAX + FC_NAME_MAX + 4]; /* "FXD-001 (Name)" */
+	char ref[FC_REF_MAX + 1];   /* or "family-id-N" when not valid */
+	char name[FC_NAME_MAX + 1]; /* "" = none shown */
 	char tz[FC_ZONE_MAX + 1];
 	struct sched_due due;
 	fc_day pause_until;
@@ -56,17 +59,19 @@ struct sfams {
 	fc_day today;
 };
 
+/* What a summary calls family f: its code, and its name when shown. */
 static void
-family_label(
-    const struct conf *c, const struct family *f, char *buf, size_t size)
+family_label(const struct conf *c, const struct family *f, struct sfam *s)
 {
 	if (valid_ref(f->ref, NULL) < 0)
-		xsnprintf(buf, size, "family-id-%lld", (long long)f->id);
-	else if (c->privacy.names_in_email && f->name[0] != '\0' &&
-	    valid_name(f->name, NULL) == 0)
-		xsnprintf(buf, size, "%s (%s)", f->ref, f->name);
+		xsnprintf(
+		    s->ref, sizeof(s->ref), "family-id-%lld", (long long)f->id);
 	else
-		xstrlcpy(buf, f->ref, size);
+		xstrlcpy(s->ref, f->ref, sizeof(s->ref));
+	s->name[0] = '\0';
+	if (c->privacy.names_in_email && f->name[0] != '\0' &&
+	    valid_name(f->name, NULL) == 0)
+		xstrlcpy(s->name, f->name, sizeof(s->name));
 }
 
 static int
@@ -79,7 +84,7 @@ add_sfam(const struct family *f, void *ctx)
 	s = &l->v[l->n++];
 	memset(s, 0, sizeof(*s));
 	s->id = f->id;
-	family_label(l->conf, f, s->label, sizeof(s->label));
+	family_label(l->conf, f, s);
 	if (f->tz[0] != '\0' && tz_check(f->tz, NULL) == 0)
 		xstrlcpy(s->tz, f->tz, sizeof(s->tz));
 	due_family(l->conf, f, l->now, &s->due);
@@ -95,7 +100,7 @@ by_overdue(const void *a, const void *b)
 
 	if (x->due.days_overdue != y->due.days_overdue)
 		return x->due.days_overdue > y->due.days_overdue ? -1 : 1;
-	return strcmp(x->label, y->label);
+	return strcmp(x->ref, y->ref);
 }
 
 /* The families a summary names: linked to it, for forgetting one (retain.h). */
@@ -212,7 +217,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 			    util_plural(l.v[i].due.days_overdue, "day", "days"),
 			    l.v[i].escalated ? " (escalated)" : "");
 			date_format(l.v[i].due.due_day, b);
-			doc_row(d, l.v[i].label, a, b,
+			doc_row_named(d, l.v[i].name, l.v[i].ref, a, b,
 			    l.v[i].tz[0] ? l.v[i].tz : "unknown");
 		}
 		doc_table_end(d);
@@ -234,7 +239,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 				xsnprintf(a, sizeof(a),
 				    ahead == 0 ? "today" : "%d %s", ahead,
 				    util_plural(ahead, "day", "days"));
-				doc_row(d, l.v[i].label, b, a,
+				doc_row_named(d, l.v[i].name, l.v[i].ref, b, a,
 				    l.v[i].tz[0] ? l.v[i].tz : "unknown");
 			}
 		doc_table_end(d);
@@ -273,7 +278,7 @@ caseworker_doc(struct engine *en, const struct caseworker *cw, int64_t now,
 			if (l.v[i].due.state == DUE_REVIEW)
 				xstrlcpy(b + strlen(b), " (due now)",
 				    sizeof(b) - strlen(b));
-			doc_row(d, l.v[i].label, b,
+			doc_row_named(d, l.v[i].name, l.v[i].ref, b,
 			    l.v[i].tz[0] ? l.v[i].tz : "unknown");
 		}
 		doc_table_end(d);
@@ -322,13 +327,14 @@ trend(char *buf, size_t size, long now, long before)
 		    buf, size, "%ld (%+ld on last week)", now, now - before);
 }
 
+/* t in the coordinators' clock, the zone named; "none" when t is 0. */
 static void
-utc_or_never(int64_t t, char *buf, size_t size)
+when_or_none(const struct conf *c, int64_t t, char *buf, size_t size)
 {
 	if (t == 0)
-		xstrlcpy(buf, "never", size);
+		xstrlcpy(buf, "none", size);
 	else
-		when_format_utc(t, buf, size);
+		when_format_zone(t, c->timezone, buf, size);
 }
 
 /* The coordinators' overview into d; figures into fig. */
@@ -340,12 +346,19 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	const struct conf *c = en->conf;
 	struct outbox_stats ob;
 	struct figures prev;
-	char title[64], when[32], t1[64], t2[64], t3[64], t4[64], t5[64];
+	char title[64], when[32], t1[WHEN_ZONE_SIZE + 32], t2[WHEN_ZONE_SIZE];
+	char t3[64], t4[64], t5[64];
 	bool failing;
 	int rc = 0;
 
 	memset(fig, 0, sizeof(*fig));
-	if ((rc = db_outbox_stats(en->db, now - 7 * SECS_PER_DAY, &ob, e)) < 0)
+	/*
+	 * The outbox as the pass found it: what this pass queues (reminders,
+	 * summaries, this very overview) is not delivered yet, and counted
+	 * next week, so that every figure is still true when it is read.
+	 */
+	if ((rc = db_outbox_stats_before(
+		 en->db, now - 7 * SECS_PER_DAY, now, &ob, e)) < 0)
 		return rc;
 	failing = ob.dead > 0 || ob.failing > 0;
 
@@ -353,11 +366,18 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	doc_begin(d, title);
 	when_format(now, c->timezone, when, sizeof(when));
 	if (failing) {
-		utc_or_never(ob.oldest_queued_at, t1, sizeof(t1));
+		/* "(oldest queued since ...)" only when one is queued. */
+		t1[0] = '\0';
+		if (ob.oldest_queued_at != 0) {
+			when_format_zone(
+			    ob.oldest_queued_at, c->timezone, t2, sizeof(t2));
+			xsnprintf(
+			    t1, sizeof(t1), " (oldest queued since %s)", t2);
+		}
 		doc_para(d, true,
-		    "Delivery is failing: %lld %s dead this "
-		    "week, %lld waiting for a retry after a failed attempt "
-		    "(oldest queued since %s). See famcontactctl outbox list.",
+		    "Delivery is failing: %lld %s dead in the last 7 days, "
+		    "%lld waiting for a retry after a failed attempt%s. See "
+		    "famcontactctl outbox list.",
 		    (long long)ob.dead,
 		    util_plural((long)ob.dead, "message", "messages"),
 		    (long long)ob.failing, t1);
@@ -365,7 +385,7 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	doc_para(d, false, "As of %s (%s).", when, c->timezone);
 
 	doc_heading(d, "Per caseworker (contacts: the last 7 days)");
-	doc_table(d, 6);
+	doc_table_blocks(d, 6);
 	doc_row(d, "Caseworker", "Families", "Overdue", "Escalated", "Reached",
 	    "Attempted");
 	for (size_t i = 0; i < ncws; i++) {
@@ -400,7 +420,9 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 		xsnprintf(t3, sizeof(t3), "%ld", escalated);
 		xsnprintf(t4, sizeof(t4), "%d", cs.reached);
 		xsnprintf(t5, sizeof(t5), "%d", cs.attempted);
-		doc_row(d, cw->email, t1, t2, t3, t4, t5);
+		doc_row_named(d,
+		    valid_name(cw->name, NULL) == 0 ? cw->name : NULL,
+		    cw->email, t1, t2, t3, t4, t5);
 	}
 	xsnprintf(t1, sizeof(t1), "%ld", fig->families);
 	xsnprintf(t2, sizeof(t2), "%ld", fig->overdue);
@@ -429,11 +451,14 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 		doc_para(d, false, "No overview last week to compare with.");
 	}
 
-	doc_heading(d, "The service this week");
-	utc_or_never(ob.oldest_queued_at, t1, sizeof(t1));
-	utc_or_never(ob.last_sent_at, t2, sizeof(t2));
+	doc_heading(d, "The service in the last 7 days");
+	doc_para(d, false,
+	    "Up to this overview: the messages queued with it are counted "
+	    "in the next one.");
+	when_or_none(c, ob.oldest_queued_at, t1, sizeof(t1));
+	when_or_none(c, ob.last_sent_at, t2, sizeof(t2));
 	doc_table(d, 2);
-	doc_row(d, "Mail", "This week");
+	doc_row(d, "Mail", "Last 7 days");
 	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.queued);
 	doc_row(d, "Queued", t3);
 	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.sent);
@@ -443,9 +468,9 @@ overview_doc(struct engine *en, const struct caseworker *cws, size_t ncws,
 	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.dead);
 	doc_row(d, "Dead letters", t3);
 	xsnprintf(t3, sizeof(t3), "%lld", (long long)ob.pending);
-	doc_row(d, "Waiting now", t3);
-	doc_row(d, "Oldest waiting since", ob.oldest_queued_at ? t1 : "none");
-	doc_row(d, "Last delivery", t2);
+	doc_row(d, "Waiting", t3);
+	doc_row(d, "Oldest waiting", t1);
+	doc_row(d, "Last delivery", ob.last_sent_at ? t2 : "none yet");
 	doc_table_end(d);
 	doc_end(d, "famcontactd: the weekly overview for the coordinators.");
 
@@ -481,7 +506,8 @@ caseworker_summary(struct engine *en, const struct caseworker *cw, int64_t now,
 	if ((rc = db_summary_week(
 		 en->db, rkey, last, sizeof(last), NULL, 0, e)) < 0)
 		return rc;
-	if (!due_weekly(c, due_cw_zone(c, cw->tz), last, now, &w, &next))
+	if (!due_weekly(c, due_cw_zone(c, cw->tz), last, cw->created_at, now,
+		&w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
@@ -537,6 +563,25 @@ caseworker_summary(struct engine *en, const struct caseworker *cw, int64_t now,
 	return rc;
 }
 
+/*
+ * When the installation began, for the overview: a slot before it was
+ * never owed (a new install's first overview comes at its next slot).
+ * The register's first caseworker marks it; with none, and no overview
+ * ever sent, there is nothing to overview (INT64_MAX: never owed).
+ */
+static int64_t
+install_since(const struct caseworker *cws, size_t ncws, const char *last)
+{
+	int64_t since = INT64_MAX;
+
+	if (ncws == 0)
+		return last[0] != '\0' ? 0 : INT64_MAX;
+	for (size_t i = 0; i < ncws; i++)
+		if (cws[i].created_at < since)
+			since = cws[i].created_at;
+	return since;
+}
+
 static int
 overview(struct engine *en, const struct caseworker *cws, size_t ncws,
     int64_t now, struct engine_stats *st, struct fc_error *e)
@@ -558,7 +603,8 @@ overview(struct engine *en, const struct caseworker *cws, size_t ncws,
 	if ((rc = db_summary_week(en->db, "overview", last, sizeof(last), figs,
 		 sizeof(figs), e)) < 0)
 		return rc;
-	if (!due_weekly(c, c->timezone, last, now, &w, &next))
+	if (!due_weekly(c, c->timezone, last, install_since(cws, ncws, last),
+		now, &w, &next))
 		return 0;
 	if (!en->dry && (rc = db_begin(en->db, e)) < 0)
 		return rc;
@@ -625,7 +671,8 @@ summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
 		if ((rc = db_summary_week(
 			 en->db, rkey, last, sizeof(last), NULL, 0, e)) < 0)
 			return rc;
-		due_weekly(c, due_cw_zone(c, cws[i].tz), last, now, &w, &next);
+		due_weekly(c, due_cw_zone(c, cws[i].tz), last,
+		    cws[i].created_at, now, &w, &next);
 		if (*when == 0 || next < *when)
 			*when = next;
 	}
@@ -633,7 +680,8 @@ summary_next(struct engine *en, const struct caseworker *cws, size_t ncws,
 		if ((rc = db_summary_week(en->db, "overview", last,
 			 sizeof(last), NULL, 0, e)) < 0)
 			return rc;
-		due_weekly(c, c->timezone, last, now, &w, &next);
+		due_weekly(c, c->timezone, last, install_since(cws, ncws, last),
+		    now, &w, &next);
 		if (*when == 0 || next < *when)
 			*when = next;
 	}

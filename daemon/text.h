@@ -31,6 +31,22 @@ void text_quote(const char *s, char *buf, size_t size);
  * zero-width character or direction mark (U+200B-U+200F) or U+FEFF.
  */
 bool text_is_hidden_format(uint32_t cp);
+/*
+ * U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE: a name
+ * or other text from the register between them takes its direction from
+ * its own first strong letter, and leaves the text around it alone (a
+ * right-to-left name in brackets keeps its brackets where they belong).
+ */
+#define TEXT_FSI "\xe2\x81\xa8"
+#define TEXT_PDI "\xe2\x81\xa9"
+/*
+ * Terminal columns of code point cp, counted generously: 2 for East Asian
+ * wide and fullwidth characters, 1 for everything else (combining marks
+ * and the isolates too, so that a reader that shows them still fits).
+ */
+unsigned text_cp_columns(uint32_t cp);
+/* Columns of the n bytes at s (an invalid byte counts 1). */
+size_t text_columns(const char *s, size_t n);
 /* Bytes that text_escape_terminal() needs for n bytes of input, NUL included. */
 #define TEXT_ESCAPED_MAX(n) (4 * (n) + 1)
 /*

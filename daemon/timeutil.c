@@ -492,6 +492,16 @@ when_format(int64_t t, const char *zone, char *buf, size_t size)
 }
 
 void
+when_format_zone(int64_t t, const char *zone, char *buf, size_t size)
+{
+	char when[32];
+	const char *name = zone != NULL && zone[0] != '\0' ? zone : "UTC";
+
+	when_format(t, name, when, sizeof(when));
+	(void)xsnprintf(buf, size, "%s %s", when, name);
+}
+
+void
 when_format_utc(int64_t t, char *buf, size_t size)
 {
 	int64_t y;

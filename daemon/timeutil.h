@@ -44,6 +44,13 @@ int when_parse(const char *s, const char *time_zone, const char *date_zone,
     int64_t *out, struct fc_error *e);
 /* Format a UTC instant as "YYYY-MM-DD HH:MM" in zone, into buf of 17+ bytes. */
 void when_format(int64_t t, const char *zone, char *buf, size_t size);
+/*
+ * Format a UTC instant for a reader, in zone and naming it: "YYYY-MM-DD
+ * HH:MM Europe/Istanbul" ("" = UTC), into buf of WHEN_ZONE_SIZE bytes.
+ * Every time a message shows is in this form (docs/design.md, "Mail").
+ */
+#define WHEN_ZONE_SIZE (17 + 1 + FC_ZONE_MAX + 1)
+void when_format_zone(int64_t t, const char *zone, char *buf, size_t size);
 /* Format a UTC instant as RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" (21+ bytes). */
 void when_format_utc(int64_t t, char *buf, size_t size);
 

@@ -24,8 +24,9 @@ python3-aiosmtpd dovecot-imapd openssl systemd procps"
 # Only for the tests: the fuzzing stage, valgrind for the soak, Postfix's
 # own smtpd where a real relay's wording matters (set to "No configuration",
 # so that installing it starts no mail system), clang-format for the
-# layout check.
-TEST_PACKAGES="clang libclang-rt-14-dev llvm-14 valgrind postfix clang-format-14"
+# layout check, Chromium to render the HTML parts at a phone's width.
+TEST_PACKAGES="clang libclang-rt-14-dev llvm-14 valgrind postfix clang-format-14
+chromium"
 
 install_packages() {
 	missing=""

@@ -319,7 +319,10 @@ class Delivery(DaemonSmtpCase):
             body = self.body(msg)
             self.assertEqual(
                 [(ref, name) for ref, name, _ in self.blocks(body)],
-                [(ref, NAMES[ref]) for ref, _ in expected],
+                # Names isolated (U+2068 ... U+2069): a right-to-left one
+                # keeps the brackets around it in their places.
+                [(ref, "\u2068" + NAMES[ref] + "\u2069")
+                 for ref, _ in expected],
                 f"families listed to {cw}:\n{body}")
             for (ref, _, fact), (_, want) in zip(self.blocks(body),
                                                   expected):
@@ -337,7 +340,7 @@ class Delivery(DaemonSmtpCase):
 
         # The details a caseworker calls by.
         tr = self.body(got[CW_TR][0])
-        self.assertIn("TR-001 (Ayşe Yıldırımoğlu (fictional))\n"
+        self.assertIn("TR-001 (\u2068Ayşe Yıldırımoğlu (fictional)\u2069)\n"
                       "  Overdue by 10 days (due 2026-11-16)\n"
                       "  Last contact: 2026-11-02 (recorded at import)\n"
                       "  Their local time now: Thu 21:00, Asia/Tokyo "
@@ -357,7 +360,7 @@ class Delivery(DaemonSmtpCase):
         self.assertEqual(esc["Auto-Submitted"], "auto-generated")
         body = self.body(esc)
         self.assertEqual(self.blocks(body),
-                         [("DE-001", NAMES["DE-001"],
+                         [("DE-001", "\u2068" + NAMES["DE-001"] + "\u2069",
                            "  Overdue by 20 days (due 2026-11-06)")])
         self.assertIn(CW_DE, body)
         ids.add(esc["Message-ID"])

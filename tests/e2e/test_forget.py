@@ -17,6 +17,7 @@ import unittest
 
 from fcenv import FcTestCase, EX_USAGE
 
+ADDED = "2026-11-25 12:00:00"       # the Wednesday before
 T0 = "2026-11-29 22:00:00"          # a Sunday
 NEXT_RUN = "2026-11-30 09:30:00"    # Monday's daily runs, mail held
 LATER = "2026-11-30 10:00:00"
@@ -42,8 +43,10 @@ class ForgetTest(FcTestCase):
             '  weekday = "Sun"; time = "08:00"; };\n'
             'privacy = { names_in_email = true; };\n')
         self.write_conf(self.conf_text % self.maildir)
-        self.ok("caseworker", "add", "amira@example.org")
-        self.ok("caseworker", "add", "bashir@example.org")
+        # Added the week before: T0's weekly summaries are owed (a send
+        # time that passed before a caseworker was added never is).
+        self.ok("caseworker", "add", "amira@example.org", now=ADDED)
+        self.ok("caseworker", "add", "bashir@example.org", now=ADDED)
         for ref, name, cw, last in (
                 ("FXD-001", "Quillfeather (fictional)", "amira", "2026-10-29"),
                 ("FXD-002", "Larkspur (fictional)", "amira", "2026-10-20"),

@@ -137,24 +137,65 @@ test_weekly(void **state)
 	c.summary.weekday = 1;
 	c.summary.hour = 8;
 	c.summary.minute = 0;
-	assert_false(
-	    due_weekly(&c, "Europe/Berlin", "2026-W10", slot - 1, &w, &next));
+	assert_false(due_weekly(
+	    &c, "Europe/Berlin", "2026-W10", 0, slot - 1, &w, &next));
 	assert_string_equal(w.name, "2026-W11");
 	assert_int_equal(next, slot);
-	assert_true(
-	    due_weekly(&c, "Europe/Berlin", "2026-W10", slot + 5, &w, &next));
+	assert_true(due_weekly(
+	    &c, "Europe/Berlin", "2026-W10", 0, slot + 5, &w, &next));
 	assert_int_equal(next, slot + 5);
 	/* Sent: the next is a week on. */
-	assert_false(
-	    due_weekly(&c, "Europe/Berlin", "2026-W11", slot + 5, &w, &next));
+	assert_false(due_weekly(
+	    &c, "Europe/Berlin", "2026-W11", 0, slot + 5, &w, &next));
 	assert_int_equal(next, slot + 7 * 86400);
 	/* Sunday 23:30Z is Monday 00:30 in Berlin: W11 there, W10 in UTC. */
 	assert_false(due_weekly(
-	    &c, "Europe/Berlin", "", utc(2026, 3, 8, 23, 30, 0), &w, &next));
+	    &c, "Europe/Berlin", "", 0, utc(2026, 3, 8, 23, 30, 0), &w, &next));
 	assert_string_equal(w.name, "2026-W11");
-	assert_true(
-	    due_weekly(&c, "UTC", "", utc(2026, 3, 8, 23, 30, 0), &w, &next));
+	assert_true(due_weekly(
+	    &c, "UTC", "", 0, utc(2026, 3, 8, 23, 30, 0), &w, &next));
 	assert_string_equal(w.name, "2026-W10");
+}
+
+/*
+ * A recipient who came after this week's slot (a caseworker added on
+ * Friday, a new installation) is owed nothing this week: the first comes
+ * at the next slot. One there before the slot still gets a missed one.
+ */
+static void
+test_weekly_since(void **state)
+{
+	const int64_t slot = utc(2026, 3, 9, 7, 0, 0); /* Mon 08:00 Berlin */
+	const int64_t friday = utc(2026, 3, 13, 12, 0, 0);
+	struct conf c;
+	struct sched_week w;
+	int64_t next;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	c.summary.weekday = 1;
+	c.summary.hour = 8;
+	c.summary.minute = 0;
+	/* Added on Friday: nothing that day, nor on Sunday; next Monday. */
+	assert_false(
+	    due_weekly(&c, "Europe/Berlin", "", friday, friday, &w, &next));
+	assert_int_equal(next, slot + 7 * 86400);
+	assert_false(due_weekly(
+	    &c, "Europe/Berlin", "", friday, slot + 7 * 86400 - 60, &w, &next));
+	assert_int_equal(next, slot + 7 * 86400);
+	assert_true(due_weekly(
+	    &c, "Europe/Berlin", "", friday, slot + 7 * 86400, &w, &next));
+	assert_string_equal(w.name, "2026-W12");
+	/* Added a minute after the slot: not owed; at the slot: owed. */
+	assert_false(due_weekly(
+	    &c, "Europe/Berlin", "", slot + 60, slot + 120, &w, &next));
+	assert_true(
+	    due_weekly(&c, "Europe/Berlin", "", slot, slot + 120, &w, &next));
+	/* There before the slot, the daemon down over it: made up on Friday. */
+	assert_true(due_weekly(
+	    &c, "Europe/Berlin", "2026-W10", slot - 86400, friday, &w, &next));
+	assert_string_equal(w.name, "2026-W11");
+	assert_int_equal(next, friday);
 }
 
 /*
@@ -381,6 +422,7 @@ main(void)
 	    cmocka_unit_test(test_zone),
 	    cmocka_unit_test(test_daily_run),
 	    cmocka_unit_test(test_weekly),
+	    cmocka_unit_test(test_weekly_since),
 	    cmocka_unit_test(test_caseworker_zone_matters),
 	    cmocka_unit_test(test_fallback_to_conf_zone),
 	    cmocka_unit_test(test_chatham_midnight),

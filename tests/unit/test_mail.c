@@ -614,6 +614,87 @@ test_names(void **state)
 	free(long_tr);
 }
 
+/*
+ * The encoded words of a header value, each decoded, in order: from the
+ * unfolded value v (encoded words only, white space between them).
+ */
+static size_t
+encoded_words(const char *v, struct strbuf *words, size_t max)
+{
+	size_t n = 0;
+
+	while ((v = strstr(v, "=?UTF-8?B?")) != NULL) {
+		const char *text = v + strlen("=?UTF-8?B?");
+		const char *end = strstr(text, "?=");
+
+		assert_non_null(end);
+		assert_true(n < max);
+		memset(&words[n], 0, sizeof(words[n]));
+		base64_decode(text, (size_t)(end - text), &words[n]);
+		sb_addc(&words[n], '\0');
+		words[n].len--;
+		n++;
+		v = end + 2;
+	}
+	return n;
+}
+
+/*
+ * A long display name that is not ASCII goes out as several encoded words,
+ * split at its spaces, never inside a word (a reader that shows the words
+ * apart, or with a space between them, still shows whole words); only a
+ * word longer than an encoded word holds is cut, at a character.
+ */
+static void
+test_names_split_at_spaces(void **state)
+{
+	static const char *const names[] = {
+	    /* Fictional: Turkish, Uyghur, Arabic, Hebrew, German. */
+	    "Ailesi Çınaroğlu Yağmurtaş Karadutlu Özdereli Kurgusal İletişim "
+	    "Koordinasyonu",
+	    "ئابدۇرېھىم ئابلىز تۇرسۇنجان ئائىلىسى ئويدۇرما ئالاقە خىزمىتى",
+	    "عائلة الحدّاد الخيالية — منسّق التواصل مع العائلات",
+	    "משפחת בן־שושן הבדויה — רכזת הקשר עם המשפחות",
+	    "Familienkontakt Größlinger Weißhaupt Brunnwald Erinnerungsdienst",
+	};
+	struct strbuf words[64];
+	char from[FC_MAILBOX_MAX + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct mail_msg m = base_msg();
+		struct strbuf joined = {0};
+		struct parsed p;
+		size_t n;
+		char *msg;
+
+		assert_int_equal(xsnprintf(from, sizeof(from),
+				     "%s <reminders@org.example>", names[i]),
+		    0);
+		check_from_name(from, names[i], "reminders@org.example");
+		m.from = from;
+		msg = compose_checked(&m, true);
+		parse(msg, &p);
+		n = encoded_words(header(&p, "From"), words, 64);
+		assert_true(n >= 2);
+		for (size_t k = 0; k < n; k++) {
+			/* Between two words there is a space of the name. */
+			if (k + 1 < n && words[k].s[words[k].len - 1] != ' ' &&
+			    words[k + 1].s[0] != ' ')
+				fail_msg("%s: split inside a word: \"%s\" | "
+					 "\"%s\"",
+				    names[i], words[k].s, words[k + 1].s);
+			sb_add(&joined, words[k].s, words[k].len);
+		}
+		assert_string_equal(sb_str(&joined), names[i]);
+		for (size_t k = 0; k < n; k++)
+			sb_free(&words[k]);
+		sb_free(&joined);
+		parsed_free(&p);
+		free(msg);
+	}
+}
+
 static void
 test_ascii_names(void **state)
 {
@@ -1326,6 +1407,7 @@ main(void)
 	    cmocka_unit_test(test_appends),
 	    cmocka_unit_test(test_date),
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_names_split_at_spaces),
 	    cmocka_unit_test(test_ascii_names),
 	    cmocka_unit_test(test_subjects),
 	    cmocka_unit_test(test_subject_folding),

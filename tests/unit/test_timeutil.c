@@ -396,6 +396,26 @@ test_when_format(void **state)
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
+/* What a reader sees: the local time and the zone's name. */
+static void
+test_when_format_zone(void **state)
+{
+	char buf[WHEN_ZONE_SIZE];
+	int64_t t = utc(2026, 11, 23, 2, 0);
+
+	(void)state;
+	when_format_zone(t, "Asia/Kolkata", buf, sizeof(buf));
+	assert_string_equal(buf, "2026-11-23 07:30 Asia/Kolkata");
+	when_format_zone(
+	    t, "America/Argentina/ComodRivadavia", buf, sizeof(buf));
+	assert_string_equal(
+	    buf, "2026-11-22 23:00 America/Argentina/ComodRivadavia");
+	when_format_zone(t, "", buf, sizeof(buf));
+	assert_string_equal(buf, "2026-11-23 02:00 UTC");
+	when_format_zone(t, NULL, buf, sizeof(buf));
+	assert_string_equal(buf, "2026-11-23 02:00 UTC");
+}
+
 static void
 test_tz_exists(void **state)
 {
@@ -774,6 +794,7 @@ main(void)
 	    cmocka_unit_test(test_when_parse),
 	    cmocka_unit_test(test_when_parse_rejects),
 	    cmocka_unit_test(test_when_format),
+	    cmocka_unit_test(test_when_format_zone),
 	    cmocka_unit_test(test_tz_exists),
 	    cmocka_unit_test(test_tz_exists_tzdir),
 	    cmocka_unit_test(test_tz_mktime),
