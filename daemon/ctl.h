@@ -65,6 +65,57 @@ const char *ctl_esc_line(const char *s);
  */
 void ctl_print_lines(const char *s, const char *indent);
 
+/*
+ * Tables for a terminal (ctl_table.c). Columns keep their order; each
+ * has a priority: 0 for a key column, always shown, and 1, 2, ... for
+ * the others, added lowest first, each as wide as its widest value or as
+ * there is room for, if there is room for its minimum width; values
+ * wider than their column are cut with an ellipsis. Key columns alone
+ * too wide for the line are cut, the widest first, to their minimum
+ * width, then the last ones to a few characters: list them by
+ * importance. Width 0 (--wide): everything whole. Widths count display
+ * columns (a CJK character two, a combining mark none); a value is never
+ * cut inside a UTF-8 sequence. Two spaces separate columns. Every cell
+ * is escaped with ctl_esc().
+ */
+#define CTL_TABLE_COLS_MAX 12
+/* The width of a table when $COLUMNS is unset and stdout no terminal. */
+#define CTL_COLUMNS_DEFAULT 80
+struct ctl_col {
+	const char *head;
+	int prio;    /* 0: a key column */
+	int min;     /* the narrowest it is cut to; 0: its heading's width */
+	bool right;  /* aligned right (numbers) */
+	bool sparse; /* not shown when every cell is empty */
+};
+struct ctl_table {
+	const struct ctl_col *cols;
+	size_t ncols, nrows, cap;
+	char **cell;		       /* nrows * ncols, escaped */
+	int width[CTL_TABLE_COLS_MAX]; /* after layout; -1: not shown */
+};
+/* $COLUMNS, else the terminal's width when stdout is one, else 80. */
+int ctl_columns(void);
+/* Display columns of s (UTF-8; a byte that is not counts one). */
+int ctl_width(const char *s);
+void
+ctl_table_init(struct ctl_table *t, const struct ctl_col *cols, size_t ncols);
+/* Add a row: one value per column (NULL = ""). */
+void ctl_table_row(struct ctl_table *t, const char *const *cells);
+/* Choose the columns shown and their widths for columns (0: --wide). */
+void ctl_table_layout(struct ctl_table *t, int columns);
+void ctl_table_print_head(const struct ctl_table *t);
+void ctl_table_print_row(const struct ctl_table *t, size_t row);
+/* Layout, heading and every row. */
+void ctl_table_print(struct ctl_table *t, int columns);
+void ctl_table_free(struct ctl_table *t);
+/*
+ * ctl_print_lines(), each line escaped and broken at spaces to fit in
+ * columns (0: not broken), the lines after the first indented; every line
+ * ends in LF.
+ */
+void ctl_print_wrapped(const char *s, const char *indent, int columns);
+
 /* Print e as "famcontactctl: message" and return its exit status. */
 int ctl_fail(const struct fc_error *e);
 /* Print a formatted message and return status. */
@@ -152,6 +203,14 @@ int ctl_fields_fail(struct ctl_fields *fl);
 
 /* Write s as a JSON string literal; controls, bidi and zero-width characters as \uXXXX. */
 void ctl_json_string(FILE *f, const char *s);
+/*
+ * Times for people, each naming its zone: "YYYY-MM-DD HH:MM (Zone)" for a
+ * line of text; for a table cell "YYYY-MM-DD HH:MM ABBR", the zone's
+ * abbreviation then (CET, CEST, +03, UTC), "-" for no time (t <= 0).
+ * Both return buf (32 bytes are enough for the cell, 96 for the line).
+ */
+const char *ctl_when(int64_t t, const char *zone, char *buf, size_t size);
+const char *ctl_when_cell(int64_t t, const char *zone, char *buf, size_t size);
 /* Parse a DATE option value; 0 or an exit status after a message naming opt. */
 int ctl_parse_day(const char *opt, const char *s, fc_day *out);
 

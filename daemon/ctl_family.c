@@ -402,9 +402,20 @@ most_overdue_first(const void *a, const void *b)
 	return strcmp(x->f.ref, y->f.ref);
 }
 
+/* The table of family list: the key columns first. */
+static const struct ctl_col list_cols[] = {
+    {.head = "REF", .min = FC_REF_MAX},
+    {.head = "STATE", .min = 40},
+    {.head = "DUE", .min = 10},
+    {.head = "CASEWORKER", .min = 12},
+    {.head = "LAST CONTACT", .prio = 1, .min = 20},
+    {.head = "NAME", .prio = 2, .min = 12},
+    {.head = "EVERY", .prio = 3, .right = true},
+};
+
 static void
 print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
-    bool first)
+    bool first, struct ctl_table *table)
 {
 	const struct family *f = &r->f;
 	const struct sched_due *d = &r->d;
@@ -426,11 +437,13 @@ print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
 	    f->every_days ? f->every_days : ctl->conf.reminders.every_days);
 
 	switch (fmt) {
-	case FORMAT_TABLE:
-		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n",
-		    ctl_esc(f->ref), ctl_esc(f->caseworker_email), every, last,
-		    active ? due : "-", state, ctl_esc(f->name));
+	case FORMAT_TABLE: {
+		const char *row[] = {f->ref, state, active ? due : "-",
+		    f->caseworker_email, last, f->name[0] ? f->name : "-",
+		    every};
+		ctl_table_row(table, row);
 		break;
+	}
 	case FORMAT_CSV: {
 		const char *row[] = {f->ref, f->name, f->caseworker_email,
 		    every, f->tz, family_status_name(f->status), lastday,
@@ -487,10 +500,13 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	    {"all", no_argument, NULL, 'a'},
 	    {"caseworker", required_argument, NULL, 'w'},
 	    {"format", required_argument, NULL, 'f'},
+	    {"wide", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct list_ctx l = {.ctl = ctl};
+	struct ctl_table table;
+	int columns = ctl_columns();
 	struct family_filter filter = {NULL, false};
 	struct caseworker cw;
 	struct fc_error e = {0};
@@ -511,6 +527,9 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		case 'w':
 			filter.caseworker_email = optarg;
 			break;
+		case 'W':
+			columns = 0;
+			break;
 		case 'f':
 			if (strcmp(optarg, "table") == 0)
 				fmt = FORMAT_TABLE;
@@ -527,14 +546,18 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		case 'h':
 			printf(
 			    "Usage: famcontactctl family list [--overdue | --due] [--all]\n"
-			    "           [--caseworker EMAIL] [--format table|csv|json]\n\n"
+			    "           [--caseworker EMAIL] [--format table|csv|json] [--wide]\n\n"
 			    "List families with their last contact and when they fall due, by\n"
 			    "caseworker; closed families only with --all.\n\n"
 			    "  --overdue     only families past their due date, most overdue first\n"
 			    "  --due         families due today or overdue, most overdue first\n"
 			    "  --all         include closed families\n"
 			    "  --caseworker  only this caseworker's families\n"
-			    "  --format      table (default), csv or json\n\n"
+			    "  --format      table (default), csv or json (never cut)\n"
+			    "  --wide        every column, whole, however wide the table\n\n"
+			    "The table fits $COLUMNS (80 when unset and not on a terminal):\n"
+			    "REF, STATE, DUE and CASEWORKER first, the other columns when\n"
+			    "there is room, long values cut with an ellipsis.\n\n"
 			    "STATE is 'overdue Nd' (with ! once escalation is due), 'due today',\n"
 			    "'in Nd', 'paused', 'review' (a pause's review date has come) or\n"
 			    "'closed'; 'held to DATE' after an attempted contact.\n");
@@ -558,22 +581,29 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	if (l.overdue_only || l.due_only)
 		qsort(l.rows, l.n, sizeof(*l.rows), most_overdue_first);
 
-	if (fmt == FORMAT_TABLE)
-		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n", "REF",
-		    "CASEWORKER", "EVERY", "LAST CONTACT", "DUE", "STATE",
-		    "NAME");
-	else if (fmt == FORMAT_CSV) {
+	if (fmt == FORMAT_TABLE && l.n == 0) {
+		/* Not a bare heading: an empty answer says so, on stderr. */
+		fprintf(stderr, "famcontactctl: no families match\n");
+		free(l.rows);
+		return EX_OK;
+	}
+	if (fmt == FORMAT_CSV) {
 		static const char *const header[] = {"ref", "name",
 		    "caseworker", "every_days", "timezone", "status",
 		    "last_reached", "last_channel", "last_outcome", "due",
 		    "state", "days_overdue"};
 		csv_write(stdout, header, ARRAY_SIZE(header));
-	} else
+	} else if (fmt == FORMAT_JSON) {
 		printf("[");
+	}
+	ctl_table_init(&table, list_cols, ARRAY_SIZE(list_cols));
 	for (size_t i = 0; i < l.n; i++)
-		print_row(ctl, fmt, &l.rows[i], i == 0);
+		print_row(ctl, fmt, &l.rows[i], i == 0, &table);
 	if (fmt == FORMAT_JSON)
 		printf("%s]\n", l.n ? "\n" : "");
+	else if (fmt == FORMAT_TABLE)
+		ctl_table_print(&table, columns);
+	ctl_table_free(&table);
 	free(l.rows);
 	return EX_OK;
 }

@@ -27,7 +27,7 @@ static const struct ctl_command groups[] = {
 	"the families in the campaign"},
     {"contact", ctl_contact_main, "log|history|void ...",
 	"contacts made with families"},
-    {"status", ctl_status_main, "",
+    {"status", ctl_status_main, "[--wide]",
 	"counts: families due, overdue and due this week"},
     {"outbox", ctl_outbox_main, "list|retry ...", "the queue of mail to send"},
     {"send-test", ctl_send_main, "ADDRESS",

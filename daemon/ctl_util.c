@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "csv.h"
@@ -572,6 +573,29 @@ ctl_json_string(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+const char *
+ctl_when(int64_t t, const char *zone, char *buf, size_t size)
+{
+	char when[32];
+
+	when_format(t, zone, when, sizeof(when));
+	(void)xsnprintf(buf, size, "%s (%s)", when, zone);
+	return buf;
+}
+
+const char *
+ctl_when_cell(int64_t t, const char *zone, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t <= 0)
+		xstrlcpy(buf, "-", size);
+	else if (tz_localtime(t, zone, &tm) < 0 ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M %Z", &tm) == 0)
+		when_format(t, zone, buf, size);
+	return buf;
 }
 
 int
