@@ -73,9 +73,8 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 			    "Record a contact with a family. Contacts are never changed or\n"
 			    "deleted: 'contact void' corrects a mistaken one.\n\n"
 			    "  --at WHEN       when it happened (default now): YYYY-MM-DD (that\n"
-			    "                  day in the caseworker's zone) or YYYY-MM-DDTHH:MM[:SS]\n"
-			    "                  with an optional Z or +HH:MM (machine's local time\n"
-			    "                  without one)\n"
+			    "                  day) or YYYY-MM-DDTHH:MM[:SS] with an optional Z or\n"
+			    "                  +HH:MM; without one, in the caseworker's time zone\n"
 			    "  --channel       phone, video, message, email, in-person, letter or\n"
 			    "                  other (default other)\n"
 			    "  --outcome       reached (default): the family is current again;\n"
@@ -99,7 +98,10 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 		return ctl_fail(&e);
 
 	c.at = ctl->now;
-	if (at && when_parse(at, NULL, due_zone(&ctl->conf, &f), &c.at, &e) < 0)
+	/* A time without an offset is the caseworker's, not the server's. */
+	if (at &&
+	    when_parse(at, due_zone(&ctl->conf, &f), due_zone(&ctl->conf, &f),
+		&c.at, &e) < 0)
 		return ctl_error(EX_DATAERR, "--at: %s", e.msg);
 	/* A DATE alone is noon that day: today's contact, logged this morning. */
 	if (at && strlen(at) == 10 && c.at > ctl->now &&
@@ -109,6 +111,9 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 	if (c.at > ctl->now + CONTACT_FUTURE_SLACK)
 		return ctl_error(EX_DATAERR, "--at: %s is in the future", at);
 	c.family_id = f.id;
+	/* Its day stays the caseworker's of today, whoever takes it over. */
+	c.day = tz_day(c.at, due_zone(&ctl->conf, &f));
+	xstrlcpy(c.family_ref, f.ref, sizeof(c.family_ref));
 	xstrlcpy(c.note, note, sizeof(c.note));
 	xstrlcpy(c.by, by ? by : f.caseworker_email, sizeof(c.by));
 	xstrlcpy(c.logged_by, ctl->login, sizeof(c.logged_by));
@@ -117,11 +122,11 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 	    (rc = ctl_family(ctl, f.ref, &f, &e)) < 0)
 		return ctl_fail(&e);
 
-	char when[32], due[11];
-	when_format(c.at, due_zone(&ctl->conf, &f), when, sizeof(when));
+	char when[96], due[11];
+	ctl_when(c.at, due_zone(&ctl->conf, &f), when, sizeof(when));
 	printf("logged contact %" PRId64 " with %s: %s, %s, %s\n", c.id,
 	    ctl_esc(f.ref), outcome_name(c.outcome), channel_name(c.channel),
-	    when);
+	    ctl_esc(when));
 	due_family(&ctl->conf, &f, ctl->now, &d);
 	if (f.status == FAMILY_ACTIVE) {
 		date_format(d.due_day, due);
@@ -136,7 +141,7 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 
 /* The table of contact history: the key columns first. */
 static const struct ctl_col history_cols[] = {
-    {.head = "ID", .right = true},
+    {.head = "ID"},
     {.head = "WHEN"},
     {.head = "OUTCOME"},
     {.head = "REMARK", .prio = 1, .sparse = true},
@@ -306,6 +311,7 @@ cmd_void(struct ctl *ctl, int argc, char **argv)
 	c.channel = old.channel;
 	c.outcome = OUTCOME_VOID;
 	c.voids = old.id;
+	c.day = DAY_NONE;
 	xstrlcpy(c.note, reason, sizeof(c.note));
 	xstrlcpy(c.by, old.by, sizeof(c.by));
 	xstrlcpy(c.logged_by, ctl->login, sizeof(c.logged_by));

@@ -235,11 +235,10 @@ static void
 last_contact_text(
     const struct ctl *ctl, const struct family *f, char *buf, size_t size)
 {
-	const char *zone = due_zone(&ctl->conf, f);
 	char date[11];
 
 	if (f->last.at != 0) {
-		date_format(tz_day(f->last.at, zone), date);
+		date_format(due_mark_day(&ctl->conf, f, &f->last), date);
 		snprintf(buf, size, "%s %s %s", date,
 		    channel_name(f->last.channel),
 		    outcome_name(f->last.outcome));
@@ -285,7 +284,7 @@ last_reached_day(const struct ctl *ctl, const struct family *f)
 	fc_day day = f->last_contact_day;
 
 	if (f->last_reached.at != 0) {
-		fc_day r = tz_day(f->last_reached.at, due_zone(&ctl->conf, f));
+		fc_day r = due_mark_day(&ctl->conf, f, &f->last_reached);
 		if (day == DAY_NONE || r > day)
 			day = r;
 	}
@@ -344,7 +343,7 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 	printf("last contact: %s\n", buf);
 	if (f.last_reached.at != 0 && f.last_reached.at != f.last.at) {
 		date_format(
-		    tz_day(f.last_reached.at, due_zone(&ctl->conf, &f)), date);
+		    due_mark_day(&ctl->conf, &f, &f.last_reached), date);
 		printf("last reached: %s %s\n", date,
 		    channel_name(f.last_reached.channel));
 	}
@@ -355,8 +354,8 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 	}
 	state_text(&d, buf, sizeof(buf));
 	printf("state:        %s\n", buf);
-	when_format(f.created_at, due_zone(&ctl->conf, &f), buf, sizeof(buf));
-	printf("added:        %s\n", buf);
+	ctl_when(f.created_at, due_zone(&ctl->conf, &f), buf, sizeof(buf));
+	printf("added:        %s\n", ctl_esc(buf));
 	return EX_OK;
 }
 

@@ -16,7 +16,7 @@
 
 /* The table of outbox list: the key columns first. */
 static const struct ctl_col list_cols[] = {
-    {.head = "ID", .right = true},
+    {.head = "ID"},
     {.head = "KIND"},
     {.head = "RECIPIENT", .min = 12},
     {.head = "STATE"},

@@ -12,7 +12,7 @@
 #define CONTACT_SELECT \
 	"SELECT c.id, c.family_id, f.ref, c.at, c.channel, c.outcome," \
 	" c.note, c.by_email, c.logged_by, c.logged_at, c.voids," \
-	" EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)" \
+	" EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id), c.day" \
 	" FROM contact c JOIN family f ON f.id = c.family_id"
 
 static int
@@ -59,7 +59,7 @@ read_contact(
 		return rc;
 	c->voids = sqlite3_column_int64(st, 10);
 	c->voided = sqlite3_column_int64(st, 11) != 0;
-	return 0;
+	return db_col_date(db, st, 12, true, &c->day, row, "day", e);
 }
 
 /* Contacts. */
@@ -137,8 +137,8 @@ insert_contact(struct db *db, struct contact *c, struct fc_error *e)
 		return rc;
 	if ((rc = db_stmt(db, &key,
 		 "INSERT INTO contact (family_id, at, channel,"
-		 " outcome, note, by_email, logged_by, logged_at, voids)"
-		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 " outcome, note, by_email, logged_by, logged_at, voids, day)"
+		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		 &b.st, e)) < 0)
 		return rc;
 	db_bind_int(&b, c->family_id);
@@ -153,6 +153,11 @@ insert_contact(struct db *db, struct contact *c, struct fc_error *e)
 		db_bind_int(&b, c->voids);
 	else
 		db_bind_null(&b);
+	if ((rc = db_bind_date(&b, c->day == 0 ? DAY_NONE : c->day, true,
+		 c->family_ref, "a contact's day", e)) < 0) {
+		db_done(b.st);
+		return rc;
+	}
 	if ((rc = db_bound(db, &b, e, "cannot add a contact")) < 0)
 		return rc;
 	rc = sqlite3_step(b.st);

@@ -27,7 +27,7 @@
 	"SELECT f.id, f.ref, f.name, f.caseworker_id, f.every_days," \
 	" f.timezone, f.status, f.pause_reason, f.pause_until," \
 	" f.last_contact, f.first_due, f.created_at, w.email, w.timezone," \
-	" r.id, r.at, r.channel, a.id, a.at, a.channel," \
+	" r.id, r.at, r.channel, r.day, a.id, a.at, a.channel, a.day," \
 	" m.listed_day, m.escalated_mark" \
 	" FROM family f JOIN caseworker w ON w.id = f.caseworker_id" \
 	" LEFT JOIN contact r ON r.id = " MARK( \
@@ -51,9 +51,11 @@ enum family_col {
 	FC_R_ID,
 	FC_R_AT,
 	FC_R_CHANNEL,
+	FC_R_DAY,
 	FC_A_ID,
 	FC_A_AT,
 	FC_A_CHANNEL,
+	FC_A_DAY,
 	FC_LISTED,
 	FC_ESCALATED,
 };
@@ -81,7 +83,7 @@ read_caseworker(
 	return db_col_time(db, st, 5, &cw->created_at, row, "created_at", e);
 }
 
-/* A contact mark from (id, at, channel) columns; id NULL means none. */
+/* A contact mark from (id, at, channel, day) columns; id NULL means none. */
 static int
 read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
     struct contact_mark *m, int64_t *id, const char *row, struct fc_error *e)
@@ -89,14 +91,18 @@ read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
 	int rc;
 
 	memset(m, 0, sizeof(*m));
+	m->day = DAY_NONE;
 	*id = 0;
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return 0;
 	*id = sqlite3_column_int64(st, col);
 	m->outcome = outcome;
-	rc = db_col_time(db, st, col + 1, &m->at, row, "a contact's time", e);
-	return rc < 0 ? rc
-		      : db_col_channel(db, st, col + 2, &m->channel, row, e);
+	if ((rc = db_col_time(
+		 db, st, col + 1, &m->at, row, "a contact's time", e)) < 0 ||
+	    (rc = db_col_channel(db, st, col + 2, &m->channel, row, e)) < 0)
+		return rc;
+	return db_col_date(
+	    db, st, col + 3, true, &m->day, row, "a contact's day", e);
 }
 
 static int

@@ -197,6 +197,38 @@ class Tables(TerminalCase):
                                   for l in notes).split(), ["word"] * 60)
 
 
+class EveryTimeNamesItsZone(TerminalCase):
+    def test_contact_log_show_history_outbox_preview(self):
+        r = self.ok("contact", "log", "FXD-003", "--channel", "phone",
+                    "--at", "2026-11-26T09:15")
+        self.assertIn("2026-11-26 09:15 (Europe/Istanbul)", r.out)
+        show = self.ok("family", "show", "FXD-003").out
+        self.assertIn("added:        2026-11-26 15:00 (Europe/Istanbul)",
+                      show)
+        hist = self.run_at(80, "contact", "history", "FXD-003")
+        self.assertIn("2026-11-26 09:15 +03", hist)
+        hist = self.run_at(80, "contact", "history", "FXD-001")
+        self.assertNotIn("+03", hist)
+        con = sqlite3.connect(self.db)
+        try:
+            con.execute(
+                "INSERT INTO outbox (kind, recipient, message, idem_key,"
+                " state, attempts, next_attempt_at, created_at, updated_at)"
+                " VALUES ('reminder', 'deniz@example.org', 'x', 'k1',"
+                " 'queued', 1, ?, ?, ?)", (NOW + 600, NOW, NOW))
+            con.commit()
+        finally:
+            con.close()
+        out = self.run_at(80, "outbox", "list")
+        self.assertIn("2026-11-26 12:10 UTC", out)
+        self.timezone = "Europe/Berlin"
+        self.write_conf()
+        out = self.run_at(80, "outbox", "list")
+        self.assertIn("2026-11-26 13:10 CET", out)
+        out = self.ok("preview", "--at", "2026-11-26T13:10").out
+        self.assertIn("at 2026-11-26 13:10 (Europe/Berlin)", out)
+
+
 class EmptyList(TerminalCase):
     def test_nothing_to_show_says_so(self):
         r = self.ctl("family", "list", "--caseworker", "bahar@example.org")
