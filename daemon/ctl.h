@@ -121,17 +121,51 @@ int ctl_fail(const struct fc_error *e);
 /* Print a formatted message and return status. */
 int ctl_error(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Print a usage error and a pointer to "famcontactctl CMD --help"; EX_USAGE. */
+/*
+ * Print a usage error and a pointer to "famcontactctl CMD --help", both
+ * lines "famcontactctl: ..."; EX_USAGE.
+ */
 int ctl_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
  * Parse a command's options with getopt_long (reset first). Returns the
- * option character, -1 at the end of options, or '?' after printing a usage
- * error. "-h"/"--help" is handled by the caller as 'h'.
+ * option character, -1 at the end of options, or '?' for an option that
+ * is unknown or lacks its value: then ctl_usage(cmd, "bad option") says
+ * which, as "famcontactctl: ..." (getopt's own messages are off), with
+ * the closest option, or that -c goes before the command.
+ * "-h"/"--help" is handled by the caller as 'h'.
  */
 int ctl_getopt(int argc, char **argv, const char *shortopts,
     const struct option *longopts);
+/* A group's help (its commands and their usage), to stdout. */
+void ctl_print_group_help(const char *group, const struct ctl_command *table);
+/* Say that word is no command of group (NULL: a top-level one); EX_USAGE. */
+int ctl_unknown_command(
+    const char *group, const char *word, const struct ctl_command *table);
+
+/*
+ * "Did you mean ...?" (ctl_hint.c): the known name closest to a typo,
+ * at most a quarter of its length (1 to 3) edits away, letters compared
+ * without regard to case, two swapped letters one edit.
+ */
+int ctl_distance(const char *a, const char *b);
+struct ctl_hint {
+	const char *word;
+	char best[256];
+	int best_d;
+	size_t count; /* for the caller: candidates seen */
+};
+void ctl_hint_init(struct ctl_hint *h, const char *word);
+/* Consider cand (never word itself) as a suggestion for word. */
+void ctl_hint_try(struct ctl_hint *h, const char *cand);
+/* The closest candidate tried, or NULL when none was close enough. */
+const char *ctl_hint_best(const struct ctl_hint *h);
+/*
+ * The zone of the time zone database closest to typed, a whole name or a
+ * city alone ("berlin": Europe/Berlin), into buf; NULL when none is near.
+ */
+const char *ctl_closest_zone(const char *typed, char *buf, size_t size);
 
 /* Resolve a caseworker by email; FC_ENOTFOUND with a hint to add one. */
 int ctl_caseworker(struct ctl *ctl, const char *email, struct caseworker *out,

@@ -158,7 +158,8 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	rc = cw_parse("caseworker edit", argc, argv, true, &o);
 	if (rc == 'h') {
 		printf(
-		    "Usage: famcontactctl caseworker edit EMAIL [--name NAME] [--tz ZONE] [--active yes|no]\n\n"
+		    "Usage: famcontactctl caseworker edit EMAIL [--name NAME] [--tz ZONE]\n"
+		    "           [--active yes|no]\n\n"
 		    "Change a caseworker. --tz '' returns to the configuration's timezone.\n"
 		    "An inactive caseworker gets no mail; their families still count.\n");
 		return EX_OK;
@@ -287,6 +288,14 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 }
 
 static int
+count_one(const struct family *f, void *arg)
+{
+	(void)f;
+	++*(size_t *)arg;
+	return 0;
+}
+
+static int
 cmd_remove(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -327,6 +336,21 @@ cmd_remove(struct ctl *ctl, int argc, char **argv)
 			    "--reassign-to: %s is the "
 			    "caseworker being removed",
 			    reassign);
+	} else {
+		struct family_filter theirs = {cw.email, true};
+		size_t n = 0;
+
+		if ((rc = db_family_foreach(
+			 ctl->db, &theirs, count_one, &n, &e)) < 0)
+			return ctl_fail(&e);
+		/* Say how: who takes the families over is the user's choice. */
+		if (n > 0)
+			return ctl_error(EX_DATAERR,
+			    "caseworker %s still has %zu %s (closed ones "
+			    "included); hand them over with 'famcontactctl "
+			    "caseworker remove %s --reassign-to EMAIL'",
+			    cw.email, n, n == 1 ? "family" : "families",
+			    cw.email);
 	}
 	if ((rc = db_caseworker_remove(
 		 ctl->db, cw.email, reassign ? to.email : NULL, &e)) < 0)

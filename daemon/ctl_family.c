@@ -1134,7 +1134,7 @@ static const struct ctl_command commands[] = {
     {"show", cmd_show, "REF", "everything about one family"},
     {"list", cmd_list,
 	"[--overdue|--due] [--all] [--caseworker EMAIL] "
-	"[--format table|csv|json]",
+	"[--format table|csv|json] [--wide]",
 	"list families and when they are due"},
     {"pause", cmd_pause, "REF --reason TEXT [--until DATE]",
 	"pause reminders, with a review date"},

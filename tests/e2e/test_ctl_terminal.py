@@ -7,6 +7,12 @@
   combining mark none), never inside a character; --wide shows it all;
   CSV and JSON are never cut; two values never run together.
 - An empty family list says so.
+- Every help and every manual fits 80 columns; "famcontactctl help
+  [COMMAND]" is --help; every line of an error starts "famcontactctl:"
+  (getopt's own messages included); -c after a command is explained.
+- Hints: the closest known caseworker, family, zone, command or option
+  ("did you mean ...?"), never the typo to add; caseworker remove names
+  --reassign-to; a CSV file with ';' or capitalised headers says so.
 
 Widths are measured as a terminal shows them (Python's unicodedata).
 Every name and address here is fictional. The clock is fixed at
@@ -15,12 +21,16 @@ Every name and address here is fictional. The clock is fixed at
 import csv
 import io
 import json
+import os
 import re
+import shutil
 import sqlite3
+import subprocess
 import unicodedata
 import unittest
 
-from fcenv import FcTestCase
+from fcenv import CTL, SOURCE_DIR, FcTestCase, EX_DATAERR, EX_NOUSER, \
+    EX_USAGE
 
 NOW = 1795694400                 # 2026-11-26 12:00:00 UTC
 ELLIPSIS = "\u2026"
@@ -245,6 +255,192 @@ class EmptyList(TerminalCase):
                     "--format", "json")
         self.assertEqual(json.loads(r.out), [])
         self.assertEqual(r.err, "")
+
+
+def listed(text):
+    """The names listed under "Commands:" in a help."""
+    if "Commands:\n" not in text:
+        return []
+    part = text.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    return [l.split()[0] for l in part.splitlines() if re.match(r"  \S", l)]
+
+
+class HelpAndManuals(FcTestCase):
+    def helps(self):
+        """{"group sub": its --help}, every one famcontactctl has."""
+        out = {"": self.ok("--help", conf=False).out}
+        for group in listed(out[""]):
+            out[group] = self.ok(group, "--help").out
+            for sub in listed(out[group]):
+                out[f"{group} {sub}"] = self.ok(group, sub, "--help").out
+        return out
+
+    def test_every_help_fits_80_columns(self):
+        helps = self.helps()
+        self.assertGreater(len(helps), 30)
+        for name, text in helps.items():
+            for line in text.splitlines():
+                self.assertLessEqual(width(line), 80, f"{name}: {line}")
+
+    def test_help_command_is_help_option(self):
+        helps = self.helps()
+        self.assertEqual(self.ok("help", conf=False).out, helps[""])
+        for name in ("family", "family add", "contact log", "status",
+                     "outbox list", "preview", "health", "key import"):
+            r = self.ok("help", *name.split(), conf=False)
+            self.assertEqual(r.out, helps[name], name)
+        self.assertEqual(self.ok("family", "help", "add").out,
+                         helps["family add"])
+        self.assertEqual(self.ok("family", "help").out, helps["family"])
+        # Help needs no configuration, not even a readable one.
+        r = self.ctl("-c", os.path.join(self.dir, "nope.conf"), "help",
+                     "family", "list", conf=False)
+        self.assertEqual((r.rc, r.out), (0, helps["family list"]), r)
+        r = self.ctl("help", "famly", conf=False)
+        self.assertEqual(r.rc, EX_USAGE, r)
+        self.assertIn("did you mean 'family'?", r.err)
+
+    def test_manuals_fit_80_columns(self):
+        mandoc = shutil.which("mandoc")
+        if mandoc is None:
+            self.skipTest("mandoc is not installed")
+        for page in ("famcontactctl.1", "famcontactd.8",
+                     "famcontactd.conf.5"):
+            path = os.path.join(SOURCE_DIR, "man", page)
+            out = subprocess.run([mandoc, "-Tutf8", "-Owidth=80", path],
+                                 capture_output=True, text=True,
+                                 check=True).stdout
+            out = re.sub(".\b", "", out)
+            for line in out.splitlines():
+                self.assertLessEqual(width(line.expandtabs()), 80,
+                                     f"{page}: {line}")
+
+
+class ErrorLines(TerminalCase):
+    def assert_prefixed(self, r, what):
+        self.assertTrue(r.err.strip(), f"{what}: no message\n{r}")
+        for line in r.err.splitlines():
+            self.assertTrue(line.startswith("famcontactctl: "),
+                            f"{what}: {line!r}\n{r}")
+
+    def test_every_error_line_starts_with_the_name(self):
+        bad_csv = self.write("bad.csv", "ref,caseworker\nFXD 9,x\n")
+        for args, conf in [
+                ((), True), (("-x",), False), (("--bogus",), False),
+                (("-c",), False), (("frobnicate",), True),
+                (("family",), True), (("family", "lst"), True),
+                (("family", "list", "--bogus"), True),
+                (("family", "list", "-q"), True),
+                (("family", "list", "--format"), True),
+                (("family", "list", "--format", "xml"), True),
+                (("contact", "log", "FXD-001", "--at"), True),
+                (("status", "extra"), True),
+                (("outbox", "list", "--state"), True),
+                (("family", "import", bad_csv), True),
+                (("family", "show", "FXD-404"), True),
+                (("health", "--bogus"), True)]:
+            r = self.ctl(*args, conf=conf)
+            self.assertNotEqual(r.rc, 0, r)
+            self.assert_prefixed(r, " ".join(args))
+            self.assertNotIn(CTL, r.err)         # not getopt's argv[0]
+            self.assertNotIn("Try '", r.err)
+        # A configuration's problems too.
+        self.write_conf('reminders = { every_days = 0; };\n')
+        r = self.ctl("status")
+        self.assertEqual(r.rc, 78, r)
+        self.assert_prefixed(r, "a bad configuration")
+
+    def test_getopt_problems_are_named(self):
+        r = self.ctl("family", "list", "--formt", "csv")
+        self.assertEqual(r.rc, EX_USAGE, r)
+        self.assertIn("famcontactctl: unknown option --formt (did you mean "
+                      "--format?)", r.err)
+        r = self.ctl("family", "list", "--format")
+        self.assertIn("famcontactctl: option --format needs a value", r.err)
+        r = self.ctl("--nope", conf=False)
+        self.assertIn("famcontactctl: unknown option --nope", r.err)
+
+    def test_c_after_the_command(self):
+        for args in (("family", "list", "-c", self.conf),
+                     ("status", "--config", self.conf),
+                     ("family", "list", f"--config={self.conf}")):
+            r = self.ctl(*args, conf=False)
+            self.assertEqual(r.rc, EX_USAGE, r)
+            self.assertIn("-c goes before the command: famcontactctl -c FILE "
+                          f"{' '.join(args[:2 if args[0] == 'family' else 1])}",
+                          r.err)
+            self.assert_prefixed(r, " ".join(args))
+
+
+class Hints(TerminalCase):
+    def test_unknown_caseworker_suggests_the_closest(self):
+        before = self.db_state()
+        r = self.fails(EX_NOUSER, "family", "add", "FXD-9", "--caseworker",
+                       "denis@example.org")
+        self.assertIn("unknown caseworker denis@example.org (did you mean "
+                      "deniz@example.org?)", r.err)
+        self.assertNotIn("caseworker add denis", r.err)
+        r = self.fails(EX_NOUSER, "family", "list", "--caseworker",
+                       "deniz@exmaple.org")
+        self.assertIn("did you mean deniz@example.org?", r.err)
+        r = self.fails(EX_NOUSER, "caseworker", "edit", "nobody@nowhere.example",
+                       "--name", "x")
+        self.assertNotIn("did you mean", r.err)
+        self.assertNotIn("caseworker add nobody", r.err)
+        self.assertIn("caseworker list", r.err)
+        r = self.fails(EX_NOUSER, "family", "show", "FXD-01")
+        self.assertIn("unknown family FXD-01 (did you mean FXD-001?)", r.err)
+        self.assert_unchanged(before)
+
+    def test_unknown_zone_suggests_the_closest(self):
+        for typed, near in (("Europe/Berln", "Europe/Berlin"),
+                            ("europe/istanbul", "Europe/Istanbul"),
+                            ("berlin", "Europe/Berlin"),
+                            ("Asia/Almatyy", "Asia/Almaty"),
+                            ("utc", "UTC")):
+            r = self.fails(EX_DATAERR, "caseworker", "add", "x@example.org",
+                           "--tz", typed)
+            self.assertIn(f'unknown time zone "{typed}" (did you mean '
+                          f"{near}?)", r.err)
+        r = self.fails(EX_DATAERR, "family", "edit", "FXD-001", "--tz",
+                       "Mars/Olympus")
+        self.assertNotIn("did you mean", r.err)
+        path = self.write("z.csv", "email,timezone\nx@example.org,"
+                          "Europe/Istambul\n")
+        r = self.fails(EX_DATAERR, "caseworker", "import", path)
+        self.assertIn(f"{path}:2: timezone: unknown time zone "
+                      '"Europe/Istambul" (did you mean Europe/Istanbul?)',
+                      r.err)
+
+    def test_remove_names_reassign_to(self):
+        r = self.fails(EX_DATAERR, "caseworker", "remove",
+                       "deniz@example.org")
+        self.assertIn("deniz@example.org still has 3 families", r.err)
+        self.assertIn("famcontactctl caseworker remove deniz@example.org "
+                      "--reassign-to EMAIL", r.err)
+
+    def test_csv_with_semicolons_or_capitals(self):
+        path = self.write("semi.csv", "email;name;timezone\n"
+                          "x@example.org;X;Europe/Berlin\n")
+        r = self.fails(EX_DATAERR, "caseworker", "import", path)
+        self.assertIn(f"{path}:1: the columns are separated by ';', not "
+                      "commas", r.err)
+        self.assertNotIn("unknown column", r.err)
+        path = self.write("caps.csv", "Ref,Caseworker, name \n"
+                          "FXD-9,deniz@example.org,X\n")
+        r = self.fails(EX_DATAERR, "family", "import", path)
+        self.assertIn(f'{path}:1: unknown column "Ref" (column names are '
+                      'lowercase, without spaces: "ref")', r.err)
+        self.assertIn('unknown column " name " (column names are '
+                      'lowercase, without spaces: "name")', r.err)
+
+    def test_commands_and_subcommands(self):
+        r = self.fails(EX_USAGE, "famly", "list")
+        self.assertIn("famcontactctl: unknown command 'famly' (did you mean "
+                      "'family'?)", r.err)
+        r = self.fails(EX_USAGE, "contact", "lgo")
+        self.assertIn("unknown contact command 'lgo' (did you mean 'log'?)",
+                      r.err)
 
 
 if __name__ == "__main__":
