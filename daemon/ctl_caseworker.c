@@ -161,7 +161,8 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 		    "Usage: famcontactctl caseworker edit EMAIL [--name NAME] [--tz ZONE]\n"
 		    "           [--active yes|no]\n\n"
 		    "Change a caseworker. --tz '' returns to the configuration's timezone.\n"
-		    "An inactive caseworker gets no mail; their families still count.\n");
+		    "An inactive caseworker gets no mail; their families still count.\n"
+		    "An edit that changes nothing says 'unchanged' and writes nothing.\n");
 		return EX_OK;
 	}
 	if (rc != 0)
@@ -176,7 +177,14 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
 	    (rc = ctl_caseworker(ctl, argv[optind], &cw, &e)) < 0)
 		return ctl_fail(&e);
+	checked = cw;
 	cw_apply(&fl, &o, &option_labels, &cw);
+	/* Nothing to write: say so, and write nothing. */
+	if (strcmp(cw.name, checked.name) == 0 &&
+	    strcmp(cw.tz, checked.tz) == 0 && cw.active == checked.active) {
+		printf("caseworker %s unchanged\n", ctl_esc(cw.email));
+		return EX_OK;
+	}
 	if ((rc = db_caseworker_update(ctl->db, &cw, &e)) < 0)
 		return ctl_fail(&e);
 	printf("updated caseworker %s\n", ctl_esc(cw.email));

@@ -17,6 +17,41 @@
 /* Clock skew we tolerate between machines before "--at" counts as future. */
 #define CONTACT_FUTURE_SLACK 300
 
+/* After an attempt: until when it holds the family's reminders back. */
+static void
+print_hold(
+    const struct ctl *ctl, const struct family *f, const struct sched_due *d)
+{
+	int days = ctl->conf.reminders.after_attempt_days;
+	struct strbuf msg = {0};
+	char until[11], due[11];
+
+	date_format(d->hold_until, until);
+	date_format(d->due_day, due);
+	if (d->hold_until == DAY_NONE)
+		/* A reached contact on a later day: the attempt is history. */
+		sb_printf(&msg,
+		    "the attempt holds no reminder back: a "
+		    "reached contact came after it");
+	else if (d->held && d->hold_until > d->due_day)
+		sb_printf(&msg,
+		    "no reminder for %s before %s: an attempt holds them "
+		    "back %d %s (reminders.after_attempt_days)",
+		    f->ref, until, days, days == 1 ? "day" : "days");
+	else if (d->held)
+		sb_printf(&msg,
+		    "the attempt holds reminders back until %s, before %s "
+		    "falls due",
+		    until, f->ref);
+	else
+		sb_printf(&msg,
+		    "the attempt held reminders back until %s; %s can be in "
+		    "the next one",
+		    until, f->ref);
+	ctl_print_wrapped(sb_str(&msg), "", ctl_columns());
+	sb_free(&msg);
+}
+
 static int
 cmd_log(struct ctl *ctl, int argc, char **argv)
 {
@@ -123,10 +158,19 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 		return ctl_fail(&e);
 
 	char when[96], due[11];
+	struct strbuf line = {0};
+
 	ctl_when(c.at, due_zone(&ctl->conf, &f), when, sizeof(when));
-	printf("logged contact %" PRId64 " with %s: %s, %s, %s\n", c.id,
-	    ctl_esc(f.ref), outcome_name(c.outcome), channel_name(c.channel),
+	sb_printf(&line, "logged contact %" PRId64 " with %s: %s, %s,", c.id,
+	    ctl_esc(f.ref), outcome_name(c.outcome), channel_name(c.channel));
+	/* The time and its zone in one piece, on the next line if need be. */
+	printf("%s%s%s\n", sb_str(&line),
+	    ctl_width(sb_str(&line)) + 1 + ctl_width(ctl_esc(when)) >
+		    ctl_columns()
+		? "\n  "
+		: " ",
 	    ctl_esc(when));
+	sb_free(&line);
 	due_family(&ctl->conf, &f, ctl->now, &d);
 	if (f.status == FAMILY_ACTIVE) {
 		date_format(d.due_day, due);
@@ -136,6 +180,8 @@ cmd_log(struct ctl *ctl, int argc, char **argv)
 		printf(
 		    "%s is %s\n", ctl_esc(f.ref), family_status_name(f.status));
 	}
+	if (c.outcome == OUTCOME_ATTEMPTED && f.status == FAMILY_ACTIVE)
+		print_hold(ctl, &f, &d);
 	return EX_OK;
 }
 

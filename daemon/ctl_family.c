@@ -196,7 +196,7 @@ static int
 cmd_edit(struct ctl *ctl, int argc, char **argv)
 {
 	struct family_opts o;
-	struct family f;
+	struct family f, old;
 	struct caseworker cw;
 	struct strlist errs = {0};
 	struct ctl_fields fl = {.where = "", .errs = &errs};
@@ -209,7 +209,8 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 		    "Usage: famcontactctl family edit REF [OPTIONS]\n\n"
 		    "Change a family; options not given stay as they are. --name '' and\n"
 		    "--tz '' clear them, --every '' returns to reminders.every_days,\n"
-		    "--last-contact '' forgets the pre-register date.\n\n%s",
+		    "--last-contact '' forgets the pre-register date. An edit that\n"
+		    "changes nothing says 'unchanged' and writes nothing.\n\n%s",
 		    family_opts_help);
 		return EX_OK;
 	}
@@ -221,9 +222,18 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0 ||
 	    (rc = ctl_caseworker(ctl, f.caseworker_email, &cw, &e)) < 0)
 		return ctl_fail(&e);
+	old = f;
 	family_apply(ctl, &fl, &o, &option_labels, &f, &cw);
 	if (fl.code != 0)
 		return ctl_fields_fail(&fl);
+	/* Nothing to write: say so, and write nothing. */
+	if (f.caseworker_id == old.caseworker_id &&
+	    strcmp(f.name, old.name) == 0 && f.every_days == old.every_days &&
+	    strcmp(f.tz, old.tz) == 0 &&
+	    f.last_contact_day == old.last_contact_day) {
+		printf("family %s unchanged\n", ctl_esc(f.ref));
+		return EX_OK;
+	}
 	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
 	printf("updated family %s\n", ctl_esc(f.ref));
@@ -620,6 +630,8 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 	struct fc_error e = {0};
 	const char *reason = NULL, *until = NULL;
 	fc_day until_day = DAY_NONE;
+	struct strbuf msg = {0};
+	char date[11];
 	int ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
@@ -634,8 +646,11 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 			printf(
 			    "Usage: famcontactctl family pause REF --reason TEXT [--until DATE]\n\n"
 			    "Pause reminders for a family (the reason stays in the database and\n"
-			    "is never mailed). On DATE, the review date, the caseworker is\n"
-			    "reminded to review the pause. 'family resume' ends it.\n");
+			    "is never mailed). From DATE, the review date, the caseworker's\n"
+			    "reminders list the family for review; the pause does not end by\n"
+			    "itself: 'family resume' ends it, 'family pause' again with a later\n"
+			    "--until extends it. Pausing again with the same reason and date\n"
+			    "says 'unchanged'.\n");
 			return EX_OK;
 		default:
 			return ctl_usage("family pause", "bad option");
@@ -663,13 +678,35 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 	    until_day < tz_day(ctl->now, due_zone(&ctl->conf, &f)))
 		return ctl_error(
 		    EX_DATAERR, "--until: %s is in the past", until);
+	if (f.status == FAMILY_PAUSED && strcmp(f.pause_reason, reason) == 0 &&
+	    f.pause_until == until_day) {
+		printf("family %s unchanged\n", ctl_esc(f.ref));
+		return EX_OK;
+	}
 	f.status = FAMILY_PAUSED;
 	xstrlcpy(f.pause_reason, reason, sizeof(f.pause_reason));
 	f.pause_until = until_day;
 	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
-	printf("paused family %s%s%s\n", ctl_esc(f.ref), until ? " until " : "",
-	    until ? ctl_esc(until) : "");
+	/* What happens then, and how it ends. */
+	if (until_day == DAY_NONE) {
+		sb_printf(&msg,
+		    "paused family %s, with no review date: no reminders "
+		    "until it is resumed:\n"
+		    "  famcontactctl family resume %s",
+		    f.ref, f.ref);
+	} else {
+		date_format(until_day, date);
+		sb_printf(&msg,
+		    "paused family %s until %s\nFrom that day on, the "
+		    "reminders to %s list %s for review until the pause ends "
+		    "or is extended; it does not end by itself:\n"
+		    "  famcontactctl family resume %s\n"
+		    "  famcontactctl family pause %s --reason TEXT --until DATE",
+		    f.ref, date, f.caseworker_email, f.ref, f.ref, f.ref);
+	}
+	ctl_print_wrapped(sb_str(&msg), "", ctl_columns());
+	sb_free(&msg);
 	return EX_OK;
 }
 

@@ -13,6 +13,9 @@
 - Hints: the closest known caseworker, family, zone, command or option
   ("did you mean ...?"), never the typo to add; caseworker remove names
   --reassign-to; a CSV file with ';' or capitalised headers says so.
+- An edit that changes nothing says "unchanged", exits 0, writes nothing.
+- An attempt says until when reminders are held; a pause with a review
+  date says what happens on that day and how the pause ends.
 
 Widths are measured as a terminal shows them (Python's unicodedata).
 Every name and address here is fictional. The clock is fixed at
@@ -441,6 +444,65 @@ class Hints(TerminalCase):
         r = self.fails(EX_USAGE, "contact", "lgo")
         self.assertIn("unknown contact command 'lgo' (did you mean 'log'?)",
                       r.err)
+
+
+class Confirmations(TerminalCase):
+    def test_an_edit_that_changes_nothing(self):
+        before = self.db_state()
+        for args in (("family", "edit", "FXD-003"),
+                     ("family", "edit", "FXD-003", "--name", HEBREW,
+                      "--every", "30", "--caseworker", "deniz@example.org"),
+                     ("caseworker", "edit", "deniz@example.org"),
+                     ("caseworker", "edit", "deniz@example.org", "--tz",
+                      "Europe/Istanbul", "--active", "yes", "--name",
+                      HEBREW)):
+            r = self.ok(*args)
+            self.assertEqual(r.out, f"{args[0]} {args[2]} unchanged\n", r)
+            self.assertEqual(r.err, "")
+            self.assert_unchanged(before)
+        self.ok("family", "pause", "FXD-003", "--reason", "a break",
+                "--until", "2027-01-15")
+        before = self.db_state()
+        r = self.ok("family", "pause", "FXD-003", "--reason", "a break",
+                    "--until", "2027-01-15")
+        self.assertEqual(r.out, "family FXD-003 unchanged\n")
+        self.assert_unchanged(before)
+        r = self.ok("family", "edit", "FXD-003", "--every", "14")
+        self.assertEqual(r.out, "updated family FXD-003\n")
+
+    def test_an_attempt_says_until_when(self):
+        # FXD-005 is overdue: the attempt of today holds its reminders
+        # for reminders.after_attempt_days (2).
+        r = self.ok("contact", "log", "FXD-001", "--outcome", "attempted")
+        self.assertIn("no reminder for FXD-001 before 2026-11-28: an attempt "
+                      "holds them back 2 days (reminders.after_attempt_days)",
+                      r.out.replace("\n", " "))
+        self.assert_fits(r.out, 80, "contact log")
+        # An attempt long ago holds nothing any more.
+        r = self.ok("contact", "log", "FXD-002", "--outcome", "attempted",
+                    "--at", "2026-11-20")
+        self.assertIn("the attempt held reminders back until 2026-11-22",
+                      r.out)
+        # A reached contact says nothing of holds.
+        r = self.ok("contact", "log", "FXD-003")
+        self.assertNotIn("held", r.out)
+
+    def test_a_pause_says_what_happens_on_its_day(self):
+        r = self.ok("family", "pause", "FXD-001", "--reason", "a break",
+                    "--until", "2027-01-15")
+        text = " ".join(r.out.split())
+        self.assertIn("paused family FXD-001 until 2027-01-15", text)
+        self.assertIn(f"From that day on, the reminders to {LONG_CW} list "
+                      "FXD-001 for review until the pause ends or is "
+                      "extended; it does not end by itself:", text)
+        self.assertIn("\n  famcontactctl family resume FXD-001\n", r.out)
+        self.assertIn("\n  famcontactctl family pause FXD-001 --reason TEXT "
+                      "--until DATE\n", r.out)
+        self.assert_fits(r.out, 80, "family pause")
+        r = self.ok("family", "pause", "FXD-002", "--reason", "a break")
+        self.assertIn("no review date: no reminders until it is resumed",
+                      r.out)
+        self.assertIn("\n  famcontactctl family resume FXD-002\n", r.out)
 
 
 if __name__ == "__main__":
