@@ -90,7 +90,10 @@ ctl_preview_main(struct ctl *ctl, int argc, char **argv)
 			    "queueing anything. Each caseworker's daily run\n"
 			    "is due at reminders.send_time in their zone, their "
 			    "summary at\nsummary.weekday and summary.time; a run "
-			    "or a week already done\nshows nothing again.\n\n"
+			    "or a week already done\nshows nothing again. "
+			    "For a moment in the past, contacts made or\n"
+			    "logged after it, and corrections logged after "
+			    "it, are left out.\n\n"
 			    "  --at WHEN  YYYY-MM-DD (12:00) or YYYY-MM-DDTHH:MM[:SS] "
 			    "with an\n"
 			    "             optional Z or +HH:MM; without one, in the "
@@ -112,6 +115,9 @@ ctl_preview_main(struct ctl *ctl, int argc, char **argv)
 		return ctl_fail(&e);
 	en.report = show;
 	en.ctx = &p;
+	/* A past moment: the register as it was known then. */
+	if (p.at < ctl->now)
+		db_set_as_of(ctl->db, p.at);
 	if ((rc = engine_pass(&en, p.at, &st, &e)) < 0 ||
 	    (rc = db_outbox_foreach(
 		 ctl->db, OUTBOX_QUEUED, count_due, &p, &e)) < 0)

@@ -266,13 +266,16 @@ db_contact_foreach_between(struct db *db, int64_t caseworker_id, int64_t from,
     int64_t to, int (*cb)(const struct contact *c, void *ctx), void *ctx,
     struct fc_error *e)
 {
-	const int64_t v[] = {from, to, caseworker_id};
+	const int64_t v[] = {from, to, caseworker_id, db_as_of(db)};
 
+	/* As of db_set_as_of(): contacts and voids logged by then. */
 	return contact_rows(db,
 	    CONTACT_SELECT
 	    " WHERE c.at >= ?1 AND c.at < ?2"
 	    " AND (?3 = 0 OR f.caseworker_id = ?3) AND c.outcome <> 'void'"
-	    " AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)"
+	    " AND c.logged_at <= ?4"
+	    " AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id"
+	    " AND v.logged_at <= ?4)"
 	    " ORDER BY c.at, c.id",
-	    v, 3, cb, ctx, e);
+	    v, 4, cb, ctx, e);
 }

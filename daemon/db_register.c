@@ -14,13 +14,18 @@
 /*
  * The id of the latest effective contact of a family with one outcome:
  * newest first along contact_family_outcome_at (rowid breaks ties on
- * at), voided contacts skipped.
+ * at), voided contacts skipped. Parameter AS_OF: only contacts made and
+ * logged by then, and voids logged by then, count (db_set_as_of()).
  */
+#define AS_OF "?9"
 #define MARK(outcome) \
 	"(SELECT c.id FROM contact c WHERE c.family_id = f.id" \
 	" AND c.outcome = '" outcome "'" \
-	" AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)" \
+	" AND c.at <= " AS_OF " AND c.logged_at <= " AS_OF \
+	" AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id" \
+	" AND v.logged_at <= " AS_OF ")" \
 	" ORDER BY c.at DESC, c.id DESC LIMIT 1)"
+#define AS_OF_PARAM 9
 
 /* A family row with its derived fields, as read_family() reads it. */
 #define FAMILY_SELECT \
@@ -470,6 +475,8 @@ family_lookup(struct db *db, struct db_stmt_key *key, const char *sql,
 	rc = ref ? sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT)
 		 : sqlite3_bind_int64(st, 1, fid);
 	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, AS_OF_PARAM, db_as_of(db));
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		rc = read_family(db, st, out, e);
@@ -488,7 +495,7 @@ db_family_get(
 	static struct db_stmt_key key;
 
 	return family_lookup(
-	    db, &key, FAMILY_SELECT " WHERE f.ref = ?", ref, 0, out, e);
+	    db, &key, FAMILY_SELECT " WHERE f.ref = ?1", ref, 0, out, e);
 }
 
 int
@@ -498,7 +505,7 @@ db_family_get_id(
 	static struct db_stmt_key key;
 
 	return family_lookup(
-	    db, &key, FAMILY_SELECT " WHERE f.id = ?", NULL, id, out, e);
+	    db, &key, FAMILY_SELECT " WHERE f.id = ?1", NULL, id, out, e);
 }
 
 int
@@ -551,6 +558,8 @@ db_family_foreach(struct db *db, const struct family_filter *filter,
 		 db, filter->caseworker_email ? one_sql : all_sql, &st, e)) < 0)
 		return rc;
 	src = sqlite3_bind_int(st, 1, filter->include_closed ? 1 : 0);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(st, AS_OF_PARAM, db_as_of(db));
 	if (src == SQLITE_OK && filter->caseworker_email)
 		src = sqlite3_bind_text(
 		    st, 2, filter->caseworker_email, -1, SQLITE_STATIC);
