@@ -48,6 +48,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "Usage: famcontactctl [-c FILE] COMMAND [ARGS...]\n"
+	    "       famcontactctl help [COMMAND [SUBCOMMAND]]\n"
 	    "       famcontactctl --help | --version\n"
 	    "\n"
 	    "Keep the register of families and caseworkers that famcontactd\n"
@@ -156,7 +157,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "help") == 0) {
 		int n = 0;
 
-		if (argc == 1) {
+		if (argc == 1 || argv[1][0] == '-') {
 			usage(stdout);
 			return EX_OK;
 		}
