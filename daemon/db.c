@@ -120,7 +120,7 @@ db_set_as_of(struct db *db, int64_t t)
 int64_t
 db_as_of(const struct db *db)
 {
-	return db->as_of > 0 ? db->as_of : INT64_MAX;
+	return db->as_of > 0 ? db->as_of : 0;
 }
 
 bool

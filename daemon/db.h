@@ -65,7 +65,7 @@ void db_set_min_free(struct db *db, uint64_t bytes);
  * preview of a past moment; nothing that writes should run meanwhile.
  */
 void db_set_as_of(struct db *db, int64_t t);
-/* The instant of db_set_as_of(), INT64_MAX when none is set. */
+/* The instant of db_set_as_of(), 0 when none is set. */
 int64_t db_as_of(const struct db *db);
 /* Bytes free (for this user) where the database lives: 0, or -1 (errno). */
 int db_free_space(struct db *db, uint64_t *avail);

@@ -273,9 +273,9 @@ db_contact_foreach_between(struct db *db, int64_t caseworker_id, int64_t from,
 	    CONTACT_SELECT
 	    " WHERE c.at >= ?1 AND c.at < ?2"
 	    " AND (?3 = 0 OR f.caseworker_id = ?3) AND c.outcome <> 'void'"
-	    " AND c.logged_at <= ?4"
+	    " AND (?4 = 0 OR c.logged_at <= ?4)"
 	    " AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id"
-	    " AND v.logged_at <= ?4)"
+	    " AND (?4 = 0 OR v.logged_at <= ?4))"
 	    " ORDER BY c.at, c.id",
 	    v, 4, cb, ctx, e);
 }

@@ -14,16 +14,19 @@
 /*
  * The id of the latest effective contact of a family with one outcome:
  * newest first along contact_family_outcome_at (rowid breaks ties on
- * at), voided contacts skipped. Parameter AS_OF: only contacts made and
- * logged by then, and voids logged by then, count (db_set_as_of()).
+ * at), voided contacts skipped. Parameter AS_OF, unless 0: only contacts
+ * made and logged by then, and voids logged by then, count
+ * (db_set_as_of()). Without it no row is left out: one edited by hand
+ * to hold a time that is not a number is still read, and refused.
  */
 #define AS_OF "?9"
 #define MARK(outcome) \
 	"(SELECT c.id FROM contact c WHERE c.family_id = f.id" \
 	" AND c.outcome = '" outcome "'" \
-	" AND c.at <= " AS_OF " AND c.logged_at <= " AS_OF \
+	" AND (" AS_OF " = 0 OR (c.at <= " AS_OF " AND c.logged_at <= " AS_OF \
+	"))" \
 	" AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id" \
-	" AND v.logged_at <= " AS_OF ")" \
+	" AND (" AS_OF " = 0 OR v.logged_at <= " AS_OF "))" \
 	" ORDER BY c.at DESC, c.id DESC LIMIT 1)"
 #define AS_OF_PARAM 9
 
