@@ -65,22 +65,107 @@ const char *ctl_esc_line(const char *s);
  */
 void ctl_print_lines(const char *s, const char *indent);
 
+/*
+ * Tables for a terminal (ctl_table.c). Columns keep their order; each
+ * has a priority: 0 for a key column, always shown, and 1, 2, ... for
+ * the others, added lowest first, each as wide as its widest value or as
+ * there is room for, if there is room for its minimum width; values
+ * wider than their column are cut with an ellipsis. Key columns alone
+ * too wide for the line are cut, the widest first, to their minimum
+ * width, then the last ones to a few characters: list them by
+ * importance. Width 0 (--wide): everything whole. Widths count display
+ * columns (a CJK character two, a combining mark none); a value is never
+ * cut inside a UTF-8 sequence. Two spaces separate columns. Every cell
+ * is escaped with ctl_esc().
+ */
+#define CTL_TABLE_COLS_MAX 12
+/* The width of a table when $COLUMNS is unset and stdout no terminal. */
+#define CTL_COLUMNS_DEFAULT 80
+struct ctl_col {
+	const char *head;
+	int prio;    /* 0: a key column */
+	int min;     /* the narrowest it is cut to; 0: its heading's width */
+	bool right;  /* aligned right (numbers) */
+	bool sparse; /* not shown when every cell is empty */
+};
+struct ctl_table {
+	const struct ctl_col *cols;
+	size_t ncols, nrows, cap;
+	char **cell;		       /* nrows * ncols, escaped */
+	int width[CTL_TABLE_COLS_MAX]; /* after layout; -1: not shown */
+};
+/* $COLUMNS, else the terminal's width when stdout is one, else 80. */
+int ctl_columns(void);
+/* Display columns of s (UTF-8; a byte that is not counts one). */
+int ctl_width(const char *s);
+void
+ctl_table_init(struct ctl_table *t, const struct ctl_col *cols, size_t ncols);
+/* Add a row: one value per column (NULL = ""). */
+void ctl_table_row(struct ctl_table *t, const char *const *cells);
+/* Choose the columns shown and their widths for columns (0: --wide). */
+void ctl_table_layout(struct ctl_table *t, int columns);
+void ctl_table_print_head(const struct ctl_table *t);
+void ctl_table_print_row(const struct ctl_table *t, size_t row);
+/* Layout, heading and every row. */
+void ctl_table_print(struct ctl_table *t, int columns);
+void ctl_table_free(struct ctl_table *t);
+/*
+ * ctl_print_lines(), each line escaped and broken at spaces to fit in
+ * columns (0: not broken), the lines after the first indented; every line
+ * ends in LF.
+ */
+void ctl_print_wrapped(const char *s, const char *indent, int columns);
+
 /* Print e as "famcontactctl: message" and return its exit status. */
 int ctl_fail(const struct fc_error *e);
 /* Print a formatted message and return status. */
 int ctl_error(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Print a usage error and a pointer to "famcontactctl CMD --help"; EX_USAGE. */
+/*
+ * Print a usage error and a pointer to "famcontactctl CMD --help", both
+ * lines "famcontactctl: ..."; EX_USAGE.
+ */
 int ctl_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
  * Parse a command's options with getopt_long (reset first). Returns the
- * option character, -1 at the end of options, or '?' after printing a usage
- * error. "-h"/"--help" is handled by the caller as 'h'.
+ * option character, -1 at the end of options, or '?' for an option that
+ * is unknown or lacks its value: then ctl_usage(cmd, "bad option") says
+ * which, as "famcontactctl: ..." (getopt's own messages are off), with
+ * the closest option, or that -c goes before the command.
+ * "-h"/"--help" is handled by the caller as 'h'.
  */
 int ctl_getopt(int argc, char **argv, const char *shortopts,
     const struct option *longopts);
+/* A group's help (its commands and their usage), to stdout. */
+void ctl_print_group_help(const char *group, const struct ctl_command *table);
+/* Say that word is no command of group (NULL: a top-level one); EX_USAGE. */
+int ctl_unknown_command(
+    const char *group, const char *word, const struct ctl_command *table);
+
+/*
+ * "Did you mean ...?" (ctl_hint.c): the known name closest to a typo,
+ * at most a quarter of its length (1 to 3) edits away, letters compared
+ * without regard to case, two swapped letters one edit.
+ */
+int ctl_distance(const char *a, const char *b);
+struct ctl_hint {
+	const char *word;
+	char best[256];
+	int best_d;
+	size_t count; /* for the caller: candidates seen */
+};
+void ctl_hint_init(struct ctl_hint *h, const char *word);
+/* Consider cand (never word itself) as a suggestion for word. */
+void ctl_hint_try(struct ctl_hint *h, const char *cand);
+/* The closest candidate tried, or NULL when none was close enough. */
+const char *ctl_hint_best(const struct ctl_hint *h);
+/*
+ * The zone of the time zone database closest to typed, a whole name or a
+ * city alone ("berlin": Europe/Berlin), into buf; NULL when none is near.
+ */
+const char *ctl_closest_zone(const char *typed, char *buf, size_t size);
 
 /* Resolve a caseworker by email; FC_ENOTFOUND with a hint to add one. */
 int ctl_caseworker(struct ctl *ctl, const char *email, struct caseworker *out,
@@ -152,6 +237,14 @@ int ctl_fields_fail(struct ctl_fields *fl);
 
 /* Write s as a JSON string literal; controls, bidi and zero-width characters as \uXXXX. */
 void ctl_json_string(FILE *f, const char *s);
+/*
+ * Times for people, each naming its zone: "YYYY-MM-DD HH:MM (Zone)" for a
+ * line of text; for a table cell "YYYY-MM-DD HH:MM ABBR", the zone's
+ * abbreviation then (CET, CEST, +03, UTC), "-" for no time (t <= 0).
+ * Both return buf (32 bytes are enough for the cell, 96 for the line).
+ */
+const char *ctl_when(int64_t t, const char *zone, char *buf, size_t size);
+const char *ctl_when_cell(int64_t t, const char *zone, char *buf, size_t size);
 /* Parse a DATE option value; 0 or an exit status after a message naming opt. */
 int ctl_parse_day(const char *opt, const char *s, fc_day *out);
 

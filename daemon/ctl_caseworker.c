@@ -158,9 +158,11 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	rc = cw_parse("caseworker edit", argc, argv, true, &o);
 	if (rc == 'h') {
 		printf(
-		    "Usage: famcontactctl caseworker edit EMAIL [--name NAME] [--tz ZONE] [--active yes|no]\n\n"
+		    "Usage: famcontactctl caseworker edit EMAIL [--name NAME] [--tz ZONE]\n"
+		    "           [--active yes|no]\n\n"
 		    "Change a caseworker. --tz '' returns to the configuration's timezone.\n"
-		    "An inactive caseworker gets no mail; their families still count.\n");
+		    "An inactive caseworker gets no mail; their families still count.\n"
+		    "An edit that changes nothing says 'unchanged' and writes nothing.\n");
 		return EX_OK;
 	}
 	if (rc != 0)
@@ -175,7 +177,14 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
 	    (rc = ctl_caseworker(ctl, argv[optind], &cw, &e)) < 0)
 		return ctl_fail(&e);
+	checked = cw;
 	cw_apply(&fl, &o, &option_labels, &cw);
+	/* Nothing to write: say so, and write nothing. */
+	if (strcmp(cw.name, checked.name) == 0 &&
+	    strcmp(cw.tz, checked.tz) == 0 && cw.active == checked.active) {
+		printf("caseworker %s unchanged\n", ctl_esc(cw.email));
+		return EX_OK;
+	}
 	if ((rc = db_caseworker_update(ctl->db, &cw, &e)) < 0)
 		return ctl_fail(&e);
 	printf("updated caseworker %s\n", ctl_esc(cw.email));
@@ -216,21 +225,46 @@ count_family(const struct family *f, void *arg)
 	return 0;
 }
 
+/* The table of caseworker list: the key columns first. */
+static const struct ctl_col list_cols[] = {
+    {.head = "EMAIL", .min = 12},
+    {.head = "ACTIVE"},
+    {.head = "FAMILIES", .right = true},
+    {.head = "TIME ZONE", .prio = 1, .min = 20},
+    {.head = "NAME", .prio = 2, .min = 12},
+};
+
 static int
 cmd_list(struct ctl *ctl, int argc, char **argv)
 {
+	static const struct option opts[] = {
+	    {"wide", no_argument, NULL, 'W'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
 	struct list_ctx l = {.ctl = ctl};
+	struct ctl_table table;
 	struct fc_error e = {0};
+	int columns = ctl_columns();
 	int ch, rc;
 
-	while ((ch = ctl_getopt(argc, argv, "h", help_only)) != -1) {
-		if (ch == 'h') {
+	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'W':
+			columns = 0;
+			break;
+		case 'h':
 			printf(
-			    "Usage: famcontactctl caseworker list\n\n"
-			    "List caseworkers: email, time zone, active, number of open families, name.\n");
+			    "Usage: famcontactctl caseworker list [--wide]\n\n"
+			    "List caseworkers: email, active, number of open families, time\n"
+			    "zone (in brackets: the configuration's, for one without their\n"
+			    "own) and name. The table fits $COLUMNS (80 when unset and not on\n"
+			    "a terminal), the last columns shown when there is room.\n\n"
+			    "  --wide  every column, whole, however wide the table\n");
 			return EX_OK;
+		default:
+			return ctl_usage("caseworker list", "bad option");
 		}
-		return ctl_usage("caseworker list", "bad option");
 	}
 	if (optind != argc)
 		return ctl_usage("caseworker list", "no arguments expected");
@@ -240,23 +274,33 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		free(l.rows);
 		return ctl_fail(&e);
 	}
-	printf("%-32s %-22s %-6s %8s  %s\n", "EMAIL", "TIME ZONE", "ACTIVE",
-	    "FAMILIES", "NAME");
+	ctl_table_init(&table, list_cols, ARRAY_SIZE(list_cols));
 	for (size_t i = 0; i < l.n; i++) {
 		const struct caseworker *cw = &l.rows[i].cw;
-		char zone[FC_ZONE_MAX + 16];
+		char zone[FC_ZONE_MAX + 16], families[24];
 
 		if (cw->tz[0])
 			xstrlcpy(zone, cw->tz, sizeof(zone));
 		else
 			snprintf(
 			    zone, sizeof(zone), "(%s)", ctl->conf.timezone);
-		printf("%-32s %-22s %-6s %8zu  %s\n", ctl_esc(cw->email),
-		    ctl_esc(zone), cw->active ? "yes" : "no",
-		    l.rows[i].families, ctl_esc(cw->name));
+		snprintf(families, sizeof(families), "%zu", l.rows[i].families);
+		const char *row[] = {cw->email, cw->active ? "yes" : "no",
+		    families, zone, cw->name[0] ? cw->name : "-"};
+		ctl_table_row(&table, row);
 	}
+	ctl_table_print(&table, columns);
+	ctl_table_free(&table);
 	free(l.rows);
 	return EX_OK;
+}
+
+static int
+count_one(const struct family *f, void *arg)
+{
+	(void)f;
+	++*(size_t *)arg;
+	return 0;
 }
 
 static int
@@ -300,6 +344,21 @@ cmd_remove(struct ctl *ctl, int argc, char **argv)
 			    "--reassign-to: %s is the "
 			    "caseworker being removed",
 			    reassign);
+	} else {
+		struct family_filter theirs = {cw.email, true};
+		size_t n = 0;
+
+		if ((rc = db_family_foreach(
+			 ctl->db, &theirs, count_one, &n, &e)) < 0)
+			return ctl_fail(&e);
+		/* Say how: who takes the families over is the user's choice. */
+		if (n > 0)
+			return ctl_error(EX_DATAERR,
+			    "caseworker %s still has %zu %s (closed ones "
+			    "included); hand them over with 'famcontactctl "
+			    "caseworker remove %s --reassign-to EMAIL'",
+			    cw.email, n, n == 1 ? "family" : "families",
+			    cw.email);
 	}
 	if ((rc = db_caseworker_remove(
 		 ctl->db, cw.email, reassign ? to.email : NULL, &e)) < 0)
@@ -513,7 +572,7 @@ static const struct ctl_command commands[] = {
     {"add", cmd_add, "EMAIL [--name NAME] [--tz ZONE]", "add a caseworker"},
     {"edit", cmd_edit, "EMAIL [--name NAME] [--tz ZONE] [--active yes|no]",
 	"change a caseworker"},
-    {"list", cmd_list, "", "list caseworkers"},
+    {"list", cmd_list, "[--wide]", "list caseworkers"},
     {"remove", cmd_remove, "EMAIL [--reassign-to EMAIL]",
 	"remove a caseworker, handing their families over"},
     {"import", cmd_import, "FILE.csv", "add or update caseworkers from CSV"},

@@ -196,7 +196,7 @@ static int
 cmd_edit(struct ctl *ctl, int argc, char **argv)
 {
 	struct family_opts o;
-	struct family f;
+	struct family f, old;
 	struct caseworker cw;
 	struct strlist errs = {0};
 	struct ctl_fields fl = {.where = "", .errs = &errs};
@@ -209,7 +209,8 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 		    "Usage: famcontactctl family edit REF [OPTIONS]\n\n"
 		    "Change a family; options not given stay as they are. --name '' and\n"
 		    "--tz '' clear them, --every '' returns to reminders.every_days,\n"
-		    "--last-contact '' forgets the pre-register date.\n\n%s",
+		    "--last-contact '' forgets the pre-register date. An edit that\n"
+		    "changes nothing says 'unchanged' and writes nothing.\n\n%s",
 		    family_opts_help);
 		return EX_OK;
 	}
@@ -221,9 +222,18 @@ cmd_edit(struct ctl *ctl, int argc, char **argv)
 	    (rc = ctl_family(ctl, argv[optind], &f, &e)) < 0 ||
 	    (rc = ctl_caseworker(ctl, f.caseworker_email, &cw, &e)) < 0)
 		return ctl_fail(&e);
+	old = f;
 	family_apply(ctl, &fl, &o, &option_labels, &f, &cw);
 	if (fl.code != 0)
 		return ctl_fields_fail(&fl);
+	/* Nothing to write: say so, and write nothing. */
+	if (f.caseworker_id == old.caseworker_id &&
+	    strcmp(f.name, old.name) == 0 && f.every_days == old.every_days &&
+	    strcmp(f.tz, old.tz) == 0 &&
+	    f.last_contact_day == old.last_contact_day) {
+		printf("family %s unchanged\n", ctl_esc(f.ref));
+		return EX_OK;
+	}
 	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
 	printf("updated family %s\n", ctl_esc(f.ref));
@@ -235,11 +245,10 @@ static void
 last_contact_text(
     const struct ctl *ctl, const struct family *f, char *buf, size_t size)
 {
-	const char *zone = due_zone(&ctl->conf, f);
 	char date[11];
 
 	if (f->last.at != 0) {
-		date_format(tz_day(f->last.at, zone), date);
+		date_format(due_mark_day(&ctl->conf, f, &f->last), date);
 		snprintf(buf, size, "%s %s %s", date,
 		    channel_name(f->last.channel),
 		    outcome_name(f->last.outcome));
@@ -285,7 +294,7 @@ last_reached_day(const struct ctl *ctl, const struct family *f)
 	fc_day day = f->last_contact_day;
 
 	if (f->last_reached.at != 0) {
-		fc_day r = tz_day(f->last_reached.at, due_zone(&ctl->conf, f));
+		fc_day r = due_mark_day(&ctl->conf, f, &f->last_reached);
 		if (day == DAY_NONE || r > day)
 			day = r;
 	}
@@ -344,7 +353,7 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 	printf("last contact: %s\n", buf);
 	if (f.last_reached.at != 0 && f.last_reached.at != f.last.at) {
 		date_format(
-		    tz_day(f.last_reached.at, due_zone(&ctl->conf, &f)), date);
+		    due_mark_day(&ctl->conf, &f, &f.last_reached), date);
 		printf("last reached: %s %s\n", date,
 		    channel_name(f.last_reached.channel));
 	}
@@ -355,8 +364,8 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 	}
 	state_text(&d, buf, sizeof(buf));
 	printf("state:        %s\n", buf);
-	when_format(f.created_at, due_zone(&ctl->conf, &f), buf, sizeof(buf));
-	printf("added:        %s\n", buf);
+	ctl_when(f.created_at, due_zone(&ctl->conf, &f), buf, sizeof(buf));
+	printf("added:        %s\n", ctl_esc(buf));
 	return EX_OK;
 }
 
@@ -402,9 +411,20 @@ most_overdue_first(const void *a, const void *b)
 	return strcmp(x->f.ref, y->f.ref);
 }
 
+/* The table of family list: the key columns first. */
+static const struct ctl_col list_cols[] = {
+    {.head = "REF", .min = FC_REF_MAX},
+    {.head = "STATE", .min = 40},
+    {.head = "DUE", .min = 10},
+    {.head = "CASEWORKER", .min = 12},
+    {.head = "LAST CONTACT", .prio = 1, .min = 20},
+    {.head = "NAME", .prio = 2, .min = 12},
+    {.head = "EVERY", .prio = 3, .right = true},
+};
+
 static void
 print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
-    bool first)
+    bool first, struct ctl_table *table)
 {
 	const struct family *f = &r->f;
 	const struct sched_due *d = &r->d;
@@ -426,11 +446,13 @@ print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
 	    f->every_days ? f->every_days : ctl->conf.reminders.every_days);
 
 	switch (fmt) {
-	case FORMAT_TABLE:
-		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n",
-		    ctl_esc(f->ref), ctl_esc(f->caseworker_email), every, last,
-		    active ? due : "-", state, ctl_esc(f->name));
+	case FORMAT_TABLE: {
+		const char *row[] = {f->ref, state, active ? due : "-",
+		    f->caseworker_email, last, f->name[0] ? f->name : "-",
+		    every};
+		ctl_table_row(table, row);
 		break;
+	}
 	case FORMAT_CSV: {
 		const char *row[] = {f->ref, f->name, f->caseworker_email,
 		    every, f->tz, family_status_name(f->status), lastday,
@@ -487,10 +509,13 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	    {"all", no_argument, NULL, 'a'},
 	    {"caseworker", required_argument, NULL, 'w'},
 	    {"format", required_argument, NULL, 'f'},
+	    {"wide", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct list_ctx l = {.ctl = ctl};
+	struct ctl_table table;
+	int columns = ctl_columns();
 	struct family_filter filter = {NULL, false};
 	struct caseworker cw;
 	struct fc_error e = {0};
@@ -511,6 +536,9 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		case 'w':
 			filter.caseworker_email = optarg;
 			break;
+		case 'W':
+			columns = 0;
+			break;
 		case 'f':
 			if (strcmp(optarg, "table") == 0)
 				fmt = FORMAT_TABLE;
@@ -527,14 +555,18 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		case 'h':
 			printf(
 			    "Usage: famcontactctl family list [--overdue | --due] [--all]\n"
-			    "           [--caseworker EMAIL] [--format table|csv|json]\n\n"
+			    "           [--caseworker EMAIL] [--format table|csv|json] [--wide]\n\n"
 			    "List families with their last contact and when they fall due, by\n"
 			    "caseworker; closed families only with --all.\n\n"
 			    "  --overdue     only families past their due date, most overdue first\n"
 			    "  --due         families due today or overdue, most overdue first\n"
 			    "  --all         include closed families\n"
 			    "  --caseworker  only this caseworker's families\n"
-			    "  --format      table (default), csv or json\n\n"
+			    "  --format      table (default), csv or json (never cut)\n"
+			    "  --wide        every column, whole, however wide the table\n\n"
+			    "The table fits $COLUMNS (80 when unset and not on a terminal):\n"
+			    "REF, STATE, DUE and CASEWORKER first, the other columns when\n"
+			    "there is room, long values cut with an ellipsis.\n\n"
 			    "STATE is 'overdue Nd' (with ! once escalation is due), 'due today',\n"
 			    "'in Nd', 'paused', 'review' (a pause's review date has come) or\n"
 			    "'closed'; 'held to DATE' after an attempted contact.\n");
@@ -558,22 +590,29 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	if (l.overdue_only || l.due_only)
 		qsort(l.rows, l.n, sizeof(*l.rows), most_overdue_first);
 
-	if (fmt == FORMAT_TABLE)
-		printf("%-12s %-28s %5s  %-30s %-10s  %-32s %s\n", "REF",
-		    "CASEWORKER", "EVERY", "LAST CONTACT", "DUE", "STATE",
-		    "NAME");
-	else if (fmt == FORMAT_CSV) {
+	if (fmt == FORMAT_TABLE && l.n == 0) {
+		/* Not a bare heading: an empty answer says so, on stderr. */
+		fprintf(stderr, "famcontactctl: no families match\n");
+		free(l.rows);
+		return EX_OK;
+	}
+	if (fmt == FORMAT_CSV) {
 		static const char *const header[] = {"ref", "name",
 		    "caseworker", "every_days", "timezone", "status",
 		    "last_reached", "last_channel", "last_outcome", "due",
 		    "state", "days_overdue"};
 		csv_write(stdout, header, ARRAY_SIZE(header));
-	} else
+	} else if (fmt == FORMAT_JSON) {
 		printf("[");
+	}
+	ctl_table_init(&table, list_cols, ARRAY_SIZE(list_cols));
 	for (size_t i = 0; i < l.n; i++)
-		print_row(ctl, fmt, &l.rows[i], i == 0);
+		print_row(ctl, fmt, &l.rows[i], i == 0, &table);
 	if (fmt == FORMAT_JSON)
 		printf("%s]\n", l.n ? "\n" : "");
+	else if (fmt == FORMAT_TABLE)
+		ctl_table_print(&table, columns);
+	ctl_table_free(&table);
 	free(l.rows);
 	return EX_OK;
 }
@@ -591,6 +630,8 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 	struct fc_error e = {0};
 	const char *reason = NULL, *until = NULL;
 	fc_day until_day = DAY_NONE;
+	struct strbuf msg = {0};
+	char date[11];
 	int ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
@@ -605,8 +646,11 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 			printf(
 			    "Usage: famcontactctl family pause REF --reason TEXT [--until DATE]\n\n"
 			    "Pause reminders for a family (the reason stays in the database and\n"
-			    "is never mailed). On DATE, the review date, the caseworker is\n"
-			    "reminded to review the pause. 'family resume' ends it.\n");
+			    "is never mailed). From DATE, the review date, the caseworker's\n"
+			    "reminders list the family for review; the pause does not end by\n"
+			    "itself: 'family resume' ends it, 'family pause' again with a later\n"
+			    "--until extends it. Pausing again with the same reason and date\n"
+			    "says 'unchanged'.\n");
 			return EX_OK;
 		default:
 			return ctl_usage("family pause", "bad option");
@@ -634,13 +678,35 @@ cmd_pause(struct ctl *ctl, int argc, char **argv)
 	    until_day < tz_day(ctl->now, due_zone(&ctl->conf, &f)))
 		return ctl_error(
 		    EX_DATAERR, "--until: %s is in the past", until);
+	if (f.status == FAMILY_PAUSED && strcmp(f.pause_reason, reason) == 0 &&
+	    f.pause_until == until_day) {
+		printf("family %s unchanged\n", ctl_esc(f.ref));
+		return EX_OK;
+	}
 	f.status = FAMILY_PAUSED;
 	xstrlcpy(f.pause_reason, reason, sizeof(f.pause_reason));
 	f.pause_until = until_day;
 	if ((rc = db_family_update(ctl->db, &f, &e)) < 0)
 		return ctl_fail(&e);
-	printf("paused family %s%s%s\n", ctl_esc(f.ref), until ? " until " : "",
-	    until ? ctl_esc(until) : "");
+	/* What happens then, and how it ends. */
+	if (until_day == DAY_NONE) {
+		sb_printf(&msg,
+		    "paused family %s, with no review date: no reminders "
+		    "until it is resumed:\n"
+		    "  famcontactctl family resume %s",
+		    f.ref, f.ref);
+	} else {
+		date_format(until_day, date);
+		sb_printf(&msg,
+		    "paused family %s until %s\nFrom that day on, the "
+		    "reminders to %s list %s for review until the pause ends "
+		    "or is extended; it does not end by itself:\n"
+		    "  famcontactctl family resume %s\n"
+		    "  famcontactctl family pause %s --reason TEXT --until DATE",
+		    f.ref, date, f.caseworker_email, f.ref, f.ref, f.ref);
+	}
+	ctl_print_wrapped(sb_str(&msg), "", ctl_columns());
+	sb_free(&msg);
 	return EX_OK;
 }
 
@@ -1105,7 +1171,7 @@ static const struct ctl_command commands[] = {
     {"show", cmd_show, "REF", "everything about one family"},
     {"list", cmd_list,
 	"[--overdue|--due] [--all] [--caseworker EMAIL] "
-	"[--format table|csv|json]",
+	"[--format table|csv|json] [--wide]",
 	"list families and when they are due"},
     {"pause", cmd_pause, "REF --reason TEXT [--until DATE]",
 	"pause reminders, with a review date"},

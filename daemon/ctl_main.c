@@ -27,7 +27,7 @@ static const struct ctl_command groups[] = {
 	"the families in the campaign"},
     {"contact", ctl_contact_main, "log|history|void ...",
 	"contacts made with families"},
-    {"status", ctl_status_main, "",
+    {"status", ctl_status_main, "[--wide]",
 	"counts: families due, overdue and due this week"},
     {"outbox", ctl_outbox_main, "list|retry ...", "the queue of mail to send"},
     {"send-test", ctl_send_main, "ADDRESS",
@@ -48,6 +48,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "Usage: famcontactctl [-c FILE] COMMAND [ARGS...]\n"
+	    "       famcontactctl help [COMMAND [SUBCOMMAND]]\n"
 	    "       famcontactctl --help | --version\n"
 	    "\n"
 	    "Keep the register of families and caseworkers that famcontactd\n"
@@ -66,13 +67,14 @@ usage(FILE *out)
 	fprintf(out,
 	    "\n"
 	    "Examples:\n"
-	    "  famcontactctl caseworker add amira@example.org --name 'Amira K.' --tz Europe/Berlin\n"
+	    "  famcontactctl caseworker add amira@example.org --name 'Amira K.' \\\n"
+	    "      --tz Europe/Berlin\n"
 	    "  famcontactctl family add FXD-042 --caseworker amira@example.org --every 14\n"
 	    "  famcontactctl contact log FXD-042 --channel phone --outcome reached\n"
 	    "  famcontactctl family list --overdue\n"
 	    "\n"
-	    "'famcontactctl COMMAND --help' lists a command's subcommands;"
-	    " see famcontactctl(1).\n");
+	    "'famcontactctl help COMMAND' (or 'famcontactctl COMMAND --help') lists a\n"
+	    "command's subcommands; see famcontactctl(1).\n");
 }
 
 static void
@@ -102,13 +104,19 @@ main(int argc, char **argv)
 	struct strlist errs = {0};
 	struct fc_error e = {0};
 	struct ctl ctl;
+	const struct ctl_command *group;
 	const char *config = NULL;
+	static char help_opt[] = "--help";
+	char *help_args[4];
+	bool help = false;
 	int ch, rc;
 
 	memset(&ctl, 0, sizeof(ctl));
 	log_init("famcontactctl", false);
+	log_plain();
 	/* "+": stop at the command name; its options are its own. */
-	while ((ch = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+	opterr = 0; /* our messages, "famcontactctl: ...", not getopt's */
+	while ((ch = getopt_long(argc, argv, "+:c:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
@@ -120,19 +128,57 @@ main(int argc, char **argv)
 			printf("famcontactctl %s\n", FC_VERSION);
 			return EX_OK;
 		default:
-			fprintf(stderr, "Try 'famcontactctl --help'.\n");
+			if (ch == ':')
+				fprintf(stderr,
+				    "famcontactctl: option %s needs a value\n",
+				    ctl_esc(argv[optind - 1]));
+			else if (optopt != 0)
+				fprintf(stderr,
+				    "famcontactctl: unknown option -%c\n",
+				    optopt);
+			else
+				fprintf(stderr,
+				    "famcontactctl: unknown option %s\n",
+				    ctl_esc(argv[optind - 1]));
+			fprintf(stderr,
+			    "famcontactctl: 'famcontactctl help' "
+			    "shows the usage\n");
 			return EX_USAGE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1) {
-		usage(stderr);
+		usage(stdout);
+		fprintf(stderr, "famcontactctl: no command given\n");
 		return EX_USAGE;
 	}
+	/* "help [COMMAND [SUBCOMMAND]]": COMMAND [SUBCOMMAND] --help. */
+	if (strcmp(argv[0], "help") == 0) {
+		int n = 0;
+
+		if (argc == 1 || argv[1][0] == '-') {
+			usage(stdout);
+			return EX_OK;
+		}
+		for (int i = 1; i < argc && n < 2; i++)
+			help_args[n++] = argv[i];
+		help_args[n++] = help_opt;
+		help_args[n] = NULL;
+		argc = n;
+		argv = help_args;
+		help = true;
+	}
+	for (group = groups; group->name; group++)
+		if (strcmp(argv[0], group->name) == 0)
+			break;
+	if (group->name == NULL)
+		return ctl_unknown_command(NULL, argv[0], groups);
 
 	conf_defaults(&ctl.conf);
-	if (config == NULL && access(CONF_DEFAULT_PATH, F_OK) == 0)
+	if (help)
+		config = NULL; /* help needs no configuration */
+	else if (config == NULL && access(CONF_DEFAULT_PATH, F_OK) == 0)
 		config = CONF_DEFAULT_PATH;
 	if (config != NULL) {
 		rc = conf_load(config, &ctl.conf, &errs);
@@ -151,24 +197,14 @@ main(int argc, char **argv)
 	}
 	ctl.now = (int64_t)time(NULL);
 	find_login(&ctl); /* who ran it, before root becomes the owner */
-	if ((rc = ctl_drop_root(&ctl, &e)) < 0) {
+	if (!help && (rc = ctl_drop_root(&ctl, &e)) < 0) {
 		if (strcmp(argv[0], "health") == 0)
 			return ctl_health_drop_failed(&e);
 		return ctl_fail(&e);
 	}
 
-	rc = -1;
-	for (const struct ctl_command *c = groups; c->name; c++)
-		if (strcmp(argv[0], c->name) == 0) {
-			optind = 0; /* full getopt reset (glibc) */
-			rc = c->fn(&ctl, argc, argv);
-		}
-	if (rc < 0) {
-		fprintf(stderr, "famcontactctl: unknown command '%s'\n\n",
-		    ctl_esc(argv[0]));
-		usage(stderr);
-		rc = EX_USAGE;
-	}
+	optind = 0; /* full getopt reset (glibc) */
+	rc = group->fn(&ctl, argc, argv);
 	db_close(ctl.db);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		perror("famcontactctl: standard output");

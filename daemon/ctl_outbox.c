@@ -14,56 +14,47 @@
 #include "timeutil.h"
 #include "util.h"
 
-/* Widest LAST-ERROR shown in the table; the database keeps it whole. */
-#define LIST_ERROR_WIDTH 60
+/* The table of outbox list: the key columns first. */
+static const struct ctl_col list_cols[] = {
+    {.head = "ID"},
+    {.head = "KIND"},
+    {.head = "RECIPIENT", .min = 12},
+    {.head = "STATE"},
+    {.head = "ATTEMPTS", .prio = 4, .right = true},
+    {.head = "NEXT-ATTEMPT", .prio = 3},
+    {.head = "LAST-ERROR", .prio = 2, .min = 20},
+    {.head = "TEXT", .prio = 1, .sparse = true},
+};
 
-/* "YYYY-MM-DD HH:MM" in UTC, or "-" for no time. */
-static void
-time_cell(int64_t t, char *buf, size_t size)
-{
-	if (t <= 0)
-		xstrlcpy(buf, "-", size);
-	else
-		when_format(t, "UTC", buf, size);
-}
-
-/* An error text on one line, escaped and cut: server text may hold anything. */
-static void
-print_error_cell(const char *s)
-{
-	char cell[LIST_ERROR_WIDTH + sizeof("...")];
-
-	if (*s == '\0') {
-		fputs("-", stdout);
-		return;
-	}
-	text_escape_terminal(ctl_esc_line(s), cell, sizeof(cell));
-	fputs(cell, stdout);
-}
+struct list_ctx {
+	struct ctl *ctl;
+	struct ctl_table table;
+};
 
 static int
-print_row(const struct outbox_row *r, void *arg)
+add_row(const struct outbox_row *r, void *arg)
 {
-	char next[32];
+	struct list_ctx *l = arg;
+	const char *zone = l->ctl->conf.timezone;
+	char id[24], attempts[16], next[48], erased[64] = "", day[11];
 
-	(void)arg;
+	snprintf(id, sizeof(id), "%" PRId64, r->id);
+	snprintf(attempts, sizeof(attempts), "%d", r->attempts);
 	/* Only a queued message has a next attempt. */
-	time_cell(r->state == OUTBOX_QUEUED ? r->next_attempt_at : 0, next,
-	    sizeof(next));
-	printf("%-6" PRId64 " %-10s %-32s %-9s %8d  %-16s  ", r->id,
-	    outbox_kind_name(r->kind), ctl_esc(r->recipient),
-	    outbox_state_name(r->state), r->attempts, next);
-	print_error_cell(r->last_error);
-	/* After the table's last column: the text is gone, and why. */
+	ctl_when_cell(r->state == OUTBOX_QUEUED ? r->next_attempt_at : 0, zone,
+	    next, sizeof(next));
+	/* The text is gone, and why. */
 	if (r->erased != OUTBOX_KEPT) {
-		char day[11];
-
-		date_format(tz_day(r->erased_at, "UTC"), day);
-		printf("  [text erased %s: %s]", day,
+		date_format(tz_day(r->erased_at, zone), day);
+		snprintf(erased, sizeof(erased), "[text erased %s: %s]", day,
 		    r->erased == OUTBOX_ERASED_FORGET ? "family forgotten"
 						      : "retention");
 	}
-	putchar('\n');
+	/* Server text on one line: it may hold anything. */
+	const char *row[] = {id, outbox_kind_name(r->kind), r->recipient,
+	    outbox_state_name(r->state), attempts, next,
+	    r->last_error[0] ? ctl_esc_line(r->last_error) : "-", erased};
+	ctl_table_row(&l->table, row);
 	return 0;
 }
 
@@ -72,12 +63,14 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"state", required_argument, NULL, 's'},
+	    {"wide", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	enum outbox_state state;
+	struct list_ctx l = {.ctl = ctl};
 	struct fc_error e = {0};
-	int filter = -1, ch;
+	int filter = -1, ch, columns = ctl_columns();
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
 		switch (ch) {
@@ -91,17 +84,24 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 				    optarg);
 			filter = (int)state;
 			break;
+		case 'W':
+			columns = 0;
+			break;
 		case 'h':
 			printf(
-			    "Usage: famcontactctl outbox list [--state STATE]\n\n"
+			    "Usage: famcontactctl outbox list [--state STATE] [--wide]\n\n"
 			    "List the messages famcontactd has queued, newest first.\n"
-			    "Times are UTC; NEXT-ATTEMPT is shown for queued messages.\n"
-			    "A message whose text was erased (retention in\n"
-			    "famcontactd.conf(5), or 'family forget') ends in\n"
-			    "[text erased DATE: WHY]; it cannot be sent again.\n\n"
+			    "NEXT-ATTEMPT, shown for queued messages, is in the\n"
+			    "configuration's timezone, its abbreviation after it. A message\n"
+			    "whose text was erased (retention in famcontactd.conf(5), or\n"
+			    "'family forget') has TEXT [text erased DATE: WHY]; it cannot\n"
+			    "be sent again. The table fits $COLUMNS (80 when unset and not\n"
+			    "on a terminal): ID, KIND, RECIPIENT and STATE first, then TEXT,\n"
+			    "LAST-ERROR, NEXT-ATTEMPT and ATTEMPTS when there is room.\n\n"
 			    "  --state STATE  only messages in STATE: queued, sending, sent,\n"
 			    "                 dead (gave up; see 'outbox retry'), cancelled or\n"
-			    "                 bounced (a bounce came back; see 'outbox retry')\n");
+			    "                 bounced (a bounce came back; see 'outbox retry')\n"
+			    "  --wide         every column, whole, however wide the table\n");
 			return EX_OK;
 		default:
 			return ctl_usage("outbox list", "bad option");
@@ -111,10 +111,14 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage("outbox list", "no arguments expected");
 	if (ctl_db(ctl, DB_OPEN_EXISTING, &e) < 0)
 		return ctl_fail(&e);
-	printf("%-6s %-10s %-32s %-9s %8s  %-16s  %s\n", "ID", "KIND",
-	    "RECIPIENT", "STATE", "ATTEMPTS", "NEXT-ATTEMPT", "LAST-ERROR");
-	if (db_outbox_foreach(ctl->db, filter, print_row, NULL, &e) < 0)
+	/* TEXT, empty but for erased messages, is shown only for them. */
+	ctl_table_init(&l.table, list_cols, ARRAY_SIZE(list_cols));
+	if (db_outbox_foreach(ctl->db, filter, add_row, &l, &e) < 0) {
+		ctl_table_free(&l.table);
 		return ctl_fail(&e);
+	}
+	ctl_table_print(&l.table, columns);
+	ctl_table_free(&l.table);
 	return EX_OK;
 }
 
@@ -212,7 +216,8 @@ cmd_retry(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct ctl_command commands[] = {
-    {"list", cmd_list, "[--state queued|sending|sent|dead|cancelled|bounced]",
+    {"list", cmd_list,
+	"[--state queued|sending|sent|dead|cancelled|bounced] [--wide]",
 	"list queued, sent and dead messages"},
     {"retry", cmd_retry, "ID | --dead", "queue dead or bounced messages again"},
     {NULL, NULL, NULL, NULL},

@@ -67,14 +67,15 @@ ctl_preview_main(struct ctl *ctl, int argc, char **argv)
 	struct engine en;
 	struct engine_stats st = {0};
 	struct fc_error e = {0};
-	char when[32];
+	char when[96];
 	int ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "a:rh", opts)) != -1) {
 		switch (ch) {
 		case 'a':
-			if (when_parse(optarg, NULL, ctl->conf.timezone, &p.at,
-				&e) < 0)
+			/* Without an offset: the configuration's zone. */
+			if (when_parse(optarg, ctl->conf.timezone,
+				ctl->conf.timezone, &p.at, &e) < 0)
 				return ctl_usage("preview", "--at: %s", e.msg);
 			break;
 		case 'r':
@@ -89,12 +90,15 @@ ctl_preview_main(struct ctl *ctl, int argc, char **argv)
 			    "queueing anything. Each caseworker's daily run\n"
 			    "is due at reminders.send_time in their zone, their "
 			    "summary at\nsummary.weekday and summary.time; a run "
-			    "or a week already done\nshows nothing again.\n\n"
-			    "  --at WHEN  YYYY-MM-DD (12:00 in the config's timezone) "
-			    "or\n"
-			    "             YYYY-MM-DDTHH:MM[:SS] with an optional Z or "
-			    "+HH:MM\n"
-			    "             (the machine's local time without one)\n"
+			    "or a week already done\nshows nothing again. "
+			    "For a moment in the past, contacts made or\n"
+			    "logged after it, and corrections logged after "
+			    "it, are left out.\n\n"
+			    "  --at WHEN  YYYY-MM-DD (12:00) or YYYY-MM-DDTHH:MM[:SS] "
+			    "with an\n"
+			    "             optional Z or +HH:MM; without one, in the "
+			    "configuration's\n"
+			    "             timezone\n"
 			    "  --raw      print the whole messages (headers, "
 			    "quoted-printable\n"
 			    "             body, CRLF line ends) as they would be "
@@ -111,15 +115,18 @@ ctl_preview_main(struct ctl *ctl, int argc, char **argv)
 		return ctl_fail(&e);
 	en.report = show;
 	en.ctx = &p;
+	/* A past moment: the register as it was known then. */
+	if (p.at < ctl->now)
+		db_set_as_of(ctl->db, p.at);
 	if ((rc = engine_pass(&en, p.at, &st, &e)) < 0 ||
 	    (rc = db_outbox_foreach(
 		 ctl->db, OUTBOX_QUEUED, count_due, &p, &e)) < 0)
 		return ctl_fail(&e);
-	when_format_utc(p.at, when, sizeof(when));
+	ctl_when(p.at, ctl->conf.timezone, when, sizeof(when));
 	printf("%d %s would be queued at %s (%d daily %s due); %d queued "
 	       "%s due for delivery by then. Nothing was sent or queued.\n",
-	    p.messages, p.messages == 1 ? "message" : "messages", when, st.runs,
-	    st.runs == 1 ? "run" : "runs", p.queued,
+	    p.messages, p.messages == 1 ? "message" : "messages", ctl_esc(when),
+	    st.runs, st.runs == 1 ? "run" : "runs", p.queued,
 	    p.queued == 1 ? "message is" : "messages are");
 	return EX_OK;
 }

@@ -95,29 +95,47 @@ count_family(const struct family *f, void *arg)
 	return 0;
 }
 
+/* The table per caseworker: the key columns first. */
+static const struct ctl_col status_cols[] = {
+    {.head = "CASEWORKER", .min = 12},
+    {.head = "FAMILIES", .right = true},
+    {.head = "OVERDUE", .right = true},
+    {.head = "ESCALATE", .prio = 1, .right = true},
+    {.head = "DUE TODAY", .prio = 2, .right = true},
+    {.head = "WEEK", .right = true},
+};
+
 int
 ctl_status_main(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    {"wide", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct family_filter all = {NULL, true};
 	struct status_ctx s = {.ctl = ctl};
 	struct fc_error e = {0};
-	int ch, rc;
+	int ch, rc, columns = ctl_columns();
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
-		if (ch == 'h') {
+		switch (ch) {
+		case 'W':
+			columns = 0;
+			break;
+		case 'h':
 			printf(
-			    "Usage: famcontactctl status\n\n"
+			    "Usage: famcontactctl status [--wide]\n\n"
 			    "Counts for the whole campaign and per caseworker: families by\n"
 			    "status, overdue (and past reminders.escalate_after_days), due\n"
 			    "today, due within 7 days, and pauses whose review date has come.\n"
-			    "Days count in each caseworker's time zone.\n");
+			    "Days count in each caseworker's time zone. The table fits\n"
+			    "$COLUMNS (80 when unset and not on a terminal).\n\n"
+			    "  --wide  every column, whole, however wide the table\n");
 			return EX_OK;
+		default:
+			return ctl_usage("status", "bad option");
 		}
-		return ctl_usage("status", "bad option");
 	}
 	if (optind != argc)
 		return ctl_usage("status", "no arguments expected");
@@ -138,14 +156,26 @@ ctl_status_main(struct ctl *ctl, int argc, char **argv)
 	    s.all.due_week, STATUS_WEEK_DAYS - 1);
 	printf("pauses to review: %zu\n", s.all.review);
 	if (s.n > 0) {
-		printf("\n%-32s %8s %8s %9s %10s %7s\n", "CASEWORKER",
-		    "FAMILIES", "OVERDUE", "ESCALATE", "DUE TODAY", "WEEK");
+		struct ctl_table table;
+
+		putchar('\n');
+		ctl_table_init(&table, status_cols, ARRAY_SIZE(status_cols));
 		for (size_t i = 0; i < s.n; i++) {
 			const struct tally *t = &s.cw[i].t;
-			printf("%-32s %8zu %8zu %9zu %10zu %7zu\n",
-			    ctl_esc(s.cw[i].cw.email), t->active + t->paused,
-			    t->overdue, t->escalate, t->due_today, t->due_week);
+			char n[5][24];
+
+			snprintf(
+			    n[0], sizeof(n[0]), "%zu", t->active + t->paused);
+			snprintf(n[1], sizeof(n[1]), "%zu", t->overdue);
+			snprintf(n[2], sizeof(n[2]), "%zu", t->escalate);
+			snprintf(n[3], sizeof(n[3]), "%zu", t->due_today);
+			snprintf(n[4], sizeof(n[4]), "%zu", t->due_week);
+			const char *row[] = {
+			    s.cw[i].cw.email, n[0], n[1], n[2], n[3], n[4]};
+			ctl_table_row(&table, row);
 		}
+		ctl_table_print(&table, columns);
+		ctl_table_free(&table);
 	}
 	free(s.cw);
 	return EX_OK;

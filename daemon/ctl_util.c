@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "csv.h"
@@ -103,6 +105,11 @@ ctl_error(int status, const char *fmt, ...)
 	return status;
 }
 
+/* What ctl_getopt() last found wrong, for ctl_usage(); "" when nothing. */
+static char opt_problem[FC_QUOTE_MAX + 96];
+/* It was -c or --config, the global option, after the command. */
+static bool opt_global;
+
 int
 ctl_usage(const char *cmd, const char *fmt, ...)
 {
@@ -112,52 +119,198 @@ ctl_usage(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	sb_vprintf(&b, fmt, ap);
 	va_end(ap);
+	/* A command's "bad option" after ctl_getopt() found which and why. */
+	if (opt_problem[0] != '\0' && strcmp(sb_str(&b), "bad option") == 0) {
+		sb_reset(&b);
+		sb_adds(&b, opt_problem);
+	}
+	opt_problem[0] = '\0';
 	print_message("famcontactctl: ", sb_str(&b));
 	sb_free(&b);
-	fprintf(stderr, "Try 'famcontactctl %s --help'.\n", cmd);
+	if (opt_global)
+		fprintf(stderr,
+		    "famcontactctl: -c goes before the command: "
+		    "famcontactctl -c FILE %s ...\n",
+		    cmd);
+	else
+		fprintf(stderr,
+		    "famcontactctl: 'famcontactctl %s --help' shows "
+		    "its usage\n",
+		    cmd);
+	opt_global = false;
 	return EX_USAGE;
+}
+
+/* Record what is wrong with the option argv[optind - 1] (or -optopt). */
+static void
+option_problem(int argc, char **argv, int ch, const struct option *longopts)
+{
+	const char *arg =
+	    optind > 0 && optind <= argc && argv[optind - 1] != NULL
+	    ? argv[optind - 1]
+	    : "";
+	char name[FC_QUOTE_MAX];
+	struct ctl_hint h;
+	bool is_long = strncmp(arg, "--", 2) == 0;
+
+	if (is_long) {
+		xstrlcpy(name, arg, sizeof(name));
+		name[strcspn(name, "=")] = '\0';
+	} else {
+		snprintf(name, sizeof(name), "-%c", optopt ? optopt : '?');
+	}
+	opt_global = strcmp(name, "-c") == 0 ||
+	    (is_long && strlen(name) > 3 &&
+		strncmp("--config", name, strlen(name)) == 0);
+	if (ch == ':') {
+		snprintf(opt_problem, sizeof(opt_problem),
+		    "option %s needs a value", name);
+		return;
+	}
+	ctl_hint_init(&h, name + (is_long ? 2 : 1));
+	for (const struct option *o = longopts; o && o->name; o++)
+		ctl_hint_try(&h, o->name);
+	if (is_long && ctl_hint_best(&h) != NULL && !opt_global)
+		snprintf(opt_problem, sizeof(opt_problem),
+		    "unknown option %s (did you mean --%s?)", name,
+		    ctl_hint_best(&h));
+	else
+		snprintf(opt_problem, sizeof(opt_problem), "unknown option %s",
+		    name);
 }
 
 int
 ctl_getopt(
     int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
-	return getopt_long(argc, argv, shortopts, longopts, NULL);
+	char spec[64];
+	int ch;
+
+	/* Our own messages, "famcontactctl: ...", not getopt's. */
+	opterr = 0;
+	opt_problem[0] = '\0';
+	opt_global = false;
+	(void)xsnprintf(spec, sizeof(spec), ":%s", shortopts);
+	ch = getopt_long(argc, argv, spec, longopts, NULL);
+	if (ch == '?' || ch == ':') {
+		option_problem(argc, argv, ch, longopts);
+		return '?';
+	}
+	return ch;
+}
+
+/* Print words at indent, broken at spaces to fit 80 columns. */
+static void
+print_filled(const char *words, int first, int indent)
+{
+	int col = first;
+	bool line_start = false;
+
+	while (*words != '\0') {
+		size_t n = strcspn(words, " ");
+
+		if (!line_start && col + 1 + (int)n > CTL_COLUMNS_DEFAULT) {
+			printf("\n%*s", indent, "");
+			col = indent;
+			line_start = true;
+		} else if (!line_start) {
+			putchar(' ');
+			col++;
+		}
+		line_start = false;
+		fwrite(words, 1, n, stdout);
+		col += (int)n;
+		words += n;
+		words += strspn(words, " ");
+	}
+	putchar('\n');
+}
+
+void
+ctl_print_group_help(const char *group, const struct ctl_command *table)
+{
+	printf("Usage: famcontactctl [-c FILE] %s COMMAND [OPTIONS]\n\n"
+	       "Commands:\n",
+	    group);
+	for (const struct ctl_command *c = table; c->name; c++) {
+		printf("  %s", c->name);
+		if (c->usage[0] != '\0')
+			print_filled(c->usage, 2 + (int)strlen(c->name), 8);
+		else
+			putchar('\n');
+		printf("      %s\n", c->summary);
+	}
+	printf("\n'famcontactctl help %s COMMAND' describes one command;\n"
+	       "see famcontactctl(1).\n",
+	    group);
+}
+
+/* Run table's command name with argv (name first); -1 when none is. */
+static int
+run_command(
+    struct ctl *ctl, const struct ctl_command *table, int argc, char **argv)
+{
+	for (const struct ctl_command *c = table; c->name; c++) {
+		if (strcmp(argv[0], c->name) == 0) {
+			optind = 0; /* full getopt reset (glibc) */
+			return c->fn(ctl, argc, argv);
+		}
+	}
+	return -1;
+}
+
+int
+ctl_unknown_command(
+    const char *group, const char *word, const struct ctl_command *table)
+{
+	struct ctl_hint h;
+
+	ctl_hint_init(&h, word);
+	for (const struct ctl_command *c = table; c->name; c++)
+		ctl_hint_try(&h, c->name);
+	if (ctl_hint_best(&h) != NULL)
+		fprintf(stderr,
+		    "famcontactctl: unknown %s%scommand '%s' (did you mean "
+		    "'%s'?)\n",
+		    group ? group : "", group ? " " : "", ctl_esc(word),
+		    ctl_hint_best(&h));
+	else
+		fprintf(stderr, "famcontactctl: unknown %s%scommand '%s'\n",
+		    group ? group : "", group ? " " : "", ctl_esc(word));
+	fprintf(stderr,
+	    "famcontactctl: 'famcontactctl help%s%s' lists the commands\n",
+	    group ? " " : "", group ? group : "");
+	return EX_USAGE;
 }
 
 int
 ctl_dispatch(struct ctl *ctl, const char *group,
     const struct ctl_command *table, int argc, char **argv)
 {
-	bool help = argc < 1 || strcmp(argv[0], "--help") == 0 ||
-	    strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "help") == 0;
+	int rc;
 
-	if (!help) {
-		for (const struct ctl_command *c = table; c->name; c++) {
-			if (strcmp(argv[0], c->name) == 0) {
-				optind = 0; /* full getopt reset (glibc) */
-				return c->fn(ctl, argc, argv);
-			}
-		}
+	if (argc < 1) {
+		/* The group's help, and on stderr what was wrong. */
+		ctl_print_group_help(group, table);
+		fprintf(stderr, "famcontactctl: %s needs a command\n", group);
+		return EX_USAGE;
 	}
-	FILE *out = help && argc >= 1 ? stdout : stderr;
-	if (!help)
-		fprintf(out, "famcontactctl: unknown %s command '%s'\n\n",
-		    group, ctl_esc(argv[0]));
-	else if (argc < 1)
-		fprintf(out, "famcontactctl: %s needs a command\n\n", group);
-	fprintf(out,
-	    "Usage: famcontactctl [-c FILE] %s COMMAND [OPTIONS]\n\n"
-	    "Commands:\n",
-	    group);
-	for (const struct ctl_command *c = table; c->name; c++)
-		fprintf(
-		    out, "  %s %s\n      %s\n", c->name, c->usage, c->summary);
-	fprintf(out,
-	    "\n'famcontactctl %s COMMAND --help' describes one command;"
-	    " see famcontactctl(1).\n",
-	    group);
-	return help && argc >= 1 ? EX_OK : EX_USAGE;
+	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 ||
+	    (strcmp(argv[0], "help") == 0 && argc == 1)) {
+		ctl_print_group_help(group, table);
+		return EX_OK;
+	}
+	/* "family help add": "family add --help". */
+	if (strcmp(argv[0], "help") == 0) {
+		static char help_opt[] = "--help";
+		char *args[] = {argv[1], help_opt, NULL};
+
+		rc = run_command(ctl, table, 2, args);
+		return rc >= 0 ? rc
+			       : ctl_unknown_command(group, argv[1], table);
+	}
+	rc = run_command(ctl, table, argc, argv);
+	return rc >= 0 ? rc : ctl_unknown_command(group, argv[0], table);
 }
 
 /* Who famcontactctl works as after ctl_drop_root(), for messages. */
@@ -266,18 +419,49 @@ ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e)
 	return 0;
 }
 
+static int
+hint_caseworker(const struct caseworker *cw, void *arg)
+{
+	struct ctl_hint *h = arg;
+
+	h->count++;
+	ctl_hint_try(h, cw->email);
+	return 0;
+}
+
+static int
+hint_family(const struct family *f, void *arg)
+{
+	ctl_hint_try(arg, f->ref);
+	return 0;
+}
+
 int
 ctl_caseworker(struct ctl *ctl, const char *email, struct caseworker *out,
     struct fc_error *e)
 {
 	int rc = db_caseworker_get(ctl->db, email, out, e);
+	struct ctl_hint h;
+	struct fc_error ignored = {0};
 
-	if (rc == FC_ENOTFOUND)
-		err_set(e, rc,
-		    "unknown caseworker %s (add one with "
-		    "'famcontactctl caseworker add %s')",
-		    email, email);
-	return rc;
+	if (rc != FC_ENOTFOUND)
+		return rc;
+	/* The closest registered address, never the typo to add. */
+	ctl_hint_init(&h, email);
+	(void)db_caseworker_foreach(ctl->db, hint_caseworker, &h, &ignored);
+	if (ctl_hint_best(&h) != NULL)
+		return err_set(e, rc,
+		    "unknown caseworker %s (did you mean %s?)", email,
+		    ctl_hint_best(&h));
+	if (h.count > 0)
+		return err_set(e, rc,
+		    "unknown caseworker %s ('famcontactctl "
+		    "caseworker list' shows them)",
+		    email);
+	return err_set(e, rc,
+	    "unknown caseworker %s (none is registered yet; "
+	    "'famcontactctl caseworker add EMAIL' adds one)",
+	    email);
 }
 
 int
@@ -285,13 +469,21 @@ ctl_family(
     struct ctl *ctl, const char *ref, struct family *out, struct fc_error *e)
 {
 	int rc = db_family_get(ctl->db, ref, out, e);
+	struct family_filter all = {NULL, true};
+	struct ctl_hint h;
+	struct fc_error ignored = {0};
 
-	if (rc == FC_ENOTFOUND)
-		err_set(e, rc,
-		    "unknown family %s ('famcontactctl family list' "
-		    "shows them)",
-		    ref);
-	return rc;
+	if (rc != FC_ENOTFOUND)
+		return rc;
+	ctl_hint_init(&h, ref);
+	(void)db_family_foreach(ctl->db, &all, hint_family, &h, &ignored);
+	if (ctl_hint_best(&h) != NULL)
+		return err_set(e, rc, "unknown family %s (did you mean %s?)",
+		    ref, ctl_hint_best(&h));
+	return err_set(e, rc,
+	    "unknown family %s ('famcontactctl family list "
+	    "--all' shows them)",
+	    ref);
 }
 
 const char *
@@ -340,6 +532,25 @@ add_csv_error(
 	}
 }
 
+/*
+ * The known column name is, without regard to case and to spaces around
+ * it ("Email", " ref"), or NULL.
+ */
+static const char *
+known_column(const char *const *known, const char *name)
+{
+	size_t n;
+
+	name += strspn(name, " ");
+	n = strlen(name);
+	while (n > 0 && name[n - 1] == ' ')
+		n--;
+	for (const char *const *k = known; *k; k++)
+		if (strlen(*k) == n && strncasecmp(*k, name, n) == 0)
+			return *k;
+	return NULL;
+}
+
 int
 ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
     const char *const *required, struct strlist *errs)
@@ -381,12 +592,31 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 		return FC_EINVAL;
 	}
 	rc = 0;
+	/* A spreadsheet saved with ';' (or tabs) between the columns. */
+	if (rec.n == 1 && strpbrk(rec.field[0], ";\t") != NULL) {
+		strlist_add(errs,
+		    "%s:%zu: the columns are separated by '%s', not commas "
+		    "(save the spreadsheet as \"CSV UTF-8\", comma-separated)",
+		    t->path, rec.line,
+		    strchr(rec.field[0], ';') != NULL ? ";" : "\\t");
+		csv_record_free(&rec);
+		return FC_EINVAL;
+	}
 	for (size_t i = 0; i < rec.n; i++) {
 		const char *name = rec.field[i];
+		const char *near = known_column(known, name);
 		bool ok = false;
 
 		for (const char *const *k = known; *k; k++)
 			ok = ok || strcmp(*k, name) == 0;
+		if (!ok && near != NULL) {
+			strlist_add(errs,
+			    "%s:%zu: unknown column \"%s\" (column names are "
+			    "lowercase, without spaces: \"%s\")",
+			    t->path, rec.line, name, near);
+			rc = FC_EINVAL;
+			continue;
+		}
 		if (!ok) {
 			struct strbuf list = {0};
 			for (const char *const *k = known; *k; k++)
@@ -472,7 +702,7 @@ void
 ctl_print_errors(const struct strlist *errs, const char *what)
 {
 	for (size_t i = 0; i < errs->n; i++)
-		print_message("", errs->str[i]);
+		print_message("famcontactctl: ", errs->str[i]);
 	if (what && errs->n > 0)
 		fprintf(stderr,
 		    "famcontactctl: %s: %zu problem%s; nothing was "
@@ -516,7 +746,14 @@ ctl_field_zone(struct ctl_fields *fl, const char *label, const char *s,
 	struct fc_error e = {0};
 
 	if (s[0] != '\0' && tz_check(s, &e) < 0) {
-		ctl_field_error(fl, label, e.code, "%s", e.msg);
+		char near[FC_ZONE_MAX + 1];
+
+		if (ctl_closest_zone(s, near, sizeof(near)) != NULL)
+			ctl_field_error(fl, label, e.code,
+			    "unknown time zone \"%s\" (did you mean %s?)", s,
+			    near);
+		else
+			ctl_field_error(fl, label, e.code, "%s", e.msg);
 		return false;
 	}
 	xstrlcpy(dst, s, size);
@@ -572,6 +809,29 @@ ctl_json_string(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+const char *
+ctl_when(int64_t t, const char *zone, char *buf, size_t size)
+{
+	char when[32];
+
+	when_format(t, zone, when, sizeof(when));
+	(void)xsnprintf(buf, size, "%s (%s)", when, zone);
+	return buf;
+}
+
+const char *
+ctl_when_cell(int64_t t, const char *zone, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t <= 0)
+		xstrlcpy(buf, "-", size);
+	else if (tz_localtime(t, zone, &tm) < 0 ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M %Z", &tm) == 0)
+		when_format(t, zone, buf, size);
+	return buf;
 }
 
 int

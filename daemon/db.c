@@ -111,6 +111,18 @@ db_set_min_free(struct db *db, uint64_t bytes)
 	sqlite3_commit_hook(db->h, bytes != 0 ? commit_space : NULL, db);
 }
 
+void
+db_set_as_of(struct db *db, int64_t t)
+{
+	db->as_of = t;
+}
+
+int64_t
+db_as_of(const struct db *db)
+{
+	return db->as_of > 0 ? db->as_of : 0;
+}
+
 bool
 db_disk_full(struct db *db)
 {

@@ -26,7 +26,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -58,6 +58,15 @@ int db_schema_version(struct db *db);
  */
 #define DB_CTL_MIN_FREE (4u * 1024 * 1024)
 void db_set_min_free(struct db *db, uint64_t bytes);
+/*
+ * Read the register as of instant t (0: as it is): a family's latest
+ * contacts, and the contacts of db_contact_foreach_between(), count only
+ * contacts made and logged by t, and corrections logged by t. For a
+ * preview of a past moment; nothing that writes should run meanwhile.
+ */
+void db_set_as_of(struct db *db, int64_t t);
+/* The instant of db_set_as_of(), 0 when none is set. */
+int64_t db_as_of(const struct db *db);
 /* Bytes free (for this user) where the database lives: 0, or -1 (errno). */
 int db_free_space(struct db *db, uint64_t *avail);
 /*

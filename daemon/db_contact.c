@@ -12,7 +12,7 @@
 #define CONTACT_SELECT \
 	"SELECT c.id, c.family_id, f.ref, c.at, c.channel, c.outcome," \
 	" c.note, c.by_email, c.logged_by, c.logged_at, c.voids," \
-	" EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)" \
+	" EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id), c.day" \
 	" FROM contact c JOIN family f ON f.id = c.family_id"
 
 static int
@@ -59,7 +59,7 @@ read_contact(
 		return rc;
 	c->voids = sqlite3_column_int64(st, 10);
 	c->voided = sqlite3_column_int64(st, 11) != 0;
-	return 0;
+	return db_col_date(db, st, 12, true, &c->day, row, "day", e);
 }
 
 /* Contacts. */
@@ -137,8 +137,8 @@ insert_contact(struct db *db, struct contact *c, struct fc_error *e)
 		return rc;
 	if ((rc = db_stmt(db, &key,
 		 "INSERT INTO contact (family_id, at, channel,"
-		 " outcome, note, by_email, logged_by, logged_at, voids)"
-		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 " outcome, note, by_email, logged_by, logged_at, voids, day)"
+		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		 &b.st, e)) < 0)
 		return rc;
 	db_bind_int(&b, c->family_id);
@@ -153,6 +153,11 @@ insert_contact(struct db *db, struct contact *c, struct fc_error *e)
 		db_bind_int(&b, c->voids);
 	else
 		db_bind_null(&b);
+	if ((rc = db_bind_date(&b, c->day == 0 ? DAY_NONE : c->day, true,
+		 c->family_ref, "a contact's day", e)) < 0) {
+		db_done(b.st);
+		return rc;
+	}
 	if ((rc = db_bound(db, &b, e, "cannot add a contact")) < 0)
 		return rc;
 	rc = sqlite3_step(b.st);
@@ -261,13 +266,16 @@ db_contact_foreach_between(struct db *db, int64_t caseworker_id, int64_t from,
     int64_t to, int (*cb)(const struct contact *c, void *ctx), void *ctx,
     struct fc_error *e)
 {
-	const int64_t v[] = {from, to, caseworker_id};
+	const int64_t v[] = {from, to, caseworker_id, db_as_of(db)};
 
+	/* As of db_set_as_of(): contacts and voids logged by then. */
 	return contact_rows(db,
 	    CONTACT_SELECT
 	    " WHERE c.at >= ?1 AND c.at < ?2"
 	    " AND (?3 = 0 OR f.caseworker_id = ?3) AND c.outcome <> 'void'"
-	    " AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)"
+	    " AND (?4 = 0 OR c.logged_at <= ?4)"
+	    " AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id"
+	    " AND (?4 = 0 OR v.logged_at <= ?4))"
 	    " ORDER BY c.at, c.id",
-	    v, 3, cb, ctx, e);
+	    v, 4, cb, ctx, e);
 }

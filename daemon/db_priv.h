@@ -46,6 +46,7 @@ struct db {
 	uint64_t short_avail; /* what the commit hook found, when it refused */
 	bool short_of_space;  /* the commit hook refused the last commit */
 	bool full;	      /* SQLite found the disk full (db_disk_full) */
+	int64_t as_of;	      /* db_set_as_of(); 0: none */
 	sqlite3_stmt **stmt;  /* the statement cache, by db_stmt_key slot */
 	size_t nstmt;
 };

@@ -14,20 +14,28 @@
 /*
  * The id of the latest effective contact of a family with one outcome:
  * newest first along contact_family_outcome_at (rowid breaks ties on
- * at), voided contacts skipped.
+ * at), voided contacts skipped. Parameter AS_OF, unless 0: only contacts
+ * made and logged by then, and voids logged by then, count
+ * (db_set_as_of()). Without it no row is left out: one edited by hand
+ * to hold a time that is not a number is still read, and refused.
  */
+#define AS_OF "?9"
 #define MARK(outcome) \
 	"(SELECT c.id FROM contact c WHERE c.family_id = f.id" \
 	" AND c.outcome = '" outcome "'" \
-	" AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id)" \
+	" AND (" AS_OF " = 0 OR (c.at <= " AS_OF " AND c.logged_at <= " AS_OF \
+	"))" \
+	" AND NOT EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id" \
+	" AND (" AS_OF " = 0 OR v.logged_at <= " AS_OF "))" \
 	" ORDER BY c.at DESC, c.id DESC LIMIT 1)"
+#define AS_OF_PARAM 9
 
 /* A family row with its derived fields, as read_family() reads it. */
 #define FAMILY_SELECT \
 	"SELECT f.id, f.ref, f.name, f.caseworker_id, f.every_days," \
 	" f.timezone, f.status, f.pause_reason, f.pause_until," \
 	" f.last_contact, f.first_due, f.created_at, w.email, w.timezone," \
-	" r.id, r.at, r.channel, a.id, a.at, a.channel," \
+	" r.id, r.at, r.channel, r.day, a.id, a.at, a.channel, a.day," \
 	" m.listed_day, m.escalated_mark" \
 	" FROM family f JOIN caseworker w ON w.id = f.caseworker_id" \
 	" LEFT JOIN contact r ON r.id = " MARK( \
@@ -51,9 +59,11 @@ enum family_col {
 	FC_R_ID,
 	FC_R_AT,
 	FC_R_CHANNEL,
+	FC_R_DAY,
 	FC_A_ID,
 	FC_A_AT,
 	FC_A_CHANNEL,
+	FC_A_DAY,
 	FC_LISTED,
 	FC_ESCALATED,
 };
@@ -81,7 +91,7 @@ read_caseworker(
 	return db_col_time(db, st, 5, &cw->created_at, row, "created_at", e);
 }
 
-/* A contact mark from (id, at, channel) columns; id NULL means none. */
+/* A contact mark from (id, at, channel, day) columns; id NULL means none. */
 static int
 read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
     struct contact_mark *m, int64_t *id, const char *row, struct fc_error *e)
@@ -89,14 +99,18 @@ read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
 	int rc;
 
 	memset(m, 0, sizeof(*m));
+	m->day = DAY_NONE;
 	*id = 0;
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return 0;
 	*id = sqlite3_column_int64(st, col);
 	m->outcome = outcome;
-	rc = db_col_time(db, st, col + 1, &m->at, row, "a contact's time", e);
-	return rc < 0 ? rc
-		      : db_col_channel(db, st, col + 2, &m->channel, row, e);
+	if ((rc = db_col_time(
+		 db, st, col + 1, &m->at, row, "a contact's time", e)) < 0 ||
+	    (rc = db_col_channel(db, st, col + 2, &m->channel, row, e)) < 0)
+		return rc;
+	return db_col_date(
+	    db, st, col + 3, true, &m->day, row, "a contact's day", e);
 }
 
 static int
@@ -464,6 +478,8 @@ family_lookup(struct db *db, struct db_stmt_key *key, const char *sql,
 	rc = ref ? sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT)
 		 : sqlite3_bind_int64(st, 1, fid);
 	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, AS_OF_PARAM, db_as_of(db));
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		rc = read_family(db, st, out, e);
@@ -482,7 +498,7 @@ db_family_get(
 	static struct db_stmt_key key;
 
 	return family_lookup(
-	    db, &key, FAMILY_SELECT " WHERE f.ref = ?", ref, 0, out, e);
+	    db, &key, FAMILY_SELECT " WHERE f.ref = ?1", ref, 0, out, e);
 }
 
 int
@@ -492,7 +508,7 @@ db_family_get_id(
 	static struct db_stmt_key key;
 
 	return family_lookup(
-	    db, &key, FAMILY_SELECT " WHERE f.id = ?", NULL, id, out, e);
+	    db, &key, FAMILY_SELECT " WHERE f.id = ?1", NULL, id, out, e);
 }
 
 int
@@ -545,6 +561,8 @@ db_family_foreach(struct db *db, const struct family_filter *filter,
 		 db, filter->caseworker_email ? one_sql : all_sql, &st, e)) < 0)
 		return rc;
 	src = sqlite3_bind_int(st, 1, filter->include_closed ? 1 : 0);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(st, AS_OF_PARAM, db_as_of(db));
 	if (src == SQLITE_OK && filter->caseworker_email)
 		src = sqlite3_bind_text(
 		    st, 2, filter->caseworker_email, -1, SQLITE_STATIC);

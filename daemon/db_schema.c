@@ -277,6 +277,14 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;\n"
     "CREATE UNIQUE INDEX pgp_key_service ON pgp_key(service)\n"
     "  WHERE service = 1;\n",
+    /*
+	 * 6: a contact's calendar day, fixed when it is logged, in the zone
+	 * of the caseworker then in charge (docs/design.md, "Data model"):
+	 * handing the family to a caseworker in another zone moves no
+	 * contact to another day. NULL for contacts logged before: their
+	 * day is reckoned in the zone of the caseworker in charge now.
+	 */
+    "ALTER TABLE contact ADD COLUMN day TEXT CHECK (day GLOB " DATE_GLOB ");\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,

@@ -29,11 +29,21 @@ due_zone(const struct conf *c, const struct family *f)
 	return due_cw_zone(c, f->caseworker_tz);
 }
 
-/* The day of a contact instant in zone; 0 means no such contact. */
+/* The day of a contact mark: as logged, else in zone; DAY_NONE for none. */
 static fc_day
 mark_day(const struct contact_mark *m, const char *zone)
 {
-	return m->at != 0 ? tz_day(m->at, zone) : DAY_NONE;
+	if (m->at == 0)
+		return DAY_NONE;
+	/* 0 is a mark made without one (a zeroed struct): none. */
+	return m->day != DAY_NONE && m->day != 0 ? m->day : tz_day(m->at, zone);
+}
+
+fc_day
+due_mark_day(
+    const struct conf *c, const struct family *f, const struct contact_mark *m)
+{
+	return mark_day(m, due_zone(c, f));
 }
 
 void

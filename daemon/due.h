@@ -23,6 +23,13 @@ void due_policy(const struct conf *c, struct sched_policy *out);
 const char *due_cw_zone(const struct conf *c, const char *tz);
 /* The zone of a family's caseworker (due_cw_zone of theirs). */
 const char *due_zone(const struct conf *c, const struct family *f);
+/*
+ * The calendar day of a contact mark of f: the day fixed when it was
+ * logged, else its instant's day in the zone of f's caseworker;
+ * DAY_NONE when there is no such contact.
+ */
+fc_day due_mark_day(
+    const struct conf *c, const struct family *f, const struct contact_mark *m);
 /* Where f stands at instant now, in its caseworker's zone. */
 void due_family(const struct conf *c, const struct family *f, int64_t now,
     struct sched_due *out);

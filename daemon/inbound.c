@@ -346,6 +346,8 @@ log_commands(struct inbound *in, const struct reply_result *rr,
 		    .channel = cmd->channel,
 		    .outcome = cmd->outcome,
 		    .logged_at = in->now,
+		    /* Fixed in the owner's zone: a later handover moves it not. */
+		    .day = tz_day(cmd->at, in->zone),
 		};
 
 		xstrlcpy(ct.note, cmd->note, sizeof(ct.note));

@@ -14,6 +14,7 @@
 static const char *progname = "famcontactd";
 static bool debug_on;
 static bool journal;
+static bool plain;
 
 void
 log_init(const char *name, bool debug)
@@ -21,6 +22,12 @@ log_init(const char *name, bool debug)
 	progname = name;
 	debug_on = debug;
 	journal = getenv("JOURNAL_STREAM") != NULL;
+}
+
+void
+log_plain(void)
+{
+	plain = true;
 }
 
 static void vlog(int prio, const char *level, const char *fmt, va_list ap)
@@ -38,6 +45,8 @@ vlog(int prio, const char *level, const char *fmt, va_list ap)
 			*p = ' ';
 	if (journal) {
 		fprintf(stderr, "<%d>%s%s\n", prio, level, msg);
+	} else if (plain) {
+		fprintf(stderr, "%s: %s%s\n", progname, level, msg);
 	} else {
 		char stamp[32];
 		struct tm tm;

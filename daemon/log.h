@@ -13,6 +13,11 @@
 
 /* Set the program name and whether debug lines are printed. */
 void log_init(const char *progname, bool debug);
+/*
+ * Log as a command-line tool: "progname: level: message", without a time
+ * stamp (unless stderr is the journal).
+ */
+void log_plain(void);
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -65,6 +65,8 @@ struct caseworker {
 /* The latest effective (not voided) contact of one kind. */
 struct contact_mark {
 	int64_t at; /* UTC seconds; 0 when there is none */
+	fc_day
+	    day; /* its day as logged (struct contact); DAY_NONE or 0: none */
 	enum channel channel;
 	enum outcome outcome;
 };
@@ -109,7 +111,13 @@ struct contact {
 	char logged_by[FC_LOGIN_MAX + 1]; /* the login that logged it */
 	int64_t logged_at;
 	int64_t voids; /* id of the contact this corrects, or 0 */
-	bool voided;   /* filled on reads: a later row voids this one */
+	/*
+	 * The calendar day it counts for, in the zone of the caseworker in
+	 * charge when it was logged; DAY_NONE (or 0, unset) for none: then
+	 * it is reckoned from at in the zone of the caseworker in charge.
+	 */
+	fc_day day;
+	bool voided; /* filled on reads: a later row voids this one */
 };
 
 #endif

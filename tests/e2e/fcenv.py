@@ -56,6 +56,8 @@ class FcTestCase(unittest.TestCase):
         env = dict(os.environ)
         env.pop("TZ", None)
         env["TZ"] = "UTC"
+        # Tables fit $COLUMNS; unset (and stdout a pipe) they fit 80.
+        env.pop("COLUMNS", None)
         now = self.now if now is None else now
         if now:
             env["LD_PRELOAD"] = FAKETIME_LIB

@@ -103,19 +103,23 @@ class TerminalOutput(HostileCase):
         self.assert_no_raw(show, "family show")
         self.assertIn("A\\x1B[31mB\\u202EC\\u200BD\\u0085E\\u2066F\\tG", show)
         self.assertIn("Europe/Berlin\\x1B]0;x\\x07", show)
-        table = self.ok("family", "list").out
-        self.assert_no_raw(table, "family list")
+        # Cut to 80 columns or whole, every cell escaped.
+        for wide in ((), ("--wide",)):
+            table = self.ok("family", "list", *wide).out
+            self.assert_no_raw(table, "family list")
+            cws = self.ok("caseworker", "list", *wide).out
+            self.assert_no_raw(cws, "caseworker list")
+            hist = self.ok("contact", "history", "FXD-1", "--notes",
+                           *wide).out
+            self.assert_no_raw(hist, "contact history")
+            out = self.ok("outbox", "list", *wide).out
+            self.assert_no_raw(out, "outbox list")
+            self.assert_no_raw(self.ok("status", *wide).out, "status")
         self.assertIn("A\\x1B[31mB\\u202EC", table)
-        cws = self.ok("caseworker", "list").out
-        self.assert_no_raw(cws, "caseworker list")
         self.assertIn("cw\\u202Ename", cws)
-        hist = self.ok("contact", "history", "FXD-1", "--notes").out
-        self.assert_no_raw(hist, "contact history")
         self.assertIn("line one\\x1B[2J\n", hist)
         self.assertIn("line two\\u202E", hist)
         self.assertIn("by\\u200Bx@example.org", hist)
-        out = self.ok("outbox", "list").out
-        self.assert_no_raw(out, "outbox list")
         self.assertIn("rcpt\\u202E@example.org", out)
         self.assertIn("550 \\x1B[5mbad\\u0085", out)
 

@@ -145,7 +145,7 @@ class ForgetTest(FcTestCase):
             self.assertEqual(self.query(
                 "SELECT message, erased_for FROM outbox WHERE id = ?", i),
                 [("", "forget")])
-        listing = self.ok("outbox", "list", now=LATER).out
+        listing = self.ok("outbox", "list", "--wide", now=LATER).out
         self.assertEqual(listing.count(": family forgotten]"), 2, listing)
         self.assertEqual(self.query(
             "SELECT state FROM outbox WHERE id = ?", shared), [("queued",)])

@@ -43,10 +43,10 @@ class OutboxCase(FcTestCase):
             con.close()
 
     def lines(self, *args):
-        out = self.ok("outbox", "list", *args).out.splitlines()
-        self.assertTrue(out[0].split() == ["ID", "KIND", "RECIPIENT", "STATE",
-                                           "ATTEMPTS", "NEXT-ATTEMPT",
-                                           "LAST-ERROR"], out[0])
+        out = self.ok("outbox", "list", "--wide", *args).out.splitlines()
+        self.assertEqual(out[0].split(), ["ID", "KIND", "RECIPIENT", "STATE",
+                                          "ATTEMPTS", "NEXT-ATTEMPT",
+                                          "LAST-ERROR"], out[0])
         return out[1:]
 
     def fill(self):

@@ -94,6 +94,44 @@ class PreviewTest(FcTestCase):
                       "key reminder:2:2026-11-26)", r.out)
         self.assertIn("Due today (2026-11-26)", r.out)
 
+    def test_preview_of_a_past_moment_knows_only_what_was_logged(self):
+        # Logged at 10:00 UTC, after the moment previewed (09:30 UTC,
+        # 10:30 in Berlin): a contact now, one dated 08:00 (logged late),
+        # and a correction of an older attempt.
+        r = self.ok("contact", "log", "FXD-003", "--outcome", "attempted",
+                    "--at", "2026-11-25T10:00Z", now="2026-11-25 10:05:00")
+        cid = r.out.split()[2]
+        self.ok("contact", "log", "FXD-001", "--channel", "phone")
+        self.ok("contact", "log", "FXD-002", "--channel", "video",
+                "--at", "2026-11-26T08:00Z")
+        self.ok("contact", "void", cid)
+        past = self.ok("preview", "--at", "2026-11-26T09:30Z").out
+        self.assertIn("=== reminder to amira@example.org (2 families; "
+                      "key reminder:1:2026-11-26)", past)
+        body = past.split("Subject: Reminder:", 1)[1]
+        self.assertIn("\nFXD-002\n", body)
+        self.assertIn("\nFXD-001\n", body)
+        self.assertIn("at 2026-11-26 09:30 (UTC)", past)
+        # Now both are current: nothing for amira but the escalation's
+        # family is gone too.
+        now = self.ok("preview").out
+        self.assertNotIn("=== reminder to amira@example.org", now)
+        # The weekly summary (Sunday 23:59 in Berlin, 22:59 UTC), previewed
+        # after a contact was logged at 22:59:30, as of 22:59:10.
+        later = "2026-11-29 23:30:00"
+        self.ok("contact", "log", "FXD-003", "--at", "2026-11-28",
+                "--channel", "letter", now="2026-11-29 22:59:30")
+
+        def contacts(at):
+            out = self.ok("preview", "--at", at, now=later).out
+            summary = out.split("=== summary to amira@example.org", 1)[1]
+            part = summary.split("Contacts logged in the last 7 days", 1)[1]
+            return part.split(" reached, ", 1)[0]
+        self.assertNotIn("letter", contacts("2026-11-29T22:59:10Z"))
+        self.assertIn("phone", contacts("2026-11-29T22:59:10Z"))
+        # ... which a preview of a moment after it was logged shows.
+        self.assertIn("letter", contacts("2026-11-29T22:59:40Z"))
+
     def test_preview_raw_is_the_wire_format(self):
         r = self.ctl("preview", "--raw")
         self.assertEqual(r.rc, 0, r)

@@ -139,7 +139,7 @@ class RetentionTest(FcTestCase):
             b"Quillfeather (fictional)", b"", 1))
         self.assertIn(DEAD_PHRASE, raw)
         self.assertEqual(self.overview(), overview)
-        listing = self.ok("outbox", "list").out
+        listing = self.ok("outbox", "list", "--wide").out
         self.assertEqual(listing.count("[text erased 2026-12-30: retention]"),
                          len(sent), listing)
 

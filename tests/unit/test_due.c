@@ -57,6 +57,40 @@ reached_at(struct family *f, int64_t at)
 	f->last = f->last_reached;
 }
 
+/*
+ * The same contact with its day fixed when it was logged (2 March, in
+ * Istanbul): handed to the New York caseworker, the family stays due on
+ * 16 March, and an attempt's hold keeps its day too.
+ */
+static void
+test_logged_day_survives_a_handover(void **state)
+{
+	const int64_t contact = utc(2026, 3, 1, 23, 30, 0);
+	const int64_t now = utc(2026, 3, 15, 12, 0, 0);
+	struct conf c;
+	struct family f;
+	struct sched_due d;
+
+	(void)state;
+	make_conf(&c, "UTC");
+	make_family(&f, "America/New_York");
+	reached_at(&f, contact);
+	f.last_reached.day = day_from_civil(2026, 3, 2);
+	f.last = f.last_reached;
+	assert_int_equal(
+	    due_mark_day(&c, &f, &f.last_reached), day_from_civil(2026, 3, 2));
+	due_family(&c, &f, now, &d);
+	assert_int_equal(d.due_day, day_from_civil(2026, 3, 16));
+	assert_int_equal(d.state, DUE_NOT_YET);
+
+	/* Without a logged day: its day in the zone of the caseworker now. */
+	f.last_reached.day = DAY_NONE;
+	assert_int_equal(
+	    due_mark_day(&c, &f, &f.last_reached), day_from_civil(2026, 3, 1));
+	f.last_reached.at = 0;
+	assert_int_equal(due_mark_day(&c, &f, &f.last_reached), DAY_NONE);
+}
+
 static void
 test_policy(void **state)
 {
@@ -426,6 +460,7 @@ main(void)
 	    cmocka_unit_test(test_caseworker_zone_matters),
 	    cmocka_unit_test(test_fallback_to_conf_zone),
 	    cmocka_unit_test(test_chatham_midnight),
+	    cmocka_unit_test(test_logged_day_survives_a_handover),
 	    cmocka_unit_test(test_kathmandu_midnight),
 	    cmocka_unit_test(test_attempt),
 	    cmocka_unit_test(test_never_contacted),
