@@ -252,7 +252,15 @@ class Install(unittest.TestCase):
         st = os.stat(self.path("etc/famcontactd"))
         self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o700))
         self.assertTrue(os.path.isfile(self.path("etc/famcontactd.conf")))
-        self.assertTrue(os.access(self.path("usr/sbin/famcontactd"), os.X_OK))
+        # The programs as installed run, and the shipped configuration
+        # is one they accept.
+        daemon = self.path("usr/sbin/famcontactd")
+        out = run(daemon, "-n", "-c", self.path("etc/famcontactd.conf"))
+        self.assertIn("configuration OK", out)
+        out = run(daemon, "--version")
+        if VERSION:
+            self.assertIn(VERSION, out)
+        run(self.path("usr/bin/famcontactctl"), "--help")
         # Not enabled: no symlink in any .wants folder.
         wants = glob.glob(self.path("etc/systemd/system/*.wants/famcontactd*"))
         self.assertEqual(wants, [])
