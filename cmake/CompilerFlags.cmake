@@ -46,8 +46,12 @@ int main(int c, char **v) { (void)v; return (int)__builtin_dynamic_object_size(v
   else()
     set(FC_FORTIFY 2)
   endif()
-  add_compile_options($<$<NOT:$<CONFIG:Debug>>:-U_FORTIFY_SOURCE>)
-  add_compile_definitions($<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=${FC_FORTIFY}>)
+  # Both as options, in this order: the compiler takes -D and -U from left
+  # to right, and CMake puts definitions before options, so a -D among the
+  # definitions would be undone by the -U (and a _FORTIFY_SOURCE=2 from
+  # CFLAGS, as dpkg-buildflags gives, is replaced rather than clashed with).
+  add_compile_options($<$<NOT:$<CONFIG:Debug>>:-U_FORTIFY_SOURCE>
+    $<$<NOT:$<CONFIG:Debug>>:-D_FORTIFY_SOURCE=${FC_FORTIFY}>)
 endif()
 add_link_options(-Wl,-z,relro,-z,now)
 

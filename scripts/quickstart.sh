@@ -4,10 +4,17 @@
 #   scripts/quickstart.sh demo   install what is missing, build, run the demo
 #   scripts/quickstart.sh test   install what is missing, build twice (warnings
 #                                as errors; ASan+UBSan), run every test, then
-#                                run each fuzz harness for 60 s (clang)
+#                                run each fuzz harness for 60 s (clang), then
+#                                build the Debian package, run lintian on it
+#                                and check it (ctest -L deb)
+#   scripts/quickstart.sh deb    install the build dependencies (apt-get
+#                                build-dep), build the Debian package from a
+#                                copy of the tree into ./build-deb (the unit
+#                                tests run during the build unless
+#                                DEB_BUILD_OPTIONS has nocheck), run lintian
 #
-# Runs as root or through sudo for apt-get; builds in ./build, ./build-asan
-# and ./build-fuzz.
+# Runs as root or through sudo for apt-get; builds in ./build, ./build-asan,
+# ./build-fuzz and ./build-deb.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -24,9 +31,19 @@ python3-aiosmtpd dovecot-imapd openssl systemd procps"
 # Only for the tests: the fuzzing stage, valgrind for the soak, Postfix's
 # own smtpd where a real relay's wording matters (set to "No configuration",
 # so that installing it starts no mail system), clang-format for the
-# layout check, Chromium to render the HTML parts at a phone's width.
+# layout check, Chromium to render the HTML parts at a phone's width, and
+# what builds and checks the Debian package.
+DEB_PACKAGES="debhelper lintian dpkg-dev fakeroot"
 TEST_PACKAGES="clang libclang-rt-14-dev llvm-14 valgrind postfix clang-format-14
-chromium"
+chromium $DEB_PACKAGES"
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	else
+		sudo "$@"
+	fi
+}
 
 install_packages() {
 	missing=""
@@ -51,6 +68,45 @@ build() {
 	echo "==> building in $dir $*"
 	cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 	cmake --build "$ROOT/$dir" -j "$(nproc)"
+}
+
+# The Debian package, from a copy of the tree (what git tracks plus new
+# files it does not ignore: no build folders), so that the build starts
+# clean and dpkg-buildpackage's results (written next to the source
+# folder) land in build-deb/ rather than beside the checkout. lintian
+# must report no error and no warning.
+deb() {
+	out="$ROOT/build-deb"
+	src="$out/famcontactd"
+	echo "==> installing the build dependencies (apt-get build-dep ./)"
+	# A machine that never ran apt-get update has no package lists yet.
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq \
+		./ >/dev/null 2>&1 || {
+		as_root apt-get update -qq
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get build-dep \
+			-y -qq ./ >/dev/null
+	}
+	rm -rf "$out"
+	mkdir -p "$src"
+	if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
+			tar -C "$ROOT" --null --ignore-failed-read -cf - -T - 2>/dev/null |
+			tar -C "$src" -xf -
+	else
+		tar -C "$ROOT" --exclude=./.git --exclude='./build*' \
+			--exclude='./obj-*' -cf - . | tar -C "$src" -xf -
+	fi
+	echo "==> building the Debian package in $out" \
+		"(DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-})"
+	(cd "$src" && dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1 || {
+		tail -n 60 "$out/build.log"
+		echo "dpkg-buildpackage failed: $out/build.log" >&2
+		return 1
+	}
+	ls "$out"/*.deb
+	echo "==> lintian"
+	lintian --fail-on error,warning "$out"/*.changes
+	echo "lintian: no errors, no warnings"
 }
 
 run_tests() {
@@ -119,15 +175,26 @@ demo)
 test)
 	PACKAGES="$PACKAGES $TEST_PACKAGES"
 	install_packages
+	# An old package is not checked by the first run: deb/package skips.
+	rm -rf "$ROOT/build-deb"
 	build build -DFC_WERROR=ON
 	run_tests build
 	build build-asan -DFC_WERROR=ON -DFC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	run_tests build-asan
 	echo "==> fuzzing: each harness for 60 s"
 	scripts/fuzz.sh 60
+	# The suite ran above: the package is built without running it again.
+	DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" deb
+	echo "==> checking the package"
+	ctest --test-dir "$ROOT/build" -L deb --output-on-failure
+	;;
+deb)
+	PACKAGES=$DEB_PACKAGES
+	install_packages
+	DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-} parallel=$(nproc)" deb
 	;;
 *)
-	echo "usage: $0 demo|test" >&2
+	echo "usage: $0 demo|test|deb" >&2
 	exit 64
 	;;
 esac
