@@ -64,6 +64,9 @@ const char *ctl_esc_line(const char *s);
  * indented; a final LF is kept.
  */
 void ctl_print_lines(const char *s, const char *indent);
+/* A composed message's text: as ctl_print_lines() without an indent, but
+ * the composer's bidi isolates (U+2068, U+2069) shown as they are. */
+void ctl_print_message(const char *s);
 
 /*
  * Tables for a terminal (ctl_table.c). Columns keep their order; each

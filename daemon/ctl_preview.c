@@ -39,7 +39,7 @@ show(const struct engine_msg *m, void *ctx)
 		fwrite(m->message, 1, m->len, stdout);
 	} else {
 		printf("Subject: %s\n\n", ctl_esc(m->subject));
-		ctl_print_lines(m->text, "");
+		ctl_print_message(m->text);
 	}
 	putchar('\n');
 }

@@ -63,6 +63,34 @@ ctl_print_lines(const char *s, const char *indent)
 	sb_free(&line);
 }
 
+void
+ctl_print_message(const char *s)
+{
+	struct strbuf piece = {0};
+
+	/* Names cannot hold U+2068 or U+2069 (valid_name() refuses them):
+	 * every isolate in a composed message is the composer's, and shown
+	 * as it is, invisible, as a mail program shows it. */
+	while (*s) {
+		const char *fsi = strstr(s, TEXT_FSI),
+			   *pdi = strstr(s, TEXT_PDI);
+		const char *iso = fsi == NULL  ? pdi
+		    : pdi == NULL || fsi < pdi ? fsi
+					       : pdi;
+		size_t n = iso != NULL ? (size_t)(iso - s) : strlen(s);
+
+		sb_reset(&piece);
+		sb_add(&piece, s, n);
+		ctl_print_lines(sb_str(&piece), "");
+		s += n;
+		if (iso != NULL) {
+			fputs(iso == fsi ? TEXT_FSI : TEXT_PDI, stdout);
+			s += strlen(TEXT_FSI);
+		}
+	}
+	sb_free(&piece);
+}
+
 const char *
 ctl_esc_line(const char *s)
 {

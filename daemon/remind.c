@@ -175,7 +175,11 @@ add_item(struct strbuf *b, const struct conf *c, const struct item *it,
 		sb_adds(b, "; the coordinators have been told");
 	sb_adds(b, "\n  Last contact: ");
 	if (it->last.at != 0) {
-		date_format(tz_day(it->last.at, cw_zone), day);
+		/* The day it was logged for, which a handover does not move. */
+		date_format(it->last.day != DAY_NONE && it->last.day != 0
+			? it->last.day
+			: tz_day(it->last.at, cw_zone),
+		    day);
 		sb_printf(b, "%s, %s, %s", day, channel_name(it->last.channel),
 		    outcome_name(it->last.outcome));
 	} else if (it->last_contact_day != DAY_NONE) {
@@ -256,6 +260,30 @@ reply_howto(struct strbuf *text, const struct items *l)
 	    ref, ref);
 }
 
+/*
+ * How a pause listed for review ends or goes on, with the first such
+ * family's reference code: a pause never ends by itself, and replies
+ * cannot change one (an operator's or coordinator's famcontactctl can).
+ */
+static void
+review_howto(struct strbuf *text, const struct items *l)
+{
+	const char *ref = "REF";
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].list && l->v[i].due.state == DUE_REVIEW) {
+			ref = l->v[i].ref;
+			break;
+		}
+	sb_printf(text,
+	    "A pause to review does not end by itself. If contact can start "
+	    "again,\nend it; if the family still needs the break, extend it "
+	    "(or ask your\ncoordinator to):\n"
+	    "  famcontactctl family resume %s\n"
+	    "  famcontactctl family pause %s --reason TEXT --until YYYY-MM-DD\n\n",
+	    ref, ref);
+}
+
 /* The reminder's subject and text for the listed items of l. */
 static void
 reminder_text(const struct conf *c, const struct items *l, const char *zone,
@@ -294,6 +322,8 @@ reminder_text(const struct conf *c, const struct items *l, const char *zone,
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].list)
 			add_item(text, c, &l->v[i], zone, now, false);
+	if (review > 0)
+		review_howto(text, l);
 	/* Replies log contacts; without them, the shell does. */
 	if (c->inbound.enabled)
 		reply_howto(text, l);

@@ -141,7 +141,11 @@ add_contact(const struct contact *ct, void *ctx)
 		return 0;
 	if (cs->ids != NULL)
 		fam_ids_add(cs->ids, ct->family_id);
-	date_format(tz_day(ct->at, cs->zone), day);
+	/* The day it was logged for, which a handover does not move. */
+	date_format(ct->day != DAY_NONE && ct->day != 0
+		? ct->day
+		: tz_day(ct->at, cs->zone),
+	    day);
 	doc_row(cs->doc, day,
 	    valid_ref(ct->family_ref, NULL) == 0 ? ct->family_ref : "?",
 	    channel_name(ct->channel), outcome_name(ct->outcome));

@@ -88,6 +88,23 @@ class PreviewTest(FcTestCase):
         r = self.ok("preview")
         self.assertIn("0 messages would be queued", r.out)
 
+    def test_preview_shows_names_isolated_as_the_mail_does(self):
+        """With names in mail, a right-to-left name sits between U+2068
+        and U+2069 in the preview as in the mail itself: shown, not
+        escaped as the text \\u2068."""
+        self.extra_conf += 'privacy = { names_in_email = true; };\n'
+        self.write_conf()
+        name = "\u0639\u0627\u0626\u0644\u0629 \u0627\u0644\u0646\u062c\u0627\u0631 (\u062e\u064a\u0627\u0644\u064a\u0629)"
+        self.ok("family", "edit", "FXD-001", "--name", name)
+        r = self.ok("preview")
+        self.assertIn("\u2068" + name + "\u2069", r.out)
+        self.assertNotIn("\\u2068", r.out)
+        self.assertNotIn("\\u2069", r.out)
+        self.once()
+        reminder = next(m for m in self.delivered()
+                        if m["To"] == "amira@example.org")
+        self.assertIn("\u2068" + name + "\u2069", reminder.get_content())
+
     def test_preview_at_a_later_moment(self):
         r = self.ok("preview", "--at", "2026-11-26T15:30Z")
         self.assertIn("=== reminder to jo@example.org (1 family; "

@@ -130,6 +130,15 @@ test_listing(void **state)
 	assert_non_null(strstr(b, "Due today (2026-03-04)"));
 	block(rem->text, "FXR-005", b, sizeof(b));
 	assert_non_null(strstr(b, "Paused until 2026-03-03: please review"));
+	/* The review says how the pause ends or goes on. */
+	assert_non_null(
+	    strstr(rem->text, "\n  famcontactctl family resume FXR-005\n"));
+	assert_non_null(strstr(rem->text,
+	    "\n  famcontactctl family pause FXR-005 --reason TEXT --until "
+	    "YYYY-MM-DD\n"));
+	/* Nothing of the kind without a pause to review. */
+	assert_string_equal(fx_find(fx, OUTBOX_REMINDER, 1)->recipient, CW2);
+	assert_null(strstr(fx_find(fx, OUTBOX_REMINDER, 1)->text, "resume"));
 
 	esc = fx_find(fx, OUTBOX_ESCALATION, 0);
 	assert_string_equal(esc->recipient, FX_COORD);
