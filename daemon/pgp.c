@@ -29,9 +29,21 @@
 	"a secret key: refused (import only public keys; the service never " \
 	"holds anyone's secret key)"
 
+/*
+ * Every gpgme_get_key() is a gpg process of its own, and a pass encrypts
+ * to one reader after another: so the public keys are listed once (one
+ * process) into pub[], sorted by fingerprint, and the signer's secret key
+ * is kept, until the keyring changes (import, load, create). Encrypting
+ * then costs one gpg process per message instead of three.
+ */
 struct pgp {
 	char home[FC_PATH_MAX];
 	gpgme_ctx_t ctx;
+	gpgme_key_t *pub;
+	size_t npub;
+	bool listed;
+	gpgme_key_t signer;
+	char signer_fpr[PGP_FPR_MAX + 1];
 };
 
 static const char *const state_names[PGP_KEY_STATE_COUNT] = {
@@ -151,11 +163,28 @@ kill_agent(struct pgp *p)
 	gpgme_release(ac);
 }
 
+/* Forget the listed keys and the signer: the keyring has changed. */
+static void
+drop_cache(struct pgp *p)
+{
+	for (size_t i = 0; i < p->npub; i++)
+		gpgme_key_unref(p->pub[i]);
+	free(p->pub);
+	p->pub = NULL;
+	p->npub = 0;
+	p->listed = false;
+	if (p->signer != NULL)
+		gpgme_key_unref(p->signer);
+	p->signer = NULL;
+	p->signer_fpr[0] = '\0';
+}
+
 void
 pgp_close(struct pgp *p)
 {
 	if (p == NULL)
 		return;
+	drop_cache(p);
 	if (p->ctx != NULL)
 		gpgme_release(p->ctx);
 	if (p->home[0]) {
@@ -335,6 +364,7 @@ pgp_read(struct pgp *p, const char *data, size_t len, struct pgp_key **keys,
 		return err_set(e, FC_EINVAL, "%s", SECRET_REFUSED);
 	}
 	gpgme_data_seek(d, 0, SEEK_SET);
+	drop_cache(p);
 	err = gpgme_op_import(p->ctx, d);
 	gpgme_data_release(d);
 	if (err != 0)
@@ -386,6 +416,7 @@ pgp_load(struct pgp *p, const char *data, size_t len, struct fc_error *e)
 	gpgme_data_t d;
 	gpgme_error_t err;
 
+	drop_cache(p);
 	if ((err = gpgme_data_new_from_mem(&d, data, len, 0)) != 0)
 		return fail(e, FC_ENOMEM, err, "GnuPG");
 	err = gpgme_op_import(p->ctx, d);
@@ -411,6 +442,7 @@ pgp_create_service(struct pgp *p, const char *uid, int expire_days,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	drop_cache(p);
 	if ((err = gpgme_op_createkey(
 		 p->ctx, uid, "ed25519", 0, expires, NULL, flags)) != 0)
 		return fail(e, FC_EIO, err, "cannot create the service key");
@@ -446,13 +478,71 @@ pgp_create_service(struct pgp *p, const char *uid, int expire_days,
 	return 0;
 }
 
+static int
+by_fpr(const void *a, const void *b)
+{
+	gpgme_key_t ka = *(const gpgme_key_t *)a, kb = *(const gpgme_key_t *)b;
+
+	return strcasecmp(ka->fpr, kb->fpr);
+}
+
+static int
+fpr_cmp(const void *fpr, const void *elem)
+{
+	return strcasecmp(fpr, (*(const gpgme_key_t *)elem)->fpr);
+}
+
+/* List every public key once, into p->pub sorted by fingerprint. */
+static void
+list_keys(struct pgp *p)
+{
+	gpgme_key_t key;
+	size_t cap = 0;
+
+	p->listed = true;
+	if (gpgme_op_keylist_start(p->ctx, NULL, 0) != 0)
+		return;
+	while (gpgme_op_keylist_next(p->ctx, &key) == 0) {
+		if (key->fpr == NULL) {
+			gpgme_key_unref(key);
+			continue;
+		}
+		if (p->npub == cap) {
+			cap = cap ? cap * 2 : 64;
+			p->pub = xreallocarray(p->pub, cap, sizeof(*p->pub));
+		}
+		p->pub[p->npub++] = key;
+	}
+	gpgme_op_keylist_end(p->ctx);
+	if (p->npub > 1)
+		qsort(p->pub, p->npub, sizeof(*p->pub), by_fpr);
+}
+
+/* The public key whose primary fingerprint is fpr (a new reference). */
+static gpgme_error_t
+find_key(struct pgp *p, const char *fpr, gpgme_key_t *out)
+{
+	gpgme_key_t *hit;
+
+	if (!p->listed)
+		list_keys(p);
+	hit = p->npub > 0
+	    ? bsearch(fpr, p->pub, p->npub, sizeof(*p->pub), fpr_cmp)
+	    : NULL;
+	if (hit == NULL) /* a subkey's fingerprint, say: ask gpg */
+		return gpgme_get_key(p->ctx, fpr, out, 0);
+	gpgme_key_ref(*hit);
+	*out = *hit;
+	return 0;
+}
+
 /* The keys fprs[0..n-1] (NULL-terminated array, caller unrefs). */
 static int
 get_keys(struct pgp *p, const char *const *fprs, size_t n, gpgme_key_t *keys,
     struct fc_error *e)
 {
 	for (size_t i = 0; i < n; i++) {
-		gpgme_error_t err = gpgme_get_key(p->ctx, fprs[i], &keys[i], 0);
+		gpgme_error_t err = find_key(p, fprs[i], &keys[i]);
 
 		if (err != 0) {
 			for (size_t j = 0; j < i; j++)
@@ -475,11 +565,15 @@ set_signer(struct pgp *p, const char *signer, struct fc_error *e)
 	gpgme_signers_clear(p->ctx);
 	if (signer == NULL)
 		return 0;
-	if ((err = gpgme_get_key(p->ctx, signer, &key, 1)) != 0)
-		return fail(e, FC_EINVAL, err, "the service key");
-	err = gpgme_signers_add(p->ctx, key);
-	gpgme_key_unref(key);
-	if (err != 0)
+	if (p->signer == NULL || strcasecmp(p->signer_fpr, signer) != 0) {
+		if ((err = gpgme_get_key(p->ctx, signer, &key, 1)) != 0)
+			return fail(e, FC_EINVAL, err, "the service key");
+		if (p->signer != NULL)
+			gpgme_key_unref(p->signer);
+		p->signer = key;
+		xstrlcpy(p->signer_fpr, signer, sizeof(p->signer_fpr));
+	}
+	if ((err = gpgme_signers_add(p->ctx, p->signer)) != 0)
 		return fail(e, FC_EIO, err, "the service key");
 	return 0;
 }

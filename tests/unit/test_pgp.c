@@ -278,6 +278,58 @@ test_encrypt_sign_and_gpg_reads_it(void **state)
 	sb_free(&plain);
 }
 
+/*
+ * The keys are listed once per keyring (pgp.c's cache): a key loaded
+ * after a first encryption is found, and one never loaded is refused.
+ */
+static void
+test_key_loaded_after_first_use(void **state)
+{
+	struct strbuf data = {0}, secret = {0}, cipher = {0};
+	struct pgp *p = home();
+	struct pgp_key service, *keys = NULL;
+	const char *fprs[1];
+	size_t n = 0;
+	struct fc_error e = {0};
+	const char msg[] = "Content-Type: text/plain\r\n\r\nFXD-007\r\n";
+
+	(void)state;
+	assert_int_equal(pgp_create_service(p, "reminders@example.org", 0,
+			     &service, &secret, &e),
+	    0);
+	/* The service's own key is in the list; Amira's is not yet. */
+	fprs[0] = service.fpr;
+	assert_int_equal(pgp_encrypt(p, fprs, 1, service.fpr, msg,
+			     sizeof(msg) - 1, &cipher, &e),
+	    0);
+	fprs[0] = "0123456789ABCDEF0123456789ABCDEF01234567";
+	assert_true(pgp_encrypt(p, fprs, 1, service.fpr, msg, sizeof(msg) - 1,
+			&cipher, &e) < 0);
+	assert_non_null(strstr(e.msg, "0123456789ABCDEF"));
+	slurp("amira.gpg", &data);
+	assert_int_equal(pgp_load(p, data.s, data.len, &e), 0);
+	assert_int_equal(pgp_read(p, data.s, data.len, &keys, &n, &e), 0);
+	fprs[0] = keys[0].fpr;
+	sb_reset(&cipher);
+	assert_int_equal(pgp_encrypt(p, fprs, 1, service.fpr, msg,
+			     sizeof(msg) - 1, &cipher, &e),
+	    0);
+	assert_non_null(strstr(cipher.s, "-----BEGIN PGP MESSAGE-----"));
+	spill("cipher2.asc", cipher.s, cipher.len);
+	/* Amira can read it (the signer is unknown to her: not checked). */
+	assert_int_equal(sh("gpg --batch -q --status-fd 1 --decrypt "
+			    "'%s/cipher2.asc' 2>/dev/null | grep -q "
+			    "'DECRYPTION_OKAY'",
+			     tmpdir),
+	    0);
+	pgp_keys_free(keys, n);
+	free(service.data);
+	pgp_close(p);
+	sb_free(&data);
+	sb_free(&secret);
+	sb_free(&cipher);
+}
+
 static void
 test_decrypt_reply_signed_by_caseworker(void **state)
 {
@@ -329,6 +381,7 @@ main(void)
 	    cmocka_unit_test(test_refuses_secret_and_junk),
 	    cmocka_unit_test(test_sign_only_key_has_no_encryption),
 	    cmocka_unit_test(test_encrypt_sign_and_gpg_reads_it),
+	    cmocka_unit_test(test_key_loaded_after_first_use),
 	    cmocka_unit_test(test_decrypt_reply_signed_by_caseworker),
 	};
 
