@@ -452,8 +452,8 @@ struct db_change {
 	int64_t id;
 	int64_t at; /* UTC seconds */
 	char who[FC_LOGIN_MAX + 1];
-	char what[DB_CHANGE_WHAT_MAX + 1];   /* "family.add", ... */
-	char family_ref[FC_REF_MAX + 1];     /* "" = none */
+	char what[DB_CHANGE_WHAT_MAX + 1];     /* "family.add", ... */
+	char family_ref[FC_REF_MAX + 1];       /* "" = none */
 	char detail[DB_CHANGE_DETAIL_MAX + 1]; /* no names, no notes */
 };
 /*

@@ -125,8 +125,8 @@ out:
 }
 
 int
-db_change_forget(struct db *db, int64_t family_id, const char *ref,
-    struct fc_error *e)
+db_change_forget(
+    struct db *db, int64_t family_id, const char *ref, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	int rc;
