@@ -326,6 +326,32 @@ caseworker_email(
 	return rc;
 }
 
+static int
+caseworker_by_id(
+    struct db *db, int64_t id, struct caseworker *out, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_stmt(db, &key,
+		 "SELECT " CW_COLUMNS " FROM caseworker WHERE id = ?", &st,
+		 e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = read_caseworker(db, st, out, e);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(e, FC_ENOTFOUND, "no caseworker with id %lld",
+		    (long long)id);
+	else
+		rc = db_fail(db, rc, e, "cannot read a caseworker");
+	db_done(st);
+	return rc;
+}
+
 int
 db_caseworker_update(
     struct db *db, const struct caseworker *cw, struct fc_error *e)
@@ -337,10 +363,10 @@ db_caseworker_update(
 
 	if ((rc = db_op_begin(db, &outer, e)) < 0)
 		return rc;
-	if ((rc = db_caseworker_get(db, cw->email, &old, e)) == 0 &&
+	if ((rc = caseworker_by_id(db, cw->id, &old, e)) == 0 &&
 	    (rc = update_caseworker(db, cw, e)) == 0) {
 		/* Which fields, never their values: a name is a name. */
-		sb_printf(&d, "%s: ", cw->email);
+		sb_printf(&d, "%s: ", old.email);
 		size_t head = d.len;
 		if (strcmp(old.name, cw->name) != 0)
 			sb_printf(&d, "name");
