@@ -431,6 +431,7 @@ struct db_family_trace {
 	int64_t notes;	  /* of which with a note */
 	bool paused;	  /* a pause, with its reason */
 	bool marks;	  /* the reminder engine's marks */
+	int64_t changes;  /* its rows in the change log (schema 7) */
 };
 int db_family_trace(struct db *db, int64_t family_id,
     struct db_family_trace *out, struct fc_error *e);

@@ -212,7 +212,9 @@ db_family_trace(struct db *db, int64_t family_id, struct db_family_trace *out,
 		 " AND note <> ''),"
 		 " (SELECT status = 'paused' OR pause_reason <> ''"
 		 " FROM family WHERE id = ?1),"
-		 " EXISTS (SELECT 1 FROM family_reminder WHERE family_id = ?1)",
+		 " EXISTS (SELECT 1 FROM family_reminder WHERE family_id = ?1),"
+		 " (SELECT count(*) FROM change_log WHERE family_ref ="
+		 " (SELECT ref FROM family WHERE id = ?1))",
 		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, family_id);
@@ -223,6 +225,7 @@ db_family_trace(struct db *db, int64_t family_id, struct db_family_trace *out,
 		out->notes = sqlite3_column_int64(st, 1);
 		out->paused = sqlite3_column_int(st, 2) != 0;
 		out->marks = sqlite3_column_int(st, 3) != 0;
+		out->changes = sqlite3_column_int64(st, 4);
 		rc = 0;
 	} else {
 		rc = db_fail(db, rc == SQLITE_DONE ? SQLITE_MISUSE : rc, e,
