@@ -448,7 +448,8 @@ int db_family_forget(struct db *db, int64_t family_id, struct fc_error *e);
  * functions that write them; imports add their own row.
  */
 #define DB_CHANGE_WHAT_MAX 31
-#define DB_CHANGE_DETAIL_MAX 255
+/* Room for two addresses (a handover) and a few words: never cut. */
+#define DB_CHANGE_DETAIL_MAX 767
 struct db_change {
 	int64_t id;
 	int64_t at; /* UTC seconds */
