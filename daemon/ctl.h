@@ -265,6 +265,7 @@ int ctl_preview_main(struct ctl *ctl, int argc, char **argv);
 int ctl_health_main(struct ctl *ctl, int argc, char **argv);
 int ctl_mailin_main(struct ctl *ctl, int argc, char **argv);
 int ctl_key_main(struct ctl *ctl, int argc, char **argv);
+int ctl_log_main(struct ctl *ctl, int argc, char **argv);
 /* health's verdict when the configuration cannot be loaded: UNKNOWN (3). */
 int ctl_health_conf_failed(const char *path);
 /* health's verdict when famcontactctl cannot work as the database's owner. */

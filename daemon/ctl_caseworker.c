@@ -470,6 +470,15 @@ import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
 				err_prefix(
 				    e, "%s:%zu: ", path, im->rows[i].line);
 		}
+		if (rc == 0) {
+			/* The change log: counts, never the file's rows. */
+			char detail[64];
+
+			snprintf(detail, sizeof(detail),
+			    "added %zu, updated %zu", count[0], count[1]);
+			rc = db_change_add(
+			    ctl->db, "import.caseworkers", NULL, detail, e);
+		}
 		if (rc == 0)
 			rc = db_commit(ctl->db, e);
 		if (rc < 0)

@@ -193,6 +193,8 @@ static const struct ctl_col history_cols[] = {
     {.head = "REMARK", .prio = 1, .sparse = true},
     {.head = "CHANNEL", .prio = 2},
     {.head = "BY", .prio = 3, .min = 12},
+    {.head = "LOGGED BY", .prio = 4, .min = 8},
+    {.head = "VOIDED BY", .prio = 5, .min = 8, .sparse = true},
 };
 
 struct history_ctx {
@@ -222,7 +224,8 @@ add_contact(const struct contact *c, void *arg)
 			: "",
 		    c->voided ? "(voided)" : "");
 	const char *row[] = {id, when, outcome_name(c->outcome), remark,
-	    void_row ? "-" : channel_name(c->channel), c->by};
+	    void_row ? "-" : channel_name(c->channel), c->by, c->logged_by,
+	    c->voided_by};
 	ARRAY_GROW(h->rows, h->cap, h->table.nrows + 1);
 	h->rows[h->table.nrows] = *c;
 	ctl_table_row(&h->table, row);
@@ -258,7 +261,9 @@ cmd_history(struct ctl *ctl, int argc, char **argv)
 			    "Every contact with a family, oldest first: id, when (in the\n"
 			    "caseworker's time zone, its abbreviation after the time),\n"
 			    "outcome, remarks (voided, a correction, logged by mail),\n"
-			    "channel and who made it.\n\n"
+			    "channel, who made it, who logged it (the login that ran\n"
+			    "famcontactctl, the user who ran sudo, or \"mail\") and who\n"
+			    "voided it (the login that logged the correction).\n\n"
 			    "  --notes  the notes too, under each contact\n"
 			    "  --wide   every column, whole, however wide the table; without\n"
 			    "           it the table fits $COLUMNS (80 when unset and not on\n"

@@ -1026,6 +1026,14 @@ import_apply(struct ctl *ctl, struct ctl_csv *t, struct family_import *im,
 		if (rc < 0)
 			err_prefix(e, "%s:%zu: ", t->path, r->line);
 	}
+	if (rc == 0) {
+		/* The change log: counts, never the file's name or rows. */
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "added %zu, updated %zu",
+		    count[0], count[1]);
+		rc = db_change_add(ctl->db, "import.families", NULL, detail, e);
+	}
 	if (rc == 0)
 		rc = db_commit(ctl->db, e);
 	if (rc < 0)

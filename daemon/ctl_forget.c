@@ -24,6 +24,11 @@ print_counts(const struct retain_forgot *r)
 		printf("  its pause and the reason given\n");
 	if (t->marks)
 		printf("  its reminder marks (when it was last listed)\n");
+	if (t->changes > 0)
+		printf("  %lld %s of the change log (one row stays, saying "
+		       "that it was forgotten)\n",
+		    (long long)t->changes,
+		    util_plural((long)t->changes, "row", "rows"));
 	printf("  %d queued %s composed again without it\n", r->recomposed,
 	    util_plural(r->recomposed, "message", "messages"));
 	printf("  %d queued %s cancelled (nobody else left in it)\n",
@@ -61,7 +66,9 @@ ctl_forget_cmd(struct ctl *ctl, int argc, char **argv)
 			    "families too is composed again without it; one left with\n"
 			    "nobody is cancelled. Without --yes, only say what would be\n"
 			    "erased (counts, not content) and exit 64. Backups and exports\n"
-			    "made before still hold the family: see famcontactctl(1).\n\n"
+			    "made before still hold the family: see famcontactctl(1).\n"
+			    "Its rows in the change log go too; one row records, by its\n"
+			    "reference code alone, that it was forgotten, by whom and when.\n\n"
 			    "  --yes  erase it\n");
 			return EX_OK;
 		default:

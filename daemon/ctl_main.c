@@ -27,6 +27,9 @@ static const struct ctl_command groups[] = {
 	"the families in the campaign"},
     {"contact", ctl_contact_main, "log|history|void ...",
 	"contacts made with families"},
+    {"log", ctl_log_main,
+	"[--since WHEN] [--family REF] [--format table|csv|json]",
+	"the register's changes: who did what, and when"},
     {"status", ctl_status_main, "[--wide]",
 	"counts: families due, overdue and due this week"},
     {"outbox", ctl_outbox_main, "list|retry ...", "the queue of mail to send"},
@@ -77,13 +80,55 @@ usage(FILE *out)
 	    "command's subcommands; see famcontactctl(1).\n");
 }
 
+/* The longest user name SUDO_USER may hold (useradd's limit). */
+#define SUDO_USER_MAX 32
+
+/*
+ * The user who ran "sudo [-u famcontact] famcontactctl", from SUDO_USER:
+ * NULL unless it is a plain user name (letters, digits, ".", "_", "-",
+ * not first), known to the system, and (when SUDO_UID is set) the
+ * user of that uid. It is the environment's word, checked for sanity
+ * only: whoever can run famcontactctl as the database's owner can write
+ * the file anyway.
+ */
+static const char *
+sudo_user(void)
+{
+	const char *name = getenv("SUDO_USER");
+	const char *uid = getenv("SUDO_UID");
+	struct passwd *pw;
+	size_t n;
+
+	if (name == NULL || name[0] == '\0' || name[0] == '-')
+		return NULL;
+	n = strspn(name,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-");
+	if (name[n] != '\0' || n > SUDO_USER_MAX)
+		return NULL;
+	if ((pw = getpwnam(name)) == NULL)
+		return NULL;
+	if (uid != NULL) {
+		char *end;
+		unsigned long u = strtoul(uid, &end, 10);
+
+		if (uid[0] == '\0' || *end != '\0' ||
+		    u != (unsigned long)pw->pw_uid)
+			return NULL;
+	}
+	return name;
+}
+
 static void
 find_login(struct ctl *ctl)
 {
-	struct passwd *pw = getpwuid(geteuid());
-	const char *name = pw && pw->pw_name ? pw->pw_name : NULL;
+	/* Run through sudo: the person, not the account they became. */
+	const char *name = sudo_user();
+	struct passwd *pw;
 	char uid[32];
 
+	if (name == NULL && (pw = getpwuid(geteuid())) != NULL)
+		name = pw->pw_name;
 	if (name == NULL) {
 		snprintf(uid, sizeof(uid), "uid:%u", (unsigned)geteuid());
 		name = uid;

@@ -444,6 +444,8 @@ ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e)
 	if ((rc = db_open(ctl->conf.database, mode, &ctl->db, e)) < 0)
 		return rc;
 	db_set_min_free(ctl->db, DB_CTL_MIN_FREE);
+	/* The change log names who ran the command (the sudo user, if any). */
+	db_set_actor(ctl->db, ctl->login, ctl->now);
 	return 0;
 }
 

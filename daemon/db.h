@@ -26,7 +26,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 6
+#define DB_SCHEMA_VERSION 7
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -431,6 +431,7 @@ struct db_family_trace {
 	int64_t notes;	  /* of which with a note */
 	bool paused;	  /* a pause, with its reason */
 	bool marks;	  /* the reminder engine's marks */
+	int64_t changes;  /* its rows in the change log (schema 7) */
 };
 int db_family_trace(struct db *db, int64_t family_id,
     struct db_family_trace *out, struct fc_error *e);
@@ -439,6 +440,40 @@ int db_family_trace(struct db *db, int64_t family_id,
  * of messages to it, in the caller's transaction (or one of its own).
  */
 int db_family_forget(struct db *db, int64_t family_id, struct fc_error *e);
+
+/*
+ * The change log (schema 7; db_audit.c; docs/design.md, "The change
+ * log"): every change to the register, written by the transaction that
+ * makes it. Families, caseworkers and contacts are recorded by the db_*
+ * functions that write them; imports add their own row.
+ */
+#define DB_CHANGE_WHAT_MAX 31
+/* Room for two addresses (a handover) and a few words: never cut. */
+#define DB_CHANGE_DETAIL_MAX 767
+struct db_change {
+	int64_t id;
+	int64_t at; /* UTC seconds */
+	char who[FC_LOGIN_MAX + 1];
+	char what[DB_CHANGE_WHAT_MAX + 1];     /* "family.add", ... */
+	char family_ref[FC_REF_MAX + 1];       /* "" = none */
+	char detail[DB_CHANGE_DETAIL_MAX + 1]; /* no names, no notes */
+};
+/*
+ * Who makes the changes this connection writes (a login; NULL or "": the
+ * daemon, "famcontactd"), and at what time (0: the clock at each change).
+ * A contact is recorded as by its logged_by, at its logged_at.
+ */
+void db_set_actor(struct db *db, const char *who, int64_t now);
+/* Record a change by the actor (ref and detail may be NULL), in the caller's transaction. */
+int db_change_add(struct db *db, const char *what, const char *ref,
+    const char *detail, struct fc_error *e);
+/*
+ * Call cb for each change at or after since (0: all), of family ref (any
+ * case; NULL: every row), oldest first; a non-zero cb result stops.
+ */
+int db_change_foreach(struct db *db, int64_t since, const char *ref,
+    int (*cb)(const struct db_change *c, void *ctx), void *ctx,
+    struct fc_error *e);
 
 /* The random id of this database, part of every Message-ID. */
 int db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e);

@@ -12,7 +12,8 @@
 #define CONTACT_SELECT \
 	"SELECT c.id, c.family_id, f.ref, c.at, c.channel, c.outcome," \
 	" c.note, c.by_email, c.logged_by, c.logged_at, c.voids," \
-	" EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id), c.day" \
+	" EXISTS (SELECT 1 FROM contact v WHERE v.voids = c.id), c.day," \
+	" (SELECT v.logged_by FROM contact v WHERE v.voids = c.id)" \
 	" FROM contact c JOIN family f ON f.id = c.family_id"
 
 static int
@@ -59,6 +60,10 @@ read_contact(
 		return rc;
 	c->voids = sqlite3_column_int64(st, 10);
 	c->voided = sqlite3_column_int64(st, 11) != 0;
+	if (c->voided &&
+	    (rc = db_col_str(db, st, 13, c->voided_by, sizeof(c->voided_by),
+		 row, "voided by", e)) < 0)
+		return rc;
 	return db_col_date(db, st, 12, true, &c->day, row, "day", e);
 }
 
@@ -174,6 +179,45 @@ insert_contact(struct db *db, struct contact *c, struct fc_error *e)
 	return 0;
 }
 
+/* The change log's row for c: by its logged_by, at its logged_at. */
+static int
+record_contact(struct db *db, const struct contact *c, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	char detail[DB_CHANGE_DETAIL_MAX + 1];
+	struct db_binder b = {0};
+	int rc;
+
+	/* The outcome and channel; never the note, nor who was reached. */
+	if (c->outcome == OUTCOME_VOID)
+		xsnprintf(detail, sizeof(detail), "voids contact %lld",
+		    (long long)c->voids);
+	else
+		xsnprintf(detail, sizeof(detail), "contact %lld: %s, %s",
+		    (long long)c->id, outcome_name(c->outcome),
+		    channel_name(c->channel));
+	if ((rc = db_stmt(db, &key,
+		 "INSERT INTO change_log (at, who, what, family_ref, detail)"
+		 " SELECT ?, ?, ?, ref, ? FROM family WHERE id = ?",
+		 &b.st, e)) < 0)
+		return rc;
+	db_bind_int(&b, c->logged_at > 0 ? c->logged_at : db->actor_now);
+	db_bind_str(&b,
+	    c->logged_by[0] ? c->logged_by
+			    : (db->actor[0] ? db->actor : "famcontactd"),
+	    FC_LOGIN_MAX + 1);
+	db_bind_str(&b,
+	    c->outcome == OUTCOME_VOID ? "contact.void" : "contact.log",
+	    DB_CHANGE_WHAT_MAX + 1);
+	db_bind_str(&b, detail, sizeof(detail));
+	db_bind_int(&b, c->family_id);
+	if ((rc = db_bound(db, &b, e, "cannot record a contact")) < 0)
+		return rc;
+	if ((rc = db_step_done(b.st)) != SQLITE_OK)
+		return db_fail(db, rc, e, "cannot record a contact");
+	return 0;
+}
+
 int
 db_contact_add(struct db *db, struct contact *c, struct fc_error *e)
 {
@@ -188,12 +232,11 @@ db_contact_add(struct db *db, struct contact *c, struct fc_error *e)
 		return err_set(e, FC_EINVAL,
 		    "a void entry must name the "
 		    "contact it voids");
-	if (c->voids == 0)
-		return insert_contact(db, c, e);
-	/* The check and the insert must see the same database. */
+	/* The check, the insert and its record see the same database. */
 	if ((rc = db_op_begin(db, &outer, e)) < 0)
 		return rc;
-	rc = insert_contact(db, c, e);
+	if ((rc = insert_contact(db, c, e)) == 0)
+		rc = record_contact(db, c, e);
 	return db_op_end(db, outer, rc, e);
 }
 

@@ -49,6 +49,8 @@ struct db {
 	int64_t as_of;	      /* db_set_as_of(); 0: none */
 	sqlite3_stmt **stmt;  /* the statement cache, by db_stmt_key slot */
 	size_t nstmt;
+	char actor[FC_LOGIN_MAX + 1]; /* db_set_actor(); "": the daemon */
+	int64_t actor_now;	      /* db_set_actor(); 0: the clock */
 };
 
 /* Binds parameters 1, 2, ... in order; the first failure sticks. */
@@ -111,6 +113,20 @@ int db_outbox_read(
 int db_schema_check(struct db *db, int64_t *version, struct fc_error *e);
 /* Apply the missing schema steps, each in its own transaction. */
 int db_schema_migrate(struct db *db, int64_t *version, struct fc_error *e);
+
+/*
+ * db_audit.c: record a change in the change log, in the caller's
+ * transaction: at 0 is the actor's time (db_set_actor()), else the clock;
+ * who NULL or "" the actor. ref and detail may be NULL.
+ */
+int db_change_record(struct db *db, int64_t at, const char *who,
+    const char *what, const char *ref, const char *detail, struct fc_error *e);
+/*
+ * Forgetting family_id (in forgetting, its row still there): delete its
+ * rows from the change log and record "family.forget" with ref alone.
+ */
+int db_change_forget(
+    struct db *db, int64_t family_id, const char *ref, struct fc_error *e);
 
 /* db_row.c: binding parameters and reading columns. */
 void db_bind_str(struct db_binder *b, const char *s, size_t size);

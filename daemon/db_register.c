@@ -4,6 +4,7 @@
  * reminder engine's marks) in one query.
  */
 #include <string.h>
+#include <time.h>
 
 #include "db_priv.h"
 #include "util.h"
@@ -186,8 +187,8 @@ read_family(
 
 /* Caseworkers. */
 
-int
-db_caseworker_add(struct db *db, struct caseworker *cw, struct fc_error *e)
+static int
+insert_caseworker(struct db *db, struct caseworker *cw, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	struct db_binder b = {0};
@@ -224,6 +225,20 @@ db_caseworker_add(struct db *db, struct caseworker *cw, struct fc_error *e)
 }
 
 int
+db_caseworker_add(struct db *db, struct caseworker *cw, struct fc_error *e)
+{
+	bool outer;
+	int rc;
+
+	if ((rc = db_op_begin(db, &outer, e)) < 0)
+		return rc;
+	if ((rc = insert_caseworker(db, cw, e)) == 0)
+		rc = db_change_record(
+		    db, 0, NULL, "caseworker.add", NULL, cw->email, e);
+	return db_op_end(db, outer, rc, e);
+}
+
+int
 db_caseworker_get(struct db *db, const char *email, struct caseworker *out,
     struct fc_error *e)
 {
@@ -249,8 +264,8 @@ db_caseworker_get(struct db *db, const char *email, struct caseworker *out,
 	return rc;
 }
 
-int
-db_caseworker_update(
+static int
+update_caseworker(
     struct db *db, const struct caseworker *cw, struct fc_error *e)
 {
 	static struct db_stmt_key key;
@@ -275,6 +290,96 @@ db_caseworker_update(
 		return err_set(e, FC_ENOTFOUND, "no caseworker with id %lld",
 		    (long long)cw->id);
 	return 0;
+}
+
+/* Append a field name to a change's detail: "a, b". */
+static void
+detail_field(struct strbuf *d, bool changed, const char *name)
+{
+	if (changed)
+		sb_printf(d, "%s%s", d->len ? ", " : "", name);
+}
+
+/* The email of caseworker id into buf ("" when there is none). */
+static int
+caseworker_email(
+    struct db *db, int64_t id, char *buf, size_t size, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	buf[0] = '\0';
+	if ((rc = db_stmt(db, &key, "SELECT email FROM caseworker WHERE id = ?",
+		 &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = db_col_str(db, st, 0, buf, size, "caseworker", "email", e);
+	else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = db_fail(db, rc, e, "cannot read a caseworker");
+	db_done(st);
+	return rc;
+}
+
+static int
+caseworker_by_id(
+    struct db *db, int64_t id, struct caseworker *out, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_stmt(db, &key,
+		 "SELECT " CW_COLUMNS " FROM caseworker WHERE id = ?", &st,
+		 e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = read_caseworker(db, st, out, e);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(e, FC_ENOTFOUND, "no caseworker with id %lld",
+		    (long long)id);
+	else
+		rc = db_fail(db, rc, e, "cannot read a caseworker");
+	db_done(st);
+	return rc;
+}
+
+int
+db_caseworker_update(
+    struct db *db, const struct caseworker *cw, struct fc_error *e)
+{
+	struct caseworker old;
+	struct strbuf d = {0};
+	bool outer;
+	int rc;
+
+	if ((rc = db_op_begin(db, &outer, e)) < 0)
+		return rc;
+	if ((rc = caseworker_by_id(db, cw->id, &old, e)) == 0 &&
+	    (rc = update_caseworker(db, cw, e)) == 0) {
+		/* Which fields, never their values: a name is a name. */
+		sb_printf(&d, "%s: ", old.email);
+		size_t head = d.len;
+		if (strcmp(old.name, cw->name) != 0)
+			sb_printf(&d, "name");
+		if (strcmp(old.tz, cw->tz) != 0)
+			sb_printf(&d, "%stimezone", d.len > head ? ", " : "");
+		if (old.active != cw->active)
+			sb_printf(&d, "%sactive", d.len > head ? ", " : "");
+		if (d.len > head)
+			rc = db_change_record(db, 0, NULL, "caseworker.edit",
+			    NULL, sb_str(&d), e);
+	}
+	sb_free(&d);
+	return db_op_end(db, outer, rc, e);
 }
 
 static int
@@ -303,6 +408,35 @@ count_families(
 	return rc;
 }
 
+/* A family.reassign row for each family of caseworker from, to email to. */
+static int
+record_reassign(struct db *db, int64_t from, const char *to, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	char detail[DB_CHANGE_DETAIL_MAX + 1];
+	struct db_binder b = {0};
+	int rc;
+
+	xsnprintf(detail, sizeof(detail), "caseworker removed; to %s", to);
+	if ((rc = db_stmt(db, &key,
+		 "INSERT INTO change_log (at, who, what, family_ref, detail)"
+		 " SELECT ?, ?, 'family.reassign', ref, ? FROM family"
+		 " WHERE caseworker_id = ? ORDER BY ref",
+		 &b.st, e)) < 0)
+		return rc;
+	db_bind_int(
+	    &b, db->actor_now > 0 ? db->actor_now : (int64_t)time(NULL));
+	db_bind_str(
+	    &b, db->actor[0] ? db->actor : "famcontactd", sizeof(db->actor));
+	db_bind_str(&b, detail, sizeof(detail));
+	db_bind_int(&b, from);
+	if ((rc = db_bound(db, &b, e, "cannot record a change")) < 0)
+		return rc;
+	if ((rc = db_step_done(b.st)) != SQLITE_OK)
+		return db_fail(db, rc, e, "cannot record the reassignment");
+	return 0;
+}
+
 static int
 remove_caseworker(struct db *db, const char *email, const char *reassign_to,
     struct fc_error *e)
@@ -322,6 +456,8 @@ remove_caseworker(struct db *db, const char *email, const char *reassign_to,
 			    "cannot reassign the "
 			    "families of %s to the same caseworker",
 			    cw.email);
+		if ((rc = record_reassign(db, cw.id, to.email, e)) < 0)
+			return rc;
 		if ((rc = db_write_ids(db, &reassign,
 			 "UPDATE family"
 			 " SET caseworker_id = ?"
@@ -338,8 +474,20 @@ remove_caseworker(struct db *db, const char *email, const char *reassign_to,
 			    cw.email, (long long)n,
 			    n == 1 ? "family" : "families");
 	}
-	return db_write_ids(db, &remove, "DELETE FROM caseworker WHERE id = ?",
-	    cw.id, 0, e, "cannot remove the caseworker");
+	if ((rc = db_write_ids(db, &remove,
+		 "DELETE FROM caseworker WHERE id = ?", cw.id, 0, e,
+		 "cannot remove the caseworker")) < 0)
+		return rc;
+	if (reassign_to) {
+		char detail[DB_CHANGE_DETAIL_MAX + 1];
+
+		xsnprintf(detail, sizeof(detail), "%s; families to %s",
+		    cw.email, to.email);
+		return db_change_record(
+		    db, 0, NULL, "caseworker.remove", NULL, detail, e);
+	}
+	return db_change_record(
+	    db, 0, NULL, "caseworker.remove", NULL, cw.email, e);
 }
 
 int
@@ -430,8 +578,8 @@ family_write_failed(struct db *db, int rc, const struct family *f,
 	return db_fail(db, rc, e, "cannot %s family %s", what, f->ref);
 }
 
-int
-db_family_add(struct db *db, struct family *f, struct fc_error *e)
+static int
+insert_family(struct db *db, struct family *f, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	struct db_binder b = {0};
@@ -460,6 +608,25 @@ db_family_add(struct db *db, struct family *f, struct fc_error *e)
 	f->id = sqlite3_last_insert_rowid(db->h);
 	db_done(b.st);
 	return 0;
+}
+
+int
+db_family_add(struct db *db, struct family *f, struct fc_error *e)
+{
+	char email[FC_EMAIL_MAX + 1], detail[DB_CHANGE_DETAIL_MAX + 1];
+	bool outer;
+	int rc;
+
+	if ((rc = db_op_begin(db, &outer, e)) < 0)
+		return rc;
+	if ((rc = insert_family(db, f, e)) == 0 &&
+	    (rc = caseworker_email(
+		 db, f->caseworker_id, email, sizeof(email), e)) == 0) {
+		xsnprintf(detail, sizeof(detail), "caseworker %s", email);
+		rc = db_change_record(
+		    db, 0, NULL, "family.add", f->ref, detail, e);
+	}
+	return db_op_end(db, outer, rc, e);
 }
 
 /* Read the one family a cached statement bound to key finds. */
@@ -511,8 +678,8 @@ db_family_get_id(
 	    db, &key, FAMILY_SELECT " WHERE f.id = ?1", NULL, id, out, e);
 }
 
-int
-db_family_update(struct db *db, const struct family *f, struct fc_error *e)
+static int
+update_family(struct db *db, const struct family *f, struct fc_error *e)
 {
 	static struct db_stmt_key key;
 	struct db_binder b = {0};
@@ -539,6 +706,71 @@ db_family_update(struct db *db, const struct family *f, struct fc_error *e)
 		return err_set(e, FC_ENOTFOUND, "no family with id %lld",
 		    (long long)f->id);
 	return 0;
+}
+
+/*
+ * What an update of old to f is, as a verb, and which fields it changes
+ * into d (names, never values); NULL when it changes none.
+ */
+static const char *
+family_change(
+    const struct family *old, const struct family *f, struct strbuf *d)
+{
+	bool status = old->status != f->status;
+	bool pause = strcmp(old->pause_reason, f->pause_reason) != 0 ||
+	    old->pause_until != f->pause_until;
+	bool cw = old->caseworker_id != f->caseworker_id;
+
+	detail_field(d, strcmp(old->name, f->name) != 0, "name");
+	detail_field(d, cw, "caseworker");
+	detail_field(d, old->every_days != f->every_days, "every");
+	detail_field(d, strcmp(old->tz, f->tz) != 0, "timezone");
+	detail_field(d, status, "status");
+	detail_field(d, pause, "pause");
+	detail_field(
+	    d, old->last_contact_day != f->last_contact_day, "last_contact");
+	detail_field(d, old->first_due != f->first_due, "first_due");
+	if (d->len == 0)
+		return NULL;
+	if (status && f->status == FAMILY_PAUSED)
+		return "family.pause";
+	if (status && f->status == FAMILY_CLOSED)
+		return "family.close";
+	if (status)
+		return old->status == FAMILY_CLOSED ? "family.reopen"
+						    : "family.resume";
+	if (pause && f->status == FAMILY_PAUSED &&
+	    strcmp(sb_str(d), "pause") == 0)
+		return "family.pause";
+	return cw ? "family.reassign" : "family.edit";
+}
+
+int
+db_family_update(struct db *db, const struct family *f, struct fc_error *e)
+{
+	char email[FC_EMAIL_MAX + 1];
+	struct family old;
+	struct strbuf d = {0};
+	const char *what = NULL;
+	bool outer;
+	int rc;
+
+	if ((rc = db_op_begin(db, &outer, e)) < 0)
+		return rc;
+	if ((rc = db_family_get_id(db, f->id, &old, e)) == 0 &&
+	    (rc = update_family(db, f, e)) == 0 &&
+	    (what = family_change(&old, f, &d)) != NULL) {
+		/* A handover names the caseworker it goes to. */
+		if (old.caseworker_id != f->caseworker_id &&
+		    (rc = caseworker_email(
+			 db, f->caseworker_id, email, sizeof(email), e)) == 0)
+			sb_printf(&d, "; to %s", email);
+		if (rc == 0)
+			rc = db_change_record(
+			    db, 0, NULL, what, f->ref, sb_str(&d), e);
+	}
+	sb_free(&d);
+	return db_op_end(db, outer, rc, e);
 }
 
 int

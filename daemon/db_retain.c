@@ -212,7 +212,9 @@ db_family_trace(struct db *db, int64_t family_id, struct db_family_trace *out,
 		 " AND note <> ''),"
 		 " (SELECT status = 'paused' OR pause_reason <> ''"
 		 " FROM family WHERE id = ?1),"
-		 " EXISTS (SELECT 1 FROM family_reminder WHERE family_id = ?1)",
+		 " EXISTS (SELECT 1 FROM family_reminder WHERE family_id = ?1),"
+		 " (SELECT count(*) FROM change_log WHERE family_ref ="
+		 " (SELECT ref FROM family WHERE id = ?1))",
 		 &st, e)) < 0)
 		return rc;
 	rc = sqlite3_bind_int64(st, 1, family_id);
@@ -223,6 +225,7 @@ db_family_trace(struct db *db, int64_t family_id, struct db_family_trace *out,
 		out->notes = sqlite3_column_int64(st, 1);
 		out->paused = sqlite3_column_int(st, 2) != 0;
 		out->marks = sqlite3_column_int(st, 3) != 0;
+		out->changes = sqlite3_column_int64(st, 4);
 		rc = 0;
 	} else {
 		rc = db_fail(db, rc == SQLITE_DONE ? SQLITE_MISUSE : rc, e,
@@ -255,10 +258,37 @@ delete_contacts(struct db *db, int64_t family_id, struct fc_error *e)
 	return 0;
 }
 
+/* The reference code of family id into buf. */
+static int
+family_ref(
+    struct db *db, int64_t id, char *buf, size_t size, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_stmt(
+		 db, &key, "SELECT ref FROM family WHERE id = ?", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = db_col_str(db, st, 0, buf, size, "family", "ref", e);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(
+		    e, FC_ENOTFOUND, "no family with id %lld", (long long)id);
+	else
+		rc = db_fail(db, rc, e, "cannot read a family");
+	db_done(st);
+	return rc;
+}
+
 int
 db_family_forget(struct db *db, int64_t family_id, struct fc_error *e)
 {
 	static struct db_stmt_key unlink, mark, done, marks, row;
+	char ref[FC_REF_MAX + 1];
 	bool outer;
 	int rc;
 
@@ -271,6 +301,8 @@ db_family_forget(struct db *db, int64_t family_id, struct fc_error *e)
 		 "INSERT INTO forgetting (family_id) VALUES (?1)", family_id, 0,
 		 e, "cannot forget the family")) == 0 &&
 	    (rc = delete_contacts(db, family_id, e)) == 0 &&
+	    (rc = family_ref(db, family_id, ref, sizeof(ref), e)) == 0 &&
+	    (rc = db_change_forget(db, family_id, ref, e)) == 0 &&
 	    (rc = db_write_ids(db, &done,
 		 "DELETE FROM forgetting WHERE family_id = ?1", family_id, 0, e,
 		 "cannot forget the family")) == 0 &&

@@ -13,6 +13,7 @@
 #define DB_APPLICATION_ID 0x46434431
 
 #define APPEND_ONLY "contacts are append-only; log a correction instead"
+#define LOG_APPEND_ONLY "the change log is append-only"
 #define DATE_GLOB "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
 
 /*
@@ -285,6 +286,31 @@ static const char *const migrations[] = {
 	 * day is reckoned in the zone of the caseworker in charge now.
 	 */
     "ALTER TABLE contact ADD COLUMN day TEXT CHECK (day GLOB " DATE_GLOB ");\n",
+    /*
+	 * 7: the change log (docs/design.md, "The change log"): who changed
+	 * the register, and when, written by the transaction that makes the
+	 * change. what: a verb (family.add, contact.void, ...); family_ref:
+	 * the family concerned, by code only; detail: field names, counts,
+	 * an outcome, never a name, a note or other free text. Append-only:
+	 * the rows of a family being forgotten (named in forgetting, its
+	 * row still there) are the only ones that may be deleted.
+	 */
+    "CREATE TABLE change_log (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  who TEXT NOT NULL,\n"
+    "  what TEXT NOT NULL CHECK (what GLOB '[a-z]*.[a-z]*'),\n"
+    "  family_ref TEXT COLLATE NOCASE,\n"
+    "  detail TEXT NOT NULL DEFAULT ''\n"
+    ");\n"
+    "CREATE INDEX change_log_family ON change_log(family_ref, id)\n"
+    "  WHERE family_ref IS NOT NULL;\n"
+    "CREATE TRIGGER change_log_no_update BEFORE UPDATE ON change_log\n"
+    "BEGIN SELECT RAISE(ABORT, '" LOG_APPEND_ONLY "'); END;\n"
+    "CREATE TRIGGER change_log_no_delete BEFORE DELETE ON change_log\n"
+    "WHEN NOT EXISTS (SELECT 1 FROM forgetting g JOIN family f\n"
+    "  ON f.id = g.family_id WHERE f.ref = OLD.family_ref)\n"
+    "BEGIN SELECT RAISE(ABORT, '" LOG_APPEND_ONLY "'); END;\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,

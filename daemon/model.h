@@ -118,6 +118,8 @@ struct contact {
 	 */
 	fc_day day;
 	bool voided; /* filled on reads: a later row voids this one */
+	/* filled on reads: the logged_by of the row that voids it ("" = none) */
+	char voided_by[FC_LOGIN_MAX + 1];
 };
 
 #endif

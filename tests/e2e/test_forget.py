@@ -3,7 +3,8 @@ contacts and their notes, its pause and its marks are erased, and so is the
 text of every message that lists it; a queued message that lists other
 families too is composed again without it and still goes out, one left
 with nobody is cancelled. Afterwards the database file and its write-ahead
-log hold no byte of its reference code, name, notes or pause reason.
+log hold no byte of its name, notes or pause reason, and its reference
+code only in the change log's one row saying that it was forgotten.
 
 The real famcontactctl and famcontactd on real files, under faketime,
 delivering into a Maildir. Every person and family here is fictional.
@@ -135,8 +136,9 @@ class ForgetTest(FcTestCase):
         r = self.ok("family", "forget", "FXD-001", "--yes", now=LATER)
         self.assertIn("forgot family FXD-001", r.out)
         raw = self.raw()
-        for s in SECRETS:
+        for s in SECRETS[1:]:
             self.assertNotIn(s, raw)
+        self.assert_code_only_in_change_log(raw, b"FXD-001")
         self.assertIn(b"Larkspur", raw)
         self.assertEqual(self.query("SELECT count(*) FROM contact"), [(0,)])
         self.assertNotEqual(
@@ -175,8 +177,19 @@ class ForgetTest(FcTestCase):
                           if m["To"] == "bashir@example.org" and
                           "2026-11-30" in m.get_body(("plain",)).get_content()])
         raw = self.raw()
-        for s in SECRETS + [b"Tamarisk"]:
+        for s in SECRETS[1:] + [b"Tamarisk"]:
             self.assertNotIn(s, raw)
+        for code in (b"FXD-001", b"FXD-004"):
+            self.assert_code_only_in_change_log(raw, code)
+
+    def assert_code_only_in_change_log(self, raw, code):
+        """The code of a forgotten family stays in one place only: the
+        change log's family.forget row (and its index entry), with no
+        detail; the rest of the family's rows there are gone."""
+        self.assertEqual(self.query(
+            "SELECT what, detail FROM change_log WHERE family_ref = ?",
+            code.decode()), [("family.forget", "")])
+        self.assertLessEqual(raw.count(code), 2)
 
     def test_forget_unknown_family(self):
         r = self.ctl("family", "forget", "FXD-404", "--yes")

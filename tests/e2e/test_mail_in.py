@@ -48,6 +48,11 @@ NOTES = ("line cut", "all fine", "voice note", "the letters from the prison",
          "laughed", "hepsi iyi", "Adresse")
 
 
+def pwd_name():
+    import pwd
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
 def corpus(name):
     with open(os.path.join(CORPUS, name), "rb") as f:
         return f.read()
@@ -302,6 +307,24 @@ class ReplyTest(MailInCase):
         self.ok("contact", "void", cid, now=READ)
         history = self.ok("contact", "history", "FXD-001", now=READ).out
         self.assertIn("(voided)", history)
+
+    def test_change_log_records_mail(self):
+        """A contact logged by reply is in the change log as by "mail",
+        with its outcome and channel, never its note (docs/design.md 12)."""
+        import json
+        self.mail_in(self.reply(self.key,
+                                "FXD-001 reached phone -- all fine here\n"))
+        rows = json.loads(self.ok("log", "--format", "json", "--family",
+                                  "FXD-001", now=READ).out)
+        self.assertEqual([(r["who"], r["what"], r["detail"]) for r in rows],
+                         [(pwd_name(), "family.add",
+                           "caseworker amira@example.org"),
+                          ("mail", "contact.log",
+                           "contact 1: reached, phone")])
+        self.assertEqual(rows[1]["at"], "2026-12-04T12:00:00Z")
+        self.assertEqual(self.contacts()[0][4], "all fine here")
+        self.assertNotIn("all fine", self.ok("log", "--format", "csv",
+                                             now=READ).out)
 
 
 class BounceTest(MailInCase):

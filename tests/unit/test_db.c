@@ -1386,6 +1386,157 @@ test_busy(void **state)
 }
 
 /* A database written by the first release (schema 1) is upgraded in place. */
+/* The change log as "what ref detail who" lines, one string. */
+static int
+change_line(const struct db_change *c, void *arg)
+{
+	char line[512];
+
+	xsnprintf(line, sizeof(line), "%s %s [%s] %s\n", c->what,
+	    c->family_ref[0] ? c->family_ref : "-", c->detail, c->who);
+	sb_adds(arg, line);
+	return 0;
+}
+
+static char *
+changes(struct db *db, int64_t since, const char *ref)
+{
+	struct strbuf sb = {0};
+	struct fc_error e = {0};
+
+	assert_int_equal(
+	    db_change_foreach(db, since, ref, change_line, &sb, &e), 0);
+	sb_adds(&sb, "");
+	return sb.s;
+}
+
+/*
+ * Schema 7: each change to the register writes its row in the same
+ * transaction, by the actor (or a contact's logged_by), with field names
+ * and never values; a rolled-back change leaves none; forgetting a family
+ * leaves one row, by code; the table is append-only.
+ */
+static void
+test_change_log(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+	struct fc_error e = {0};
+	struct caseworker cw;
+	struct family f;
+	int64_t a, b, fid, cid;
+	char *log;
+
+	db_set_actor(db, "alice", T0);
+	a = add_cw(db, "a@example.org", "Secretname A");
+	b = add_cw(db, "b@example.org", "Secretname B");
+	fid = add_family(db, "FXD-001", a);
+	f = get_family(db, "FXD-001");
+	xstrlcpy(f.name, "Secretfamily", sizeof(f.name));
+	f.every_days = 7;
+	assert_int_equal(db_family_update(db, &f, &e), 0);
+	/* An update that changes nothing records nothing. */
+	assert_int_equal(db_family_update(db, &f, &e), 0);
+	f.status = FAMILY_PAUSED;
+	xstrlcpy(f.pause_reason, "Secretreason", sizeof(f.pause_reason));
+	assert_int_equal(db_family_update(db, &f, &e), 0);
+	f.status = FAMILY_ACTIVE;
+	f.pause_reason[0] = '\0';
+	assert_int_equal(db_family_update(db, &f, &e), 0);
+	f.caseworker_id = b;
+	assert_int_equal(db_family_update(db, &f, &e), 0);
+	f.status = FAMILY_CLOSED;
+	assert_int_equal(db_family_update(db, &f, &e), 0);
+	cid = add_contact(db, fid, T0, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+	add_contact(db, fid, T0 + 5, OUTCOME_VOID, CHANNEL_PHONE, cid);
+	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e), 0);
+	xstrlcpy(cw.name, "Othername", sizeof(cw.name));
+	assert_int_equal(db_caseworker_update(db, &cw, &e), 0);
+	/* Refused changes record nothing. */
+	assert_int_equal(
+	    db_caseworker_add(
+		db, &(struct caseworker){.email = "a@example.org"}, &e),
+	    FC_EEXIST);
+	assert_int_equal(
+	    db_caseworker_remove(db, "b@example.org", NULL, &e), FC_EINVAL);
+	assert_int_equal(
+	    db_caseworker_remove(db, "b@example.org", "a@example.org", &e), 0);
+	assert_int_equal(db_change_add(db, "import.families", NULL,
+			     "added 0, updated 0", &e),
+	    0);
+
+	log = changes(db, 0, NULL);
+	assert_string_equal(log,
+	    "caseworker.add - [a@example.org] alice\n"
+	    "caseworker.add - [b@example.org] alice\n"
+	    "family.add FXD-001 [caseworker a@example.org] alice\n"
+	    "family.edit FXD-001 [name, every] alice\n"
+	    "family.pause FXD-001 [status, pause] alice\n"
+	    "family.resume FXD-001 [status, pause] alice\n"
+	    "family.reassign FXD-001 [caseworker; to b@example.org] alice\n"
+	    "family.close FXD-001 [status] alice\n"
+	    "contact.log FXD-001 [contact 1: reached, phone] tester\n"
+	    "contact.void FXD-001 [voids contact 1] tester\n"
+	    "caseworker.edit - [a@example.org: name] alice\n"
+	    "family.reassign FXD-001 [caseworker removed; to a@example.org] "
+	    "alice\n"
+	    "caseworker.remove - [b@example.org; families to a@example.org] "
+	    "alice\n"
+	    "import.families - [added 0, updated 0] alice\n");
+	assert_null(strstr(log, "Secret"));
+	free(log);
+	log = changes(db, T0 + 61, "fxd-001");
+	assert_string_equal(
+	    log, "contact.void FXD-001 [voids contact 1] tester\n");
+	free(log);
+	db_close(db);
+
+	/* Append-only, but for a family being forgotten. */
+	assert_non_null(strstr(
+	    raw_exec_fails(fx->path, "UPDATE change_log SET detail = ''"),
+	    "append-only"));
+	assert_non_null(strstr(
+	    raw_exec_fails(fx->path, "DELETE FROM change_log"), "append-only"));
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	db_set_actor(db, "bob", 0);
+	assert_int_equal(db_family_forget(db, fid, &e), 0);
+	log = changes(db, 0, "FXD-001");
+	assert_string_equal(log, "family.forget FXD-001 [] bob\n");
+	free(log);
+	db_close(db);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM change_log"), 6);
+}
+
+/*
+ * A schema 6 database gets the change log, empty: what was written
+ * before schema 7 is not made up afterwards. A database at 7 opens as is.
+ */
+static void
+test_migrate_from_schema6(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+
+	add_family(db, "FXD-001", add_cw(db, "a@example.org", "A"));
+	db_close(db);
+	raw_exec(fx->path, "DROP TABLE change_log; PRAGMA user_version = 6");
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 6);
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), 7);
+	db_close(db);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 7);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM change_log"), 0);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM family"), 1);
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), 7);
+	add_family(db, "FXD-002", 1);
+	db_close(db);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM change_log"), 1);
+}
+
 static void
 test_migrate_from_schema1(void **state)
 {
@@ -1819,6 +1970,9 @@ main(void)
 		test_migrate_from_schema1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_migrate_from_schema3, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_migrate_from_schema6, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_change_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	    cmocka_unit_test(test_meta),
 	    cmocka_unit_test(test_outbox_transitions),
