@@ -206,8 +206,8 @@ ctl_restore_main(struct ctl *ctl, int argc, char **argv)
 	if (info.settled + info.added > 0)
 		printf("outbox: %" PRId64
 		       " message(s) queued in the backup and %" PRId64
-		       " made since it were sent (or settled) meanwhile, and "
-		       "are kept so\n",
+		       " made after it went out (or were settled) since, as "
+		       "the replaced database records: not sent again\n",
 		    info.settled, info.added);
 	if (info.erased > 0)
 		printf("outbox: %" PRId64
