@@ -266,6 +266,28 @@ int ctl_health_main(struct ctl *ctl, int argc, char **argv);
 int ctl_mailin_main(struct ctl *ctl, int argc, char **argv);
 int ctl_key_main(struct ctl *ctl, int argc, char **argv);
 int ctl_log_main(struct ctl *ctl, int argc, char **argv);
+/*
+ * Whether famcontactd runs on the open database (ctl->db), by the meta
+ * rows it keeps (its pid, which must name a running famcontactd, and its
+ * next wake-up), as health judges them (ctl_health.c). 0, or FC_EDB
+ * when they are garbled.
+ */
+enum ctl_daemon_state {
+	CTL_DAEMON_NEVER,   /* it never ran on this database */
+	CTL_DAEMON_STOPPED, /* it stopped on purpose (pid 0) */
+	CTL_DAEMON_GONE,    /* its pid is gone: it died */
+	CTL_DAEMON_REUSED,  /* its pid is another program now */
+	CTL_DAEMON_STALLED, /* running, its next event long overdue */
+	CTL_DAEMON_RUNNING,
+};
+struct ctl_daemon {
+	enum ctl_daemon_state state;
+	int64_t pid, seen, next; /* meta rows; seen: its last heartbeat */
+};
+int
+ctl_daemon_state(struct ctl *ctl, struct ctl_daemon *out, struct fc_error *e);
+int ctl_backup_main(struct ctl *ctl, int argc, char **argv);
+int ctl_restore_main(struct ctl *ctl, int argc, char **argv);
 /* health's verdict when the configuration cannot be loaded: UNKNOWN (3). */
 int ctl_health_conf_failed(const char *path);
 /* health's verdict when famcontactctl cannot work as the database's owner. */

@@ -378,7 +378,7 @@ struct cw_row {
 
 struct cw_import {
 	struct ctl *ctl;
-	bool has_name, has_tz;
+	bool has_name, has_tz, has_active;
 	size_t n, cap;
 	struct cw_row *rows;
 };
@@ -393,6 +393,9 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	char where[FC_PATH_MAX + 32];
 	struct ctl_fields fl = {.where = where, .errs = errs};
 	const char *email = ctl_csv_get(t, rec, "email");
+	const char *active = ctl_csv_col(t, "active") >= 0
+	    ? ctl_csv_get(t, rec, "active")
+	    : NULL;
 	/* A column the file lacks leaves the stored value alone. */
 	const struct cw_opts o = {
 	    .name = ctl_csv_col(t, "name") >= 0 ? ctl_csv_get(t, rec, "name")
@@ -404,12 +407,18 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 
 	im->has_name = o.name != NULL;
 	im->has_tz = o.tz != NULL;
+	im->has_active = active != NULL;
 	(void)xsnprintf(where, sizeof(where), "%s:%zu: ", t->path, rec->line);
 	memset(&cw, 0, sizeof(cw));
 	cw.active = true;
 	cw.created_at = im->ctl->now;
 	if (valid_email(email, &e) < 0)
 		ctl_field_error(&fl, "email", e.code, "%s", e.msg);
+	/* Empty: active, as a new caseworker is. */
+	if (active != NULL && active[0] != '\0' &&
+	    parse_bool(active, &cw.active) < 0)
+		ctl_field_error(&fl, "active", FC_EINVAL,
+		    "takes yes or no, not \"%s\"", active);
 	cw_apply(&fl, &o, &column_labels, &cw);
 	for (size_t i = 0; fl.code == 0 && i < im->n; i++)
 		if (util_strcaseeq(im->rows[i].cw.email, email))
@@ -448,14 +457,15 @@ import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
 			break;
 		exists[i] = true;
 		cw->id = old.id;
-		cw->active = old.active;
+		if (!im->has_active)
+			cw->active = old.active;
 		cw->created_at = old.created_at;
 		if (!im->has_name)
 			memcpy(cw->name, old.name, sizeof(cw->name));
 		if (!im->has_tz)
 			memcpy(cw->tz, old.tz, sizeof(cw->tz));
 		changed[i] = strcmp(old.name, cw->name) != 0 ||
-		    strcmp(old.tz, cw->tz) != 0;
+		    strcmp(old.tz, cw->tz) != 0 || old.active != cw->active;
 		count[changed[i] ? 1 : 2]++;
 	}
 	if (rc == 0 && count[0] + count[1] > 0) {
@@ -492,7 +502,8 @@ import_apply(struct ctl *ctl, struct cw_import *im, const char *path,
 static int
 cmd_import(struct ctl *ctl, int argc, char **argv)
 {
-	static const char *const known[] = {"email", "name", "timezone", NULL};
+	static const char *const known[] = {
+	    "email", "name", "timezone", "active", NULL};
 	static const char *const required[] = {"email", NULL};
 	struct cw_import im = {.ctl = ctl};
 	struct strlist errs = {0};
@@ -506,9 +517,10 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 			printf(
 			    "Usage: famcontactctl caseworker import FILE.csv\n\n"
 			    "Add or update caseworkers from CSV (RFC 4180, UTF-8, header row)\n"
-			    "with the columns email,name,timezone (email required; an empty\n"
-			    "timezone means the configuration's; a column the file lacks leaves\n"
-			    "stored values alone). All or nothing: every bad row\n"
+			    "with the columns email,name,timezone,active (email required; an\n"
+			    "empty timezone means the configuration's; active is yes or no, empty\n"
+			    "for yes; a column the file lacks leaves stored values alone, and\n"
+			    "a new caseworker active). All or nothing: every bad row\n"
 			    "is reported as FILE:LINE: column: problem and nothing is written.\n"
 			    "Re-importing the same file changes nothing. FILE - reads standard\n"
 			    "input.\n");
@@ -541,16 +553,18 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 static int
 export_cw(const struct caseworker *cw, void *arg)
 {
-	const char *f[] = {cw->email, cw->name, cw->tz};
+	const char *f[] = {
+	    cw->email, cw->name, cw->tz, cw->active ? "yes" : "no"};
 
 	(void)arg;
-	return csv_write(stdout, f, 3);
+	return csv_write(stdout, f, 4);
 }
 
 static int
 cmd_export(struct ctl *ctl, int argc, char **argv)
 {
-	static const char *const header[] = {"email", "name", "timezone"};
+	static const char *const header[] = {
+	    "email", "name", "timezone", "active"};
 	struct fc_error e = {0};
 	int ch, rc;
 
@@ -558,8 +572,8 @@ cmd_export(struct ctl *ctl, int argc, char **argv)
 		if (ch == 'h') {
 			printf(
 			    "Usage: famcontactctl caseworker export\n\n"
-			    "Write every caseworker as CSV (email,name,timezone) to standard\n"
-			    "output, in the form 'caseworker import' reads.\n");
+			    "Write every caseworker as CSV (email,name,timezone,active) to\n"
+			    "standard output, in the form 'caseworker import' reads.\n");
 			return EX_OK;
 		}
 		return ctl_usage("caseworker export", "bad option");
@@ -568,7 +582,7 @@ cmd_export(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage("caseworker export", "no arguments expected");
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0)
 		return ctl_fail(&e);
-	if (csv_write(stdout, header, 3) < 0)
+	if (csv_write(stdout, header, 4) < 0)
 		return ctl_error(EX_IOERR, "standard output: write failed");
 	if ((rc = db_caseworker_foreach(ctl->db, export_cw, NULL, &e)) < 0)
 		return e.msg[0]

@@ -341,57 +341,79 @@ check_inbound(struct ctl *ctl, struct health *h, long dead_days)
 	    failures, when, words + 1);
 }
 
+int
+ctl_daemon_state(struct ctl *ctl, struct ctl_daemon *out, struct fc_error *e)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = meta_int(ctl, DB_META_PID, &out->pid, e)) < 0 ||
+	    meta_int(ctl, DB_META_HEARTBEAT, &out->seen, e) < 0 ||
+	    meta_int(ctl, DB_META_NEXT_EVENT, &out->next, e) < 0)
+		return e->code < 0 ? e->code : FC_EDB;
+	if (rc == 0)
+		out->state = CTL_DAEMON_NEVER;
+	/* The daemon's pid 0: it stopped on purpose. */
+	else if (out->pid <= 0)
+		out->state = CTL_DAEMON_STOPPED;
+	else if (out->pid > INT32_MAX ||
+	    (kill((pid_t)out->pid, 0) < 0 && errno != EPERM))
+		out->state = CTL_DAEMON_GONE;
+	else if (pid_reused(out->pid))
+		out->state = CTL_DAEMON_REUSED;
+	else if (out->next > 0 && ctl->now - out->next > HEALTH_LATE_WARN)
+		out->state = CTL_DAEMON_STALLED;
+	else
+		out->state = CTL_DAEMON_RUNNING;
+	return 0;
+}
+
 static void
 check_daemon(struct ctl *ctl, struct health *h)
 {
 	struct fc_error e = {0};
-	int64_t pid, seen, next;
+	struct ctl_daemon d;
 	char when[64], late_text[32];
-	int rc;
 
-	if ((rc = meta_int(ctl, DB_META_PID, &pid, &e)) < 0 ||
-	    meta_int(ctl, DB_META_HEARTBEAT, &seen, &e) < 0 ||
-	    meta_int(ctl, DB_META_NEXT_EVENT, &next, &e) < 0) {
+	if (ctl_daemon_state(ctl, &d, &e) < 0) {
 		part(h, HEALTH_UNKNOWN, "daemon: %s", e.msg);
 		return;
 	}
-	if (seen > 0)
-		utc(seen, when, sizeof(when));
+	if (d.seen > 0)
+		utc(d.seen, when, sizeof(when));
 	else
 		xstrlcpy(when, "never", sizeof(when));
-	if (rc == 0) {
+	switch (d.state) {
+	case CTL_DAEMON_NEVER:
 		part(h, HEALTH_CRITICAL, "daemon never ran");
-		return;
-	}
-	/* The daemon's pid 0: it stopped on purpose. */
-	if (pid <= 0) {
+		break;
+	case CTL_DAEMON_STOPPED:
 		part(h, HEALTH_CRITICAL, "daemon stopped (last seen %s)", when);
-		return;
-	}
-	if (pid > INT32_MAX || (kill((pid_t)pid, 0) < 0 && errno != EPERM)) {
+		break;
+	case CTL_DAEMON_GONE:
 		part(h, HEALTH_CRITICAL,
 		    "daemon not running (pid %" PRId64 " gone, last seen %s)",
-		    pid, when);
-		return;
-	}
-	if (pid_reused(pid)) {
+		    d.pid, when);
+		break;
+	case CTL_DAEMON_REUSED:
 		part(h, HEALTH_CRITICAL,
 		    "daemon not running (pid %" PRId64
 		    " is another program, last seen %s)",
-		    pid, when);
-		return;
-	}
-	if (next > 0 && ctl->now - next > HEALTH_LATE_WARN) {
-		age(ctl->now - next, late_text, sizeof(late_text));
+		    d.pid, when);
+		break;
+	case CTL_DAEMON_STALLED:
+		age(ctl->now - d.next, late_text, sizeof(late_text));
 		part(h,
-		    ctl->now - next > HEALTH_LATE_CRIT ? HEALTH_CRITICAL
-						       : HEALTH_WARNING,
+		    ctl->now - d.next > HEALTH_LATE_CRIT ? HEALTH_CRITICAL
+							 : HEALTH_WARNING,
 		    "daemon stalled (pid %" PRId64 ", next "
 		    "event %s overdue, last seen %s)",
-		    pid, late_text, when);
-		return;
+		    d.pid, late_text, when);
+		break;
+	case CTL_DAEMON_RUNNING:
+		part(h, HEALTH_OK, "daemon running (pid %" PRId64 ")", d.pid);
+		break;
 	}
-	part(h, HEALTH_OK, "daemon running (pid %" PRId64 ")", pid);
 }
 
 /* The database could not be opened or checked: e says why. */

@@ -43,6 +43,10 @@ static const struct ctl_command groups[] = {
 	"read a reply or a bounce from standard input (for the MTA)"},
     {"health", ctl_health_main, "[--queue-warning AGE] ...",
 	"one line for monitoring: database, outbox, daemon"},
+    {"backup", ctl_backup_main, "FILE",
+	"copy the whole database into FILE while famcontactd runs"},
+    {"restore", ctl_restore_main, "[--force] FILE",
+	"put a backup in place of the database (famcontactd stopped)"},
     {NULL, NULL, NULL, NULL},
 };
 

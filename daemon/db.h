@@ -553,4 +553,43 @@ int db_meta_set(
 /* PRAGMA quick_check: 0 when "ok", FC_EDB naming its first finding. */
 int db_quick_check(struct db *db, struct fc_error *e);
 
+/*
+ * Backups (db_backup.c; docs/design.md, "Backups"). db_backup() copies
+ * the whole database, as one consistent snapshot taken while others go
+ * on writing (VACUUM INTO: live pages only, no freed page), into a
+ * temporary file beside target (0600), checks it (integrity_check, ours,
+ * a known schema), syncs it and renames it to target, then syncs the
+ * folder. FC_ECANTCREAT when target cannot be written; FC_EDB when the
+ * copy fails its check.
+ */
+struct db_backup_info {
+	int64_t bytes;	 /* the backup's size */
+	int64_t version; /* its schema version */
+};
+int db_backup(struct db *db, const char *target, struct db_backup_info *info,
+    struct fc_error *e);
+/* The name the replaced database keeps: the database's path and this. */
+#define DB_RESTORE_KEEP ".before-restore"
+struct db_restore_info {
+	int64_t from_version; /* the backup's schema version */
+	int64_t to_version;   /* after migration */
+	int64_t settled;      /* queued in the backup, gone out since */
+	int64_t added;	      /* made after the backup and gone out */
+	int64_t erased;	      /* texts erased since the backup */
+	bool kept; /* the replaced database is at path.before-restore */
+};
+/*
+ * Put the database in file backup at path, nobody having it open (the
+ * caller makes sure the daemon is stopped): the file is copied beside
+ * path (0600) and checked as db_backup() checks (FC_EDB naming backup
+ * when it is no famcontactd database, is damaged or has a newer schema;
+ * nothing written then), migrated; with reconcile, what the database at
+ * path records as gone out is carried over (no message is sent twice);
+ * the database at path (its -wal empty, else FC_EBUSY) keeps a second
+ * name, path DB_RESTORE_KEEP (FC_ECANTCREAT when that name is taken),
+ * and the copy is renamed to path.
+ */
+int db_restore(const char *backup, const char *path, bool reconcile,
+    struct db_restore_info *info, struct fc_error *e);
+
 #endif

@@ -212,16 +212,19 @@ class Caseworkers(RegisterCase):
         self.assert_unchanged(before)
         exported = self.ok("caseworker", "export").out
         rows = list(csv.reader(io.StringIO(exported)))
-        self.assertEqual(rows[0], ["email", "name", "timezone"])
-        self.assertIn(["amira@example.org", "Amira, K.", "Europe/Berlin"], rows)
-        self.assertIn(["deniz@example.org", TURKISH, ""], rows)
+        self.assertEqual(rows[0], ["email", "name", "timezone", "active"])
+        self.assertIn(["amira@example.org", "Amira, K.", "Europe/Berlin",
+                       "yes"], rows)
+        self.assertIn(["deniz@example.org", TURKISH, "", "yes"], rows)
         path2 = self.write("cw2.csv", "email,timezone\n"
                            "deniz@example.org,Europe/Istanbul\n")
         self.assertIn("1 updated", self.ok("caseworker", "import", path2).out)
         # A column the file lacks leaves stored values alone.
         rows = list(csv.reader(io.StringIO(self.ok("caseworker", "export").out)))
-        self.assertIn(["deniz@example.org", TURKISH, "Europe/Istanbul"], rows)
-        self.assertIn(["amira@example.org", "Amira, K.", "Europe/Berlin"], rows)
+        self.assertIn(["deniz@example.org", TURKISH, "Europe/Istanbul",
+                       "yes"], rows)
+        self.assertIn(["amira@example.org", "Amira, K.", "Europe/Berlin",
+                       "yes"], rows)
 
     def test_import_is_all_or_nothing(self):
         self.add_caseworkers()
