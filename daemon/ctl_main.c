@@ -154,6 +154,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "famcontactctl: no command given\n");
 		return EX_USAGE;
 	}
+	/* For shell completion (ctl_complete.c): quiet, and no command runs. */
+	if (strcmp(argv[0], "complete") == 0)
+		return ctl_complete_main(&ctl, groups, config, argc, argv);
 	/* "help [COMMAND [SUBCOMMAND]]": COMMAND [SUBCOMMAND] --help. */
 	if (strcmp(argv[0], "help") == 0) {
 		int n = 0;
