@@ -34,6 +34,12 @@ struct want {
 	char choices[256]; /* KIND_CHOICES: "a|b|c" */
 };
 
+/*
+ * The shell split "--opt=value" at "=" (bash's COMP_WORDBREAKS): the word
+ * it completes is what follows the "=", so candidates go without "--opt=".
+ */
+static bool split_at_eq;
+
 /* Print pre (an "--opt=" or "") and word when that starts with cur. */
 static void
 offer(const char *pre, const char *word, const char *cur)
@@ -42,7 +48,7 @@ offer(const char *pre, const char *word, const char *cur)
 
 	if ((size_t)snprintf(c, sizeof(c), "%s%s", pre, word) < sizeof(c) &&
 	    strncmp(c, cur, strlen(cur)) == 0)
-		printf("%s\n", c);
+		printf("%s\n", split_at_eq ? word : c);
 }
 
 static void
@@ -148,7 +154,7 @@ print_word(const char *word, void *arg)
 {
 	const struct prefix *p = arg;
 
-	printf("%s%s\n", p->pre, word);
+	printf("%s%s\n", split_at_eq ? "" : p->pre, word);
 	return ferror(stdout) ? 1 : 0;
 }
 
@@ -272,7 +278,9 @@ complete(struct ctl *ctl, const struct ctl_command *groups, int nw, char **w,
 		i++;
 	}
 	if (i == cw) {
-		if (cur[0] == '-') {
+		if (strncmp(cur, "--config=", 9) == 0) {
+			printf(":file\n");
+		} else if (cur[0] == '-') {
 			offer("", "--config", cur);
 			offer("", "--help", cur);
 			offer("", "--version", cur);
@@ -365,7 +373,7 @@ ctl_complete_main(struct ctl *ctl, const struct ctl_command *groups,
 	struct strlist errs = {0};
 	struct fc_error e = {0};
 	const char *env = getenv("FAMCONTACTD_CONF");
-	char *end;
+	char *end, *joined = NULL;
 	long cw;
 	bool db_ok;
 	int fd;
@@ -389,6 +397,23 @@ ctl_complete_main(struct ctl *ctl, const struct ctl_command *groups,
 		return EX_USAGE;
 	argc -= 2;
 	argv += 2;
+	/* "--opt" "=" ["value"] as the shell split them: "--opt=value". */
+	if (cw >= 2 && cw < argc && strcmp(argv[cw], "=") == 0 &&
+	    strncmp(argv[cw - 1], "--", 2) == 0) {
+		joined = xmalloc(strlen(argv[cw - 1]) + 2);
+		sprintf(joined, "%s=", argv[cw - 1]);
+	} else if (cw >= 3 && cw < argc && strcmp(argv[cw - 1], "=") == 0 &&
+	    strncmp(argv[cw - 2], "--", 2) == 0) {
+		joined = xmalloc(strlen(argv[cw - 2]) + strlen(argv[cw]) + 2);
+		sprintf(joined, "%s=%s", argv[cw - 2], argv[cw]);
+		cw--;
+	}
+	if (joined != NULL) {
+		argv[cw - 1] = joined;
+		argc = (int)cw;
+		cw--;
+		split_at_eq = true;
+	}
 	/* Quiet: nothing read, nothing said but the words. */
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 		(void)dup2(fd, STDIN_FILENO);
@@ -412,5 +437,6 @@ ctl_complete_main(struct ctl *ctl, const struct ctl_command *groups,
 	if (db_ok && ctl_drop_root(ctl, &e) < 0)
 		db_ok = false;
 	complete(ctl, groups, argc, argv, (int)cw, db_ok);
+	free(joined);
 	return EX_OK;
 }

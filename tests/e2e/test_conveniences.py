@@ -229,5 +229,154 @@ class Find(Register):
         self.assertNotIn("Brunnwald", r.err)
 
 
+
+class Completion(Register):
+    """The bash function itself, in a real bash with bash-completion
+    loaded (when installed), over a real database."""
+
+    def bash(self, *words, env=None):
+        """COMPREPLY for the command line words (the last one is being
+        completed), as bash would set COMP_WORDS for it."""
+        script = []
+        if os.path.exists(BASH_COMPLETION):
+            script.append(f"source {BASH_COMPLETION}")
+        script += [
+            f"source {COMPLETION}",
+            'COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))',
+            'COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}',
+            "COMPREPLY=()",
+            '_famcontactctl famcontactctl "${COMP_WORDS[COMP_CWORD]}" '
+            '"${COMP_WORDS[COMP_CWORD - 1]}"',
+            'printf "%s\\n" "${COMPREPLY[@]}"',
+        ]
+        e = self.env("")
+        e["PATH"] = os.path.dirname(os.path.abspath(CTL)) + ":" + e["PATH"]
+        e["FAMCONTACTD_CONF"] = self.conf
+        if env:
+            e.update(env)
+        r = subprocess.run(["bash", "--norc", "--noprofile", "-c",
+                            "\n".join(script), "bash", "famcontactctl"]
+                           + list(words), capture_output=True, text=True,
+                           env=e, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        return [w for w in r.stdout.split("\n") if w]
+
+    def test_commands(self):
+        words = self.bash("")
+        for name in ("caseworker", "family", "contact", "status", "health",
+                     "help"):
+            self.assertIn(name, words)
+        self.assertNotIn("complete", words)
+        self.assertEqual(self.bash("fa"), ["family"])
+        self.assertEqual(self.bash("--v"), ["--version"])
+
+    def test_subcommands_and_options(self):
+        self.assertEqual(self.bash("family", "fi"), ["find"])
+        self.assertEqual(self.bash("help", "outbox", ""), ["list", "retry"])
+        self.assertEqual(self.bash("family", "list", "--m"), ["--mine"])
+        self.assertEqual(set(self.bash("family", "list", "--")),
+                         {"--overdue", "--due", "--all", "--caseworker",
+                          "--mine", "--format", "--wide", "--help"})
+        self.assertEqual(self.bash("status", "--"), ["--wide", "--help"])
+
+    def test_option_values(self):
+        self.assertEqual(self.bash("family", "list", "--format", ""),
+                         ["table", "csv", "json"])
+        # "--format=j": bash splits it at "=".
+        self.assertEqual(self.bash("family", "list", "--format", "=", "j"),
+                         ["json"])
+        self.assertEqual(self.bash("family", "list", "--format", "="),
+                         ["table", "csv", "json"])
+        self.assertEqual(self.bash("contact", "log", "FXD-042", "--outcome",
+                                   "a"), ["attempted"])
+        self.assertIn("in-person", self.bash("contact", "log", "FXD-042",
+                                             "--channel", ""))
+
+    def test_reference_codes(self):
+        self.assertEqual(self.bash("family", "show", "FX"),
+                         ["FXD-042", "FXD-043"])
+        # Any case typed; closed families too.
+        self.assertEqual(self.bash("family", "resume", "ol"), ["OLD-1"])
+        self.assertEqual(self.bash("contact", "history", "k"), ["KRX-7"])
+        # After the options, and the line's own -c.
+        self.assertEqual(self.bash("-c", self.conf, "family", "pause",
+                                   "--reason", "x", "KR",
+                                   env={"FAMCONTACTD_CONF": ""}), ["KRX-7"])
+        # A new one is new: add offers none.
+        self.assertEqual(self.bash("family", "add", "FX"), [])
+
+    def test_caseworker_addresses(self):
+        self.assertEqual(self.bash("family", "list", "--caseworker", "a"),
+                         ["amira@example.org"])
+        self.assertEqual(self.bash("family", "list", "--caseworker", "=",
+                                   "d"), ["deniz@example.org"])
+        # edit's options are add's.
+        self.assertEqual(self.bash("family", "edit", "FXD-042",
+                                   "--caseworker", ""),
+                         ["amira@example.org", "deniz@example.org"])
+        self.assertEqual(self.bash("caseworker", "remove", "d"),
+                         ["deniz@example.org"])
+
+    def test_files(self):
+        path = self.write("families.csv", "ref,caseworker\n")
+        self.assertEqual(self.bash("family", "import", path[:-5]), [path])
+        self.assertEqual(self.bash("-c", self.conf[:-3]), [self.conf])
+
+    def test_never_a_name_and_read_only(self):
+        before = self.db_state()
+        seen = []
+        for words in (("family", "find", ""), ("family", "show", ""),
+                      ("contact", "log", "FXD-042", "--note", ""),
+                      ("family", "list", "--caseworker", "")):
+            seen += self.bash(*words)
+        self.assertIn("FXD-042", seen)
+        for name in ("Brunnwald", "\u00d6zt\u00fcrk", "Alte", "Amira K."):
+            self.assertFalse([w for w in seen if name in w], name)
+        self.assert_unchanged(before)
+
+    def test_quiet_on_errors(self):
+        broken = self.write("broken.conf", "this is not a configuration\n")
+        self.assertEqual(self.bash("family", "show", "",
+                                   env={"FAMCONTACTD_CONF": broken}), [])
+        self.assertIn("family", self.bash(
+            "", env={"FAMCONTACTD_CONF": broken}))
+        missing = os.path.join(self.dir, "nothing-here.conf")
+        self.assertEqual(self.bash("family", "show", "",
+                                   env={"FAMCONTACTD_CONF": missing}), [])
+        r = self.ctl("complete", "3", "famcontactctl", "family", "show", "",
+                     conf=False, env={"FAMCONTACTD_CONF": broken})
+        self.assertEqual((r.rc, r.out, r.err), (0, "", ""))
+
+    def test_every_command_asks_first(self):
+        """Each command is asked through the tables, never run: every one
+        answers with its options, --help among them."""
+        def complete(*words):
+            r = self.ctl("complete", str(len(words) + 1), "famcontactctl",
+                         *words, "--")
+            self.assertEqual(r.rc, 0, r)
+            return r.out.split()
+        before = self.db_state()
+        for group in self.ctl("complete", "1", "famcontactctl", "").out \
+                .split():
+            if group == "help":
+                continue
+            subs = self.ctl("complete", "2", "famcontactctl", group,
+                            "").out.split()
+            if subs:
+                for sub in subs:
+                    if sub != "help":
+                        self.assertIn("--help", complete(group, sub),
+                                      (group, sub))
+            else:
+                self.assertIn("--help", complete(group), group)
+        self.assert_unchanged(before)
+
+    def test_installed(self):
+        with open(os.path.join(SOURCE_DIR, "cmake", "Install.cmake"),
+                  encoding="utf-8") as f:
+            self.assertIn("bash-completion/completions", f.read())
+
+
 if __name__ == "__main__":
     unittest.main()
