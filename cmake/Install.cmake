@@ -1,6 +1,7 @@
 # What `cmake --install` puts where (GNUInstallDirs; DESTDIR honoured):
 #
-#   sbin/famcontactd, bin/famcontactctl, the manuals,
+#   sbin/famcontactd, bin/famcontactctl, the manuals, famcontactctl's
+#   bash completion,
 #   the unit (ExecStart = the installed famcontactd), the sysusers and
 #   tmpfiles snippets, and the example configuration, both in the
 #   documentation folder and as SYSCONFDIR/famcontactd.conf unless a
@@ -28,6 +29,10 @@ install(FILES man/famcontactd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES man/famcontactctl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES man/famcontactd.conf.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
 install(FILES etc/famcontactd.conf DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+# Bash completion, where bash-completion loads it on demand.
+install(FILES completion/famcontactctl.bash
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+  RENAME famcontactctl)
 install(FILES systemd/famcontactd.sysusers DESTINATION ${FC_SYSUSERSDIR}
   RENAME famcontactd.conf)
 install(FILES systemd/famcontactd.tmpfiles DESTINATION ${FC_TMPFILESDIR}

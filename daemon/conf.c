@@ -1032,6 +1032,86 @@ set_coordinators(struct loader *l, const config_setting_t *s,
 	c->summary.ncoordinators = n;
 }
 
+/* A login name as useradd(8) allows one: letters, digits, ".", "_", "-". */
+static bool
+valid_login_name(const char *s, size_t n)
+{
+	if (n == 0 || n > CONF_LOGIN_NAME_MAX || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-' && !(s[i] == '$' && i == n - 1))
+			return false;
+	return true;
+}
+
+/* famcontactctl.logins: ["LOGIN=ADDRESS", ...], each login once. */
+static void
+set_ctl_logins(struct loader *l, const config_setting_t *s, const struct key *k,
+    const char *full)
+{
+	struct conf *c = l->c;
+	char q[QUOTED_VALUE_SIZE];
+	size_t n = 0;
+	bool ok = true;
+
+	if (!list_of_strings(l, s, k, full))
+		return;
+	if ((size_t)config_setting_length(s) > CONF_LOGINS_MAX) {
+		problem(l, s, "%s: %d logins, more than %d", full,
+		    config_setting_length(s), CONF_LOGINS_MAX);
+		mark_bad(l, k);
+		return;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *el =
+		    config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(el);
+		const char *eq = strchr(v, '=');
+		struct fc_error e = {0};
+		size_t len = eq ? (size_t)(eq - v) : 0;
+
+		if (eq == NULL || !valid_login_name(v, len)) {
+			problem(l, el,
+			    "%s: %s is not LOGIN=ADDRESS (a login name of "
+			    "letters, digits, \".\", \"_\" and \"-\", up to %d, "
+			    "then \"=\" and an address)",
+			    full, quote(q, sizeof(q), v), CONF_LOGIN_NAME_MAX);
+			ok = false;
+			continue;
+		}
+		if (valid_email(eq + 1, &e) != 0) {
+			problem(l, el, "%s: %s", full, e.msg);
+			ok = false;
+			continue;
+		}
+		memcpy(c->ctl.logins[n].login, v, len);
+		c->ctl.logins[n].login[len] = '\0';
+		if (conf_login_email(c, c->ctl.logins[n].login) != NULL) {
+			problem(l, el, "%s: the login %s is listed twice", full,
+			    quote(q, sizeof(q), c->ctl.logins[n].login));
+			ok = false;
+			continue;
+		}
+		xstrlcpy(c->ctl.logins[n].email, eq + 1,
+		    sizeof(c->ctl.logins[n].email));
+		c->ctl.nlogins = ++n;
+	}
+	if (!ok) {
+		mark_bad(l, k);
+		c->ctl.nlogins = 0;
+	}
+}
+
+const char *
+conf_login_email(const struct conf *c, const char *login)
+{
+	for (size_t i = 0; i < c->ctl.nlogins; i++)
+		if (strcmp(c->ctl.logins[i].login, login) == 0)
+			return c->ctl.logins[i].email;
+	return NULL;
+}
+
 /* Offset and size of a string field. */
 #define STR(f) offsetof(struct conf, f), sizeof(((struct conf *)0)->f)
 
@@ -1159,6 +1239,12 @@ static const struct key inbound_keys[] = {
     {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 
+static const struct key ctl_keys[] = {
+    {"logins", SHAPE_LIST, set_ctl_logins, 0, 0, 0, 0,
+	"[\"amira=amira@example.org\"]", 0, NULL},
+    {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
+};
+
 static const struct key top_keys[] = {
     {"database", SHAPE_STRING, set_path, STR(database), 0, 0,
 	"the path of the database file", F_NONEMPTY, NULL},
@@ -1172,6 +1258,7 @@ static const struct key top_keys[] = {
     {"privacy", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, privacy_keys},
     {"retention", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, retention_keys},
     {"inbound", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, inbound_keys},
+    {"famcontactctl", SHAPE_GROUP, NULL, 0, 0, 0, 0, NULL, 0, ctl_keys},
     {NULL, 0, NULL, 0, 0, 0, 0, NULL, 0, NULL},
 };
 

@@ -15,6 +15,9 @@ struct strlist;
 struct fc_error;
 
 #define CONF_DEFAULT_PATH "/etc/famcontactd.conf"
+/* famcontactctl.logins: how many, and the longest login name. */
+#define CONF_LOGINS_MAX 64
+#define CONF_LOGIN_NAME_MAX 32
 
 enum transport_kind { TRANSPORT_SMTP, TRANSPORT_MAILDIR };
 /* privacy.encrypt: OpenPGP for a recipient who has a key (docs/design.md). */
@@ -81,7 +84,18 @@ struct conf {
 			int poll_every;		   /* seconds */
 		} imap;
 	} inbound;
+	/* famcontactctl.logins: "LOGIN=ADDRESS", for family list --mine. */
+	struct {
+		size_t nlogins;
+		struct {
+			char login[CONF_LOGIN_NAME_MAX + 1];
+			char email[FC_EMAIL_MAX + 1];
+		} logins[CONF_LOGINS_MAX];
+	} ctl;
 };
+
+/* The address famcontactctl.logins gives login, or NULL. */
+const char *conf_login_email(const struct conf *c, const char *login);
 
 /* Fill c with the built-in defaults (the documented ones). */
 void conf_defaults(struct conf *c);

@@ -8,6 +8,7 @@
 #define FC_CTL_H
 
 #include <getopt.h>
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -250,6 +251,25 @@ const char *ctl_when(int64_t t, const char *zone, char *buf, size_t size);
 const char *ctl_when_cell(int64_t t, const char *zone, char *buf, size_t size);
 /* Parse a DATE option value; 0 or an exit status after a message naming opt. */
 int ctl_parse_day(const char *opt, const char *s, fc_day *out);
+
+/*
+ * Shell completion (ctl_complete.c) asks a command what it takes without
+ * running it: while ctl_probe is set, ctl_dispatch() records its table
+ * (and the command named, if any) and ctl_getopt() the command's options,
+ * and each jumps back to ctl_probe->back (1: no command named, 2: the
+ * options); ctl_db() opens nothing.
+ */
+struct ctl_probe {
+	jmp_buf back;
+	const struct ctl_command *table;   /* the group's commands */
+	const struct ctl_command *command; /* the one named, or NULL */
+	const struct option *longopts;
+	const char *shortopts;
+};
+extern struct ctl_probe *ctl_probe;
+/* famcontactctl complete CWORD WORD...: the candidates for WORD[CWORD]. */
+int ctl_complete_main(struct ctl *ctl, const struct ctl_command *groups,
+    const char *config, int argc, char **argv);
 
 /* family forget (ctl_forget.c), in the family group's table. */
 int ctl_forget_cmd(struct ctl *ctl, int argc, char **argv);

@@ -1,14 +1,17 @@
 /*
  * ctl_family.c - famcontactctl family ...
  */
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <wctype.h>
 
 #include "csv.h"
 #include "ctl.h"
 #include "due.h"
+#include "text.h"
 #include "timeutil.h"
 #include "util.h"
 #include "validate.h"
@@ -376,9 +379,68 @@ struct listed {
 	struct sched_due d;
 };
 
+/* Text folded for family find: code points, each in lower case. */
+struct folded {
+	uint32_t *cp;
+	size_t n;
+};
+
+/*
+ * Fold s: every letter in lower case, by the simple case mapping of
+ * Unicode (the C.UTF-8 locale's) when that locale is there, else ASCII
+ * letters only. A byte that is not UTF-8 stands for itself.
+ */
+static void
+fold(const char *s, struct folded *out)
+{
+	static locale_t utf8;
+	static bool tried;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s);
+
+	if (!tried) {
+		tried = true;
+		utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	}
+	out->cp = xcalloc(left + 1, sizeof(*out->cp));
+	out->n = 0;
+	while (left > 0) {
+		uint32_t cp;
+		size_t len = text_utf8_seq(p, left, &cp);
+
+		if (len == 0) {
+			cp = 0x80000000u | *p; /* no code point is this */
+			len = 1;
+		} else if (utf8 != (locale_t)0) {
+			cp = (uint32_t)towlower_l((wint_t)cp, utf8);
+		} else if (cp >= 'A' && cp <= 'Z') {
+			cp += 'a' - 'A';
+		}
+		out->cp[out->n++] = cp;
+		p += len;
+		left -= len;
+	}
+}
+
+/* Whether the folded needle is in s, without regard to case. */
+static bool
+folded_in(const struct folded *needle, const char *s)
+{
+	struct folded hay;
+	bool found = false;
+
+	fold(s, &hay);
+	for (size_t i = 0; !found && i + needle->n <= hay.n; i++)
+		found = memcmp(hay.cp + i, needle->cp,
+			    needle->n * sizeof(*needle->cp)) == 0;
+	free(hay.cp);
+	return found;
+}
+
 struct list_ctx {
 	struct ctl *ctl;
 	bool overdue_only, due_only;
+	const struct folded *text; /* family find: in the ref or the name */
 	size_t n, cap;
 	struct listed *rows;
 };
@@ -389,6 +451,9 @@ collect_family(const struct family *f, void *arg)
 	struct list_ctx *l = arg;
 	struct sched_due d;
 
+	if (l->text && !folded_in(l->text, f->ref) &&
+	    !folded_in(l->text, f->name))
+		return 0;
 	due_family(&l->ctl->conf, f, l->ctl->now, &d);
 	if (l->overdue_only && d.state != DUE_OVERDUE)
 		return 0;
@@ -500,30 +565,90 @@ print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
 	}
 }
 
+/*
+ * --mine: the address of the person at the keyboard, from
+ * FAMCONTACTCTL_ME, else through sudo from famcontactctl.logins; 0, or an
+ * exit status after saying how to set it. from says where it came from.
+ */
 static int
-cmd_list(struct ctl *ctl, int argc, char **argv)
+mine_address(const struct ctl *ctl, const char *cmd, const char **addr,
+    char *from, size_t size)
 {
-	static const struct option opts[] = {
+	const char *me = getenv("FAMCONTACTCTL_ME");
+	const char *sudo = getenv("SUDO_USER");
+	const char *conf =
+	    ctl->conf.path[0] ? ctl->conf.path : "the configuration";
+
+	if (me != NULL && me[0] != '\0') {
+		*addr = me;
+		snprintf(from, size, "FAMCONTACTCTL_ME");
+		return 0;
+	}
+	if (sudo != NULL && sudo[0] != '\0') {
+		*addr = conf_login_email(&ctl->conf, sudo);
+		if (*addr != NULL) {
+			snprintf(from, size, "famcontactctl.logins (login %s)",
+			    sudo);
+			return 0;
+		}
+		return ctl_usage(cmd,
+		    "--mine: the login %s (SUDO_USER) has no address in "
+		    "famcontactctl.logins of %s; add \"%s=ADDRESS\" there, "
+		    "or set FAMCONTACTCTL_ME=ADDRESS",
+		    sudo, conf, sudo);
+	}
+	return ctl_usage(cmd,
+	    "--mine: whose families? Set FAMCONTACTCTL_ME=ADDRESS, or map "
+	    "your login to your address in famcontactctl.logins of %s "
+	    "(for sudo; famcontactd.conf(5))",
+	    conf);
+}
+
+/* family list, and family find TEXT (find true): the same options. */
+static int
+list_families(struct ctl *ctl, int argc, char **argv, bool find)
+{
+	static const struct option list_opts[] = {
 	    {"overdue", no_argument, NULL, 'o'},
 	    {"due", no_argument, NULL, 'd'},
 	    {"all", no_argument, NULL, 'a'},
 	    {"caseworker", required_argument, NULL, 'w'},
+	    {"mine", no_argument, NULL, 'm'},
 	    {"format", required_argument, NULL, 'f'},
 	    {"wide", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	/* find searches closed families too: no --all. */
+	static const struct option find_opts[] = {
+	    {"overdue", no_argument, NULL, 'o'},
+	    {"due", no_argument, NULL, 'd'},
+	    {"caseworker", required_argument, NULL, 'w'},
+	    {"mine", no_argument, NULL, 'm'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"wide", no_argument, NULL, 'W'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = find ? "family find" : "family list";
 	struct list_ctx l = {.ctl = ctl};
 	struct ctl_table table;
 	int columns = ctl_columns();
-	struct family_filter filter = {NULL, false};
+	struct family_filter filter = {NULL, find};
 	struct caseworker cw;
 	struct fc_error e = {0};
+	struct folded text = {NULL, 0};
 	enum list_format fmt = FORMAT_TABLE;
+	bool mine = false;
+	char from[CONF_LOGIN_NAME_MAX + 48];
 	int ch, rc;
 
-	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
+	while ((ch = ctl_getopt(
+		    argc, argv, "h", find ? find_opts : list_opts)) != -1) {
 		switch (ch) {
+		case 'm':
+			mine = true;
+			break;
 		case 'o':
 			l.overdue_only = true;
 			break;
@@ -547,21 +672,44 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 			else if (strcmp(optarg, "json") == 0)
 				fmt = FORMAT_JSON;
 			else
-				return ctl_usage("family list",
+				return ctl_usage(cmd,
 				    "--format takes table, "
 				    "csv or json, not \"%s\"",
 				    optarg);
 			break;
 		case 'h':
+			if (find) {
+				printf(
+				    "Usage: famcontactctl family find TEXT [--overdue | --due]\n"
+				    "           [--caseworker EMAIL | --mine] [--format table|csv|json]\n"
+				    "           [--wide]\n\n"
+				    "The families whose reference code or name holds TEXT, closed ones\n"
+				    "too, in the columns and formats of 'family list'. Letters match\n"
+				    "without regard to case, in every script (Unicode's simple case\n"
+				    "mapping, from the C.UTF-8 locale; ASCII letters only without it);\n"
+				    "accents count.\n"
+				    "Names are shown to you and go nowhere else.\n\n"
+				    "  --overdue     only families past their due date, most overdue first\n"
+				    "  --due         families due today or overdue, most overdue first\n"
+				    "  --caseworker  only this caseworker's families\n"
+				    "  --mine        only your own (see 'family list --help')\n"
+				    "  --format      table (default), csv or json (never cut)\n"
+				    "  --wide        every column, whole, however wide the table\n");
+				return EX_OK;
+			}
 			printf(
 			    "Usage: famcontactctl family list [--overdue | --due] [--all]\n"
-			    "           [--caseworker EMAIL] [--format table|csv|json] [--wide]\n\n"
+			    "           [--caseworker EMAIL | --mine] [--format table|csv|json]\n"
+			    "           [--wide]\n\n"
 			    "List families with their last contact and when they fall due, by\n"
 			    "caseworker; closed families only with --all.\n\n"
 			    "  --overdue     only families past their due date, most overdue first\n"
 			    "  --due         families due today or overdue, most overdue first\n"
 			    "  --all         include closed families\n"
 			    "  --caseworker  only this caseworker's families\n"
+			    "  --mine        only your own: the caseworker FAMCONTACTCTL_ME names,\n"
+			    "                else (through sudo) the one famcontactctl.logins\n"
+			    "                maps your login to\n"
 			    "  --format      table (default), csv or json (never cut)\n"
 			    "  --wide        every column, whole, however wide the table\n\n"
 			    "The table fits $COLUMNS (80 when unset and not on a terminal):\n"
@@ -572,18 +720,37 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 			    "'closed'; 'held to DATE' after an attempted contact.\n");
 			return EX_OK;
 		default:
-			return ctl_usage("family list", "bad option");
+			return ctl_usage(cmd, "bad option");
 		}
 	}
-	if (optind != argc)
-		return ctl_usage("family list", "no arguments expected");
+	if (find && argc - optind != 1)
+		return ctl_usage(cmd, "expected one TEXT");
+	if (!find && optind != argc)
+		return ctl_usage(cmd, "no arguments expected");
+	if (find && argv[optind][0] == '\0')
+		return ctl_usage(cmd, "TEXT is empty");
+	if (mine && filter.caseworker_email)
+		return ctl_usage(cmd, "--mine or --caseworker, not both");
+	if (mine &&
+	    (rc = mine_address(
+		 ctl, cmd, &filter.caseworker_email, from, sizeof(from))) != 0)
+		return rc;
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0)
 		return ctl_fail(&e);
 	if (filter.caseworker_email &&
-	    (rc = ctl_caseworker(ctl, filter.caseworker_email, &cw, &e)) < 0)
+	    (rc = ctl_caseworker(ctl, filter.caseworker_email, &cw, &e)) < 0) {
+		if (mine)
+			err_prefix(&e, "--mine: %s names %s: ", from,
+			    filter.caseworker_email);
 		return ctl_fail(&e);
-	if ((rc = db_family_foreach(ctl->db, &filter, collect_family, &l, &e)) <
-	    0) {
+	}
+	if (find) {
+		fold(argv[optind], &text);
+		l.text = &text;
+	}
+	rc = db_family_foreach(ctl->db, &filter, collect_family, &l, &e);
+	free(text.cp);
+	if (rc < 0) {
 		free(l.rows);
 		return ctl_fail(&e);
 	}
@@ -615,6 +782,18 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	ctl_table_free(&table);
 	free(l.rows);
 	return EX_OK;
+}
+
+static int
+cmd_list(struct ctl *ctl, int argc, char **argv)
+{
+	return list_families(ctl, argc, argv, false);
+}
+
+static int
+cmd_find(struct ctl *ctl, int argc, char **argv)
+{
+	return list_families(ctl, argc, argv, true);
 }
 
 static int
@@ -1178,9 +1357,13 @@ static const struct ctl_command commands[] = {
     {"edit", cmd_edit, "REF [same options as add]", "change a family"},
     {"show", cmd_show, "REF", "everything about one family"},
     {"list", cmd_list,
-	"[--overdue|--due] [--all] [--caseworker EMAIL] "
+	"[--overdue|--due] [--all] [--caseworker EMAIL|--mine] "
 	"[--format table|csv|json] [--wide]",
 	"list families and when they are due"},
+    {"find", cmd_find,
+	"TEXT [--overdue|--due] [--caseworker EMAIL|--mine] "
+	"[--format table|csv|json] [--wide]",
+	"families whose reference code or name holds TEXT"},
     {"pause", cmd_pause, "REF --reason TEXT [--until DATE]",
 	"pause reminders, with a review date"},
     {"resume", cmd_resume, "REF", "end a pause or reopen a closed family"},

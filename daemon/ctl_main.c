@@ -62,8 +62,9 @@ usage(FILE *out)
 	    "reminds about, and log the contacts made.\n"
 	    "\n"
 	    "Options:\n"
-	    "  -c, --config FILE  configuration file (default %s;\n"
-	    "                     built-in defaults when it does not exist)\n"
+	    "  -c, --config FILE  configuration file (default $FAMCONTACTD_CONF,\n"
+	    "                     else %s; built-in defaults\n"
+	    "                     when that does not exist)\n"
 	    "  -h, --help         show this help\n"
 	    "  -V, --version      show the version\n"
 	    "\n"
@@ -154,7 +155,7 @@ main(int argc, char **argv)
 	struct fc_error e = {0};
 	struct ctl ctl;
 	const struct ctl_command *group;
-	const char *config = NULL;
+	const char *config = NULL, *env;
 	static char help_opt[] = "--help";
 	char *help_args[4];
 	bool help = false;
@@ -202,6 +203,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "famcontactctl: no command given\n");
 		return EX_USAGE;
 	}
+	/* For shell completion (ctl_complete.c): quiet, and no command runs. */
+	if (strcmp(argv[0], "complete") == 0)
+		return ctl_complete_main(&ctl, groups, config, argc, argv);
 	/* "help [COMMAND [SUBCOMMAND]]": COMMAND [SUBCOMMAND] --help. */
 	if (strcmp(argv[0], "help") == 0) {
 		int n = 0;
@@ -225,6 +229,9 @@ main(int argc, char **argv)
 		return ctl_unknown_command(NULL, argv[0], groups);
 
 	conf_defaults(&ctl.conf);
+	/* -c, else $FAMCONTACTD_CONF (which must exist), else the default. */
+	if (config == NULL && (env = getenv("FAMCONTACTD_CONF")) && env[0])
+		config = env;
 	if (help)
 		config = NULL; /* help needs no configuration */
 	else if (config == NULL && access(CONF_DEFAULT_PATH, F_OK) == 0)

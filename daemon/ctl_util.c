@@ -207,6 +207,8 @@ option_problem(int argc, char **argv, int ch, const struct option *longopts)
 		    name);
 }
 
+struct ctl_probe *ctl_probe;
+
 int
 ctl_getopt(
     int argc, char **argv, const char *shortopts, const struct option *longopts)
@@ -214,6 +216,11 @@ ctl_getopt(
 	char spec[64];
 	int ch;
 
+	if (ctl_probe != NULL) {
+		ctl_probe->longopts = longopts;
+		ctl_probe->shortopts = shortopts;
+		longjmp(ctl_probe->back, 2);
+	}
 	/* Our own messages, "famcontactctl: ...", not getopt's. */
 	opterr = 0;
 	opt_problem[0] = '\0';
@@ -317,6 +324,16 @@ ctl_dispatch(struct ctl *ctl, const char *group,
 {
 	int rc;
 
+	if (ctl_probe != NULL) {
+		ctl_probe->table = table;
+		ctl_probe->command = NULL;
+		for (const struct ctl_command *c = table; argc > 0 && c->name;
+		     c++)
+			if (strcmp(argv[0], c->name) == 0)
+				ctl_probe->command = c;
+		if (ctl_probe->command == NULL)
+			longjmp(ctl_probe->back, 1);
+	}
 	if (argc < 1) {
 		/* The group's help, and on stderr what was wrong. */
 		ctl_print_group_help(group, table);
@@ -441,6 +458,8 @@ ctl_db(struct ctl *ctl, enum db_open_mode mode, struct fc_error *e)
 
 	if (ctl->db)
 		return 0;
+	if (ctl_probe != NULL) /* a command that asks before its options */
+		return err_set(e, FC_EPERM, "completion opens no database");
 	if ((rc = db_open(ctl->conf.database, mode, &ctl->db, e)) < 0)
 		return rc;
 	db_set_min_free(ctl->db, DB_CTL_MIN_FREE);

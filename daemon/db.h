@@ -146,6 +146,19 @@ int db_family_foreach(struct db *db, const struct family_filter *filter,
     int (*cb)(const struct family *f, void *ctx), void *ctx,
     struct fc_error *e);
 
+/*
+ * For famcontactctl's shell completion: call cb with each reference code
+ * (DB_WORDS_REFS, closed families' too) or caseworker address
+ * (DB_WORDS_CASEWORKERS) that starts with prefix, ASCII letters compared
+ * without regard to case, in order; a non-zero cb result stops. The file
+ * at path is opened read-only on a connection of its own and nothing is
+ * written to it; FC_EDB when it is not of DB_SCHEMA_VERSION or cannot be
+ * read. Names are never read.
+ */
+enum db_words { DB_WORDS_REFS, DB_WORDS_CASEWORKERS };
+int db_complete_words(const char *path, enum db_words what, const char *prefix,
+    int (*cb)(const char *word, void *arg), void *arg, struct fc_error *e);
+
 /* Contacts: append-only. */
 /* Insert; sets c->id. c->voids, when set, must name a contact of the same family. */
 int db_contact_add(struct db *db, struct contact *c, struct fc_error *e);

@@ -89,7 +89,8 @@ usage(FILE *f)
 	    "coordinators, delivery through an outbox that survives crashes.\n"
 	    "Runs in the foreground and logs to stderr; stop it with SIGTERM.\n"
 	    "\n"
-	    "  -c, --config FILE  read FILE instead of %s\n"
+	    "  -c, --config FILE  read FILE instead of $FAMCONTACTD_CONF, or of\n"
+	    "                     %s when that is unset\n"
 	    "  -d, --debug        log debug messages too\n"
 	    "  -n, --test-config  check the configuration and exit: prints\n"
 	    "                     \"configuration OK\", or every problem as\n"
@@ -768,7 +769,7 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *path = CONF_DEFAULT_PATH;
+	const char *path = NULL;
 	bool debug = false, test = false, once = false;
 	int ch;
 
@@ -807,6 +808,11 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	log_init("famcontactd", debug);
+	/* -c, else $FAMCONTACTD_CONF, else the default. */
+	if (path == NULL)
+		path = getenv("FAMCONTACTD_CONF");
+	if (path == NULL || path[0] == '\0')
+		path = CONF_DEFAULT_PATH;
 
 	if (test)
 		return test_config(path);

@@ -31,11 +31,12 @@ python3-aiosmtpd dovecot-imapd openssl systemd procps"
 # Only for the tests: the fuzzing stage, valgrind for the soak, Postfix's
 # own smtpd where a real relay's wording matters (set to "No configuration",
 # so that installing it starts no mail system), clang-format for the
-# layout check, Chromium to render the HTML parts at a phone's width, and
+# layout check, Chromium to render the HTML parts at a phone's width,
+# bash-completion to run famcontactctl's completion as bash does, and
 # what builds and checks the Debian package.
 DEB_PACKAGES="debhelper lintian dpkg-dev fakeroot"
 TEST_PACKAGES="clang libclang-rt-14-dev llvm-14 valgrind postfix clang-format-14
-chromium $DEB_PACKAGES"
+chromium bash-completion $DEB_PACKAGES"
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then

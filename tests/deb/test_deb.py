@@ -114,6 +114,7 @@ class Package(unittest.TestCase):
             "usr/share/man/man8/famcontactd.8.gz": 0o644,
             "usr/share/man/man1/famcontactctl.1.gz": 0o644,
             "usr/share/man/man5/famcontactd.conf.5.gz": 0o644,
+            "usr/share/bash-completion/completions/famcontactctl": 0o644,
             "lib/systemd/system/famcontactd.service": 0o644,
             "usr/lib/sysusers.d/famcontactd.conf": 0o644,
             "usr/lib/tmpfiles.d/famcontactd.conf": 0o644,

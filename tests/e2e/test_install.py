@@ -67,6 +67,7 @@ class Install(unittest.TestCase):
             "usr/share/man/man5/famcontactd.conf.5",
             "usr/share/man/man8/famcontactd.8",
             "usr/share/doc/famcontactd/examples/famcontactd.conf",
+            "usr/share/bash-completion/completions/famcontactctl",
             "usr/lib/sysusers.d/famcontactd.conf",
             "usr/lib/tmpfiles.d/famcontactd.conf",
             "etc/famcontactd.conf",

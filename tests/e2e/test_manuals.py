@@ -199,8 +199,8 @@ class Commands(unittest.TestCase):
                      "outbox retry", "status", "health"):
             self.assertIn(name, self.commands)
         self.assertEqual(self.commands["family list"],
-                         {"overdue", "due", "all", "caseworker", "format",
-                          "wide"})
+                         {"overdue", "due", "all", "caseworker", "mine",
+                          "format", "wide"})
 
     def test_every_command_and_option(self):
         blocks = manual_blocks(self.manual, self.commands)

@@ -211,6 +211,11 @@ test_full(void **state)
 	assert_int_equal(c->retry.max, 86400);
 	assert_int_equal(c->retry.give_up_after, 7776000);
 	assert_true(c->privacy.names_in_email);
+	assert_int_equal(c->ctl.nlogins, 2);
+	assert_string_equal(conf_login_email(c, "ayla"), "ayla@example.org");
+	assert_string_equal(
+	    conf_login_email(c, "j.weber_2"), "jonas@example.de");
+	assert_null(conf_login_email(c, "jonas"));
 	free(c);
 }
 
