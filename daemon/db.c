@@ -32,7 +32,7 @@
  */
 #define DB_HEADER_WAIT_MS 2000
 /* See sqlite_config(). */
-#define DB_STMT_JOURNAL_MEMORY (4 * 1024 * 1024)
+#define DB_STMT_JOURNAL_MEMORY (1024 * 1024)
 
 /* The folder the database lives in. */
 static void
@@ -649,7 +649,8 @@ same_file(const char *path, const struct stat *id, struct fc_error *e)
  * that a savepoint (db_step_begin(), db_op_begin()) keeps of the pages it
  * changes stays in memory up to DB_STMT_JOURNAL_MEMORY bytes, instead of
  * going to a temporary file past SQLite's 64 KiB (a pass's batch of
- * caseworkers, a savepoint each, wrote 30 MB there).
+ * caseworkers, a savepoint each, wrote 30 MB there). SQLite allocates
+ * the journal's memory in one chunk of that size.
  */
 static void
 sqlite_config(void)

@@ -814,10 +814,14 @@ main(int argc, char **argv)
 	 * glibc gives the top of the heap back past 128 KiB free, and a
 	 * pass grew it again for each caseworker (an ~87 KB block freed and
 	 * made again: 30,000 brk calls at 10,000 caseworkers). Keep up to
-	 * MALLOC_KEEP_BYTES; the peak stays what the work needs.
+	 * MALLOC_KEEP_BYTES; the peak stays what the work needs. Fixing the
+	 * trim threshold also fixes glibc's mmap threshold (128 KiB, no
+	 * longer raised as it sees big blocks freed): blocks up to the same
+	 * size stay in the heap, or each pass's large buffers would be
+	 * mapped and unmapped once per caseworker.
 	 */
 	(void)mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP_BYTES);
-	(void)mallopt(M_MMAP_THRESHOLD, MALLOC_KEEP_BYTES / 4);
+	(void)mallopt(M_MMAP_THRESHOLD, MALLOC_KEEP_BYTES);
 
 	if (test)
 		return test_config(path);
