@@ -345,7 +345,7 @@ def deliver_smtplib(ctx, rnd, n):
 
 
 def deliver_famcontactd(ctx, rnd, n):
-    d = ctx.path(f"throughput-{rnd}")
+    d = ctx.path(f"throughput-{PIN}-{rnd}")
     os.mkdir(d)
     db = os.path.join(d, "famcontact.db")
     conf = os.path.join(d, "famcontactd.conf")
