@@ -910,6 +910,9 @@ def step_idle_imap(ctx, res):
         f"inbound.imap (Dovecot on loopback, poll_every = "
         f"{IMAP_POLL_EVERY}), nothing due, an empty mailbox")
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "e2e"))
+    # fcimapd imports fcsmtpd, which needs aiosmtpd (pure Python): from
+    # Debian's python3-aiosmtpd when this python3 is another one.
+    sys.path.append("/usr/lib/python3/dist-packages")
     try:
         from fcimapd import Dovecot, DOVECOT
     except ImportError as e:
