@@ -941,7 +941,7 @@ def step_idle_imap(ctx, res):
                                     start_new_session=True)
         try:
             time.sleep(SETTLE_SECONDS)
-            bursts, last_change = 0, None
+            bursts, last_change, starts = 0, None, []
             first = prev = switches(proc.pid)[0]
             end = time.monotonic() + IDLE_SECONDS
             while time.monotonic() < end:
@@ -954,6 +954,7 @@ def step_idle_imap(ctx, res):
                 if cur != prev:
                     if last_change is None or t - last_change >= BURST_GAP:
                         bursts += 1
+                        starts.append(t - (end - IDLE_SECONDS))
                     last_change = t
                     prev = cur
             stop_daemon(proc, log)
@@ -963,7 +964,8 @@ def step_idle_imap(ctx, res):
     res["idle_imap"] = {"wakeups": bursts, "switches": prev - first,
                         "expect": expect}
     say(f"  famcontactd: {bursts} wakeups ({prev - first} context switches) "
-        f"in {IDLE_SECONDS:g} s; one per poll_every is {expect:g}")
+        f"in {IDLE_SECONDS:g} s; one per poll_every is {expect:g}; wakeups "
+        f"at {', '.join(f'{x:.1f}' for x in starts)} s")
 
 
 # The table ---------------------------------------------------------------
