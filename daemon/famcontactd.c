@@ -52,7 +52,7 @@
 /* Room for an SMTP password read by -n; longer ones are refused. */
 #define PASSWORD_MAX 1024
 /* Free heap kept rather than given back (see main()). */
-#define MALLOC_KEEP_BYTES (4 * 1024 * 1024)
+#define MALLOC_KEEP_BYTES (2 * 1024 * 1024)
 
 enum { OPT_ONCE = 256, OPT_DUMP_KEYS };
 
