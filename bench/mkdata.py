@@ -37,8 +37,10 @@ def recipient(i):
     return f"caseworker{i % 100:03d}@example.org"
 
 
-def _text(i, to, eol):
-    """Message i to `to` with line ends `eol`, padded to MESSAGE_SIZE."""
+def _text(i, to, eol, size_want=None):
+    """Message i to `to` with line ends `eol`, padded to size_want bytes
+    (MESSAGE_SIZE by default)."""
+    size_want = size_want or MESSAGE_SIZE
     head = (
         f"From: {FROM}\n"
         f"To: <{to}>\n"
@@ -58,15 +60,15 @@ def _text(i, to, eol):
     while True:
         line = (f"  BEN-{(i * 7 + k) % 100000:06d}  due since 2026-11-"
                 f"{k % 28 + 1:02d}, days overdue: {k % 40 + 1}{eol}")
-        if size + len(line) > MESSAGE_SIZE - 8:
+        if size + len(line) > size_want - 8:
             break
         lines.append(line)
         size += len(line)
         k += 1
     # Fill to the exact size with one last line (never starting with '.').
-    lines.append("  " + "~" * (MESSAGE_SIZE - size - len(eol) - 2) + eol)
+    lines.append("  " + "~" * (size_want - size - len(eol) - 2) + eol)
     text = head + "".join(lines) + foot
-    assert len(text.encode()) == MESSAGE_SIZE, len(text.encode())
+    assert len(text.encode()) == size_want, len(text.encode())
     return text
 
 
@@ -75,10 +77,11 @@ def message(i):
     return _text(i, recipient(i), "\r\n").encode()
 
 
-def write_source_file(path):
+def write_source_file(path, size=None):
     """The message file for smtp-source -F: LF line ends, which smtp-source
-    turns into CRLF, so that it sends MESSAGE_SIZE bytes like the others."""
-    text = _text(0, recipient(0), "\r\n").replace("\r\n", "\n")
+    turns into CRLF, so that it sends `size` bytes (MESSAGE_SIZE by
+    default) like the others."""
+    text = _text(0, recipient(0), "\r\n", size).replace("\r\n", "\n")
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write(text)
 

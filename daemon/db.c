@@ -31,6 +31,8 @@
  * right after opening it.
  */
 #define DB_HEADER_WAIT_MS 2000
+/* See sqlite_config(). */
+#define DB_STMT_JOURNAL_MEMORY (1024 * 1024)
 
 /* The folder the database lives in. */
 static void
@@ -275,6 +277,33 @@ db_stmt(struct db *db, struct db_stmt_key *key, const char *sql,
 	}
 	*out = db->stmt[i];
 	return 0;
+}
+
+/*
+ * The cached statement of a call site that walks rows through a callback,
+ * or, when that callback has come back into the same call site (the
+ * statement is stepping), a fresh one: *fresh says to finalize it rather
+ * than db_done() it (db_stmt_release()).
+ */
+int
+db_stmt_walk(struct db *db, struct db_stmt_key *key, const char *sql,
+    sqlite3_stmt **out, bool *fresh, struct fc_error *e)
+{
+	*fresh = key->slot != 0 && key->slot - 1 < db->nstmt &&
+	    db->stmt[key->slot - 1] != NULL &&
+	    sqlite3_stmt_busy(db->stmt[key->slot - 1]);
+	if (*fresh)
+		return db_prepare(db, sql, out, e);
+	return db_stmt(db, key, sql, out, e);
+}
+
+void
+db_stmt_release(sqlite3_stmt *st, bool fresh)
+{
+	if (fresh)
+		sqlite3_finalize(st);
+	else
+		db_done(st);
 }
 
 /* Reset a cached statement so that it holds no lock or snapshot. */
@@ -615,6 +644,26 @@ same_file(const char *path, const struct stat *id, struct fc_error *e)
 	return 0;
 }
 
+/*
+ * Once per process, before the first connection: the statement journal
+ * that a savepoint (db_step_begin(), db_op_begin()) keeps of the pages it
+ * changes stays in memory up to DB_STMT_JOURNAL_MEMORY bytes, instead of
+ * going to a temporary file past SQLite's 64 KiB (a pass's batch of
+ * caseworkers, a savepoint each, wrote 30 MB there). SQLite allocates
+ * the journal's memory in one chunk of that size.
+ */
+static void
+sqlite_config(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	(void)sqlite3_config(
+	    SQLITE_CONFIG_STMTJRNL_SPILL, (int)DB_STMT_JOURNAL_MEMORY);
+}
+
 int
 db_open(const char *path, enum db_open_mode mode, struct db **out,
     struct fc_error *e)
@@ -626,6 +675,7 @@ db_open(const char *path, enum db_open_mode mode, struct db **out,
 	int rc;
 
 	*out = NULL;
+	sqlite_config();
 	if (memory)
 		flags |= SQLITE_OPEN_CREATE;
 	else if ((rc = prepare_file(path, mode, &id, e)) < 0)
@@ -740,6 +790,28 @@ db_rollback(struct db *db)
 {
 	if (db != NULL && !sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+db_step_begin(struct db *db, struct fc_error *e)
+{
+	if (sqlite3_get_autocommit(db->h))
+		return err_set(e, FC_EINTERNAL, "no transaction is open");
+	return db_exec(
+	    db, "SAVEPOINT fc_step", e, "cannot start a transaction");
+}
+
+int
+db_step_end(struct db *db, int rc, struct fc_error *e)
+{
+	if (rc == 0 &&
+	    (rc = db_exec(db, "RELEASE fc_step", e, "cannot commit")) == 0)
+		return 0;
+	/* SQLite may have rolled back the whole transaction already. */
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK TO fc_step; RELEASE fc_step",
+		    NULL, NULL, NULL);
+	return rc;
 }
 
 /*

@@ -99,6 +99,14 @@ int db_begin(struct db *db, struct fc_error *e);
 int db_commit(struct db *db, struct fc_error *e);
 /* Roll back if a transaction is open; never fails. */
 void db_rollback(struct db *db);
+/*
+ * A savepoint inside the open transaction (db_begin), so that one part
+ * of a larger transaction can be undone alone: db_step_end() keeps its
+ * writes when rc is 0, undoes them otherwise, and returns rc (or the
+ * error of the release).
+ */
+int db_step_begin(struct db *db, struct fc_error *e);
+int db_step_end(struct db *db, int rc, struct fc_error *e);
 
 /* Caseworkers. email compares case-insensitively. */
 /* Insert; sets cw->id. FC_EEXIST when the email is taken. */

@@ -79,6 +79,13 @@ int db_prepare(
 /* The cached statement of a call site (see above); release with db_done(). */
 int db_stmt(struct db *db, struct db_stmt_key *key, const char *sql,
     sqlite3_stmt **out, struct fc_error *e);
+/*
+ * The same for a call site whose rows go to a callback that may come back
+ * into it: a fresh statement then (*fresh); release with db_stmt_release().
+ */
+int db_stmt_walk(struct db *db, struct db_stmt_key *key, const char *sql,
+    sqlite3_stmt **out, bool *fresh, struct fc_error *e);
+void db_stmt_release(sqlite3_stmt *st, bool fresh);
 /* Reset a cached statement: it holds no lock or snapshot; NULL is fine. */
 void db_done(sqlite3_stmt *st);
 /* Step a write statement to its end and release it: an SQLite result. */

@@ -508,14 +508,16 @@ db_caseworker_foreach(struct db *db,
     int (*cb)(const struct caseworker *cw, void *ctx), void *ctx,
     struct fc_error *e)
 {
+	static struct db_stmt_key key;
 	struct caseworker cw;
 	sqlite3_stmt *st = NULL;
+	bool fresh;
 	int rc, src;
 
-	if ((rc = db_prepare(db,
+	if ((rc = db_stmt_walk(db, &key,
 		 "SELECT " CW_COLUMNS " FROM caseworker"
 		 " ORDER BY email",
-		 &st, e)) < 0)
+		 &st, &fresh, e)) < 0)
 		return rc;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((rc = read_caseworker(db, st, &cw, e)) < 0 ||
@@ -526,7 +528,7 @@ db_caseworker_foreach(struct db *db,
 	    ? 0
 	    : db_fail(db, src, e, "cannot list caseworkers");
 out:
-	sqlite3_finalize(st);
+	db_stmt_release(st, fresh);
 	return rc;
 }
 
@@ -782,15 +784,18 @@ db_family_foreach(struct db *db, const struct family_filter *filter,
 	static const char one_sql[] =
 	    FAMILY_SELECT " WHERE (?1 OR f.status <> 'closed') AND w.email = ?2"
 			  " ORDER BY w.email, f.ref";
+	static struct db_stmt_key one_key, all_key;
 	struct family_filter none = {0};
 	struct family f;
 	sqlite3_stmt *st = NULL;
+	bool fresh;
 	int rc, src;
 
 	if (filter == NULL)
 		filter = &none;
-	if ((rc = db_prepare(
-		 db, filter->caseworker_email ? one_sql : all_sql, &st, e)) < 0)
+	if ((rc = filter->caseworker_email
+		    ? db_stmt_walk(db, &one_key, one_sql, &st, &fresh, e)
+		    : db_stmt_walk(db, &all_key, all_sql, &st, &fresh, e)) < 0)
 		return rc;
 	src = sqlite3_bind_int(st, 1, filter->include_closed ? 1 : 0);
 	if (src == SQLITE_OK)
@@ -808,6 +813,6 @@ db_family_foreach(struct db *db, const struct family_filter *filter,
 	rc = src == SQLITE_DONE ? 0
 				: db_fail(db, src, e, "cannot list families");
 out:
-	sqlite3_finalize(st);
+	db_stmt_release(st, fresh);
 	return rc;
 }

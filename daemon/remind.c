@@ -26,6 +26,7 @@
 #include "err.h"
 #include "log.h"
 #include "model.h"
+#include "notify.h"
 #include "sched.h"
 #include "timeutil.h"
 #include "util.h"
@@ -543,58 +544,94 @@ run_state(struct engine *en, const struct caseworker *cw, int64_t now,
 	return 0;
 }
 
+/*
+ * One caseworker's owed run, in a savepoint of the batch's transaction:
+ * read again under the lock (the run may have been done), composed and
+ * recorded, or undone as a whole.
+ */
+static int
+one_run(struct engine *en, const struct caseworker *cw, int64_t now,
+    struct engine_stats *stats, struct fc_error *e)
+{
+	struct sched_run run;
+	int rc;
+
+	if ((rc = db_step_begin(en->db, e)) < 0)
+		return rc;
+	if ((rc = run_state(en, cw, now, &run, NULL, e)) == 0 && run.owed)
+		rc = run_caseworker(en, cw, &run, now, stats, e);
+	if ((rc = db_step_end(en->db, rc, e)) != FC_EINVAL)
+		return rc;
+	/*
+	 * A record no message can be made of (an address with a line break,
+	 * edited behind our back): say so, and record the run, so that the
+	 * others go on and the error comes once a day, not in a loop.
+	 */
+	log_err("caseworker %lld: no reminder or escalation today: %s; mend "
+		"the record with famcontactctl caseworker edit",
+	    (long long)cw->id, e->msg);
+	stats->refused++;
+	if ((rc = db_step_begin(en->db, e)) == 0)
+		rc = db_step_end(
+		    en->db, db_set_run_day(en->db, cw->id, run.slot_day, e), e);
+	return rc;
+}
+
+/*
+ * The owed runs are composed in batches: one transaction, and so one
+ * synced commit, for up to REMIND_BATCH_MAX caseworkers or
+ * REMIND_BATCH_USEC of holding the write lock, whichever comes first.
+ * A message is queued only by its batch's synced commit, before any of
+ * it is delivered (docs/design.md 5); a crash before the commit loses
+ * the batch's runs as a whole, and the next pass makes them again.
+ */
 int
 remind_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
     int64_t now, struct engine_stats *stats, struct fc_error *e)
 {
-	int rc = 0;
+	struct fc_error ignored = {0};
+	uint64_t batch_at = 0;
+	int batched = 0, rc = 0, crc;
 
 	for (size_t i = 0; i < ncws; i++) {
 		struct sched_run run;
 
 		if ((rc = run_state(en, &cws[i], now, &run, NULL, e)) < 0)
-			return rc;
+			break;
 		if (!run.owed)
 			continue;
 		if (en->dry) {
 			if ((rc = run_caseworker(
 				 en, &cws[i], &run, now, stats, e)) < 0)
-				return rc;
+				break;
 			continue;
 		}
-		if ((rc = db_begin(en->db, e)) < 0)
-			return rc;
-		/* Read again under the lock: the run may have been done. */
-		if ((rc = run_state(en, &cws[i], now, &run, NULL, e)) == 0 &&
-		    run.owed)
-			rc = run_caseworker(en, &cws[i], &run, now, stats, e);
-		if (rc == 0)
-			rc = db_commit(en->db, e);
-		if (rc < 0)
-			db_rollback(en->db);
-		if (rc == FC_EINVAL) {
-			/*
-			 * A record no message can be made of (an address with
-			 * a line break, edited behind our back): say so, and
-			 * record the run, so that the others go on and the
-			 * error comes once a day, not in a loop.
-			 */
-			log_err("caseworker %lld: no reminder or escalation "
-				"today: %s; mend the record with famcontactctl "
-				"caseworker edit",
-			    (long long)cws[i].id, e->msg);
-			stats->refused++;
-			if ((rc = db_begin(en->db, e)) == 0 &&
-			    (rc = db_set_run_day(
-				 en->db, cws[i].id, run.slot_day, e)) == 0)
-				rc = db_commit(en->db, e);
-			if (rc < 0)
-				db_rollback(en->db);
+		if (batched == 0) {
+			if ((rc = db_begin(en->db, e)) < 0)
+				break;
+			batch_at = notify_monotonic_usec();
 		}
-		if (rc < 0)
-			return rc;
+		batched++;
+		if ((rc = one_run(en, &cws[i], now, stats, e)) < 0)
+			break;
+		if (batched >= REMIND_BATCH_MAX ||
+		    notify_monotonic_usec() - batch_at >= REMIND_BATCH_USEC) {
+			batched = 0;
+			if ((rc = db_commit(en->db, e)) < 0) {
+				db_rollback(en->db);
+				return rc;
+			}
+		}
 	}
-	return 0;
+	if (batched > 0) {
+		/* The runs made before an error are kept. */
+		if ((crc = db_commit(en->db, rc < 0 ? &ignored : e)) < 0) {
+			db_rollback(en->db);
+			if (rc == 0)
+				rc = crc;
+		}
+	}
+	return rc;
 }
 
 int

@@ -2,11 +2,13 @@
  * remind.h - the daily runs: reminders to caseworkers and escalations to
  * the coordinators, and the re-check of a queued one before it is sent.
  *
- * A caseworker's daily run (see sched_daily_run()) is done in one
- * transaction (unless dry): the escalations, then the reminder (the
- * families to contact, most overdue first), queued with their
- * idempotency keys and the families they list, and the record of what
- * was listed and escalated.
+ * A caseworker's daily run (see sched_daily_run()) is done as a whole
+ * (unless dry): the escalations, then the reminder (the families to
+ * contact, most overdue first), queued with their idempotency keys and
+ * the families they list, and the record of what was listed and
+ * escalated. The runs of a pass share a transaction, a savepoint each,
+ * in batches of at most REMIND_BATCH_MAX caseworkers or REMIND_BATCH_USEC
+ * of holding the write lock: one synced commit per batch.
  */
 #ifndef FC_REMIND_H
 #define FC_REMIND_H
@@ -14,6 +16,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* A batch's synced commit after this many caseworkers' runs, or this long. */
+#define REMIND_BATCH_MAX 256
+#define REMIND_BATCH_USEC 250000
 
 struct caseworker;
 struct engine;

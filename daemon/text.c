@@ -280,9 +280,21 @@ text_cp_columns(uint32_t cp)
 	    {0x30000, 0x3fffd},
 	};
 
-	for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++)
-		if (cp >= wide[i][0] && cp <= wide[i][1])
+	size_t lo = 0, hi = sizeof(wide) / sizeof(wide[0]);
+
+	if (cp < wide[0][0]) /* ASCII, Latin, Arabic, Hebrew...: most text */
+		return 1;
+	/* The blocks are sorted and apart: a binary search. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cp < wide[mid][0])
+			hi = mid;
+		else if (cp > wide[mid][1])
+			lo = mid + 1;
+		else
 			return 2;
+	}
 	return 1;
 }
 

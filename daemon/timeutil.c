@@ -43,6 +43,7 @@ static struct {
 	char name[FC_ZONE_MAX + 1]; /* the zone asked for, when ZONE_NAMED */
 	char known[KNOWN_ZONES][FC_ZONE_MAX + 1];
 	unsigned next_known;
+	char known_dir[FC_PATH_MAX];  /* the tzdata folder they were found in */
 	char warned[FC_ZONE_MAX + 1]; /* last unknown zone warned about */
 } zs;
 
@@ -241,8 +242,9 @@ zone_name_safe(const char *zone)
 	}
 }
 
-bool
-tz_exists(const char *zone)
+/* Whether tzdata has a zone file by that name (the file itself is read). */
+static bool
+tz_file(const char *zone)
 {
 	char path[FC_PATH_MAX];
 	char magic[4];
@@ -282,13 +284,26 @@ tz_check(const char *s, struct fc_error *e)
 	    q, dir);
 }
 
-static bool
-zone_known(const char *zone)
+/*
+ * The last KNOWN_ZONES zone names found in tzdata are taken on their name:
+ * an import of a million families, or a pass over them, opens each zone
+ * file once, not once a row.
+ */
+bool
+tz_exists(const char *zone)
 {
+	if (zone == NULL || *zone == '\0')
+		return false;
+	if (strcmp(zs.known_dir, tzdir()) != 0) {
+		/* $TZDIR changed (the tests do): forget what was found. */
+		memset(zs.known, 0, sizeof(zs.known));
+		if (xstrlcpy(zs.known_dir, tzdir(), sizeof(zs.known_dir)) != 0)
+			zs.known_dir[0] = '\0';
+	}
 	for (size_t i = 0; i < KNOWN_ZONES; i++)
 		if (strcmp(zs.known[i], zone) == 0)
 			return true;
-	if (!tz_exists(zone))
+	if (!tz_file(zone))
 		return false;
 	(void)xstrlcpy(zs.known[zs.next_known], zone, sizeof(zs.known[0]));
 	zs.next_known = (zs.next_known + 1) % KNOWN_ZONES;
@@ -330,7 +345,7 @@ use_zone(const char *zone)
 	}
 	if (zs.kind == ZONE_NAMED && strcmp(zs.name, zone) == 0)
 		return;
-	if (zone_known(zone)) {
+	if (tz_exists(zone)) {
 		/* The ":" makes glibc read the file and never parse a POSIX rule. */
 		(void)xsnprintf(tz, sizeof(tz), ":%s", zone);
 	} else {

@@ -1293,6 +1293,16 @@ test_write_while_listing(void **state)
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM contact"), 4);
 }
 
+static struct db *nested_db;
+
+static int
+count_cw_only(const struct caseworker *cw, void *ctx)
+{
+	(void)cw;
+	(*(int *)ctx)++;
+	return 0;
+}
+
 /* Transactions. */
 
 static void
@@ -1345,6 +1355,80 @@ test_transactions(void **state)
 	    CHANNEL_PHONE, c1);
 	assert_int_equal(db_commit(db, &e), 0);
 	assert_int_equal(get_family(db, "FXD-001").last.at, 0);
+	db_close(db);
+}
+
+/* Savepoints inside a transaction: one step undone alone, the others kept. */
+static void
+test_steps(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	struct caseworker cw;
+	struct fc_error e = {0};
+
+	(void)state;
+	/* Only inside a transaction. */
+	assert_int_equal(db_step_begin(db, &e), FC_EINTERNAL);
+	assert_int_equal(db_begin(db, &e), 0);
+	assert_int_equal(db_step_begin(db, &e), 0);
+	add_cw(db, "a@example.org", "A");
+	assert_int_equal(db_step_end(db, 0, &e), 0);
+	assert_int_equal(db_step_begin(db, &e), 0);
+	add_cw(db, "b@example.org", "B");
+	/* A step that failed is undone, and its error comes back. */
+	assert_int_equal(db_step_end(db, FC_EINVAL, &e), FC_EINVAL);
+	assert_int_equal(db_step_begin(db, &e), 0);
+	add_cw(db, "c@example.org", "C");
+	assert_int_equal(db_step_end(db, 0, &e), 0);
+	assert_int_equal(db_commit(db, &e), 0);
+	assert_int_equal(db_caseworker_get(db, "a@example.org", &cw, &e), 0);
+	assert_int_equal(
+	    db_caseworker_get(db, "b@example.org", &cw, &e), FC_ENOTFOUND);
+	assert_int_equal(db_caseworker_get(db, "c@example.org", &cw, &e), 0);
+	/* A rolled-back transaction takes its kept steps with it. */
+	assert_int_equal(db_begin(db, &e), 0);
+	assert_int_equal(db_step_begin(db, &e), 0);
+	add_cw(db, "d@example.org", "D");
+	assert_int_equal(db_step_end(db, 0, &e), 0);
+	db_rollback(db);
+	assert_int_equal(
+	    db_caseworker_get(db, "d@example.org", &cw, &e), FC_ENOTFOUND);
+	db_close(db);
+}
+
+/* A callback that walks the caseworkers again: the cached query is busy. */
+static int
+count_nested(const struct caseworker *cw, void *ctx)
+{
+	int *n = ctx;
+	struct fc_error e = {0};
+	int inner = 0;
+
+	(void)cw;
+	if (db_caseworker_foreach(nested_db, count_cw_only, &inner, &e) != 0)
+		return -1;
+	*n += 1 + inner * 100;
+	return 0;
+}
+
+static void
+test_foreach_reentered(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_CREATE);
+	struct fc_error e = {0};
+	int n = 0;
+
+	(void)state;
+	add_cw(db, "a@example.org", "A");
+	add_cw(db, "b@example.org", "B");
+	nested_db = db;
+	assert_int_equal(db_caseworker_foreach(db, count_nested, &n, &e), 0);
+	/* Each outer row saw both rows inside: 2 * (1 + 200). */
+	assert_int_equal(n, 402);
+	/* And the cached statement works afterwards. */
+	n = 0;
+	assert_int_equal(db_caseworker_foreach(db, count_cw_only, &n, &e), 0);
+	assert_int_equal(n, 2);
 	db_close(db);
 }
 
@@ -1964,6 +2048,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_write_while_listing, setup, teardown),
 	    cmocka_unit_test(test_transactions),
+	    cmocka_unit_test(test_steps),
+	    cmocka_unit_test(test_foreach_reentered),
 	    cmocka_unit_test_setup_teardown(
 		test_migrate_from_schema2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
