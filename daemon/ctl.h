@@ -131,6 +131,10 @@ int ctl_error(int status, const char *fmt, ...)
  */
 int ctl_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* --format of the listing commands: table (the default), csv or json. */
+enum ctl_format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
+/* Parse --format's ARG for cmd into *out: 0, or ctl_usage()'s exit code. */
+int ctl_parse_format(const char *cmd, const char *arg, enum ctl_format *out);
 
 /*
  * Parse a command's options with getopt_long (reset first). Returns the

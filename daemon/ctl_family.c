@@ -372,8 +372,6 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 	return EX_OK;
 }
 
-enum list_format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
-
 struct listed {
 	struct family f;
 	struct sched_due d;
@@ -488,7 +486,7 @@ static const struct ctl_col list_cols[] = {
 };
 
 static void
-print_row(const struct ctl *ctl, enum list_format fmt, const struct listed *r,
+print_row(const struct ctl *ctl, enum ctl_format fmt, const struct listed *r,
     bool first, struct ctl_table *table)
 {
 	const struct family *f = &r->f;
@@ -638,7 +636,7 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 	struct caseworker cw;
 	struct fc_error e = {0};
 	struct folded text = {NULL, 0};
-	enum list_format fmt = FORMAT_TABLE;
+	enum ctl_format fmt = FORMAT_TABLE;
 	bool mine = false;
 	char from[CONF_LOGIN_NAME_MAX + 48];
 	int ch, rc;
@@ -665,17 +663,8 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 			columns = 0;
 			break;
 		case 'f':
-			if (strcmp(optarg, "table") == 0)
-				fmt = FORMAT_TABLE;
-			else if (strcmp(optarg, "csv") == 0)
-				fmt = FORMAT_CSV;
-			else if (strcmp(optarg, "json") == 0)
-				fmt = FORMAT_JSON;
-			else
-				return ctl_usage(cmd,
-				    "--format takes table, "
-				    "csv or json, not \"%s\"",
-				    optarg);
+			if ((rc = ctl_parse_format(cmd, optarg, &fmt)) != 0)
+				return rc;
 			break;
 		case 'h':
 			if (find) {

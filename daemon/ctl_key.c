@@ -21,8 +21,6 @@
 /* Key files larger than this are not keys. */
 #define KEY_FILE_MAX (4 * 1024 * 1024)
 
-enum format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
-
 /* A scratch GnuPG home beside the database. */
 static int
 scratch(struct ctl *ctl, struct pgp **p, struct fc_error *e)
@@ -171,7 +169,7 @@ out:
 }
 
 struct list_ctx {
-	enum format fmt;
+	enum ctl_format fmt;
 	int64_t now;
 	size_t n;
 };
@@ -239,21 +237,14 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	};
 	struct list_ctx l = {FORMAT_TABLE, ctl->now, 0};
 	struct fc_error e = {0};
-	int ch;
+	int ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
 		switch (ch) {
 		case 'f':
-			if (strcmp(optarg, "table") == 0)
-				l.fmt = FORMAT_TABLE;
-			else if (strcmp(optarg, "csv") == 0)
-				l.fmt = FORMAT_CSV;
-			else if (strcmp(optarg, "json") == 0)
-				l.fmt = FORMAT_JSON;
-			else
-				return ctl_usage("key list",
-				    "--format: table, csv or json, not \"%s\"",
-				    ctl_esc(optarg));
+			if ((rc = ctl_parse_format(
+				 "key list", optarg, &l.fmt)) != 0)
+				return rc;
 			break;
 		case 'h':
 			printf(

@@ -14,8 +14,6 @@
 #include "util.h"
 #include "validate.h"
 
-enum log_format { LOG_TABLE, LOG_CSV, LOG_JSON };
-
 /* The table: when, who and what first; the family and the detail after. */
 static const struct ctl_col log_cols[] = {
     {.head = "WHEN"},
@@ -28,7 +26,7 @@ static const struct ctl_col log_cols[] = {
 
 struct log_ctx {
 	const struct ctl *ctl;
-	enum log_format fmt;
+	enum ctl_format fmt;
 	struct ctl_table table;
 	size_t n;
 };
@@ -41,7 +39,7 @@ print_change(const struct db_change *c, void *arg)
 
 	snprintf(id, sizeof(id), "%" PRId64, c->id);
 	switch (l->fmt) {
-	case LOG_TABLE: {
+	case FORMAT_TABLE: {
 		const char *row[] = {ctl_when_cell(c->at, l->ctl->conf.timezone,
 					 when, sizeof(when)),
 		    c->who, c->what, c->family_ref, c->detail, id};
@@ -49,7 +47,7 @@ print_change(const struct db_change *c, void *arg)
 		ctl_table_row(&l->table, row);
 		break;
 	}
-	case LOG_CSV: {
+	case FORMAT_CSV: {
 		when_format_utc(c->at, when, sizeof(when));
 		const char *row[] = {
 		    id, when, c->who, c->what, c->family_ref, c->detail};
@@ -57,7 +55,7 @@ print_change(const struct db_change *c, void *arg)
 		csv_write(stdout, row, ARRAY_SIZE(row));
 		break;
 	}
-	case LOG_JSON:
+	case FORMAT_JSON:
 		when_format_utc(c->at, when, sizeof(when));
 		printf("%s\n  {\"id\": %s, \"at\": \"%s\", \"who\": ",
 		    l->n ? "," : "", id, when);
@@ -105,7 +103,7 @@ ctl_log_main(struct ctl *ctl, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct log_ctx l = {.ctl = ctl, .fmt = LOG_TABLE};
+	struct log_ctx l = {.ctl = ctl, .fmt = FORMAT_TABLE};
 	struct fc_error e = {0};
 	const char *since = NULL, *ref = NULL;
 	int64_t from = 0;
@@ -120,17 +118,8 @@ ctl_log_main(struct ctl *ctl, int argc, char **argv)
 			ref = optarg;
 			break;
 		case 'F':
-			if (strcmp(optarg, "table") == 0)
-				l.fmt = LOG_TABLE;
-			else if (strcmp(optarg, "csv") == 0)
-				l.fmt = LOG_CSV;
-			else if (strcmp(optarg, "json") == 0)
-				l.fmt = LOG_JSON;
-			else
-				return ctl_usage("log",
-				    "--format takes table, csv or json, "
-				    "not \"%s\"",
-				    optarg);
+			if ((rc = ctl_parse_format("log", optarg, &l.fmt)) != 0)
+				return rc;
 			break;
 		case 'W':
 			columns = 0;
@@ -168,11 +157,11 @@ ctl_log_main(struct ctl *ctl, int argc, char **argv)
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0)
 		return ctl_fail(&e);
 	ctl_table_init(&l.table, log_cols, ARRAY_SIZE(log_cols));
-	if (l.fmt == LOG_CSV) {
+	if (l.fmt == FORMAT_CSV) {
 		static const char *const header[] = {
 		    "id", "at", "who", "what", "family", "detail"};
 		csv_write(stdout, header, ARRAY_SIZE(header));
-	} else if (l.fmt == LOG_JSON) {
+	} else if (l.fmt == FORMAT_JSON) {
 		printf("[");
 	}
 	if ((rc = db_change_foreach(ctl->db, from, ref, print_change, &l, &e)) <
@@ -180,9 +169,9 @@ ctl_log_main(struct ctl *ctl, int argc, char **argv)
 		ctl_table_free(&l.table);
 		return ctl_fail(&e);
 	}
-	if (l.fmt == LOG_JSON) {
+	if (l.fmt == FORMAT_JSON) {
 		printf("%s]\n", l.n ? "\n" : "");
-	} else if (l.fmt == LOG_TABLE) {
+	} else if (l.fmt == FORMAT_TABLE) {
 		if (l.n == 0)
 			/* Not a bare heading: an empty answer says so. */
 			fprintf(stderr, "famcontactctl: no changes match\n");

@@ -892,3 +892,22 @@ ctl_parse_day(const char *opt, const char *s, fc_day *out)
 		return ctl_error(EX_DATAERR, "%s: %s", opt, e.msg);
 	return 0;
 }
+
+int
+ctl_parse_format(const char *cmd, const char *arg, enum ctl_format *out)
+{
+	static const char *const names[] = {
+	    [FORMAT_TABLE] = "table",
+	    [FORMAT_CSV] = "csv",
+	    [FORMAT_JSON] = "json",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (strcmp(arg, names[i]) == 0) {
+			*out = (enum ctl_format)i;
+			return 0;
+		}
+	}
+	return ctl_usage(
+	    cmd, "--format takes table, csv or json, not \"%s\"", arg);
+}
