@@ -26,7 +26,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 8
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -153,6 +153,15 @@ struct family_filter {
 int db_family_foreach(struct db *db, const struct family_filter *filter,
     int (*cb)(const struct family *f, void *ctx), void *ctx,
     struct fc_error *e);
+/*
+ * For a daemon's daily run: call cb for each family of caseworker
+ * caseworker_id whose wake day (struct family) is day or earlier, or is
+ * to be worked out (closed families included: the run records that
+ * they need no look), by ref. Fills the same fields.
+ */
+int db_family_foreach_due(struct db *db, int64_t caseworker_id, fc_day day,
+    int (*cb)(const struct family *f, void *ctx), void *ctx,
+    struct fc_error *e);
 
 /*
  * For famcontactctl's shell completion: call cb with each reference code
@@ -271,6 +280,27 @@ int db_outbox_retry_dead(
  */
 int db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
     int64_t escalated_mark, struct fc_error *e);
+/*
+ * Record when a daily run must read family f again (its wake_day):
+ * DAY_NONE = never, DAY_WAKE_NOW = at the next run.
+ */
+int db_family_wake(
+    struct db *db, const struct family *f, fc_day wake_day, struct fc_error *e);
+/*
+ * The stored wake days were worked out under the policy named policy (a
+ * short text naming every setting they rest on). When the stored name
+ * differs, set every family to be read at its next run and store the
+ * name, in one transaction: 1 when that was done, 0 when nothing was.
+ */
+int db_wake_policy(struct db *db, const char *policy, struct fc_error *e);
+/*
+ * The schedule's change count (schema 8): it grows with every change
+ * that can move a daily run or a weekly summary (caseworkers added,
+ * removed or moved to another zone; a caseworker's first family or last
+ * open one). A daemon that saw the same count need not work out its
+ * schedule again.
+ */
+int db_sched_epoch(struct db *db, int64_t *epoch, struct fc_error *e);
 /*
  * *day = the caseworker's last run day, DAY_NONE when never;
  * *has_families (may be NULL) = whether any family in their care is open.
@@ -558,6 +588,10 @@ int db_set_summary_week(struct db *db, const char *recipient, const char *week,
  * "<UTC seconds> <the last failure, sanitised>" ("" or absent = none).
  * famcontactctl health warns from INPOLL_HEALTH_FAILURES on.
  */
+/* The policy the stored wake days rest on (db_wake_policy()). */
+#define DB_META_WAKE_POLICY "wake_policy"
+/* The schedule's change count (db_sched_epoch()), kept by triggers. */
+#define DB_META_SCHED_EPOCH "sched_epoch"
 #define DB_META_IMAP_FAILURES "imap_failures"
 #define DB_META_IMAP_ERROR "imap_error"
 /* Room for a meta value the daemon writes (a number, an id). */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "db_priv.h"
+#include "timeutil.h"
 #include "util.h"
 
 /* Columns of a caseworker row, in the order read_caseworker() reads them. */
@@ -37,7 +38,7 @@
 	" f.timezone, f.status, f.pause_reason, f.pause_until," \
 	" f.last_contact, f.first_due, f.created_at, w.email, w.timezone," \
 	" r.id, r.at, r.channel, r.day, a.id, a.at, a.channel, a.day," \
-	" m.listed_day, m.escalated_mark" \
+	" m.listed_day, m.escalated_mark, f.wake_day" \
 	" FROM family f JOIN caseworker w ON w.id = f.caseworker_id" \
 	" LEFT JOIN contact r ON r.id = " MARK( \
 	    "reached") " LEFT JOIN contact a ON a.id = " MARK("attempted") " LEFT JOIN family_reminder m ON m.family_id = f.id"
@@ -67,6 +68,7 @@ enum family_col {
 	FC_A_DAY,
 	FC_LISTED,
 	FC_ESCALATED,
+	FC_WAKE,
 };
 
 static int
@@ -119,6 +121,7 @@ read_family(
     struct db *db, sqlite3_stmt *st, struct family *f, struct fc_error *e)
 {
 	char row[ROW_NAME_MAX], text[32];
+	struct fc_error ignored;
 	int64_t every, reached_id, attempt_id;
 	bool reached_later;
 	int rc;
@@ -182,6 +185,14 @@ read_family(
 	f->escalated_mark = sqlite3_column_type(st, FC_ESCALATED) == SQLITE_NULL
 	    ? -1
 	    : sqlite3_column_int64(st, FC_ESCALATED);
+	/* '' (or anything not a date, edited by hand): work it out now. */
+	f->wake_day = DAY_WAKE_NOW;
+	if (sqlite3_column_type(st, FC_WAKE) == SQLITE_NULL)
+		f->wake_day = DAY_NONE;
+	else if (sqlite3_column_bytes(st, FC_WAKE) > 0 &&
+	    db_col_date(db, st, FC_WAKE, false, &f->wake_day, row, "wake_day",
+		&ignored) < 0)
+		f->wake_day = DAY_WAKE_NOW;
 	return 0;
 }
 
@@ -803,6 +814,42 @@ db_family_foreach(struct db *db, const struct family_filter *filter,
 	if (src == SQLITE_OK && filter->caseworker_email)
 		src = sqlite3_bind_text(
 		    st, 2, filter->caseworker_email, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK) {
+		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+			if ((rc = read_family(db, st, &f, e)) < 0 ||
+			    (rc = cb(&f, ctx)) != 0)
+				goto out;
+		}
+	}
+	rc = src == SQLITE_DONE ? 0
+				: db_fail(db, src, e, "cannot list families");
+out:
+	db_stmt_release(st, fresh);
+	return rc;
+}
+
+int
+db_family_foreach_due(struct db *db, int64_t caseworker_id, fc_day day,
+    int (*cb)(const struct family *f, void *ctx), void *ctx, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	struct family f;
+	sqlite3_stmt *st = NULL;
+	char date[11];
+	bool fresh;
+	int rc, src;
+
+	if ((rc = db_stmt_walk(db, &key,
+		 FAMILY_SELECT " WHERE f.caseworker_id = ?1"
+			       " AND f.wake_day <= ?2 ORDER BY f.ref",
+		 &st, &fresh, e)) < 0)
+		return rc;
+	date_format(day, date);
+	src = sqlite3_bind_int64(st, 1, caseworker_id);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_text(st, 2, date, -1, SQLITE_TRANSIENT);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(st, AS_OF_PARAM, 0);
 	if (src == SQLITE_OK) {
 		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 			if ((rc = read_family(db, st, &f, e)) < 0 ||

@@ -14,6 +14,9 @@
 
 #define APPEND_ONLY "contacts are append-only; log a correction instead"
 #define LOG_APPEND_ONLY "the change log is append-only"
+/* The statement of the triggers that count schedule changes (schema 8). */
+#define EPOCH_BUMP \
+	"UPDATE meta SET value = value + 1 WHERE key = 'sched_epoch';"
 #define DATE_GLOB "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
 
 /*
@@ -311,6 +314,67 @@ static const char *const migrations[] = {
     "WHEN NOT EXISTS (SELECT 1 FROM forgetting g JOIN family f\n"
     "  ON f.id = g.family_id WHERE f.ref = OLD.family_ref)\n"
     "BEGIN SELECT RAISE(ABORT, '" LOG_APPEND_ONLY "'); END;\n",
+    /*
+	 * 8: what a pass reads (docs/design.md, "Reading only what is
+	 * due"). family.wake_day: the first day, in the caseworker's zone,
+	 * on which the family may be listed or escalated, as the daemon
+	 * last worked it out; '' = work it out at the next run (every
+	 * change to what it depends on sets that, by the triggers below);
+	 * NULL = never (closed, or paused without a review date). A daily
+	 * run reads only the families with wake_day <= its day.
+	 * meta sched_epoch: counts the changes that can move a daily run
+	 * (caseworkers, and whether one has any family not closed), so that
+	 * the daemon's turn after any other change skips the schedule.
+	 */
+    "ALTER TABLE family ADD COLUMN wake_day TEXT DEFAULT ''\n"
+    "  CHECK (wake_day = '' OR wake_day GLOB " DATE_GLOB ");\n"
+    "CREATE INDEX family_wake ON family(caseworker_id, wake_day);\n"
+    "CREATE TRIGGER family_wake_contact AFTER INSERT ON contact\n"
+    "BEGIN UPDATE family SET wake_day = '' WHERE id = NEW.family_id\n"
+    "  AND wake_day IS NOT ''; END;\n"
+    "CREATE TRIGGER family_wake_edit AFTER UPDATE OF caseworker_id,\n"
+    "  every_days, status, pause_until, last_contact, first_due ON family\n"
+    "WHEN OLD.caseworker_id IS NOT NEW.caseworker_id\n"
+    "  OR OLD.every_days IS NOT NEW.every_days\n"
+    "  OR OLD.status IS NOT NEW.status\n"
+    "  OR OLD.pause_until IS NOT NEW.pause_until\n"
+    "  OR OLD.last_contact IS NOT NEW.last_contact\n"
+    "  OR OLD.first_due IS NOT NEW.first_due\n"
+    "BEGIN UPDATE family SET wake_day = '' WHERE id = NEW.id; END;\n"
+    "CREATE TRIGGER family_wake_caseworker AFTER UPDATE OF timezone,\n"
+    "  active ON caseworker\n"
+    "WHEN OLD.timezone IS NOT NEW.timezone OR OLD.active IS NOT NEW.active\n"
+    "BEGIN UPDATE family SET wake_day = '' WHERE caseworker_id = NEW.id\n"
+    "  AND wake_day IS NOT ''; END;\n"
+    "INSERT INTO meta (key, value) VALUES ('sched_epoch', 0);\n"
+    "CREATE TRIGGER sched_epoch_caseworker_add AFTER INSERT ON caseworker\n"
+    "BEGIN " EPOCH_BUMP " END;\n"
+    "CREATE TRIGGER sched_epoch_caseworker_remove AFTER DELETE\n"
+    "  ON caseworker\n"
+    "BEGIN " EPOCH_BUMP " END;\n"
+    "CREATE TRIGGER sched_epoch_caseworker_edit AFTER UPDATE OF timezone,\n"
+    "  active, created_at ON caseworker\n"
+    "WHEN OLD.timezone IS NOT NEW.timezone OR OLD.active IS NOT NEW.active\n"
+    "  OR OLD.created_at IS NOT NEW.created_at\n"
+    "BEGIN " EPOCH_BUMP " END;\n"
+    /* A caseworker's first family not closed: a daily run begins. */
+    "CREATE TRIGGER sched_epoch_family_add AFTER INSERT ON family\n"
+    "WHEN NEW.status <> 'closed' AND NOT EXISTS (SELECT 1 FROM family\n"
+    "  WHERE caseworker_id = NEW.caseworker_id AND id <> NEW.id\n"
+    "  AND status <> 'closed')\n"
+    "BEGIN " EPOCH_BUMP " END;\n"
+    "CREATE TRIGGER sched_epoch_family_remove AFTER DELETE ON family\n"
+    "WHEN OLD.status <> 'closed' AND NOT EXISTS (SELECT 1 FROM family\n"
+    "  WHERE caseworker_id = OLD.caseworker_id AND status <> 'closed')\n"
+    "BEGIN " EPOCH_BUMP " END;\n"
+    "CREATE TRIGGER sched_epoch_family_edit AFTER UPDATE OF caseworker_id,\n"
+    "  status ON family\n"
+    "WHEN OLD.caseworker_id IS NOT NEW.caseworker_id\n"
+    "  OR ((OLD.status = 'closed') <> (NEW.status = 'closed')\n"
+    "    AND NOT EXISTS (SELECT 1 FROM family\n"
+    "      WHERE caseworker_id = NEW.caseworker_id AND id <> NEW.id\n"
+    "      AND status <> 'closed'))\n"
+    "BEGIN " EPOCH_BUMP " END;\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,

@@ -3,6 +3,9 @@
  * family, each caseworker's last run day, the weekly summaries' weeks,
  * and the meta key/value table (install id, health, heartbeat).
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "db_priv.h"
 #include "util.h"
 
@@ -41,6 +44,83 @@ db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
 		  "cannot record the reminder of family %s", f->ref);
 	db_done(b.st);
 	return rc;
+}
+
+int
+db_family_wake(
+    struct db *db, const struct family *f, fc_day wake_day, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	struct db_binder b = {0};
+	int rc;
+
+	if ((rc = db_stmt(db, &key,
+		 "UPDATE family SET wake_day = ?2 WHERE id = ?1", &b.st, e)) <
+	    0)
+		return rc;
+	db_bind_int(&b, f->id);
+	if (wake_day == DAY_WAKE_NOW)
+		db_bind_str(&b, "", 1);
+	else if ((rc = db_bind_date(
+		      &b, wake_day, true, f->ref, "wake day", e)) < 0) {
+		db_done(b.st);
+		return rc;
+	}
+	if (b.rc == SQLITE_OK)
+		b.rc = sqlite3_step(b.st);
+	rc = b.rc == SQLITE_DONE
+	    ? 0
+	    : db_fail(db, b.rc == SQLITE_ROW ? SQLITE_MISUSE : b.rc, e,
+		  "cannot record the next look at family %s", f->ref);
+	db_done(b.st);
+	return rc;
+}
+
+int
+db_wake_policy(struct db *db, const char *policy, struct fc_error *e)
+{
+	char stored[DB_META_VALUE_MAX + 1];
+	int rc, crc;
+
+	if ((rc = db_meta_get(
+		 db, DB_META_WAKE_POLICY, stored, sizeof(stored), e)) < 0)
+		return rc;
+	if (rc == 1 && strcmp(stored, policy) == 0)
+		return 0;
+	if ((rc = db_begin(db, e)) < 0)
+		return rc;
+	/* Read again under the lock: another may have done it. */
+	if ((rc = db_meta_get(
+		 db, DB_META_WAKE_POLICY, stored, sizeof(stored), e)) >= 0 &&
+	    (rc != 1 || strcmp(stored, policy) != 0)) {
+		rc = db_exec(db,
+		    "UPDATE family SET wake_day = ''"
+		    " WHERE wake_day IS NOT ''",
+		    e, "cannot clear the families' next looks");
+		if (rc == 0)
+			rc = db_meta_set(db, DB_META_WAKE_POLICY, policy, e);
+		if (rc == 0)
+			rc = 1;
+	}
+	if (rc >= 0 && (crc = db_commit(db, e)) < 0)
+		rc = crc;
+	if (rc < 0)
+		db_rollback(db);
+	return rc;
+}
+
+int
+db_sched_epoch(struct db *db, int64_t *epoch, struct fc_error *e)
+{
+	char value[DB_META_VALUE_MAX + 1];
+	int rc;
+
+	*epoch = 0;
+	if ((rc = db_meta_get(
+		 db, DB_META_SCHED_EPOCH, value, sizeof(value), e)) < 0)
+		return rc;
+	*epoch = strtoll(value, NULL, 10);
+	return 0;
 }
 
 int

@@ -46,6 +46,14 @@ struct engine {
 	void (*report)(const struct engine_msg *m, void *ctx);
 	void *ctx;
 	char install_id[40];
+	/*
+	 * The schedule as the last pass left it (engine_pass()): the next
+	 * instant a run or summary is owed (0 = none) while the schedule's
+	 * change count stays at sched_epoch. Cleared by engine_reset().
+	 */
+	bool sched_known;
+	int64_t sched_epoch;
+	int64_t sched_next;
 };
 
 struct engine_stats {

@@ -41,20 +41,73 @@ engine_init(struct engine *en, const struct conf *c, struct db *db, bool dry,
 	return db_install_id(db, en->install_id, sizeof(en->install_id), e);
 }
 
+/* The next run or summary owed after now, for the caseworkers cws. */
+static int
+next_run(struct engine *en, const struct cw_list *cws, int64_t now,
+    int64_t *when, struct fc_error *e)
+{
+	int64_t run = 0, week = 0;
+	int rc;
+
+	*when = 0;
+	if ((rc = remind_next(en, cws->v, cws->n, now, &run, e)) < 0 ||
+	    (rc = summary_next(en, cws->v, cws->n, now, &week, e)) < 0)
+		return rc;
+	*when = run;
+	if (week != 0 && (*when == 0 || week < *when))
+		*when = week;
+	return 0;
+}
+
+/*
+ * Whether the schedule the last pass worked out still holds at now:
+ * nothing it rests on changed (the change count) and nothing it owes
+ * has come. A dry engine works it out every time.
+ */
+static int
+schedule_holds(struct engine *en, int64_t now, int64_t *epoch, bool *holds,
+    struct fc_error *e)
+{
+	int rc;
+
+	*holds = false;
+	if ((rc = db_sched_epoch(en->db, epoch, e)) < 0)
+		return rc;
+	*holds = !en->dry && en->sched_known && *epoch == en->sched_epoch &&
+	    (en->sched_next == 0 || now < en->sched_next);
+	return 0;
+}
+
 int
 engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
     struct fc_error *e)
 {
 	struct engine_stats ignored = {0};
 	struct cw_list cws = {0};
+	int64_t epoch;
+	bool holds;
 	int rc;
 
 	if (stats == NULL)
 		stats = &ignored;
+	/*
+	 * After a change that moves no run (a contact logged, a family
+	 * edited) nothing is owed before the instant worked out last time:
+	 * the turn costs what changed, not the number of caseworkers.
+	 */
+	if ((rc = schedule_holds(en, now, &epoch, &holds, e)) < 0 || holds)
+		return rc;
+	en->sched_known = false;
 	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws, e)) ==
 		0 &&
-	    (rc = remind_pass(en, cws.v, cws.n, now, stats, e)) == 0)
-		rc = summary_pass(en, cws.v, cws.n, now, stats, e);
+	    (rc = remind_pass(en, cws.v, cws.n, now, stats, e)) == 0 &&
+	    (rc = summary_pass(en, cws.v, cws.n, now, stats, e)) == 0 &&
+	    !en->dry &&
+	    (rc = next_run(en, &cws, now, &en->sched_next, e)) == 0) {
+		/* The count read before the pass: a change since, and we look again. */
+		en->sched_epoch = epoch;
+		en->sched_known = true;
+	}
 	free(cws.v);
 	return rc;
 }
@@ -64,20 +117,27 @@ engine_next_run(
     struct engine *en, int64_t now, int64_t *when, struct fc_error *e)
 {
 	struct cw_list cws = {0};
-	int64_t run = 0, week = 0;
+	int64_t epoch;
+	bool holds;
 	int rc;
 
 	*when = 0;
-	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws, e)) ==
-		0 &&
-	    (rc = remind_next(en, cws.v, cws.n, now, &run, e)) == 0 &&
-	    (rc = summary_next(en, cws.v, cws.n, now, &week, e)) == 0) {
-		*when = run;
-		if (week != 0 && (*when == 0 || week < *when))
-			*when = week;
+	if ((rc = schedule_holds(en, now, &epoch, &holds, e)) < 0)
+		return rc;
+	if (holds) {
+		*when = en->sched_next;
+		return 0;
 	}
+	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws, e)) == 0)
+		rc = next_run(en, &cws, now, when, e);
 	free(cws.v);
 	return rc;
+}
+
+void
+engine_reset(struct engine *en)
+{
+	en->sched_known = false;
 }
 
 int

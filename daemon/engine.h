@@ -46,6 +46,12 @@ int engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 int engine_next_run(
     struct engine *en, int64_t now, int64_t *when, struct fc_error *e);
 
+/*
+ * Forget the schedule the last pass worked out (a new configuration may
+ * move it): the next pass works it out again.
+ */
+void engine_reset(struct engine *en);
+
 /* remind_recheck(): the re-check of a queued message before sending. */
 int engine_recheck(struct engine *en, const struct outbox_row *row,
     struct strbuf *message, int64_t now, bool *cancel, int *dropped,

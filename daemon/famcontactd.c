@@ -427,6 +427,7 @@ reload(struct daemon *d)
 	free(d->conf);
 	d->conf = c;
 	d->en.conf = c;
+	engine_reset(&d->en);
 	d->dl.last_error[0] = '\0';
 	/* A mailbox now, or another: read it at once (or forget it). */
 	inpoll_reconfigure(&d->ip, d->db, c);

@@ -13,6 +13,8 @@
 /* A calendar day: days since 1970-01-01 (proleptic Gregorian, no zone). */
 typedef int32_t fc_day;
 #define DAY_NONE INT32_MIN
+/* struct family's wake_day when it is to be worked out at the next run. */
+#define DAY_WAKE_NOW (INT32_MIN + 1)
 
 enum channel {
 	CHANNEL_PHONE,
@@ -96,6 +98,9 @@ struct family {
 					   caseworker's day), or DAY_NONE */
 	int64_t escalated_mark; /* the overdue stretch last escalated
 					   (its due day), or -1 */
+	fc_day wake_day;	/* the next day a daily run must read it
+					   (sched_next_look()), DAY_NONE = never,
+					   DAY_WAKE_NOW = at the next run */
 };
 
 struct contact {

@@ -43,8 +43,9 @@ struct item {
 	fc_day last_contact_day; /* from an import, or DAY_NONE */
 	fc_day listed_day;
 	int64_t escalated_mark;
-	bool list;     /* goes into the reminder */
-	bool escalate; /* goes to the coordinators */
+	fc_day wake_day; /* as stored */
+	bool list;	 /* goes into the reminder */
+	bool escalate;	 /* goes to the coordinators */
 };
 
 struct items {
@@ -95,6 +96,7 @@ item_from_family(
 	it->last_contact_day = f->last_contact_day;
 	it->listed_day = f->listed_day;
 	it->escalated_mark = f->escalated_mark;
+	it->wake_day = f->wake_day;
 }
 
 /* Review reminders last; then most overdue first; then by reference. */
@@ -380,6 +382,17 @@ escalation_text(const struct conf *c, const struct items *l,
 		sb_adds(text, "Families are named by reference code only.\n");
 }
 
+/* A family read by a run and left out of its messages: its next look. */
+struct wake {
+	int64_t id;
+	fc_day day;
+};
+
+struct wakes {
+	struct wake *v;
+	size_t n, cap;
+};
+
 struct collect {
 	const struct conf *conf;
 	struct sched_policy policy;
@@ -387,6 +400,7 @@ struct collect {
 	fc_day today;
 	bool remind; /* the run carries a reminder */
 	struct items *items;
+	struct wakes *wakes; /* NULL: a dry run records nothing */
 };
 
 static int
@@ -401,8 +415,19 @@ collect_family(const struct family *f, void *ctx)
 	list = cl->remind &&
 	    sched_should_list(&cl->policy, &d, cl->today, f->listed_day);
 	escalate = sched_should_escalate(&d, f->escalated_mark);
-	if (!list && !escalate)
+	if (!list && !escalate) {
+		fc_day wake = sched_next_look(
+		    &cl->policy, &d, f->listed_day, f->escalated_mark);
+
+		/* Written after the read: the rows move in its index. */
+		if (cl->wakes != NULL && wake != f->wake_day) {
+			ARRAY_GROW(
+			    cl->wakes->v, cl->wakes->cap, cl->wakes->n + 1);
+			cl->wakes->v[cl->wakes->n++] =
+			    (struct wake){.id = f->id, .day = wake};
+		}
 		return 0;
+	}
 	it = items_push(cl->items);
 	item_from_family(it, f, &d);
 	it->list = list;
@@ -410,10 +435,17 @@ collect_family(const struct family *f, void *ctx)
 	return 0;
 }
 
-/* The families of caseworker cw to list or escalate at now. */
+/*
+ * The families of caseworker cw to list or escalate at now. A daily run
+ * reads only the families whose wake day has come (docs/design.md,
+ * "Reading only what is due"), and records in w the next look of those
+ * it leaves out; a dry run (preview, perhaps as of a past instant) reads
+ * them all.
+ */
 static int
 collect(struct engine *en, const struct caseworker *cw, int64_t now,
-    fc_day today, bool remind, struct items *l, struct fc_error *e)
+    fc_day today, bool remind, struct items *l, struct wakes *w,
+    struct fc_error *e)
 {
 	struct family_filter filter = {.caseworker_email = cw->email};
 	struct collect cl = {
@@ -422,10 +454,47 @@ collect(struct engine *en, const struct caseworker *cw, int64_t now,
 	    .today = today,
 	    .remind = remind && cw->active,
 	    .items = l,
+	    .wakes = en->dry ? NULL : w,
 	};
 
 	due_policy(en->conf, &cl.policy);
-	return db_family_foreach(en->db, &filter, collect_family, &cl, e);
+	if (en->dry)
+		return db_family_foreach(
+		    en->db, &filter, collect_family, &cl, e);
+	return db_family_foreach_due(
+	    en->db, cw->id, today, collect_family, &cl, e);
+}
+
+/* Record the next looks of a run's families (after its marks). */
+static int
+record_wakes(struct engine *en, const struct items *l, const struct wakes *w,
+    struct fc_error *e)
+{
+	struct sched_policy p;
+	int rc;
+
+	due_policy(en->conf, &p);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct item *it = &l->v[i];
+		fc_day wake = sched_next_look(
+		    &p, &it->due, it->listed_day, it->escalated_mark);
+		struct family f = {.id = it->id};
+
+		if (wake == it->wake_day)
+			continue;
+		xstrlcpy(f.ref, it->ref, sizeof(f.ref));
+		if ((rc = db_family_wake(en->db, &f, wake, e)) < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		struct family f = {.id = w->v[i].id};
+
+		xsnprintf(
+		    f.ref, sizeof(f.ref), "id %lld", (long long)w->v[i].id);
+		if ((rc = db_family_wake(en->db, &f, w->v[i].day, e)) < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* One caseworker's daily run (inside a transaction unless dry). */
@@ -438,14 +507,15 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 	const char *zone = due_cw_zone(c, cw->tz);
 	fc_day today = tz_day(now, zone);
 	struct items l = {0};
+	struct wakes w = {0};
 	struct strbuf subject = {0}, text = {0};
 	struct engine_msg m;
 	char key[DB_OUTBOX_KEY_MAX + 1], day[11];
 	size_t nlist = 0, nesc = 0;
 	int rc;
 
-	if ((rc = collect(
-		 en, cw, now, today, run->reminder_day != DAY_NONE, &l, e)) < 0)
+	if ((rc = collect(en, cw, now, today, run->reminder_day != DAY_NONE, &l,
+		 &w, e)) < 0)
 		goto out;
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(l.v[0]), item_cmp);
@@ -508,10 +578,13 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 				 l.v[i].escalated_mark, e)) < 0)
 				goto out;
 		}
+		if ((rc = record_wakes(en, &l, &w, e)) < 0)
+			goto out;
 		rc = db_set_run_day(en->db, cw->id, run->slot_day, e);
 	}
 	st->runs++;
 out:
+	free(w.v);
 	free(l.v);
 	sb_free(&subject);
 	sb_free(&text);
@@ -593,6 +666,20 @@ remind_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
 	uint64_t batch_at = 0;
 	int batched = 0, rc = 0, crc;
 
+	/* Wake days worked out under another policy or zone are redone. */
+	if (!en->dry && ncws > 0) {
+		const struct conf *c = en->conf;
+		char policy[64 + FC_ZONE_MAX];
+
+		xsnprintf(policy, sizeof(policy),
+		    "every %d repeat %d attempt %d escalate %d zone %s",
+		    c->reminders.every_days, c->reminders.repeat_every_days,
+		    c->reminders.after_attempt_days,
+		    c->reminders.escalate_after_days, c->timezone);
+		if ((rc = db_wake_policy(en->db, policy, e)) < 0)
+			return rc;
+		rc = 0;
+	}
 	for (size_t i = 0; i < ncws; i++) {
 		struct sched_run run;
 

@@ -155,6 +155,29 @@ sched_should_escalate(const struct sched_due *d, int64_t escalated_mark)
 	    !sched_was_escalated(d, escalated_mark);
 }
 
+fc_day
+sched_next_look(const struct sched_policy *p, const struct sched_due *d,
+    fc_day listed_day, int64_t escalated_mark)
+{
+	fc_day list, escalate;
+
+	if (d->state == DUE_CLOSED || d->due_day == DAY_NONE)
+		return DAY_NONE;
+	/* sched_should_list(): the first run of the stretch, then repeats. */
+	list = listed_day == DAY_NONE || listed_day < d->due_day
+	    ? d->due_day
+	    : listed_day + p->repeat_every_days;
+	if (d->state == DUE_PAUSED || d->state == DUE_REVIEW)
+		return list;
+	if (d->hold_until != DAY_NONE && d->hold_until > list)
+		list = d->hold_until;
+	/* sched_should_escalate(): once per stretch, held or not. */
+	if (escalated_mark == (int64_t)d->due_day)
+		return list;
+	escalate = d->due_day + p->escalate_after_days;
+	return escalate < list ? escalate : list;
+}
+
 void
 sched_daily_run(unsigned send_days, fc_day last_run, fc_day today,
     bool slot_passed, struct sched_run *out)

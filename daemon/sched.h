@@ -90,6 +90,20 @@ bool sched_was_escalated(const struct sched_due *d, int64_t escalated_mark);
 bool sched_should_escalate(const struct sched_due *d, int64_t escalated_mark);
 
 /*
+ * The first day on or after which a family in state d (as worked out on
+ * any day) may be listed or escalated, given the day it was last listed
+ * and the stretch last escalated; DAY_NONE when never (closed, or paused
+ * without a review date). A lower bound: on every day before it both
+ * sched_should_list() and sched_should_escalate() are false, as long as
+ * nothing the state rests on changes (a contact, an edit, the policy, the
+ * zone). A family listable but not listed (no reminder that day) gets a
+ * day not after d's. The daemon stores it (family.wake_day) and a daily
+ * run reads only the families whose day has come.
+ */
+fc_day sched_next_look(const struct sched_policy *p, const struct sched_due *d,
+    fc_day listed_day, int64_t escalated_mark);
+
+/*
  * A caseworker's daily run: at send_time every day (escalations), with
  * the reminder on send days. A run is owed for the latest slot that has
  * passed (today's when slot_passed, else yesterday's) unless the last run

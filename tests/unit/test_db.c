@@ -1592,9 +1592,24 @@ test_change_log(void **state)
 	    raw_int(fx->path, "SELECT count(*) FROM change_log"), 6);
 }
 
+/* Take a database back to schema 7: what step 8 added, removed. */
+#define UNDO_SCHEMA8 \
+	"DROP TRIGGER family_wake_contact; DROP TRIGGER family_wake_edit;" \
+	" DROP TRIGGER family_wake_caseworker;" \
+	" DROP TRIGGER sched_epoch_caseworker_add;" \
+	" DROP TRIGGER sched_epoch_caseworker_remove;" \
+	" DROP TRIGGER sched_epoch_caseworker_edit;" \
+	" DROP TRIGGER sched_epoch_family_add;" \
+	" DROP TRIGGER sched_epoch_family_remove;" \
+	" DROP TRIGGER sched_epoch_family_edit; DROP INDEX family_wake;" \
+	" ALTER TABLE family DROP COLUMN wake_day;" \
+	" DELETE FROM meta WHERE key IN ('sched_epoch', 'wake_policy');" \
+	" PRAGMA user_version = 7;"
+
 /*
  * A schema 6 database gets the change log, empty: what was written
- * before schema 7 is not made up afterwards. A database at 7 opens as is.
+ * before schema 7 is not made up afterwards. A database at the current
+ * schema opens as is.
  */
 static void
 test_migrate_from_schema6(void **state)
@@ -1604,21 +1619,110 @@ test_migrate_from_schema6(void **state)
 
 	add_family(db, "FXD-001", add_cw(db, "a@example.org", "A"));
 	db_close(db);
+	raw_exec(fx->path, UNDO_SCHEMA8);
 	raw_exec(fx->path, "DROP TABLE change_log; PRAGMA user_version = 6");
 	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 6);
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_schema_version(db), 7);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	db_close(db);
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 7);
+	assert_int_equal(
+	    raw_int(fx->path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	assert_int_equal(
 	    raw_int(fx->path, "SELECT count(*) FROM change_log"), 0);
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM family"), 1);
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
-	assert_int_equal(db_schema_version(db), 7);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	add_family(db, "FXD-002", 1);
 	db_close(db);
 	assert_int_equal(
 	    raw_int(fx->path, "SELECT count(*) FROM change_log"), 1);
+}
+
+/*
+ * A schema 7 database gets the families' wake days, each to be worked
+ * out at the next run (''), and the schedule's change count, at 0; then
+ * the triggers keep both: a contact, an edit, a caseworker's new zone
+ * clear a wake day; a caseworker added, or a first open family, count.
+ */
+static void
+test_migrate_from_schema7(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	struct family f;
+	int64_t cw, fam, epoch = -1;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+
+	cw = add_cw(db, "a@example.org", "A");
+	fam = add_family(db, "FXD-001", cw);
+	add_family(db, "FXD-002", cw);
+	add_contact(db, fam, 1780000000, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+	db_close(db);
+	raw_exec(fx->path, UNDO_SCHEMA8);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 7);
+
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
+	assert_int_equal(f.wake_day, DAY_WAKE_NOW);
+	assert_int_equal(f.last_reached.at, 1780000000);
+	assert_int_equal(db_sched_epoch(db, &epoch, &e), 0);
+	assert_int_equal(epoch, 0);
+	/* The daemon's record, then what clears it. */
+	assert_int_equal(db_family_wake(db, &f, 20600, &e), 0);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
+	assert_int_equal(f.wake_day, 20600);
+	add_contact(db, fam, 1780001000, OUTCOME_ATTEMPTED, CHANNEL_PHONE, 0);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
+	assert_int_equal(f.wake_day, DAY_WAKE_NOW);
+	assert_int_equal(db_family_wake(db, &f, DAY_NONE, &e), 0);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
+	assert_int_equal(f.wake_day, DAY_NONE);
+	/* Adding a second open family to a caseworker moves no run. */
+	add_family(db, "FXD-003", cw);
+	assert_int_equal(db_sched_epoch(db, &epoch, &e), 0);
+	assert_int_equal(epoch, 0);
+	db_close(db);
+
+	raw_exec(fx->path, "UPDATE family SET every_days = 9 WHERE id = 1");
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT wake_day = '' FROM family WHERE id = 1"),
+	    1);
+	raw_exec(fx->path,
+	    "UPDATE family SET wake_day = '2026-06-01';"
+	    " UPDATE family SET name = 'Other (fictional)' WHERE id = 1");
+	/* A name is not what a wake day rests on. */
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM family WHERE wake_day = ''"),
+	    0);
+	raw_exec(fx->path,
+	    "UPDATE caseworker SET timezone = 'Asia/Tokyo' WHERE id = 1");
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM family WHERE wake_day = ''"),
+	    3);
+	assert_int_equal(
+	    raw_int(
+		fx->path, "SELECT value FROM meta WHERE key = 'sched_epoch'"),
+	    1);
+	/* A new caseworker, then their first family, then a second. */
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	cw = add_cw(db, "b@example.org", "B");
+	add_family(db, "FXD-101", cw);
+	add_family(db, "FXD-102", cw);
+	assert_int_equal(db_sched_epoch(db, &epoch, &e), 0);
+	assert_int_equal(epoch, 3);
+	db_close(db);
+	/* Closing one of two changes no run; closing the last does. */
+	raw_exec(fx->path, "UPDATE family SET status = 'closed' WHERE id = 4");
+	assert_int_equal(
+	    raw_int(
+		fx->path, "SELECT value FROM meta WHERE key = 'sched_epoch'"),
+	    3);
+	raw_exec(fx->path, "UPDATE family SET status = 'closed' WHERE id = 5");
+	assert_int_equal(
+	    raw_int(
+		fx->path, "SELECT value FROM meta WHERE key = 'sched_epoch'"),
+	    4);
 }
 
 static void
@@ -1646,6 +1750,7 @@ test_migrate_from_schema1(void **state)
 	assert_int_equal(f.last_attempt.outcome, OUTCOME_ATTEMPTED);
 	assert_int_equal(f.listed_day, DAY_NONE);
 	assert_int_equal(f.escalated_mark, -1);
+	assert_int_equal(f.wake_day, DAY_WAKE_NOW);
 	assert_int_equal(db_run_day(db, f.caseworker_id, &day, NULL, &e), 0);
 	assert_int_equal(day, DAY_NONE);
 	assert_int_equal(db_install_id(db, id, sizeof(id), &e), 0);
@@ -2058,6 +2163,8 @@ main(void)
 		test_migrate_from_schema3, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_migrate_from_schema6, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_migrate_from_schema7, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	    cmocka_unit_test(test_meta),

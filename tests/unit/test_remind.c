@@ -12,9 +12,11 @@
 #include <string.h>
 
 #include "db.h"
+#include "due.h"
 #include "engine_fixture.h"
 #include "err.h"
 #include "remind.h"
+#include "sched.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -352,6 +354,180 @@ test_recheck_escalation(void **state)
 	fx_free(fx);
 }
 
+/* The families of a register, by id (closed ones too). */
+struct fams {
+	struct family v[160];
+	size_t n;
+};
+
+static int
+add_fam(const struct family *f, void *ctx)
+{
+	struct fams *l = ctx;
+
+	assert_true(l->n < ARRAY_SIZE(l->v));
+	l->v[l->n++] = *f;
+	return 0;
+}
+
+static void
+read_fams(struct fx *fx, struct fams *l)
+{
+	struct family_filter all = {.include_closed = true};
+	struct fc_error e = {0};
+
+	l->n = 0;
+	if (db_family_foreach(fx->db, &all, add_fam, l, &e) < 0)
+		fail_msg("%s", e.msg);
+}
+
+#define WAKE_DAYS 50
+
+/* A small generator, the same sequence on every machine. */
+static uint32_t
+next_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/*
+ * The stored wake days against a full recomputation (docs/design.md,
+ * "Reading only what is due"). Two registers take the same 50 days of
+ * contacts, pauses, closings and a policy change, in three zones, with
+ * reminders on weekdays only; before each pass one of them has every
+ * wake day cleared, so that its runs read every family. Both must queue
+ * the same messages, and after every pass each wake day the other
+ * stores must be what sched_next_look() gives from scratch.
+ */
+static void
+test_wake_days(void **state)
+{
+	static const char *const zones[] = {
+	    "", "Asia/Tokyo", "America/Los_Angeles"};
+	struct fx *fx[2] = {fx_new(false), fx_new(false)};
+	struct fc_error e = {0};
+	uint32_t seed = 20261205;
+	int64_t start = fx_utc(2026, 3, 2, 0, 0);
+	size_t nfam = 0, checked = 0, read_less = 0;
+	char ref[16];
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		fx[k]->conf.reminders.send_days = 0x1f;
+		for (size_t c = 0; c < ARRAY_SIZE(zones); c++) {
+			char email[32];
+
+			xsnprintf(email, sizeof(email), "cw%zu@example.org", c);
+			fx_caseworker(fx[k], email, zones[c]);
+		}
+	}
+	for (size_t c = 0; c < ARRAY_SIZE(zones); c++) {
+		for (int i = 0; i < 40; i++) {
+			fc_day first = day_from_civil(2026, 3, 2) - 20 +
+			    (fc_day)(next_rand(&seed) % 60);
+
+			xsnprintf(ref, sizeof(ref), "FXW-%zu%02d", c, i);
+			for (int k = 0; k < 2; k++)
+				fx_family(fx[k], ref, fx[k]->cws[c].id, first);
+			nfam++;
+		}
+	}
+	for (int step = 0; step < WAKE_DAYS * 4; step++) {
+		int64_t now = start + (int64_t)step * 6 * 3600 + 1800;
+		struct fams f[2];
+
+		/* The day's events, the same in both registers. */
+		for (int ev = 0; ev < 6; ev++) {
+			uint32_t r = next_rand(&seed);
+			size_t c = r % 3, i = (r >> 2) % 40;
+			int what = (int)((r >> 8) % 10);
+
+			xsnprintf(ref, sizeof(ref), "FXW-%zu%02zu", c, i);
+			for (int k = 0; k < 2; k++) {
+				struct family one;
+
+				if (db_family_get(fx[k]->db, ref, &one, &e) < 0)
+					fail_msg("%s", e.msg);
+				if (what < 5)
+					fx_contact(fx[k], one.id,
+					    now - (int64_t)(r >> 16) % 80000,
+					    what < 3 ? OUTCOME_REACHED
+						     : OUTCOME_ATTEMPTED);
+				else if (what == 5)
+					fx_status(fx[k], ref, FAMILY_PAUSED,
+					    (fc_day)(now / SECS_PER_DAY) +
+						(fc_day)(r >> 20) % 9);
+				else if (what == 6)
+					fx_status(fx[k], ref, FAMILY_PAUSED,
+					    DAY_NONE);
+				else if (what == 7 && (r >> 12) % 4 == 0)
+					fx_status(fx[k], ref, FAMILY_CLOSED,
+					    DAY_NONE);
+				else if (what >= 8)
+					fx_status(fx[k], ref, FAMILY_ACTIVE,
+					    DAY_NONE);
+			}
+		}
+		if (step == WAKE_DAYS * 2) /* a new policy: every day redone */
+			for (int k = 0; k < 2; k++)
+				fx[k]->conf.reminders.escalate_after_days = 4;
+		/* Register 1 reads everything: every wake day cleared. */
+		read_fams(fx[1], &f[1]);
+		for (size_t i = 0; i < f[1].n; i++)
+			if (db_family_wake(
+				fx[1]->db, &f[1].v[i], DAY_WAKE_NOW, &e) < 0)
+				fail_msg("%s", e.msg);
+		read_fams(fx[0], &f[0]);
+		for (size_t i = 0; i < f[0].n; i++)
+			read_less += f[0].v[i].wake_day != DAY_WAKE_NOW &&
+			    f[0].v[i].wake_day > tz_day(now, "Asia/Tokyo");
+		for (int k = 0; k < 2; k++) {
+			struct engine_stats st;
+
+			pass(fx[k], now, &st);
+		}
+		assert_int_equal(fx[0]->nmsgs, fx[1]->nmsgs);
+		for (size_t m = 0; m < fx[0]->nmsgs; m++) {
+			assert_string_equal(
+			    fx[0]->msgs[m].key, fx[1]->msgs[m].key);
+			assert_int_equal(
+			    fx[0]->msgs[m].nfamilies, fx[1]->msgs[m].nfamilies);
+			assert_string_equal(
+			    fx[0]->msgs[m].text, fx[1]->msgs[m].text);
+		}
+		/* Each stored wake day, from scratch. */
+		read_fams(fx[0], &f[0]);
+		for (size_t i = 0; i < f[0].n; i++) {
+			const struct family *one = &f[0].v[i];
+			struct sched_policy p;
+			struct sched_due d;
+
+			if (one->wake_day == DAY_WAKE_NOW)
+				continue; /* changed since its last run */
+			due_policy(&fx[0]->conf, &p);
+			due_family(&fx[0]->conf, one, now, &d);
+			if (one->wake_day !=
+			    sched_next_look(
+				&p, &d, one->listed_day, one->escalated_mark))
+				fail_msg("step %d, %s: stored wake day %d, "
+					 "worked out %d",
+				    step, one->ref, one->wake_day,
+				    sched_next_look(&p, &d, one->listed_day,
+					one->escalated_mark));
+			checked++;
+		}
+	}
+	/* The test means something: most families were not read. */
+	assert_int_equal(nfam, 120);
+	assert_true(checked > WAKE_DAYS * 4 * 60);
+	assert_true(read_less > WAKE_DAYS * 4 * 40);
+	fx_free(fx[0]);
+	fx_free(fx[1]);
+}
+
 int
 main(void)
 {
@@ -359,6 +535,7 @@ main(void)
 	    cmocka_unit_test(test_listing),
 	    cmocka_unit_test(test_escalate_once),
 	    cmocka_unit_test(test_recheck),
+	    cmocka_unit_test(test_wake_days),
 	    cmocka_unit_test(test_recheck_escalation),
 	};
 
