@@ -941,18 +941,39 @@ static const char *const import_columns[] = {"ref", "name", "caseworker",
     "every_days", "timezone", "last_contact", "first_due", "status",
     "pause_until", "pause_reason", NULL};
 
-struct import_row {
-	struct family f;
-	size_t line;
-	bool exists, changed;
+/*
+ * family import reads the file once and writes each good row as it
+ * comes, inside one transaction that is committed only when every row
+ * was good: all or nothing, without holding the rows. What it keeps per
+ * row is the reference code and its line (for "already on line N"), and
+ * with --spread the id of each new family never contacted.
+ */
+struct seen_ref {
+	uint32_t off;  /* into the arena of refs */
+	uint32_t line; /* of the file */
+};
+
+struct spread_row {
+	int64_t id;
+	fc_day today; /* in the family's zone */
+	int every;
 };
 
 struct family_import {
 	struct ctl *ctl;
-	size_t n, cap;
-	struct import_row *rows;
-	/* Refs seen so far: open addressing, row index + 1 (0 = empty). */
-	size_t *slots, nslots;
+	bool spread;
+	bool writing;	 /* no problem so far: rows are written */
+	size_t count[3]; /* added, updated, unchanged */
+	/* Refs seen so far: open addressing over seen[], index + 1. */
+	char *arena;
+	size_t alen, acap;
+	struct seen_ref *seen;
+	size_t nseen, capseen;
+	uint32_t *slots;
+	size_t nslots;
+	/* --spread: new families never contacted, in file order. */
+	struct spread_row *fresh;
+	size_t nfresh, capfresh;
 };
 
 /* Hash of a reference code, without regard to case ([A-Za-z0-9._-]). */
@@ -969,7 +990,7 @@ ref_hash(const char *ref)
 	return (size_t)h;
 }
 
-/* The row index + 1 of ref in the file so far, or 0. */
+/* The line of ref in the file so far, or 0. */
 static size_t
 ref_seen(const struct family_import *im, const char *ref)
 {
@@ -977,32 +998,51 @@ ref_seen(const struct family_import *im, const char *ref)
 		return 0;
 	for (size_t i = ref_hash(ref) & (im->nslots - 1);;
 	     i = (i + 1) & (im->nslots - 1)) {
+		const struct seen_ref *r;
+
 		if (im->slots[i] == 0)
 			return 0;
-		if (util_strcaseeq(im->rows[im->slots[i] - 1].f.ref, ref))
-			return im->slots[i];
+		r = &im->seen[im->slots[i] - 1];
+		if (util_strcaseeq(im->arena + r->off, ref))
+			return r->line;
 	}
 }
 
-/* Remember row index (0-based) under its ref; the table stays half empty. */
+/* Put seen[index] into its slot. */
 static void
-ref_add(struct family_import *im, size_t index)
+slot_put(struct family_import *im, size_t index)
 {
-	if ((im->n + 1) * 2 > im->nslots) {
-		size_t n = im->nslots ? im->nslots * 2 : 64;
+	for (size_t i =
+		 ref_hash(im->arena + im->seen[index].off) & (im->nslots - 1);
+	     ; i = (i + 1) & (im->nslots - 1))
+		if (im->slots[i] == 0) {
+			im->slots[i] = (uint32_t)(index + 1);
+			return;
+		}
+}
+
+/* Remember ref on line; the table stays half empty. */
+static void
+ref_add(struct family_import *im, const char *ref, size_t line)
+{
+	size_t len = strlen(ref) + 1;
+
+	if ((im->nseen + 1) * 2 > im->nslots) {
+		size_t n = im->nslots ? im->nslots * 2 : 1024;
 
 		free(im->slots);
 		im->slots = xcalloc(n, sizeof(*im->slots));
 		im->nslots = n;
-		for (size_t r = 0; r < index; r++)
-			ref_add(im, r);
+		for (size_t r = 0; r < im->nseen; r++)
+			slot_put(im, r);
 	}
-	for (size_t i = ref_hash(im->rows[index].f.ref) & (im->nslots - 1);;
-	     i = (i + 1) & (im->nslots - 1))
-		if (im->slots[i] == 0) {
-			im->slots[i] = index + 1;
-			return;
-		}
+	ARRAY_GROW(im->arena, im->acap, im->alen + len);
+	memcpy(im->arena + im->alen, ref, len);
+	ARRAY_GROW(im->seen, im->capseen, im->nseen + 1);
+	im->seen[im->nseen].off = (uint32_t)im->alen;
+	im->seen[im->nseen].line = (uint32_t)line;
+	im->alen += len;
+	slot_put(im, im->nseen++);
 }
 
 /* The value of column name in rec, or NULL when the file has no such column. */
@@ -1026,13 +1066,99 @@ date_cell(struct ctl_csv *t, const struct csv_record *rec, const char *col,
 		    errs, "%s:%zu: %s: %s", t->path, rec->line, col, e.msg);
 }
 
+/*
+ * Merge the file's row n over the stored family old into *m: columns the
+ * file has replace the stored values. A last_contact equal to the
+ * effective last reached day (contacts logged since) is no change.
+ * Whether anything changed.
+ */
+static bool
+merge_row(struct ctl *ctl, const struct ctl_csv *t, const struct family *n,
+    const struct family *old, struct family *m)
+{
+	*m = *old;
+	m->caseworker_id = n->caseworker_id;
+	if (ctl_csv_col(t, "name") >= 0)
+		memcpy(m->name, n->name, sizeof(m->name));
+	if (ctl_csv_col(t, "every_days") >= 0)
+		m->every_days = n->every_days;
+	if (ctl_csv_col(t, "timezone") >= 0)
+		memcpy(m->tz, n->tz, sizeof(m->tz));
+	if (ctl_csv_col(t, "last_contact") >= 0 &&
+	    n->last_contact_day != last_reached_day(ctl, old))
+		m->last_contact_day = n->last_contact_day;
+	if (ctl_csv_col(t, "first_due") >= 0 && n->first_due != DAY_NONE)
+		m->first_due = n->first_due;
+	if (ctl_csv_col(t, "status") >= 0) {
+		m->status = n->status;
+		m->pause_until = n->pause_until;
+		memcpy(
+		    m->pause_reason, n->pause_reason, sizeof(m->pause_reason));
+	}
+	return m->caseworker_id != old->caseworker_id ||
+	    strcmp(m->name, old->name) != 0 ||
+	    m->every_days != old->every_days || strcmp(m->tz, old->tz) != 0 ||
+	    m->last_contact_day != old->last_contact_day ||
+	    m->first_due != old->first_due || m->status != old->status ||
+	    m->pause_until != old->pause_until ||
+	    strcmp(m->pause_reason, old->pause_reason) != 0;
+}
+
+/*
+ * Write one good row f (line) inside the import's transaction: add it,
+ * or update the stored family when the file changes it. New families
+ * get their first due date (today in their zone; --spread staggers it
+ * once the whole file is read).
+ */
+static int
+write_row(struct family_import *im, const struct ctl_csv *t, struct family *f,
+    struct fc_error *e)
+{
+	struct ctl *ctl = im->ctl;
+	struct family old, m;
+	bool fresh = false;
+	int rc;
+
+	rc = db_family_get(ctl->db, f->ref, &old, e);
+	if (rc == 0) {
+		if (!merge_row(ctl, t, f, &old, &m)) {
+			im->count[2]++;
+			return 0;
+		}
+		im->count[1]++;
+		return db_family_update(ctl->db, &m, e);
+	}
+	if (rc != FC_ENOTFOUND)
+		return rc;
+	memset(e, 0, sizeof(*e));
+	if (f->first_due == DAY_NONE) {
+		const char *zone = due_zone(&ctl->conf, f);
+
+		f->first_due = tz_day(ctl->now, zone);
+		fresh = im->spread && f->last_contact_day == DAY_NONE;
+	}
+	im->count[0]++;
+	if ((rc = db_family_add(ctl->db, f, e)) < 0)
+		return rc;
+	if (fresh) {
+		ARRAY_GROW(im->fresh, im->capfresh, im->nfresh + 1);
+		im->fresh[im->nfresh].id = f->id;
+		im->fresh[im->nfresh].today = f->first_due;
+		im->fresh[im->nfresh].every = f->every_days
+		    ? f->every_days
+		    : ctl->conf.reminders.every_days;
+		im->nfresh++;
+	}
+	return 0;
+}
+
 static void
 import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
     struct strlist *errs)
 {
 	struct family_import *im = arg;
 	struct ctl *ctl = im->ctl;
-	struct import_row r;
+	struct family f;
 	struct caseworker cw;
 	struct fc_error e = {0};
 	char where[FC_PATH_MAX + 32];
@@ -1051,11 +1177,10 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	};
 
 	(void)xsnprintf(where, sizeof(where), "%s:%zu: ", t->path, rec->line);
-	memset(&r, 0, sizeof(r));
+	memset(&f, 0, sizeof(f));
 	memset(&cw, 0, sizeof(cw));
-	r.line = rec->line;
-	r.f.status = FAMILY_ACTIVE;
-	r.f.last_contact_day = DAY_NONE;
+	f.status = FAMILY_ACTIVE;
+	f.last_contact_day = DAY_NONE;
 	if (valid_ref(ref, &e) < 0) {
 		ctl_field_error(&fl, "ref", e.code, "%s", e.msg);
 	} else {
@@ -1063,13 +1188,12 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 
 		if (seen != 0)
 			ctl_field_error(&fl, "ref", FC_EINVAL,
-			    "%s is already on line %zu", ref,
-			    im->rows[seen - 1].line);
+			    "%s is already on line %zu", ref, seen);
 	}
-	family_apply(ctl, &fl, &o, &column_labels, &r.f, &cw);
-	date_cell(t, rec, "first_due", &r.f.first_due, errs);
-	date_cell(t, rec, "pause_until", &r.f.pause_until, errs);
-	if (status[0] && family_status_parse(status, &r.f.status) < 0)
+	family_apply(ctl, &fl, &o, &column_labels, &f, &cw);
+	date_cell(t, rec, "first_due", &f.first_due, errs);
+	date_cell(t, rec, "pause_until", &f.pause_until, errs);
+	if (status[0] && family_status_parse(status, &f.status) < 0)
 		ctl_field_error(&fl, "status", FC_EINVAL,
 		    "\"%s\" is not active, "
 		    "paused or closed",
@@ -1079,133 +1203,45 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	if (valid_text(reason, FC_REASON_MAX, &e) < 0 || strchr(reason, '\n'))
 		ctl_field_error(&fl, "pause_reason", FC_EINVAL, "%s",
 		    e.msg[0] ? e.msg : "one line of text, please");
-	if (errs->n != before)
-		return;
-	if (r.f.status == FAMILY_PAUSED && reason[0] == '\0') {
+	if (errs->n == before && f.status == FAMILY_PAUSED && reason[0] == '\0')
 		ctl_field_error(&fl, "pause_reason", FC_EINVAL,
 		    "a paused family needs a reason");
+	if (errs->n != before) {
+		im->writing = false; /* nothing is kept: the rest is checked */
 		return;
 	}
-	xstrlcpy(r.f.ref, ref, sizeof(r.f.ref));
-	xstrlcpy(r.f.caseworker_tz, cw.tz, sizeof(r.f.caseworker_tz));
-	if (r.f.status == FAMILY_PAUSED)
-		xstrlcpy(r.f.pause_reason, reason, sizeof(r.f.pause_reason));
+	ref_add(im, ref, rec->line);
+	if (!im->writing)
+		return;
+	xstrlcpy(f.ref, ref, sizeof(f.ref));
+	xstrlcpy(f.caseworker_tz, cw.tz, sizeof(f.caseworker_tz));
+	if (f.status == FAMILY_PAUSED)
+		xstrlcpy(f.pause_reason, reason, sizeof(f.pause_reason));
 	else
-		r.f.pause_until = DAY_NONE;
-	r.f.created_at = ctl->now;
-	ARRAY_GROW(im->rows, im->cap, im->n + 1);
-	im->rows[im->n] = r;
-	ref_add(im, im->n);
-	im->n++;
-}
-
-/*
- * Merge row r over the stored family old: columns the file has replace the
- * stored values. A last_contact equal to the effective last reached day
- * (contacts logged since) is no change.
- */
-static void
-merge_row(struct ctl *ctl, const struct ctl_csv *t, struct import_row *r,
-    const struct family *old)
-{
-	struct family m = *old;
-	const struct family *n = &r->f;
-
-	m.caseworker_id = n->caseworker_id;
-	if (ctl_csv_col(t, "name") >= 0)
-		memcpy(m.name, n->name, sizeof(m.name));
-	if (ctl_csv_col(t, "every_days") >= 0)
-		m.every_days = n->every_days;
-	if (ctl_csv_col(t, "timezone") >= 0)
-		memcpy(m.tz, n->tz, sizeof(m.tz));
-	if (ctl_csv_col(t, "last_contact") >= 0 &&
-	    n->last_contact_day != last_reached_day(ctl, old))
-		m.last_contact_day = n->last_contact_day;
-	if (ctl_csv_col(t, "first_due") >= 0 && n->first_due != DAY_NONE)
-		m.first_due = n->first_due;
-	if (ctl_csv_col(t, "status") >= 0) {
-		m.status = n->status;
-		m.pause_until = n->pause_until;
-		memcpy(m.pause_reason, n->pause_reason, sizeof(m.pause_reason));
+		f.pause_until = DAY_NONE;
+	f.created_at = ctl->now;
+	memset(&e, 0, sizeof(e));
+	if (write_row(im, t, &f, &e) < 0) {
+		strlist_add(errs, "%s:%zu: %s", t->path, rec->line, e.msg);
+		im->writing = false;
 	}
-	r->changed = m.caseworker_id != old->caseworker_id ||
-	    strcmp(m.name, old->name) != 0 || m.every_days != old->every_days ||
-	    strcmp(m.tz, old->tz) != 0 ||
-	    m.last_contact_day != old->last_contact_day ||
-	    m.first_due != old->first_due || m.status != old->status ||
-	    m.pause_until != old->pause_until ||
-	    strcmp(m.pause_reason, old->pause_reason) != 0;
-	r->f = m;
 }
 
-/* Compare with the database, give new families their first due dates, write. */
+/* --spread: stagger the first due dates of the new families never contacted. */
 static int
-import_apply(struct ctl *ctl, struct ctl_csv *t, struct family_import *im,
-    bool spread, size_t count[3], struct fc_error *e)
+spread_fresh(struct family_import *im, struct fc_error *e)
 {
-	size_t fresh = 0, k = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < im->n; i++) {
-		struct import_row *r = &im->rows[i];
-		struct family old;
+	for (size_t k = 0; rc == 0 && k < im->nfresh; k++) {
+		const struct spread_row *r = &im->fresh[k];
+		fc_day day = r->today +
+		    (fc_day)(((long)k * r->every) / (long)im->nfresh);
 
-		rc = db_family_get(ctl->db, r->f.ref, &old, e);
-		if (rc == FC_ENOTFOUND) {
-			rc = 0;
-			r->changed = true;
-			if (r->f.first_due == DAY_NONE &&
-			    r->f.last_contact_day == DAY_NONE)
-				fresh++;
-			count[0]++;
-			continue;
-		}
-		if (rc < 0)
-			return err_prefix(e, "%s:%zu: ", t->path, r->line);
-		r->exists = true;
-		merge_row(ctl, t, r, &old);
-		count[r->changed ? 1 : 2]++;
+		if (day != r->today)
+			rc =
+			    db_family_set_first_due(im->ctl->db, r->id, day, e);
 	}
-	/* Stagger the first due dates of families never contacted. */
-	for (size_t i = 0; i < im->n; i++) {
-		struct family *f = &im->rows[i].f;
-		const char *zone = due_zone(&ctl->conf, f);
-		int every = f->every_days ? f->every_days
-					  : ctl->conf.reminders.every_days;
-
-		if (im->rows[i].exists || f->first_due != DAY_NONE)
-			continue;
-		f->first_due = tz_day(ctl->now, zone);
-		if (spread && f->last_contact_day == DAY_NONE)
-			f->first_due +=
-			    (fc_day)(((long)k++ * every) / (long)fresh);
-	}
-	if (count[0] + count[1] == 0)
-		return 0;
-	if ((rc = db_begin(ctl->db, e)) < 0)
-		return rc;
-	for (size_t i = 0; rc == 0 && i < im->n; i++) {
-		struct import_row *r = &im->rows[i];
-
-		if (!r->changed)
-			continue;
-		rc = r->exists ? db_family_update(ctl->db, &r->f, e)
-			       : db_family_add(ctl->db, &r->f, e);
-		if (rc < 0)
-			err_prefix(e, "%s:%zu: ", t->path, r->line);
-	}
-	if (rc == 0) {
-		/* The change log: counts, never the file's name or rows. */
-		char detail[64];
-
-		snprintf(detail, sizeof(detail), "added %zu, updated %zu",
-		    count[0], count[1]);
-		rc = db_change_add(ctl->db, "import.families", NULL, detail, e);
-	}
-	if (rc == 0)
-		rc = db_commit(ctl->db, e);
-	if (rc < 0)
-		db_rollback(ctl->db);
 	return rc;
 }
 
@@ -1222,14 +1258,12 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	struct strlist errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
-	size_t count[3] = {0, 0, 0};
-	bool spread = false;
 	int ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
 		switch (ch) {
 		case 's':
-			spread = true;
+			im.spread = true;
 			break;
 		case 'h':
 			printf(
@@ -1267,20 +1301,42 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 		else
 			strlist_add(&errs, "%s", e.msg);
 	}
+	/* One transaction: nothing is kept unless every row is good. */
+	if (rc == 0 && (rc = db_begin(ctl->db, &e)) < 0)
+		strlist_add(&errs, "%s", e.msg);
+	im.writing = rc == 0;
 	if (rc == 0)
 		rc = ctl_csv_each(&t, import_row, &im, &errs);
-	if (rc == 0 && (rc = import_apply(ctl, &t, &im, spread, count, &e)) < 0)
+	if (rc == 0 && errs.n > 0)
+		rc = FC_EINVAL;
+	if (rc == 0 && (rc = spread_fresh(&im, &e)) < 0)
 		strlist_add(&errs, "%s", e.msg);
-	free(im.rows);
+	if (rc == 0 && im.count[0] + im.count[1] > 0) {
+		/* The change log: counts, never the file's name or rows. */
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "added %zu, updated %zu",
+		    im.count[0], im.count[1]);
+		if ((rc = db_change_add(
+			 ctl->db, "import.families", NULL, detail, &e)) == 0)
+			rc = db_commit(ctl->db, &e);
+		if (rc < 0)
+			strlist_add(&errs, "%s", e.msg);
+	}
+	if (ctl->db != NULL)
+		db_rollback(ctl->db); /* after a commit: nothing to undo */
+	free(im.arena);
+	free(im.seen);
 	free(im.slots);
+	free(im.fresh);
 	ctl_csv_close(&t);
 	if (rc < 0) {
 		ctl_print_errors(&errs, "family import");
 		strlist_free(&errs);
 		return err_exit_code(rc);
 	}
-	printf("families: %zu added, %zu updated, %zu unchanged\n", count[0],
-	    count[1], count[2]);
+	printf("families: %zu added, %zu updated, %zu unchanged\n", im.count[0],
+	    im.count[1], im.count[2]);
 	return EX_OK;
 }
 

@@ -140,6 +140,13 @@ int db_family_get_id(
     struct db *db, int64_t id, struct family *out, struct fc_error *e);
 /* Update every stored field of the family with f->id. */
 int db_family_update(struct db *db, const struct family *f, struct fc_error *e);
+/*
+ * Set the first due date of the family with that id, and nothing else:
+ * for family import --spread, inside the import's transaction, on
+ * families it has just added (their family.add change is recorded).
+ */
+int db_family_set_first_due(
+    struct db *db, int64_t id, fc_day day, struct fc_error *e);
 
 struct family_filter {
 	const char *caseworker_email; /* NULL = all caseworkers */
@@ -573,6 +580,25 @@ int db_meta_set(
     struct db *db, const char *key, const char *value, struct fc_error *e);
 /* PRAGMA quick_check: 0 when "ok", FC_EDB naming its first finding. */
 int db_quick_check(struct db *db, struct fc_error *e);
+/*
+ * The cheap check: PRAGMA quick_check of the schema and of the tables
+ * that do not grow with the register (meta, caseworker); its cost does
+ * not depend on the number of families, contacts or messages. 0 or
+ * FC_EDB as db_quick_check().
+ */
+int db_quick_check_cheap(struct db *db, struct fc_error *e);
+/*
+ * The check at the daemon's start: the whole file (db_quick_check) when
+ * it is at most DB_CHECK_WHOLE_MAX bytes or the last whole check
+ * (DB_META_CHECKED_AT) is older than DB_CHECK_WHOLE_EVERY seconds or
+ * unknown, the cheap check otherwise. A whole check that finds nothing
+ * is recorded, with the time now. *whole says which one ran.
+ */
+#define DB_CHECK_WHOLE_MAX (32 * 1024 * 1024)
+#define DB_CHECK_WHOLE_EVERY (7 * 86400)
+#define DB_META_CHECKED_AT "quick_check_at"
+int
+db_check_at_start(struct db *db, int64_t now, bool *whole, struct fc_error *e);
 
 /*
  * Backups (db_backup.c; docs/design.md, "Backups"). db_backup() copies

@@ -776,6 +776,29 @@ db_family_update(struct db *db, const struct family *f, struct fc_error *e)
 }
 
 int
+db_family_set_first_due(
+    struct db *db, int64_t id, fc_day day, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	struct db_binder b = {0};
+	int rc;
+
+	if ((rc = db_stmt(db, &key,
+		 "UPDATE family SET first_due = ? WHERE id = ?", &b.st, e)) < 0)
+		return rc;
+	if ((rc = db_bind_date(&b, day, false, "", "first_due", e)) < 0) {
+		db_done(b.st);
+		return rc;
+	}
+	db_bind_int(&b, id);
+	if ((rc = db_bound(db, &b, e, "cannot set a first due date")) < 0)
+		return rc;
+	if ((rc = db_step_done(b.st)) != SQLITE_OK)
+		return db_fail(db, rc, e, "cannot set a first due date");
+	return 0;
+}
+
+int
 db_family_foreach(struct db *db, const struct family_filter *filter,
     int (*cb)(const struct family *f, void *ctx), void *ctx, struct fc_error *e)
 {
