@@ -97,6 +97,9 @@ struct ctl_table {
 	size_t ncols, nrows, cap;
 	char **cell;		       /* nrows * ncols, escaped */
 	int width[CTL_TABLE_COLS_MAX]; /* after layout; -1: not shown */
+	size_t window;		       /* ctl_table_stream(); 0: none */
+	int columns;		       /* of a streamed table */
+	bool printed; /* the heading is out: rows go as they come */
 };
 /* $COLUMNS, else the terminal's width when stdout is one, else 80. */
 int ctl_columns(void);
@@ -110,7 +113,16 @@ void ctl_table_row(struct ctl_table *t, const char *const *cells);
 void ctl_table_layout(struct ctl_table *t, int columns);
 void ctl_table_print_head(const struct ctl_table *t);
 void ctl_table_print_row(const struct ctl_table *t, size_t row);
-/* Layout, heading and every row. */
+/*
+ * Print the table while its rows come: the first window rows are laid
+ * out for columns (not 0) and printed once there are that many, with the
+ * heading; every later row is printed at once in that layout (a wider
+ * value cut). A table of at most window rows is printed, at
+ * ctl_table_print(), as it would be without this. Memory stays at
+ * window rows however many there are.
+ */
+void ctl_table_stream(struct ctl_table *t, int columns, size_t window);
+/* Layout, heading and every row (of a streamed table: those not out yet). */
 void ctl_table_print(struct ctl_table *t, int columns);
 void ctl_table_free(struct ctl_table *t);
 /*

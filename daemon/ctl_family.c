@@ -377,6 +377,9 @@ struct listed {
 	struct sched_due d;
 };
 
+/* family list's table: laid out by its first rows, then streamed. */
+#define LIST_WINDOW 1000
+
 /* Text folded for family find: code points, each in lower case. */
 struct folded {
 	uint32_t *cp;
@@ -435,13 +438,39 @@ folded_in(const struct folded *needle, const char *s)
 	return found;
 }
 
+/* A family found for --overdue or --due: what orders it, and its id. */
+struct list_key {
+	int64_t id;
+	int days_overdue;
+	char ref[FC_REF_MAX + 1];
+};
+
 struct list_ctx {
 	struct ctl *ctl;
 	bool overdue_only, due_only;
 	const struct folded *text; /* family find: in the ref or the name */
+	/* --overdue, --due: the keys, sorted once all are found. */
 	size_t n, cap;
-	struct listed *rows;
+	struct list_key *keys;
+	/* Printing: rows go out as they are found when the order allows. */
+	enum ctl_format fmt;
+	struct ctl_table *table;
+	size_t printed;
 };
+
+static void print_row(const struct ctl *ctl, enum ctl_format fmt,
+    const struct listed *r, bool first, struct ctl_table *table);
+
+static void
+emit(struct list_ctx *l, const struct family *f, const struct sched_due *d)
+{
+	struct listed r;
+
+	r.f = *f;
+	r.d = *d;
+	print_row(l->ctl, l->fmt, &r, l->printed == 0, l->table);
+	l->printed++;
+}
 
 static int
 collect_family(const struct family *f, void *arg)
@@ -457,9 +486,15 @@ collect_family(const struct family *f, void *arg)
 		return 0;
 	if (l->due_only && d.state != DUE_OVERDUE && d.state != DUE_TODAY)
 		return 0;
-	ARRAY_GROW(l->rows, l->cap, l->n + 1);
-	l->rows[l->n].f = *f;
-	l->rows[l->n].d = d;
+	if (!l->overdue_only && !l->due_only) {
+		/* In the database's order, caseworker then ref: print it now. */
+		emit(l, f, &d);
+		return 0;
+	}
+	ARRAY_GROW(l->keys, l->cap, l->n + 1);
+	l->keys[l->n].id = f->id;
+	l->keys[l->n].days_overdue = d.days_overdue;
+	memcpy(l->keys[l->n].ref, f->ref, sizeof(l->keys[l->n].ref));
 	l->n++;
 	return 0;
 }
@@ -467,11 +502,11 @@ collect_family(const struct family *f, void *arg)
 static int
 most_overdue_first(const void *a, const void *b)
 {
-	const struct listed *x = a, *y = b;
+	const struct list_key *x = a, *y = b;
 
-	if (x->d.days_overdue != y->d.days_overdue)
-		return x->d.days_overdue > y->d.days_overdue ? -1 : 1;
-	return strcmp(x->f.ref, y->f.ref);
+	if (x->days_overdue != y->days_overdue)
+		return x->days_overdue > y->days_overdue ? -1 : 1;
+	return strcmp(x->ref, y->ref);
 }
 
 /* The table of family list: the key columns first. */
@@ -737,21 +772,11 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 		fold(argv[optind], &text);
 		l.text = &text;
 	}
-	rc = db_family_foreach(ctl->db, &filter, collect_family, &l, &e);
-	free(text.cp);
-	if (rc < 0) {
-		free(l.rows);
-		return ctl_fail(&e);
-	}
-	if (l.overdue_only || l.due_only)
-		qsort(l.rows, l.n, sizeof(*l.rows), most_overdue_first);
-
-	if (fmt == FORMAT_TABLE && l.n == 0) {
-		/* Not a bare heading: an empty answer says so, on stderr. */
-		fprintf(stderr, "famcontactctl: no families match\n");
-		free(l.rows);
-		return EX_OK;
-	}
+	l.fmt = fmt;
+	l.table = &table;
+	ctl_table_init(&table, list_cols, ARRAY_SIZE(list_cols));
+	/* The first rows fix the layout; the rest follow as they come. */
+	ctl_table_stream(&table, columns, LIST_WINDOW);
 	if (fmt == FORMAT_CSV) {
 		static const char *const header[] = {"ref", "name",
 		    "caseworker", "every_days", "timezone", "status",
@@ -761,15 +786,53 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 	} else if (fmt == FORMAT_JSON) {
 		printf("[");
 	}
-	ctl_table_init(&table, list_cols, ARRAY_SIZE(list_cols));
-	for (size_t i = 0; i < l.n; i++)
-		print_row(ctl, fmt, &l.rows[i], i == 0, &table);
+	/*
+	 * --overdue, --due: most overdue first, an order no index gives. The
+	 * families are read lean (family list) and only their keys kept and
+	 * sorted; each is read whole as it is printed. Otherwise the rows
+	 * are printed as the database gives them, by caseworker and ref.
+	 */
+	if ((l.overdue_only || l.due_only) && !find)
+		rc = db_family_due_foreach(
+		    ctl->db, &filter, collect_family, &l, &e);
+	else
+		rc =
+		    db_family_foreach(ctl->db, &filter, collect_family, &l, &e);
+	free(text.cp);
+	if (rc == 0 && l.n > 0) {
+		qsort(l.keys, l.n, sizeof(*l.keys), most_overdue_first);
+		for (size_t i = 0; rc == 0 && i < l.n; i++) {
+			struct family f;
+			struct sched_due d;
+
+			rc = db_family_get_id(ctl->db, l.keys[i].id, &f, &e);
+			if (rc == FC_ENOTFOUND) {
+				rc = 0; /* removed meanwhile */
+				continue;
+			}
+			if (rc == 0) {
+				due_family(&ctl->conf, &f, ctl->now, &d);
+				emit(&l, &f, &d);
+			}
+		}
+	}
+	free(l.keys);
+	if (rc < 0) {
+		ctl_table_free(&table);
+		fflush(stdout);
+		return ctl_fail(&e);
+	}
+	if (fmt == FORMAT_TABLE && l.printed == 0) {
+		/* Not a bare heading: an empty answer says so, on stderr. */
+		fprintf(stderr, "famcontactctl: no families match\n");
+		ctl_table_free(&table);
+		return EX_OK;
+	}
 	if (fmt == FORMAT_JSON)
-		printf("%s]\n", l.n ? "\n" : "");
+		printf("%s]\n", l.printed ? "\n" : "");
 	else if (fmt == FORMAT_TABLE)
 		ctl_table_print(&table, columns);
 	ctl_table_free(&table);
-	free(l.rows);
 	return EX_OK;
 }
 

@@ -165,7 +165,8 @@ ctl_status_main(struct ctl *ctl, int argc, char **argv)
 	}
 	if (s.n > 0)
 		qsort(s.cw, s.n, sizeof(*s.cw), by_id);
-	if ((rc = db_family_foreach(ctl->db, &all, count_family, &s, &e)) < 0) {
+	if ((rc = db_family_due_foreach(ctl->db, &all, count_family, &s, &e)) <
+	    0) {
 		free(s.cw);
 		return ctl_fail(&e);
 	}

@@ -160,6 +160,17 @@ struct family_filter {
 int db_family_foreach(struct db *db, const struct family_filter *filter,
     int (*cb)(const struct family *f, void *ctx), void *ctx,
     struct fc_error *e);
+/*
+ * The same families, in no particular order, read lean: only id, ref,
+ * caseworker_id, every_days, status, pause_until, last_contact_day,
+ * first_due, caseworker_tz and the contact marks (last, last_reached,
+ * last_attempt) are filled, enough for due_family(); the other fields
+ * are empty. For counting and ordering a large register (status, family
+ * list --overdue); read a family whole with db_family_get_id().
+ */
+int db_family_due_foreach(struct db *db, const struct family_filter *filter,
+    int (*cb)(const struct family *f, void *ctx), void *ctx,
+    struct fc_error *e);
 
 /*
  * For famcontactctl's shell completion: call cb with each reference code
