@@ -23,6 +23,13 @@ struct ctl {
 	struct db *db; /* opened by ctl_db() */
 	int64_t now;   /* UTC seconds when the command started */
 	char login[FC_LOGIN_MAX + 1];
+	/*
+	 * family import: the last caseworker ctl_caseworker() found, reused
+	 * for the next row that names the same address (the file is read
+	 * inside one transaction, which no other writer can change).
+	 */
+	bool cw_memo_on, cw_memo_set;
+	struct caseworker cw_memo;
 };
 
 typedef int (*ctl_fn)(struct ctl *ctl, int argc, char **argv);
@@ -204,6 +211,7 @@ const char *ctl_cw_zone(const struct ctl *ctl, const struct caseworker *cw);
 struct ctl_csv {
 	const char *path;
 	char *text;
+	size_t len;
 	struct csv_reader *reader;
 	size_t ncols;
 	char *col[CTL_COLUMNS_MAX];
@@ -227,6 +235,8 @@ int ctl_csv_each(struct ctl_csv *t,
     void (*row)(struct ctl_csv *t, const struct csv_record *rec, void *ctx,
 	struct strlist *errs),
     void *ctx, struct strlist *errs);
+/* Read the rows again from the first after the header (ctl_csv_each). */
+void ctl_csv_rewind(struct ctl_csv *t);
 void ctl_csv_close(struct ctl_csv *t);
 /* Print every message of errs, and a count, to stderr. */
 void ctl_print_errors(const struct strlist *errs, const char *what);

@@ -1005,11 +1005,12 @@ static const char *const import_columns[] = {"ref", "name", "caseworker",
     "pause_until", "pause_reason", NULL};
 
 /*
- * family import reads the file once and writes each good row as it
- * comes, inside one transaction that is committed only when every row
- * was good: all or nothing, without holding the rows. What it keeps per
- * row is the reference code and its line (for "already on line N"), and
- * with --spread the id of each new family never contacted.
+ * family import reads the file's rows twice, inside one transaction:
+ * first to check every row, writing nothing; then, when all were good,
+ * to write each as it comes. Nothing is written for a bad file (not
+ * even into the WAL), and the rows are never held: what it keeps per row
+ * is the reference code and its line (for "already on line N"), and with
+ * --spread the id of each new family never contacted.
  */
 struct seen_ref {
 	uint32_t off;  /* into the arena of refs */
@@ -1025,7 +1026,7 @@ struct spread_row {
 struct family_import {
 	struct ctl *ctl;
 	bool spread;
-	bool writing;	 /* no problem so far: rows are written */
+	bool writing;	 /* the second reading: every row was good */
 	size_t count[3]; /* added, updated, unchanged */
 	/* Refs seen so far: open addressing over seen[], index + 1. */
 	char *arena;
@@ -1180,9 +1181,13 @@ write_row(struct family_import *im, const struct ctl_csv *t, struct family *f,
 	struct ctl *ctl = im->ctl;
 	struct family old, m;
 	bool fresh = false;
+	int64_t id;
 	int rc;
 
-	rc = db_family_get(ctl->db, f->ref, &old, e);
+	/* Most rows of a large file are new: a look at the index first. */
+	rc = db_family_id(ctl->db, f->ref, &id, e);
+	if (rc == 0)
+		rc = db_family_get_id(ctl->db, id, &old, e);
 	if (rc == 0) {
 		if (!merge_row(ctl, t, f, &old, &m)) {
 			im->count[2]++;
@@ -1246,7 +1251,7 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	f.last_contact_day = DAY_NONE;
 	if (valid_ref(ref, &e) < 0) {
 		ctl_field_error(&fl, "ref", e.code, "%s", e.msg);
-	} else {
+	} else if (!im->writing) {
 		size_t seen = ref_seen(im, ref);
 
 		if (seen != 0)
@@ -1269,13 +1274,12 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	if (errs->n == before && f.status == FAMILY_PAUSED && reason[0] == '\0')
 		ctl_field_error(&fl, "pause_reason", FC_EINVAL,
 		    "a paused family needs a reason");
-	if (errs->n != before) {
-		im->writing = false; /* nothing is kept: the rest is checked */
+	if (errs->n != before)
+		return;
+	if (!im->writing) {
+		ref_add(im, ref, rec->line);
 		return;
 	}
-	ref_add(im, ref, rec->line);
-	if (!im->writing)
-		return;
 	xstrlcpy(f.ref, ref, sizeof(f.ref));
 	xstrlcpy(f.caseworker_tz, cw.tz, sizeof(f.caseworker_tz));
 	if (f.status == FAMILY_PAUSED)
@@ -1284,10 +1288,9 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 		f.pause_until = DAY_NONE;
 	f.created_at = ctl->now;
 	memset(&e, 0, sizeof(e));
-	if (write_row(im, t, &f, &e) < 0) {
+	/* A write that failed (a full disk, say) ends the writing. */
+	if (errs->n == 0 && write_row(im, t, &f, &e) < 0)
 		strlist_add(errs, "%s:%zu: %s", t->path, rec->line, e.msg);
-		im->writing = false;
-	}
 }
 
 /* --spread: stagger the first due dates of the new families never contacted. */
@@ -1367,9 +1370,12 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	/* One transaction: nothing is kept unless every row is good. */
 	if (rc == 0 && (rc = db_begin(ctl->db, &e)) < 0)
 		strlist_add(&errs, "%s", e.msg);
-	im.writing = rc == 0;
-	if (rc == 0)
+	ctl->cw_memo_on = rc == 0;
+	if (rc == 0 && (rc = ctl_csv_each(&t, import_row, &im, &errs)) == 0) {
+		ctl_csv_rewind(&t);
+		im.writing = true;
 		rc = ctl_csv_each(&t, import_row, &im, &errs);
+	}
 	if (rc == 0 && errs.n > 0)
 		rc = FC_EINVAL;
 	if (rc == 0 && (rc = spread_fresh(&im, &e)) < 0)

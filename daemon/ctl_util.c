@@ -489,10 +489,20 @@ int
 ctl_caseworker(struct ctl *ctl, const char *email, struct caseworker *out,
     struct fc_error *e)
 {
-	int rc = db_caseworker_get(ctl->db, email, out, e);
 	struct ctl_hint h;
 	struct fc_error ignored = {0};
+	int rc;
 
+	if (ctl->cw_memo_on && ctl->cw_memo_set &&
+	    strcmp(ctl->cw_memo.email, email) == 0) {
+		*out = ctl->cw_memo;
+		return 0;
+	}
+	rc = db_caseworker_get(ctl->db, email, out, e);
+	if (rc == 0 && ctl->cw_memo_on) {
+		ctl->cw_memo = *out;
+		ctl->cw_memo_set = true;
+	}
 	if (rc != FC_ENOTFOUND)
 		return rc;
 	/* The closest registered address, never the typo to add. */
@@ -628,6 +638,7 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 		    t->path);
 		return FC_EINVAL;
 	}
+	t->len = len;
 	t->reader = xcalloc(1, sizeof(*t->reader));
 	csv_init(t->reader, t->text, len);
 	rc = csv_next(t->reader, &rec, &e);
@@ -735,6 +746,18 @@ ctl_csv_each(struct ctl_csv *t,
 		add_csv_error(t, &e, errs);
 	csv_record_free(&rec);
 	return errs->n > 0 ? FC_EINVAL : 0;
+}
+
+void
+ctl_csv_rewind(struct ctl_csv *t)
+{
+	struct csv_record rec = {0};
+	struct fc_error e = {0};
+
+	/* The header was read once without a problem: it reads so again. */
+	csv_init(t->reader, t->text, t->len);
+	(void)csv_next(t->reader, &rec, &e);
+	csv_record_free(&rec);
 }
 
 void

@@ -136,6 +136,9 @@ int db_family_add(struct db *db, struct family *f, struct fc_error *e);
 int db_family_get(
     struct db *db, const char *ref, struct family *out, struct fc_error *e);
 /* The same by id. */
+/* The id of the family ref names: 0, or FC_ENOTFOUND. */
+int
+db_family_id(struct db *db, const char *ref, int64_t *id, struct fc_error *e);
 int db_family_get_id(
     struct db *db, int64_t id, struct family *out, struct fc_error *e);
 /* Update every stored field of the family with f->id. */

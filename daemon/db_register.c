@@ -776,6 +776,31 @@ db_family_update(struct db *db, const struct family *f, struct fc_error *e)
 }
 
 int
+db_family_id(struct db *db, const char *ref, int64_t *id, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_stmt(
+		 db, &key, "SELECT id FROM family WHERE ref = ?1", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = err_set(e, FC_ENOTFOUND, "no family %s", ref);
+	} else {
+		rc = db_fail(db, rc, e, "cannot look for family %s", ref);
+	}
+	db_done(st);
+	return rc;
+}
+
+int
 db_family_set_first_due(
     struct db *db, int64_t id, fc_day day, struct fc_error *e)
 {
