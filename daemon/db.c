@@ -973,5 +973,11 @@ db_check_at_start(struct db *db, int64_t now, bool *whole, struct fc_error *e)
 	if ((rc = db_quick_check(db, e)) < 0)
 		return rc;
 	snprintf(value, sizeof(value), "%lld", (long long)now);
-	return db_meta_set(db, DB_META_CHECKED_AT, value, e);
+	/*
+	 * Best effort: on a full disk (or a busy file) the daemon must still
+	 * start and deliver; the next start checks the whole file again.
+	 */
+	if (db_meta_set(db, DB_META_CHECKED_AT, value, e) < 0)
+		memset(e, 0, sizeof(*e));
+	return 0;
 }

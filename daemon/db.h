@@ -606,7 +606,8 @@ int db_quick_check_cheap(struct db *db, struct fc_error *e);
  * it is at most DB_CHECK_WHOLE_MAX bytes or the last whole check
  * (DB_META_CHECKED_AT) is older than DB_CHECK_WHOLE_EVERY seconds or
  * unknown, the cheap check otherwise. A whole check that finds nothing
- * is recorded, with the time now. *whole says which one ran.
+ * is recorded, with the time now, if the file takes the write (a full
+ * disk is no reason not to start). *whole says which one ran.
  */
 #define DB_CHECK_WHOLE_MAX (32 * 1024 * 1024)
 #define DB_CHECK_WHOLE_EVERY (7 * 86400)
