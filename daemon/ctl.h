@@ -212,6 +212,8 @@ struct ctl_csv {
 	const char *path;
 	char *text;
 	size_t len;
+	bool mapped;	/* text is the file mapped (a regular file) */
+	size_t dropped; /* bytes of the mapping let go of so far */
 	struct csv_reader *reader;
 	size_t ncols;
 	char *col[CTL_COLUMNS_MAX];

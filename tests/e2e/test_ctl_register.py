@@ -725,6 +725,25 @@ class LargeImports(RegisterCase):
                       self.ok("family", "import", good).out)
         self.assert_unchanged(before)
 
+    def test_utf8_checked_across_a_file_of_megabytes(self):
+        # Over 4 MiB, read (and checked) a few MiB at a time: a name of
+        # three-byte characters lies across every boundary somewhere.
+        name = "\u20ac" * 40
+        rows = "".join(f"EUR-{i:05d},{name},amira@example.org,30,,\n"
+                       for i in range(40000))
+        good = self.write("eur.csv", self.HEADER + rows)
+        self.assertGreater(os.path.getsize(good), 4 << 20)
+        before = self.db_state()
+        with open(os.path.join(self.dir, "bad.csv"), "wb") as f:
+            f.write((self.HEADER + rows).encode())
+            f.write(b"EUR-99999,\xff,amira@example.org,30,,\n")
+        r = self.fails(EX_DATAERR, "family", "import",
+                       os.path.join(self.dir, "bad.csv"))
+        self.assertIn("not UTF-8 text", r.err)
+        self.assert_unchanged(before)
+        self.assertIn("40000 added", self.ok("family", "import", good).out)
+        self.assertEqual(self.family("EUR-39999")["name"], name)
+
     def test_spread_staggers_the_first_due_dates(self):
         path = self.write("new.csv", "ref,caseworker,every_days\n" + "".join(
             f"NEW-{i:05d},amira@example.org,30\n" for i in range(self.N)))
