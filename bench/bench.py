@@ -899,6 +899,227 @@ def step_change(ctx, res):
     res["change"] = out
 
 
+# 9. A million families (targets 3 and 4) ----------------------------------
+
+MILLION_CASEWORKERS = int(os.environ.get("BENCH_MILLION_CASEWORKERS", "1000"))
+MILLION_FAMILIES = int(os.environ.get("BENCH_MILLION_FAMILIES", "1000"))
+# Also import the whole register from one file into a second database.
+MILLION_ONE_FILE = os.environ.get("BENCH_MILLION_ONE_FILE", "1") != "0"
+MILLION_RUNS = 5                 # runs of each everyday command (median)
+TARGET_IMPORT_S = 60.0
+TARGET_IMPORT_KIB = 64 * 1024
+TARGET_DAY_S = 1.0               # the pass on the day, wall
+TARGET_DAY_KIB = 16 * 1024
+TARGET_FAST = 1.5                # contact log, family show: x the floor
+TARGET_SLOW = 3.0                # status, health: x the floor
+TARGET_FIRST_LINE_S = 0.1
+
+
+def gnu_time_file(out):
+    try:
+        with open(out, encoding="ascii", errors="replace") as f:
+            return int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def million_import(ctx, conf, paths, what):
+    """Import the family files one by one; (wall seconds summed over the
+    imports, the largest peak RSS in KiB)."""
+    wall_sum, peak = 0.0, 0
+    for path in paths:
+        code, wall, rss, log = peak_rss(
+            ctx, "famcontactctl-family-import",
+            [ctx.famcontactctl, "-c", conf, "family", "import", path])
+        if code != 0:
+            raise StepFailed(f"{what}: family import {path} exited {code}; "
+                             f"log:\n{tail(log)}")
+        wall_sum += wall
+        peak = max(peak, rss)
+    return wall_sum, peak
+
+
+def faked(day):
+    """The environment of a program run at 12:00 UTC on day (libfaketime)."""
+    return dict(os.environ, FAKETIME=f"@{day.isoformat()} 12:00:00",
+                FAKETIME_DONT_RESET="1",
+                LD_PRELOAD="/usr/lib/x86_64-linux-gnu/faketime/"
+                           "libfaketime.so.1")
+
+
+def million_pass(ctx, conf, day, name):
+    """famcontactd --once at 12:00 UTC on day; (wall s, peak RSS KiB)."""
+    out = ctx.logfile(name + ".maxrss")
+    log = ctx.logfile(name)
+    with open(log, "wb") as f:
+        t0 = time.monotonic()
+        proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", out,
+                               ctx.famcontactd, "-c", conf, "--once"],
+                              stdin=subprocess.DEVNULL, stdout=f,
+                              stderr=subprocess.STDOUT, env=faked(day),
+                              timeout=RUN_TIMEOUT, check=False)
+        wall = time.monotonic() - t0
+    rss = gnu_time_file(out)
+    if proc.returncode != 0 or rss is None:
+        raise StepFailed(f"famcontactd --once ({name}) exited "
+                         f"{proc.returncode}; log:\n{tail(log)}")
+    return wall, rss
+
+
+def timed(argv, ok=(0,)):
+    """Wall seconds of argv run to its end, output discarded."""
+    t0 = time.monotonic()
+    code = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=RUN_TIMEOUT,
+                          check=False).returncode
+    wall = time.monotonic() - t0
+    if code not in ok:
+        raise StepFailed(f"{' '.join(argv)} exited {code}")
+    return wall
+
+
+def first_line_time(ctx, argv, env):
+    """Start argv under GNU time with its output into a pipe we read, as
+    `| head` would: (seconds to the first line, lines read, peak RSS KiB).
+    The pipe is closed after ten lines."""
+    out = ctx.logfile("first-line.maxrss")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([GNU_TIME, "-f", "%M", "-o", out, *argv],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env)
+    first, lines = None, 0
+    try:
+        for _ in range(10):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if first is None:
+                first = time.monotonic() - t0
+            lines += 1
+    finally:
+        proc.stdout.close()
+        proc.wait(RUN_TIMEOUT)
+    return first, lines, gnu_time_file(out)
+
+
+def step_million(ctx, res):
+    ncw, nper = MILLION_CASEWORKERS, MILLION_FAMILIES
+    nfam = ncw * nper
+    say(f"[million] {ncw} caseworkers x {nper} families: import, the pass on "
+        f"the day before and on the day, the everyday commands")
+    d = ctx.path("million")
+    os.mkdir(d)
+    db = os.path.join(d, "famcontact.db")
+    conf = os.path.join(d, "famcontactd.conf")
+    day = datetime.date.today()
+    before = day - datetime.timedelta(days=1)
+    # Nothing is due on the day before; on the day, the families last
+    # reached 30 days before it on a 30-day cadence: one in 30.
+    summary_day = (day + datetime.timedelta(days=3)).strftime("%a")
+    maildir_conf(conf, db, os.path.join(d, "maildir"), "00:00", summary_day,
+                 "23:59")
+    check_conf(ctx, conf)
+    cws = os.path.join(d, "caseworkers.csv")
+    mkdata.write_caseworkers(cws, ncw)
+    ctl(ctx, conf, "caseworker", "import", cws)
+    out = res["million"] = {"n": nfam}
+    paths = []
+    for c in range(ncw):
+        path = os.path.join(d, f"families-{c:04d}.csv")
+        mkdata.write_families(path, c, nper, ncw, days_back=30, today=before)
+        paths.append(path)
+    out["import_s"], out["import_kib"] = million_import(ctx, conf, paths,
+                                                        "per caseworker")
+    say(f"  family import, one file per caseworker ({ncw} files): "
+        f"{out['import_s']:.1f} s (the imports' wall clock summed), "
+        f"{mib(out['import_kib'])} peak RSS (the largest)")
+    con = sqlite3.connect(db)
+    try:
+        got = con.execute("SELECT count(*) FROM family").fetchone()[0]
+    finally:
+        con.close()
+    if got != nfam:
+        raise StepFailed(f"the register holds {got} families, not {nfam}")
+    if MILLION_ONE_FILE:
+        d1 = os.path.join(d, "one-file")
+        os.mkdir(d1)
+        conf1 = os.path.join(d1, "famcontactd.conf")
+        maildir_conf(conf1, os.path.join(d1, "famcontact.db"),
+                     os.path.join(d1, "maildir"), "00:00", summary_day,
+                     "23:59")
+        ctl(ctx, conf1, "caseworker", "import", cws)
+        one = os.path.join(d1, "families.csv")
+        with open(one, "wb") as f:
+            for k, path in enumerate(paths):
+                with open(path, "rb") as part:
+                    if k:
+                        part.readline()
+                    shutil.copyfileobj(part, f)
+        out["one_s"], out["one_kib"] = million_import(ctx, conf1, [one],
+                                                      "one file")
+        say(f"  family import, one file of {nfam} rows: {out['one_s']:.1f} s,"
+            f" {mib(out['one_kib'])} peak RSS")
+        shutil.rmtree(d1)
+    for path in paths:
+        os.unlink(path)
+
+    out["first_s"], out["first_kib"] = million_pass(ctx, conf, before,
+                                                    "famcontactd-before")
+    say(f"  famcontactd --once on the day before: {out['first_s']:.2f} s, "
+        f"{mib(out['first_kib'])} peak RSS")
+    out["day_s"], out["day_kib"] = million_pass(ctx, conf, day,
+                                                "famcontactd-day")
+    con = sqlite3.connect(db)
+    try:
+        out["day_reminders"] = con.execute(
+            "SELECT count(*) FROM outbox WHERE kind = 'reminder'"
+        ).fetchone()[0]
+        out["due"] = con.execute(
+            "SELECT count(*) FROM family WHERE last_contact = ?",
+            ((day - datetime.timedelta(days=30)).isoformat(),)).fetchone()[0]
+    finally:
+        con.close()
+    say(f"  famcontactd --once on the day: {out['day_s']:.2f} s, "
+        f"{mib(out['day_kib'])} peak RSS, {out['day_reminders']} reminders "
+        f"for {out['due']} due families")
+
+    sqlite = shutil.which("sqlite3")
+    if sqlite is None:
+        raise StepFailed("no sqlite3 (apt-get install sqlite3) for the "
+                         "floor")
+    base = [ctx.famcontactctl, "-c", conf]
+    cmds = {
+        "floor": lambda k: [sqlite, db, "SELECT count(*) FROM family"],
+        "contact log": lambda k: base + [
+            "contact", "log", f"BEN-{(k * 7919 + 1) % nfam:06d}",
+            "--channel", "phone"],
+        "family show": lambda k: base + [
+            "family", "show", f"BEN-{(k * 104729 + 3) % nfam:06d}"],
+        "status": lambda k: base + ["status"],
+        # health exits 1-3 for what it finds (no daemon running here).
+        "health": lambda k: base + ["health"],
+    }
+    runs = {name: [] for name in cmds}
+    for k in range(MILLION_RUNS):
+        for name, argv in cmds.items():
+            runs[name].append(timed(argv(k), ok=(0, 1, 2, 3) if name ==
+                                    "health" else (0,)))
+    out["cmds"] = {name: statistics.median(r) for name, r in runs.items()}
+    say("  " + "; ".join(f"{name} {v * 1000:.0f} ms"
+                         for name, v in out["cmds"].items())
+        + f" (median of {MILLION_RUNS})")
+    # The day after: the families due on the day are a day overdue.
+    first, lines, rss = first_line_time(
+        ctx, base + ["family", "list", "--overdue"],
+        faked(day + datetime.timedelta(days=1)))
+    out["list_first_s"], out["list_lines"], out["list_kib"] = (first, lines,
+                                                              rss)
+    say(f"  family list --overdue | head (the day after): first line after "
+        f"{'-' if first is None else f'{first * 1000:.0f} ms'}, {lines} "
+        f"lines read, {'-' if rss is None else mib(rss)} peak RSS")
+
+
 # 8. Wakeups with inbound.imap (target 6, the second half) ------------------
 
 IMAP_POLL_EVERY = 10      # the least poll_every the configuration takes
@@ -1147,6 +1368,65 @@ def table(ctx, res, started):
     else:
         add("idle_imap", ("6. wakeups idle, inbound.imap", "FAILED", "", "",
                           "FAIL"))
+    mi = res.get("million")
+    if mi:
+        n = mi["n"]
+        add("million", (f"3. family import, {n} families, a file per "
+                        f"caseworker", f"{mi['import_s']:.1f} s",
+                        f"{mib(mi['import_kib'])} peak RSS",
+                        f"< {TARGET_IMPORT_S:g} s, < "
+                        f"{mib(TARGET_IMPORT_KIB)}",
+                        verdict(mi["import_s"] < TARGET_IMPORT_S and
+                                mi["import_kib"] < TARGET_IMPORT_KIB)))
+        if "one_s" in mi:
+            add("million", (f"3. family import, {n} families, one file",
+                            f"{mi['one_s']:.1f} s",
+                            f"{mib(mi['one_kib'])} peak RSS",
+                            f"< {TARGET_IMPORT_S:g} s, < "
+                            f"{mib(TARGET_IMPORT_KIB)}",
+                            verdict(mi["one_s"] < TARGET_IMPORT_S and
+                                    mi["one_kib"] < TARGET_IMPORT_KIB)))
+        if "first_s" in mi:
+            add("million", ("3. famcontactd --once, the day before",
+                            f"{mi['first_s']:.2f} s",
+                            f"{mib(mi['first_kib'])} peak RSS; nothing due",
+                            "", ""))
+        if "day_s" in mi:
+            add("million", ("3. famcontactd --once on the day",
+                            f"{mi['day_s']:.2f} s",
+                            f"{mib(mi['day_kib'])} peak RSS; "
+                            f"{mi['due']} due, {mi['day_reminders']} "
+                            f"reminders",
+                            f"< {TARGET_DAY_S:g} s, < {mib(TARGET_DAY_KIB)}",
+                            verdict(mi["day_s"] < TARGET_DAY_S and
+                                    mi["day_kib"] < TARGET_DAY_KIB)))
+        c = mi.get("cmds")
+        if c:
+            floor = c["floor"]
+            for name, target in (("contact log", TARGET_FAST),
+                                 ("family show", TARGET_FAST),
+                                 ("status", TARGET_SLOW),
+                                 ("health", TARGET_SLOW)):
+                ratio = c[name] / floor
+                add("million", (f"4. {name}, {n} families",
+                                f"{c[name] * 1000:.0f} ms",
+                                f"sqlite3 count(*) {floor * 1000:.0f} ms: "
+                                f"{ratio:.1f}x", f"<= {target:g}x",
+                                verdict(ratio <= target)))
+        if "list_lines" in mi:
+            first = mi["list_first_s"]
+            add("million", ("4. family list --overdue | head, first line",
+                            "none" if first is None
+                            else f"{first * 1000:.0f} ms",
+                            f"{mi['list_lines']} lines read; "
+                            + ("?" if mi["list_kib"] is None
+                               else mib(mi["list_kib"])) + " peak RSS",
+                            f"<= {TARGET_FIRST_LINE_S * 1000:.0f} ms",
+                            verdict(first is not None and
+                                    first <= TARGET_FIRST_LINE_S)))
+    else:
+        add("million", ("3./4. a million families", "FAILED", "", "",
+                        "FAIL"))
     if "sigterm_exit" in res:
         add("idle", ("exit status after SIGTERM", str(res["sigterm_exit"]),
                      "", "0", "PASS" if res["sigterm_exit"] == 0 else "FAIL"))
@@ -1228,7 +1508,8 @@ def main():
     steps = [step_throughput, step_rss, step_idle]
     if PGP_CASEWORKERS > 0:
         steps.append(step_pgp)
-    steps += [step_pass, step_throughput_same, step_change, step_idle_imap]
+    steps += [step_pass, step_throughput_same, step_change, step_idle_imap,
+              step_million]
     if STEPS:
         names = {s.__name__[5:]: s for s in steps}
         unknown = [s for s in STEPS if s not in names]

@@ -53,6 +53,9 @@ fi
 
 command -v python3 >/dev/null 2>&1 || apt_install python3
 [ -x /usr/bin/time ] || apt_install time      # GNU time, for peak RSS
+command -v sqlite3 >/dev/null 2>&1 || apt_install sqlite3  # the million step's floor
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] ||
+	apt_install libfaketime          # the million step's days
 
 if ! command -v smtp-sink >/dev/null 2>&1 ||
    ! command -v smtp-source >/dev/null 2>&1; then

@@ -23,6 +23,13 @@ struct ctl {
 	struct db *db; /* opened by ctl_db() */
 	int64_t now;   /* UTC seconds when the command started */
 	char login[FC_LOGIN_MAX + 1];
+	/*
+	 * family import: the last caseworker ctl_caseworker() found, reused
+	 * for the next row that names the same address (the file is read
+	 * inside one transaction, which no other writer can change).
+	 */
+	bool cw_memo_on, cw_memo_set;
+	struct caseworker cw_memo;
 };
 
 typedef int (*ctl_fn)(struct ctl *ctl, int argc, char **argv);
@@ -97,6 +104,9 @@ struct ctl_table {
 	size_t ncols, nrows, cap;
 	char **cell;		       /* nrows * ncols, escaped */
 	int width[CTL_TABLE_COLS_MAX]; /* after layout; -1: not shown */
+	size_t window;		       /* ctl_table_stream(); 0: none */
+	int columns;		       /* of a streamed table */
+	bool printed; /* the heading is out: rows go as they come */
 };
 /* $COLUMNS, else the terminal's width when stdout is one, else 80. */
 int ctl_columns(void);
@@ -110,7 +120,16 @@ void ctl_table_row(struct ctl_table *t, const char *const *cells);
 void ctl_table_layout(struct ctl_table *t, int columns);
 void ctl_table_print_head(const struct ctl_table *t);
 void ctl_table_print_row(const struct ctl_table *t, size_t row);
-/* Layout, heading and every row. */
+/*
+ * Print the table while its rows come: the first window rows are laid
+ * out for columns (not 0) and printed once there are that many, with the
+ * heading; every later row is printed at once in that layout (a wider
+ * value cut). A table of at most window rows is printed, at
+ * ctl_table_print(), as it would be without this. Memory stays at
+ * window rows however many there are.
+ */
+void ctl_table_stream(struct ctl_table *t, int columns, size_t window);
+/* Layout, heading and every row (of a streamed table: those not out yet). */
 void ctl_table_print(struct ctl_table *t, int columns);
 void ctl_table_free(struct ctl_table *t);
 /*
@@ -192,6 +211,9 @@ const char *ctl_cw_zone(const struct ctl *ctl, const struct caseworker *cw);
 struct ctl_csv {
 	const char *path;
 	char *text;
+	size_t len;
+	bool mapped;	/* text is the file mapped (a regular file) */
+	size_t dropped; /* bytes of the mapping let go of so far */
 	struct csv_reader *reader;
 	size_t ncols;
 	char *col[CTL_COLUMNS_MAX];
@@ -215,6 +237,8 @@ int ctl_csv_each(struct ctl_csv *t,
     void (*row)(struct ctl_csv *t, const struct csv_record *rec, void *ctx,
 	struct strlist *errs),
     void *ctx, struct strlist *errs);
+/* Read the rows again from the first after the header (ctl_csv_each). */
+void ctl_csv_rewind(struct ctl_csv *t);
 void ctl_csv_close(struct ctl_csv *t);
 /* Print every message of errs, and a count, to stderr. */
 void ctl_print_errors(const struct strlist *errs, const char *what);

@@ -377,6 +377,9 @@ struct listed {
 	struct sched_due d;
 };
 
+/* family list's table: laid out by its first rows, then streamed. */
+#define LIST_WINDOW 1000
+
 /* Text folded for family find: code points, each in lower case. */
 struct folded {
 	uint32_t *cp;
@@ -435,13 +438,39 @@ folded_in(const struct folded *needle, const char *s)
 	return found;
 }
 
+/* A family found for --overdue or --due: what orders it, and its id. */
+struct list_key {
+	int64_t id;
+	int days_overdue;
+	char ref[FC_REF_MAX + 1];
+};
+
 struct list_ctx {
 	struct ctl *ctl;
 	bool overdue_only, due_only;
 	const struct folded *text; /* family find: in the ref or the name */
+	/* --overdue, --due: the keys, sorted once all are found. */
 	size_t n, cap;
-	struct listed *rows;
+	struct list_key *keys;
+	/* Printing: rows go out as they are found when the order allows. */
+	enum ctl_format fmt;
+	struct ctl_table *table;
+	size_t printed;
 };
+
+static void print_row(const struct ctl *ctl, enum ctl_format fmt,
+    const struct listed *r, bool first, struct ctl_table *table);
+
+static void
+emit(struct list_ctx *l, const struct family *f, const struct sched_due *d)
+{
+	struct listed r;
+
+	r.f = *f;
+	r.d = *d;
+	print_row(l->ctl, l->fmt, &r, l->printed == 0, l->table);
+	l->printed++;
+}
 
 static int
 collect_family(const struct family *f, void *arg)
@@ -457,9 +486,15 @@ collect_family(const struct family *f, void *arg)
 		return 0;
 	if (l->due_only && d.state != DUE_OVERDUE && d.state != DUE_TODAY)
 		return 0;
-	ARRAY_GROW(l->rows, l->cap, l->n + 1);
-	l->rows[l->n].f = *f;
-	l->rows[l->n].d = d;
+	if (!l->overdue_only && !l->due_only) {
+		/* In the database's order, caseworker then ref: print it now. */
+		emit(l, f, &d);
+		return 0;
+	}
+	ARRAY_GROW(l->keys, l->cap, l->n + 1);
+	l->keys[l->n].id = f->id;
+	l->keys[l->n].days_overdue = d.days_overdue;
+	memcpy(l->keys[l->n].ref, f->ref, sizeof(l->keys[l->n].ref));
 	l->n++;
 	return 0;
 }
@@ -467,11 +502,11 @@ collect_family(const struct family *f, void *arg)
 static int
 most_overdue_first(const void *a, const void *b)
 {
-	const struct listed *x = a, *y = b;
+	const struct list_key *x = a, *y = b;
 
-	if (x->d.days_overdue != y->d.days_overdue)
-		return x->d.days_overdue > y->d.days_overdue ? -1 : 1;
-	return strcmp(x->f.ref, y->f.ref);
+	if (x->days_overdue != y->days_overdue)
+		return x->days_overdue > y->days_overdue ? -1 : 1;
+	return strcmp(x->ref, y->ref);
 }
 
 /* The table of family list: the key columns first. */
@@ -737,21 +772,11 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 		fold(argv[optind], &text);
 		l.text = &text;
 	}
-	rc = db_family_foreach(ctl->db, &filter, collect_family, &l, &e);
-	free(text.cp);
-	if (rc < 0) {
-		free(l.rows);
-		return ctl_fail(&e);
-	}
-	if (l.overdue_only || l.due_only)
-		qsort(l.rows, l.n, sizeof(*l.rows), most_overdue_first);
-
-	if (fmt == FORMAT_TABLE && l.n == 0) {
-		/* Not a bare heading: an empty answer says so, on stderr. */
-		fprintf(stderr, "famcontactctl: no families match\n");
-		free(l.rows);
-		return EX_OK;
-	}
+	l.fmt = fmt;
+	l.table = &table;
+	ctl_table_init(&table, list_cols, ARRAY_SIZE(list_cols));
+	/* The first rows fix the layout; the rest follow as they come. */
+	ctl_table_stream(&table, columns, LIST_WINDOW);
 	if (fmt == FORMAT_CSV) {
 		static const char *const header[] = {"ref", "name",
 		    "caseworker", "every_days", "timezone", "status",
@@ -761,15 +786,53 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 	} else if (fmt == FORMAT_JSON) {
 		printf("[");
 	}
-	ctl_table_init(&table, list_cols, ARRAY_SIZE(list_cols));
-	for (size_t i = 0; i < l.n; i++)
-		print_row(ctl, fmt, &l.rows[i], i == 0, &table);
+	/*
+	 * --overdue, --due: most overdue first, an order no index gives. The
+	 * families are read lean (family list) and only their keys kept and
+	 * sorted; each is read whole as it is printed. Otherwise the rows
+	 * are printed as the database gives them, by caseworker and ref.
+	 */
+	if ((l.overdue_only || l.due_only) && !find)
+		rc = db_family_due_foreach(
+		    ctl->db, &filter, collect_family, &l, &e);
+	else
+		rc =
+		    db_family_foreach(ctl->db, &filter, collect_family, &l, &e);
+	free(text.cp);
+	if (rc == 0 && l.n > 0) {
+		qsort(l.keys, l.n, sizeof(*l.keys), most_overdue_first);
+		for (size_t i = 0; rc == 0 && i < l.n; i++) {
+			struct family f;
+			struct sched_due d;
+
+			rc = db_family_get_id(ctl->db, l.keys[i].id, &f, &e);
+			if (rc == FC_ENOTFOUND) {
+				rc = 0; /* removed meanwhile */
+				continue;
+			}
+			if (rc == 0) {
+				due_family(&ctl->conf, &f, ctl->now, &d);
+				emit(&l, &f, &d);
+			}
+		}
+	}
+	free(l.keys);
+	if (rc < 0) {
+		ctl_table_free(&table);
+		fflush(stdout);
+		return ctl_fail(&e);
+	}
+	if (fmt == FORMAT_TABLE && l.printed == 0) {
+		/* Not a bare heading: an empty answer says so, on stderr. */
+		fprintf(stderr, "famcontactctl: no families match\n");
+		ctl_table_free(&table);
+		return EX_OK;
+	}
 	if (fmt == FORMAT_JSON)
-		printf("%s]\n", l.n ? "\n" : "");
+		printf("%s]\n", l.printed ? "\n" : "");
 	else if (fmt == FORMAT_TABLE)
 		ctl_table_print(&table, columns);
 	ctl_table_free(&table);
-	free(l.rows);
 	return EX_OK;
 }
 
@@ -941,18 +1004,40 @@ static const char *const import_columns[] = {"ref", "name", "caseworker",
     "every_days", "timezone", "last_contact", "first_due", "status",
     "pause_until", "pause_reason", NULL};
 
-struct import_row {
-	struct family f;
-	size_t line;
-	bool exists, changed;
+/*
+ * family import reads the file's rows twice, inside one transaction:
+ * first to check every row, writing nothing; then, when all were good,
+ * to write each as it comes. Nothing is written for a bad file (not
+ * even into the WAL), and the rows are never held: what it keeps per row
+ * is the reference code and its line (for "already on line N"), and with
+ * --spread the id of each new family never contacted.
+ */
+struct seen_ref {
+	uint32_t off;  /* into the arena of refs */
+	uint32_t line; /* of the file */
+};
+
+struct spread_row {
+	int64_t id;
+	fc_day today; /* in the family's zone */
+	int every;
 };
 
 struct family_import {
 	struct ctl *ctl;
-	size_t n, cap;
-	struct import_row *rows;
-	/* Refs seen so far: open addressing, row index + 1 (0 = empty). */
-	size_t *slots, nslots;
+	bool spread;
+	bool writing;	 /* the second reading: every row was good */
+	size_t count[3]; /* added, updated, unchanged */
+	/* Refs seen so far: open addressing over seen[], index + 1. */
+	char *arena;
+	size_t alen, acap;
+	struct seen_ref *seen;
+	size_t nseen, capseen;
+	uint32_t *slots;
+	size_t nslots;
+	/* --spread: new families never contacted, in file order. */
+	struct spread_row *fresh;
+	size_t nfresh, capfresh;
 };
 
 /* Hash of a reference code, without regard to case ([A-Za-z0-9._-]). */
@@ -969,7 +1054,7 @@ ref_hash(const char *ref)
 	return (size_t)h;
 }
 
-/* The row index + 1 of ref in the file so far, or 0. */
+/* The line of ref in the file so far, or 0. */
 static size_t
 ref_seen(const struct family_import *im, const char *ref)
 {
@@ -977,32 +1062,51 @@ ref_seen(const struct family_import *im, const char *ref)
 		return 0;
 	for (size_t i = ref_hash(ref) & (im->nslots - 1);;
 	     i = (i + 1) & (im->nslots - 1)) {
+		const struct seen_ref *r;
+
 		if (im->slots[i] == 0)
 			return 0;
-		if (util_strcaseeq(im->rows[im->slots[i] - 1].f.ref, ref))
-			return im->slots[i];
+		r = &im->seen[im->slots[i] - 1];
+		if (util_strcaseeq(im->arena + r->off, ref))
+			return r->line;
 	}
 }
 
-/* Remember row index (0-based) under its ref; the table stays half empty. */
+/* Put seen[index] into its slot. */
 static void
-ref_add(struct family_import *im, size_t index)
+slot_put(struct family_import *im, size_t index)
 {
-	if ((im->n + 1) * 2 > im->nslots) {
-		size_t n = im->nslots ? im->nslots * 2 : 64;
+	for (size_t i =
+		 ref_hash(im->arena + im->seen[index].off) & (im->nslots - 1);
+	     ; i = (i + 1) & (im->nslots - 1))
+		if (im->slots[i] == 0) {
+			im->slots[i] = (uint32_t)(index + 1);
+			return;
+		}
+}
+
+/* Remember ref on line; the table stays half empty. */
+static void
+ref_add(struct family_import *im, const char *ref, size_t line)
+{
+	size_t len = strlen(ref) + 1;
+
+	if ((im->nseen + 1) * 2 > im->nslots) {
+		size_t n = im->nslots ? im->nslots * 2 : 1024;
 
 		free(im->slots);
 		im->slots = xcalloc(n, sizeof(*im->slots));
 		im->nslots = n;
-		for (size_t r = 0; r < index; r++)
-			ref_add(im, r);
+		for (size_t r = 0; r < im->nseen; r++)
+			slot_put(im, r);
 	}
-	for (size_t i = ref_hash(im->rows[index].f.ref) & (im->nslots - 1);;
-	     i = (i + 1) & (im->nslots - 1))
-		if (im->slots[i] == 0) {
-			im->slots[i] = index + 1;
-			return;
-		}
+	ARRAY_GROW(im->arena, im->acap, im->alen + len);
+	memcpy(im->arena + im->alen, ref, len);
+	ARRAY_GROW(im->seen, im->capseen, im->nseen + 1);
+	im->seen[im->nseen].off = (uint32_t)im->alen;
+	im->seen[im->nseen].line = (uint32_t)line;
+	im->alen += len;
+	slot_put(im, im->nseen++);
 }
 
 /* The value of column name in rec, or NULL when the file has no such column. */
@@ -1026,13 +1130,103 @@ date_cell(struct ctl_csv *t, const struct csv_record *rec, const char *col,
 		    errs, "%s:%zu: %s: %s", t->path, rec->line, col, e.msg);
 }
 
+/*
+ * Merge the file's row n over the stored family old into *m: columns the
+ * file has replace the stored values. A last_contact equal to the
+ * effective last reached day (contacts logged since) is no change.
+ * Whether anything changed.
+ */
+static bool
+merge_row(struct ctl *ctl, const struct ctl_csv *t, const struct family *n,
+    const struct family *old, struct family *m)
+{
+	*m = *old;
+	m->caseworker_id = n->caseworker_id;
+	if (ctl_csv_col(t, "name") >= 0)
+		memcpy(m->name, n->name, sizeof(m->name));
+	if (ctl_csv_col(t, "every_days") >= 0)
+		m->every_days = n->every_days;
+	if (ctl_csv_col(t, "timezone") >= 0)
+		memcpy(m->tz, n->tz, sizeof(m->tz));
+	if (ctl_csv_col(t, "last_contact") >= 0 &&
+	    n->last_contact_day != last_reached_day(ctl, old))
+		m->last_contact_day = n->last_contact_day;
+	if (ctl_csv_col(t, "first_due") >= 0 && n->first_due != DAY_NONE)
+		m->first_due = n->first_due;
+	if (ctl_csv_col(t, "status") >= 0) {
+		m->status = n->status;
+		m->pause_until = n->pause_until;
+		memcpy(
+		    m->pause_reason, n->pause_reason, sizeof(m->pause_reason));
+	}
+	return m->caseworker_id != old->caseworker_id ||
+	    strcmp(m->name, old->name) != 0 ||
+	    m->every_days != old->every_days || strcmp(m->tz, old->tz) != 0 ||
+	    m->last_contact_day != old->last_contact_day ||
+	    m->first_due != old->first_due || m->status != old->status ||
+	    m->pause_until != old->pause_until ||
+	    strcmp(m->pause_reason, old->pause_reason) != 0;
+}
+
+/*
+ * Write one good row f (line) inside the import's transaction: add it,
+ * or update the stored family when the file changes it. New families
+ * get their first due date (today in their zone; --spread staggers it
+ * once the whole file is read).
+ */
+static int
+write_row(struct family_import *im, const struct ctl_csv *t, struct family *f,
+    struct fc_error *e)
+{
+	struct ctl *ctl = im->ctl;
+	struct family old, m;
+	bool fresh = false;
+	int64_t id;
+	int rc;
+
+	/* Most rows of a large file are new: a look at the index first. */
+	rc = db_family_id(ctl->db, f->ref, &id, e);
+	if (rc == 0)
+		rc = db_family_get_id(ctl->db, id, &old, e);
+	if (rc == 0) {
+		if (!merge_row(ctl, t, f, &old, &m)) {
+			im->count[2]++;
+			return 0;
+		}
+		im->count[1]++;
+		return db_family_update(ctl->db, &m, e);
+	}
+	if (rc != FC_ENOTFOUND)
+		return rc;
+	memset(e, 0, sizeof(*e));
+	if (f->first_due == DAY_NONE) {
+		const char *zone = due_zone(&ctl->conf, f);
+
+		f->first_due = tz_day(ctl->now, zone);
+		fresh = im->spread && f->last_contact_day == DAY_NONE;
+	}
+	im->count[0]++;
+	if ((rc = db_family_add(ctl->db, f, e)) < 0)
+		return rc;
+	if (fresh) {
+		ARRAY_GROW(im->fresh, im->capfresh, im->nfresh + 1);
+		im->fresh[im->nfresh].id = f->id;
+		im->fresh[im->nfresh].today = f->first_due;
+		im->fresh[im->nfresh].every = f->every_days
+		    ? f->every_days
+		    : ctl->conf.reminders.every_days;
+		im->nfresh++;
+	}
+	return 0;
+}
+
 static void
 import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
     struct strlist *errs)
 {
 	struct family_import *im = arg;
 	struct ctl *ctl = im->ctl;
-	struct import_row r;
+	struct family f;
 	struct caseworker cw;
 	struct fc_error e = {0};
 	char where[FC_PATH_MAX + 32];
@@ -1051,25 +1245,23 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	};
 
 	(void)xsnprintf(where, sizeof(where), "%s:%zu: ", t->path, rec->line);
-	memset(&r, 0, sizeof(r));
+	memset(&f, 0, sizeof(f));
 	memset(&cw, 0, sizeof(cw));
-	r.line = rec->line;
-	r.f.status = FAMILY_ACTIVE;
-	r.f.last_contact_day = DAY_NONE;
+	f.status = FAMILY_ACTIVE;
+	f.last_contact_day = DAY_NONE;
 	if (valid_ref(ref, &e) < 0) {
 		ctl_field_error(&fl, "ref", e.code, "%s", e.msg);
-	} else {
+	} else if (!im->writing) {
 		size_t seen = ref_seen(im, ref);
 
 		if (seen != 0)
 			ctl_field_error(&fl, "ref", FC_EINVAL,
-			    "%s is already on line %zu", ref,
-			    im->rows[seen - 1].line);
+			    "%s is already on line %zu", ref, seen);
 	}
-	family_apply(ctl, &fl, &o, &column_labels, &r.f, &cw);
-	date_cell(t, rec, "first_due", &r.f.first_due, errs);
-	date_cell(t, rec, "pause_until", &r.f.pause_until, errs);
-	if (status[0] && family_status_parse(status, &r.f.status) < 0)
+	family_apply(ctl, &fl, &o, &column_labels, &f, &cw);
+	date_cell(t, rec, "first_due", &f.first_due, errs);
+	date_cell(t, rec, "pause_until", &f.pause_until, errs);
+	if (status[0] && family_status_parse(status, &f.status) < 0)
 		ctl_field_error(&fl, "status", FC_EINVAL,
 		    "\"%s\" is not active, "
 		    "paused or closed",
@@ -1079,133 +1271,43 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	if (valid_text(reason, FC_REASON_MAX, &e) < 0 || strchr(reason, '\n'))
 		ctl_field_error(&fl, "pause_reason", FC_EINVAL, "%s",
 		    e.msg[0] ? e.msg : "one line of text, please");
-	if (errs->n != before)
-		return;
-	if (r.f.status == FAMILY_PAUSED && reason[0] == '\0') {
+	if (errs->n == before && f.status == FAMILY_PAUSED && reason[0] == '\0')
 		ctl_field_error(&fl, "pause_reason", FC_EINVAL,
 		    "a paused family needs a reason");
+	if (errs->n != before)
+		return;
+	if (!im->writing) {
+		ref_add(im, ref, rec->line);
 		return;
 	}
-	xstrlcpy(r.f.ref, ref, sizeof(r.f.ref));
-	xstrlcpy(r.f.caseworker_tz, cw.tz, sizeof(r.f.caseworker_tz));
-	if (r.f.status == FAMILY_PAUSED)
-		xstrlcpy(r.f.pause_reason, reason, sizeof(r.f.pause_reason));
+	xstrlcpy(f.ref, ref, sizeof(f.ref));
+	xstrlcpy(f.caseworker_tz, cw.tz, sizeof(f.caseworker_tz));
+	if (f.status == FAMILY_PAUSED)
+		xstrlcpy(f.pause_reason, reason, sizeof(f.pause_reason));
 	else
-		r.f.pause_until = DAY_NONE;
-	r.f.created_at = ctl->now;
-	ARRAY_GROW(im->rows, im->cap, im->n + 1);
-	im->rows[im->n] = r;
-	ref_add(im, im->n);
-	im->n++;
+		f.pause_until = DAY_NONE;
+	f.created_at = ctl->now;
+	memset(&e, 0, sizeof(e));
+	/* A write that failed (a full disk, say) ends the writing. */
+	if (errs->n == 0 && write_row(im, t, &f, &e) < 0)
+		strlist_add(errs, "%s:%zu: %s", t->path, rec->line, e.msg);
 }
 
-/*
- * Merge row r over the stored family old: columns the file has replace the
- * stored values. A last_contact equal to the effective last reached day
- * (contacts logged since) is no change.
- */
-static void
-merge_row(struct ctl *ctl, const struct ctl_csv *t, struct import_row *r,
-    const struct family *old)
-{
-	struct family m = *old;
-	const struct family *n = &r->f;
-
-	m.caseworker_id = n->caseworker_id;
-	if (ctl_csv_col(t, "name") >= 0)
-		memcpy(m.name, n->name, sizeof(m.name));
-	if (ctl_csv_col(t, "every_days") >= 0)
-		m.every_days = n->every_days;
-	if (ctl_csv_col(t, "timezone") >= 0)
-		memcpy(m.tz, n->tz, sizeof(m.tz));
-	if (ctl_csv_col(t, "last_contact") >= 0 &&
-	    n->last_contact_day != last_reached_day(ctl, old))
-		m.last_contact_day = n->last_contact_day;
-	if (ctl_csv_col(t, "first_due") >= 0 && n->first_due != DAY_NONE)
-		m.first_due = n->first_due;
-	if (ctl_csv_col(t, "status") >= 0) {
-		m.status = n->status;
-		m.pause_until = n->pause_until;
-		memcpy(m.pause_reason, n->pause_reason, sizeof(m.pause_reason));
-	}
-	r->changed = m.caseworker_id != old->caseworker_id ||
-	    strcmp(m.name, old->name) != 0 || m.every_days != old->every_days ||
-	    strcmp(m.tz, old->tz) != 0 ||
-	    m.last_contact_day != old->last_contact_day ||
-	    m.first_due != old->first_due || m.status != old->status ||
-	    m.pause_until != old->pause_until ||
-	    strcmp(m.pause_reason, old->pause_reason) != 0;
-	r->f = m;
-}
-
-/* Compare with the database, give new families their first due dates, write. */
+/* --spread: stagger the first due dates of the new families never contacted. */
 static int
-import_apply(struct ctl *ctl, struct ctl_csv *t, struct family_import *im,
-    bool spread, size_t count[3], struct fc_error *e)
+spread_fresh(struct family_import *im, struct fc_error *e)
 {
-	size_t fresh = 0, k = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < im->n; i++) {
-		struct import_row *r = &im->rows[i];
-		struct family old;
+	for (size_t k = 0; rc == 0 && k < im->nfresh; k++) {
+		const struct spread_row *r = &im->fresh[k];
+		fc_day day = r->today +
+		    (fc_day)(((long)k * r->every) / (long)im->nfresh);
 
-		rc = db_family_get(ctl->db, r->f.ref, &old, e);
-		if (rc == FC_ENOTFOUND) {
-			rc = 0;
-			r->changed = true;
-			if (r->f.first_due == DAY_NONE &&
-			    r->f.last_contact_day == DAY_NONE)
-				fresh++;
-			count[0]++;
-			continue;
-		}
-		if (rc < 0)
-			return err_prefix(e, "%s:%zu: ", t->path, r->line);
-		r->exists = true;
-		merge_row(ctl, t, r, &old);
-		count[r->changed ? 1 : 2]++;
+		if (day != r->today)
+			rc =
+			    db_family_set_first_due(im->ctl->db, r->id, day, e);
 	}
-	/* Stagger the first due dates of families never contacted. */
-	for (size_t i = 0; i < im->n; i++) {
-		struct family *f = &im->rows[i].f;
-		const char *zone = due_zone(&ctl->conf, f);
-		int every = f->every_days ? f->every_days
-					  : ctl->conf.reminders.every_days;
-
-		if (im->rows[i].exists || f->first_due != DAY_NONE)
-			continue;
-		f->first_due = tz_day(ctl->now, zone);
-		if (spread && f->last_contact_day == DAY_NONE)
-			f->first_due +=
-			    (fc_day)(((long)k++ * every) / (long)fresh);
-	}
-	if (count[0] + count[1] == 0)
-		return 0;
-	if ((rc = db_begin(ctl->db, e)) < 0)
-		return rc;
-	for (size_t i = 0; rc == 0 && i < im->n; i++) {
-		struct import_row *r = &im->rows[i];
-
-		if (!r->changed)
-			continue;
-		rc = r->exists ? db_family_update(ctl->db, &r->f, e)
-			       : db_family_add(ctl->db, &r->f, e);
-		if (rc < 0)
-			err_prefix(e, "%s:%zu: ", t->path, r->line);
-	}
-	if (rc == 0) {
-		/* The change log: counts, never the file's name or rows. */
-		char detail[64];
-
-		snprintf(detail, sizeof(detail), "added %zu, updated %zu",
-		    count[0], count[1]);
-		rc = db_change_add(ctl->db, "import.families", NULL, detail, e);
-	}
-	if (rc == 0)
-		rc = db_commit(ctl->db, e);
-	if (rc < 0)
-		db_rollback(ctl->db);
 	return rc;
 }
 
@@ -1222,14 +1324,12 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	struct strlist errs = {0};
 	struct ctl_csv t;
 	struct fc_error e = {0};
-	size_t count[3] = {0, 0, 0};
-	bool spread = false;
 	int ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
 		switch (ch) {
 		case 's':
-			spread = true;
+			im.spread = true;
 			break;
 		case 'h':
 			printf(
@@ -1267,20 +1367,45 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 		else
 			strlist_add(&errs, "%s", e.msg);
 	}
-	if (rc == 0)
-		rc = ctl_csv_each(&t, import_row, &im, &errs);
-	if (rc == 0 && (rc = import_apply(ctl, &t, &im, spread, count, &e)) < 0)
+	/* One transaction: nothing is kept unless every row is good. */
+	if (rc == 0 && (rc = db_begin(ctl->db, &e)) < 0)
 		strlist_add(&errs, "%s", e.msg);
-	free(im.rows);
+	ctl->cw_memo_on = rc == 0;
+	if (rc == 0 && (rc = ctl_csv_each(&t, import_row, &im, &errs)) == 0) {
+		ctl_csv_rewind(&t);
+		im.writing = true;
+		rc = ctl_csv_each(&t, import_row, &im, &errs);
+	}
+	if (rc == 0 && errs.n > 0)
+		rc = FC_EINVAL;
+	if (rc == 0 && (rc = spread_fresh(&im, &e)) < 0)
+		strlist_add(&errs, "%s", e.msg);
+	if (rc == 0 && im.count[0] + im.count[1] > 0) {
+		/* The change log: counts, never the file's name or rows. */
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "added %zu, updated %zu",
+		    im.count[0], im.count[1]);
+		if ((rc = db_change_add(
+			 ctl->db, "import.families", NULL, detail, &e)) == 0)
+			rc = db_commit(ctl->db, &e);
+		if (rc < 0)
+			strlist_add(&errs, "%s", e.msg);
+	}
+	if (ctl->db != NULL)
+		db_rollback(ctl->db); /* after a commit: nothing to undo */
+	free(im.arena);
+	free(im.seen);
 	free(im.slots);
+	free(im.fresh);
 	ctl_csv_close(&t);
 	if (rc < 0) {
 		ctl_print_errors(&errs, "family import");
 		strlist_free(&errs);
 		return err_exit_code(rc);
 	}
-	printf("families: %zu added, %zu updated, %zu unchanged\n", count[0],
-	    count[1], count[2]);
+	printf("families: %zu added, %zu updated, %zu unchanged\n", im.count[0],
+	    im.count[1], im.count[2]);
 	return EX_OK;
 }
 

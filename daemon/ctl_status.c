@@ -82,16 +82,35 @@ count(struct tally *t, const struct family *f, const struct sched_due *d)
 }
 
 static int
+by_id(const void *a, const void *b)
+{
+	const struct cw_tally *x = a, *y = b;
+
+	return x->cw.id < y->cw.id ? -1 : x->cw.id > y->cw.id;
+}
+
+static int
+by_email(const void *a, const void *b)
+{
+	const struct cw_tally *x = a, *y = b;
+
+	return strcmp(x->cw.email, y->cw.email);
+}
+
+static int
 count_family(const struct family *f, void *arg)
 {
 	struct status_ctx *s = arg;
+	struct cw_tally key, *t;
 	struct sched_due d;
 
 	due_family(&s->ctl->conf, f, s->ctl->now, &d);
 	count(&s->all, f, &d);
-	for (size_t i = 0; i < s->n; i++)
-		if (s->cw[i].cw.id == f->caseworker_id)
-			count(&s->cw[i].t, f, &d);
+	/* The caseworkers are in id order while the families are counted. */
+	key.cw.id = f->caseworker_id;
+	t = bsearch(&key, s->cw, s->n, sizeof(*s->cw), by_id);
+	if (t != NULL)
+		count(&t->t, f, &d);
 	return 0;
 }
 
@@ -140,11 +159,20 @@ ctl_status_main(struct ctl *ctl, int argc, char **argv)
 	if (optind != argc)
 		return ctl_usage("status", "no arguments expected");
 	if ((rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0 ||
-	    (rc = db_caseworker_foreach(ctl->db, collect_cw, &s, &e)) < 0 ||
-	    (rc = db_family_foreach(ctl->db, &all, count_family, &s, &e)) < 0) {
+	    (rc = db_caseworker_foreach(ctl->db, collect_cw, &s, &e)) < 0) {
 		free(s.cw);
 		return ctl_fail(&e);
 	}
+	if (s.n > 0)
+		qsort(s.cw, s.n, sizeof(*s.cw), by_id);
+	if ((rc = db_family_due_foreach(ctl->db, &all, count_family, &s, &e)) <
+	    0) {
+		free(s.cw);
+		return ctl_fail(&e);
+	}
+	/* The table in the order caseworker list shows them: by address. */
+	if (s.n > 0)
+		qsort(s.cw, s.n, sizeof(*s.cw), by_email);
 	printf("caseworkers:      %zu (%zu inactive)\n", s.n, s.inactive);
 	printf("families:         %zu active, %zu paused, %zu closed\n",
 	    s.all.active, s.all.paused, s.all.closed);

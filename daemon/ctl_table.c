@@ -176,14 +176,50 @@ ctl_table_init(struct ctl_table *t, const struct ctl_col *cols, size_t ncols)
 	t->ncols = ncols < CTL_TABLE_COLS_MAX ? ncols : CTL_TABLE_COLS_MAX;
 }
 
+static void print_line(const struct ctl_table *t, const char *const *cells);
+
+void
+ctl_table_stream(struct ctl_table *t, int columns, size_t window)
+{
+	t->window = columns > 0 ? window : 0;
+	t->columns = columns;
+}
+
+/* A streamed table's window is full: lay it out, print it, let it go. */
+static void
+flush_window(struct ctl_table *t)
+{
+	ctl_table_layout(t, t->columns);
+	ctl_table_print_head(t);
+	for (size_t r = 0; r < t->nrows; r++)
+		ctl_table_print_row(t, r);
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cell[i]);
+	t->nrows = 0;
+	t->printed = true;
+}
+
 void
 ctl_table_row(struct ctl_table *t, const char *const *cells)
 {
+	if (t->printed) {
+		char *esc[CTL_TABLE_COLS_MAX];
+
+		for (size_t i = 0; i < t->ncols; i++)
+			esc[i] =
+			    xstrdup(ctl_esc(cells[i] != NULL ? cells[i] : ""));
+		print_line(t, (const char *const *)esc);
+		for (size_t i = 0; i < t->ncols; i++)
+			free(esc[i]);
+		return;
+	}
 	ARRAY_GROW(t->cell, t->cap, (t->nrows + 1) * t->ncols);
 	for (size_t i = 0; i < t->ncols; i++)
 		t->cell[t->nrows * t->ncols + i] =
 		    xstrdup(ctl_esc(cells[i] != NULL ? cells[i] : ""));
 	t->nrows++;
+	if (t->window > 0 && t->nrows >= t->window)
+		flush_window(t);
 }
 
 /* The narrowest column i is cut to, given its natural width nat. */
@@ -321,6 +357,11 @@ ctl_table_print_row(const struct ctl_table *t, size_t row)
 void
 ctl_table_print(struct ctl_table *t, int columns)
 {
+	if (t->printed) {
+		for (size_t r = 0; r < t->nrows; r++)
+			ctl_table_print_row(t, r);
+		return;
+	}
 	ctl_table_layout(t, columns);
 	ctl_table_print_head(t);
 	for (size_t r = 0; r < t->nrows; r++)

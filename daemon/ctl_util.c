@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -489,10 +490,20 @@ int
 ctl_caseworker(struct ctl *ctl, const char *email, struct caseworker *out,
     struct fc_error *e)
 {
-	int rc = db_caseworker_get(ctl->db, email, out, e);
 	struct ctl_hint h;
 	struct fc_error ignored = {0};
+	int rc;
 
+	if (ctl->cw_memo_on && ctl->cw_memo_set &&
+	    strcmp(ctl->cw_memo.email, email) == 0) {
+		*out = ctl->cw_memo;
+		return 0;
+	}
+	rc = db_caseworker_get(ctl->db, email, out, e);
+	if (rc == 0 && ctl->cw_memo_on) {
+		ctl->cw_memo = *out;
+		ctl->cw_memo_set = true;
+	}
 	if (rc != FC_ENOTFOUND)
 		return rc;
 	/* The closest registered address, never the typo to add. */
@@ -541,15 +552,41 @@ ctl_cw_zone(const struct ctl *ctl, const struct caseworker *cw)
 	return due_cw_zone(&ctl->conf, cw->tz);
 }
 
+/*
+ * A regular file is mapped, not read: its pages are let go of once read
+ * (csv_drop_behind), so that a file of a million rows costs no memory of
+ * its size. *mapped says which. Anything else is read whole.
+ */
 static int
-read_input(const char *path, char **out, size_t *len, struct fc_error *e)
+read_input(
+    const char *path, char **out, size_t *len, bool *mapped, struct fc_error *e)
 {
 	struct strbuf b = {0};
 	char chunk[65536];
 	size_t n;
 
-	if (strcmp(path, "-") != 0)
+	*mapped = false;
+	if (strcmp(path, "-") != 0) {
+		struct stat st;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		void *m = MAP_FAILED;
+
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_size > 0 && st.st_size <= UTIL_READ_FILE_MAX)
+			m = mmap(NULL, (size_t)st.st_size, PROT_READ,
+			    MAP_PRIVATE, fd, 0);
+		if (fd >= 0)
+			close(fd);
+		if (m != MAP_FAILED) {
+			(void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+			*out = m;
+			*len = (size_t)st.st_size;
+			*mapped = true;
+			return 0;
+		}
+		/* Not a regular file, empty, or not mapped: read it. */
 		return util_read_file(path, out, len, e);
+	}
 	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
 		sb_add(&b, chunk, n);
 	if (ferror(stdin)) {
@@ -600,6 +637,50 @@ known_column(const char *const *known, const char *name)
 	return NULL;
 }
 
+/* Let go of the mapped pages wholly before offset (nothing when read). */
+static void
+drop_before(struct ctl_csv *t, size_t offset)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t end;
+
+	if (!t->mapped || page <= 0)
+		return;
+	end = offset - offset % (size_t)page;
+	if (end <= t->dropped)
+		return;
+	(void)madvise(t->text + t->dropped, end - t->dropped, MADV_DONTNEED);
+	t->dropped = end;
+}
+
+/* Read this much of a mapped file before letting go of what is behind. */
+#define CSV_DROP_EVERY (4u << 20)
+
+/* text_utf8_valid() over the whole text, a few MiB at a time. */
+static bool
+utf8_valid_dropping(struct ctl_csv *t, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		size_t end =
+		    len - off > CSV_DROP_EVERY ? off + CSV_DROP_EVERY : len;
+
+		/* Not inside a character: back over continuation bytes. */
+		while (end < len && end > off &&
+		    ((unsigned char)t->text[end] & 0xc0) == 0x80)
+			end--;
+		if (end == off)
+			end = len;
+		if (!text_utf8_valid(t->text + off, end - off))
+			return false;
+		off = end;
+		drop_before(t, off);
+	}
+	t->dropped = 0; /* the rows are read from the start again */
+	return true;
+}
+
 int
 ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
     const char *const *required, struct strlist *errs)
@@ -611,7 +692,7 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 
 	memset(t, 0, sizeof(*t));
 	t->path = strcmp(path, "-") == 0 ? "(stdin)" : path;
-	if ((rc = read_input(path, &t->text, &len, &e)) < 0) {
+	if ((rc = read_input(path, &t->text, &len, &t->mapped, &e)) < 0) {
 		if (rc == FC_EPERM && owner_name[0] != '\0')
 			strlist_add(errs,
 			    "%s (run as root, famcontactctl reads "
@@ -621,13 +702,14 @@ ctl_csv_open(struct ctl_csv *t, const char *path, const char *const *known,
 			strlist_add(errs, "%s", e.msg);
 		return rc;
 	}
-	if (!text_utf8_valid(t->text, len)) {
+	if (!utf8_valid_dropping(t, len)) {
 		strlist_add(errs,
 		    "%s: not UTF-8 text (save the spreadsheet as "
 		    "\"CSV UTF-8\")",
 		    t->path);
 		return FC_EINVAL;
 	}
+	t->len = len;
 	t->reader = xcalloc(1, sizeof(*t->reader));
 	csv_init(t->reader, t->text, len);
 	rc = csv_next(t->reader, &rec, &e);
@@ -729,12 +811,30 @@ ctl_csv_each(struct ctl_csv *t,
 	struct fc_error e = {0};
 	int rc;
 
-	while ((rc = csv_next(t->reader, &rec, &e)) == 1)
+	while ((rc = csv_next(t->reader, &rec, &e)) == 1) {
+		size_t at = (size_t)(t->reader->p - t->text);
+
 		row(t, &rec, ctx, errs);
+		if (at >= t->dropped + CSV_DROP_EVERY)
+			drop_before(t, at);
+	}
 	if (rc < 0)
 		add_csv_error(t, &e, errs);
 	csv_record_free(&rec);
 	return errs->n > 0 ? FC_EINVAL : 0;
+}
+
+void
+ctl_csv_rewind(struct ctl_csv *t)
+{
+	struct csv_record rec = {0};
+	struct fc_error e = {0};
+
+	/* The header was read once without a problem: it reads so again. */
+	t->dropped = 0;
+	csv_init(t->reader, t->text, t->len);
+	(void)csv_next(t->reader, &rec, &e);
+	csv_record_free(&rec);
 }
 
 void
@@ -743,7 +843,10 @@ ctl_csv_close(struct ctl_csv *t)
 	for (size_t i = 0; i < t->ncols; i++)
 		free(t->col[i]);
 	free(t->reader);
-	free(t->text);
+	if (t->mapped)
+		munmap(t->text, t->len);
+	else
+		free(t->text);
 	memset(t, 0, sizeof(*t));
 }
 

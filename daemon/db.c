@@ -892,14 +892,15 @@ db_data_version(struct db *db, int64_t *version, struct fc_error *e)
 	return db_query_int(db, &key, "PRAGMA data_version", version, e);
 }
 
-int
-db_quick_check(struct db *db, struct fc_error *e)
+/* Run one quick_check statement: 0 when its first row is "ok". */
+static int
+run_check(struct db *db, const char *sql, struct fc_error *e)
 {
 	char first[FC_ERRMSG_MAX / 2];
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = db_prepare(db, "PRAGMA quick_check(1)", &st, e)) < 0)
+	if ((rc = db_prepare(db, sql, &st, e)) < 0)
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -918,4 +919,65 @@ db_quick_check(struct db *db, struct fc_error *e)
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int
+db_quick_check(struct db *db, struct fc_error *e)
+{
+	return run_check(db, "PRAGMA quick_check(1)", e);
+}
+
+int
+db_quick_check_cheap(struct db *db, struct fc_error *e)
+{
+	/* Each names one table: it and its indexes are read, nothing else. */
+	static const char *const sql[] = {
+	    "PRAGMA quick_check('sqlite_schema')",
+	    "PRAGMA quick_check('meta')",
+	    "PRAGMA quick_check('caseworker')",
+	};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(sql); i++)
+		rc = run_check(db, sql[i], e);
+	return rc;
+}
+
+int
+db_check_at_start(struct db *db, int64_t now, bool *whole, struct fc_error *e)
+{
+	static struct db_stmt_key pages_key, size_key;
+	char at[DB_META_VALUE_MAX + 1], value[32];
+	int64_t pages = 0, page_size = 0, last = 0;
+	int rc;
+
+	*whole = true;
+	if ((rc = db_query_int(
+		 db, &pages_key, "PRAGMA page_count", &pages, e)) < 0 ||
+	    (rc = db_query_int(
+		 db, &size_key, "PRAGMA page_size", &page_size, e)) < 0 ||
+	    (rc = db_meta_get(db, DB_META_CHECKED_AT, at, sizeof(at), e)) < 0)
+		return rc;
+	if (rc == 1) {
+		char *end;
+
+		last = strtoll(at, &end, 10);
+		if (end == at || *end != '\0')
+			last = 0;
+	}
+	if (pages * page_size > DB_CHECK_WHOLE_MAX && last > 0 && last <= now &&
+	    now - last < DB_CHECK_WHOLE_EVERY) {
+		*whole = false;
+		return db_quick_check_cheap(db, e);
+	}
+	if ((rc = db_quick_check(db, e)) < 0)
+		return rc;
+	snprintf(value, sizeof(value), "%lld", (long long)now);
+	/*
+	 * Best effort: on a full disk (or a busy file) the daemon must still
+	 * start and deliver; the next start checks the whole file again.
+	 */
+	if (db_meta_set(db, DB_META_CHECKED_AT, value, e) < 0)
+		memset(e, 0, sizeof(*e));
+	return 0;
 }

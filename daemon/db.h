@@ -136,10 +136,20 @@ int db_family_add(struct db *db, struct family *f, struct fc_error *e);
 int db_family_get(
     struct db *db, const char *ref, struct family *out, struct fc_error *e);
 /* The same by id. */
+/* The id of the family ref names: 0, or FC_ENOTFOUND. */
+int
+db_family_id(struct db *db, const char *ref, int64_t *id, struct fc_error *e);
 int db_family_get_id(
     struct db *db, int64_t id, struct family *out, struct fc_error *e);
 /* Update every stored field of the family with f->id. */
 int db_family_update(struct db *db, const struct family *f, struct fc_error *e);
+/*
+ * Set the first due date of the family with that id, and nothing else:
+ * for family import --spread, inside the import's transaction, on
+ * families it has just added (their family.add change is recorded).
+ */
+int db_family_set_first_due(
+    struct db *db, int64_t id, fc_day day, struct fc_error *e);
 
 struct family_filter {
 	const char *caseworker_email; /* NULL = all caseworkers */
@@ -159,7 +169,19 @@ int db_family_foreach(struct db *db, const struct family_filter *filter,
  * to be worked out (closed families included: the run records that
  * they need no look), by ref. Fills the same fields.
  */
-int db_family_foreach_due(struct db *db, int64_t caseworker_id, fc_day day,
+int db_family_foreach_waking(struct db *db, int64_t caseworker_id, fc_day day,
+    int (*cb)(const struct family *f, void *ctx), void *ctx,
+    struct fc_error *e);
+/*
+ * The families db_family_foreach() gives, in no particular order, read
+ * lean: only id, ref,
+ * caseworker_id, every_days, status, pause_until, last_contact_day,
+ * first_due, caseworker_tz and the contact marks (last, last_reached,
+ * last_attempt) are filled, enough for due_family(); the other fields
+ * are empty. For counting and ordering a large register (status, family
+ * list --overdue); read a family whole with db_family_get_id().
+ */
+int db_family_due_foreach(struct db *db, const struct family_filter *filter,
     int (*cb)(const struct family *f, void *ctx), void *ctx,
     struct fc_error *e);
 
@@ -607,6 +629,26 @@ int db_meta_set(
     struct db *db, const char *key, const char *value, struct fc_error *e);
 /* PRAGMA quick_check: 0 when "ok", FC_EDB naming its first finding. */
 int db_quick_check(struct db *db, struct fc_error *e);
+/*
+ * The cheap check: PRAGMA quick_check of the schema and of the tables
+ * that do not grow with the register (meta, caseworker); its cost does
+ * not depend on the number of families, contacts or messages. 0 or
+ * FC_EDB as db_quick_check().
+ */
+int db_quick_check_cheap(struct db *db, struct fc_error *e);
+/*
+ * The check at the daemon's start: the whole file (db_quick_check) when
+ * it is at most DB_CHECK_WHOLE_MAX bytes or the last whole check
+ * (DB_META_CHECKED_AT) is older than DB_CHECK_WHOLE_EVERY seconds or
+ * unknown, the cheap check otherwise. A whole check that finds nothing
+ * is recorded, with the time now, if the file takes the write (a full
+ * disk is no reason not to start). *whole says which one ran.
+ */
+#define DB_CHECK_WHOLE_MAX (32 * 1024 * 1024)
+#define DB_CHECK_WHOLE_EVERY (7 * 86400)
+#define DB_META_CHECKED_AT "quick_check_at"
+int
+db_check_at_start(struct db *db, int64_t now, bool *whole, struct fc_error *e);
 
 /*
  * Backups (db_backup.c; docs/design.md, "Backups"). db_backup() copies

@@ -787,6 +787,54 @@ db_family_update(struct db *db, const struct family *f, struct fc_error *e)
 }
 
 int
+db_family_id(struct db *db, const char *ref, int64_t *id, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_stmt(
+		 db, &key, "SELECT id FROM family WHERE ref = ?1", &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = err_set(e, FC_ENOTFOUND, "no family %s", ref);
+	} else {
+		rc = db_fail(db, rc, e, "cannot look for family %s", ref);
+	}
+	db_done(st);
+	return rc;
+}
+
+int
+db_family_set_first_due(
+    struct db *db, int64_t id, fc_day day, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	struct db_binder b = {0};
+	int rc;
+
+	if ((rc = db_stmt(db, &key,
+		 "UPDATE family SET first_due = ? WHERE id = ?", &b.st, e)) < 0)
+		return rc;
+	if ((rc = db_bind_date(&b, day, false, "", "first_due", e)) < 0) {
+		db_done(b.st);
+		return rc;
+	}
+	db_bind_int(&b, id);
+	if ((rc = db_bound(db, &b, e, "cannot set a first due date")) < 0)
+		return rc;
+	if ((rc = db_step_done(b.st)) != SQLITE_OK)
+		return db_fail(db, rc, e, "cannot set a first due date");
+	return 0;
+}
+
+int
 db_family_foreach(struct db *db, const struct family_filter *filter,
     int (*cb)(const struct family *f, void *ctx), void *ctx, struct fc_error *e)
 {
@@ -829,7 +877,7 @@ out:
 }
 
 int
-db_family_foreach_due(struct db *db, int64_t caseworker_id, fc_day day,
+db_family_foreach_waking(struct db *db, int64_t caseworker_id, fc_day day,
     int (*cb)(const struct family *f, void *ctx), void *ctx, struct fc_error *e)
 {
 	static struct db_stmt_key key;
@@ -853,6 +901,149 @@ db_family_foreach_due(struct db *db, int64_t caseworker_id, fc_day day,
 	if (src == SQLITE_OK) {
 		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 			if ((rc = read_family(db, st, &f, e)) < 0 ||
+			    (rc = cb(&f, ctx)) != 0)
+				goto out;
+		}
+	}
+	rc = src == SQLITE_DONE ? 0
+				: db_fail(db, src, e, "cannot list families");
+out:
+	db_stmt_release(st, fresh);
+	return rc;
+}
+
+/*
+ * The lean family read for counting and ordering (status, family list
+ * --overdue/--due): what due_family() needs and no more; no name, no
+ * pause reason, no reminder marks, no caseworker address. Its columns.
+ */
+#define FAMILY_DUE_SELECT \
+	"SELECT f.id, f.ref, f.caseworker_id, f.every_days, f.status," \
+	" f.pause_until, f.last_contact, f.first_due, w.timezone," \
+	" r.id, r.at, r.channel, r.day, a.id, a.at, a.channel, a.day" \
+	" FROM family f JOIN caseworker w ON w.id = f.caseworker_id" \
+	" LEFT JOIN contact r ON r.id = " MARK( \
+	    "reached") " LEFT JOIN contact a ON a.id = " MARK("attempted")
+
+enum family_due_col {
+	FD_ID,
+	FD_REF,
+	FD_CW_ID,
+	FD_EVERY,
+	FD_STATUS,
+	FD_PAUSE_UNTIL,
+	FD_LAST_CONTACT,
+	FD_FIRST_DUE,
+	FD_CW_TZ,
+	FD_R_ID,
+	FD_A_ID = FD_R_ID + 4,
+};
+
+/* The fields of f the lean read fills; the others are left as they are. */
+static int
+read_family_due_as(struct db *db, sqlite3_stmt *st, struct family *f,
+    const char *row, struct fc_error *e)
+{
+	char text[32];
+	int64_t every, reached_id, attempt_id;
+	int rc;
+
+	f->id = sqlite3_column_int64(st, FD_ID);
+	if ((rc = db_col_str(
+		 db, st, FD_REF, f->ref, sizeof(f->ref), row, "ref", e)) < 0)
+		return rc;
+	f->caseworker_id = sqlite3_column_int64(st, FD_CW_ID);
+	if ((rc = db_col_int(db, st, FD_EVERY, 0, FC_CADENCE_MAX, &every, row,
+		 "every_days", e)) < 0 ||
+	    (rc = db_col_date(db, st, FD_PAUSE_UNTIL, true, &f->pause_until,
+		 row, "pause_until", e)) < 0 ||
+	    (rc = db_col_date(db, st, FD_LAST_CONTACT, true,
+		 &f->last_contact_day, row, "last_contact", e)) < 0 ||
+	    (rc = db_col_date(db, st, FD_FIRST_DUE, false, &f->first_due, row,
+		 "first_due", e)) < 0 ||
+	    (rc = db_col_str(db, st, FD_CW_TZ, f->caseworker_tz,
+		 sizeof(f->caseworker_tz), row, "caseworker timezone", e)) < 0)
+		return rc;
+	f->every_days = (int)every;
+	if (db_col_str(
+		db, st, FD_STATUS, text, sizeof(text), row, "status", e) < 0 ||
+	    family_status_parse(text, &f->status) < 0)
+		return err_set(e, FC_EDB,
+		    "%s: %s: unknown status (was the "
+		    "database edited by hand?)",
+		    db->path, row);
+	if ((rc = read_mark(db, st, FD_R_ID, OUTCOME_REACHED, &f->last_reached,
+		 &reached_id, row, e)) < 0 ||
+	    (rc = read_mark(db, st, FD_A_ID, OUTCOME_ATTEMPTED,
+		 &f->last_attempt, &attempt_id, row, e)) < 0)
+		return rc;
+	f->last = attempt_id == 0 ||
+		(reached_id != 0 &&
+		    (f->last_reached.at > f->last_attempt.at ||
+			(f->last_reached.at == f->last_attempt.at &&
+			    reached_id > attempt_id)))
+	    ? f->last_reached
+	    : f->last_attempt;
+	return 0;
+}
+
+/*
+ * read_family_due_as(), naming the row only when something is wrong: a
+ * million families are read without formatting a million names.
+ */
+static int
+read_family_due(
+    struct db *db, sqlite3_stmt *st, struct family *f, struct fc_error *e)
+{
+	char row[ROW_NAME_MAX];
+	int rc = read_family_due_as(db, st, f, "", e);
+
+	if (rc == 0)
+		return 0;
+	db_row_name(
+	    row, sizeof(row), "family", NULL, sqlite3_column_int64(st, FD_ID));
+	if (sqlite3_column_type(st, FD_REF) == SQLITE_TEXT &&
+	    sqlite3_column_bytes(st, FD_REF) <= FC_REF_MAX)
+		db_row_name(row, sizeof(row), "family",
+		    (const char *)sqlite3_column_text(st, FD_REF),
+		    sqlite3_column_int64(st, FD_ID));
+	memset(e, 0, sizeof(*e));
+	return read_family_due_as(db, st, f, row, e);
+}
+
+int
+db_family_due_foreach(struct db *db, const struct family_filter *filter,
+    int (*cb)(const struct family *f, void *ctx), void *ctx, struct fc_error *e)
+{
+	static const char all_sql[] =
+	    FAMILY_DUE_SELECT " WHERE (?1 OR f.status <> 'closed')";
+	static const char one_sql[] = FAMILY_DUE_SELECT
+	    " WHERE (?1 OR f.status <> 'closed') AND w.email = ?2";
+	static struct db_stmt_key one_key, all_key;
+	struct family_filter none = {0};
+	struct family f;
+	sqlite3_stmt *st = NULL;
+	bool fresh;
+	int rc, src;
+
+	if (filter == NULL)
+		filter = &none;
+	if ((rc = filter->caseworker_email
+		    ? db_stmt_walk(db, &one_key, one_sql, &st, &fresh, e)
+		    : db_stmt_walk(db, &all_key, all_sql, &st, &fresh, e)) < 0)
+		return rc;
+	src = sqlite3_bind_int(st, 1, filter->include_closed ? 1 : 0);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(st, AS_OF_PARAM, db_as_of(db));
+	if (src == SQLITE_OK && filter->caseworker_email)
+		src = sqlite3_bind_text(
+		    st, 2, filter->caseworker_email, -1, SQLITE_STATIC);
+	memset(&f, 0, sizeof(f));
+	f.listed_day = DAY_NONE;
+	f.escalated_mark = -1;
+	if (src == SQLITE_OK) {
+		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+			if ((rc = read_family_due(db, st, &f, e)) < 0 ||
 			    (rc = cb(&f, ctx)) != 0)
 				goto out;
 		}

@@ -641,6 +641,7 @@ run(const char *path, bool once)
 	struct daemon d = {.sfd = -1, .watch = {.fd = -1}};
 	struct fc_error e = {0};
 	int64_t requeued = 0;
+	bool whole = false;
 	int status = EX_OK, rc;
 
 	d.conf = xmalloc(sizeof(*d.conf));
@@ -668,7 +669,7 @@ run(const char *path, bool once)
 	}
 	/* Damage found before anything is written into the file. */
 	if ((rc = db_open(d.conf->database, DB_OPEN_CREATE, &d.db, &e)) < 0 ||
-	    (rc = db_quick_check(d.db, &e)) < 0 ||
+	    (rc = db_check_at_start(d.db, now_utc(), &whole, &e)) < 0 ||
 	    (rc = engine_init(&d.en, d.conf, d.db, false, &e)) < 0 ||
 	    (rc = db_outbox_requeue_sending(d.db, now_utc(), &requeued, &e)) <
 		0) {
@@ -686,8 +687,8 @@ run(const char *path, bool once)
 			 "sending again with the same Message-ID",
 		    (long long)requeued,
 		    requeued == 1 ? "message was" : "messages were");
-	log_info("famcontactd %s: database %s, %s delivery%s%s", FC_VERSION,
-	    d.conf->database,
+	log_info("famcontactd %s: database %s (%s check ok), %s delivery%s%s",
+	    FC_VERSION, d.conf->database, whole ? "whole-file" : "quick",
 	    d.conf->delivery.transport == TRANSPORT_SMTP ? "SMTP" : "Maildir",
 	    d.conf->inbound.imap.enabled ? ", replies read by IMAP" : "",
 	    once ? ", one pass" : "");

@@ -461,7 +461,7 @@ collect(struct engine *en, const struct caseworker *cw, int64_t now,
 	if (en->dry)
 		return db_family_foreach(
 		    en->db, &filter, collect_family, &cl, e);
-	return db_family_foreach_due(
+	return db_family_foreach_waking(
 	    en->db, cw->id, today, collect_family, &cl, e);
 }
 

@@ -14,9 +14,6 @@
 #include "err.h"
 #include "util.h"
 
-/* Files we read whole (configs, CSV imports) stay far below this. */
-#define UTIL_READ_FILE_MAX (256L * 1024 * 1024)
-
 static void
 oom(size_t n)
 {

@@ -78,6 +78,8 @@ void strlist_add(struct strlist *l, const char *fmt, ...)
 /* Free every string; the list is empty and reusable afterwards. */
 void strlist_free(struct strlist *l);
 
+/* Files we read whole (configs, CSV imports) stay far below this. */
+#define UTIL_READ_FILE_MAX (256L * 1024 * 1024)
 /* Read a whole file into a NUL-terminated buffer (caller frees *out). */
 int
 util_read_file(const char *path, char **out, size_t *len, struct fc_error *e);

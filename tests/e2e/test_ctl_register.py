@@ -6,6 +6,7 @@ leaves the database byte-for-byte as it was. The clock is fixed at
 2026-11-26 12:00 UTC (a Thursday) unless a test says otherwise.
 """
 import csv
+import datetime
 import io
 import json
 import os
@@ -661,6 +662,138 @@ class Imports(RegisterCase):
         self.assertEqual(self.families_json("--all"), [
             dict(f, last_contact=None) if f["last_contact"] else f
             for f in listing])
+
+
+class LargeImports(RegisterCase):
+    """Files of thousands of rows: still all or nothing, and what a
+    good one writes (families, change log rows) is what a small one would
+    write; lists longer than the table's layout window keep every row in
+    order."""
+    HEADER = "ref,name,caseworker,every_days,timezone,last_contact\n"
+    N = 3000
+
+    def setUp(self):
+        super().setUp()
+        self.add_caseworkers()
+
+    def rows(self):
+        """N families over the two caseworkers, last reached 0 to 59 days
+        before 2026-11-26 on a 30-day cadence."""
+        out = []
+        for i in range(self.N):
+            cw = "amira@example.org" if i % 2 else "deniz@example.org"
+            last = (datetime.date(2026, 11, 26)
+                    - datetime.timedelta(days=i % 60)).isoformat()
+            out.append(f"BIG-{i:05d},Family {i} (fictional),{cw},30,,"
+                       f"{last}\n")
+        return out
+
+    def change_log(self):
+        con = sqlite3.connect(self.db)
+        try:
+            return con.execute("SELECT what, detail FROM change_log"
+                               " ORDER BY id").fetchall()
+        finally:
+            con.close()
+
+    def test_bad_rows_anywhere_write_nothing(self):
+        rows = self.rows()
+        good = self.write("good.csv", self.HEADER + "".join(rows))
+        bad_rows = list(rows)
+        bad_rows[self.N - 2] = (f"BIG-{self.N - 2:05d},X,amira@example.org,"
+                                f"400,,\n")                  # file line N
+        bad_rows.append(rows[1])                            # a duplicate
+        bad = self.write("bad.csv", self.HEADER + "".join(bad_rows))
+        before = self.db_state()
+        r = self.fails(EX_DATAERR, "family", "import", bad)
+        self.assertIn(f"{bad}:{self.N}: every_days:", r.err)
+        self.assertIn(f"{bad}:{self.N + 2}: ref: BIG-00001 is already on "
+                      f"line 3", r.err)
+        self.assertIn("2 problems; nothing was written", r.err)
+        self.assert_unchanged(before)
+        self.assertEqual(self.ok("family", "list", "--all", "--format",
+                                 "csv").out.count("\n"), 1)   # the header
+
+        self.assertIn(f"{self.N} added, 0 updated, 0 unchanged",
+                      self.ok("family", "import", good).out)
+        log = self.change_log()
+        adds = [x for x in log if x[0] == "family.add"]
+        self.assertEqual(len(adds), self.N)
+        self.assertIn(("import.families", f"added {self.N}, updated 0"), log)
+        before = self.db_state()
+        self.assertIn(f"0 added, 0 updated, {self.N} unchanged",
+                      self.ok("family", "import", good).out)
+        self.assert_unchanged(before)
+
+    def test_utf8_checked_across_a_file_of_megabytes(self):
+        # Over 4 MiB, read (and checked) a few MiB at a time: a name of
+        # three-byte characters lies across every boundary somewhere.
+        name = "\u20ac" * 40
+        rows = "".join(f"EUR-{i:05d},{name},amira@example.org,30,,\n"
+                       for i in range(40000))
+        good = self.write("eur.csv", self.HEADER + rows)
+        self.assertGreater(os.path.getsize(good), 4 << 20)
+        before = self.db_state()
+        with open(os.path.join(self.dir, "bad.csv"), "wb") as f:
+            f.write((self.HEADER + rows).encode())
+            f.write(b"EUR-99999,\xff,amira@example.org,30,,\n")
+        r = self.fails(EX_DATAERR, "family", "import",
+                       os.path.join(self.dir, "bad.csv"))
+        self.assertIn("not UTF-8 text", r.err)
+        self.assert_unchanged(before)
+        self.assertIn("40000 added", self.ok("family", "import", good).out)
+        self.assertEqual(self.family("EUR-39999")["name"], name)
+
+    def test_spread_staggers_the_first_due_dates(self):
+        path = self.write("new.csv", "ref,caseworker,every_days\n" + "".join(
+            f"NEW-{i:05d},amira@example.org,30\n" for i in range(self.N)))
+        self.ok("family", "import", path, "--spread")
+        rows = list(csv.DictReader(io.StringIO(
+            self.ok("family", "list", "--format", "csv").out)))
+        dues = sorted({r["due"] for r in rows})
+        # Spread over the 30 days from today, each day about as often.
+        self.assertEqual(len(dues), 30)
+        self.assertEqual(dues[0], "2026-11-26")
+        self.assertEqual(dues[-1], "2026-12-25")
+        per_day = [sum(r["due"] == d for r in rows) for d in dues]
+        self.assertEqual(set(per_day), {self.N // 30})
+
+    def test_long_lists_keep_every_row_in_order(self):
+        self.ok("family", "import",
+                self.write("f.csv", self.HEADER + "".join(self.rows())))
+        rows = list(csv.DictReader(io.StringIO(
+            self.ok("family", "list", "--format", "csv").out)))
+        self.assertEqual(len(rows), self.N)
+        # By caseworker (amira has the odd ones), then ref: the table
+        # shows the same rows, in the same order, past the first 1000 that
+        # set its layout.
+        self.assertEqual([r["ref"] for r in rows],
+                         sorted((r["ref"] for r in rows),
+                                key=lambda ref: (int(ref[4:]) % 2 == 0,
+                                                 ref)))
+        table = self.ok("family", "list").out.splitlines()
+        self.assertTrue(table[0].startswith("REF"))
+        self.assertEqual([line.split()[0] for line in table[1:]],
+                         [r["ref"] for r in rows])
+        self.assertTrue(all(len(line) <= 80 for line in table))
+        # Most overdue first, then by ref; the same families as the CSV's
+        # overdue ones.
+        over = list(csv.DictReader(io.StringIO(
+            self.ok("family", "list", "--overdue", "--format", "csv").out)))
+        want = sorted((r for r in rows if r["state"] == "overdue"),
+                      key=lambda r: (-int(r["days_overdue"]), r["ref"]))
+        self.assertGreater(len(want), 1000)
+        self.assertEqual(over, want)
+        table = self.ok("family", "list", "--overdue").out.splitlines()
+        self.assertEqual([line.split()[0] for line in table[1:]],
+                         [r["ref"] for r in want])
+        js = self.families_json("--due")
+        self.assertEqual([f["ref"] for f in js],
+                         [r["ref"] for r in sorted(
+                             (r for r in rows
+                              if r["state"] in ("overdue", "due")),
+                             key=lambda r: (-int(r["days_overdue"]),
+                                            r["ref"]))])
 
 
 class FailedCommandsWriteNothing(RegisterCase):

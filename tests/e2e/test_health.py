@@ -148,6 +148,34 @@ class Database(HealthCase):
         line = self.health(expect=CRITICAL)
         self.assertIn("database is damaged (quick_check: ", line)
 
+    def big_file_damaged(self):
+        """A register file over 32 MiB (a long change log) with one page
+        of garbage near its end, in the change log, which health reads
+        nothing of."""
+        con = sqlite3.connect(self.db)
+        with con:
+            con.executemany(
+                "INSERT INTO change_log (at, who, what, family_ref, detail)"
+                " VALUES (1, 'root', 'family.edit', ?, ?)",
+                ((f"FXD-{i}", "x" * 500) for i in range(75000)))
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = con.execute("PRAGMA page_count").fetchone()[0]
+        size = con.execute("PRAGMA page_size").fetchone()[0]
+        con.close()
+        self.assertGreater(pages * size, 32 * 1024 * 1024)
+        with open(self.db, "r+b") as f:
+            f.seek(size * (pages - 2))
+            f.write(b"\xff" * 64)
+
+    def test_deep_checks_a_large_file_whole(self):
+        self.big_file_damaged()
+        # Above 32 MiB the default check reads the schema and the small
+        # tables only: it does not see the damage; --deep does.
+        r = self.ctl("health")
+        self.assertNotIn("database is damaged", r.out)
+        line = self.health("--deep", expect=CRITICAL)
+        self.assertIn("database is damaged (quick_check: ", line)
+
     def test_newer_schema(self):
         self.sql("PRAGMA user_version = 999")
         self.assertIn("database: ", self.health(expect=CRITICAL))

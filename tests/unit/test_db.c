@@ -1948,6 +1948,55 @@ test_meta(void **state)
 	db_close(db);
 }
 
+/*
+ * The daemon's check at start: the whole file while it is small, or once
+ * the last whole check is a week old; the cheap one in between. A whole
+ * check is recorded with its time.
+ */
+static void
+test_check_at_start(void **state)
+{
+	struct fixture *fx = *state;
+	const int64_t now = 1795694400;
+	struct fc_error e = {0};
+	char buf[DB_META_VALUE_MAX + 1];
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+	bool whole = false;
+
+	assert_int_equal(db_check_at_start(db, now, &whole, &e), 0);
+	assert_true(whole);
+	assert_int_equal(
+	    db_meta_get(db, DB_META_CHECKED_AT, buf, sizeof(buf), &e), 1);
+	assert_string_equal(buf, "1795694400");
+	/* Small: checked whole however recent the last check. */
+	assert_int_equal(db_check_at_start(db, now + 60, &whole, &e), 0);
+	assert_true(whole);
+	db_close(db);
+
+	/* Over DB_CHECK_WHOLE_MAX: 40 MiB of change log. */
+	raw_exec(fx->path,
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	    " WHERE i < 80000) INSERT INTO change_log (at, who, what,"
+	    " family_ref, detail) SELECT 1, 'root', 'family.edit', 'FXD-' || i,"
+	    " printf('%500d', i) FROM n");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	/* The last whole check (now + 60) is recent: the cheap one. */
+	assert_int_equal(db_check_at_start(db, now + 120, &whole, &e), 0);
+	assert_false(whole);
+	assert_int_equal(
+	    db_meta_get(db, DB_META_CHECKED_AT, buf, sizeof(buf), &e), 1);
+	assert_string_equal(buf, "1795694460");
+	/* A week after the last whole check, or a clock set back: whole. */
+	assert_int_equal(
+	    db_check_at_start(db, now + 60 + DB_CHECK_WHOLE_EVERY, &whole, &e),
+	    0);
+	assert_true(whole);
+	assert_int_equal(db_check_at_start(db, now, &whole, &e), 0);
+	assert_true(whole);
+	assert_int_equal(db_quick_check_cheap(db, &e), 0);
+	db_close(db);
+}
+
 /* An outbox row as stored, found by id among all of them. */
 struct outbox_find {
 	int64_t id;
@@ -2168,6 +2217,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_change_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	    cmocka_unit_test(test_meta),
+	    cmocka_unit_test_setup_teardown(
+		test_check_at_start, setup, teardown),
 	    cmocka_unit_test(test_outbox_transitions),
 	    cmocka_unit_test(test_bounced_since),
 	};
