@@ -27,7 +27,9 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "due.h"
 #include "inpoll.h"
+#include "sched.h"
 #include "util.h"
 
 /* The plugin's name at the start of the line. */
@@ -448,6 +450,57 @@ check_space(struct ctl *ctl, struct health *h)
 	    avail / 1024, dir);
 }
 
+/* Families whose stored next look health recomputes, each run. */
+#define HEALTH_WAKE_SAMPLE 64
+
+/*
+ * The daemon reads at a daily run only the families whose stored next
+ * look has come (docs/design.md, "Reading only what is due"): recompute
+ * it for a random sample, cheaply (a lookup each). One that differs
+ * means a family may be left out of its reminders: WARNING. Skipped
+ * while the stored days rest on another policy (the daemon's next pass
+ * redoes them all).
+ */
+static void
+check_wake(struct ctl *ctl, struct health *h)
+{
+	char policy[DUE_POLICY_NAME_MAX], stored[DB_META_VALUE_MAX + 1];
+	struct fc_error e = {0};
+	struct sched_policy p;
+	int64_t first, last;
+	int sampled = 0, wrong = 0;
+
+	due_policy_name(&ctl->conf, policy, sizeof(policy));
+	if (db_meta_get(ctl->db, DB_META_WAKE_POLICY, stored, sizeof(stored),
+		&e) != 1 ||
+	    strcmp(stored, policy) != 0 ||
+	    db_family_id_range(ctl->db, &first, &last, &e) < 0 || last == 0)
+		return;
+	due_policy(&ctl->conf, &p);
+	srandom((unsigned)(ctl->now ^ getpid()));
+	for (int k = 0; k < HEALTH_WAKE_SAMPLE; k++) {
+		int64_t id = first +
+		    (int64_t)((uint64_t)random() %
+			(uint64_t)(last - first + 1));
+		struct family f;
+		struct sched_due d;
+
+		if (db_family_at_or_after(ctl->db, id, &f, &e) != 1)
+			return;
+		if (f.wake_day == DAY_WAKE_NOW)
+			continue; /* changed since its caseworker's run */
+		due_family(&ctl->conf, &f, ctl->now, &d);
+		sampled++;
+		wrong += f.wake_day !=
+		    sched_next_look(&p, &d, f.listed_day, f.escalated_mark);
+	}
+	if (wrong > 0)
+		part(h, HEALTH_WARNING,
+		    "the next look of %d of %d families sampled differs "
+		    "from a recomputation (see BUGS in famcontactctl(1))",
+		    wrong, sampled);
+}
+
 static void
 help(const struct ctl *ctl)
 {
@@ -465,8 +518,9 @@ help(const struct ctl *ctl)
 	    "  WARNING   a message went dead or bounced in the last --dead-days\n"
 	    "            days; a queued message is older than --queue-warning;\n"
 	    "            the daemon failed to read the IMAP mailbox %d times in\n"
-	    "            a row; the daemon's next event is more than %ldm\n"
-	    "            overdue\n"
+	    "            a row; a sampled family's stored next look is not\n"
+	    "            what a recomputation gives; the daemon's next event\n"
+	    "            is more than %ldm overdue\n"
 	    "  UNKNOWN   the check cannot look: bad option or configuration, no\n"
 	    "            permission, database busy\n\n"
 	    "Options (AGE: seconds, or a number with s, m, h or d):\n"
@@ -663,6 +717,7 @@ ctl_health_main(struct ctl *ctl, int argc, char **argv)
 	check_outbox(ctl, &h, queue_warn, queue_crit, dead_days);
 	check_transport(ctl, &h);
 	check_inbound(ctl, &h, dead_days);
+	check_wake(ctl, &h);
 	check_daemon(ctl, &h);
 	return verdict(&h);
 }

@@ -139,6 +139,15 @@ int db_family_get(
 /* The id of the family ref names: 0, or FC_ENOTFOUND. */
 int
 db_family_id(struct db *db, const char *ref, int64_t *id, struct fc_error *e);
+/*
+ * The family of the least id at or after id: 1, or 0 when there is none
+ * (for sampling the register: famcontactctl health).
+ */
+int db_family_at_or_after(
+    struct db *db, int64_t id, struct family *out, struct fc_error *e);
+/* The least and the greatest family id (0 and 0 when there is none). */
+int db_family_id_range(
+    struct db *db, int64_t *first, int64_t *last, struct fc_error *e);
 int db_family_get_id(
     struct db *db, int64_t id, struct family *out, struct fc_error *e);
 /* Update every stored field of the family with f->id. */

@@ -691,6 +691,35 @@ db_family_get_id(
 	    db, &key, FAMILY_SELECT " WHERE f.id = ?1", NULL, id, out, e);
 }
 
+int
+db_family_at_or_after(
+    struct db *db, int64_t id, struct family *out, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	int rc = family_lookup(db, &key,
+	    FAMILY_SELECT " WHERE f.id = (SELECT min(id) FROM family"
+			  " WHERE id >= ?1)",
+	    NULL, id, out, e);
+
+	if (rc == FC_ENOTFOUND) {
+		memset(e, 0, sizeof(*e));
+		return 0;
+	}
+	return rc < 0 ? rc : 1;
+}
+
+int
+db_family_id_range(
+    struct db *db, int64_t *first, int64_t *last, struct fc_error *e)
+{
+	*first = *last = 0;
+	if (db_query_int(db, NULL, "SELECT coalesce(min(id), 0) FROM family",
+		first, e) < 0)
+		return FC_EDB;
+	return db_query_int(
+	    db, NULL, "SELECT coalesce(max(id), 0) FROM family", last, e);
+}
+
 static int
 update_family(struct db *db, const struct family *f, struct fc_error *e)
 {

@@ -7,6 +7,7 @@
 
 #include "conf.h"
 #include "timeutil.h"
+#include "util.h"
 
 void
 due_policy(const struct conf *c, struct sched_policy *out)
@@ -15,6 +16,16 @@ due_policy(const struct conf *c, struct sched_policy *out)
 	out->repeat_every_days = c->reminders.repeat_every_days;
 	out->after_attempt_days = c->reminders.after_attempt_days;
 	out->escalate_after_days = c->reminders.escalate_after_days;
+}
+
+void
+due_policy_name(const struct conf *c, char *buf, size_t size)
+{
+	xsnprintf(buf, size,
+	    "every %d repeat %d attempt %d escalate %d zone %s",
+	    c->reminders.every_days, c->reminders.repeat_every_days,
+	    c->reminders.after_attempt_days, c->reminders.escalate_after_days,
+	    c->timezone);
 }
 
 const char *

@@ -7,6 +7,7 @@
 #ifndef FC_DUE_H
 #define FC_DUE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -16,6 +17,13 @@ struct conf;
 
 /* The policy part of the configuration. */
 void due_policy(const struct conf *c, struct sched_policy *out);
+/*
+ * A text naming every setting the stored next looks rest on (the policy
+ * and the config's zone): a pass under another clears them all
+ * (db_wake_policy()).
+ */
+#define DUE_POLICY_NAME_MAX 160
+void due_policy_name(const struct conf *c, char *buf, size_t size);
 /*
  * The zone of a caseworker whose own zone is tz: tz, or the config's
  * timezone when tz is "". Every caseworker's day is reckoned in it.

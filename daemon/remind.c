@@ -668,14 +668,9 @@ remind_pass(struct engine *en, const struct caseworker *cws, size_t ncws,
 
 	/* Wake days worked out under another policy or zone are redone. */
 	if (!en->dry && ncws > 0) {
-		const struct conf *c = en->conf;
-		char policy[64 + FC_ZONE_MAX];
+		char policy[DUE_POLICY_NAME_MAX];
 
-		xsnprintf(policy, sizeof(policy),
-		    "every %d repeat %d attempt %d escalate %d zone %s",
-		    c->reminders.every_days, c->reminders.repeat_every_days,
-		    c->reminders.after_attempt_days,
-		    c->reminders.escalate_after_days, c->timezone);
+		due_policy_name(en->conf, policy, sizeof(policy));
 		if ((rc = db_wake_policy(en->db, policy, e)) < 0)
 			return rc;
 		rc = 0;

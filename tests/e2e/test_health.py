@@ -313,6 +313,41 @@ class Daemon(HealthCase):
                       "running", line)
 
 
+class NextLook(HealthCase):
+    """The stored next looks (docs/design.md 15), sampled and recomputed."""
+
+    def setUp(self):
+        super().setUp()
+        self.write_conf(
+            'delivery = { transport = "maildir"; maildir = "%s";\n'
+            '  from = "reminders@example.org"; };\n'
+            % os.path.join(self.dir, "maildir"))
+        for i in range(12):
+            self.ok("family", "add", f"FXH-{i:03d}", "--caseworker",
+                    "amira@example.org")
+        self.once()
+        self.running()
+
+    def test_as_the_daemon_left_them(self):
+        line = self.health(expect=OK)
+        self.assertNotIn("next look", line)
+        # A change clears a look; still nothing wrong.
+        self.ok("contact", "log", "FXH-001", "--channel", "phone")
+        self.assertNotIn("next look", self.health(expect=OK))
+
+    def test_a_look_stored_too_late_warns(self):
+        self.sql("UPDATE family SET wake_day = '2099-01-01'")
+        line = self.health(expect=WARNING)
+        self.assertRegex(line, r"the next look of \d+ of \d+ families "
+                         r"sampled differs from a recomputation")
+
+    def test_another_policy_is_not_checked(self):
+        # The daemon's next pass redoes every look under a new policy.
+        self.sql("UPDATE family SET wake_day = '2099-01-01'")
+        self.meta(wake_policy="every 7 repeat 1 attempt 1 escalate 1 zone X")
+        self.assertNotIn("next look", self.health(expect=OK))
+
+
 class Unknown(HealthCase):
     def test_usage(self):
         for args in (["--bogus"], ["extra"], ["--queue-warning", "5x"],
