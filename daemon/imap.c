@@ -19,11 +19,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
-#include "imap.h"
+#include "curlload.h"
 #include "err.h"
 #include "fclimits.h"
+#include "imap.h"
 #include "util.h"
 
 /* A fetch may take this many reply timeouts (a 10 MiB message on a slow link). */
@@ -32,6 +31,9 @@
 #define IMAP_LINE_MAX 200
 /* Room for a command: "UID STORE 4294967295 -FLAGS.SILENT (\\Seen)". */
 #define IMAP_COMMAND_MAX 64
+
+/* libcurl, loaded by imap_open() (curlload.c). */
+static const struct curl_api *cu;
 
 struct imap {
 	CURL *curl;
@@ -213,25 +215,27 @@ imap_open(const struct imap_settings *s, struct imap **out, struct fc_error *e)
 		return err_set(e, FC_ECONFIG,
 		    "plain IMAP is allowed only to a loopback "
 		    "address (127.0.0.1, ::1, localhost); use imaps://");
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if ((cu = curl_api(e)) == NULL)
+		return e != NULL ? e->code : FC_ENOMEM;
+	if (cu->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return err_set(e, FC_ENOMEM, "cannot initialise libcurl");
 	im = xcalloc(1, sizeof(*im));
 	im->timeout = (int)timeout;
 	if (xstrlcpy(im->url, s->url, sizeof(im->url)) != 0) {
-		curl_global_cleanup();
+		cu->global_cleanup();
 		free(im);
 		return err_set(e, FC_ECONFIG,
 		    "IMAP URL is longer than %d bytes", FC_URL_MAX - 1);
 	}
-	if ((im->curl = curl_easy_init()) == NULL) {
-		curl_global_cleanup();
+	if ((im->curl = cu->easy_init()) == NULL) {
+		cu->global_cleanup();
 		free(im);
 		return err_set(e, FC_ENOMEM, "cannot initialise libcurl");
 	}
 #define SET(opt, val) \
 	do { \
 		if (rc == CURLE_OK) \
-			rc = curl_easy_setopt(im->curl, opt, val); \
+			rc = cu->easy_setopt(im->curl, opt, val); \
 	} while (0)
 	SET(CURLOPT_PROTOCOLS_STR, "imap,imaps");
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, "imap,imaps");
@@ -268,7 +272,7 @@ imap_open(const struct imap_settings *s, struct imap **out, struct fc_error *e)
 		imap_close(im);
 		return err_set(e, FC_ECONFIG,
 		    "libcurl cannot do IMAP as asked: %s",
-		    curl_easy_strerror(rc));
+		    cu->easy_strerror(rc));
 	}
 	*out = im;
 	return 0;
@@ -294,11 +298,11 @@ perform(struct imap *im, const char *url, const char *cmd, size_t limit,
 	im->last[0] = '\0';
 	im->partial_len = 0;
 	im->stopped = false;
-	rc = curl_easy_setopt(im->curl, CURLOPT_URL, url);
+	rc = cu->easy_setopt(im->curl, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(im->curl, CURLOPT_CUSTOMREQUEST, cmd);
+		rc = cu->easy_setopt(im->curl, CURLOPT_CUSTOMREQUEST, cmd);
 	if (rc == CURLE_OK)
-		rc = curl_easy_perform(im->curl);
+		rc = cu->easy_perform(im->curl);
 	if (rc == CURLE_OK)
 		return 0;
 	if (im->stopped)
@@ -306,7 +310,7 @@ perform(struct imap *im, const char *url, const char *cmd, size_t limit,
 	if (im->over)
 		return err_set(e, FC_EINVAL,
 		    "IMAP %s: the reply is larger than %zu bytes", what, limit);
-	sanitise(im->errbuf[0] != '\0' ? im->errbuf : curl_easy_strerror(rc),
+	sanitise(im->errbuf[0] != '\0' ? im->errbuf : cu->easy_strerror(rc),
 	    detail, sizeof(detail));
 	switch (rc) {
 	case CURLE_LOGIN_DENIED:
@@ -449,8 +453,8 @@ imap_close(struct imap *im)
 	if (im == NULL)
 		return;
 	if (im->curl != NULL)
-		curl_easy_cleanup(im->curl);
-	curl_global_cleanup();
+		cu->easy_cleanup(im->curl);
+	cu->global_cleanup();
 	sb_free(&im->reply);
 	free(im);
 }

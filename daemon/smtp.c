@@ -30,9 +30,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "conf.h"
+#include "curlload.h"
 #include "err.h"
 #include "password.h"
 #include "smtp.h"
@@ -53,6 +52,9 @@
 #define SMTP_PATH_MAX 256
 /* The longest command verb matched in what is sent ("STARTTLS"). */
 #define SMTP_VERB_MAX 8
+
+/* libcurl, loaded by smtp_open() (curlload.c). */
+static const struct curl_api *cu;
 
 struct smtp {
 	CURL *curl;
@@ -381,8 +383,12 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 			    PASSWORD_CREDENTIAL_NAME);
 	}
 
+	if ((cu = curl_api(e)) == NULL) {
+		explicit_bzero(password, sizeof(password));
+		return e != NULL ? e->code : FC_ENOMEM;
+	}
 	/* Reference-counted by libcurl; undone in smtp_close(). */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (cu->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		explicit_bzero(password, sizeof(password));
 		return err_set(e, FC_ENOMEM, "cannot initialise libcurl");
 	}
@@ -407,7 +413,7 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 		    "smtp.username: too long");
 		goto fail;
 	}
-	s->curl = curl_easy_init();
+	s->curl = cu->easy_init();
 	if (s->curl == NULL) {
 		ret = err_set(e, FC_ENOMEM, "cannot initialise libcurl");
 		goto fail;
@@ -416,7 +422,7 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 #define SET(opt, val) \
 	do { \
 		if (rc == CURLE_OK) \
-			rc = curl_easy_setopt(s->curl, opt, val); \
+			rc = cu->easy_setopt(s->curl, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, s->curl_url);
 	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
@@ -459,7 +465,7 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 		ret = err_set(e, FC_ECONFIG,
 		    "libcurl cannot do what smtp.* "
 		    "asks: %s",
-		    curl_easy_strerror(rc));
+		    cu->easy_strerror(rc));
 		goto fail;
 	}
 	*out = s;
@@ -557,7 +563,7 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 	if (s->errbuf[0] != '\0')
 		sanitise(s->errbuf, strlen(s->errbuf), detail, SMTP_TEXT_MAX);
 	else
-		sanitise(curl_easy_strerror(rc), strlen(curl_easy_strerror(rc)),
+		sanitise(cu->easy_strerror(rc), strlen(cu->easy_strerror(rc)),
 		    detail, SMTP_TEXT_MAX);
 	r->stage = s->stage;
 	r->session = session_failure(s, code, server != NULL);
@@ -701,27 +707,27 @@ again:
 	s->partial_len = 0;
 	s->last[0] = '\0';
 	s->errbuf[0] = '\0';
-	rcpts = curl_slist_append(NULL, rcpt_path);
+	rcpts = cu->slist_append(NULL, rcpt_path);
 	if (rcpts == NULL)
 		return err_set(e, FC_ETEMP, "out of memory");
-	rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from_path);
+	rc = cu->easy_setopt(s->curl, CURLOPT_MAIL_FROM, from_path);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpts);
+		rc = cu->easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpts);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(
+		rc = cu->easy_setopt(
 		    s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(
+		rc = cu->easy_setopt(
 		    s->curl, CURLOPT_FRESH_CONNECT, s->fresh ? 1L : 0L);
 	if (rc == CURLE_OK)
-		rc = curl_easy_perform(s->curl);
-	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, (struct curl_slist *)NULL);
-	curl_slist_free_all(rcpts);
+		rc = cu->easy_perform(s->curl);
+	cu->easy_setopt(s->curl, CURLOPT_MAIL_RCPT, (struct curl_slist *)NULL);
+	cu->slist_free_all(rcpts);
 
 	code = 0;
 	connects = 0;
-	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &connects);
+	cu->easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
+	cu->easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &connects);
 	/* Without a reply in this transfer the code is a stale one. */
 	if (!s->got_reply)
 		code = 0;
@@ -765,8 +771,8 @@ smtp_close(struct smtp *s)
 		return;
 	if (s->curl != NULL) {
 		/* Sends QUIT on a connection still open. */
-		curl_easy_cleanup(s->curl);
+		cu->easy_cleanup(s->curl);
 	}
 	free(s);
-	curl_global_cleanup();
+	cu->global_cleanup();
 }

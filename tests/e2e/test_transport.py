@@ -289,6 +289,41 @@ class Batch(TransportCase):
         self.assertEqual(len(srv.messages()), 1)
 
 
+class Loading(TransportCase):
+    """libcurl is opened by the commands that send or fetch mail, not at
+    every start of famcontactctl (docs/design.md, 7. Modules): the
+    dynamic loader's own record (LD_DEBUG=files) of what each run mapped."""
+
+    def libraries(self, *args):
+        out = os.path.join(self.dir, "ld-debug")
+        for name in os.listdir(self.dir):
+            if name.startswith("ld-debug."):
+                os.unlink(os.path.join(self.dir, name))
+        self.ok(*args, env={"LD_DEBUG": "files", "LD_DEBUG_OUTPUT": out})
+        names = set()
+        for name in os.listdir(self.dir):
+            if name.startswith("ld-debug."):
+                with open(os.path.join(self.dir, name),
+                          encoding="utf-8", errors="replace") as f:
+                    names.update(re.findall(r"file=(\S+?)\s*\[", f.read()))
+        self.assertTrue(names, "LD_DEBUG recorded nothing")
+        return names
+
+    def test_libcurl_only_when_mail_is_sent(self):
+        srv = self.server()
+        self.smtp_conf(srv, tls="none")
+        self.ok("caseworker", "add", "ana@example.org", "--name", "Ana")
+        for args in (("--version",), ("status",),
+                     ("caseworker", "list")):
+            names = self.libraries(*args)
+            self.assertFalse([n for n in names if "libcurl" in n],
+                             f"famcontactctl {' '.join(args)} loaded "
+                             f"libcurl: {sorted(names)}")
+        names = self.libraries("send-test", RCPT)
+        self.assertIn("libcurl.so.4", names)
+        self.assertEqual(len(srv.messages()), 1)
+
+
 class Door(TransportCase):
     def test_header_injection_refused_at_the_door(self):
         srv = self.server()
