@@ -31,6 +31,8 @@
  * right after opening it.
  */
 #define DB_HEADER_WAIT_MS 2000
+/* A statement journal past this many bytes goes to a temporary file. */
+#define DB_STMT_JOURNAL_SPILL (64 * 1024)
 
 /* The folder the database lives in. */
 static void
@@ -215,6 +217,20 @@ db_exec(struct db *db, const char *sql, struct fc_error *e, const char *what)
 	if (rc != SQLITE_OK)
 		return db_fail(db, rc, e, "%s", what);
 	return 0;
+}
+
+int
+db_exec_alone(
+    struct db *db, const char *sql, struct fc_error *e, const char *what)
+{
+	int rc;
+
+	if (!sqlite3_get_autocommit(db->h))
+		return err_set(
+		    e, FC_EINTERNAL, "%s: a transaction is open", what);
+	if ((rc = check_space(db, e)) < 0)
+		return rc;
+	return db_exec(db, sql, e, what);
 }
 
 /* A fresh statement, for queries run once per call; caller finalizes. */
@@ -643,14 +659,19 @@ same_file(const char *path, const struct stat *id, struct fc_error *e)
 }
 
 /*
- * Once per process, before the first connection: the statement journal
- * that a savepoint (db_step_begin(), db_op_begin()) keeps of the pages it
- * changes stays in memory (-1), instead of going to a temporary file past
- * SQLite's 64 KiB (a pass's batch of caseworkers, a savepoint each, wrote
- * 30 MB there). It holds only the pages one savepoint changes, and
- * SQLite grows it 1 KiB at a time: a spill threshold of n bytes would
- * allocate one chunk of n for every savepoint, a row of an import
- * included (40,000 mmaps of 1 MiB under AddressSanitizer).
+ * Once per process, before the first connection: the statement journal,
+ * that a savepoint (db_step_begin(), db_op_begin()) or a statement inside
+ * a transaction keeps of the pages it changes, stays in memory up to
+ * 64 KiB (SQLite's own default, set here so that it holds whatever the
+ * library was built with) and goes to a temporary file past it. A larger
+ * threshold allocates one chunk of its size for every journal: 1 MiB made
+ * an mmap per imported row under AddressSanitizer (40,000 rows, 56 s). No
+ * threshold (-1) keeps a journal of any size in memory: 150 MB for the
+ * clearing of every next look at a million families (now done outside a
+ * transaction, db_wake_policy()), 38 MiB for one caseworker's first pass
+ * at 200,000 families, against 18 MiB at 64 KiB. The pass at a million
+ * families (1,000 per caseworker) took the same time either way, within
+ * 4 % (docs/design.md 15).
  */
 static void
 sqlite_config(void)
@@ -660,7 +681,8 @@ sqlite_config(void)
 	if (done)
 		return;
 	done = true;
-	(void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
+	(void)sqlite3_config(
+	    SQLITE_CONFIG_STMTJRNL_SPILL, DB_STMT_JOURNAL_SPILL);
 }
 
 int

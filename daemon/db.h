@@ -320,8 +320,9 @@ int db_family_wake(
 /*
  * The stored wake days were worked out under the policy named policy (a
  * short text naming every setting they rest on). When the stored name
- * differs, set every family to be read at its next run and store the
- * name, in one transaction: 1 when that was done, 0 when nothing was.
+ * differs, set every family to be read at its next run, then store the
+ * name (outside any transaction, one statement each: call it with none
+ * open): 1 when that was done, 0 when nothing was.
  */
 int db_wake_policy(struct db *db, const char *policy, struct fc_error *e);
 /*

@@ -73,6 +73,13 @@ bool db_unique_violation(int rc);
 /* Run SQL without results; what names the operation in an error. */
 int
 db_exec(struct db *db, const char *sql, struct fc_error *e, const char *what);
+/*
+ * Run one writing statement as a transaction of its own (autocommit), with
+ * db_begin()'s check of free space; refused inside a transaction. Such a
+ * statement keeps no statement journal, however many pages it changes.
+ */
+int db_exec_alone(
+    struct db *db, const char *sql, struct fc_error *e, const char *what);
 /* A fresh statement, for queries run once per call; caller finalizes. */
 int db_prepare(
     struct db *db, const char *sql, sqlite3_stmt **out, struct fc_error *e);

@@ -80,33 +80,29 @@ int
 db_wake_policy(struct db *db, const char *policy, struct fc_error *e)
 {
 	char stored[DB_META_VALUE_MAX + 1];
-	int rc, crc;
+	int rc;
 
 	if ((rc = db_meta_get(
 		 db, DB_META_WAKE_POLICY, stored, sizeof(stored), e)) < 0)
 		return rc;
 	if (rc == 1 && strcmp(stored, policy) == 0)
 		return 0;
-	if ((rc = db_begin(db, e)) < 0)
+	/*
+	 * One statement in autocommit, no transaction around it: inside one,
+	 * SQLite keeps a statement journal of every page the UPDATE changes
+	 * (150 MB of memory at a million families, docs/design.md 15). Only
+	 * the daemon writes next looks, and it records the policy after
+	 * clearing them: a crash between the two leaves the old name, and the
+	 * next pass clears again.
+	 */
+	if ((rc = db_exec_alone(db,
+		 "UPDATE family SET wake_day = ''"
+		 " WHERE wake_day IS NOT ''",
+		 e, "cannot clear the families' next looks")) < 0)
 		return rc;
-	/* Read again under the lock: another may have done it. */
-	if ((rc = db_meta_get(
-		 db, DB_META_WAKE_POLICY, stored, sizeof(stored), e)) >= 0 &&
-	    (rc != 1 || strcmp(stored, policy) != 0)) {
-		rc = db_exec(db,
-		    "UPDATE family SET wake_day = ''"
-		    " WHERE wake_day IS NOT ''",
-		    e, "cannot clear the families' next looks");
-		if (rc == 0)
-			rc = db_meta_set(db, DB_META_WAKE_POLICY, policy, e);
-		if (rc == 0)
-			rc = 1;
-	}
-	if (rc >= 0 && (crc = db_commit(db, e)) < 0)
-		rc = crc;
-	if (rc < 0)
-		db_rollback(db);
-	return rc;
+	if ((rc = db_meta_set(db, DB_META_WAKE_POLICY, policy, e)) < 0)
+		return rc;
+	return 1;
 }
 
 int
