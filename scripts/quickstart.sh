@@ -4,7 +4,7 @@
 #   scripts/quickstart.sh demo   install what is missing, build, run the demo
 #   scripts/quickstart.sh test   install what is missing, build twice (warnings
 #                                as errors; ASan+UBSan), run every test, then
-#                                run each fuzz harness for 30 s (clang), then
+#                                run each fuzz harness for 20 s (clang), then
 #                                build the Debian package, run lintian on it
 #                                and check it (ctest -L deb)
 #   scripts/quickstart.sh deb    install the build dependencies (apt-get
@@ -182,10 +182,10 @@ test)
 	run_tests build
 	build build-asan -DFC_WERROR=ON -DFC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	run_tests build-asan
-	# 30 s each keeps CI under 20 minutes; the long runs are by hand
+	# 20 s each keeps CI under 20 minutes; the long runs are by hand
 	# (README, Fuzzing).
-	echo "==> fuzzing: each harness for 30 s"
-	scripts/fuzz.sh 30
+	echo "==> fuzzing: each harness for 20 s"
+	scripts/fuzz.sh 20
 	# The suite ran above: the package is built without running it again.
 	DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" deb
 	echo "==> checking the package"
