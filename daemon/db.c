@@ -227,7 +227,7 @@ db_exec_alone(
 
 	if (!sqlite3_get_autocommit(db->h))
 		return err_set(
-		    e, FC_EINTERNAL, "%s: a transaction is open", what);
+		    e, FC_EINTERNAL, "a transaction is already open");
 	if ((rc = check_space(db, e)) < 0)
 		return rc;
 	return db_exec(db, sql, e, what);
@@ -790,14 +790,8 @@ db_set_busy_timeout(struct db *db, int ms)
 int
 db_begin(struct db *db, struct fc_error *e)
 {
-	int rc;
-
-	if (!sqlite3_get_autocommit(db->h))
-		return err_set(
-		    e, FC_EINTERNAL, "a transaction is already open");
-	if ((rc = check_space(db, e)) < 0)
-		return rc;
-	return db_exec(db, "BEGIN IMMEDIATE", e, "cannot start a transaction");
+	return db_exec_alone(
+	    db, "BEGIN IMMEDIATE", e, "cannot start a transaction");
 }
 
 int

@@ -74,9 +74,10 @@ bool db_unique_violation(int rc);
 int
 db_exec(struct db *db, const char *sql, struct fc_error *e, const char *what);
 /*
- * Run one writing statement as a transaction of its own (autocommit), with
- * db_begin()'s check of free space; refused inside a transaction. Such a
- * statement keeps no statement journal, however many pages it changes.
+ * Run one writing statement outside any transaction (autocommit), after
+ * the check of free space every write makes; refused inside a transaction.
+ * db_begin() is this with BEGIN. Such a statement keeps no statement
+ * journal, however many pages it changes.
  */
 int db_exec_alone(
     struct db *db, const char *sql, struct fc_error *e, const char *what);
