@@ -202,6 +202,12 @@ int ctl_family(
     struct ctl *ctl, const char *ref, struct family *out, struct fc_error *e);
 /* The zone of a caseworker (the config's timezone when unset). */
 const char *ctl_cw_zone(const struct ctl *ctl, const struct caseworker *cw);
+/*
+ * Whether the families' stored due days (family.due_day) were worked out
+ * under this configuration's policy and zone, so that status and family
+ * list --overdue may count on them (docs/design.md 16).
+ */
+bool ctl_due_stored(struct ctl *ctl);
 
 /*
  * A CSV file with a header row, for imports: columns are looked up by

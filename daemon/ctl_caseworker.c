@@ -345,7 +345,8 @@ cmd_remove(struct ctl *ctl, int argc, char **argv)
 			    "caseworker being removed",
 			    reassign);
 	} else {
-		struct family_filter theirs = {cw.email, true};
+		struct family_filter theirs = {
+		    .caseworker_email = cw.email, .include_closed = true};
 		size_t n = 0;
 
 		if ((rc = db_family_foreach(

@@ -1,6 +1,7 @@
 /*
  * ctl_family.c - famcontactctl family ...
  */
+#include <limits.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -509,6 +510,161 @@ most_overdue_first(const void *a, const void *b)
 	return strcmp(x->ref, y->ref);
 }
 
+/* Print the family of key k, read whole, if it still belongs. */
+static int
+print_key(struct list_ctx *l, const struct list_key *k, struct fc_error *e)
+{
+	struct family f;
+	struct sched_due d;
+	int rc = db_family_get_id(l->ctl->db, k->id, &f, e);
+
+	if (rc == FC_ENOTFOUND)
+		return 0; /* removed meanwhile */
+	if (rc < 0)
+		return rc;
+	due_family(&l->ctl->conf, &f, l->ctl->now, &d);
+	/* A stored due day edited by hand (health warns): left out. */
+	if (d.state != DUE_OVERDUE && (l->overdue_only || d.state != DUE_TODAY))
+		return 0;
+	emit(l, &f, &d);
+	return 0;
+}
+
+/* A caseworker's today, in their zone. */
+struct cw_day {
+	int64_t id;
+	fc_day today;
+};
+
+/*
+ * --overdue, --due over the stored due days (docs/design.md 16): the
+ * families come by due day; one due on day d is today(caseworker) - d
+ * days overdue, and the caseworkers' todays differ by a day or two
+ * across zones. Once the read reaches day d, no family still unread is
+ * more than tmax - d days overdue: every key kept that is more overdue
+ * than that goes out, merged with the families whose due day is not
+ * stored (l->keys, read and sorted first). What is kept is a few days'
+ * worth of keys, never the register.
+ */
+struct due_stream {
+	struct list_ctx *l;
+	struct cw_day *cw;
+	size_t ncw, cwcap;
+	fc_day tmax, cur;
+	struct list_key *buf;
+	size_t n, cap;
+	size_t unk; /* the next of l->keys to print */
+	struct fc_error *e;
+};
+
+static int
+by_cw_id(const void *a, const void *b)
+{
+	const struct cw_day *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+stream_cw(const struct caseworker *cw, void *arg)
+{
+	struct due_stream *ds = arg;
+	fc_day today = tz_day(ds->l->ctl->now, ctl_cw_zone(ds->l->ctl, cw));
+
+	ARRAY_GROW(ds->cw, ds->cwcap, ds->ncw + 1);
+	ds->cw[ds->ncw++] = (struct cw_day){.id = cw->id, .today = today};
+	if (ds->ncw == 1 || today > ds->tmax)
+		ds->tmax = today;
+	return 0;
+}
+
+/* Print, most overdue first, every key more than above days overdue. */
+static int
+stream_flush(struct due_stream *ds, int above)
+{
+	struct list_ctx *l = ds->l;
+	size_t i = 0;
+	int rc;
+
+	if (ds->n > 1)
+		qsort(ds->buf, ds->n, sizeof(*ds->buf), most_overdue_first);
+	for (;;) {
+		const struct list_key *k = i < ds->n ? &ds->buf[i] : NULL;
+		const struct list_key *u =
+		    ds->unk < l->n ? &l->keys[ds->unk] : NULL;
+		bool from_unk =
+		    u != NULL && (k == NULL || most_overdue_first(u, k) < 0);
+
+		if (from_unk)
+			k = u;
+		if (k == NULL || k->days_overdue <= above)
+			break;
+		if ((rc = print_key(l, k, ds->e)) < 0)
+			return rc;
+		if (from_unk)
+			ds->unk++;
+		else
+			i++;
+	}
+	memmove(ds->buf, ds->buf + i, (ds->n - i) * sizeof(*ds->buf));
+	ds->n -= i;
+	return 0;
+}
+
+static int
+stream_row(void *arg, const struct due_group *g, int64_t id, const char *ref)
+{
+	struct due_stream *ds = arg;
+	struct cw_day key = {.id = g->caseworker_id}, *cw;
+	struct list_key *k;
+	int days, rc;
+
+	cw = bsearch(&key, ds->cw, ds->ncw, sizeof(*ds->cw), by_cw_id);
+	if (cw == NULL)
+		return 0; /* none: the schema's foreign key */
+	days = cw->today - g->due;
+	if (days < (ds->l->overdue_only ? 1 : 0))
+		return 0;
+	if (g->due != ds->cur) {
+		if ((rc = stream_flush(ds, ds->tmax - g->due)) < 0)
+			return rc;
+		ds->cur = g->due;
+	}
+	ARRAY_GROW(ds->buf, ds->cap, ds->n + 1);
+	k = &ds->buf[ds->n++];
+	k->id = id;
+	k->days_overdue = days;
+	xstrlcpy(k->ref, ref, sizeof(k->ref));
+	return 0;
+}
+
+/* The whole register, --overdue or --due, by the stored due days. */
+static int
+stream_due(struct list_ctx *l, struct fc_error *e)
+{
+	struct family_filter unknown = {.unknown_due = true};
+	struct due_stream ds = {.l = l, .cur = DAY_NONE, .e = e};
+	int rc;
+
+	if ((rc = db_caseworker_foreach(l->ctl->db, stream_cw, &ds, e)) < 0 ||
+	    ds.ncw == 0 ||
+	    (rc = db_family_due_foreach(
+		 l->ctl->db, &unknown, collect_family, l, e)) < 0)
+		goto out;
+	qsort(ds.cw, ds.ncw, sizeof(*ds.cw), by_cw_id);
+	if (l->n > 1)
+		qsort(l->keys, l->n, sizeof(*l->keys), most_overdue_first);
+	if ((rc = db_family_due_by_day(l->ctl->db,
+		 ds.tmax - (l->overdue_only ? 1 : 0), stream_row, &ds, e)) < 0)
+		goto out;
+	rc = stream_flush(&ds, INT_MIN);
+out:
+	free(ds.cw);
+	free(ds.buf);
+	l->n = 0; /* printed */
+	return rc;
+}
+
 /* The table of family list: the key columns first. */
 static const struct ctl_col list_cols[] = {
     {.head = "REF", .min = FC_REF_MAX},
@@ -667,7 +823,7 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 	struct list_ctx l = {.ctl = ctl};
 	struct ctl_table table;
 	int columns = ctl_columns();
-	struct family_filter filter = {NULL, find};
+	struct family_filter filter = {.include_closed = find};
 	struct caseworker cw;
 	struct fc_error e = {0};
 	struct folded text = {NULL, 0};
@@ -787,12 +943,20 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 		printf("[");
 	}
 	/*
-	 * --overdue, --due: most overdue first, an order no index gives. The
-	 * families are read lean (family list) and only their keys kept and
-	 * sorted; each is read whole as it is printed. Otherwise the rows
-	 * are printed as the database gives them, by caseworker and ref.
+	 * --overdue, --due: most overdue first, an order no index gives.
+	 * Over the whole register, by the stored due days, streamed
+	 * (stream_due()). Otherwise the families are read lean and only
+	 * their keys kept and sorted; each is read whole as it is printed.
+	 * Without them the rows are printed as the database gives them, by
+	 * caseworker and ref. One snapshot throughout.
 	 */
-	if ((l.overdue_only || l.due_only) && !find)
+	rc = db_read_begin(ctl->db, &e);
+	if (rc < 0)
+		;
+	else if ((l.overdue_only || l.due_only) && !find &&
+	    filter.caseworker_email == NULL && ctl_due_stored(ctl))
+		rc = stream_due(&l, &e);
+	else if ((l.overdue_only || l.due_only) && !find)
 		rc = db_family_due_foreach(
 		    ctl->db, &filter, collect_family, &l, &e);
 	else
@@ -801,21 +965,10 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 	free(text.cp);
 	if (rc == 0 && l.n > 0) {
 		qsort(l.keys, l.n, sizeof(*l.keys), most_overdue_first);
-		for (size_t i = 0; rc == 0 && i < l.n; i++) {
-			struct family f;
-			struct sched_due d;
-
-			rc = db_family_get_id(ctl->db, l.keys[i].id, &f, &e);
-			if (rc == FC_ENOTFOUND) {
-				rc = 0; /* removed meanwhile */
-				continue;
-			}
-			if (rc == 0) {
-				due_family(&ctl->conf, &f, ctl->now, &d);
-				emit(&l, &f, &d);
-			}
-		}
+		for (size_t i = 0; rc == 0 && i < l.n; i++)
+			rc = print_key(&l, &l.keys[i], &e);
 	}
+	db_rollback(ctl->db);
 	free(l.keys);
 	if (rc < 0) {
 		ctl_table_free(&table);
@@ -1432,7 +1585,7 @@ export_family(const struct family *f, void *arg)
 static int
 cmd_export(struct ctl *ctl, int argc, char **argv)
 {
-	struct family_filter all = {NULL, true};
+	struct family_filter all = {.include_closed = true};
 	struct fc_error e = {0};
 	int ch, rc;
 

@@ -457,7 +457,9 @@ check_space(struct ctl *ctl, struct health *h)
  * The daemon reads at a daily run only the families whose stored next
  * look has come (docs/design.md, "Reading only what is due"): recompute
  * it for a random sample, cheaply (a lookup each). One that differs
- * means a family may be left out of its reminders: WARNING. Skipped
+ * means a family may be left out of its reminders: WARNING. So does a
+ * stored due day that differs (status and family list --overdue count
+ * on them, docs/design.md 16). Skipped
  * while the stored days rest on another policy (the daemon's next pass
  * redoes them all).
  */
@@ -468,7 +470,7 @@ check_wake(struct ctl *ctl, struct health *h)
 	struct fc_error e = {0};
 	struct sched_policy p;
 	int64_t first, last;
-	int sampled = 0, wrong = 0;
+	int sampled = 0, wrong = 0, wrong_due = 0;
 
 	due_policy_name(&ctl->conf, policy, sizeof(policy));
 	if (db_meta_get(ctl->db, DB_META_WAKE_POLICY, stored, sizeof(stored),
@@ -487,18 +489,27 @@ check_wake(struct ctl *ctl, struct health *h)
 
 		if (db_family_at_or_after(ctl->db, id, &f, &e) != 1)
 			return;
-		if (f.wake_day == DAY_WAKE_NOW)
+		if (f.wake_day == DAY_WAKE_NOW && f.due_stored == DAY_WAKE_NOW)
 			continue; /* changed since its caseworker's run */
 		due_family(&ctl->conf, &f, ctl->now, &d);
 		sampled++;
-		wrong += f.wake_day !=
-		    sched_next_look(&p, &d, f.listed_day, f.escalated_mark);
+		wrong += f.wake_day != DAY_WAKE_NOW &&
+		    f.wake_day !=
+			sched_next_look(&p, &d, f.listed_day, f.escalated_mark);
+		/* What status and family list --overdue count on. */
+		wrong_due +=
+		    f.due_stored != DAY_WAKE_NOW && f.due_stored != d.due_day;
 	}
 	if (wrong > 0)
 		part(h, HEALTH_WARNING,
 		    "the next look of %d of %d families sampled differs "
 		    "from a recomputation (see BUGS in famcontactctl(1))",
 		    wrong, sampled);
+	if (wrong_due > 0)
+		part(h, HEALTH_WARNING,
+		    "the stored due day of %d of %d families sampled differs "
+		    "from a recomputation (see BUGS in famcontactctl(1))",
+		    wrong_due, sampled);
 }
 
 static void
@@ -518,9 +529,10 @@ help(const struct ctl *ctl)
 	    "  WARNING   a message went dead or bounced in the last --dead-days\n"
 	    "            days; a queued message is older than --queue-warning;\n"
 	    "            the daemon failed to read the IMAP mailbox %d times in\n"
-	    "            a row; a sampled family's stored next look is not\n"
-	    "            what a recomputation gives; the daemon's next event\n"
-	    "            is more than %ldm overdue\n"
+	    "            a row; a sampled family's stored next look or due\n"
+	    "            day is not what a recomputation gives, or the counts\n"
+	    "            of due days are not the families' (whole checks only);\n"
+	    "            the daemon's next event is more than %ldm overdue\n"
 	    "  UNKNOWN   the check cannot look: bad option or configuration, no\n"
 	    "            permission, database busy\n\n"
 	    "Options (AGE: seconds, or a number with s, m, h or d):\n"
@@ -529,7 +541,8 @@ help(const struct ctl *ctl)
 	    "  --dead-days N         default %ld; 0 counts every dead letter and\n"
 	    "                        bounce\n"
 	    "  --deep                check the whole database file (PRAGMA\n"
-	    "                        quick_check), however large; without it the\n"
+	    "                        quick_check) and the counts of due days,\n"
+	    "                        however large; without it the\n"
 	    "                        whole file up to %d MiB, above that the\n"
 	    "                        schema and the small tables only\n",
 	    HEALTH_LATE_CRIT / 60, INPOLL_HEALTH_FAILURES,
@@ -619,19 +632,44 @@ unsafe_path(const struct ctl *ctl, struct health *h)
 }
 
 /*
- * The database file: the whole of it (PRAGMA quick_check) with --deep or
- * when it is small; above DB_CHECK_WHOLE_MAX the cheap check, whose cost
- * does not grow with the register (docs/design.md, "Checks").
+ * Whether to check the whole database: with --deep or when it is small;
+ * above DB_CHECK_WHOLE_MAX the cheap checks, whose cost does not grow
+ * with the register (docs/design.md, "Checks").
  */
-static int
-check_file(struct ctl *ctl, bool deep, struct fc_error *e)
+static bool
+check_whole(const struct ctl *ctl, bool deep)
 {
 	struct stat st;
 
-	if (!deep && stat(ctl->conf.database, &st) == 0 &&
-	    st.st_size > DB_CHECK_WHOLE_MAX)
-		return db_quick_check_cheap(ctl->db, e);
-	return db_quick_check(ctl->db, e);
+	return deep || stat(ctl->conf.database, &st) != 0 ||
+	    st.st_size <= DB_CHECK_WHOLE_MAX;
+}
+
+/* The database file: PRAGMA quick_check, of the whole file or cheap. */
+static int
+check_file(struct ctl *ctl, bool whole, struct fc_error *e)
+{
+	return whole ? db_quick_check(ctl->db, e)
+		     : db_quick_check_cheap(ctl->db, e);
+}
+
+/*
+ * The counts of stored due days (due_count) that status reads, against
+ * a count of the families (docs/design.md 16): a read of a whole index,
+ * so only when the whole file is checked.
+ */
+static void
+check_counts(struct ctl *ctl, struct health *h, bool whole)
+{
+	struct fc_error e = {0};
+	int64_t wrong = 0;
+
+	if (!whole || db_due_count_check(ctl->db, &wrong, &e) < 0 || wrong == 0)
+		return;
+	part(h, HEALTH_WARNING,
+	    "%lld counts of stored due days differ from a count of the "
+	    "families (see BUGS in famcontactctl(1))",
+	    (long long)wrong);
 }
 
 int
@@ -659,7 +697,7 @@ ctl_health_main(struct ctl *ctl, int argc, char **argv)
 	long queue_warn = HEALTH_QUEUE_WARN;
 	long queue_crit = ctl->conf.retry.give_up_after / 2;
 	long dead_days = HEALTH_DEAD_DAYS, days;
-	bool deep = false;
+	bool deep = false, whole;
 	int ch;
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
@@ -709,7 +747,8 @@ ctl_health_main(struct ctl *ctl, int argc, char **argv)
 		return verdict(&h);
 	}
 	db_set_busy_timeout(ctl->db, HEALTH_BUSY_MS);
-	if (check_file(ctl, deep, &e) < 0) {
+	whole = check_whole(ctl, deep);
+	if (check_file(ctl, whole, &e) < 0) {
 		part(&h, db_state(&e), "database: %s", e.msg);
 		return verdict(&h);
 	}
@@ -718,6 +757,7 @@ ctl_health_main(struct ctl *ctl, int argc, char **argv)
 	check_transport(ctl, &h);
 	check_inbound(ctl, &h, dead_days);
 	check_wake(ctl, &h);
+	check_counts(ctl, &h, whole);
 	check_daemon(ctl, &h);
 	return verdict(&h);
 }

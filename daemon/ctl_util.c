@@ -529,7 +529,7 @@ ctl_family(
     struct ctl *ctl, const char *ref, struct family *out, struct fc_error *e)
 {
 	int rc = db_family_get(ctl->db, ref, out, e);
-	struct family_filter all = {NULL, true};
+	struct family_filter all = {.include_closed = true};
 	struct ctl_hint h;
 	struct fc_error ignored = {0};
 
@@ -550,6 +550,18 @@ const char *
 ctl_cw_zone(const struct ctl *ctl, const struct caseworker *cw)
 {
 	return due_cw_zone(&ctl->conf, cw->tz);
+}
+
+bool
+ctl_due_stored(struct ctl *ctl)
+{
+	char policy[DUE_POLICY_NAME_MAX], stored[DB_META_VALUE_MAX + 1];
+	struct fc_error ignored = {0};
+
+	due_policy_name(&ctl->conf, policy, sizeof(policy));
+	return db_meta_get(ctl->db, DB_META_WAKE_POLICY, stored, sizeof(stored),
+		   &ignored) == 1 &&
+	    strcmp(stored, policy) == 0;
 }
 
 /*

@@ -795,6 +795,14 @@ db_begin(struct db *db, struct fc_error *e)
 }
 
 int
+db_read_begin(struct db *db, struct fc_error *e)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		return err_set(e, FC_EINTERNAL, "a transaction is open");
+	return db_exec(db, "BEGIN", e, "cannot start reading");
+}
+
+int
 db_commit(struct db *db, struct fc_error *e)
 {
 	if (sqlite3_get_autocommit(db->h))

@@ -26,7 +26,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 8
+#define DB_SCHEMA_VERSION 9
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -100,6 +100,12 @@ int db_commit(struct db *db, struct fc_error *e);
 /* Roll back if a transaction is open; never fails. */
 void db_rollback(struct db *db);
 /*
+ * A read transaction (BEGIN, deferred): the statements until
+ * db_rollback() read one snapshot, as a count taken in several queries
+ * must. Nothing may be open already.
+ */
+int db_read_begin(struct db *db, struct fc_error *e);
+/*
  * A savepoint inside the open transaction (db_begin), so that one part
  * of a larger transaction can be undone alone: db_step_end() keeps its
  * writes when rc is 0, undoes them otherwise, and returns rc (or the
@@ -163,6 +169,9 @@ int db_family_set_first_due(
 struct family_filter {
 	const char *caseworker_email; /* NULL = all caseworkers */
 	bool include_closed;
+	/* db_family_due_foreach(): only the families whose due day is not
+	 * stored (family.due_day ''), whatever their status. */
+	bool unknown_due;
 };
 /*
  * Call cb for each family matching filter (NULL = all but closed),
@@ -193,6 +202,39 @@ int db_family_foreach_waking(struct db *db, int64_t caseworker_id, fc_day day,
 int db_family_due_foreach(struct db *db, const struct family_filter *filter,
     int (*cb)(const struct family *f, void *ctx), void *ctx,
     struct fc_error *e);
+/*
+ * The families counted by their stored due day (docs/design.md 16),
+ * without reading them (table due_count): cb(ctx, g) for each group of
+ * families of one status, stored due day and caseworker. g->due is
+ * DAY_NONE when the day is none (closed, paused without a review date).
+ * The families whose due day is unknown are not counted: read those with
+ * db_family_due_foreach() and filter.unknown_due. The days rest on the
+ * policy of meta wake_policy. A non-zero cb result stops and is returned.
+ */
+struct due_group {
+	enum family_status status;
+	fc_day due;
+	int64_t caseworker_id;
+	int64_t n;
+};
+int db_family_due_groups(struct db *db,
+    int (*cb)(void *ctx, const struct due_group *g), void *ctx,
+    struct fc_error *e);
+/*
+ * The active families whose stored due day is on or before day, by due
+ * day: cb(ctx, g, ref) for each (g->n = 1, g->due the stored day), in
+ * the order of due day, caseworker and ref. Those whose due day is
+ * unknown are not among them (see db_family_due_groups()).
+ */
+/*
+ * Compare due_count with a count of the families' stored due days (a
+ * read of the whole index family_due): *wrong = the groups that differ.
+ */
+int db_due_count_check(struct db *db, int64_t *wrong, struct fc_error *e);
+int db_family_due_by_day(struct db *db, fc_day day,
+    int (*cb)(
+	void *ctx, const struct due_group *g, int64_t id, const char *ref),
+    void *ctx, struct fc_error *e);
 
 /*
  * For famcontactctl's shell completion: call cb with each reference code
@@ -313,10 +355,22 @@ int db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
     int64_t escalated_mark, struct fc_error *e);
 /*
  * Record when a daily run must read family f again (its wake_day):
- * DAY_NONE = never, DAY_WAKE_NOW = at the next run.
+ * DAY_NONE = never, DAY_WAKE_NOW = at the next run; and its due day
+ * (sched_due's due_day, DAY_NONE = none), written only when it differs
+ * from f->due_stored. Count what changes in the same transaction
+ * (db_due_count_add()). Only the triggers clear a due day
+ * (DAY_WAKE_NOW): FC_EINTERNAL.
  */
-int db_family_wake(
-    struct db *db, const struct family *f, fc_day wake_day, struct fc_error *e);
+int db_family_wake(struct db *db, const struct family *f, fc_day wake_day,
+    fc_day due_day, struct fc_error *e);
+/*
+ * Add n (negative: take away) to the count of families of status and
+ * caseworker_id whose stored due day is due_day (DAY_NONE: none); a count
+ * that falls to 0 goes. The daemon's part when it sets due days
+ * (docs/design.md 16); the triggers take cleared days out.
+ */
+int db_due_count_add(struct db *db, enum family_status status, fc_day due_day,
+    int64_t caseworker_id, int64_t n, struct fc_error *e);
 /*
  * The stored wake days were worked out under the policy named policy (a
  * short text naming every setting they rest on). When the stored name

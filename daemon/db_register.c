@@ -38,7 +38,7 @@
 	" f.timezone, f.status, f.pause_reason, f.pause_until," \
 	" f.last_contact, f.first_due, f.created_at, w.email, w.timezone," \
 	" r.id, r.at, r.channel, r.day, a.id, a.at, a.channel, a.day," \
-	" m.listed_day, m.escalated_mark, f.wake_day" \
+	" m.listed_day, m.escalated_mark, f.wake_day, f.due_day" \
 	" FROM family f JOIN caseworker w ON w.id = f.caseworker_id" \
 	" LEFT JOIN contact r ON r.id = " MARK( \
 	    "reached") " LEFT JOIN contact a ON a.id = " MARK("attempted") " LEFT JOIN family_reminder m ON m.family_id = f.id"
@@ -69,6 +69,7 @@ enum family_col {
 	FC_LISTED,
 	FC_ESCALATED,
 	FC_WAKE,
+	FC_DUE,
 };
 
 static int
@@ -116,12 +117,30 @@ read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
 	    db, st, col + 3, true, &m->day, row, "a contact's day", e);
 }
 
+/*
+ * A day the daemon stores (wake_day, due_day): NULL is DAY_NONE; '' (or
+ * anything not a date, edited by hand) is DAY_WAKE_NOW, to work out now.
+ */
+static fc_day
+stored_day(
+    struct db *db, sqlite3_stmt *st, int col, const char *row, const char *name)
+{
+	struct fc_error ignored = {0};
+	fc_day day = DAY_WAKE_NOW;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return DAY_NONE;
+	if (sqlite3_column_bytes(st, col) > 0 &&
+	    db_col_date(db, st, col, false, &day, row, name, &ignored) < 0)
+		return DAY_WAKE_NOW;
+	return day;
+}
+
 static int
 read_family(
     struct db *db, sqlite3_stmt *st, struct family *f, struct fc_error *e)
 {
 	char row[ROW_NAME_MAX], text[32];
-	struct fc_error ignored;
 	int64_t every, reached_id, attempt_id;
 	bool reached_later;
 	int rc;
@@ -185,14 +204,8 @@ read_family(
 	f->escalated_mark = sqlite3_column_type(st, FC_ESCALATED) == SQLITE_NULL
 	    ? -1
 	    : sqlite3_column_int64(st, FC_ESCALATED);
-	/* '' (or anything not a date, edited by hand): work it out now. */
-	f->wake_day = DAY_WAKE_NOW;
-	if (sqlite3_column_type(st, FC_WAKE) == SQLITE_NULL)
-		f->wake_day = DAY_NONE;
-	else if (sqlite3_column_bytes(st, FC_WAKE) > 0 &&
-	    db_col_date(db, st, FC_WAKE, false, &f->wake_day, row, "wake_day",
-		&ignored) < 0)
-		f->wake_day = DAY_WAKE_NOW;
+	f->wake_day = stored_day(db, st, FC_WAKE, row, "wake_day");
+	f->due_stored = stored_day(db, st, FC_DUE, row, "due_day");
 	return 0;
 }
 
@@ -1046,9 +1059,13 @@ db_family_due_foreach(struct db *db, const struct family_filter *filter,
 {
 	static const char all_sql[] =
 	    FAMILY_DUE_SELECT " WHERE (?1 OR f.status <> 'closed')";
+	/* Along family_due: a seek per status. */
+	static const char unknown_sql[] = FAMILY_DUE_SELECT
+	    " WHERE f.status IN ('active', 'paused', 'closed')"
+	    " AND f.due_day = ''";
 	static const char one_sql[] = FAMILY_DUE_SELECT
 	    " WHERE (?1 OR f.status <> 'closed') AND w.email = ?2";
-	static struct db_stmt_key one_key, all_key;
+	static struct db_stmt_key one_key, all_key, unknown_key;
 	struct family_filter none = {0};
 	struct family f;
 	sqlite3_stmt *st = NULL;
@@ -1057,19 +1074,27 @@ db_family_due_foreach(struct db *db, const struct family_filter *filter,
 
 	if (filter == NULL)
 		filter = &none;
-	if ((rc = filter->caseworker_email
-		    ? db_stmt_walk(db, &one_key, one_sql, &st, &fresh, e)
-		    : db_stmt_walk(db, &all_key, all_sql, &st, &fresh, e)) < 0)
+	if (filter->unknown_due)
+		rc =
+		    db_stmt_walk(db, &unknown_key, unknown_sql, &st, &fresh, e);
+	else if (filter->caseworker_email)
+		rc = db_stmt_walk(db, &one_key, one_sql, &st, &fresh, e);
+	else
+		rc = db_stmt_walk(db, &all_key, all_sql, &st, &fresh, e);
+	if (rc < 0)
 		return rc;
 	src = sqlite3_bind_int(st, 1, filter->include_closed ? 1 : 0);
 	if (src == SQLITE_OK)
 		src = sqlite3_bind_int64(st, AS_OF_PARAM, db_as_of(db));
-	if (src == SQLITE_OK && filter->caseworker_email)
+	if (src == SQLITE_OK && filter->caseworker_email &&
+	    !filter->unknown_due)
 		src = sqlite3_bind_text(
 		    st, 2, filter->caseworker_email, -1, SQLITE_STATIC);
 	memset(&f, 0, sizeof(f));
 	f.listed_day = DAY_NONE;
 	f.escalated_mark = -1;
+	f.wake_day = DAY_WAKE_NOW;
+	f.due_stored = DAY_WAKE_NOW;
 	if (src == SQLITE_OK) {
 		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 			if ((rc = read_family_due(db, st, &f, e)) < 0 ||
@@ -1082,4 +1107,130 @@ db_family_due_foreach(struct db *db, const struct family_filter *filter,
 out:
 	db_stmt_release(st, fresh);
 	return rc;
+}
+
+/*
+ * A group's status and stored due day, from columns 0 and 1; empty: what
+ * a due day of '' means there (DAY_WAKE_NOW in family, DAY_NONE in
+ * due_count).
+ */
+static int
+read_group(struct db *db, sqlite3_stmt *st, fc_day empty, struct due_group *g,
+    struct fc_error *e)
+{
+	const char *status = (const char *)sqlite3_column_text(st, 0);
+	const char *due = (const char *)sqlite3_column_text(st, 1);
+	struct fc_error ignored = {0};
+
+	if (status == NULL || family_status_parse(status, &g->status) < 0)
+		return err_set(e, FC_EDB,
+		    "%s: a family's status is unknown (was the database "
+		    "edited by hand?)",
+		    db->path);
+	if (due == NULL)
+		g->due = DAY_NONE;
+	else if (due[0] == '\0')
+		g->due = empty;
+	else if (date_parse(due, &g->due, &ignored) < 0)
+		return err_set(e, FC_EDB,
+		    "%s: a family's due_day is not a date (was the database "
+		    "edited by hand?); famcontactctl health --deep, then "
+		    "restart famcontactd",
+		    db->path);
+	return 0;
+}
+
+int
+db_family_due_groups(struct db *db,
+    int (*cb)(void *ctx, const struct due_group *g), void *ctx,
+    struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	struct due_group g;
+	sqlite3_stmt *st = NULL;
+	bool fresh;
+	int rc, src;
+
+	/* The counts the triggers keep: no family is read. */
+	if ((rc = db_stmt_walk(db, &key,
+		 "SELECT status, due_day, caseworker_id, n FROM due_count"
+		 " WHERE n > 0",
+		 &st, &fresh, e)) < 0)
+		return rc;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = read_group(db, st, DAY_NONE, &g, e)) < 0)
+			goto out;
+		g.caseworker_id = sqlite3_column_int64(st, 2);
+		g.n = sqlite3_column_int64(st, 3);
+		if ((rc = cb(ctx, &g)) != 0)
+			goto out;
+	}
+	rc = src == SQLITE_DONE ? 0
+				: db_fail(db, src, e, "cannot count families");
+out:
+	db_stmt_release(st, fresh);
+	return rc;
+}
+
+int
+db_family_due_by_day(struct db *db, fc_day day,
+    int (*cb)(
+	void *ctx, const struct due_group *g, int64_t id, const char *ref),
+    void *ctx, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	struct due_group g;
+	sqlite3_stmt *st = NULL;
+	char date[11];
+	bool fresh;
+	int rc, src;
+
+	/* Along the index family_due, which covers it. */
+	if ((rc = db_stmt_walk(db, &key,
+		 "SELECT status, due_day, caseworker_id, ref, id FROM family"
+		 " WHERE status = 'active' AND due_day > '' AND due_day <= ?1"
+		 " ORDER BY due_day",
+		 &st, &fresh, e)) < 0)
+		return rc;
+	date_format(day, date);
+	src = sqlite3_bind_text(st, 1, date, -1, SQLITE_TRANSIENT);
+	g.n = 1;
+	while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ref = (const char *)sqlite3_column_text(st, 3);
+
+		if ((rc = read_group(db, st, DAY_WAKE_NOW, &g, e)) < 0)
+			goto out;
+		if (ref == NULL) {
+			rc = err_set(e, FC_EDB,
+			    "%s: a family has no ref (was the database "
+			    "edited by hand?)",
+			    db->path);
+			goto out;
+		}
+		g.caseworker_id = sqlite3_column_int64(st, 2);
+		if ((rc = cb(ctx, &g, sqlite3_column_int64(st, 4), ref)) != 0)
+			goto out;
+		src = SQLITE_OK;
+	}
+	rc = src == SQLITE_DONE ? 0
+				: db_fail(db, src, e, "cannot list families");
+out:
+	db_stmt_release(st, fresh);
+	return rc;
+}
+
+int
+db_due_count_check(struct db *db, int64_t *wrong, struct fc_error *e)
+{
+	/* Both ways: a count missing, or one too many. */
+	return db_query_int(db, NULL,
+	    "WITH counted AS (SELECT status, ifnull(due_day, '') AS due_day,"
+	    " caseworker_id, count(*) AS n FROM family"
+	    " WHERE due_day IS NOT '' GROUP BY 1, 2, 3),"
+	    " kept AS (SELECT status, due_day, caseworker_id, n"
+	    " FROM due_count WHERE n <> 0)"
+	    " SELECT (SELECT count(*) FROM (SELECT * FROM counted"
+	    " EXCEPT SELECT * FROM kept)) + (SELECT count(*) FROM"
+	    " (SELECT * FROM kept EXCEPT SELECT * FROM counted))",
+	    wrong, e);
 }

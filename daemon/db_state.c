@@ -46,23 +46,44 @@ db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
 	return rc;
 }
 
-int
-db_family_wake(
-    struct db *db, const struct family *f, fc_day wake_day, struct fc_error *e)
+/* Bind a stored day: DAY_WAKE_NOW as '', DAY_NONE as NULL. */
+static int
+bind_stored_day(struct db_binder *b, fc_day day, const struct family *f,
+    const char *what, struct fc_error *e)
 {
-	static struct db_stmt_key key;
+	if (day == DAY_WAKE_NOW) {
+		db_bind_str(b, "", 1);
+		return 0;
+	}
+	return db_bind_date(b, day, true, f->ref, what, e);
+}
+
+int
+db_family_wake(struct db *db, const struct family *f, fc_day wake_day,
+    fc_day due_day, struct fc_error *e)
+{
+	static struct db_stmt_key wake_key, both_key;
 	struct db_binder b = {0};
+	bool due = due_day != f->due_stored;
 	int rc;
 
-	if ((rc = db_stmt(db, &key,
-		 "UPDATE family SET wake_day = ?2 WHERE id = ?1", &b.st, e)) <
-	    0)
+	/* Uncounting is the triggers' part (db_schema.c, step 9). */
+	if (due && due_day == DAY_WAKE_NOW)
+		return err_set(e, FC_EINTERNAL,
+		    "family %s: a due day is cleared by the triggers only",
+		    f->ref);
+
+	if ((rc = due ? db_stmt(db, &both_key,
+			    "UPDATE family SET wake_day = ?2, due_day = ?3"
+			    " WHERE id = ?1",
+			    &b.st, e)
+		      : db_stmt(db, &wake_key,
+			    "UPDATE family SET wake_day = ?2 WHERE id = ?1",
+			    &b.st, e)) < 0)
 		return rc;
 	db_bind_int(&b, f->id);
-	if (wake_day == DAY_WAKE_NOW)
-		db_bind_str(&b, "", 1);
-	else if ((rc = db_bind_date(
-		      &b, wake_day, true, f->ref, "wake day", e)) < 0) {
+	if ((rc = bind_stored_day(&b, wake_day, f, "wake day", e)) < 0 ||
+	    (due && (rc = bind_stored_day(&b, due_day, f, "due day", e)) < 0)) {
 		db_done(b.st);
 		return rc;
 	}
@@ -74,6 +95,57 @@ db_family_wake(
 		  "cannot record the next look at family %s", f->ref);
 	db_done(b.st);
 	return rc;
+}
+
+/* Run a statement on due_count and let it go. */
+static int
+count_step(struct db *db, struct db_binder *b, int64_t caseworker_id,
+    struct fc_error *e)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_step(b->st);
+	db_done(b->st);
+	if (b->rc == SQLITE_DONE)
+		return 0;
+	return db_fail(db, b->rc == SQLITE_ROW ? SQLITE_MISUSE : b->rc, e,
+	    "cannot count the due days of caseworker %lld",
+	    (long long)caseworker_id);
+}
+
+int
+db_due_count_add(struct db *db, enum family_status status, fc_day due_day,
+    int64_t caseworker_id, int64_t n, struct fc_error *e)
+{
+	static struct db_stmt_key add_key, prune_key;
+	struct family f = {.id = caseworker_id};
+	struct db_binder b = {0};
+	int rc;
+
+	xsnprintf(f.ref, sizeof(f.ref), "of caseworker %lld",
+	    (long long)caseworker_id);
+	if ((rc = db_stmt(db, &add_key,
+		 "INSERT INTO due_count (status, due_day, caseworker_id, n)"
+		 " VALUES (?1, ifnull(?2, ''), ?3, ?4)"
+		 " ON CONFLICT DO UPDATE SET n = n + excluded.n",
+		 &b.st, e)) < 0)
+		return rc;
+	db_bind_str(&b, family_status_name(status),
+	    strlen(family_status_name(status)) + 1);
+	if ((rc = bind_stored_day(&b, due_day, &f, "due day", e)) < 0) {
+		db_done(b.st);
+		return rc;
+	}
+	db_bind_int(&b, caseworker_id);
+	db_bind_int(&b, n);
+	if ((rc = count_step(db, &b, caseworker_id, e)) < 0 || n > 0)
+		return rc;
+	memset(&b, 0, sizeof(b));
+	if ((rc = db_stmt(db, &prune_key,
+		 "DELETE FROM due_count WHERE caseworker_id = ?1 AND n <= 0",
+		 &b.st, e)) < 0)
+		return rc;
+	db_bind_int(&b, caseworker_id);
+	return count_step(db, &b, caseworker_id, e);
 }
 
 int
@@ -88,16 +160,21 @@ db_wake_policy(struct db *db, const char *policy, struct fc_error *e)
 	if (rc == 1 && strcmp(stored, policy) == 0)
 		return 0;
 	/*
-	 * One statement in autocommit, no transaction around it: inside one,
-	 * SQLite keeps a statement journal of every page the UPDATE changes
-	 * (150 MB of memory at a million families, docs/design.md 15). Only
-	 * the daemon writes next looks, and it records the policy after
-	 * clearing them: a crash between the two leaves the old name, and the
-	 * next pass clears again.
+	 * One statement each in autocommit, no transaction around them:
+	 * inside one, SQLite keeps a statement journal of every page the
+	 * UPDATE changes (150 MB of memory at a million families,
+	 * docs/design.md 15). Only the daemon writes next looks and due
+	 * days, and it records the policy after clearing them: a crash
+	 * before leaves the old name, which status and family list do not
+	 * count on (docs/design.md 16), and the next pass clears again. The
+	 * counts go first: the clear sets no day, so takes none out of them.
 	 */
+	if ((rc = db_exec_alone(db, "DELETE FROM due_count", e,
+		 "cannot clear the families' due day counts")) < 0)
+		return rc;
 	if ((rc = db_exec_alone(db,
-		 "UPDATE family SET wake_day = ''"
-		 " WHERE wake_day IS NOT ''",
+		 "UPDATE family SET wake_day = '', due_day = ''"
+		 " WHERE wake_day IS NOT '' OR due_day IS NOT ''",
 		 e, "cannot clear the families' next looks")) < 0)
 		return rc;
 	if ((rc = db_meta_set(db, DB_META_WAKE_POLICY, policy, e)) < 0)

@@ -101,6 +101,9 @@ struct family {
 	fc_day wake_day;	/* the next day a daily run must read it
 					   (sched_next_look()), DAY_NONE = never,
 					   DAY_WAKE_NOW = at the next run */
+	fc_day due_stored;	/* its due day as stored (sched_due's
+					   due_day), DAY_NONE = none,
+					   DAY_WAKE_NOW = unknown */
 };
 
 struct contact {

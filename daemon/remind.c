@@ -43,9 +43,10 @@ struct item {
 	fc_day last_contact_day; /* from an import, or DAY_NONE */
 	fc_day listed_day;
 	int64_t escalated_mark;
-	fc_day wake_day; /* as stored */
-	bool list;	 /* goes into the reminder */
-	bool escalate;	 /* goes to the coordinators */
+	fc_day wake_day;   /* as stored */
+	fc_day due_stored; /* as stored */
+	bool list;	   /* goes into the reminder */
+	bool escalate;	   /* goes to the coordinators */
 };
 
 struct items {
@@ -97,6 +98,7 @@ item_from_family(
 	it->listed_day = f->listed_day;
 	it->escalated_mark = f->escalated_mark;
 	it->wake_day = f->wake_day;
+	it->due_stored = f->due_stored;
 }
 
 /* Review reminders last; then most overdue first; then by reference. */
@@ -386,6 +388,8 @@ escalation_text(const struct conf *c, const struct items *l,
 struct wake {
 	int64_t id;
 	fc_day day;
+	fc_day due, due_stored; /* its due day, and as stored */
+	unsigned char status;	/* enum family_status; 24 bytes in all */
 };
 
 struct wakes {
@@ -420,11 +424,16 @@ collect_family(const struct family *f, void *ctx)
 		    &cl->policy, &d, f->listed_day, f->escalated_mark);
 
 		/* Written after the read: the rows move in its index. */
-		if (cl->wakes != NULL && wake != f->wake_day) {
+		if (cl->wakes != NULL &&
+		    (wake != f->wake_day || d.due_day != f->due_stored)) {
 			ARRAY_GROW(
 			    cl->wakes->v, cl->wakes->cap, cl->wakes->n + 1);
 			cl->wakes->v[cl->wakes->n++] =
-			    (struct wake){.id = f->id, .day = wake};
+			    (struct wake){.id = f->id,
+				.day = wake,
+				.due = d.due_day,
+				.due_stored = f->due_stored,
+				.status = (unsigned char)f->status};
 		}
 		return 0;
 	}
@@ -465,36 +474,104 @@ collect(struct engine *en, const struct caseworker *cw, int64_t now,
 	    en->db, cw->id, today, collect_family, &cl, e);
 }
 
-/* Record the next looks of a run's families (after its marks). */
-static int
-record_wakes(struct engine *en, const struct items *l, const struct wakes *w,
-    struct fc_error *e)
+/*
+ * The changes a run makes to its caseworker's due day counts (due_count,
+ * docs/design.md 16): a few dozen days at most, written once at the end.
+ */
+struct due_delta {
+	enum family_status status;
+	fc_day due;
+	int64_t n;
+};
+
+struct due_deltas {
+	struct due_delta *v;
+	size_t n, cap;
+};
+
+/* The status a due state comes from. */
+static enum family_status
+due_status(const struct sched_due *d)
 {
+	switch (d->state) {
+	case DUE_CLOSED:
+		return FAMILY_CLOSED;
+	case DUE_PAUSED:
+	case DUE_REVIEW:
+		return FAMILY_PAUSED;
+	default:
+		return FAMILY_ACTIVE;
+	}
+}
+
+static void
+count_due(
+    struct due_deltas *dd, enum family_status status, fc_day due, int64_t n)
+{
+	for (size_t i = 0; i < dd->n; i++)
+		if (dd->v[i].status == status && dd->v[i].due == due) {
+			dd->v[i].n += n;
+			return;
+		}
+	ARRAY_GROW(dd->v, dd->cap, dd->n + 1);
+	dd->v[dd->n++] = (struct due_delta){status, due, n};
+}
+
+/* Record one family's next look and due day, and count the day. */
+static int
+record_wake(struct engine *en, struct family *f, fc_day wake, fc_day due,
+    struct due_deltas *dd, struct fc_error *e)
+{
+	if (due != f->due_stored) {
+		/* Stored unknown: in no count (the triggers took it out). */
+		if (f->due_stored != DAY_WAKE_NOW)
+			count_due(dd, f->status, f->due_stored, -1);
+		count_due(dd, f->status, due, 1);
+	}
+	return db_family_wake(en->db, f, wake, due, e);
+}
+
+/*
+ * Record the next looks and due days of a run's families (after its
+ * marks), and count the due days, in the run's transaction.
+ */
+static int
+record_wakes(struct engine *en, int64_t caseworker_id, const struct items *l,
+    const struct wakes *w, struct fc_error *e)
+{
+	struct due_deltas dd = {0};
 	struct sched_policy p;
-	int rc;
+	int rc = 0;
 
 	due_policy(en->conf, &p);
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t i = 0; rc == 0 && i < l->n; i++) {
 		const struct item *it = &l->v[i];
 		fc_day wake = sched_next_look(
 		    &p, &it->due, it->listed_day, it->escalated_mark);
-		struct family f = {.id = it->id};
+		struct family f = {.id = it->id,
+		    .status = due_status(&it->due),
+		    .due_stored = it->due_stored};
 
-		if (wake == it->wake_day)
+		if (wake == it->wake_day && it->due.due_day == it->due_stored)
 			continue;
 		xstrlcpy(f.ref, it->ref, sizeof(f.ref));
-		if ((rc = db_family_wake(en->db, &f, wake, e)) < 0)
-			return rc;
+		rc = record_wake(en, &f, wake, it->due.due_day, &dd, e);
 	}
-	for (size_t i = 0; i < w->n; i++) {
-		struct family f = {.id = w->v[i].id};
+	for (size_t i = 0; rc == 0 && i < w->n; i++) {
+		struct family f = {.id = w->v[i].id,
+		    .status = (enum family_status)w->v[i].status,
+		    .due_stored = w->v[i].due_stored};
 
 		xsnprintf(
 		    f.ref, sizeof(f.ref), "id %lld", (long long)w->v[i].id);
-		if ((rc = db_family_wake(en->db, &f, w->v[i].day, e)) < 0)
-			return rc;
+		rc = record_wake(en, &f, w->v[i].day, w->v[i].due, &dd, e);
 	}
-	return 0;
+	for (size_t i = 0; rc == 0 && i < dd.n; i++)
+		if (dd.v[i].n != 0)
+			rc = db_due_count_add(en->db, dd.v[i].status,
+			    dd.v[i].due, caseworker_id, dd.v[i].n, e);
+	free(dd.v);
+	return rc;
 }
 
 /* One caseworker's daily run (inside a transaction unless dry). */
@@ -578,7 +655,7 @@ run_caseworker(struct engine *en, const struct caseworker *cw,
 				 l.v[i].escalated_mark, e)) < 0)
 				goto out;
 		}
-		if ((rc = record_wakes(en, &l, &w, e)) < 0)
+		if ((rc = record_wakes(en, cw->id, &l, &w, e)) < 0)
 			goto out;
 		rc = db_set_run_day(en->db, cw->id, run->slot_day, e);
 	}

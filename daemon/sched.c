@@ -64,6 +64,39 @@ due_state_name(enum due_state s)
 }
 
 void
+sched_due_on(const struct sched_policy *p, enum family_status status,
+    fc_day due_day, fc_day today, struct sched_due *out)
+{
+	out->due_day = status == FAMILY_CLOSED ? DAY_NONE : due_day;
+	out->hold_until = DAY_NONE;
+	out->held = false;
+	out->days_overdue = 0;
+	out->escalate = false;
+
+	switch (status) {
+	case FAMILY_CLOSED:
+		out->state = DUE_CLOSED;
+		return;
+	case FAMILY_PAUSED:
+		out->state = due_day != DAY_NONE && today >= due_day
+		    ? DUE_REVIEW
+		    : DUE_PAUSED;
+		return;
+	case FAMILY_ACTIVE:
+	case FAMILY_STATUS_COUNT:
+		break;
+	}
+	out->days_overdue = today - due_day;
+	if (out->days_overdue < 0)
+		out->state = DUE_NOT_YET;
+	else if (out->days_overdue == 0)
+		out->state = DUE_TODAY;
+	else
+		out->state = DUE_OVERDUE;
+	out->escalate = out->days_overdue >= p->escalate_after_days;
+}
+
+void
 sched_family_due(const struct sched_policy *p, const struct sched_family *f,
     fc_day today, struct sched_due *out)
 {
@@ -72,45 +105,19 @@ sched_family_due(const struct sched_policy *p, const struct sched_family *f,
 	fc_day last = f->last_reached_day > f->last_contact_day
 	    ? f->last_reached_day
 	    : f->last_contact_day;
+	fc_day due;
 
-	out->hold_until = DAY_NONE;
-	out->held = false;
-	out->days_overdue = 0;
-	out->escalate = false;
-
-	switch (f->status) {
-	case FAMILY_CLOSED:
-		out->state = DUE_CLOSED;
-		out->due_day = DAY_NONE;
+	if (f->status != FAMILY_ACTIVE && f->status != FAMILY_STATUS_COUNT) {
+		sched_due_on(p, f->status, f->pause_until, today, out);
 		return;
-	case FAMILY_PAUSED:
-		out->due_day = f->pause_until;
-		out->state =
-		    f->pause_until != DAY_NONE && today >= f->pause_until
-		    ? DUE_REVIEW
-		    : DUE_PAUSED;
-		return;
-	case FAMILY_ACTIVE:
-	case FAMILY_STATUS_COUNT:
-		break;
 	}
-
 	if (last != DAY_NONE)
-		out->due_day = last + cadence;
+		due = last + cadence;
 	else if (f->first_due != DAY_NONE)
-		out->due_day = f->first_due;
+		due = f->first_due;
 	else
-		out->due_day = today; /* no date at all: due, not forgotten */
-
-	out->days_overdue = today - out->due_day;
-	if (out->days_overdue < 0)
-		out->state = DUE_NOT_YET;
-	else if (out->days_overdue == 0)
-		out->state = DUE_TODAY;
-	else
-		out->state = DUE_OVERDUE;
-	out->escalate = out->days_overdue >= p->escalate_after_days;
-
+		due = today; /* no date at all: due, not forgotten */
+	sched_due_on(p, f->status, due, today, out);
 	if (f->last_attempt_day != DAY_NONE && f->last_attempt_day >= last) {
 		out->hold_until = f->last_attempt_day + p->after_attempt_days;
 		out->held = today < out->hold_until;

@@ -52,6 +52,15 @@ struct sched_due {
 /* "not yet", "due", "overdue", "paused", "review", "closed". */
 const char *due_state_name(enum due_state s);
 
+/*
+ * Where a family of status whose due day is due_day (sched_due's
+ * due_day: the review date of a pause) stands on day today under policy
+ * p, an attempt's hold aside (hold_until DAY_NONE, held false): what
+ * the counts need from a stored due day.
+ */
+void sched_due_on(const struct sched_policy *p, enum family_status status,
+    fc_day due_day, fc_day today, struct sched_due *out);
+
 /* Where family f stands on day today under policy p. */
 void sched_family_due(const struct sched_policy *p,
     const struct sched_family *f, fc_day today, struct sched_due *out);

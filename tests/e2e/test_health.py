@@ -341,6 +341,23 @@ class NextLook(HealthCase):
         self.assertRegex(line, r"the next look of \d+ of \d+ families "
                          r"sampled differs from a recomputation")
 
+    def test_a_due_day_stored_wrong_warns(self):
+        # status and family list --overdue count on them (design.md 16).
+        self.assertNotIn("due day", self.health(expect=OK))
+        self.sql("UPDATE family SET due_day = '2099-01-01'")
+        line = self.health(expect=WARNING)
+        self.assertRegex(line, r"the stored due day of \d+ of \d+ families "
+                         r"sampled differs from a recomputation")
+        self.assertNotIn("next look", line)
+
+    def test_due_day_counts_checked_when_the_file_is_checked_whole(self):
+        self.sql("UPDATE due_count SET n = n + 1")
+        line = self.health(expect=WARNING)
+        self.assertRegex(line, r"\d+ counts of stored due days differ from "
+                         r"a count of the families")
+        self.sql("UPDATE due_count SET n = n - 1")
+        self.assertNotIn("counts", self.health(expect=OK))
+
     def test_another_policy_is_not_checked(self):
         # The daemon's next pass redoes every look under a new policy.
         self.sql("UPDATE family SET wake_day = '2099-01-01'")

@@ -1592,10 +1592,43 @@ test_change_log(void **state)
 	    raw_int(fx->path, "SELECT count(*) FROM change_log"), 6);
 }
 
-/* Take a database back to schema 7: what step 8 added, removed. */
+/*
+ * Take a database back to schema 8: what step 9 added, removed, and the
+ * triggers as step 8 made them (they cleared wake_day only).
+ */
+#define UNDO_SCHEMA9 \
+	"DROP TRIGGER due_count_remove;" \
+	" DROP TABLE due_count;" \
+	" DROP INDEX family_due; DROP TRIGGER family_wake_contact;" \
+	" DROP TRIGGER family_wake_edit; DROP TRIGGER family_wake_caseworker;" \
+	" ALTER TABLE family DROP COLUMN due_day;" \
+	" CREATE TRIGGER family_wake_contact AFTER INSERT ON contact" \
+	" BEGIN UPDATE family SET wake_day = '' WHERE id = NEW.family_id" \
+	"  AND wake_day IS NOT ''; END;" \
+	" CREATE TRIGGER family_wake_edit AFTER UPDATE OF caseworker_id," \
+	"  every_days, status, pause_until, last_contact, first_due ON family" \
+	" WHEN OLD.caseworker_id IS NOT NEW.caseworker_id" \
+	"  OR OLD.every_days IS NOT NEW.every_days" \
+	"  OR OLD.status IS NOT NEW.status" \
+	"  OR OLD.pause_until IS NOT NEW.pause_until" \
+	"  OR OLD.last_contact IS NOT NEW.last_contact" \
+	"  OR OLD.first_due IS NOT NEW.first_due" \
+	" BEGIN UPDATE family SET wake_day = '' WHERE id = NEW.id; END;" \
+	" CREATE TRIGGER family_wake_caseworker AFTER UPDATE OF timezone," \
+	"  active ON caseworker" \
+	" WHEN OLD.timezone IS NOT NEW.timezone" \
+	"  OR OLD.active IS NOT NEW.active" \
+	" BEGIN UPDATE family SET wake_day = '' WHERE caseworker_id = NEW.id" \
+	"  AND wake_day IS NOT ''; END;" \
+	" PRAGMA user_version = 8;"
+
+/* Take a database back to schema 7: what steps 8 and 9 added, removed. */
 #define UNDO_SCHEMA8 \
-	"DROP TRIGGER family_wake_contact; DROP TRIGGER family_wake_edit;" \
+	"DROP TRIGGER due_count_remove;" \
+	" DROP TABLE due_count; DROP INDEX family_due;" \
+	" DROP TRIGGER family_wake_contact; DROP TRIGGER family_wake_edit;" \
 	" DROP TRIGGER family_wake_caseworker;" \
+	" ALTER TABLE family DROP COLUMN due_day;" \
 	" DROP TRIGGER sched_epoch_caseworker_add;" \
 	" DROP TRIGGER sched_epoch_caseworker_remove;" \
 	" DROP TRIGGER sched_epoch_caseworker_edit;" \
@@ -1669,13 +1702,15 @@ test_migrate_from_schema7(void **state)
 	assert_int_equal(db_sched_epoch(db, &epoch, &e), 0);
 	assert_int_equal(epoch, 0);
 	/* The daemon's record, then what clears it. */
-	assert_int_equal(db_family_wake(db, &f, 20600, &e), 0);
+	assert_int_equal(db_family_wake(db, &f, 20600, 20590, &e), 0);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
 	assert_int_equal(f.wake_day, 20600);
+	assert_int_equal(f.due_stored, 20590);
 	add_contact(db, fam, 1780001000, OUTCOME_ATTEMPTED, CHANNEL_PHONE, 0);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
 	assert_int_equal(f.wake_day, DAY_WAKE_NOW);
-	assert_int_equal(db_family_wake(db, &f, DAY_NONE, &e), 0);
+	assert_int_equal(f.due_stored, DAY_WAKE_NOW);
+	assert_int_equal(db_family_wake(db, &f, DAY_NONE, DAY_NONE, &e), 0);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
 	assert_int_equal(f.wake_day, DAY_NONE);
 	/* Adding a second open family to a caseworker moves no run. */
@@ -1723,6 +1758,142 @@ test_migrate_from_schema7(void **state)
 	    raw_int(
 		fx->path, "SELECT value FROM meta WHERE key = 'sched_epoch'"),
 	    4);
+}
+
+/*
+ * A schema 8 database gets the families' due days, each unknown (''),
+ * and loses the name of the policy its wake days rest on, so that the
+ * next pass works every family out again. Then the triggers clear both
+ * days together, and the counts by due day see what the daemon stored.
+ */
+static int
+sum_groups(void *ctx, const struct due_group *g)
+{
+	int64_t *v = ctx;
+
+	v[0] += g->n;
+	if (g->due == DAY_WAKE_NOW)
+		v[1] += g->n;
+	if (g->due == 20590)
+		v[2] += g->n;
+	return 0;
+}
+
+/* A day for every family, written as the daemon writes them. */
+static void
+add_family_raw_days(const char *path)
+{
+	raw_exec(path,
+	    "INSERT INTO family (ref, caseworker_id, first_due,"
+	    " created_at) VALUES ('FXD-003', 1, '2026-05-01', 0);"
+	    " UPDATE family SET wake_day = '2026-06-01',"
+	    " due_day = '2026-05-25';"
+	    " INSERT INTO due_count VALUES ('active', '2026-05-25',"
+	    " 1, 2)");
+}
+
+static void
+test_migrate_from_schema8(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	struct family f;
+	struct family f2;
+	int64_t cw, fam, sums[3] = {0}, wrong = -1;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+
+	cw = add_cw(db, "a@example.org", "A");
+	fam = add_family(db, "FXD-001", cw);
+	add_family(db, "FXD-002", cw);
+	add_contact(db, fam, 1780000000, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
+	assert_int_equal(db_family_wake(db, &f, 20600, 20590, &e), 0);
+	assert_int_equal(db_meta_set(db, DB_META_WAKE_POLICY, "p", &e), 0);
+	db_close(db);
+	raw_exec(fx->path, UNDO_SCHEMA9);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 8);
+
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
+	assert_int_equal(f.wake_day, 20600);
+	assert_int_equal(f.due_stored, DAY_WAKE_NOW);
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM meta"
+			     " WHERE key = 'wake_policy'"),
+	    0);
+	/* Nothing stored, nothing counted. */
+	assert_int_equal(db_family_due_groups(db, sum_groups, sums, &e), 0);
+	assert_int_equal(sums[0], 0);
+	assert_int_equal(db_due_count_check(db, &wrong, &e), 0);
+	assert_int_equal(wrong, 0);
+	/* The daemon's record, and its counts. */
+	assert_int_equal(db_family_wake(db, &f, 20600, 20590, &e), 0);
+	assert_int_equal(db_family_get(db, "FXD-002", &f2, &e), 0);
+	assert_int_equal(db_family_wake(db, &f2, 20600, 20590, &e), 0);
+	assert_int_equal(db_due_count_check(db, &wrong, &e), 0);
+	assert_int_equal(wrong, 1); /* not counted yet */
+	assert_int_equal(
+	    db_due_count_add(db, FAMILY_ACTIVE, 20590, cw, 3, &e), 0);
+	assert_int_equal(
+	    db_due_count_add(db, FAMILY_ACTIVE, 20590, cw, -1, &e), 0);
+	assert_int_equal(db_due_count_check(db, &wrong, &e), 0);
+	assert_int_equal(wrong, 0);
+	assert_int_equal(db_family_due_groups(db, sum_groups, sums, &e), 0);
+	assert_int_equal(sums[0], 2);
+	assert_int_equal(sums[2], 2);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM due_count"), 1);
+	/* A contact takes its family out of the count. */
+	add_contact(db, fam, 1780001000, OUTCOME_ATTEMPTED, CHANNEL_PHONE, 0);
+	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
+	assert_int_equal(f.wake_day, DAY_WAKE_NOW);
+	assert_int_equal(f.due_stored, DAY_WAKE_NOW);
+	memset(sums, 0, sizeof(sums));
+	assert_int_equal(db_family_due_groups(db, sum_groups, sums, &e), 0);
+	assert_int_equal(sums[2], 1);
+	assert_int_equal(db_due_count_check(db, &wrong, &e), 0);
+	assert_int_equal(wrong, 0);
+	assert_int_equal(db_family_wake(db, &f, 20600, DAY_NONE, &e), 0);
+	assert_int_equal(
+	    db_due_count_add(db, FAMILY_ACTIVE, DAY_NONE, cw, 1, &e), 0);
+	/* Forgetting a family takes it out of the count. */
+	assert_int_equal(db_family_forget(db, f2.id, &e), 0);
+	assert_int_equal(raw_int(fx->path, "SELECT sum(n) FROM due_count"), 1);
+	assert_int_equal(db_due_count_check(db, &wrong, &e), 0);
+	assert_int_equal(wrong, 0);
+	db_close(db);
+	/* An edit, a caseworker's new zone: both days cleared, uncounted. */
+	raw_exec(fx->path, "UPDATE family SET every_days = 9 WHERE id = 1");
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM family"
+			     " WHERE wake_day = '' AND due_day = ''"),
+	    1);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM due_count"), 0);
+	add_family_raw_days(fx->path);
+	assert_int_equal(raw_int(fx->path, "SELECT sum(n) FROM due_count"), 2);
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM family"
+			     " WHERE due_day <> ''"),
+	    2);
+	raw_exec(fx->path,
+	    "UPDATE caseworker SET timezone = 'Asia/Tokyo' WHERE id = 1");
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM family"
+			     " WHERE wake_day = '' AND due_day = ''"),
+	    2);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM due_count"), 0);
+	/* A due day that is not a date, written by hand: an error. */
+	raw_exec(fx->path,
+	    "INSERT INTO due_count VALUES ('active',"
+	    " '2026-13-45', 1, 1)");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(
+	    db_family_due_groups(db, sum_groups, sums, &e), FC_EDB);
+	assert_non_null(strstr(e.msg, "due_day is not a date"));
+	db_close(db);
 }
 
 static void
@@ -2214,6 +2385,8 @@ main(void)
 		test_migrate_from_schema6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_migrate_from_schema7, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_migrate_from_schema8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	    cmocka_unit_test(test_meta),

@@ -400,7 +400,8 @@ next_rand(uint32_t *x)
  * reminders on weekdays only; before each pass one of them has every
  * wake day cleared, so that its runs read every family. Both must queue
  * the same messages, and after every pass each wake day the other
- * stores must be what sched_next_look() gives from scratch.
+ * stores must be what sched_next_look() gives from scratch, and each due
+ * day what due_family() gives.
  */
 static void
 test_wake_days(void **state)
@@ -474,12 +475,10 @@ test_wake_days(void **state)
 		if (step == WAKE_DAYS * 2) /* a new policy: every day redone */
 			for (int k = 0; k < 2; k++)
 				fx[k]->conf.reminders.escalate_after_days = 4;
-		/* Register 1 reads everything: every wake day cleared. */
-		read_fams(fx[1], &f[1]);
-		for (size_t i = 0; i < f[1].n; i++)
-			if (db_family_wake(
-				fx[1]->db, &f[1].v[i], DAY_WAKE_NOW, &e) < 0)
-				fail_msg("%s", e.msg);
+		/* Register 1 reads everything: every day cleared, as under
+		 * another policy. */
+		if (db_wake_policy(fx[1]->db, "another", &e) != 1)
+			fail_msg("%s", e.msg);
 		read_fams(fx[0], &f[0]);
 		for (size_t i = 0; i < f[0].n; i++)
 			read_less += f[0].v[i].wake_day != DAY_WAKE_NOW &&
@@ -498,6 +497,17 @@ test_wake_days(void **state)
 			assert_string_equal(
 			    fx[0]->msgs[m].text, fx[1]->msgs[m].text);
 		}
+		/* The counts of stored due days, from scratch. */
+		for (int k = 0; k < 2; k++) {
+			int64_t wrong = -1;
+
+			if (db_due_count_check(fx[k]->db, &wrong, &e) < 0)
+				fail_msg("%s", e.msg);
+			if (wrong != 0)
+				fail_msg("step %d, register %d: %lld due day "
+					 "counts differ",
+				    step, k, (long long)wrong);
+		}
 		/* Each stored wake day, from scratch. */
 		read_fams(fx[0], &f[0]);
 		for (size_t i = 0; i < f[0].n; i++) {
@@ -505,10 +515,22 @@ test_wake_days(void **state)
 			struct sched_policy p;
 			struct sched_due d;
 
+			/* Cleared together, worked out together. */
+			if ((one->wake_day == DAY_WAKE_NOW) !=
+			    (one->due_stored == DAY_WAKE_NOW))
+				fail_msg("step %d, %s: wake day %d, due day %d",
+				    step, one->ref, one->wake_day,
+				    one->due_stored);
 			if (one->wake_day == DAY_WAKE_NOW)
 				continue; /* changed since its last run */
 			due_policy(&fx[0]->conf, &p);
 			due_family(&fx[0]->conf, one, now, &d);
+			/* The stored due day, from scratch: what status and
+			 * family list --overdue count on. */
+			if (one->due_stored != d.due_day)
+				fail_msg("step %d, %s: stored due day %d, "
+					 "worked out %d",
+				    step, one->ref, one->due_stored, d.due_day);
 			if (one->wake_day !=
 			    sched_next_look(
 				&p, &d, one->listed_day, one->escalated_mark))
