@@ -606,7 +606,8 @@ stream_flush(struct due_stream *ds, int above)
 		else
 			i++;
 	}
-	memmove(ds->buf, ds->buf + i, (ds->n - i) * sizeof(*ds->buf));
+	if (i > 0 && i < ds->n)
+		memmove(ds->buf, ds->buf + i, (ds->n - i) * sizeof(*ds->buf));
 	ds->n -= i;
 	return 0;
 }
