@@ -666,6 +666,22 @@ out:
 	return rc;
 }
 
+/* Find the families to list: printed as found, or keys kept in l. */
+static int
+read_list(struct list_ctx *l, const struct family_filter *filter, bool find,
+    struct fc_error *e)
+{
+	bool sorted = (l->overdue_only || l->due_only) && !find;
+
+	if (sorted && filter->caseworker_email == NULL &&
+	    ctl_due_stored(l->ctl))
+		return stream_due(l, e);
+	if (sorted)
+		return db_family_due_foreach(
+		    l->ctl->db, filter, collect_family, l, e);
+	return db_family_foreach(l->ctl->db, filter, collect_family, l, e);
+}
+
 /* The table of family list: the key columns first. */
 static const struct ctl_col list_cols[] = {
     {.head = "REF", .min = FC_REF_MAX},
@@ -951,18 +967,8 @@ list_families(struct ctl *ctl, int argc, char **argv, bool find)
 	 * Without them the rows are printed as the database gives them, by
 	 * caseworker and ref. One snapshot throughout.
 	 */
-	rc = db_read_begin(ctl->db, &e);
-	if (rc < 0)
-		;
-	else if ((l.overdue_only || l.due_only) && !find &&
-	    filter.caseworker_email == NULL && ctl_due_stored(ctl))
-		rc = stream_due(&l, &e);
-	else if ((l.overdue_only || l.due_only) && !find)
-		rc = db_family_due_foreach(
-		    ctl->db, &filter, collect_family, &l, &e);
-	else
-		rc =
-		    db_family_foreach(ctl->db, &filter, collect_family, &l, &e);
+	if ((rc = db_read_begin(ctl->db, &e)) == 0)
+		rc = read_list(&l, &filter, find, &e);
 	free(text.cp);
 	if (rc == 0 && l.n > 0) {
 		qsort(l.keys, l.n, sizeof(*l.keys), most_overdue_first);
