@@ -1528,7 +1528,9 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 			strlist_add(&errs, "%s", e.msg);
 	}
 	/* One transaction: nothing is kept unless every row is good. */
-	if (rc == 0 && (rc = db_begin(ctl->db, &e)) < 0)
+	if (rc == 0 &&
+	    ((rc = db_bulk(ctl->db, &e)) < 0 ||
+		(rc = db_begin(ctl->db, &e)) < 0))
 		strlist_add(&errs, "%s", e.msg);
 	ctl->cw_memo_on = rc == 0;
 	if (rc == 0 && (rc = ctl_csv_each(&t, import_row, &im, &errs)) == 0) {

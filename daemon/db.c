@@ -438,12 +438,18 @@ setup(struct db *db, bool memory, struct fc_error *e)
 			    "logging (journal mode stays '%s')",
 			    db->path, mode);
 	}
-	/* secure_delete: freed pages are zeroed, deleted data does not linger. */
+	/*
+	 * secure_delete: freed pages are zeroed, deleted data does not
+	 * linger. temp_store: the statement and savepoint journals (page
+	 * images of the register: names, notes) stay in memory, never in a
+	 * deleted file under /var/tmp whose blocks nobody zeroes.
+	 */
 	if ((rc = db_exec(db,
 		 "PRAGMA synchronous = FULL;"
 		 " PRAGMA foreign_keys = ON;"
 		 " PRAGMA trusted_schema = OFF;"
-		 " PRAGMA secure_delete = ON;",
+		 " PRAGMA secure_delete = ON;"
+		 " PRAGMA temp_store = MEMORY;",
 		 e, db->path)) < 0)
 		return rc;
 	if ((rc = db_schema_migrate(db, &version, e)) < 0)
@@ -771,6 +777,16 @@ db_checkpoint_truncate(struct db *db, struct fc_error *e)
 		    "%s: cannot checkpoint the write-ahead log", db->path);
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int
+db_bulk(struct db *db, struct fc_error *e)
+{
+	char sql[64];
+
+	xsnprintf(
+	    sql, sizeof(sql), "PRAGMA cache_size = -%d", DB_BULK_CACHE_KIB);
+	return db_exec(db, sql, e, db->path);
 }
 
 int

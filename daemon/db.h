@@ -78,6 +78,15 @@ bool db_disk_full(struct db *db);
 void db_set_busy_timeout(struct db *db, int ms);
 
 /*
+ * A bulk write (family import) keeps up to DB_BULK_CACHE_KIB of pages in
+ * memory instead of SQLite's 2 MiB: an import writes every index of the
+ * register in the file's order, not the index's, and a small cache reads
+ * and spills the same pages over and over (docs/design.md 16).
+ */
+#define DB_BULK_CACHE_KIB 12288
+int db_bulk(struct db *db, struct fc_error *e);
+
+/*
  * Commits are synced to disk (FULL, the default) or not (NORMAL: in WAL
  * mode a power cut may lose the latest commits, never the file; a crash
  * of the process loses nothing). A FULL commit makes every earlier one

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -675,6 +676,79 @@ test_caseworker_remove(void **state)
 }
 
 /* Families. */
+
+/* Whether this process holds an SQLite temporary file open. */
+static bool
+holds_temp_file(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (de = readdir(d)) != NULL) {
+		char link[64], target[FC_PATH_MAX];
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		xsnprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		found = strstr(target, "etilqs_") != NULL;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * A savepoint's journal holds the pages it changed as they were (names
+ * among them): in memory, never in a file under /var/tmp (docs/design.md
+ * 16). SQLite's default keeps 64 KiB in memory and spills the rest into
+ * a deleted temporary file; this changes far more.
+ */
+static void
+test_savepoint_journal_stays_in_memory(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+	struct fc_error e = {0};
+	int64_t cw = add_cw(db, "cw@example.org", "Caseworker (fictional)");
+	enum { N = 2000 };
+	static int64_t ids[N];
+
+	assert_int_equal(db_begin(db, &e), 0);
+	for (int i = 0; i < N; i++) {
+		struct family f;
+		char ref[32];
+
+		xsnprintf(ref, sizeof(ref), "TMP-%04d", i);
+		family_init(&f, ref, cw);
+		xstrlcpy(f.name,
+		    "A fictional family name long enough to fill pages",
+		    sizeof(f.name));
+		assert_int_equal(db_family_add(db, &f, &e), 0);
+		ids[i] = f.id;
+	}
+	assert_int_equal(db_commit(db, &e), 0);
+
+	assert_int_equal(db_begin(db, &e), 0);
+	assert_int_equal(db_step_begin(db, &e), 0);
+	for (int i = 0; i < N; i++) {
+		struct family f = {.id = ids[i], .due_stored = DAY_WAKE_NOW};
+
+		xsnprintf(f.ref, sizeof(f.ref), "TMP-%04d", i);
+		if (db_family_wake(db, &f, day_from_civil(2024, 4, 1),
+			day_from_civil(2024, 3, 31), &e) != 0)
+			fail_msg("wake %d: %s", i, e.msg);
+	}
+	assert_false(holds_temp_file());
+	assert_int_equal(db_step_end(db, 0, &e), 0);
+	assert_int_equal(db_commit(db, &e), 0);
+	db_close(db);
+}
 
 static void
 test_family_crud(void **state)
@@ -2344,6 +2418,8 @@ main(void)
 	    cmocka_unit_test(test_memory),
 	    cmocka_unit_test_setup_teardown(test_create_modes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_savepoint_journal_stays_in_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_open_existing_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
