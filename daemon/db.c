@@ -415,7 +415,7 @@ setup(struct db *db, bool memory, struct fc_error *e)
 	int rc;
 
 	sqlite3_extended_result_codes(db->h, 1);
-	sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS);
+	db_set_busy_timeout(db, DB_BUSY_TIMEOUT_MS);
 	/* Refuse SQL that could corrupt the file (writable_schema...). */
 	sqlite3_db_config(db->h, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
 
@@ -797,10 +797,50 @@ db_synchronous(struct db *db, bool full, struct fc_error *e)
 	    e, db->path);
 }
 
+/*
+ * SQLite's own busy handler sleeps longer the longer it has waited (up to
+ * 100 ms a try): a writer that comes now tries at once, one that has
+ * waited a second tries ten times a second, and under many writers the
+ * old ones lose every race for the lock until their time is up. This one
+ * tries every 1 to 8 ms at random, the range shrinking to 1 ms as the
+ * wait grows: each release goes to a waiter at random, long waiters first
+ * (docs/design.md 2, with figures). Like SQLite's, it counts the time it
+ * asked to sleep, not a clock that faketime may run faster.
+ */
+static int
+busy_wait(void *arg, int count)
+{
+	struct db *db = arg;
+	struct timespec ts;
+	uint32_t x = db->busy_rand;
+	int hi, ms;
+
+	if (count == 0)
+		db->busy_slept = 0;
+	if (db->busy_slept >= db->busy_ms)
+		return 0;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	db->busy_rand = x;
+	hi = db->busy_slept >= 1750 ? 1 : 8 - db->busy_slept / 250;
+	ms = 1 + (int)(x % (uint32_t)hi);
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)ms * 1000000L;
+	(void)nanosleep(&ts, NULL);
+	db->busy_slept += ms;
+	return 1;
+}
+
 void
 db_set_busy_timeout(struct db *db, int ms)
 {
-	sqlite3_busy_timeout(db->h, ms);
+	db->busy_ms = ms;
+	if (db->busy_rand == 0)
+		db->busy_rand = ((uint32_t)getpid() * 2654435761u ^
+				    (uint32_t)(uintptr_t)db) |
+		    1u;
+	sqlite3_busy_handler(db->h, busy_wait, db);
 }
 
 int

@@ -51,6 +51,9 @@ struct db {
 	size_t nstmt;
 	char actor[FC_LOGIN_MAX + 1]; /* db_set_actor(); "": the daemon */
 	int64_t actor_now;	      /* db_set_actor(); 0: the clock */
+	int busy_ms;		      /* db_set_busy_timeout() */
+	int busy_slept;		      /* ms slept in this wait (busy_wait) */
+	uint32_t busy_rand;	      /* xorshift state of busy_wait's sleeps */
 };
 
 /* Binds parameters 1, 2, ... in order; the first failure sticks. */

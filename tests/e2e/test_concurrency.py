@@ -271,12 +271,17 @@ class Concurrency(FcTestCase):
         spent = time.monotonic() - t0
 
         # Every command exited 0 and said nothing on stderr.
-        self.assertEqual(self.progress.failures, [])
+        said = {}
         for w in range(WORKERS):
             with open(f"{errs}{w:02d}", encoding="utf-8",
                       errors="replace") as f:
-                said = f.read()
-            self.assertEqual(said, "", f"worker {w}'s famcontactctl said")
+                said[w] = f.read()
+        self.assertEqual(self.progress.failures, [],
+                         f"in {spent:.1f} s; what they said: " + "".join(
+                             f"\nworker {w}: {t}" for w, t in said.items()
+                             if t))
+        for w in range(WORKERS):
+            self.assertEqual(said[w], "", f"worker {w}'s famcontactctl said")
         self.assertEqual(self.progress.ok, self.total)
 
         # Every contact is recorded.
