@@ -826,8 +826,7 @@ class Soak:
             rc = d.term()
             if rc != 0:
                 break
-            left = self.sql("SELECT count(*) AS n FROM outbox WHERE state "
-                            "IN ('queued', 'sending')")[0]["n"]
+            left = self.unsent()
             if left == 0 or attempt == 3:
                 break
             self.say(f"drain: {left} queued when famcontactd stopped (a "
@@ -838,6 +837,11 @@ class Soak:
             self.fail(f"famcontactd did not exit 0 on SIGTERM: {rc}")
         if self.week_count_printed < week:
             self.progress(week, final=True)
+
+    def unsent(self):
+        """How many messages are still queued or sending."""
+        return self.sql("SELECT count(*) AS n FROM outbox WHERE state IN "
+                        "('queued', 'sending')")[0]["n"]
 
     def drain(self, d):
         """Until the queue is empty and stays so for 3 s of real time, or
@@ -854,8 +858,7 @@ class Soak:
         while clock.now() < deadline or time.monotonic() < real_deadline:
             time.sleep(0.3)
             d.check()
-            left = self.sql("SELECT count(*) AS n FROM outbox WHERE state "
-                            "IN ('queued', 'sending')")[0]["n"]
+            left = self.unsent()
             if left != 0:
                 empty_since = None
             elif empty_since is None:
