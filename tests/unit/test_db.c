@@ -708,7 +708,7 @@ holds_temp_file(void)
 /*
  * A savepoint's journal holds the pages it changed as they were (names
  * among them): in memory, never in a file under /var/tmp (docs/design.md
- * 16). SQLite's default keeps 64 KiB in memory and spills the rest into
+ * 10, "No copy left"). SQLite's default keeps 64 KiB in memory and spills the rest into
  * a deleted temporary file; this changes far more.
  */
 static void
