@@ -4,6 +4,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -72,6 +73,9 @@ deliver_init(
 	memset(dl, 0, sizeof(*dl));
 	dl->db = db;
 	dl->ops = &deliver_transport_real;
+	dl->batch_max = DELIVER_BATCH_MAX;
+	dl->batch_usec = DELIVER_BATCH_USEC;
+	dl->stale_usec = DELIVER_BATCH_STALE_USEC;
 	return deliver_set_conf(dl, c, e);
 }
 
@@ -199,90 +203,223 @@ uncertain(struct deliver *dl, const struct outbox_row *row,
 }
 
 /*
- * Claim the next due message: re-check it against the register, then
- * queued -> sending, in one transaction. 1 when claimed, 0 when none is
- * due, and the message is in msg.
+ * The envelope sender of message id: with inbound configured and a bounce
+ * key stored, inbound.address with that key (VERP, so that a bounce names
+ * its message); else delivery.from's address.
  */
 static int
-claim(struct deliver *dl, struct outbox_row *row, struct strbuf *msg,
-    struct fc_error *e)
+envelope_sender(
+    struct deliver *dl, int64_t id, char *buf, size_t size, struct fc_error *e)
 {
-	for (;;) {
-		int64_t now = now_utc();
-		bool cancel = false, held = false;
-		int dropped = 0, rc;
+	char key[INKEY_SIZE];
+	int rc;
 
-		if ((rc = db_begin(dl->db, e)) < 0)
+	if (dl->conf->inbound.enabled) {
+		if ((rc = db_outbox_key_get(
+			 dl->db, id, DB_KEY_BOUNCE, key, sizeof(key), e)) < 0)
 			return rc;
-		/* The last message's "sent" shares this commit. */
-		if (dl->sent_id != 0)
-			rc = db_outbox_set_state(dl->db, dl->sent_id,
-			    OUTBOX_SENT, dl->sent_attempts, 0, NULL, now, e);
-		if (rc == 0)
-			rc = db_outbox_next_due(dl->db, now, row, msg, e);
 		if (rc == 1)
-			rc = dl->hooks.recheck == NULL
-			    ? 0
-			    : dl->hooks.recheck(dl->hooks.ctx, row, msg, now,
-				  &cancel, &dropped, e);
-		else if (rc == 0)
-			rc = 2; /* nothing due */
-		if (rc == 0 && !cancel && dl->hooks.seal != NULL)
-			rc = dl->hooks.seal(
-			    dl->hooks.ctx, row, msg, now, &held, e);
-		if (rc == 0 && held)
-			rc = db_outbox_hold(dl->db, row->id,
-			    now + DELIVER_HOLD_SECONDS,
-			    DB_HELD_PREFIX
-			    " for this recipient "
-			    "(privacy.encrypt = \"required\"): sent once "
-			    "famcontactctl key import has one",
-			    e);
-		else if (rc == 0 && cancel)
-			rc = db_outbox_set_state(dl->db, row->id,
-			    OUTBOX_CANCELLED, row->attempts, 0,
-			    "cancelled: "
-			    "every family in it was contacted, paused, closed "
-			    "or moved since it was queued",
-			    now, e);
-		else if (rc == 0)
-			rc = db_outbox_mark_sending(dl->db, row->id, now, e);
-		if (rc >= 0)
-			rc = db_commit(dl->db, e) < 0 ? e->code : rc;
-		if (rc < 0) {
-			db_rollback(dl->db);
-			return rc;
-		}
-		dl->sent_id = 0;
-		if (rc == 2)
-			return 0;
-		if (held) {
+			return inkey_address(
+			    dl->conf->inbound.address, key, buf, size, e);
+	}
+	xstrlcpy(buf, dl->from, size);
+	return 0;
+}
+
+/* What a claim decided for one due message. */
+enum pick {
+	PICK_SEND,   /* queued -> sending */
+	PICK_CANCEL, /* nobody left to write about */
+	PICK_HOLD,   /* waits for its recipient's OpenPGP key */
+};
+
+/*
+ * The messages of one claim, sent one by one (see deliver.h): row[next]
+ * is the next to go, row[n..] none. want is how many the next claim may
+ * take: 1 at the start of a run, doubled after each claim sent whole
+ * within DELIVER_BATCH_USEC, 1 again after a failure or a slow one.
+ */
+struct batch {
+	int n, next, want;
+	bool clean;  /* every message of this claim sent so far */
+	uint64_t at; /* monotonic usec of the claim's commit */
+	struct outbox_row row[DELIVER_BATCH_MAX];
+	struct strbuf msg[DELIVER_BATCH_MAX];
+	char from[DELIVER_BATCH_MAX][FC_EMAIL_MAX + 1]; /* envelope senders */
+	enum pick pick[DELIVER_BATCH_MAX];
+};
+
+/* Within a transaction: the "sent" of the messages sent since the last. */
+static int
+write_marks(struct deliver *dl, int64_t now, struct fc_error *e)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < dl->nsent; i++)
+		rc = db_outbox_set_state(dl->db, dl->sent_id[i], OUTBOX_SENT,
+		    dl->sent_attempts[i], 0, NULL, now, e);
+	return rc;
+}
+
+/*
+ * Within the claim's transaction: the next due message, re-checked
+ * against the register, sealed, and cancelled, held or marked sending.
+ * 1 with *pick, 0 when none is due.
+ */
+static int
+claim_one(
+    struct deliver *dl, struct batch *b, int i, int64_t now, struct fc_error *e)
+{
+	struct outbox_row *row = &b->row[i];
+	struct strbuf *msg = &b->msg[i];
+	bool cancel = false, held = false;
+	int dropped = 0, rc;
+
+	if ((rc = db_outbox_next_due(dl->db, now, row, msg, e)) <= 0)
+		return rc;
+	if (dl->hooks.recheck != NULL &&
+	    (rc = dl->hooks.recheck(
+		 dl->hooks.ctx, row, msg, now, &cancel, &dropped, e)) < 0)
+		return rc;
+	if (cancel) {
+		b->pick[i] = PICK_CANCEL;
+		rc = db_outbox_set_state(dl->db, row->id, OUTBOX_CANCELLED,
+		    row->attempts, 0,
+		    "cancelled: "
+		    "every family in it was contacted, paused, closed "
+		    "or moved since it was queued",
+		    now, e);
+		return rc < 0 ? rc : 1;
+	}
+	if (dl->hooks.seal != NULL &&
+	    (rc = dl->hooks.seal(dl->hooks.ctx, row, msg, now, &held, e)) < 0)
+		return rc;
+	if (held) {
+		b->pick[i] = PICK_HOLD;
+		rc = db_outbox_hold(dl->db, row->id, now + DELIVER_HOLD_SECONDS,
+		    DB_HELD_PREFIX
+		    " for this recipient "
+		    "(privacy.encrypt = \"required\"): sent once "
+		    "famcontactctl key import has one",
+		    e);
+		return rc < 0 ? rc : 1;
+	}
+	b->pick[i] = PICK_SEND;
+	if ((rc = db_outbox_mark_sending(dl->db, row->id, now, e)) < 0 ||
+	    (rc = envelope_sender(
+		 dl, row->id, b->from[i], sizeof(b->from[i]), e)) < 0)
+		return rc;
+	return 1;
+}
+
+/* After the claim's commit: say what was cancelled or held; the rest to
+ * the front of the batch, in order. */
+static void
+sort_claim(struct deliver *dl, struct batch *b, int n)
+{
+	b->n = 0;
+	for (int i = 0; i < n; i++) {
+		const struct outbox_row *row = &b->row[i];
+
+		if (b->pick[i] == PICK_HOLD) {
 			log_info("outbox %lld (%s): held, no OpenPGP key for "
 				 "its recipient; a notice goes instead",
 			    (long long)row->id, outbox_kind_name(row->kind));
 			continue;
 		}
-		if (!cancel)
-			return 1;
-		log_info("outbox %lld (%s): cancelled, nothing left to say",
-		    (long long)row->id, outbox_kind_name(row->kind));
-		dl->cancelled++;
+		if (b->pick[i] == PICK_CANCEL) {
+			log_info("outbox %lld (%s): cancelled, nothing left "
+				 "to say",
+			    (long long)row->id, outbox_kind_name(row->kind));
+			dl->cancelled++;
+			continue;
+		}
+		if (i != b->n) {
+			struct strbuf tmp = b->msg[b->n];
+
+			b->row[b->n] = *row;
+			b->msg[b->n] = b->msg[i];
+			b->msg[i] = tmp;
+			memcpy(b->from[b->n], b->from[i], sizeof(b->from[i]));
+		}
+		b->n++;
 	}
 }
 
-/* Commit the "sent" of the last message on its own. */
+/*
+ * Claim up to b->want due messages (DELIVER_BATCH_BYTES at most) in one
+ * transaction, which also commits the "sent" of the messages sent since
+ * the last. 1 when some are to be sent, 0 when none is due.
+ */
 static int
-flush_sent(struct deliver *dl, struct fc_error *e)
+claim(struct deliver *dl, struct batch *b, struct fc_error *e)
 {
+	for (;;) {
+		int64_t now = now_utc();
+		size_t bytes = 0;
+		int n = 0, rc;
+
+		b->n = b->next = 0;
+		if ((rc = db_begin(dl->db, e)) < 0)
+			return rc;
+		rc = write_marks(dl, now, e);
+		while (rc == 0 && n < b->want && bytes < DELIVER_BATCH_BYTES) {
+			if ((rc = claim_one(dl, b, n, now, e)) <= 0)
+				break;
+			bytes += b->msg[n].len;
+			n++;
+			rc = 0;
+		}
+		/* Stopped early (rc 0 after a look): nothing more is due. */
+		bool more = rc == 0 && n > 0 &&
+		    (n == b->want || bytes >= DELIVER_BATCH_BYTES);
+		if (rc >= 0)
+			rc = db_commit(dl->db, e) < 0 ? e->code : 0;
+		if (rc < 0) {
+			db_rollback(dl->db);
+			return rc;
+		}
+		dl->nsent = 0;
+		sort_claim(dl, b, n);
+		b->at = notify_monotonic_usec();
+		b->clean = true;
+		if (b->n > 0)
+			return 1;
+		if (!more)
+			return 0;
+	}
+}
+
+/*
+ * In one transaction: the "sent" not yet committed, and the messages
+ * claimed but not sent back to the queue as they were (due as before,
+ * no attempt counted).
+ */
+static int
+settle(struct deliver *dl, struct batch *b, struct fc_error *e)
+{
+	int64_t now = now_utc();
 	int rc;
 
-	if (dl->sent_id == 0)
+	if (dl->nsent == 0 && (b == NULL || b->next == b->n))
 		return 0;
-	rc = db_outbox_set_state(dl->db, dl->sent_id, OUTBOX_SENT,
-	    dl->sent_attempts, 0, NULL, now_utc(), e);
+	if ((rc = db_begin(dl->db, e)) < 0)
+		return rc;
+	rc = write_marks(dl, now, e);
+	for (int i = b ? b->next : 0; rc == 0 && b && i < b->n; i++)
+		rc = db_outbox_set_state(dl->db, b->row[i].id, OUTBOX_QUEUED,
+		    b->row[i].attempts, b->row[i].next_attempt_at,
+		    b->row[i].last_error, now, e);
 	if (rc == 0)
-		dl->sent_id = 0;
-	return rc;
+		rc = db_commit(dl->db, e) < 0 ? e->code : 0;
+	if (rc < 0) {
+		db_rollback(dl->db);
+		return rc;
+	}
+	dl->nsent = 0;
+	if (b != NULL)
+		b->n = b->next;
+	return 0;
 }
 
 /* Make the next commit a synced one when it is time. */
@@ -317,17 +454,18 @@ stopping(struct deliver *dl)
  * rather than at the next start.
  */
 static void
-end_run(struct deliver *dl)
+end_run(struct deliver *dl, struct batch *b)
 {
 	struct fc_error e = {0};
 	int64_t stuck = 0;
+	int unmarked = dl->nsent;
 
-	if (dl->sent_id != 0) {
-		if (flush_sent(dl, &e) < 0)
-			log_err("outbox %lld: sent, but %s; it will be sent "
-				"again",
-			    (long long)dl->sent_id, e.msg);
-		dl->sent_id = 0;
+	if (settle(dl, b, &e) < 0) {
+		if (unmarked > 0)
+			log_err("%d %s sent, but %s; %s will be sent again",
+			    unmarked, unmarked == 1 ? "message" : "messages",
+			    e.msg, unmarked == 1 ? "it" : "they");
+		dl->nsent = 0;
 	}
 	if (db_synchronous(dl->db, true, &e) < 0 ||
 	    db_outbox_requeue_sending(dl->db, now_utc(), &stuck, &e) < 0 ||
@@ -343,35 +481,34 @@ end_run(struct deliver *dl)
 		    stuck == 1 ? "message is" : "messages are");
 }
 
-/*
- * The envelope sender of message id: with inbound configured and a bounce
- * key stored, inbound.address with that key (VERP, so that a bounce names
- * its message); else delivery.from's address.
- */
-static int
-envelope_sender(
-    struct deliver *dl, int64_t id, char *buf, size_t size, struct fc_error *e)
+/* The size of the next claim, after the one before it (see struct batch). */
+static void
+next_want(const struct deliver *dl, struct batch *b)
 {
-	char key[INKEY_SIZE];
-	int rc;
+	int max = dl->batch_max < 1 || dl->batch_max > DELIVER_BATCH_MAX
+	    ? DELIVER_BATCH_MAX
+	    : dl->batch_max;
 
-	if (dl->conf->inbound.enabled) {
-		if ((rc = db_outbox_key_get(
-			 dl->db, id, DB_KEY_BOUNCE, key, sizeof(key), e)) < 0)
-			return rc;
-		if (rc == 1)
-			return inkey_address(
-			    dl->conf->inbound.address, key, buf, size, e);
-	}
-	xstrlcpy(buf, dl->from, size);
-	return 0;
+	if (b->n == 0 && b->next == 0)
+		b->want = 1; /* the run's first claim */
+	else if (b->clean && notify_monotonic_usec() - b->at < dl->batch_usec)
+		b->want = b->want * 2 > max ? max : b->want * 2;
+	else
+		b->want = 1;
+}
+
+/* A claim made too long ago for its re-check to stand (see deliver.h). */
+static bool
+stale(const struct deliver *dl, const struct batch *b)
+{
+	return b->next < b->n &&
+	    notify_monotonic_usec() - b->at > dl->stale_usec;
 }
 
 int
 deliver_run(struct deliver *dl, struct fc_error *e)
 {
-	struct outbox_row row;
-	struct strbuf msg = {0};
+	struct batch *b;
 	struct durable du = {.at = notify_monotonic_usec()};
 	int64_t retry_at = 0;
 	int sent = dl->sent, failed_before = dl->failed + dl->dead, rc = 0;
@@ -380,72 +517,85 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 		return 0;
 	if ((rc = db_synchronous(dl->db, false, e)) < 0)
 		return rc;
+	b = xcalloc(1, sizeof(*b));
 	while (!stopping(dl)) {
-		char from[FC_EMAIL_MAX + 1];
+		const struct outbox_row *row;
+		const struct strbuf *msg;
 		struct send_result res;
 		struct fc_error why = {0};
 		int src;
 
-		if ((rc = claim(dl, &row, &msg, e)) <= 0)
-			break;
-		if (du.full) {
-			du.full = false;
-			if ((rc = db_synchronous(dl->db, false, e)) < 0)
+		if (stale(dl, b)) {
+			/* Back to the queue, to be looked at again. */
+			if ((rc = settle(dl, b, e)) < 0)
 				break;
+			b->clean = false;
 		}
+		if (b->next == b->n) {
+			next_want(dl, b);
+			if ((rc = claim(dl, b, e)) <= 0)
+				break;
+			if (du.full) {
+				du.full = false;
+				if ((rc = db_synchronous(dl->db, false, e)) < 0)
+					break;
+			}
+		}
+		row = &b->row[b->next];
+		msg = &b->msg[b->next];
 		if (dl->t == NULL &&
 		    (src = dl->ops->open(dl->conf, &dl->t, &why)) < 0) {
 			/* A password file that cannot be read: mended outside. */
 			log_err("%s", why.msg);
-			if ((rc = flush_sent(dl, e)) == 0)
-				rc = failed(
-				    dl, &row, FC_ETEMP, &why, &retry_at, e);
+			b->next++;
+			rc = failed(dl, row, FC_ETEMP, &why, &retry_at, e);
 			dl->hold_until = retry_at;
 			break;
 		}
 		if (dl->ops->set_alive != NULL && dl->hooks.alive != NULL)
 			dl->ops->set_alive(
 			    dl->t, dl->hooks.alive, dl->hooks.ctx);
-		if ((rc = envelope_sender(dl, row.id, from, sizeof(from), e)) <
-		    0)
-			break;
-		src = dl->ops->send(
-		    dl->t, from, row.recipient, msg.s, msg.len, &res, &why);
+		src = dl->ops->send(dl->t, b->from[b->next], row->recipient,
+		    msg->s, msg->len, &res, &why);
+		b->next++;
 		if (src == 0) {
 			log_debug("outbox %lld (%s) sent%s%s",
-			    (long long)row.id, outbox_kind_name(row.kind),
+			    (long long)row->id, outbox_kind_name(row->kind),
 			    res.text[0] ? ": " : "", res.text);
 			dl->sent++;
 			dl->last_error[0] = '\0';
 			session_ok(dl);
-			/* Committed with the next claim, or by flush_sent(). */
-			dl->sent_id = row.id;
-			dl->sent_attempts = row.attempts + 1;
+			/* Committed with the next claim, or by settle(). */
+			dl->sent_id[dl->nsent] = row->id;
+			dl->sent_attempts[dl->nsent] = row->attempts + 1;
+			dl->nsent++;
 			if ((rc = durable_point(dl, &du, false, e)) < 0)
 				break;
 			continue;
 		}
-		if ((rc = flush_sent(dl, e)) < 0)
-			break;
+		b->clean = false;
 		/* Nobody's fault but the session's: hold, spare the others. */
 		if (res.session) {
-			rc = held(dl, &row, &res, &why, e);
+			if ((rc = settle(dl, b, e)) == 0)
+				rc = held(dl, row, &res, &why, e);
 			break;
 		}
 		if (res.uncertain)
-			rc = uncertain(dl, &row, &why, e);
+			rc = uncertain(dl, row, &why, e);
 		else
-			rc = failed(dl, &row, src, &why, &retry_at, e);
+			rc = failed(dl, row, src, &why, &retry_at, e);
 		if (rc < 0)
 			break;
 	}
 	dl->ops->close(dl->t);
 	dl->t = NULL;
-	sb_free(&msg);
 	if (dl->sent > sent || dl->failed + dl->dead > failed_before)
 		log_info("delivered %d %s, %d failed", dl->sent - sent,
 		    dl->sent - sent == 1 ? "message" : "messages",
 		    dl->failed + dl->dead - failed_before);
-	end_run(dl);
+	end_run(dl, b);
+	for (int i = 0; i < DELIVER_BATCH_MAX; i++)
+		sb_free(&b->msg[i]);
+	free(b);
 	return rc;
 }

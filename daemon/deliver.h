@@ -2,12 +2,18 @@
  * deliver.h - the delivery driver: every due message of the outbox out
  * over one connection, each attempt's outcome written back to its row.
  *
- * One message at a time: claim it (re-checked against the register,
- * then queued -> sending, in one transaction), send it, and record what
- * happened: sent (committed with the next claim), queued again after a
- * backoff (a 4xx to RCPT, DATA or end of data), dead (a 5xx there, or
- * older than retry.give_up_after), or cancelled when the re-check left
- * nobody to write about.
+ * Claim the next due messages (each re-checked against the register,
+ * sealed, then queued -> sending, all in one transaction), send them one
+ * by one, and record what happened to each: sent (committed with the
+ * next claim), queued again after a backoff (a 4xx to RCPT, DATA or end
+ * of data), dead (a 5xx there, or older than retry.give_up_after), or
+ * cancelled when the re-check left nobody to write about. A run's first
+ * claim takes one message; a claim sent whole within DELIVER_BATCH_USEC
+ * makes the next twice as large, up to DELIVER_BATCH_MAX; a failure or a
+ * slow claim goes back to one. What is left of a claim older than
+ * DELIVER_BATCH_STALE_USEC, or after a refusal of the session, a stop or
+ * an error, goes back to the queue as it was (due as before, no attempt
+ * counted) and is re-checked when claimed again (docs/design.md 4).
  *
  * A failure of the session (send_result.session: no connection, TLS or
  * AUTH refused, any refusal of the greeting, EHLO, STARTTLS or MAIL FROM,
@@ -32,9 +38,11 @@
  * they were queued. Their state changes here are committed without
  * waiting for the disk, and one commit in DELIVER_DURABLE_EVERY, or one
  * every DELIVER_DURABLE_USEC, is synced, which makes all before it
- * durable. A crash of the process loses nothing; a power cut can at
- * worst send again the messages of the last quarter second
- * (at-least-once, with the same Message-ID, as after any crash).
+ * durable. A crash of the process loses nothing: the messages of the
+ * claim being sent stay 'sending' and go again at the next start, those
+ * the server took twice (at least once, with the same Message-ID);
+ * those never sent count an attempt. A power cut can at worst send
+ * again the messages of the last quarter second.
  *
  * What belongs to the program that runs it (signals, the watchdog, the
  * reminder engine's re-check) comes in through hooks, and the transport
@@ -59,6 +67,17 @@ struct outbox_row;
 struct send_result;
 struct strbuf;
 struct transport;
+
+/*
+ * Claims (see above): at most this many messages, or this many bytes of
+ * them, at once; the next claim larger while a claim is sent whole
+ * within DELIVER_BATCH_USEC; what is left of a claim older than
+ * DELIVER_BATCH_STALE_USEC goes back to the queue and is claimed again.
+ */
+#define DELIVER_BATCH_MAX 32
+#define DELIVER_BATCH_BYTES (1024 * 1024)
+#define DELIVER_BATCH_USEC 20000
+#define DELIVER_BATCH_STALE_USEC 100000
 
 /* A synced commit after this many messages, or after this long. */
 #define DELIVER_DURABLE_EVERY 256
@@ -127,6 +146,10 @@ struct deliver {
 	char from[FC_EMAIL_MAX + 1];	 /* envelope sender */
 	const struct transport_ops *ops; /* the caller may replace it */
 	struct deliver_hooks hooks;	 /* the caller's; zero = none */
+	/* Claims: DELIVER_BATCH_MAX, _USEC and _STALE_USEC by default; a
+	 * test may set others (batch_max 1: one message a claim). */
+	int batch_max;
+	uint64_t batch_usec, stale_usec;
 
 	/* State between messages and between runs. */
 	struct transport *t; /* open during a run; NULL between */
@@ -136,8 +159,10 @@ struct deliver {
 	/* The hold's cause for STATUS=, "<stage>: <words>"; "" = none. */
 	char held[DELIVER_ERROR_MAX];
 	struct log_repeat hold_warn; /* the hold's warning, once a stretch */
-	int64_t sent_id;	     /* sent, its mark not yet committed */
-	int sent_attempts;
+	/* Sent, their marks not yet committed: the attempts to record. */
+	int64_t sent_id[DELIVER_BATCH_MAX];
+	int sent_attempts[DELIVER_BATCH_MAX];
+	int nsent;
 	/* The last error, for STATUS=; a message sent clears it. */
 	char last_error[DELIVER_ERROR_MAX];
 	struct log_repeat batch_warn; /* the end of a run's warning */
