@@ -461,10 +461,10 @@ end_run(struct deliver *dl, struct batch *b)
 	int unmarked = dl->nsent;
 
 	if (settle(dl, b, &e) < 0) {
-		if (unmarked > 0)
-			log_err("%d %s sent, but %s; %s will be sent again",
-			    unmarked, unmarked == 1 ? "message" : "messages",
-			    e.msg, unmarked == 1 ? "it" : "they");
+		for (int i = 0; i < unmarked; i++)
+			log_err("outbox %lld: sent, but %s; it will be sent "
+				"again",
+			    (long long)dl->sent_id[i], e.msg);
 		dl->nsent = 0;
 	}
 	if (db_synchronous(dl->db, true, &e) < 0 ||
