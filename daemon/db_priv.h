@@ -56,6 +56,23 @@ struct db {
 	uint32_t busy_rand;	      /* xorshift state of busy_wait's sleeps */
 };
 
+/*
+ * The outbox's few, in words that schema 10's partial indexes repeat
+ * (db_schema.c): a query finds its rows through the index only when its
+ * WHERE holds these very words, so a change here is a new schema step.
+ *
+ * UNALERTED: what the coordinators' alert reports: dead letters, bounces,
+ * and messages held for want of an OpenPGP key (with alerted = 0).
+ * KEPT_FINISHED: kept text of a message in a state retention erases.
+ */
+#define UNALERTED \
+	"(state IN ('dead', 'bounced') OR (state = 'queued' AND" \
+	" substr(last_error, 1, " DB_HELD_PREFIX_LEN ") = '" DB_HELD_PREFIX \
+	"'))"
+#define KEPT_FINISHED \
+	"erased_at IS NULL" \
+	" AND state IN ('sent', 'cancelled', 'bounced', 'dead')"
+
 /* Binds parameters 1, 2, ... in order; the first failure sticks. */
 struct db_binder {
 	sqlite3_stmt *st;

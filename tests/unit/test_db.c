@@ -1741,9 +1741,19 @@ test_change_log(void **state)
 	    raw_int(fx->path, "SELECT count(*) FROM change_log"), 6);
 }
 
+/* How many of schema 10's indexes the file has (4, or 0 before it). */
+#define SCHEMA10_INDEXES \
+	"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN" \
+	" ('outbox_sending', 'outbox_alerts', 'outbox_unalerted'," \
+	" 'outbox_finished')"
+/* Take a database back to schema 9: the outbox's partial indexes go. */
+#define UNDO_SCHEMA10 \
+	"DROP INDEX outbox_sending; DROP INDEX outbox_alerts;" \
+	" DROP INDEX outbox_unalerted; DROP INDEX outbox_finished;"
+
 /*
- * Take a database back to schema 8: what step 9 added, removed, and the
- * triggers as step 8 made them (they cleared wake_day only).
+ * Take a database back to schema 8: what steps 9 and 10 added, removed,
+ * and the triggers as step 8 made them (they cleared wake_day only).
  */
 #define UNDO_SCHEMA9 \
 	"DROP TRIGGER due_count_remove;" \
@@ -1769,9 +1779,9 @@ test_change_log(void **state)
 	"  OR OLD.active IS NOT NEW.active" \
 	" BEGIN UPDATE family SET wake_day = '' WHERE caseworker_id = NEW.id" \
 	"  AND wake_day IS NOT ''; END;" \
-	" PRAGMA user_version = 8;"
+	" " UNDO_SCHEMA10 " PRAGMA user_version = 8;"
 
-/* Take a database back to schema 7: what steps 8 and 9 added, removed. */
+/* Take a database back to schema 7: what steps 8 to 10 added, removed. */
 #define UNDO_SCHEMA8 \
 	"DROP TRIGGER due_count_remove;" \
 	" DROP TABLE due_count; DROP INDEX family_due;" \
@@ -1786,7 +1796,7 @@ test_change_log(void **state)
 	" DROP TRIGGER sched_epoch_family_edit; DROP INDEX family_wake;" \
 	" ALTER TABLE family DROP COLUMN wake_day;" \
 	" DELETE FROM meta WHERE key IN ('sched_epoch', 'wake_policy');" \
-	" PRAGMA user_version = 7;"
+	" " UNDO_SCHEMA10 " PRAGMA user_version = 7;"
 
 /*
  * A schema 6 database gets the change log, empty: what was written
@@ -2169,6 +2179,75 @@ test_migrate_from_schema2(void **state)
 }
 
 /*
+ * A schema 9 database gets the outbox's partial indexes, built from the
+ * rows already there: the messages left 'sending', the alert's news and
+ * the next text to erase are found through them, and they are what a
+ * full read of the outbox found before (docs/design.md 4).
+ */
+static void
+test_migrate_from_schema9(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	int64_t when = 0, last = 0, unalerted = 0, n = 0;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+
+	db_close(db);
+	raw_exec(fx->path,
+	    "INSERT INTO outbox (kind, recipient, message, idem_key, state,"
+	    " attempts, next_attempt_at, last_error, created_at, updated_at,"
+	    " alerted) VALUES"
+	    " ('test', 'a@example.org', 'x', 'k1', 'sent', 1, 0, '', 900,"
+	    "  1000, 0),"
+	    " ('alert', 'c@example.org', 'x', 'k2', 'sent', 1, 0, '', 1500,"
+	    "  1600, 0),"
+	    " ('test', 'a@example.org', 'x', 'k3', 'dead', 1, 0, '550', 800,"
+	    "  900, 0),"
+	    " ('test', 'a@example.org', 'x', 'k4', 'sending', 1, 0, '', 1900,"
+	    "  2000, 0),"
+	    " ('test', 'a@example.org', 'x', 'k5', 'queued', 0, 5000,"
+	    "  '" DB_HELD_PREFIX " for this recipient', 1900, 2000, 0),"
+	    " ('test', 'a@example.org', 'x', 'k6', 'cancelled', 0, 0, '', 940,"
+	    "  950, 0),"
+	    " ('test', 'a@example.org', 'x', 'k7', 'dead', 1, 0, '550', 10,"
+	    "  20, 1),"
+	    " ('alert', 'c@example.org', 'x', 'k8', 'queued', 0, 0, '', 1200,"
+	    "  1200, 0);"
+	    " UPDATE outbox SET erased_at = 30 WHERE idem_key = 'k7';");
+	raw_exec(fx->path, UNDO_SCHEMA10 " PRAGMA user_version = 9;");
+	assert_int_equal(raw_int(fx->path, SCHEMA10_INDEXES), 0);
+
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
+	/* The cancelled message (at 950) is the next to erase: + 100. */
+	assert_int_equal(db_outbox_erase_next(db, 100, 1000, &when, &e), 0);
+	assert_int_equal(when, 1050);
+	/* The dead letter alone, retention of sent mail very long. */
+	assert_int_equal(db_outbox_erase_next(db, 5000, 10, &when, &e), 0);
+	assert_int_equal(when, 910);
+	assert_int_equal(db_outbox_alert_state(db, &last, &unalerted, &e), 0);
+	assert_int_equal(last, 1500);
+	assert_int_equal(unalerted, 2);
+	assert_int_equal(db_outbox_requeue_sending(db, 3000, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(db_outbox_requeue_sending(db, 3000, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(db_quick_check(db, &e), 0);
+	db_close(db);
+	assert_int_equal(raw_int(fx->path, SCHEMA10_INDEXES), 4);
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT state = 'queued' FROM outbox WHERE"
+			     " idem_key = 'k4'"),
+	    1);
+	/* Nothing left: 0, not a time. */
+	raw_exec(fx->path, "UPDATE outbox SET erased_at = 1");
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_outbox_erase_next(db, 100, 1000, &when, &e), 0);
+	assert_int_equal(when, 0);
+	db_close(db);
+}
+
+/*
  * A schema 3 database is upgraded in place: every text kept (erased_at
  * NULL), contacts still append-only, and a family can now be forgotten
  * with its contacts (a correction included) and its links.
@@ -2536,6 +2615,8 @@ main(void)
 		test_migrate_from_schema6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_migrate_from_schema7, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_migrate_from_schema9, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_migrate_from_schema8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_log, setup, teardown),
