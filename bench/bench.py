@@ -786,6 +786,10 @@ def step_throughput_same(ctx, res):
 CHANGE_SIZES = [int(x) for x in
                 os.environ.get("BENCH_CHANGE_CASEWORKERS", "250 2000").split()]
 CHANGE_LOGS = 5
+# Then the larger register again with this many sent messages kept in the
+# outbox (text and all, as some weeks of a campaign leave them): a turn
+# should not read them (schema 10, docs/design.md 4). 0 = not measured.
+CHANGE_OUTBOX = int(os.environ.get("BENCH_CHANGE_OUTBOX", "50000"))
 # A turn costs at most this many times more at the larger register than
 # at the smaller one (a cost proportional to the caseworkers would be
 # CHANGE_SIZES[1] / CHANGE_SIZES[0] times more).
@@ -867,12 +871,20 @@ def step_change(ctx, res):
                          "2000'")
     say(f"[change] the daemon's turn after a contact log: daemon CPU per "
         f"'famcontactctl contact log', {CHANGE_LOGS} logs, registers of "
-        f"{' and '.join(map(str, CHANGE_SIZES))} caseworkers")
+        f"{' and '.join(map(str, CHANGE_SIZES))} caseworkers"
+        + (f", then {CHANGE_SIZES[1]} with {CHANGE_OUTBOX} sent messages "
+           f"kept in the outbox" if CHANGE_OUTBOX > 0 else ""))
     out = {}
-    for n in CHANGE_SIZES:
-        d = ctx.path(f"change-{n}")
+    runs = [(n, 0) for n in CHANGE_SIZES]
+    if CHANGE_OUTBOX > 0:
+        runs.append((CHANGE_SIZES[1], CHANGE_OUTBOX))
+    for n, kept in runs:
+        name = f"change-{n}" + (f"-kept-{kept}" if kept else "")
+        d = ctx.path(name)
         conf = quiet_register(ctx, d, n)
-        log = ctx.logfile(f"famcontactd-change-{n}")
+        if kept:
+            mkdata.fill_sent(os.path.join(d, "famcontact.db"), kept, name)
+        log = ctx.logfile(f"famcontactd-{name}")
         with open(log, "wb") as f:
             proc = subprocess.Popen([ctx.famcontactd, "-c", conf],
                                     stdin=subprocess.DEVNULL, stdout=f,
@@ -892,11 +904,14 @@ def step_change(ctx, res):
             stop_daemon(proc, log)
         finally:
             stop_group(proc)
-        out[n] = {"ms": statistics.median(costs),
-                  "ctl_ms": statistics.median(ctl_cpu) * 1000}
-        say(f"  {n} caseworkers: daemon {out[n]['ms']:.1f} ms CPU per change "
+        key = (n, kept) if kept else n
+        out[key] = {"ms": statistics.median(costs),
+                    "ctl_ms": statistics.median(ctl_cpu) * 1000}
+        say(f"  {n} caseworkers"
+            + (f", {kept} sent messages kept" if kept else "")
+            + f": daemon {out[key]['ms']:.1f} ms CPU per change "
             f"(median of {' '.join(f'{c:.1f}' for c in costs)}); "
-            f"famcontactctl contact log itself {out[n]['ctl_ms']:.1f} ms")
+            f"famcontactctl contact log itself {out[key]['ctl_ms']:.1f} ms")
     res["change"] = out
 
 
@@ -1360,6 +1375,15 @@ def table(ctx, res, started):
                        f"{ch[big]['ctl_ms']:.1f} ms",
                        f"growth <= {TARGET_CHANGE_GROWTH:g}x",
                        verdict(growth <= TARGET_CHANGE_GROWTH)))
+        kept = ch.get((big, CHANGE_OUTBOX))
+        if kept:
+            grow = kept["ms"] / max(ch[big]["ms"], 0.001)
+            add("change", (f"5. the same with {CHANGE_OUTBOX} sent messages "
+                           f"kept in the outbox",
+                           f"{kept['ms']:.1f} ms",
+                           f"{ch[big]['ms']:.1f} ms with none: {grow:.1f}x",
+                           f"growth <= {TARGET_CHANGE_GROWTH:g}x",
+                           verdict(grow <= TARGET_CHANGE_GROWTH)))
     else:
         add("change", ("5. daemon CPU per contact log", "FAILED", "", "",
                        "FAIL"))

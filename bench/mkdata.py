@@ -86,21 +86,42 @@ def write_source_file(path, size=None):
         f.write(text)
 
 
-def fill_outbox(db_path, count, tag):
-    """Queue `count` test messages, due now, in one transaction."""
-    now = int(time.time())
+def insert_outbox(db_path, state, rows):
+    """Insert test messages in state, one transaction; rows: (recipient,
+    text, idem_key, at) each, `at` their created, updated and (when sent)
+    sent time."""
     con = sqlite3.connect(db_path)
     try:
         with con:
             con.executemany(
                 "INSERT INTO outbox (kind, recipient, message, idem_key,"
                 " state, attempts, next_attempt_at, last_error, created_at,"
-                " updated_at) VALUES ('test', ?, ?, ?, 'queued', 0, 0, '',"
-                " ?, ?)",
-                ((recipient(i), message(i).decode(), f"bench-{tag}-{i}",
-                  now, now) for i in range(count)))
+                " updated_at, sent_at) VALUES ('test', ?1, ?2, ?3, ?5,"
+                " ?5 = 'sent', 0, '', ?4, ?4,"
+                " CASE WHEN ?5 = 'sent' THEN ?4 END)",
+                ((*row, state) for row in rows))
     finally:
         con.close()
+
+
+def fill_outbox(db_path, count, tag):
+    """Queue `count` test messages, due now, in one transaction."""
+    now = int(time.time())
+    insert_outbox(db_path, "queued",
+                  ((recipient(i), message(i).decode(), f"bench-{tag}-{i}",
+                    now) for i in range(count)))
+
+
+def fill_sent(db_path, count, tag, days=29):
+    """`count` test messages already sent, their text kept: sent over the
+    last `days` days (inside the default retention of 30), as the outbox
+    holds them some weeks into a campaign. One transaction."""
+    now = int(time.time())
+    span = days * 86400
+    insert_outbox(db_path, "sent",
+                  ((recipient(i), message(i).decode(), f"bench-{tag}-{i}",
+                    now - span + (span * i) // max(count, 1))
+                   for i in range(count)))
 
 
 def outbox_states(db_path):

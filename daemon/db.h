@@ -646,6 +646,12 @@ struct outbox_stats {
 int db_outbox_stats(
     struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e);
 /*
+ * Only stats' pending and failing (the daemon's STATUS= after each turn),
+ * read through the indexes of the queue, not the whole outbox.
+ */
+int db_outbox_pending(
+    struct db *db, int64_t *pending, int64_t *failing, struct fc_error *e);
+/*
  * The same over the messages made before before only: what the outbox
  * held when a pass that queues at before began (the weekly overview's
  * figures, true when read: docs/design.md, "Weekly slots").

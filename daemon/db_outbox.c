@@ -756,6 +756,35 @@ db_outbox_stats(
 }
 
 int
+db_outbox_pending(
+    struct db *db, int64_t *pending, int64_t *failing, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*pending = *failing = 0;
+	/* Each through a partial index (outbox_queue, outbox_sending). */
+	if ((rc = db_stmt(db, &key,
+		 "SELECT (SELECT count(*) FROM outbox WHERE state = 'queued')"
+		 " + (SELECT count(*) FROM outbox WHERE state = 'sending'),"
+		 " (SELECT count(*) FROM outbox WHERE state = 'queued'"
+		 " AND attempts > 0)",
+		 &st, e)) < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*pending = sqlite3_column_int64(st, 0);
+		*failing = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else {
+		rc = db_fail(db, rc, e, "cannot count the outbox");
+	}
+	db_done(st);
+	return rc;
+}
+
+int
 db_outbox_stats_before(struct db *db, int64_t since, int64_t before,
     struct outbox_stats *out, struct fc_error *e)
 {

@@ -457,13 +457,13 @@ log_next(int64_t when)
 static void
 report(struct daemon *d, int64_t when)
 {
-	struct outbox_stats ob = {0};
 	struct fc_error e = {0};
 	char at[32] = "nothing scheduled", num[32], mailbox[64];
+	int64_t pending = 0, failing = 0;
 
 	if (when != 0)
 		when_format_utc(when, at, sizeof(at));
-	if (db_outbox_stats(d->db, now_utc(), &ob, &e) < 0)
+	if (db_outbox_pending(d->db, &pending, &failing, &e) < 0)
 		note_error(d, e.msg);
 	mailbox[0] = '\0';
 	if (d->conf->inbound.imap.enabled && d->ip.failures > 0)
@@ -471,7 +471,7 @@ report(struct daemon *d, int64_t when)
 		    d->ip.failures, d->ip.failures == 1 ? "poll" : "polls");
 	notify_send("STATUS=next event %s; %" PRId64 " waiting, %" PRId64
 		    " failing%s%s%s%s%s%s%s",
-	    at, ob.pending, ob.failing, d->reserve.full ? "; " : "",
+	    at, pending, failing, d->reserve.full ? "; " : "",
 	    d->reserve.full ? d->reserve.status : "",
 	    d->dl.held[0] ? "; delivery held: " : "", d->dl.held, mailbox,
 	    d->dl.last_error[0] ? "; last error: " : "", d->dl.last_error);

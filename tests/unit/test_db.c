@@ -2509,6 +2509,44 @@ test_bounced_since(void **state)
 }
 
 /*
+ * The daemon's STATUS= counts (db_outbox_pending): what is queued or
+ * sending, and what is queued after a failed attempt; the same as the
+ * whole-outbox statistics say, whatever else the outbox holds.
+ */
+static void
+test_outbox_pending(void **state)
+{
+	struct db *db = open_ok(":memory:", DB_OPEN_EXISTING);
+	struct fc_error e = {0};
+	struct outbox_stats st;
+	int64_t pending = -1, failing = -1, retry;
+
+	(void)state;
+	assert_int_equal(db_outbox_pending(db, &pending, &failing, &e), 0);
+	assert_int_equal(pending, 0);
+	assert_int_equal(failing, 0);
+	outbox_in_state(db, OUTBOX_QUEUED, 910);
+	outbox_in_state(db, OUTBOX_QUEUED, 911);
+	outbox_in_state(db, OUTBOX_SENDING, 912);
+	outbox_in_state(db, OUTBOX_SENT, 913);
+	outbox_in_state(db, OUTBOX_DEAD, 914);
+	outbox_in_state(db, OUTBOX_CANCELLED, 915);
+	outbox_in_state(db, OUTBOX_BOUNCED, 916);
+	/* A failed attempt: back in the queue with its attempt counted. */
+	retry = outbox_in_state(db, OUTBOX_SENDING, 917);
+	assert_int_equal(db_outbox_set_state(db, retry, OUTBOX_QUEUED, 1,
+			     T0 + 60, "451 later", T0 + 2, &e),
+	    0);
+	assert_int_equal(db_outbox_pending(db, &pending, &failing, &e), 0);
+	assert_int_equal(pending, 4);
+	assert_int_equal(failing, 1);
+	assert_int_equal(db_outbox_stats(db, T0, &st, &e), 0);
+	assert_int_equal(st.pending, pending);
+	assert_int_equal(st.failing, failing);
+	db_close(db);
+}
+
+/*
  * db_outbox_set_state() makes exactly the changes outbox_transition_ok()
  * allows: any other is refused, naming both states, and the row stays
  * as it was.
@@ -2628,6 +2666,7 @@ main(void)
 		test_check_at_start, setup, teardown),
 	    cmocka_unit_test(test_outbox_transitions),
 	    cmocka_unit_test(test_bounced_since),
+	    cmocka_unit_test(test_outbox_pending),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
