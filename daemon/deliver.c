@@ -347,7 +347,8 @@ sort_claim(struct deliver *dl, struct batch *b, int n)
 }
 
 /*
- * Claim up to b->want due messages (DELIVER_BATCH_BYTES at most) in one
+ * Claim up to b->want due messages (DELIVER_BATCH_BYTES at most, and
+ * none more once the claim has held the write lock for batch_usec) in one
  * transaction, which also commits the "sent" of the messages sent since
  * the last. 1 when some are to be sent, 0 when none is due.
  */
@@ -356,6 +357,7 @@ claim(struct deliver *dl, struct batch *b, struct fc_error *e)
 {
 	for (;;) {
 		int64_t now = now_utc();
+		uint64_t t0 = notify_monotonic_usec();
 		size_t bytes = 0;
 		int n = 0, rc;
 
@@ -363,7 +365,10 @@ claim(struct deliver *dl, struct batch *b, struct fc_error *e)
 		if ((rc = db_begin(dl->db, e)) < 0)
 			return rc;
 		rc = write_marks(dl, now, e);
-		while (rc == 0 && n < b->want && bytes < DELIVER_BATCH_BYTES) {
+		/* Not longer than batch_usec with the write lock held (the
+		 * re-checks and OpenPGP sealing take time), one at least. */
+		while (rc == 0 && n < b->want && bytes < DELIVER_BATCH_BYTES &&
+		    (n == 0 || notify_monotonic_usec() - t0 < dl->batch_usec)) {
 			if ((rc = claim_one(dl, b, n, now, e)) <= 0)
 				break;
 			bytes += b->msg[n].len;
@@ -372,7 +377,8 @@ claim(struct deliver *dl, struct batch *b, struct fc_error *e)
 		}
 		/* Stopped early (rc 0 after a look): nothing more is due. */
 		bool more = rc == 0 && n > 0 &&
-		    (n == b->want || bytes >= DELIVER_BATCH_BYTES);
+		    (n == b->want || bytes >= DELIVER_BATCH_BYTES ||
+			notify_monotonic_usec() - t0 >= dl->batch_usec);
 		if (rc >= 0)
 			rc = db_commit(dl->db, e) < 0 ? e->code : 0;
 		if (rc < 0) {

@@ -70,7 +70,8 @@ struct transport;
 
 /*
  * Claims (see above): at most this many messages, or this many bytes of
- * them, at once; the next claim larger while a claim is sent whole
+ * them, at once, and none more once a claim has held the write lock for
+ * DELIVER_BATCH_USEC; the next claim larger while a claim is sent whole
  * within DELIVER_BATCH_USEC; what is left of a claim older than
  * DELIVER_BATCH_STALE_USEC goes back to the queue and is claimed again.
  */

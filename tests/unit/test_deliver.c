@@ -69,6 +69,8 @@ struct fake {
 	int batch_max; /* the driver's; 0 = its own */
 	bool timeless; /* claims grow whatever the time, never stale */
 	int rechecks[FAKE_MAX + 1];	   /* by outbox id (fake_recheck) */
+	int rechecked_at[FAKE_MAX + 1];	   /* sends made before its last */
+	long recheck_nsec;		   /* each re-check takes this long */
 	unsigned long wal_syncs[FAKE_MAX]; /* at each send */
 	unsigned long db_syncs[FAKE_MAX];
 	uint64_t at[FAKE_MAX]; /* monotonic usec of each send */
@@ -1070,6 +1072,13 @@ fake_recheck(void *ctx, const struct outbox_row *row, struct strbuf *message,
 	(void)e;
 	assert_true(row->id > 0 && row->id <= FAKE_MAX);
 	fake->rechecks[row->id]++;
+	fake->rechecked_at[row->id] = fake->sends;
+	if (fake->recheck_nsec > 0) {
+		struct timespec ts = {0, fake->recheck_nsec};
+
+		while (nanosleep(&ts, &ts) != 0)
+			continue;
+	}
 	*cancel = false;
 	return 0;
 }
@@ -1101,6 +1110,39 @@ test_claim_stale(void **state)
 	r = read_rows(fx);
 	assert_int_equal(count_state(r, OUTBOX_SENT), 3);
 	assert_int_equal(r->v[3].attempts, 1);
+}
+
+/*
+ * Slow re-checks (12 ms each, as OpenPGP sealing can be): a claim stops
+ * taking messages once it has held the write lock for
+ * DELIVER_BATCH_USEC (20 ms), so no claim holds more than two, however
+ * quickly the server takes them.
+ */
+static void
+test_claim_bounded_by_time(void **state)
+{
+	struct fixture *fx = *state;
+	int n = 12, largest = 0;
+
+	for (int i = 0; i < n; i++)
+		queue(fx, "ok-a@example.org");
+	new_driver(fx);
+	fx->dl.hooks.recheck = fake_recheck;
+	fx->fake.recheck_nsec = 12000000L;
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, n);
+	/* Messages re-checked with no send between them: one claim. */
+	for (int id = 1, run = 0; id <= n; id++) {
+		run = id > 1 &&
+			fx->fake.rechecked_at[id] ==
+			    fx->fake.rechecked_at[id - 1]
+		    ? run + 1
+		    : 1;
+		largest = run > largest ? run : largest;
+	}
+	assert_true(largest >= 1);
+	assert_true(largest <= 2);
+	assert_int_equal(count_state(read_rows(fx), OUTBOX_SENT), n);
 }
 
 /*
@@ -1460,6 +1502,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_claim_session_refusal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_stale, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_claim_bounded_by_time, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_idle_turn_reads_little, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
