@@ -556,15 +556,13 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 	char detail[SMTP_TEXT_MAX + 1];
 	const char *server = r->text;
 	const char *stage = send_stage_name(s->stage);
+	const char *why =
+	    s->errbuf[0] != '\0' ? s->errbuf : cu->easy_strerror(rc);
 
 	/* A 2xx/3xx code is the last good step, not the reason. */
 	if (code < 400 || code > 599 || line_code(server) != code)
 		server = NULL;
-	if (s->errbuf[0] != '\0')
-		sanitise(s->errbuf, strlen(s->errbuf), detail, SMTP_TEXT_MAX);
-	else
-		sanitise(cu->easy_strerror(rc), strlen(cu->easy_strerror(rc)),
-		    detail, SMTP_TEXT_MAX);
+	sanitise(why, strlen(why), detail, SMTP_TEXT_MAX);
 	r->stage = s->stage;
 	r->session = session_failure(s, code, server != NULL);
 	/* The whole message is in, and no verdict on it was understood. */
