@@ -221,7 +221,7 @@ check_outbox(struct ctl *ctl, struct health *h, long queue_warn,
 	int64_t oldest = 0;
 	char when[64];
 
-	if (db_outbox_stats(ctl->db, since, &st, &e) < 0) {
+	if (db_outbox_health(ctl->db, since, &st, &e) < 0) {
 		part(h, HEALTH_UNKNOWN, "outbox: %s", e.msg);
 		return;
 	}

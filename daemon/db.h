@@ -646,6 +646,13 @@ struct outbox_stats {
 int db_outbox_stats(
     struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e);
 /*
+ * What famcontactctl health reports of stats: pending, failing, dead
+ * since, oldest_queued_at and last_sent_at (the rest 0), each read
+ * through an index (schema 10), not by reading the whole outbox.
+ */
+int db_outbox_health(
+    struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e);
+/*
  * Only stats' pending and failing (the daemon's STATUS= after each turn),
  * read through the indexes of the queue, not the whole outbox.
  */

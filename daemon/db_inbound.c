@@ -184,6 +184,7 @@ db_outbox_bounced_since(struct db *db, int64_t since, int64_t *count,
 	if (latest != NULL)
 		*latest = 0;
 	if ((rc = db_stmt(db, &key,
+		 /* Through outbox_bounced (schema 10). */
 		 "SELECT count(*), coalesce(max(bounced_at), 0) FROM outbox"
 		 " WHERE state = 'bounced' AND bounced_at >= ?1",
 		 &st, e)) < 0)

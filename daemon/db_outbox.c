@@ -756,6 +756,43 @@ db_outbox_stats(
 }
 
 int
+db_outbox_health(
+    struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_outbox_pending(db, &out->pending, &out->failing, e)) < 0)
+		return rc;
+	/* outbox_dead, outbox_queue and outbox_sent (schema 10). */
+	if ((rc = db_stmt(db, &key,
+		 "SELECT (SELECT count(*) FROM outbox WHERE state = 'dead'"
+		 " AND updated_at >= ?1),"
+		 " (SELECT coalesce(min(created_at), 0) FROM outbox"
+		 " WHERE state = 'queued'),"
+		 " (SELECT coalesce(max(sent_at), 0) FROM outbox"
+		 " WHERE sent_at IS NOT NULL)",
+		 &st, e)) < 0)
+		return rc;
+	rc = sqlite3_bind_int64(st, 1, since);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->dead = sqlite3_column_int64(st, 0);
+		if ((rc = db_col_time(db, st, 1, &out->oldest_queued_at,
+			 "outbox", "the oldest queued created_at", e)) == 0)
+			rc = db_col_time(db, st, 2, &out->last_sent_at,
+			    "outbox", "the last sent_at", e);
+	} else {
+		rc = db_fail(db, rc, e, "cannot count the outbox");
+	}
+	db_done(st);
+	return rc;
+}
+
+int
 db_outbox_pending(
     struct db *db, int64_t *pending, int64_t *failing, struct fc_error *e)
 {

@@ -452,16 +452,23 @@ static const char *const migrations[] = {
 	 * (docs/design.md 4): a daemon's turn looked for messages left
 	 * 'sending', for the alert's news and for the next text to erase by
 	 * reading every row of the outbox, message text and all, three to
-	 * four times a turn. Each index holds only the rows it finds, in
-	 * the words of the queries (db_priv.h); sending a message adds one
-	 * entry to outbox_finished and passes through outbox_sending.
+	 * four times a turn, and famcontactctl health once. Each index holds
+	 * only the rows it finds, in the words of the queries (db_priv.h);
+	 * sending a message adds an entry to outbox_finished and to
+	 * outbox_sent, and passes through outbox_sending.
 	 */
     "CREATE INDEX outbox_sending ON outbox(id) WHERE state = 'sending';\n"
     "CREATE INDEX outbox_alerts ON outbox(created_at) WHERE kind = 'alert';\n"
     "CREATE INDEX outbox_unalerted ON outbox(id)\n"
     "  WHERE " UNALERTED " AND alerted = 0;\n"
     "CREATE INDEX outbox_finished ON outbox(state, updated_at)\n"
-    "  WHERE " KEPT_FINISHED ";\n",
+    "  WHERE " KEPT_FINISHED ";\n"
+    /* For famcontactctl health: the dead and bounced of late, the last
+     * delivery. */
+    "CREATE INDEX outbox_dead ON outbox(updated_at) WHERE state = 'dead';\n"
+    "CREATE INDEX outbox_bounced ON outbox(bounced_at)\n"
+    "  WHERE state = 'bounced';\n"
+    "CREATE INDEX outbox_sent ON outbox(sent_at) WHERE sent_at IS NOT NULL;\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,

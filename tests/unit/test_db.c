@@ -1741,15 +1741,17 @@ test_change_log(void **state)
 	    raw_int(fx->path, "SELECT count(*) FROM change_log"), 6);
 }
 
-/* How many of schema 10's indexes the file has (4, or 0 before it). */
+/* How many of schema 10's indexes the file has (7, or 0 before it). */
 #define SCHEMA10_INDEXES \
 	"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN" \
 	" ('outbox_sending', 'outbox_alerts', 'outbox_unalerted'," \
-	" 'outbox_finished')"
+	" 'outbox_finished', 'outbox_dead', 'outbox_bounced', 'outbox_sent')"
 /* Take a database back to schema 9: the outbox's partial indexes go. */
 #define UNDO_SCHEMA10 \
 	"DROP INDEX outbox_sending; DROP INDEX outbox_alerts;" \
-	" DROP INDEX outbox_unalerted; DROP INDEX outbox_finished;"
+	" DROP INDEX outbox_unalerted; DROP INDEX outbox_finished;" \
+	" DROP INDEX outbox_dead; DROP INDEX outbox_bounced;" \
+	" DROP INDEX outbox_sent;"
 
 /*
  * Take a database back to schema 8: what steps 9 and 10 added, removed,
@@ -2234,7 +2236,7 @@ test_migrate_from_schema9(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(db_quick_check(db, &e), 0);
 	db_close(db);
-	assert_int_equal(raw_int(fx->path, SCHEMA10_INDEXES), 4);
+	assert_int_equal(raw_int(fx->path, SCHEMA10_INDEXES), 7);
 	assert_int_equal(raw_int(fx->path,
 			     "SELECT state = 'queued' FROM outbox WHERE"
 			     " idem_key = 'k4'"),
@@ -2510,8 +2512,10 @@ test_bounced_since(void **state)
 
 /*
  * The daemon's STATUS= counts (db_outbox_pending): what is queued or
- * sending, and what is queued after a failed attempt; the same as the
- * whole-outbox statistics say, whatever else the outbox holds.
+ * sending, and what is queued after a failed attempt; and famcontactctl
+ * health's (db_outbox_health): the dead since a time, the oldest queued,
+ * the last delivery. The same as the whole-outbox statistics say,
+ * whatever else the outbox holds.
  */
 static void
 test_outbox_pending(void **state)
@@ -2543,6 +2547,23 @@ test_outbox_pending(void **state)
 	assert_int_equal(db_outbox_stats(db, T0, &st, &e), 0);
 	assert_int_equal(st.pending, pending);
 	assert_int_equal(st.failing, failing);
+	/* famcontactctl health's figures: the same as the full count's. */
+	for (int64_t since = T0 - 1; since <= T0 + 3; since += 2) {
+		struct outbox_stats h;
+
+		assert_int_equal(db_outbox_stats(db, since, &st, &e), 0);
+		assert_int_equal(db_outbox_health(db, since, &h, &e), 0);
+		assert_int_equal(h.pending, st.pending);
+		assert_int_equal(h.failing, st.failing);
+		assert_int_equal(h.dead, st.dead);
+		assert_int_equal(h.oldest_queued_at, st.oldest_queued_at);
+		assert_int_equal(h.last_sent_at, st.last_sent_at);
+	}
+	assert_int_equal(st.dead, 0);
+	assert_int_equal(db_outbox_health(db, T0, &st, &e), 0);
+	assert_int_equal(st.dead, 1);
+	assert_int_equal(st.oldest_queued_at, T0);
+	assert_int_equal(st.last_sent_at, T0 + 2);
 	db_close(db);
 }
 
