@@ -901,17 +901,22 @@ def step_change(ctx, res):
                                   "--channel", "phone")
                 ctl_cpu.append(ru.ru_utime + ru.ru_stime)
                 costs.append((settle_cpu(proc) - before) / 1e6)
+            # famcontactctl health, the daemon up (exit 0 or 1).
+            health = [timed([ctx.famcontactctl, "-c", conf, "health"],
+                            ok=(0, 1)) for _ in range(CHANGE_LOGS)]
             stop_daemon(proc, log)
         finally:
             stop_group(proc)
         key = (n, kept) if kept else n
         out[key] = {"ms": statistics.median(costs),
-                    "ctl_ms": statistics.median(ctl_cpu) * 1000}
+                    "ctl_ms": statistics.median(ctl_cpu) * 1000,
+                    "health_ms": statistics.median(health) * 1000}
         say(f"  {n} caseworkers"
             + (f", {kept} sent messages kept" if kept else "")
             + f": daemon {out[key]['ms']:.1f} ms CPU per change "
             f"(median of {' '.join(f'{c:.1f}' for c in costs)}); "
-            f"famcontactctl contact log itself {out[key]['ctl_ms']:.1f} ms")
+            f"famcontactctl contact log itself {out[key]['ctl_ms']:.1f} ms; "
+            f"famcontactctl health {out[key]['health_ms']:.1f} ms")
     res["change"] = out
 
 
@@ -1384,6 +1389,12 @@ def table(ctx, res, started):
                            f"{ch[big]['ms']:.1f} ms with none: {grow:.1f}x",
                            f"growth <= {TARGET_CHANGE_GROWTH:g}x",
                            verdict(grow <= TARGET_CHANGE_GROWTH)))
+            hgrow = kept["health_ms"] / max(ch[big]["health_ms"], 0.001)
+            add("change", (f"famcontactctl health, {CHANGE_OUTBOX} sent "
+                           f"messages kept",
+                           f"{kept['health_ms']:.1f} ms",
+                           f"{ch[big]['health_ms']:.1f} ms with none: "
+                           f"{hgrow:.1f}x", "", ""))
     else:
         add("change", ("5. daemon CPU per contact log", "FAILED", "", "",
                        "FAIL"))
