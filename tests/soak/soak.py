@@ -151,6 +151,7 @@ ZONES = ["UTC", "Europe/Berlin", "Europe/Istanbul", "Asia/Almaty",
 COORDINATORS = ["coord1@example.org", "coord2@example.org"]
 SEND_DAYS = (0, 1, 2, 3, 4)         # Mon-Fri, Python weekday()
 SEND_HOUR = 9
+RETENTION_DAYS = 3650           # the most retention allows: past any run
 SUMMARY_HOUR = 8
 REPEAT = 3
 AFTER_ATTEMPT = 2
@@ -664,7 +665,15 @@ class Soak:
                     f'"{SUMMARY_HOUR:02d}:00"; coordinators = [{coords}]; '
                     '};\n'
                     f'retry = {{ first = {RETRY_FIRST}; max = {RETRY_MAX}; '
-                    f'give_up_after = {GIVE_UP}; }};\n')
+                    f'give_up_after = {GIVE_UP}; }};\n'
+                    # The checks read each message's text (its Message-ID,
+                    # the families it lists) from the database: keep it
+                    # past the run. Erasure has its own tests
+                    # (tests/e2e/test_retention.py); with the default 30
+                    # days, a 90-day soak found thousands of rows without
+                    # their text.
+                    f'retention = {{ sent_days = {RETENTION_DAYS}; '
+                    f'dead_days = {RETENTION_DAYS}; }};\n')
 
     # -- the plan --
     def plan(self):
@@ -1448,6 +1457,7 @@ def report(s, chk):
                 chaos["stalls"] += v
     kill_inflight = sum(1 for k in d.kills if k["kind"] == "inflight")
     kill_sending = sum(1 for k in d.kills if k["sending"])
+    sending_left = sum(len(k["sending"]) for k in d.kills)
     downs = [b[0] - a[1] for a, b in zip(d.up, d.up[1:])]
     r = chk.rss
     mib = (lambda kb: f"{kb / 1024:.1f} MiB" if kb else "n/a")
@@ -1478,7 +1488,8 @@ def report(s, chk):
         f"without a reply, {chk.dups['announced']} announced by the daemon, "
         f"{chk.dups['unexplained']} unexplained)",
         f"kills: {len(d.kills)} SIGKILL ({kill_inflight} with a message on "
-        f"the wire, {kill_sending} left one 'sending'), "
+        f"the wire, {kill_sending} left messages 'sending': "
+        f"{sending_left} in all), "
         f"{len(d.up)} starts; downtime longest "
         f"{max(downs) / 3600 if downs else 0:.1f} h, total "
         f"{sum(downs) / DAY if downs else 0:.1f} days",
