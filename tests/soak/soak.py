@@ -215,6 +215,18 @@ def local_instant(day, hour, zone):
     return int(t.timestamp())
 
 
+def next_slot(t, zone):
+    """The first daily-run slot at or after instant t: SEND_HOUR:00 in zone
+    on one of SEND_DAYS."""
+    day = local_day(t, zone)
+    while True:
+        if day.weekday() in SEND_DAYS:
+            slot = local_instant(day, SEND_HOUR, zone)
+            if slot >= t:
+                return slot
+        day += dt.timedelta(days=1)
+
+
 def day_start(day, zone):
     return int(dt.datetime(day.year, day.month, day.day,
                            tzinfo=ZoneInfo(zone)).timestamp())
@@ -1305,8 +1317,11 @@ class Checker:
             for a, b in zip(marks, marks[1:]):
                 due, _ = self.state_at(fm, a)
                 thresh = due + dt.timedelta(days=ESCALATE)
-                t0 = max(local_instant(thresh, SEND_HOUR, zone),
-                         s.clock.start)
+                # The first daily run that could escalate it: a stretch
+                # past its threshold when the run began waits for the
+                # caseworker's first send slot, not for the start.
+                t0 = next_slot(max(local_instant(thresh, SEND_HOUR, zone),
+                                   s.clock.start), zone)
                 # The stretch lasts until the next reached contact (b);
                 # leave a day for a contact logged after queueing.
                 t1 = min(b, s.end) - DAY
