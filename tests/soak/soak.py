@@ -82,9 +82,9 @@ Invariants (each failure is reported with the evidence)
    day before S to the day after, a reminder for that caseworker was queued
    on one of the days S-repeat_every_days+1 .. S+1 (it was listed on S, or
    listed within the repeat period before). Escalations: every overdue
-   stretch (due day) that stayed uncontacted for escalate_after_days while
-   the daemon was up is escalated, and each stretch at most once per
-   coordinator.
+   stretch (due day) that stayed uncontacted for escalate_after_days, with
+   the daemon up from the caseworker's first send time past that, is
+   escalated, and each stretch at most once per coordinator.
 3. Summaries: each caseworker (and each coordinator, for the overview) got
    one summary for every ISO week whose send time passed, after the
    caseworkers were added, while the daemon was up in that week; none got two Message-IDs in one week; a summary's
