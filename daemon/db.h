@@ -643,10 +643,8 @@ struct outbox_stats {
 	int64_t oldest_queued_at; /* 0 = none queued */
 	int64_t last_sent_at;	  /* 0 = never */
 };
-int db_outbox_stats(
-    struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e);
 /*
- * What famcontactctl health reports of stats: pending, failing, dead
+ * What famcontactctl health reports of the stats: pending, failing, dead
  * since, oldest_queued_at and last_sent_at (the rest 0), each read
  * through an index (schema 10), not by reading the whole outbox.
  */
@@ -659,8 +657,8 @@ int db_outbox_health(
 int db_outbox_pending(
     struct db *db, int64_t *pending, int64_t *failing, struct fc_error *e);
 /*
- * The same over the messages made before before only: what the outbox
- * held when a pass that queues at before began (the weekly overview's
+ * The stats over the messages made before before only (INT64_MAX: all of
+ * them): what the outbox held when a pass that queues at before began (the weekly overview's
  * figures, true when read: docs/design.md, "Weekly slots").
  */
 int db_outbox_stats_before(struct db *db, int64_t since, int64_t before,

@@ -749,13 +749,6 @@ db_outbox_mark_alerted(struct db *db, int64_t up_to_id, struct fc_error *e)
 }
 
 int
-db_outbox_stats(
-    struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e)
-{
-	return db_outbox_stats_before(db, since, INT64_MAX, out, e);
-}
-
-int
 db_outbox_health(
     struct db *db, int64_t since, struct outbox_stats *out, struct fc_error *e)
 {
