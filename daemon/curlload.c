@@ -74,6 +74,9 @@ curl_api(struct fc_error *e)
 	SYM(easy_getinfo, "curl_easy_getinfo");
 	SYM(easy_strerror, "curl_easy_strerror");
 	SYM(easy_cleanup, "curl_easy_cleanup");
+	SYM(easy_duphandle, "curl_easy_duphandle");
+	SYM(easy_send, "curl_easy_send");
+	SYM(easy_recv, "curl_easy_recv");
 	SYM(slist_append, "curl_slist_append");
 	SYM(slist_free_all, "curl_slist_free_all");
 #undef SYM

@@ -21,6 +21,11 @@ struct curl_api {
 	CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
 	const char *(*easy_strerror)(CURLcode code);
 	void (*easy_cleanup)(CURL *curl);
+	CURL *(*easy_duphandle)(CURL *curl);
+	CURLcode (*easy_send)(
+	    CURL *curl, const void *buffer, size_t buflen, size_t *n);
+	CURLcode (*easy_recv)(
+	    CURL *curl, void *buffer, size_t buflen, size_t *n);
 	struct curl_slist *(*slist_append)(
 	    struct curl_slist *list, const char *string);
 	void (*slist_free_all)(struct curl_slist *list);

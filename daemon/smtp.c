@@ -1,33 +1,46 @@
 /*
- * smtp.c - delivering messages over SMTP with libcurl's easy interface.
+ * smtp.c - delivering messages over SMTP, the session opened by libcurl.
  *
- * One CURL handle per transport: libcurl keeps the connection open between
- * messages, so a batch travels over one SMTP session. After any failure the
- * next message starts on a fresh connection. TLS is required unless the
- * configuration says tls = "none"; certificates are always verified; the
- * password is only set when a user name is, and libcurl only sends AUTH
- * after TLS is up (CURLUSESSL_ALL).
+ * libcurl opens each session (TCP, the TLS of smtps://, the greeting,
+ * EHLO, STARTTLS and its TLS, AUTH) with CURLOPT_CONNECT_ONLY, on a copy
+ * of the handle smtp_open() configured. The mail transactions over it are
+ * this file's, through curl_easy_send()/curl_easy_recv(), so over TLS as
+ * libcurl set it up: MAIL FROM, RCPT TO and DATA go in one write when the
+ * server offers PIPELINING (RFC 2920), and the message goes with its end
+ * of data, so that a message costs two round trips, not four (libcurl
+ * neither pipelines nor sends the end of data with the message;
+ * docs/design.md 4). A batch travels over one session; after any failure
+ * the next message starts on a fresh connection. TLS is required unless
+ * the configuration says tls = "none"; certificates are always verified;
+ * the password is only set when a user name is, and libcurl only sends
+ * AUTH after TLS is up (CURLUSESSL_ALL).
  *
- * libcurl does not say which command a failure answered. The debug
- * callback does: of what is sent (CURLINFO_HEADER_OUT) only the command
- * verb is matched against a fixed list, never kept (an AUTH line holds
- * the password), and gives the stage; of what is received
+ * Which command a failure answered: for the session's opening, the debug
+ * callback says: of what libcurl sends (CURLINFO_HEADER_OUT) only the
+ * command verb is matched against a fixed list, never kept (an AUTH line
+ * holds the password), and gives the stage; of what is received
  * (CURLINFO_HEADER_IN) the final line of each reply is kept, reduced to
- * printable ASCII before it reaches a message or a log. The stage and the
- * code decide whether a failure concerns the session or the message (see
- * struct send_result in sendresult.h).
+ * printable ASCII before it reaches a message or a log, and the EHLO
+ * reply's PIPELINING and SIZE are noted. For the transaction, the stage is
+ * the command whose reply is read. The stage and the code decide whether a
+ * failure concerns the session or the message (see struct send_result in
+ * sendresult.h).
  *
  * After an authentication or TLS failure, or a 5xx session refusal, the
  * handle opens no further connection: each later send gets the same
  * outcome at once, so a wrong password costs one AUTH per pass.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -52,29 +65,36 @@
 #define SMTP_PATH_MAX 256
 /* The longest command verb matched in what is sent ("STARTTLS"). */
 #define SMTP_VERB_MAX 8
+/* What is read from the server at a time. */
+#define SMTP_READ_MAX 4096
+/* The envelope: MAIL FROM with SIZE=, RCPT TO and DATA, each with CRLF. */
+#define SMTP_ENVELOPE_MAX (2 * SMTP_PATH_MAX + 128)
 
 /* libcurl, loaded by smtp_open() (curlload.c). */
 static const struct curl_api *cu;
 
 struct smtp {
-	CURL *curl;
+	CURL *tmpl; /* configured by smtp_open(), never connected */
+	CURL *curl; /* the open session (a copy of tmpl), or NULL */
+	curl_socket_t fd;
 	char url[FC_URL_MAX + 1]; /* smtp.url, for messages */
 	/* smtp.url with "/" and the EHLO name, percent-encoded, as its path. */
 	char curl_url[FC_URL_MAX + 3 * FC_HELO_MAX + 2];
 	char username[FC_EMAIL_MAX + 1];
 	int timeout;
-	bool fresh;  /* the next message starts a new connection */
 	bool smtps;  /* TLS from the start */
 	bool tls_up; /* the open connection speaks TLS */
+	/* What the last EHLO reply offered (RFC 2920, RFC 1870). */
+	bool pipelining, size_ext;
 
 	/* A failure that no reconnection in this handle would mend. */
 	bool latched;
 	struct send_result latch_result;
 	struct fc_error latch_error;
 
-	/* The message being sent. */
-	const char *msg;
+	/* The message being sent: len bytes, off of them sent (0 or len). */
 	size_t len, off;
+	int64_t deadline; /* monotonic ms: the message is abandoned then */
 
 	/* The dialogue of the current message. */
 	enum send_stage stage; /* the last command sent, or the greeting */
@@ -85,6 +105,12 @@ struct smtp {
 	size_t partial_len;
 	char last[SMTP_REPLY_LINE_MAX + 1]; /* last final reply line */
 	char errbuf[CURL_ERROR_SIZE];
+
+	/* Received and not yet read; what is written (commands, message). */
+	char in[SMTP_READ_MAX];
+	size_t in_len;
+	char *wire;
+	size_t wire_cap;
 
 	/* Called while a transfer waits (smtp_set_alive); NULL = none. */
 	void (*alive)(void *ctx);
@@ -136,19 +162,6 @@ sanitise(const char *s, size_t n, char *buf, size_t max)
 	buf[o] = '\0';
 }
 
-static size_t
-read_message(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct smtp *s = arg;
-	size_t room = size * nitems, n = s->len - s->off;
-
-	if (n > room)
-		n = room;
-	memcpy(buf, s->msg + s->off, n);
-	s->off += n;
-	return n;
-}
-
 /* The stage a command sent starts; -1 for AUTH exchanges and QUIT. */
 static int
 command_stage(const char *data, size_t size)
@@ -189,22 +202,62 @@ final_line(const char *line)
 	    (line[3] == '\0' || line[3] == ' ' || line[3] == '\r');
 }
 
-/* A complete reply line arrived (in s->partial). */
-static void
+/* Whether an EHLO reply line ("250-SIZE 1000") names keyword. */
+static bool
+offers(const char *line, const char *keyword)
+{
+	size_t n = strlen(keyword);
+
+	return strncasecmp(line + 4, keyword, n) == 0 &&
+	    (line[4 + n] == '\0' || line[4 + n] == ' ' || line[4 + n] == '\r');
+}
+
+/* A complete reply line arrived (in s->partial); whether it was final. */
+static bool
 reply_line(struct smtp *s)
 {
 	s->partial[s->partial_len] = '\0';
 	s->partial_len = 0;
 	if (s->stage == SEND_STAGE_NONE || s->stage == SEND_STAGE_CONNECT)
 		s->stage = SEND_STAGE_GREETING;
+	if (s->stage == SEND_STAGE_EHLO && strncmp(s->partial, "250", 3) == 0 &&
+	    (s->partial[3] == '-' || s->partial[3] == ' ')) {
+		s->pipelining =
+		    s->pipelining || offers(s->partial, "PIPELINING");
+		s->size_ext = s->size_ext || offers(s->partial, "SIZE");
+	}
 	/* Of a multi-line reply only the final line counts (RFC 5321 4.2.1). */
 	if (!final_line(s->partial))
-		return;
+		return false;
 	memcpy(s->last, s->partial, strlen(s->partial) + 1);
 	if (s->stage == SEND_STAGE_DATA && strncmp(s->last, "354", 3) == 0)
 		s->stage = SEND_STAGE_END_OF_DATA;
 	if (s->stage == SEND_STAGE_STARTTLS && strncmp(s->last, "220", 3) == 0)
 		s->tls_up = true;
+	return true;
+}
+
+/*
+ * Take received bytes into reply lines; how many were used: all of them,
+ * or up to the end of a final reply line (then *done is set).
+ */
+static size_t
+take(struct smtp *s, const char *data, size_t size, bool *done)
+{
+	for (size_t i = 0; i < size; i++) {
+		if (data[i] == '\n') {
+			if (s->partial_len > 0 && reply_line(s)) {
+				*done = true;
+				return i + 1;
+			}
+		} else if (s->partial_len < SMTP_REPLY_LINE_MAX) {
+			s->partial[s->partial_len++] =
+			    data[i] == '\0' ? '?' : data[i];
+		} else {
+			s->long_line = true;
+		}
+	}
+	return size;
 }
 
 /*
@@ -216,6 +269,8 @@ static int
 on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 {
 	struct smtp *s = arg;
+	size_t used;
+	bool done;
 	int stage;
 
 	(void)curl;
@@ -224,20 +279,18 @@ on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 			s->quitting = true;
 		else if ((stage = command_stage(data, size)) >= 0)
 			s->stage = (enum send_stage)stage;
+		/* A new EHLO (after STARTTLS) is answered afresh. */
+		if (s->stage == SEND_STAGE_EHLO)
+			s->pipelining = s->size_ext = false;
 	}
 	if (type != CURLINFO_HEADER_IN || s->quitting)
 		return 0;
 	s->got_reply = true;
-	for (size_t i = 0; i < size; i++) {
-		if (data[i] == '\n') {
-			if (s->partial_len > 0)
-				reply_line(s);
-		} else if (s->partial_len < SMTP_REPLY_LINE_MAX) {
-			s->partial[s->partial_len++] =
-			    data[i] == '\0' ? '?' : data[i];
-		} else {
-			s->long_line = true;
-		}
+	while (size > 0) {
+		done = false;
+		used = take(s, data, size, &done);
+		data += used;
+		size -= used;
 	}
 	return 0;
 }
@@ -413,8 +466,9 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 		    "smtp.username: too long");
 		goto fail;
 	}
-	s->curl = cu->easy_init();
-	if (s->curl == NULL) {
+	s->fd = CURL_SOCKET_BAD;
+	s->tmpl = cu->easy_init();
+	if (s->tmpl == NULL) {
 		ret = err_set(e, FC_ENOMEM, "cannot initialise libcurl");
 		goto fail;
 	}
@@ -422,7 +476,7 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 #define SET(opt, val) \
 	do { \
 		if (rc == CURLE_OK) \
-			rc = cu->easy_setopt(s->curl, opt, val); \
+			rc = cu->easy_setopt(s->tmpl, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, s->curl_url);
 	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
@@ -444,9 +498,8 @@ smtp_open(const struct conf *c, struct smtp **out, struct fc_error *e)
 		SET(CURLOPT_USERNAME, s->username);
 		SET(CURLOPT_PASSWORD, password);
 	}
-	SET(CURLOPT_UPLOAD, 1L);
-	SET(CURLOPT_READFUNCTION, read_message);
-	SET(CURLOPT_READDATA, s);
+	/* The session only: the transactions are smtp_send()'s. */
+	SET(CURLOPT_CONNECT_ONLY, 1L);
 	SET(CURLOPT_ERRORBUFFER, s->errbuf);
 	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
 	SET(CURLOPT_XFERINFODATA, s);
@@ -671,15 +724,336 @@ classify(struct smtp *s, CURLcode rc, long code, struct send_result *r,
 	return err_set(e, FC_ETEMP, "%s: %s (temporary)", s->url, detail);
 }
 
+/* Milliseconds on the monotonic clock. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait until the session's socket is ready for events, or fail with
+ * CURLE_OPERATION_TIMEDOUT at deadline; alive() once a second meanwhile.
+ */
+static CURLcode
+wait_ready(struct smtp *s, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = {.fd = s->fd, .events = events};
+		int64_t left = deadline - mono_ms();
+		int n;
+
+		if (left <= 0) {
+			xsnprintf(s->errbuf, sizeof(s->errbuf),
+			    "timed out at %s", send_stage_name(s->stage));
+			return CURLE_OPERATION_TIMEDOUT;
+		}
+		n = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+		/* Ready, or an error the next send or receive reports. */
+		if (n > 0)
+			return CURLE_OK;
+		if (n == 0 && s->alive != NULL)
+			s->alive(s->alive_ctx);
+		if (n < 0 && errno != EINTR) {
+			xsnprintf(s->errbuf, sizeof(s->errbuf), "poll: %s",
+			    strerror(errno));
+			return CURLE_RECV_ERROR;
+		}
+	}
+}
+
+/* The deadline of the next reply: smtp.timeout, within the message's. */
+static int64_t
+reply_deadline(const struct smtp *s)
+{
+	int64_t t = mono_ms() + (int64_t)s->timeout * 1000;
+
+	return t < s->deadline ? t : s->deadline;
+}
+
+/* Write n bytes to the session. */
+static CURLcode
+put(struct smtp *s, const char *p, size_t n)
+{
+	int64_t deadline = reply_deadline(s);
+
+	while (n > 0) {
+		size_t w = 0;
+		CURLcode rc = cu->easy_send(s->curl, p, n, &w);
+
+		if (rc == CURLE_AGAIN) {
+			if ((rc = wait_ready(s, POLLOUT, deadline)) != CURLE_OK)
+				return rc;
+			continue;
+		}
+		if (rc != CURLE_OK) {
+			if (s->errbuf[0] == '\0')
+				xsnprintf(s->errbuf, sizeof(s->errbuf),
+				    "cannot send at %s: %s",
+				    send_stage_name(s->stage),
+				    cu->easy_strerror(rc));
+			return CURLE_SEND_ERROR;
+		}
+		p += w;
+		n -= w;
+	}
+	return CURLE_OK;
+}
+
+/* Read the next reply; its final line is s->last. */
+static CURLcode
+get_reply(struct smtp *s)
+{
+	int64_t deadline = reply_deadline(s);
+
+	for (;;) {
+		bool done = false;
+		size_t used = take(s, s->in, s->in_len, &done), n = 0;
+		CURLcode rc;
+
+		memmove(s->in, s->in + used, s->in_len - used);
+		s->in_len -= used;
+		if (done)
+			return CURLE_OK;
+		rc = cu->easy_recv(s->curl, s->in, sizeof(s->in), &n);
+		if (rc == CURLE_AGAIN) {
+			if ((rc = wait_ready(s, POLLIN, deadline)) != CURLE_OK)
+				return rc;
+			continue;
+		}
+		if (rc != CURLE_OK || n == 0) {
+			xsnprintf(s->errbuf, sizeof(s->errbuf), "%s at %s",
+			    rc != CURLE_OK ? cu->easy_strerror(rc)
+					   : "the server closed the connection",
+			    send_stage_name(s->stage));
+			return CURLE_RECV_ERROR;
+		}
+		s->got_reply = true;
+		s->in_len = n;
+	}
+}
+
+/* Room for n more bytes in s->wire, which holds used. */
+static void
+wire_room(struct smtp *s, size_t used, size_t n)
+{
+	if (s->wire_cap - used < n) {
+		s->wire_cap = used + n + n / 2;
+		s->wire = xrealloc(s->wire, s->wire_cap);
+	}
+}
+
+/*
+ * The message as it goes after the 354: a "." that starts a line doubled
+ * (RFC 5321 4.5.2), a CRLF added if the message lacks its last one, and
+ * the end of data; its length.
+ */
+static size_t
+data_wire(struct smtp *s, const char *msg, size_t len)
+{
+	size_t o = 0;
+	bool bol = true;
+
+	wire_room(s, 0, 2 * len + 5);
+	for (size_t i = 0; i < len; i++) {
+		if (bol && msg[i] == '.')
+			s->wire[o++] = '.';
+		s->wire[o++] = msg[i];
+		bol = msg[i] == '\n';
+	}
+	if (!bol) {
+		memcpy(s->wire + o, "\r\n", 2);
+		o += 2;
+	}
+	memcpy(s->wire + o, ".\r\n", 3);
+	return o + 3;
+}
+
+/* The reply code of s->last, or 0 when no reply was read. */
+static long
+last_code(const struct smtp *s)
+{
+	return s->got_reply ? line_code(s->last) : 0;
+}
+
+/* Whether code is what cmd expects: 354 for DATA, else 2xx. */
+static bool
+envelope_ok(enum send_stage cmd, long code)
+{
+	return cmd == SEND_STAGE_DATA ? code == 354 : code >= 200 && code < 300;
+}
+
+/*
+ * Read the replies to the envelope commands sent (one, or all three when
+ * pipelined): CURLE_OK when DATA had its 354; CURLE_WEIRD_SERVER_REPLY
+ * with s->stage and s->last at the first command refused; or what broke.
+ * After a pipelined refusal the replies still due are read, and a 354 the
+ * server gave all the same is answered with an empty message's end, so
+ * that the session stays in step for its QUIT.
+ */
+static CURLcode
+envelope_replies(struct smtp *s, const enum send_stage *cmds, size_t n)
+{
+	enum send_stage failed = SEND_STAGE_NONE;
+	char failed_line[SMTP_REPLY_LINE_MAX + 1];
+	CURLcode rc = CURLE_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		long code;
+
+		s->stage = cmds[i];
+		if ((rc = get_reply(s)) != CURLE_OK)
+			break;
+		code = last_code(s);
+		if (envelope_ok(cmds[i], code))
+			continue;
+		if (failed == SEND_STAGE_NONE) {
+			failed = cmds[i];
+			memcpy(failed_line, s->last, sizeof(failed_line));
+		}
+		/* 421: the server closes; nothing more will come. */
+		if (code == 421)
+			break;
+	}
+	if (rc == CURLE_OK && failed != SEND_STAGE_NONE &&
+	    s->stage == SEND_STAGE_END_OF_DATA) {
+		s->stage = SEND_STAGE_DATA;
+		if ((rc = put(s, ".\r\n", 3)) == CURLE_OK)
+			rc = get_reply(s);
+	}
+	if (failed == SEND_STAGE_NONE)
+		return rc;
+	s->stage = failed;
+	memcpy(s->last, failed_line, sizeof(failed_line));
+	return rc == CURLE_OK ? CURLE_WEIRD_SERVER_REPLY : rc;
+}
+
+/*
+ * One mail transaction on the open session: CURLE_OK once the server took
+ * the message (its 250 read); CURLE_WEIRD_SERVER_REPLY when a reply
+ * refused it or made no sense (s->stage and s->last say which); or the
+ * error that broke the session.
+ */
+static CURLcode
+transact(struct smtp *s, const char *from_path, const char *rcpt_path,
+    const char *msg, size_t len)
+{
+	static const enum send_stage cmds[] = {
+	    SEND_STAGE_MAIL, SEND_STAGE_RCPT, SEND_STAGE_DATA};
+	char env[SMTP_ENVELOPE_MAX];
+	size_t cut[3], n;
+	CURLcode rc;
+
+	/* Each command's end in env: MAIL FROM, RCPT TO, DATA. */
+	n = (size_t)snprintf(env, sizeof(env), "MAIL FROM:%s", from_path);
+	if (s->size_ext)
+		n += (size_t)snprintf(
+		    env + n, sizeof(env) - n, " SIZE=%zu", len);
+	n += (size_t)snprintf(env + n, sizeof(env) - n, "\r\n");
+	cut[0] = n;
+	n += (size_t)snprintf(
+	    env + n, sizeof(env) - n, "RCPT TO:%s\r\n", rcpt_path);
+	cut[1] = n;
+	n += (size_t)snprintf(env + n, sizeof(env) - n, "DATA\r\n");
+	cut[2] = n;
+
+	if (s->pipelining) {
+		s->stage = SEND_STAGE_MAIL;
+		if ((rc = put(s, env, cut[2])) == CURLE_OK)
+			rc = envelope_replies(s, cmds, 3);
+	} else {
+		rc = CURLE_OK;
+		for (size_t i = 0; rc == CURLE_OK && i < 3; i++) {
+			size_t from = i == 0 ? 0 : cut[i - 1];
+
+			s->stage = cmds[i];
+			if ((rc = put(s, env + from, cut[i] - from)) ==
+			    CURLE_OK)
+				rc = envelope_replies(s, cmds + i, 1);
+		}
+	}
+	if (rc != CURLE_OK)
+		return rc;
+
+	s->stage = SEND_STAGE_END_OF_DATA;
+	n = data_wire(s, msg, len);
+	if ((rc = put(s, s->wire, n)) != CURLE_OK)
+		return rc;
+	s->off = len;
+	if ((rc = get_reply(s)) != CURLE_OK)
+		return rc;
+	return last_code(s) == 250 ? CURLE_OK : CURLE_WEIRD_SERVER_REPLY;
+}
+
+/*
+ * Open a session on a copy of the configured handle; CURLE_OK, or what
+ * libcurl said (the connection then closed by libcurl).
+ */
+static CURLcode
+session_open(struct smtp *s)
+{
+	CURLcode rc;
+
+	s->pipelining = s->size_ext = false;
+	s->in_len = 0;
+	if ((s->curl = cu->easy_duphandle(s->tmpl)) == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	rc = cu->easy_perform(s->curl);
+	if (rc == CURLE_OK)
+		rc = cu->easy_getinfo(s->curl, CURLINFO_ACTIVESOCKET, &s->fd);
+	if (rc == CURLE_OK && s->fd == CURL_SOCKET_BAD)
+		rc = CURLE_GOT_NOTHING;
+	return rc;
+}
+
+/*
+ * Close the session: with QUIT and its reply when it is in step, at once
+ * when not (broken: a reply awaited in vain, or one not understood).
+ * libcurl says no QUIT for a session it only opened. The last reply and
+ * stage stay those of the message.
+ */
+static void
+session_close(struct smtp *s, bool broken)
+{
+	char last[SMTP_REPLY_LINE_MAX + 1], errbuf[CURL_ERROR_SIZE];
+	enum send_stage stage = s->stage;
+	bool got_reply = s->got_reply, long_line = s->long_line;
+
+	if (s->curl == NULL)
+		return;
+	if (!broken) {
+		memcpy(last, s->last, sizeof(last));
+		memcpy(errbuf, s->errbuf, sizeof(errbuf));
+		s->deadline = mono_ms() + (int64_t)s->timeout * 1000;
+		/* The reply says nothing; an error only ends it sooner. */
+		if (put(s, "QUIT\r\n", 6) == CURLE_OK)
+			(void)get_reply(s);
+		memcpy(s->last, last, sizeof(last));
+		memcpy(s->errbuf, errbuf, sizeof(errbuf));
+		s->stage = stage;
+		s->got_reply = got_reply;
+		s->long_line = long_line;
+		s->quitting = true;
+	}
+	if (s->fd != CURL_SOCKET_BAD)
+		(void)shutdown(s->fd, SHUT_RDWR);
+	cu->easy_cleanup(s->curl);
+	s->curl = NULL;
+	s->fd = CURL_SOCKET_BAD;
+	s->in_len = 0;
+}
+
 int
 smtp_send(struct smtp *s, const char *from, const char *rcpt,
     const char *message, size_t len, struct send_result *r, struct fc_error *e)
 {
 	char from_path[SMTP_PATH_MAX + 1], rcpt_path[SMTP_PATH_MAX + 1];
-	struct curl_slist *rcpts;
 	CURLcode rc;
-	long code, connects;
-	bool retried = false;
+	long code;
+	bool retried = false, reused, refused;
 	int ret;
 
 	if (s->latched) {
@@ -695,9 +1069,10 @@ smtp_send(struct smtp *s, const char *from, const char *rcpt,
 		    "allows (RFC 5321 4.5.3.1.3)");
 again:
 	memset(r, 0, sizeof(*r));
-	s->msg = message;
 	s->len = len;
 	s->off = 0;
+	s->deadline =
+	    mono_ms() + (int64_t)s->timeout * 1000 * SMTP_MESSAGE_TIMEOUTS;
 	s->stage = SEND_STAGE_CONNECT;
 	s->got_reply = false;
 	s->quitting = false;
@@ -705,48 +1080,31 @@ again:
 	s->partial_len = 0;
 	s->last[0] = '\0';
 	s->errbuf[0] = '\0';
-	rcpts = cu->slist_append(NULL, rcpt_path);
-	if (rcpts == NULL)
-		return err_set(e, FC_ETEMP, "out of memory");
-	rc = cu->easy_setopt(s->curl, CURLOPT_MAIL_FROM, from_path);
+	reused = s->curl != NULL;
+	rc = reused ? CURLE_OK : session_open(s);
 	if (rc == CURLE_OK)
-		rc = cu->easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpts);
-	if (rc == CURLE_OK)
-		rc = cu->easy_setopt(
-		    s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-	if (rc == CURLE_OK)
-		rc = cu->easy_setopt(
-		    s->curl, CURLOPT_FRESH_CONNECT, s->fresh ? 1L : 0L);
-	if (rc == CURLE_OK)
-		rc = cu->easy_perform(s->curl);
-	cu->easy_setopt(s->curl, CURLOPT_MAIL_RCPT, (struct curl_slist *)NULL);
-	cu->slist_free_all(rcpts);
+		rc = transact(s, from_path, rcpt_path, message, len);
 
-	code = 0;
-	connects = 0;
-	cu->easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
-	cu->easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &connects);
-	/* Without a reply in this transfer the code is a stale one. */
-	if (!s->got_reply)
-		code = 0;
-	else if (line_code(s->last) != 0)
-		code = line_code(s->last);
+	code = last_code(s);
 	r->reply_code = (int)code;
 	sanitise(s->last, strlen(s->last), r->text, SMTP_TEXT_MAX);
-	if (rc == CURLE_OK) {
-		s->fresh = false;
+	if (rc == CURLE_OK)
 		return 0;
-	}
-	s->fresh = true;
+	/* A reply refused the message, the session still in step. */
+	refused = rc == CURLE_WEIRD_SERVER_REPLY && code >= 400 && code != 421;
+	session_close(s, !refused);
 	/*
 	 * A kept connection that the server closed while idle fails before
 	 * any reply: nothing was accepted, so one more try on a new
 	 * connection cannot deliver twice.
 	 */
-	if (!retried && connects == 0 && !s->got_reply && connection_lost(rc)) {
+	if (!retried && reused && !s->got_reply && connection_lost(rc)) {
 		retried = true;
 		goto again;
 	}
+	if (rc == CURLE_WEIRD_SERVER_REPLY && s->errbuf[0] == '\0')
+		xsnprintf(s->errbuf, sizeof(s->errbuf),
+		    "a reply not understood at %s", send_stage_name(s->stage));
 	ret = classify(s, rc, code, r, e);
 	if (s->latched) {
 		s->latch_result = *r;
@@ -767,10 +1125,11 @@ smtp_close(struct smtp *s)
 {
 	if (s == NULL)
 		return;
-	if (s->curl != NULL) {
-		/* Sends QUIT on a connection still open. */
-		cu->easy_cleanup(s->curl);
-	}
+	/* A session still open ends with QUIT. */
+	session_close(s, false);
+	if (s->tmpl != NULL)
+		cu->easy_cleanup(s->tmpl);
+	free(s->wire);
 	free(s);
 	cu->global_cleanup();
 }

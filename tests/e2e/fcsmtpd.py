@@ -10,7 +10,9 @@ refused greeting answers 503 to all but QUIT, as RFC 5321 3.1 says), in
 one line over 64 KiB or in 10,000 lines if asked; refuse an EHLO name that
 is not fully qualified in Postfix's words, at EHLO or, as Postfix does by
 default (smtpd_delay_reject), at RCPT; drop the connection after DATA
-without replying, or close an idle connection after each message.
+without replying, or close an idle connection after each message. It
+offers PIPELINING (RFC 2920) if asked, and counts the MAIL commands whose
+RCPT was already in when MAIL was read (pipelined_mails).
 
 Every message accepted (and every one dropped after DATA) is stored in the
 output folder as NNNN.eml, its envelope and session in NNNN.json. Every
@@ -29,7 +31,7 @@ ready, stops on SIGTERM or SIGINT):
     fcsmtpd.py --out DIR [--port-file FILE] [--tls | --smtps] [--require-starttls]
              [--auth USER:PASS] [--fail STAGE:CODE[:N]]... [--drop-after-data]
              [--drop-idle] [--long-reply STAGE:CODE] [--many-lines STAGE:CODE]
-             [--require-fqdn-helo [--delay-reject]]
+             [--require-fqdn-helo [--delay-reject]] [--pipelining]
 
 """
 import argparse
@@ -148,6 +150,13 @@ class _Handler:
     def __init__(self, server):
         self.server = server
 
+    async def handle_EHLO(self, smtp, session, envelope, hostname,
+                          responses):
+        session.host_name = hostname
+        if self.server.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     def _scripted(self, stage):
         """The reply to give at stage instead of accepting, or None."""
         return self.server.scripted(stage)
@@ -246,6 +255,9 @@ class _LoggingSMTP(SMTP):
             elif name in ("MAIL", "RCPT", "EHLO", "HELO") and arg:
                 entry += " " + arg
             self._recorder.log(entry)
+            # RCPT already in, before MAIL is answered: a pipelined group.
+            if name == "MAIL" and b"RCPT" in bytes(self._reader._buffer):
+                self._recorder.pipelined()
             if self._greeting_refused and name != "QUIT":
                 return await self.push("503 5.5.1 Error: no SMTP service "
                                        "here, only QUIT")
@@ -283,7 +295,7 @@ class SmtpServer:
                  auth=None, fails=(), drop_after_data=False, drop_idle=False,
                  cert_dir=None, verbose=False, long_reply=None,
                  many_lines=None, require_fqdn_helo=False,
-                 delay_reject=False):
+                 delay_reject=False, pipelining=False):
         if tls and smtps:
             raise ValueError("tls (STARTTLS) and smtps (implicit TLS) "
                              "exclude each other")
@@ -308,6 +320,9 @@ class SmtpServer:
                                    "times": None, "shape": shape})
         self.require_fqdn_helo = require_fqdn_helo
         self.delay_reject = delay_reject
+        # Offer PIPELINING (RFC 2920) in the EHLO reply.
+        self.pipelining = pipelining
+        self.pipelined_mails = 0
         self.events = []
         self._ready = False     # start() has not seen the server answer
         self.drop_after_data = drop_after_data
@@ -327,6 +342,10 @@ class SmtpServer:
         self._controller = None
 
     # Called from the server's thread.
+    def pipelined(self):
+        with self.lock:
+            self.pipelined_mails += 1
+
     def log(self, entry):
         with self.lock:
             self.commands.append(entry)
@@ -500,6 +519,8 @@ def main(argv=None):
     ap.add_argument("--drop-idle", action="store_true",
                     help="close the connection after each message")
     ap.add_argument("--cert-dir", help="where to make the certificate")
+    ap.add_argument("--pipelining", action="store_true",
+                    help="offer PIPELINING (RFC 2920) in the EHLO reply")
     args = ap.parse_args(argv)
     if args.no_starttls and args.tls:
         ap.error("--no-starttls contradicts --tls")
@@ -518,7 +539,8 @@ def main(argv=None):
                             verbose=True, long_reply=args.long_reply,
                             many_lines=args.many_lines,
                             require_fqdn_helo=args.require_fqdn_helo,
-                            delay_reject=args.delay_reject)
+                            delay_reject=args.delay_reject,
+                            pipelining=args.pipelining)
     except ValueError as err:
         ap.error(str(err))
     stop = threading.Event()

@@ -734,6 +734,39 @@ class HeaderInjection(DaemonSmtpCase):
         self.assert_nothing_injected()
 
 
+class Transparency(DaemonSmtpCase):
+    """RFC 5321 4.5.2: the lines of a queued message that start with "."
+    go out doubled and arrive as they were queued, over a server that
+    offers PIPELINING and one that does not; a last line without its CRLF
+    gets one."""
+
+    TEXT = ("From: reminders (fictional) <{sender}>\r\nTo: {to}\r\n"
+            "Subject: dots (fictional)\r\nMessage-ID: <dots.{n}@example.org>"
+            "\r\n\r\n.\r\n..two\r\n.leading\r\nmiddle . dot\r\n"
+            "\r\n.\r\n.")
+
+    def test_dot_lines_arrive_as_queued(self):
+        self.ok("caseworker", "add", CW_TR, "--tz", "Europe/Istanbul")
+        for n, offered in enumerate((False, True)):
+            with self.subTest(pipelining=offered):
+                srv = SmtpServer(os.path.join(self.dir, f"got-{offered}"),
+                                 pipelining=offered).start()
+                self.addCleanup(srv.stop)
+                self.smtp_conf(srv)
+                text = self.TEXT.format(sender=SENDER, to=CW_TR, n=n)
+                at = int(NOW_DT.timestamp())
+                self.sql("INSERT INTO outbox (kind, recipient, message,"
+                         " idem_key, state, attempts, next_attempt_at,"
+                         " last_error, created_at, updated_at) VALUES"
+                         " ('test', ?, ?, ?, 'queued', 0, ?, '', ?, ?)",
+                         CW_TR, text, f"dots-{n}", at, at, at)
+                r = self.once()
+                self.assertIn("1 sent", r.err)
+                [(env, raw)] = srv.messages()
+                self.assertEqual(raw, (text + "\r\n").encode())
+                self.assertEqual(srv.pipelined_mails, 1 if offered else 0)
+
+
 class CrashRequeue(DaemonSmtpCase):
     """Test 7: a row left 'sending' (killed mid-send) goes out again with
     the Message-ID it was queued with."""

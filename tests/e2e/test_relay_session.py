@@ -12,7 +12,9 @@ What a user would check: a session refusal, even a 5xx, is temporary
 host's fully-qualified name; a wrong password costs one AUTH on one
 connection per run whatever the number of messages; huge or endless
 replies neither crash nor hang, and the final line of a reply is the one
-reported.
+reported. The refusals and huge replies run twice: against a server
+that offers PIPELINING (RFC 2920) and one that does not; Postfix checks
+the pipelined envelope with reject_unauth_pipelining.
 """
 import os
 import socket
@@ -56,8 +58,10 @@ def default_helo():
 class CtlCase(FcTestCase):
     """famcontactctl send-test, straight through transport_send."""
     now = None      # curl's timeouts run on the real clock
+    pipelining = False      # whether the server offers PIPELINING
 
     def server(self, **kw):
+        kw.setdefault("pipelining", self.pipelining)
         srv = SmtpServer(os.path.join(self.dir, "received"),
                          cert_dir=self.dir, **kw).start()
         self.addCleanup(srv.stop)
@@ -87,6 +91,11 @@ class CtlCase(FcTestCase):
 
     def assert_no_envelope(self, srv):
         self.assertEqual(srv.messages(), [])
+        mails = sum(cmd.startswith("MAIL") for cmd in srv.commands)
+        if self.pipelining:
+            # RCPT and DATA come in MAIL's write, before its refusal.
+            self.assertEqual(srv.pipelined_mails, mails, srv.commands)
+            return
         for cmd in srv.commands:
             self.assertFalse(cmd.startswith(("RCPT", "DATA")), srv.commands)
 
@@ -392,6 +401,27 @@ class PostfixRelay(CtlCase):
         self.conf_for(relay, HELO)
         r = self.send(EX_OK, 2)
         self.assertEqual(r.out.count("sent to"), 2, r)
+
+    def test_pipelined_envelope_passes_reject_unauth_pipelining(self):
+        # Postfix offers PIPELINING; its strictest check refuses DATA from
+        # a client that sends ahead where it may not.
+        relay = postfix_relay.PostfixRelay(
+            main_cf_extra="smtpd_data_restrictions = "
+                          "reject_unauth_pipelining\n")
+        relay.start()
+        self.addCleanup(relay.stop)
+        self.conf_for(relay, HELO)
+        r = self.send(EX_OK, 3)
+        self.assertEqual(r.out.count("sent to"), 3, r)
+        self.assertNotIn("improper command pipelining", relay.log())
+
+
+class PipelinedSessionRefusals(SessionRefusals):
+    pipelining = True
+
+
+class PipelinedHugeReplies(HugeReplies):
+    pipelining = True
 
 
 if __name__ == "__main__":

@@ -7,12 +7,18 @@ every refusal the transport must make before a byte of credentials or mail
 leaves (no STARTTLS, untrusted certificate, unsafe password file, header
 injection at the door); the server's scripted failures and the exit status
 each one maps to (75 temporary, 69 permanent); one connection per batch and
-a fresh one after a 421 or a dropped idle connection.
+a fresh one after a 421 or a dropped idle connection. The TLS, failure
+and batch cases run twice: against a server that offers PIPELINING (RFC
+2920: MAIL FROM, RCPT TO and DATA then go in one write) and one that does
+not; a scripted server on a raw socket checks that a refused recipient's
+message is never sent, even when the server says 354 all the same.
 """
 import email
 import email.policy
 import os
 import re
+import socket
+import threading
 import unittest
 
 from fcenv import FcTestCase, EX_CONFIG, EX_DATAERR, EX_USAGE
@@ -27,8 +33,10 @@ USER, PASSWORD = "famcontactd", "correct horse battery staple"
 
 class TransportCase(FcTestCase):
     now = None      # curl's timeouts run on the real clock
+    pipelining = False      # whether the server offers PIPELINING
 
     def server(self, **kw):
+        kw.setdefault("pipelining", self.pipelining)
         out = os.path.join(self.dir, "received")
         srv = SmtpServer(out, cert_dir=self.dir, **kw).start()
         self.addCleanup(srv.stop)
@@ -287,6 +295,108 @@ class Batch(TransportCase):
         self.smtp_conf(srv, tls="none")
         self.send(EX_UNAVAILABLE, "--count", "3", RCPT)
         self.assertEqual(len(srv.messages()), 1)
+
+
+class PipelinedTls(Tls):
+    pipelining = True
+
+
+class PipelinedServerFailures(ServerFailures):
+    pipelining = True
+
+
+class PipelinedBatch(Batch):
+    pipelining = True
+
+
+class RawServer:
+    """A scripted SMTP server on a raw socket that offers PIPELINING and
+    answers MAIL 250, RCPT 550, and DATA 354 all the same (RFC 2920 wants
+    a 503 or 554 there). It keeps every line received, and the lines of
+    each message between the 354 and its end."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.lines, self.texts = [], []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self.session(conn.makefile("rwb"))
+
+    def session(self, f):
+        def say(text):
+            f.write(text.encode() + b"\r\n")
+            f.flush()
+        say("220 raw.example.org ESMTP")
+        text = None
+        for raw in f:
+            line = raw.rstrip(b"\r\n").decode("ascii", "replace")
+            self.lines.append(line)
+            if text is not None:
+                if line == ".":
+                    self.texts.append(text)
+                    text = None
+                    say("554 5.5.1 no valid recipients")
+                else:
+                    text.append(line)
+                continue
+            verb = line.split(" ", 1)[0].split(":", 1)[0].upper()
+            if verb == "EHLO":
+                say("250-raw.example.org\r\n250-PIPELINING\r\n250 8BITMIME")
+            elif verb == "MAIL":
+                say("250 2.1.0 ok")
+            elif verb == "RCPT":
+                say("550 5.1.1 no such user")
+            elif verb == "DATA":
+                text = []
+                say("354 go ahead")
+            elif verb == "QUIT":
+                say("221 2.0.0 bye")
+                return
+            else:
+                say("502 5.5.2 not here")
+
+    def close(self):
+        self.sock.close()
+
+
+class Pipelining(TransportCase):
+    def test_envelope_in_one_write_only_when_offered(self):
+        for offered in (True, False):
+            with self.subTest(offered=offered):
+                srv = SmtpServer(os.path.join(self.dir, f"got-{offered}"),
+                                 pipelining=offered).start()
+                self.addCleanup(srv.stop)
+                self.smtp_conf(srv, tls="none")
+                self.send(0, "--count", "3", RCPT)
+                self.assertEqual(len(srv.messages()), 3)
+                for _, raw in srv.messages():
+                    self.assertIn(b"test message from famcontactd", raw)
+                self.assertEqual(srv.pipelined_mails, 3 if offered else 0,
+                                 srv.commands)
+
+    def test_refused_recipient_never_gets_the_text(self):
+        raw = RawServer()
+        self.addCleanup(raw.close)
+        self.smtp_conf(None, tls="none",
+                       url=f"smtp://127.0.0.1:{raw.port}")
+        r = self.send(EX_UNAVAILABLE, RCPT)
+        self.assertIn("550 5.1.1 no such user (permanent)", r.err)
+        # The 354 is answered with the end of an empty message, then QUIT.
+        self.assertEqual(raw.texts, [[]], raw.lines)
+        verbs = [line.split(":")[0].split(" ")[0] for line in raw.lines]
+        self.assertEqual(verbs, ["EHLO", "MAIL", "RCPT", "DATA", ".",
+                                 "QUIT"], raw.lines)
 
 
 class Loading(TransportCase):
