@@ -126,11 +126,12 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 	char from[FC_EMAIL_MAX + 1], q[FC_QUOTE_MAX];
 	const struct conf *c = &ctl->conf;
 	struct transport *t = NULL;
-	struct fc_error e = {0};
+	struct fc_error e = {0}, me[2] = {{0}, {0}};
+	struct strbuf msg[2] = {{0}, {0}};
 	const char *rcpt;
 	long count = 1;
 	char *end;
-	int ch, rc, status = EX_OK;
+	int ch, rc, status = EX_OK, mrc[2] = {0, 0};
 
 	while ((ch = ctl_getopt(argc, argv, "n:h", opts)) != -1) {
 		switch (ch) {
@@ -162,14 +163,26 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 
 	if ((rc = transport_open(c, &t, &e)) < 0)
 		return ctl_fail(&e);
+	mrc[0] = compose(ctl, rcpt, 0, (int)count, &msg[0], &me[0]);
 	for (int i = 0; i < (int)count; i++) {
-		struct strbuf msg = {0};
+		int cur = i % 2, next = 1 - cur;
 		struct send_result r;
 
-		if ((rc = compose(ctl, rcpt, i, (int)count, &msg, &e)) == 0)
+		/* As the daemon does: over PIPELINING the next message's
+		 * envelope goes with this one's end of data. */
+		if (i + 1 < (int)count) {
+			sb_reset(&msg[next]);
+			mrc[next] = compose(ctl, rcpt, i + 1, (int)count,
+			    &msg[next], &me[next]);
+			if (mrc[next] == 0)
+				transport_expect(
+				    t, from, rcpt, msg[next].s, msg[next].len);
+		}
+		if ((rc = mrc[cur]) == 0)
 			rc = transport_send(
-			    t, from, rcpt, msg.s, msg.len, &r, &e);
-		sb_free(&msg);
+			    t, from, rcpt, msg[cur].s, msg[cur].len, &r, &e);
+		else
+			e = me[cur];
 		if (count > 1)
 			printf("%d of %ld: ", i + 1, count);
 		if (rc < 0) {
@@ -187,5 +200,7 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 		}
 	}
 	transport_close(t);
+	sb_free(&msg[0]);
+	sb_free(&msg[1]);
 	return status;
 }

@@ -26,6 +26,7 @@ const struct transport_ops deliver_transport_real = {
     .send = transport_send,
     .close = transport_close,
     .set_alive = transport_set_alive,
+    .expect = transport_expect,
 };
 
 /* When the next commit is to be a synced one (see deliver.h). */
@@ -561,6 +562,11 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 		if (dl->ops->set_alive != NULL && dl->hooks.alive != NULL)
 			dl->ops->set_alive(
 			    dl->t, dl->hooks.alive, dl->hooks.ctx);
+		/* The claim's next message: its envelope can go ahead. */
+		if (dl->ops->expect != NULL && b->next + 1 < b->n)
+			dl->ops->expect(dl->t, b->from[b->next + 1],
+			    b->row[b->next + 1].recipient,
+			    b->msg[b->next + 1].s, b->msg[b->next + 1].len);
 		src = dl->ops->send(dl->t, b->from[b->next], row->recipient,
 		    msg->s, msg->len, &res, &why);
 		b->next++;

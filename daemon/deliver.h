@@ -101,9 +101,13 @@ struct transport_ops {
 	/* Call alive(ctx) while waiting on the server; NULL = no such thing. */
 	void (*set_alive)(
 	    struct transport *t, void (*alive)(void *ctx), void *ctx);
+	/* The message the next send will be; NULL = no such thing. */
+	void (*expect)(struct transport *t, const char *from, const char *rcpt,
+	    const char *message, size_t len);
 };
 
-/* transport_open, transport_send, transport_close, transport_set_alive. */
+/* transport_open, transport_send, transport_close, transport_set_alive,
+ * transport_expect. */
 extern const struct transport_ops deliver_transport_real;
 
 /* What the program running the driver does between and for messages. */

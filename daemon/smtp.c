@@ -86,6 +86,18 @@ struct smtp {
 	bool tls_up; /* the open connection speaks TLS */
 	/* What the last EHLO reply offered (RFC 2920, RFC 1870). */
 	bool pipelining, size_ext;
+	/*
+	 * The next message as smtp_expect() announced it (expect: its paths
+	 * and length in next), and the envelope sent ahead with the last end
+	 * of data, its replies unread (ahead: the same of it in sent).
+	 */
+	bool expect, ahead;
+	struct smtp_envelope {
+		char from[SMTP_PATH_MAX + 1], rcpt[SMTP_PATH_MAX + 1];
+		size_t len;
+	} next, sent;
+	/* DATA had its 354 and the message will not follow. */
+	bool data_open;
 
 	/* A failure that no reconnection in this handle would mend. */
 	bool latched;
@@ -816,8 +828,11 @@ get_reply(struct smtp *s)
 
 		memmove(s->in, s->in + used, s->in_len - used);
 		s->in_len -= used;
-		if (done)
+		if (done) {
+			/* Read now, or buffered with the reply before it. */
+			s->got_reply = true;
 			return CURLE_OK;
+		}
 		rc = cu->easy_recv(s->curl, s->in, sizeof(s->in), &n);
 		if (rc == CURLE_AGAIN) {
 			if ((rc = wait_ready(s, POLLIN, deadline)) != CURLE_OK)
@@ -890,9 +905,10 @@ envelope_ok(enum send_stage cmd, long code)
  * Read the replies to the envelope commands sent (one, or all three when
  * pipelined): CURLE_OK when DATA had its 354; CURLE_WEIRD_SERVER_REPLY
  * with s->stage and s->last at the first command refused; or what broke.
- * After a pipelined refusal the replies still due are read, and a 354 the
- * server gave all the same is answered with an empty message's end, so
- * that the session stays in step for its QUIT.
+ * After a pipelined refusal the replies still due are read. A 354 the
+ * server gave all the same (RFC 2920 wants a 503 or 554 after a refused
+ * RCPT TO) gets nothing, not even an empty message's end: the session is
+ * closed without QUIT, and the server drops the unfinished transaction.
  */
 static CURLcode
 envelope_replies(struct smtp *s, const enum send_stage *cmds, size_t n)
@@ -918,12 +934,8 @@ envelope_replies(struct smtp *s, const enum send_stage *cmds, size_t n)
 		if (code == 421)
 			break;
 	}
-	if (rc == CURLE_OK && failed != SEND_STAGE_NONE &&
-	    s->stage == SEND_STAGE_END_OF_DATA) {
-		s->stage = SEND_STAGE_DATA;
-		if ((rc = put(s, ".\r\n", 3)) == CURLE_OK)
-			rc = get_reply(s);
-	}
+	if (failed != SEND_STAGE_NONE && s->stage == SEND_STAGE_END_OF_DATA)
+		s->data_open = true;
 	if (failed == SEND_STAGE_NONE)
 		return rc;
 	s->stage = failed;
@@ -937,9 +949,32 @@ envelope_replies(struct smtp *s, const enum send_stage *cmds, size_t n)
  * refused it or made no sense (s->stage and s->last say which); or the
  * error that broke the session.
  */
+/*
+ * The envelope of a message in env (SMTP_ENVELOPE_MAX bytes): MAIL FROM
+ * (with SIZE= when offered), RCPT TO and DATA, the end of each in cut[].
+ */
+static void
+envelope(const struct smtp *s, const char *from_path, const char *rcpt_path,
+    size_t len, char *env, size_t cut[3])
+{
+	size_t n;
+
+	n = (size_t)snprintf(env, SMTP_ENVELOPE_MAX, "MAIL FROM:%s", from_path);
+	if (s->size_ext)
+		n += (size_t)snprintf(
+		    env + n, SMTP_ENVELOPE_MAX - n, " SIZE=%zu", len);
+	n += (size_t)snprintf(env + n, SMTP_ENVELOPE_MAX - n, "\r\n");
+	cut[0] = n;
+	n += (size_t)snprintf(
+	    env + n, SMTP_ENVELOPE_MAX - n, "RCPT TO:%s\r\n", rcpt_path);
+	cut[1] = n;
+	n += (size_t)snprintf(env + n, SMTP_ENVELOPE_MAX - n, "DATA\r\n");
+	cut[2] = n;
+}
+
 static CURLcode
 transact(struct smtp *s, const char *from_path, const char *rcpt_path,
-    const char *msg, size_t len)
+    const char *msg, size_t len, bool follows)
 {
 	static const enum send_stage cmds[] = {
 	    SEND_STAGE_MAIL, SEND_STAGE_RCPT, SEND_STAGE_DATA};
@@ -947,20 +982,11 @@ transact(struct smtp *s, const char *from_path, const char *rcpt_path,
 	size_t cut[3], n;
 	CURLcode rc;
 
-	/* Each command's end in env: MAIL FROM, RCPT TO, DATA. */
-	n = (size_t)snprintf(env, sizeof(env), "MAIL FROM:%s", from_path);
-	if (s->size_ext)
-		n += (size_t)snprintf(
-		    env + n, sizeof(env) - n, " SIZE=%zu", len);
-	n += (size_t)snprintf(env + n, sizeof(env) - n, "\r\n");
-	cut[0] = n;
-	n += (size_t)snprintf(
-	    env + n, sizeof(env) - n, "RCPT TO:%s\r\n", rcpt_path);
-	cut[1] = n;
-	n += (size_t)snprintf(env + n, sizeof(env) - n, "DATA\r\n");
-	cut[2] = n;
-
-	if (s->pipelining) {
+	envelope(s, from_path, rcpt_path, len, env, cut);
+	if (follows) {
+		/* Sent with the last end of data: its replies are due. */
+		rc = envelope_replies(s, cmds, 3);
+	} else if (s->pipelining) {
 		s->stage = SEND_STAGE_MAIL;
 		if ((rc = put(s, env, cut[2])) == CURLE_OK)
 			rc = envelope_replies(s, cmds, 3);
@@ -980,6 +1006,19 @@ transact(struct smtp *s, const char *from_path, const char *rcpt_path,
 
 	s->stage = SEND_STAGE_END_OF_DATA;
 	n = data_wire(s, msg, len);
+	/*
+	 * RFC 2920 3.1: a message may open a group; the next message's
+	 * envelope goes in it, its replies read by the next smtp_send().
+	 */
+	if (s->expect && s->pipelining) {
+		envelope(s, s->next.from, s->next.rcpt, s->next.len, env, cut);
+		wire_room(s, n, cut[2]);
+		memcpy(s->wire + n, env, cut[2]);
+		n += cut[2];
+		s->sent = s->next;
+		s->ahead = true;
+	}
+	s->expect = false;
 	if ((rc = put(s, s->wire, n)) != CURLE_OK)
 		return rc;
 	s->off = len;
@@ -1022,6 +1061,9 @@ session_close(struct smtp *s, bool broken)
 	enum send_stage stage = s->stage;
 	bool got_reply = s->got_reply, long_line = s->long_line;
 
+	/* An envelope sent ahead may have opened DATA: no QUIT then. */
+	broken = broken || s->ahead || s->data_open;
+	s->ahead = s->data_open = false;
 	if (s->curl == NULL)
 		return;
 	if (!broken) {
@@ -1053,10 +1095,11 @@ smtp_send(struct smtp *s, const char *from, const char *rcpt,
 	char from_path[SMTP_PATH_MAX + 1], rcpt_path[SMTP_PATH_MAX + 1];
 	CURLcode rc;
 	long code;
-	bool retried = false, reused, refused;
+	bool retried = false, reused, refused, follows;
 	int ret;
 
 	if (s->latched) {
+		s->expect = false;
 		*r = s->latch_result;
 		r->repeated = true;
 		*e = s->latch_error;
@@ -1067,6 +1110,13 @@ smtp_send(struct smtp *s, const char *from, const char *rcpt,
 		return err_set(e, FC_EPERMANENT,
 		    "address longer than SMTP "
 		    "allows (RFC 5321 4.5.3.1.3)");
+	/* The envelope sent ahead is this message's, or is given up. */
+	follows = s->ahead && s->sent.len == len &&
+	    strcmp(s->sent.from, from_path) == 0 &&
+	    strcmp(s->sent.rcpt, rcpt_path) == 0;
+	if (s->ahead && !follows)
+		session_close(s, true);
+	s->ahead = false;
 again:
 	memset(r, 0, sizeof(*r));
 	s->len = len;
@@ -1083,7 +1133,7 @@ again:
 	reused = s->curl != NULL;
 	rc = reused ? CURLE_OK : session_open(s);
 	if (rc == CURLE_OK)
-		rc = transact(s, from_path, rcpt_path, message, len);
+		rc = transact(s, from_path, rcpt_path, message, len, follows);
 
 	code = last_code(s);
 	r->reply_code = (int)code;
@@ -1100,8 +1150,10 @@ again:
 	 */
 	if (!retried && reused && !s->got_reply && connection_lost(rc)) {
 		retried = true;
+		follows = false;
 		goto again;
 	}
+	s->expect = false;
 	if (rc == CURLE_WEIRD_SERVER_REPLY && s->errbuf[0] == '\0')
 		xsnprintf(s->errbuf, sizeof(s->errbuf),
 		    "a reply not understood at %s", send_stage_name(s->stage));
@@ -1111,6 +1163,15 @@ again:
 		s->latch_error = *e;
 	}
 	return ret;
+}
+
+void
+smtp_expect(struct smtp *s, const char *from, const char *rcpt, size_t len)
+{
+	s->expect =
+	    xsnprintf(s->next.from, sizeof(s->next.from), "<%s>", from) == 0 &&
+	    xsnprintf(s->next.rcpt, sizeof(s->next.rcpt), "<%s>", rcpt) == 0;
+	s->next.len = len;
 }
 
 void

@@ -31,6 +31,14 @@ int smtp_send(struct smtp *s, const char *from, const char *rcpt,
     const char *message, size_t len, struct send_result *r, struct fc_error *e);
 
 /*
+ * The next smtp_send() will be from, rcpt and len bytes (addresses
+ * already checked by transport_expect): with PIPELINING its envelope goes
+ * with the end of data of the message sent next (see transport_expect).
+ */
+void
+smtp_expect(struct smtp *s, const char *from, const char *rcpt, size_t len);
+
+/*
  * Have alive(ctx) called at least once a second while a transfer (QUIT
  * included) runs or waits on the server; NULL = never.
  */

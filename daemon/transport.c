@@ -111,6 +111,19 @@ transport_send(struct transport *t, const char *from, const char *rcpt,
 }
 
 void
+transport_expect(struct transport *t, const char *from, const char *rcpt,
+    const char *message, size_t len)
+{
+	/* What transport_send would refuse is never announced. */
+	if (t->smtp == NULL ||
+	    transport_check_address("sender", from, NULL) < 0 ||
+	    transport_check_address("recipient", rcpt, NULL) < 0 || len == 0 ||
+	    memchr(message, '\0', len) != NULL)
+		return;
+	smtp_expect(t->smtp, from, rcpt, len);
+}
+
+void
 transport_set_alive(struct transport *t, void (*alive)(void *ctx), void *ctx)
 {
 	if (t->smtp != NULL)

@@ -41,6 +41,18 @@ int transport_send(struct transport *t, const char *from, const char *rcpt,
     const char *message, size_t len, struct send_result *r, struct fc_error *e);
 
 /*
+ * Announce the message the next transport_send() will deliver (its
+ * envelope and length): over SMTP with PIPELINING its envelope then goes
+ * in the same write as this message's end of data (RFC 2920), one round
+ * trip a message. A next send that is not this one closes the session
+ * first, without QUIT (its DATA may be open; the server discards an
+ * unfinished transaction). Nothing for a Maildir, or when the addresses or
+ * the message would not be sent.
+ */
+void transport_expect(struct transport *t, const char *from, const char *rcpt,
+    const char *message, size_t len);
+
+/*
  * Have alive(ctx) called at least once a second while t waits on the SMTP
  * server, for a watchdog (nothing for a Maildir); NULL = never.
  */

@@ -12,7 +12,8 @@ is not fully qualified in Postfix's words, at EHLO or, as Postfix does by
 default (smtpd_delay_reject), at RCPT; drop the connection after DATA
 without replying, or close an idle connection after each message. It
 offers PIPELINING (RFC 2920) if asked, and counts the MAIL commands whose
-RCPT was already in when MAIL was read (pipelined_mails).
+RCPT was already in when MAIL was read (pipelined_mails), and those that
+were in when the message before them ended (mails_behind_data).
 
 Every message accepted (and every one dropped after DATA) is stored in the
 output folder as NNNN.eml, its envelope and session in NNNN.json. Every
@@ -198,6 +199,9 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, smtp, session, envelope):
+        # The next envelope already in behind the message: sent ahead.
+        if b"MAIL FROM" in bytes(smtp._reader._buffer):
+            self.server.pipelined(behind_data=True)
         reply = self._scripted("DATA")
         if reply and reply[0] == "2":
             # Accepted, in a reply the client may not read.
@@ -214,7 +218,9 @@ class _Handler:
             # Never answer; the closed connection cancels this coroutine.
             await asyncio.sleep(3600)
         if self.server.drop_idle:
-            self._close_soon(smtp)
+            # Closed right after this reply: commands pipelined behind
+            # the message get no answer, as from a server that timed out.
+            smtp.close_after_reply = True
         return "250 2.0.0 message accepted"
 
 
@@ -234,7 +240,14 @@ class _LoggingSMTP(SMTP):
             self._recorder.event("CONNECT")
         super().connection_made(transport)
 
+    close_after_reply = False
+
     async def push(self, status):
+        if self.close_after_reply:
+            self.close_after_reply = False
+            await super().push(status)
+            self.transport.close()
+            return
         if not self._greeted:
             self._greeted = True
             reply = self._recorder.scripted("GREETING")
@@ -323,6 +336,7 @@ class SmtpServer:
         # Offer PIPELINING (RFC 2920) in the EHLO reply.
         self.pipelining = pipelining
         self.pipelined_mails = 0
+        self.mails_behind_data = 0
         self.events = []
         self._ready = False     # start() has not seen the server answer
         self.drop_after_data = drop_after_data
@@ -342,9 +356,12 @@ class SmtpServer:
         self._controller = None
 
     # Called from the server's thread.
-    def pipelined(self):
+    def pipelined(self, behind_data=False):
         with self.lock:
-            self.pipelined_mails += 1
+            if behind_data:
+                self.mails_behind_data += 1
+            else:
+                self.pipelined_mails += 1
 
     def log(self, entry):
         with self.lock:

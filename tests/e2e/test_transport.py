@@ -19,6 +19,7 @@ import os
 import re
 import socket
 import threading
+import time
 import unittest
 
 from fcenv import FcTestCase, EX_CONFIG, EX_DATAERR, EX_USAGE
@@ -309,18 +310,29 @@ class PipelinedBatch(Batch):
     pipelining = True
 
 
+def wait_until(what, seconds=10):
+    """Whether what() came true within seconds (polled)."""
+    deadline = time.monotonic() + seconds
+    while not what():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class RawServer:
     """A scripted SMTP server on a raw socket that offers PIPELINING and
     answers MAIL 250, RCPT 550, and DATA 354 all the same (RFC 2920 wants
-    a 503 or 554 there). It keeps every line received, and the lines of
-    each message between the 354 and its end."""
+    a 503 or 554 there). It keeps every line received, the lines of each
+    message between the 354 and its end, and whether each connection
+    ended in the middle of DATA."""
 
     def __init__(self):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
         self.port = self.sock.getsockname()[1]
-        self.lines, self.texts = [], []
+        self.lines, self.texts, self.cut_in_data = [], [], []
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
@@ -330,8 +342,13 @@ class RawServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            self.in_data = False
             with conn:
-                self.session(conn.makefile("rwb"))
+                try:
+                    self.session(conn.makefile("rwb"))
+                except OSError:        # reset by the client
+                    pass
+            self.cut_in_data.append(self.in_data)
 
     def session(self, f):
         def say(text):
@@ -340,12 +357,15 @@ class RawServer:
         say("220 raw.example.org ESMTP")
         text = None
         for raw in f:
+            if not raw.endswith(b"\n"):
+                break
             line = raw.rstrip(b"\r\n").decode("ascii", "replace")
             self.lines.append(line)
             if text is not None:
                 if line == ".":
                     self.texts.append(text)
                     text = None
+                    self.in_data = False
                     say("554 5.5.1 no valid recipients")
                 else:
                     text.append(line)
@@ -359,6 +379,7 @@ class RawServer:
                 say("550 5.1.1 no such user")
             elif verb == "DATA":
                 text = []
+                self.in_data = True
                 say("354 go ahead")
             elif verb == "QUIT":
                 say("221 2.0.0 bye")
@@ -385,6 +406,36 @@ class Pipelining(TransportCase):
                 self.assertEqual(srv.pipelined_mails, 3 if offered else 0,
                                  srv.commands)
 
+    def test_next_envelope_goes_with_the_end_of_data(self):
+        srv = self.server(pipelining=True)
+        self.smtp_conf(srv, tls="none")
+        self.send(0, "--count", "3", RCPT)
+        subjects = [email.message_from_bytes(raw)["Subject"]
+                    for _, raw in srv.messages()]
+        self.assertEqual(subjects, [f"famcontactd test message ({i} of 3)"
+                                    for i in (1, 2, 3)])
+        # Messages 2 and 3: their MAIL FROM behind the end of the one
+        # before; one connection, ended by QUIT.
+        self.assertEqual(srv.mails_behind_data, 2, srv.commands)
+        self.assertEqual(srv.connections, 1, srv.events)
+        self.assertTrue(wait_until(lambda: srv.quits == 1), srv.events)
+
+    def test_refused_message_drops_the_envelope_sent_ahead(self):
+        # The end of message 1 refused: message 2's envelope, sent with
+        # it, opened a DATA that gets no text; the session is cut there
+        # (no empty message), and 2 and 3 go on a new connection.
+        srv = self.server(pipelining=True, fails=["DATA:554:1"])
+        self.smtp_conf(srv, tls="none")
+        r = self.send(EX_UNAVAILABLE, "--count", "3", RCPT)
+        self.assertIn("554", r.err)
+        self.assertEqual(r.out.count("sent to"), 2, r.out)
+        subjects = [email.message_from_bytes(raw)["Subject"]
+                    for _, raw in srv.messages()]
+        self.assertEqual(subjects, [f"famcontactd test message ({i} of 3)"
+                                    for i in (2, 3)])
+        self.assertEqual(srv.connections, 2, srv.events)
+        self.assertTrue(wait_until(lambda: srv.quits == 1), srv.events)
+
     def test_refused_recipient_never_gets_the_text(self):
         raw = RawServer()
         self.addCleanup(raw.close)
@@ -392,11 +443,13 @@ class Pipelining(TransportCase):
                        url=f"smtp://127.0.0.1:{raw.port}")
         r = self.send(EX_UNAVAILABLE, RCPT)
         self.assertIn("550 5.1.1 no such user (permanent)", r.err)
-        # The 354 is answered with the end of an empty message, then QUIT.
-        self.assertEqual(raw.texts, [[]], raw.lines)
+        # Not even an empty message: the connection ends inside DATA,
+        # where a server drops the unfinished transaction.
         verbs = [line.split(":")[0].split(" ")[0] for line in raw.lines]
-        self.assertEqual(verbs, ["EHLO", "MAIL", "RCPT", "DATA", ".",
-                                 "QUIT"], raw.lines)
+        self.assertEqual(verbs, ["EHLO", "MAIL", "RCPT", "DATA"], raw.lines)
+        self.assertEqual(raw.texts, [])
+        self.assertTrue(wait_until(lambda: raw.cut_in_data == [True]),
+                        raw.cut_in_data)
 
 
 class Loading(TransportCase):

@@ -48,8 +48,9 @@ What it does
 - Contacts: famcontactctl contact log at random (Poisson, F/25 a day; three
   in four for a family that is due or overdue; one in five "attempted";
   some back-dated by up to 12 hours).
-- The SMTP server (fcsmtpd.SmtpServer with a chaos handler): per
-  transaction, at random, 421 (and close), 450/451/452, 550/554, a dropped
+- The SMTP server (fcsmtpd.SmtpServer with a chaos handler, offering
+  PIPELINING, so that each envelope goes ahead with the message before
+  it): per transaction, at random, 421 (and close), 450/451/452, 550/554, a dropped
   connection at MAIL, RCPT or after DATA (with or without the message
   stored), and stalls longer than smtp.timeout; and one outage of 2.5
   simulated days (every MAIL answered 421/451) per 45 days, longer than
@@ -346,7 +347,8 @@ class ChaosHandler(fcsmtpd._Handler):
 
 class ChaosServer(fcsmtpd.SmtpServer):
     def __init__(self, out, clock, seed, stall_s):
-        super().__init__(out)
+        # PIPELINING offered, as Postfix does: envelopes go ahead.
+        super().__init__(out, pipelining=True)
         self.clock = clock
         self.rng = random.Random(seed)
         self.stall_s = stall_s

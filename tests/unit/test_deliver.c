@@ -65,6 +65,8 @@ struct fake {
 	int crash_after_send; /* _exit(0) between messages after it */
 	int msgid_fd;	      /* the crashing child's Message-IDs go here */
 	char rcpt[FAKE_MAX][FC_EMAIL_MAX + 1]; /* in order of sending */
+	/* Announced (fake_expect) before each send, as the next; "" none. */
+	char announced[FAKE_MAX][FC_EMAIL_MAX + 1];
 	char msgid[FAKE_MAX][64];
 	int batch_max; /* the driver's; 0 = its own */
 	bool timeless; /* claims grow whatever the time, never stale */
@@ -184,6 +186,18 @@ fake_send(struct transport *t, const char *from, const char *rcpt,
 }
 
 static void
+fake_expect(struct transport *t, const char *from, const char *rcpt,
+    const char *message, size_t len)
+{
+	assert_non_null(t);
+	assert_string_equal(from, "reminders@example.org");
+	assert_true(len > 0 && strlen(message) == len);
+	assert_true(fake->sends < FAKE_MAX);
+	xstrlcpy(fake->announced[fake->sends], rcpt,
+	    sizeof(fake->announced[fake->sends]));
+}
+
+static void
 fake_close(struct transport *t)
 {
 	if (t == NULL)
@@ -196,6 +210,7 @@ static const struct transport_ops fake_ops = {
     .open = fake_open,
     .send = fake_send,
     .close = fake_close,
+    .expect = fake_expect,
 };
 
 static bool
@@ -1126,6 +1141,41 @@ test_claim_stale(void **state)
 }
 
 /*
+ * Before each message the transport is told the next one of its claim
+ * (transport_expect: over PIPELINING its envelope goes ahead), never one
+ * of a claim not yet made: every message announced is the one sent next,
+ * and the last of each claim announces nothing.
+ */
+static void
+test_next_message_announced(void **state)
+{
+	struct fixture *fx = *state;
+	char rcpt[FC_EMAIL_MAX + 1];
+	int n = 10, announced = 0;
+
+	for (int i = 0; i < n; i++) {
+		xsnprintf(rcpt, sizeof(rcpt), "ok-%d@example.org", i);
+		queue(fx, rcpt);
+	}
+	fx->fake.timeless = true;
+	new_driver(fx);
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, n);
+	for (int i = 0; i < n; i++) {
+		if (fx->fake.announced[i][0] == '\0')
+			continue;
+		assert_true(i + 1 < n);
+		assert_string_equal(
+		    fx->fake.announced[i], fx->fake.rcpt[i + 1]);
+		announced++;
+	}
+	/* Claims of 1, 2, 4 and 3: one announcement short of each. */
+	assert_int_equal(announced, n - 4);
+	assert_string_equal(fx->fake.announced[n - 1], "");
+	assert_int_equal(count_state(read_rows(fx), OUTBOX_SENT), n);
+}
+
+/*
  * Slow re-checks (12 ms each, as OpenPGP sealing can be): a claim stops
  * taking messages once it has held the write lock for
  * DELIVER_BATCH_USEC (20 ms), so no claim holds more than two, however
@@ -1515,6 +1565,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_claim_session_refusal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_stale, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_next_message_announced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_claim_bounded_by_time, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
