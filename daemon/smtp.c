@@ -7,7 +7,8 @@
  * this file's, through curl_easy_send()/curl_easy_recv(), so over TLS as
  * libcurl set it up: MAIL FROM, RCPT TO and DATA go in one write when the
  * server offers PIPELINING (RFC 2920), and the message goes with its end
- * of data, so that a message costs two round trips, not four (libcurl
+ * of data and, when smtp_expect() named it, the next message's envelope,
+ * so that back to back a message costs one round trip, not four (libcurl
  * neither pipelines nor sends the end of data with the message;
  * docs/design.md 4). A batch travels over one session; after any failure
  * the next message starts on a fresh connection. TLS is required unless
@@ -944,12 +945,6 @@ envelope_replies(struct smtp *s, const enum send_stage *cmds, size_t n)
 }
 
 /*
- * One mail transaction on the open session: CURLE_OK once the server took
- * the message (its 250 read); CURLE_WEIRD_SERVER_REPLY when a reply
- * refused it or made no sense (s->stage and s->last say which); or the
- * error that broke the session.
- */
-/*
  * The envelope of a message in env (SMTP_ENVELOPE_MAX bytes): MAIL FROM
  * (with SIZE= when offered), RCPT TO and DATA, the end of each in cut[].
  */
@@ -972,6 +967,13 @@ envelope(const struct smtp *s, const char *from_path, const char *rcpt_path,
 	cut[2] = n;
 }
 
+/*
+ * One mail transaction on the open session, its envelope sent ahead with
+ * the last message when follows: CURLE_OK once the server took the
+ * message (its 250 read); CURLE_WEIRD_SERVER_REPLY when a reply refused it
+ * or made no sense (s->stage and s->last say which); or the error that
+ * broke the session.
+ */
 static CURLcode
 transact(struct smtp *s, const char *from_path, const char *rcpt_path,
     const char *msg, size_t len, bool follows)
