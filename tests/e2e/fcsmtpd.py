@@ -199,9 +199,6 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, smtp, session, envelope):
-        # The next envelope already in behind the message: sent ahead.
-        if b"MAIL FROM" in bytes(smtp._reader._buffer):
-            self.server.pipelined(behind_data=True)
         reply = self._scripted("DATA")
         if reply and reply[0] == "2":
             # Accepted, in a reply the client may not read.
@@ -287,7 +284,12 @@ class _LoggingSMTP(SMTP):
                 if reply.startswith("421"):
                     self.loop.call_soon(self.transport.close)
                 return None
-            return await method(arg)
+            result = await method(arg)
+            # The next envelope already in behind the message's end (read
+            # with it, whatever the handler): sent ahead.
+            if name == "DATA" and b"MAIL FROM" in bytes(self._reader._buffer):
+                self._recorder.pipelined(behind_data=True)
+            return result
         return logged
 
 

@@ -1503,7 +1503,9 @@ def report(s, chk):
                                                   "cancelled")) +
         f" (dead: {dead_by['5xx']} refused with 5xx, "
         f"{dead_by['given up']} given up)",
-        f"SMTP: {srv['transactions']} transactions, {chaos['4xx']} 4xx, "
+        f"SMTP: {srv['transactions']} transactions "
+        f"({s.server.mails_behind_data} of them sent ahead with the "
+        f"message before), {chaos['4xx']} 4xx, "
         f"{chaos['5xx']} 5xx, {chaos['drops']} dropped, {chaos['stalls']} "
         f"stalled, {chaos['outage']} refused in "
         f"{len(s.outages)} outage(s) of 2.5 days; "
