@@ -658,8 +658,9 @@ int db_outbox_pending(
     struct db *db, int64_t *pending, int64_t *failing, struct fc_error *e);
 /*
  * The stats over the messages made before before only (INT64_MAX: all of
- * them): what the outbox held when a pass that queues at before began (the weekly overview's
- * figures, true when read: docs/design.md, "Weekly slots").
+ * them): what the outbox held when a pass that queues at before began
+ * (the weekly overview's figures, true when read: docs/design.md,
+ * "Weekly slots").
  */
 int db_outbox_stats_before(struct db *db, int64_t since, int64_t before,
     struct outbox_stats *out, struct fc_error *e);

@@ -274,9 +274,10 @@ take(struct smtp *s, const char *data, size_t size, bool *done)
 }
 
 /*
- * Follow the dialogue: the stage from the commands sent, the final reply
- * lines from what is received. libcurl closes a session with QUIT, and its
- * "221 Bye" must not hide the reply that failed.
+ * Follow the session's opening: the stage from the commands libcurl sends,
+ * the final reply lines from what it receives. A QUIT libcurl may send
+ * as it closes ends the following: its "221 Bye" must not hide the reply
+ * that failed.
  */
 static int
 on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
@@ -944,6 +945,10 @@ envelope_replies(struct smtp *s, const enum send_stage *cmds, size_t n)
 	return rc == CURLE_OK ? CURLE_WEIRD_SERVER_REPLY : rc;
 }
 
+/* The envelope's commands, in the order their replies come. */
+static const enum send_stage envelope_cmds[] = {
+    SEND_STAGE_MAIL, SEND_STAGE_RCPT, SEND_STAGE_DATA};
+
 /*
  * The envelope of a message in env (SMTP_ENVELOPE_MAX bytes): MAIL FROM
  * (with SIZE= when offered), RCPT TO and DATA, the end of each in cut[].
@@ -968,6 +973,36 @@ envelope(const struct smtp *s, const char *from_path, const char *rcpt_path,
 }
 
 /*
+ * Send a message's envelope and read the replies: the three commands in
+ * one write when the server offers PIPELINING, else one at a time. As
+ * envelope_replies().
+ */
+static CURLcode
+send_envelope(
+    struct smtp *s, const char *from_path, const char *rcpt_path, size_t len)
+{
+	char env[SMTP_ENVELOPE_MAX];
+	size_t cut[3];
+	CURLcode rc = CURLE_OK;
+
+	envelope(s, from_path, rcpt_path, len, env, cut);
+	if (s->pipelining) {
+		s->stage = SEND_STAGE_MAIL;
+		if ((rc = put(s, env, cut[2])) == CURLE_OK)
+			rc = envelope_replies(s, envelope_cmds, 3);
+		return rc;
+	}
+	for (size_t i = 0; rc == CURLE_OK && i < 3; i++) {
+		size_t from = i == 0 ? 0 : cut[i - 1];
+
+		s->stage = envelope_cmds[i];
+		if ((rc = put(s, env + from, cut[i] - from)) == CURLE_OK)
+			rc = envelope_replies(s, envelope_cmds + i, 1);
+	}
+	return rc;
+}
+
+/*
  * One mail transaction on the open session, its envelope sent ahead with
  * the last message when follows: CURLE_OK once the server took the
  * message (its 250 read); CURLE_WEIRD_SERVER_REPLY when a reply refused it
@@ -978,31 +1013,13 @@ static CURLcode
 transact(struct smtp *s, const char *from_path, const char *rcpt_path,
     const char *msg, size_t len, bool follows)
 {
-	static const enum send_stage cmds[] = {
-	    SEND_STAGE_MAIL, SEND_STAGE_RCPT, SEND_STAGE_DATA};
 	char env[SMTP_ENVELOPE_MAX];
 	size_t cut[3], n;
 	CURLcode rc;
 
-	envelope(s, from_path, rcpt_path, len, env, cut);
-	if (follows) {
-		/* Sent with the last end of data: its replies are due. */
-		rc = envelope_replies(s, cmds, 3);
-	} else if (s->pipelining) {
-		s->stage = SEND_STAGE_MAIL;
-		if ((rc = put(s, env, cut[2])) == CURLE_OK)
-			rc = envelope_replies(s, cmds, 3);
-	} else {
-		rc = CURLE_OK;
-		for (size_t i = 0; rc == CURLE_OK && i < 3; i++) {
-			size_t from = i == 0 ? 0 : cut[i - 1];
-
-			s->stage = cmds[i];
-			if ((rc = put(s, env + from, cut[i] - from)) ==
-			    CURLE_OK)
-				rc = envelope_replies(s, cmds + i, 1);
-		}
-	}
+	/* Sent ahead with the last end of data: only its replies are due. */
+	rc = follows ? envelope_replies(s, envelope_cmds, 3)
+		     : send_envelope(s, from_path, rcpt_path, len);
 	if (rc != CURLE_OK)
 		return rc;
 
@@ -1053,33 +1070,22 @@ session_open(struct smtp *s)
 /*
  * Close the session: with QUIT and its reply when it is in step, at once
  * when not (broken: a reply awaited in vain, or one not understood).
- * libcurl says no QUIT for a session it only opened. The last reply and
- * stage stay those of the message.
+ * libcurl says no QUIT for a session it only opened. The QUIT's reply
+ * takes the place of the message's: called once that one is used.
  */
 static void
 session_close(struct smtp *s, bool broken)
 {
-	char last[SMTP_REPLY_LINE_MAX + 1], errbuf[CURL_ERROR_SIZE];
-	enum send_stage stage = s->stage;
-	bool got_reply = s->got_reply, long_line = s->long_line;
-
 	/* An envelope sent ahead may have opened DATA: no QUIT then. */
 	broken = broken || s->ahead || s->data_open;
 	s->ahead = s->data_open = false;
 	if (s->curl == NULL)
 		return;
 	if (!broken) {
-		memcpy(last, s->last, sizeof(last));
-		memcpy(errbuf, s->errbuf, sizeof(errbuf));
 		s->deadline = mono_ms() + (int64_t)s->timeout * 1000;
 		/* The reply says nothing; an error only ends it sooner. */
 		if (put(s, "QUIT\r\n", 6) == CURLE_OK)
 			(void)get_reply(s);
-		memcpy(s->last, last, sizeof(last));
-		memcpy(s->errbuf, errbuf, sizeof(errbuf));
-		s->stage = stage;
-		s->got_reply = got_reply;
-		s->long_line = long_line;
 		s->quitting = true;
 	}
 	if (s->fd != CURL_SOCKET_BAD)
@@ -1142,15 +1148,13 @@ again:
 	sanitise(s->last, strlen(s->last), r->text, SMTP_TEXT_MAX);
 	if (rc == CURLE_OK)
 		return 0;
-	/* A reply refused the message, the session still in step. */
-	refused = rc == CURLE_WEIRD_SERVER_REPLY && code >= 400 && code != 421;
-	session_close(s, !refused);
 	/*
 	 * A kept connection that the server closed while idle fails before
 	 * any reply: nothing was accepted, so one more try on a new
 	 * connection cannot deliver twice.
 	 */
 	if (!retried && reused && !s->got_reply && connection_lost(rc)) {
+		session_close(s, true);
 		retried = true;
 		follows = false;
 		goto again;
@@ -1164,6 +1168,9 @@ again:
 		s->latch_result = *r;
 		s->latch_error = *e;
 	}
+	/* A reply refused the message, the session still in step. */
+	refused = rc == CURLE_WEIRD_SERVER_REPLY && code >= 400 && code != 421;
+	session_close(s, !refused);
 	return ret;
 }
 

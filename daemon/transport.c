@@ -75,28 +75,41 @@ transport_open(const struct conf *c, struct transport **out, struct fc_error *e)
 	return 0;
 }
 
+/*
+ * What no transport sends: 0, or FC_EPERMANENT (retrying would mend
+ * neither an address nor a composer's bug) with e (may be NULL) set.
+ */
+static int
+unsendable(const char *from, const char *rcpt, const char *message, size_t len,
+    struct fc_error *e)
+{
+	if (transport_check_address("sender", from, e) < 0 ||
+	    transport_check_address("recipient", rcpt, e) < 0) {
+		if (e != NULL)
+			e->code = FC_EPERMANENT;
+		return FC_EPERMANENT;
+	}
+	if (len == 0 || memchr(message, '\0', len) != NULL)
+		return err_set(e, FC_EPERMANENT, "message %s; not sent",
+		    len == 0 ? "is empty" : "holds a NUL byte");
+	return 0;
+}
+
 int
 transport_send(struct transport *t, const char *from, const char *rcpt,
     const char *message, size_t len, struct send_result *r, struct fc_error *e)
 {
 	struct send_result scratch;
 	struct fc_error ignored;
+	int rc;
 
 	if (r == NULL)
 		r = &scratch;
 	if (e == NULL)
 		e = &ignored;
 	memset(r, 0, sizeof(*r));
-	/* Retrying would not mend an address: permanent. */
-	if (transport_check_address("sender", from, e) < 0 ||
-	    transport_check_address("recipient", rcpt, e) < 0) {
-		e->code = FC_EPERMANENT;
-		return FC_EPERMANENT;
-	}
-	/* A composer bug; retrying would not mend the message. */
-	if (len == 0 || memchr(message, '\0', len) != NULL)
-		return err_set(e, FC_EPERMANENT, "message %s; not sent",
-		    len == 0 ? "is empty" : "holds a NUL byte");
+	if ((rc = unsendable(from, rcpt, message, len, e)) < 0)
+		return rc;
 
 	if (t->smtp != NULL)
 		return smtp_send(t->smtp, from, rcpt, message, len, r, e);
@@ -115,10 +128,7 @@ transport_expect(struct transport *t, const char *from, const char *rcpt,
     const char *message, size_t len)
 {
 	/* What transport_send would refuse is never announced. */
-	if (t->smtp == NULL ||
-	    transport_check_address("sender", from, NULL) < 0 ||
-	    transport_check_address("recipient", rcpt, NULL) < 0 || len == 0 ||
-	    memchr(message, '\0', len) != NULL)
+	if (t->smtp == NULL || unsendable(from, rcpt, message, len, NULL) < 0)
 		return;
 	smtp_expect(t->smtp, from, rcpt, len);
 }

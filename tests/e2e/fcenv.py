@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 CTL = os.environ.get("FAMCONTACTCTL", "famcontactctl")
@@ -20,6 +21,15 @@ FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_NOUSER = 0, 64, 65, 66, 67
 EX_CONFIG = 78
+
+
+def wait_for(what, seconds=10):
+    """Poll what() until it holds or seconds pass; its last answer (a
+    server logs a QUIT, say, a moment after the client has gone)."""
+    deadline = time.monotonic() + seconds
+    while not what() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return what()
 
 
 class Result:

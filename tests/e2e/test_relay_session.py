@@ -19,10 +19,9 @@ the pipelined envelope with reject_unauth_pipelining.
 import os
 import socket
 import subprocess
-import time
 import unittest
 
-from fcenv import FcTestCase, DAEMON, EX_CONFIG
+from fcenv import FcTestCase, DAEMON, EX_CONFIG, wait_for
 from fcsmtpd import SmtpServer, postfix_helo_reply
 import postfix_relay
 from test_daemon_smtp import (DaemonSmtpCase, COORD, EX_TEMPFAIL,
@@ -32,15 +31,6 @@ EX_OK = 0
 SENDER = "reminders@example.org"
 RCPT = "amira@example.org"
 HELO = "famcontact.example.org"
-
-
-def wait_for(what, seconds=10):
-    """Poll what() until it holds: the server logs a QUIT a moment after
-    the client has gone."""
-    deadline = time.monotonic() + seconds
-    while not what() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return what()
 
 
 def default_helo():

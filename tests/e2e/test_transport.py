@@ -19,10 +19,9 @@ import os
 import re
 import socket
 import threading
-import time
 import unittest
 
-from fcenv import FcTestCase, EX_CONFIG, EX_DATAERR, EX_USAGE
+from fcenv import FcTestCase, EX_CONFIG, EX_DATAERR, EX_USAGE, wait_for
 from fcsmtpd import SmtpServer
 
 EX_UNAVAILABLE, EX_TEMPFAIL, EX_NOPERM = 69, 75, 77
@@ -310,16 +309,6 @@ class PipelinedBatch(Batch):
     pipelining = True
 
 
-def wait_until(what, seconds=10):
-    """Whether what() came true within seconds (polled)."""
-    deadline = time.monotonic() + seconds
-    while not what():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 class RawServer:
     """A scripted SMTP server on a raw socket that offers PIPELINING and
     answers MAIL 250, RCPT 550, and DATA 354 all the same (RFC 2920 wants
@@ -418,7 +407,7 @@ class Pipelining(TransportCase):
         # before; one connection, ended by QUIT.
         self.assertEqual(srv.mails_behind_data, 2, srv.commands)
         self.assertEqual(srv.connections, 1, srv.events)
-        self.assertTrue(wait_until(lambda: srv.quits == 1), srv.events)
+        self.assertTrue(wait_for(lambda: srv.quits == 1), srv.events)
 
     def test_refused_message_drops_the_envelope_sent_ahead(self):
         # The end of message 1 refused: message 2's envelope, sent with
@@ -434,7 +423,7 @@ class Pipelining(TransportCase):
         self.assertEqual(subjects, [f"famcontactd test message ({i} of 3)"
                                     for i in (2, 3)])
         self.assertEqual(srv.connections, 2, srv.events)
-        self.assertTrue(wait_until(lambda: srv.quits == 1), srv.events)
+        self.assertTrue(wait_for(lambda: srv.quits == 1), srv.events)
 
     def test_refused_recipient_never_gets_the_text(self):
         raw = RawServer()
@@ -448,7 +437,7 @@ class Pipelining(TransportCase):
         verbs = [line.split(":")[0].split(" ")[0] for line in raw.lines]
         self.assertEqual(verbs, ["EHLO", "MAIL", "RCPT", "DATA"], raw.lines)
         self.assertEqual(raw.texts, [])
-        self.assertTrue(wait_until(lambda: raw.cut_in_data == [True]),
+        self.assertTrue(wait_for(lambda: raw.cut_in_data == [True]),
                         raw.cut_in_data)
 
 
