@@ -487,7 +487,8 @@ check_wake(struct ctl *ctl, struct health *h)
 		struct family f;
 		struct sched_due d;
 
-		if (db_family_at_or_after(ctl->db, id, &f, &e) != 1)
+		if (db_family_at_or_after(ctl->db, id, &f, &e) != 1 ||
+		    db_family_wake_get(ctl->db, &f, &f.wake_day, &e) < 0)
 			return;
 		if (f.wake_day == DAY_WAKE_NOW && f.due_stored == DAY_WAKE_NOW)
 			continue; /* changed since its caseworker's run */
@@ -655,8 +656,9 @@ check_file(struct ctl *ctl, bool whole, struct fc_error *e)
 
 /*
  * The counts of stored due days (due_count) that status reads, against
- * a count of the families (docs/design.md 16): a read of a whole index,
- * so only when the whole file is checked.
+ * a count of the families (docs/design.md 16), and the table of next
+ * looks against the families (15): reads of whole indexes, so only when
+ * the whole file is checked.
  */
 static void
 check_counts(struct ctl *ctl, struct health *h, bool whole)
@@ -664,12 +666,19 @@ check_counts(struct ctl *ctl, struct health *h, bool whole)
 	struct fc_error e = {0};
 	int64_t wrong = 0;
 
-	if (!whole || db_due_count_check(ctl->db, &wrong, &e) < 0 || wrong == 0)
+	if (!whole)
 		return;
-	part(h, HEALTH_WARNING,
-	    "%lld counts of stored due days differ from a count of the "
-	    "families (see BUGS in famcontactctl(1))",
-	    (long long)wrong);
+	if (db_due_count_check(ctl->db, &wrong, &e) == 0 && wrong != 0)
+		part(h, HEALTH_WARNING,
+		    "%lld counts of stored due days differ from a count of "
+		    "the families (see BUGS in famcontactctl(1))",
+		    (long long)wrong);
+	if (db_wake_check(ctl->db, &wrong, &e) == 0 && wrong != 0)
+		part(h, HEALTH_WARNING,
+		    "%lld stored next looks name no family of their "
+		    "caseworker, or a family twice (see BUGS in "
+		    "famcontactctl(1))",
+		    (long long)wrong);
 }
 
 int

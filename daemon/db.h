@@ -26,7 +26,7 @@ struct strbuf;
 struct db;
 
 /* The schema version this program writes and understands. */
-#define DB_SCHEMA_VERSION 10
+#define DB_SCHEMA_VERSION 11
 /* How long a writer waits for another before FC_EBUSY, in milliseconds. */
 #define DB_BUSY_TIMEOUT_MS 10000
 
@@ -240,6 +240,12 @@ int db_family_due_groups(struct db *db,
  * read of the whole index family_due): *wrong = the groups that differ.
  */
 int db_due_count_check(struct db *db, int64_t *wrong, struct fc_error *e);
+/*
+ * Check the table of next looks (wake, schema 11) against the families
+ * (a read of both whole): *wrong = its rows that name no family of their
+ * caseworker, and the families with more than one row.
+ */
+int db_wake_check(struct db *db, int64_t *wrong, struct fc_error *e);
 int db_family_due_by_day(struct db *db, fc_day day,
     int (*cb)(
 	void *ctx, const struct due_group *g, int64_t id, const char *ref),
@@ -363,15 +369,25 @@ int db_outbox_retry_dead(
 int db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
     int64_t escalated_mark, struct fc_error *e);
 /*
- * Record when a daily run must read family f again (its wake_day):
- * DAY_NONE = never, DAY_WAKE_NOW = at the next run; and its due day
- * (sched_due's due_day, DAY_NONE = none), written only when it differs
- * from f->due_stored. Count what changes in the same transaction
+ * Record when a daily run must read family f again (its row in wake):
+ * DAY_NONE = never, DAY_WAKE_NOW = at the next run, written only when
+ * it differs from f->wake_day (the day stored, as the run read it; any
+ * other value finds the row by a look through the caseworker's); and its
+ * due day (sched_due's due_day, DAY_NONE = none), written only when it
+ * differs from f->due_stored. Count what changes in the same transaction
  * (db_due_count_add()). Only the triggers clear a due day
  * (DAY_WAKE_NOW): FC_EINTERNAL.
  */
 int db_family_wake(struct db *db, const struct family *f, fc_day wake_day,
     fc_day due_day, struct fc_error *e);
+/*
+ * Family f's stored next look (by f->caseworker_id and f->id): a day,
+ * DAY_WAKE_NOW (at the next run) or DAY_NONE (never: no row). Reads of
+ * a family leave struct family's wake_day at DAY_WAKE_NOW, but for a
+ * daily run's (docs/design.md 15).
+ */
+int db_family_wake_get(
+    struct db *db, const struct family *f, fc_day *day, struct fc_error *e);
 /*
  * Add n (negative: take away) to the count of families of status and
  * caseworker_id whose stored due day is due_day (DAY_NONE: none); a count

@@ -173,6 +173,13 @@ int db_bind_date(struct db_binder *b, fc_day day, bool nullable,
 /* Check a binder; on failure the statement is released. */
 int db_bound(
     struct db *db, struct db_binder *b, struct fc_error *e, const char *what);
+/*
+ * A day the daemon stores (wake.day, family.due_day) in column col of
+ * st: NULL is DAY_NONE; '' (or anything not a date, edited by hand) is
+ * DAY_WAKE_NOW, to work out now.
+ */
+fc_day db_stored_day(struct db *db, sqlite3_stmt *st, int col, const char *row,
+    const char *name);
 /* "kind key" when key is printable, else "kind id N". */
 void db_row_name(
     char *buf, size_t size, const char *kind, const char *key, int64_t id);

@@ -32,16 +32,25 @@
 	" ORDER BY c.at DESC, c.id DESC LIMIT 1)"
 #define AS_OF_PARAM 9
 
-/* A family row with its derived fields, as read_family() reads it. */
-#define FAMILY_SELECT \
+/*
+ * A family row with its derived fields, as read_family() reads it: its
+ * next look WAKE (a column of wake, schema 11), the rows FROM.
+ */
+#define FAMILY_SELECT_OF(WAKE, FROM) \
 	"SELECT f.id, f.ref, f.name, f.caseworker_id, f.every_days," \
 	" f.timezone, f.status, f.pause_reason, f.pause_until," \
 	" f.last_contact, f.first_due, f.created_at, w.email, w.timezone," \
 	" r.id, r.at, r.channel, r.day, a.id, a.at, a.channel, a.day," \
-	" m.listed_day, m.escalated_mark, f.wake_day, f.due_day" \
-	" FROM family f JOIN caseworker w ON w.id = f.caseworker_id" \
+	" m.listed_day, m.escalated_mark, " WAKE ", f.due_day" \
+	" FROM " FROM " JOIN caseworker w ON w.id = f.caseworker_id" \
 	" LEFT JOIN contact r ON r.id = " MARK( \
 	    "reached") " LEFT JOIN contact a ON a.id = " MARK("attempted") " LEFT JOIN family_reminder m ON m.family_id = f.id"
+/*
+ * Without the next look ('': not read here). Finding it takes a look
+ * through the caseworker's rows of wake (db_family_wake_get()); only a
+ * daily run needs it, and reads it with the family.
+ */
+#define FAMILY_SELECT FAMILY_SELECT_OF("''", "family f")
 
 enum family_col {
 	FC_ID,
@@ -117,12 +126,9 @@ read_mark(struct db *db, sqlite3_stmt *st, int col, enum outcome outcome,
 	    db, st, col + 3, true, &m->day, row, "a contact's day", e);
 }
 
-/*
- * A day the daemon stores (wake_day, due_day): NULL is DAY_NONE; '' (or
- * anything not a date, edited by hand) is DAY_WAKE_NOW, to work out now.
- */
-static fc_day
-stored_day(
+/* db_priv.h */
+fc_day
+db_stored_day(
     struct db *db, sqlite3_stmt *st, int col, const char *row, const char *name)
 {
 	struct fc_error ignored = {0};
@@ -204,8 +210,8 @@ read_family(
 	f->escalated_mark = sqlite3_column_type(st, FC_ESCALATED) == SQLITE_NULL
 	    ? -1
 	    : sqlite3_column_int64(st, FC_ESCALATED);
-	f->wake_day = stored_day(db, st, FC_WAKE, row, "wake_day");
-	f->due_stored = stored_day(db, st, FC_DUE, row, "due_day");
+	f->wake_day = db_stored_day(db, st, FC_WAKE, row, "wake day");
+	f->due_stored = db_stored_day(db, st, FC_DUE, row, "due_day");
 	return 0;
 }
 
@@ -930,8 +936,9 @@ db_family_foreach_waking(struct db *db, int64_t caseworker_id, fc_day day,
 	int rc, src;
 
 	if ((rc = db_stmt_walk(db, &key,
-		 FAMILY_SELECT " WHERE f.caseworker_id = ?1"
-			       " AND f.wake_day <= ?2 ORDER BY f.ref",
+		 FAMILY_SELECT_OF("k.day",
+		     "wake k JOIN family f ON f.id = k.family_id") " WHERE k.caseworker_id = ?1 AND k.day <= ?2"
+								   " ORDER BY f.ref",
 		 &st, &fresh, e)) < 0)
 		return rc;
 	date_format(day, date);
@@ -1232,5 +1239,17 @@ db_due_count_check(struct db *db, int64_t *wrong, struct fc_error *e)
 	    " SELECT (SELECT count(*) FROM (SELECT * FROM counted"
 	    " EXCEPT SELECT * FROM kept)) + (SELECT count(*) FROM"
 	    " (SELECT * FROM kept EXCEPT SELECT * FROM counted))",
+	    wrong, e);
+}
+
+int
+db_wake_check(struct db *db, int64_t *wrong, struct fc_error *e)
+{
+	return db_query_int(db, NULL,
+	    "SELECT (SELECT count(*) FROM wake k WHERE NOT EXISTS"
+	    " (SELECT 1 FROM family f WHERE f.id = k.family_id"
+	    " AND f.caseworker_id = k.caseworker_id))"
+	    " + (SELECT count(*) FROM (SELECT family_id FROM wake"
+	    " GROUP BY family_id HAVING count(*) > 1))",
 	    wrong, e);
 }

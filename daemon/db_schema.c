@@ -46,6 +46,12 @@
 	UNCOUNT(CONTACT_FAMILY("status"), \
 	    CONTACT_FAMILY("ifnull(due_day, '')"), \
 	    CONTACT_FAMILY("caseworker_id"))
+/*
+ * Take family F of caseworker C out of wake (schema 11): a seek to C's
+ * rows and a look through them, wake having no index on family_id.
+ */
+#define WAKE_GO(C, F) \
+	"DELETE FROM wake WHERE caseworker_id = " C " AND family_id = " F ";"
 /* The row as it was (OLD), if it had a stored due day. */
 #define UNCOUNT_OLD \
 	UNCOUNT("OLD.status", \
@@ -469,6 +475,61 @@ static const char *const migrations[] = {
     "CREATE INDEX outbox_bounced ON outbox(bounced_at)\n"
     "  WHERE state = 'bounced';\n"
     "CREATE INDEX outbox_sent ON outbox(sent_at) WHERE sent_at IS NOT NULL;\n",
+    /*
+	 * 11: the next looks in a table of their own (docs/design.md 15). A
+	 * pass wrote each due family's wake_day into its row in family, and
+	 * a due family is one in thirty, spread over every page: at a
+	 * million families, 31,000 pages of 4 KiB written to the log, then
+	 * again to the file, for 30,000 families. wake holds what the pass
+	 * reads and writes, in the order it reads it (caseworker, day): the
+	 * families read at a run are side by side, and so are the days
+	 * written, and a pass writes a few hundred pages. A family has one
+	 * row, or none when its next look is never (closed, paused without
+	 * a review date); day '' = work it out at the next run. The
+	 * triggers that cleared family.wake_day now clear a family's row to
+	 * '' (a contact: a seek to its caseworker and a look through their
+	 * rows, no index on family_id, which would be written at every
+	 * move); adding a family gives it one, removing it takes it away.
+	 */
+    "DROP TRIGGER family_wake_contact;\n"
+    "DROP TRIGGER family_wake_edit;\n"
+    "DROP TRIGGER family_wake_caseworker;\n"
+    "DROP INDEX family_wake;\n"
+    "CREATE TABLE wake (\n"
+    "  caseworker_id INTEGER NOT NULL,\n"
+    "  day TEXT NOT NULL CHECK (day = '' OR day GLOB " DATE_GLOB "),\n"
+    "  family_id INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (caseworker_id, day, family_id)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO wake SELECT caseworker_id, wake_day, id FROM family\n"
+    "  WHERE wake_day IS NOT NULL;\n"
+    "ALTER TABLE family DROP COLUMN wake_day;\n"
+    "CREATE TRIGGER wake_family_add AFTER INSERT ON family\n"
+    "BEGIN INSERT INTO wake VALUES (NEW.caseworker_id, '', NEW.id); END;\n"
+    "CREATE TRIGGER wake_family_remove AFTER DELETE ON family\n"
+    "BEGIN " WAKE_GO("OLD.caseworker_id",
+	"OLD.id") " END;\n"
+		  "CREATE TRIGGER family_wake_contact AFTER INSERT ON contact\n"
+		  "BEGIN " UNCOUNT_CONTACT "UPDATE family SET due_day = ''\n"
+		  "  WHERE id = NEW.family_id AND due_day IS NOT '';\n" WAKE_GO(
+		      "(SELECT caseworker_id FROM family WHERE id = NEW.family_id)",
+		      "NEW.family_id") "\n"
+				       "INSERT INTO wake SELECT caseworker_id, '', id FROM family\n"
+				       "  WHERE id = NEW.family_id; END;\n" WAKE_EDIT_HEAD
+				       "BEGIN " UNCOUNT_OLD
+				       "UPDATE family SET due_day = '' WHERE id = NEW.id;\n"
+				       "  " WAKE_GO("OLD.caseworker_id",
+					   "OLD.id") "\n"
+						     "  INSERT INTO wake VALUES (NEW.caseworker_id, '', NEW.id); END;\n"
+						     "CREATE TRIGGER family_wake_caseworker AFTER UPDATE OF timezone,\n"
+						     "  active ON caseworker\n"
+						     "WHEN OLD.timezone IS NOT NEW.timezone OR OLD.active IS NOT NEW.active\n"
+						     "BEGIN DELETE FROM due_count WHERE caseworker_id = NEW.id;\n"
+						     "  UPDATE family SET due_day = ''\n"
+						     "  WHERE caseworker_id = NEW.id AND due_day IS NOT '';\n"
+						     "  DELETE FROM wake WHERE caseworker_id = NEW.id;\n"
+						     "  INSERT INTO wake SELECT NEW.id, '', id FROM family\n"
+						     "  WHERE caseworker_id = NEW.id; END;\n",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == DB_SCHEMA_VERSION,

@@ -58,48 +58,9 @@ bind_stored_day(struct db_binder *b, fc_day day, const struct family *f,
 	return db_bind_date(b, day, true, f->ref, what, e);
 }
 
-int
-db_family_wake(struct db *db, const struct family *f, fc_day wake_day,
-    fc_day due_day, struct fc_error *e)
-{
-	static struct db_stmt_key wake_key, both_key;
-	struct db_binder b = {0};
-	bool due = due_day != f->due_stored;
-	int rc;
-
-	/* Uncounting is the triggers' part (db_schema.c, step 9). */
-	if (due && due_day == DAY_WAKE_NOW)
-		return err_set(e, FC_EINTERNAL,
-		    "family %s: a due day is cleared by the triggers only",
-		    f->ref);
-
-	if ((rc = due ? db_stmt(db, &both_key,
-			    "UPDATE family SET wake_day = ?2, due_day = ?3"
-			    " WHERE id = ?1",
-			    &b.st, e)
-		      : db_stmt(db, &wake_key,
-			    "UPDATE family SET wake_day = ?2 WHERE id = ?1",
-			    &b.st, e)) < 0)
-		return rc;
-	db_bind_int(&b, f->id);
-	if ((rc = bind_stored_day(&b, wake_day, f, "wake day", e)) < 0 ||
-	    (due && (rc = bind_stored_day(&b, due_day, f, "due day", e)) < 0)) {
-		db_done(b.st);
-		return rc;
-	}
-	if (b.rc == SQLITE_OK)
-		b.rc = sqlite3_step(b.st);
-	rc = b.rc == SQLITE_DONE
-	    ? 0
-	    : db_fail(db, b.rc == SQLITE_ROW ? SQLITE_MISUSE : b.rc, e,
-		  "cannot record the next look at family %s", f->ref);
-	db_done(b.st);
-	return rc;
-}
-
-/* Run a statement on due_count and let it go. */
+/* Run a statement that writes and let it go: "cannot <what> <of>". */
 static int
-count_step(struct db *db, struct db_binder *b, int64_t caseworker_id,
+write_step(struct db *db, struct db_binder *b, const char *what, const char *of,
     struct fc_error *e)
 {
 	if (b->rc == SQLITE_OK)
@@ -108,8 +69,139 @@ count_step(struct db *db, struct db_binder *b, int64_t caseworker_id,
 	if (b->rc == SQLITE_DONE)
 		return 0;
 	return db_fail(db, b->rc == SQLITE_ROW ? SQLITE_MISUSE : b->rc, e,
-	    "cannot count the due days of caseworker %lld",
-	    (long long)caseworker_id);
+	    "cannot %s %s", what, of);
+}
+
+/* Run a statement of family f's days and let it go. */
+static int
+wake_step(struct db *db, struct db_binder *b, const struct family *f,
+    struct fc_error *e)
+{
+	return write_step(db, b, "record the next look at family", f->ref, e);
+}
+
+/*
+ * Take family f's row out of wake: by its whole key when f->wake_day is
+ * the day stored (as a daily run read it), else by a look through its
+ * caseworker's rows.
+ */
+static int
+wake_remove(struct db *db, const struct family *f, struct fc_error *e)
+{
+	static struct db_stmt_key exact_key, any_key;
+	struct db_binder b = {0};
+	int rc;
+
+	if (f->wake_day != DAY_NONE) {
+		if ((rc = db_stmt(db, &exact_key,
+			 "DELETE FROM wake WHERE caseworker_id = ?1"
+			 " AND day = ?2 AND family_id = ?3",
+			 &b.st, e)) < 0)
+			return rc;
+		db_bind_int(&b, f->caseworker_id);
+		if ((rc = bind_stored_day(&b, f->wake_day, f, "wake day", e)) <
+		    0) {
+			db_done(b.st);
+			return rc;
+		}
+		db_bind_int(&b, f->id);
+		if ((rc = wake_step(db, &b, f, e)) < 0)
+			return rc;
+		if (sqlite3_changes(db->h) > 0)
+			return 0;
+		memset(&b, 0, sizeof(b));
+	}
+	if ((rc = db_stmt(db, &any_key,
+		 "DELETE FROM wake WHERE caseworker_id = ?1 AND family_id = ?2",
+		 &b.st, e)) < 0)
+		return rc;
+	db_bind_int(&b, f->caseworker_id);
+	db_bind_int(&b, f->id);
+	return wake_step(db, &b, f, e);
+}
+
+int
+db_family_wake(struct db *db, const struct family *f, fc_day wake_day,
+    fc_day due_day, struct fc_error *e)
+{
+	static struct db_stmt_key wake_key, due_key;
+	struct db_binder b = {0};
+	int rc;
+
+	/* Uncounting is the triggers' part (db_schema.c, step 9). */
+	if (due_day != f->due_stored && due_day == DAY_WAKE_NOW)
+		return err_set(e, FC_EINTERNAL,
+		    "family %s: a due day is cleared by the triggers only",
+		    f->ref);
+	if (wake_day != f->wake_day) {
+		if ((rc = wake_remove(db, f, e)) < 0)
+			return rc;
+		if (wake_day != DAY_NONE) {
+			if ((rc = db_stmt(db, &wake_key,
+				 "INSERT INTO wake (caseworker_id, day,"
+				 " family_id) VALUES (?1, ?2, ?3)",
+				 &b.st, e)) < 0)
+				return rc;
+			db_bind_int(&b, f->caseworker_id);
+			if ((rc = bind_stored_day(
+				 &b, wake_day, f, "wake day", e)) < 0) {
+				db_done(b.st);
+				return rc;
+			}
+			db_bind_int(&b, f->id);
+			if ((rc = wake_step(db, &b, f, e)) < 0)
+				return rc;
+		}
+	}
+	if (due_day == f->due_stored)
+		return 0;
+	memset(&b, 0, sizeof(b));
+	if ((rc = db_stmt(db, &due_key,
+		 "UPDATE family SET due_day = ?2 WHERE id = ?1", &b.st, e)) < 0)
+		return rc;
+	db_bind_int(&b, f->id);
+	if ((rc = bind_stored_day(&b, due_day, f, "due day", e)) < 0) {
+		db_done(b.st);
+		return rc;
+	}
+	return wake_step(db, &b, f, e);
+}
+
+int
+db_family_wake_get(
+    struct db *db, const struct family *f, fc_day *day, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+	struct db_binder b = {0};
+	char row[ROW_NAME_MAX];
+	int rc;
+
+	*day = DAY_NONE;
+	if ((rc = db_stmt(db, &key,
+		 "SELECT day FROM wake WHERE caseworker_id = ?1"
+		 " AND family_id = ?2",
+		 &b.st, e)) < 0)
+		return rc;
+	db_bind_int(&b, f->caseworker_id);
+	db_bind_int(&b, f->id);
+	if (b.rc == SQLITE_OK && (b.rc = sqlite3_step(b.st)) == SQLITE_ROW) {
+		db_row_name(row, sizeof(row), "family", f->ref, f->id);
+		*day = db_stored_day(db, b.st, 0, row, "wake day");
+		b.rc = sqlite3_step(b.st);
+	}
+	db_done(b.st);
+	if (b.rc == SQLITE_DONE)
+		return 0;
+	return db_fail(db, b.rc == SQLITE_ROW ? SQLITE_MISUSE : b.rc, e,
+	    "cannot read the next look at family %s", f->ref);
+}
+
+/* Run a statement on due_count of caseworker f->ref and let it go. */
+static int
+count_step(struct db *db, struct db_binder *b, const struct family *f,
+    struct fc_error *e)
+{
+	return write_step(db, b, "count the due days", f->ref, e);
 }
 
 int
@@ -137,7 +229,7 @@ db_due_count_add(struct db *db, enum family_status status, fc_day due_day,
 	}
 	db_bind_int(&b, caseworker_id);
 	db_bind_int(&b, n);
-	if ((rc = count_step(db, &b, caseworker_id, e)) < 0 || n > 0)
+	if ((rc = count_step(db, &b, &f, e)) < 0 || n > 0)
 		return rc;
 	memset(&b, 0, sizeof(b));
 	if ((rc = db_stmt(db, &prune_key,
@@ -145,7 +237,7 @@ db_due_count_add(struct db *db, enum family_status status, fc_day due_day,
 		 &b.st, e)) < 0)
 		return rc;
 	db_bind_int(&b, caseworker_id);
-	return count_step(db, &b, caseworker_id, e);
+	return count_step(db, &b, &f, e);
 }
 
 int
@@ -173,9 +265,20 @@ db_wake_policy(struct db *db, const char *policy, struct fc_error *e)
 		 "cannot clear the families' due day counts")) < 0)
 		return rc;
 	if ((rc = db_exec_alone(db,
-		 "UPDATE family SET wake_day = '', due_day = ''"
-		 " WHERE wake_day IS NOT '' OR due_day IS NOT ''",
-		 e, "cannot clear the families' next looks")) < 0)
+		 "UPDATE family SET due_day = '' WHERE due_day IS NOT ''", e,
+		 "cannot clear the families' due days")) < 0)
+		return rc;
+	/*
+	 * Every family's next look to '': each gets a row first, then the
+	 * others go, so that no crash leaves a family with none.
+	 */
+	if ((rc = db_exec_alone(db,
+		 "INSERT INTO wake (caseworker_id, day, family_id)"
+		 " SELECT caseworker_id, '', id FROM family WHERE true"
+		 " ON CONFLICT DO NOTHING",
+		 e, "cannot clear the families' next looks")) < 0 ||
+	    (rc = db_exec_alone(db, "DELETE FROM wake WHERE day <> ''", e,
+		 "cannot clear the families' next looks")) < 0)
 		return rc;
 	if ((rc = db_meta_set(db, DB_META_WAKE_POLICY, policy, e)) < 0)
 		return rc;

@@ -100,7 +100,9 @@ struct family {
 					   (its due day), or -1 */
 	fc_day wake_day;	/* the next day a daily run must read it
 					   (sched_next_look()), DAY_NONE = never,
-					   DAY_WAKE_NOW = at the next run */
+					   DAY_WAKE_NOW = at the next run; read
+					   by a daily run only, else
+					   DAY_WAKE_NOW (db_family_wake_get()) */
 	fc_day due_stored;	/* its due day as stored (sched_due's
 					   due_day), DAY_NONE = none,
 					   DAY_WAKE_NOW = unknown */

@@ -387,9 +387,9 @@ escalation_text(const struct conf *c, const struct items *l,
 /* A family read by a run and left out of its messages: its next look. */
 struct wake {
 	int64_t id;
-	fc_day day;
+	fc_day day, stored;	/* its next look, and as stored */
 	fc_day due, due_stored; /* its due day, and as stored */
-	unsigned char status;	/* enum family_status; 24 bytes in all */
+	unsigned char status;	/* enum family_status; 32 bytes in all */
 };
 
 struct wakes {
@@ -431,6 +431,7 @@ collect_family(const struct family *f, void *ctx)
 			cl->wakes->v[cl->wakes->n++] =
 			    (struct wake){.id = f->id,
 				.day = wake,
+				.stored = f->wake_day,
 				.due = d.due_day,
 				.due_stored = f->due_stored,
 				.status = (unsigned char)f->status};
@@ -549,7 +550,9 @@ record_wakes(struct engine *en, int64_t caseworker_id, const struct items *l,
 		fc_day wake = sched_next_look(
 		    &p, &it->due, it->listed_day, it->escalated_mark);
 		struct family f = {.id = it->id,
+		    .caseworker_id = caseworker_id,
 		    .status = due_status(&it->due),
+		    .wake_day = it->wake_day,
 		    .due_stored = it->due_stored};
 
 		if (wake == it->wake_day && it->due.due_day == it->due_stored)
@@ -559,7 +562,9 @@ record_wakes(struct engine *en, int64_t caseworker_id, const struct items *l,
 	}
 	for (size_t i = 0; rc == 0 && i < w->n; i++) {
 		struct family f = {.id = w->v[i].id,
+		    .caseworker_id = caseworker_id,
 		    .status = (enum family_status)w->v[i].status,
+		    .wake_day = w->v[i].stored,
 		    .due_stored = w->v[i].due_stored};
 
 		xsnprintf(

@@ -106,8 +106,8 @@ bool sched_should_escalate(const struct sched_due *d, int64_t escalated_mark);
  * sched_should_list() and sched_should_escalate() are false, as long as
  * nothing the state rests on changes (a contact, an edit, the policy, the
  * zone). A family listable but not listed (no reminder that day) gets a
- * day not after d's. The daemon stores it (family.wake_day) and a daily
- * run reads only the families whose day has come.
+ * day not after d's. The daemon stores it (table wake) and a daily run
+ * reads only the families whose day has come.
  */
 fc_day sched_next_look(const struct sched_policy *p, const struct sched_due *d,
     fc_day listed_day, int64_t escalated_mark);

@@ -84,7 +84,7 @@ class Database(RegisterCase):
         self.assertEqual(
             stat.S_IMODE(os.stat(os.path.dirname(self.db)).st_mode), 0o700)
         with sqlite3.connect(self.db) as db:
-            self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 10)
+            self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 11)
             self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0],
                              "wal")
 

@@ -336,10 +336,26 @@ class NextLook(HealthCase):
         self.assertNotIn("next look", self.health(expect=OK))
 
     def test_a_look_stored_too_late_warns(self):
-        self.sql("UPDATE family SET wake_day = '2099-01-01'")
+        self.sql("UPDATE wake SET day = '2099-01-01'")
         line = self.health(expect=WARNING)
         self.assertRegex(line, r"the next look of \d+ of \d+ families "
                          r"sampled differs from a recomputation")
+
+    def test_a_family_left_out_of_the_looks_warns(self):
+        # No row: the daemon would never read it (design.md 15).
+        self.sql("DELETE FROM wake")
+        line = self.health(expect=WARNING)
+        self.assertRegex(line, r"the next look of (\d+) of \1 families "
+                         r"sampled differs from a recomputation")
+
+    def test_stray_looks_checked_when_the_file_is_checked_whole(self):
+        self.assertNotIn("stored next looks", self.health(expect=OK))
+        self.sql("INSERT INTO wake SELECT caseworker_id, '2099-01-02', id"
+                 " FROM family ORDER BY id LIMIT 1")
+        self.sql("INSERT INTO wake VALUES (99, '', 1)")
+        line = self.health(expect=WARNING)
+        self.assertIn("2 stored next looks name no family of their "
+                      "caseworker, or a family twice", line)
 
     def test_a_due_day_stored_wrong_warns(self):
         # status and family list --overdue count on them (design.md 16).
@@ -360,7 +376,7 @@ class NextLook(HealthCase):
 
     def test_another_policy_is_not_checked(self):
         # The daemon's next pass redoes every look under a new policy.
-        self.sql("UPDATE family SET wake_day = '2099-01-01'")
+        self.sql("UPDATE wake SET day = '2099-01-01'")
         self.meta(wake_policy="every 7 repeat 1 attempt 1 escalate 1 zone X")
         self.assertNotIn("next look", self.health(expect=OK))
 

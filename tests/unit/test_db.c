@@ -235,6 +235,18 @@ add_contact(struct db *db, int64_t family_id, int64_t at, enum outcome o,
 	return c.id;
 }
 
+/* Family f's stored next look, its row in wake (schema 11). */
+static fc_day
+wake_of(struct db *db, const struct family *f)
+{
+	struct fc_error e = {0};
+	fc_day day = 0;
+
+	if (db_family_wake_get(db, f, &day, &e) != 0)
+		fail_msg("the next look at %s: %s", f->ref, e.msg);
+	return day;
+}
+
 static struct family
 get_family(struct db *db, const char *ref)
 {
@@ -739,7 +751,10 @@ test_savepoint_journal_stays_in_memory(void **state)
 	assert_int_equal(db_begin(db, &e), 0);
 	assert_int_equal(db_step_begin(db, &e), 0);
 	for (int i = 0; i < N; i++) {
-		struct family f = {.id = ids[i], .due_stored = DAY_WAKE_NOW};
+		struct family f = {.id = ids[i],
+		    .caseworker_id = cw,
+		    .wake_day = DAY_WAKE_NOW,
+		    .due_stored = DAY_WAKE_NOW};
 
 		xsnprintf(f.ref, sizeof(f.ref), "TMP-%04d", i);
 		if (db_family_wake(db, &f, day_from_civil(2024, 4, 1),
@@ -1746,6 +1761,57 @@ test_change_log(void **state)
 	"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN" \
 	" ('outbox_sending', 'outbox_alerts', 'outbox_unalerted'," \
 	" 'outbox_finished', 'outbox_dead', 'outbox_bounced', 'outbox_sent')"
+/*
+ * Take a database back to schema 10: the next looks go back into
+ * family.wake_day (none: NULL), with its index and the triggers as step
+ * 9 made them.
+ */
+#define UNDO_SCHEMA11 \
+	"DROP TRIGGER wake_family_add; DROP TRIGGER wake_family_remove;" \
+	" DROP TRIGGER family_wake_contact; DROP TRIGGER family_wake_edit;" \
+	" DROP TRIGGER family_wake_caseworker;" \
+	" ALTER TABLE family ADD COLUMN wake_day TEXT DEFAULT ''" \
+	"  CHECK (wake_day = '' OR wake_day GLOB" \
+	"  '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]');" \
+	" UPDATE family SET wake_day = (SELECT day FROM wake" \
+	"  WHERE family_id = family.id);" \
+	" DROP TABLE wake;" \
+	" CREATE INDEX family_wake ON family(caseworker_id, wake_day);" \
+	" CREATE TRIGGER family_wake_contact AFTER INSERT ON contact" \
+	" BEGIN UPDATE due_count SET n = n - 1 WHERE status =" \
+	"  (SELECT status FROM family WHERE id = NEW.family_id" \
+	"  AND due_day IS NOT '') AND due_day = (SELECT ifnull(due_day, '')" \
+	"  FROM family WHERE id = NEW.family_id AND due_day IS NOT '')" \
+	"  AND caseworker_id = (SELECT caseworker_id FROM family" \
+	"  WHERE id = NEW.family_id AND due_day IS NOT '');" \
+	"  DELETE FROM due_count WHERE n <= 0;" \
+	"  UPDATE family SET wake_day = '', due_day = ''" \
+	"  WHERE id = NEW.family_id" \
+	"  AND (wake_day IS NOT '' OR due_day IS NOT ''); END;" \
+	" CREATE TRIGGER family_wake_edit AFTER UPDATE OF caseworker_id," \
+	"  every_days, status, pause_until, last_contact, first_due ON family" \
+	" WHEN OLD.caseworker_id IS NOT NEW.caseworker_id" \
+	"  OR OLD.every_days IS NOT NEW.every_days" \
+	"  OR OLD.status IS NOT NEW.status" \
+	"  OR OLD.pause_until IS NOT NEW.pause_until" \
+	"  OR OLD.last_contact IS NOT NEW.last_contact" \
+	"  OR OLD.first_due IS NOT NEW.first_due" \
+	" BEGIN UPDATE due_count SET n = n - 1 WHERE status = OLD.status" \
+	"  AND due_day = (SELECT ifnull(OLD.due_day, '')" \
+	"  WHERE OLD.due_day IS NOT '')" \
+	"  AND caseworker_id = OLD.caseworker_id;" \
+	"  DELETE FROM due_count WHERE n <= 0;" \
+	"  UPDATE family SET wake_day = '', due_day = '' WHERE id = NEW.id;" \
+	" END;" \
+	" CREATE TRIGGER family_wake_caseworker AFTER UPDATE OF timezone," \
+	"  active ON caseworker" \
+	" WHEN OLD.timezone IS NOT NEW.timezone" \
+	"  OR OLD.active IS NOT NEW.active" \
+	" BEGIN DELETE FROM due_count WHERE caseworker_id = NEW.id;" \
+	"  UPDATE family SET wake_day = '', due_day = ''" \
+	"  WHERE caseworker_id = NEW.id" \
+	"  AND (wake_day IS NOT '' OR due_day IS NOT ''); END;"
+
 /* Take a database back to schema 9: the outbox's partial indexes go. */
 #define UNDO_SCHEMA10 \
 	"DROP INDEX outbox_sending; DROP INDEX outbox_alerts;" \
@@ -1754,11 +1820,12 @@ test_change_log(void **state)
 	" DROP INDEX outbox_sent;"
 
 /*
- * Take a database back to schema 8: what steps 9 and 10 added, removed,
+ * Take a database back to schema 8: what steps 9 to 11 added, removed,
  * and the triggers as step 8 made them (they cleared wake_day only).
  */
 #define UNDO_SCHEMA9 \
-	"DROP TRIGGER due_count_remove;" \
+	UNDO_SCHEMA11 \
+	" DROP TRIGGER due_count_remove;" \
 	" DROP TABLE due_count;" \
 	" DROP INDEX family_due; DROP TRIGGER family_wake_contact;" \
 	" DROP TRIGGER family_wake_edit; DROP TRIGGER family_wake_caseworker;" \
@@ -1783,9 +1850,10 @@ test_change_log(void **state)
 	"  AND wake_day IS NOT ''; END;" \
 	" " UNDO_SCHEMA10 " PRAGMA user_version = 8;"
 
-/* Take a database back to schema 7: what steps 8 to 10 added, removed. */
+/* Take a database back to schema 7: what steps 8 to 11 added, removed. */
 #define UNDO_SCHEMA8 \
-	"DROP TRIGGER due_count_remove;" \
+	UNDO_SCHEMA11 \
+	" DROP TRIGGER due_count_remove;" \
 	" DROP TABLE due_count; DROP INDEX family_due;" \
 	" DROP TRIGGER family_wake_contact; DROP TRIGGER family_wake_edit;" \
 	" DROP TRIGGER family_wake_caseworker;" \
@@ -1858,22 +1926,22 @@ test_migrate_from_schema7(void **state)
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
 	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
-	assert_int_equal(f.wake_day, DAY_WAKE_NOW);
+	assert_int_equal(wake_of(db, &f), DAY_WAKE_NOW);
 	assert_int_equal(f.last_reached.at, 1780000000);
 	assert_int_equal(db_sched_epoch(db, &epoch, &e), 0);
 	assert_int_equal(epoch, 0);
 	/* The daemon's record, then what clears it. */
 	assert_int_equal(db_family_wake(db, &f, 20600, 20590, &e), 0);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
-	assert_int_equal(f.wake_day, 20600);
+	assert_int_equal(wake_of(db, &f), 20600);
 	assert_int_equal(f.due_stored, 20590);
 	add_contact(db, fam, 1780001000, OUTCOME_ATTEMPTED, CHANNEL_PHONE, 0);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
-	assert_int_equal(f.wake_day, DAY_WAKE_NOW);
+	assert_int_equal(wake_of(db, &f), DAY_WAKE_NOW);
 	assert_int_equal(f.due_stored, DAY_WAKE_NOW);
 	assert_int_equal(db_family_wake(db, &f, DAY_NONE, DAY_NONE, &e), 0);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
-	assert_int_equal(f.wake_day, DAY_NONE);
+	assert_int_equal(wake_of(db, &f), DAY_NONE);
 	/* Adding a second open family to a caseworker moves no run. */
 	add_family(db, "FXD-003", cw);
 	assert_int_equal(db_sched_epoch(db, &epoch, &e), 0);
@@ -1882,20 +1950,18 @@ test_migrate_from_schema7(void **state)
 
 	raw_exec(fx->path, "UPDATE family SET every_days = 9 WHERE id = 1");
 	assert_int_equal(
-	    raw_int(fx->path, "SELECT wake_day = '' FROM family WHERE id = 1"),
+	    raw_int(fx->path, "SELECT day = '' FROM wake WHERE family_id = 1"),
 	    1);
 	raw_exec(fx->path,
-	    "UPDATE family SET wake_day = '2026-06-01';"
+	    "UPDATE wake SET day = '2026-06-01';"
 	    " UPDATE family SET name = 'Other (fictional)' WHERE id = 1");
 	/* A name is not what a wake day rests on. */
-	assert_int_equal(raw_int(fx->path,
-			     "SELECT count(*) FROM family WHERE wake_day = ''"),
-	    0);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM wake WHERE day = ''"), 0);
 	raw_exec(fx->path,
 	    "UPDATE caseworker SET timezone = 'Asia/Tokyo' WHERE id = 1");
-	assert_int_equal(raw_int(fx->path,
-			     "SELECT count(*) FROM family WHERE wake_day = ''"),
-	    3);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM wake WHERE day = ''"), 3);
 	assert_int_equal(
 	    raw_int(
 		fx->path, "SELECT value FROM meta WHERE key = 'sched_epoch'"),
@@ -1947,8 +2013,8 @@ add_family_raw_days(const char *path)
 	raw_exec(path,
 	    "INSERT INTO family (ref, caseworker_id, first_due,"
 	    " created_at) VALUES ('FXD-003', 1, '2026-05-01', 0);"
-	    " UPDATE family SET wake_day = '2026-06-01',"
-	    " due_day = '2026-05-25';"
+	    " UPDATE wake SET day = '2026-06-01';"
+	    " UPDATE family SET due_day = '2026-05-25';"
 	    " INSERT INTO due_count VALUES ('active', '2026-05-25',"
 	    " 1, 2)");
 }
@@ -1977,7 +2043,7 @@ test_migrate_from_schema8(void **state)
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
 	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
-	assert_int_equal(f.wake_day, 20600);
+	assert_int_equal(wake_of(db, &f), 20600);
 	assert_int_equal(f.due_stored, DAY_WAKE_NOW);
 	assert_int_equal(raw_int(fx->path,
 			     "SELECT count(*) FROM meta"
@@ -2008,7 +2074,7 @@ test_migrate_from_schema8(void **state)
 	/* A contact takes its family out of the count. */
 	add_contact(db, fam, 1780001000, OUTCOME_ATTEMPTED, CHANNEL_PHONE, 0);
 	assert_int_equal(db_family_get(db, "FXD-001", &f, &e), 0);
-	assert_int_equal(f.wake_day, DAY_WAKE_NOW);
+	assert_int_equal(wake_of(db, &f), DAY_WAKE_NOW);
 	assert_int_equal(f.due_stored, DAY_WAKE_NOW);
 	memset(sums, 0, sizeof(sums));
 	assert_int_equal(db_family_due_groups(db, sum_groups, sums, &e), 0);
@@ -2026,9 +2092,10 @@ test_migrate_from_schema8(void **state)
 	db_close(db);
 	/* An edit, a caseworker's new zone: both days cleared, uncounted. */
 	raw_exec(fx->path, "UPDATE family SET every_days = 9 WHERE id = 1");
-	assert_int_equal(raw_int(fx->path,
-			     "SELECT count(*) FROM family"
-			     " WHERE wake_day = '' AND due_day = ''"),
+	assert_int_equal(
+	    raw_int(fx->path,
+		"SELECT count(*) FROM family JOIN wake"
+		" ON family_id = id WHERE day = '' AND due_day = ''"),
 	    1);
 	assert_int_equal(
 	    raw_int(fx->path, "SELECT count(*) FROM due_count"), 0);
@@ -2040,9 +2107,10 @@ test_migrate_from_schema8(void **state)
 	    2);
 	raw_exec(fx->path,
 	    "UPDATE caseworker SET timezone = 'Asia/Tokyo' WHERE id = 1");
-	assert_int_equal(raw_int(fx->path,
-			     "SELECT count(*) FROM family"
-			     " WHERE wake_day = '' AND due_day = ''"),
+	assert_int_equal(
+	    raw_int(fx->path,
+		"SELECT count(*) FROM family JOIN wake"
+		" ON family_id = id WHERE day = '' AND due_day = ''"),
 	    2);
 	assert_int_equal(
 	    raw_int(fx->path, "SELECT count(*) FROM due_count"), 0);
@@ -2082,7 +2150,7 @@ test_migrate_from_schema1(void **state)
 	assert_int_equal(f.last_attempt.outcome, OUTCOME_ATTEMPTED);
 	assert_int_equal(f.listed_day, DAY_NONE);
 	assert_int_equal(f.escalated_mark, -1);
-	assert_int_equal(f.wake_day, DAY_WAKE_NOW);
+	assert_int_equal(wake_of(db, &f), DAY_WAKE_NOW);
 	assert_int_equal(db_run_day(db, f.caseworker_id, &day, NULL, &e), 0);
 	assert_int_equal(day, DAY_NONE);
 	assert_int_equal(db_install_id(db, id, sizeof(id), &e), 0);
@@ -2216,7 +2284,8 @@ test_migrate_from_schema9(void **state)
 	    " ('alert', 'c@example.org', 'x', 'k8', 'queued', 0, 0, '', 1200,"
 	    "  1200, 0);"
 	    " UPDATE outbox SET erased_at = 30 WHERE idem_key = 'k7';");
-	raw_exec(fx->path, UNDO_SCHEMA10 " PRAGMA user_version = 9;");
+	raw_exec(fx->path,
+	    UNDO_SCHEMA11 " " UNDO_SCHEMA10 " PRAGMA user_version = 9;");
 	assert_int_equal(raw_int(fx->path, SCHEMA10_INDEXES), 0);
 
 	db = open_ok(fx->path, DB_OPEN_EXISTING);
@@ -2247,6 +2316,95 @@ test_migrate_from_schema9(void **state)
 	assert_int_equal(db_outbox_erase_next(db, 100, 1000, &when, &e), 0);
 	assert_int_equal(when, 0);
 	db_close(db);
+}
+
+/*
+ * A schema 10 database keeps its families' next looks, now in wake: a
+ * day as it was, '' as it was, none (NULL, never) as no row; the column
+ * goes. Then the triggers keep wake: a contact, an edit, a caseworker's
+ * new zone clear a family's row to ''; a new family gets one; a family
+ * forgotten loses it; and the daemon's record moves a row.
+ */
+static void
+test_migrate_from_schema10(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_error e = {0};
+	struct family f[3];
+	int64_t cw, other, wrong = -1;
+	struct db *db = open_ok(fx->path, DB_OPEN_CREATE);
+
+	cw = add_cw(db, "a@example.org", "A");
+	other = add_cw(db, "b@example.org", "B");
+	add_family(db, "FXD-001", cw);
+	add_family(db, "FXD-002", cw);
+	add_family(db, "FXD-003", other);
+	for (int i = 0; i < 3; i++) {
+		char ref[16];
+
+		xsnprintf(ref, sizeof(ref), "FXD-%03d", i + 1);
+		assert_int_equal(db_family_get(db, ref, &f[i], &e), 0);
+	}
+	assert_int_equal(db_family_wake(db, &f[0], 20600, 20590, &e), 0);
+	assert_int_equal(db_family_wake(db, &f[1], DAY_NONE, DAY_NONE, &e), 0);
+	db_close(db);
+	raw_exec(fx->path, UNDO_SCHEMA11 " PRAGMA user_version = 10;");
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM family WHERE"
+			     " wake_day = '2026-05-27' OR wake_day IS NULL"
+			     " OR wake_day = ''"),
+	    3);
+
+	db = open_ok(fx->path, DB_OPEN_EXISTING);
+	assert_int_equal(db_schema_version(db), DB_SCHEMA_VERSION);
+	assert_int_equal(wake_of(db, &f[0]), 20600);
+	assert_int_equal(wake_of(db, &f[1]), DAY_NONE);
+	assert_int_equal(wake_of(db, &f[2]), DAY_WAKE_NOW);
+	assert_int_equal(db_wake_check(db, &wrong, &e), 0);
+	assert_int_equal(wrong, 0);
+	/* The daemon moves a row; its old day goes. */
+	f[0].wake_day = 20600;
+	assert_int_equal(db_family_wake(db, &f[0], 20610, 20590, &e), 0);
+	assert_int_equal(wake_of(db, &f[0]), 20610);
+	/* A contact: '' again, and one row still. */
+	add_contact(db, f[0].id, 1780000000, OUTCOME_REACHED, CHANNEL_PHONE, 0);
+	assert_int_equal(wake_of(db, &f[0]), DAY_WAKE_NOW);
+	/* A new family is read at the next run; one forgotten is not. */
+	assert_int_equal(
+	    wake_of(db,
+		&(struct family){.id = add_family(db, "FXD-004", other),
+		    .caseworker_id = other}),
+	    DAY_WAKE_NOW);
+	assert_int_equal(db_family_forget(db, f[2].id, &e), 0);
+	db_close(db);
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM pragma_table_info('family')"
+			     " WHERE name = 'wake_day'"),
+	    0);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM wake WHERE family_id = 3"),
+	    0);
+	/* Never (no row) until what it rests on changes: then ''. */
+	raw_exec(fx->path, "UPDATE family SET every_days = 9 WHERE id = 2");
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT day = '' FROM wake WHERE family_id = 2"),
+	    1);
+	/* Moved to another caseworker: the row moves with it. */
+	raw_exec(fx->path, "UPDATE family SET caseworker_id = 2 WHERE id = 1");
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT caseworker_id = 2 AND day = '' FROM wake"
+			     " WHERE family_id = 1"),
+	    1);
+	raw_exec(fx->path,
+	    "UPDATE wake SET day = '2026-06-01';"
+	    " UPDATE caseworker SET timezone = 'Asia/Tokyo'"
+	    " WHERE id = 2");
+	assert_int_equal(raw_int(fx->path,
+			     "SELECT count(*) FROM wake WHERE day = ''"
+			     " AND caseworker_id = 2"),
+	    2);
+	assert_int_equal(
+	    raw_int(fx->path, "SELECT count(*) FROM wake WHERE day <> ''"), 1);
 }
 
 /*
@@ -2677,6 +2835,8 @@ main(void)
 		test_migrate_from_schema7, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_migrate_from_schema9, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_migrate_from_schema10, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_migrate_from_schema8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_log, setup, teardown),

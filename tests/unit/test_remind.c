@@ -379,6 +379,11 @@ read_fams(struct fx *fx, struct fams *l)
 	l->n = 0;
 	if (db_family_foreach(fx->db, &all, add_fam, l, &e) < 0)
 		fail_msg("%s", e.msg);
+	/* With their stored next looks, which a read leaves out. */
+	for (size_t i = 0; i < l->n; i++)
+		if (db_family_wake_get(
+			fx->db, &l->v[i], &l->v[i].wake_day, &e) < 0)
+			fail_msg("%s", e.msg);
 }
 
 #define WAKE_DAYS 50
@@ -506,6 +511,13 @@ test_wake_days(void **state)
 			if (wrong != 0)
 				fail_msg("step %d, register %d: %lld due day "
 					 "counts differ",
+				    step, k, (long long)wrong);
+			if (db_wake_check(fx[k]->db, &wrong, &e) < 0)
+				fail_msg("%s", e.msg);
+			if (wrong != 0)
+				fail_msg(
+				    "step %d, register %d: %lld next looks "
+				    "of no family, or twice",
 				    step, k, (long long)wrong);
 		}
 		/* Each stored wake day, from scratch. */
