@@ -641,6 +641,8 @@ int db_change_foreach(struct db *db, int64_t since, const char *ref,
 int db_install_id(struct db *db, char *buf, size_t size, struct fc_error *e);
 /* PRAGMA data_version: changes when another connection commits. */
 int db_data_version(struct db *db, int64_t *version, struct fc_error *e);
+/* The outbox's largest id (0 when empty): a seek. */
+int db_outbox_last_id(struct db *db, int64_t *id, struct fc_error *e);
 
 /* Contacts (not void, not voided) with from <= at < to, oldest first;
  * caseworker_id 0 = every caseworker's families. */

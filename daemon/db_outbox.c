@@ -936,3 +936,12 @@ db_outbox_key_get(struct db *db, int64_t outbox_id, enum db_key_kind kind,
 	db_done(st);
 	return rc;
 }
+
+int
+db_outbox_last_id(struct db *db, int64_t *id, struct fc_error *e)
+{
+	static struct db_stmt_key key;
+
+	return db_query_int(
+	    db, &key, "SELECT coalesce(max(id), 0) FROM outbox", id, e);
+}

@@ -54,6 +54,18 @@ struct engine {
 	bool sched_known;
 	int64_t sched_epoch;
 	int64_t sched_next;
+	/*
+	 * What the last pass of this turn queued, and the database as it
+	 * read it (engine_recheck()): the messages with ids after after_id
+	 * up to last_id, composed at instant at, from a database no other
+	 * connection had changed since data_version read version. Cleared
+	 * by engine_turn() and engine_reset().
+	 */
+	struct {
+		bool valid;
+		int64_t version, after_id, last_id, at;
+	} fresh;
+	int64_t fresh_rechecks; /* re-checks that read nothing, so far */
 };
 
 struct engine_stats {

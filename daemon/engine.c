@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "err.h"
 #include "remind.h"
 #include "summary.h"
 #include "util.h"
@@ -98,15 +99,25 @@ engine_pass(struct engine *en, int64_t now, struct engine_stats *stats,
 	if ((rc = schedule_holds(en, now, &epoch, &holds, e)) < 0 || holds)
 		return rc;
 	en->sched_known = false;
+	en->fresh.valid = false;
+	/* Before the pass reads: a change by another connection after it
+	 * moves data_version, and its messages are re-checked in full. */
+	if (!en->dry &&
+	    ((rc = db_data_version(en->db, &en->fresh.version, e)) < 0 ||
+		(rc = db_outbox_last_id(en->db, &en->fresh.after_id, e)) < 0))
+		return rc;
 	if ((rc = db_caseworker_foreach(en->db, add_caseworker, &cws, e)) ==
 		0 &&
 	    (rc = remind_pass(en, cws.v, cws.n, now, stats, e)) == 0 &&
 	    (rc = summary_pass(en, cws.v, cws.n, now, stats, e)) == 0 &&
 	    !en->dry &&
-	    (rc = next_run(en, &cws, now, &en->sched_next, e)) == 0) {
+	    (rc = next_run(en, &cws, now, &en->sched_next, e)) == 0 &&
+	    (rc = db_outbox_last_id(en->db, &en->fresh.last_id, e)) == 0) {
 		/* The count read before the pass: a change since, and we look again. */
 		en->sched_epoch = epoch;
 		en->sched_known = true;
+		en->fresh.at = now;
+		en->fresh.valid = true;
 	}
 	free(cws.v);
 	return rc;
@@ -138,6 +149,32 @@ void
 engine_reset(struct engine *en)
 {
 	en->sched_known = false;
+	en->fresh.valid = false;
+}
+
+void
+engine_turn(struct engine *en)
+{
+	en->fresh.valid = false;
+}
+
+/*
+ * Whether row was queued by this turn's pass from the database as it is
+ * now: then every family it lists is still owed (docs/design.md 5). A
+ * family's listing and escalation rest on the register (changed only by
+ * a commit, here by another connection) and on the day, and only ever
+ * turn true as days pass.
+ */
+static bool
+fresh(struct engine *en, const struct outbox_row *row, int64_t now)
+{
+	struct fc_error ignored = {0};
+	int64_t version;
+
+	return en->fresh.valid && row->id > en->fresh.after_id &&
+	    row->id <= en->fresh.last_id && now >= en->fresh.at &&
+	    db_data_version(en->db, &version, &ignored) == 0 &&
+	    version == en->fresh.version;
 }
 
 int
@@ -145,6 +182,12 @@ engine_recheck(struct engine *en, const struct outbox_row *row,
     struct strbuf *message, int64_t now, bool *cancel, int *dropped,
     struct fc_error *e)
 {
+	if (fresh(en, row, now)) {
+		*cancel = false;
+		*dropped = 0;
+		en->fresh_rechecks++;
+		return 0;
+	}
 	return remind_recheck(en, row, message, now, cancel, dropped, e);
 }
 

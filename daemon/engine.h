@@ -52,7 +52,19 @@ int engine_next_run(
  */
 void engine_reset(struct engine *en);
 
-/* remind_recheck(): the re-check of a queued message before sending. */
+/*
+ * A new turn of the daemon: what the last pass queued is not taken as
+ * fresh any more (the turn may log contacts from replies, through this
+ * connection, before its pass).
+ */
+void engine_turn(struct engine *en);
+
+/*
+ * remind_recheck(): the re-check of a queued message before sending.
+ * A message this turn's pass queued needs no reading of its families
+ * while no other connection has changed the database since before the
+ * pass read it and the clock has not gone back (docs/design.md 5).
+ */
 int engine_recheck(struct engine *en, const struct outbox_row *row,
     struct strbuf *message, int64_t now, bool *cancel, int *dropped,
     struct fc_error *e);

@@ -316,6 +316,7 @@ work(struct daemon *d, struct fc_error *e)
 	struct engine_stats st = {0};
 	int alerts = 0, rc;
 
+	engine_turn(&d->en);
 	/*
 	 * First: a change made while we work wakes us again afterwards.
 	 * Then replies, before the daily runs: a contact logged by mail

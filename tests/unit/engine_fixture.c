@@ -46,6 +46,12 @@ keep(const struct engine_msg *m, void *ctx)
 struct fx *
 fx_new(bool dry)
 {
+	return fx_new_at(dry, ":memory:");
+}
+
+struct fx *
+fx_new_at(bool dry, const char *path)
+{
 	struct fx *fx = xcalloc(1, sizeof(*fx));
 	struct fc_error e = {0};
 
@@ -64,7 +70,7 @@ fx_new(bool dry)
 	fx->conf.summary.ncoordinators = 1;
 	xstrlcpy(fx->conf.summary.coordinators[0], FX_COORD,
 	    sizeof(fx->conf.summary.coordinators[0]));
-	if (db_open(":memory:", DB_OPEN_CREATE, &fx->db, &e) < 0 ||
+	if (db_open(path, DB_OPEN_CREATE, &fx->db, &e) < 0 ||
 	    engine_init(&fx->en, &fx->conf, fx->db, dry, &e) < 0)
 		fail_msg("%s", e.msg);
 	fx->en.report = keep;

@@ -41,6 +41,8 @@ struct fx {
 int64_t fx_utc(int y, int mo, int d, int hh, int mi);
 /* A fresh fixture: UTC, one coordinator, the engine dry or not. */
 struct fx *fx_new(bool dry);
+/* The same over the database file at path, made if missing. */
+struct fx *fx_new_at(bool dry, const char *path);
 void fx_free(struct fx *fx);
 /* Add a caseworker (tz "" = the config's zone); the list is read again. */
 int64_t fx_caseworker(struct fx *fx, const char *email, const char *tz);

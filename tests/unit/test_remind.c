@@ -9,10 +9,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "due.h"
+#include "engine.h"
 #include "engine_fixture.h"
 #include "err.h"
 #include "remind.h"
@@ -253,6 +256,10 @@ message_id(const char *msg, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
+/*
+ * The re-check in the claim's transaction, as the daemon calls it (after
+ * pass(), which is not the engine's, it reads every family).
+ */
 static void
 recheck(struct fx *fx, const struct outbox_row *row, struct strbuf *msg,
     int64_t now, bool *cancel, int *dropped)
@@ -260,7 +267,7 @@ recheck(struct fx *fx, const struct outbox_row *row, struct strbuf *msg,
 	struct fc_error e = {0};
 
 	if (db_begin(fx->db, &e) < 0 ||
-	    remind_recheck(&fx->en, row, msg, now, cancel, dropped, &e) < 0 ||
+	    engine_recheck(&fx->en, row, msg, now, cancel, dropped, &e) < 0 ||
 	    db_commit(fx->db, &e) < 0)
 		fail_msg("recheck: %s", e.msg);
 }
@@ -322,6 +329,110 @@ test_recheck(void **state)
 	assert_int_equal(dropped, 1);
 	sb_free(&msg);
 	fx_free(fx);
+}
+
+/*
+ * The re-check of what this turn's pass has just queued reads nothing
+ * (docs/design.md 5), until anything could have changed: a contact
+ * logged through another connection, a new turn (which may log contacts
+ * from replies through this one), a clock gone back, a message queued
+ * before the pass. Each of those re-checks in full, and a family
+ * contacted since is taken out.
+ */
+static void
+test_recheck_fresh(void **state)
+{
+	char dir[] = "/tmp/fc-test-fresh-XXXXXX", path[64];
+	struct fx *fx;
+	struct db *other;
+	struct engine_stats st = {0};
+	struct outbox_row row, first;
+	struct strbuf msg = {0};
+	struct fc_error e = {0};
+	struct contact c = {
+	    .channel = CHANNEL_PHONE, .outcome = OUTCOME_REACHED};
+	int64_t cw, a, b;
+	bool cancel;
+	int dropped;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	xsnprintf(path, sizeof(path), "%s/fc.db", dir);
+	fx = fx_new_at(false, path);
+	cw = fx_caseworker(fx, CW1, "");
+	a = fx_family(fx, "FXR-030", cw, today() - 2);
+	b = fx_family(fx, "FXR-031", cw, today() - 1);
+	if (engine_pass(&fx->en, NOW, &st, &e) < 0)
+		fail_msg("engine_pass: %s", e.msg);
+	assert_int_equal(st.reminders, 1);
+	assert_int_equal(
+	    db_outbox_next_due(fx->db, NOW + 60, &row, &msg, &e), 1);
+	first = row;
+
+	recheck(fx, &row, &msg, NOW + 60, &cancel, &dropped);
+	assert_int_equal(fx->en.fresh_rechecks, 1);
+	assert_false(cancel);
+	assert_int_equal(dropped, 0);
+	/* A clock gone back: read. */
+	recheck(fx, &row, &msg, NOW - 1, &cancel, &dropped);
+	assert_int_equal(fx->en.fresh_rechecks, 1);
+	assert_int_equal(dropped, 0);
+
+	/* famcontactctl contact log, say: another connection. */
+	if (db_open(path, DB_OPEN_EXISTING, &other, &e) < 0)
+		fail_msg("%s", e.msg);
+	c.family_id = a;
+	c.at = c.logged_at = NOW + 120;
+	xstrlcpy(c.logged_by, "tester", sizeof(c.logged_by));
+	if (db_contact_add(other, &c, &e) < 0)
+		fail_msg("contact: %s", e.msg);
+	db_close(other);
+	recheck(fx, &row, &msg, NOW + 180, &cancel, &dropped);
+	assert_int_equal(fx->en.fresh_rechecks, 1);
+	assert_false(cancel);
+	assert_int_equal(dropped, 1);
+	assert_null(strstr(msg.s, "FXR-030"));
+	assert_non_null(strstr(msg.s, "FXR-031"));
+
+	/* The queue emptied (the week's summaries went with the reminder);
+	 * three days on, FXR-031 is listed again, in a new message. */
+	while (db_outbox_next_due(fx->db, NOW + 240, &row, &msg, &e) == 1)
+		assert_int_equal(db_outbox_set_state(fx->db, row.id,
+				     OUTBOX_CANCELLED, 0, 0, "", NOW + 240, &e),
+		    0);
+	memset(&st, 0, sizeof(st));
+	if (engine_pass(&fx->en, DAY(3), &st, &e) < 0)
+		fail_msg("engine_pass: %s", e.msg);
+	assert_int_equal(st.reminders, 1);
+	assert_int_equal(
+	    db_outbox_next_due(fx->db, DAY(3) + 60, &row, &msg, &e), 1);
+	assert_int_equal(row.kind, OUTBOX_REMINDER);
+	/* The message queued before this pass: read. */
+	recheck(fx, &first, &msg, DAY(3) + 60, &cancel, &dropped);
+	assert_int_equal(fx->en.fresh_rechecks, 1);
+	/* This pass's: not read. */
+	assert_true(row.id > first.id);
+	recheck(fx, &row, &msg, DAY(3) + 60, &cancel, &dropped);
+	assert_int_equal(fx->en.fresh_rechecks, 2);
+	/* A new turn, then a reply logged through this very connection. */
+	engine_turn(&fx->en);
+	fx_contact(fx, b, DAY(3) + 120, OUTCOME_REACHED);
+	recheck(fx, &row, &msg, DAY(3) + 180, &cancel, &dropped);
+	assert_int_equal(fx->en.fresh_rechecks, 2);
+	assert_true(cancel);
+	assert_int_equal(dropped, 1);
+
+	sb_free(&msg);
+	fx_free(fx);
+	for (const char *const *x =
+		 (const char *const[]){"", "-wal", "-shm", NULL};
+	     *x != NULL; x++) {
+		char f[80];
+
+		xsnprintf(f, sizeof(f), "%s%s", path, *x);
+		(void)unlink(f);
+	}
+	assert_int_equal(rmdir(dir), 0);
 }
 
 /* An escalation re-checked after the family was paused: cancelled. */
@@ -569,6 +680,7 @@ main(void)
 	    cmocka_unit_test(test_listing),
 	    cmocka_unit_test(test_escalate_once),
 	    cmocka_unit_test(test_recheck),
+	    cmocka_unit_test(test_recheck_fresh),
 	    cmocka_unit_test(test_wake_days),
 	    cmocka_unit_test(test_recheck_escalation),
 	};
