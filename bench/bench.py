@@ -1063,6 +1063,24 @@ def step_million(ctx, res):
     if got != nfam:
         raise StepFailed(f"the register holds {got} families, not {nfam}")
     if MILLION_ONE_FILE:
+        # The same files in one command: one import, one commit.
+        d2 = os.path.join(d, "one-command")
+        os.mkdir(d2)
+        conf2 = os.path.join(d2, "famcontactd.conf")
+        maildir_conf(conf2, os.path.join(d2, "famcontact.db"),
+                     os.path.join(d2, "maildir"), "00:00", summary_day,
+                     "23:59")
+        ctl(ctx, conf2, "caseworker", "import", cws)
+        code, wall, rss, log = peak_rss(
+            ctx, "famcontactctl-family-import-all",
+            [ctx.famcontactctl, "-c", conf2, "family", "import", *paths])
+        if code != 0:
+            raise StepFailed(f"family import of {ncw} files in one command "
+                             f"exited {code}; log:\n{tail(log)}")
+        out["together_s"], out["together_kib"] = wall, rss
+        say(f"  family import, the {ncw} files in one command: "
+            f"{wall:.1f} s, {mib(rss)} peak RSS")
+        shutil.rmtree(d2)
         d1 = os.path.join(d, "one-file")
         os.mkdir(d1)
         conf1 = os.path.join(d1, "famcontactd.conf")
@@ -1422,12 +1440,22 @@ def table(ctx, res, started):
     if mi:
         n = mi["n"]
         add("million", (f"3. family import, {n} families, a file per "
-                        f"caseworker", f"{mi['import_s']:.1f} s",
+                        f"caseworker, an import each",
+                        f"{mi['import_s']:.1f} s",
                         f"{mib(mi['import_kib'])} peak RSS",
                         f"< {TARGET_IMPORT_S:g} s, < "
                         f"{mib(TARGET_IMPORT_KIB)}",
                         verdict(mi["import_s"] < TARGET_IMPORT_S and
                                 mi["import_kib"] < TARGET_IMPORT_KIB)))
+        if "together_s" in mi:
+            add("million", (f"3. family import, {n} families, a file per "
+                            f"caseworker, one command",
+                            f"{mi['together_s']:.1f} s",
+                            f"{mib(mi['together_kib'])} peak RSS",
+                            f"< {TARGET_IMPORT_S:g} s, < "
+                            f"{mib(TARGET_IMPORT_KIB)}",
+                            verdict(mi["together_s"] < TARGET_IMPORT_S and
+                                    mi["together_kib"] < TARGET_IMPORT_KIB)))
         if "one_s" in mi:
             add("million", (f"3. family import, {n} families, one file",
                             f"{mi['one_s']:.1f} s",

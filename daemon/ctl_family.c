@@ -1165,12 +1165,14 @@ static const char *const import_columns[] = {"ref", "name", "caseworker",
     "pause_until", "pause_reason", NULL};
 
 /*
- * family import reads the file's rows twice, inside one transaction:
+ * family import reads the files' rows twice, inside one transaction:
  * first to check every row, writing nothing; then, when all were good,
  * to write each as it comes. Nothing is written for a bad file (not
  * even into the WAL), and the rows are never held: what it keeps per row
- * is the reference code and its line (for "already on line N"), and with
- * --spread the id of each new family never contacted.
+ * is the reference code and its line (for "already on line N"; which
+ * file, from where each file's rows begin), and with --spread the id of
+ * each new family never contacted. Several files are one import: all or
+ * nothing, each code once in all of them, one commit.
  */
 struct seen_ref {
 	uint32_t off;  /* into the arena of refs */
@@ -1206,6 +1208,10 @@ struct family_import {
 	/* --spread: new families never contacted, in file order. */
 	struct spread_row *fresh;
 	size_t nfresh, capfresh;
+	/* The files, the one being read, and where each one's refs begin. */
+	const struct ctl_csv *files;
+	size_t nfiles, file;
+	size_t *starts;
 };
 
 /* Hash of a reference code, without regard to case ([A-Za-z0-9._-]). */
@@ -1222,7 +1228,7 @@ ref_hash(const char *ref)
 	return (size_t)h;
 }
 
-/* The line of ref in the file so far, or 0. */
+/* Where ref was seen so far: its index in seen[] + 1, or 0. */
 static size_t
 ref_seen(const struct family_import *im, const char *ref)
 {
@@ -1236,8 +1242,25 @@ ref_seen(const struct family_import *im, const char *ref)
 			return 0;
 		r = &im->seen[im->slots[i] - 1];
 		if (util_strcaseeq(im->arena + r->off, ref))
-			return r->line;
+			return im->slots[i];
 	}
+}
+
+/* The file of seen[index]: the last whose rows begin at or before it. */
+static size_t
+seen_file(const struct family_import *im, size_t index)
+{
+	size_t lo = 0, hi = im->nfiles;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (im->starts[mid] <= index)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* Put seen[index] into its slot. */
@@ -1420,11 +1443,16 @@ import_row(struct ctl_csv *t, const struct csv_record *rec, void *arg,
 	if (valid_ref(ref, &e) < 0) {
 		ctl_field_error(&fl, "ref", e.code, "%s", e.msg);
 	} else if (!im->writing) {
-		size_t seen = ref_seen(im, ref);
+		size_t seen = ref_seen(im, ref), file;
 
-		if (seen != 0)
+		if (seen != 0 && (file = seen_file(im, seen - 1)) == im->file)
 			ctl_field_error(&fl, "ref", FC_EINVAL,
-			    "%s is already on line %zu", ref, seen);
+			    "%s is already on line %u", ref,
+			    im->seen[seen - 1].line);
+		else if (seen != 0)
+			ctl_field_error(&fl, "ref", FC_EINVAL,
+			    "%s is already in %s, line %u", ref,
+			    im->files[file].path, im->seen[seen - 1].line);
 	}
 	family_apply(ctl, &fl, &o, &column_labels, &f, &cw);
 	date_cell(t, rec, "first_due", &f.first_due, errs);
@@ -1490,9 +1518,10 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	static const char *const required[] = {"ref", "caseworker", NULL};
 	struct family_import im = {.ctl = ctl};
 	struct strlist errs = {0};
-	struct ctl_csv t;
+	struct ctl_csv *t;
 	struct fc_error e = {0};
-	int ch, rc;
+	size_t nfiles, nstdin = 0;
+	int ch, rc = 0;
 
 	while ((ch = ctl_getopt(argc, argv, "h", opts)) != -1) {
 		switch (ch) {
@@ -1501,7 +1530,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'h':
 			printf(
-			    "Usage: famcontactctl family import FILE.csv [--spread]\n\n"
+			    "Usage: famcontactctl family import FILE.csv... [--spread]\n\n"
 			    "Add or update families from CSV (RFC 4180, UTF-8, header row). Columns:\n"
 			    "  ref, caseworker   required; the caseworker must exist\n"
 			    "  name              display name (may be a pseudonym)\n"
@@ -1512,7 +1541,9 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 			    "                    as 'family export' writes them\n\n"
 			    "Columns the file lacks leave stored values alone. All or nothing:\n"
 			    "every bad row is reported as FILE:LINE: column: problem, exit 65,\n"
-			    "nothing written. Re-importing the same file changes nothing.\n\n"
+			    "nothing written. Re-importing the same file changes nothing.\n"
+			    "Several files (one per caseworker, say) are one import: all or\n"
+			    "nothing, each reference code once in all of them, one commit.\n\n"
 			    "  --spread  stagger the first due dates of new families never\n"
 			    "            contacted across their cadence, so that they do not all\n"
 			    "            fall due on one day\n");
@@ -1521,10 +1552,27 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 			return ctl_usage("family import", "bad option");
 		}
 	}
-	if (argc - optind != 1)
-		return ctl_usage("family import", "expected one FILE.csv");
+	if (argc - optind < 1)
+		return ctl_usage("family import", "expected FILE.csv");
+	nfiles = (size_t)(argc - optind);
+	for (size_t k = 0; k < nfiles; k++)
+		nstdin += strcmp(argv[optind + (int)k], "-") == 0;
+	if (nstdin > 1)
+		return ctl_usage("family import",
+		    "standard input (-) can be read only once");
 
-	rc = ctl_csv_open(&t, argv[optind], import_columns, required, &errs);
+	t = xcalloc(nfiles, sizeof(*t));
+	im.files = t;
+	im.nfiles = nfiles;
+	im.starts = xcalloc(nfiles, sizeof(*im.starts));
+	/* Every file's header first: all their problems at once. */
+	for (size_t k = 0; k < nfiles; k++) {
+		int orc = ctl_csv_open(&t[k], argv[optind + (int)k],
+		    import_columns, required, &errs);
+
+		if (orc < 0 && rc == 0)
+			rc = orc;
+	}
 	if (rc == 0 && (rc = ctl_db(ctl, DB_OPEN_EXISTING, &e)) < 0) {
 		/* Not err_set(&e, ..., e.msg): its message may not be its own argument. */
 		if (rc == FC_ENOINPUT)
@@ -1539,15 +1587,21 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	if (rc == 0 && (rc = db_begin(ctl->db, &e)) < 0)
 		strlist_add(&errs, "%s", e.msg);
 	ctl->cw_memo_on = rc == 0;
-	if (rc == 0 && (rc = ctl_csv_each(&t, import_row, &im, &errs)) == 0) {
-		ctl_csv_rewind(&t);
+	/* Every row of every file checked, then, all good, written. */
+	for (im.file = 0; rc == 0 && im.file < nfiles; im.file++) {
+		im.starts[im.file] = im.nseen;
+		(void)ctl_csv_each(&t[im.file], import_row, &im, &errs);
+	}
+	if (rc == 0 && errs.n == 0) {
 		im.writing = true;
-		/* A large file writes with a larger page cache (db_bulk). */
+		/* A large import writes with a larger page cache (db_bulk). */
 		if (im.nseen >= IMPORT_BULK_ROWS &&
 		    (rc = db_bulk(ctl->db, &e)) < 0)
 			strlist_add(&errs, "%s", e.msg);
-		if (rc == 0)
-			rc = ctl_csv_each(&t, import_row, &im, &errs);
+		for (im.file = 0; rc == 0 && im.file < nfiles; im.file++) {
+			ctl_csv_rewind(&t[im.file]);
+			rc = ctl_csv_each(&t[im.file], import_row, &im, &errs);
+		}
 	}
 	if (rc == 0 && errs.n > 0)
 		rc = FC_EINVAL;
@@ -1571,7 +1625,10 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	free(im.seen);
 	free(im.slots);
 	free(im.fresh);
-	ctl_csv_close(&t);
+	free(im.starts);
+	for (size_t k = 0; k < nfiles; k++)
+		ctl_csv_close(&t[k]);
+	free(t);
 	if (rc < 0) {
 		ctl_print_errors(&errs, "family import");
 		strlist_free(&errs);
@@ -1657,7 +1714,7 @@ static const struct ctl_command commands[] = {
     {"close", cmd_close, "REF", "close a family: no more reminders"},
     {"forget", ctl_forget_cmd, "REF [--yes]",
 	"erase a family and every trace of it"},
-    {"import", cmd_import, "FILE.csv [--spread]",
+    {"import", cmd_import, "FILE.csv... [--spread]",
 	"add or update families from CSV"},
     {"export", cmd_export, "", "write families as CSV"},
     {NULL, NULL, NULL, NULL},

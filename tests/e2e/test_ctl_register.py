@@ -693,6 +693,40 @@ class Imports(RegisterCase):
         self.assertEqual((f["caseworker"], f["every_days"], f["due"]),
                          ("amira@example.org", 7, "2026-11-08"))
 
+    def test_several_files_are_one_import(self):
+        # One file per caseworker, one command: one commit, all or nothing.
+        a = self.write("a.csv", self.HEADER +
+                       "FXD-1,,amira@example.org,14,,2026-11-01\n"
+                       "FXD-2,,amira@example.org,,,\n")
+        d = self.write("d.csv", self.HEADER +
+                       "FXD-3,,deniz@example.org,21,,\n")
+        self.assertIn("families: 3 added, 0 updated, 0 unchanged",
+                      self.ok("family", "import", a, d).out)
+        self.assertEqual(self.family("FXD-3")["caseworker"],
+                         "deniz@example.org")
+        self.assertEqual(self.family("FXD-1")["due"], "2026-11-15")
+        before = self.db_state()
+        # A code in two files is named with both places.
+        twice = self.write("twice.csv", self.HEADER +
+                           "FXD-9,,deniz@example.org,,,\n"
+                           "fxd-2,,deniz@example.org,,,\n")
+        r = self.fails(EX_DATAERR, "family", "import", a, twice)
+        self.assertIn(f"{twice}:3: ref: fxd-2 is already in {a}, line 3",
+                      r.err)
+        # A bad row in the last file: nothing of the first is written.
+        new = self.write("new.csv", self.HEADER +
+                         "FXD-10,,amira@example.org,,,\n")
+        bad = self.write("bad.csv", self.HEADER +
+                         "FXD-11,,nobody@example.org,,,\n")
+        r = self.fails(EX_DATAERR, "family", "import", new, bad)
+        self.assertIn(f"{bad}:2: caseworker:", r.err)
+        self.assertIn("nothing was written", r.err)
+        self.fails(EX_NOINPUT, "family", "import", new,
+                   os.path.join(self.dir, "missing.csv"))
+        self.fails(EX_USAGE, "family", "import", "-", "-")
+        self.fails(EX_USAGE, "family", "import")
+        self.assert_unchanged(before)
+
     def test_every_bad_row_reported_nothing_written(self):
         self.ok("family", "add", "OLD-1", "--caseworker", "amira@example.org")
         before = self.db_state()
