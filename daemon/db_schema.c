@@ -493,7 +493,7 @@ static const char *const migrations[] = {
 	 * family.wake_day stays, no longer read or written: dropping it
 	 * rewrites every row of family, and inside this step's transaction
 	 * SQLite keeps a statement journal of every page, in memory
-	 * (sqlite_config() in db.c): 138 MB at a million families.
+	 * (sqlite_config() in db.c): 135 MiB at a million families.
 	 */
     "DROP TRIGGER family_wake_contact;\n"
     "DROP TRIGGER family_wake_edit;\n"
