@@ -944,20 +944,38 @@ def gnu_time_file(out):
         return None
 
 
+def family_import(ctx, conf, paths, what):
+    """One famcontactctl family import of the files paths; (wall seconds,
+    peak RSS in KiB)."""
+    code, wall, rss, log = peak_rss(
+        ctx, "famcontactctl-family-import",
+        [ctx.famcontactctl, "-c", conf, "family", "import", *paths])
+    if code != 0:
+        raise StepFailed(f"{what}: family import of {len(paths)} file(s) "
+                         f"exited {code}; log:\n{tail(log)}")
+    return wall, rss
+
+
 def million_import(ctx, conf, paths, what):
     """Import the family files one by one; (wall seconds summed over the
     imports, the largest peak RSS in KiB)."""
     wall_sum, peak = 0.0, 0
     for path in paths:
-        code, wall, rss, log = peak_rss(
-            ctx, "famcontactctl-family-import",
-            [ctx.famcontactctl, "-c", conf, "family", "import", path])
-        if code != 0:
-            raise StepFailed(f"{what}: family import {path} exited {code}; "
-                             f"log:\n{tail(log)}")
+        wall, rss = family_import(ctx, conf, [path], f"{what}, {path}")
         wall_sum += wall
         peak = max(peak, rss)
     return wall_sum, peak
+
+
+def million_register(ctx, d, cws, summary_day):
+    """A new register in folder d with the caseworkers of cws and no
+    family; its configuration."""
+    os.mkdir(d)
+    conf = os.path.join(d, "famcontactd.conf")
+    maildir_conf(conf, os.path.join(d, "famcontact.db"),
+                 os.path.join(d, "maildir"), "00:00", summary_day, "23:59")
+    ctl(ctx, conf, "caseworker", "import", cws)
+    return conf
 
 
 def faked(day):
@@ -1065,29 +1083,15 @@ def step_million(ctx, res):
     if MILLION_ONE_FILE:
         # The same files in one command: one import, one commit.
         d2 = os.path.join(d, "one-command")
-        os.mkdir(d2)
-        conf2 = os.path.join(d2, "famcontactd.conf")
-        maildir_conf(conf2, os.path.join(d2, "famcontact.db"),
-                     os.path.join(d2, "maildir"), "00:00", summary_day,
-                     "23:59")
-        ctl(ctx, conf2, "caseworker", "import", cws)
-        code, wall, rss, log = peak_rss(
-            ctx, "famcontactctl-family-import-all",
-            [ctx.famcontactctl, "-c", conf2, "family", "import", *paths])
-        if code != 0:
-            raise StepFailed(f"family import of {ncw} files in one command "
-                             f"exited {code}; log:\n{tail(log)}")
-        out["together_s"], out["together_kib"] = wall, rss
+        conf2 = million_register(ctx, d2, cws, summary_day)
+        out["together_s"], out["together_kib"] = family_import(
+            ctx, conf2, paths, "one command")
         say(f"  family import, the {ncw} files in one command: "
-            f"{wall:.1f} s, {mib(rss)} peak RSS")
+            f"{out['together_s']:.1f} s, {mib(out['together_kib'])} peak "
+            f"RSS")
         shutil.rmtree(d2)
         d1 = os.path.join(d, "one-file")
-        os.mkdir(d1)
-        conf1 = os.path.join(d1, "famcontactd.conf")
-        maildir_conf(conf1, os.path.join(d1, "famcontact.db"),
-                     os.path.join(d1, "maildir"), "00:00", summary_day,
-                     "23:59")
-        ctl(ctx, conf1, "caseworker", "import", cws)
+        conf1 = million_register(ctx, d1, cws, summary_day)
         one = os.path.join(d1, "families.csv")
         with open(one, "wb") as f:
             for k, path in enumerate(paths):
@@ -1095,8 +1099,8 @@ def step_million(ctx, res):
                     if k:
                         part.readline()
                     shutil.copyfileobj(part, f)
-        out["one_s"], out["one_kib"] = million_import(ctx, conf1, [one],
-                                                      "one file")
+        out["one_s"], out["one_kib"] = family_import(ctx, conf1, [one],
+                                                     "one file")
         say(f"  family import, one file of {nfam} rows: {out['one_s']:.1f} s,"
             f" {mib(out['one_kib'])} peak RSS")
         shutil.rmtree(d1)

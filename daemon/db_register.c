@@ -51,6 +51,8 @@
  * daily run needs it, and reads it with the family.
  */
 #define FAMILY_SELECT FAMILY_SELECT_OF("''", "family f")
+/* A daily run's families: their rows of wake, each with its family. */
+#define WAKING "wake k JOIN family f ON f.id = k.family_id"
 
 enum family_col {
 	FC_ID,
@@ -936,9 +938,9 @@ db_family_foreach_waking(struct db *db, int64_t caseworker_id, fc_day day,
 	int rc, src;
 
 	if ((rc = db_stmt_walk(db, &key,
-		 FAMILY_SELECT_OF("k.day",
-		     "wake k JOIN family f ON f.id = k.family_id") " WHERE k.caseworker_id = ?1 AND k.day <= ?2"
-								   " ORDER BY f.ref",
+		 FAMILY_SELECT_OF(
+		     "k.day", WAKING) " WHERE k.caseworker_id = ?1"
+				      " AND k.day <= ?2 ORDER BY f.ref",
 		 &st, &fresh, e)) < 0)
 		return rc;
 	date_format(day, date);

@@ -11,6 +11,20 @@
 
 /* The reminder engine's state. */
 
+/* Run a statement that writes and let it go: "cannot <what> <of>". */
+static int
+write_step(struct db *db, struct db_binder *b, const char *what, const char *of,
+    struct fc_error *e)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_step(b->st);
+	db_done(b->st);
+	if (b->rc == SQLITE_DONE)
+		return 0;
+	return db_fail(db, b->rc == SQLITE_ROW ? SQLITE_MISUSE : b->rc, e,
+	    "cannot %s %s", what, of);
+}
+
 int
 db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
     int64_t escalated_mark, struct fc_error *e)
@@ -36,40 +50,26 @@ db_family_mark(struct db *db, const struct family *f, fc_day listed_day,
 		db_bind_null(&b);
 	else
 		db_bind_int(&b, escalated_mark);
-	if (b.rc == SQLITE_OK)
-		b.rc = sqlite3_step(b.st);
-	rc = b.rc == SQLITE_DONE
-	    ? 0
-	    : db_fail(db, b.rc == SQLITE_ROW ? SQLITE_MISUSE : b.rc, e,
-		  "cannot record the reminder of family %s", f->ref);
-	db_done(b.st);
-	return rc;
+	return write_step(db, &b, "record the reminder of family", f->ref, e);
 }
 
-/* Bind a stored day: DAY_WAKE_NOW as '', DAY_NONE as NULL. */
+/*
+ * Bind a stored day: DAY_WAKE_NOW as '', DAY_NONE as NULL. A day that is
+ * not one releases the statement (db_done()).
+ */
 static int
 bind_stored_day(struct db_binder *b, fc_day day, const struct family *f,
     const char *what, struct fc_error *e)
 {
+	int rc;
+
 	if (day == DAY_WAKE_NOW) {
 		db_bind_str(b, "", 1);
 		return 0;
 	}
-	return db_bind_date(b, day, true, f->ref, what, e);
-}
-
-/* Run a statement that writes and let it go: "cannot <what> <of>". */
-static int
-write_step(struct db *db, struct db_binder *b, const char *what, const char *of,
-    struct fc_error *e)
-{
-	if (b->rc == SQLITE_OK)
-		b->rc = sqlite3_step(b->st);
-	db_done(b->st);
-	if (b->rc == SQLITE_DONE)
-		return 0;
-	return db_fail(db, b->rc == SQLITE_ROW ? SQLITE_MISUSE : b->rc, e,
-	    "cannot %s %s", what, of);
+	if ((rc = db_bind_date(b, day, true, f->ref, what, e)) < 0)
+		db_done(b->st);
+	return rc;
 }
 
 /* Run a statement of family f's days and let it go. */
@@ -100,10 +100,8 @@ wake_remove(struct db *db, const struct family *f, struct fc_error *e)
 			return rc;
 		db_bind_int(&b, f->caseworker_id);
 		if ((rc = bind_stored_day(&b, f->wake_day, f, "wake day", e)) <
-		    0) {
-			db_done(b.st);
+		    0)
 			return rc;
-		}
 		db_bind_int(&b, f->id);
 		if ((rc = wake_step(db, &b, f, e)) < 0)
 			return rc;
@@ -144,10 +142,8 @@ db_family_wake(struct db *db, const struct family *f, fc_day wake_day,
 				return rc;
 			db_bind_int(&b, f->caseworker_id);
 			if ((rc = bind_stored_day(
-				 &b, wake_day, f, "wake day", e)) < 0) {
-				db_done(b.st);
+				 &b, wake_day, f, "wake day", e)) < 0)
 				return rc;
-			}
 			db_bind_int(&b, f->id);
 			if ((rc = wake_step(db, &b, f, e)) < 0)
 				return rc;
@@ -160,10 +156,8 @@ db_family_wake(struct db *db, const struct family *f, fc_day wake_day,
 		 "UPDATE family SET due_day = ?2 WHERE id = ?1", &b.st, e)) < 0)
 		return rc;
 	db_bind_int(&b, f->id);
-	if ((rc = bind_stored_day(&b, due_day, f, "due day", e)) < 0) {
-		db_done(b.st);
+	if ((rc = bind_stored_day(&b, due_day, f, "due day", e)) < 0)
 		return rc;
-	}
 	return wake_step(db, &b, f, e);
 }
 
@@ -223,10 +217,8 @@ db_due_count_add(struct db *db, enum family_status status, fc_day due_day,
 		return rc;
 	db_bind_str(&b, family_status_name(status),
 	    strlen(family_status_name(status)) + 1);
-	if ((rc = bind_stored_day(&b, due_day, &f, "due day", e)) < 0) {
-		db_done(b.st);
+	if ((rc = bind_stored_day(&b, due_day, &f, "due day", e)) < 0)
 		return rc;
-	}
 	db_bind_int(&b, caseworker_id);
 	db_bind_int(&b, n);
 	if ((rc = count_step(db, &b, &f, e)) < 0 || n > 0)

@@ -1761,6 +1761,17 @@ test_change_log(void **state)
 	"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN" \
 	" ('outbox_sending', 'outbox_alerts', 'outbox_unalerted'," \
 	" 'outbox_finished', 'outbox_dead', 'outbox_bounced', 'outbox_sent')"
+/* The head of the trigger family_wake_edit, as steps 8 and 9 made it. */
+#define WAKE_EDIT_HEAD \
+	"CREATE TRIGGER family_wake_edit AFTER UPDATE OF caseworker_id," \
+	"  every_days, status, pause_until, last_contact, first_due ON family" \
+	" WHEN OLD.caseworker_id IS NOT NEW.caseworker_id" \
+	"  OR OLD.every_days IS NOT NEW.every_days" \
+	"  OR OLD.status IS NOT NEW.status" \
+	"  OR OLD.pause_until IS NOT NEW.pause_until" \
+	"  OR OLD.last_contact IS NOT NEW.last_contact" \
+	"  OR OLD.first_due IS NOT NEW.first_due"
+
 /*
  * Take a database back to schema 10: the next looks go back into
  * family.wake_day (none: NULL; the column stayed), with its index and
@@ -1785,14 +1796,7 @@ test_change_log(void **state)
 	"  UPDATE family SET wake_day = '', due_day = ''" \
 	"  WHERE id = NEW.family_id" \
 	"  AND (wake_day IS NOT '' OR due_day IS NOT ''); END;" \
-	" CREATE TRIGGER family_wake_edit AFTER UPDATE OF caseworker_id," \
-	"  every_days, status, pause_until, last_contact, first_due ON family" \
-	" WHEN OLD.caseworker_id IS NOT NEW.caseworker_id" \
-	"  OR OLD.every_days IS NOT NEW.every_days" \
-	"  OR OLD.status IS NOT NEW.status" \
-	"  OR OLD.pause_until IS NOT NEW.pause_until" \
-	"  OR OLD.last_contact IS NOT NEW.last_contact" \
-	"  OR OLD.first_due IS NOT NEW.first_due" \
+	" " WAKE_EDIT_HEAD \
 	" BEGIN UPDATE due_count SET n = n - 1 WHERE status = OLD.status" \
 	"  AND due_day = (SELECT ifnull(OLD.due_day, '')" \
 	"  WHERE OLD.due_day IS NOT '')" \
@@ -1830,14 +1834,7 @@ test_change_log(void **state)
 	" CREATE TRIGGER family_wake_contact AFTER INSERT ON contact" \
 	" BEGIN UPDATE family SET wake_day = '' WHERE id = NEW.family_id" \
 	"  AND wake_day IS NOT ''; END;" \
-	" CREATE TRIGGER family_wake_edit AFTER UPDATE OF caseworker_id," \
-	"  every_days, status, pause_until, last_contact, first_due ON family" \
-	" WHEN OLD.caseworker_id IS NOT NEW.caseworker_id" \
-	"  OR OLD.every_days IS NOT NEW.every_days" \
-	"  OR OLD.status IS NOT NEW.status" \
-	"  OR OLD.pause_until IS NOT NEW.pause_until" \
-	"  OR OLD.last_contact IS NOT NEW.last_contact" \
-	"  OR OLD.first_due IS NOT NEW.first_due" \
+	" " WAKE_EDIT_HEAD \
 	" BEGIN UPDATE family SET wake_day = '' WHERE id = NEW.id; END;" \
 	" CREATE TRIGGER family_wake_caseworker AFTER UPDATE OF timezone," \
 	"  active ON caseworker" \
