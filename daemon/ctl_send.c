@@ -131,7 +131,7 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 	const char *rcpt;
 	long count = 1;
 	char *end;
-	int ch, rc, status = EX_OK, mrc[2] = {0, 0};
+	int ch, rc, undone, status = EX_OK, mrc[2] = {0, 0};
 
 	while ((ch = ctl_getopt(argc, argv, "n:h", opts)) != -1) {
 		switch (ch) {
@@ -178,11 +178,12 @@ ctl_send_main(struct ctl *ctl, int argc, char **argv)
 				transport_expect(
 				    t, from, rcpt, msg[next].s, msg[next].len);
 		}
-		if ((rc = mrc[cur]) == 0)
-			rc = transport_send(
-			    t, from, rcpt, msg[cur].s, msg[cur].len, &r, &e);
-		else
+		/* Each delivered (a Maildir's file synced) before it is told. */
+		if ((rc = mrc[cur]) != 0)
 			e = me[cur];
+		else if ((rc = transport_send(t, from, rcpt, msg[cur].s,
+			      msg[cur].len, &r, &e)) == 0)
+			rc = transport_flush(t, &undone, &e);
 		if (count > 1)
 			printf("%d of %ld: ", i + 1, count);
 		if (rc < 0) {

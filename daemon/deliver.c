@@ -27,6 +27,7 @@ const struct transport_ops deliver_transport_real = {
     .close = transport_close,
     .set_alive = transport_set_alive,
     .expect = transport_expect,
+    .flush = transport_flush,
 };
 
 /* When the next commit is to be a synced one (see deliver.h). */
@@ -131,17 +132,18 @@ note_transport(struct deliver *dl, const char *value)
  * the message back in the queue without its attempt counted (dead only
  * past retry.give_up_after), every other due message told why it waits.
  */
-static int
-held(struct deliver *dl, const struct outbox_row *row,
-    const struct send_result *res, const struct fc_error *why,
-    struct fc_error *e)
+static void
+hold(struct deliver *dl, int64_t now, const struct send_result *res,
+    const struct fc_error *why)
 {
-	int64_t now = now_utc(), delay, retry_at = 0, n = 0;
 	const char *stage = send_stage_name(res->stage);
 	const char *words = res->text[0] ? res->text : why->msg;
 	char value[DB_META_VALUE_MAX + 1];
-	int rc;
+	int64_t delay;
 
+	/* Once a run: a flush that failed may have held it already. */
+	if (dl->hold_until > now)
+		return;
 	if (dl->held_passes < HOLD_PASSES_MAX)
 		dl->held_passes++;
 	delay = outbox_backoff(&dl->retry, dl->held_passes, random32());
@@ -157,6 +159,17 @@ held(struct deliver *dl, const struct outbox_row *row,
 	(void)xsnprintf(
 	    value, sizeof(value), "%lld %s", (long long)now, dl->held);
 	note_transport(dl, value);
+}
+
+static int
+held(struct deliver *dl, const struct outbox_row *row,
+    const struct send_result *res, const struct fc_error *why,
+    struct fc_error *e)
+{
+	int64_t now = now_utc(), retry_at = 0, n = 0;
+	int rc;
+
+	hold(dl, now, res, why);
 	if (outbox_after_failure(&dl->retry, FC_ETEMP, row->created_at, now) ==
 	    OUTBOX_DEAD)
 		rc = failed(dl, row, FC_ETEMP, why, &retry_at, e);
@@ -263,6 +276,44 @@ write_marks(struct deliver *dl, int64_t now, struct fc_error *e)
 }
 
 /*
+ * Before the "sent" of the messages sent since the last flush is written
+ * (outside a transaction): flush the transport. Those it did not deliver
+ * go back to the queue as they were, attempt not counted, the transport
+ * held; 1 then.
+ */
+static int
+flush_sent(struct deliver *dl, struct fc_error *e)
+{
+	struct send_result res = {.session = true};
+	struct fc_error why = {0};
+	int64_t now, n = 0;
+	int undone = 0, rc = 0;
+
+	if (dl->nflushed == dl->nsent || dl->ops->flush == NULL ||
+	    dl->t == NULL || dl->ops->flush(dl->t, &undone, &why) == 0) {
+		dl->nflushed = dl->nsent;
+		return 0;
+	}
+	if (undone < 0 || undone > dl->nsent - dl->nflushed)
+		undone = dl->nsent - dl->nflushed;
+	now = now_utc();
+	hold(dl, now, &res, &why);
+	for (int i = dl->nsent - undone; rc == 0 && i < dl->nsent; i++) {
+		log_warn("outbox %lld: not delivered after all, back in the "
+			 "queue: %s",
+		    (long long)dl->sent_id[i], why.msg);
+		rc = db_outbox_set_state(dl->db, dl->sent_id[i], OUTBOX_QUEUED,
+		    dl->sent_attempts[i] - 1, dl->hold_until, why.msg, now, e);
+	}
+	dl->sent -= undone;
+	dl->nsent -= undone;
+	dl->nflushed = dl->nsent;
+	if (rc == 0)
+		rc = db_outbox_note_due(dl->db, now, why.msg, &n, e);
+	return rc < 0 ? rc : 1;
+}
+
+/*
  * Within the claim's transaction: the next due message, re-checked
  * against the register, sealed, and cancelled, held or marked sending.
  * 1 with *pick, 0 when none is due.
@@ -356,6 +407,10 @@ sort_claim(struct deliver *dl, struct batch *b, int n)
 static int
 claim(struct deliver *dl, struct batch *b, struct fc_error *e)
 {
+	int frc;
+
+	if ((frc = flush_sent(dl, e)) != 0)
+		return frc < 0 ? frc : 0;
 	for (;;) {
 		int64_t now = now_utc();
 		uint64_t t0 = notify_monotonic_usec();
@@ -386,7 +441,7 @@ claim(struct deliver *dl, struct batch *b, struct fc_error *e)
 			db_rollback(dl->db);
 			return rc;
 		}
-		dl->nsent = 0;
+		dl->nsent = dl->nflushed = 0;
 		sort_claim(dl, b, n);
 		b->at = notify_monotonic_usec();
 		b->clean = true;
@@ -398,18 +453,21 @@ claim(struct deliver *dl, struct batch *b, struct fc_error *e)
 }
 
 /*
- * In one transaction: the "sent" not yet committed, and the messages
- * claimed but not sent back to the queue as they were (due as before,
- * no attempt counted).
+ * The transport flushed, then in one transaction: the "sent" not yet
+ * committed, and the messages claimed but not sent back to the queue as
+ * they were (due as before, no attempt counted). 1 when the flush failed
+ * (the transport is held).
  */
 static int
 settle(struct deliver *dl, struct batch *b, struct fc_error *e)
 {
 	int64_t now = now_utc();
-	int rc;
+	int rc, frc;
 
+	if ((frc = flush_sent(dl, e)) < 0)
+		return frc;
 	if (dl->nsent == 0 && (b == NULL || b->next == b->n))
-		return 0;
+		return frc;
 	if ((rc = db_begin(dl->db, e)) < 0)
 		return rc;
 	rc = write_marks(dl, now, e);
@@ -423,10 +481,10 @@ settle(struct deliver *dl, struct batch *b, struct fc_error *e)
 		db_rollback(dl->db);
 		return rc;
 	}
-	dl->nsent = 0;
+	dl->nsent = dl->nflushed = 0;
 	if (b != NULL)
 		b->n = b->next;
-	return 0;
+	return frc;
 }
 
 /* Make the next commit a synced one when it is time. */
@@ -465,14 +523,13 @@ end_run(struct deliver *dl, struct batch *b)
 {
 	struct fc_error e = {0};
 	int64_t stuck = 0;
-	int unmarked = dl->nsent;
 
 	if (settle(dl, b, &e) < 0) {
-		for (int i = 0; i < unmarked; i++)
+		for (int i = 0; i < dl->nsent; i++)
 			log_err("outbox %lld: sent, but %s; it will be sent "
 				"again",
 			    (long long)dl->sent_id[i], e.msg);
-		dl->nsent = 0;
+		dl->nsent = dl->nflushed = 0;
 	}
 	if (db_synchronous(dl->db, true, &e) < 0 ||
 	    db_outbox_requeue_sending(dl->db, now_utc(), &stuck, &e) < 0 ||
@@ -534,8 +591,10 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 
 		if (stale(dl, b)) {
 			/* Back to the queue, to be looked at again. */
-			if ((rc = settle(dl, b, e)) < 0)
+			if ((rc = settle(dl, b, e)) != 0) {
+				rc = rc < 0 ? rc : 0; /* 1: held */
 				break;
+			}
 			b->clean = false;
 		}
 		if (b->next == b->n) {
@@ -588,7 +647,7 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 		b->clean = false;
 		/* Nobody's fault but the session's: hold, spare the others. */
 		if (res.session) {
-			if ((rc = settle(dl, b, e)) == 0)
+			if ((rc = settle(dl, b, e)) >= 0)
 				rc = held(dl, row, &res, &why, e);
 			break;
 		}
@@ -599,13 +658,14 @@ deliver_run(struct deliver *dl, struct fc_error *e)
 		if (rc < 0)
 			break;
 	}
+	/* The transport flushed before it is closed (see settle()). */
+	end_run(dl, b);
 	dl->ops->close(dl->t);
 	dl->t = NULL;
 	if (dl->sent > sent || dl->failed + dl->dead > failed_before)
 		log_info("delivered %d %s, %d failed", dl->sent - sent,
 		    dl->sent - sent == 1 ? "message" : "messages",
 		    dl->failed + dl->dead - failed_before);
-	end_run(dl, b);
 	for (int i = 0; i < DELIVER_BATCH_MAX; i++)
 		sb_free(&b->msg[i]);
 	free(b);

@@ -34,6 +34,12 @@
  * (famcontactctl outbox retry sends it again, with the same Message-ID,
  * at the price of a possible duplicate).
  *
+ * A transport that delivers for good only when flushed (a Maildir: one
+ * sync for many files) is flushed before the "sent" of its messages is
+ * written, and before it is closed. A flush that fails is a failure of
+ * the session: the messages it did not deliver go back to the queue as
+ * they were, and the transport is held.
+ *
  * Durability: the messages were committed with a synced commit when
  * they were queued. Their state changes here are committed without
  * waiting for the disk, and one commit in DELIVER_DURABLE_EVERY, or one
@@ -104,10 +110,16 @@ struct transport_ops {
 	/* The message the next send will be; NULL = no such thing. */
 	void (*expect)(struct transport *t, const char *from, const char *rcpt,
 	    const char *message, size_t len);
+	/*
+	 * Deliver for good what was sent since the last flush (a Maildir's
+	 * files); *undone = how many, the newest, were not. NULL = a send
+	 * is final.
+	 */
+	int (*flush)(struct transport *t, int *undone, struct fc_error *e);
 };
 
 /* transport_open, transport_send, transport_close, transport_set_alive,
- * transport_expect. */
+ * transport_expect, transport_flush. */
 extern const struct transport_ops deliver_transport_real;
 
 /* What the program running the driver does between and for messages. */
@@ -164,10 +176,11 @@ struct deliver {
 	/* The hold's cause for STATUS=, "<stage>: <words>"; "" = none. */
 	char held[DELIVER_ERROR_MAX];
 	struct log_repeat hold_warn; /* the hold's warning, once a stretch */
-	/* Sent, their marks not yet committed: the attempts to record. */
+	/* Sent, their marks not yet committed: the attempts to record;
+	 * those from nflushed on not yet flushed (transport_ops.flush). */
 	int64_t sent_id[DELIVER_BATCH_MAX];
 	int sent_attempts[DELIVER_BATCH_MAX];
-	int nsent;
+	int nsent, nflushed;
 	/* The last error, for STATUS=; a message sent clears it. */
 	char last_error[DELIVER_ERROR_MAX];
 	struct log_repeat batch_warn; /* the end of a run's warning */

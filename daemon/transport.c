@@ -16,6 +16,7 @@
 struct transport {
 	struct smtp *smtp;	   /* SMTP; NULL for a Maildir */
 	char maildir[FC_PATH_MAX]; /* the Maildir; "" for SMTP */
+	struct maildir *md;	   /* open at the first send; NULL before */
 };
 
 int
@@ -114,13 +115,30 @@ transport_send(struct transport *t, const char *from, const char *rcpt,
 	if (t->smtp != NULL)
 		return smtp_send(t->smtp, from, rcpt, message, len, r, e);
 	/* A full disk or a wrong mode is mended outside: retry. */
-	if (maildir_deliver(t->maildir, from, rcpt, message, len, r->text,
+	if ((t->md == NULL && maildir_open(t->maildir, &t->md, e) < 0) ||
+	    maildir_put(t->md, from, rcpt, message, len, r->text,
 		sizeof(r->text), e) < 0) {
 		r->session = true; /* every message would fail alike */
 		e->code = FC_ETEMP;
 		return FC_ETEMP;
 	}
 	return 0;
+}
+
+int
+transport_flush(struct transport *t, int *undone, struct fc_error *e)
+{
+	size_t n, done;
+
+	*undone = 0;
+	if (t == NULL || t->md == NULL)
+		return 0;
+	n = maildir_pending(t->md);
+	if (maildir_flush(t->md, &done, e) == 0)
+		return 0;
+	*undone = (int)(n - done);
+	e->code = FC_ETEMP;
+	return FC_ETEMP;
 }
 
 void
@@ -146,5 +164,6 @@ transport_close(struct transport *t)
 	if (t == NULL)
 		return;
 	smtp_close(t->smtp);
+	maildir_close(t->md);
 	free(t);
 }

@@ -31,7 +31,8 @@ int transport_open(
 
 /*
  * Deliver message (len bytes, CRLF, complete) from envelope sender from to
- * one recipient. 0 when accepted; FC_ETEMP when worth retrying (4xx,
+ * one recipient. 0 when accepted (into a Maildir: written, delivered by
+ * the next transport_flush()); FC_ETEMP when worth retrying (4xx,
  * network, timeout, TLS or authentication failure, any session-level
  * refusal); FC_EPERMANENT when not (a 5xx to RCPT, DATA or end of data).
  * r (when not NULL) tells where and why, as described at send_result; e
@@ -39,6 +40,17 @@ int transport_open(
  */
 int transport_send(struct transport *t, const char *from, const char *rcpt,
     const char *message, size_t len, struct send_result *r, struct fc_error *e);
+
+/*
+ * Deliver for good what transport_send() accepted since the last flush:
+ * nothing to do over SMTP (the server's 250 is the server's promise);
+ * into a Maildir, the files written to tmp/ are synced and linked into
+ * new/ (maildir_flush()). A message is delivered only once this has
+ * returned. *undone = how many of those sends, the newest, were not
+ * delivered after all (0 on success); FC_ETEMP with e set when any was
+ * not (every message would fail alike).
+ */
+int transport_flush(struct transport *t, int *undone, struct fc_error *e);
 
 /*
  * Announce the message the next transport_send() will deliver (its
@@ -72,13 +84,38 @@ int
 transport_check_address(const char *what, const char *addr, struct fc_error *e);
 
 /*
- * The Maildir back end (maildir.c): deliver message into the Maildir dir
- * (dir, tmp/, new/ and cur/ made 0700 when missing) as a new 0600 file
- * with CRLF turned into LF and Return-Path / Delivered-To on top; written
- * to tmp/, synced, then linked into new/. Its name relative to dir
- * ("new/...") goes to name. 0, or FC_EIO naming the path (which
- * transport_send reports as FC_ETEMP: it is mended outside, then retried).
+ * The Maildir back end (maildir.c). A message goes into the Maildir as a
+ * new 0600 file, CRLF turned into LF, Return-Path and Delivered-To on
+ * top: written to tmp/ by maildir_put(), then delivered with the others
+ * put since the last flush by maildir_flush(): one sync of the file
+ * system, each linked into new/, new/ synced once. Errors: FC_EIO naming
+ * the path (which transport_send and transport_flush report as FC_ETEMP:
+ * it is mended outside, then retried).
  */
+struct maildir;
+
+/* Open the Maildir dir, making it, tmp/, new/ and cur/ 0700 if missing. */
+int maildir_open(const char *dir, struct maildir **out, struct fc_error *e);
+
+/* Write message to tmp/; its name once delivered ("new/...") to name. */
+int maildir_put(struct maildir *m, const char *from, const char *rcpt,
+    const char *message, size_t len, char *name, size_t size,
+    struct fc_error *e);
+
+/* How many messages were put since the last flush. */
+size_t maildir_pending(const struct maildir *m);
+
+/*
+ * Deliver what was put since the last flush. *done = how many, in the
+ * order put, are in new/ and synced; the rest are taken out of tmp/.
+ * 0 when all are.
+ */
+int maildir_flush(struct maildir *m, size_t *done, struct fc_error *e);
+
+/* Close m; what was put and not delivered is taken out of tmp/. */
+void maildir_close(struct maildir *m);
+
+/* One message: open, put, flush, close. */
 int maildir_deliver(const char *dir, const char *from, const char *rcpt,
     const char *message, size_t len, char *name, size_t size,
     struct fc_error *e);

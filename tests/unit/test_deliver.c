@@ -56,10 +56,10 @@ struct transport {
 
 struct fake {
 	int opens, closes, sends;
-	bool refused;	      /* this handle's session was refused */
-	bool mended;	      /* "helo-..." accepted from now on */
-	int open_rc;	      /* what open returns */
-	int stop_after;	      /* the stop hook says so after this
+	bool refused;	/* this handle's session was refused */
+	bool mended;	/* "helo-...", "unflushed-..." accepted from now on */
+	int open_rc;	/* what open returns */
+	int stop_after; /* the stop hook says so after this
 					   many sends; 0 = never */
 	int crash_in_send;    /* _exit(0) in this send (1 = the first) */
 	int crash_after_send; /* _exit(0) between messages after it */
@@ -76,6 +76,13 @@ struct fake {
 	unsigned long wal_syncs[FAKE_MAX]; /* at each send */
 	unsigned long db_syncs[FAKE_MAX];
 	uint64_t at[FAKE_MAX]; /* monotonic usec of each send */
+	/* A transport that delivers when flushed (flush_ops): the sends
+	 * not yet flushed, from sends - pending; "unflushed-..." fails the
+	 * flush from that message on. */
+	int pending, flushes, flushed;
+	struct db *db;		      /* read at each flush */
+	int sent_seen[FAKE_MAX];      /* messages marked sent, at each flush */
+	int flushed_before[FAKE_MAX]; /* and messages flushed before it */
 };
 
 static struct fake *fake;
@@ -211,6 +218,61 @@ static const struct transport_ops fake_ops = {
     .send = fake_send,
     .close = fake_close,
     .expect = fake_expect,
+};
+
+static int fake_count_sent(struct db *db);
+
+static int
+flush_send(struct transport *t, const char *from, const char *rcpt,
+    const char *message, size_t len, struct send_result *r, struct fc_error *e)
+{
+	int rc = fake_send(t, from, rcpt, message, len, r, e);
+
+	if (rc == 0)
+		fake->pending++;
+	return rc;
+}
+
+static int
+flush_flush(struct transport *t, int *undone, struct fc_error *e)
+{
+	int first = fake->sends - fake->pending;
+
+	assert_non_null(t);
+	assert_true(fake->flushes < FAKE_MAX);
+	fake->sent_seen[fake->flushes] = fake_count_sent(fake->db);
+	fake->flushed_before[fake->flushes++] = fake->flushed;
+	*undone = 0;
+	for (int i = first; i < fake->sends && !fake->mended; i++)
+		if (strncmp(fake->rcpt[i], "unflushed-", 10) == 0) {
+			*undone = fake->sends - i;
+			break;
+		}
+	fake->flushed += fake->pending - *undone;
+	fake->pending = 0;
+	if (*undone > 0)
+		return err_set(e, FC_ETEMP,
+		    "/maildir/tmp: cannot sync: "
+		    "Input/output error");
+	return 0;
+}
+
+static void
+flush_close(struct transport *t)
+{
+	/* Never closed with messages not flushed. */
+	if (t != NULL)
+		assert_int_equal(fake->pending, 0);
+	fake_close(t);
+}
+
+/* The fake, delivering only when flushed (as into a Maildir). */
+static const struct transport_ops flush_ops = {
+    .open = fake_open,
+    .send = flush_send,
+    .close = flush_close,
+    .expect = fake_expect,
+    .flush = flush_flush,
 };
 
 static bool
@@ -572,6 +634,18 @@ count_state(const struct rows *r, enum outbox_state st)
 		if (r->v[i].id != 0 && r->v[i].state == st)
 			n++;
 	return n;
+}
+
+static int
+fake_count_sent(struct db *db)
+{
+	struct rows r;
+	struct fc_error e = {0};
+
+	memset(&r, 0, sizeof(r));
+	if (db_outbox_foreach(db, -1, collect, &r, &e) != 0)
+		fail_msg("outbox: %s", e.msg);
+	return count_state(&r, OUTBOX_SENT);
 }
 
 static void
@@ -1541,11 +1615,112 @@ test_uncertain_is_dead(void **state)
 	assert_int_equal(fx->fake.sends, 2);
 }
 
+/*
+ * A transport that delivers when flushed: flushed before the "sent" of
+ * its messages is written, never after, and before it is closed.
+ */
+static void
+test_flush_before_marks(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+
+	fx->fake.timeless = true;
+	new_driver(fx);
+	fx->dl.ops = &flush_ops;
+	fx->fake.db = fx->db;
+	for (int i = 0; i < 70; i++)
+		(void)queue(fx, "ok-a@example.org");
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 70);
+	assert_int_equal(fx->fake.flushed, 70);
+	assert_int_equal(fx->fake.pending, 0);
+	assert_int_equal(fx->fake.closes, 1);
+	/* Claims of 1, 2, 4, ... 32, 32: a flush before each claim's
+	 * successor, and one at the end. */
+	assert_true(fx->fake.flushes >= 3);
+	assert_true(fx->fake.flushes <= 10);
+	/* At each flush, no message it delivers is marked sent yet; those
+	 * of the flushes before it are. */
+	for (int k = 0; k < fx->fake.flushes; k++)
+		assert_int_equal(
+		    fx->fake.sent_seen[k], fx->fake.flushed_before[k]);
+	r = read_rows(fx);
+	assert_int_equal(count_state(r, OUTBOX_SENT), 70);
+	assert_int_equal(fx->dl.sent, 70);
+}
+
+/*
+ * A flush that fails for some: those it delivered are sent, the others
+ * back in the queue with no attempt counted, the transport held; the
+ * messages never tried wait with the same error.
+ */
+static void
+test_flush_failure_holds(void **state)
+{
+	struct fixture *fx = *state;
+	struct rows *r;
+	int64_t a, b, c, d, before = now_utc();
+
+	fx->fake.timeless = true;
+	new_driver(fx);
+	fx->dl.ops = &flush_ops;
+	fx->fake.db = fx->db;
+	a = queue(fx, "ok-a@example.org");
+	b = queue(fx, "ok-b@example.org");
+	c = queue(fx, "unflushed-c@example.org");
+	d = queue(fx, "ok-d@example.org");
+	/* Claims of 1 (a), then 2 (b, c); the flush before the third fails
+	 * from c on. */
+	run_ok(fx);
+	assert_int_equal(fx->fake.sends, 3);
+	assert_int_equal(fx->fake.flushed, 2);
+	assert_int_equal(fx->dl.sent, 2);
+	assert_int_equal(fx->dl.holds, 1);
+	assert_true(fx->dl.hold_until >= before + 54);
+	assert_non_null(strstr(fx->dl.held, "cannot sync"));
+	r = read_rows(fx);
+	assert_int_equal(r->v[a].state, OUTBOX_SENT);
+	assert_int_equal(r->v[b].state, OUTBOX_SENT);
+	assert_int_equal(r->v[c].state, OUTBOX_QUEUED);
+	assert_int_equal(r->v[c].attempts, 0);
+	assert_int_equal(r->v[c].next_attempt_at, fx->dl.hold_until);
+	assert_non_null(strstr(r->v[c].last_error, "cannot sync"));
+	assert_int_equal(r->v[d].state, OUTBOX_QUEUED);
+	assert_int_equal(r->v[d].attempts, 0);
+	assert_non_null(strstr(r->v[d].last_error, "cannot sync"));
+
+	/* Mended: the next run after the hold sends both. */
+	fx->dl.hold_until = 0;
+	fx->fake.mended = true;
+	{
+		struct fc_error e = {0};
+
+		/* Due now rather than when the hold would have ended. */
+		assert_int_equal(
+		    db_outbox_mark_sending(fx->db, c, now_utc(), &e), 0);
+		assert_int_equal(db_outbox_set_state(fx->db, c, OUTBOX_QUEUED,
+				     0, now_utc(), "", now_utc(), &e),
+		    0);
+	}
+	run_ok(fx);
+	r = read_rows(fx);
+	assert_int_equal(r->v[c].state, OUTBOX_SENT);
+	assert_int_equal(r->v[c].attempts, 1);
+	assert_int_equal(r->v[d].state, OUTBOX_SENT);
+	assert_int_equal(r->v[d].attempts, 1);
+	assert_int_equal(fx->dl.held_passes, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_all_sent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_flush_before_marks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_flush_failure_holds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_4xx_requeued, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dead, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

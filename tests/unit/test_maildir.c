@@ -288,6 +288,7 @@ test_send_refusals(void **state)
 	struct fc_error e = {0};
 	struct conf c;
 	char new[256];
+	int undone = -1;
 
 	maildir_conf(&c, f->maildir);
 	assert_int_equal(transport_open(&c, &t, &e), 0);
@@ -314,7 +315,11 @@ test_send_refusals(void **state)
 	    0);
 	assert_int_equal(r.reply_code, 0);
 	assert_int_equal(strncmp(r.text, "new/", 4), 0);
+	/* Delivered by the flush, not before. */
 	snprintf(new, sizeof(new), "%s/new", f->maildir);
+	assert_int_equal(entries(new, NULL, 0), 0);
+	assert_int_equal(transport_flush(t, &undone, &e), 0);
+	assert_int_equal(undone, 0);
 	assert_int_equal(entries(new, NULL, 0), 1);
 	transport_close(t);
 	transport_close(NULL);
@@ -331,6 +336,112 @@ test_send_refusals(void **state)
 	transport_close(t);
 }
 
+/* transport_send() of the test message, accepted; its name to name. */
+static void
+send_ok(struct transport *t, char *name, size_t size)
+{
+	struct send_result r;
+	struct fc_error e = {0};
+
+	assert_int_equal(transport_send(t, "a@example.org", "b@example.org",
+			     message, sizeof(message) - 1, &r, &e),
+	    0);
+	xstrlcpy(name, r.text, size);
+}
+
+/* The messages sent since the last flush: in tmp/ until it, in new/ after. */
+static void
+test_flush_delivers_all(void **state)
+{
+	struct fixture *f = *state;
+	struct transport *t;
+	struct fc_error e = {0};
+	struct conf c;
+	char names[3][256], tmp[256], new[256], entry[256], path[1024];
+	int undone = -1;
+
+	maildir_conf(&c, f->maildir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", f->maildir);
+	snprintf(new, sizeof(new), "%s/new", f->maildir);
+	assert_int_equal(transport_open(&c, &t, &e), 0);
+	/* Nothing to flush yet: nothing happens. */
+	assert_int_equal(transport_flush(t, &undone, &e), 0);
+	assert_int_equal(undone, 0);
+	assert_int_equal(access(f->maildir, F_OK), -1);
+	for (int i = 0; i < 3; i++)
+		send_ok(t, names[i], sizeof(names[i]));
+	assert_int_equal(entries(tmp, NULL, 0), 3);
+	assert_int_equal(entries(new, NULL, 0), 0);
+	assert_int_equal(transport_flush(t, &undone, &e), 0);
+	assert_int_equal(undone, 0);
+	assert_int_equal(entries(tmp, NULL, 0), 0);
+	assert_int_equal(entries(new, NULL, 0), 3);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->maildir, names[i]);
+		assert_int_equal(mode_of(path), 0600);
+	}
+	/* A second flush has nothing left to do. */
+	assert_int_equal(transport_flush(t, &undone, &e), 0);
+	assert_int_equal(entries(new, NULL, 0), 3);
+
+	/* Closed before its flush: the message is not delivered, and
+	 * tmp/ is left clean. */
+	send_ok(t, entry, sizeof(entry));
+	assert_int_equal(entries(tmp, entry, sizeof(entry)), 1);
+	transport_close(t);
+	assert_int_equal(entries(tmp, NULL, 0), 0);
+	assert_int_equal(entries(new, NULL, 0), 3);
+}
+
+/*
+ * A flush that cannot link one of them (a file of that name already in
+ * new/): those before it are delivered, it and those after are not, and
+ * the flush says how many were not, naming the file.
+ */
+static void
+test_flush_fails_midway(void **state)
+{
+	struct fixture *f = *state;
+	struct transport *t;
+	struct fc_error e = {0};
+	struct conf c;
+	char names[3][256], tmp[256], new[256], path[1024];
+	char *text;
+	size_t len;
+	FILE *fp;
+	int undone = -1;
+
+	maildir_conf(&c, f->maildir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", f->maildir);
+	snprintf(new, sizeof(new), "%s/new", f->maildir);
+	assert_int_equal(transport_open(&c, &t, &e), 0);
+	for (int i = 0; i < 3; i++)
+		send_ok(t, names[i], sizeof(names[i]));
+	snprintf(path, sizeof(path), "%s/%s", f->maildir, names[1]);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("someone else's\n", fp);
+	fclose(fp);
+
+	assert_int_equal(transport_flush(t, &undone, &e), FC_ETEMP);
+	assert_int_equal(e.code, FC_ETEMP);
+	assert_int_equal(undone, 2);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, "cannot deliver"));
+	/* The first is delivered, the file in the way untouched, the
+	 * other two nowhere: not in new/, not left in tmp/. */
+	assert_int_equal(entries(tmp, NULL, 0), 0);
+	assert_int_equal(entries(new, NULL, 0), 2);
+	assert_int_equal(util_read_file(path, &text, &len, &e), 0);
+	assert_string_equal(text, "someone else's\n");
+	free(text);
+	snprintf(path, sizeof(path), "%s/%s", f->maildir, names[0]);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/%s", f->maildir, names[2]);
+	assert_int_equal(access(path, F_OK), -1);
+	transport_close(t);
+}
+
 int
 main(void)
 {
@@ -338,6 +449,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_deliver_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_flush_delivers_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_flush_fails_midway, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_deliver_unwritable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
