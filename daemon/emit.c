@@ -158,7 +158,8 @@ emit_queue(struct engine *en, const struct engine_out *in,
 	out->idem_key = o->key;
 	out->subject = o->subject;
 	/* Reported as it goes out (emit_compose() folds it the same way). */
-	doc_fold(&folded, o->text);
+	if (en->report != NULL)
+		doc_fold(&folded, o->text);
 	out->text = sb_str(&folded);
 	out->message = msg.s;
 	out->len = msg.len;

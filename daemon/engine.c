@@ -42,7 +42,11 @@ engine_init(struct engine *en, const struct conf *c, struct db *db, bool dry,
 	return db_install_id(db, en->install_id, sizeof(en->install_id), e);
 }
 
-/* The next run or summary owed after now, for the caseworkers cws. */
+/*
+ * The next run or summary owed after now, for the caseworkers cws: read
+ * in one transaction (one snapshot, and not one for each of the
+ * caseworkers' several reads).
+ */
 static int
 next_run(struct engine *en, const struct cw_list *cws, int64_t now,
     int64_t *when, struct fc_error *e)
@@ -51,8 +55,13 @@ next_run(struct engine *en, const struct cw_list *cws, int64_t now,
 	int rc;
 
 	*when = 0;
-	if ((rc = remind_next(en, cws->v, cws->n, now, &run, e)) < 0 ||
-	    (rc = summary_next(en, cws->v, cws->n, now, &week, e)) < 0)
+	if ((rc = db_read_begin(en->db, e)) < 0)
+		return rc;
+	rc = remind_next(en, cws->v, cws->n, now, &run, e);
+	if (rc == 0)
+		rc = summary_next(en, cws->v, cws->n, now, &week, e);
+	db_rollback(en->db);
+	if (rc < 0)
 		return rc;
 	*when = run;
 	if (week != 0 && (*when == 0 || week < *when))

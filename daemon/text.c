@@ -306,7 +306,15 @@ text_columns(const char *s, size_t n)
 
 	while (n > 0) {
 		uint32_t cp = 0;
-		size_t len = text_utf8_seq(p, n, &cp);
+		size_t len;
+
+		if (*p < 0x80) { /* one column, as text_cp_columns() says */
+			cols++;
+			p++;
+			n--;
+			continue;
+		}
+		len = text_utf8_seq(p, n, &cp);
 
 		if (len == 0) {
 			cols++;

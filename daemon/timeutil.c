@@ -202,7 +202,22 @@ date_format(fc_day day, char buf[static 11])
 	int y, m, d;
 
 	civil_from_day(day, &y, &m, &d);
-	(void)xsnprintf(buf, 11, "%04d-%02d-%02d", y, m, d);
+	/* By hand: a pass formats one for every family it looks at. */
+	if (y < 0 || y > 9999) {
+		(void)xsnprintf(buf, 11, "%04d-%02d-%02d", y, m, d);
+		return;
+	}
+	buf[0] = (char)('0' + y / 1000);
+	buf[1] = (char)('0' + y / 100 % 10);
+	buf[2] = (char)('0' + y / 10 % 10);
+	buf[3] = (char)('0' + y % 10);
+	buf[4] = '-';
+	buf[5] = (char)('0' + m / 10);
+	buf[6] = (char)('0' + m % 10);
+	buf[7] = '-';
+	buf[8] = (char)('0' + d / 10);
+	buf[9] = (char)('0' + d % 10);
+	buf[10] = '\0';
 }
 
 static const char *
