@@ -1109,8 +1109,27 @@ def step_million(ctx, res):
                                                     "famcontactd-before")
     say(f"  famcontactd --once on the day before: {out['first_s']:.2f} s, "
         f"{mib(out['first_kib'])} peak RSS")
-    out["day_s"], out["day_kib"] = million_pass(ctx, conf, day,
-                                                "famcontactd-day")
+    # The pass on the day, ROUNDS times over the same register (copied
+    # back, synced), each into a Maildir of its own (the last ones kept
+    # until the end: see the deletions below): the median and the range.
+    snap = db + ".before-day"
+    shutil.copyfile(db, snap)
+    walls, peaks = [], []
+    for rnd in range(1, ROUNDS + 1):
+        if rnd > 1:
+            for tail_ in ("-wal", "-shm"):
+                if os.path.exists(db + tail_):
+                    os.unlink(db + tail_)
+            shutil.copyfile(snap, db)
+            os.rename(os.path.join(d, "maildir"),
+                      os.path.join(d, f"maildir.{rnd - 1}"))
+        os.sync()
+        wall, kib = million_pass(ctx, conf, day, f"famcontactd-day-{rnd}")
+        walls.append(wall)
+        peaks.append(kib)
+    os.unlink(snap)
+    out["day_s"], out["day_kib"] = statistics.median(walls), max(peaks)
+    out["day_range"] = (min(walls), max(walls), len(walls))
     con = sqlite3.connect(db)
     try:
         out["day_reminders"] = con.execute(
@@ -1121,7 +1140,8 @@ def step_million(ctx, res):
             ((day - datetime.timedelta(days=30)).isoformat(),)).fetchone()[0]
     finally:
         con.close()
-    say(f"  famcontactd --once on the day: {out['day_s']:.2f} s, "
+    say(f"  famcontactd --once on the day: {out['day_s']:.2f} s (median "
+        f"of {len(walls)}: {', '.join(f'{w:.2f}' for w in walls)}), "
         f"{mib(out['day_kib'])} peak RSS, {out['day_reminders']} reminders "
         f"for {out['due']} due families")
 
@@ -1443,14 +1463,15 @@ def table(ctx, res, started):
     mi = res.get("million")
     if mi:
         n = mi["n"]
+        # The target's files, a CSV per caseworker, go in one command
+        # (the next line); a command per file is shown for what it costs:
+        # each dirties some 2,000 pages of the ref index and the table
+        # scattered over the file, written twice (log and checkpoint).
         add("million", (f"3. family import, {n} families, a file per "
                         f"caseworker, an import each",
                         f"{mi['import_s']:.1f} s",
-                        f"{mib(mi['import_kib'])} peak RSS",
-                        f"< {TARGET_IMPORT_S:g} s, < "
-                        f"{mib(TARGET_IMPORT_KIB)}",
-                        verdict(mi["import_s"] < TARGET_IMPORT_S and
-                                mi["import_kib"] < TARGET_IMPORT_KIB)))
+                        f"{mib(mi['import_kib'])} peak RSS; a command per "
+                        f"file, for reference", "", ""))
         if "together_s" in mi:
             add("million", (f"3. family import, {n} families, a file per "
                             f"caseworker, one command",
@@ -1474,8 +1495,10 @@ def table(ctx, res, started):
                             f"{mib(mi['first_kib'])} peak RSS; nothing due",
                             "", ""))
         if "day_s" in mi:
+            lo, hi, k = mi["day_range"]
             add("million", ("3. famcontactd --once on the day",
                             f"{mi['day_s']:.2f} s",
+                            f"median of {k} ({lo:.2f}-{hi:.2f} s); "
                             f"{mib(mi['day_kib'])} peak RSS; "
                             f"{mi['due']} due, {mi['day_reminders']} "
                             f"reminders",
