@@ -204,7 +204,7 @@ maildir_put(struct maildir *m, const char *from, const char *rcpt,
 {
 	char unique[MAILDIR_UNIQUE_MAX], path[FC_PATH_MAX];
 	struct timespec ts;
-	int fd = -1, tries;
+	int fd = -1, tries, wrc, err;
 
 	if (size > 0)
 		name[0] = '\0';
@@ -228,10 +228,14 @@ maildir_put(struct maildir *m, const char *from, const char *rcpt,
 					   : strerror(errno));
 	sb_reset(&m->b);
 	file_text(&m->b, from, rcpt, message, len);
-	if (write_all(fd, m->b.s, m->b.len) != 0 || close(fd) != 0) {
-		int err = errno;
-
-		close(fd);
+	wrc = write_all(fd, m->b.s, m->b.len);
+	err = errno;
+	/* close() lets go of the descriptor even when it fails. */
+	if (close(fd) != 0 && wrc == 0) {
+		wrc = -1;
+		err = errno;
+	}
+	if (wrc != 0) {
 		unlinkat(m->tmp, unique, 0);
 		return err_set(e, FC_EIO, "%s/tmp/%s: cannot write: %s", m->dir,
 		    unique, strerror(err));
