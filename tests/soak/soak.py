@@ -93,7 +93,11 @@ Invariants (each failure is reported with the evidence)
 4. Duplicates: a Message-ID received more than once must be explained,
    copy by copy, by a kill while it was 'sending' (read from the database
    after each SIGKILL) or by the server having kept a copy without
-   replying 250 (drop or stall after DATA). Repeats the daemon announced
+   replying 250 (drop or stall after DATA, or a 250 the daemon could not
+   hear in time: a server kept from running for longer than smtp.timeout
+   after the end of data, by the kernel's count (TCP_INFO), as a loaded
+   machine can; such a message may also be dead, "delivery uncertain").
+   Repeats the daemon announced
    itself ("sent, but ...; it will be sent again": a database busy at the
    "sent" commit, see Time) are allowed and counted apart. Total
    duplicates from kills <= the messages 'sending' at the kills (a kill
@@ -128,7 +132,9 @@ import random
 import re
 import shutil
 import signal
+import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -142,6 +148,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import fcsmtpd  # noqa: E402
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+# struct tcp_info (linux/tcp.h): tcpi_state is its first byte, and
+# tcpi_last_data_recv (ms) the 14th 32-bit word's place, at byte 52.
+TCP_ESTABLISHED = 1
+TCPI_LAST_DATA_RECV = 52
 UTC = dt.timezone.utc
 DAY = 86400
 START = "2026-01-05 00:00:00"      # a Monday, UTC
@@ -341,6 +351,13 @@ class ChaosHandler(fcsmtpd._Handler):
             srv.store(session, envelope, replied=False, why="stall")
             await asyncio.sleep(srv.stall_s)
             return "250 2.0.0 message accepted (late)"
+        late = srv.reply_late(smtp)
+        if late:
+            # A loaded machine kept this server from answering within the
+            # daemon's smtp.timeout: to the daemon, a stall.
+            srv.store(session, envelope, replied=False, why="late")
+            srv.late_replies.append(late)
+            return "250 2.0.0 message accepted (late)"
         srv.store(session, envelope, replied=True, why="")
         return "250 2.0.0 message accepted"
 
@@ -352,6 +369,9 @@ class ChaosServer(fcsmtpd.SmtpServer):
         self.clock = clock
         self.rng = random.Random(seed)
         self.stall_s = stall_s
+        # A 250 this long after the end of data is late (reply_late).
+        self.late_s = stall_s / 3 * 0.9
+        self.late_replies = []       # why each late one was late
         self.chaos = True
         self.outages = []            # [(from, to)] simulated
         self.stats = collections.Counter()
@@ -390,6 +410,28 @@ class ChaosServer(fcsmtpd.SmtpServer):
                     return action, arg
                 r -= p
             return None, None
+
+    def reply_late(self, smtp):
+        """Why a 250 given now reaches the daemon after its smtp.timeout,
+        or None. The kernel says (TCP_INFO) how long ago the daemon's last
+        data came in, the end of data (a daemon awaiting its reply sends
+        nothing more), and whether the daemon has closed its side; a
+        server starved of CPU cannot see either from its own clock."""
+        sock = smtp.transport.get_extra_info("socket")
+        if sock is None:
+            return "the connection is gone"
+        try:
+            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        except OSError as e:
+            return f"TCP_INFO: {e}"
+        state = info[0]
+        ago = struct.unpack_from("I", info, TCPI_LAST_DATA_RECV)[0] / 1000
+        if state != TCP_ESTABLISHED:
+            return f"the daemon closed its side (TCP state {state})"
+        if ago >= self.late_s:
+            return (f"{ago:.3f} s after the end of data (the daemon waits "
+                    f"{self.late_s / 0.9:.3f} s)")
+        return None
 
     def arm_kill(self, cb):
         with self.lock:
@@ -1050,6 +1092,7 @@ class Checker:
         for m in re.finditer(r"outbox (\d+): sent, but .*?; it will be "
                              r"sent again", self.log):
             self.announced[int(m.group(1))] += 1
+        self.late_replies = list(s.server.late_replies)
         self.check_contacts()
         self.check_outbox()
         self.check_received()
@@ -1507,7 +1550,8 @@ def report(s, chk):
         f"({s.server.mails_behind_data} of them sent ahead with the "
         f"message before), {chaos['4xx']} 4xx, "
         f"{chaos['5xx']} 5xx, {chaos['drops']} dropped, {chaos['stalls']} "
-        f"stalled, {chaos['outage']} refused in "
+        f"stalled, {len(chk.late_replies)} answered after the daemon's "
+        f"smtp.timeout (a loaded machine), {chaos['outage']} refused in "
         f"{len(s.outages)} outage(s) of 2.5 days; "
         f"{failed_attempts} failed attempts retried (log), {retries} "
         f"failed attempts on the outbox rows",
