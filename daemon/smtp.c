@@ -751,6 +751,9 @@ mono_ms(void)
 /*
  * Wait until the session's socket is ready for events, or fail with
  * CURLE_OPERATION_TIMEDOUT at deadline; alive() once a second meanwhile.
+ * Past the deadline the socket is still looked at once: a reply that came
+ * while this process was not running (a loaded machine, a paused VM) is
+ * read, not thrown away as a timeout and the message called uncertain.
  */
 static CURLcode
 wait_ready(struct smtp *s, short events, int64_t deadline)
@@ -760,15 +763,15 @@ wait_ready(struct smtp *s, short events, int64_t deadline)
 		int64_t left = deadline - mono_ms();
 		int n;
 
-		if (left <= 0) {
+		n = poll(&p, 1, left > 1000 ? 1000 : left > 0 ? (int)left : 0);
+		/* Ready, or an error the next send or receive reports. */
+		if (n > 0)
+			return CURLE_OK;
+		if (n == 0 && left <= 0) {
 			xsnprintf(s->errbuf, sizeof(s->errbuf),
 			    "timed out at %s", send_stage_name(s->stage));
 			return CURLE_OPERATION_TIMEDOUT;
 		}
-		n = poll(&p, 1, left > 1000 ? 1000 : (int)left);
-		/* Ready, or an error the next send or receive reports. */
-		if (n > 0)
-			return CURLE_OK;
 		if (n == 0 && s->alive != NULL)
 			s->alive(s->alive_ctx);
 		if (n < 0 && errno != EINTR) {
